@@ -1,0 +1,1 @@
+"""Channel adapters: one module a network, all behind the interface in `base`."""

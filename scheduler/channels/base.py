@@ -1,0 +1,119 @@
+"""The interface every channel adapter implements, and the values that cross it.
+
+An adapter is a class registered in the `campaign_scheduler.channels` entry-point group under
+its type name (the `type:` of a channel in channels.yml). Built-in adapters use the same group.
+
+`publish` returns a Receipt or raises one of (scheduler.errors):
+    RetryLater(reason, after)   nothing was published; the daemon tries again later
+    Rejected(reason)            the network refused it, with the network's own message
+    InDoubt(reason)             it may be out; the daemon settles it with `lookup` or a person
+It never returns on failure, and it never retries a non-idempotent request by itself.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+from scheduler.text import LengthRule
+
+
+@dataclass(frozen=True)
+class MediaRules:
+    """What a network accepts as attachments to one post."""
+
+    max_items: int | None = None  # None: no limit
+    max_bytes: int | None = None  # per item
+    kinds: frozenset[str] = frozenset({".jpg", ".jpeg", ".png", ".gif", ".webp"})
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Offline rules of a channel, used by `campaign validate` and the preview."""
+
+    length: LengthRule
+    media: MediaRules = field(default_factory=MediaRules)
+    length_with_media: LengthRule | None = None  # e.g. Telegram's 1024 for a photo caption
+
+    def length_for(self, has_media: bool) -> LengthRule:
+        return self.length_with_media if (has_media and self.length_with_media) else self.length
+
+
+@dataclass(frozen=True)
+class MediaItem:
+    path: Path  # absolute, checked to be inside the campaign root
+    alt: str
+
+
+@dataclass(frozen=True)
+class LinkCard:
+    """Title and description for the link card of the first link (front matter `card:`)."""
+
+    title: str | None = None
+    description: str | None = None
+
+
+@dataclass(frozen=True)
+class RenderedPost:
+    """Exactly what goes to one channel: the output of scheduler.render."""
+
+    post: str  # the post's identity (path under posts/ without .md, or its `id:`)
+    channel: str  # the channel's name in channels.yml
+    text: str
+    media: tuple[MediaItem, ...] = ()
+    language: str = "nl"
+    card: LinkCard | None = None
+    title: str | None = None
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """Proof of publication: the network's id for the post and its public URL."""
+
+    url: str | None
+    remote_id: str | None = None
+
+
+class Channel(ABC):
+    """One configured account on one network."""
+
+    type_name: ClassVar[str]
+    #: Seconds during which sending again with the same key cannot make a second post (the
+    #: network deduplicates by key): 0 for none, math.inf for forever. Mastodon keeps keys 1 hour.
+    idempotent_for: ClassVar[float] = 0.0
+    #: `lookup(key)` can tell for certain whether a post with this key exists.
+    can_lookup: ClassVar[bool] = False
+
+    def __init__(self, name: str, settings: Mapping[str, Any]) -> None:
+        """`settings` come from channels.yml with every ${SECRET} already resolved."""
+        self.name = name
+        self.settings = settings
+
+    @classmethod
+    @abstractmethod
+    def limits(cls, settings: Mapping[str, Any]) -> Limits:
+        """The channel's length and media rules, known without the network."""
+
+    @abstractmethod
+    def publish(self, post: RenderedPost, key: str) -> Receipt:
+        """Publish `post`. `key` is stable per (post, channel, content version)."""
+
+    def lookup(self, key: str) -> Receipt | None:
+        """The receipt of the post published with `key`, or None if there is certainly none.
+
+        Only called when `can_lookup` is true; raise RetryLater when the network cannot say now.
+        """
+        raise NotImplementedError(f"{self.type_name} cannot look posts up")
+
+    def check(self) -> str:
+        """Verify credentials and reachability without posting; return what was verified.
+
+        Raises a ChannelError whose reason says plainly what is wrong ("token rejected").
+        """
+        return "nothing to check"
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release connections."""

@@ -1,0 +1,99 @@
+"""The dry-run channel: a real adapter that publishes to a JSON Lines file instead of a network.
+
+Each post becomes one line `{"key", "channel", "post", "text", "media", "published_at"}` in the
+outbox (setting `outbox`, default `dryrun-outbox.jsonl` in the working directory). It is
+idempotent and can look posts up, like the best networks, so the daemon's guarantees can be
+tested end to end with it. `like: mastodon` borrows another type's length and media rules.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import logging
+import math
+import os
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from scheduler.channels.base import Channel, Limits, MediaRules, Receipt, RenderedPost
+from scheduler.errors import ConfigError
+from scheduler.text import rule_for
+
+log = logging.getLogger(__name__)
+
+
+class DryRunChannel(Channel):
+    type_name = "dryrun"
+    idempotent_for = math.inf
+    can_lookup = True
+
+    def __init__(self, name: str, settings: Mapping[str, Any]) -> None:
+        super().__init__(name, settings)
+        self.outbox = Path(settings.get("outbox") or "dryrun-outbox.jsonl")
+
+    @classmethod
+    def limits(cls, settings: Mapping[str, Any]) -> Limits:
+        like = settings.get("like")
+        if like and like != "dryrun":
+            from scheduler.channels.registry import limits_for  # noqa: PLC0415 - avoids a cycle
+
+            return limits_for(str(like), settings)
+        rule = rule_for("dryrun", settings)
+        assert rule is not None
+        return Limits(length=rule, media=MediaRules())
+
+    def publish(self, post: RenderedPost, key: str) -> Receipt:
+        self.outbox.parent.mkdir(parents=True, exist_ok=True)
+        with self._locked() as handle:
+            existing = self._find(handle, key)
+            if existing is not None:
+                return existing
+            record = {
+                "key": key,
+                "channel": self.name,
+                "post": post.post,
+                "text": post.text,
+                "media": [{"path": str(item.path), "alt": item.alt} for item in post.media],
+                "language": post.language,
+                "published_at": datetime.now(UTC).isoformat(timespec="milliseconds"),
+            }
+            handle.seek(0, os.SEEK_END)
+            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        log.info("dry-run: published %s on %s (%d characters)", post.post, self.name, len(post.text))
+        return self._receipt(key)
+
+    def lookup(self, key: str) -> Receipt | None:
+        if not self.outbox.exists():
+            return None
+        with self._locked() as handle:
+            return self._find(handle, key)
+
+    def check(self) -> str:
+        try:
+            self.outbox.parent.mkdir(parents=True, exist_ok=True)
+            with self.outbox.open("a", encoding="utf-8"):
+                pass
+        except OSError as exc:
+            raise ConfigError(f"cannot write the dry-run outbox {self.outbox}: {exc.strerror}") from None
+        return f"writes to {self.outbox}"
+
+    def _locked(self) -> Any:
+        handle = self.outbox.open("a+", encoding="utf-8")
+        fcntl.flock(handle, fcntl.LOCK_EX)  # several daemons may share one outbox
+        return handle
+
+    def _find(self, handle: Any, key: str) -> Receipt | None:
+        handle.seek(0)
+        needle = json.dumps(key)
+        for line in handle:
+            if needle in line and json.loads(line).get("key") == key:
+                return self._receipt(key)
+        return None
+
+    def _receipt(self, key: str) -> Receipt:
+        return Receipt(url=f"{self.outbox.resolve().as_uri()}#{key}", remote_id=key)

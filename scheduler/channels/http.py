@@ -1,0 +1,145 @@
+"""HTTP for adapters: one requests session each, and the translation of requests' errors.
+
+Whether a failed request may have reached the network decides between RetryLater and InDoubt:
+a connection that was never made cannot have published anything; a timeout or a connection
+dropped after the request was sent can have.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import time
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+from scheduler import __version__
+from scheduler.errors import ChannelError, InDoubt, Rejected, RetryLater
+from scheduler.secrets import redact
+
+USER_AGENT = f"campaign-scheduler/{__version__}"
+TIMEOUT = (5.0, 30.0)  # connect, read (seconds)
+_RESET_HEADERS = ("x-ratelimit-reset", "ratelimit-reset", "x-rate-limit-reset")
+
+
+def session(read_retries: int = 2) -> requests.Session:
+    """A session that retries only idempotent methods (GET, HEAD) on connection errors and 5xx."""
+    http = requests.Session()
+    http.headers["User-Agent"] = USER_AGENT
+    retry = Retry(
+        total=read_retries,
+        allowed_methods=frozenset({"GET", "HEAD"}),
+        status_forcelist=(502, 503, 504),
+        backoff_factor=0.2,
+        respect_retry_after_header=False,  # waits belong to the daemon, not to a blocked thread
+        raise_on_status=False,
+    )
+    adapter = HTTPAdapter(max_retries=retry)
+    http.mount("http://", adapter)
+    http.mount("https://", adapter)
+    return http
+
+
+def retry_after(response: requests.Response, now: float | None = None) -> float | None:
+    """Seconds to wait from Retry-After (seconds or HTTP date) or a rate-limit reset header."""
+    now = time.time() if now is None else now
+    value = response.headers.get("Retry-After")
+    if value:
+        value = value.strip()
+        if value.isdigit():
+            return float(value)
+        try:
+            return max(0.0, email.utils.parsedate_to_datetime(value).timestamp() - now)
+        except (TypeError, ValueError):
+            pass
+    for name in _RESET_HEADERS:
+        value = response.headers.get(name)
+        if not value:
+            continue
+        value = value.strip()
+        try:
+            number = float(value)
+        except ValueError:
+            try:
+                return max(0.0, datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp() - now)
+            except ValueError:
+                continue
+        # An epoch (Bluesky, X) or, for small numbers, seconds from now.
+        return max(0.0, number - now) if number > 1_000_000_000 else number
+    return None
+
+
+def error_message(response: requests.Response, extract: Callable[[Any], str | None] | None = None) -> str:
+    """The network's own words for a failed response, without secrets, at most 500 characters."""
+    text: str | None = None
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if body is not None and extract is not None:
+        text = extract(body)
+    if text is None and isinstance(body, Mapping):
+        for key in ("error_description", "error", "message", "description"):
+            if isinstance(body.get(key), str):
+                text = body[key]
+                break
+    if text is None:
+        text = response.text.strip() or response.reason or ""
+    return redact(f"HTTP {response.status_code}: {text}"[:500])
+
+
+def check_status(
+    response: requests.Response, extract: Callable[[Any], str | None] | None = None
+) -> requests.Response:
+    """`response` if 2xx; else RetryLater for 429 and 5xx, Rejected for other 4xx."""
+    status = response.status_code
+    if 200 <= status < 300:
+        return response
+    message = error_message(response, extract)
+    if status == 429 or status >= 500:
+        raise RetryLater(message, after=retry_after(response))
+    raise Rejected(message)
+
+
+def send(http: requests.Session, method: str, url: str, *, may_publish: bool, **kwargs: Any) -> requests.Response:
+    """One request, with requests' errors translated.
+
+    `may_publish`: the request creates a post, so a failure after sending is InDoubt.
+    """
+    kwargs.setdefault("timeout", TIMEOUT)
+    try:
+        return http.request(method, url, **kwargs)
+    except requests.exceptions.ConnectTimeout as exc:
+        raise RetryLater(redact(f"could not connect: {exc.__class__.__name__}")) from None
+    except requests.exceptions.SSLError:
+        raise RetryLater("TLS handshake failed") from None
+    except requests.exceptions.ConnectionError as exc:
+        if may_publish and _was_sent(exc):
+            raise InDoubt("the connection dropped after the request was sent") from None
+        raise RetryLater(redact(f"could not connect: {_root_cause(exc)}")) from None
+    except requests.exceptions.Timeout:
+        if may_publish:
+            raise InDoubt("no answer in time after the request was sent") from None
+        raise RetryLater("no answer in time") from None
+    except requests.exceptions.RequestException as exc:
+        raise ChannelError(redact(f"request failed: {exc.__class__.__name__}")) from None
+
+
+def _root_cause(exc: BaseException) -> str:
+    while exc.__cause__ is not None or exc.__context__ is not None:
+        exc = exc.__cause__ or exc.__context__  # type: ignore[assignment]
+    return exc.__class__.__name__
+
+
+def _was_sent(exc: requests.exceptions.ConnectionError) -> bool:
+    """True unless the connection was never established (refused, DNS, unreachable)."""
+    text = repr(exc)
+    never_connected = (
+        "NewConnectionError", "Connection refused", "Name or service not known",
+        "Failed to resolve", "No route to host", "Network is unreachable", "NameResolutionError",
+    )
+    return not any(marker in text for marker in never_connected)

@@ -1,0 +1,56 @@
+"""The error tree. Each error is named for what the caller should do next.
+
+    CampaignError                 base of everything this package raises on purpose
+    ├── ConfigError               a setting or configuration file is wrong: fix it, then run again
+    ├── SecretMissing             a ${NAME} reference has no value in the environment or secret files
+    ├── LedgerError               the database is unusable (too old, not migrated, unreachable)
+    └── ChannelError              raised by channel adapters (scheduler.channels.base)
+        ├── RetryLater            nothing was published; try again after `after` seconds
+        ├── Rejected              the network refused the post; sending it again will not help
+        └── InDoubt               the post may or may not be out; never resend it blindly
+
+Problems found in campaign files are not exceptions: they are `Problem` values
+(scheduler.problems) so that one broken file never hides the others.
+"""
+
+from __future__ import annotations
+
+
+class CampaignError(Exception):
+    """Base of every error this package raises on purpose."""
+
+
+class ConfigError(CampaignError):
+    """A setting or configuration is wrong: fix it and run again."""
+
+
+class SecretMissing(ConfigError):
+    """A `${NAME}` secret reference could not be resolved."""
+
+
+class LedgerError(CampaignError):
+    """The ledger database cannot be used as it is."""
+
+
+class ChannelError(CampaignError):
+    """A channel adapter failed; the subclass says what to do next."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class RetryLater(ChannelError):
+    """Nothing was published. Try again after `after` seconds (None: use the backoff)."""
+
+    def __init__(self, reason: str, after: float | None = None) -> None:
+        super().__init__(reason)
+        self.after = after
+
+
+class Rejected(ChannelError):
+    """The network refused the post (its own message in `reason`); do not retry as is."""
+
+
+class InDoubt(ChannelError):
+    """The request may have reached the network; settle by lookup or by a person."""

@@ -1,0 +1,46 @@
+"""Problems found in campaign files: values with a file, a line and a severity."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import Enum
+
+
+class Severity(str, Enum):
+    ERROR = "error"
+    WARNING = "warning"
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    """One thing wrong with a campaign file; `line` is 1-based (0 when it is the whole file)."""
+
+    path: str
+    line: int
+    severity: Severity
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}: {self.severity.value}: {self.message}"
+
+    @property
+    def is_error(self) -> bool:
+        return self.severity is Severity.ERROR
+
+
+def error(path: str, line: int, message: str) -> Problem:
+    return Problem(path, line, Severity.ERROR, message)
+
+
+def warning(path: str, line: int, message: str) -> Problem:
+    return Problem(path, line, Severity.WARNING, message)
+
+
+def sort_problems(problems: Iterable[Problem]) -> list[Problem]:
+    """Sorted by file, line, then errors before warnings, then text; duplicates removed."""
+    return sorted(set(problems), key=lambda p: (p.path, p.line, p.severity != Severity.ERROR, p.message))
+
+
+def has_errors(problems: Iterable[Problem]) -> bool:
+    return any(p.is_error for p in problems)

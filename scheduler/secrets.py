@@ -1,0 +1,106 @@
+"""Secret references and their redaction.
+
+Configuration never holds a secret, only a reference: `${MASTODON_TOKEN}`. A reference is
+resolved when publishing, from the environment, else from a file named after it in
+`$CAMPAIGN_SECRETS_DIR` (default `/run/secrets`, where Docker and systemd put them). Every value
+resolved here is remembered so that `redact()` can blank it out of logs, errors, previews and
+database rows, whatever path the text took (a server echoing the Authorization header, say).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import threading
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from scheduler.errors import SecretMissing
+
+REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+MASK = "***"
+_SECRET_KEYS = re.compile(r"(token|secret|password|passwd|api_?key|auth|credential)", re.I)
+
+_lock = threading.Lock()
+_known: set[str] = set()
+
+
+def remember(value: str) -> None:
+    """Treat `value` as a secret from now on: `redact()` will blank it out."""
+    if len(value) >= 4:  # shorter values would blank out ordinary words
+        with _lock:
+            _known.add(value)
+
+
+def redact(text: str) -> str:
+    """`text` with every known secret value replaced by ***."""
+    if not _known or not text:
+        return text
+    with _lock:
+        values = sorted(_known, key=len, reverse=True)
+    for value in values:
+        if value in text:
+            text = text.replace(value, MASK)
+    return text
+
+
+def references(value: Any) -> list[str]:
+    """The names referenced as ${NAME} anywhere in `value` (strings, lists, mappings)."""
+    if isinstance(value, str):
+        return REFERENCE.findall(value)
+    if isinstance(value, Mapping):
+        return [name for item in value.values() for name in references(item)]
+    if isinstance(value, list | tuple):
+        return [name for item in value for name in references(item)]
+    return []
+
+
+def looks_like_literal_secret(key: str, value: Any) -> bool:
+    """True for a setting named like a secret whose value is written out instead of referenced."""
+    return bool(
+        isinstance(value, str) and value.strip() and _SECRET_KEYS.search(key) and not REFERENCE.search(value)
+    )
+
+
+def secrets_dir() -> Path:
+    return Path(os.environ.get("CAMPAIGN_SECRETS_DIR", "/run/secrets"))
+
+
+def lookup(name: str, env: Mapping[str, str] | None = None) -> str:
+    """The value of secret `name`; raises SecretMissing saying where it was looked for."""
+    env = os.environ if env is None else env
+    value = env.get(name)
+    if value is None:
+        path = secrets_dir() / name
+        try:
+            value = path.read_text(encoding="utf-8").strip()
+        except OSError:
+            raise SecretMissing(
+                f"secret {name} is not set: export {name}=... or write it to {path}"
+            ) from None
+    remember(value)
+    return value
+
+
+def resolve(value: Any, env: Mapping[str, str] | None = None) -> Any:
+    """`value` with every ${NAME} replaced by the secret's value (recursively)."""
+    if isinstance(value, str):
+        return REFERENCE.sub(lambda m: lookup(m.group(1), env), value)
+    if isinstance(value, Mapping):
+        return {key: resolve(item, env) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [resolve(item, env) for item in value]
+    return value
+
+
+class RedactingFilter(logging.Filter):
+    """A logging filter that blanks secrets out of every record's message."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        cleaned = redact(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        return True

@@ -1,0 +1,109 @@
+"""Length as each network counts it.
+
+Mastodon counts grapheme clusters with every http(s) URL as 23 and a remote mention as its
+local part; Bluesky counts graphemes and UTF-8 bytes; X weighs characters by twitter-text v3
+(URLs 23, CJK and emoji 2); Telegram counts UTF-16 code units.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import regex
+import twitter_text
+
+_GRAPHEME = regex.compile(r"\X")
+_MENTION = regex.compile(r"(?<![\w@])(@\w+)@[\w.-]+\w", regex.ASCII)
+URL_LENGTH = 23
+
+
+def graphemes(text: str) -> int:
+    """User-perceived characters: an emoji ZWJ family or e + combining accent is one."""
+    if text.isascii():
+        return len(text)  # fast path: ASCII has no multi-code-point clusters except CR LF
+        # (CR LF is one grapheme; drafts are read with universal newlines, so it never occurs)
+    return sum(1 for _ in _GRAPHEME.finditer(text))
+
+
+def urls(text: str) -> list[tuple[int, int, str]]:
+    """(start, end, url) of every http(s) URL, as twitter-text finds them."""
+    found = []
+    for item in twitter_text.extract_urls_with_indices(text):
+        url = item["url"]
+        if url.lower().startswith(("http://", "https://")):
+            start, end = item["indices"]
+            found.append((start, end, url))
+    return found
+
+
+def mastodon_length(text: str) -> int:
+    if "http" in text:
+        pieces, last = [], 0
+        for start, end, _ in urls(text):
+            pieces.append(text[last:start])
+            pieces.append("x" * URL_LENGTH)
+            last = end
+        pieces.append(text[last:])
+        text = "".join(pieces)
+    if "@" in text:
+        text = _MENTION.sub(r"\1", text)
+    return graphemes(text)
+
+
+def x_weighted_length(text: str) -> int:
+    return int(twitter_text.parse_tweet(text).weightedLength)
+
+
+def utf16_units(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def utf8_bytes(text: str) -> int:
+    return len(text.encode("utf-8"))
+
+
+@dataclass(frozen=True)
+class LengthRule:
+    """How one network measures a post and the most it takes."""
+
+    unit: str
+    limit: int | None
+    count: Callable[[str], int]
+    max_bytes: int | None = None
+
+    def measure(self, text: str) -> int:
+        return self.count(text)
+
+    def problems(self, text: str, length: int | None = None) -> list[str]:
+        """Messages for every way `text` is over this rule's limits."""
+        found = []
+        length = self.measure(text) if length is None else length
+        if self.limit is not None and length > self.limit:
+            found.append(f"text is {length} {self.unit}, over the limit of {self.limit}")
+        if self.max_bytes is not None and (size := utf8_bytes(text)) > self.max_bytes:
+            found.append(f"text is {size} UTF-8 bytes, over the limit of {self.max_bytes}")
+        return found
+
+
+def _limit(settings: Mapping[str, Any], default: int) -> int:
+    value = settings.get("max_characters", default)
+    return value if isinstance(value, int) and value > 0 else default
+
+
+def rule_for(channel_type: str, settings: Mapping[str, Any] | None = None) -> LengthRule | None:
+    """The length rule of a channel type (settings may raise Mastodon's limit); None if unknown."""
+    settings = settings or {}
+    rules: dict[str, Callable[[], LengthRule]] = {
+        "mastodon": lambda: LengthRule("characters", _limit(settings, 500), mastodon_length),
+        "bluesky": lambda: LengthRule("graphemes", 300, graphemes, max_bytes=3000),
+        "x": lambda: LengthRule("weighted characters", 280, x_weighted_length),
+        "linkedin": lambda: LengthRule("characters", 3000, graphemes),
+        "facebook": lambda: LengthRule("characters", 63206, graphemes),
+        "telegram": lambda: LengthRule("UTF-16 units", 4096, utf16_units),
+        "webhook": lambda: LengthRule("characters", None, graphemes),
+        "dryrun": lambda: LengthRule("characters", settings.get("max_characters"), graphemes),
+    }
+    make = rules.get(channel_type)
+    return make() if make else None
