@@ -1,0 +1,158 @@
+"""The campaign as configured: its settings, channels and hashtags, read from the campaign root.
+
+    <root>/posts/_defaults.yml   campaign settings (timezone, language, campaign) + post defaults
+    <root>/channels.yml          named channels: {type, settings...}; secrets only as ${NAME}
+    <root>/hashtags.yml          see scheduler.hashtags
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from babel import Locale, UnknownLocaleError
+
+from scheduler import hashtags as hashtags_file
+from scheduler import yamlfile
+from scheduler.channels.base import Limits
+from scheduler.errors import ConfigError
+from scheduler.problems import Problem, error
+from scheduler.secrets import looks_like_literal_secret
+
+CHANNELS_FILE = "channels.yml"
+DEFAULTS_FILE = "_defaults.yml"
+POSTS_DIR = "posts"
+DEFAULT_TIMEZONE = "Europe/Amsterdam"
+DEFAULT_LANGUAGE = "nl"
+_CHANNEL_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+
+
+@dataclass(frozen=True)
+class ChannelConfig:
+    """One named channel from channels.yml; `settings` still hold ${SECRET} references."""
+
+    name: str
+    type: str
+    settings: Mapping[str, Any]
+    limits: Limits
+
+
+@dataclass(frozen=True)
+class Settings:
+    name: str
+    timezone: ZoneInfo
+    language: str
+
+
+@dataclass(frozen=True)
+class Campaign:
+    root: Path
+    settings: Settings
+    channels: Mapping[str, ChannelConfig]
+    hashtags: hashtags_file.Hashtags
+    root_defaults: yamlfile.LineDict = field(default_factory=yamlfile.LineDict)
+    alerts: Mapping[str, Any] = field(default_factory=dict)
+
+
+def find_root(given: str | Path | None) -> Path:
+    """--root, else $CAMPAIGN_ROOT, else the current directory."""
+    root = Path(given or os.environ.get("CAMPAIGN_ROOT") or ".").resolve()
+    if not root.is_dir():
+        raise ConfigError(f"campaign root {root} is not a folder")
+    return root
+
+
+def read_yaml_mapping(root: Path, relative: str) -> tuple[yamlfile.LineDict, list[Problem]]:
+    """A YAML file that must hold a mapping; missing or empty gives an empty one."""
+    path = root / relative
+    if not path.exists():
+        return yamlfile.LineDict(), []
+    try:
+        data = yamlfile.load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        return yamlfile.LineDict(), [error(relative, 0, f"cannot read: {exc}")]
+    except yamlfile.YamlError as exc:
+        return yamlfile.LineDict(), [error(relative, exc.line, exc.message)]
+    if data is None:
+        return yamlfile.LineDict(), []
+    if not isinstance(data, yamlfile.LineDict):
+        return yamlfile.LineDict(), [error(relative, 1, "expected a mapping of keys to values")]
+    return data, []
+
+
+def load(root: Path) -> tuple[Campaign, list[Problem]]:
+    """Everything but the posts; problems instead of exceptions."""
+    defaults_path = f"{POSTS_DIR}/{DEFAULTS_FILE}"
+    defaults, problems = read_yaml_mapping(root, defaults_path)
+    settings = _settings(defaults, defaults_path, root, problems)
+    hashtags, tag_problems = hashtags_file.load(root)
+    problems += tag_problems
+    channels_data, channel_problems = read_yaml_mapping(root, CHANNELS_FILE)
+    problems += channel_problems
+    channels = _channels(channels_data, problems)
+    alerts = channels_data.get("alerts") or {}
+    if not isinstance(alerts, Mapping):
+        problems.append(error(CHANNELS_FILE, channels_data.line_of("alerts"), "alerts must be a mapping"))
+        alerts = {}
+    campaign = Campaign(root, settings, channels, hashtags, defaults, alerts)
+    return campaign, problems
+
+
+def _settings(data: yamlfile.LineDict, path: str, root: Path, problems: list[Problem]) -> Settings:
+    zone_name = data.get("timezone", DEFAULT_TIMEZONE)
+    try:
+        zone = ZoneInfo(str(zone_name))
+    except (ZoneInfoNotFoundError, ValueError):
+        problems.append(error(path, data.line_of("timezone"), f"unknown time zone {zone_name!r} (use an IANA name such as Europe/Amsterdam)"))
+        zone = ZoneInfo(DEFAULT_TIMEZONE)
+    language = data.get("language", DEFAULT_LANGUAGE)
+    try:
+        Locale.parse(str(language))
+    except (UnknownLocaleError, ValueError):
+        problems.append(error(path, data.line_of("language"), f"unknown language {language!r} (use a code such as nl or en)"))
+        language = DEFAULT_LANGUAGE
+    name = data.get("campaign", root.name)
+    return Settings(name=str(name), timezone=zone, language=str(language))
+
+
+def _channels(data: yamlfile.LineDict, problems: list[Problem]) -> dict[str, ChannelConfig]:
+    from scheduler.channels.registry import limits_for  # noqa: PLC0415 - keeps --help fast
+
+    for key in data:
+        if key not in ("channels", "alerts"):
+            problems.append(error(CHANNELS_FILE, data.line_of(key), f"unknown key {key!r}; expected channels, alerts"))
+    raw = data.get("channels") or {}
+    if not isinstance(raw, yamlfile.LineDict):
+        problems.append(error(CHANNELS_FILE, data.line_of("channels"), "channels must map a name to its settings"))
+        return {}
+    channels = {}
+    for name, settings in raw.items():
+        line = raw.line_of(name)
+        if not isinstance(name, str) or not _CHANNEL_NAME.match(name):
+            problems.append(error(CHANNELS_FILE, line, f"channel name {name!r} must be lower case letters, digits, - or _"))
+            continue
+        if not isinstance(settings, yamlfile.LineDict) or not isinstance(settings.get("type"), str):
+            problems.append(error(CHANNELS_FILE, line, f"channel {name!r} needs a mapping with a type"))
+            continue
+        bad = [key for key, value in settings.items() if looks_like_literal_secret(str(key), value)]
+        for key in bad:
+            problems.append(error(
+                CHANNELS_FILE, settings.line_of(key),
+                f"{name}.{key} looks like a secret written out: use a reference such as "
+                f"${{{name.upper().replace('-', '_')}_{str(key).upper()}}} and set it in the environment",
+            ))
+        if bad:
+            continue
+        clean = {str(k): v for k, v in settings.items() if k != "type"}
+        try:
+            limits = limits_for(settings["type"], clean)
+        except ConfigError as exc:
+            problems.append(error(CHANNELS_FILE, settings.line_of("type"), str(exc)))
+            continue
+        channels[name] = ChannelConfig(name, settings["type"], clean, limits)
+    return channels

@@ -1,0 +1,146 @@
+"""The `campaign` command. Each subcommand imports what it needs, so `--help` stays fast."""
+
+from __future__ import annotations
+
+import sys
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+if TYPE_CHECKING:
+    from scheduler.plan import Plan
+    from scheduler.problems import Problem
+
+
+class Context:
+    def __init__(self, root: str | None) -> None:
+        self._root = root
+
+    @property
+    def root(self) -> Path:
+        from scheduler.campaign import find_root  # noqa: PLC0415
+        from scheduler.errors import ConfigError  # noqa: PLC0415
+
+        try:
+            return find_root(self._root)
+        except ConfigError as exc:
+            raise click.ClickException(str(exc)) from None
+
+    def plan(self) -> Plan:
+        from scheduler.plan import build  # noqa: PLC0415
+
+        return build(self.root)
+
+
+pass_context = click.make_pass_decorator(Context)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option("--root", metavar="DIR", help="Campaign root (default: $CAMPAIGN_ROOT, else the current directory).")
+@click.version_option(package_name="campaign-scheduler")
+@click.pass_context
+def main(ctx: click.Context, root: str | None) -> None:
+    """Run a social-media campaign from Markdown files: validate, preview, publish on schedule."""
+    ctx.obj = Context(root)
+
+
+# ---------------------------------------------------------------------------------- validate
+
+def _github_escape(text: str, property_: bool = False) -> str:
+    text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    return text.replace(":", "%3A").replace(",", "%2C") if property_ else text
+
+
+def _problem_lines(problems: list[Problem], fmt: str) -> str:
+    if fmt == "json":
+        import json  # noqa: PLC0415
+
+        return json.dumps(
+            [{"path": p.path, "line": p.line, "severity": p.severity.value, "message": p.message} for p in problems],
+            ensure_ascii=False, indent=2,
+        )
+    if fmt == "github":
+        lines = []
+        for p in problems:
+            where = f"file={_github_escape(p.path, True)}" + (f",line={p.line}" if p.line else "")
+            lines.append(f"::{p.severity.value} {where},title=campaign validate::{_github_escape(p.message)}")
+        return "\n".join(lines)
+    return "\n".join(str(p) for p in problems)
+
+
+@main.command()
+@click.option("--format", "fmt", type=click.Choice(["text", "github", "json"]), default="text", show_default=True)
+@pass_context
+def validate(obj: Context, fmt: str) -> None:
+    """Check every post, schedule and setting; exit 1 if anything is an error.
+
+    Needs no database, no network and no secrets.
+    """
+    plan = obj.plan()
+    output = _problem_lines(list(plan.problems), fmt)
+    if output:
+        click.echo(output)
+    errors = sum(p.is_error for p in plan.problems)
+    posts = len({e.draft.id for e in plan.entries})
+    summary = f"{posts} posts, {len(plan.entries)} planned sends: {errors} errors, {len(plan.problems) - errors} warnings"
+    click.echo(summary if fmt == "text" else summary, err=True)
+    sys.exit(1 if errors else 0)
+
+
+# ---------------------------------------------------------------------------------- preview
+
+def _bound(value: str | None, zone: Any, end: bool) -> datetime | None:
+    """A --from/--to value (date or local date-time) → UTC; a date --to includes that day."""
+    if value is None:
+        return None
+    from scheduler.schedule import ScheduleError, to_utc  # noqa: PLC0415
+
+    try:
+        if len(value.strip()) <= 10:
+            day = date.fromisoformat(value.strip()) + (timedelta(days=1) if end else timedelta())
+            return to_utc(datetime.combine(day, time()), zone)
+        return to_utc(datetime.fromisoformat(value.strip()), zone)
+    except (ValueError, ScheduleError) as exc:
+        raise click.BadParameter(f"{value!r}: {exc}") from None
+
+
+def _write(output: str | None, text: str) -> None:
+    if output and output != "-":
+        Path(output).write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
+        click.echo(f"wrote {output}", err=True)
+    else:
+        click.echo(text)
+
+
+@main.command()
+@click.option("--from", "start", metavar="WHEN", help="First local date or date-time to show.")
+@click.option("--to", "end", metavar="WHEN", help="Last local date (inclusive) or date-time (exclusive).")
+@click.option("--channel", metavar="NAME", help="Only this channel.")
+@click.option("--drafts", is_flag=True, help="Include posts marked draft: true.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown", "html"]), default="text", show_default=True)
+@click.option("--output", "-o", metavar="FILE", help="Write to FILE instead of standard output.")
+@pass_context
+def preview(obj: Context, start: str | None, end: str | None, channel: str | None, drafts: bool, fmt: str, output: str | None) -> None:
+    """Show exactly what will go out, where and when."""
+    from scheduler import preview as views  # noqa: PLC0415
+
+    plan = obj.plan()
+    zone = plan.campaign.settings.timezone
+    if channel is not None and channel not in plan.campaign.channels:
+        raise click.BadParameter(f"no channel {channel!r} in channels.yml", param_hint="--channel")
+    entries = plan.select(start=_bound(start, zone, False), end=_bound(end, zone, True), channel=channel, drafts=drafts)
+    shown = {e.draft.path for e in entries}
+    problems = [p for p in plan.problems if p.path in shown or not p.path.startswith("posts/") or p.path.endswith("_defaults.yml")]
+    if fmt == "json":
+        _write(output, views.as_json(plan, entries))
+    elif fmt == "markdown":
+        _write(output, views.as_markdown(plan, entries, problems))
+    elif fmt == "html":
+        from scheduler import html  # noqa: PLC0415
+
+        _write(output or "preview.html", html.render_page(plan, entries, problems))
+    else:
+        color = output is None and sys.stdout.isatty()
+        _write(output, views.as_text(plan, entries, color=color))

@@ -1,0 +1,474 @@
+"""posts/ → validated drafts. Every problem names its file and line; one broken file never
+stops the others.
+
+A post is `posts/**/*.md` (names starting with `_` or `.` are skipped): YAML front matter
+between `---` lines, then the body. `_defaults.yml` in any folder gives defaults for the posts
+in it and below: deeper folders override shallower ones key by key (`vars` merge by name), and
+a post's own front matter overrides them all. A post's identity is its path under posts/
+without `.md`, unless it gives `id:`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import frontmatter
+from babel import Locale, UnknownLocaleError
+
+from scheduler import yamlfile
+from scheduler.campaign import DEFAULTS_FILE, POSTS_DIR, Campaign
+from scheduler.channels.base import LinkCard
+from scheduler.hashtags import is_valid as is_valid_tag
+from scheduler.problems import Problem, error
+from scheduler.schedule import ScheduleError, publish_at
+
+POST_KEYS = frozenset({
+    "id", "title", "publish_at", "channels", "hashtags", "media", "draft", "overrides",
+    "max_late", "allow_repeat", "card", "vars", "language",
+})
+DEFAULTS_KEYS = (POST_KEYS - {"id", "publish_at"}) | {"schedule"}
+ROOT_DEFAULTS_KEYS = DEFAULTS_KEYS | {"timezone", "campaign"}
+MAX_FILE_BYTES = 1_000_000
+_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9/_.-]*$")
+_DURATION = re.compile(r"^\s*(\d+)\s*(minute|hour|day|week)s?\s*$", re.I)
+_HANDLER = frontmatter.YAMLHandler()
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a value was written: a post or a _defaults.yml, and the line."""
+
+    path: str
+    line: int
+
+
+@dataclass(frozen=True)
+class MediaRef:
+    path: str  # as written, relative to the campaign root
+    alt: str
+    line: int
+
+
+@dataclass(frozen=True)
+class Override:
+    """A channel's own body and/or hashtags for one post (`overrides: {bluesky: {body: ...}}`)."""
+
+    body: str | None
+    hashtags: tuple[str, ...] | None
+    line: int
+
+
+@dataclass(frozen=True)
+class Draft:
+    """One post as written, validated; times not yet resolved for series members."""
+
+    id: str
+    path: str  # relative to the campaign root, e.g. posts/tips/01-maandag.md
+    body: str  # the template source; its line 1 is file line `body_line`
+    body_line: int
+    origins: Mapping[str, Origin]
+    channels: tuple[str, ...]
+    title: str | None = None
+    publish_at: datetime | None = None  # UTC; None for series members
+    hashtags: tuple[str, ...] | None = None  # None: the campaign default
+    media: tuple[MediaRef, ...] = ()
+    draft: bool = False
+    overrides: Mapping[str, Override] = field(default_factory=dict)
+    max_late: timedelta | None = None
+    allow_repeat: bool = False
+    card: LinkCard | None = None
+    vars: Mapping[str, Any] = field(default_factory=dict)
+    language: str | None = None
+    schedule: Any = None  # the series spec that applies, if any
+    series: str | None = None  # the _defaults.yml path that declared it
+
+    def line_of(self, key: str) -> tuple[str, int]:
+        """(file, line) where `key` was set, else this post's first line."""
+        origin = self.origins.get(key)
+        return (origin.path, origin.line) if origin else (self.path, 1)
+
+
+def read_all(campaign: Campaign) -> tuple[list[Draft], list[Problem]]:
+    """Every post under posts/, with every problem found; drafts with errors are left out."""
+    posts_dir = campaign.root / POSTS_DIR
+    if not posts_dir.is_dir():
+        return [], [error(POSTS_DIR, 0, "there is no posts/ folder in the campaign root")]
+    problems: list[Problem] = []
+    drafts: list[Draft] = []
+    inherited: dict[Path, dict[str, tuple[Any, Origin]]] = {}
+    for folder, dirs, files in os.walk(posts_dir):
+        dirs[:] = sorted(d for d in dirs if not d.startswith(("_", ".")))
+        here = Path(folder)
+        parent = inherited.get(here.parent, {}) if here != posts_dir else {}
+        inherited[here] = _merge(parent, _read_defaults(campaign, here, problems))
+        for name in sorted(files):
+            if name.startswith(("_", ".")) or not name.endswith(".md"):
+                continue
+            draft = _read_post(campaign, here / name, inherited[here], problems)
+            if draft is not None:
+                drafts.append(draft)
+    _check_unique_ids(drafts, problems)
+    return drafts, problems
+
+
+def _merge(parent: dict[str, tuple[Any, Origin]], own: dict[str, tuple[Any, Origin]]) -> dict[str, tuple[Any, Origin]]:
+    merged = dict(parent)
+    for key, (value, origin) in own.items():
+        if key == "vars" and isinstance(value, Mapping) and isinstance(merged.get(key, (None,))[0], Mapping):
+            value = {**merged[key][0], **value}
+        merged[key] = (value, origin)
+    return merged
+
+
+def _relative(campaign: Campaign, path: Path) -> str:
+    return path.relative_to(campaign.root).as_posix()
+
+
+def _read_defaults(campaign: Campaign, folder: Path, problems: list[Problem]) -> dict[str, tuple[Any, Origin]]:
+    path = folder / DEFAULTS_FILE
+    if not path.is_file():
+        return {}
+    relative = _relative(campaign, path)
+    is_root = folder == campaign.root / POSTS_DIR
+    if is_root:
+        data = campaign.root_defaults  # already read (and its problems reported) by campaign.load
+    else:
+        try:
+            data = yamlfile.load(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError) as exc:
+            problems.append(error(relative, 0, f"cannot read: {exc}"))
+            return {}
+        except yamlfile.YamlError as exc:
+            problems.append(error(relative, exc.line, exc.message))
+            return {}
+        if data is None:
+            return {}
+        if not isinstance(data, yamlfile.LineDict):
+            problems.append(error(relative, 1, "expected a mapping of keys to values"))
+            return {}
+    allowed = ROOT_DEFAULTS_KEYS if is_root else DEFAULTS_KEYS
+    own = {}
+    for key, value in data.items():
+        line = data.line_of(key)
+        if key not in allowed:
+            problems.append(error(relative, line, _unknown_key(key, allowed, POST_KEYS - allowed)))
+            continue
+        if key in ("timezone", "campaign"):
+            continue  # campaign settings, read by scheduler.campaign
+        own[str(key)] = (value, Origin(relative, line))
+    return own
+
+
+def _unknown_key(key: Any, allowed: frozenset[str], elsewhere: frozenset[str]) -> str:
+    if key in elsewhere:
+        return f"{key!r} cannot be set here (only in a post's own front matter)"
+    close = difflib.get_close_matches(str(key), sorted(allowed), n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    return f"unknown key {key!r}{hint}"
+
+
+def _read_post(
+    campaign: Campaign, path: Path, defaults: dict[str, tuple[Any, Origin]], problems: list[Problem]
+) -> Draft | None:
+    relative = _relative(campaign, path)
+    try:
+        return _parse_post(campaign, path, relative, defaults, problems)
+    except Exception as exc:  # noqa: BLE001 - a last resort: one file must never stop the others
+        problems.append(error(relative, 0, f"could not be read ({exc.__class__.__name__}); please report this"))
+        return None
+
+
+def _decode(root: Path, path: Path, relative: str, problems: list[Problem]) -> str | None:
+    if path.is_symlink() and not path.resolve().is_relative_to(root.resolve()):
+        problems.append(error(relative, 0, "is a link to a file outside the campaign"))
+        return None
+    raw = path.read_bytes()
+    if len(raw) > MAX_FILE_BYTES:
+        problems.append(error(relative, 0, f"is {len(raw):,} bytes; a post may be at most {MAX_FILE_BYTES:,}"))
+        return None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        problems.append(error(relative, line, "is not valid UTF-8 text"))
+        return None
+    if "\x00" in text:
+        problems.append(error(relative, text[: text.index("\x00")].count("\n") + 1, "contains a NUL character"))
+        return None
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _split(text: str, relative: str, problems: list[Problem]) -> tuple[Any, str, int] | None:
+    """(front matter data, body, body's first line)."""
+    if not _HANDLER.detect(text):
+        return yamlfile.LineDict(), text, 1
+    try:
+        fm, body = _HANDLER.split(text)
+    except ValueError:
+        problems.append(error(relative, 1, "front matter starts with --- but has no closing --- line"))
+        return None
+    try:
+        data = yamlfile.load(fm, first_line=1)
+    except yamlfile.YamlError as exc:
+        problems.append(error(relative, exc.line, exc.message))
+        return None
+    if data is None:
+        data = yamlfile.LineDict()
+    if not isinstance(data, yamlfile.LineDict):
+        problems.append(error(relative, 2, "front matter must be keys and values (key: value)"))
+        return None
+    body_line = text.count("\n", 0, len(text) - len(body)) + 1
+    return data, body, body_line
+
+
+def _parse_post(
+    campaign: Campaign, path: Path, relative: str, defaults: dict[str, tuple[Any, Origin]], problems: list[Problem]
+) -> Draft | None:
+    text = _decode(campaign.root, path, relative, problems)
+    if text is None:
+        return None
+    split = _split(text, relative, problems)
+    if split is None:
+        return None
+    data, body, body_line = split
+    before = len(problems)
+    values = dict(defaults)
+    for key, value in data.items():
+        line = data.line_of(key)
+        if key not in POST_KEYS:
+            problems.append(error(relative, line, _unknown_key(key, POST_KEYS, frozenset({"schedule", "timezone", "campaign"}))))
+            continue
+        if key == "vars" and isinstance(value, Mapping) and isinstance(values.get("vars", (None,))[0], Mapping):
+            value = {**values["vars"][0], **value}
+        values[str(key)] = (value, Origin(relative, line))
+    fields = _Fields(campaign, relative, values, problems)
+    post_id = fields.post_id()
+    draft = Draft(
+        id=post_id,
+        path=relative,
+        body=body,
+        body_line=body_line,
+        origins={key: origin for key, (_, origin) in values.items()},
+        channels=fields.channels(),
+        title=fields.text("title"),
+        publish_at=fields.publish_at(),
+        hashtags=fields.hashtags(),
+        media=fields.media(),
+        draft=fields.flag("draft"),
+        overrides=fields.overrides(),
+        max_late=fields.duration("max_late"),
+        allow_repeat=fields.flag("allow_repeat"),
+        card=fields.card(),
+        vars=fields.mapping("vars"),
+        language=fields.language(),
+        schedule=values["schedule"][0] if "schedule" in values else None,
+        series=values["schedule"][1].path if "schedule" in values else None,
+    )
+    if not body.strip() and not draft.overrides:
+        problems.append(error(relative, body_line, "the post has no text"))
+    return None if any(p.is_error for p in problems[before:]) else draft
+
+
+class _Fields:
+    """Typed access to one post's effective front matter, reporting each wrong value once."""
+
+    def __init__(self, campaign: Campaign, relative: str, values: dict[str, tuple[Any, Origin]], problems: list[Problem]) -> None:
+        self.campaign, self.relative, self.values, self.problems = campaign, relative, values, problems
+
+    def _get(self, key: str) -> tuple[Any, Origin] | None:
+        return self.values.get(key)
+
+    def _error(self, origin: Origin, message: str) -> None:
+        self.problems.append(error(origin.path, origin.line, message))
+
+    def post_id(self) -> str:
+        found = self._get("id")
+        default = str(PurePosixPath(self.relative).relative_to(POSTS_DIR).with_suffix(""))
+        if found is None:
+            return default
+        value, origin = found
+        if not isinstance(value, str) or not _ID.match(value):
+            self._error(origin, "id must be letters, digits, / _ . - (starting with a letter or digit)")
+            return default
+        return value
+
+    def text(self, key: str) -> str | None:
+        found = self._get(key)
+        if found is None or found[0] is None:
+            return None
+        if not isinstance(found[0], str):
+            self._error(found[1], f"{key} must be text")
+            return None
+        return found[0]
+
+    def flag(self, key: str) -> bool:
+        found = self._get(key)
+        if found is None:
+            return False
+        if not isinstance(found[0], bool):
+            self._error(found[1], f"{key} must be true or false")
+            return False
+        return found[0]
+
+    def mapping(self, key: str) -> Mapping[str, Any]:
+        found = self._get(key)
+        if found is None or found[0] is None:
+            return {}
+        if not isinstance(found[0], Mapping):
+            self._error(found[1], f"{key} must be a mapping of names to values")
+            return {}
+        return {str(k): v for k, v in found[0].items()}
+
+    def publish_at(self) -> datetime | None:
+        found = self._get("publish_at")
+        if found is None:
+            return None
+        try:
+            return publish_at(found[0], self.campaign.settings.timezone)
+        except ScheduleError as exc:
+            self._error(found[1], f"publish_at: {exc}")
+            return None
+
+    def duration(self, key: str) -> timedelta | None:
+        found = self._get(key)
+        if found is None:
+            return None
+        value, origin = found
+        if value == 0 or value == "0":
+            return timedelta(0)
+        match = _DURATION.match(str(value)) if isinstance(value, str) else None
+        if not match:
+            self._error(origin, f"{key} must be a duration such as '30 minutes', '6 hours' or '1 day'")
+            return None
+        return timedelta(**{match.group(2).lower() + "s": int(match.group(1))})
+
+    def channels(self) -> tuple[str, ...]:
+        found = self._get("channels")
+        if found is None:
+            self.problems.append(error(self.relative, 1, "no channels: set channels in the post or in posts/_defaults.yml"))
+            return ()
+        value, origin = found
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            self._error(origin, "channels must be a list of channel names from channels.yml")
+            return ()
+        known = self.campaign.channels
+        for name in value:
+            if name not in known:
+                close = difflib.get_close_matches(name, sorted(known), n=1)
+                hint = f"did you mean {close[0]!r}? " if close else ""
+                self._error(origin, f"unknown channel {name!r}: {hint}channels.yml has {', '.join(sorted(known)) or 'none'}")
+        return tuple(dict.fromkeys(value))
+
+    def _tags(self, value: Any, origin: Origin, what: str) -> tuple[str, ...] | None:
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            self._error(origin, f"{what} must be a list of hashtags or set names")
+            return None
+        for ref in value:
+            if ref not in self.campaign.hashtags.sets and not is_valid_tag(ref):
+                self._error(origin, f"{ref!r} is neither a hashtag set in hashtags.yml nor a valid hashtag")
+        return tuple(value)
+
+    def hashtags(self) -> tuple[str, ...] | None:
+        found = self._get("hashtags")
+        return None if found is None else self._tags(found[0], found[1], "hashtags")
+
+    def media(self) -> tuple[MediaRef, ...]:
+        found = self._get("media")
+        if found is None or found[0] is None:
+            return ()
+        value, origin = found
+        if not isinstance(value, list):
+            self._error(origin, "media must be a list of {path, alt}")
+            return ()
+        items = []
+        for index, item in enumerate(value):
+            line = value.line_of(index) if isinstance(value, yamlfile.LineList) else origin.line
+            where = Origin(origin.path, line)
+            if not isinstance(item, Mapping) or not isinstance(item.get("path"), str):
+                self._error(where, "each media item needs a path (and alt text)")
+                continue
+            extra = set(item) - {"path", "alt"}
+            if extra:
+                self._error(where, f"unknown media key(s) {', '.join(sorted(map(str, extra)))}; expected path, alt")
+            alt = item.get("alt")
+            if not isinstance(alt, str) or not alt.strip():
+                self._error(where, f"{item['path']}: alt text is missing; describe the image for people who cannot see it")
+                continue
+            items.append(MediaRef(item["path"], alt.strip(), line))
+        return tuple(items)
+
+    def overrides(self) -> Mapping[str, Override]:
+        found = self._get("overrides")
+        if found is None or found[0] is None:
+            return {}
+        value, origin = found
+        if not isinstance(value, Mapping):
+            self._error(origin, "overrides must map a channel name or type to {body, hashtags}")
+            return {}
+        names = set(self.campaign.channels) | {c.type for c in self.campaign.channels.values()}
+        result = {}
+        for channel, spec in value.items():
+            line = value.line_of(channel) if isinstance(value, yamlfile.LineDict) else origin.line
+            where = Origin(origin.path, line)
+            if channel not in names:
+                self._error(where, f"overrides: {channel!r} is neither a channel nor a channel type in channels.yml")
+                continue
+            if not isinstance(spec, Mapping) or set(spec) - {"body", "hashtags"} or not spec:
+                self._error(where, f"overrides.{channel} takes body and/or hashtags")
+                continue
+            body = spec.get("body")
+            if body is not None and not isinstance(body, str):
+                self._error(where, f"overrides.{channel}.body must be text")
+                continue
+            tags = self._tags(spec["hashtags"], where, f"overrides.{channel}.hashtags") if "hashtags" in spec else None
+            result[str(channel)] = Override(body, tags, line)
+        return result
+
+    def card(self) -> LinkCard | None:
+        found = self._get("card")
+        if found is None or found[0] is None:
+            return None
+        value, origin = found
+        if not isinstance(value, Mapping) or set(value) - {"title", "description"}:
+            self._error(origin, "card takes title and description")
+            return None
+        return LinkCard(title=_str_or_none(value.get("title")), description=_str_or_none(value.get("description")))
+
+    def language(self) -> str | None:
+        value = self.text("language")
+        if value is None:
+            return None
+        try:
+            Locale.parse(value)
+        except (UnknownLocaleError, ValueError):
+            found = self._get("language")
+            assert found is not None
+            self._error(found[1], f"unknown language {value!r} (use a code such as nl or en)")
+            return None
+        return value
+
+
+def _str_or_none(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _check_unique_ids(drafts: list[Draft], problems: list[Problem]) -> None:
+    by_id: dict[str, list[Draft]] = {}
+    for draft in drafts:
+        by_id.setdefault(draft.id, []).append(draft)
+    for post_id, same in by_id.items():
+        if len(same) > 1:
+            paths = ", ".join(d.path for d in same)
+            for draft in same:
+                problems.append(error(draft.path, draft.line_of("id")[1], f"post id {post_id!r} is used by {paths}"))
+    # Posts sharing an id are all left out: which one is meant cannot be guessed.
+    duplicated = {post_id for post_id, same in by_id.items() if len(same) > 1}
+    drafts[:] = [d for d in drafts if d.id not in duplicated]
+

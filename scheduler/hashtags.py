@@ -1,0 +1,155 @@
+"""hashtags.yml: named sets of tags, the default, per-channel limits, and where tags go in a post.
+
+    sets:                       # name → tags, written with or without '#'
+      week: ["#ikmaakhetverschil", WeekTegenKindermishandeling]
+    default: [week]             # set names or tags added to every post unless it says `hashtags: []`
+    limits: {bluesky: 3}        # channel name or type → most tags a post may carry there
+    lowercase_ok: [ikmaakhetverschil]   # official tags exempt from the CamelCase hint
+
+A reference that names a set expands to the set; anything else is a tag. `#week` is always the tag.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import regex
+
+from scheduler import yamlfile
+from scheduler.problems import Problem, error, warning
+
+FILE = "hashtags.yml"
+_TAG = regex.compile(r"^#?([\p{L}\p{M}\p{N}_]+)$")
+_IN_TEXT = regex.compile(r"(?<![\p{L}\p{M}\p{N}_&#/])#([\p{L}\p{M}\p{N}_]+)")
+_HINT_MIN_LETTERS = 12  # long all-lowercase tags are very likely several words run together
+_KEYS = ("sets", "default", "limits", "lowercase_ok")
+
+
+@dataclass(frozen=True)
+class Hashtags:
+    """The campaign's hashtag configuration, validated."""
+
+    sets: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    default: tuple[str, ...] = ()
+    limits: Mapping[str, int] = field(default_factory=dict)
+    lowercase_ok: frozenset[str] = frozenset()
+
+    def expand(self, refs: Iterable[str]) -> list[str]:
+        """Tags (with '#') for references that are set names or tags, in order, without repeats."""
+        tags: list[str] = []
+        for ref in refs:
+            for tag in self.sets.get(ref, (normalize(ref),)) if not ref.startswith("#") else (ref,):
+                if tag.casefold() not in {t.casefold() for t in tags}:
+                    tags.append(tag)
+        return tags
+
+    def limit_for(self, channel_name: str, channel_type: str) -> int | None:
+        return self.limits.get(channel_name, self.limits.get(channel_type))
+
+    def needs_case_hint(self, tag: str) -> bool:
+        word = tag.lstrip("#")
+        return word.islower() and word.isalpha() and len(word) >= _HINT_MIN_LETTERS and (
+            word.casefold() not in self.lowercase_ok
+        )
+
+
+def normalize(tag: str) -> str:
+    return "#" + tag.strip().lstrip("#")
+
+
+def is_valid(tag: str) -> bool:
+    word = tag.strip()
+    return bool(_TAG.match(word)) and not word.lstrip("#").isdigit()
+
+
+def tags_in(text: str) -> list[str]:
+    """The hashtags written in `text` (with '#')."""
+    return ["#" + m.group(1) for m in _IN_TEXT.finditer(text)]
+
+
+def case_hint(tag: str) -> str:
+    return (
+        f"{tag} is all lower case: capitalise each word (#LikeThis) so screen readers "
+        f"read it as words, or list it under lowercase_ok in {FILE}"
+    )
+
+
+def load(root: Path) -> tuple[Hashtags, list[Problem]]:
+    """Read hashtags.yml from the campaign root (missing is fine: no hashtags)."""
+    path = root / FILE
+    if not path.exists():
+        return Hashtags(), []
+    try:
+        data = yamlfile.load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        return Hashtags(), [error(FILE, 0, f"cannot read: {exc}")]
+    except yamlfile.YamlError as exc:
+        return Hashtags(), [error(FILE, exc.line, exc.message)]
+    if data is None:
+        return Hashtags(), []
+    if not isinstance(data, yamlfile.LineDict):
+        return Hashtags(), [error(FILE, 1, "expected a mapping with sets, default, limits")]
+    return _parse(data)
+
+
+def _parse(data: yamlfile.LineDict) -> tuple[Hashtags, list[Problem]]:
+    problems: list[Problem] = []
+    for key in data:
+        if key not in _KEYS:
+            problems.append(error(FILE, data.line_of(key), f"unknown key {key!r}; expected one of {', '.join(_KEYS)}"))
+
+    lowercase_ok = frozenset(
+        str(tag).lstrip("#").casefold() for tag in _string_list(data, "lowercase_ok", problems)
+    )
+    sets: dict[str, tuple[str, ...]] = {}
+    raw_sets = data.get("sets") or {}
+    if not isinstance(raw_sets, Mapping):
+        problems.append(error(FILE, data.line_of("sets"), "sets must map a name to a list of tags"))
+        raw_sets = {}
+    for name, tags in raw_sets.items():
+        line = raw_sets.line_of(name) if isinstance(raw_sets, yamlfile.LineDict) else 0
+        if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+            problems.append(error(FILE, line, f"set {name!r} must be a list of tags"))
+            continue
+        clean = []
+        for index, tag in enumerate(tags):
+            tag_line = tags.line_of(index) if isinstance(tags, yamlfile.LineList) else line
+            if not is_valid(tag):
+                problems.append(error(FILE, tag_line, f"{tag!r} is not a valid hashtag"))
+                continue
+            clean.append(normalize(tag))
+            if Hashtags(lowercase_ok=lowercase_ok).needs_case_hint(tag):
+                problems.append(warning(FILE, tag_line, case_hint(normalize(tag))))
+        sets[str(name)] = tuple(clean)
+
+    default = []
+    for ref in _string_list(data, "default", problems):
+        if ref not in sets and not is_valid(ref):
+            problems.append(error(FILE, data.line_of("default"), f"{ref!r} is neither a set nor a valid hashtag"))
+        else:
+            default.append(ref)
+
+    limits: dict[str, int] = {}
+    raw_limits = data.get("limits") or {}
+    if not isinstance(raw_limits, Mapping):
+        problems.append(error(FILE, data.line_of("limits"), "limits must map a channel to a number"))
+        raw_limits = {}
+    for channel, value in raw_limits.items():
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            problems.append(error(FILE, data.line_of("limits"), f"limit for {channel!r} must be a whole number ≥ 0"))
+        else:
+            limits[str(channel)] = value
+    return Hashtags(sets, tuple(default), limits, lowercase_ok), problems
+
+
+def _string_list(data: yamlfile.LineDict, key: str, problems: list[Problem]) -> list[str]:
+    value: Any = data.get(key)
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        problems.append(error(FILE, data.line_of(key), f"{key} must be a list of names or tags"))
+        return []
+    return list(value)

@@ -1,0 +1,141 @@
+"""The plan: every (post, channel) with its due time and rendered text, and every problem.
+
+Files → plan is the first step of the one-way flow files → plan → ledger → channel. `validate`,
+`preview`, `diff` and the daemon all build the plan with this one function.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from dataclasses import dataclass, replace
+from datetime import datetime
+from pathlib import Path
+
+from scheduler import campaign as campaign_file
+from scheduler import drafts as drafts_file
+from scheduler.campaign import Campaign, ChannelConfig
+from scheduler.channels.base import RenderedPost
+from scheduler.drafts import Draft
+from scheduler.problems import Problem, error, sort_problems, warning
+from scheduler.render import Renderer
+from scheduler.schedule import ScheduleError, series
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One post on one channel at one time."""
+
+    due: datetime  # UTC
+    draft: Draft
+    channel: ChannelConfig
+    post: RenderedPost | None  # None when it could not be rendered
+    length: int | None
+    limit: int | None
+    problems: tuple[Problem, ...]
+
+    @property
+    def publishable(self) -> bool:
+        """Rendered, free of errors, and not a draft."""
+        return self.post is not None and not self.draft.draft and not any(p.is_error for p in self.problems)
+
+    @property
+    def sort_key(self) -> tuple[datetime, str, str]:
+        return (self.due, self.channel.name, self.draft.id)
+
+
+@dataclass(frozen=True)
+class Plan:
+    campaign: Campaign
+    entries: tuple[Entry, ...]  # sorted by due, channel, post; drafts included (see Entry.draft)
+    problems: tuple[Problem, ...]  # every problem, sorted
+
+    @property
+    def has_errors(self) -> bool:
+        return any(p.is_error for p in self.problems)
+
+    def select(
+        self, *, start: datetime | None = None, end: datetime | None = None,
+        channel: str | None = None, drafts: bool = False,
+    ) -> list[Entry]:
+        return [
+            e for e in self.entries
+            if (drafts or not e.draft.draft)
+            and (start is None or e.due >= start) and (end is None or e.due < end)
+            and (channel is None or e.channel.name == channel)
+        ]
+
+
+def build(root: Path) -> Plan:
+    """Read the campaign at `root` and plan every post on every channel."""
+    campaign, problems = campaign_file.load(root)
+    drafts, draft_problems = drafts_file.read_all(campaign)
+    problems += draft_problems
+    times = _times(drafts, campaign, problems)
+    renderer = Renderer(campaign)
+    entries = []
+    for draft in drafts:
+        due = times.get(draft.id)
+        if due is None:
+            continue
+        for name in draft.channels:
+            channel = campaign.channels[name]
+            rendered = renderer.render(draft, channel, due)
+            entries.append(Entry(due, draft, channel, rendered.post, rendered.length, rendered.limit, rendered.problems))
+    entries.sort(key=lambda e: e.sort_key)
+    entries = _check_collisions(entries)
+    all_problems = [*problems, *(p for e in entries for p in e.problems)]
+    return Plan(campaign, tuple(entries), tuple(sort_problems(all_problems)))
+
+
+def _natural(path: str) -> list[object]:
+    return [(0, int(part)) if part.isdigit() else (1, part.casefold()) for part in re.split(r"(\d+)", path)]
+
+
+def _times(drafts: list[Draft], campaign: Campaign, problems: list[Problem]) -> dict[str, datetime]:
+    """Due time (UTC) per post id: its publish_at, or its place in its folder's series."""
+    times: dict[str, datetime] = {}
+    members: dict[str, list[Draft]] = defaultdict(list)
+    for draft in drafts:
+        if draft.publish_at is not None:
+            times[draft.id] = draft.publish_at
+        elif draft.series is not None:
+            members[draft.series].append(draft)
+        elif not draft.draft:
+            problems.append(error(draft.path, 1, "no publish_at, and no schedule in its folder's _defaults.yml"))
+    for defaults_path, group in members.items():
+        group.sort(key=lambda d: _natural(d.path))  # drafts keep their slot: finishing one shifts nothing
+        spec_origin = group[0].line_of("schedule")
+        try:
+            occurrences = series(group[0].schedule, campaign.settings.timezone, len(group))
+        except ScheduleError as exc:
+            problems.append(error(spec_origin[0], spec_origin[1], f"schedule: {exc}"))
+            continue
+        for draft, occurrence in zip(group, occurrences, strict=True):
+            times[draft.id] = occurrence.when
+            if occurrence.warning:
+                problems.append(warning(draft.path, 1, f"series slot {occurrence.warning}"))
+    return times
+
+
+def _check_collisions(entries: list[Entry]) -> list[Entry]:
+    """Same channel in the same minute: a warning. Same text twice on a channel: an error."""
+    by_minute: dict[tuple[str, datetime], Entry] = {}
+    by_text: dict[tuple[str, str], Entry] = {}
+    checked = []
+    for entry in entries:
+        found: list[Problem] = []
+        if not entry.draft.draft:
+            minute = (entry.channel.name, entry.due.replace(second=0, microsecond=0))
+            first = by_minute.setdefault(minute, entry)
+            if first is not entry:
+                found.append(warning(entry.draft.path, 1, f"goes out on {entry.channel.name} in the same minute as {first.draft.path}"))
+            if entry.post is not None:
+                first = by_text.setdefault((entry.channel.name, entry.post.text), entry)
+                if first is not entry and not entry.draft.allow_repeat:
+                    found.append(error(
+                        entry.draft.path, 1,
+                        f"{entry.channel.name} gets the same text as {first.draft.path}; set allow_repeat: true if that is meant",
+                    ))
+        checked.append(replace(entry, problems=entry.problems + tuple(found)) if found else entry)
+    return checked

@@ -1,0 +1,186 @@
+"""When posts go out: `publish_at` values and series, in the campaign's time zone.
+
+Times are wall-clock times in the campaign's zone: a daily 09:00 series is at 09:00 on both
+sides of a DST change. Every instant leaves this module as an aware UTC datetime.
+
+A `publish_at` that does not exist locally (in the spring-forward gap) or exists twice (in the
+autumn fold) is an error unless it carries an offset. A series occurrence in a gap moves forward
+by the length of the gap (02:30 → 03:30) and one in a fold takes the first of the two instants;
+both are reported as warnings.
+
+Series (`schedule:` in a folder's _defaults.yml), one of:
+    {start: "2027-11-15 09:00", every: "1 day", until: "2027-11-21"}    # until/count optional
+    {start: "2027-11-22 10:00", rrule: "FREQ=WEEKLY;BYDAY=MO,TH"}      # RFC 5545, COUNT/UNTIL optional
+    {spread: {from: 2027-11-22, to: 2028-11-13, at: "10:00"}}          # N posts evenly over the days
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from itertools import islice
+from typing import Any
+
+from dateutil.rrule import rrulestr
+
+_EVERY = re.compile(r"^\s*(\d+)\s*(minute|hour|day|week)s?\s*$", re.I)
+_UNITS = {"minute": "minutes", "hour": "hours", "day": "days", "week": "weeks"}
+_SERIES_KEYS = {"start", "every", "until", "count", "rrule", "spread"}
+
+
+class ScheduleError(ValueError):
+    """A time or schedule that cannot be used; the message says why."""
+
+
+@dataclass(frozen=True)
+class Occurrence:
+    when: datetime  # aware, UTC
+    warning: str | None = None
+
+
+def parse_local(text: str) -> datetime:
+    """'2027-11-15 09:00' or '2027-10-31T02:30+01:00' → datetime (naive if no offset)."""
+    try:
+        value = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise ScheduleError(
+            f"{text!r} is not a date and time; write 2027-11-15 09:00 or 2027-10-31T02:30+01:00"
+        ) from None
+    if len(text.strip()) <= 10:
+        raise ScheduleError(f"{text!r} has no time of day; write it as {text.strip()} 09:00")
+    return value
+
+
+def to_utc(local: datetime, zone: tzinfo) -> datetime:
+    """A naive wall-clock time in `zone` → UTC; ScheduleError if it falls in a gap or a fold."""
+    if local.tzinfo is not None:
+        return local.astimezone(UTC)
+    first = local.replace(tzinfo=zone, fold=0)
+    second = local.replace(tzinfo=zone, fold=1)
+    if first.utcoffset() != second.utcoffset():
+        earlier, later = sorted((first.astimezone(UTC), second.astimezone(UTC)))
+        if _exists(first):
+            raise ScheduleError(
+                f"{local:%Y-%m-%d %H:%M} happens twice in {zone} (clocks go back); give an offset: "
+                f"{earlier.astimezone(zone).isoformat(timespec='minutes')} or "
+                f"{later.astimezone(zone).isoformat(timespec='minutes')}"
+            )
+        raise ScheduleError(f"{local:%Y-%m-%d %H:%M} does not exist in {zone} (clocks go forward)")
+    return first.astimezone(UTC)
+
+
+def _exists(aware: datetime) -> bool:
+    """True if this wall-clock reading survives a round trip through UTC."""
+    back = aware.astimezone(UTC).astimezone(aware.tzinfo)
+    return back.replace(tzinfo=None) == aware.replace(tzinfo=None)
+
+
+def occurrence(local: datetime, zone: tzinfo) -> Occurrence:
+    """A series occurrence: gaps move forward by the gap, folds take the first instant."""
+    try:
+        return Occurrence(to_utc(local, zone))
+    except ScheduleError:
+        pass
+    first = local.replace(tzinfo=zone, fold=0)
+    if _exists(first):  # a fold: the earlier instant (still summer time)
+        return Occurrence(first.astimezone(UTC), f"{local:%Y-%m-%d %H:%M} happens twice; using the first")
+    # A gap: fold=0 reads the time with the offset from before the change, which lands after the
+    # gap by its length (02:30 CET is 03:30 CEST).
+    moved = first.astimezone(UTC)
+    shown = moved.astimezone(zone)
+    return Occurrence(moved, f"{local:%Y-%m-%d %H:%M} does not exist (clocks go forward); moved to {shown:%H:%M}")
+
+
+def publish_at(value: Any, zone: tzinfo) -> datetime:
+    """A post's `publish_at` → UTC."""
+    if not isinstance(value, str):
+        raise ScheduleError("publish_at must be a date and time such as 2027-11-15 09:00 (quoted if need be)")
+    return to_utc(parse_local(value), zone)
+
+
+def series(spec: Any, zone: tzinfo, needed: int) -> list[Occurrence]:
+    """The first `needed` occurrences of a series; ScheduleError if the spec is wrong or too short."""
+    if not isinstance(spec, Mapping):
+        raise ScheduleError("schedule must be a mapping with start + every, start + rrule, or spread")
+    unknown = set(spec) - _SERIES_KEYS
+    if unknown:
+        raise ScheduleError(f"unknown schedule key(s) {', '.join(sorted(map(str, unknown)))}; expected {', '.join(sorted(_SERIES_KEYS))}")
+    if "spread" in spec:
+        locals_ = _spread(spec["spread"], needed)
+    elif "start" in spec and "every" in spec:
+        locals_ = list(islice(_every(spec), needed))
+    elif "start" in spec and "rrule" in spec:
+        locals_ = list(islice(_rrule(spec), needed))
+    else:
+        raise ScheduleError("schedule needs start + every, start + rrule, or spread")
+    if len(locals_) < needed:
+        raise ScheduleError(f"the schedule has {len(locals_)} occurrences for {needed} posts")
+    return [occurrence(local, zone) for local in locals_]
+
+
+def _start(spec: Mapping[str, Any]) -> datetime:
+    start = parse_local(str(spec["start"]))
+    if start.tzinfo is not None:
+        raise ScheduleError("a series start is a wall-clock time; leave the offset out")
+    return start
+
+
+def _bound(spec: Mapping[str, Any]) -> tuple[datetime | None, int | None]:
+    until = spec.get("until")
+    count = spec.get("count")
+    end = None
+    if until is not None:
+        text = str(until).strip()
+        end = datetime.combine(date.fromisoformat(text), time.max) if len(text) <= 10 else parse_local(text)
+    if count is not None and (isinstance(count, bool) or not isinstance(count, int) or count < 1):
+        raise ScheduleError("count must be a whole number ≥ 1")
+    return end, count
+
+
+def _every(spec: Mapping[str, Any]) -> Iterator[datetime]:
+    match = _EVERY.match(str(spec["every"]))
+    if not match or int(match.group(1)) < 1:
+        raise ScheduleError(f"every: {spec['every']!r} is not an interval such as '1 day', '12 days' or '2 weeks'")
+    step = timedelta(**{_UNITS[match.group(2).lower()]: int(match.group(1))})
+    start, (end, count) = _start(spec), _bound(spec)
+    index = 0
+    while count is None or index < count:
+        current = start + step * index  # naive: wall-clock arithmetic
+        if end is not None and current > end:
+            return
+        yield current
+        index += 1
+
+
+def _rrule(spec: Mapping[str, Any]) -> Iterator[datetime]:
+    start, (end, count) = _start(spec), _bound(spec)
+    text = str(spec["rrule"]).strip()
+    text = text[len("RRULE:"):] if text.upper().startswith("RRULE:") else text
+    try:
+        rule = rrulestr(text, dtstart=start)
+    except (ValueError, TypeError) as exc:
+        raise ScheduleError(f"rrule {text!r} is not a valid RFC 5545 rule: {exc}") from None
+    for index, current in enumerate(rule):  # type: ignore[arg-type]
+        if (count is not None and index >= count) or (end is not None and current > end):
+            return
+        yield current
+
+
+def _spread(spec: Any, needed: int) -> list[datetime]:
+    if not isinstance(spec, Mapping) or not {"from", "to", "at"} <= set(spec):
+        raise ScheduleError("spread needs from, to and at: {from: 2027-11-22, to: 2028-11-13, at: '10:00'}")
+    try:
+        first, last = date.fromisoformat(str(spec["from"])), date.fromisoformat(str(spec["to"]))
+        at = time.fromisoformat(str(spec["at"]))
+    except ValueError as exc:
+        raise ScheduleError(f"spread: {exc}") from None
+    days = (last - first).days
+    if days < 0:
+        raise ScheduleError("spread: 'to' is before 'from'")
+    if needed > days + 1:
+        raise ScheduleError(f"spread: {needed} posts do not fit in {days + 1} days")
+    if needed <= 1:
+        return [datetime.combine(first, at)] * needed
+    return [datetime.combine(first + timedelta(days=round(i * days / (needed - 1))), at) for i in range(needed)]
