@@ -1,8 +1,8 @@
 """The campaign as configured: its settings, channels and hashtags, read from the campaign root.
 
-    <root>/posts/_defaults.yml   campaign settings (timezone, language, campaign) + post defaults
-    <root>/channels.yml          named channels: {type, settings...}; secrets only as ${NAME}
-    <root>/hashtags.yml          see scheduler.hashtags
+<root>/posts/_defaults.yml   campaign settings (timezone, language, campaign) + post defaults
+<root>/channels.yml          named channels: {type, settings...}; secrets only as ${NAME}
+<root>/hashtags.yml          see scheduler.hashtags
 """
 
 from __future__ import annotations
@@ -108,20 +108,28 @@ def _settings(data: yamlfile.LineDict, path: str, root: Path, problems: list[Pro
     try:
         zone = ZoneInfo(str(zone_name))
     except (ZoneInfoNotFoundError, ValueError):
-        problems.append(error(path, data.line_of("timezone"), f"unknown time zone {zone_name!r} (use an IANA name such as Europe/Amsterdam)"))
+        problems.append(
+            error(
+                path,
+                data.line_of("timezone"),
+                f"unknown time zone {zone_name!r} (use an IANA name such as Europe/Amsterdam)",
+            )
+        )
         zone = ZoneInfo(DEFAULT_TIMEZONE)
     language = data.get("language", DEFAULT_LANGUAGE)
     try:
         Locale.parse(str(language))
     except (UnknownLocaleError, ValueError):
-        problems.append(error(path, data.line_of("language"), f"unknown language {language!r} (use a code such as nl or en)"))
+        problems.append(
+            error(path, data.line_of("language"), f"unknown language {language!r} (use a code such as nl or en)")
+        )
         language = DEFAULT_LANGUAGE
     name = data.get("campaign", root.name)
     return Settings(name=str(name), timezone=zone, language=str(language))
 
 
 def _channels(data: yamlfile.LineDict, problems: list[Problem]) -> dict[str, ChannelConfig]:
-    from scheduler.channels.registry import limits_for  # noqa: PLC0415 - keeps --help fast
+    from scheduler.channels.registry import limits_for
 
     for key in data:
         if key not in ("channels", "alerts"):
@@ -134,18 +142,23 @@ def _channels(data: yamlfile.LineDict, problems: list[Problem]) -> dict[str, Cha
     for name, settings in raw.items():
         line = raw.line_of(name)
         if not isinstance(name, str) or not _CHANNEL_NAME.match(name):
-            problems.append(error(CHANNELS_FILE, line, f"channel name {name!r} must be lower case letters, digits, - or _"))
+            problems.append(
+                error(CHANNELS_FILE, line, f"channel name {name!r} must be lower case letters, digits, - or _")
+            )
             continue
         if not isinstance(settings, yamlfile.LineDict) or not isinstance(settings.get("type"), str):
             problems.append(error(CHANNELS_FILE, line, f"channel {name!r} needs a mapping with a type"))
             continue
         bad = [key for key, value in settings.items() if looks_like_literal_secret(str(key), value)]
         for key in bad:
-            problems.append(error(
-                CHANNELS_FILE, settings.line_of(key),
-                f"{name}.{key} looks like a secret written out: use a reference such as "
-                f"${{{name.upper().replace('-', '_')}_{str(key).upper()}}} and set it in the environment",
-            ))
+            problems.append(
+                error(
+                    CHANNELS_FILE,
+                    settings.line_of(key),
+                    f"{name}.{key} looks like a secret written out: use a reference such as "
+                    f"${{{name.upper().replace('-', '_')}_{str(key).upper()}}} and set it in the environment",
+                )
+            )
         if bad:
             continue
         clean = {str(k): v for k, v in settings.items() if k != "type"}

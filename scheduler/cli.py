@@ -20,8 +20,8 @@ class Context:
 
     @property
     def root(self) -> Path:
-        from scheduler.campaign import find_root  # noqa: PLC0415
-        from scheduler.errors import ConfigError  # noqa: PLC0415
+        from scheduler.campaign import find_root
+        from scheduler.errors import ConfigError
 
         try:
             return find_root(self._root)
@@ -29,7 +29,7 @@ class Context:
             raise click.ClickException(str(exc)) from None
 
     def plan(self) -> Plan:
-        from scheduler.plan import build  # noqa: PLC0415
+        from scheduler.plan import build
 
         return build(self.root)
 
@@ -48,6 +48,7 @@ def main(ctx: click.Context, root: str | None) -> None:
 
 # ---------------------------------------------------------------------------------- validate
 
+
 def _github_escape(text: str, property_: bool = False) -> str:
     text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
     return text.replace(":", "%3A").replace(",", "%2C") if property_ else text
@@ -55,11 +56,12 @@ def _github_escape(text: str, property_: bool = False) -> str:
 
 def _problem_lines(problems: list[Problem], fmt: str) -> str:
     if fmt == "json":
-        import json  # noqa: PLC0415
+        import json
 
         return json.dumps(
             [{"path": p.path, "line": p.line, "severity": p.severity.value, "message": p.message} for p in problems],
-            ensure_ascii=False, indent=2,
+            ensure_ascii=False,
+            indent=2,
         )
     if fmt == "github":
         lines = []
@@ -84,18 +86,21 @@ def validate(obj: Context, fmt: str) -> None:
         click.echo(output)
     errors = sum(p.is_error for p in plan.problems)
     posts = len({e.draft.id for e in plan.entries})
-    summary = f"{posts} posts, {len(plan.entries)} planned sends: {errors} errors, {len(plan.problems) - errors} warnings"
-    click.echo(summary if fmt == "text" else summary, err=True)
+    summary = (
+        f"{posts} posts, {len(plan.entries)} planned sends: {errors} errors, {len(plan.problems) - errors} warnings"
+    )
+    click.echo(summary, err=True)
     sys.exit(1 if errors else 0)
 
 
 # ---------------------------------------------------------------------------------- preview
 
+
 def _bound(value: str | None, zone: Any, end: bool) -> datetime | None:
     """A --from/--to value (date or local date-time) → UTC; a date --to includes that day."""
     if value is None:
         return None
-    from scheduler.schedule import ScheduleError, to_utc  # noqa: PLC0415
+    from scheduler.schedule import ScheduleError, to_utc
 
     try:
         if len(value.strip()) <= 10:
@@ -119,12 +124,16 @@ def _write(output: str | None, text: str) -> None:
 @click.option("--to", "end", metavar="WHEN", help="Last local date (inclusive) or date-time (exclusive).")
 @click.option("--channel", metavar="NAME", help="Only this channel.")
 @click.option("--drafts", is_flag=True, help="Include posts marked draft: true.")
-@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown", "html"]), default="text", show_default=True)
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json", "markdown", "html"]), default="text", show_default=True
+)
 @click.option("--output", "-o", metavar="FILE", help="Write to FILE instead of standard output.")
 @pass_context
-def preview(obj: Context, start: str | None, end: str | None, channel: str | None, drafts: bool, fmt: str, output: str | None) -> None:
+def preview(
+    obj: Context, start: str | None, end: str | None, channel: str | None, drafts: bool, fmt: str, output: str | None
+) -> None:
     """Show exactly what will go out, where and when."""
-    from scheduler import preview as views  # noqa: PLC0415
+    from scheduler import preview as views
 
     plan = obj.plan()
     zone = plan.campaign.settings.timezone
@@ -132,13 +141,17 @@ def preview(obj: Context, start: str | None, end: str | None, channel: str | Non
         raise click.BadParameter(f"no channel {channel!r} in channels.yml", param_hint="--channel")
     entries = plan.select(start=_bound(start, zone, False), end=_bound(end, zone, True), channel=channel, drafts=drafts)
     shown = {e.draft.path for e in entries}
-    problems = [p for p in plan.problems if p.path in shown or not p.path.startswith("posts/") or p.path.endswith("_defaults.yml")]
+    problems = [
+        p
+        for p in plan.problems
+        if p.path in shown or not p.path.startswith("posts/") or p.path.endswith("_defaults.yml")
+    ]
     if fmt == "json":
         _write(output, views.as_json(plan, entries))
     elif fmt == "markdown":
         _write(output, views.as_markdown(plan, entries, problems))
     elif fmt == "html":
-        from scheduler import html  # noqa: PLC0415
+        from scheduler import html
 
         _write(output or "preview.html", html.render_page(plan, entries, problems))
     else:

@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-import frontmatter
+from frontmatter.default_handlers import YAMLHandler
 from babel import Locale, UnknownLocaleError
 
 from scheduler import yamlfile
@@ -29,16 +29,29 @@ from scheduler.hashtags import is_valid as is_valid_tag
 from scheduler.problems import Problem, error
 from scheduler.schedule import ScheduleError, publish_at
 
-POST_KEYS = frozenset({
-    "id", "title", "publish_at", "channels", "hashtags", "media", "draft", "overrides",
-    "max_late", "allow_repeat", "card", "vars", "language",
-})
+POST_KEYS = frozenset(
+    {
+        "id",
+        "title",
+        "publish_at",
+        "channels",
+        "hashtags",
+        "media",
+        "draft",
+        "overrides",
+        "max_late",
+        "allow_repeat",
+        "card",
+        "vars",
+        "language",
+    }
+)
 DEFAULTS_KEYS = (POST_KEYS - {"id", "publish_at"}) | {"schedule"}
 ROOT_DEFAULTS_KEYS = DEFAULTS_KEYS | {"timezone", "campaign"}
 MAX_FILE_BYTES = 1_000_000
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9/_.-]*$")
 _DURATION = re.compile(r"^\s*(\d+)\s*(minute|hour|day|week)s?\s*$", re.I)
-_HANDLER = frontmatter.YAMLHandler()
+_HANDLER = YAMLHandler()
 
 
 @dataclass(frozen=True)
@@ -180,7 +193,7 @@ def _read_post(
     relative = _relative(campaign, path)
     try:
         return _parse_post(campaign, path, relative, defaults, problems)
-    except Exception as exc:  # noqa: BLE001 - a last resort: one file must never stop the others
+    except Exception as exc:
         problems.append(error(relative, 0, f"could not be read ({exc.__class__.__name__}); please report this"))
         return None
 
@@ -243,7 +256,9 @@ def _parse_post(
     for key, value in data.items():
         line = data.line_of(key)
         if key not in POST_KEYS:
-            problems.append(error(relative, line, _unknown_key(key, POST_KEYS, frozenset({"schedule", "timezone", "campaign"}))))
+            problems.append(
+                error(relative, line, _unknown_key(key, POST_KEYS, frozenset({"schedule", "timezone", "campaign"})))
+            )
             continue
         if key == "vars" and isinstance(value, Mapping) and isinstance(values.get("vars", (None,))[0], Mapping):
             value = {**values["vars"][0], **value}
@@ -279,7 +294,9 @@ def _parse_post(
 class _Fields:
     """Typed access to one post's effective front matter, reporting each wrong value once."""
 
-    def __init__(self, campaign: Campaign, relative: str, values: dict[str, tuple[Any, Origin]], problems: list[Problem]) -> None:
+    def __init__(
+        self, campaign: Campaign, relative: str, values: dict[str, tuple[Any, Origin]], problems: list[Problem]
+    ) -> None:
         self.campaign, self.relative, self.values, self.problems = campaign, relative, values, problems
 
     def _get(self, key: str) -> tuple[Any, Origin] | None:
@@ -352,7 +369,9 @@ class _Fields:
     def channels(self) -> tuple[str, ...]:
         found = self._get("channels")
         if found is None:
-            self.problems.append(error(self.relative, 1, "no channels: set channels in the post or in posts/_defaults.yml"))
+            self.problems.append(
+                error(self.relative, 1, "no channels: set channels in the post or in posts/_defaults.yml")
+            )
             return ()
         value, origin = found
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
@@ -363,7 +382,9 @@ class _Fields:
             if name not in known:
                 close = difflib.get_close_matches(name, sorted(known), n=1)
                 hint = f"did you mean {close[0]!r}? " if close else ""
-                self._error(origin, f"unknown channel {name!r}: {hint}channels.yml has {', '.join(sorted(known)) or 'none'}")
+                self._error(
+                    origin, f"unknown channel {name!r}: {hint}channels.yml has {', '.join(sorted(known)) or 'none'}"
+                )
         return tuple(dict.fromkeys(value))
 
     def _tags(self, value: Any, origin: Origin, what: str) -> tuple[str, ...] | None:
@@ -399,7 +420,9 @@ class _Fields:
                 self._error(where, f"unknown media key(s) {', '.join(sorted(map(str, extra)))}; expected path, alt")
             alt = item.get("alt")
             if not isinstance(alt, str) or not alt.strip():
-                self._error(where, f"{item['path']}: alt text is missing; describe the image for people who cannot see it")
+                self._error(
+                    where, f"{item['path']}: alt text is missing; describe the image for people who cannot see it"
+                )
                 continue
             items.append(MediaRef(item["path"], alt.strip(), line))
         return tuple(items)
@@ -471,4 +494,3 @@ def _check_unique_ids(drafts: list[Draft], problems: list[Problem]) -> None:
     # Posts sharing an id are all left out: which one is meant cannot be guessed.
     duplicated = {post_id for post_id, same in by_id.items() if len(same) > 1}
     drafts[:] = [d for d in drafts if d.id not in duplicated]
-

@@ -51,8 +51,11 @@ class Hashtags:
 
     def needs_case_hint(self, tag: str) -> bool:
         word = tag.lstrip("#")
-        return word.islower() and word.isalpha() and len(word) >= _HINT_MIN_LETTERS and (
-            word.casefold() not in self.lowercase_ok
+        return (
+            word.islower()
+            and word.isalpha()
+            and len(word) >= _HINT_MIN_LETTERS
+            and (word.casefold() not in self.lowercase_ok)
         )
 
 
@@ -101,9 +104,7 @@ def _parse(data: yamlfile.LineDict) -> tuple[Hashtags, list[Problem]]:
         if key not in _KEYS:
             problems.append(error(FILE, data.line_of(key), f"unknown key {key!r}; expected one of {', '.join(_KEYS)}"))
 
-    lowercase_ok = frozenset(
-        str(tag).lstrip("#").casefold() for tag in _string_list(data, "lowercase_ok", problems)
-    )
+    lowercase_ok = frozenset(str(tag).lstrip("#").casefold() for tag in _string_list(data, "lowercase_ok", problems))
     sets: dict[str, tuple[str, ...]] = {}
     raw_sets = data.get("sets") or {}
     if not isinstance(raw_sets, Mapping):

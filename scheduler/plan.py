@@ -55,13 +55,19 @@ class Plan:
         return any(p.is_error for p in self.problems)
 
     def select(
-        self, *, start: datetime | None = None, end: datetime | None = None,
-        channel: str | None = None, drafts: bool = False,
+        self,
+        *,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        channel: str | None = None,
+        drafts: bool = False,
     ) -> list[Entry]:
         return [
-            e for e in self.entries
+            e
+            for e in self.entries
             if (drafts or not e.draft.draft)
-            and (start is None or e.due >= start) and (end is None or e.due < end)
+            and (start is None or e.due >= start)
+            and (end is None or e.due < end)
             and (channel is None or e.channel.name == channel)
         ]
 
@@ -81,7 +87,9 @@ def build(root: Path) -> Plan:
         for name in draft.channels:
             channel = campaign.channels[name]
             rendered = renderer.render(draft, channel, due)
-            entries.append(Entry(due, draft, channel, rendered.post, rendered.length, rendered.limit, rendered.problems))
+            entries.append(
+                Entry(due, draft, channel, rendered.post, rendered.length, rendered.limit, rendered.problems)
+            )
     entries.sort(key=lambda e: e.sort_key)
     entries = _check_collisions(entries)
     all_problems = [*problems, *(p for e in entries for p in e.problems)]
@@ -103,7 +111,7 @@ def _times(drafts: list[Draft], campaign: Campaign, problems: list[Problem]) -> 
             members[draft.series].append(draft)
         elif not draft.draft:
             problems.append(error(draft.path, 1, "no publish_at, and no schedule in its folder's _defaults.yml"))
-    for defaults_path, group in members.items():
+    for _defaults_path, group in members.items():
         group.sort(key=lambda d: _natural(d.path))  # drafts keep their slot: finishing one shifts nothing
         spec_origin = group[0].line_of("schedule")
         try:
@@ -129,13 +137,23 @@ def _check_collisions(entries: list[Entry]) -> list[Entry]:
             minute = (entry.channel.name, entry.due.replace(second=0, microsecond=0))
             first = by_minute.setdefault(minute, entry)
             if first is not entry:
-                found.append(warning(entry.draft.path, 1, f"goes out on {entry.channel.name} in the same minute as {first.draft.path}"))
+                found.append(
+                    warning(
+                        entry.draft.path,
+                        1,
+                        f"goes out on {entry.channel.name} in the same minute as {first.draft.path}",
+                    )
+                )
             if entry.post is not None:
                 first = by_text.setdefault((entry.channel.name, entry.post.text), entry)
                 if first is not entry and not entry.draft.allow_repeat:
-                    found.append(error(
-                        entry.draft.path, 1,
-                        f"{entry.channel.name} gets the same text as {first.draft.path}; set allow_repeat: true if that is meant",
-                    ))
+                    found.append(
+                        error(
+                            entry.draft.path,
+                            1,
+                            f"{entry.channel.name} gets the same text as {first.draft.path}; "
+                            "set allow_repeat: true if that is meant",
+                        )
+                    )
         checked.append(replace(entry, problems=entry.problems + tuple(found)) if found else entry)
     return checked

@@ -37,7 +37,9 @@ def entry_record(entry: Entry, zone: tzinfo) -> dict[str, Any]:
 
 def as_json(plan: Plan, entries: Iterable[Entry]) -> str:
     zone = plan.campaign.settings.timezone
-    return json.dumps([entry_record(e, zone) for e in entries], ensure_ascii=False, indent=2)
+    # One object per line: readable in a diff, and json's C encoder (indent= forces the slow one).
+    lines = [json.dumps(entry_record(e, zone), ensure_ascii=False) for e in entries]
+    return "[\n" + ",\n".join(lines) + "\n]" if lines else "[]"
 
 
 def _days(plan: Plan, entries: Iterable[Entry]) -> Iterator[tuple[str, list[Entry]]]:
@@ -53,7 +55,7 @@ def _local_time(entry: Entry, zone: tzinfo) -> str:
 
 def as_text(plan: Plan, entries: list[Entry], color: bool = False) -> str:
     """A timeline grouped by local day: time, channel, post, length against limit, then the text."""
-    import click  # noqa: PLC0415 - only the text view styles output
+    import click
 
     def style(text: str, **kwargs: Any) -> str:
         return click.style(text, **kwargs) if color else text
@@ -74,8 +76,12 @@ def as_text(plan: Plan, entries: list[Entry], color: bool = False) -> str:
                 lines += [f"         │ {line}" for line in entry.post.text.splitlines()]
                 lines += [f"         │ [image] {item.path.name}: {item.alt}" for item in entry.post.media]
             for problem in entry.problems:
-                lines.append(style(f"         ! {problem.severity.value}: {problem.message}",
-                                   fg="red" if problem.is_error else "yellow"))
+                lines.append(
+                    style(
+                        f"         ! {problem.severity.value}: {problem.message}",
+                        fg="red" if problem.is_error else "yellow",
+                    )
+                )
     return "\n".join(lines)
 
 
@@ -94,7 +100,9 @@ def as_markdown(plan: Plan, entries: list[Entry], problems: Iterable[Problem] = 
         f"Times in {zone}. {errors} errors, {len(problems) - errors} warnings.",
     ]
     if problems:
-        lines += ["", "### Problems", ""] + [f"- `{p.path}:{p.line}` **{p.severity.value}**: {p.message}" for p in problems]
+        lines += ["", "### Problems", ""] + [
+            f"- `{p.path}:{p.line}` **{p.severity.value}**: {p.message}" for p in problems
+        ]
     for day, group in _days(plan, entries):
         lines += ["", f"### {day}", "", "| time | channel | post | length | text |", "|---|---|---|---|---|"]
         for entry in group:
@@ -102,5 +110,7 @@ def as_markdown(plan: Plan, entries: list[Entry], problems: Iterable[Problem] = 
             if entry.length is not None and entry.limit is not None and entry.length > entry.limit:
                 size = f"**{size}** ⚠️"
             text = _md_cell(entry.post.text) if entry.post else "_not rendered_"
-            lines.append(f"| {_local_time(entry, zone)} | {entry.channel.name} | `{entry.draft.id}` | {size} | {text} |")
+            lines.append(
+                f"| {_local_time(entry, zone)} | {entry.channel.name} | `{entry.draft.id}` | {size} | {text} |"
+            )
     return "\n".join(lines) + "\n"

@@ -25,7 +25,7 @@ from types import TracebackType
 from typing import Any
 
 from babel.dates import format_datetime
-from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, meta, nodes
+from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, nodes
 from jinja2.environment import Template
 from jinja2.sandbox import SandboxedEnvironment
 
@@ -38,6 +38,7 @@ from scheduler.problems import Problem, error, warning
 MAX_OUTPUT = 100_000  # characters a template may produce
 MAX_RANGE = 1_000  # items range() may produce in a template
 _TEMPLATE_FILE = "<draft>"
+_LITERALS = "__literals__"
 
 
 @dataclass(frozen=True)
@@ -53,8 +54,10 @@ class Rendered:
 @dataclass(frozen=True)
 class _Compiled:
     template: Template | None  # None: literal text, no Jinja syntax in it
-    source: str
+    source: str  # the literal text (what the writer typed outside {{ }} and {% %})
     places_hashtags: bool
+    literals: tuple[str, ...]
+    tags: frozenset[str]  # casefolded hashtags in the literal text
 
 
 class _TemplateFailed(Exception):
@@ -75,7 +78,15 @@ class Renderer:
         self.env.filters["date"] = self._format("EEEE d MMMM")
         self.env.filters["time"] = self._format("HH:mm")
         self._compiled: dict[str, _Compiled | _TemplateFailed] = {}
+        self._shapes: dict[str, Template] = {}
+        self._expanded: dict[tuple[str, ...], list[str]] = {}
         self._media: dict[str, tuple[Path | None, int, str | None]] = {}
+
+    def _expand(self, refs: tuple[str, ...]) -> list[str]:
+        expanded = self._expanded.get(refs)
+        if expanded is None:
+            expanded = self._expanded[refs] = self.campaign.hashtags.expand(refs)
+        return expanded
 
     def _format(self, default: str) -> Any:
         def format_value(value: Any, pattern: str = default, locale: str | None = None) -> str:
@@ -93,21 +104,25 @@ class Renderer:
         if override is not None and override.body is not None:
             source, first_line = "\n" + override.body, override.line
         refs = override.hashtags if override is not None and override.hashtags is not None else draft.hashtags
-        tags = self.campaign.hashtags.expand(self.campaign.hashtags.default if refs is None else refs)
+        tags = self._expand(self.campaign.hashtags.default if refs is None else refs)
 
         compiled = self._compile(source)
         if isinstance(compiled, _TemplateFailed):
             problems.append(error(draft.path, first_line + compiled.line - 1, compiled.message))
             return Rendered(None, None, None, tuple(problems))
         # Tags the writer put in the body count against the limit and are not repeated.
-        in_body = {t.casefold() for t in tags_in(compiled.source)}
+        in_body = compiled.tags
         tags = [t for t in tags if t.casefold() not in in_body]
         limit = self.campaign.hashtags.limit_for(channel.name, channel.type)
         room = len(tags) if limit is None else max(0, limit - len(in_body))
         tags, dropped = tags[:room], tags[room:]
         where = draft.line_of("hashtags")
         if dropped:
-            problems.append(warning(where[0], where[1], f"{channel.name} allows {limit} hashtags per post; dropped {', '.join(dropped)}"))
+            problems.append(
+                warning(
+                    where[0], where[1], f"{channel.name} allows {limit} hashtags per post; dropped {', '.join(dropped)}"
+                )
+            )
         set_tags = {tag for tags_ in self.campaign.hashtags.sets.values() for tag in tags_}
         for tag in tags:  # tags from hashtags.yml sets are hinted once, there
             if tag not in set_tags and self.campaign.hashtags.needs_case_hint(tag):
@@ -133,8 +148,8 @@ class Renderer:
         except _TemplateFailed as exc:
             problems.append(error(draft.path, first_line + exc.line - 1, exc.message))
             return Rendered(None, None, None, tuple(problems))
-        if not compiled.places_hashtags:
-            present = {t.casefold() for t in tags_in(text)}
+        if not compiled.places_hashtags and tags:
+            present = _casefolded_tags(text)
             tags = [t for t in tags if t.casefold() not in present]
             if tags:
                 text = f"{text}\n\n{' '.join(tags)}"
@@ -146,8 +161,13 @@ class Renderer:
         for message in rule.problems(text, length):
             problems.append(error(draft.path, text_line, f"{channel.name}: {message}"))
         post = RenderedPost(
-            post=draft.id, channel=channel.name, text=text, media=media,
-            language=language, card=draft.card, title=draft.title,
+            post=draft.id,
+            channel=channel.name,
+            text=text,
+            media=media,
+            language=language,
+            card=draft.card,
+            title=draft.title,
         )
         return Rendered(post, length, rule.limit, tuple(problems))
 
@@ -157,14 +177,22 @@ class Renderer:
             return cached
         result: _Compiled | _TemplateFailed
         if "{" not in source:  # no Jinja syntax: the text is literal
-            result = _Compiled(None, source, False)
+            result = _Compiled(None, source, False, (), _casefolded_tags(source))
         else:
             try:
                 tree = self.env.parse(source)
-                places = "hashtags" in meta.find_undeclared_variables(tree)
-                code = self.env.compile(tree, filename=_TEMPLATE_FILE)
-                template = self.env.template_class.from_code(self.env, code, self.env.make_globals(None))
-                result = _Compiled(template, _literal_text(tree), places)
+                literals = _lift_literals(tree)
+                shape = repr(tree) + repr([node.lineno for node in tree.find_all(nodes.Node)])
+                template = self._shapes.get(shape)
+                if template is None:
+                    code = self.env.compile(tree, filename=_TEMPLATE_FILE)
+                    template = self._shapes[shape] = self.env.template_class.from_code(
+                        self.env, code, self.env.make_globals(None)
+                    )
+                # A name lookup, not meta.find_undeclared_variables: that runs the code generator.
+                places = any(n.name == "hashtags" and n.ctx == "load" for n in tree.find_all(nodes.Name))
+                text = "".join(literals)
+                result = _Compiled(template, text, places, literals, _casefolded_tags(text))
             except TemplateSyntaxError as exc:
                 result = _TemplateFailed(f"template syntax: {exc.message}", exc.lineno or 1)
         self._compiled[source] = result
@@ -176,7 +204,7 @@ class Renderer:
         chunks: list[str] = []
         size = 0
         try:
-            for chunk in compiled.template.generate(context):
+            for chunk in compiled.template.generate({**context, _LITERALS: compiled.literals}):
                 size += len(chunk)
                 if size > MAX_OUTPUT:
                     raise _TemplateFailed(f"the template produces more than {MAX_OUTPUT:,} characters", 1)
@@ -186,7 +214,9 @@ class Renderer:
         except TemplateError as exc:
             raise _TemplateFailed(_describe(exc), _template_line(exc.__traceback__)) from None
         except (ArithmeticError, TypeError, ValueError, LookupError, AttributeError, RecursionError) as exc:
-            raise _TemplateFailed(f"template: {exc.__class__.__name__}: {exc}"[:300], _template_line(exc.__traceback__)) from None
+            raise _TemplateFailed(
+                f"template: {exc.__class__.__name__}: {exc}"[:300], _template_line(exc.__traceback__)
+            ) from None
         return "".join(chunks)
 
     def _media_items(self, draft: Draft, channel: ChannelConfig, problems: list[Problem]) -> tuple[MediaItem, ...]:
@@ -199,13 +229,31 @@ class Renderer:
                 continue
             assert path is not None
             if path.suffix.lower() not in rules.kinds:
-                problems.append(error(draft.path, ref.line, f"{channel.name} does not take {path.suffix or 'files without extension'} files ({ref.path})"))
+                problems.append(
+                    error(
+                        draft.path,
+                        ref.line,
+                        f"{channel.name} does not take {path.suffix or 'files without extension'} files ({ref.path})",
+                    )
+                )
             if rules.max_bytes is not None and size > rules.max_bytes:
-                problems.append(error(draft.path, ref.line, f"{ref.path} is {size:,} bytes; {channel.name} takes at most {rules.max_bytes:,}"))
+                problems.append(
+                    error(
+                        draft.path,
+                        ref.line,
+                        f"{ref.path} is {size:,} bytes; {channel.name} takes at most {rules.max_bytes:,}",
+                    )
+                )
             items.append(MediaItem(path, ref.alt))
         if rules.max_items is not None and len(draft.media) > rules.max_items:
             line = draft.line_of("media")
-            problems.append(error(line[0], line[1], f"{channel.name} takes at most {rules.max_items} media items; this post has {len(draft.media)}"))
+            problems.append(
+                error(
+                    line[0],
+                    line[1],
+                    f"{channel.name} takes at most {rules.max_items} media items; this post has {len(draft.media)}",
+                )
+            )
         return tuple(items)
 
     def _check_media(self, ref: MediaRef) -> tuple[Path | None, int, str | None]:
@@ -217,7 +265,12 @@ class Renderer:
 
 def _resolve_media(root: Path, written: str) -> tuple[Path | None, int, str | None]:
     relative = PurePosixPath(written)
-    if not written.strip() or relative.is_absolute() or PureWindowsPath(written).drive or written.startswith(("\\", "~")):
+    if (
+        not written.strip()
+        or relative.is_absolute()
+        or PureWindowsPath(written).drive
+        or written.startswith(("\\", "~"))
+    ):
         return None, 0, f"media path {written!r} must be relative to the campaign root"
     if ".." in relative.parts:
         return None, 0, f"media path {written!r} must not contain .."
@@ -233,8 +286,28 @@ def _resolve_media(root: Path, written: str) -> tuple[Path | None, int, str | No
     return resolved, resolved.stat().st_size, None
 
 
-def _literal_text(tree: nodes.Template) -> str:
-    return "".join(node.data for node in tree.find_all(nodes.TemplateData))
+def _casefolded_tags(text: str) -> frozenset[str]:
+    return frozenset(t.casefold() for t in tags_in(text)) if "#" in text else frozenset()
+
+
+def _lift_literals(tree: nodes.Template) -> tuple[str, ...]:
+    """Replace the template's literal text by lookups in a context list, and return the text.
+
+    Posts differ in their words far more than in their template code, so templates of the same
+    shape then share one compiled code object: compiling is most of the cost of rendering.
+    """
+    literals: list[str] = []
+    for output in tree.find_all(nodes.Output):
+        for index, node in enumerate(output.nodes):
+            if isinstance(node, nodes.TemplateData):
+                output.nodes[index] = nodes.Getitem(
+                    nodes.Name(_LITERALS, "load", lineno=node.lineno),
+                    nodes.Const(len(literals)),
+                    "load",
+                    lineno=node.lineno,
+                )
+                literals.append(node.data)
+    return tuple(literals)
 
 
 def _describe(exc: TemplateError) -> str:

@@ -106,7 +106,10 @@ def series(spec: Any, zone: tzinfo, needed: int) -> list[Occurrence]:
         raise ScheduleError("schedule must be a mapping with start + every, start + rrule, or spread")
     unknown = set(spec) - _SERIES_KEYS
     if unknown:
-        raise ScheduleError(f"unknown schedule key(s) {', '.join(sorted(map(str, unknown)))}; expected {', '.join(sorted(_SERIES_KEYS))}")
+        raise ScheduleError(
+            f"unknown schedule key(s) {', '.join(sorted(map(str, unknown)))}; "
+            f"expected {', '.join(sorted(_SERIES_KEYS))}"
+        )
     if "spread" in spec:
         locals_ = _spread(spec["spread"], needed)
     elif "start" in spec and "every" in spec:
@@ -157,12 +160,12 @@ def _every(spec: Mapping[str, Any]) -> Iterator[datetime]:
 def _rrule(spec: Mapping[str, Any]) -> Iterator[datetime]:
     start, (end, count) = _start(spec), _bound(spec)
     text = str(spec["rrule"]).strip()
-    text = text[len("RRULE:"):] if text.upper().startswith("RRULE:") else text
+    text = text[len("RRULE:") :] if text.upper().startswith("RRULE:") else text
     try:
         rule = rrulestr(text, dtstart=start)
     except (ValueError, TypeError) as exc:
         raise ScheduleError(f"rrule {text!r} is not a valid RFC 5545 rule: {exc}") from None
-    for index, current in enumerate(rule):  # type: ignore[arg-type]
+    for index, current in enumerate(rule):
         if (count is not None and index >= count) or (end is not None and current > end):
             return
         yield current

@@ -59,9 +59,7 @@ def references(value: Any) -> list[str]:
 
 def looks_like_literal_secret(key: str, value: Any) -> bool:
     """True for a setting named like a secret whose value is written out instead of referenced."""
-    return bool(
-        isinstance(value, str) and value.strip() and _SECRET_KEYS.search(key) and not REFERENCE.search(value)
-    )
+    return bool(isinstance(value, str) and value.strip() and _SECRET_KEYS.search(key) and not REFERENCE.search(value))
 
 
 def secrets_dir() -> Path:
@@ -77,9 +75,7 @@ def lookup(name: str, env: Mapping[str, str] | None = None) -> str:
         try:
             value = path.read_text(encoding="utf-8").strip()
         except OSError:
-            raise SecretMissing(
-                f"secret {name} is not set: export {name}=... or write it to {path}"
-            ) from None
+            raise SecretMissing(f"secret {name} is not set: export {name}=... or write it to {path}") from None
     remember(value)
     return value
 

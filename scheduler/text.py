@@ -7,6 +7,7 @@ local part; Bluesky counts graphemes and UTF-8 bytes; X weighs characters by twi
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -52,7 +53,23 @@ def mastodon_length(text: str) -> int:
     return graphemes(text)
 
 
+# twitter-text v3 weighs these code points 1 and everything else 2; below U+2000 the only
+# emoji are © and ® (keycaps need U+20E3), so text made of these is counted without the
+# library's slow emoji scan, with the same result (tests/unit/test_text.py compares both).
+_LIGHT = regex.compile(r"^[\x00-\u10ff]*$")
+_MAYBE_URL = regex.compile(r"[\w-]\.[^\W\d_]{2}")  # a dot then two letters: any domain has it
+_EMOJI_BELOW_2000 = ("\u00a9", "\u00ae")
+
+
 def x_weighted_length(text: str) -> int:
+    normalized = unicodedata.normalize("NFC", text)
+    if _LIGHT.match(normalized) and not any(c in normalized for c in _EMOJI_BELOW_2000):
+        length = len(normalized)
+        if _MAYBE_URL.search(normalized):  # twitter-text also finds URLs without a scheme
+            for item in twitter_text.extract_urls_with_indices(normalized):
+                start, end = item["indices"]
+                length += URL_LENGTH - (end - start)
+        return length
     return int(twitter_text.parse_tweet(text).weightedLength)
 
 

@@ -38,7 +38,7 @@ class DryRunChannel(Channel):
     def limits(cls, settings: Mapping[str, Any]) -> Limits:
         like = settings.get("like")
         if like and like != "dryrun":
-            from scheduler.channels.registry import limits_for  # noqa: PLC0415 - avoids a cycle
+            from scheduler.channels.registry import limits_for
 
             return limits_for(str(like), settings)
         rule = rule_for("dryrun", settings)

@@ -92,9 +92,7 @@ def error_message(response: requests.Response, extract: Callable[[Any], str | No
     return redact(f"HTTP {response.status_code}: {text}"[:500])
 
 
-def check_status(
-    response: requests.Response, extract: Callable[[Any], str | None] | None = None
-) -> requests.Response:
+def check_status(response: requests.Response, extract: Callable[[Any], str | None] | None = None) -> requests.Response:
     """`response` if 2xx; else RetryLater for 429 and 5xx, Rejected for other 4xx."""
     status = response.status_code
     if 200 <= status < 300:
@@ -139,7 +137,12 @@ def _was_sent(exc: requests.exceptions.ConnectionError) -> bool:
     """True unless the connection was never established (refused, DNS, unreachable)."""
     text = repr(exc)
     never_connected = (
-        "NewConnectionError", "Connection refused", "Name or service not known",
-        "Failed to resolve", "No route to host", "Network is unreachable", "NameResolutionError",
+        "NewConnectionError",
+        "Connection refused",
+        "Name or service not known",
+        "Failed to resolve",
+        "No route to host",
+        "Network is unreachable",
+        "NameResolutionError",
     )
     return not any(marker in text for marker in never_connected)
