@@ -32,10 +32,10 @@ from typing import Any, NoReturn
 import requests
 
 from scheduler.channels import bluesky_richtext as richtext
-from scheduler.channels._logguard import guard_urllib3_logs
+from scheduler.channels._secretguard import detached, guard_urllib3_logs
 from scheduler.channels.base import Channel, Limits, MediaItem, MediaRules, Receipt, RenderedPost
 from scheduler.channels.http import check_status, error_message, retry_after, send, session
-from scheduler.errors import ConfigError, InDoubt, Rejected, RetryLater
+from scheduler.errors import ChannelError, ConfigError, InDoubt, Rejected, RetryLater
 from scheduler.secrets import remember
 from scheduler.text import rule_for, urls
 
@@ -134,7 +134,13 @@ class BlueskyChannel(Channel):
         _fail(response)
 
     def lookup(self, key: str) -> Receipt | None:
-        return self._get_post(richtext.tid_for_key(key))
+        rkey = richtext.tid_for_key(key)
+        try:
+            return self._get_post(rkey)
+        except (Rejected, InDoubt) as exc:
+            # Only "out", "certainly not out" or "cannot say now": a refused login says nothing
+            # about whether the post is out.
+            raise RetryLater(f"cannot look up {rkey}: {exc.reason}") from None
 
     def check(self) -> str:
         with self._lock:
@@ -314,17 +320,16 @@ class BlueskyChannel(Channel):
         if token is not None:
             headers["Authorization"] = f"Bearer {token}"
         kwargs.setdefault("may_publish", False)
+        url = f"{self.pds}/xrpc/{nsid}"
         try:
-            return send(
-                self._http,
-                method,
-                f"{self.pds}/xrpc/{nsid}",
-                headers=headers,
-                allow_redirects=False,
-                **kwargs,
-            )
+            return send(self._http, method, url, headers=headers, allow_redirects=False, **kwargs)
         except RetryLater as exc:
-            raise RetryLater(f"PDS unreachable ({self.pds}): {exc.reason}", exc.after) from None
+            error: ChannelError = RetryLater(
+                f"PDS unreachable ({self.pds}): {exc.reason}", exc.after
+            )
+        except ChannelError as exc:
+            error = exc
+        raise detached(error)
 
 
 def _read_image(item: MediaItem) -> tuple[bytes, str, str]:

@@ -43,10 +43,10 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import requests
 
-from scheduler.channels._logguard import guard_urllib3_logs
+from scheduler.channels._secretguard import detached, guard_urllib3_logs
 from scheduler.channels.base import Channel, Limits, MediaRules, Receipt, RenderedPost
 from scheduler.channels.http import error_message, retry_after, send, session
-from scheduler.errors import ConfigError, Rejected, RetryLater
+from scheduler.errors import ChannelError, ConfigError, Rejected, RetryLater
 from scheduler.secrets import remember
 from scheduler.text import LengthRule, graphemes, rule_for, utf16_units
 
@@ -134,16 +134,7 @@ class WebhookChannel(Channel):
         }
         if self._secret:
             headers[SIGNATURE_HEADER] = sign(self._secret, body)
-        # No redirects: requests would turn a redirected POST into a GET and report success.
-        response = send(
-            self._http,
-            "POST",
-            url,
-            may_publish=True,
-            data=body,
-            headers=headers,
-            allow_redirects=False,
-        )
+        response = self._send("POST", url, may_publish=True, data=body, headers=headers)
         receipt = self._receipt(response)
         log.info("published %s on %s (%s webhook)", post.post, self.name, self.format)
         return receipt
@@ -151,7 +142,7 @@ class WebhookChannel(Channel):
     def check(self) -> str:
         """HEAD the URL: any answer but 404/410 or 5xx proves a receiver is there. Never posts."""
         try:
-            response = send(self._http, "HEAD", self.url, may_publish=False, allow_redirects=False)
+            response = self._send("HEAD", self.url, may_publish=False)
         except RetryLater as exc:
             raise RetryLater(f"webhook unreachable: {exc.reason}", exc.after) from None
         status = response.status_code
@@ -165,6 +156,15 @@ class WebhookChannel(Channel):
 
     def close(self) -> None:
         self._http.close()
+
+    def _send(self, method: str, url: str, **kwargs: Any) -> requests.Response:
+        """The one place where requests' errors become channel errors (via http.send)."""
+        try:
+            # No redirects: requests would turn a redirected POST into a GET and report success.
+            return send(self._http, method, url, allow_redirects=False, **kwargs)
+        except ChannelError as exc:
+            error = exc
+        raise detached(error)  # requests' exception names the URL, which may be the secret
 
     def _request(self, post: RenderedPost, key: str) -> tuple[str, dict[str, Any]]:
         """The URL to POST to and the payload, for this channel's format."""

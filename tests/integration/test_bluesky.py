@@ -335,3 +335,12 @@ def test_publishing_again_after_a_server_error_makes_exactly_one_post(
     channel.publish(post(), "k")
 
     assert len(pds.records) == 1
+
+
+def test_lookup_with_a_refused_login_cannot_say_rather_than_rejects(pds: FakePDS) -> None:
+    channel = make_channel(pds.url, password="wrong-password-here")
+    try:
+        with pytest.raises(RetryLater, match="app password rejected"):
+            channel.lookup("k")
+    finally:
+        channel.close()

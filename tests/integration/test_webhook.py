@@ -312,3 +312,37 @@ def test_secrets_never_reach_errors_or_logs_even_when_echoed(
     assert any(record.name.startswith("urllib3") for record in caplog.records)
     for text in [*errors, *(record.getMessage() for record in caplog.records)]:
         assert SENTINEL not in text
+
+
+def exception_chain(error: BaseException) -> list[BaseException]:
+    chain: list[BaseException] = []
+    link: BaseException | None = error
+    while link is not None and link not in chain:
+        chain.append(link)
+        link = link.__cause__ or link.__context__
+    return chain
+
+
+def test_a_secret_url_is_in_no_exception_chain_when_unreachable_or_dropped() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    dead_url = f"http://127.0.0.1:{port}/services/T0/B0/{SENTINEL}"
+    raised: list[BaseException] = []
+    dead = make_channel({"url": "${SLACK_URL}", "format": "slack"}, env={"SLACK_URL": dead_url})
+    for attempt in (dead.check, lambda: dead.publish(post(), "k1")):
+        with pytest.raises(RetryLater) as unreachable:
+            attempt()
+        raised.append(unreachable.value)
+    dead.close()
+    with FakeWebhook(flavor="slack", path=f"/services/T0/B0/{SENTINEL}") as hook:
+        hook.drop_next()
+        live = make_channel({"url": "${SLACK_URL}", "format": "slack"}, env={"SLACK_URL": hook.url})
+        with pytest.raises(InDoubt) as dropped:
+            live.publish(post(), "k2")
+        raised.append(dropped.value)
+        live.close()
+
+    for error in raised:
+        for link in exception_chain(error):
+            assert SENTINEL not in str(link) and SENTINEL not in repr(link)
