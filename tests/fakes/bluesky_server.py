@@ -1,0 +1,395 @@
+"""A fake PDS: the XRPC calls the Bluesky adapter makes, over real HTTP on 127.0.0.1.
+
+It keeps the documented contract: sessions with expiring access tokens and rotating refresh
+tokens, a login limit, `createRecord` with client-chosen TID keys that refuses a taken key (HTTP
+500 like the reference PDS, or 409 `RecordAlreadyExists`), `getRecord` with `RecordNotFound`,
+`uploadBlob` with a size limit, `resolveHandle`, `ratelimit-*` headers and `{"error","message"}`
+bodies. Knobs: `fail_next`, `rate_limit_next`, `drop_after_next` (process, then close the
+connection without answering), `expire_access_tokens`, `echo_credentials`.
+
+    with FakePDS(password="...") as pds:
+        settings = {"handle": pds.handle, "app_password": "...", "pds": pds.url}
+        channel = BlueskyChannel("bsky", settings)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import re
+import threading
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any, cast
+from urllib.parse import parse_qs, urlsplit
+
+import regex
+
+POST = "app.bsky.feed.post"
+TID = re.compile(r"^[234567abcdefghij][234567abcdefghijklmnopqrstuvwxyz]{12}$")
+_GRAPHEME = regex.compile(r"\X")
+
+
+@dataclass
+class Reply:
+    status: int
+    body: Any = None  # a dict or list is sent as JSON, a str as text
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def xrpc_error(
+    status: int, error: str, message: str, headers: dict[str, str] | None = None
+) -> Reply:
+    return Reply(status, {"error": error, "message": message}, dict(headers or {}))
+
+
+@dataclass
+class Call:
+    method: str
+    nsid: str
+    query: dict[str, str]
+    headers: dict[str, str]
+    body: bytes
+
+
+class FakePDS:
+    """One account's PDS. Every attribute below is safe to read after a call returned."""
+
+    def __init__(
+        self,
+        *,
+        handle: str = "campagne.test",
+        password: str = "app-pass-1234",
+        did: str = "did:plc:campagne7test",
+        handles: dict[str, str] | None = None,
+        max_blob_bytes: int = 1_000_000,
+        access_ttl: float = 7200.0,
+        login_limit: int = 30,
+    ) -> None:
+        self.handle, self.password, self.did = handle, password, did
+        self.handles = {handle: did, **(handles or {})}
+        self.max_blob_bytes = max_blob_bytes
+        self.access_ttl = access_ttl
+        self.login_limit = login_limit
+        self.duplicate_status = 500  # the reference PDS today; 409 is the newer explicit error
+        self.echo_credentials = False  # errors repeat the Authorization header / the password
+        self.records: dict[str, dict[str, Any]] = {}  # rkey → {"uri", "cid", "value"}
+        self.blobs: dict[str, tuple[bytes, str]] = {}  # cid → (bytes, MIME type)
+        self.logins = 0
+        self.refreshes = 0
+        self.calls: list[Call] = []
+        self._access: dict[str, float] = {}  # token → expiry (epoch)
+        self._refresh: set[str] = set()
+        self._canned: defaultdict[str, list[Reply]] = defaultdict(list)
+        self._drop_after: set[str] = set()
+        self._counter = itertools.count(1)
+        self._lock = threading.Lock()
+        self._server = _Server(("127.0.0.1", 0), _Handler)
+        self._server.pds = self
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(0.05,), daemon=True
+        )
+
+    def __enter__(self) -> FakePDS:
+        self._thread.start()
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+    # -- knobs -----------------------------------------------------------------------------
+
+    def fail_next(self, nsid: str, reply: Reply) -> None:
+        """Answer the next call to `nsid` with `reply`, without carrying it out."""
+        with self._lock:
+            self._canned[nsid].append(reply)
+
+    def rate_limit_next(self, nsid: str, reset_in: int = 120) -> int:
+        """The next call to `nsid` gets a 429; returns the `ratelimit-reset` epoch it carries."""
+        reset = int(time.time()) + reset_in
+        headers = {
+            "ratelimit-limit": "30",
+            "ratelimit-remaining": "0",
+            "ratelimit-reset": str(reset),
+            "ratelimit-policy": "30;w=300",
+        }
+        self.fail_next(nsid, xrpc_error(429, "RateLimitExceeded", "Rate Limit Exceeded", headers))
+        return reset
+
+    def drop_after_next(self, nsid: str) -> None:
+        """Carry out the next call to `nsid`, then close the connection without answering."""
+        with self._lock:
+            self._drop_after.add(nsid)
+
+    def expire_access_tokens(self) -> None:
+        with self._lock:
+            self._access = dict.fromkeys(self._access, 0.0)
+
+    def count(self, nsid: str) -> int:
+        return sum(1 for call in self.calls if call.nsid == nsid)
+
+    @property
+    def posts(self) -> list[dict[str, Any]]:
+        return [entry["value"] for entry in self.records.values()]
+
+    # -- XRPC ------------------------------------------------------------------------------
+
+    def handle_call(self, call: Call) -> Reply | None:
+        """The reply to `call`, or None to drop the connection."""
+        with self._lock:
+            self.calls.append(call)
+            if self._canned[call.nsid]:
+                return self._canned[call.nsid].pop(0)
+            route = getattr(self, "_" + call.nsid.replace(".", "_"), None)
+            if route is None:
+                return xrpc_error(
+                    501, "MethodNotImplemented", f"Method Not Implemented: {call.nsid}"
+                )
+            reply = cast(Reply, route(call))
+            if call.nsid in self._drop_after:
+                self._drop_after.discard(call.nsid)
+                return None
+            return reply
+
+    def _com_atproto_server_createSession(self, call: Call) -> Reply:
+        data = _json(call.body)
+        if self.logins >= self.login_limit:
+            reset = str(int(time.time()) + 300)
+            return xrpc_error(
+                429,
+                "RateLimitExceeded",
+                "Rate Limit Exceeded",
+                {
+                    "ratelimit-limit": str(self.login_limit),
+                    "ratelimit-remaining": "0",
+                    "ratelimit-reset": reset,
+                    "ratelimit-policy": f"{self.login_limit};w=300",
+                },
+            )
+        if (
+            data.get("identifier") not in (self.handle, self.did)
+            or data.get("password") != self.password
+        ):
+            tail = f" (got {data.get('password')})" if self.echo_credentials else ""
+            return xrpc_error(
+                401, "AuthenticationRequired", "Invalid identifier or password" + tail
+            )
+        self.logins += 1
+        return Reply(200, self._new_session())
+
+    def _com_atproto_server_refreshSession(self, call: Call) -> Reply:
+        token = _bearer(call)
+        if token not in self._refresh:
+            return xrpc_error(400, "ExpiredToken", "Token has been revoked")
+        self._refresh.discard(token)  # refresh tokens rotate: the old one is spent
+        self.refreshes += 1
+        return Reply(200, self._new_session())
+
+    def _com_atproto_server_getSession(self, call: Call) -> Reply:
+        return self._denied(call) or Reply(
+            200, {"handle": self.handle, "did": self.did, "active": True}
+        )
+
+    def _com_atproto_identity_resolveHandle(self, call: Call) -> Reply:
+        did = self.handles.get(call.query.get("handle", "").lower())
+        if did is None:
+            return xrpc_error(400, "InvalidRequest", "Unable to resolve handle")
+        return Reply(200, {"did": did})
+
+    def _com_atproto_repo_uploadBlob(self, call: Call) -> Reply:
+        denied = self._denied(call)
+        if denied:
+            return denied
+        if len(call.body) > self.max_blob_bytes:
+            return xrpc_error(
+                400, "BlobTooLarge", f"This file is too large: {len(call.body)} bytes"
+            )
+        mime = call.headers.get("content-type", "application/octet-stream")
+        cid = "bafkrei" + hashlib.sha256(call.body).hexdigest()[:40]
+        self.blobs[cid] = (call.body, mime)
+        return Reply(
+            200,
+            {
+                "blob": {
+                    "$type": "blob",
+                    "ref": {"$link": cid},
+                    "mimeType": mime,
+                    "size": len(call.body),
+                }
+            },
+        )
+
+    def _com_atproto_repo_createRecord(self, call: Call) -> Reply:
+        denied = self._denied(call)
+        if denied:
+            return denied
+        data = _json(call.body)
+        if data.get("repo") not in (self.did, self.handle):
+            return xrpc_error(400, "InvalidRequest", f"Could not find repo: {data.get('repo')}")
+        if data.get("collection") != POST:
+            return xrpc_error(400, "InvalidRequest", "this fake knows app.bsky.feed.post only")
+        rkey = data.get("rkey") or _tid_now(next(self._counter))
+        if not isinstance(rkey, str) or not TID.match(rkey):
+            return xrpc_error(400, "InvalidRequest", f"Invalid record key for {POST}: {rkey}")
+        problem = self._invalid(data.get("record"))
+        if problem:
+            return xrpc_error(400, "InvalidRequest", f"Invalid {POST} record: {problem}")
+        if rkey in self.records:
+            if self.duplicate_status == 409:
+                return xrpc_error(409, "RecordAlreadyExists", f"Record already exists: {rkey}")
+            return xrpc_error(500, "InternalServerError", "Internal Server Error")
+        uri = f"at://{self.did}/{POST}/{rkey}"
+        cid = "bafyrei" + hashlib.sha256(call.body).hexdigest()[:40]
+        self.records[rkey] = {"uri": uri, "cid": cid, "value": data["record"]}
+        return Reply(
+            200,
+            {
+                "uri": uri,
+                "cid": cid,
+                "commit": {"cid": cid, "rev": rkey},
+                "validationStatus": "valid",
+            },
+        )
+
+    def _com_atproto_repo_getRecord(self, call: Call) -> Reply:
+        rkey = call.query.get("rkey", "")
+        if call.query.get("repo") not in (self.did, self.handle):
+            return xrpc_error(
+                400, "InvalidRequest", f"Could not find repo: {call.query.get('repo')}"
+            )
+        entry = self.records.get(rkey) if call.query.get("collection") == POST else None
+        if entry is None:
+            return xrpc_error(
+                400, "RecordNotFound", f"Could not locate record: at://{self.did}/{POST}/{rkey}"
+            )
+        return Reply(200, entry)
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def _new_session(self) -> dict[str, Any]:
+        number = next(self._counter)
+        access, refresh = f"eyJ.access-{number}.sig", f"eyJ.refresh-{number}.sig"
+        self._access[access] = time.time() + self.access_ttl
+        self._refresh.add(refresh)
+        return {
+            "accessJwt": access,
+            "refreshJwt": refresh,
+            "handle": self.handle,
+            "did": self.did,
+            "active": True,
+        }
+
+    def _denied(self, call: Call) -> Reply | None:
+        """None if the call carries a live access token, else the error the PDS gives."""
+        if self.echo_credentials:
+            header = call.headers.get("authorization", "")
+            return xrpc_error(400, "InvalidRequest", f"cannot use credentials {header!r}")
+        token = _bearer(call)
+        expiry = self._access.get(token)
+        if expiry is None:
+            return xrpc_error(401, "AuthenticationRequired", "Authentication Required")
+        if expiry <= time.time():
+            return xrpc_error(400, "ExpiredToken", "Token has expired")
+        return None
+
+    def _invalid(self, record: Any) -> str | None:
+        if not isinstance(record, dict) or record.get("$type") != POST:
+            return "$type must be app.bsky.feed.post"
+        text = record.get("text")
+        if not isinstance(text, str) or not isinstance(record.get("createdAt"), str):
+            return "text and createdAt are required"
+        if len(_GRAPHEME.findall(text)) > 300 or len(text.encode()) > 3000:
+            return "Record/text must not be longer than 300 graphemes"
+        size = len(text.encode())
+        for facet in record.get("facets", []):
+            index = facet.get("index", {})
+            if not 0 <= index.get("byteStart", -1) < index.get("byteEnd", -1) <= size:
+                return f"facet out of range: {index}"
+        embed = record.get("embed") or {}
+        images = embed.get("images", []) if isinstance(embed, dict) else []
+        if len(images) > 4:
+            return "Record/embed/images must not have more than 4 elements"
+        for image in images:
+            if (
+                "alt" not in image
+                or image.get("image", {}).get("ref", {}).get("$link") not in self.blobs
+            ):
+                return "image without alt or with an unknown blob"
+        return None
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    pds: FakePDS
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self) -> None:
+        self._serve("GET")
+
+    def do_POST(self) -> None:
+        self._serve("POST")
+
+    def _serve(self, method: str) -> None:
+        parts = urlsplit(self.path)
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        query = {key: values[0] for key, values in parse_qs(parts.query).items()}
+        headers = {key.lower(): value for key, value in self.headers.items()}
+        nsid = parts.path.removeprefix("/xrpc/")
+        reply = cast(_Server, self.server).pds.handle_call(Call(method, nsid, query, headers, body))
+        if reply is None:
+            self.close_connection = True  # carried out, never answered
+            return
+        if isinstance(reply.body, str):
+            payload, kind = reply.body.encode(), "text/plain; charset=utf-8"
+        else:
+            payload, kind = json.dumps(reply.body).encode(), "application/json; charset=utf-8"
+        self.send_response(reply.status)
+        headers_out = {
+            "ratelimit-limit": "3000",
+            "ratelimit-remaining": "2999",
+            "ratelimit-reset": str(int(time.time()) + 300),
+            "ratelimit-policy": "3000;w=300",
+            **reply.headers,
+        }
+        for name, value in headers_out.items():
+            self.send_header(name, value)
+        self.send_header("Content-Type", kind)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass  # keep test output clean
+
+
+def _json(body: bytes) -> dict[str, Any]:
+    try:
+        data = json.loads(body or b"{}")
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _bearer(call: Call) -> str:
+    return call.headers.get("authorization", "").removeprefix("Bearer ")
+
+
+def _tid_now(clock: int) -> str:
+    value = (int(time.time() * 1_000_000) << 10) | (clock & 0x3FF)
+    alphabet = "234567abcdefghijklmnopqrstuvwxyz"
+    return "".join(alphabet[(value >> shift) & 31] for shift in range(60, -1, -5))
