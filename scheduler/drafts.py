@@ -19,8 +19,8 @@ from datetime import datetime, timedelta
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from frontmatter.default_handlers import YAMLHandler
 from babel import Locale, UnknownLocaleError
+from frontmatter.default_handlers import YAMLHandler
 
 from scheduler import yamlfile
 from scheduler.campaign import DEFAULTS_FILE, POSTS_DIR, Campaign

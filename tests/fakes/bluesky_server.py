@@ -41,9 +41,7 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-def xrpc_error(
-    status: int, error: str, message: str, headers: dict[str, str] | None = None
-) -> Reply:
+def xrpc_error(status: int, error: str, message: str, headers: dict[str, str] | None = None) -> Reply:
     return Reply(status, {"error": error, "message": message}, dict(headers or {}))
 
 
@@ -91,9 +89,7 @@ class FakePDS:
         self._server = _Server(("127.0.0.1", 0), _Handler)
         self._server.pds = self
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, args=(0.05,), daemon=True
-        )
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
 
     def __enter__(self) -> FakePDS:
         self._thread.start()
@@ -154,9 +150,7 @@ class FakePDS:
                 return self._canned[call.nsid].pop(0)
             route = getattr(self, "_" + call.nsid.replace(".", "_"), None)
             if route is None:
-                return xrpc_error(
-                    501, "MethodNotImplemented", f"Method Not Implemented: {call.nsid}"
-                )
+                return xrpc_error(501, "MethodNotImplemented", f"Method Not Implemented: {call.nsid}")
             reply = cast(Reply, route(call))
             if call.nsid in self._drop_after:
                 self._drop_after.discard(call.nsid)
@@ -178,14 +172,9 @@ class FakePDS:
                     "ratelimit-policy": f"{self.login_limit};w=300",
                 },
             )
-        if (
-            data.get("identifier") not in (self.handle, self.did)
-            or data.get("password") != self.password
-        ):
+        if data.get("identifier") not in (self.handle, self.did) or data.get("password") != self.password:
             tail = f" (got {data.get('password')})" if self.echo_credentials else ""
-            return xrpc_error(
-                401, "AuthenticationRequired", "Invalid identifier or password" + tail
-            )
+            return xrpc_error(401, "AuthenticationRequired", "Invalid identifier or password" + tail)
         self.logins += 1
         return Reply(200, self._new_session())
 
@@ -198,9 +187,7 @@ class FakePDS:
         return Reply(200, self._new_session())
 
     def _com_atproto_server_getSession(self, call: Call) -> Reply:
-        return self._denied(call) or Reply(
-            200, {"handle": self.handle, "did": self.did, "active": True}
-        )
+        return self._denied(call) or Reply(200, {"handle": self.handle, "did": self.did, "active": True})
 
     def _com_atproto_identity_resolveHandle(self, call: Call) -> Reply:
         did = self.handles.get(call.query.get("handle", "").lower())
@@ -213,9 +200,7 @@ class FakePDS:
         if denied:
             return denied
         if len(call.body) > self.max_blob_bytes:
-            return xrpc_error(
-                400, "BlobTooLarge", f"This file is too large: {len(call.body)} bytes"
-            )
+            return xrpc_error(400, "BlobTooLarge", f"This file is too large: {len(call.body)} bytes")
         mime = call.headers.get("content-type", "application/octet-stream")
         cid = "bafkrei" + hashlib.sha256(call.body).hexdigest()[:40]
         self.blobs[cid] = (call.body, mime)
@@ -266,14 +251,10 @@ class FakePDS:
     def _com_atproto_repo_getRecord(self, call: Call) -> Reply:
         rkey = call.query.get("rkey", "")
         if call.query.get("repo") not in (self.did, self.handle):
-            return xrpc_error(
-                400, "InvalidRequest", f"Could not find repo: {call.query.get('repo')}"
-            )
+            return xrpc_error(400, "InvalidRequest", f"Could not find repo: {call.query.get('repo')}")
         entry = self.records.get(rkey) if call.query.get("collection") == POST else None
         if entry is None:
-            return xrpc_error(
-                400, "RecordNotFound", f"Could not locate record: at://{self.did}/{POST}/{rkey}"
-            )
+            return xrpc_error(400, "RecordNotFound", f"Could not locate record: at://{self.did}/{POST}/{rkey}")
         return Reply(200, entry)
 
     # -- helpers ---------------------------------------------------------------------------
@@ -322,10 +303,7 @@ class FakePDS:
         if len(images) > 4:
             return "Record/embed/images must not have more than 4 elements"
         for image in images:
-            if (
-                "alt" not in image
-                or image.get("image", {}).get("ref", {}).get("$link") not in self.blobs
-            ):
+            if "alt" not in image or image.get("image", {}).get("ref", {}).get("$link") not in self.blobs:
                 return "image without alt or with an unknown blob"
         return None
 

@@ -47,9 +47,7 @@ class Received:
 class FakeWebhook:
     """One webhook URL. `received` holds every request, `posted` those that made a message."""
 
-    def __init__(
-        self, *, flavor: str = "json", secret: str | None = None, path: str = "/hooks/T1/B2/x"
-    ) -> None:
+    def __init__(self, *, flavor: str = "json", secret: str | None = None, path: str = "/hooks/T1/B2/x") -> None:
         self.flavor, self.secret, self.path = flavor, secret, path
         self.head_status = 405
         self.received: list[Received] = []
@@ -63,9 +61,7 @@ class FakeWebhook:
         self._server.hook = self
         self.base = f"http://127.0.0.1:{self._server.server_address[1]}"
         self.url = self.base + path
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, args=(0.05,), daemon=True
-        )
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
 
     def __enter__(self) -> FakeWebhook:
         self._thread.start()
@@ -81,9 +77,7 @@ class FakeWebhook:
         self._server.server_close()
         self._thread.join(timeout=5)
 
-    def respond_next(
-        self, status: int, body: Any = "", headers: dict[str, str] | None = None
-    ) -> None:
+    def respond_next(self, status: int, body: Any = "", headers: dict[str, str] | None = None) -> None:
         with self._lock:
             self._canned.append(Reply(status, body, dict(headers or {})))
 
@@ -109,10 +103,7 @@ class FakeWebhook:
             if request.path != self.path:
                 return Reply(404, "no_service")
             if self.secret is not None:
-                expected = (
-                    "sha256="
-                    + hmac.new(self.secret.encode(), request.body, hashlib.sha256).hexdigest()
-                )
+                expected = "sha256=" + hmac.new(self.secret.encode(), request.body, hashlib.sha256).hexdigest()
                 given = request.headers.get("x-campaign-signature-256", "")
                 if not hmac.compare_digest(expected, given):
                     return Reply(401, {"error": "invalid signature"})
@@ -164,9 +155,7 @@ class _Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         query = {key: values[0] for key, values in parse_qs(parts.query).items()}
         headers = {key.lower(): value for key, value in self.headers.items()}
-        reply = cast(_Server, self.server).hook.handle(
-            Received(method, parts.path, query, headers, body)
-        )
+        reply = cast(_Server, self.server).hook.handle(Received(method, parts.path, query, headers, body))
         if reply is None:
             self.close_connection = True
             return

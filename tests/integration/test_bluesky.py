@@ -30,9 +30,7 @@ def pds() -> Iterator[FakePDS]:
         yield server
 
 
-def make_channel(
-    pds_url: str, handle: str = "campagne.test", password: str = SENTINEL
-) -> BlueskyChannel:
+def make_channel(pds_url: str, handle: str = "campagne.test", password: str = SENTINEL) -> BlueskyChannel:
     raw = {"handle": handle, "app_password": "${BSKY_APP_PASSWORD}", "pds": pds_url}
     return BlueskyChannel("bluesky", resolve(raw, env={"BSKY_APP_PASSWORD": password}))
 
@@ -69,9 +67,7 @@ def test_concurrent_posts_share_one_login(pds: FakePDS, channel: BlueskyChannel)
     assert len(pds.records) == 16
 
 
-def test_expired_access_token_is_refreshed_without_a_second_login(
-    pds: FakePDS, channel: BlueskyChannel
-) -> None:
+def test_expired_access_token_is_refreshed_without_a_second_login(pds: FakePDS, channel: BlueskyChannel) -> None:
     channel.publish(post("Eerste"), "k1")
     pds.expire_access_tokens()
 
@@ -83,9 +79,7 @@ def test_expired_access_token_is_refreshed_without_a_second_login(
 def test_refused_refresh_falls_back_to_one_new_login(pds: FakePDS, channel: BlueskyChannel) -> None:
     channel.publish(post("Eerste"), "k1")
     pds.expire_access_tokens()
-    pds.fail_next(
-        "com.atproto.server.refreshSession", xrpc_error(400, "ExpiredToken", "Token has expired")
-    )
+    pds.fail_next("com.atproto.server.refreshSession", xrpc_error(400, "ExpiredToken", "Token has expired"))
 
     channel.publish(post("Tweede"), "k2")
 
@@ -124,14 +118,10 @@ def test_an_image_over_one_megabyte_is_rejected_before_anything_is_sent(
     assert pds.count("com.atproto.repo.uploadBlob") == 0 and pds.records == {}
 
 
-def test_the_link_card_takes_title_and_description_from_the_post(
-    pds: FakePDS, channel: BlueskyChannel
-) -> None:
+def test_the_link_card_takes_title_and_description_from_the_post(pds: FakePDS, channel: BlueskyChannel) -> None:
     card = LinkCard(title="Hulp zoeken", description="Anoniem en gratis")
 
-    channel.publish(
-        post("Lees https://example.org/hulp en https://example.org/meer", card=card), "card"
-    )
+    channel.publish(post("Lees https://example.org/hulp en https://example.org/meer", card=card), "card")
 
     (record,) = pds.posts
     assert record["embed"] == {
@@ -144,19 +134,14 @@ def test_the_link_card_takes_title_and_description_from_the_post(
     }
 
 
-def test_the_record_has_facets_and_an_unknown_mention_stays_plain(
-    pds: FakePDS, channel: BlueskyChannel
-) -> None:
+def test_the_record_has_facets_and_an_unknown_mention_stays_plain(pds: FakePDS, channel: BlueskyChannel) -> None:
     text = "Één 👩‍👧 #DoorbreekJIJDeStilte @hulp.bsky.social @onbekend.example https://example.org"
 
     channel.publish(post(text), "facets")
 
     (record,) = pds.posts
     raw = text.encode()
-    marked = {
-        raw[f["index"]["byteStart"] : f["index"]["byteEnd"]].decode(): f["features"][0]
-        for f in record["facets"]
-    }
+    marked = {raw[f["index"]["byteStart"] : f["index"]["byteEnd"]].decode(): f["features"][0] for f in record["facets"]}
     assert marked == {
         "#DoorbreekJIJDeStilte": {
             "$type": "app.bsky.richtext.facet#tag",
@@ -170,9 +155,7 @@ def test_the_record_has_facets_and_an_unknown_mention_stays_plain(
     }
 
 
-def test_429_is_retry_later_after_the_ratelimit_reset(
-    pds: FakePDS, channel: BlueskyChannel
-) -> None:
+def test_429_is_retry_later_after_the_ratelimit_reset(pds: FakePDS, channel: BlueskyChannel) -> None:
     pds.rate_limit_next(CREATE, reset_in=120)
 
     with pytest.raises(RetryLater) as caught:
@@ -182,9 +165,7 @@ def test_429_is_retry_later_after_the_ratelimit_reset(
     assert pds.records == {}
 
 
-def test_a_login_rate_limit_is_retry_later_not_another_login(
-    pds: FakePDS, channel: BlueskyChannel
-) -> None:
+def test_a_login_rate_limit_is_retry_later_not_another_login(pds: FakePDS, channel: BlueskyChannel) -> None:
     pds.rate_limit_next("com.atproto.server.createSession", reset_in=300)
 
     with pytest.raises(RetryLater, match="login limit") as caught:
@@ -194,9 +175,7 @@ def test_a_login_rate_limit_is_retry_later_not_another_login(
     assert pds.count("com.atproto.server.createSession") == 1
 
 
-def test_a_server_error_is_retry_later_and_nothing_is_posted(
-    pds: FakePDS, channel: BlueskyChannel
-) -> None:
+def test_a_server_error_is_retry_later_and_nothing_is_posted(pds: FakePDS, channel: BlueskyChannel) -> None:
     pds.fail_next(CREATE, xrpc_error(502, "UpstreamFailure", "Bad Gateway"))
 
     with pytest.raises(RetryLater, match="502"):
@@ -206,19 +185,13 @@ def test_a_server_error_is_retry_later_and_nothing_is_posted(
 
 
 def test_another_4xx_is_rejected_with_the_xrpc_error(pds: FakePDS, channel: BlueskyChannel) -> None:
-    pds.fail_next(
-        CREATE, xrpc_error(400, "InvalidRequest", "Invalid app.bsky.feed.post record: bad langs")
-    )
+    pds.fail_next(CREATE, xrpc_error(400, "InvalidRequest", "Invalid app.bsky.feed.post record: bad langs"))
 
-    with pytest.raises(
-        Rejected, match=re.escape("InvalidRequest: Invalid app.bsky.feed.post record: bad langs")
-    ):
+    with pytest.raises(Rejected, match=re.escape("InvalidRequest: Invalid app.bsky.feed.post record: bad langs")):
         channel.publish(post(), "k")
 
 
-def test_too_long_a_text_is_rejected_without_a_request(
-    pds: FakePDS, channel: BlueskyChannel
-) -> None:
+def test_too_long_a_text_is_rejected_without_a_request(pds: FakePDS, channel: BlueskyChannel) -> None:
     with pytest.raises(Rejected, match="301 graphemes"):
         channel.publish(post("x" * 301), "long")
 
@@ -257,9 +230,7 @@ def test_lookup_of_a_key_never_published_is_none(channel: BlueskyChannel) -> Non
 
 def test_lookup_that_cannot_tell_is_retry_later(pds: FakePDS, channel: BlueskyChannel) -> None:
     for _ in range(3):  # the shared session retries a GET twice on 503 by itself
-        pds.fail_next(
-            "com.atproto.repo.getRecord", xrpc_error(503, "ServiceUnavailable", "try later")
-        )
+        pds.fail_next("com.atproto.repo.getRecord", xrpc_error(503, "ServiceUnavailable", "try later"))
 
     with pytest.raises(RetryLater):
         channel.lookup("k")
@@ -292,9 +263,7 @@ def test_check_of_an_unreachable_pds_is_retry_later() -> None:
         channel.close()
 
 
-def test_the_app_password_and_tokens_never_reach_errors_or_logs(
-    pds: FakePDS, caplog: pytest.LogCaptureFixture
-) -> None:
+def test_the_app_password_and_tokens_never_reach_errors_or_logs(pds: FakePDS, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
     pds.echo_credentials = True
     wrong = make_channel(pds.url, password="other-" + SENTINEL)
@@ -322,12 +291,8 @@ def test_the_app_password_and_tokens_never_reach_errors_or_logs(
         assert "eyJ." not in text  # no access or refresh token either
 
 
-def test_publishing_again_after_a_server_error_makes_exactly_one_post(
-    pds: FakePDS, channel: BlueskyChannel
-) -> None:
-    pds.fail_next(
-        CREATE, Reply(500, {"error": "InternalServerError", "message": "Internal Server Error"})
-    )
+def test_publishing_again_after_a_server_error_makes_exactly_one_post(pds: FakePDS, channel: BlueskyChannel) -> None:
+    pds.fail_next(CREATE, Reply(500, {"error": "InternalServerError", "message": "Internal Server Error"}))
 
     with pytest.raises(RetryLater):
         channel.publish(post(), "k")

@@ -20,7 +20,11 @@ def campaign(*args: str, root: Path = REPO, tz: str | None = None) -> subprocess
     env.pop("CAMPAIGN_ROOT", None)
     return subprocess.run(
         [sys.executable, "-m", "scheduler", "--root", str(root), *args],
-        capture_output=True, text=True, env=env, timeout=120, check=False,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
     )
 
 
@@ -67,11 +71,14 @@ def test_preview_markdown_has_a_table_per_day() -> None:
 
 
 def test_validate_reports_every_problem_sorted_and_exits_1(tmp_path: Path) -> None:
-    write_campaign(tmp_path, {
-        "b.md": "---\npublish_at: 2027-03-28 02:30\n---\nGap.\n",
-        "a.md": "---\ntitel: x\npublish_at: 2027-11-15 09:00\n---\nHallo\n",
-        "c.md": post("Goed.", publish_at="2027-11-15 10:00"),
-    })
+    write_campaign(
+        tmp_path,
+        {
+            "b.md": "---\npublish_at: 2027-03-28 02:30\n---\nGap.\n",
+            "a.md": "---\ntitel: x\npublish_at: 2027-11-15 09:00\n---\nHallo\n",
+            "c.md": post("Goed.", publish_at="2027-11-15 10:00"),
+        },
+    )
     result = campaign("validate", root=tmp_path)
     assert result.returncode == 1
     assert result.stdout.splitlines() == [
@@ -79,18 +86,25 @@ def test_validate_reports_every_problem_sorted_and_exits_1(tmp_path: Path) -> No
         "posts/b.md:2: error: publish_at: 2027-03-28 02:30 does not exist in Europe/Amsterdam (clocks go forward)",
     ]
     github = campaign("validate", "--format", "github", root=tmp_path).stdout.splitlines()
-    assert github[0] == "::error file=posts/a.md,line=2,title=campaign validate::unknown key 'titel'; did you mean 'title'?"
+    assert (
+        github[0]
+        == "::error file=posts/a.md,line=2,title=campaign validate::unknown key 'titel'; did you mean 'title'?"
+    )
     as_json = json.loads(campaign("validate", "--format", "json", root=tmp_path).stdout)
     assert as_json[1] == {
-        "path": "posts/b.md", "line": 2, "severity": "error",
+        "path": "posts/b.md",
+        "line": 2,
+        "severity": "error",
         "message": "publish_at: 2027-03-28 02:30 does not exist in Europe/Amsterdam (clocks go forward)",
     }
 
 
 def test_validate_needs_no_secrets_and_no_network(tmp_path: Path) -> None:
-    write_campaign(tmp_path, {"a.md": post(publish_at="2027-11-15 09:00", channels="[masto]")}, channels=(
-        "channels:\n  masto:\n    type: dryrun\n    like: mastodon\n    token: ${UNSET_TOKEN_FOR_TEST}\n"
-    ))
+    write_campaign(
+        tmp_path,
+        {"a.md": post(publish_at="2027-11-15 09:00", channels="[masto]")},
+        channels=("channels:\n  masto:\n    type: dryrun\n    like: mastodon\n    token: ${UNSET_TOKEN_FOR_TEST}\n"),
+    )
     result = campaign("validate", root=tmp_path)
     assert result.returncode == 0, result.stdout
 

@@ -73,9 +73,7 @@ def test_json_payload_follows_the_versioned_schema(
     assert receipt.remote_id == "receipt-1"
 
 
-def test_the_signature_verifies_over_the_raw_body_bytes(
-    receiver: FakeWebhook, json_channel: WebhookChannel
-) -> None:
+def test_the_signature_verifies_over_the_raw_body_bytes(receiver: FakeWebhook, json_channel: WebhookChannel) -> None:
     json_channel.publish(post(), "key-1")
 
     (request,) = receiver.posted
@@ -110,9 +108,7 @@ def test_a_receiver_refusing_the_signature_is_rejected_with_its_words(
     assert receiver.posted == []
 
 
-def test_dropped_after_sending_is_in_doubt(
-    receiver: FakeWebhook, json_channel: WebhookChannel
-) -> None:
+def test_dropped_after_sending_is_in_doubt(receiver: FakeWebhook, json_channel: WebhookChannel) -> None:
     receiver.drop_next()
 
     with pytest.raises(InDoubt):
@@ -130,9 +126,7 @@ def test_503_is_retry_later(receiver: FakeWebhook, json_channel: WebhookChannel)
     assert caught.value.after == 12.0
 
 
-def test_a_redirect_is_rejected_not_followed_as_a_get(
-    receiver: FakeWebhook, json_channel: WebhookChannel
-) -> None:
+def test_a_redirect_is_rejected_not_followed_as_a_get(receiver: FakeWebhook, json_channel: WebhookChannel) -> None:
     receiver.respond_next(302, "", {"Location": receiver.base + "/elsewhere"})
 
     with pytest.raises(Rejected, match="HTTP 302"):
@@ -232,10 +226,7 @@ def test_teams_gets_an_adaptive_card_with_the_text() -> None:
 
 
 def test_teams_200_carrying_an_error_is_rejected() -> None:
-    failure = (
-        "Webhook message delivery failed with error: "
-        "Microsoft Teams endpoint returned HTTP error 413"
-    )
+    failure = "Webhook message delivery failed with error: Microsoft Teams endpoint returned HTTP error 413"
     with FakeWebhook(flavor="teams") as hook:
         hook.respond_next(200, failure)
         channel = flavored(hook, "teams")
@@ -284,9 +275,7 @@ def test_secrets_never_reach_errors_or_logs_even_when_echoed(
     errors: list[str] = []
     # A Slack URL is itself the credential; here it carries the sentinel in its path.
     with FakeWebhook(flavor="slack", path=f"/services/T0/B0/{SENTINEL}") as hook:
-        slack = make_channel(
-            {"url": "${SLACK_URL}", "format": "slack"}, env={"SLACK_URL": hook.url}
-        )
+        slack = make_channel({"url": "${SLACK_URL}", "format": "slack"}, env={"SLACK_URL": hook.url})
         hook.echo_next()
         with pytest.raises(Rejected) as caught:
             slack.publish(post(), "k1")
@@ -299,9 +288,7 @@ def test_secrets_never_reach_errors_or_logs_even_when_echoed(
             "secret": "${HOOK_SECRET}",
             "headers": {"Authorization": "Bearer ${HOOK_TOKEN}"},
         }
-        signed = make_channel(
-            settings, env={"HOOK_SECRET": SENTINEL, "HOOK_TOKEN": "tok-" + SENTINEL}
-        )
+        signed = make_channel(settings, env={"HOOK_SECRET": SENTINEL, "HOOK_TOKEN": "tok-" + SENTINEL})
         hook.echo_next()
         with pytest.raises(Rejected) as caught:
             signed.publish(post(), "k3")

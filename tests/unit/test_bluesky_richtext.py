@@ -71,9 +71,7 @@ def test_hashtags_lose_trailing_punctuation(text: str, tag: str) -> None:
     assert piece(text, spans[0].start, spans[0].end) == "#" + tag
 
 
-@pytest.mark.parametrize(
-    "text", ["#123 is a number", "mail#tag", "https://example.org/#anker", "# los"]
-)
+@pytest.mark.parametrize("text", ["#123 is a number", "mail#tag", "https://example.org/#anker", "# los"])
 def test_no_hashtag_where_the_bluesky_app_sees_none(text: str) -> None:
     assert [s for s in find_spans(text) if s.kind == "tag"] == []
 

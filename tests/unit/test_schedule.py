@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import itertools
 import os
 import time
 from collections.abc import Iterator
@@ -84,7 +85,7 @@ def test_spread_places_thirty_posts_evenly_over_a_year_from_first_to_last_day() 
     local = [o.when.astimezone(AMS) for o in slots]
     assert local[0].strftime("%Y-%m-%d %H:%M") == "2027-11-22 10:00"
     assert local[-1].strftime("%Y-%m-%d %H:%M") == "2028-11-13 10:00"
-    gaps = {(b.date() - a.date()).days for a, b in zip(local, local[1:], strict=False)}
+    gaps = {(b.date() - a.date()).days for a, b in itertools.pairwise(local)}
     assert gaps <= {12, 13}
     assert {t.strftime("%H:%M") for t in local} == {"10:00"}
 

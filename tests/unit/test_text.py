@@ -34,7 +34,21 @@ def test_x_weighs_cjk_and_emoji_double_and_urls_as_23() -> None:
 
 
 def test_x_fast_path_agrees_with_twitter_text_on_mixed_text() -> None:
-    pieces = ["abc ", "é", "ë", "\u0301", "©", "®", " www.example.nl ", "https://x.org/a", "👍", "日", "ж", "\n", "#tag "]
+    pieces = [
+        "abc ",
+        "é",
+        "ë",
+        "\u0301",
+        "©",
+        "®",
+        " www.example.nl ",
+        "https://x.org/a",
+        "👍",
+        "日",
+        "ж",
+        "\n",
+        "#tag ",
+    ]
     rng = random.Random(7)
     for _ in range(400):
         text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 30)))
