@@ -46,6 +46,13 @@ def main(ctx: click.Context, root: str | None) -> None:
     ctx.obj = Context(root)
 
 
+def run() -> None:
+    """The console script: every command registered, then click."""
+    import scheduler.cli_ledger  # noqa: F401 - registers the ledger commands on `main`
+
+    main()
+
+
 # ---------------------------------------------------------------------------------- validate
 
 

@@ -91,9 +91,7 @@ class BlueskyChannel(Channel):
     def limits(cls, settings: Mapping[str, Any]) -> Limits:
         rule = rule_for("bluesky", settings)
         assert rule is not None
-        return Limits(
-            length=rule, media=MediaRules(max_items=MAX_IMAGES, max_bytes=MAX_IMAGE_BYTES)
-        )
+        return Limits(length=rule, media=MediaRules(max_items=MAX_IMAGES, max_bytes=MAX_IMAGE_BYTES))
 
     def publish(self, post: RenderedPost, key: str) -> Receipt:
         rkey = richtext.tid_for_key(key)
@@ -117,9 +115,7 @@ class BlueskyChannel(Channel):
         did = self._ensure_session().did
         body = {"repo": did, "collection": POST, "rkey": rkey, "record": record}
         try:
-            response = self._call(
-                "POST", "com.atproto.repo.createRecord", json=body, may_publish=True
-            )
+            response = self._call("POST", "com.atproto.repo.createRecord", json=body, may_publish=True)
         except InDoubt as exc:
             raise InDoubt(f"createRecord {rkey}: {exc.reason}") from None
         if _ok(response):
@@ -168,23 +164,15 @@ class BlueskyChannel(Channel):
             return Receipt(url=self._post_url(rkey), remote_id=uri)
         name, message = _xrpc_parts(response)
         # Older PDS versions say InvalidRequest "Could not locate record" for RecordNotFound.
-        if name == "RecordNotFound" or (
-            response.status_code == 400 and "could not locate record" in message.lower()
-        ):
+        if name == "RecordNotFound" or (response.status_code == 400 and "could not locate record" in message.lower()):
             return None
-        raise RetryLater(
-            f"cannot tell whether {rkey} exists: {_message(response)}", retry_after(response)
-        )
+        raise RetryLater(f"cannot tell whether {rkey} exists: {_message(response)}", retry_after(response))
 
-    def _embed(
-        self, post: RenderedPost, images: list[tuple[bytes, str, str]]
-    ) -> dict[str, Any] | None:
+    def _embed(self, post: RenderedPost, images: list[tuple[bytes, str, str]]) -> dict[str, Any] | None:
         if images:
             return {
                 "$type": "app.bsky.embed.images",
-                "images": [
-                    {"alt": alt, "image": self._upload(data, mime)} for data, mime, alt in images
-                ],
+                "images": [{"alt": alt, "image": self._upload(data, mime)} for data, mime, alt in images],
             }
         links = urls(post.text)
         if not links:
@@ -200,9 +188,7 @@ class BlueskyChannel(Channel):
         }
 
     def _upload(self, data: bytes, mime: str) -> dict[str, Any]:
-        response = self._call(
-            "POST", "com.atproto.repo.uploadBlob", data=data, headers={"Content-Type": mime}
-        )
+        response = self._call("POST", "com.atproto.repo.uploadBlob", data=data, headers={"Content-Type": mime})
         if not _ok(response):
             _fail(response)
         blob: dict[str, Any] | None = _field(response, "blob", dict)
@@ -215,17 +201,13 @@ class BlueskyChannel(Channel):
         current = self._ensure_session()
         if handle.lower() == current.handle.lower():
             return current.did
-        response = self._send(
-            "GET", "com.atproto.identity.resolveHandle", params={"handle": handle}
-        )
+        response = self._send("GET", "com.atproto.identity.resolveHandle", params={"handle": handle})
         if _ok(response):
             did = _field(response, "did")
             return did if did and did.startswith("did:") else None
         if response.status_code == 429 or response.status_code >= 500:
             # Nothing is out yet: better later with a working mention than now without.
-            raise RetryLater(
-                f"cannot resolve @{handle}: {_message(response)}", retry_after(response)
-            )
+            raise RetryLater(f"cannot resolve @{handle}: {_message(response)}", retry_after(response))
         return None
 
     def _post_url(self, rkey: str) -> str:
@@ -235,9 +217,7 @@ class BlueskyChannel(Channel):
 
     # -- session ---------------------------------------------------------------------------
 
-    def _call(
-        self, method: str, nsid: str, *, may_publish: bool = False, **kwargs: Any
-    ) -> requests.Response:
+    def _call(self, method: str, nsid: str, *, may_publish: bool = False, **kwargs: Any) -> requests.Response:
         """An authenticated XRPC call, renewing the session once if the token has expired.
 
         A request refused for its token was not carried out, so sending it again is safe.
@@ -246,9 +226,7 @@ class BlueskyChannel(Channel):
         response = self._send(method, nsid, token=current.access, may_publish=may_publish, **kwargs)
         if _token_refused(response):
             current = self._renew(current)
-            response = self._send(
-                method, nsid, token=current.access, may_publish=may_publish, **kwargs
-            )
+            response = self._send(method, nsid, token=current.access, may_publish=may_publish, **kwargs)
             if _token_refused(response):
                 raise RetryLater(f"the PDS refused a renewed session: {_message(response)}")
         return response
@@ -272,9 +250,7 @@ class BlueskyChannel(Channel):
             log.debug("session of %s on %s refreshed", self.handle, self.pds)
             return self._store(response)
         if response.status_code == 429 or response.status_code >= 500:
-            raise RetryLater(
-                f"session refresh failed on {self.pds}: {_message(response)}", retry_after(response)
-            )
+            raise RetryLater(f"session refresh failed on {self.pds}: {_message(response)}", retry_after(response))
         log.info(
             "refresh of the %s session refused (%s); logging in again",
             self.handle,
@@ -312,9 +288,7 @@ class BlueskyChannel(Channel):
         handle = _field(response, "handle") or self.handle
         return _Session(access=access, refresh=refresh, did=did, handle=handle)
 
-    def _send(
-        self, method: str, nsid: str, *, token: str | None = None, **kwargs: Any
-    ) -> requests.Response:
+    def _send(self, method: str, nsid: str, *, token: str | None = None, **kwargs: Any) -> requests.Response:
         """The one place where requests' errors become channel errors (via http.send)."""
         headers = dict(kwargs.pop("headers", None) or {})
         if token is not None:
@@ -324,9 +298,7 @@ class BlueskyChannel(Channel):
         try:
             return send(self._http, method, url, headers=headers, allow_redirects=False, **kwargs)
         except RetryLater as exc:
-            error: ChannelError = RetryLater(
-                f"PDS unreachable ({self.pds}): {exc.reason}", exc.after
-            )
+            error: ChannelError = RetryLater(f"PDS unreachable ({self.pds}): {exc.reason}", exc.after)
         except ChannelError as exc:
             error = exc
         raise detached(error)
@@ -342,9 +314,7 @@ def _read_image(item: MediaItem) -> tuple[bytes, str, str]:
     except OSError as exc:
         raise Rejected(f"cannot read {item.path.name}: {exc.strerror}") from None
     if len(data) > MAX_IMAGE_BYTES:
-        raise Rejected(
-            f"{item.path.name} is {len(data):,} bytes, over Bluesky's {MAX_IMAGE_BYTES:,}"
-        )
+        raise Rejected(f"{item.path.name} is {len(data):,} bytes, over Bluesky's {MAX_IMAGE_BYTES:,}")
     return data, mime, item.alt
 
 
@@ -382,9 +352,7 @@ def _xrpc_parts(response: requests.Response) -> tuple[str, str]:
 def _xrpc_text(body: Any) -> str | None:
     if isinstance(body, Mapping) and isinstance(body.get("error"), str):
         message = body.get("message")
-        return (
-            f"{body['error']}: {message}" if isinstance(message, str) and message else body["error"]
-        )
+        return f"{body['error']}: {message}" if isinstance(message, str) and message else body["error"]
     return None
 
 

@@ -45,9 +45,7 @@ _TRAILING_PUNCTUATION = regex.compile(r"\p{P}+$")
 _HAS_NON_DIGIT = regex.compile(r"[^\d\p{P}]")
 # A mention starts at the start, after whitespace or after "(", and is a domain-like handle.
 _MENTION = re.compile(r"(?:^|(?<=[\s(]))@([a-zA-Z0-9.-]+)")
-_HANDLE = re.compile(
-    r"^([a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\.)+[a-zA-Z]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$"
-)
+_HANDLE = re.compile(r"^([a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\.)+[a-zA-Z]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$")
 
 
 @dataclass(frozen=True)
@@ -105,9 +103,7 @@ def facets(text: str, resolve: Callable[[str], str | None]) -> list[dict[str, An
             if did is None:
                 continue
             feature = {"$type": "app.bsky.richtext.facet#mention", "did": did}
-        result.append(
-            {"index": {"byteStart": span.start, "byteEnd": span.end}, "features": [feature]}
-        )
+        result.append({"index": {"byteStart": span.start, "byteEnd": span.end}, "features": [feature]})
     return result
 
 

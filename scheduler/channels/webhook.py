@@ -81,9 +81,7 @@ class WebhookChannel(Channel):
         if not self.url.startswith(("https://", "http://")):
             raise ConfigError(f"channel {name}: webhook `url` must be an http(s) URL")
         if self.format not in FORMATS:
-            raise ConfigError(
-                f"channel {name}: webhook `format` must be one of {', '.join(FORMATS)}"
-            )
+            raise ConfigError(f"channel {name}: webhook `format` must be one of {', '.join(FORMATS)}")
         if self._secret and self.format != "json":
             raise ConfigError(f"channel {name}: `secret` signs the json format only")
         if not isinstance(extra, Mapping):
@@ -104,9 +102,7 @@ class WebhookChannel(Channel):
         kind = str(settings.get("format") or "json")
         if kind == "discord":
             # Emoji count as two here: the bound is safe whichever way Discord counts.
-            return Limits(
-                length=LengthRule("characters", DISCORD_MAX, utf16_units), media=_NO_MEDIA
-            )
+            return Limits(length=LengthRule("characters", DISCORD_MAX, utf16_units), media=_NO_MEDIA)
         if kind == "slack":
             return Limits(length=LengthRule("characters", SLACK_MAX, utf16_units), media=_NO_MEDIA)
         if kind == "teams":
@@ -181,9 +177,7 @@ class WebhookChannel(Channel):
             }
             attachment = {"contentType": "application/vnd.microsoft.card.adaptive", "content": card}
             return self.url, {"type": "message", "attachments": [attachment]}
-        card_fields = (
-            {"title": post.card.title, "description": post.card.description} if post.card else None
-        )
+        card_fields = {"title": post.card.title, "description": post.card.description} if post.card else None
         return self.url, {
             "schema": SCHEMA,
             "key": key,
@@ -279,9 +273,5 @@ def _json(response: requests.Response) -> Any:
 def _discord_text(body: Any) -> str | None:
     if isinstance(body, Mapping) and isinstance(body.get("message"), str):
         code = body.get("code")
-        return (
-            f"{body['message']} (code {code})"
-            if isinstance(code, int) and code
-            else body["message"]
-        )
+        return f"{body['message']} (code {code})" if isinstance(code, int) and code else body["message"]
     return None

@@ -1,0 +1,651 @@
+"""The ledger: what did happen. The only module that opens database sessions.
+
+One row per delivery (a post on a channel) and its state:
+
+    pending ──claim──▶ sending ──▶ published
+       ▲                  ├──▶ retry ──(next_attempt_at)──▶ sending
+       │                  ├──▶ failed     (rejected, or out of attempts)
+       │                  ├──▶ in_doubt   (may be out: settled by lookup or by a person)
+       │                  └──▶ missed     (later than its max_late)
+    held (its file has errors, or its text already went out) · cancelled (deleted, or made a draft)
+
+A claim is committed, with its attempt row, before any request leaves; every outcome is
+committed after. Claims use one UPDATE … RETURNING of the next due row (FOR UPDATE SKIP LOCKED
+on PostgreSQL; BEGIN IMMEDIATE on SQLite), so two workers never hold the same delivery.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Connection,
+    DateTime,
+    Engine,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    create_engine,
+    event,
+    func,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.types import TypeDecorator
+
+from scheduler.errors import LedgerError
+from scheduler.secrets import redact
+
+OPEN = ("pending", "retry", "held", "cancelled", "failed", "missed")  # sync may change these
+MIN_SQLITE = (3, 35, 0)  # UPDATE … RETURNING
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes in and out, also on SQLite (which keeps no offset)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the ledger")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+metadata = MetaData()
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("post", String(300), nullable=False),
+    Column("channel", String(100), nullable=False),
+    Column("path", String(500), nullable=False),
+    Column("due", UTCDateTime, nullable=False),
+    Column("max_late_s", Integer, nullable=False),
+    Column("version", String(64), nullable=False),
+    Column("key", String(64), nullable=False),
+    Column("text_hash", String(64), nullable=False),
+    Column("allow_repeat", Boolean, nullable=False, default=False),
+    Column("payload", Text, nullable=False),
+    Column("state", String(20), nullable=False),
+    Column("reason", Text),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", UTCDateTime),
+    Column("claimed_by", String(200)),
+    Column("claimed_at", UTCDateTime),
+    Column("receipt_url", Text),
+    Column("remote_id", String(300)),
+    Column("published_at", UTCDateTime),
+    Column("published_version", String(64)),
+    Column("changed_after_publishing", Boolean, nullable=False, default=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("post", "channel", name="uq_deliveries_post_channel"),
+    Index("ix_deliveries_state_due", "state", "due"),
+)
+attempts = Table(
+    "attempts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("delivery_id", Integer, ForeignKey("deliveries.id"), nullable=False, index=True),
+    Column("post", String(300), nullable=False),
+    Column("channel", String(100), nullable=False),
+    Column("key", String(64), nullable=False),
+    Column("worker", String(200), nullable=False),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("finished_at", UTCDateTime),
+    Column("outcome", String(20), nullable=False),
+    Column("detail", Text),
+)
+pauses = Table(
+    "pauses",
+    metadata,
+    Column("scope", String(100), primary_key=True),  # a channel name, or "*" for everything
+    Column("reason", Text, nullable=False),
+    Column("since", UTCDateTime, nullable=False),
+)
+workers = Table(
+    "workers",
+    metadata,
+    Column("id", String(200), primary_key=True),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("seen_at", UTCDateTime, nullable=False),
+)
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", UTCDateTime, nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("post", String(300)),
+    Column("channel", String(100)),
+    Column("message", Text, nullable=False),
+)
+
+
+@dataclass(frozen=True)
+class Wanted:
+    """What the files say about one delivery (built from the plan by scheduler.publisher)."""
+
+    post: str
+    channel: str
+    path: str
+    due: datetime
+    max_late: timedelta
+    version: str
+    key: str
+    text_hash: str
+    allow_repeat: bool
+    payload: str  # JSON of the rendered post
+    hold: str | None = None  # why it must not go out now
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A delivery this worker holds in state `sending`, and its open attempt."""
+
+    id: int
+    attempt_id: int
+    post: str
+    channel: str
+    key: str
+    version: str
+    payload: str
+    due: datetime
+    max_late: timedelta
+    attempts: int
+    text_hash: str
+    allow_repeat: bool
+    claimed_at: datetime
+    claimed_by: str
+
+
+def database_url(given: str | None, root: Path) -> str:
+    """DATABASE_URL as SQLAlchemy needs it; default: campaign.db in the campaign root."""
+    url = given or f"sqlite:///{root / 'campaign.db'}"
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+class Ledger:
+    """All reads and writes of delivery state. Safe to share between threads."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = _engine(url)
+        self.is_sqlite = self.engine.dialect.name == "sqlite"
+
+    @contextmanager
+    def _tx(self) -> Iterator[Connection]:
+        try:
+            with self.engine.begin() as conn:
+                yield conn
+        except OperationalError as exc:
+            raise LedgerError(redact(f"database error: {exc.orig}")) from None
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # ------------------------------------------------------------------ schema
+
+    def upgrade(self) -> None:
+        """Bring the schema to the newest revision (Alembic)."""
+        from alembic import command
+        from alembic.config import Config
+
+        config = Config()
+        config.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+        with self._tx() as conn:
+            config.attributes["connection"] = conn
+            command.upgrade(config, "head")
+
+    def check_schema(self) -> None:
+        from alembic.runtime.migration import MigrationContext
+        from alembic.script import ScriptDirectory
+
+        head = ScriptDirectory(str(Path(__file__).parent / "migrations")).get_current_head()
+        with self._tx() as conn:
+            current = MigrationContext.configure(conn).get_current_revision()
+        if current != head:
+            raise LedgerError(
+                f"the database schema is at {current or 'nothing'}, not {head}: run `campaign db upgrade`"
+            )
+
+    def clock(self) -> datetime:
+        """Now, by the database's clock on PostgreSQL (shared by every daemon), else this host's."""
+        if self.is_sqlite:
+            return datetime.now(UTC)
+        with self._tx() as conn:
+            value = conn.execute(select(func.now())).scalar_one()
+        return value.astimezone(UTC)  # type: ignore[no-any-return]
+
+    # ------------------------------------------------------------------ files → ledger
+
+    def sync(self, wanted: Iterable[Wanted], broken_paths: set[str], now: datetime) -> dict[str, int]:
+        """Make open deliveries match the files; never touch what is sending or settled."""
+        counts = {"added": 0, "updated": 0, "held": 0, "cancelled": 0, "changed_after_publishing": 0}
+        with self._tx() as conn:
+            rows = {(r.post, r.channel): r for r in conn.execute(select(deliveries))}
+            published_texts = {(r.channel, r.text_hash): r.post for r in rows.values() if r.state == "published"}
+            seen = set()
+            for item in wanted:
+                seen.add((item.post, item.channel))
+                repeat = published_texts.get((item.channel, item.text_hash))
+                hold = item.hold
+                if hold is None and repeat not in (None, item.post) and not item.allow_repeat:
+                    hold = f"the same text already went out on {item.channel} as {repeat}; set allow_repeat: true to send it again"
+                row = rows.get((item.post, item.channel))
+                values = {
+                    "path": item.path,
+                    "due": item.due,
+                    "max_late_s": int(item.max_late.total_seconds()),
+                    "version": item.version,
+                    "key": item.key,
+                    "text_hash": item.text_hash,
+                    "allow_repeat": item.allow_repeat,
+                    "payload": item.payload,
+                    "updated_at": now,
+                }
+                if row is None:
+                    conn.execute(
+                        deliveries.insert().values(
+                            post=item.post,
+                            channel=item.channel,
+                            state="held" if hold else "pending",
+                            reason=hold,
+                            attempts=0,
+                            changed_after_publishing=False,
+                            **values,
+                        )
+                    )
+                    counts["held" if hold else "added"] += 1
+                elif row.state == "published":
+                    changed = item.version != row.published_version
+                    if changed != row.changed_after_publishing:
+                        conn.execute(
+                            update(deliveries)
+                            .where(deliveries.c.id == row.id)
+                            .values(changed_after_publishing=changed, updated_at=now)
+                        )
+                        counts["changed_after_publishing"] += changed
+                elif row.state in OPEN:
+                    state, reason = _open_state(row, item, hold, now)
+                    if (
+                        state != row.state
+                        or reason != row.reason
+                        or any(getattr(row, k) != v for k, v in values.items() if k != "updated_at")
+                    ):
+                        if item.version != row.version:
+                            values["attempts"] = 0
+                        conn.execute(
+                            update(deliveries)
+                            .where(deliveries.c.id == row.id, deliveries.c.state == row.state)
+                            .values(state=state, reason=reason, **values)
+                        )
+                        counts["held" if state == "held" else "updated"] += 1
+            for key, row in rows.items():
+                if key in seen:
+                    continue
+                if row.state == "published" and not row.changed_after_publishing:
+                    conn.execute(
+                        update(deliveries)
+                        .where(deliveries.c.id == row.id)
+                        .values(
+                            changed_after_publishing=True,
+                            reason="removed from the files after publishing",
+                            updated_at=now,
+                        )
+                    )
+                    counts["changed_after_publishing"] += 1
+                elif row.state in ("pending", "retry", "held", "failed"):
+                    if row.path in broken_paths:
+                        state, reason = "held", f"{row.path} has errors; it goes out once they are fixed"
+                    else:
+                        state, reason = "cancelled", "no longer in the campaign (deleted, or marked draft)"
+                    if (state, reason) != (row.state, row.reason):
+                        conn.execute(
+                            update(deliveries)
+                            .where(deliveries.c.id == row.id, deliveries.c.state == row.state)
+                            .values(state=state, reason=reason, updated_at=now)
+                        )
+                        counts["held" if state == "held" else "cancelled"] += 1
+        return counts
+
+    # ------------------------------------------------------------------ claims and outcomes
+
+    def claim(self, worker: str, now: datetime) -> Claim | None:
+        """Take the next due delivery on a channel that is not paused, or None."""
+        with self._tx() as conn:
+            paused = [r.scope for r in conn.execute(select(pauses.c.scope))]
+            if "*" in paused:
+                return None
+            candidate = (
+                select(deliveries.c.id)
+                .where(
+                    deliveries.c.state.in_(("pending", "retry")),
+                    deliveries.c.due <= now,
+                    or_(deliveries.c.next_attempt_at.is_(None), deliveries.c.next_attempt_at <= now),
+                    deliveries.c.channel.not_in(paused),
+                )
+                .order_by(deliveries.c.due, deliveries.c.id)
+                .limit(1)
+            )
+            if not self.is_sqlite:
+                candidate = candidate.with_for_update(skip_locked=True)
+            row = conn.execute(
+                update(deliveries)
+                .where(deliveries.c.id == candidate.scalar_subquery())
+                .values(
+                    state="sending",
+                    claimed_by=worker,
+                    claimed_at=now,
+                    attempts=deliveries.c.attempts + 1,
+                    updated_at=now,
+                )
+                .returning(deliveries)
+            ).first()
+            if row is None:
+                return None
+            attempt_id = conn.execute(
+                attempts.insert().values(
+                    delivery_id=row.id,
+                    post=row.post,
+                    channel=row.channel,
+                    key=row.key,
+                    worker=worker,
+                    started_at=now,
+                    outcome="claimed",
+                )
+            ).inserted_primary_key[0]  # type: ignore[index]
+            return _claim(row, attempt_id)
+
+    def settle(
+        self,
+        claim: Claim,
+        state: str,
+        now: datetime,
+        detail: str,
+        *,
+        outcome: str | None = None,
+        receipt_url: str | None = None,
+        remote_id: str | None = None,
+        next_attempt_at: datetime | None = None,
+    ) -> bool:
+        """Record the outcome of a claim; False if this worker no longer held it."""
+        detail = redact(detail)[:2000]
+        values: dict[str, Any] = {
+            "state": state,
+            "reason": None if state == "published" else detail,
+            "updated_at": now,
+            "claimed_by": None,
+            "next_attempt_at": next_attempt_at,
+        }
+        if state == "published":
+            values.update(
+                receipt_url=receipt_url,
+                remote_id=remote_id,
+                published_at=now,
+                published_version=claim.version,
+                changed_after_publishing=False,
+            )
+        if state == "pending":  # released without sending: this attempt does not count
+            values["attempts"] = deliveries.c.attempts - 1
+        with self._tx() as conn:
+            done = conn.execute(
+                update(deliveries)
+                .where(
+                    deliveries.c.id == claim.id,
+                    deliveries.c.state == "sending",
+                    deliveries.c.claimed_by == claim.claimed_by,
+                )
+                .values(**values)
+            ).rowcount
+            conn.execute(
+                update(attempts)
+                .where(attempts.c.id == claim.attempt_id)
+                .values(finished_at=now, outcome=outcome or state, detail=detail)
+            )
+        return bool(done)
+
+    def about_to_send(self, claim: Claim) -> str | None:
+        """Right before the request leaves: None and the attempt marked `sending`, or why not to send.
+
+        Checked in one transaction with the pause, so a pause committed before this point always
+        stops the send; a crash before it leaves an attempt that provably sent nothing.
+        """
+        with self._tx() as conn:
+            row = conn.execute(
+                select(pauses).where(pauses.c.scope.in_(("*", claim.channel))).order_by(pauses.c.scope)
+            ).first()
+            if row is not None:
+                return f"paused since {row.since:%Y-%m-%d %H:%M} UTC: {row.reason}"
+            conn.execute(update(attempts).where(attempts.c.id == claim.attempt_id).values(outcome="sending"))
+        return None
+
+    def attempt_outcome(self, attempt_id: int) -> str | None:
+        with self._tx() as conn:
+            return conn.execute(select(attempts.c.outcome).where(attempts.c.id == attempt_id)).scalar_one_or_none()
+
+    def first_attempt(self, key: str) -> datetime | None:
+        """When a request with this key may first have reached the network."""
+        with self._tx() as conn:
+            value = conn.execute(
+                select(func.min(attempts.c.started_at)).where(
+                    attempts.c.key == key, attempts.c.outcome.not_in(("claimed", "paused", "missed"))
+                )
+            ).scalar_one()
+        return UTCDateTime().process_result_value(value, self.engine.dialect)
+
+    def stale_claims(self, now: datetime, is_alive: Any) -> list[Claim]:
+        """Deliveries left in `sending` by a worker that is gone (crash, kill, lost host)."""
+        with self._tx() as conn:
+            rows = list(conn.execute(select(deliveries).where(deliveries.c.state == "sending")))
+            found = []
+            for row in rows:
+                if is_alive(row.claimed_by, conn):
+                    continue
+                attempt_id = conn.execute(
+                    select(func.max(attempts.c.id)).where(attempts.c.delivery_id == row.id)
+                ).scalar_one()
+                found.append(_claim(row, attempt_id))
+            return found
+
+    def next_wake(self) -> datetime | None:
+        """The earliest time a pending or waiting delivery becomes due."""
+        with self._tx() as conn:
+            due = conn.execute(select(func.min(deliveries.c.due)).where(deliveries.c.state == "pending")).scalar_one()
+            retry = conn.execute(
+                select(func.min(deliveries.c.next_attempt_at)).where(deliveries.c.state == "retry")
+            ).scalar_one()
+        times = [UTCDateTime().process_result_value(t, self.engine.dialect) for t in (due, retry) if t is not None]
+        return min((t for t in times if t is not None), default=None)
+
+    # ------------------------------------------------------------------ pauses, workers, alerts
+
+    def pause(self, scope: str, reason: str, now: datetime) -> None:
+        with self._tx() as conn:
+            conn.execute(pauses.delete().where(pauses.c.scope == scope))
+            conn.execute(pauses.insert().values(scope=scope, reason=reason, since=now))
+
+    def resume(self, scope: str) -> bool:
+        with self._tx() as conn:
+            return bool(conn.execute(pauses.delete().where(pauses.c.scope == scope)).rowcount)
+
+    def paused(self, channel: str) -> str | None:
+        """The reason `channel` is paused (or everything is), else None. Read right before a send."""
+        with self._tx() as conn:
+            row = conn.execute(
+                select(pauses).where(pauses.c.scope.in_(("*", channel))).order_by(pauses.c.scope)
+            ).first()
+        return None if row is None else f"paused since {row.since:%Y-%m-%d %H:%M} UTC: {row.reason}"
+
+    def heartbeat(self, worker: str, now: datetime) -> None:
+        with self._tx() as conn:
+            if not conn.execute(update(workers).where(workers.c.id == worker).values(seen_at=now)).rowcount:
+                conn.execute(workers.insert().values(id=worker, started_at=now, seen_at=now))
+
+    def leave(self, worker: str) -> None:
+        with self._tx() as conn:
+            conn.execute(workers.delete().where(workers.c.id == worker))
+
+    def record_alert(self, kind: str, post: str | None, channel: str | None, message: str, now: datetime) -> None:
+        with self._tx() as conn:
+            conn.execute(alerts.insert().values(at=now, kind=kind, post=post, channel=channel, message=redact(message)))
+
+    # ------------------------------------------------------------------ operators
+
+    def rows(
+        self, *, post: str | None = None, channel: str | None = None, states: Iterable[str] | None = None
+    ) -> list[Any]:
+        query = select(deliveries).order_by(deliveries.c.due, deliveries.c.channel, deliveries.c.post)
+        if post is not None:
+            query = query.where(deliveries.c.post == post)
+        if channel is not None:
+            query = query.where(deliveries.c.channel == channel)
+        if states is not None:
+            query = query.where(deliveries.c.state.in_(tuple(states)))
+        with self._tx() as conn:
+            return list(conn.execute(query))
+
+    def history(self, post: str | None = None) -> list[Any]:
+        query = select(attempts).order_by(attempts.c.id)
+        if post is not None:
+            query = query.where(attempts.c.post == post)
+        with self._tx() as conn:
+            return list(conn.execute(query))
+
+    def pauses(self) -> list[Any]:
+        with self._tx() as conn:
+            return list(conn.execute(select(pauses).order_by(pauses.c.scope)))
+
+    def alerts(self, limit: int = 50) -> list[Any]:
+        with self._tx() as conn:
+            return list(conn.execute(select(alerts).order_by(alerts.c.id.desc()).limit(limit)))
+
+    def retry_now(self, post: str, channel: str | None, now: datetime) -> int:
+        """Make failed, missed or in-doubt-resolved deliveries go out now (a person decided so)."""
+        query = update(deliveries).where(deliveries.c.post == post, deliveries.c.state.in_(("failed", "missed")))
+        if channel is not None:
+            query = query.where(deliveries.c.channel == channel)
+        with self._tx() as conn:
+            return conn.execute(
+                query.values(
+                    state="pending",
+                    due=now,
+                    max_late_s=3600,
+                    attempts=0,
+                    next_attempt_at=None,
+                    reason="retry requested",
+                    updated_at=now,
+                )
+            ).rowcount
+
+    def resolve(self, post: str, channel: str, published_url: str | None, now: datetime) -> int:
+        """Settle a post in doubt: published (with its URL) or not published (then failed, retryable)."""
+        values: dict[str, Any] = {"updated_at": now, "claimed_by": None}
+        if published_url is not None:
+            values.update(
+                state="published",
+                receipt_url=published_url,
+                published_at=now,
+                reason=None,
+                published_version=deliveries.c.version,
+            )
+        else:
+            values.update(state="failed", reason="resolved as not published; `campaign retry` sends it")
+        with self._tx() as conn:
+            return conn.execute(
+                update(deliveries)
+                .where(deliveries.c.post == post, deliveries.c.channel == channel, deliveries.c.state == "in_doubt")
+                .values(**values)
+            ).rowcount
+
+
+def _open_state(row: Any, item: Wanted, hold: str | None, now: datetime) -> tuple[str, str | None]:
+    if hold:
+        return "held", hold
+    changed = item.version != row.version or item.due != row.due
+    if row.state in ("held", "cancelled"):
+        return "pending", None
+    if row.state in ("failed", "missed") and changed:
+        return "pending", None  # edited or moved after it failed: a new try
+    return row.state, row.reason
+
+
+def _claim(row: Any, attempt_id: int) -> Claim:
+    return Claim(
+        id=row.id,
+        attempt_id=attempt_id,
+        post=row.post,
+        channel=row.channel,
+        key=row.key,
+        version=row.version,
+        payload=row.payload,
+        due=row.due,
+        max_late=timedelta(seconds=row.max_late_s),
+        attempts=row.attempts,
+        text_hash=row.text_hash,
+        allow_repeat=row.allow_repeat,
+        claimed_at=row.claimed_at,
+        claimed_by=row.claimed_by,
+    )
+
+
+def _engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        if sqlite3.sqlite_version_info < MIN_SQLITE:
+            raise LedgerError(
+                f"SQLite {sqlite3.sqlite_version} is too old: the ledger needs {'.'.join(map(str, MIN_SQLITE))}+"
+            )
+        engine = create_engine(url, connect_args={"timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _connect(dbapi_connection: Any, _record: Any) -> None:
+            dbapi_connection.isolation_level = None  # SQLAlchemy's "begin" below decides
+            for pragma in ("journal_mode=WAL", "busy_timeout=30000", "synchronous=FULL", "foreign_keys=ON"):
+                dbapi_connection.execute(f"PRAGMA {pragma}")
+
+        @event.listens_for(engine, "begin")
+        def _begin(connection: Connection) -> None:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")  # take the write lock up front: no upgrade deadlocks
+
+        return engine
+    try:
+        return create_engine(url, pool_pre_ping=True, pool_size=10)
+    except (SQLAlchemyError, ImportError) as exc:
+        raise LedgerError(redact(f"cannot use DATABASE_URL: {exc}")) from None
+
+
+def payload_json(
+    text: str, media: list[dict[str, str]], language: str, card: dict[str, Any] | None, title: str | None
+) -> str:
+    return json.dumps(
+        {"text": text, "media": media, "language": language, "card": card, "title": title},
+        ensure_ascii=False,
+        sort_keys=True,
+    )

@@ -1,0 +1,379 @@
+"""One pass of publishing: what is due now → claim → send → record. It has no timer of its own:
+`now` is an argument, so the daemon, `run --once`, `rehearse` and the tests run the same code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import signal
+import socket
+import threading
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from scheduler import secrets, settings
+from scheduler.alerts import Alerter
+from scheduler.campaign import Campaign
+from scheduler.channels.base import Channel, LinkCard, MediaItem, RenderedPost
+from scheduler.channels.registry import adapter_class
+from scheduler.errors import CampaignError, ChannelError, InDoubt, Rejected, RetryLater
+from scheduler.ledger import Claim, Ledger, Wanted, payload_json
+from scheduler.plan import Plan
+
+log = logging.getLogger("scheduler.publisher")
+MAX_BACKOFF = timedelta(minutes=30)
+
+
+@dataclass(frozen=True)
+class Policy:
+    """How hard to try: from the environment (scheduler.settings) unless given."""
+
+    max_late: timedelta
+    max_attempts: int
+    retry_base: timedelta
+    stale_after: timedelta
+
+    @classmethod
+    def from_env(cls) -> Policy:
+        return cls(
+            max_late=settings.parse_duration(settings.get("CAMPAIGN_MAX_LATE")),
+            max_attempts=settings.get_int("CAMPAIGN_MAX_ATTEMPTS"),
+            retry_base=timedelta(seconds=settings.get_int("CAMPAIGN_RETRY_BASE")),
+            stale_after=timedelta(seconds=settings.get_int("CAMPAIGN_STALE_AFTER")),
+        )
+
+    def backoff(self, attempts: int) -> timedelta:
+        return min(self.retry_base * (2 ** max(0, attempts - 1)), MAX_BACKOFF)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    post: str
+    channel: str
+    state: str  # published, retry, failed, in_doubt, missed, pending (released), ...
+    detail: str
+    at: datetime
+    due: datetime
+    url: str | None = None
+
+
+class Channels:
+    """Adapter instances by channel name, made on first use (secrets resolved then, not before)."""
+
+    def __init__(self, campaign: Campaign, dry_run_dir: Path | None = None) -> None:
+        self.campaign = campaign
+        self.dry_run_dir = dry_run_dir  # every channel replaced by dry-run, writing here
+        self._made: dict[str, Channel] = {}
+        self._lock = threading.Lock()
+
+    def get(self, name: str) -> Channel:
+        with self._lock:
+            if name not in self._made:
+                self._made[name] = self._make(name)
+            return self._made[name]
+
+    def _make(self, name: str) -> Channel:
+        from scheduler.channels.dryrun import DryRunChannel
+
+        config = self.campaign.channels.get(name)
+        if config is None:
+            raise CampaignError(f"channel {name!r} is no longer in channels.yml")
+        if self.dry_run_dir is not None:
+            like = config.settings.get("like", config.type) if config.type == "dryrun" else config.type
+            return DryRunChannel(name, {"outbox": str(self.dry_run_dir / "outbox.jsonl"), "like": like})
+        cls = adapter_class(config.type)
+        resolved = dict(secrets.resolve(dict(config.settings)))
+        if config.type == "dryrun":
+            outbox = Path(resolved.get("outbox") or "dryrun-outbox.jsonl")
+            resolved["outbox"] = str(outbox if outbox.is_absolute() else self.campaign.root / outbox)
+        return cls(name, resolved)
+
+    def close(self) -> None:
+        for channel in self._made.values():
+            channel.close()
+
+
+def wanted_from(plan: Plan, policy: Policy) -> tuple[list[Wanted], set[str]]:
+    """The plan as ledger rows: publishable entries, held ones (with errors), and broken files."""
+    wanted = []
+    digests: dict[Path, str] = {}
+    for entry in plan.entries:
+        if entry.draft.draft:
+            continue
+        post = entry.post
+        errors = [p.message for p in entry.problems if p.is_error]
+        payload = "{}"
+        version = "unrenderable"
+        if post is not None:
+            media = [{"path": str(m.path), "alt": m.alt} for m in post.media]
+            card = None if post.card is None else {"title": post.card.title, "description": post.card.description}
+            payload = payload_json(post.text, media, post.language, card, post.title)
+            files = "".join(_digest(m.path, digests) for m in post.media)
+            version = hashlib.sha256((payload + files).encode()).hexdigest()
+        key = "cs-" + hashlib.sha256(f"{entry.draft.id}\n{entry.channel.name}\n{version}".encode()).hexdigest()[:32]
+        text = post.text if post is not None else ""
+        wanted.append(
+            Wanted(
+                post=entry.draft.id,
+                channel=entry.channel.name,
+                path=entry.draft.path,
+                due=entry.due,
+                max_late=entry.draft.max_late if entry.draft.max_late is not None else policy.max_late,
+                version=version,
+                key=key,
+                text_hash=hashlib.sha256(f"{entry.channel.name}\n{text}".encode()).hexdigest(),
+                allow_repeat=entry.draft.allow_repeat,
+                payload=payload,
+                hold=f"{entry.draft.path} has errors: {'; '.join(errors)}" if errors or post is None else None,
+            )
+        )
+    broken = {p.path for p in plan.problems if p.is_error and p.path.startswith("posts/")}
+    return wanted, broken
+
+
+def _digest(path: Path, cache: dict[Path, str]) -> str:
+    if path not in cache:
+        try:
+            cache[path] = hashlib.sha256(path.read_bytes()).hexdigest()
+        except OSError:
+            cache[path] = "missing"
+    return cache[path]
+
+
+def rendered_post(claim: Claim) -> RenderedPost:
+    data: dict[str, Any] = json.loads(claim.payload)
+    card = data.get("card")
+    return RenderedPost(
+        post=claim.post,
+        channel=claim.channel,
+        text=data["text"],
+        media=tuple(MediaItem(Path(m["path"]), m["alt"]) for m in data.get("media", [])),
+        language=data.get("language", "nl"),
+        card=LinkCard(**card) if card else None,
+        title=data.get("title"),
+    )
+
+
+def worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+class Publisher:
+    """Sends due deliveries. Thread-safe: several threads may call `drain` at once."""
+
+    def __init__(
+        self, ledger: Ledger, channels: Channels, alerter: Alerter, policy: Policy, worker: str | None = None
+    ) -> None:
+        self.ledger, self.channels, self.alerter, self.policy = ledger, channels, alerter, policy
+        self.worker = worker or worker_id()
+        self.in_flight: dict[int, Claim] = {}
+        self._lock = threading.Lock()
+        self._fault = settings.get("CAMPAIGN_FAULT")
+
+    def sync(self, plan: Plan, now: datetime) -> dict[str, int]:
+        wanted, broken = wanted_from(plan, self.policy)
+        return self.ledger.sync(wanted, broken, now)
+
+    def run_once(self, now: datetime | None = None) -> list[Outcome]:
+        """Settle interrupted sends, then send everything due at `now` (default: the ledger's clock)."""
+        now = now or self.ledger.clock()
+        outcomes = self.recover(now)
+        outcomes += self.drain(now, fixed=True)
+        return outcomes
+
+    def drain(
+        self, now: datetime | None = None, stop: threading.Event | None = None, fixed: bool = False
+    ) -> list[Outcome]:
+        """Claim and send until nothing is due. `fixed`: keep `now` (a simulated clock)."""
+        outcomes = []
+        while stop is None or not stop.is_set():
+            at = now if (fixed and now is not None) else self.ledger.clock()
+            claim = self.ledger.claim(self.worker, at)
+            if claim is None:
+                break
+            outcomes.append(self.deliver(claim, at, fixed))
+        return outcomes
+
+    def deliver(self, claim: Claim, now: datetime, fixed: bool = False) -> Outcome:
+        """Send one claimed delivery and record what happened. Never raises for the network."""
+        self._crash_if("after-claim")
+        if now - claim.due > claim.max_late:
+            late = now - claim.due
+            message = f"{_human(late)} late, more than its max_late of {_human(claim.max_late)}; not sent"
+            self.alerter.alert("missed", claim.post, claim.channel, message, now)
+            return self._settle(claim, "missed", now, message)
+        with self._lock:
+            self.in_flight[claim.id] = claim
+        try:
+            reason = self.ledger.about_to_send(claim)
+            if reason is not None:
+                log.info("not sending %s on %s: %s", claim.post, claim.channel, reason)
+                return self._settle(claim, "pending", now, reason, outcome="paused")
+            try:
+                channel = self.channels.get(claim.channel)
+                log.info("sending %s on %s (attempt %d, key %s)", claim.post, claim.channel, claim.attempts, claim.key)
+                receipt = channel.publish(rendered_post(claim), claim.key)
+            except RetryLater as exc:
+                return self._retry(claim, now, exc.reason, exc.after)
+            except Rejected as exc:
+                self.alerter.alert("failed", claim.post, claim.channel, exc.reason, now)
+                return self._settle(claim, "failed", now, exc.reason)
+            except InDoubt as exc:
+                return self.settle_doubt(claim, now, exc.reason)
+            except CampaignError as exc:  # configuration: a missing secret, an unknown type
+                return self._retry(claim, now, str(exc), None)
+            except Exception as exc:
+                log.exception("adapter error while sending %s on %s", claim.post, claim.channel)
+                return self._doubt(claim, now, f"unexpected {exc.__class__.__name__} in the adapter")
+            self._crash_if("after-publish")
+            done = self._settle(
+                claim,
+                "published",
+                now if fixed else self.ledger.clock(),
+                receipt.url or "",
+                url=receipt.url,
+                remote_id=receipt.remote_id,
+            )
+            log.info("published %s on %s: %s", claim.post, claim.channel, receipt.url)
+            return done
+        finally:
+            with self._lock:
+                self.in_flight.pop(claim.id, None)
+
+    def recover(self, now: datetime) -> list[Outcome]:
+        """Settle deliveries left in `sending` by a worker that died, without ever resending blindly."""
+        outcomes = []
+        for claim in self.ledger.stale_claims(now, self._is_alive):
+            if self.ledger.attempt_outcome(claim.attempt_id) == "claimed":
+                # The crash came before the request was about to leave: nothing went out.
+                outcomes.append(
+                    self._settle(claim, "retry", now, "interrupted before sending", next_at=now, outcome="interrupted")
+                )
+            else:
+                outcomes.append(
+                    self.settle_doubt(claim, now, "the daemon stopped while sending", outcome="interrupted")
+                )
+        return outcomes
+
+    def settle_doubt(self, claim: Claim, now: datetime, reason: str, outcome: str | None = None) -> Outcome:
+        """The request may have reached the network: ask it, or resend within its idempotency window."""
+        try:
+            channel = self.channels.get(claim.channel)
+        except CampaignError as exc:
+            return self._doubt(claim, now, f"{reason}; cannot check: {exc}")
+        if channel.can_lookup:
+            try:
+                receipt = channel.lookup(claim.key)
+            except ChannelError as exc:
+                return self._doubt(claim, now, f"{reason}; the lookup failed: {exc.reason}")
+            if receipt is not None:
+                return self._settle(
+                    claim,
+                    "published",
+                    now,
+                    f"{reason}; found on the network",
+                    outcome="settled",
+                    url=receipt.url,
+                    remote_id=receipt.remote_id,
+                )
+            return self._settle(
+                claim,
+                "retry",
+                now,
+                f"{reason}; not on the network, so sent again",
+                next_at=now,
+                outcome=outcome or "retry",
+            )
+        first = self.ledger.first_attempt(claim.key) or claim.claimed_at
+        if (now - first).total_seconds() < channel.idempotent_for:
+            return self._settle(
+                claim,
+                "retry",
+                now,
+                f"{reason}; the network deduplicates this key, so sent again",
+                next_at=now,
+                outcome=outcome or "retry",
+            )
+        return self._doubt(claim, now, reason)
+
+    def _doubt(self, claim: Claim, now: datetime, reason: str) -> Outcome:
+        message = f"{reason}. It may or may not be out: check the account, then `campaign resolve`"
+        self.alerter.alert("in_doubt", claim.post, claim.channel, message, now)
+        return self._settle(claim, "in_doubt", now, message)
+
+    def _retry(self, claim: Claim, now: datetime, reason: str, after: float | None) -> Outcome:
+        if claim.attempts >= self.policy.max_attempts:
+            message = f"gave up after {claim.attempts} attempts: {reason}"
+            self.alerter.alert("failed", claim.post, claim.channel, message, now)
+            return self._settle(claim, "failed", now, message)
+        wait = timedelta(seconds=after) if after is not None else self.policy.backoff(claim.attempts)
+        log.warning("%s on %s: %s; retrying in %s", claim.post, claim.channel, reason, _human(wait))
+        return self._settle(claim, "retry", now, reason, next_at=now + wait)
+
+    def _settle(
+        self,
+        claim: Claim,
+        state: str,
+        now: datetime,
+        detail: str,
+        *,
+        outcome: str | None = None,
+        next_at: datetime | None = None,
+        url: str | None = None,
+        remote_id: str | None = None,
+    ) -> Outcome:
+        held = self.ledger.settle(
+            claim, state, now, detail, outcome=outcome, receipt_url=url, remote_id=remote_id, next_attempt_at=next_at
+        )
+        if not held:
+            log.error("%s on %s was taken over by another worker; recorded the attempt only", claim.post, claim.channel)
+        return Outcome(claim.post, claim.channel, state, detail, now, claim.due, url)
+
+    def _is_alive(self, worker: str | None, conn: Any) -> bool:
+        from sqlalchemy import select
+
+        from scheduler.ledger import workers
+
+        if worker is None:
+            return False
+        host, _, rest = worker.partition(":")
+        pid = rest.partition(":")[0]
+        row = conn.execute(select(workers.c.seen_at).where(workers.c.id == worker)).first()
+        if host == socket.gethostname() and pid.isdigit():
+            try:
+                os.kill(int(pid), 0)
+            except ProcessLookupError:
+                return False
+            except PermissionError:
+                pass
+            return row is not None or worker == self.worker
+        return row is not None and row.seen_at >= self.ledger.clock() - self.policy.stale_after
+
+    def abandon_in_flight(self, now: datetime) -> None:
+        """At shutdown: record the sends still under way; the next start settles them."""
+        with self._lock:
+            left = list(self.in_flight.values())
+        for claim in left:
+            log.warning(
+                "stopping during the send of %s on %s; it will be settled at the next start", claim.post, claim.channel
+            )
+            self.ledger.record_alert("interrupted", claim.post, claim.channel, "stopped during the send", now)
+
+    def _crash_if(self, point: str) -> None:
+        if self._fault == point:  # fault injection for the crash tests (CAMPAIGN_FAULT)
+            os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _human(delta: timedelta) -> str:
+    seconds = int(delta.total_seconds())
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size:
+            value = seconds // size
+            return f"{value} {unit}{'s' if value != 1 else ''}"
+    return f"{seconds} seconds"
