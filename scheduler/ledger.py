@@ -44,6 +44,7 @@ from sqlalchemy import (
     func,
     or_,
     select,
+    text,
     update,
 )
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
@@ -250,6 +251,8 @@ class Ledger:
         """Make open deliveries match the files; never touch what is sending or settled."""
         counts = {"added": 0, "updated": 0, "held": 0, "cancelled": 0, "changed_after_publishing": 0}
         with self._tx() as conn:
+            if not self.is_sqlite:  # daemons syncing at once take turns (SQLite's BEGIN IMMEDIATE does this)
+                conn.execute(text("SELECT pg_advisory_xact_lock(7243)"))
             rows = {(r.post, r.channel): r for r in conn.execute(select(deliveries))}
             published_texts = {(r.channel, r.text_hash): r.post for r in rows.values() if r.state == "published"}
             seen = set()
@@ -258,7 +261,8 @@ class Ledger:
                 repeat = published_texts.get((item.channel, item.text_hash))
                 hold = item.hold
                 if hold is None and repeat not in (None, item.post) and not item.allow_repeat:
-                    hold = f"the same text already went out on {item.channel} as {repeat}; set allow_repeat: true to send it again"
+                    hold = (f"the same text already went out on {item.channel} as {repeat}; "
+                            "set allow_repeat: true to send it again")
                 row = rows.get((item.post, item.channel))
                 values = {
                     "path": item.path,
