@@ -27,7 +27,7 @@ import requests
 
 from scheduler.channels import http
 from scheduler.channels.base import Channel, Limits, MediaRules, Receipt, RenderedPost
-from scheduler.errors import ConfigError, InDoubt, Rejected, RetryLater
+from scheduler.errors import ChannelError, ConfigError, InDoubt, Rejected, RetryLater
 from scheduler.secrets import MASK, RedactingFilter, redact, remember
 from scheduler.text import LengthRule, utf16_units
 
@@ -170,10 +170,15 @@ class TelegramChannel(Channel):
     def _call(self, method: str, *, may_publish: bool, **kwargs: Any) -> Any:
         """Telegram's `result` for `method`, or the error that says what to do next."""
         verb = "POST" if may_publish else "GET"  # GET: urllib3 retries reads on 502-504
-        response = http.send(
-            self._http, verb, self._methods + method, may_publish=may_publish,
-            allow_redirects=False, **kwargs,
-        )
+        try:
+            response = http.send(
+                self._http, verb, self._methods + method, may_publish=may_publish,
+                allow_redirects=False, **kwargs,
+            )
+        except ChannelError as exc:
+            # `from None` only hides requests' exception; its text holds the URL, so the token.
+            exc.__context__ = exc.__cause__ = None
+            raise
         try:
             body = _mapping(response.json())
         except ValueError:
