@@ -199,7 +199,8 @@ class MastodonChannel(Channel):
         delay = _POLL_FIRST
         while True:
             response = self._request("GET", f"/api/v1/media/{quote(media_id, safe='')}")
-            if response.status_code == 200 and (_json(response) or {}).get("url"):
+            media = _json(response) if response.status_code == 200 else None
+            if isinstance(media, Mapping) and media.get("url"):
                 return
             if time.monotonic() + delay > deadline:
                 raise RetryLater(

@@ -130,7 +130,7 @@ class TelegramChannel(Channel):
         try:
             bot = _mapping(self._call("getMe", may_publish=False))
         except Rejected as exc:
-            if exc.reason.startswith("HTTP 401"):
+            if exc.reason.startswith(("HTTP 401", "HTTP 404")):  # 404: not even token-shaped
                 raise Rejected("token rejected") from None
             raise
         name = f"@{bot.get('username') or bot.get('id')}"

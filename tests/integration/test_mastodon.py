@@ -138,6 +138,17 @@ def test_text_over_the_instances_limit_is_rejected_without_sending(
     assert server.uploads == {}
 
 
+def test_instance_without_v2_info_falls_back_to_the_configured_limit(
+    server: FakeMastodon,
+) -> None:
+    server.fail("GET", "/api/v2/instance", 404, {"error": "Record not found"})
+    adapter = channel_for(server, max_characters=100)
+    with pytest.raises(Rejected, match="limit of 100"):
+        adapter.publish(post("x" * 150), key="key-old-instance")
+    adapter.close()
+    assert posts_to_statuses(server) == 0
+
+
 # -- errors ------------------------------------------------------------------------------------
 
 

@@ -289,6 +289,17 @@ def test_check_with_a_rejected_token_says_token_rejected(server: FakeTelegram) -
     assert caught.value.reason == "token rejected"
 
 
+def test_check_with_a_malformed_token_answered_404_also_says_token_rejected(
+    server: FakeTelegram,
+) -> None:
+    server.fail("GET", "/bot", 404, {"ok": False, "error_code": 404, "description": "Not Found"})
+    adapter = channel_for(server)
+    with pytest.raises(Rejected) as caught:
+        adapter.check()
+    adapter.close()
+    assert caught.value.reason == "token rejected"
+
+
 def test_check_of_a_bot_that_is_no_administrator_is_rejected(server: FakeTelegram) -> None:
     server.bot_status = "member"
     adapter = channel_for(server)
