@@ -1,0 +1,285 @@
+"""Mastodon: statuses with images and alt text, through the instance's REST API.
+
+It uses `requests` through `scheduler.channels.http` rather than Mastodon.py, because a campaign
+needs exact control that a general client hides: the Idempotency-Key on every attempt, telling
+"never sent" (RetryLater) from "sent, answer lost" (InDoubt), and no sleeping on rate limits
+inside the adapter (waits belong to the daemon).
+
+Mastodon remembers an Idempotency-Key for up to one hour (docs: methods/statuses, "Idempotency
+keys are stored for up to 1 hour"), so sending a post again with the same key inside that hour
+returns the first status instead of making a second one: `idempotent_for = 3600`.
+
+Settings: `instance` (base URL), `token`, `visibility` (public|unlisted|private|direct, default
+public), `language` (default: the post's), `max_characters` (offline limit for validate, default
+500), `media_timeout` (seconds to wait for the instance to process an upload, default 60).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import mimetypes
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import requests
+
+from scheduler.channels import http
+from scheduler.channels.base import Channel, Limits, MediaItem, MediaRules, Receipt, RenderedPost
+from scheduler.errors import ConfigError, InDoubt, Rejected, RetryLater
+from scheduler.secrets import MASK, redact, remember
+from scheduler.text import LengthRule, mastodon_length, rule_for
+
+log = logging.getLogger(__name__)
+
+VISIBILITIES = ("public", "unlisted", "private", "direct")
+#: docs: user/posting "Images (PNG, JPG, HEIF, WEBP, AVIF) up to 16MB ... Up to 4 images";
+#: Mastodon means MiB, so 16_000_000 bytes is on the safe side and matches the registry.
+MEDIA = MediaRules(
+    max_items=4,
+    max_bytes=16_000_000,
+    kinds=frozenset({".jpg", ".jpeg", ".png", ".gif", ".webp", ".heic", ".heif", ".avif"}),
+)
+_MIME = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png", ".gif": "image/gif",
+         ".webp": "image/webp", ".heic": "image/heic", ".heif": "image/heif", ".avif": "image/avif"}
+_POLL_FIRST = 0.1  # seconds before the first look at a processing upload; doubles up to _POLL_MAX
+_POLL_MAX = 2.0
+
+
+@dataclass(frozen=True)
+class _Instance:
+    """What the instance says about its own limits (GET /api/v2/instance → configuration)."""
+
+    max_characters: int
+    max_media: int
+    image_size_limit: int | None
+    description_limit: int | None
+
+
+class MastodonChannel(Channel):
+    """One account on one Mastodon instance."""
+
+    type_name = "mastodon"
+    idempotent_for = 3600.0
+    can_lookup = False
+
+    def __init__(self, name: str, settings: Mapping[str, Any]) -> None:
+        super().__init__(name, settings)
+        instance, token = settings.get("instance"), settings.get("token")
+        if not isinstance(instance, str) or not instance.startswith(("https://", "http://")):
+            raise ConfigError(f"channel {name}: `instance` must be the instance's https:// address")
+        if not isinstance(token, str) or not token.strip():
+            raise ConfigError(f"channel {name}: `token` is missing (use ${{MASTODON_TOKEN}})")
+        visibility = settings.get("visibility", "public")
+        if visibility not in VISIBILITIES:
+            choices = ", ".join(VISIBILITIES)
+            raise ConfigError(f"channel {name}: `visibility` must be one of {choices}")
+        self._token = token.strip()
+        remember(self._token)  # the instance may echo it back; redact() must know it
+        self._base = instance.rstrip("/")
+        self.host = urlsplit(self._base).netloc
+        self.visibility: str = visibility
+        self.language: str | None = settings.get("language") or None
+        self.media_timeout = float(settings.get("media_timeout", 60))
+        self._instance_info: _Instance | None = None
+        self._http = http.session()
+        self._http.headers["Authorization"] = f"Bearer {self._token}"
+
+    @classmethod
+    def limits(cls, settings: Mapping[str, Any]) -> Limits:
+        rule = rule_for("mastodon", settings)
+        assert rule is not None
+        return Limits(length=rule, media=MEDIA)
+
+    def publish(self, post: RenderedPost, key: str) -> Receipt:
+        instance = self._instance()
+        self._refuse_what_the_instance_would(post, instance)
+        media_ids = [self._upload(item) for item in post.media]
+        form: list[tuple[str, str]] = [
+            ("status", post.text),
+            ("visibility", self.visibility),
+            ("language", self.language or post.language),
+        ]
+        form += [("media_ids[]", media_id) for media_id in media_ids]
+        response = self._request(
+            "POST", "/api/v1/statuses", may_publish=True,
+            data=form, headers={"Idempotency-Key": _header_safe(key)},
+        )
+        status = _json(response)
+        if not isinstance(status, Mapping) or not status.get("id"):
+            raise InDoubt(f"{self.host} answered HTTP {response.status_code} without a status id")
+        receipt = Receipt(url=status.get("url") or status.get("uri"), remote_id=str(status["id"]))
+        log.info("mastodon: published %s on %s as %s", post.post, self.name, receipt.remote_id)
+        return receipt
+
+    def check(self) -> str:
+        try:
+            response = http.send(
+                self._http, "GET", f"{self._base}/api/v1/accounts/verify_credentials",
+                may_publish=False,
+            )
+        except RetryLater as exc:
+            reason = f"instance unreachable: {self.host}: {exc.reason}"
+            raise RetryLater(reason, exc.after) from None
+        if response.status_code == 401:
+            raise Rejected(f"token rejected by {self.host}")
+        account = _json(self._checked(response, may_publish=False))
+        acct = account.get("acct") if isinstance(account, Mapping) else None
+        limit = self._instance().max_characters
+        return f"authenticated as @{acct or '?'} on {self.host} (limit {limit})"
+
+    def close(self) -> None:
+        self._http.close()
+
+    # -- steps of publish --------------------------------------------------------------------
+
+    def _instance(self) -> _Instance:
+        """The instance's limits, fetched once per adapter."""
+        if self._instance_info is None:
+            offline = self.limits(self.settings).length.limit or 500
+            url = f"{self._base}/api/v2/instance"
+            response = http.send(self._http, "GET", url, may_publish=False)
+            if response.status_code == 404:  # before Mastodon 4.0: trust the configured limit
+                self._instance_info = _Instance(offline, MEDIA.max_items or 4, None, None)
+            else:
+                config = _json(self._checked(response, may_publish=False))
+                self._instance_info = _parse_instance(config, offline)
+        return self._instance_info
+
+    def _refuse_what_the_instance_would(self, post: RenderedPost, instance: _Instance) -> None:
+        """Rejected before anything is uploaded, so a refused post leaves nothing behind."""
+        rule = LengthRule("characters", instance.max_characters, mastodon_length)
+        problems = rule.problems(post.text)
+        if len(post.media) > instance.max_media:
+            problems.append(f"{len(post.media)} images, over the limit of {instance.max_media}")
+        for item in post.media:
+            try:
+                size = item.path.stat().st_size
+            except OSError as exc:
+                problems.append(f"cannot read {item.path.name}: {exc.strerror}")
+                continue
+            if instance.image_size_limit and size > instance.image_size_limit:
+                limit = instance.image_size_limit
+                problems.append(f"{item.path.name} is {size} bytes, over the limit of {limit}")
+            if instance.description_limit and len(item.alt) > instance.description_limit:
+                problems.append(
+                    f"alt text of {item.path.name} is {len(item.alt)} characters, "
+                    f"over the limit of {instance.description_limit}"
+                )
+        if problems:
+            raise Rejected(f"{self.host}: " + "; ".join(problems))
+
+    def _upload(self, item: MediaItem) -> str:
+        """Upload one image with its alt text; return its id once the instance has processed it."""
+        mime = _MIME.get(item.path.suffix.lower()) or mimetypes.guess_type(item.path.name)[0]
+        try:
+            with item.path.open("rb") as handle:
+                # An upload publishes nothing (unattached media expire), so a lost answer is
+                # RetryLater, not InDoubt.
+                response = self._request(
+                    "POST", "/api/v2/media", may_publish=False,
+                    files={"file": (item.path.name, handle, mime or "application/octet-stream")},
+                    data={"description": item.alt},
+                )
+        except OSError as exc:
+            raise Rejected(f"cannot read {item.path.name}: {exc.strerror}") from None
+        media = _json(response)
+        if not isinstance(media, Mapping) or not media.get("id"):
+            raise RetryLater(f"{self.host} answered the upload of {item.path.name} without an id")
+        media_id = str(media["id"])
+        if response.status_code == 202 or not media.get("url"):
+            self._wait_until_processed(media_id, item.path.name)
+        return media_id
+
+    def _wait_until_processed(self, media_id: str, name: str) -> None:
+        deadline = time.monotonic() + self.media_timeout
+        delay = _POLL_FIRST
+        while True:
+            response = self._request("GET", f"/api/v1/media/{quote(media_id, safe='')}")
+            media = _json(response) if response.status_code == 200 else None
+            if isinstance(media, Mapping) and media.get("url"):
+                return
+            if time.monotonic() + delay > deadline:
+                raise RetryLater(
+                    f"{self.host} is still processing {name} after {self.media_timeout:g} s"
+                )
+            log.debug("mastodon: %s still processing %s", self.host, name)
+            time.sleep(delay)
+            delay = min(delay * 2, _POLL_MAX)
+
+    # -- the one place where HTTP answers become errors --------------------------------------
+
+    def _request(
+        self, method: str, path: str, *, may_publish: bool = False, **kwargs: Any
+    ) -> requests.Response:
+        # A redirected POST would be replayed as a GET by requests: never follow, say so instead.
+        kwargs.setdefault("allow_redirects", method == "GET")
+        url = self._base + path
+        response = http.send(self._http, method, url, may_publish=may_publish, **kwargs)
+        return self._checked(response, may_publish=may_publish)
+
+    def _checked(self, response: requests.Response, *, may_publish: bool) -> requests.Response:
+        """`response` if 2xx; else RetryLater for 429 and 5xx, Rejected for the rest."""
+        status = response.status_code
+        if 200 <= status < 300:
+            return response
+        if 300 <= status < 400:
+            target = self._scrub(response.headers.get("Location", "elsewhere"))
+            raise Rejected(f"{self.host} redirects to {target}: set `instance` to that address")
+        message = self._error_text(response)
+        if status == 429:
+            raise RetryLater(message, after=http.retry_after(response))
+        if status >= 500:
+            # X-RateLimit-Reset is on every answer; only Retry-After speaks about an outage.
+            after = http.retry_after(response) if "Retry-After" in response.headers else None
+            raise RetryLater(message, after=after)
+        raise Rejected(message)
+
+    def _error_text(self, response: requests.Response) -> str:
+        """Mastodon's own words ({"error": ...}), secrets blanked before shortening."""
+        body = _json(response)
+        text = None
+        if isinstance(body, Mapping):
+            parts = [body.get("error"), body.get("error_description")]
+            text = ": ".join(part for part in parts if isinstance(part, str) and part) or None
+        if text is None:
+            text = response.text.strip() or response.reason or ""
+        return f"{self.host}: HTTP {response.status_code}: {self._scrub(text)}"[:500]
+
+    def _scrub(self, text: str) -> str:
+        return redact(text).replace(self._token, MASK)
+
+
+def _parse_instance(config: Any, offline_limit: int) -> _Instance:
+    configuration = config.get("configuration") if isinstance(config, Mapping) else None
+    configuration = configuration if isinstance(configuration, Mapping) else {}
+    statuses = configuration.get("statuses") or {}
+    media = configuration.get("media_attachments") or {}
+
+    def number(section: Mapping[str, Any], key: str) -> int | None:
+        value = section.get(key)
+        return value if isinstance(value, int) and value > 0 else None
+
+    return _Instance(
+        max_characters=number(statuses, "max_characters") or offline_limit,
+        max_media=number(statuses, "max_media_attachments") or MEDIA.max_items or 4,
+        image_size_limit=number(media, "image_size_limit"),
+        description_limit=number(media, "description_limit"),
+    )
+
+
+def _json(response: requests.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def _header_safe(key: str) -> str:
+    """`key` if it can travel in a header; else a stable digest of it (same key, same digest)."""
+    if key.isascii() and key.isprintable() and 0 < len(key) <= 200:
+        return key
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()

@@ -1,0 +1,231 @@
+"""Telegram: a bot posts to a channel or group through the Bot API.
+
+A post is `sendMessage` (text) or `sendPhoto` (one image, the text as its caption). Telegram has
+no alt text for photos, so `MediaItem.alt` is not sent; write the description into the text if
+it matters. Telegram has no idempotency key either: a request that may have reached Telegram is
+InDoubt, never sent again by the adapter (`idempotent_for = 0`).
+
+The bot token is part of every URL (`/bot<token>/method`), and URLs end up in requests' exception
+texts and in urllib3's debug log. So: exceptions are built only from class names and Telegram's
+`description`, every text passes through `redact()` with the token remembered, and urllib3's
+loggers get a RedactingFilter.
+
+Settings: `token`, `chat_id` (`@channelname` or a numeric id), `parse_mode` (none|HTML|MarkdownV2,
+default none; the text is plain and is escaped so that Telegram shows it exactly as written),
+`api` (base URL, default https://api.telegram.org).
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import requests
+
+from scheduler.channels import http
+from scheduler.channels.base import Channel, Limits, MediaRules, Receipt, RenderedPost
+from scheduler.errors import ChannelError, ConfigError, InDoubt, Rejected, RetryLater
+from scheduler.secrets import MASK, RedactingFilter, redact, remember
+from scheduler.text import LengthRule, utf16_units
+
+log = logging.getLogger(__name__)
+
+DEFAULT_API = "https://api.telegram.org"
+PARSE_MODES = {"none": None, "html": "HTML", "markdownv2": "MarkdownV2"}
+#: docs: sendMessage text "1-4096 characters after entities parsing", sendPhoto caption
+#: "0-1024 characters after entities parsing"; Telegram counts UTF-16 code units.
+TEXT = LengthRule("UTF-16 units", 4096, utf16_units)
+CAPTION = LengthRule("UTF-16 units", 1024, utf16_units)
+#: docs: sendPhoto "The photo must be at most 10 MB in size". GIFs would lose their animation.
+MEDIA = MediaRules(max_items=1, max_bytes=10_000_000, kinds=frozenset({".jpg", ".jpeg", ".png"}))
+_MIME = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png"}
+#: docs, MarkdownV2 style: these must be escaped with a preceding '\' (and so must '\' itself).
+_MARKDOWN_V2_RESERVED = re.compile(r"([_*\[\]()~`>#+\-=|{}.!\\])")
+_TOKEN_CHARACTERS = re.compile(r"[A-Za-z0-9:_-]+")
+_LIBRARY_LOGGERS = (
+    "urllib3", "urllib3.connection", "urllib3.connectionpool", "urllib3.poolmanager",
+    "urllib3.response", "urllib3.util.retry", "requests",
+)
+
+
+def escape(text: str, parse_mode: str | None) -> str:
+    """`text` escaped so that Telegram shows it literally under `parse_mode`."""
+    if parse_mode == "HTML":
+        return html.escape(text, quote=False)
+    if parse_mode == "MarkdownV2":
+        return _MARKDOWN_V2_RESERVED.sub(r"\\\1", text)
+    return text
+
+
+class TelegramChannel(Channel):
+    """One bot posting to one chat."""
+
+    type_name = "telegram"
+    idempotent_for = 0.0
+    can_lookup = False
+
+    def __init__(self, name: str, settings: Mapping[str, Any]) -> None:
+        super().__init__(name, settings)
+        token, chat = settings.get("token"), settings.get("chat_id")
+        if not isinstance(token, str) or not token.strip():
+            raise ConfigError(f"channel {name}: `token` is missing (use ${{TELEGRAM_TOKEN}})")
+        if not _TOKEN_CHARACTERS.fullmatch(token.strip()):
+            # Said without quoting it: the value is a secret even when it is malformed.
+            raise ConfigError(f"channel {name}: `token` has characters a bot token never has")
+        if not isinstance(chat, str | int) or not str(chat).strip():
+            raise ConfigError(f"channel {name}: `chat_id` is missing (e.g. @channelname)")
+        mode = str(settings.get("parse_mode") or "none").lower()
+        if mode not in PARSE_MODES:
+            raise ConfigError(f"channel {name}: `parse_mode` must be none, HTML or MarkdownV2")
+        self._token = token.strip()
+        remember(self._token)
+        _redact_library_logs()
+        self.chat_id = str(chat).strip()
+        self.parse_mode = PARSE_MODES[mode]
+        api = str(settings.get("api") or DEFAULT_API).rstrip("/")
+        self._methods = f"{api}/bot{self._token}/"
+        self._http = http.session()
+
+    @classmethod
+    def limits(cls, settings: Mapping[str, Any]) -> Limits:
+        return Limits(length=TEXT, length_with_media=CAPTION, media=MEDIA)
+
+    def publish(self, post: RenderedPost, key: str) -> Receipt:
+        if len(post.media) > 1:
+            raise Rejected(f"Telegram takes one image per message; this post has {len(post.media)}")
+        problems = self.limits(self.settings).length_for(bool(post.media)).problems(post.text)
+        if problems:
+            kind = "caption" if post.media else "text"
+            raise Rejected(f"Telegram {kind}: " + "; ".join(problems))
+        fields = {"chat_id": self.chat_id}
+        if self.parse_mode:
+            fields["parse_mode"] = self.parse_mode
+        if post.media:
+            item = post.media[0]
+            try:
+                if item.path.stat().st_size > (MEDIA.max_bytes or 0):
+                    raise Rejected(f"{item.path.name} is over Telegram's 10 MB for a photo")
+                with item.path.open("rb") as handle:
+                    mime = _MIME.get(item.path.suffix.lower(), "application/octet-stream")
+                    message = self._call(
+                        "sendPhoto", may_publish=True,
+                        data={**fields, "caption": escape(post.text, self.parse_mode)},
+                        files={"photo": (item.path.name, handle, mime)},
+                    )
+            except OSError as exc:
+                raise Rejected(f"cannot read {item.path.name}: {exc.strerror}") from None
+        else:
+            message = self._call(
+                "sendMessage", may_publish=True,
+                data={**fields, "text": escape(post.text, self.parse_mode)},
+            )
+        receipt = self._receipt(message)
+        log.info("telegram: published %s on %s as %s", post.post, self.name, receipt.remote_id)
+        return receipt
+
+    def check(self) -> str:
+        try:
+            bot = _mapping(self._call("getMe", may_publish=False))
+        except Rejected as exc:
+            if exc.reason.startswith(("HTTP 401", "HTTP 404")):  # 404: not even token-shaped
+                raise Rejected("token rejected") from None
+            raise
+        name = f"@{bot.get('username') or bot.get('id')}"
+        chat = _mapping(self._call("getChat", may_publish=False, params={"chat_id": self.chat_id}))
+        where = f"@{chat['username']}" if chat.get("username") else str(chat.get("title") or "")
+        where = where or self.chat_id
+        who = {"chat_id": self.chat_id, "user_id": bot.get("id")}
+        member = _mapping(self._call("getChatMember", may_publish=False, params=who))
+        status, is_channel = member.get("status"), chat.get("type") == "channel"
+        if status == "administrator":
+            may_post = bool(member.get("can_post_messages")) if is_channel else True
+        else:
+            may_post = status == "creator" or (status == "member" and not is_channel)
+        if not may_post:
+            raise Rejected(
+                f"bot {name} cannot post to {where} (it is {status}): "
+                "make it an administrator allowed to post messages"
+            )
+        return f"bot {name} can post to {where}"
+
+    def close(self) -> None:
+        self._http.close()
+
+    def _receipt(self, message: Any) -> Receipt:
+        if not isinstance(message, Mapping) or "message_id" not in message:
+            raise InDoubt("Telegram answered without a message id")
+        message_id = str(message["message_id"])
+        chat = _mapping(message.get("chat"))
+        username = chat.get("username")
+        if not username and self.chat_id.startswith("@"):
+            username = self.chat_id[1:]
+        url = f"https://t.me/{username}/{message_id}" if username else None
+        return Receipt(url=url, remote_id=message_id)
+
+    # -- the one place where HTTP answers become errors --------------------------------------
+
+    def _call(self, method: str, *, may_publish: bool, **kwargs: Any) -> Any:
+        """Telegram's `result` for `method`, or the error that says what to do next."""
+        verb = "POST" if may_publish else "GET"  # GET: urllib3 retries reads on 502-504
+        try:
+            response = http.send(
+                self._http, verb, self._methods + method, may_publish=may_publish,
+                allow_redirects=False, **kwargs,
+            )
+        except ChannelError as exc:
+            # `from None` only hides requests' exception; its text holds the URL, so the token.
+            exc.__context__ = exc.__cause__ = None
+            raise
+        try:
+            body = _mapping(response.json())
+        except ValueError:
+            body = {}
+        status = response.status_code
+        if 200 <= status < 300 and body.get("ok") is True:
+            return body.get("result")
+        if 200 <= status < 300:
+            if may_publish:
+                raise InDoubt(f"Telegram answered HTTP {status} to {method} without a result")
+            raise RetryLater(f"Telegram answered HTTP {status} to {method} without a result")
+        text = body.get("description") if isinstance(body.get("description"), str) else None
+        message = self._scrub(f"HTTP {status}: {text or response.reason or 'no description'}")[:500]
+        parameters = _mapping(body.get("parameters"))
+        if status == 429 or body.get("error_code") == 429:
+            after = parameters.get("retry_after")
+            after = float(after) if isinstance(after, int | float) else http.retry_after(response)
+            raise RetryLater(message, after=after)
+        if status == 504 and may_publish:
+            # A gateway that gave up waiting says nothing about whether Telegram sent it.
+            raise InDoubt(f"{message} (the message may have been sent)")
+        if status >= 500:
+            raise RetryLater(message, after=_retry_after_header(response))
+        if parameters.get("migrate_to_chat_id"):
+            moved_to = parameters["migrate_to_chat_id"]
+            message += f" (the group is now chat {moved_to}: update chat_id)"
+        raise Rejected(message)
+
+    def _scrub(self, text: str) -> str:
+        return redact(text).replace(self._token, MASK)
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _retry_after_header(response: requests.Response) -> float | None:
+    return http.retry_after(response) if "Retry-After" in response.headers else None
+
+
+def _redact_library_logs() -> None:
+    """Blank remembered secrets out of urllib3's log records, which carry request URLs.
+
+    A filter on a parent logger does not see its children's records, so each logger gets one.
+    """
+    existing = [name for name in logging.root.manager.loggerDict if name.startswith("urllib3")]
+    for name in {*_LIBRARY_LOGGERS, *existing}:
+        logger = logging.getLogger(name)
+        if not any(isinstance(item, RedactingFilter) for item in logger.filters):
+            logger.addFilter(RedactingFilter())

@@ -1,0 +1,166 @@
+"""A fake Mastodon instance: the parts of the REST API that publishing a campaign touches.
+
+As documented (docs.joinmastodon.org, methods/statuses, media, instance, accounts; api/rate-limits):
+- GET  /api/v2/instance                   configuration.statuses.max_characters and media limits
+- GET  /api/v1/accounts/verify_credentials
+- POST /api/v2/media                      200 when ready; 202 with `url: null` while processing
+- GET  /api/v1/media/:id                  206 while processing, then 200 with a url
+- POST /api/v1/statuses                   Idempotency-Key: the same key gives the same status
+- errors are {"error": "..."}; every answer carries X-RateLimit-Limit/Remaining/Reset (ISO 8601)
+
+Unlike Mastodon, a 401 echoes the Authorization header back, so tests can prove the adapter
+never passes a token on. Use `processing_polls` for slow media, `fail` and
+`drop_after_processing` (from FakeServer) for outages.
+"""
+
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from scheduler.text import mastodon_length
+from tests.fakes.server import FakeServer, Reply, Request, Upload
+
+TOKEN = "fake-mastodon-token"
+
+
+class FakeMastodon(FakeServer):
+    """One instance with one account (`username`) whose token is `token`."""
+
+    def __init__(
+        self, token: str = TOKEN, *, username: str = "campagne", max_characters: int = 500,
+        processing_polls: int = 0, image_size_limit: int = 16 * 1024 * 1024,
+        echo_authorization: bool = True, latency_ms: float = 0.0,
+    ) -> None:
+        super().__init__(latency_ms)
+        self.token = token
+        self.username = username
+        self.max_characters = max_characters
+        #: 0: uploads are processed at once (200); n: 202, then n × 206, then 200.
+        self.processing_polls = processing_polls
+        self.image_size_limit = image_size_limit
+        self.echo_authorization = echo_authorization
+        self.statuses: list[dict[str, Any]] = []
+        self.media: dict[str, dict[str, Any]] = {}
+        self.uploads: dict[str, Upload] = {}
+        self._polls_left: dict[str, int] = {}
+        self._by_key: dict[str, dict[str, Any]] = {}
+        self._ids = itertools.count(110_000_000_000_000_001)
+
+    def handle(self, request: Request) -> Reply:
+        route = (request.method, request.path)
+        if route == ("GET", "/api/v2/instance"):
+            return self._limited(Reply(200, self._instance()))
+        if not self._authorized(request):
+            error = "The access token is invalid"
+            if self.echo_authorization:
+                error += f" (received: {request.headers.get('authorization', '')})"
+            return self._limited(Reply(401, {"error": error}))
+        with self.lock:
+            if route == ("GET", "/api/v1/accounts/verify_credentials"):
+                reply = Reply(200, {"id": "1", "username": self.username, "acct": self.username})
+            elif route == ("POST", "/api/v2/media"):
+                reply = self._upload(request)
+            elif request.method == "GET" and request.path.startswith("/api/v1/media/"):
+                reply = self._media(request.path.rsplit("/", 1)[1])
+            elif route == ("POST", "/api/v1/statuses"):
+                reply = self._post_status(request)
+            else:
+                reply = Reply(404, {"error": "Record not found"})
+        return self._limited(reply)
+
+    def _authorized(self, request: Request) -> bool:
+        return request.headers.get("authorization") == f"Bearer {self.token}"
+
+    def _instance(self) -> dict[str, Any]:
+        return {
+            "domain": "127.0.0.1",
+            "title": "Fake Mastodon",
+            "version": "4.3.0",
+            "configuration": {
+                "statuses": {
+                    "max_characters": self.max_characters,
+                    "max_media_attachments": 4,
+                    "characters_reserved_per_url": 23,
+                },
+                "media_attachments": {
+                    "supported_mime_types": ["image/jpeg", "image/png", "image/gif", "image/webp"],
+                    "description_limit": 1500,
+                    "image_size_limit": self.image_size_limit,
+                },
+            },
+        }
+
+    def _upload(self, request: Request) -> Reply:
+        upload = request.files.get("file")
+        if upload is None or not upload.content_type:
+            return Reply(422, {"error": "Validation failed: File content type is invalid"})
+        media_id = str(next(self._ids))
+        processing = self.processing_polls > 0
+        media = {
+            "id": media_id,
+            "type": "image",
+            "url": None if processing else f"{self.url}/media/{media_id}.png",
+            "preview_url": f"{self.url}/media/{media_id}-small.png",
+            "description": request.value("description"),
+        }
+        self.media[media_id] = media
+        self.uploads[media_id] = upload
+        self._polls_left[media_id] = self.processing_polls
+        return Reply(202 if processing else 200, media)
+
+    def _media(self, media_id: str) -> Reply:
+        media = self.media.get(media_id)
+        if media is None:
+            return Reply(404, {"error": "Record not found"})
+        if self._polls_left[media_id] > 0:
+            self._polls_left[media_id] -= 1
+            return Reply(206, None)
+        media["url"] = f"{self.url}/media/{media_id}.png"
+        return Reply(200, media)
+
+    def _post_status(self, request: Request) -> Reply:
+        key = request.headers.get("idempotency-key")
+        if key and key in self._by_key:
+            return Reply(200, self._by_key[key])
+        text = request.value("status", "") or ""
+        media_ids = request.form.get("media_ids[]", [])
+        if not text.strip() and not media_ids:
+            return Reply(422, {"error": "Validation failed: Text can't be blank"})
+        if mastodon_length(text) > self.max_characters:
+            error = f"Validation failed: Text character limit of {self.max_characters} exceeded"
+            return Reply(422, {"error": error})
+        for media_id in media_ids:
+            if media_id not in self.media:
+                return Reply(422, {"error": "Validation failed: Media attachments are invalid"})
+            if self._polls_left[media_id] > 0 or self.media[media_id]["url"] is None:
+                return Reply(422, {
+                    "error": "Cannot attach files that have not finished processing. "
+                    "Try again in a moment!"
+                })
+        status_id = str(next(self._ids))
+        status = {
+            "id": status_id,
+            "created_at": datetime.now(UTC).isoformat(timespec="milliseconds"),
+            "uri": f"{self.url}/users/{self.username}/statuses/{status_id}",
+            "url": f"{self.url}/@{self.username}/{status_id}",
+            "visibility": request.value("visibility", "public"),
+            "language": request.value("language"),
+            "text": text,
+            "media_attachments": [self.media[media_id] for media_id in media_ids],
+            "idempotency_key": key,
+        }
+        self.statuses.append(status)
+        if key:
+            self._by_key[key] = status
+        return Reply(200, status)
+
+    @staticmethod
+    def _limited(reply: Reply) -> Reply:
+        now = datetime.now(UTC)
+        reset = now.replace(second=0, microsecond=0) + timedelta(minutes=5 - now.minute % 5)
+        reply.headers.setdefault("X-RateLimit-Limit", "300")
+        reply.headers.setdefault("X-RateLimit-Remaining", "299")
+        reply.headers.setdefault("X-RateLimit-Reset", reset.strftime("%Y-%m-%dT%H:%M:%S.%fZ"))
+        return reply
