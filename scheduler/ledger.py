@@ -243,7 +243,8 @@ class Ledger:
             return datetime.now(UTC)
         with self._tx() as conn:
             value = conn.execute(select(func.now())).scalar_one()
-        return value.astimezone(UTC)  # type: ignore[no-any-return]
+        moment: datetime = value.astimezone(UTC)
+        return moment
 
     # ------------------------------------------------------------------ files → ledger
 

@@ -49,7 +49,7 @@ class Policy:
         )
 
     def backoff(self, attempts: int) -> timedelta:
-        return min(self.retry_base * (2 ** max(0, attempts - 1)), MAX_BACKOFF)
+        return min(self.retry_base * (1 << min(max(0, attempts - 1), 20)), MAX_BACKOFF)
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from scheduler import __version__
+from scheduler.channels._secretguard import guard_urllib3_logs
 from scheduler.errors import ChannelError, InDoubt, Rejected, RetryLater
 from scheduler.secrets import redact
 
@@ -28,6 +29,7 @@ _RESET_HEADERS = ("x-ratelimit-reset", "ratelimit-reset", "x-rate-limit-reset")
 
 def session(read_retries: int = 2) -> requests.Session:
     """A session that retries only idempotent methods (GET, HEAD) on connection errors and 5xx."""
+    guard_urllib3_logs()
     http = requests.Session()
     http.headers["User-Agent"] = USER_AGENT
     retry = Retry(
@@ -44,18 +46,22 @@ def session(read_retries: int = 2) -> requests.Session:
     return http
 
 
-def retry_after(response: requests.Response, now: float | None = None) -> float | None:
-    """Seconds to wait from Retry-After (seconds or HTTP date) or a rate-limit reset header."""
+def retry_after(response: requests.Response, now: float | None = None, rate_limit: bool = True) -> float | None:
+    """Seconds to wait from Retry-After (seconds or HTTP date) or, for a rate limit, its reset header."""
     now = time.time() if now is None else now
     value = response.headers.get("Retry-After")
     if value:
         value = value.strip()
-        if value.isdigit():
-            return float(value)
+        try:
+            return max(0.0, float(value))
+        except ValueError:
+            pass
         try:
             return max(0.0, email.utils.parsedate_to_datetime(value).timestamp() - now)
         except (TypeError, ValueError):
             pass
+    if not rate_limit:  # Mastodon sends X-RateLimit-Reset on every answer; it says nothing about an outage
+        return None
     for name in _RESET_HEADERS:
         value = response.headers.get(name)
         if not value:
@@ -89,7 +95,7 @@ def error_message(response: requests.Response, extract: Callable[[Any], str | No
                 break
     if text is None:
         text = response.text.strip() or response.reason or ""
-    return redact(f"HTTP {response.status_code}: {text}"[:500])
+    return redact(f"HTTP {response.status_code}: {text}")[:500]  # redact first: a cut may split a secret
 
 
 def check_status(response: requests.Response, extract: Callable[[Any], str | None] | None = None) -> requests.Response:
@@ -99,7 +105,7 @@ def check_status(response: requests.Response, extract: Callable[[Any], str | Non
         return response
     message = error_message(response, extract)
     if status == 429 or status >= 500:
-        raise RetryLater(message, after=retry_after(response))
+        raise RetryLater(message, after=retry_after(response, rate_limit=status == 429))
     raise Rejected(message)
 
 
@@ -111,20 +117,24 @@ def send(http: requests.Session, method: str, url: str, *, may_publish: bool, **
     kwargs.setdefault("timeout", TIMEOUT)
     try:
         return http.request(method, url, **kwargs)
-    except requests.exceptions.ConnectTimeout as exc:
-        raise RetryLater(redact(f"could not connect: {exc.__class__.__name__}")) from None
-    except requests.exceptions.SSLError:
-        raise RetryLater("TLS handshake failed") from None
-    except requests.exceptions.ConnectionError as exc:
-        if may_publish and _was_sent(exc):
-            raise InDoubt("the connection dropped after the request was sent") from None
-        raise RetryLater(redact(f"could not connect: {_root_cause(exc)}")) from None
-    except requests.exceptions.Timeout:
-        if may_publish:
-            raise InDoubt("no answer in time after the request was sent") from None
-        raise RetryLater("no answer in time") from None
     except requests.exceptions.RequestException as exc:
-        raise ChannelError(redact(f"request failed: {exc.__class__.__name__}")) from None
+        error = _translate(exc, may_publish)
+    # Raised outside the except block: requests' exception (whose text has the URL) stays unlinked.
+    raise error
+
+
+def _translate(exc: requests.exceptions.RequestException, may_publish: bool) -> ChannelError:
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return RetryLater(redact(f"could not connect: {exc.__class__.__name__}"))
+    if isinstance(exc, requests.exceptions.SSLError):
+        return RetryLater("TLS handshake failed")
+    if isinstance(exc, requests.exceptions.ConnectionError):
+        if may_publish and _was_sent(exc):
+            return InDoubt("the connection dropped after the request was sent")
+        return RetryLater(redact(f"could not connect: {_root_cause(exc)}"))
+    if isinstance(exc, requests.exceptions.Timeout):
+        return InDoubt("no answer in time after the request was sent") if may_publish else RetryLater("no answer in time")
+    return ChannelError(redact(f"request failed: {exc.__class__.__name__}"))
 
 
 def _root_cause(exc: BaseException) -> str:

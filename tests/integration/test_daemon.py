@@ -14,7 +14,16 @@ import pytest
 
 from tests.fakes.webhook_server import FakeWebhook, Received, Reply
 from tests.integration.daemon_helpers import (
-    at, campaign, daemon, ledger, now, outbox, soon, states, wait_for, write,
+    at,
+    campaign,
+    daemon,
+    ledger,
+    now,
+    outbox,
+    soon,
+    states,
+    wait_for,
+    write,
 )
 
 
@@ -72,7 +81,8 @@ class KillingWebhook(FakeWebhook):
 
 
 def test_killed_after_the_request_left_on_a_network_without_lookup_is_in_doubt_not_resent(tmp_path: Path) -> None:
-    with KillingWebhook(flavor="json") as hook:
+    hook = KillingWebhook(flavor="json")
+    with hook:
         channels = f"channels:\n  hook: {{type: webhook, format: json, url: '{hook.url}'}}\n"
         write(tmp_path, {"p": (now() - timedelta(minutes=1), "Belangrijk.")}, channels=channels, default_channels="[hook]")
         process = daemon(tmp_path, "--once")
