@@ -262,8 +262,10 @@ class Ledger:
                 repeat = published_texts.get((item.channel, item.text_hash))
                 hold = item.hold
                 if hold is None and repeat not in (None, item.post) and not item.allow_repeat:
-                    hold = (f"the same text already went out on {item.channel} as {repeat}; "
-                            "set allow_repeat: true to send it again")
+                    hold = (
+                        f"the same text already went out on {item.channel} as {repeat}; "
+                        "set allow_repeat: true to send it again"
+                    )
                 row = rows.get((item.post, item.channel))
                 values = {
                     "path": item.path,

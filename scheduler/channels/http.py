@@ -133,7 +133,9 @@ def _translate(exc: requests.exceptions.RequestException, may_publish: bool) -> 
             return InDoubt("the connection dropped after the request was sent")
         return RetryLater(redact(f"could not connect: {_root_cause(exc)}"))
     if isinstance(exc, requests.exceptions.Timeout):
-        return InDoubt("no answer in time after the request was sent") if may_publish else RetryLater("no answer in time")
+        return (
+            InDoubt("no answer in time after the request was sent") if may_publish else RetryLater("no answer in time")
+        )
     return ChannelError(redact(f"request failed: {exc.__class__.__name__}"))
 
 

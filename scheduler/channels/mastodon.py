@@ -43,8 +43,16 @@ MEDIA = MediaRules(
     max_bytes=16_000_000,
     kinds=frozenset({".jpg", ".jpeg", ".png", ".gif", ".webp", ".heic", ".heif", ".avif"}),
 )
-_MIME = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png", ".gif": "image/gif",
-         ".webp": "image/webp", ".heic": "image/heic", ".heif": "image/heif", ".avif": "image/avif"}
+_MIME = {
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".png": "image/png",
+    ".gif": "image/gif",
+    ".webp": "image/webp",
+    ".heic": "image/heic",
+    ".heif": "image/heif",
+    ".avif": "image/avif",
+}
 _POLL_FIRST = 0.1  # seconds before the first look at a processing upload; doubles up to _POLL_MAX
 _POLL_MAX = 2.0
 
@@ -105,8 +113,11 @@ class MastodonChannel(Channel):
         ]
         form += [("media_ids[]", media_id) for media_id in media_ids]
         response = self._request(
-            "POST", "/api/v1/statuses", may_publish=True,
-            data=form, headers={"Idempotency-Key": _header_safe(key)},
+            "POST",
+            "/api/v1/statuses",
+            may_publish=True,
+            data=form,
+            headers={"Idempotency-Key": _header_safe(key)},
         )
         status = _json(response)
         if not isinstance(status, Mapping) or not status.get("id"):
@@ -118,7 +129,9 @@ class MastodonChannel(Channel):
     def check(self) -> str:
         try:
             response = http.send(
-                self._http, "GET", f"{self._base}/api/v1/accounts/verify_credentials",
+                self._http,
+                "GET",
+                f"{self._base}/api/v1/accounts/verify_credentials",
                 may_publish=False,
             )
         except RetryLater as exc:
@@ -180,7 +193,9 @@ class MastodonChannel(Channel):
                 # An upload publishes nothing (unattached media expire), so a lost answer is
                 # RetryLater, not InDoubt.
                 response = self._request(
-                    "POST", "/api/v2/media", may_publish=False,
+                    "POST",
+                    "/api/v2/media",
+                    may_publish=False,
                     files={"file": (item.path.name, handle, mime or "application/octet-stream")},
                     data={"description": item.alt},
                 )
@@ -203,18 +218,14 @@ class MastodonChannel(Channel):
             if isinstance(media, Mapping) and media.get("url"):
                 return
             if time.monotonic() + delay > deadline:
-                raise RetryLater(
-                    f"{self.host} is still processing {name} after {self.media_timeout:g} s"
-                )
+                raise RetryLater(f"{self.host} is still processing {name} after {self.media_timeout:g} s")
             log.debug("mastodon: %s still processing %s", self.host, name)
             time.sleep(delay)
             delay = min(delay * 2, _POLL_MAX)
 
     # -- the one place where HTTP answers become errors --------------------------------------
 
-    def _request(
-        self, method: str, path: str, *, may_publish: bool = False, **kwargs: Any
-    ) -> requests.Response:
+    def _request(self, method: str, path: str, *, may_publish: bool = False, **kwargs: Any) -> requests.Response:
         # A redirected POST would be replayed as a GET by requests: never follow, say so instead.
         kwargs.setdefault("allow_redirects", method == "GET")
         url = self._base + path

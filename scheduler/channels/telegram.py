@@ -46,8 +46,13 @@ _MIME = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png"}
 _MARKDOWN_V2_RESERVED = re.compile(r"([_*\[\]()~`>#+\-=|{}.!\\])")
 _TOKEN_CHARACTERS = re.compile(r"[A-Za-z0-9:_-]+")
 _LIBRARY_LOGGERS = (
-    "urllib3", "urllib3.connection", "urllib3.connectionpool", "urllib3.poolmanager",
-    "urllib3.response", "urllib3.util.retry", "requests",
+    "urllib3",
+    "urllib3.connection",
+    "urllib3.connectionpool",
+    "urllib3.poolmanager",
+    "urllib3.response",
+    "urllib3.util.retry",
+    "requests",
 )
 
 
@@ -111,7 +116,8 @@ class TelegramChannel(Channel):
                 with item.path.open("rb") as handle:
                     mime = _MIME.get(item.path.suffix.lower(), "application/octet-stream")
                     message = self._call(
-                        "sendPhoto", may_publish=True,
+                        "sendPhoto",
+                        may_publish=True,
                         data={**fields, "caption": escape(post.text, self.parse_mode)},
                         files={"photo": (item.path.name, handle, mime)},
                     )
@@ -119,7 +125,8 @@ class TelegramChannel(Channel):
                 raise Rejected(f"cannot read {item.path.name}: {exc.strerror}") from None
         else:
             message = self._call(
-                "sendMessage", may_publish=True,
+                "sendMessage",
+                may_publish=True,
                 data={**fields, "text": escape(post.text, self.parse_mode)},
             )
         receipt = self._receipt(message)
@@ -146,8 +153,7 @@ class TelegramChannel(Channel):
             may_post = status == "creator" or (status == "member" and not is_channel)
         if not may_post:
             raise Rejected(
-                f"bot {name} cannot post to {where} (it is {status}): "
-                "make it an administrator allowed to post messages"
+                f"bot {name} cannot post to {where} (it is {status}): make it an administrator allowed to post messages"
             )
         return f"bot {name} can post to {where}"
 
@@ -172,8 +178,12 @@ class TelegramChannel(Channel):
         verb = "POST" if may_publish else "GET"  # GET: urllib3 retries reads on 502-504
         try:
             response = http.send(
-                self._http, verb, self._methods + method, may_publish=may_publish,
-                allow_redirects=False, **kwargs,
+                self._http,
+                verb,
+                self._methods + method,
+                may_publish=may_publish,
+                allow_redirects=False,
+                **kwargs,
             )
         except ChannelError as exc:
             # `from None` only hides requests' exception; its text holds the URL, so the token.

@@ -22,8 +22,14 @@ def at(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S+00:00")
 
 
-def write(root: Path, posts: dict[str, tuple[datetime, str]], *, channels: str = CHANNELS,
-          default_channels: str = "[mastodon]", extra_defaults: str = "") -> Path:
+def write(
+    root: Path,
+    posts: dict[str, tuple[datetime, str]],
+    *,
+    channels: str = CHANNELS,
+    default_channels: str = "[mastodon]",
+    extra_defaults: str = "",
+) -> Path:
     (root / "posts").mkdir(parents=True, exist_ok=True)
     (root / "channels.yml").write_text(channels, encoding="utf-8")
     (root / "posts" / "_defaults.yml").write_text(
@@ -38,19 +44,36 @@ def write(root: Path, posts: dict[str, tuple[datetime, str]], *, channels: str =
 
 def env_for(root: Path, db: str | None = None, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CAMPAIGN_") and k != "DATABASE_URL"}
-    env.update(CAMPAIGN_ROOT=str(root), DATABASE_URL=db or f"sqlite:///{root / 'campaign.db'}",
-               CAMPAIGN_RETRY_BASE="1", **extra)
+    env.update(
+        CAMPAIGN_ROOT=str(root),
+        DATABASE_URL=db or f"sqlite:///{root / 'campaign.db'}",
+        CAMPAIGN_RETRY_BASE="1",
+        **extra,
+    )
     return env
 
 
-def campaign(root: Path, *args: str, db: str | None = None, timeout: float = 120, **extra: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "scheduler", *args], env=env_for(root, db, **extra),
-                          capture_output=True, text=True, timeout=timeout, check=False)
+def campaign(
+    root: Path, *args: str, db: str | None = None, timeout: float = 120, **extra: str
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "scheduler", *args],
+        env=env_for(root, db, **extra),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
 
 
 def daemon(root: Path, *args: str, db: str | None = None, **extra: str) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, "-m", "scheduler", "run", *args], env=env_for(root, db, **extra),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "scheduler", "run", *args],
+        env=env_for(root, db, **extra),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def outbox(root: Path) -> list[dict[str, Any]]:

@@ -38,8 +38,15 @@ def db(request: pytest.FixtureRequest, tmp_path: Path) -> str | None:
 
 
 def test_due_posts_go_out_once_and_running_again_sends_nothing(tmp_path: Path, db: str | None) -> None:
-    write(tmp_path, {"a": (now() - timedelta(minutes=5), "Eén."), "b": (now() - timedelta(minutes=1), "Twee."),
-                     "later": (now() + timedelta(days=1), "Morgen.")}, default_channels="[mastodon, bluesky]")
+    write(
+        tmp_path,
+        {
+            "a": (now() - timedelta(minutes=5), "Eén."),
+            "b": (now() - timedelta(minutes=1), "Twee."),
+            "later": (now() + timedelta(days=1), "Morgen."),
+        },
+        default_channels="[mastodon, bluesky]",
+    )
     first = campaign(tmp_path, "run", "--once", db=db)
     assert first.returncode == 0, first.stderr
     second = campaign(tmp_path, "run", "--once", db=db)
@@ -84,7 +91,9 @@ def test_killed_after_the_request_left_on_a_network_without_lookup_is_in_doubt_n
     hook = KillingWebhook(flavor="json")
     with hook:
         channels = f"channels:\n  hook: {{type: webhook, format: json, url: '{hook.url}'}}\n"
-        write(tmp_path, {"p": (now() - timedelta(minutes=1), "Belangrijk.")}, channels=channels, default_channels="[hook]")
+        write(
+            tmp_path, {"p": (now() - timedelta(minutes=1), "Belangrijk.")}, channels=channels, default_channels="[hook]"
+        )
         process = daemon(tmp_path, "--once")
         hook.victim = process.pid
         process.communicate(timeout=60)
@@ -118,8 +127,11 @@ def test_four_processes_send_1000_due_posts_each_exactly_once(tmp_path: Path, db
 
 def test_pause_stops_three_running_daemons_before_their_next_send_and_resume_follows_lateness(tmp_path: Path) -> None:
     start = soon(3)
-    write(tmp_path, {f"p{i:02d}": (start + timedelta(seconds=0.5 * i), f"Post {i}.") for i in range(30)},
-          extra_defaults="max_late: 1 hour\n")
+    write(
+        tmp_path,
+        {f"p{i:02d}": (start + timedelta(seconds=0.5 * i), f"Post {i}.") for i in range(30)},
+        extra_defaults="max_late: 1 hour\n",
+    )
     daemons = [daemon(tmp_path) for _ in range(3)]
     try:
         assert wait_for(lambda: len(outbox(tmp_path)) >= 3, timeout=30)
@@ -142,11 +154,24 @@ def test_pause_stops_three_running_daemons_before_their_next_send_and_resume_fol
     assert Counter(r["post"] for r in outbox(tmp_path)) == {f"p{i:02d}": 1 for i in range(30)}
 
 
-@pytest.mark.parametrize(("max_late", "expected"), [("30 minutes", {"recent": "published", "old": "missed"}),
-                                                    ("3 hours", {"recent": "published", "old": "published"})])
-def test_posts_whose_time_passed_during_downtime_follow_max_late(tmp_path: Path, max_late: str, expected: dict[str, str]) -> None:
-    write(tmp_path, {"recent": (now() - timedelta(minutes=10), "Net gemist."), "old": (now() - timedelta(hours=2), "Lang geleden.")},
-          extra_defaults=f"max_late: {max_late}\n")
+@pytest.mark.parametrize(
+    ("max_late", "expected"),
+    [
+        ("30 minutes", {"recent": "published", "old": "missed"}),
+        ("3 hours", {"recent": "published", "old": "published"}),
+    ],
+)
+def test_posts_whose_time_passed_during_downtime_follow_max_late(
+    tmp_path: Path, max_late: str, expected: dict[str, str]
+) -> None:
+    write(
+        tmp_path,
+        {
+            "recent": (now() - timedelta(minutes=10), "Net gemist."),
+            "old": (now() - timedelta(hours=2), "Lang geleden."),
+        },
+        extra_defaults=f"max_late: {max_late}\n",
+    )
     assert campaign(tmp_path, "run", "--once").returncode == 0
     assert {post: state for (post, _), state in states(tmp_path).items()} == expected
     if "missed" in expected.values():
@@ -157,9 +182,14 @@ def test_posts_whose_time_passed_during_downtime_follow_max_late(tmp_path: Path,
 
 
 def test_editing_deleting_and_renaming_follow_what_was_published(tmp_path: Path) -> None:
-    write(tmp_path, {"gaat": (now() - timedelta(minutes=1), "Eerste versie."),
-                     "wacht": (now() + timedelta(days=1), "Komt later."),
-                     "weg": (now() + timedelta(days=1), "Wordt verwijderd.")})
+    write(
+        tmp_path,
+        {
+            "gaat": (now() - timedelta(minutes=1), "Eerste versie."),
+            "wacht": (now() + timedelta(days=1), "Komt later."),
+            "weg": (now() + timedelta(days=1), "Wordt verwijderd."),
+        },
+    )
     assert campaign(tmp_path, "run", "--once").returncode == 0
     posts = tmp_path / "posts"
     (posts / "gaat.md").write_text((posts / "gaat.md").read_text().replace("Eerste", "Tweede"))
