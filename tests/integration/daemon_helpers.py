@@ -54,11 +54,11 @@ def env_for(root: Path, db: str | None = None, **extra: str) -> dict[str, str]:
 
 
 def campaign(
-    root: Path, *args: str, db: str | None = None, timeout: float = 120, **extra: str
+    root: Path, *args: str, db: str | None = None, timeout: float = 120, env: dict[str, str] | None = None, **extra: str
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "scheduler", *args],
-        env=env_for(root, db, **extra),
+        env=env_for(root, db, **(env or {}), **extra),
         capture_output=True,
         text=True,
         timeout=timeout,

@@ -34,8 +34,8 @@ def test_sentinel_token_never_leaves_the_process_even_when_servers_echo_it(tmp_p
             default_channels="[masto, tg, hook]",
         )
         secrets = {"MASTO_TOKEN": SENTINEL, "TG_TOKEN": f"999:{SENTINEL}", "HOOK_SECRET": SENTINEL}
-        run = campaign(tmp_path, "run", "--once", "--log-level", "DEBUG", **secrets)
-        check = campaign(tmp_path, "channels", "check", **secrets)
+        run = campaign(tmp_path, "run", "--once", "--log-level", "DEBUG", env=secrets)
+        check = campaign(tmp_path, "channels", "check", env=secrets)
         status = campaign(tmp_path, "status", "--format", "json")
         text_status = campaign(tmp_path, "status")
         history = campaign(tmp_path, "history")
