@@ -153,7 +153,12 @@ def preview(
     elif fmt == "html":
         from scheduler import html
 
-        _write(output or "preview.html", html.render_page(plan, entries, problems))
+        if output == "-":
+            _write(output, html.render_page(plan, entries, problems))
+        else:
+            target = Path(output or "preview.html")  # big campaigns get one more page per month
+            for name, page in html.render_pages(plan, entries, problems, target.name).items():
+                _write(str(target.with_name(name)), page)
     else:
         color = output is None and sys.stdout.isatty()
         _write(output, views.as_text(plan, entries, color=color))
