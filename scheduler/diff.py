@@ -117,7 +117,10 @@ def _side(top: Path, prefix: str, revision: str, into: Path) -> Side:
         return Side(revision, commit_id, None)
     archive = _git(top, "archive", "--format=tar", f"--prefix={top.name}/", commit_id, *([prefix] if prefix else []))
     with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
-        tar.extractall(into, filter=_inside)
+        if hasattr(tarfile, "data_filter"):
+            tar.extractall(into, filter=_inside)
+        else:  # Python before 3.11.4: plain files and folders only
+            tar.extractall(into, members=[m for m in tar if (m.isfile() or m.isdir()) and ".." not in m.name])
     return Side(revision, commit_id, build(into / top.name / prefix))
 
 
