@@ -277,6 +277,12 @@ def _context(plan: Plan, language: str, cards: Sequence[Card], problems: Sequenc
     short, wide = locale.days["format"]["abbreviated"], locale.days["format"]["wide"]
     order = [(locale.first_week_day + i) % 7 for i in range(7)]
     errors = sum(p.is_error for p in problems)
+    labels = _labels(locale.language)
+
+    def count(number: int, word: str) -> str:
+        """A number and its word in the page's language: "3 berichten", "1 bericht"."""
+        return f"{format_decimal(number, locale=language)} {labels[word + '_one' if number == 1 else word]}"
+
     period = ""
     if cards:
         first, last = (format_date(c.day, "d MMMM y", locale=language) for c in (cards[0], cards[-1]))
@@ -285,18 +291,16 @@ def _context(plan: Plan, language: str, cards: Sequence[Card], problems: Sequenc
         "lang": language,
         "name": settings.name,
         "zone": str(settings.timezone),
-        "L": _labels(locale.language),
+        "L": labels,
         "weekdays": [(str(short[i]), str(wide[i])) for i in order],
-        "summary": {
-            key: str(format_decimal(value, locale=language))
-            for key, value in {
-                "sends": len(cards),
-                "posts": len({c.post for c in cards}),
-                "channels": len({c.channel for c in cards}),
-                "errors": errors,
-                "warnings": len(problems) - errors,
-            }.items()
+        "totals": {
+            "sends": len(cards),
+            "posts": len({c.post for c in cards}),
+            "channels": len({c.channel for c in cards}),
+            "errors": errors,
+            "warnings": len(problems) - errors,
         },
+        "count": count,
         "period": period,
         "has_errors": errors > 0,
         "problems": problems,

@@ -209,3 +209,14 @@ def test_markdown_keeps_post_text_inert(repo: Path) -> None:
     # In a table: one code span, the pipe escaped for the table; in a diff block: a longer fence.
     assert "| `nieuw` | ```` Zie @iemand \\| <b>vet</b> *ster* ``` en `code` ```` |" in text
     assert f"````diff\n-Oude zin.\n+{tricky}\n \n Tweede regel.\n````" in text
+
+
+def test_a_post_made_draft_leaves_the_schedule_unless_drafts_are_compared(repo: Path) -> None:
+    (repo / "posts" / "blijft.md").write_text(
+        post("Blijft hetzelfde.", publish_at="2027-11-15 09:00", channels=BOTH, draft="true")
+    )
+
+    assert summary(compare(repo, "main"))["removed"] == ["blijft@bluesky", "blijft@mastodon", "weg@mastodon"]
+    with_drafts = summary(compare(repo, "main", drafts=True))
+    assert with_drafts["draft"] == ["blijft@bluesky", "blijft@mastodon"]
+    assert with_drafts["removed"] == ["weg@mastodon"]

@@ -154,7 +154,7 @@ def test_problems_are_shown_on_the_card_and_at_the_top(tmp_path: Path) -> None:
     assert "<strong>Fout:</strong> bluesky: text is 330 graphemes, over the limit of 300" in page
     assert parsed.find("section", id="problems")
     assert "<code>posts/lang.md:5</code> bluesky: text is 330 graphemes" in page
-    assert "1 fouten, 0 waarschuwingen" in page
+    assert "1 fout, 0 waarschuwingen" in page
 
 
 def test_links_and_hashtags_are_marked(tmp_path: Path) -> None:
@@ -243,3 +243,14 @@ def test_an_empty_selection_still_makes_a_page(tmp_path: Path) -> None:
 
     assert "Geen berichten" in page
     assert cards(parse(page)) == []
+
+
+def test_many_warnings_are_collapsed_but_errors_stay_open(tmp_path: Path) -> None:
+    same_minute = {f"p{i}.md": post(f"Bericht {i}.", publish_at="2027-11-15 09:00") for i in range(7)}
+    write_campaign(
+        tmp_path, {**same_minute, "lang.md": post("y" * 330, publish_at="2027-11-16 09:00", channels="[bluesky]")}
+    )
+    page = page_of(build(tmp_path))
+
+    assert "<details open>\n<summary>1 fout</summary>" in page
+    assert "<details>\n<summary>6 waarschuwingen</summary>" in page
