@@ -17,7 +17,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 from itertools import groupby
 from pathlib import Path, PurePosixPath
@@ -38,8 +38,13 @@ EMBED_MAX_BYTES = 150_000  # images up to this size are embedded as data: URIs .
 PAGE_EMBED_BUDGET = 1_500_000  # ... until a page holds this many bytes of them
 ONE_PAGE_MAX_ENTRIES = 2_000  # above this, an index page and one page per month
 CHIPS_PER_DAY = 4  # posts listed in a month-grid cell before "+N more"
-_IMAGE_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".gif": "image/gif"}
-_IMAGE_TYPES[".webp"] = "image/webp"
+_IMAGE_TYPES = {
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".gif": "image/gif",
+    ".webp": "image/webp",
+}
 
 
 @dataclass(frozen=True)
@@ -233,7 +238,7 @@ class _Builder:
         return f"{self.day_label(first, 'd MMMM')} – {self.day_label(last, 'd MMMM y')}"
 
 
-@cache
+@lru_cache(maxsize=65_536)  # a post's text is the same on most of its channels
 def _parts(text: str) -> tuple[tuple[str, str], ...]:
     """The text cut into plain stretches and links, hashtags and mentions, as Bluesky finds them."""
     raw = text.encode("utf-8")
