@@ -160,7 +160,41 @@ def preview(
     elif fmt == "html":
         from scheduler import html
 
-        _write(output or "preview.html", html.render_page(plan, entries, problems))
+        if output == "-":
+            _write(output, html.render_page(plan, entries, problems))
+        else:
+            target = Path(output or "preview.html")  # big campaigns get one more page per month
+            for name, page in html.render_pages(plan, entries, problems, target.name).items():
+                _write(str(target.with_name(name)), page)
     else:
         color = output is None and sys.stdout.isatty()
         _write(output, views.as_text(plan, entries, color=color))
+
+
+# ---------------------------------------------------------------------------------- diff
+
+
+@main.command()
+@click.argument("base")
+@click.argument("head", required=False)
+@click.option("--format", "fmt", type=click.Choice(["text", "markdown", "json"]), default="text", show_default=True)
+@click.option("--drafts", is_flag=True, help="Include posts marked draft: true.")
+@click.option("--output", "-o", metavar="FILE", help="Write to FILE instead of standard output.")
+@pass_context
+def diff(obj: Context, base: str, head: str | None, fmt: str, drafts: bool, output: str | None) -> None:
+    """What a change does to the schedule: sends added, removed, moved or changed.
+
+    BASE and HEAD are git revisions (HEAD: the working tree when left out), e.g.
+    `campaign diff origin/main`. The campaign folder (--root) may be anywhere in the
+    repository. Problems in either revision are shown, and the exit status is 0 either way:
+    `campaign validate` is the check that fails.
+    """
+    from scheduler import diff_report
+    from scheduler.diff import GitError, compare
+
+    try:
+        result = compare(obj.root, base, head, drafts=drafts)
+    except GitError as exc:
+        raise click.ClickException(str(exc)) from None
+    views = {"text": diff_report.as_text, "markdown": diff_report.as_markdown, "json": diff_report.as_json}
+    _write(output, views[fmt](result))

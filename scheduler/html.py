@@ -1,0 +1,370 @@
+"""The HTML preview: the plan as a calendar that people open in a browser.
+
+One self-contained page (inline CSS, a few lines of optional JS, images as data: URIs) in the
+campaign's time zone and language: per month a month grid that links to a week view, where
+every post on every channel is a card that looks roughly like the network shows it.
+
+Draft text is untrusted: pages are rendered by their own Jinja2 environment with autoescape on
+(not the sandboxed environment that renders post bodies), and nothing from a draft is ever
+marked safe. Big campaigns are split into an index page and one page per month.
+"""
+
+from __future__ import annotations
+
+import base64
+import gc
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date, timedelta
+from functools import cache, lru_cache
+from importlib import resources
+from itertools import groupby
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import yaml
+from babel import Locale
+from babel.dates import format_date
+from babel.numbers import format_decimal
+from jinja2 import Environment, PackageLoader, StrictUndefined
+
+from scheduler.channels.bluesky_richtext import find_spans
+from scheduler.plan import Entry, Plan
+from scheduler.preview import entry_record
+from scheduler.problems import Problem
+
+EMBED_MAX_BYTES = 150_000  # images up to this size are embedded as data: URIs ...
+PAGE_EMBED_BUDGET = 1_500_000  # ... until a page holds this many bytes of them
+ONE_PAGE_MAX_ENTRIES = 2_000  # above this, an index page and one page per month
+CHIPS_PER_DAY = 4  # posts listed in a month-grid cell before "+N more"
+_IMAGE_TYPES = {
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".gif": "image/gif",
+    ".webp": "image/webp",
+}
+
+
+@dataclass(frozen=True)
+class Image:
+    name: str  # as written in the post, relative to the campaign root
+    alt: str
+    src: str | None  # a data: URI, or None when not embedded
+
+
+@dataclass(frozen=True, slots=True)
+class Card:
+    """One entry as the page shows it. Plain values only: the template escapes every one."""
+
+    anchor: str
+    due: str  # local ISO 8601, as in preview.entry_record
+    time: str  # 09:00
+    channel: str
+    account: str  # "dryrun · bluesky": the type, and the network whose look a dry-run channel borrows
+    network: str
+    title: str
+    post: str
+    draft: bool
+    text: tuple[tuple[str, str], ...] | None  # (kind, text): kind "" for plain, or link, tag, mention
+    images: tuple[Image, ...]
+    length: str  # "284 / 300 tekens", empty when not rendered
+    fill: int | None  # percent of the limit used, at most 100; None without a limit
+    level: str  # "", "near" or "over" the limit
+    problems: tuple[Problem, ...]
+    errors: bool
+
+    @property
+    def initial(self) -> str:
+        return self.channel[:1].upper()
+
+    @property
+    def classes(self) -> str:
+        state = " has-error" if self.errors else " has-warning" if self.problems else ""
+        return f"card net-{self.network}{state}{' is-draft' if self.draft else ''}"
+
+    @property
+    def day(self) -> date:
+        return date.fromisoformat(self.due[:10])
+
+
+@dataclass(frozen=True)
+class Day:
+    day: date
+    label: str
+    cards: tuple[Card, ...]
+
+    @property
+    def anchor(self) -> str:
+        return f"d-{self.day.isoformat()}"
+
+    def slots(self) -> list[list[Card]]:
+        """The cards of one post at one time, per post and time: one line in a month-grid cell."""
+        slots: dict[tuple[str, str], list[Card]] = {}
+        for card in self.cards:
+            slots.setdefault((card.time, card.post), []).append(card)
+        return list(slots.values())
+
+
+@dataclass(frozen=True)
+class Week:
+    number: int
+    label: str
+    days: tuple[Day, ...]
+
+    @property
+    def anchor(self) -> str:
+        return f"w-{self.days[0].day.isoformat()}"
+
+
+@dataclass(frozen=True)
+class Month:
+    key: str  # 2027-11
+    title: str
+    page: str  # the file its cards are in; "" for this page
+    grid: tuple[tuple[Day | None, ...], ...]  # rows of 7; None outside the month
+    weeks: tuple[Week, ...]  # weeks with posts
+    count: int
+
+
+class _Builder:
+    """Turns entries into cards, and cards into months, weeks and days, in the campaign's language."""
+
+    def __init__(self, plan: Plan) -> None:
+        self.root = plan.campaign.root
+        self.zone = plan.campaign.settings.timezone
+        self.language = plan.campaign.settings.language
+        locale = Locale.parse(self.language)
+        self.first_weekday = locale.first_week_day
+        self.labels = _labels(locale.language)
+        self.embedded = 0
+        self._data_uris: dict[Path, str | None] = {}
+
+    def cards(self, entries: Iterable[Entry]) -> list[Card]:
+        return [self.card(e) for e in entries]
+
+    def card(self, entry: Entry) -> Card:
+        record = entry_record(entry, self.zone)
+        channel = entry.channel
+        network = str(channel.settings.get("like") or channel.type) if channel.type == "dryrun" else channel.type
+        length, limit, fill, level = record["length"], record["limit"], None, ""
+        if length is None:
+            size = ""
+        else:
+            unit = channel.limits.length_for(bool(entry.draft.media)).unit
+            size = f"{length} {self.labels.get(unit, unit)}"
+            if limit:
+                size = f"{length} / {limit} {self.labels.get(unit, unit)}"
+                fill = min(100, 100 * length // limit)
+                level = "over" if length > limit else "near" if length >= 0.9 * limit else ""
+                if length > limit:
+                    size += f", {length - limit} {self.labels['over']}"
+            else:
+                size += f", {self.labels['no_limit']}"
+        problems = entry.problems
+        return Card(
+            anchor=f"{record['post']}@{record['channel']}",
+            due=record["due"],
+            time=record["due"][11:16],
+            channel=record["channel"],
+            account=record["type"] if network == record["type"] else f"{record['type']} · {network}",
+            network=network,
+            title=record["title"] or "",
+            post=record["post"],
+            draft=record["draft"],
+            text=None if entry.post is None else _parts(entry.post.text),
+            images=tuple(self.image(m.path, m.alt) for m in entry.post.media) if entry.post else (),
+            length=size,
+            fill=fill,
+            level=level,
+            problems=problems,
+            errors=any(p.is_error for p in problems),
+        )
+
+    def image(self, path: Path, alt: str) -> Image:
+        name = path.relative_to(self.root).as_posix() if path.is_relative_to(self.root) else path.name
+        if path not in self._data_uris:
+            self._data_uris[path] = self._data_uri(path)
+        return Image(name, alt, self._data_uris[path])
+
+    def _data_uri(self, path: Path) -> str | None:
+        kind = _IMAGE_TYPES.get(path.suffix.lower())
+        try:
+            size = path.stat().st_size
+        except OSError:
+            return None
+        if kind is None or size > EMBED_MAX_BYTES or self.embedded + size > PAGE_EMBED_BUDGET:
+            return None
+        self.embedded += size
+        return f"data:{kind};base64,{base64.b64encode(path.read_bytes()).decode('ascii')}"
+
+    def day_label(self, day: date, pattern: str = "EEEE d MMMM") -> str:
+        return str(format_date(day, pattern, locale=self.language))
+
+    def months(self, cards: Sequence[Card], page_of: dict[str, str]) -> list[Month]:
+        by_day: dict[date, list[Card]] = {}
+        for card in cards:
+            by_day.setdefault(card.day, []).append(card)
+        months = []
+        for key, days in groupby(sorted(by_day), key=lambda d: f"{d:%Y-%m}"):
+            first = next(days).replace(day=1)
+            months.append(self.month(first, by_day, page_of.get(key, "")))
+        return months
+
+    def month(self, first: date, by_day: dict[date, list[Card]], page: str) -> Month:
+        end = (first + timedelta(days=32)).replace(day=1)
+        start = first - timedelta(days=(first.weekday() - self.first_weekday) % 7)
+        rows: list[tuple[Day | None, ...]] = []
+        weeks: list[Week] = []
+        day = start
+        while day < end:
+            week = tuple(self._day(day + timedelta(days=i), by_day) for i in range(7))
+            rows.append(tuple(d if d.day.month == first.month else None for d in week))
+            if any(d.cards and d.day.month == first.month for d in week):
+                shown = tuple(d if d.day.month == first.month else Day(d.day, d.label, ()) for d in week)
+                weeks.append(Week(week[0].day.isocalendar().week, self._range(week[0].day, week[-1].day), shown))
+            day += timedelta(days=7)
+        count = sum(len(cards) for d, cards in by_day.items() if first <= d < end)
+        title = str(format_date(first, "LLLL y", locale=self.language))
+        return Month(f"{first:%Y-%m}", title, page, tuple(rows), tuple(weeks), count)
+
+    def _day(self, day: date, by_day: dict[date, list[Card]]) -> Day:
+        return Day(day, self.day_label(day), tuple(by_day.get(day, ())))
+
+    def _range(self, first: date, last: date) -> str:
+        if first.month == last.month:
+            return f"{first.day}–{self.day_label(last, 'd MMMM y')}"
+        return f"{self.day_label(first, 'd MMMM')} – {self.day_label(last, 'd MMMM y')}"
+
+
+@lru_cache(maxsize=65_536)  # a post's text is the same on most of its channels
+def _parts(text: str) -> tuple[tuple[str, str], ...]:
+    """The text cut into plain stretches and links, hashtags and mentions, as Bluesky finds them."""
+    raw = text.encode("utf-8")
+    parts: list[tuple[str, str]] = []
+    last = 0
+    for span in find_spans(text):
+        if span.start > last:
+            parts.append(("", raw[last : span.start].decode("utf-8")))
+        parts.append((span.kind, raw[span.start : span.end].decode("utf-8")))
+        last = span.end
+    if last < len(raw):
+        parts.append(("", raw[last:].decode("utf-8")))
+    return tuple(parts)
+
+
+@cache
+def _labels(language: str) -> dict[str, str]:
+    """The page's words in `language` (templates/labels.yml), English when it has none."""
+    text = resources.files("scheduler").joinpath("templates/labels.yml").read_text(encoding="utf-8")
+    tables: dict[str, dict[str, str]] = yaml.safe_load(text)
+    return tables.get(language, tables["en"])
+
+
+@cache
+def _environment() -> Environment:
+    # Autoescape on for every template: draft text and problem messages are never trusted.
+    return Environment(
+        loader=PackageLoader("scheduler", "templates"),
+        autoescape=True,
+        auto_reload=False,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def _context(plan: Plan, language: str, cards: Sequence[Card], problems: Sequence[Problem]) -> dict[str, Any]:
+    """What every page shows: the campaign, its totals and the problems."""
+    settings = plan.campaign.settings
+    locale = Locale.parse(language)
+    short, wide = locale.days["format"]["abbreviated"], locale.days["format"]["wide"]
+    order = [(locale.first_week_day + i) % 7 for i in range(7)]
+    errors = sum(p.is_error for p in problems)
+    labels = _labels(locale.language)
+
+    def count(number: int, word: str) -> str:
+        """A number and its word in the page's language: "3 berichten", "1 bericht"."""
+        return f"{format_decimal(number, locale=language)} {labels[word + '_one' if number == 1 else word]}"
+
+    period = ""
+    if cards:
+        first, last = (format_date(c.day, "d MMMM y", locale=language) for c in (cards[0], cards[-1]))
+        period = first if first == last else f"{first} – {last}"
+    return {
+        "lang": language,
+        "name": settings.name,
+        "zone": str(settings.timezone),
+        "L": labels,
+        "weekdays": [(str(short[i]), str(wide[i])) for i in order],
+        "totals": {
+            "sends": len(cards),
+            "posts": len({c.post for c in cards}),
+            "channels": len({c.channel for c in cards}),
+            "errors": errors,
+            "warnings": len(problems) - errors,
+        },
+        "count": count,
+        "period": period,
+        "has_errors": errors > 0,
+        "problems": problems,
+        "chips": CHIPS_PER_DAY,
+    }
+
+
+@contextmanager
+def _gc_spares_the_plan() -> Iterator[None]:
+    """Keep the collector from rescanning the (large, long-lived) plan for every page's many small strings.
+
+    Without this the collector's full passes take two thirds of the rendering time of a big campaign.
+    """
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
+def render_page(plan: Plan, entries: Iterable[Entry], problems: Iterable[Problem]) -> str:
+    """The whole preview as one self-contained HTML page; every month after the first collapsed."""
+    with _gc_spares_the_plan():
+        builder = _Builder(plan)
+        cards = builder.cards(entries)
+        context = _context(plan, builder.language, cards, list(problems))
+        months = builder.months(cards, {})
+        return _environment().get_template("page.html").render(context, months=months, pages=None, current=None)
+
+
+def render_pages(plan: Plan, entries: Iterable[Entry], problems: Iterable[Problem], name: str) -> dict[str, str]:
+    """File name → page: `name` alone, or for big campaigns `name` as an index plus one page per month.
+
+    Month pages are named after `name`: preview.html → preview-2027-11.html.
+    """
+    entries = list(entries)
+    if len(entries) <= ONE_PAGE_MAX_ENTRIES:
+        return {name: render_page(plan, entries, problems)}
+    with _gc_spares_the_plan():
+        return _split(plan, entries, list(problems), name)
+
+
+def _split(plan: Plan, entries: list[Entry], problems: list[Problem], name: str) -> dict[str, str]:
+    stem, suffix = PurePosixPath(name).stem, PurePosixPath(name).suffix or ".html"
+    zone = plan.campaign.settings.timezone
+    grouped: dict[str, list[Entry]] = {}
+    for entry in entries:
+        grouped.setdefault(f"{entry.due.astimezone(zone):%Y-%m}", []).append(entry)
+    by_month = {key: _Builder(plan).cards(group) for key, group in sorted(grouped.items())}  # an image budget each
+    builder = _Builder(plan)
+    cards = [card for month in by_month.values() for card in month]
+    context = _context(plan, builder.language, cards, problems)
+    template = _environment().get_template("page.html")
+    page_of = {key: f"{stem}-{key}{suffix}" for key in by_month}
+    months = builder.months(cards, page_of)
+    pages = [(m.title, m.page, m.count) for m in months]
+    result = {name: template.render(context, months=months, pages=pages, current=None, index=name)}
+    for month in months:
+        result[month.page] = template.render(
+            context, months=builder.months(by_month[month.key], {}), pages=pages, current=month.page, index=name
+        )
+    return result
