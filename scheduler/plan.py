@@ -6,6 +6,7 @@ Files → plan is the first step of the one-way flow files → plan → ledger �
 
 from __future__ import annotations
 
+import gc
 import re
 from collections import defaultdict
 from dataclasses import dataclass, replace
@@ -74,6 +75,18 @@ class Plan:
 
 def build(root: Path) -> Plan:
     """Read the campaign at `root` and plan every post on every channel."""
+    # Planning allocates many small objects that all live on; the cycle collector would rescan
+    # them again and again (a fifth of the time for 10,000 posts), and it finds nothing to free.
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _build(root)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _build(root: Path) -> Plan:
     campaign, problems = campaign_file.load(root)
     drafts, draft_problems = drafts_file.read_all(campaign)
     problems += draft_problems
