@@ -7,6 +7,7 @@ import sqlite3
 from datetime import timedelta
 from pathlib import Path
 
+from tests.fakes.bluesky_server import FakePDS
 from tests.fakes.mastodon_server import FakeMastodon
 from tests.fakes.telegram_server import FakeTelegram
 from tests.fakes.webhook_server import FakeWebhook
@@ -20,20 +21,22 @@ def test_sentinel_token_never_leaves_the_process_even_when_servers_echo_it(tmp_p
         FakeMastodon(token="the-right-token") as masto,
         FakeTelegram(token="123:right") as telegram,
         FakeWebhook(flavor="json", secret="other-secret") as hook,
+        FakePDS(password="right-pass") as pds,
     ):
         channels = (
             "channels:\n"
             f"  masto: {{type: mastodon, instance: '{masto.url}', token: '${{MASTO_TOKEN}}'}}\n"
             f"  tg: {{type: telegram, api: '{telegram.url}', token: '${{TG_TOKEN}}', chat_id: '@campagne'}}\n"
             f"  hook: {{type: webhook, format: json, url: '{hook.url}', secret: '${{HOOK_SECRET}}'}}\n"
+            f"  sky: {{type: bluesky, pds: '{pds.url}', handle: campagne.test, app_password: '${{SKY_PASSWORD}}'}}\n"
         )
         write(
             tmp_path,
             {"p": (now() - timedelta(minutes=1), "Een bericht.")},
             channels=channels,
-            default_channels="[masto, tg, hook]",
+            default_channels="[masto, tg, hook, sky]",
         )
-        secrets = {"MASTO_TOKEN": SENTINEL, "TG_TOKEN": f"999:{SENTINEL}", "HOOK_SECRET": SENTINEL}
+        secrets = {"MASTO_TOKEN": SENTINEL, "TG_TOKEN": f"999:{SENTINEL}", "HOOK_SECRET": SENTINEL, "SKY_PASSWORD": SENTINEL}
         run = campaign(tmp_path, "run", "--once", "--log-level", "DEBUG", env=secrets)
         check = campaign(tmp_path, "channels", "check", env=secrets)
         status = campaign(tmp_path, "status", "--format", "json")
