@@ -54,6 +54,7 @@ class Daemon:
         plan = build(self.root)
         for problem in plan.problems:
             (log.error if problem.is_error else log.warning)("%s", problem)
+        self.publisher.channels.update(plan.campaign)
         counts = self.publisher.sync(plan, self.publisher.ledger.clock())
         log.info(
             "plan: %d sends planned; ledger %s",

@@ -55,6 +55,7 @@ from scheduler.secrets import redact
 
 OPEN = ("pending", "retry", "held", "cancelled", "failed", "missed")  # sync may change these
 MIN_SQLITE = (3, 35, 0)  # UPDATE … RETURNING
+RETRY_REQUESTED = "retry requested"
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -302,6 +303,9 @@ class Ledger:
                         counts["changed_after_publishing"] += changed
                 elif row.state in OPEN:
                     state, reason = _open_state(row, item, hold, now)
+                    if row.reason == RETRY_REQUESTED and item.version == row.version and state == row.state:
+                        # A person asked for it to go out now: the files' time does not undo that.
+                        values.update(due=row.due, max_late_s=row.max_late_s)
                     if (
                         state != row.state
                         or reason != row.reason
@@ -567,7 +571,7 @@ class Ledger:
                     max_late_s=3600,
                     attempts=0,
                     next_attempt_at=None,
-                    reason="retry requested",
+                    reason=RETRY_REQUESTED,
                     updated_at=now,
                 )
             ).rowcount

@@ -72,6 +72,16 @@ class Channels:
         self._made: dict[str, Channel] = {}
         self._lock = threading.Lock()
 
+    def update(self, campaign: Campaign) -> None:
+        """Take a newly read channels.yml; adapters whose settings changed are made again."""
+        with self._lock:
+            for name, channel in list(self._made.items()):
+                old, new = self.campaign.channels.get(name), campaign.channels.get(name)
+                if new is None or old is None or (old.type, old.settings) != (new.type, new.settings):
+                    channel.close()
+                    del self._made[name]
+            self.campaign = campaign
+
     def get(self, name: str) -> Channel:
         with self._lock:
             if name not in self._made:

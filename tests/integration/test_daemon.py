@@ -253,3 +253,28 @@ def test_daily_series_rehearsal_keeps_nine_oclock_across_both_dst_changes_in_any
     lines = outputs[0].stdout.splitlines()
     assert len(lines) == 8 and all(" 09:00  mastodon" in line and line.endswith("published") for line in lines)
     assert "8 published" in outputs[0].stderr
+
+
+def test_retry_of_a_missed_post_sends_it_now_and_a_later_sync_does_not_undo_that(tmp_path: Path) -> None:
+    write(tmp_path, {"oud": (now() - timedelta(hours=3), "Te laat.")})
+    assert campaign(tmp_path, "run", "--once").returncode == 0
+    assert states(tmp_path)[("oud", "mastodon")] == "missed"
+    assert campaign(tmp_path, "retry", "oud").returncode == 0
+    assert campaign(tmp_path, "run", "--once").returncode == 0  # syncs the files again, then sends
+    assert states(tmp_path)[("oud", "mastodon")] == "published"
+    assert [r["post"] for r in outbox(tmp_path)] == ["oud"]
+
+
+def test_a_running_daemon_picks_up_a_channel_added_to_channels_yml(tmp_path: Path) -> None:
+    write(tmp_path, {"eerst": (soon(1), "Eerst.")})
+    process = daemon(tmp_path)
+    try:
+        assert wait_for(lambda: len(outbox(tmp_path)) == 1, timeout=30)
+        channels = tmp_path / "channels.yml"
+        channels.write_text(channels.read_text() + "  extra: {type: dryrun, like: mastodon}\n")
+        (tmp_path / "posts" / "nieuw.md").write_text(f"---\npublish_at: {at(soon(3))}\nchannels: [extra]\n---\nNieuw.\n")
+        assert wait_for(lambda: len(outbox(tmp_path)) == 2, timeout=30)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=15)
+    assert [(r["post"], r["channel"]) for r in outbox(tmp_path)] == [("eerst", "mastodon"), ("nieuw", "extra")]
