@@ -87,17 +87,18 @@ def run(obj: Context, once: bool, workers: int | None, log_format: str | None, l
     _logging(log_level, log_format)
     ledger = _open_ledger(obj.root)
     _, publisher = _publisher(obj, ledger)
+    workers = workers or settings.get_int("CAMPAIGN_WORKERS")
     if once:
         ledger.heartbeat(publisher.worker, ledger.clock())
         publisher.sync(obj.plan(), ledger.clock())
-        outcomes = publisher.run_once()
+        outcomes = publisher.run_once(workers=workers)
         ledger.leave(publisher.worker)
         publisher.channels.close()
         for outcome in outcomes:
             click.echo(f"{outcome.state:<10} {outcome.post} on {outcome.channel}: {outcome.url or outcome.detail}")
         click.echo(f"{len(outcomes)} sends handled; next due: {_local(ledger.next_wake(), obj) or 'nothing'}", err=True)
         return
-    sys.exit(Daemon(obj.root, publisher, workers or settings.get_int("CAMPAIGN_WORKERS")).run())
+    sys.exit(Daemon(obj.root, publisher, workers).run())
 
 
 def _local(when: datetime | None, obj: Context) -> str | None:

@@ -110,7 +110,7 @@ class Daemon:
         from watchfiles import watch
 
         paths = [p for p in (self.root / "posts", self.root / "channels.yml", self.root / "hashtags.yml") if p.exists()]
-        for changes in watch(*paths, stop_event=self.stop, debounce=500, rust_timeout=1000):
+        for changes in watch(*paths, stop_event=self.stop, debounce=500, step=500, rust_timeout=1000):
             log.info("files changed (%d); planning again", len(changes))
             try:
                 with self._pass_lock:

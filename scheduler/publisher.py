@@ -12,6 +12,7 @@ import signal
 import socket
 import threading
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -190,12 +191,17 @@ class Publisher:
         wanted, broken = wanted_from(plan, self.policy)
         return self.ledger.sync(wanted, broken, now)
 
-    def run_once(self, now: datetime | None = None) -> list[Outcome]:
-        """Settle interrupted sends, then send everything due at `now` (default: the ledger's clock)."""
+    def run_once(self, now: datetime | None = None, workers: int = 1) -> list[Outcome]:
+        """Settle interrupted sends, then send everything due at `now` (default: the ledger's clock),
+        `workers` at a time."""
         now = now or self.ledger.clock()
         outcomes = self.recover(now)
-        outcomes += self.drain(now, fixed=True)
-        return outcomes
+        if workers <= 1:
+            return outcomes + self.drain(now, fixed=True)
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="send") as pool:
+            futures = [pool.submit(self.drain, now, None, True) for _ in range(workers)]
+        sent = [outcome for future in futures for outcome in future.result()]
+        return outcomes + sorted(sent, key=lambda o: (o.due, o.post, o.channel))
 
     def drain(
         self, now: datetime | None = None, stop: threading.Event | None = None, fixed: bool = False

@@ -12,6 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.fakes.mastodon_server import TOKEN, FakeMastodon
+from tests.fakes.server import Reply as FakeReply
+from tests.fakes.server import Request
 from tests.fakes.webhook_server import FakeWebhook, Received, Reply
 from tests.integration.daemon_helpers import (
     at,
@@ -122,6 +125,43 @@ def test_four_processes_send_1000_due_posts_each_exactly_once(tmp_path: Path, db
         assert process.returncode == 0, err
     sent = Counter(r["post"] for r in outbox(tmp_path))
     assert len(sent) == 1000 and set(sent.values()) == {1}
+    assert set(states(tmp_path, db).values()) == {"published"}
+
+
+class SlowMastodon(FakeMastodon):
+    """Takes 0.3 s per status and remembers how many it was working on at once."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.active = self.most = 0
+
+    def handle(self, request: Request) -> FakeReply:
+        if request.path != "/api/v1/statuses":
+            return super().handle(request)
+        with self.lock:
+            self.active += 1
+            self.most = max(self.most, self.active)
+        time.sleep(0.3)
+        with self.lock:
+            self.active -= 1
+        return super().handle(request)
+
+
+def test_run_once_sends_with_as_many_workers_as_asked_each_post_once(tmp_path: Path, db: str | None) -> None:
+    with SlowMastodon() as server:
+        channels = (
+            f"channels:\n  mastodon: {{type: mastodon, instance: '{server.url}', token: '${{MASTODON_TOKEN}}'}}\n"
+        )
+        due = now() - timedelta(minutes=1)
+        write(
+            tmp_path, {f"p{i:02d}": (due + timedelta(seconds=i), f"Bericht {i}.") for i in range(12)}, channels=channels
+        )
+        result = campaign(tmp_path, "run", "--once", "--workers", "4", db=db, MASTODON_TOKEN=TOKEN)
+    assert result.returncode == 0, result.stderr
+    assert "12 sends handled" in result.stderr
+    assert [line.split()[:2] for line in result.stdout.splitlines()] == [["published", f"p{i:02d}"] for i in range(12)]
+    assert sorted(s["text"] for s in server.statuses) == sorted(f"Bericht {i}." for i in range(12))
+    assert server.most >= 2, "the workers sent one at a time"
     assert set(states(tmp_path, db).values()) == {"published"}
 
 
