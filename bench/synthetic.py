@@ -80,7 +80,10 @@ def generate(root: Path, posts: int = 10_000, seed: int = 1) -> Path:
             body = f"{{{{ date | date('EEEE d MMMM') | capitalize }}}}: {words}.\n\nBel {{{{ vars.helpline }}}}."
         else:
             body = f"Bericht {index}: {words}.\n\nBel 0800-2000."
-        when = "" if series else f"publish_at: {start + timedelta(minutes=53 * index):%Y-%m-%d %H:%M}\n"
+        moment = start + timedelta(minutes=53 * index)
+        if moment.hour == 2:  # keep clear of the DST gap and fold: the benchmark wants a clean campaign
+            moment += timedelta(hours=1)
+        when = "" if series else f"publish_at: {moment:%Y-%m-%d %H:%M}\n"
         (folder / f"p{index:05d}.md").write_text(f"---\ntitle: Post {index}\n{when}---\n{body}\n", encoding="utf-8")
     return root
 
