@@ -318,3 +318,14 @@ def test_a_running_daemon_picks_up_a_channel_added_to_channels_yml(tmp_path: Pat
         process.send_signal(signal.SIGTERM)
         process.communicate(timeout=15)
     assert [(r["post"], r["channel"]) for r in outbox(tmp_path)] == [("eerst", "mastodon"), ("nieuw", "extra")]
+
+
+def test_alerts_reach_the_configured_webhook_as_json(tmp_path: Path) -> None:
+    with FakeWebhook(flavor="slack") as alerts:
+        channels = f"channels:\n  mastodon: {{type: dryrun, like: mastodon}}\nalerts: {{webhook: '{alerts.url}'}}\n"
+        write(tmp_path, {"oud": (now() - timedelta(hours=3), "Te laat.")}, channels=channels)
+        assert campaign(tmp_path, "run", "--once").returncode == 0
+        assert len(alerts.posted) == 1
+        body = alerts.posted[0].json()
+    assert body["kind"] == "missed" and body["post"] == "oud" and body["channel"] == "mastodon"
+    assert "late" in body["message"] and body["text"].startswith("campaign-scheduler missed: oud on mastodon")
