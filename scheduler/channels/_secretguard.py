@@ -15,7 +15,14 @@ import logging
 from scheduler.errors import ChannelError
 from scheduler.secrets import RedactingFilter
 
-_URL_LOGGERS = ("urllib3.connectionpool", "urllib3.util.retry", "urllib3.poolmanager")
+_URL_LOGGERS = (
+    "urllib3",
+    "urllib3.connection",
+    "urllib3.connectionpool",
+    "urllib3.poolmanager",
+    "urllib3.response",
+    "urllib3.util.retry",
+)
 
 
 def guard_urllib3_logs() -> None:

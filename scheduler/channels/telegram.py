@@ -23,12 +23,10 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-import requests
-
 from scheduler.channels import http
 from scheduler.channels.base import Channel, Limits, MediaRules, Receipt, RenderedPost
-from scheduler.errors import ChannelError, ConfigError, InDoubt, Rejected, RetryLater
-from scheduler.secrets import MASK, RedactingFilter, redact, remember
+from scheduler.errors import ConfigError, InDoubt, Rejected, RetryLater
+from scheduler.secrets import MASK, redact, remember
 from scheduler.text import LengthRule, utf16_units
 
 log = logging.getLogger(__name__)
@@ -45,15 +43,6 @@ _MIME = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png"}
 #: docs, MarkdownV2 style: these must be escaped with a preceding '\' (and so must '\' itself).
 _MARKDOWN_V2_RESERVED = re.compile(r"([_*\[\]()~`>#+\-=|{}.!\\])")
 _TOKEN_CHARACTERS = re.compile(r"[A-Za-z0-9:_-]+")
-_LIBRARY_LOGGERS = (
-    "urllib3",
-    "urllib3.connection",
-    "urllib3.connectionpool",
-    "urllib3.poolmanager",
-    "urllib3.response",
-    "urllib3.util.retry",
-    "requests",
-)
 
 
 def escape(text: str, parse_mode: str | None) -> str:
@@ -87,7 +76,6 @@ class TelegramChannel(Channel):
             raise ConfigError(f"channel {name}: `parse_mode` must be none, HTML or MarkdownV2")
         self._token = token.strip()
         remember(self._token)
-        _redact_library_logs()
         self.chat_id = str(chat).strip()
         self.parse_mode = PARSE_MODES[mode]
         api = str(settings.get("api") or DEFAULT_API).rstrip("/")
@@ -176,19 +164,10 @@ class TelegramChannel(Channel):
     def _call(self, method: str, *, may_publish: bool, **kwargs: Any) -> Any:
         """Telegram's `result` for `method`, or the error that says what to do next."""
         verb = "POST" if may_publish else "GET"  # GET: urllib3 retries reads on 502-504
-        try:
-            response = http.send(
-                self._http,
-                verb,
-                self._methods + method,
-                may_publish=may_publish,
-                allow_redirects=False,
-                **kwargs,
-            )
-        except ChannelError as exc:
-            # `from None` only hides requests' exception; its text holds the URL, so the token.
-            exc.__context__ = exc.__cause__ = None
-            raise
+        # http.send raises its errors unlinked from requests' exception, whose text holds the URL (the token).
+        response = http.send(
+            self._http, verb, self._methods + method, may_publish=may_publish, allow_redirects=False, **kwargs
+        )
         try:
             body = _mapping(response.json())
         except ValueError:
@@ -211,7 +190,7 @@ class TelegramChannel(Channel):
             # A gateway that gave up waiting says nothing about whether Telegram sent it.
             raise InDoubt(f"{message} (the message may have been sent)")
         if status >= 500:
-            raise RetryLater(message, after=_retry_after_header(response))
+            raise RetryLater(message, after=http.retry_after(response, rate_limit=False))
         if parameters.get("migrate_to_chat_id"):
             moved_to = parameters["migrate_to_chat_id"]
             message += f" (the group is now chat {moved_to}: update chat_id)"
@@ -223,19 +202,3 @@ class TelegramChannel(Channel):
 
 def _mapping(value: Any) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
-
-
-def _retry_after_header(response: requests.Response) -> float | None:
-    return http.retry_after(response) if "Retry-After" in response.headers else None
-
-
-def _redact_library_logs() -> None:
-    """Blank remembered secrets out of urllib3's log records, which carry request URLs.
-
-    A filter on a parent logger does not see its children's records, so each logger gets one.
-    """
-    existing = [name for name in logging.root.manager.loggerDict if name.startswith("urllib3")]
-    for name in {*_LIBRARY_LOGGERS, *existing}:
-        logger = logging.getLogger(name)
-        if not any(isinstance(item, RedactingFilter) for item in logger.filters):
-            logger.addFilter(RedactingFilter())
