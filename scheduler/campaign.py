@@ -107,7 +107,7 @@ def _settings(data: yamlfile.LineDict, path: str, root: Path, problems: list[Pro
     zone_name = data.get("timezone", DEFAULT_TIMEZONE)
     try:
         zone = ZoneInfo(str(zone_name))
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: `Europe` is a folder, a name too long
         problems.append(
             error(
                 path,

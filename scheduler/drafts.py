@@ -67,6 +67,7 @@ class MediaRef:
     path: str  # as written, relative to the campaign root
     alt: str
     line: int
+    file: str  # the post or _defaults.yml it was written in
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,8 @@ class Override:
     body: str | None
     hashtags: tuple[str, ...] | None
     line: int
+    file: str  # the post or _defaults.yml it was written in
+    body_lines: tuple[int, int]  # first and last line of the body's text in that file
 
 
 @dataclass(frozen=True)
@@ -117,12 +120,16 @@ def read_all(campaign: Campaign) -> tuple[list[Draft], list[Problem]]:
     drafts: list[Draft] = []
     inherited: dict[Path, dict[str, tuple[Any, Origin]]] = {}
     for folder, dirs, files in os.walk(posts_dir):
-        dirs[:] = sorted(d for d in dirs if not d.startswith(("_", ".")))
         here = Path(folder)
+        dirs[:] = sorted(d for d in dirs if not d.startswith(("_", ".")) and _utf8_name(campaign, here, d, problems))
         parent = inherited.get(here.parent, {}) if here != posts_dir else {}
         inherited[here] = _merge(parent, _read_defaults(campaign, here, problems))
         for name in sorted(files):
-            if name.startswith(("_", ".")) or not name.endswith(".md"):
+            if (
+                name.startswith(("_", "."))
+                or not name.endswith(".md")
+                or not _utf8_name(campaign, here, name, problems)
+            ):
                 continue
             draft = _read_post(campaign, here / name, inherited[here], problems)
             if draft is not None:
@@ -142,6 +149,17 @@ def _merge(parent: dict[str, tuple[Any, Origin]], own: dict[str, tuple[Any, Orig
 
 def _relative(campaign: Campaign, path: Path) -> str:
     return path.relative_to(campaign.root).as_posix()
+
+
+def _utf8_name(campaign: Campaign, folder: Path, name: str, problems: list[Problem]) -> bool:
+    """False, with a problem, for a file or folder name that is not UTF-8: it could not be shown."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:  # os.walk gives undecodable bytes as lone surrogates
+        shown = _relative(campaign, folder / name).encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+        problems.append(error(shown, 0, "the name is not valid UTF-8; rename it"))
+        return False
+    return True
 
 
 def _read_defaults(campaign: Campaign, folder: Path, problems: list[Problem]) -> dict[str, tuple[Any, Origin]]:
@@ -179,9 +197,11 @@ def _read_defaults(campaign: Campaign, folder: Path, problems: list[Problem]) ->
     return own
 
 
-def _unknown_key(key: Any, allowed: frozenset[str], elsewhere: frozenset[str]) -> str:
+def _unknown_key(
+    key: Any, allowed: frozenset[str], elsewhere: frozenset[str], where: str = "a post's own front matter"
+) -> str:
     if key in elsewhere:
-        return f"{key!r} cannot be set here (only in a post's own front matter)"
+        return f"{key!r} cannot be set here (only in {where})"
     close = difflib.get_close_matches(str(key), sorted(allowed), n=1)
     hint = f"; did you mean {close[0]!r}?" if close else ""
     return f"unknown key {key!r}{hint}"
@@ -199,10 +219,14 @@ def _read_post(
 
 
 def _decode(root: Path, path: Path, relative: str, problems: list[Problem]) -> str | None:
-    if path.is_symlink() and not path.resolve().is_relative_to(root.resolve()):
-        problems.append(error(relative, 0, "is a link to a file outside the campaign"))
+    try:
+        if path.is_symlink() and not path.resolve().is_relative_to(root.resolve()):
+            problems.append(error(relative, 0, "is a link to a file outside the campaign"))
+            return None
+        raw = path.read_bytes()
+    except (OSError, RuntimeError) as exc:  # a dangling link, a link loop (RuntimeError), unreadable
+        problems.append(error(relative, 0, f"cannot be read: {getattr(exc, 'strerror', None) or exc}"))
         return None
-    raw = path.read_bytes()
     if len(raw) > MAX_FILE_BYTES:
         problems.append(error(relative, 0, f"is {len(raw):,} bytes; a post may be at most {MAX_FILE_BYTES:,}"))
         return None
@@ -257,7 +281,11 @@ def _parse_post(
         line = data.line_of(key)
         if key not in POST_KEYS:
             problems.append(
-                error(relative, line, _unknown_key(key, POST_KEYS, frozenset({"schedule", "timezone", "campaign"})))
+                error(
+                    relative,
+                    line,
+                    _unknown_key(key, POST_KEYS, frozenset({"schedule", "timezone", "campaign"}), "a _defaults.yml"),
+                )
             )
             continue
         if key == "vars" and isinstance(value, Mapping) and isinstance(values.get("vars", (None,))[0], Mapping):
@@ -364,7 +392,11 @@ class _Fields:
         if not match:
             self._error(origin, f"{key} must be a duration such as '30 minutes', '6 hours' or '1 day'")
             return None
-        return timedelta(**{match.group(2).lower() + "s": int(match.group(1))})
+        try:
+            return timedelta(**{match.group(2).lower() + "s": int(match.group(1))})
+        except (OverflowError, ValueError):  # more days than a timedelta holds
+            self._error(origin, f"{key}: {value} is too long")
+            return None
 
     def channels(self) -> tuple[str, ...]:
         found = self._get("channels")
@@ -424,7 +456,7 @@ class _Fields:
                     where, f"{item['path']}: alt text is missing; describe the image for people who cannot see it"
                 )
                 continue
-            items.append(MediaRef(item["path"], alt.strip(), line))
+            items.append(MediaRef(item["path"], alt.strip(), line, origin.path))
         return tuple(items)
 
     def overrides(self) -> Mapping[str, Override]:
@@ -451,7 +483,8 @@ class _Fields:
                 self._error(where, f"overrides.{channel}.body must be text")
                 continue
             tags = self._tags(spec["hashtags"], where, f"overrides.{channel}.hashtags") if "hashtags" in spec else None
-            result[str(channel)] = Override(body, tags, line)
+            body_lines = spec.value_lines_of("body") if isinstance(spec, yamlfile.LineDict) else (line, line)
+            result[str(channel)] = Override(body, tags, line, origin.path, body_lines)
         return result
 
     def card(self) -> LinkCard | None:

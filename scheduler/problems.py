@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
+
+_LINE_BREAKING = re.compile("[\x00-\x1f\x7f\x85\u2028\u2029]")  # would end or garble the one line
 
 
 class Severity(StrEnum):
@@ -22,7 +25,8 @@ class Problem:
     message: str
 
     def __str__(self) -> str:
-        return f"{self.path}:{self.line}: {self.severity.value}: {self.message}"
+        text = f"{self.path}:{self.line}: {self.severity.value}: {self.message}"
+        return _LINE_BREAKING.sub(lambda m: repr(m.group())[1:-1], text) if _LINE_BREAKING.search(text) else text
 
     @property
     def is_error(self) -> bool:

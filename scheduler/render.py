@@ -17,7 +17,9 @@ The same code renders for validate, preview and the daemon.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+import functools
+import re
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path, PurePosixPath, PureWindowsPath
@@ -27,6 +29,8 @@ from typing import Any
 from babel.dates import format_datetime
 from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, nodes
 from jinja2.environment import Template
+from jinja2.parser import Parser
+from jinja2.runtime import Context
 from jinja2.sandbox import SandboxedEnvironment
 
 from scheduler.campaign import Campaign, ChannelConfig
@@ -35,10 +39,12 @@ from scheduler.drafts import Draft, MediaRef
 from scheduler.hashtags import case_hint, tags_in
 from scheduler.problems import Problem, error, warning
 
-MAX_OUTPUT = 100_000  # characters a template may produce
+MAX_OUTPUT = 100_000  # characters a template may produce (and be)
 MAX_RANGE = 1_000  # items range() may produce in a template
 _TEMPLATE_FILE = "<draft>"
 _LITERALS = "__literals__"
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_FORMAT_SPEC = re.compile(r"%(?:\([^)]*\))?[#0 +\-]*[\d.]*|\{[^{}]*:[^{}]*\}")  # printf and str.format widths
 
 
 @dataclass(frozen=True)
@@ -66,15 +72,86 @@ class _TemplateFailed(Exception):
         self.message, self.line = message, line
 
 
+class _Sandbox(SandboxedEnvironment):
+    """The sandbox, also refusing to turn a small template into a huge string, number or loop.
+
+    A writer's expressions only run when rendering (no constant folding at compile time), where
+    the output is counted; these checks stop single steps that would take long or use gigabytes.
+    """
+
+    intercepted_binops = frozenset({"*", "**", "%"})
+
+    def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
+        if operator == "*":
+            for sequence, times in ((left, right), (right, left)):
+                if isinstance(sequence, str | list | tuple) and isinstance(times, int):
+                    _check_size(len(sequence) * times, "*")
+        elif operator == "**" and isinstance(left, int) and isinstance(right, int) and right > 0:
+            _check_size(right * (abs(left).bit_length() - 1) // 3, "**")  # about the digits of the result
+        elif operator == "%" and isinstance(left, str):
+            _check_size(_format_width(left), "%")
+        return super().call_binop(context, operator, left, right)
+
+    def call(self, context: Context, obj: Any, /, *args: Any, **kwargs: Any) -> Any:
+        method = getattr(obj, "__wrapped__", obj)  # str.format comes wrapped by the sandbox
+        if isinstance(getattr(method, "__self__", None), str):
+            name = method.__name__
+            if name in ("format", "format_map"):
+                _check_size(_format_width(method.__self__), name)
+            elif name in ("center", "ljust", "rjust", "zfill", "expandtabs"):
+                tabs = method.__self__.count("\t") + 1 if name == "expandtabs" else 1
+                for size in (*args, *kwargs.values()):
+                    _check_size(tabs * _size(size), name)
+        return super().call(context, obj, *args, **kwargs)
+
+
+# Filters whose arguments set the size of the result: filter → that size, from the same arguments.
+_FILTER_SIZES: dict[str, Callable[..., int]] = {
+    "center": lambda value, width=80, *_, **__: _size(width),
+    "indent": lambda s, width=4, *_, **__: (str(s).count("\n") + 1) * _size(width),
+    "batch": lambda value, linecount, *_, **__: _size(linecount),
+    "slice": lambda eval_ctx, value, slices, *_, **__: _size(slices),
+    "format": lambda value, *_, **__: _format_width(str(value)),
+}
+
+
+def _sized_filter(name: str, function: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(function)  # keeps jinja_pass_arg
+    def sized(*args: Any, **kwargs: Any) -> Any:
+        _check_size(_FILTER_SIZES[name](*args, **kwargs), name)
+        return function(*args, **kwargs)
+
+    return sized
+
+
+def _size(value: Any) -> int:
+    """What a width or count argument asks for: the number, or the length of a text (indent)."""
+    return len(value) if isinstance(value, str) else value if isinstance(value, int) else 0
+
+
+def _check_size(size: Any, what: str) -> None:
+    if isinstance(size, int) and size > MAX_OUTPUT:
+        raise OverflowError(f"{what} would make {size:,} characters or items; a post may have at most {MAX_OUTPUT:,}")
+
+
+def _format_width(text: str) -> int:
+    """The widest field a printf-style or str.format() string asks for."""
+    numbers = (int(n[:10]) for spec in _FORMAT_SPEC.findall(text) for n in re.findall(r"\d+", spec))
+    return max(numbers, default=0)
+
+
 class Renderer:
     """Renders drafts for channels; one per plan, reusing compiled templates and media checks."""
 
     def __init__(self, campaign: Campaign) -> None:
         self.campaign = campaign
-        self.env = SandboxedEnvironment(
-            undefined=StrictUndefined, autoescape=False, trim_blocks=True, lstrip_blocks=True
+        self.env = _Sandbox(
+            undefined=StrictUndefined, autoescape=False, trim_blocks=True, lstrip_blocks=True, optimized=False
         )
         self.env.globals["range"] = _bounded_range
+        del self.env.globals["lipsum"]  # random placeholder text: of no use in a post, and slow
+        for name in _FILTER_SIZES:
+            self.env.filters[name] = _sized_filter(name, self.env.filters[name])
         self.env.filters["date"] = self._format("EEEE d MMMM")
         self.env.filters["time"] = self._format("HH:mm")
         self._compiled: dict[str, _Compiled | _TemplateFailed] = {}
@@ -100,15 +177,22 @@ class Renderer:
         """The post `channel` gets for `draft` at `due` (UTC), or the problems that prevent it."""
         problems: list[Problem] = []
         override = draft.overrides.get(channel.name) or draft.overrides.get(channel.type)
-        source, first_line = draft.body, draft.body_line
+        path, source, first_line, last_line = draft.path, draft.body, draft.body_line, None
         if override is not None and override.body is not None:
-            source, first_line = "\n" + override.body, override.line
+            path, source, (first_line, last_line) = override.file, override.body, override.body_lines
+
+        lead = len(source) - len(source.lstrip("\n"))  # the body may start on the --- line
+
+        def line_of(template_line: int) -> int:  # a line of the template → the line in `path`
+            line = first_line + max(template_line - 1, lead)
+            return line if last_line is None else min(line, last_line)  # escapes like "\n" add lines
+
         refs = override.hashtags if override is not None and override.hashtags is not None else draft.hashtags
         tags = self._expand(self.campaign.hashtags.default if refs is None else refs)
 
         compiled = self._compile(source)
         if isinstance(compiled, _TemplateFailed):
-            problems.append(error(draft.path, first_line + compiled.line - 1, compiled.message))
+            problems.append(error(path, line_of(compiled.line), compiled.message))
             return Rendered(None, None, None, tuple(problems))
         # Tags the writer put in the body count against the limit and are not repeated.
         in_body = compiled.tags
@@ -146,7 +230,10 @@ class Renderer:
         try:
             text = self._run(compiled, context).strip()
         except _TemplateFailed as exc:
-            problems.append(error(draft.path, first_line + exc.line - 1, exc.message))
+            problems.append(error(path, line_of(exc.line), exc.message))
+            return Rendered(None, None, None, tuple(problems))
+        if not text.isascii() and _SURROGATE.search(text):  # e.g. '\ud800' in a template: not encodable
+            problems.append(error(path, line_of(1), "the text contains a lone surrogate (\\ud800-\\udfff)"))
             return Rendered(None, None, None, tuple(problems))
         if not compiled.places_hashtags and tags:
             present = _casefolded_tags(text)
@@ -157,9 +244,8 @@ class Renderer:
         media = self._media_items(draft, channel, problems)
         rule = limits.length_for(bool(draft.media))
         length = rule.measure(text)
-        text_line = first_line + len(source) - len(source.lstrip("\n"))
         for message in rule.problems(text, length):
-            problems.append(error(draft.path, text_line, f"{channel.name}: {message}"))
+            problems.append(error(path, line_of(1), f"{channel.name}: {message}"))
         post = RenderedPost(
             post=draft.id,
             channel=channel.name,
@@ -178,6 +264,8 @@ class Renderer:
         result: _Compiled | _TemplateFailed
         if "{" not in source:  # no Jinja syntax: the text is literal
             result = _Compiled(None, source, False, (), _casefolded_tags(source))
+        elif len(source) > MAX_OUTPUT:
+            result = _TemplateFailed(f"the template is {len(source):,} characters; at most {MAX_OUTPUT:,}", 1)
         else:
             try:
                 tree = self.env.parse(source)
@@ -195,6 +283,12 @@ class Renderer:
                 result = _Compiled(template, text, places, literals, _casefolded_tags(text))
             except TemplateSyntaxError as exc:
                 result = _TemplateFailed(f"template syntax: {exc.message}", exc.lineno or 1)
+            except (RecursionError, SyntaxError) as exc:  # SyntaxError: "too many statically nested blocks"
+                result = _TemplateFailed("the template is nested too deeply", _nesting_line(exc.__traceback__))
+            except Exception as exc:  # as in drafts: one post's template never stops the plan
+                result = _TemplateFailed(
+                    f"template could not be compiled ({exc.__class__.__name__}); please report this", 1
+                )
         self._compiled[source] = result
         return result
 
@@ -213,7 +307,7 @@ class Renderer:
             raise
         except TemplateError as exc:
             raise _TemplateFailed(_describe(exc), _template_line(exc.__traceback__)) from None
-        except (ArithmeticError, TypeError, ValueError, LookupError, AttributeError, RecursionError) as exc:
+        except Exception as exc:  # the writer's code failed, whichever way (a filter's own error, MemoryError...)
             raise _TemplateFailed(
                 f"template: {exc.__class__.__name__}: {exc}"[:300], _template_line(exc.__traceback__)
             ) from None
@@ -225,13 +319,13 @@ class Renderer:
         for ref in draft.media:
             path, size, problem = self._check_media(ref)
             if problem:
-                problems.append(error(draft.path, ref.line, problem))
+                problems.append(error(ref.file, ref.line, problem))
                 continue
             assert path is not None
             if path.suffix.lower() not in rules.kinds:
                 problems.append(
                     error(
-                        draft.path,
+                        ref.file,
                         ref.line,
                         f"{channel.name} does not take {path.suffix or 'files without extension'} files ({ref.path})",
                     )
@@ -239,7 +333,7 @@ class Renderer:
             if rules.max_bytes is not None and size > rules.max_bytes:
                 problems.append(
                     error(
-                        draft.path,
+                        ref.file,
                         ref.line,
                         f"{ref.path} is {size:,} bytes; {channel.name} takes at most {rules.max_bytes:,}",
                     )
@@ -277,7 +371,7 @@ def _resolve_media(root: Path, written: str) -> tuple[Path | None, int, str | No
     full = root.joinpath(*relative.parts)
     try:
         resolved = full.resolve(strict=True)
-    except (OSError, RuntimeError):
+    except (OSError, RuntimeError, ValueError):  # ValueError: a NUL in the path
         return None, 0, f"media file {written} does not exist"
     if not resolved.is_relative_to(root.resolve()):
         return None, 0, f"media path {written!r} leads outside the campaign root"
@@ -328,8 +422,26 @@ def _template_line(tb: TracebackType | None) -> int:
     return line
 
 
+def _nesting_line(tb: TracebackType | None) -> int:
+    """The template line the parser or compiler had reached when it gave up."""
+    line = 1
+    while tb is not None:
+        local = tb.tb_frame.f_locals
+        node, parser = local.get("node"), local.get("self")
+        if isinstance(parser, Parser):
+            line = parser.stream.current.lineno
+        elif isinstance(node, nodes.Node) and node.lineno:
+            line = node.lineno
+        tb = tb.tb_next
+    return line
+
+
 def _bounded_range(*args: int) -> Iterator[int]:
     values = range(*args)
-    if len(values) > MAX_RANGE:
+    try:
+        too_many = len(values) > MAX_RANGE
+    except OverflowError:  # more numbers than len() can count
+        too_many = True
+    if too_many:
         raise OverflowError(f"range() may give at most {MAX_RANGE} numbers in a post")
     return iter(values)

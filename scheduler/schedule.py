@@ -25,7 +25,7 @@ from typing import Any
 
 from dateutil.rrule import rrulestr
 
-_EVERY = re.compile(r"^\s*(\d+)\s*(minute|hour|day|week)s?\s*$", re.I)
+_EVERY = re.compile(r"^\s*(\d{1,9})\s*(minute|hour|day|week)s?\s*$", re.I)
 _UNITS = {"minute": "minutes", "hour": "hours", "day": "days", "week": "weeks"}
 _SERIES_KEYS = {"start", "every", "until", "count", "rrule", "spread"}
 
@@ -55,6 +55,16 @@ def parse_local(text: str) -> datetime:
 
 def to_utc(local: datetime, zone: tzinfo) -> datetime:
     """A naive wall-clock time in `zone` → UTC; ScheduleError if it falls in a gap or a fold."""
+    try:
+        utc = _to_utc(local, zone)
+        if not 1 < utc.year < 9999:
+            utc.astimezone(zone)  # it is shown in the campaign's zone too
+    except OverflowError:
+        raise ScheduleError(f"{local.isoformat(' ', 'minutes')} is too close to the year 1 or 9999") from None
+    return utc
+
+
+def _to_utc(local: datetime, zone: tzinfo) -> datetime:
     if local.tzinfo is not None:
         return local.astimezone(UTC)
     first = local.replace(tzinfo=zone, fold=0)
@@ -110,17 +120,20 @@ def series(spec: Any, zone: tzinfo, needed: int) -> list[Occurrence]:
             f"unknown schedule key(s) {', '.join(sorted(map(str, unknown)))}; "
             f"expected {', '.join(sorted(_SERIES_KEYS))}"
         )
-    if "spread" in spec:
-        locals_ = _spread(spec["spread"], needed)
-    elif "start" in spec and "every" in spec:
-        locals_ = list(islice(_every(spec), needed))
-    elif "start" in spec and "rrule" in spec:
-        locals_ = list(islice(_rrule(spec), needed))
-    else:
-        raise ScheduleError("schedule needs start + every, start + rrule, or spread")
-    if len(locals_) < needed:
-        raise ScheduleError(f"the schedule has {len(locals_)} occurrences for {needed} posts")
-    return [occurrence(local, zone) for local in locals_]
+    try:
+        if "spread" in spec:
+            locals_ = _spread(spec["spread"], needed)
+        elif "start" in spec and "every" in spec:
+            locals_ = list(islice(_every(spec), needed))
+        elif "start" in spec and "rrule" in spec:
+            locals_ = list(islice(_rrule(spec), needed))
+        else:
+            raise ScheduleError("schedule needs start + every, start + rrule, or spread")
+        if len(locals_) < needed:
+            raise ScheduleError(f"the schedule has {len(locals_)} occurrences for {needed} posts")
+        return [occurrence(local, zone) for local in locals_]
+    except OverflowError:  # an interval of a billion days, a series running into the year 10000
+        raise ScheduleError("the series runs past the year 9999") from None
 
 
 def _start(spec: Mapping[str, Any]) -> datetime:
@@ -136,7 +149,10 @@ def _bound(spec: Mapping[str, Any]) -> tuple[datetime | None, int | None]:
     end = None
     if until is not None:
         text = str(until).strip()
-        end = datetime.combine(date.fromisoformat(text), time.max) if len(text) <= 10 else parse_local(text)
+        try:
+            end = datetime.combine(date.fromisoformat(text), time.max) if len(text) <= 10 else parse_local(text)
+        except ValueError:
+            raise ScheduleError(f"until: {until!r} is not a date such as 2027-11-21") from None
     if count is not None and (isinstance(count, bool) or not isinstance(count, int) or count < 1):
         raise ScheduleError("count must be a whole number ≥ 1")
     return end, count

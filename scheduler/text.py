@@ -120,7 +120,7 @@ def rule_for(channel_type: str, settings: Mapping[str, Any] | None = None) -> Le
         "facebook": lambda: LengthRule("characters", 63206, graphemes),
         "telegram": lambda: LengthRule("UTF-16 units", 4096, utf16_units),
         "webhook": lambda: LengthRule("characters", None, graphemes),
-        "dryrun": lambda: LengthRule("characters", settings.get("max_characters"), graphemes),
+        "dryrun": lambda: LengthRule("characters", _limit(settings, 0) or None, graphemes),
     }
     make = rules.get(channel_type)
     return make() if make else None

@@ -9,6 +9,7 @@ scheduler.schedule to read with the campaign's time zone.
 from __future__ import annotations
 
 import re
+from itertools import accumulate
 from typing import Any, ClassVar
 
 import yaml
@@ -16,6 +17,9 @@ from yaml.constructor import ConstructorError
 from yaml.nodes import MappingNode, Node, SequenceNode
 
 _Base: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+MAX_DEPTH = 100  # collections inside collections; front matter needs a handful
+_NESTING = "[{-:?"  # each level of nesting is opened by one of these, so their count bounds the depth
+_BREAKS = re.compile("[\n\x85\u2028\u2029]")  # what libyaml counts as line breaks
 
 
 class YamlError(Exception):
@@ -28,16 +32,21 @@ class YamlError(Exception):
 
 
 class LineDict(dict[Any, Any]):
-    """A mapping that remembers the line of each key and of itself."""
+    """A mapping that remembers the line of each key and of itself, and where each value's text is."""
 
     line: int = 0
 
     def __init__(self) -> None:
         super().__init__()
         self.lines: dict[Any, int] = {}
+        self.value_lines: dict[Any, tuple[int, int]] = {}  # of values not on their key's line alone
 
     def line_of(self, key: Any) -> int:
         return self.lines.get(key, self.line)
+
+    def value_lines_of(self, key: Any) -> tuple[int, int]:
+        """The first and last line of the value's text (a block scalar starts below its key)."""
+        return self.value_lines.get(key) or (self.line_of(key), self.line_of(key))
 
 
 class LineList(list[Any]):
@@ -56,6 +65,12 @@ class LineList(list[Any]):
 class _Loader(_Base):  # type: ignore[misc]
     yaml_implicit_resolvers: ClassVar[dict[str, list[tuple[str, re.Pattern[str]]]]] = {}
     yaml_constructors: ClassVar[dict[str | None, Any]] = dict(yaml.SafeLoader.yaml_constructors)
+    #: The text's line (0-based) of each of YAML's lines, when U+0085/2028/2029 make them differ.
+    text_lines: list[int] | None = None
+
+    def line(self, mark: Any) -> int:
+        """The 1-based line of `mark` in the text."""
+        return _text_line(mark.line, self.text_lines)
 
     def construct_object(self, node: Node, deep: bool = False) -> Any:
         if node in self.constructed_objects:
@@ -77,14 +92,22 @@ _resolver(
 )
 
 
+def _text_line(yaml_line: int, text_lines: list[int] | None) -> int:
+    """YAML's 0-based line → the text's 1-based line."""
+    return (text_lines[yaml_line] if text_lines and yaml_line < len(text_lines) else yaml_line) + 1
+
+
 def _construct_int(loader: Any, node: Node) -> int:
     text = loader.construct_scalar(node)
-    return int(text, 0) if text[:2] in ("0x", "0o") else int(text)
+    try:
+        return int(text, 0) if text[:2] in ("0x", "0o") else int(text)
+    except ValueError:  # more digits than Python converts (sys.get_int_max_str_digits)
+        raise ConstructorError(None, None, "this number is too long", node.start_mark) from None
 
 
 def _construct_map(loader: Any, node: MappingNode) -> Any:
     data = LineDict()
-    data.line = node.start_mark.line + 1
+    data.line = loader.line(node.start_mark)
     yield data
     for key_node, value_node in node.value:
         if key_node.tag == "tag:yaml.org,2002:merge":
@@ -95,16 +118,25 @@ def _construct_map(loader: Any, node: MappingNode) -> Any:
         if key in data:
             raise ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
         data[key] = loader.construct_object(value_node, deep=True)
-        data.lines[key] = key_node.start_mark.line + 1
+        data.lines[key] = loader.line(key_node.start_mark)
+        if value_node.end_mark.line != key_node.start_mark.line:  # a block scalar, a multi-line value
+            data.value_lines[key] = _value_lines(loader, value_node)
+
+
+def _value_lines(loader: Any, node: Node) -> tuple[int, int]:
+    first, last = loader.line(node.start_mark), loader.line(node.end_mark)
+    if getattr(node, "style", None) in ("|", ">"):  # a block scalar's text starts below its indicator
+        first, last = first + 1, (last - 1 if node.end_mark.column == 0 else last)
+    return first, max(first, last)
 
 
 def _construct_seq(loader: Any, node: SequenceNode) -> Any:
     data = LineList()
-    data.line = node.start_mark.line + 1
+    data.line = loader.line(node.start_mark)
     yield data
     for item in node.value:
         data.append(loader.construct_object(item, deep=True))
-        data.lines.append(item.start_mark.line + 1)
+        data.lines.append(loader.line(item.start_mark))
 
 
 _Loader.add_constructor("tag:yaml.org,2002:int", _construct_int)
@@ -122,16 +154,41 @@ for _unsafe in (
 
 def load(text: str, first_line: int = 1) -> Any:
     """Parse one YAML document; raise YamlError with a 1-based line (offset by first_line - 1)."""
+    text_lines = None
+    if "\x85" in text or "\u2028" in text or "\u2029" in text:
+        text_lines = list(accumulate((b == "\n" for b in _BREAKS.findall(text)), initial=0))
+    loader = _Loader(text)
+    loader.text_lines = text_lines
     try:
-        return yaml.load(text, Loader=_Loader)
+        if sum(map(text.count, _NESTING)) >= MAX_DEPTH:
+            _check_depth(text, text_lines, first_line)  # libyaml's composer recurses in C
+        return loader.get_single_data()
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = (mark.line + first_line) if mark else first_line
+        mark: Any = exc.problem_mark or exc.context_mark
         problem = exc.problem or str(exc)
         if "could not determine a constructor" in problem:
             problem = "this YAML tag is not allowed (only plain data is)"
-        raise YamlError(problem, line) from None
+        if "aliases" in problem:  # the mark is the anchor's; point at the alias itself
+            aliases = (e.start_mark for e in yaml.parse(text, Loader=_Loader) if isinstance(e, yaml.AliasEvent))
+            mark = next(aliases, mark)
+        line = (_text_line(mark.line, text_lines) + first_line - 1) if mark else first_line
+        raise YamlError(problem, min(line, first_line + text.count("\n"))) from None  # EOF: the last line
     except yaml.YAMLError as exc:
         raise YamlError(str(exc).splitlines()[0], first_line) from None
     except RecursionError:
         raise YamlError("nested too deeply", first_line) from None
+    finally:
+        loader.dispose()
+
+
+def _check_depth(text: str, text_lines: list[int] | None, first_line: int) -> None:
+    depth = 0
+    for event in yaml.parse(text, Loader=_Loader):
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH:
+                mark: Any = event.start_mark
+                line = _text_line(mark.line, text_lines) + first_line - 1
+                raise YamlError(f"nested more than {MAX_DEPTH} levels deep", line)
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
