@@ -23,7 +23,7 @@ from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from itertools import islice
 from typing import Any
 
-from dateutil.rrule import rrulestr
+from dateutil.rrule import rrule, rrulestr
 
 _EVERY = re.compile(r"^\s*(\d{1,9})\s*(minute|hour|day|week)s?\s*$", re.I)
 _UNITS = {"minute": "minutes", "hour": "hours", "day": "days", "week": "weeks"}
@@ -179,6 +179,11 @@ def _rrule(spec: Mapping[str, Any]) -> Iterator[datetime]:
     text = text[len("RRULE:") :] if text.upper().startswith("RRULE:") else text
     try:
         rule = rrulestr(text, dtstart=start)
+        # A rule that can never match (FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30) makes dateutil search up
+        # to the year 9999; a campaign series ends within a century.
+        horizon = start.replace(year=min(start.year + 100, 9999))
+        if isinstance(rule, rrule) and not {"COUNT", "UNTIL"} & set(re.findall(r"([A-Z]+)=", text.upper())):
+            rule = rule.replace(until=horizon)
     except (ValueError, TypeError) as exc:
         raise ScheduleError(f"rrule {text!r} is not a valid RFC 5545 rule: {exc}") from None
     for index, current in enumerate(rule):

@@ -18,6 +18,8 @@ import twitter_text
 _GRAPHEME = regex.compile(r"\X")
 _MENTION = regex.compile(r"(?<![\w@])(@\w+)@[\w.-]+\w", regex.ASCII)
 URL_LENGTH = 23
+MAX_URL = 1_000  # characters; longer words are not searched for URLs
+_WORD = regex.compile(r"\S+")
 
 
 def graphemes(text: str) -> int:
@@ -28,15 +30,25 @@ def graphemes(text: str) -> int:
     return sum(1 for _ in _GRAPHEME.finditer(text))
 
 
+def _url_candidates(text: str) -> list[tuple[int, int, str]]:
+    """(start, end, url) of every URL twitter-text finds, with or without a scheme.
+
+    A URL never spans white space, so each word is searched on its own, and a word longer than
+    MAX_URL is counted as plain text: twitter-text's pattern takes seconds on such words.
+    """
+    found = []
+    for word in _WORD.finditer(text):
+        if len(word.group()) > MAX_URL or "." not in word.group():
+            continue
+        for item in twitter_text.extract_urls_with_indices(word.group()):
+            start, end = item["indices"]
+            found.append((word.start() + start, word.start() + end, item["url"]))
+    return found
+
+
 def urls(text: str) -> list[tuple[int, int, str]]:
     """(start, end, url) of every http(s) URL, as twitter-text finds them."""
-    found = []
-    for item in twitter_text.extract_urls_with_indices(text):
-        url = item["url"]
-        if url.lower().startswith(("http://", "https://")):
-            start, end = item["indices"]
-            found.append((start, end, url))
-    return found
+    return [span for span in _url_candidates(text) if span[2].lower().startswith(("http://", "https://"))]
 
 
 def mastodon_length(text: str) -> int:
@@ -66,8 +78,7 @@ def x_weighted_length(text: str) -> int:
     if _LIGHT.match(normalized) and not any(c in normalized for c in _EMOJI_BELOW_2000):
         length = len(normalized)
         if _MAYBE_URL.search(normalized):  # twitter-text also finds URLs without a scheme
-            for item in twitter_text.extract_urls_with_indices(normalized):
-                start, end = item["indices"]
+            for start, end, _ in _url_candidates(normalized):
                 length += URL_LENGTH - (end - start)
         return length
     return int(twitter_text.parse_tweet(text).weightedLength)

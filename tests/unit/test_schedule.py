@@ -106,3 +106,8 @@ def test_spread_places_thirty_posts_evenly_over_a_year_from_first_to_last_day() 
 def test_bad_or_short_series_is_an_error(spec: object, message: str) -> None:
     with pytest.raises(ScheduleError, match=message):
         series(spec, AMS, 4)
+
+
+def test_a_rule_that_never_matches_is_an_error_not_a_search_to_the_year_9999() -> None:
+    with pytest.raises(ScheduleError, match="0 occurrences for 4 posts"):
+        series({"start": "2027-11-22 10:00", "rrule": "FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30"}, AMS, 4)

@@ -68,3 +68,9 @@ def test_telegram_counts_utf16_units_and_mastodon_limit_is_configurable() -> Non
     rule = rule_for("mastodon", {"max_characters": 1000})
     assert rule is not None and rule.limit == 1000
     assert rule_for("webhook") is not None and rule_for("nonexistent") is None
+
+
+def test_a_word_too_long_to_be_a_url_is_counted_as_plain_text() -> None:
+    word = "http://" + "a." * 1500 + "nl"  # twitter-text's pattern takes 13 s and more on this
+    assert mastodon_length(word) == len(word)
+    assert x_weighted_length(word) == len(word)
