@@ -20,6 +20,18 @@ from typing import Any, ClassVar
 
 from scheduler.text import LengthRule
 
+#: Content types of the image files adapters upload, by file extension.
+IMAGE_TYPES = {
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".png": "image/png",
+    ".gif": "image/gif",
+    ".webp": "image/webp",
+    ".heic": "image/heic",
+    ".heif": "image/heif",
+    ".avif": "image/avif",
+}
+
 
 @dataclass(frozen=True)
 class MediaRules:

@@ -33,7 +33,7 @@ import requests
 
 from scheduler.channels import bluesky_richtext as richtext
 from scheduler.channels._secretguard import detached, guard_urllib3_logs
-from scheduler.channels.base import Channel, Limits, MediaItem, MediaRules, Receipt, RenderedPost
+from scheduler.channels.base import IMAGE_TYPES, Channel, Limits, MediaItem, MediaRules, Receipt, RenderedPost
 from scheduler.channels.http import check_status, error_message, retry_after, send, session
 from scheduler.errors import ChannelError, ConfigError, InDoubt, Rejected, RetryLater
 from scheduler.secrets import remember
@@ -45,13 +45,6 @@ DEFAULT_PDS = "https://bsky.social"
 POST = "app.bsky.feed.post"
 MAX_IMAGES = 4
 MAX_IMAGE_BYTES = 1_000_000  # app.bsky.embed.images: maxSize of each image blob
-_MIME = {
-    ".jpg": "image/jpeg",
-    ".jpeg": "image/jpeg",
-    ".png": "image/png",
-    ".gif": "image/gif",
-    ".webp": "image/webp",
-}
 _TOKEN_ERRORS = frozenset({"ExpiredToken", "InvalidToken"})
 
 
@@ -306,7 +299,7 @@ class BlueskyChannel(Channel):
 
 def _read_image(item: MediaItem) -> tuple[bytes, str, str]:
     """(bytes, MIME type, alt) of an image, checked before anything goes to the network."""
-    mime = _MIME.get(item.path.suffix.lower())
+    mime = IMAGE_TYPES.get(item.path.suffix.lower())
     if mime is None:
         raise Rejected(f"{item.path.name}: Bluesky takes JPEG, PNG, GIF or WebP images")
     try:

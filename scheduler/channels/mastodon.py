@@ -28,7 +28,7 @@ from urllib.parse import quote, urlsplit
 import requests
 
 from scheduler.channels import http
-from scheduler.channels.base import Channel, Limits, MediaItem, MediaRules, Receipt, RenderedPost
+from scheduler.channels.base import IMAGE_TYPES, Channel, Limits, MediaItem, MediaRules, Receipt, RenderedPost
 from scheduler.errors import ConfigError, InDoubt, Rejected, RetryLater
 from scheduler.secrets import MASK, redact, remember
 from scheduler.text import LengthRule, mastodon_length, rule_for
@@ -43,16 +43,6 @@ MEDIA = MediaRules(
     max_bytes=16_000_000,
     kinds=frozenset({".jpg", ".jpeg", ".png", ".gif", ".webp", ".heic", ".heif", ".avif"}),
 )
-_MIME = {
-    ".jpg": "image/jpeg",
-    ".jpeg": "image/jpeg",
-    ".png": "image/png",
-    ".gif": "image/gif",
-    ".webp": "image/webp",
-    ".heic": "image/heic",
-    ".heif": "image/heif",
-    ".avif": "image/avif",
-}
 _POLL_FIRST = 0.1  # seconds before the first look at a processing upload; doubles up to _POLL_MAX
 _POLL_MAX = 2.0
 
@@ -187,7 +177,7 @@ class MastodonChannel(Channel):
 
     def _upload(self, item: MediaItem) -> str:
         """Upload one image with its alt text; return its id once the instance has processed it."""
-        mime = _MIME.get(item.path.suffix.lower()) or mimetypes.guess_type(item.path.name)[0]
+        mime = IMAGE_TYPES.get(item.path.suffix.lower()) or mimetypes.guess_type(item.path.name)[0]
         try:
             with item.path.open("rb") as handle:
                 # An upload publishes nothing (unattached media expire), so a lost answer is

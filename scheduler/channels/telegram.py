@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from scheduler.channels import http
-from scheduler.channels.base import Channel, Limits, MediaRules, Receipt, RenderedPost
+from scheduler.channels.base import IMAGE_TYPES, Channel, Limits, MediaRules, Receipt, RenderedPost
 from scheduler.errors import ConfigError, InDoubt, Rejected, RetryLater
 from scheduler.secrets import MASK, redact, remember
 from scheduler.text import LengthRule, utf16_units
@@ -39,7 +39,6 @@ TEXT = LengthRule("UTF-16 units", 4096, utf16_units)
 CAPTION = LengthRule("UTF-16 units", 1024, utf16_units)
 #: docs: sendPhoto "The photo must be at most 10 MB in size". GIFs would lose their animation.
 MEDIA = MediaRules(max_items=1, max_bytes=10_000_000, kinds=frozenset({".jpg", ".jpeg", ".png"}))
-_MIME = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png"}
 #: docs, MarkdownV2 style: these must be escaped with a preceding '\' (and so must '\' itself).
 _MARKDOWN_V2_RESERVED = re.compile(r"([_*\[\]()~`>#+\-=|{}.!\\])")
 _TOKEN_CHARACTERS = re.compile(r"[A-Za-z0-9:_-]+")
@@ -102,7 +101,7 @@ class TelegramChannel(Channel):
                 if item.path.stat().st_size > (MEDIA.max_bytes or 0):
                     raise Rejected(f"{item.path.name} is over Telegram's 10 MB for a photo")
                 with item.path.open("rb") as handle:
-                    mime = _MIME.get(item.path.suffix.lower(), "application/octet-stream")
+                    mime = IMAGE_TYPES.get(item.path.suffix.lower(), "application/octet-stream")
                     message = self._call(
                         "sendPhoto",
                         may_publish=True,
