@@ -38,7 +38,7 @@ def _url_candidates(text: str) -> list[tuple[int, int, str]]:
     """
     found = []
     for word in _WORD.finditer(text):
-        if len(word.group()) > MAX_URL or "." not in word.group():
+        if len(word.group()) > MAX_URL or not _MAYBE_URL.search(word.group()):
             continue
         for item in twitter_text.extract_urls_with_indices(word.group()):
             start, end = item["indices"]
