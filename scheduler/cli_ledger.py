@@ -86,7 +86,7 @@ def run(obj: Context, once: bool, workers: int | None, log_format: str | None, l
 
     _logging(log_level, log_format)
     ledger = _open_ledger(obj.root)
-    _, publisher = _publisher(obj, ledger)
+    campaign, publisher = _publisher(obj, ledger)
     workers = workers or settings.get_int("CAMPAIGN_WORKERS")
     if once:
         ledger.heartbeat(publisher.worker, ledger.clock())
@@ -96,18 +96,17 @@ def run(obj: Context, once: bool, workers: int | None, log_format: str | None, l
         publisher.channels.close()
         for outcome in outcomes:
             click.echo(f"{outcome.state:<10} {outcome.post} on {outcome.channel}: {outcome.url or outcome.detail}")
-        click.echo(f"{len(outcomes)} sends handled; next due: {_local(ledger.next_wake(), obj) or 'nothing'}", err=True)
+        click.echo(
+            f"{len(outcomes)} sends handled; "
+            f"next due: {_local(ledger.next_wake(), campaign.settings.timezone) or 'nothing'}",
+            err=True,
+        )
         return
     sys.exit(Daemon(obj.root, publisher, workers).run())
 
 
-def _local(when: datetime | None, obj: Context) -> str | None:
-    if when is None:
-        return None
-    from scheduler import campaign as campaign_file
-
-    zone = campaign_file.load(obj.root)[0].settings.timezone
-    return when.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
+def _local(when: datetime | None, zone: Any) -> str | None:
+    return None if when is None else when.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
 
 
 @main.command()

@@ -507,14 +507,6 @@ class Ledger:
         with self._tx() as conn:
             return bool(conn.execute(pauses.delete().where(pauses.c.scope == scope)).rowcount)
 
-    def paused(self, channel: str) -> str | None:
-        """The reason `channel` is paused (or everything is), else None. Read right before a send."""
-        with self._tx() as conn:
-            row = conn.execute(
-                select(pauses).where(pauses.c.scope.in_(("*", channel))).order_by(pauses.c.scope)
-            ).first()
-        return None if row is None else f"paused since {row.since:%Y-%m-%d %H:%M} UTC: {row.reason}"
-
     def heartbeat(self, worker: str, now: datetime) -> None:
         with self._tx() as conn:
             if not conn.execute(update(workers).where(workers.c.id == worker).values(seen_at=now)).rowcount:

@@ -44,7 +44,3 @@ def warning(path: str, line: int, message: str) -> Problem:
 def sort_problems(problems: Iterable[Problem]) -> list[Problem]:
     """Sorted by file, line, then errors before warnings, then text; duplicates removed."""
     return sorted(set(problems), key=lambda p: (p.path, p.line, p.severity != Severity.ERROR, p.message))
-
-
-def has_errors(problems: Iterable[Problem]) -> bool:
-    return any(p.is_error for p in problems)
