@@ -19,6 +19,7 @@ from apscheduler.triggers.date import DateTrigger
 
 from scheduler.plan import Plan, build
 from scheduler.publisher import Publisher
+from scheduler.watch import Watcher
 
 log = logging.getLogger("scheduler.daemon")
 MAX_SLEEP = timedelta(seconds=30)  # wake at least this often: pauses lifted, other daemons' retries
@@ -27,8 +28,8 @@ STOP_WITHIN = 8.0  # seconds to let sends in flight finish on SIGTERM (exit with
 
 
 class Daemon:
-    def __init__(self, root: Path, publisher: Publisher, workers: int = 1, watch: bool = True) -> None:
-        self.root, self.publisher, self.workers, self.watch = root, publisher, max(1, workers), watch
+    def __init__(self, root: Path, publisher: Publisher, workers: int = 1) -> None:
+        self.root, self.publisher, self.workers = root, publisher, max(1, workers)
         self.stop = threading.Event()
         self.scheduler = BackgroundScheduler(timezone=UTC, job_defaults={"coalesce": True, "max_instances": 1})
         self.pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="send")
@@ -39,12 +40,13 @@ class Daemon:
             signal.signal(sig, self._on_signal)
         ledger = self.publisher.ledger
         ledger.heartbeat(self.publisher.worker, ledger.clock())
+        # Made before planning so that an edit made meanwhile is noticed (see scheduler/watch.py).
+        watcher = Watcher(self.root, self.stop, self._files_changed)
         self.replan()
+        watcher.start()
         self.scheduler.add_job(self._heartbeat, "interval", seconds=HEARTBEAT.total_seconds(), id="heartbeat")
         self.scheduler.start()
         self.tick()
-        if self.watch:
-            threading.Thread(target=self._watch_files, name="watch", daemon=True).start()
         log.info("running as %s with %d worker(s)", self.publisher.worker, self.workers)
         self.stop.wait()
         return self._shutdown()
@@ -106,18 +108,13 @@ class Daemon:
         except Exception:
             log.exception("heartbeat failed")
 
-    def _watch_files(self) -> None:
-        from watchfiles import watch
-
-        paths = [p for p in (self.root / "posts", self.root / "channels.yml", self.root / "hashtags.yml") if p.exists()]
-        for changes in watch(*paths, stop_event=self.stop, debounce=500, step=500, rust_timeout=1000):
-            log.info("files changed (%d); planning again", len(changes))
-            try:
-                with self._pass_lock:
-                    self.replan()
-            except Exception:
-                log.exception("planning failed; the ledger keeps its last good state")
-            self._schedule_next()
+    def _files_changed(self, _what: str) -> None:
+        try:
+            with self._pass_lock:
+                self.replan()
+        except Exception:
+            log.exception("planning failed; the ledger keeps its last good state")
+        self._schedule_next()
 
     def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
         log.info("received %s: finishing the sends in flight", signal.Signals(signum).name)
