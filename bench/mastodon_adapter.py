@@ -58,7 +58,9 @@ def plain_loop(url: str, texts: list[str], tag: str) -> set[str]:
         for number, text in enumerate(texts):
             form = [("status", text), ("visibility", "public"), ("language", "nl")]
             response = session.post(
-                f"{url}/api/v1/statuses", data=form, headers={"Idempotency-Key": f"{tag}-{number}"},
+                f"{url}/api/v1/statuses",
+                data=form,
+                headers={"Idempotency-Key": f"{tag}-{number}"},
                 timeout=(5, 30),
             )
             response.raise_for_status()
@@ -103,8 +105,7 @@ def main() -> None:
     child.join(timeout=10)
 
     adapter, plain = min(adapter_times), min(plain_times)
-    print(f"posts per run:   {args.posts} (best of {args.rounds} rounds, "
-          f"server latency {args.latency_ms:g} ms)")
+    print(f"posts per run:   {args.posts} (best of {args.rounds} rounds, server latency {args.latency_ms:g} ms)")
     print(f"MastodonChannel: {adapter:.3f} s  ({adapter / args.posts * 1000:.3f} ms/post)")
     print(f"plain requests:  {plain:.3f} s  ({plain / args.posts * 1000:.3f} ms/post)")
     print(f"ratio:           {adapter / plain:.2f}x  (goal <= 1.30x)")

@@ -29,9 +29,15 @@ class FakeMastodon(FakeServer):
     """One instance with one account (`username`) whose token is `token`."""
 
     def __init__(
-        self, token: str = TOKEN, *, username: str = "campagne", max_characters: int = 500,
-        processing_polls: int = 0, image_size_limit: int = 16 * 1024 * 1024,
-        echo_authorization: bool = True, latency_ms: float = 0.0,
+        self,
+        token: str = TOKEN,
+        *,
+        username: str = "campagne",
+        max_characters: int = 500,
+        processing_polls: int = 0,
+        image_size_limit: int = 16 * 1024 * 1024,
+        echo_authorization: bool = True,
+        latency_ms: float = 0.0,
     ) -> None:
         super().__init__(latency_ms)
         self.token = token
@@ -135,10 +141,9 @@ class FakeMastodon(FakeServer):
             if media_id not in self.media:
                 return Reply(422, {"error": "Validation failed: Media attachments are invalid"})
             if self._polls_left[media_id] > 0 or self.media[media_id]["url"] is None:
-                return Reply(422, {
-                    "error": "Cannot attach files that have not finished processing. "
-                    "Try again in a moment!"
-                })
+                return Reply(
+                    422, {"error": "Cannot attach files that have not finished processing. Try again in a moment!"}
+                )
         status_id = str(next(self._ids))
         status = {
             "id": status_id,

@@ -81,8 +81,13 @@ class FakeServer:
     # -- failure knobs -----------------------------------------------------------------------
 
     def fail(
-        self, method: str, path: str, status: int, body: Any = None,
-        headers: dict[str, str] | None = None, times: int = 1,
+        self,
+        method: str,
+        path: str,
+        status: int,
+        body: Any = None,
+        headers: dict[str, str] | None = None,
+        times: int = 1,
     ) -> None:
         """Answer the next `times` matching requests with this reply, without processing them."""
         with self.lock:
@@ -114,9 +119,7 @@ class FakeServer:
     def start(self) -> Self:
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
         self._httpd.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
+        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self._thread.start()
         return self
 
@@ -137,7 +140,9 @@ class FakeServer:
         return self.start()
 
     def __exit__(
-        self, kind: type[BaseException] | None, value: BaseException | None,
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
         self.stop()

@@ -36,17 +36,20 @@ class FakeTelegram(FakeServer):
     """One bot (`bot_username`) that may or may not be an administrator of its channels."""
 
     def __init__(
-        self, token: str = TOKEN, *, bot_username: str = "campagne_bot",
-        channels: tuple[str, ...] = ("@campagne",), bot_status: str = "administrator",
-        echo_path: bool = True, latency_ms: float = 0.0,
+        self,
+        token: str = TOKEN,
+        *,
+        bot_username: str = "campagne_bot",
+        channels: tuple[str, ...] = ("@campagne",),
+        bot_status: str = "administrator",
+        echo_path: bool = True,
+        latency_ms: float = 0.0,
     ) -> None:
         super().__init__(latency_ms)
         self.token = token
-        self.bot = {"id": 7000001, "is_bot": True, "first_name": "Campagne",
-                    "username": bot_username}
+        self.bot = {"id": 7000001, "is_bot": True, "first_name": "Campagne", "username": bot_username}
         self.chats = {
-            name: {"id": -1001000000000 - number, "type": "channel", "title": name[1:].title(),
-                   "username": name[1:]}
+            name: {"id": -1001000000000 - number, "type": "channel", "title": name[1:].title(), "username": name[1:]}
             for number, name in enumerate(channels, start=1)
         }
         self.bot_status = bot_status
@@ -62,9 +65,11 @@ class FakeTelegram(FakeServer):
                 description += f": no bot for {request.path}"
             return _error(401, description)
         handlers = {
-            "getme": self._get_me, "getchat": self._get_chat,
+            "getme": self._get_me,
+            "getchat": self._get_chat,
             "getchatmember": self._get_chat_member,
-            "sendmessage": self._send_message, "sendphoto": self._send_photo,
+            "sendmessage": self._send_message,
+            "sendphoto": self._send_photo,
         }
         handler = handlers.get(method.lower())
         if handler is None:
@@ -124,10 +129,17 @@ class FakeTelegram(FakeServer):
         }
         if photo:
             upload = request.files["photo"]
-            message["photo"] = [{"file_id": f"photo-{message['message_id']}", "width": 640,
-                                 "height": 480, "file_size": len(upload.data)}]
-        self.messages.append({**message, "raw": raw, "parse_mode": mode, "shown": shown,
-                              "upload": request.files.get("photo")})
+            message["photo"] = [
+                {
+                    "file_id": f"photo-{message['message_id']}",
+                    "width": 640,
+                    "height": 480,
+                    "file_size": len(upload.data),
+                }
+            ]
+        self.messages.append(
+            {**message, "raw": raw, "parse_mode": mode, "shown": shown, "upload": request.files.get("photo")}
+        )
         return _ok(message)
 
 
@@ -144,9 +156,7 @@ def parse(text: str, parse_mode: str | None) -> str:
                 index += 2
                 continue
             if char in RESERVED:
-                raise EntityError(
-                    f"Character '{char}' is reserved and must be escaped with the preceding '\\'"
-                )
+                raise EntityError(f"Character '{char}' is reserved and must be escaped with the preceding '\\'")
             shown.append(char)
             index += 1
         return "".join(shown)
@@ -188,5 +198,4 @@ def _error(code: int, description: str, **parameters: Any) -> Reply:
 def flood(retry_after: int) -> dict[str, Any]:
     """The body Telegram sends with 429 when flood control kicks in."""
     description = f"Too Many Requests: retry after {retry_after}"
-    return {"ok": False, "error_code": 429, "description": description,
-            "parameters": {"retry_after": retry_after}}
+    return {"ok": False, "error_code": 429, "description": description, "parameters": {"retry_after": retry_after}}

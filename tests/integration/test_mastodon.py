@@ -95,9 +95,7 @@ def test_status_carries_text_visibility_and_language(
     assert (status["text"], status["visibility"], status["language"]) == (TEXT, "unlisted", "en")
 
 
-def test_language_defaults_to_the_posts_language(
-    channel: MastodonChannel, server: FakeMastodon
-) -> None:
+def test_language_defaults_to_the_posts_language(channel: MastodonChannel, server: FakeMastodon) -> None:
     channel.publish(post(), key="key-language")
     assert server.statuses[0]["language"] == "nl"
 
@@ -115,17 +113,13 @@ def test_idempotency_key_is_sent_and_stable_so_a_second_publish_returns_the_firs
     assert first == second
 
 
-def test_instance_limit_is_fetched_once_per_adapter(
-    channel: MastodonChannel, server: FakeMastodon
-) -> None:
+def test_instance_limit_is_fetched_once_per_adapter(channel: MastodonChannel, server: FakeMastodon) -> None:
     for number in range(3):
         channel.publish(post(), key=f"key-{number}")
     assert sum(1 for r in server.requests if r.path == "/api/v2/instance") == 1
 
 
-def test_text_over_the_instances_limit_is_rejected_without_sending(
-    tmp_path: Path, server: FakeMastodon
-) -> None:
+def test_text_over_the_instances_limit_is_rejected_without_sending(tmp_path: Path, server: FakeMastodon) -> None:
     server.max_characters = 100
     adapter = channel_for(server)  # offline limit 500: only the instance knows better
     with pytest.raises(Rejected) as caught:
@@ -155,9 +149,7 @@ def test_instance_without_v2_info_falls_back_to_the_configured_limit(
 def test_rate_limited_post_is_retry_later_after_retry_after_seconds(
     channel: MastodonChannel, server: FakeMastodon
 ) -> None:
-    server.fail(
-        "POST", "/api/v1/statuses", 429, {"error": "Too many requests"}, {"Retry-After": "30"}
-    )
+    server.fail("POST", "/api/v1/statuses", 429, {"error": "Too many requests"}, {"Retry-After": "30"})
     with pytest.raises(RetryLater) as caught:
         channel.publish(post(), key="key-429")
     assert caught.value.after == 30
@@ -169,8 +161,13 @@ def test_rate_limited_post_without_retry_after_waits_until_the_iso_reset_time(
     channel: MastodonChannel, server: FakeMastodon
 ) -> None:
     reset = (datetime.now(UTC) + timedelta(seconds=120)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    server.fail("POST", "/api/v1/statuses", 429, {"error": "Too many requests"},
-                {"X-RateLimit-Reset": reset, "X-RateLimit-Remaining": "0"})
+    server.fail(
+        "POST",
+        "/api/v1/statuses",
+        429,
+        {"error": "Too many requests"},
+        {"X-RateLimit-Reset": reset, "X-RateLimit-Remaining": "0"},
+    )
     with pytest.raises(RetryLater) as caught:
         channel.publish(post(), key="key-429-reset")
     assert caught.value.after is not None
@@ -178,9 +175,7 @@ def test_rate_limited_post_without_retry_after_waits_until_the_iso_reset_time(
 
 
 @pytest.mark.parametrize("status", [500, 502, 503])
-def test_server_error_is_retry_later(
-    channel: MastodonChannel, server: FakeMastodon, status: int
-) -> None:
+def test_server_error_is_retry_later(channel: MastodonChannel, server: FakeMastodon, status: int) -> None:
     server.fail("POST", "/api/v1/statuses", status, {"error": "Service unavailable"})
     with pytest.raises(RetryLater) as caught:
         channel.publish(post(), key=f"key-{status}")
@@ -188,9 +183,7 @@ def test_server_error_is_retry_later(
     assert server.statuses == []
 
 
-def test_validation_error_is_rejected_with_mastodons_message(
-    channel: MastodonChannel, server: FakeMastodon
-) -> None:
+def test_validation_error_is_rejected_with_mastodons_message(channel: MastodonChannel, server: FakeMastodon) -> None:
     with pytest.raises(Rejected) as caught:
         channel.publish(post("   "), key="key-blank")
     assert "HTTP 422" in caught.value.reason
@@ -250,9 +243,7 @@ def test_instance_gone_before_posting_is_retry_later_not_in_doubt(server: FakeMa
     adapter.close()
 
 
-def test_redirected_post_is_rejected_instead_of_replayed_as_get(
-    channel: MastodonChannel, server: FakeMastodon
-) -> None:
+def test_redirected_post_is_rejected_instead_of_replayed_as_get(channel: MastodonChannel, server: FakeMastodon) -> None:
     elsewhere = "https://elders.example/api/v1/statuses"
     server.fail("POST", "/api/v1/statuses", 301, None, {"Location": elsewhere})
     with pytest.raises(Rejected, match=re.escape(f"redirects to {elsewhere}")):
@@ -286,9 +277,7 @@ def test_token_never_appears_in_errors_or_logs_even_when_the_server_echoes_it(
 # -- check -------------------------------------------------------------------------------------
 
 
-def test_check_names_the_account_the_instance_and_its_limit(
-    channel: MastodonChannel, server: FakeMastodon
-) -> None:
+def test_check_names_the_account_the_instance_and_its_limit(channel: MastodonChannel, server: FakeMastodon) -> None:
     host = server.url.removeprefix("http://")
     assert channel.check() == f"authenticated as @campagne on {host} (limit 500)"
 
@@ -327,13 +316,10 @@ def test_registry_finds_the_adapter_and_its_limits() -> None:
         ({"token": SENTINEL}, "`instance`"),
         ({"instance": "mastodon.example", "token": SENTINEL}, "`instance`"),
         ({"instance": "https://mastodon.example"}, "`token`"),
-        ({"instance": "https://mastodon.example", "token": SENTINEL, "visibility": "everyone"},
-         "`visibility`"),
+        ({"instance": "https://mastodon.example", "token": SENTINEL, "visibility": "everyone"}, "`visibility`"),
     ],
 )
-def test_bad_settings_are_config_errors_that_never_quote_the_token(
-    settings: dict[str, Any], message: str
-) -> None:
+def test_bad_settings_are_config_errors_that_never_quote_the_token(settings: dict[str, Any], message: str) -> None:
     with pytest.raises(ConfigError, match=message) as caught:
         MastodonChannel("mastodon-nl", settings)
     assert SENTINEL not in str(caught.value)

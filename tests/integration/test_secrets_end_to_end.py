@@ -36,7 +36,12 @@ def test_sentinel_token_never_leaves_the_process_even_when_servers_echo_it(tmp_p
             channels=channels,
             default_channels="[masto, tg, hook, sky]",
         )
-        secrets = {"MASTO_TOKEN": SENTINEL, "TG_TOKEN": f"999:{SENTINEL}", "HOOK_SECRET": SENTINEL, "SKY_PASSWORD": SENTINEL}
+        secrets = {
+            "MASTO_TOKEN": SENTINEL,
+            "TG_TOKEN": f"999:{SENTINEL}",
+            "HOOK_SECRET": SENTINEL,
+            "SKY_PASSWORD": SENTINEL,
+        }
         run = campaign(tmp_path, "run", "--once", "--log-level", "DEBUG", env=secrets)
         check = campaign(tmp_path, "channels", "check", env=secrets)
         status = campaign(tmp_path, "status", "--format", "json")

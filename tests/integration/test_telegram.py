@@ -73,9 +73,7 @@ def texts_along(error: BaseException) -> str:
 
 
 @pytest.mark.parametrize("parse_mode", ["none", "HTML", "MarkdownV2"])
-def test_text_is_shown_exactly_as_written_in_every_parse_mode(
-    server: FakeTelegram, parse_mode: str
-) -> None:
+def test_text_is_shown_exactly_as_written_in_every_parse_mode(server: FakeTelegram, parse_mode: str) -> None:
     adapter = channel_for(server, parse_mode=parse_mode)
     try:
         adapter.publish(post(), key="key-1")
@@ -87,7 +85,7 @@ def test_text_is_shown_exactly_as_written_in_every_parse_mode(
 
 
 def test_html_escaping_replaces_angle_brackets_and_ampersands_only() -> None:
-    assert escape("a < b > c & d \"e\" 💙", "HTML") == "a &lt; b &gt; c &amp; d \"e\" 💙"
+    assert escape('a < b > c & d "e" 💙', "HTML") == 'a &lt; b &gt; c &amp; d "e" 💙'
 
 
 def test_markdown_v2_escaping_puts_a_backslash_before_every_reserved_character() -> None:
@@ -96,9 +94,7 @@ def test_markdown_v2_escaping_puts_a_backslash_before_every_reserved_character()
     assert escape("café 💙 👨‍👩‍👧 ok", "MarkdownV2") == "café 💙 👨‍👩‍👧 ok"
 
 
-@pytest.mark.parametrize(
-    ("text", "parse_mode"), [("Hulp.", "MarkdownV2"), ("a < b", "HTML"), ("a & b", "HTML")]
-)
+@pytest.mark.parametrize(("text", "parse_mode"), [("Hulp.", "MarkdownV2"), ("a < b", "HTML"), ("a & b", "HTML")])
 def test_the_fake_refuses_unescaped_text_like_telegram_so_escaping_tests_mean_something(
     text: str, parse_mode: str
 ) -> None:
@@ -118,9 +114,7 @@ def test_photo_is_sent_once_with_the_text_as_caption(
     assert receipt.url == f"https://t.me/campagne/{message['message_id']}"
 
 
-def test_receipt_links_to_the_message_in_the_public_channel(
-    channel: TelegramChannel, server: FakeTelegram
-) -> None:
+def test_receipt_links_to_the_message_in_the_public_channel(channel: TelegramChannel, server: FakeTelegram) -> None:
     receipt = channel.publish(post(), key="key-receipt")
     message_id = server.messages[0]["message_id"]
     assert receipt.remote_id == str(message_id)
@@ -149,16 +143,12 @@ def test_limits_count_utf16_units_4096_for_text_and_1024_for_a_caption() -> None
     assert limits.media.max_bytes == 10_000_000
 
 
-def test_text_of_exactly_4096_units_goes_out(
-    channel: TelegramChannel, server: FakeTelegram
-) -> None:
+def test_text_of_exactly_4096_units_goes_out(channel: TelegramChannel, server: FakeTelegram) -> None:
     channel.publish(post("💙" * 2048), key="key-4096")
     assert len(server.messages) == 1
 
 
-def test_text_over_4096_utf16_units_is_rejected_without_sending(
-    channel: TelegramChannel, server: FakeTelegram
-) -> None:
+def test_text_over_4096_utf16_units_is_rejected_without_sending(channel: TelegramChannel, server: FakeTelegram) -> None:
     with pytest.raises(Rejected, match="4098 UTF-16 units, over the limit of 4096"):
         channel.publish(post("💙" * 2049), key="key-4098")  # 2049 characters, 4098 units
     assert sends(server) == 0
@@ -196,11 +186,13 @@ def test_flood_control_is_retry_later_after_telegrams_retry_after(
 
 
 @pytest.mark.parametrize("status", [500, 502, 503])
-def test_server_error_is_retry_later(
-    channel: TelegramChannel, server: FakeTelegram, status: int
-) -> None:
-    server.fail("POST", f"/bot{TOKEN}/sendMessage", status,
-                {"ok": False, "error_code": status, "description": "Internal Server Error"})
+def test_server_error_is_retry_later(channel: TelegramChannel, server: FakeTelegram, status: int) -> None:
+    server.fail(
+        "POST",
+        f"/bot{TOKEN}/sendMessage",
+        status,
+        {"ok": False, "error_code": status, "description": "Internal Server Error"},
+    )
     with pytest.raises(RetryLater):
         channel.publish(post(), key=f"key-{status}")
 
@@ -208,8 +200,9 @@ def test_server_error_is_retry_later(
 def test_gateway_timeout_on_send_is_in_doubt_because_telegram_may_have_sent_it(
     channel: TelegramChannel, server: FakeTelegram
 ) -> None:
-    server.fail("POST", f"/bot{TOKEN}/sendMessage", 504, b"<html>504 Gateway Time-out</html>",
-                {"Content-Type": "text/html"})
+    server.fail(
+        "POST", f"/bot{TOKEN}/sendMessage", 504, b"<html>504 Gateway Time-out</html>", {"Content-Type": "text/html"}
+    )
     with pytest.raises(InDoubt):
         channel.publish(post(), key="key-504")
 
@@ -320,9 +313,7 @@ def test_check_of_a_bot_that_is_no_administrator_is_rejected(server: FakeTelegra
         ({"token": SENTINEL, "chat_id": "@c", "parse_mode": "Markdown"}, "`parse_mode`"),
     ],
 )
-def test_bad_settings_are_config_errors_that_never_quote_the_token(
-    settings: dict[str, Any], message: str
-) -> None:
+def test_bad_settings_are_config_errors_that_never_quote_the_token(settings: dict[str, Any], message: str) -> None:
     with pytest.raises(ConfigError, match=message) as caught:
         TelegramChannel("telegram-nl", settings)
     assert "abc/../" not in str(caught.value)
