@@ -28,10 +28,11 @@ class Context:
         except ConfigError as exc:
             raise click.ClickException(str(exc)) from None
 
-    def plan(self) -> Plan:
+    def plan(self, *, parallel: bool = False) -> Plan:
+        """The campaign's plan; `parallel` only for commands that hold no threads or connections."""
         from scheduler.plan import build
 
-        return build(self.root)
+        return build(self.root, parallel=parallel)
 
 
 pass_context = click.make_pass_decorator(Context)
@@ -87,7 +88,7 @@ def validate(obj: Context, fmt: str) -> None:
 
     Needs no database, no network and no secrets.
     """
-    plan = obj.plan()
+    plan = obj.plan(parallel=True)
     output = _problem_lines(list(plan.problems), fmt)
     if output:
         click.echo(output)
@@ -142,7 +143,7 @@ def preview(
     """Show exactly what will go out, where and when."""
     from scheduler import preview as views
 
-    plan = obj.plan()
+    plan = obj.plan(parallel=True)
     zone = plan.campaign.settings.timezone
     if channel is not None and channel not in plan.campaign.channels:
         raise click.BadParameter(f"no channel {channel!r} in channels.yml", param_hint="--channel")
@@ -193,7 +194,7 @@ def diff(obj: Context, base: str, head: str | None, fmt: str, drafts: bool, outp
     from scheduler.diff import GitError, compare
 
     try:
-        result = compare(obj.root, base, head, drafts=drafts)
+        result = compare(obj.root, base, head, drafts=drafts, parallel=True)
     except GitError as exc:
         raise click.ClickException(str(exc)) from None
     views = {"text": diff_report.as_text, "markdown": diff_report.as_markdown, "json": diff_report.as_json}

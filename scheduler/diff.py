@@ -68,16 +68,20 @@ class Diff:
         return sum(c.kind == kind and (aspect is None or aspect in c.aspects) for c in self.changes)
 
 
-def compare(root: Path, base: str, head: str | None = None, *, drafts: bool = False) -> Diff:
+def compare(root: Path, base: str, head: str | None = None, *, drafts: bool = False, parallel: bool = False) -> Diff:
     """The schedule at revision `base` against `head` (default: the working tree) for the campaign at `root`.
 
     `root` may be any folder of the repository; the same folder is read from each revision.
     Raises GitError when `root` is not in a git repository or a revision does not exist.
+    `parallel` as for scheduler.plan.build.
     """
     top, prefix = _repository(root)
     with tempfile.TemporaryDirectory(prefix="campaign-diff-") as temp:
-        old = _side(top, prefix, base, Path(temp) / "base")
-        new = Side(WORKING_TREE, None, build(root)) if head is None else _side(top, prefix, head, Path(temp) / "head")
+        old = _side(top, prefix, base, Path(temp) / "base", parallel)
+        if head is None:
+            new = Side(WORKING_TREE, None, build(root, parallel=parallel))
+        else:
+            new = _side(top, prefix, head, Path(temp) / "head", parallel)
     return _diff(old, new, drafts)
 
 
@@ -101,7 +105,7 @@ def _repository(root: Path) -> tuple[Path, str]:
     return Path(lines[0]), lines[1] if len(lines) > 1 else ""
 
 
-def _side(top: Path, prefix: str, revision: str, into: Path) -> Side:
+def _side(top: Path, prefix: str, revision: str, into: Path, parallel: bool) -> Side:
     try:
         if revision.startswith("-"):
             raise GitError("looks like an option")
@@ -121,7 +125,7 @@ def _side(top: Path, prefix: str, revision: str, into: Path) -> Side:
             tar.extractall(into, filter=_inside)
         else:  # Python before 3.11.4: plain files and folders only
             tar.extractall(into, members=[m for m in tar if (m.isfile() or m.isdir()) and ".." not in m.name])
-    return Side(revision, commit_id, build(into / top.name / prefix))
+    return Side(revision, commit_id, build(into / top.name / prefix, parallel=parallel))
 
 
 def _inside(member: tarfile.TarInfo, destination: str) -> tarfile.TarInfo | None:

@@ -26,6 +26,7 @@ from scheduler import yamlfile
 from scheduler.campaign import DEFAULTS_FILE, POSTS_DIR, Campaign
 from scheduler.channels.base import LinkCard
 from scheduler.hashtags import is_valid as is_valid_tag
+from scheduler.parallel import map_forked
 from scheduler.problems import Problem, error
 from scheduler.schedule import ScheduleError, publish_at
 
@@ -111,13 +112,16 @@ class Draft:
         return (origin.path, origin.line) if origin else (self.path, 1)
 
 
-def read_all(campaign: Campaign) -> tuple[list[Draft], list[Problem]]:
-    """Every post under posts/, with every problem found; drafts with errors are left out."""
+def read_all(campaign: Campaign, *, parallel: bool = False) -> tuple[list[Draft], list[Problem]]:
+    """Every post under posts/, with every problem found; drafts with errors are left out.
+
+    `parallel`: read the posts in forked workers when there are many (see scheduler.parallel).
+    """
     posts_dir = campaign.root / POSTS_DIR
     if not posts_dir.is_dir():
         return [], [error(POSTS_DIR, 0, "there is no posts/ folder in the campaign root")]
     problems: list[Problem] = []
-    drafts: list[Draft] = []
+    posts: list[tuple[Path, dict[str, tuple[Any, Origin]]]] = []  # each post file, with its folders' defaults
     inherited: dict[Path, dict[str, tuple[Any, Origin]]] = {}
     for folder, dirs, files in os.walk(posts_dir):
         here = Path(folder)
@@ -131,9 +135,17 @@ def read_all(campaign: Campaign) -> tuple[list[Draft], list[Problem]]:
                 or not _utf8_name(campaign, here, name, problems)
             ):
                 continue
-            draft = _read_post(campaign, here / name, inherited[here], problems)
-            if draft is not None:
-                drafts.append(draft)
+            posts.append((here / name, inherited[here]))
+
+    def read(post: tuple[Path, dict[str, tuple[Any, Origin]]]) -> tuple[Draft | None, list[Problem]]:
+        found: list[Problem] = []
+        return _read_post(campaign, post[0], post[1], found), found
+
+    drafts: list[Draft] = []
+    for draft, found in map_forked(read, posts) if parallel else map(read, posts):
+        problems += found
+        if draft is not None:
+            drafts.append(draft)
     _check_unique_ids(drafts, problems)
     return drafts, problems
 

@@ -30,8 +30,8 @@ from babel.numbers import format_decimal
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from scheduler.channels.bluesky_richtext import find_spans
+from scheduler.parallel import map_forked
 from scheduler.plan import Entry, Plan
-from scheduler.preview import entry_record
 from scheduler.problems import Problem
 
 EMBED_MAX_BYTES = 150_000  # images up to this size are embedded as data: URIs ...
@@ -141,45 +141,44 @@ class _Builder:
         self.embedded = 0
         self._data_uris: dict[Path, str | None] = {}
 
-    def cards(self, entries: Iterable[Entry]) -> list[Card]:
-        return [self.card(e) for e in entries]
+    def cards(self, entries: Iterable[Entry], *, chips: bool = False) -> list[Card]:
+        """`chips`: only what a month grid's chips show (no text, images or length), for an index page."""
+        return [self.card(e, chips) for e in entries]
 
-    def card(self, entry: Entry) -> Card:
-        record = entry_record(entry, self.zone)
-        channel = entry.channel
+    def card(self, entry: Entry, chip: bool = False) -> Card:
+        channel, draft, post, length, limit = entry.channel, entry.draft, entry.post, entry.length, entry.limit
         network = str(channel.settings.get("like") or channel.type) if channel.type == "dryrun" else channel.type
-        length, limit, fill, level = record["length"], record["limit"], None, ""
-        if length is None:
-            size = ""
-        else:
-            unit = channel.limits.length_for(bool(entry.draft.media)).unit
-            size = f"{length} {self.labels.get(unit, unit)}"
+        due = entry.due.astimezone(self.zone).isoformat()
+        size, fill, level = "", None, ""
+        if length is not None and not chip:
+            unit = channel.limits.length_for(bool(draft.media)).unit
+            unit = self.labels.get(unit, unit)
+            size = f"{length} {unit}"
             if limit:
-                size = f"{length} / {limit} {self.labels.get(unit, unit)}"
+                size = f"{length} / {limit} {unit}"
                 fill = min(100, 100 * length // limit)
                 level = "over" if length > limit else "near" if length >= 0.9 * limit else ""
                 if length > limit:
                     size += f", {length - limit} {self.labels['over']}"
             else:
                 size += f", {self.labels['no_limit']}"
-        problems = entry.problems
         return Card(
-            anchor=f"{record['post']}@{record['channel']}",
-            due=record["due"],
-            time=record["due"][11:16],
-            channel=record["channel"],
-            account=record["type"] if network == record["type"] else f"{record['type']} · {network}",
+            anchor=f"{draft.id}@{channel.name}",
+            due=due,
+            time=due[11:16],
+            channel=channel.name,
+            account=channel.type if network == channel.type else f"{channel.type} · {network}",
             network=network,
-            title=record["title"] or "",
-            post=record["post"],
-            draft=record["draft"],
-            text=None if entry.post is None else _parts(entry.post.text),
-            images=tuple(self.image(m.path, m.alt) for m in entry.post.media) if entry.post else (),
+            title=draft.title or "",
+            post=draft.id,
+            draft=draft.draft,
+            text=None if post is None or chip else _parts(post.text),
+            images=tuple(self.image(m.path, m.alt) for m in post.media) if post and not chip else (),
             length=size,
             fill=fill,
             level=level,
-            problems=problems,
-            errors=any(p.is_error for p in problems),
+            problems=entry.problems,
+            errors=any(p.is_error for p in entry.problems),
         )
 
     def image(self, path: Path, alt: str) -> Image:
@@ -226,7 +225,7 @@ class _Builder:
                 weeks.append(Week(week[0].day.isocalendar().week, self._range(week[0].day, week[-1].day), shown))
             day += timedelta(days=7)
         count = sum(len(cards) for d, cards in by_day.items() if first <= d < end)
-        title = str(format_date(first, "LLLL y", locale=self.language))
+        title = _month_title(first, self.language)
         return Month(f"{first:%Y-%m}", title, page, tuple(rows), tuple(weeks), count)
 
     def _day(self, day: date, by_day: dict[date, list[Card]]) -> Day:
@@ -275,7 +274,7 @@ def _environment() -> Environment:
     )
 
 
-def _context(plan: Plan, language: str, cards: Sequence[Card], problems: Sequence[Problem]) -> dict[str, Any]:
+def _context(plan: Plan, language: str, entries: Sequence[Entry], problems: Sequence[Problem]) -> dict[str, Any]:
     """What every page shows: the campaign, its totals and the problems."""
     settings = plan.campaign.settings
     locale = Locale.parse(language)
@@ -289,8 +288,9 @@ def _context(plan: Plan, language: str, cards: Sequence[Card], problems: Sequenc
         return f"{format_decimal(number, locale=language)} {labels[word + '_one' if number == 1 else word]}"
 
     period = ""
-    if cards:
-        first, last = (format_date(c.day, "d MMMM y", locale=language) for c in (cards[0], cards[-1]))
+    if entries:
+        days = (e.due.astimezone(settings.timezone).date() for e in (entries[0], entries[-1]))
+        first, last = (format_date(day, "d MMMM y", locale=language) for day in days)
         period = first if first == last else f"{first} – {last}"
     return {
         "lang": language,
@@ -299,9 +299,9 @@ def _context(plan: Plan, language: str, cards: Sequence[Card], problems: Sequenc
         "L": labels,
         "weekdays": [(str(short[i]), str(wide[i])) for i in order],
         "totals": {
-            "sends": len(cards),
-            "posts": len({c.post for c in cards}),
-            "channels": len({c.channel for c in cards}),
+            "sends": len(entries),
+            "posts": len({e.draft.id for e in entries}),
+            "channels": len({e.channel.name for e in entries}),
             "errors": errors,
             "warnings": len(problems) - errors,
         },
@@ -328,18 +328,19 @@ def _gc_spares_the_plan() -> Iterator[None]:
 
 def render_page(plan: Plan, entries: Iterable[Entry], problems: Iterable[Problem]) -> str:
     """The whole preview as one self-contained HTML page; every month after the first collapsed."""
+    entries = list(entries)
     with _gc_spares_the_plan():
         builder = _Builder(plan)
-        cards = builder.cards(entries)
-        context = _context(plan, builder.language, cards, list(problems))
-        months = builder.months(cards, {})
+        context = _context(plan, builder.language, entries, list(problems))
+        months = builder.months(builder.cards(entries), {})
         return _environment().get_template("page.html").render(context, months=months, pages=None, current=None)
 
 
 def render_pages(plan: Plan, entries: Iterable[Entry], problems: Iterable[Problem], name: str) -> dict[str, str]:
     """File name → page: `name` alone, or for big campaigns `name` as an index plus one page per month.
 
-    Month pages are named after `name`: preview.html → preview-2027-11.html.
+    Month pages are named after `name`: preview.html → preview-2027-11.html. They are rendered in
+    forked workers where that pays (see scheduler.parallel).
     """
     entries = list(entries)
     if len(entries) <= ONE_PAGE_MAX_ENTRIES:
@@ -354,17 +355,27 @@ def _split(plan: Plan, entries: list[Entry], problems: list[Problem], name: str)
     grouped: dict[str, list[Entry]] = {}
     for entry in entries:
         grouped.setdefault(f"{entry.due.astimezone(zone):%Y-%m}", []).append(entry)
-    by_month = {key: _Builder(plan).cards(group) for key, group in sorted(grouped.items())}  # an image budget each
-    builder = _Builder(plan)
-    cards = [card for month in by_month.values() for card in month]
-    context = _context(plan, builder.language, cards, problems)
+    language = plan.campaign.settings.language
+    context = _context(plan, language, entries, problems)
     template = _environment().get_template("page.html")
-    page_of = {key: f"{stem}-{key}{suffix}" for key in by_month}
-    months = builder.months(cards, page_of)
-    pages = [(m.title, m.page, m.count) for m in months]
-    result = {name: template.render(context, months=months, pages=pages, current=None, index=name)}
-    for month in months:
-        result[month.page] = template.render(
-            context, months=builder.months(by_month[month.key], {}), pages=pages, current=month.page, index=name
-        )
-    return result
+    page_of = {key: f"{stem}-{key}{suffix}" for key in sorted(grouped)}
+    pages = [
+        (_month_title(date.fromisoformat(f"{key}-01"), language), page, len(grouped[key]))
+        for key, page in page_of.items()
+    ]
+
+    def render(key: str | None) -> str:
+        """The index page (key None: a month grid per month, linking to the month pages), or one month's page."""
+        builder = _Builder(plan)  # each page its own budget of embedded images
+        if key is None:
+            months = builder.months(builder.cards(entries, chips=True), page_of)
+            return template.render(context, months=months, pages=pages, current=None, index=name)
+        months = builder.months(builder.cards(grouped[key]), {})
+        return template.render(context, months=months, pages=pages, current=page_of[key], index=name)
+
+    keys: list[str | None] = [None, *page_of]
+    return dict(zip([name, *page_of.values()], map_forked(render, keys, min_items=2), strict=True))
+
+
+def _month_title(first: date, language: str) -> str:
+    return str(format_date(first, "LLLL y", locale=language))

@@ -113,3 +113,30 @@ def test_validate_needs_no_secrets_and_no_network(tmp_path: Path) -> None:
 def test_preview_of_an_empty_range_is_not_an_error(fmt: str) -> None:
     result = campaign("preview", "--format", fmt, "--from", "2030-01-01", "--to", "2030-01-02")
     assert result.returncode == 0, result.stderr
+
+
+def test_a_big_campaign_planned_in_forked_workers_gives_exactly_what_one_process_gives(tmp_path: Path) -> None:
+    from scheduler.plan import build
+    from scheduler.preview import as_json
+
+    posts = {}
+    for n in range(1_200):  # above scheduler.parallel.MIN_ITEMS: the command spreads the work
+        folder = f"reeks-{n // 100}"
+        body = (
+            f"Bericht {n} op {{{{ date | date }}}} voor {{{{ channel.name }}}}. #tip{n % 7}" if n % 5 else f"Post {n}."
+        )
+        posts[f"{folder}/{n:04}.md"] = post(
+            body, publish_at=f"2027-{n % 12 + 1:02}-{n % 28 + 1:02} {n % 24:02}:{n % 60:02}"
+        )
+        if n % 97 == 0:
+            posts[f"{folder}/kapot-{n}.md"] = "---\ntitle: [\n---\nKapot.\n"  # a broken file among them
+    write_campaign(tmp_path, posts, defaults="campaign: Groot\nchannels: [mastodon, bluesky]\n")
+    in_one_process = build(tmp_path)
+    assert len(in_one_process.entries) == 2_400 and in_one_process.problems
+
+    forked = campaign("preview", "--format", "json", root=tmp_path)
+    assert forked.returncode == 0, forked.stderr
+    assert forked.stdout.rstrip("\n") == as_json(in_one_process, in_one_process.entries).rstrip("\n")
+    checked = campaign("validate", root=tmp_path)
+    assert checked.returncode == 1
+    assert checked.stdout.splitlines() == [str(p) for p in in_one_process.problems]
