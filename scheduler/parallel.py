@@ -17,9 +17,12 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any, TypeVar
 
+from scheduler import settings
+
 log = logging.getLogger("scheduler.parallel")
 T = TypeVar("T")
 R = TypeVar("R")
+MAX_PROCESSES = 8  # by default; CAMPAIGN_PROCESSES sets any number
 MIN_ITEMS = 1_000  # below this, starting workers costs more than it saves
 CHUNKS_PER_WORKER = 4  # smaller chunks even out slow ones
 
@@ -31,7 +34,9 @@ def workers_for(count: int, min_items: int = MIN_ITEMS) -> int:
     """How many processes `count` items are worth here; 1 means: do it in this process."""
     if count < min_items or not _safe_to_fork():
         return 1
-    return min(len(os.sched_getaffinity(0)), 8)
+    if settings.get("CAMPAIGN_PROCESSES"):
+        return max(1, settings.get_int("CAMPAIGN_PROCESSES"))
+    return min(len(os.sched_getaffinity(0)), MAX_PROCESSES)
 
 
 def _safe_to_fork() -> bool:

@@ -35,6 +35,11 @@ SETTINGS = (
     Setting("CAMPAIGN_RETRY_BASE", "30", "seconds before the first retry; doubled each time, at most 30 minutes"),
     Setting("CAMPAIGN_WORKERS", "1", "posts sent at the same time by one daemon"),
     Setting(
+        "CAMPAIGN_PROCESSES",
+        "",
+        "processes that plan a big campaign in validate, preview, diff; default: the CPUs, at most 8",
+    ),
+    Setting(
         "CAMPAIGN_STALE_AFTER", "60", "seconds without a heartbeat after which another host's daemon counts as dead"
     ),
     Setting("CAMPAIGN_ALERT_WEBHOOK", "", "URL that receives a JSON alert for every failure, miss and post in doubt"),

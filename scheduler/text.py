@@ -10,16 +10,24 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 import regex
-import twitter_text
 
 _GRAPHEME = regex.compile(r"\X")
 _MENTION = regex.compile(r"(?<![\w@])(@\w+)@[\w.-]+\w", regex.ASCII)
 URL_LENGTH = 23
 MAX_URL = 1_000  # characters; longer words are not searched for URLs
 _WORD = regex.compile(r"\S+")
+
+
+@cache
+def _twitter_text() -> Any:  # the library has no type hints
+    """twitter-text, imported on first need: loading its emoji table takes longer than planning 1,000 posts."""
+    import twitter_text
+
+    return twitter_text
 
 
 def graphemes(text: str) -> int:
@@ -40,7 +48,7 @@ def _url_candidates(text: str) -> list[tuple[int, int, str]]:
     for word in _WORD.finditer(text):
         if len(word.group()) > MAX_URL or not _MAYBE_URL.search(word.group()):
             continue
-        for item in twitter_text.extract_urls_with_indices(word.group()):
+        for item in _twitter_text().extract_urls_with_indices(word.group()):
             start, end = item["indices"]
             found.append((word.start() + start, word.start() + end, item["url"]))
     return found
@@ -81,7 +89,7 @@ def x_weighted_length(text: str) -> int:
             for start, end, _ in _url_candidates(normalized):
                 length += URL_LENGTH - (end - start)
         return length
-    return int(twitter_text.parse_tweet(text).weightedLength)
+    return int(_twitter_text().parse_tweet(text).weightedLength)
 
 
 def utf16_units(text: str) -> int:

@@ -60,3 +60,12 @@ def test_another_running_thread_keeps_the_work_in_this_process() -> None:
     finally:
         stop.set()
         thread.join()
+
+
+@pytest.mark.usefixtures("forking_allowed")
+def test_campaign_processes_sets_the_number_and_1_means_this_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CAMPAIGN_PROCESSES", "3")
+    assert workers_for(5_000) == 3
+    assert len({pid for pid in map_forked(lambda _: os.getpid(), range(5_000))}) == 3
+    monkeypatch.setenv("CAMPAIGN_PROCESSES", "1")
+    assert map_forked(lambda _: os.getpid(), range(5_000)) == [PARENT] * 5_000
