@@ -21,6 +21,7 @@ from scheduler import hashtags as hashtags_file
 from scheduler import yamlfile
 from scheduler.channels.base import Limits
 from scheduler.errors import ConfigError
+from scheduler.files import read_yaml_mapping
 from scheduler.problems import Problem, error
 from scheduler.secrets import looks_like_literal_secret
 
@@ -65,24 +66,6 @@ def find_root(given: str | Path | None) -> Path:
     if not root.is_dir():
         raise ConfigError(f"campaign root {root} is not a folder")
     return root
-
-
-def read_yaml_mapping(root: Path, relative: str) -> tuple[yamlfile.LineDict, list[Problem]]:
-    """A YAML file that must hold a mapping; missing or empty gives an empty one."""
-    path = root / relative
-    if not path.exists():
-        return yamlfile.LineDict(), []
-    try:
-        data = yamlfile.load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        return yamlfile.LineDict(), [error(relative, 0, f"cannot read: {exc}")]
-    except yamlfile.YamlError as exc:
-        return yamlfile.LineDict(), [error(relative, exc.line, exc.message)]
-    if data is None:
-        return yamlfile.LineDict(), []
-    if not isinstance(data, yamlfile.LineDict):
-        return yamlfile.LineDict(), [error(relative, 1, "expected a mapping of keys to values")]
-    return data, []
 
 
 def load(root: Path) -> tuple[Campaign, list[Problem]]:

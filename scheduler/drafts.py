@@ -25,6 +25,7 @@ from frontmatter.default_handlers import YAMLHandler
 from scheduler import yamlfile
 from scheduler.campaign import DEFAULTS_FILE, POSTS_DIR, Campaign
 from scheduler.channels.base import LinkCard
+from scheduler.files import read_text, read_yaml_mapping
 from scheduler.hashtags import is_valid as is_valid_tag
 from scheduler.parallel import map_forked
 from scheduler.problems import Problem, error
@@ -49,7 +50,6 @@ POST_KEYS = frozenset(
 )
 DEFAULTS_KEYS = (POST_KEYS - {"id", "publish_at"}) | {"schedule"}
 ROOT_DEFAULTS_KEYS = DEFAULTS_KEYS | {"timezone", "campaign"}
-MAX_FILE_BYTES = 1_000_000
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9/_.-]*$")
 _DURATION = re.compile(r"^\s*(\d+)\s*(minute|hour|day|week)s?\s*$", re.I)
 _HANDLER = YAMLHandler()
@@ -176,26 +176,15 @@ def _utf8_name(campaign: Campaign, folder: Path, name: str, problems: list[Probl
 
 def _read_defaults(campaign: Campaign, folder: Path, problems: list[Problem]) -> dict[str, tuple[Any, Origin]]:
     path = folder / DEFAULTS_FILE
-    if not path.is_file():
+    if not os.path.lexists(path):
         return {}
     relative = _relative(campaign, path)
     is_root = folder == campaign.root / POSTS_DIR
     if is_root:
         data = campaign.root_defaults  # already read (and its problems reported) by campaign.load
     else:
-        try:
-            data = yamlfile.load(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError) as exc:
-            problems.append(error(relative, 0, f"cannot read: {exc}"))
-            return {}
-        except yamlfile.YamlError as exc:
-            problems.append(error(relative, exc.line, exc.message))
-            return {}
-        if data is None:
-            return {}
-        if not isinstance(data, yamlfile.LineDict):
-            problems.append(error(relative, 1, "expected a mapping of keys to values"))
-            return {}
+        data, found = read_yaml_mapping(campaign.root, relative)
+        problems += found
     allowed = ROOT_DEFAULTS_KEYS if is_root else DEFAULTS_KEYS
     own = {}
     for key, value in data.items():
@@ -230,30 +219,6 @@ def _read_post(
         return None
 
 
-def _decode(root: Path, path: Path, relative: str, problems: list[Problem]) -> str | None:
-    try:
-        if path.is_symlink() and not path.resolve().is_relative_to(root.resolve()):
-            problems.append(error(relative, 0, "is a link to a file outside the campaign"))
-            return None
-        raw = path.read_bytes()
-    except (OSError, RuntimeError) as exc:  # a dangling link, a link loop (RuntimeError), unreadable
-        problems.append(error(relative, 0, f"cannot be read: {getattr(exc, 'strerror', None) or exc}"))
-        return None
-    if len(raw) > MAX_FILE_BYTES:
-        problems.append(error(relative, 0, f"is {len(raw):,} bytes; a post may be at most {MAX_FILE_BYTES:,}"))
-        return None
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        problems.append(error(relative, line, "is not valid UTF-8 text"))
-        return None
-    if "\x00" in text:
-        problems.append(error(relative, text[: text.index("\x00")].count("\n") + 1, "contains a NUL character"))
-        return None
-    return text.replace("\r\n", "\n").replace("\r", "\n")
-
-
 def _split(text: str, relative: str, problems: list[Problem]) -> tuple[Any, str, int] | None:
     """(front matter data, body, body's first line)."""
     if not _HANDLER.detect(text):
@@ -280,7 +245,9 @@ def _split(text: str, relative: str, problems: list[Problem]) -> tuple[Any, str,
 def _parse_post(
     campaign: Campaign, path: Path, relative: str, defaults: dict[str, tuple[Any, Origin]], problems: list[Problem]
 ) -> Draft | None:
-    text = _decode(campaign.root, path, relative, problems)
+    text, problem = read_text(campaign.root, path, relative)
+    if problem is not None:
+        problems.append(problem)
     if text is None:
         return None
     split = _split(text, relative, problems)

@@ -19,6 +19,7 @@ from typing import Any
 import regex
 
 from scheduler import yamlfile
+from scheduler.files import read_yaml_mapping
 from scheduler.problems import Problem, error, warning
 
 FILE = "hashtags.yml"
@@ -82,19 +83,9 @@ def case_hint(tag: str) -> str:
 
 def load(root: Path) -> tuple[Hashtags, list[Problem]]:
     """Read hashtags.yml from the campaign root (missing is fine: no hashtags)."""
-    path = root / FILE
-    if not path.exists():
-        return Hashtags(), []
-    try:
-        data = yamlfile.load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        return Hashtags(), [error(FILE, 0, f"cannot read: {exc}")]
-    except yamlfile.YamlError as exc:
-        return Hashtags(), [error(FILE, exc.line, exc.message)]
-    if data is None:
-        return Hashtags(), []
-    if not isinstance(data, yamlfile.LineDict):
-        return Hashtags(), [error(FILE, 1, "expected a mapping with sets, default, limits")]
+    data, problems = read_yaml_mapping(root, FILE, "expected a mapping with sets, default, limits")
+    if problems or not data:
+        return Hashtags(), problems
     return _parse(data)
 
 

@@ -868,6 +868,27 @@ def test_links_that_dangle_loop_or_leave_the_campaign_are_reported_per_file() ->
     assert "posts/outside.md:0: error: is a link to a file outside the campaign" in found
 
 
+def test_settings_files_get_the_same_guards_as_posts_links_size_junk_and_folders() -> None:
+    with campaign({"posts/sub/_defaults.yml": b"channels: [mastodon]\ntitle: caf\xe9\n"}) as root:
+        (root / "hashtags.yml").write_text("sets:\n" + "  x: [a]\n" * 150_000)  # 1.2 MB
+        (root / "channels.yml").unlink()
+        (root / "channels.yml").symlink_to("/etc/hostname")
+        (root / "posts" / "deep" / "_defaults.yml").mkdir(parents=True)  # a folder where a file belongs
+        found = [str(p) for p in build(root).problems]
+    assert "channels.yml:0: error: is a link to a file outside the campaign" in found
+    assert "hashtags.yml:0: error: is over 1,000,000 bytes, the most a campaign file may be" in found
+    assert "posts/sub/_defaults.yml:2: error: is not valid UTF-8 text" in found
+    assert "posts/deep/_defaults.yml:0: error: is not a regular file" in found
+
+
+def test_a_fifo_named_like_a_settings_file_is_refused_without_blocking() -> None:
+    with campaign({}) as root:
+        (root / "hashtags.yml").unlink(missing_ok=True)
+        os.mkfifo(root / "hashtags.yml")  # opening it to read would wait for a writer forever
+        found = [str(p) for p in build(root).problems]
+    assert "hashtags.yml:0: error: is not a regular file" in found
+
+
 def test_a_file_or_folder_name_that_is_not_utf8_is_reported_and_skipped() -> None:
     with campaign({}) as root:
         (Path(os.fsdecode(os.fsencode(root / "posts") + b"/bad\xffname.md"))).write_text("---\n---\nx\n")

@@ -1,0 +1,58 @@
+"""Reading the campaign's own files: inside the campaign, of a sane size, UTF-8 text.
+
+Every file the plan reads (posts, `_defaults.yml`, `hashtags.yml`, `channels.yml`) comes through
+here, so a link out of the campaign, a huge file or binary junk is one clear problem with its
+file and line, never a crash or a hang.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from scheduler import yamlfile
+from scheduler.problems import Problem, error
+
+MAX_BYTES = 1_000_000  # a post or a settings file; far above any real one
+
+
+def read_text(root: Path, path: Path, relative: str) -> tuple[str | None, Problem | None]:
+    """The file's text with \\n line ends, or the problem that prevents reading it."""
+    try:
+        if path.is_symlink() and not path.resolve().is_relative_to(root.resolve()):
+            return None, error(relative, 0, "is a link to a file outside the campaign")
+        if path.exists() and not path.is_file():  # a folder, or a FIFO that would block the read
+            return None, error(relative, 0, "is not a regular file")
+        with path.open("rb") as file:
+            raw = file.read(MAX_BYTES + 1)  # never more: the file may be a device or still growing
+    except (OSError, RuntimeError) as exc:  # a dangling link, a link loop (RuntimeError), unreadable
+        return None, error(relative, 0, f"cannot be read: {getattr(exc, 'strerror', None) or exc}")
+    if len(raw) > MAX_BYTES:
+        return None, error(relative, 0, f"is over {MAX_BYTES:,} bytes, the most a campaign file may be")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        return None, error(relative, raw[: exc.start].count(b"\n") + 1, "is not valid UTF-8 text")
+    if "\x00" in text:
+        return None, error(relative, text[: text.index("\x00")].count("\n") + 1, "contains a NUL character")
+    return text.replace("\r\n", "\n").replace("\r", "\n"), None
+
+
+def read_yaml_mapping(
+    root: Path, relative: str, expected: str = "expected a mapping of keys to values"
+) -> tuple[yamlfile.LineDict, list[Problem]]:
+    """A YAML file that must hold a mapping; a missing or empty file gives an empty one."""
+    path = root / relative
+    if not path.exists() and not path.is_symlink():
+        return yamlfile.LineDict(), []
+    text, problem = read_text(root, path, relative)
+    if problem is not None or text is None:
+        return yamlfile.LineDict(), [problem] if problem else []
+    try:
+        data = yamlfile.load(text)
+    except yamlfile.YamlError as exc:
+        return yamlfile.LineDict(), [error(relative, exc.line, exc.message)]
+    if data is None:
+        return yamlfile.LineDict(), []
+    if not isinstance(data, yamlfile.LineDict):
+        return yamlfile.LineDict(), [error(relative, 1, expected)]
+    return data, []
