@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 
 import pytest
 
@@ -11,6 +12,11 @@ from scheduler import parallel
 from scheduler.parallel import map_forked, workers_for
 
 PARENT = os.getpid()
+
+
+def slow_pid(_: int) -> int:
+    time.sleep(0.1)
+    return os.getpid()
 
 
 @pytest.fixture
@@ -23,9 +29,9 @@ def forking_allowed(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.mark.usefixtures("forking_allowed")
 def test_results_come_back_in_order_from_forked_workers() -> None:
-    results = map_forked(lambda n: (n * 2, os.getpid()), range(3_000))
-    assert [value for value, _ in results] == [n * 2 for n in range(3_000)]
-    pids = {pid for _, pid in results}
+    results = map_forked(lambda n: n * 2, range(3_000))
+    assert results == [n * 2 for n in range(3_000)]
+    pids = set(map_forked(slow_pid, range(8), min_items=1))
     assert len(pids) >= 2 and PARENT not in pids
 
 
@@ -66,6 +72,7 @@ def test_another_running_thread_keeps_the_work_in_this_process() -> None:
 def test_campaign_processes_sets_the_number_and_1_means_this_process(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CAMPAIGN_PROCESSES", "3")
     assert workers_for(5_000) == 3
-    assert len({pid for pid in map_forked(lambda _: os.getpid(), range(5_000))}) == 3
+    pids = set(map_forked(slow_pid, range(12), min_items=1))  # 12 chunks of 0.1 s: every worker gets some
+    assert len(pids) == 3 and PARENT not in pids
     monkeypatch.setenv("CAMPAIGN_PROCESSES", "1")
     assert map_forked(lambda _: os.getpid(), range(5_000)) == [PARENT] * 5_000
