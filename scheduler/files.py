@@ -45,7 +45,7 @@ def read_yaml_mapping(
     if not path.exists() and not path.is_symlink():
         return yamlfile.LineDict(), []
     text, problem = read_text(root, path, relative)
-    if problem is not None or text is None:
+    if text is None:
         return yamlfile.LineDict(), [problem] if problem else []
     try:
         data = yamlfile.load(text)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -43,3 +46,18 @@ def post(body: str = "Hallo wereld.", **front: str) -> str:
     """A post file with the given front matter values (written as YAML as is)."""
     lines = ["---", *(f"{key}: {value}" for key, value in front.items()), "---", body, ""]
     return "\n".join(lines)
+
+
+def run_campaign(root: Path, *args: str, tz: str | None = None) -> subprocess.CompletedProcess[str]:
+    """`campaign --root ROOT ARGS` as its own process, as a user runs it (CAMPAIGN_ROOT unset)."""
+    env = {key: value for key, value in os.environ.items() if key != "CAMPAIGN_ROOT"}
+    if tz:
+        env["TZ"] = tz
+    return subprocess.run(
+        [sys.executable, "-m", "scheduler", "--root", str(root), *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )

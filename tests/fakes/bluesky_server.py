@@ -22,12 +22,13 @@ import threading
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from types import TracebackType
 from typing import Any, cast
-from urllib.parse import parse_qs, urlsplit
 
 import regex
+
+from tests.fakes.server import Background, owner, read_raw
 
 POST = "app.bsky.feed.post"
 TID = re.compile(r"^[234567abcdefghij][234567abcdefghijklmnopqrstuvwxyz]{12}$")
@@ -86,13 +87,11 @@ class FakePDS:
         self._drop_after: set[str] = set()
         self._counter = itertools.count(1)
         self._lock = threading.Lock()
-        self._server = _Server(("127.0.0.1", 0), _Handler)
-        self._server.pds = self
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
+        self._http = Background(_Handler, self)
+        self.url = self._http.url
 
     def __enter__(self) -> FakePDS:
-        self._thread.start()
+        self._http.start()
         return self
 
     def __exit__(
@@ -101,9 +100,7 @@ class FakePDS:
         value: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
+        self._http.stop()
 
     # -- knobs -----------------------------------------------------------------------------
 
@@ -308,11 +305,6 @@ class FakePDS:
         return None
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    pds: FakePDS
-
-
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
@@ -323,12 +315,8 @@ class _Handler(BaseHTTPRequestHandler):
         self._serve("POST")
 
     def _serve(self, method: str) -> None:
-        parts = urlsplit(self.path)
-        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        query = {key: values[0] for key, values in parse_qs(parts.query).items()}
-        headers = {key.lower(): value for key, value in self.headers.items()}
-        nsid = parts.path.removeprefix("/xrpc/")
-        reply = cast(_Server, self.server).pds.handle_call(Call(method, nsid, query, headers, body))
+        path, query, headers, body = read_raw(self)
+        reply = owner(self).handle_call(Call(method, path.removeprefix("/xrpc/"), query, headers, body))
         if reply is None:
             self.close_connection = True  # carried out, never answered
             return

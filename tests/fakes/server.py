@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Self, cast
 from urllib.parse import parse_qs, urlsplit
 
 
@@ -162,6 +162,47 @@ class FakeServer:
             handler.close_connection = True
             return
         _write(handler, reply)
+
+
+class _OwnedServer(ThreadingHTTPServer):
+    daemon_threads = True
+    owner: Any  # the fake whose handler answers
+
+
+class Background:
+    """A threaded HTTP server on 127.0.0.1 (port chosen by the OS) for fakes with a handler of their own.
+
+    Its URL is known once made; it serves between start() and stop(). The handler reaches the fake
+    as `owner(handler)`.
+    """
+
+    def __init__(self, handler: type[BaseHTTPRequestHandler], owner: Any) -> None:
+        self._httpd = _OwnedServer(("127.0.0.1", 0), handler)
+        self._httpd.owner = owner
+        self.url = f"http://127.0.0.1:{self._httpd.server_address[1]}"
+        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        self._thread.join(timeout=5)
+
+
+def owner(handler: BaseHTTPRequestHandler) -> Any:
+    """The fake that a Background server's handler answers for."""
+    return cast(_OwnedServer, handler.server).owner
+
+
+def read_raw(handler: BaseHTTPRequestHandler) -> tuple[str, dict[str, str], dict[str, str], bytes]:
+    """(path, query with first values, headers with lower-case names, raw body) of the request."""
+    parts = urlsplit(handler.path)
+    body = handler.rfile.read(int(handler.headers.get("Content-Length") or 0))
+    query = {key: values[0] for key, values in parse_qs(parts.query).items()}
+    headers = {key.lower(): value for key, value in handler.headers.items()}
+    return parts.path, query, headers, body
 
 
 def _handler_for(server: FakeServer) -> type[BaseHTTPRequestHandler]:

@@ -19,10 +19,11 @@ import itertools
 import json
 import threading
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from types import TracebackType
-from typing import Any, cast
-from urllib.parse import parse_qs, urlsplit
+from typing import Any
+
+from tests.fakes.server import Background, owner, read_raw
 
 
 @dataclass
@@ -57,14 +58,12 @@ class FakeWebhook:
         self._echo_next = False
         self._ids = itertools.count(1_200_000_000_000_000_001)
         self._lock = threading.Lock()
-        self._server = _Server(("127.0.0.1", 0), _Handler)
-        self._server.hook = self
-        self.base = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._http = Background(_Handler, self)
+        self.base = self._http.url
         self.url = self.base + path
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
 
     def __enter__(self) -> FakeWebhook:
-        self._thread.start()
+        self._http.start()
         return self
 
     def __exit__(
@@ -73,9 +72,7 @@ class FakeWebhook:
         value: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
+        self._http.stop()
 
     def respond_next(self, status: int, body: Any = "", headers: dict[str, str] | None = None) -> None:
         with self._lock:
@@ -136,11 +133,6 @@ class FakeWebhook:
         return Reply(200, {"id": f"receipt-{len(self.posted)}"})
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    hook: FakeWebhook
-
-
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
@@ -151,11 +143,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._serve("HEAD")
 
     def _serve(self, method: str) -> None:
-        parts = urlsplit(self.path)
-        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        query = {key: values[0] for key, values in parse_qs(parts.query).items()}
-        headers = {key.lower(): value for key, value in self.headers.items()}
-        reply = cast(_Server, self.server).hook.handle(Received(method, parts.path, query, headers, body))
+        reply = owner(self).handle(Received(method, *read_raw(self)))
         if reply is None:
             self.close_connection = True
             return

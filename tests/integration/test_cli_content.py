@@ -3,29 +3,18 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.builders import post, write_campaign
+from tests.builders import post, run_campaign, write_campaign
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 def campaign(*args: str, root: Path = REPO, tz: str | None = None) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "TZ": tz} if tz else dict(os.environ)
-    env.pop("CAMPAIGN_ROOT", None)
-    return subprocess.run(
-        [sys.executable, "-m", "scheduler", "--root", str(root), *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-        check=False,
-    )
+    return run_campaign(root, *args, tz=tz)
 
 
 def test_sample_campaign_validates_cleanly() -> None:

@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from scheduler.diff import Diff, compare
 from tests.builders import post, write_campaign
+from tests.builders import run_campaign as campaign
 
 BOTH = "[mastodon, bluesky]"
 
@@ -32,18 +32,6 @@ def git(repo: Path, *args: str) -> str:
 def commit(repo: Path, message: str) -> None:
     git(repo, "add", "-A")
     git(repo, "commit", "-q", "--allow-empty", "-m", message)
-
-
-def campaign(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k != "CAMPAIGN_ROOT"}
-    return subprocess.run(
-        [sys.executable, "-m", "scheduler", "--root", str(repo), *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-        check=False,
-    )
 
 
 @pytest.fixture
