@@ -182,13 +182,18 @@ def load(text: str, first_line: int = 1) -> Any:
 
 
 def _check_depth(text: str, text_lines: list[int] | None, first_line: int) -> None:
+    # PyYAML's pure-Python parser keeps its own stack (no recursion, no depth limit of its own), so
+    # this project's limit answers first, in its own words, whichever libyaml pip installed.
     depth = 0
-    for event in yaml.parse(text, Loader=_Loader):
-        if isinstance(event, yaml.CollectionStartEvent):
-            depth += 1
-            if depth > MAX_DEPTH:
-                mark: Any = event.start_mark
-                line = _text_line(mark.line, text_lines) + first_line - 1
-                raise YamlError(f"nested more than {MAX_DEPTH} levels deep", line)
-        elif isinstance(event, yaml.CollectionEndEvent):
-            depth -= 1
+    try:
+        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    mark: Any = event.start_mark
+                    line = _text_line(mark.line, text_lines) + first_line - 1
+                    raise YamlError(f"nested more than {MAX_DEPTH} levels deep", line)
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+    except yaml.YAMLError:
+        return  # not YAML at all: the real load reports where
