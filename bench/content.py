@@ -108,8 +108,8 @@ def profile(root: Path, top: int = 15) -> None:
     import cProfile
     import pstats
 
-    from scheduler import preview
-    from scheduler.plan import build
+    from scheduler.content.plan import build
+    from scheduler.views import preview
 
     profiler = cProfile.Profile()
     profiler.enable()

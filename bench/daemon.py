@@ -46,7 +46,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # `bench` and `tests` live in the repo
 
 from bench.synthetic import generate
-from scheduler.ledger import Ledger, database_url
+from scheduler.publish.ledger import Ledger, database_url
 from tests.fakes.mastodon_server import TOKEN, FakeMastodon
 from tests.pgserver import create_database, postgres
 

@@ -1,3 +1,3 @@
-from scheduler.cli import run
+from scheduler.cli.main import run
 
 run()

@@ -10,7 +10,7 @@
         └── InDoubt               the post may or may not be out; never resend it blindly
 
 Problems found in campaign files are not exceptions: they are `Problem` values
-(scheduler.problems) so that one broken file never hides the others.
+(scheduler.content.problems) so that one broken file never hides the others.
 """
 
 from __future__ import annotations

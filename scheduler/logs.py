@@ -34,5 +34,5 @@ def setup(level: str = "INFO", fmt: str = "text") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for noisy in ("apscheduler", "alembic", "watchfiles"):  # scheduler.watch logs each change itself
+    for noisy in ("apscheduler", "alembic", "watchfiles"):  # scheduler.publish.watch logs each change itself
         logging.getLogger(noisy).setLevel(logging.WARNING)

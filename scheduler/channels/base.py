@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-from scheduler.text import LengthRule
+from scheduler.content.text import LengthRule
 
 #: Content types of the image files adapters upload, by file extension.
 IMAGE_TYPES = {
@@ -70,7 +70,7 @@ class LinkCard:
 
 @dataclass(frozen=True)
 class RenderedPost:
-    """Exactly what goes to one channel: the output of scheduler.render."""
+    """Exactly what goes to one channel: the output of scheduler.content.render."""
 
     post: str  # the post's identity (path under posts/ without .md, or its `id:`)
     channel: str  # the channel's name in channels.yml

@@ -35,9 +35,9 @@ from scheduler.channels import bluesky_richtext as richtext
 from scheduler.channels._secretguard import detached, guard_urllib3_logs
 from scheduler.channels.base import IMAGE_TYPES, Channel, Limits, MediaItem, MediaRules, Receipt, RenderedPost
 from scheduler.channels.http import check_status, error_message, retry_after, send, session
+from scheduler.content.text import rule_for, urls
 from scheduler.errors import ChannelError, ConfigError, InDoubt, Rejected, RetryLater
 from scheduler.secrets import remember
-from scheduler.text import rule_for, urls
 
 log = logging.getLogger(__name__)
 

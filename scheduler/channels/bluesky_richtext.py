@@ -2,7 +2,7 @@
 
 Facets (app.bsky.richtext.facet) point into the post text by UTF-8 *byte* offsets, start
 inclusive and end exclusive; Python indexes strings by code point, so every offset found here is
-converted before it leaves this module. Links are found as `scheduler.text.urls` finds them (the
+converted before it leaves this module. Links are found as `scheduler.content.text.urls` finds them (the
 same rule the length counters use), hashtags and mentions as the Bluesky app detects them.
 
 Record keys: posts use the `tid` key type, 13 characters of base32-sortable
@@ -22,7 +22,7 @@ from typing import Any
 
 import regex
 
-from scheduler.text import graphemes, urls
+from scheduler.content.text import graphemes, urls
 
 S32 = "234567abcdefghijklmnopqrstuvwxyz"
 TID_PATTERN = re.compile(r"^[234567abcdefghij][234567abcdefghijklmnopqrstuvwxyz]{12}$")

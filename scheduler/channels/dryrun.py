@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from scheduler.channels.base import Channel, Limits, MediaRules, Receipt, RenderedPost
+from scheduler.content.text import rule_for
 from scheduler.errors import ConfigError
-from scheduler.text import rule_for
 
 log = logging.getLogger(__name__)
 

@@ -29,9 +29,9 @@ import requests
 
 from scheduler.channels import http
 from scheduler.channels.base import IMAGE_TYPES, Channel, Limits, MediaItem, MediaRules, Receipt, RenderedPost
+from scheduler.content.text import LengthRule, mastodon_length, rule_for
 from scheduler.errors import ConfigError, InDoubt, Rejected, RetryLater
 from scheduler.secrets import MASK, redact, remember
-from scheduler.text import LengthRule, mastodon_length, rule_for
 
 log = logging.getLogger(__name__)
 

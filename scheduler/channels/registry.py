@@ -8,8 +8,8 @@ from importlib.metadata import entry_points
 from typing import Any
 
 from scheduler.channels.base import Channel, Limits, MediaRules
+from scheduler.content.text import rule_for
 from scheduler.errors import ConfigError
-from scheduler.text import rule_for
 
 GROUP = "campaign_scheduler.channels"
 

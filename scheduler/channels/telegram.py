@@ -25,9 +25,9 @@ from typing import Any
 
 from scheduler.channels import http
 from scheduler.channels.base import IMAGE_TYPES, Channel, Limits, MediaRules, Receipt, RenderedPost
+from scheduler.content.text import LengthRule, utf16_units
 from scheduler.errors import ConfigError, InDoubt, Rejected, RetryLater
 from scheduler.secrets import MASK, redact, remember
-from scheduler.text import LengthRule, utf16_units
 
 log = logging.getLogger(__name__)
 

@@ -46,9 +46,9 @@ import requests
 from scheduler.channels._secretguard import detached, guard_urllib3_logs
 from scheduler.channels.base import Channel, Limits, MediaRules, Receipt, RenderedPost
 from scheduler.channels.http import error_message, retry_after, send, session
+from scheduler.content.text import LengthRule, graphemes, rule_for, utf16_units
 from scheduler.errors import ChannelError, ConfigError, Rejected, RetryLater
 from scheduler.secrets import remember
-from scheduler.text import LengthRule, graphemes, rule_for, utf16_units
 
 log = logging.getLogger(__name__)
 

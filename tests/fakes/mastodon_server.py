@@ -19,7 +19,7 @@ import itertools
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from scheduler.text import mastodon_length
+from scheduler.content.text import mastodon_length
 from tests.fakes.server import FakeServer, Reply, Request, Upload
 
 TOKEN = "fake-mastodon-token"

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from scheduler.ledger import Ledger, database_url
+from scheduler.publish.ledger import Ledger, database_url
 
 CHANNELS = "channels:\n  mastodon: {type: dryrun, like: mastodon}\n  bluesky: {type: dryrun, like: bluesky}\n"
 

@@ -105,11 +105,11 @@ def test_preview_of_an_empty_range_is_not_an_error(fmt: str) -> None:
 
 
 def test_a_big_campaign_planned_in_forked_workers_gives_exactly_what_one_process_gives(tmp_path: Path) -> None:
-    from scheduler.plan import build
-    from scheduler.preview import as_json
+    from scheduler.content.plan import build
+    from scheduler.views.preview import as_json
 
     posts = {}
-    for n in range(1_200):  # above scheduler.parallel.MIN_ITEMS: the command spreads the work
+    for n in range(1_200):  # above scheduler.content.parallel.MIN_ITEMS: the command spreads the work
         folder = f"reeks-{n // 100}"
         body = (
             f"Bericht {n} op {{{{ date | date }}}} voor {{{{ channel.name }}}}. #tip{n % 7}" if n % 5 else f"Post {n}."

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from scheduler.diff import Diff, compare
+from scheduler.views.diff import Diff, compare
 from tests.builders import post, write_campaign
 from tests.builders import run_campaign as campaign
 

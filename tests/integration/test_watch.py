@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from scheduler.watch import Watcher
+from scheduler.publish.watch import Watcher
 
 
 @pytest.fixture

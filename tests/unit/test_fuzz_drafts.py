@@ -26,9 +26,9 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from scheduler.cli import main
-from scheduler.drafts import POST_KEYS
-from scheduler.plan import Plan, build
+from scheduler.cli.main import main
+from scheduler.content.drafts import POST_KEYS
+from scheduler.content.plan import Plan, build
 
 SCALE = int(os.environ.get("FUZZ_SCALE", "1"))
 FUZZED = "posts/m-fuzzed.md"
@@ -559,7 +559,7 @@ def test_deep_flow_nesting_is_an_error_on_its_line_not_a_segfault() -> None:
     # 100,000 levels crashed libyaml's recursive composer (SIGSEGV); run it in a child to be safe.
     code = (
         "import sys; from pathlib import Path; from tests.unit.test_fuzz_drafts import campaign, post, FUZZED\n"
-        "from scheduler.plan import build\n"
+        "from scheduler.content.plan import build\n"
         "with campaign({FUZZED: post('title: x\\nvars: ' + '[' * 100_000 + ']' * 100_000 + '\\n')}) as root:\n"
         "    print(*build(root).problems, sep='\\n')\n"
     )

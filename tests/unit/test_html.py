@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from scheduler import html
-from scheduler.plan import Plan, build
+from scheduler.content.plan import Plan, build
+from scheduler.views import html
 from tests.builders import DEFAULTS, post, write_campaign
 
 # A 1×1 PNG.

@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from scheduler import parallel
-from scheduler.parallel import map_forked, workers_for
+from scheduler.content import parallel
+from scheduler.content.parallel import map_forked, workers_for
 
 PARENT = os.getpid()
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from scheduler.plan import Plan, build
+from scheduler.content.plan import Plan, build
 from tests.builders import post, write_campaign
 
 

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from scheduler.schedule import ScheduleError, publish_at, series
+from scheduler.content.schedule import ScheduleError, publish_at, series
 
 AMS = ZoneInfo("Europe/Amsterdam")
 

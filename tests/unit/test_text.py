@@ -5,7 +5,7 @@ import random
 import pytest
 import twitter_text
 
-from scheduler.text import graphemes, mastodon_length, rule_for, utf16_units, x_weighted_length
+from scheduler.content.text import graphemes, mastodon_length, rule_for, utf16_units, x_weighted_length
 
 FAMILY = "👨\u200d👩\u200d👧\u200d👦"  # one ZWJ sequence: 7 code points
 E_ACUTE = "e\u0301"  # e + combining acute accent

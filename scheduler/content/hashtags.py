@@ -18,9 +18,9 @@ from typing import Any
 
 import regex
 
-from scheduler import yamlfile
-from scheduler.files import read_yaml_mapping
-from scheduler.problems import Problem, error, warning
+from scheduler.content import yamlfile
+from scheduler.content.files import read_yaml_mapping
+from scheduler.content.problems import Problem, error, warning
 
 FILE = "hashtags.yml"
 _TAG = regex.compile(r"^#?([\p{L}\p{M}\p{N}_]+)$")

@@ -1,9 +1,9 @@
 """What a change does to the schedule: the plan at one git revision against the plan at another.
 
 Each revision's campaign folder is taken out of git with `git archive` into a temporary folder
-and planned with `scheduler.plan.build`, exactly as `preview` would plan it; HEAD may also be the
+and planned with `scheduler.content.plan.build`, exactly as `preview` would plan it; HEAD may also be the
 working tree. Sends are matched by (post id, channel): a file renamed without changing its
-post's identity (its `id:`) matches itself. Output views are in scheduler.diff_report.
+post's identity (its `id:`) matches itself. Output views are in scheduler.views.diff_report.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from scheduler.plan import Entry, Plan, build
-from scheduler.problems import Problem
+from scheduler.content.plan import Entry, Plan, build
+from scheduler.content.problems import Problem
 
 WORKING_TREE = "working tree"
 
@@ -73,7 +73,7 @@ def compare(root: Path, base: str, head: str | None = None, *, drafts: bool = Fa
 
     `root` may be any folder of the repository; the same folder is read from each revision.
     Raises GitError when `root` is not in a git repository or a revision does not exist.
-    `parallel` as for scheduler.plan.build.
+    `parallel` as for scheduler.content.plan.build.
     """
     top, prefix = _repository(root)
     with tempfile.TemporaryDirectory(prefix="campaign-diff-") as temp:

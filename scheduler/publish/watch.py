@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from watchfiles import Change
 
-log = logging.getLogger("scheduler.watch")
+log = logging.getLogger("scheduler.publish.watch")
 ROOT_FILES = frozenset({"channels.yml", "hashtags.yml"})
 CHECK_EVERY = 60.0  # seconds between fingerprint checks; costs ~40 ms for 10,000 posts
 DEBOUNCE_MS = 500  # a git checkout of many files becomes one planning

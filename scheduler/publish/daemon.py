@@ -17,11 +17,11 @@ from types import FrameType
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.date import DateTrigger
 
-from scheduler.plan import Plan, build
-from scheduler.publisher import Publisher
-from scheduler.watch import Watcher
+from scheduler.content.plan import Plan, build
+from scheduler.publish.publisher import Publisher
+from scheduler.publish.watch import Watcher
 
-log = logging.getLogger("scheduler.daemon")
+log = logging.getLogger("scheduler.publish.daemon")
 MAX_SLEEP = timedelta(seconds=30)  # wake at least this often: pauses lifted, other daemons' retries
 HEARTBEAT = timedelta(seconds=10)
 STOP_WITHIN = 8.0  # seconds to let sends in flight finish on SIGTERM (exit within 10 s)
@@ -40,7 +40,7 @@ class Daemon:
             signal.signal(sig, self._on_signal)
         ledger = self.publisher.ledger
         ledger.heartbeat(self.publisher.worker, ledger.clock())
-        # Made before planning so that an edit made meanwhile is noticed (see scheduler/watch.py).
+        # Made before planning so that an edit made meanwhile is noticed (see scheduler/publish/watch.py).
         watcher = Watcher(self.root, self.stop, self._files_changed)
         self.replan()
         watcher.start()

@@ -12,18 +12,18 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from scheduler.cli import Context, _bound, main, pass_context
+from scheduler.cli.main import Context, _bound, main, pass_context
 
 if TYPE_CHECKING:
-    from scheduler.ledger import Ledger
-    from scheduler.publisher import Publisher
+    from scheduler.publish.ledger import Ledger
+    from scheduler.publish.publisher import Publisher
 
 
 def _open_ledger(root: Path, url: str | None = None) -> Ledger:
     """The ledger of DATABASE_URL; an embedded SQLite file is migrated on the spot."""
     from scheduler import settings
     from scheduler.errors import LedgerError
-    from scheduler.ledger import Ledger, database_url
+    from scheduler.publish.ledger import Ledger, database_url
 
     try:
         ledger = Ledger(database_url(url or settings.get("DATABASE_URL") or None, root))
@@ -38,11 +38,11 @@ def _open_ledger(root: Path, url: str | None = None) -> Ledger:
 def _publisher(
     obj: Context, ledger: Ledger, dry_run_dir: Path | None = None, worker: str | None = None
 ) -> tuple[Any, Publisher]:
-    from scheduler import campaign as campaign_file
     from scheduler import settings
-    from scheduler.alerts import Alerter
+    from scheduler.content import campaign as campaign_file
     from scheduler.errors import CampaignError
-    from scheduler.publisher import Channels, Policy, Publisher
+    from scheduler.publish.alerts import Alerter
+    from scheduler.publish.publisher import Channels, Policy, Publisher
     from scheduler.secrets import resolve
 
     campaign, _ = campaign_file.load(obj.root)
@@ -82,7 +82,7 @@ def with_logging(f: Any) -> Any:
 def run(obj: Context, once: bool, workers: int | None, log_format: str | None, log_level: str | None) -> None:
     """Publish every due post on every channel at its time (the daemon)."""
     from scheduler import settings
-    from scheduler.daemon import Daemon
+    from scheduler.publish.daemon import Daemon
 
     _logging(log_level, log_format)
     ledger = _open_ledger(obj.root)
@@ -117,7 +117,7 @@ def rehearse(obj: Context, start: str | None, end: str | None) -> None:
     """Run the real publisher over a simulated clock, with every channel replaced by dry-run."""
     from babel.dates import format_datetime
 
-    from scheduler.ledger import Ledger
+    from scheduler.publish.ledger import Ledger
 
     started = time.perf_counter()
     plan = obj.plan()
@@ -171,7 +171,7 @@ def _row_record(row: Any, zone: Any) -> dict[str, Any]:
 @pass_context
 def status(obj: Context, fmt: str, limit: int) -> None:
     """What is next, what went out, and what needs a person: failed, in doubt, missed, held, paused."""
-    from scheduler import campaign as campaign_file
+    from scheduler.content import campaign as campaign_file
 
     zone = campaign_file.load(obj.root)[0].settings.timezone
     ledger = _open_ledger(obj.root)
@@ -294,7 +294,7 @@ def db() -> None:
 def db_upgrade(obj: Context) -> None:
     """Create or migrate the ledger schema (the Procfile's release step)."""
     from scheduler import settings
-    from scheduler.ledger import Ledger, database_url
+    from scheduler.publish.ledger import Ledger, database_url
 
     ledger = Ledger(database_url(settings.get("DATABASE_URL") or None, obj.root))
     ledger.upgrade()
@@ -310,9 +310,9 @@ def channels() -> None:
 @pass_context
 def channels_check(obj: Context) -> None:
     """Verify every channel's credentials and reachability, without posting."""
-    from scheduler import campaign as campaign_file
+    from scheduler.content import campaign as campaign_file
     from scheduler.errors import CampaignError
-    from scheduler.publisher import Channels
+    from scheduler.publish.publisher import Channels
 
     campaign, problems = campaign_file.load(obj.root)
     for problem in problems:

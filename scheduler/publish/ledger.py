@@ -150,7 +150,7 @@ alerts = Table(
 
 @dataclass(frozen=True)
 class Wanted:
-    """What the files say about one delivery (built from the plan by scheduler.publisher)."""
+    """What the files say about one delivery (built from the plan by scheduler.publish.publisher)."""
 
     post: str
     channel: str

@@ -3,7 +3,7 @@
 Only plain data is built (mappings, lists, strings, numbers, booleans, null); tags such as
 `!!python/object` and aliases are refused. The implicit types follow YAML 1.2's core schema,
 so `no` stays a string (Norwegian), `09:00` stays a string and dates stay strings for
-scheduler.schedule to read with the campaign's time zone.
+scheduler.content.schedule to read with the campaign's time zone.
 """
 
 from __future__ import annotations

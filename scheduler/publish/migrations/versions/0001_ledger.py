@@ -7,7 +7,7 @@ Revises:
 import sqlalchemy as sa
 from alembic import op
 
-from scheduler.ledger import UTCDateTime
+from scheduler.publish.ledger import UTCDateTime
 
 revision = "0001"
 down_revision = None

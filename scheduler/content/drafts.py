@@ -22,14 +22,14 @@ from typing import Any
 from babel import Locale, UnknownLocaleError
 from frontmatter.default_handlers import YAMLHandler
 
-from scheduler import yamlfile
-from scheduler.campaign import DEFAULTS_FILE, POSTS_DIR, Campaign
 from scheduler.channels.base import LinkCard
-from scheduler.files import read_text, read_yaml_mapping
-from scheduler.hashtags import is_valid as is_valid_tag
-from scheduler.parallel import map_forked
-from scheduler.problems import Problem, error
-from scheduler.schedule import ScheduleError, publish_at
+from scheduler.content import yamlfile
+from scheduler.content.campaign import DEFAULTS_FILE, POSTS_DIR, Campaign
+from scheduler.content.files import read_text, read_yaml_mapping
+from scheduler.content.hashtags import is_valid as is_valid_tag
+from scheduler.content.parallel import map_forked
+from scheduler.content.problems import Problem, error
+from scheduler.content.schedule import ScheduleError, publish_at
 
 POST_KEYS = frozenset(
     {
@@ -115,7 +115,7 @@ class Draft:
 def read_all(campaign: Campaign, *, parallel: bool = False) -> tuple[list[Draft], list[Problem]]:
     """Every post under posts/, with every problem found; drafts with errors are left out.
 
-    `parallel`: read the posts in forked workers when there are many (see scheduler.parallel).
+    `parallel`: read the posts in forked workers when there are many (see scheduler.content.parallel).
     """
     posts_dir = campaign.root / POSTS_DIR
     if not posts_dir.is_dir():
@@ -193,7 +193,7 @@ def _read_defaults(campaign: Campaign, folder: Path, problems: list[Problem]) ->
             problems.append(error(relative, line, _unknown_key(key, allowed, POST_KEYS - allowed)))
             continue
         if key in ("timezone", "campaign"):
-            continue  # campaign settings, read by scheduler.campaign
+            continue  # campaign settings, read by scheduler.content.campaign
         own[str(key)] = (value, Origin(relative, line))
     return own
 

@@ -11,10 +11,10 @@ from datetime import datetime
 
 import requests
 
-from scheduler.ledger import Ledger
+from scheduler.publish.ledger import Ledger
 from scheduler.secrets import redact
 
-log = logging.getLogger("scheduler.alerts")
+log = logging.getLogger("scheduler.publish.alerts")
 
 
 class Alerter:

@@ -1,8 +1,8 @@
-"""Alembic environment: migrations run on the connection scheduler.ledger hands over."""
+"""Alembic environment: migrations run on the connection scheduler.publish.ledger hands over."""
 
 from alembic import context
 
-from scheduler.ledger import metadata
+from scheduler.publish.ledger import metadata
 
 connection = context.config.attributes["connection"]
 context.configure(connection=connection, target_metadata=metadata, render_as_batch=True)

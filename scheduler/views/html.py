@@ -30,9 +30,9 @@ from babel.numbers import format_decimal
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from scheduler.channels.bluesky_richtext import find_spans
-from scheduler.parallel import map_forked
-from scheduler.plan import Entry, Plan
-from scheduler.problems import Problem
+from scheduler.content.parallel import map_forked
+from scheduler.content.plan import Entry, Plan
+from scheduler.content.problems import Problem
 
 EMBED_MAX_BYTES = 150_000  # images up to this size are embedded as data: URIs ...
 PAGE_EMBED_BUDGET = 1_500_000  # ... until a page holds this many bytes of them
@@ -256,7 +256,7 @@ def _parts(text: str) -> tuple[tuple[str, str], ...]:
 @cache
 def _labels(language: str) -> dict[str, str]:
     """The page's words in `language` (templates/labels.yml), English when it has none."""
-    text = resources.files("scheduler").joinpath("templates/labels.yml").read_text(encoding="utf-8")
+    text = resources.files("scheduler.views").joinpath("templates/labels.yml").read_text(encoding="utf-8")
     tables: dict[str, dict[str, str]] = yaml.safe_load(text)
     return tables.get(language, tables["en"])
 
@@ -265,7 +265,7 @@ def _labels(language: str) -> dict[str, str]:
 def _environment() -> Environment:
     # Autoescape on for every template: draft text and problem messages are never trusted.
     return Environment(
-        loader=PackageLoader("scheduler", "templates"),
+        loader=PackageLoader("scheduler.views", "templates"),
         autoescape=True,
         auto_reload=False,
         undefined=StrictUndefined,
@@ -340,7 +340,7 @@ def render_pages(plan: Plan, entries: Iterable[Entry], problems: Iterable[Proble
     """File name → page: `name` alone, or for big campaigns `name` as an index plus one page per month.
 
     Month pages are named after `name`: preview.html → preview-2027-11.html. They are rendered in
-    forked workers where that pays (see scheduler.parallel).
+    forked workers where that pays (see scheduler.content.parallel).
     """
     entries = list(entries)
     if len(entries) <= ONE_PAGE_MAX_ENTRIES:

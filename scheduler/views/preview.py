@@ -13,8 +13,8 @@ from typing import Any
 
 from babel.dates import format_date
 
-from scheduler.plan import Entry, Plan
-from scheduler.problems import Problem
+from scheduler.content.plan import Entry, Plan
+from scheduler.content.problems import Problem
 
 
 def entry_record(entry: Entry, zone: tzinfo) -> dict[str, Any]:

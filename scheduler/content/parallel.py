@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 from scheduler import settings
 
-log = logging.getLogger("scheduler.parallel")
+log = logging.getLogger("scheduler.content.parallel")
 T = TypeVar("T")
 R = TypeVar("R")
 MAX_PROCESSES = 8  # by default; CAMPAIGN_PROCESSES sets any number

@@ -19,15 +19,15 @@ from pathlib import Path
 from typing import Any
 
 from scheduler import secrets, settings
-from scheduler.alerts import Alerter
-from scheduler.campaign import Campaign
 from scheduler.channels.base import Channel, LinkCard, MediaItem, RenderedPost
 from scheduler.channels.registry import adapter_class
+from scheduler.content.campaign import Campaign
+from scheduler.content.plan import Plan
 from scheduler.errors import CampaignError, ChannelError, InDoubt, Rejected, RetryLater
-from scheduler.ledger import Claim, Ledger, Wanted, payload_json
-from scheduler.plan import Plan
+from scheduler.publish.alerts import Alerter
+from scheduler.publish.ledger import Claim, Ledger, Wanted, payload_json
 
-log = logging.getLogger("scheduler.publisher")
+log = logging.getLogger("scheduler.publish.publisher")
 MAX_BACKOFF = timedelta(minutes=30)
 
 
@@ -354,7 +354,7 @@ class Publisher:
     def _is_alive(self, worker: str | None, conn: Any) -> bool:
         from sqlalchemy import select
 
-        from scheduler.ledger import workers
+        from scheduler.publish.ledger import workers
 
         if worker is None:
             return False

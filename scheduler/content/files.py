@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from scheduler import yamlfile
-from scheduler.problems import Problem, error
+from scheduler.content import yamlfile
+from scheduler.content.problems import Problem, error
 
 MAX_BYTES = 1_000_000  # a post or a settings file; far above any real one
 

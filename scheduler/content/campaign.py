@@ -2,7 +2,7 @@
 
 <root>/posts/_defaults.yml   campaign settings (timezone, language, campaign) + post defaults
 <root>/channels.yml          named channels: {type, settings...}; secrets only as ${NAME}
-<root>/hashtags.yml          see scheduler.hashtags
+<root>/hashtags.yml          see scheduler.content.hashtags
 """
 
 from __future__ import annotations
@@ -17,12 +17,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from babel import Locale, UnknownLocaleError
 
-from scheduler import hashtags as hashtags_file
-from scheduler import yamlfile
 from scheduler.channels.base import Limits
+from scheduler.content import hashtags as hashtags_file
+from scheduler.content import yamlfile
+from scheduler.content.files import read_yaml_mapping
+from scheduler.content.problems import Problem, error
 from scheduler.errors import ConfigError
-from scheduler.files import read_yaml_mapping
-from scheduler.problems import Problem, error
 from scheduler.secrets import looks_like_literal_secret
 
 CHANNELS_FILE = "channels.yml"

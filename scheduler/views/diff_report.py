@@ -1,4 +1,4 @@
-"""Views of a schedule diff (scheduler.diff): text for a terminal, Markdown for a pull request, JSON.
+"""Views of a schedule diff (scheduler.views.diff): text for a terminal, Markdown for a pull request, JSON.
 
 Times are local to each side's campaign, in its language. The Markdown view puts draft text only
 in code spans and diff blocks, so nothing in a post is rendered as Markdown or HTML, and a
@@ -15,10 +15,10 @@ from typing import Any
 
 from babel.dates import format_datetime
 
-from scheduler.diff import WORKING_TREE, Change, Diff, Side
-from scheduler.plan import Entry
-from scheduler.preview import entry_record
-from scheduler.problems import Problem
+from scheduler.content.plan import Entry
+from scheduler.content.problems import Problem
+from scheduler.views.diff import WORKING_TREE, Change, Diff, Side
+from scheduler.views.preview import entry_record
 
 MAX_ROWS = 50  # per section of the Markdown view; a PR comment takes at most 65,536 characters
 _ASPECTS = {"media": "media changed", "draft": "draft flag changed"}

@@ -13,15 +13,15 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
-from scheduler import campaign as campaign_file
-from scheduler import drafts as drafts_file
-from scheduler.campaign import Campaign, ChannelConfig
 from scheduler.channels.base import RenderedPost
-from scheduler.drafts import Draft
-from scheduler.parallel import map_forked
-from scheduler.problems import Problem, error, sort_problems, warning
-from scheduler.render import Rendered, Renderer
-from scheduler.schedule import ScheduleError, series
+from scheduler.content import campaign as campaign_file
+from scheduler.content import drafts as drafts_file
+from scheduler.content.campaign import Campaign, ChannelConfig
+from scheduler.content.drafts import Draft
+from scheduler.content.parallel import map_forked
+from scheduler.content.problems import Problem, error, sort_problems, warning
+from scheduler.content.render import Rendered, Renderer
+from scheduler.content.schedule import ScheduleError, series
 
 
 @dataclass(frozen=True)
@@ -78,7 +78,7 @@ def build(root: Path, *, parallel: bool = False) -> Plan:
     """Read the campaign at `root` and plan every post on every channel.
 
     `parallel`: read and render in forked workers when there are many posts (see
-    scheduler.parallel); only for a process without other threads and open connections.
+    scheduler.content.parallel); only for a process without other threads and open connections.
     """
     # Planning allocates many small objects that all live on; the cycle collector would rescan
     # them again and again (a fifth of the time for 10,000 posts), and it finds nothing to free.

@@ -33,11 +33,11 @@ from jinja2.parser import Parser
 from jinja2.runtime import Context
 from jinja2.sandbox import SandboxedEnvironment
 
-from scheduler.campaign import Campaign, ChannelConfig
 from scheduler.channels.base import MediaItem, RenderedPost
-from scheduler.drafts import Draft, MediaRef
-from scheduler.hashtags import case_hint, tags_in
-from scheduler.problems import Problem, error, warning
+from scheduler.content.campaign import Campaign, ChannelConfig
+from scheduler.content.drafts import Draft, MediaRef
+from scheduler.content.hashtags import case_hint, tags_in
+from scheduler.content.problems import Problem, error, warning
 
 MAX_OUTPUT = 100_000  # characters a template may produce (and be)
 MAX_RANGE = 1_000  # items range() may produce in a template

@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Any
 import click
 
 if TYPE_CHECKING:
-    from scheduler.plan import Plan
-    from scheduler.problems import Problem
+    from scheduler.content.plan import Plan
+    from scheduler.content.problems import Problem
 
 
 class Context:
@@ -20,7 +20,7 @@ class Context:
 
     @property
     def root(self) -> Path:
-        from scheduler.campaign import find_root
+        from scheduler.content.campaign import find_root
         from scheduler.errors import ConfigError
 
         try:
@@ -30,7 +30,7 @@ class Context:
 
     def plan(self, *, parallel: bool = False) -> Plan:
         """The campaign's plan; `parallel` only for commands that hold no threads or connections."""
-        from scheduler.plan import build
+        from scheduler.content.plan import build
 
         return build(self.root, parallel=parallel)
 
@@ -49,7 +49,7 @@ def main(ctx: click.Context, root: str | None) -> None:
 
 def run() -> None:
     """The console script: every command registered, then click."""
-    import scheduler.cli_ledger  # noqa: F401 - registers the ledger commands on `main`
+    import scheduler.cli.publishing  # noqa: F401 - registers the ledger commands on `main`
 
     main()
 
@@ -108,7 +108,7 @@ def _bound(value: str | None, zone: Any, end: bool) -> datetime | None:
     """A --from/--to value (date or local date-time) → UTC; a date --to includes that day."""
     if value is None:
         return None
-    from scheduler.schedule import ScheduleError, to_utc
+    from scheduler.content.schedule import ScheduleError, to_utc
 
     try:
         if len(value.strip()) <= 10:
@@ -141,7 +141,7 @@ def preview(
     obj: Context, start: str | None, end: str | None, channel: str | None, drafts: bool, fmt: str, output: str | None
 ) -> None:
     """Show exactly what will go out, where and when."""
-    from scheduler import preview as views
+    from scheduler.views import preview as views
 
     plan = obj.plan(parallel=True)
     zone = plan.campaign.settings.timezone
@@ -159,7 +159,7 @@ def preview(
     elif fmt == "markdown":
         _write(output, views.as_markdown(plan, entries, problems))
     elif fmt == "html":
-        from scheduler import html
+        from scheduler.views import html
 
         if output == "-":
             _write(output, html.render_page(plan, entries, problems))
@@ -190,8 +190,8 @@ def diff(obj: Context, base: str, head: str | None, fmt: str, drafts: bool, outp
     repository. Problems in either revision are shown, and the exit status is 0 either way:
     `campaign validate` is the check that fails.
     """
-    from scheduler import diff_report
-    from scheduler.diff import GitError, compare
+    from scheduler.views import diff_report
+    from scheduler.views.diff import GitError, compare
 
     try:
         result = compare(obj.root, base, head, drafts=drafts, parallel=True)

@@ -1,0 +1,1 @@
+"""files → plan: reading the campaign's files and planning every send."""

@@ -1,0 +1,1 @@
+"""plan → ledger → channel: the ledger, the publisher, the daemon and its alerts."""

@@ -1,0 +1,1 @@
+"""The plan for people: text/JSON/Markdown/HTML previews and the schedule diff."""
