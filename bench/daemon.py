@@ -1,6 +1,6 @@
 """Benchmarks of the daemon (`campaign run`) as a real process. They print figures, never assert.
 
-    python bench/daemon.py [lateness|idle|throughput|all] [--idle-seconds 60] [--keep]
+    python bench/daemon.py [lateness|idle|throughput|replan|all] [--idle-seconds 60] [--keep]
 
 lateness    500 posts due over 30 s on one dry-run channel, SQLite ledger: p50/p99/max of
             sent - due (the outbox's published_at against the post's due time). Goal p99 < 0.5 s.
@@ -12,6 +12,10 @@ throughput  2,000 due posts to the fake Mastodon (50 ms per request, in its own 
             worker, and `run --once --workers 4`. Posts/s over the sending window (first claim to
             last publication, by the database clock), and whether each post went out exactly once
             (statuses counted on the server). Goal: 4 workers >= 3x one.
+replan      the idle campaign plus a `due` channel with a post due every 0.5 s for 40 s, SQLite:
+            one post of the 10,000 is edited every 4 s; seconds from each edit to the daemon's
+            `plan: ... ledger` line (goal < 0.5 s), and the due posts' lateness meanwhile (goal
+            p99 < 0.5 s). The baseline in the same run is the daemon's start-up sync.
 
 Every child process (daemons, the fake server, PostgreSQL) is stopped on the way out, also on
 failure, Ctrl-C or SIGTERM. Each wait is bounded.
@@ -38,6 +42,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from multiprocessing.connection import Connection
 from pathlib import Path
 from types import FrameType
@@ -295,6 +300,61 @@ def idle(keep: bool, seconds: float = 60.0, posts: int = 10_000) -> None:
     print(f"  resident memory {memory:.0f} MB; daemon exit code {code} after SIGTERM; {load()}")
 
 
+# ---------------------------------------------------------------------------------------- replan
+
+
+def replanned(log: Path, before: int) -> bool:
+    """The daemon logged more `plan:` lines than `before`: it re-read the files and synced the ledger."""
+    return log.read_bytes().count(b" plan: ") > before
+
+
+def replan(keep: bool, posts: int = 10_000, edits: int = 8, every: float = 4.0) -> None:
+    print(f"replan: {posts} future posts + a post due every 0.5 s on `due`; {edits} edits, one each {every:g} s")
+    with workdir("replan", keep) as root, Children() as children:
+        future_campaign(root, posts)
+        with (root / "channels.yml").open("a", encoding="utf-8") as channels:
+            channels.write("  due: {type: dryrun, like: mastodon}\n")
+        lead = 240.0  # the start-up sync of 10,000 posts must be over before the first one is due
+        first = datetime.now(UTC) + timedelta(seconds=lead)
+        window = edits * every + 8
+        due = {f"d{i:03d}": first + timedelta(seconds=0.5 * i) for i in range(int(window / 0.5))}
+        (root / "posts" / "due").mkdir()
+        (root / "posts" / "due" / "_defaults.yml").write_text("channels: [due]\n", encoding="utf-8")
+        for number, (name, moment) in enumerate(due.items()):
+            (root / "posts" / "due" / f"{name}.md").write_text(
+                f"---\npublish_at: {at(moment)}\n---\nNu {number}: praat erover.\n", encoding="utf-8"
+            )
+        log = root / "daemon.log"
+        launched = time.monotonic()
+        process = children.daemon(root, log=log)
+        ready = wait_until(running(process, log), lead - 10, "the daemon to start and sync", 0.5)
+        print(f"  start-up: read, planned and synced everything in {ready:.1f} s (the baseline)")
+        wait_until(lambda: time.monotonic() - launched > lead + 2, lead + 5, "the first due post")
+        target = next((root / "posts").rglob("p00042.md"))
+        taken: list[float] = []
+        for edit in range(edits):
+            before = log.read_bytes().count(b" plan: ")
+            text = target.read_text(encoding="utf-8").rstrip("\n")
+            target.write_text(f"{text} ({edit})\n", encoding="utf-8")
+            edited = time.monotonic()
+            wait_until(partial(replanned, log, before), 120, "the re-plan", 0.01)
+            taken.append(time.monotonic() - edited)
+            time.sleep(max(0.0, every - taken[-1]))
+        wait_until(lambda: sum(1 for r in outbox(root) if r["channel"] == "due") >= len(due), 120, "the due posts")
+        code = children.stop(process)
+        sent = [r for r in outbox(root) if r["channel"] == "due"]
+    late = [
+        (datetime.fromisoformat(r["published_at"]) - due[r["post"].split("/")[-1]]) / timedelta(milliseconds=1)
+        for r in sent
+    ]
+    print(
+        f"  edit -> ledger: {spread([t * 1000 for t in taken])}   (goal < 500 ms; ratio to start-up p50 "
+        f"{percentile(taken, 50) / ready:.3f})"
+    )
+    print(f"  due posts meanwhile: {len(sent)} sent, sent - due {spread(late)}   (goal p99 < 500 ms)")
+    print(f"  daemon exit code {code} after SIGTERM; {load()}")
+
+
 # ---------------------------------------------------------------------------------------- throughput
 
 
@@ -452,7 +512,7 @@ def _terminate(signum: int, _frame: FrameType | None) -> None:
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("which", nargs="?", default="all", choices=["lateness", "idle", "throughput", "all"])
+    parser.add_argument("which", nargs="?", default="all", choices=["lateness", "idle", "throughput", "replan", "all"])
     parser.add_argument("--idle-seconds", type=float, default=60.0, help="how long the idle CPU is measured")
     parser.add_argument("--keep", action="store_true", help="keep the campaigns, ledgers and daemon logs")
     args = parser.parse_args(argv)
@@ -464,6 +524,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         idle(args.keep, args.idle_seconds)
     if args.which in ("throughput", "all"):
         throughput(args.keep)
+    if args.which in ("replan", "all"):
+        replan(args.keep)
 
 
 if __name__ == "__main__":
