@@ -147,29 +147,26 @@ def preview(
     zone = plan.campaign.settings.timezone
     if channel is not None and channel not in plan.campaign.channels:
         raise click.BadParameter(f"no channel {channel!r} in channels.yml", param_hint="--channel")
-    entries = plan.select(start=_bound(start, zone, False), end=_bound(end, zone, True), channel=channel, drafts=drafts)
-    shown = {e.draft.path for e in entries}
-    problems = [
-        p
-        for p in plan.problems
-        if p.path in shown or not p.path.startswith("posts/") or p.path.endswith("_defaults.yml")
-    ]
+    first, last = _bound(start, zone, False), _bound(end, zone, True)
+    entries = plan.select(start=first, end=last, channel=channel, drafts=drafts)
+    problems = plan.problems_of(start=first, end=last, channel=channel)
+    unplaced = list(plan.unplaced)  # not on the calendar, so in every period
     if fmt == "json":
-        _write(output, views.as_json(plan, entries))
+        _write(output, views.as_json(plan, entries, problems, unplaced))
     elif fmt == "markdown":
-        _write(output, views.as_markdown(plan, entries, problems))
+        _write(output, views.as_markdown(plan, entries, problems, unplaced))
     elif fmt == "html":
         from scheduler.views import html
 
         if output == "-":
-            _write(output, html.render_page(plan, entries, problems))
+            _write(output, html.render_page(plan, entries, problems, unplaced))
         else:
             target = Path(output or "preview.html")  # big campaigns get one more page per month
-            for name, page in html.render_pages(plan, entries, problems, target.name).items():
+            for name, page in html.render_pages(plan, entries, problems, target.name, unplaced).items():
                 _write(str(target.with_name(name)), page)
     else:
         color = output is None and sys.stdout.isatty()
-        _write(output, views.as_text(plan, entries, color=color))
+        _write(output, views.as_text(plan, entries, problems, unplaced, color=color))
 
 
 # ---------------------------------------------------------------------------------- diff

@@ -3,6 +3,8 @@ dates in the past, a channel type nothing can publish, broken posts in every pre
 
 from __future__ import annotations
 
+import json
+import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -46,3 +48,79 @@ def test_the_daemon_holds_the_sends_of_a_channel_no_adapter_can_publish(tmp_path
     assert [r["channel"] for r in outbox(tmp_path)] == ["mastodon"]
     held = with_ledger(tmp_path, "status").stdout
     assert "no installed adapter can publish" in held
+
+
+# ---------------------------------------------------------------------------------- item 8
+
+BROKEN = {
+    "goed.md": post("Goed.", publish_at="2027-11-15 09:00", title="Goed"),
+    "typo.md": "---\ntitel: Tikfout\npublish_at: 2027-11-15 10:00\n---\nTypo.\n",
+    "tab.md": "---\npublish_at: 2027-11-15 11:00\nchannels:\n\t- mastodon\n---\nTab.\n",
+    "onbekend.md": post("Onbekend.", publish_at="2027-11-15 12:00", channels="[mastodon, mastodn]"),
+    "kaal.md": "Alleen tekst, geen front matter.\n",
+    "lang.md": post("x" * 501, publish_at="2027-11-16 09:00"),  # placed, with an error of its own
+}
+BROKEN_POSTS = ["kaal", "onbekend", "tab", "typo"]  # not on the calendar, by path
+
+
+def validate_lines(root: Path) -> list[str]:
+    result = run_campaign(root, "validate")
+    assert result.returncode == 1, result.stdout + result.stderr
+    return result.stdout.splitlines()
+
+
+def counts_in(summary: str) -> tuple[int, int]:
+    """(errors, warnings) from "3 errors, 1 warning", or the HTML's "3 fouten, 1 waarschuwing"."""
+    found = re.search(r"(\d+) (?:errors?|fouten?), (\d+) (?:warnings?|waarschuwingen?)", summary)
+    assert found, summary
+    return int(found.group(1)), int(found.group(2))
+
+
+def test_every_preview_lists_every_problem_validate_lists_and_every_broken_post(tmp_path: Path) -> None:
+    write_campaign(tmp_path, BROKEN)
+    lines = validate_lines(tmp_path)
+    errors = sum(": error: " in line for line in lines)
+    expected = (errors, len(lines) - errors)
+    assert expected[0] >= 5  # each broken file, and the text over Mastodon's limit
+    assert counts_in(run_campaign(tmp_path, "validate").stderr) == expected
+
+    text = run_campaign(tmp_path, "preview")
+    assert text.returncode == 0, text.stderr
+    assert counts_in(text.stdout) == expected
+    assert all(f"  {line}" in text.stdout.splitlines() for line in lines)
+    unplaced = text.stdout.split("cannot be placed on the calendar", 1)[1].split("maandag", 1)[0]
+    assert [line.split()[0] for line in unplaced.splitlines() if line.startswith("  ") and "!" not in line] == (
+        BROKEN_POSTS
+    )
+
+    markdown = run_campaign(tmp_path, "preview", "--format", "markdown").stdout
+    assert counts_in(markdown) == expected
+    listed = [line for line in markdown.split("### Problems", 1)[1].splitlines() if line.startswith("- `")]
+    assert len(listed) == len(lines)
+    assert all(f"| `{name}` | `posts/{name}.md` |" in markdown for name in BROKEN_POSTS)
+
+    as_json = json.loads(run_campaign(tmp_path, "preview", "--format", "json").stdout)
+    assert (as_json["errors"], as_json["warnings"]) == expected
+    assert [f"{p['path']}:{p['line']}: {p['severity']}: {p['message']}" for p in as_json["problems"]] == lines
+    assert [u["post"] for u in as_json["unplaced"]] == BROKEN_POSTS
+    assert all(u["problems"] for u in as_json["unplaced"])
+    sends = as_json["sends"]
+    assert [(s["post"], s["channel"]) for s in sends] == [("goed", "mastodon"), ("lang", "mastodon")]
+    keys = [(s["due"], s["channel"], s["post"]) for s in sends]
+    assert keys == sorted(keys)
+
+    page = run_campaign(tmp_path, "preview", "--format", "html", "-o", "-").stdout
+    summary = re.search(r'href="#problems" class="count[^"]*">([^<]+)</a>', page)
+    assert summary and counts_in(summary.group(1)) == expected
+    problems_section = page.split('id="problems"', 1)[1].split("</section>", 1)[0]
+    assert problems_section.count("<li class=") == len(lines)
+    unplaced_section = page.split('id="unplaced"', 1)[1].split("</section>", 1)[0]
+    assert all(f"<code>posts/{name}.md</code>" in unplaced_section for name in BROKEN_POSTS)
+
+
+def test_a_filtered_preview_still_lists_the_posts_that_cannot_be_placed(tmp_path: Path) -> None:
+    write_campaign(tmp_path, BROKEN)
+    as_json = json.loads(run_campaign(tmp_path, "preview", "--format", "json", "--from", "2027-11-16").stdout)
+    assert [s["post"] for s in as_json["sends"]] == ["lang"]
+    assert [u["post"] for u in as_json["unplaced"]] == BROKEN_POSTS
+    assert {p["path"] for p in as_json["problems"]} == {f"posts/{n}.md" for n in [*BROKEN_POSTS, "lang"]}
