@@ -9,8 +9,9 @@ from __future__ import annotations
 import gc
 import re
 from collections import defaultdict
+from collections.abc import Collection
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path, PurePosixPath
 
 from scheduler.channels.base import RenderedPost
@@ -222,3 +223,40 @@ def _check_collisions(entries: list[Entry]) -> list[Entry]:
                     )
         checked.append(replace(entry, problems=entry.problems + tuple(found)) if found else entry)
     return checked
+
+
+def with_past_due(plan: Plan, now: datetime, published: Collection[tuple[str, str]] = ()) -> Plan:
+    """The plan with a warning on every send whose time is before `now` (UTC), on the line of its time:
+    its publish_at, or its folder's schedule. Drafts, and sends in `published` ((post, channel) pairs
+    the ledger has as published), are not warned about."""
+    done = set(published)
+    zone = plan.campaign.settings.timezone
+    entries = []
+    found = []
+    for entry in plan.entries:
+        if entry.due >= now or entry.draft.draft or (entry.draft.id, entry.channel.name) in done:
+            entries.append(entry)
+            continue
+        path, line = entry.draft.line_of("publish_at" if entry.draft.publish_at is not None else "schedule")
+        local = entry.due.astimezone(zone)
+        late = warning(
+            path,
+            line,
+            f"{entry.draft.id} on {entry.channel.name} was due {_ago(now - entry.due)} "
+            f"({local:%Y-%m-%d %H:%M} {local.tzname()})",
+        )
+        found.append(late)
+        entries.append(replace(entry, problems=(*entry.problems, late)))
+    if not found:
+        return plan
+    return replace(plan, entries=tuple(entries), problems=tuple(sort_problems([*plan.problems, *found])))
+
+
+def _ago(delta: timedelta) -> str:
+    """How long ago, in the largest whole unit: "3 days ago", "1 hour ago", "less than a minute ago"."""
+    seconds = int(delta.total_seconds())
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size:
+            count = seconds // size
+            return f"{count} {unit}{'' if count == 1 else 's'} ago"
+    return "less than a minute ago"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 from datetime import timedelta
 from pathlib import Path
 
@@ -124,3 +125,85 @@ def test_a_filtered_preview_still_lists_the_posts_that_cannot_be_placed(tmp_path
     assert [s["post"] for s in as_json["sends"]] == ["lang"]
     assert [u["post"] for u in as_json["unplaced"]] == BROKEN_POSTS
     assert {p["path"] for p in as_json["problems"]} == {f"posts/{n}.md" for n in [*BROKEN_POSTS, "lang"]}
+
+
+# ---------------------------------------------------------------------------------- item 6
+
+NOW = "2026-12-02T10:00:00+01:00"  # a Wednesday; the week below ran Monday 23 to Sunday 29 November
+PAST_WEEK = {
+    "week/_defaults.yml": "schedule: {start: '2026-11-23 09:00', every: 1 day, count: 7}\n",
+    **{f"week/{n}-tip.md": post(f"Tip {n}.") for n in range(1, 8)},
+    "aftrap.md": post("Aftrap.", publish_at="2026-12-01 21:30", channels="[mastodon, bluesky]"),
+    "straks.md": post("Straks.", publish_at="2026-12-02 10:30"),
+}
+
+
+def warnings_of(result: subprocess.CompletedProcess[str]) -> list[str]:
+    return [line for line in result.stdout.splitlines() if ": warning: " in line]
+
+
+def test_a_week_in_the_past_warns_for_each_send_on_the_line_of_its_time(tmp_path: Path) -> None:
+    write_campaign(tmp_path, PAST_WEEK)
+    result = run_campaign(tmp_path, "validate", CAMPAIGN_NOW=NOW)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert warnings_of(result) == [
+        "posts/aftrap.md:2: warning: aftrap on bluesky was due 12 hours ago (2026-12-01 21:30 CET)",
+        "posts/aftrap.md:2: warning: aftrap on mastodon was due 12 hours ago (2026-12-01 21:30 CET)",
+        *(
+            f"posts/week/_defaults.yml:1: warning: week/{n}-tip on mastodon was due {10 - n} days ago "
+            f"(2026-11-{22 + n} 09:00 CET)"
+            for n in range(1, 8)
+        ),
+    ]
+    assert counts_in(result.stderr) == (0, 9)
+    assert not (tmp_path / "campaign.db").exists()  # validate needs no database, and makes none
+
+    tomorrow = run_campaign(tmp_path, "validate", CAMPAIGN_NOW="2026-11-22T12:00:00+01:00")
+    assert warnings_of(tomorrow) == []
+
+
+def test_preview_shows_each_late_send_under_it_with_the_same_count(tmp_path: Path) -> None:
+    write_campaign(tmp_path, PAST_WEEK)
+    text = run_campaign(tmp_path, "preview", CAMPAIGN_NOW=NOW).stdout
+    assert counts_in(text) == (0, 9)
+    assert "         ! warning: week/3-tip on mastodon was due 7 days ago (2026-11-25 09:00 CET)" in text
+    as_json = json.loads(run_campaign(tmp_path, "preview", "--format", "json", CAMPAIGN_NOW=NOW).stdout)
+    assert as_json["warnings"] == 9
+    late = [s["post"] for s in as_json["sends"] if any("was due" in p for p in s["problems"])]
+    assert late == ["week/1-tip", "week/2-tip", "week/3-tip", "week/4-tip", "week/5-tip", "week/6-tip", "week/7-tip",
+                    "aftrap", "aftrap"]  # fmt: skip
+
+
+def test_a_send_the_ledger_has_as_published_is_not_warned_about(tmp_path: Path) -> None:
+    write_due(
+        tmp_path, {"net": (now() - timedelta(minutes=5), "Net."), "oud": (now() - timedelta(days=3, hours=1), "Oud.")}
+    )
+    published = with_ledger(tmp_path, "run", "--once")  # net goes out; oud is past its max_late: missed
+    assert published.returncode == 0, published.stderr
+    before = states(tmp_path)
+    assert before == {("net", "mastodon"): "published", ("oud", "mastodon"): "missed"}
+
+    result = run_campaign(tmp_path, "validate")  # the ledger found as campaign.db in the root
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert [w.split(": warning: ")[1].split(" (")[0] for w in warnings_of(result)] == [
+        "oud on mastodon was due 3 days ago"
+    ]
+    assert states(tmp_path) == before
+
+    unreadable = tmp_path / "kapot.db"
+    unreadable.write_text("geen database\n" * 100, encoding="utf-8")
+    result = run_campaign(tmp_path, "validate", DATABASE_URL=f"sqlite:///{unreadable}")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert len(warnings_of(result)) == 2  # as if nothing were published
+    assert "cannot read the ledger" in result.stderr and "reported as not published" in result.stderr
+
+
+def test_rehearse_starts_now_and_says_what_it_skipped(tmp_path: Path) -> None:
+    write_campaign(tmp_path, PAST_WEEK)
+    result = run_campaign(tmp_path, "rehearse", CAMPAIGN_NOW=NOW)
+    assert result.returncode == 0, result.stderr
+    assert [line.split()[-2:] for line in result.stdout.splitlines()] == [["straks", "published"]]
+    assert "skipped 9 sends due before the rehearsal starts" in result.stderr
+    assert "week/1-tip on mastodon" in result.stderr and "and 4 more" in result.stderr
+    earlier = run_campaign(tmp_path, "rehearse", "--from", "2026-11-23", CAMPAIGN_NOW=NOW)
+    assert len(earlier.stdout.splitlines()) == 10 and "skipped" not in earlier.stderr
