@@ -207,3 +207,14 @@ def test_rehearse_starts_now_and_says_what_it_skipped(tmp_path: Path) -> None:
     assert "week/1-tip on mastodon" in result.stderr and "and 4 more" in result.stderr
     earlier = run_campaign(tmp_path, "rehearse", "--from", "2026-11-23", CAMPAIGN_NOW=NOW)
     assert len(earlier.stdout.splitlines()) == 10 and "skipped" not in earlier.stderr
+
+
+def test_a_post_with_one_unknown_channel_is_held_as_a_whole(tmp_path: Path) -> None:
+    write_due(tmp_path, {"goed": (now() - timedelta(minutes=1), "Goed.")})
+    (tmp_path / "posts" / "half.md").write_text(
+        f"---\npublish_at: {(now() - timedelta(minutes=1)).isoformat()}\nchannels: [mastodon, mastodn]\n---\nHalf.\n",
+        encoding="utf-8",
+    )
+    result = with_ledger(tmp_path, "run", "--once")
+    assert result.returncode == 0, result.stderr
+    assert [r["post"] for r in outbox(tmp_path)] == ["goed"]  # not on mastodon either
