@@ -44,6 +44,11 @@ SETTINGS = (
     ),
     Setting("CAMPAIGN_ALERT_WEBHOOK", "", "URL that receives a JSON alert for every failure, miss and post in doubt"),
     Setting("CAMPAIGN_FAULT", "", "tests only: kill the daemon at a named point (after-claim, after-publish)"),
+    Setting(
+        "CAMPAIGN_NOW",
+        "",
+        "tests only: the time validate, preview and rehearse take as now (ISO 8601 with an offset)",
+    ),
 )
 _BY_NAME = {s.name: s for s in SETTINGS}
 

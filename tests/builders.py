@@ -48,9 +48,11 @@ def post(body: str = "Hallo wereld.", **front: str) -> str:
     return "\n".join(lines)
 
 
-def run_campaign(root: Path, *args: str, tz: str | None = None) -> subprocess.CompletedProcess[str]:
-    """`campaign --root ROOT ARGS` as its own process, as a user runs it (CAMPAIGN_ROOT unset)."""
-    env = {key: value for key, value in os.environ.items() if key != "CAMPAIGN_ROOT"}
+def run_campaign(root: Path, *args: str, tz: str | None = None, **settings: str) -> subprocess.CompletedProcess[str]:
+    """`campaign --root ROOT ARGS` as its own process, as a user runs it (CAMPAIGN_ROOT and
+    DATABASE_URL unset); `settings`: more environment variables, such as CAMPAIGN_NOW."""
+    env = {key: value for key, value in os.environ.items() if key not in ("CAMPAIGN_ROOT", "DATABASE_URL")}
+    env.update(settings)
     if tz:
         env["TZ"] = tz
     return subprocess.run(

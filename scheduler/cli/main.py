@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +33,50 @@ class Context:
         from scheduler.content.plan import build
 
         return build(self.root, parallel=parallel)
+
+    def checked_plan(self, now: datetime) -> Plan:
+        """The plan, with a warning on each send due before `now` that the ledger (if any) does not
+        have as published. Never writes to the ledger, and needs none."""
+        from scheduler.content.plan import with_past_due
+
+        plan = self.plan(parallel=True)
+        return with_past_due(plan, now, _published(self.root) if any(e.due < now for e in plan.entries) else ())
+
+
+def now() -> datetime:
+    """The one clock of the content commands: the real time, or $CAMPAIGN_NOW in tests."""
+    from scheduler import settings
+
+    given = settings.get("CAMPAIGN_NOW")
+    if not given:
+        return datetime.now(UTC)
+    try:
+        moment = datetime.fromisoformat(given)
+    except ValueError:
+        raise click.ClickException(f"CAMPAIGN_NOW={given!r} is not an ISO 8601 time") from None
+    if moment.tzinfo is None:
+        raise click.ClickException(f"CAMPAIGN_NOW={given!r} needs an offset, such as +01:00")
+    return moment.astimezone(UTC)
+
+
+def _published(root: Path) -> set[tuple[str, str]]:
+    """(post, channel) pairs the ledger has as published: DATABASE_URL's, else campaign.db in the root
+    if it exists, read read-only. A ledger that cannot be read is reported, and counts as empty."""
+    from scheduler import settings
+    from scheduler.errors import LedgerError
+    from scheduler.publish.ledger import database_url, published_sends
+
+    given = settings.get("DATABASE_URL")
+    if not given and not (root / "campaign.db").is_file():
+        return set()
+    try:
+        return published_sends(database_url(given or None, root))
+    except LedgerError as exc:
+        click.echo(
+            f"note: {exc}; every send whose time has passed is reported as not published (nothing else changes)",
+            err=True,
+        )
+        return set()
 
 
 pass_context = click.make_pass_decorator(Context)
@@ -86,9 +130,10 @@ def _problem_lines(problems: list[Problem], fmt: str) -> str:
 def validate(obj: Context, fmt: str) -> None:
     """Check every post, schedule and setting; exit 1 if anything is an error.
 
-    Needs no database, no network and no secrets.
+    Needs no database, no network and no secrets. A send whose time has passed is a warning
+    unless the ledger, where there is one, has it as published.
     """
-    plan = obj.plan(parallel=True)
+    plan = obj.checked_plan(now())
     output = _problem_lines(list(plan.problems), fmt)
     if output:
         click.echo(output)
@@ -143,33 +188,30 @@ def preview(
     """Show exactly what will go out, where and when."""
     from scheduler.views import preview as views
 
-    plan = obj.plan(parallel=True)
+    plan = obj.checked_plan(now())
     zone = plan.campaign.settings.timezone
     if channel is not None and channel not in plan.campaign.channels:
         raise click.BadParameter(f"no channel {channel!r} in channels.yml", param_hint="--channel")
-    entries = plan.select(start=_bound(start, zone, False), end=_bound(end, zone, True), channel=channel, drafts=drafts)
-    shown = {e.draft.path for e in entries}
-    problems = [
-        p
-        for p in plan.problems
-        if p.path in shown or not p.path.startswith("posts/") or p.path.endswith("_defaults.yml")
-    ]
+    first, last = _bound(start, zone, False), _bound(end, zone, True)
+    entries = plan.select(start=first, end=last, channel=channel, drafts=drafts)
+    problems = plan.problems_of(start=first, end=last, channel=channel)
+    unplaced = list(plan.unplaced)  # not on the calendar, so in every period
     if fmt == "json":
-        _write(output, views.as_json(plan, entries))
+        _write(output, views.as_json(plan, entries, problems, unplaced))
     elif fmt == "markdown":
-        _write(output, views.as_markdown(plan, entries, problems))
+        _write(output, views.as_markdown(plan, entries, problems, unplaced))
     elif fmt == "html":
         from scheduler.views import html
 
         if output == "-":
-            _write(output, html.render_page(plan, entries, problems))
+            _write(output, html.render_page(plan, entries, problems, unplaced))
         else:
             target = Path(output or "preview.html")  # big campaigns get one more page per month
-            for name, page in html.render_pages(plan, entries, problems, target.name).items():
+            for name, page in html.render_pages(plan, entries, problems, target.name, unplaced).items():
                 _write(str(target.with_name(name)), page)
     else:
         color = output is None and sys.stdout.isatty()
-        _write(output, views.as_text(plan, entries, color=color))
+        _write(output, views.as_text(plan, entries, problems, unplaced, color=color))
 
 
 # ---------------------------------------------------------------------------------- diff

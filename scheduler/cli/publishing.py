@@ -6,15 +6,16 @@ import json
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from scheduler.cli.main import Context, _bound, main, pass_context
+from scheduler.cli.main import Context, _bound, main, now, pass_context
 
 if TYPE_CHECKING:
+    from scheduler.content.plan import Entry
     from scheduler.publish.ledger import Ledger
     from scheduler.publish.publisher import Publisher
 
@@ -110,11 +111,16 @@ def _local(when: datetime | None, zone: Any) -> str | None:
 
 
 @main.command()
-@click.option("--from", "start", metavar="WHEN", help="Start of the rehearsal (default: the first post).")
+@click.option("--from", "start", metavar="WHEN", help="Start of the rehearsal (default: now).")
 @click.option("--to", "end", metavar="WHEN", help="End of the rehearsal (default: after the last post).")
 @pass_context
 def rehearse(obj: Context, start: str | None, end: str | None) -> None:
-    """Run the real publisher over a simulated clock, with every channel replaced by dry-run."""
+    """Run the real publisher over a simulated clock, with every channel replaced by dry-run.
+
+    It starts now (or at --from): sends due before that are skipped, and said so.
+    """
+    from dataclasses import replace
+
     from babel.dates import format_datetime
 
     from scheduler.publish.ledger import Ledger
@@ -128,8 +134,11 @@ def rehearse(obj: Context, start: str | None, end: str | None) -> None:
         ledger = Ledger(f"sqlite:///{tmp}/ledger.db")
         ledger.upgrade()
         _, publisher = _publisher(obj, ledger, dry_run_dir=Path(tmp), worker="rehearsal")
-        first = min((e.due for e in plan.entries), default=datetime.now(UTC))
-        clock = _bound(start, zone, False) or first
+        clock = _bound(start, zone, False) or now()
+        skipped = [e for e in plan.entries if e.due < clock and not e.draft.draft]
+        if skipped:
+            _say_skipped(skipped, format_datetime(clock.astimezone(zone), "EEE d MMM y HH:mm", locale=language))
+            plan = replace(plan, entries=tuple(e for e in plan.entries if e.due >= clock))
         publisher.sync(plan, clock)
         stop = _bound(end, zone, True)
         counts: dict[str, int] = {}
@@ -148,6 +157,16 @@ def rehearse(obj: Context, start: str | None, end: str | None) -> None:
         ledger.close()
     summary = ", ".join(f"{v} {k}" for k, v in sorted(counts.items())) or "nothing due"
     click.echo(f"rehearsal: {summary} in {time.perf_counter() - started:.1f} s", err=True)
+
+
+def _say_skipped(skipped: list[Entry], start: str, shown: int = 5) -> None:
+    names = [f"{e.draft.id} on {e.channel.name}" for e in skipped[:shown]]
+    more = f" and {len(skipped) - shown} more" if len(skipped) > shown else ""
+    click.echo(
+        f"skipped {len(skipped)} send{'s' if len(skipped) != 1 else ''} due before the rehearsal starts "
+        f"({start}; --from starts it earlier): {', '.join(names)}{more}",
+        err=True,
+    )
 
 
 def _row_record(row: Any, zone: Any) -> dict[str, Any]:

@@ -11,6 +11,8 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cache
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -31,6 +33,7 @@ POSTS_DIR = "posts"
 DEFAULT_TIMEZONE = "Europe/Amsterdam"
 DEFAULT_LANGUAGE = "nl"
 _CHANNEL_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+ADAPTER_GROUP = "campaign_scheduler.channels"  # the entry-point group of channel adapters (pyproject.toml)
 
 
 @dataclass(frozen=True)
@@ -150,5 +153,20 @@ def _channels(data: yamlfile.LineDict, problems: list[Problem]) -> dict[str, Cha
         except ConfigError as exc:
             problems.append(error(CHANNELS_FILE, settings.line_of("type"), str(exc)))
             continue
+        if settings["type"] not in publishing_types():
+            problems.append(
+                error(
+                    CHANNELS_FILE,
+                    settings.line_of("type"),
+                    f"channel {name!r} has type {settings['type']!r}, which no installed adapter can publish; "
+                    f"types that can publish: {', '.join(sorted(publishing_types())) or 'none'}",
+                )
+            )
         channels[name] = ChannelConfig(name, settings["type"], clean, limits)
     return channels
+
+
+@cache
+def publishing_types() -> frozenset[str]:
+    """Channel types an installed adapter can publish: the names of its entry points, none imported."""
+    return frozenset(ep.name for ep in entry_points(group=ADAPTER_GROUP))

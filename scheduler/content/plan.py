@@ -9,9 +9,10 @@ from __future__ import annotations
 import gc
 import re
 from collections import defaultdict
+from collections.abc import Collection
 from dataclasses import dataclass, replace
-from datetime import datetime
-from pathlib import Path
+from datetime import datetime, timedelta
+from pathlib import Path, PurePosixPath
 
 from scheduler.channels.base import RenderedPost
 from scheduler.content import campaign as campaign_file
@@ -47,14 +48,35 @@ class Entry:
 
 
 @dataclass(frozen=True)
+class Unplaced:
+    """A post that is not on the calendar: it did not read, or has no time or no channel. Never sent."""
+
+    post: str  # its id; for a file that did not read, its path under posts/ without .md
+    path: str
+    title: str | None
+    draft: bool
+    problems: tuple[Problem, ...]  # every problem of its file, sorted
+
+
+@dataclass(frozen=True)
 class Plan:
     campaign: Campaign
     entries: tuple[Entry, ...]  # sorted by due, channel, post; drafts included (see Entry.draft)
     problems: tuple[Problem, ...]  # every problem, sorted
+    unplaced: tuple[Unplaced, ...] = ()  # sorted by path; drafts only when they have problems
 
     @property
     def has_errors(self) -> bool:
         return any(p.is_error for p in self.problems)
+
+    def problems_of(
+        self, *, start: datetime | None = None, end: datetime | None = None, channel: str | None = None
+    ) -> list[Problem]:
+        """The problems a view of this selection lists: all, except those of posts whose sends all fall
+        outside it. Drafts count as shown, so a view without filters lists exactly what validate lists."""
+        near = {e.draft.path for e in self.select(start=start, end=end, channel=channel, drafts=True)}
+        elsewhere = {e.draft.path for e in self.entries} - near
+        return [p for p in self.problems if p.path not in elsewhere]
 
     def select(
         self,
@@ -114,8 +136,30 @@ def _build(root: Path, parallel: bool) -> Plan:
     ]
     entries.sort(key=lambda e: e.sort_key)
     entries = _check_collisions(entries)
-    all_problems = [*problems, *(p for e in entries for p in e.problems)]
-    return Plan(campaign, tuple(entries), tuple(sort_problems(all_problems)))
+    all_problems = sort_problems([*problems, *(p for e in entries for p in e.problems)])
+    return Plan(campaign, tuple(entries), tuple(all_problems), _unplaced(drafts, entries, all_problems))
+
+
+def _unplaced(drafts: list[Draft], entries: list[Entry], problems: list[Problem]) -> tuple[Unplaced, ...]:
+    """Posts with no entry: files that did not read (known only by their problems) and drafts without a time."""
+    placed = {e.draft.path for e in entries}
+    by_path: dict[str, list[Problem]] = defaultdict(list)
+    for problem in problems:
+        if problem.path.startswith("posts/") and problem.path.endswith(".md") and problem.path not in placed:
+            by_path[problem.path].append(problem)
+    found = {}
+    for d in drafts:
+        if d.path in placed or (d.draft and d.path not in by_path):
+            continue
+        own = by_path.get(d.path, [])
+        if d.series is not None:  # a schedule that failed is reported on its _defaults.yml line
+            own += [p for p in problems if (p.path, p.line) == d.line_of("schedule")]
+        found[d.path] = Unplaced(d.id, d.path, d.title, d.draft, tuple(sort_problems(own)))
+    for path, own in by_path.items():
+        if path not in found:
+            post_id = PurePosixPath(path).relative_to("posts").with_suffix("").as_posix()
+            found[path] = Unplaced(post_id, path, None, False, tuple(own))
+    return tuple(found[path] for path in sorted(found, key=_natural))
 
 
 def _natural(path: str) -> list[object]:
@@ -179,3 +223,40 @@ def _check_collisions(entries: list[Entry]) -> list[Entry]:
                     )
         checked.append(replace(entry, problems=entry.problems + tuple(found)) if found else entry)
     return checked
+
+
+def with_past_due(plan: Plan, now: datetime, published: Collection[tuple[str, str]] = ()) -> Plan:
+    """The plan with a warning on every send whose time is before `now` (UTC), on the line of its time:
+    its publish_at, or its folder's schedule. Drafts, and sends in `published` ((post, channel) pairs
+    the ledger has as published), are not warned about."""
+    done = set(published)
+    zone = plan.campaign.settings.timezone
+    entries = []
+    found = []
+    for entry in plan.entries:
+        if entry.due >= now or entry.draft.draft or (entry.draft.id, entry.channel.name) in done:
+            entries.append(entry)
+            continue
+        path, line = entry.draft.line_of("publish_at" if entry.draft.publish_at is not None else "schedule")
+        local = entry.due.astimezone(zone)
+        late = warning(
+            path,
+            line,
+            f"{entry.draft.id} on {entry.channel.name} was due {_ago(now - entry.due)} "
+            f"({local:%Y-%m-%d %H:%M} {local.tzname()})",
+        )
+        found.append(late)
+        entries.append(replace(entry, problems=(*entry.problems, late)))
+    if not found:
+        return plan
+    return replace(plan, entries=tuple(entries), problems=tuple(sort_problems([*plan.problems, *found])))
+
+
+def _ago(delta: timedelta) -> str:
+    """How long ago, in the largest whole unit: "3 days ago", "1 hour ago", "less than a minute ago"."""
+    seconds = int(delta.total_seconds())
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size:
+            count = seconds // size
+            return f"{count} {unit}{'' if count == 1 else 's'} ago"
+    return "less than a minute ago"

@@ -652,3 +652,30 @@ def payload_json(
         ensure_ascii=False,
         sort_keys=True,
     )
+
+
+def published_sends(url: str) -> set[tuple[str, str]]:
+    """(post, channel) of every delivery the ledger at `url` has as published, read without writing:
+    SQLite opened read-only (no WAL switch, no lock taken), PostgreSQL in a read-only transaction.
+    A SQLite file that does not exist has published nothing. LedgerError if it cannot be read."""
+    if url.startswith("sqlite"):
+        path = url.split(":///", 1)[-1]
+        if not path or path == ":memory:" or not Path(path).is_file():
+            return set()
+        engine = create_engine(f"sqlite:///file:{Path(path).resolve().as_posix()}?mode=ro&uri=true")
+    else:
+        try:
+            engine = create_engine(
+                url, connect_args={"options": "-c default_transaction_read_only=on", "connect_timeout": 5}
+            )
+        except (SQLAlchemyError, ImportError) as exc:
+            raise LedgerError(redact(f"cannot use DATABASE_URL: {exc}")) from None
+    try:
+        with engine.connect() as conn:
+            query = select(deliveries.c.post, deliveries.c.channel).where(deliveries.c.state == "published")
+            return {(row.post, row.channel) for row in conn.execute(query)}
+    except SQLAlchemyError as exc:
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        raise LedgerError(redact(f"cannot read the ledger: {reason}")) from None
+    finally:
+        engine.dispose()

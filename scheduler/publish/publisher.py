@@ -13,14 +13,14 @@ import socket
 import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from scheduler import secrets, settings
 from scheduler.channels.base import Channel, LinkCard, MediaItem, RenderedPost
-from scheduler.channels.registry import adapter_class
+from scheduler.channels.registry import adapter_class, adapters
 from scheduler.content.campaign import Campaign
 from scheduler.content.plan import Plan
 from scheduler.errors import CampaignError, ChannelError, InDoubt, Rejected, RetryLater
@@ -104,6 +104,13 @@ class Channels:
             outbox = Path(resolved.get("outbox") or "dryrun-outbox.jsonl")
             resolved["outbox"] = str(outbox if outbox.is_absolute() else self.campaign.root / outbox)
         return cls(name, resolved)
+
+    def cannot_publish(self, name: str) -> str | None:
+        """Why `name`'s sends must be held rather than tried: its type has no installed adapter."""
+        config = self.campaign.channels.get(name)
+        if self.dry_run_dir is not None or config is None or config.type in adapters():
+            return None
+        return f"channel {name} has type {config.type!r}, which no installed adapter can publish"
 
     def close(self) -> None:
         for channel in self._made.values():
@@ -189,6 +196,7 @@ class Publisher:
 
     def sync(self, plan: Plan, now: datetime) -> dict[str, int]:
         wanted, broken = wanted_from(plan, self.policy)
+        wanted = [w if w.hold else replace(w, hold=self.channels.cannot_publish(w.channel)) for w in wanted]
         return self.ledger.sync(wanted, broken, now)
 
     def run_once(self, now: datetime | None = None, workers: int = 1) -> list[Outcome]:

@@ -31,7 +31,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from scheduler.channels.bluesky_richtext import find_spans
 from scheduler.content.parallel import map_forked
-from scheduler.content.plan import Entry, Plan
+from scheduler.content.plan import Entry, Plan, Unplaced
 from scheduler.content.problems import Problem
 
 EMBED_MAX_BYTES = 150_000  # images up to this size are embedded as data: URIs ...
@@ -274,8 +274,10 @@ def _environment() -> Environment:
     )
 
 
-def _context(plan: Plan, language: str, entries: Sequence[Entry], problems: Sequence[Problem]) -> dict[str, Any]:
-    """What every page shows: the campaign, its totals and the problems."""
+def _context(
+    plan: Plan, language: str, entries: Sequence[Entry], problems: Sequence[Problem], unplaced: Sequence[Unplaced]
+) -> dict[str, Any]:
+    """What every page shows: the campaign, its totals, the problems and the posts not on the calendar."""
     settings = plan.campaign.settings
     locale = Locale.parse(language)
     short, wide = locale.days["format"]["abbreviated"], locale.days["format"]["wide"]
@@ -309,6 +311,7 @@ def _context(plan: Plan, language: str, entries: Sequence[Entry], problems: Sequ
         "period": period,
         "has_errors": errors > 0,
         "problems": problems,
+        "unplaced": unplaced,
         "chips": CHIPS_PER_DAY,
     }
 
@@ -326,37 +329,51 @@ def _gc_spares_the_plan() -> Iterator[None]:
         gc.unfreeze()
 
 
-def render_page(plan: Plan, entries: Iterable[Entry], problems: Iterable[Problem]) -> str:
-    """The whole preview as one self-contained HTML page; every month after the first collapsed."""
+def render_page(
+    plan: Plan, entries: Iterable[Entry], problems: Iterable[Problem], unplaced: Iterable[Unplaced] | None = None
+) -> str:
+    """The whole preview as one self-contained HTML page; every month after the first collapsed.
+
+    `unplaced`: the posts listed as not on the calendar (default: all of the plan's)."""
     entries = list(entries)
+    unplaced = list(plan.unplaced if unplaced is None else unplaced)
     with _gc_spares_the_plan():
         builder = _Builder(plan)
-        context = _context(plan, builder.language, entries, list(problems))
+        context = _context(plan, builder.language, entries, list(problems), unplaced)
         months = builder.months(builder.cards(entries), {})
         return _environment().get_template("page.html").render(context, months=months, pages=None, current=None)
 
 
-def render_pages(plan: Plan, entries: Iterable[Entry], problems: Iterable[Problem], name: str) -> dict[str, str]:
+def render_pages(
+    plan: Plan,
+    entries: Iterable[Entry],
+    problems: Iterable[Problem],
+    name: str,
+    unplaced: Iterable[Unplaced] | None = None,
+) -> dict[str, str]:
     """File name → page: `name` alone, or for big campaigns `name` as an index plus one page per month.
 
     Month pages are named after `name`: preview.html → preview-2027-11.html. They are rendered in
     forked workers where that pays (see scheduler.content.parallel).
     """
     entries = list(entries)
+    unplaced = list(plan.unplaced if unplaced is None else unplaced)
     if len(entries) <= ONE_PAGE_MAX_ENTRIES:
-        return {name: render_page(plan, entries, problems)}
+        return {name: render_page(plan, entries, problems, unplaced)}
     with _gc_spares_the_plan():
-        return _split(plan, entries, list(problems), name)
+        return _split(plan, entries, list(problems), name, unplaced)
 
 
-def _split(plan: Plan, entries: list[Entry], problems: list[Problem], name: str) -> dict[str, str]:
+def _split(
+    plan: Plan, entries: list[Entry], problems: list[Problem], name: str, unplaced: list[Unplaced]
+) -> dict[str, str]:
     stem, suffix = PurePosixPath(name).stem, PurePosixPath(name).suffix or ".html"
     zone = plan.campaign.settings.timezone
     grouped: dict[str, list[Entry]] = {}
     for entry in entries:
         grouped.setdefault(f"{entry.due.astimezone(zone):%Y-%m}", []).append(entry)
     language = plan.campaign.settings.language
-    context = _context(plan, language, entries, problems)
+    context = _context(plan, language, entries, problems, unplaced)
     template = _environment().get_template("page.html")
     page_of = {key: f"{stem}-{key}{suffix}" for key in sorted(grouped)}
     pages = [

@@ -1,6 +1,7 @@
 """Views of a plan for people and machines: a text timeline, JSON and Markdown.
 
-Each shows exactly the text that will be sent, produced by the same rendering as publishing.
+Each shows exactly the text that will be sent, produced by the same rendering as publishing, every
+problem `validate` reports for what it shows, and the posts that cannot be placed on the calendar.
 """
 
 from __future__ import annotations
@@ -13,8 +14,10 @@ from typing import Any
 
 from babel.dates import format_date
 
-from scheduler.content.plan import Entry, Plan
+from scheduler.content.plan import Entry, Plan, Unplaced
 from scheduler.content.problems import Problem
+
+UNPLACED = "cannot be placed on the calendar"
 
 
 def entry_record(entry: Entry, zone: tzinfo) -> dict[str, Any]:
@@ -35,11 +38,57 @@ def entry_record(entry: Entry, zone: tzinfo) -> dict[str, Any]:
     }
 
 
-def as_json(plan: Plan, entries: Iterable[Entry]) -> str:
+def problem_record(problem: Problem) -> dict[str, Any]:
+    """The JSON shape of one problem, as `campaign validate --format json` prints it."""
+    return {"path": problem.path, "line": problem.line, "severity": problem.severity.value, "message": problem.message}
+
+
+def unplaced_record(post: Unplaced) -> dict[str, Any]:
+    """The JSON shape of a post that is not on the calendar (documented in README.md)."""
+    return {
+        "post": post.post,
+        "path": post.path,
+        "title": post.title,
+        "draft": post.draft,
+        "problems": [str(p) for p in post.problems],
+    }
+
+
+def _tally(problems: list[Problem]) -> str:
+    """Counts as words, "2 errors, 1 warning": the same counts as `campaign validate` gives for the same problems."""
+    errors = sum(p.is_error for p in problems)
+    warnings = len(problems) - errors
+    return f"{errors} error{'' if errors == 1 else 's'}, {warnings} warning{'' if warnings == 1 else 's'}"
+
+
+def as_json(
+    plan: Plan,
+    entries: Iterable[Entry],
+    problems: Iterable[Problem] | None = None,
+    unplaced: Iterable[Unplaced] | None = None,
+) -> str:
+    """An object: the counts, every problem, the posts not on the calendar, and the sends sorted by
+    due, channel and post. `problems` and `unplaced` default to all of the plan's."""
     zone = plan.campaign.settings.timezone
-    # One object per line: readable in a diff, and json's C encoder (indent= forces the slow one).
-    lines = [json.dumps(entry_record(e, zone), ensure_ascii=False) for e in entries]
-    return "[\n" + ",\n".join(lines) + "\n]" if lines else "[]"
+    problems = list(plan.problems if problems is None else problems)
+    errors = sum(p.is_error for p in problems)
+    head = {
+        "campaign": plan.campaign.settings.name,
+        "timezone": str(zone),
+        "errors": errors,
+        "warnings": len(problems) - errors,
+    }
+
+    def array(records: Iterable[dict[str, Any]]) -> str:
+        # One object per line: readable in a diff, and json's C encoder (indent= forces the slow one).
+        lines = [json.dumps(r, ensure_ascii=False) for r in records]
+        return "[\n" + ",\n".join(lines) + "\n]" if lines else "[]"
+
+    parts = [f"{json.dumps(k)}: {json.dumps(v, ensure_ascii=False)}" for k, v in head.items()]
+    parts.append('"problems": ' + array(problem_record(p) for p in problems))
+    parts.append('"unplaced": ' + array(unplaced_record(u) for u in (plan.unplaced if unplaced is None else unplaced)))
+    parts.append('"sends": ' + array(entry_record(e, zone) for e in entries))
+    return "{\n" + ",\n".join(parts) + "\n}"
 
 
 def _days(plan: Plan, entries: Iterable[Entry]) -> Iterator[tuple[str, list[Entry]]]:
@@ -53,15 +102,40 @@ def _local_time(entry: Entry, zone: tzinfo) -> str:
     return local.strftime("%H:%M")
 
 
-def as_text(plan: Plan, entries: list[Entry], color: bool = False) -> str:
-    """A timeline grouped by local day: time, channel, post, length against limit, then the text."""
+def as_text(
+    plan: Plan,
+    entries: list[Entry],
+    problems: Iterable[Problem] | None = None,
+    unplaced: Iterable[Unplaced] | None = None,
+    color: bool = False,
+) -> str:
+    """Every problem, the posts not on the calendar, then a timeline grouped by local day: time,
+    channel, post, length against limit, then the text. `problems`, `unplaced`: as in as_json."""
     import click
 
     def style(text: str, **kwargs: Any) -> str:
         return click.style(text, **kwargs) if color else text
 
+    def problem_line(problem: Problem) -> str:
+        return style(
+            f"         ! {problem.severity.value}: {problem.message}", fg="red" if problem.is_error else "yellow"
+        )
+
     zone = plan.campaign.settings.timezone
-    lines = [style(f"{plan.campaign.settings.name} · {len(entries)} sends · times in {zone}", bold=True)]
+    problems = list(plan.problems if problems is None else problems)
+    unplaced = list(plan.unplaced if unplaced is None else unplaced)
+    lines = [
+        style(f"{plan.campaign.settings.name} · {len(entries)} sends · times in {zone}", bold=True),
+        _tally(problems),
+    ]
+    if problems:
+        lines += ["", style("problems", bold=True, underline=True)]
+        lines += [style(f"  {p}", fg="red" if p.is_error else "yellow") for p in problems]
+    if unplaced:
+        lines += ["", style(UNPLACED, bold=True, underline=True)]
+        for post in unplaced:
+            lines.append(f"  {post.post}{' [draft]' if post.draft else ''}  ({post.path})")
+            lines += [problem_line(p) for p in post.problems]
     for day, group in _days(plan, entries):
         lines += ["", style(day, bold=True, underline=True)]
         for entry in group:
@@ -75,13 +149,7 @@ def as_text(plan: Plan, entries: list[Entry], color: bool = False) -> str:
             if entry.post:
                 lines += [f"         │ {line}" for line in entry.post.text.splitlines()]
                 lines += [f"         │ [image] {item.path.name}: {item.alt}" for item in entry.post.media]
-            for problem in entry.problems:
-                lines.append(
-                    style(
-                        f"         ! {problem.severity.value}: {problem.message}",
-                        fg="red" if problem.is_error else "yellow",
-                    )
-                )
+            lines += [problem_line(p) for p in entry.problems]
     return "\n".join(lines)
 
 
@@ -89,20 +157,31 @@ def _md_cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", "<br>")
 
 
-def as_markdown(plan: Plan, entries: list[Entry], problems: Iterable[Problem] = ()) -> str:
-    """A summary for a CI job page or a pull-request comment."""
+def as_markdown(
+    plan: Plan,
+    entries: list[Entry],
+    problems: Iterable[Problem] | None = None,
+    unplaced: Iterable[Unplaced] | None = None,
+) -> str:
+    """A summary for a CI job page or a pull-request comment. `problems`, `unplaced`: as in as_json."""
     zone = plan.campaign.settings.timezone
-    problems = list(problems)
-    errors = sum(p.is_error for p in problems)
+    problems = list(plan.problems if problems is None else problems)
+    unplaced = list(plan.unplaced if unplaced is None else unplaced)
     lines = [
         f"## {plan.campaign.settings.name}: {len(entries)} posts",
         "",
-        f"Times in {zone}. {errors} errors, {len(problems) - errors} warnings.",
+        f"Times in {zone}. {_tally(problems)}.",
     ]
     if problems:
         lines += ["", "### Problems", ""] + [
-            f"- `{p.path}:{p.line}` **{p.severity.value}**: {p.message}" for p in problems
+            f"- `{p.path}:{p.line}` **{p.severity.value}**: {_md_cell(p.message)}" for p in problems
         ]
+    if unplaced:
+        lines += ["", f"### {UNPLACED[0].upper()}{UNPLACED[1:]}", "", "| post | file | problems |", "|---|---|---|"]
+        for post in unplaced:
+            found = "<br>".join(f"**{p.severity.value}** line {p.line}: {_md_cell(p.message)}" for p in post.problems)
+            flag = " (draft)" if post.draft else ""
+            lines.append(f"| `{post.post}`{flag} | `{post.path}` | {found or '—'} |")
     for day, group in _days(plan, entries):
         lines += ["", f"### {day}", "", "| time | channel | post | length | text |", "|---|---|---|---|---|"]
         for entry in group:

@@ -31,7 +31,7 @@ def test_sample_preview_json_is_sorted_and_complete_whatever_the_host_zone() -> 
         assert result.returncode == 0, result.stderr
         outputs.append(result.stdout)
     assert outputs[0] == outputs[1]
-    records = json.loads(outputs[0])
+    records = json.loads(outputs[0])["sends"]
     keys = [(r["due"], r["channel"], r["post"]) for r in records]
     assert keys == sorted(keys)
     first = records[0]

@@ -65,7 +65,8 @@ def preview(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int]:
     page = folder / "preview.html"
     base = [sys.executable, "-m", "scheduler", "--root", str(REPO), "preview"]
     subprocess.run([*base, "--format", "html", "-o", str(page)], env=env, check=True, capture_output=True)
-    sends = json.loads(subprocess.run([*base, "--format", "json"], env=env, check=True, capture_output=True).stdout)
+    shown = subprocess.run([*base, "--format", "json"], env=env, check=True, capture_output=True).stdout
+    sends = json.loads(shown)["sends"]
     return page, len(sends)
 
 

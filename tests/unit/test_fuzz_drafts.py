@@ -509,7 +509,7 @@ def test_the_cli_prints_one_line_per_problem_and_json_even_with_strict_stdout_en
     lines = text.stdout.splitlines()
     assert lines and all(re.match(r"^[^\n]+:\d+: (error|warning): ", line) for line in lines), lines
     assert len(json.loads(as_json.stdout)) == len(lines)
-    assert {r["post"] for r in json.loads(preview.stdout)} >= VALID_IDS
+    assert {r["post"] for r in json.loads(preview.stdout)["sends"]} >= VALID_IDS
 
 
 # ------------------------------------------------------------------------------ regressions
