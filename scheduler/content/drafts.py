@@ -26,7 +26,6 @@ from scheduler.channels.base import LinkCard
 from scheduler.content import yamlfile
 from scheduler.content.campaign import DEFAULTS_FILE, POSTS_DIR, Campaign
 from scheduler.content.files import read_text, read_yaml_mapping
-from scheduler.content.hashtags import is_valid as is_valid_tag
 from scheduler.content.parallel import map_forked
 from scheduler.content.problems import Problem, error
 from scheduler.content.schedule import ScheduleError, publish_at
@@ -94,7 +93,7 @@ class Draft:
     channels: tuple[str, ...]
     title: str | None = None
     publish_at: datetime | None = None  # UTC; None for series members
-    hashtags: tuple[str, ...] | None = None  # None: the campaign default
+    hashtags: tuple[str, ...] | None = None  # added to the campaign default; None: not set; (): no tags
     media: tuple[MediaRef, ...] = ()
     draft: bool = False
     overrides: Mapping[str, Override] = field(default_factory=dict)
@@ -403,8 +402,9 @@ class _Fields:
             self._error(origin, f"{what} must be a list of hashtags or set names")
             return None
         for ref in value:
-            if ref not in self.campaign.hashtags.sets and not is_valid_tag(ref):
-                self._error(origin, f"{ref!r} is neither a hashtag set in hashtags.yml nor a valid hashtag")
+            problem = self.campaign.hashtags.check(ref)
+            if problem:
+                self._error(origin, problem)
         return tuple(value)
 
     def hashtags(self) -> tuple[str, ...] | None:

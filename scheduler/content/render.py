@@ -188,7 +188,14 @@ class Renderer:
             return line if last_line is None else min(line, last_line)  # escapes like "\n" add lines
 
         refs = override.hashtags if override is not None and override.hashtags is not None else draft.hashtags
-        tags = self._expand(self.campaign.hashtags.default if refs is None else refs)
+        where = draft.line_of("hashtags")
+        broken = self.campaign.hashtags.broken
+        if broken is not None and refs != ():  # `hashtags: []` is the only post hashtags.yml does not touch
+            line = where[1] if where[0] == draft.path else 1
+            message = f"its hashtags cannot be worked out: {broken.path}:{broken.line} has an error; fix that first"
+            problems.append(error(draft.path, line, message))
+            return Rendered(None, None, None, tuple(problems))
+        tags = self._expand(self.campaign.hashtags.refs_for(refs))
 
         compiled = self._compile(source)
         if isinstance(compiled, _TemplateFailed):
@@ -200,7 +207,6 @@ class Renderer:
         limit = self.campaign.hashtags.limit_for(channel.name, channel.type)
         room = len(tags) if limit is None else max(0, limit - len(in_body))
         tags, dropped = tags[:room], tags[room:]
-        where = draft.line_of("hashtags")
         if dropped:
             problems.append(
                 warning(
