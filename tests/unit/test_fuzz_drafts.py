@@ -595,7 +595,7 @@ def test_an_integer_too_long_to_read_is_an_error_with_its_line(path: str, text: 
     [
         ("? [a, b]\n: 1\n", 3, "a key must be a plain value"),
         ("? {a: 1}\n: 1\n", 3, "a key must be a plain value"),
-        ("title: x\n\tlanguage: nl\n", 4, "found a tab character that violates indentation"),
+        ("title: x\n\tlanguage: nl\n", 4, "tabs cannot indent YAML; use spaces"),
         ("<<: {title: x}\n", 3, "unknown key '<<'"),
     ],
 )
