@@ -94,8 +94,8 @@ def test_sandbox_violation_and_undefined_names_are_errors_on_the_body_line(tmp_p
     )
     text = "\n".join(messages(build(tmp_path)))
     assert "posts/a.md:5: error: template uses something the sandbox forbids" in text
-    assert "posts/b.md:6: error: template: 'onbekend' is undefined" in text
-    assert "posts/c.md:4: error: template syntax:" in text
+    assert "posts/b.md:6: error: template: unknown name 'onbekend'" in text
+    assert "posts/c.md:4: error: template syntax error: " in text
 
 
 def test_dates_render_in_the_campaign_language(tmp_path: Path) -> None:
