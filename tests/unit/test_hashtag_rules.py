@@ -127,3 +127,17 @@ def test_every_post_of_the_sample_carries_the_campaign_tag() -> None:
     plan = build(REPO)
     assert not plan.has_errors
     assert plan.entries and all("#WeekTegenKindermishandeling" in e.post.text for e in plan.entries if e.post)
+
+
+def test_a_misspelt_set_in_a_defaults_file_is_an_error_there_and_holds_the_posts_below(tmp_path: Path) -> None:
+    write_campaign(
+        tmp_path,
+        {"map/_defaults.yml": "hashtags: [verschill]\n", "map/a.md": post(publish_at="2027-11-15 09:00")},
+        hashtags=HASHTAGS,
+    )
+    found = cli(tmp_path, "validate").stdout.splitlines()
+    assert any(
+        line.startswith("posts/map/_defaults.yml:1: error: 'verschill' is not a set in hashtags.yml; did you mean")
+        for line in found
+    ), found
+    assert "posts/map/a.md:1: error: not planned: it takes a wrong value from posts/map/_defaults.yml:1" in found
