@@ -133,6 +133,8 @@ def validate(obj: Context, fmt: str) -> None:
     Needs no database, no network and no secrets. A send whose time has passed is a warning
     unless the ledger, where there is one, has it as published.
     """
+    from scheduler.content.problems import plural
+
     plan = obj.checked_plan(now())
     output = _problem_lines(list(plan.problems), fmt)
     if output:
@@ -140,7 +142,8 @@ def validate(obj: Context, fmt: str) -> None:
     errors = sum(p.is_error for p in plan.problems)
     posts = len({e.draft.id for e in plan.entries})
     summary = (
-        f"{posts} posts, {len(plan.entries)} planned sends: {errors} errors, {len(plan.problems) - errors} warnings"
+        f"{plural(posts, 'post')}, {plural(len(plan.entries), 'planned send')}: "
+        f"{plural(errors, 'error')}, {plural(len(plan.problems) - errors, 'warning')}"
     )
     click.echo(summary, err=True)
     sys.exit(1 if errors else 0)

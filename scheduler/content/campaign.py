@@ -61,6 +61,7 @@ class Campaign:
     hashtags: hashtags_file.Hashtags
     root_defaults: yamlfile.LineDict = field(default_factory=yamlfile.LineDict)
     alerts: Mapping[str, Any] = field(default_factory=dict)
+    root_defaults_broken: Problem | None = None  # posts/_defaults.yml could not be read at all
 
 
 def find_root(given: str | Path | None) -> Path:
@@ -75,6 +76,7 @@ def load(root: Path) -> tuple[Campaign, list[Problem]]:
     """Everything but the posts; problems instead of exceptions."""
     defaults_path = f"{POSTS_DIR}/{DEFAULTS_FILE}"
     defaults, problems = read_yaml_mapping(root, defaults_path)
+    broken = next((p for p in problems if p.is_error), None)
     settings = _settings(defaults, defaults_path, root, problems)
     hashtags, tag_problems = hashtags_file.load(root)
     problems += tag_problems
@@ -85,7 +87,7 @@ def load(root: Path) -> tuple[Campaign, list[Problem]]:
     if not isinstance(alerts, Mapping):
         problems.append(error(CHANNELS_FILE, channels_data.line_of("alerts"), "alerts must be a mapping"))
         alerts = {}
-    campaign = Campaign(root, settings, channels, hashtags, defaults, alerts)
+    campaign = Campaign(root, settings, channels, hashtags, defaults, alerts, root_defaults_broken=broken)
     return campaign, problems
 
 

@@ -26,7 +26,6 @@ from scheduler.channels.base import LinkCard
 from scheduler.content import yamlfile
 from scheduler.content.campaign import DEFAULTS_FILE, POSTS_DIR, Campaign
 from scheduler.content.files import read_text, read_yaml_mapping
-from scheduler.content.hashtags import is_valid as is_valid_tag
 from scheduler.content.parallel import map_forked
 from scheduler.content.problems import Problem, error
 from scheduler.content.schedule import ScheduleError, publish_at
@@ -53,6 +52,7 @@ ROOT_DEFAULTS_KEYS = DEFAULTS_KEYS | {"timezone", "campaign"}
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9/_.-]*$")
 _DURATION = re.compile(r"^\s*(\d+)\s*(minute|hour|day|week)s?\s*$", re.I)
 _HANDLER = YAMLHandler()
+_BROKEN = " broken"  # in a folder's defaults: the _defaults.yml above that could not be read (never a key)
 
 
 @dataclass(frozen=True)
@@ -94,7 +94,7 @@ class Draft:
     channels: tuple[str, ...]
     title: str | None = None
     publish_at: datetime | None = None  # UTC; None for series members
-    hashtags: tuple[str, ...] | None = None  # None: the campaign default
+    hashtags: tuple[str, ...] | None = None  # added to the campaign default; None: not set; (): no tags
     media: tuple[MediaRef, ...] = ()
     draft: bool = False
     overrides: Mapping[str, Override] = field(default_factory=dict)
@@ -153,6 +153,8 @@ def read_all(campaign: Campaign, *, parallel: bool = False) -> tuple[list[Draft]
 def _merge(parent: dict[str, tuple[Any, Origin]], own: dict[str, tuple[Any, Origin]]) -> dict[str, tuple[Any, Origin]]:
     merged = dict(parent)
     for key, (value, origin) in own.items():
+        if key == _BROKEN and key in merged:
+            continue  # the shallowest broken file is the one to fix first
         if key == "vars" and isinstance(value, Mapping) and isinstance(merged.get(key, (None,))[0], Mapping):
             value = {**merged[key][0], **value}
         merged[key] = (value, origin)
@@ -182,9 +184,13 @@ def _read_defaults(campaign: Campaign, folder: Path, problems: list[Problem]) ->
     is_root = folder == campaign.root / POSTS_DIR
     if is_root:
         data = campaign.root_defaults  # already read (and its problems reported) by campaign.load
+        broken = campaign.root_defaults_broken
     else:
         data, found = read_yaml_mapping(campaign.root, relative)
         problems += found
+        broken = next((p for p in found if p.is_error), None)
+    if broken is not None:  # the posts below are not guessed at without it: each is reported once
+        return {_BROKEN: (None, Origin(relative, broken.line))}
     allowed = ROOT_DEFAULTS_KEYS if is_root else DEFAULTS_KEYS
     own = {}
     for key, value in data.items():
@@ -212,6 +218,10 @@ def _read_post(
     campaign: Campaign, path: Path, defaults: dict[str, tuple[Any, Origin]], problems: list[Problem]
 ) -> Draft | None:
     relative = _relative(campaign, path)
+    if _BROKEN in defaults:
+        cause = defaults[_BROKEN][1]
+        problems.append(error(relative, 1, f"not checked: {cause.path} is broken (line {cause.line}); fix it first"))
+        return None
     try:
         return _parse_post(campaign, path, relative, defaults, problems)
     except Exception as exc:
@@ -295,7 +305,11 @@ def _parse_post(
     )
     if not body.strip() and not draft.overrides:
         problems.append(error(relative, body_line, "the post has no text"))
-    return None if any(p.is_error for p in problems[before:]) else draft
+    errors = [p for p in problems[before:] if p.is_error]
+    if errors and all(p.path != relative for p in errors):  # so that the post itself shows as not planned
+        cause = min(errors)
+        problems.append(error(relative, 1, f"not planned: it takes a wrong value from {cause.path}:{cause.line}"))
+    return None if errors else draft
 
 
 class _Fields:
@@ -403,8 +417,9 @@ class _Fields:
             self._error(origin, f"{what} must be a list of hashtags or set names")
             return None
         for ref in value:
-            if ref not in self.campaign.hashtags.sets and not is_valid_tag(ref):
-                self._error(origin, f"{ref!r} is neither a hashtag set in hashtags.yml nor a valid hashtag")
+            problem = self.campaign.hashtags.check(ref)
+            if problem:
+                self._error(origin, problem)
         return tuple(value)
 
     def hashtags(self) -> tuple[str, ...] | None:

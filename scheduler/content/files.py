@@ -7,6 +7,7 @@ file and line, never a crash or a hang.
 
 from __future__ import annotations
 
+import errno
 from pathlib import Path
 
 from scheduler.content import yamlfile
@@ -25,7 +26,7 @@ def read_text(root: Path, path: Path, relative: str) -> tuple[str | None, Proble
         with path.open("rb") as file:
             raw = file.read(MAX_BYTES + 1)  # never more: the file may be a device or still growing
     except (OSError, RuntimeError) as exc:  # a dangling link, a link loop (RuntimeError), unreadable
-        return None, error(relative, 0, f"cannot be read: {getattr(exc, 'strerror', None) or exc}")
+        return None, error(relative, 0, f"cannot be read: {_why(path, exc)}")
     if len(raw) > MAX_BYTES:
         return None, error(relative, 0, f"is over {MAX_BYTES:,} bytes, the most a campaign file may be")
     try:
@@ -35,6 +36,16 @@ def read_text(root: Path, path: Path, relative: str) -> tuple[str | None, Proble
     if "\x00" in text:
         return None, error(relative, text[: text.index("\x00")].count("\n") + 1, "contains a NUL character")
     return text.replace("\r\n", "\n").replace("\r", "\n"), None
+
+
+def _why(path: Path, exc: OSError | RuntimeError) -> str:
+    if isinstance(exc, RuntimeError) or getattr(exc, "errno", None) == errno.ELOOP:
+        return "it is a link that leads back to itself"
+    if isinstance(exc, FileNotFoundError):
+        return "it is a link to a file that does not exist" if path.is_symlink() else "it does not exist"
+    if isinstance(exc, PermissionError):
+        return "this user may not read it (check its permissions)"
+    return f"the system says {exc.strerror or exc.__class__.__name__}"  # rare: passed on as the system words it
 
 
 def read_yaml_mapping(

@@ -2,15 +2,19 @@
 
     sets:                       # name → tags, written with or without '#'
       week: ["#ikmaakhetverschil", WeekTegenKindermishandeling]
-    default: [week]             # set names or tags added to every post unless it says `hashtags: []`
+    default: [week]             # sets or '#tags' added to every post unless it says `hashtags: []`
     limits: {bluesky: 3}        # channel name or type → most tags a post may carry there
     lowercase_ok: [ikmaakhetverschil]   # official tags exempt from the CamelCase hint
 
-A reference that names a set expands to the set; anything else is a tag. `#week` is always the tag.
+In `default:` and a post's `hashtags:`, a bare word is a set name and a tag is written with '#'
+(`#week` is always the tag): a misspelt set name is an error, never published as a tag. A post's
+`hashtags:` adds to the default; `hashtags: []` drops it. While hashtags.yml has an error, no post
+that uses it is planned (`broken`): sets must never be guessed.
 """
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,15 +41,33 @@ class Hashtags:
     default: tuple[str, ...] = ()
     limits: Mapping[str, int] = field(default_factory=dict)
     lowercase_ok: frozenset[str] = frozenset()
+    broken: Problem | None = None  # the first error in hashtags.yml, if it has one
+
+    def refs_for(self, refs: tuple[str, ...] | None) -> tuple[str, ...]:
+        """A post's references with the default added: None (not set) is the default alone, () is none."""
+        if refs is None:
+            return self.default
+        return (*self.default, *refs) if refs else ()
 
     def expand(self, refs: Iterable[str]) -> list[str]:
-        """Tags (with '#') for references that are set names or tags, in order, without repeats."""
+        """Tags (with '#') for checked references (set names, '#tags'), in order, without repeats."""
         tags: list[str] = []
         for ref in refs:
-            for tag in self.sets.get(ref, (normalize(ref),)) if not ref.startswith("#") else (ref,):
+            for tag in (ref,) if ref.startswith("#") else self.sets.get(ref, ()):
                 if tag.casefold() not in {t.casefold() for t in tags}:
                     tags.append(tag)
         return tags
+
+    def check(self, ref: str) -> str | None:
+        """What is wrong with one reference in `default:` or a post's `hashtags:`, or None."""
+        if ref.startswith("#"):
+            return None if is_valid(ref) else f"{ref!r} is not a valid hashtag"
+        if ref in self.sets or self.broken is not None:  # a broken file: the post is held, naming it
+            return None
+        close = difflib.get_close_matches(ref, sorted(self.sets), n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        literal = f" (a tag itself is written with '#': '#{ref}')" if is_valid("#" + ref) else ""
+        return f"{ref!r} is not a set in {FILE}{hint}{literal}"
 
     def limit_for(self, channel_name: str, channel_type: str) -> int | None:
         return self.limits.get(channel_name, self.limits.get(channel_type))
@@ -84,9 +106,11 @@ def case_hint(tag: str) -> str:
 def load(root: Path) -> tuple[Hashtags, list[Problem]]:
     """Read hashtags.yml from the campaign root (missing is fine: no hashtags)."""
     data, problems = read_yaml_mapping(root, FILE, "expected a mapping with sets, default, limits")
-    if problems or not data:
-        return Hashtags(), problems
-    return _parse(data)
+    hashtags = Hashtags() if problems or not data else None
+    if hashtags is None:
+        hashtags, problems = _parse(data)
+    broken = next((p for p in problems if p.is_error), None)
+    return (Hashtags(broken=broken) if broken else hashtags), problems
 
 
 def _parse(data: yamlfile.LineDict) -> tuple[Hashtags, list[Problem]]:
@@ -118,9 +142,11 @@ def _parse(data: yamlfile.LineDict) -> tuple[Hashtags, list[Problem]]:
         sets[str(name)] = tuple(clean)
 
     default = []
+    known = Hashtags(sets)
     for ref in _string_list(data, "default", problems):
-        if ref not in sets and not is_valid(ref):
-            problems.append(error(FILE, data.line_of("default"), f"{ref!r} is neither a set nor a valid hashtag"))
+        problem = known.check(ref)
+        if problem:
+            problems.append(error(FILE, data.line_of("default"), problem))
         else:
             default.append(ref)
 

@@ -22,7 +22,7 @@ from scheduler.content.drafts import Draft
 from scheduler.content.parallel import map_forked
 from scheduler.content.problems import Problem, error, sort_problems, warning
 from scheduler.content.render import Rendered, Renderer
-from scheduler.content.schedule import ScheduleError, series
+from scheduler.content.schedule import ScheduleError, TooFewOccurrences, series
 
 
 @dataclass(frozen=True)
@@ -182,6 +182,12 @@ def _times(drafts: list[Draft], campaign: Campaign, problems: list[Problem]) -> 
         spec_origin = group[0].line_of("schedule")
         try:
             occurrences = series(group[0].schedule, campaign.settings.timezone, len(group))
+        except TooFewOccurrences as exc:  # the posts that fit keep their slots; the rest are named
+            extra = group[len(exc.occurrences) :]
+            names = ", ".join(d.path for d in extra)
+            problems.append(error(spec_origin[0], spec_origin[1], f"schedule: {exc}; no slot for {names}"))
+            problems += [error(d.path, 1, f"no slot left in its series ({spec_origin[0]}: {exc})") for d in extra]
+            occurrences, group = exc.occurrences, group[: len(exc.occurrences)]
         except ScheduleError as exc:
             problems.append(error(spec_origin[0], spec_origin[1], f"schedule: {exc}"))
             continue

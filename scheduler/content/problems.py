@@ -33,6 +33,11 @@ class Problem:
         return self.severity is Severity.ERROR
 
 
+def plural(count: int, word: str, many: str | None = None) -> str:
+    """`1 error`, `2 errors`; `many` for words that do not just take an s."""
+    return f"{count:,} {word if count == 1 else many or word + 's'}"
+
+
 def error(path: str, line: int, message: str) -> Problem:
     return Problem(path, line, Severity.ERROR, message)
 

@@ -17,21 +17,27 @@ The same code renders for validate, preview and the daemon.
 
 from __future__ import annotations
 
+import difflib
 import functools
+import math
 import re
-from collections.abc import Callable, Iterator, Mapping
+import sys
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from types import TracebackType
-from typing import Any
+from typing import Any, NoReturn
 
+from babel import Locale, UnknownLocaleError
 from babel.dates import format_datetime
-from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, nodes
+from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, Undefined, nodes
 from jinja2.environment import Template
+from jinja2.exceptions import SecurityError
 from jinja2.parser import Parser
 from jinja2.runtime import Context
 from jinja2.sandbox import SandboxedEnvironment
+from jinja2.utils import missing
 
 from scheduler.channels.base import MediaItem, RenderedPost
 from scheduler.content.campaign import Campaign, ChannelConfig
@@ -45,6 +51,8 @@ _TEMPLATE_FILE = "<draft>"
 _LITERALS = "__literals__"
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _FORMAT_SPEC = re.compile(r"%(?:\([^)]*\))?[#0 +\-]*[\d.]*|\{[^{}]*:[^{}]*\}")  # printf and str.format widths
+_OTHER_TEMPLATES = (nodes.Include, nodes.Extends, nodes.Import, nodes.FromImport)
+_KINDS = {bool: "true/false", str: "the text", int: "the number", float: "the number", datetime: "the date"}
 
 
 @dataclass(frozen=True)
@@ -72,6 +80,36 @@ class _TemplateFailed(Exception):
         self.message, self.line = message, line
 
 
+class _Refused(Exception):
+    """A step in a writer's template this project does not run; the message is for the writer."""
+
+
+class UnknownName(Exception):
+    """A template used a name, or a key of a value, that is not there.
+
+    Raised by the environment's Undefined itself, so the name and the value it was looked up on
+    come from Jinja's objects, not from the wording of its message.
+    """
+
+    def __init__(self, name: str | None, owner: Any, *, forbidden: bool = False) -> None:
+        super().__init__(name)
+        self.name, self.owner, self.forbidden = name, owner, forbidden
+
+
+class _Undefined(StrictUndefined):
+    __slots__ = ()
+
+    def _fail_with_undefined_error(self, *args: Any, **kwargs: Any) -> NoReturn:
+        forbidden = isinstance(self._undefined_exception, type) and issubclass(self._undefined_exception, SecurityError)
+        raise UnknownName(self._undefined_name, self._undefined_obj, forbidden=forbidden)
+
+
+# StrictUndefined binds its operators to the base class's function; point them all at ours.
+for _name, _value in [*vars(Undefined).items(), *vars(StrictUndefined).items()]:
+    if _value is Undefined._fail_with_undefined_error:
+        setattr(_Undefined, _name, _Undefined._fail_with_undefined_error)
+
+
 class _Sandbox(SandboxedEnvironment):
     """The sandbox, also refusing to turn a small template into a huge string, number or loop.
 
@@ -86,7 +124,9 @@ class _Sandbox(SandboxedEnvironment):
             for sequence, times in ((left, right), (right, left)):
                 if isinstance(sequence, str | list | tuple) and isinstance(times, int):
                     _check_size(len(sequence) * times, "*")
-        elif operator == "**" and isinstance(left, int) and isinstance(right, int) and right > 0:
+        if operator in ("*", "**") and isinstance(left, int) and isinstance(right, int):
+            _check_digits(left, right, operator)
+        if operator == "**" and isinstance(left, int) and isinstance(right, int) and right > 0:
             _check_size(right * (abs(left).bit_length() - 1) // 3, "**")  # about the digits of the result
         elif operator == "%" and isinstance(left, str):
             _check_size(_format_width(left), "%")
@@ -131,7 +171,20 @@ def _size(value: Any) -> int:
 
 def _check_size(size: Any, what: str) -> None:
     if isinstance(size, int) and size > MAX_OUTPUT:
-        raise OverflowError(f"{what} would make {size:,} characters or items; a post may have at most {MAX_OUTPUT:,}")
+        raise _Refused(f"{what} would make {size:,} characters or items; a post may have at most {MAX_OUTPUT:,}")
+
+
+def _check_digits(left: int, right: int, operator: str) -> None:
+    """Refuse a number too long for Python to write out (sys.get_int_max_str_digits)."""
+    limit = sys.get_int_max_str_digits()
+    if not limit or isinstance(left, bool) or isinstance(right, bool):
+        return
+    if operator == "**":
+        digits = right * math.log10(abs(left)) if right > 0 and abs(left) > 1 else 0
+    else:
+        digits = (left.bit_length() + right.bit_length()) * math.log10(2)
+    if digits > limit:
+        raise _Refused(f"{operator} would make a number of about {int(digits):,} digits; a post can show {limit:,}")
 
 
 def _format_width(text: str) -> int:
@@ -146,7 +199,7 @@ class Renderer:
     def __init__(self, campaign: Campaign) -> None:
         self.campaign = campaign
         self.env = _Sandbox(
-            undefined=StrictUndefined, autoescape=False, trim_blocks=True, lstrip_blocks=True, optimized=False
+            undefined=_Undefined, autoescape=False, trim_blocks=True, lstrip_blocks=True, optimized=False
         )
         self.env.globals["range"] = _bounded_range
         del self.env.globals["lipsum"]  # random placeholder text: of no use in a post, and slow
@@ -169,6 +222,11 @@ class Renderer:
         def format_value(value: Any, pattern: str = default, locale: str | None = None) -> str:
             if not isinstance(value, datetime):
                 return "(not scheduled)" if value is None else str(value)
+            if locale is not None:
+                try:
+                    Locale.parse(locale)
+                except (UnknownLocaleError, ValueError, TypeError):
+                    raise _Refused(f"unknown language {locale!r} (use a code such as nl or en)") from None
             return str(format_datetime(value, pattern, locale=locale or self.campaign.settings.language))
 
         return format_value
@@ -188,7 +246,14 @@ class Renderer:
             return line if last_line is None else min(line, last_line)  # escapes like "\n" add lines
 
         refs = override.hashtags if override is not None and override.hashtags is not None else draft.hashtags
-        tags = self._expand(self.campaign.hashtags.default if refs is None else refs)
+        where = draft.line_of("hashtags")
+        broken = self.campaign.hashtags.broken
+        if broken is not None and refs != ():  # `hashtags: []` is the only post hashtags.yml does not touch
+            line = where[1] if where[0] == draft.path else 1
+            message = f"its hashtags cannot be worked out: {broken.path}:{broken.line} has an error; fix that first"
+            problems.append(error(draft.path, line, message))
+            return Rendered(None, None, None, tuple(problems))
+        tags = self._expand(self.campaign.hashtags.refs_for(refs))
 
         compiled = self._compile(source)
         if isinstance(compiled, _TemplateFailed):
@@ -200,7 +265,6 @@ class Renderer:
         limit = self.campaign.hashtags.limit_for(channel.name, channel.type)
         room = len(tags) if limit is None else max(0, limit - len(in_body))
         tags, dropped = tags[:room], tags[room:]
-        where = draft.line_of("hashtags")
         if dropped:
             problems.append(
                 warning(
@@ -269,6 +333,7 @@ class Renderer:
         else:
             try:
                 tree = self.env.parse(source)
+                _check_names(tree, self.env)
                 literals = _lift_literals(tree)
                 shape = repr(tree) + repr([node.lineno for node in tree.find_all(nodes.Node)])
                 template = self._shapes.get(shape)
@@ -281,8 +346,10 @@ class Renderer:
                 places = any(n.name == "hashtags" and n.ctx == "load" for n in tree.find_all(nodes.Name))
                 text = "".join(literals)
                 result = _Compiled(template, text, places, literals, _casefolded_tags(text))
+            except _TemplateFailed as exc:
+                result = exc
             except TemplateSyntaxError as exc:
-                result = _TemplateFailed(f"template syntax: {exc.message}", exc.lineno or 1)
+                result = _TemplateFailed(f"template syntax error: {exc.message}", exc.lineno or 1)
             except (RecursionError, SyntaxError) as exc:  # SyntaxError: "too many statically nested blocks"
                 result = _TemplateFailed("the template is nested too deeply", _nesting_line(exc.__traceback__))
             except Exception as exc:  # as in drafts: one post's template never stops the plan
@@ -305,8 +372,16 @@ class Renderer:
                 chunks.append(chunk)
         except _TemplateFailed:
             raise
+        except UnknownName as exc:
+            raise _TemplateFailed(_unknown(exc, context), _template_line(exc.__traceback__)) from None
+        except _Refused as exc:
+            raise _TemplateFailed(f"template: {exc}", _template_line(exc.__traceback__)) from None
         except TemplateError as exc:
             raise _TemplateFailed(_describe(exc), _template_line(exc.__traceback__)) from None
+        except RecursionError as exc:  # a macro that calls itself
+            raise _TemplateFailed(
+                "template: it calls itself without end (a macro that calls itself?)", _template_line(exc.__traceback__)
+            ) from None
         except Exception as exc:  # the writer's code failed, whichever way (a filter's own error, MemoryError...)
             raise _TemplateFailed(
                 f"template: {exc.__class__.__name__}: {exc}"[:300], _template_line(exc.__traceback__)
@@ -406,11 +481,55 @@ def _lift_literals(tree: nodes.Template) -> tuple[str, ...]:
 
 def _describe(exc: TemplateError) -> str:
     message = str(exc.message or exc.__class__.__name__)
-    if "unsafe" in message:
+    if isinstance(exc, SecurityError):
         return f"template uses something the sandbox forbids: {message}"
-    if "is undefined" in message:
-        return f"template: {message} (see docs/writing-posts.md for the names a post can use)"
     return f"template: {message}"
+
+
+def _check_names(tree: nodes.Template, env: SandboxedEnvironment) -> None:
+    """Other templates, unknown filters and tests: found in the parsed tree, named in our words."""
+    for other in tree.find_all(_OTHER_TEMPLATES):
+        raise _TemplateFailed("a post cannot include, extend or import other templates", other.lineno)
+    for kind, node_type, known in (("filter", nodes.Filter, env.filters), ("test", nodes.Test, env.tests)):
+        for used in tree.find_all(node_type):
+            if used.name not in known:
+                raise _TemplateFailed(f"unknown {kind} {used.name!r}{_suggest(used.name, known)}", used.lineno)
+
+
+def _suggest(name: str, known: Iterable[str]) -> str:
+    close = difflib.get_close_matches(name, sorted(known), n=1)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def _unknown(exc: UnknownName, context: Mapping[str, Any]) -> str:
+    """A writer's words for a name or key that is not there, with the names that are."""
+    name = str(exc.name)
+    if exc.forbidden:  # the sandbox hid it: a name such as __class__ or a function's internals
+        return f"template uses something the sandbox forbids: {name!r} (a post can only use its own values)"
+    if exc.owner is missing:
+        known = [key for key in context if key != _LITERALS]
+        hint = _suggest(name, known) or f"; a post can use {', '.join(known)}"
+        return f"template: unknown name {name!r}{hint} (see docs/writing-posts.md)"
+    owner = _owner_name(exc.owner, context)
+    if isinstance(exc.owner, Mapping):
+        keys = [str(key) for key in exc.owner]
+        shown = ", ".join(keys[:10]) + (", ..." if len(keys) > 10 else "")
+        hint = _suggest(name, keys) or (f"; it has {shown}" if keys else "; it is empty")
+        return f"template: {owner} has no {name!r}{hint}"
+    return f"template: {owner} has no {name!r}"
+
+
+def _owner_name(owner: Any, context: Mapping[str, Any]) -> str:
+    """`vars`, `vars.address` or `post`: where in the context the value was found."""
+    if isinstance(owner, Mapping | list | datetime):  # texts and numbers are shared objects: no telling whose
+        for key, value in context.items():
+            if value is owner:
+                return key
+            if isinstance(value, Mapping):
+                for inner, item in value.items():
+                    if item is owner:
+                        return f"{key}.{inner}"
+    return next((kind for kind_type, kind in _KINDS.items() if isinstance(owner, kind_type)), "the value")
 
 
 def _template_line(tb: TracebackType | None) -> int:
@@ -432,6 +551,8 @@ def _nesting_line(tb: TracebackType | None) -> int:
             line = parser.stream.current.lineno
         elif isinstance(node, nodes.Node) and node.lineno:
             line = node.lineno
+        elif isinstance(parser, nodes.Node) and parser.lineno:  # walking the tree (find_all)
+            line = parser.lineno
         tb = tb.tb_next
     return line
 
@@ -443,5 +564,5 @@ def _bounded_range(*args: int) -> Iterator[int]:
     except OverflowError:  # more numbers than len() can count
         too_many = True
     if too_many:
-        raise OverflowError(f"range() may give at most {MAX_RANGE} numbers in a post")
+        raise _Refused(f"range() may give at most {MAX_RANGE} numbers in a post")
     return iter(values)

@@ -25,6 +25,8 @@ from typing import Any
 
 from dateutil.rrule import rrule, rrulestr
 
+from scheduler.content.problems import plural
+
 _EVERY = re.compile(r"^\s*(\d{1,9})\s*(minute|hour|day|week)s?\s*$", re.I)
 _UNITS = {"minute": "minutes", "hour": "hours", "day": "days", "week": "weeks"}
 _SERIES_KEYS = {"start", "every", "until", "count", "rrule", "spread"}
@@ -32,6 +34,14 @@ _SERIES_KEYS = {"start", "every", "until", "count", "rrule", "spread"}
 
 class ScheduleError(ValueError):
     """A time or schedule that cannot be used; the message says why."""
+
+
+class TooFewOccurrences(ScheduleError):
+    """The series ends before every post has a slot; `occurrences` are the slots it has."""
+
+    def __init__(self, occurrences: list[Occurrence], needed: int) -> None:
+        super().__init__(f"the schedule has {plural(len(occurrences), 'occurrence')} for {needed} posts")
+        self.occurrences = occurrences
 
 
 @dataclass(frozen=True)
@@ -129,9 +139,10 @@ def series(spec: Any, zone: tzinfo, needed: int) -> list[Occurrence]:
             locals_ = list(islice(_rrule(spec), needed))
         else:
             raise ScheduleError("schedule needs start + every, start + rrule, or spread")
-        if len(locals_) < needed:
-            raise ScheduleError(f"the schedule has {len(locals_)} occurrences for {needed} posts")
-        return [occurrence(local, zone) for local in locals_]
+        found = [occurrence(local, zone) for local in locals_]
+        if len(found) < needed:
+            raise TooFewOccurrences(found, needed)
+        return found
     except OverflowError:  # an interval of a billion days, a series running into the year 10000
         raise ScheduleError("the series runs past the year 9999") from None
 

@@ -20,6 +20,8 @@ _Base: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 MAX_DEPTH = 100  # collections inside collections; front matter needs a handful
 _NESTING = "[{-:?"  # each level of nesting is opened by one of these, so their count bounds the depth
 _BREAKS = re.compile("[\n\x85\u2028\u2029]")  # what libyaml counts as line breaks
+# `key: value` whose plain (unquoted) value holds another ': ' or ends in ':' (`title: Dag 1: start`).
+_COLON_IN_VALUE = re.compile(r"^[ ]*(?:-[ ]+)*([^\s#'\"\[{?:-][^:#]*?):[ ]+(?![\s'\"\[{|>&*!#])[^#]*?:(?:[ ]|$)")
 
 
 class YamlError(Exception):
@@ -163,22 +165,54 @@ def load(text: str, first_line: int = 1) -> Any:
         if sum(map(text.count, _NESTING)) >= MAX_DEPTH:
             _check_depth(text, text_lines, first_line)  # libyaml's composer recurses in C
         return loader.get_single_data()
-    except yaml.MarkedYAMLError as exc:
+    except ConstructorError as exc:  # this project's own refusals, and unknown tags
         mark: Any = exc.problem_mark or exc.context_mark
-        problem = exc.problem or str(exc)
+        problem = exc.problem or "this YAML tag is not allowed (only plain data is)"
         if "could not determine a constructor" in problem:
             problem = "this YAML tag is not allowed (only plain data is)"
         if "aliases" in problem:  # the mark is the anchor's; point at the alias itself
             aliases = (e.start_mark for e in yaml.parse(text, Loader=_Loader) if isinstance(e, yaml.AliasEvent))
             mark = next(aliases, mark)
-        line = (_text_line(mark.line, text_lines) + first_line - 1) if mark else first_line
-        raise YamlError(problem, min(line, first_line + text.count("\n"))) from None  # EOF: the last line
-    except yaml.YAMLError as exc:
-        raise YamlError(str(exc).splitlines()[0], first_line) from None
+        raise YamlError(problem, _mark_line(mark, text, text_lines, first_line)) from None
+    except yaml.MarkedYAMLError as exc:  # the text is not YAML: say why in a writer's words where we can
+        mark = exc.problem_mark or exc.context_mark
+        yaml_line, ours = _explain(text, mark.line if mark else 0)
+        if ours is None:
+            raise YamlError(
+                f"this is not valid YAML ({exc.problem or exc.__class__.__name__})",
+                _mark_line(mark, text, text_lines, first_line),
+            ) from None
+        raise YamlError(ours, _line(yaml_line, text, text_lines, first_line)) from None
+    except yaml.YAMLError:
+        raise YamlError("this is not valid YAML", first_line) from None
     except RecursionError:
         raise YamlError("nested too deeply", first_line) from None
     finally:
         loader.dispose()
+
+
+def _mark_line(mark: Any, text: str, text_lines: list[int] | None, first_line: int) -> int:
+    return _line(mark.line, text, text_lines, first_line) if mark else first_line
+
+
+def _line(yaml_line: int, text: str, text_lines: list[int] | None, first_line: int) -> int:
+    line = _text_line(yaml_line, text_lines) + first_line - 1
+    return min(line, first_line + text.count("\n"))  # at the end of the text: its last line
+
+
+def _explain(text: str, yaml_line: int) -> tuple[int, str | None]:
+    """The two mistakes people make most, found in the text itself: (YAML's 0-based line, message)."""
+    lines = _BREAKS.split(text)
+    for candidate in (yaml_line, yaml_line - 1):  # a tab is reported on its line or on the next
+        if 0 <= candidate < len(lines):
+            line = lines[candidate]
+            if "\t" in line[: len(line) - len(line.lstrip(" \t"))]:
+                return candidate, "tabs cannot indent YAML; use spaces"
+    match = _COLON_IN_VALUE.match(lines[yaml_line]) if 0 <= yaml_line < len(lines) else None
+    if match:
+        key = match.group(1).strip()
+        return yaml_line, f"put the value of {key!r} in quotes: the ': ' inside it reads as a new key"
+    return yaml_line, None
 
 
 def _check_depth(text: str, text_lines: list[int] | None, first_line: int) -> None:

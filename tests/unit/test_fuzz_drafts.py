@@ -595,7 +595,7 @@ def test_an_integer_too_long_to_read_is_an_error_with_its_line(path: str, text: 
     [
         ("? [a, b]\n: 1\n", 3, "a key must be a plain value"),
         ("? {a: 1}\n: 1\n", 3, "a key must be a plain value"),
-        ("title: x\n\tlanguage: nl\n", 4, "found a tab character that violates indentation"),
+        ("title: x\n\tlanguage: nl\n", 4, "tabs cannot indent YAML; use spaces"),
         ("<<: {title: x}\n", 3, "unknown key '<<'"),
     ],
 )
@@ -719,7 +719,7 @@ def test_an_ambiguous_time_with_an_offset_is_planned() -> None:
 def test_the_sandbox_violation_is_reported_on_the_body_line() -> None:
     assert_reported(
         {FUZZED: post("", "Regel een\n{{ ''.__class__.__mro__ }}")},
-        f"{FUZZED}:5: error: template uses something the sandbox forbids: access to attribute '__class__'",
+        f"{FUZZED}:5: error: template uses something the sandbox forbids: '__class__'",
     )
 
 
@@ -730,7 +730,7 @@ def test_the_sandbox_violation_is_reported_on_the_body_line() -> None:
         ("{% for i in range(10**100) %}x{% endfor %}", "range() may give at most 1000 numbers in a post"),
         ("{{ 'a' * 10**9 }}", "* would make 1,000,000,000 characters or items"),
         ("{{ [1] * 10**9 }}", "* would make 1,000,000,000 characters or items"),
-        ("{{ 10 ** (10 ** 10) }}", "** would make 10,000,000,000 characters or items"),
+        ("{{ 10 ** (10 ** 10) }}", "** would make a number of about 10,000,000,000 digits"),
         ("{{ 'x' | center(10**9) }}", "center would make 1,000,000,000 characters or items"),
         ("{{ 'x'.ljust(10**9) }}", "ljust would make 1,000,000,000 characters or items"),
         ("{{ '%999999999d' % 1 }}", "% would make 999,999,999 characters or items"),
@@ -744,9 +744,7 @@ def test_the_sandbox_violation_is_reported_on_the_body_line() -> None:
 )
 def test_huge_loops_strings_and_numbers_are_refused_quickly_on_their_line(expression: str, message: str) -> None:
     started = time.perf_counter()
-    assert_reported(
-        {FUZZED: post("", f"Regel een\n{expression}")}, f"{FUZZED}:5: error: template: OverflowError: {message}"
-    )
+    assert_reported({FUZZED: post("", f"Regel een\n{expression}")}, f"{FUZZED}:5: error: template: {message}")
     assert time.perf_counter() - started < 2  # two builds (check_properties builds twice)
 
 
@@ -760,22 +758,29 @@ def test_huge_output_is_an_error_on_the_first_body_line() -> None:
 
 def test_recursion_through_a_macro_is_an_error_on_its_line() -> None:
     macro = "{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}\n{{ f(0) }}"
-    assert_reported({FUZZED: post("", f"Regel een\n{macro}")}, f"{FUZZED}:5: error: template: RecursionError:")
+    assert_reported(
+        {FUZZED: post("", f"Regel een\n{macro}")}, f"{FUZZED}:5: error: template: it calls itself without end"
+    )
 
 
 @pytest.mark.parametrize(
     ("body", "message"),
     [
-        ("{{ onbekend }}", "template: 'onbekend' is undefined"),
-        ("{{ foo( }}", "template syntax: unexpected '}'"),
-        ("{% include 'x' %}", "template: TypeError: no loader for this environment specified"),
-        ("{% extends 'x' %}", "template: TypeError: no loader for this environment specified"),
-        ("{% extends %}", "template syntax: unexpected 'end of statement block'"),
-        ("{{ date | date(1, 2, 3, 4) }}", "template: TypeError:"),
-        ("{{ 'x' | nosuch }}", "template syntax: No filter named 'nosuch'."),
-        ("{{ date | date('x', locale='zz_ZZ') }}", "template: UnknownLocaleError: unknown locale 'zz_ZZ'"),
-        ("{{ lipsum(10**6) }}", "template: 'lipsum' is undefined"),
-        ("{{ 10**5000 }}", "template: ValueError: Exceeds the limit (4300 digits)"),
+        ("{{ onbekend }}", "template: unknown name 'onbekend'; a post can use post, campaign, channel, date"),
+        ("{{ vars.helplin }}", "template: vars has no 'helplin'; did you mean 'helpline'?"),
+        ("{{ post.titel }}", "template: post has no 'titel'; did you mean 'title'?"),
+        ("{{ foo( }}", "template syntax error: "),  # Jinja's own detail follows
+        ("{% include 'x' %}", "a post cannot include, extend or import other templates"),
+        ("{% extends 'x' %}", "a post cannot include, extend or import other templates"),
+        ("{% import 'x' as y %}", "a post cannot include, extend or import other templates"),
+        ("{% extends %}", "template syntax error: "),
+        ("{{ date | date(1, 2, 3, 4) }}", "template: "),  # Python's own detail follows
+        ("{{ 'x' | nosuch }}", "unknown filter 'nosuch'"),
+        ("{{ 'x' | uper }}", "unknown filter 'uper'; did you mean 'upper'?"),
+        ("{% if 1 is nosuch %}x{% endif %}", "unknown test 'nosuch'"),
+        ("{{ date | date('x', locale='zz_ZZ') }}", "template: unknown language 'zz_ZZ'"),
+        ("{{ lipsum(10**6) }}", "template: unknown name 'lipsum'"),
+        ("{{ 10**5000 }}", "template: ** would make a number of about 5,000 digits"),
         ("{{ '\\ud800' }}", "the text contains a lone surrogate"),
     ],
 )
@@ -818,9 +823,9 @@ def test_an_override_body_error_is_reported_on_the_line_of_its_text() -> None:
     block = "overrides:\n  mastodon:\n    body: |\n      Regel een\n      {{ onbekend }}\n"
     inline = "overrides: {mastodon: {body: '{{ onbekend }}'}}\n"
     escaped = 'overrides: {mastodon: {body: "' + "\\n" * 50 + '{{ onbekend }}"}}\n'
-    assert_reported({FUZZED: post(block)}, f"{FUZZED}:7: error: template: 'onbekend' is undefined")
-    assert_reported({FUZZED: post(inline)}, f"{FUZZED}:3: error: template: 'onbekend' is undefined")
-    assert_reported({FUZZED: post(escaped)}, f"{FUZZED}:3: error: template: 'onbekend' is undefined")
+    assert_reported({FUZZED: post(block)}, f"{FUZZED}:7: error: template: unknown name 'onbekend'")
+    assert_reported({FUZZED: post(inline)}, f"{FUZZED}:3: error: template: unknown name 'onbekend'")
+    assert_reported({FUZZED: post(escaped)}, f"{FUZZED}:3: error: template: unknown name 'onbekend'")
 
 
 def test_overrides_and_media_from_a_defaults_file_are_reported_in_that_file() -> None:
@@ -828,7 +833,7 @@ def test_overrides_and_media_from_a_defaults_file_are_reported_in_that_file() ->
         "hashtags: []\noverrides: {mastodon: {body: '{{ onbekend }}'}}\nmedia: [{path: media/missing.png, alt: Foto}]\n"
     )
     found = problems_of({FUZZ_DEFAULTS: defaults})
-    assert f"{FUZZ_DEFAULTS}:2: error: template: 'onbekend' is undefined" in "\n".join(found)
+    assert f"{FUZZ_DEFAULTS}:2: error: template: unknown name 'onbekend'" in "\n".join(found)
     assert any(p.startswith(f"{FUZZ_DEFAULTS}:3: error: media file media/missing.png does not exist") for p in found)
 
 
@@ -863,8 +868,8 @@ def test_links_that_dangle_loop_or_leave_the_campaign_are_reported_per_file() ->
         (root / "posts/loop.md").symlink_to("loop.md")
         (root / "posts/outside.md").symlink_to("/etc/hostname")
         found = [str(p) for p in check_properties(root).problems]
-    assert "posts/dangling.md:0: error: cannot be read: No such file or directory" in found
-    assert any(p.startswith("posts/loop.md:0: error: cannot be read: ") for p in found), found
+    assert "posts/dangling.md:0: error: cannot be read: it is a link to a file that does not exist" in found
+    assert "posts/loop.md:0: error: cannot be read: it is a link that leads back to itself" in found
     assert "posts/outside.md:0: error: is a link to a file outside the campaign" in found
 
 
@@ -910,9 +915,9 @@ def test_a_line_break_in_a_file_name_or_message_stays_on_one_output_line() -> No
     [
         (b"---\npublish_at: 2027-11-20 10:00\n---\nTekst \xff\n", 4, "is not valid UTF-8 text"),
         (b"---\npublish_at: 2027-11-20 10:00\n---\n\nTe\x00kst\n", 5, "contains a NUL character"),
-        (b"---\r\npublish_at: 2027-11-20 10:00\r\n---\r\nTekst\r\n{{ nee }}\r\n", 5, "template: 'nee' is undefined"),
-        (b"---\rpublish_at: 2027-11-20 10:00\r---\rTekst\r\r{{ nee }}\r", 6, "template: 'nee' is undefined"),
-        (b"---\r\npublish_at: 2027-11-20 10:00\n---\rTekst\r\n\n{{ nee }}\n", 6, "template: 'nee' is undefined"),
+        (b"---\r\npublish_at: 2027-11-20 10:00\r\n---\r\nTekst\r\n{{ nee }}\r\n", 5, "template: unknown name 'nee'"),
+        (b"---\rpublish_at: 2027-11-20 10:00\r---\rTekst\r\r{{ nee }}\r", 6, "template: unknown name 'nee'"),
+        (b"---\r\npublish_at: 2027-11-20 10:00\n---\rTekst\r\n\n{{ nee }}\n", 6, "template: unknown name 'nee'"),
     ],
 )
 def test_invalid_utf8_nul_and_mixed_line_ends_are_reported_on_the_right_line(

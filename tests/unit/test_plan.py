@@ -94,8 +94,8 @@ def test_sandbox_violation_and_undefined_names_are_errors_on_the_body_line(tmp_p
     )
     text = "\n".join(messages(build(tmp_path)))
     assert "posts/a.md:5: error: template uses something the sandbox forbids" in text
-    assert "posts/b.md:6: error: template: 'onbekend' is undefined" in text
-    assert "posts/c.md:4: error: template syntax:" in text
+    assert "posts/b.md:6: error: template: unknown name 'onbekend'" in text
+    assert "posts/c.md:4: error: template syntax error: " in text
 
 
 def test_dates_render_in_the_campaign_language(tmp_path: Path) -> None:
@@ -239,18 +239,24 @@ def test_series_members_take_slots_in_natural_file_order_and_drafts_keep_theirs(
     assert len(plan.select(drafts=True)) == 4
 
 
-def test_more_posts_than_occurrences_is_an_error_at_the_schedule(tmp_path: Path) -> None:
+def test_more_posts_than_occurrences_is_an_error_at_the_schedule_naming_the_extra_posts(tmp_path: Path) -> None:
     write_campaign(
         tmp_path,
         {
             "tips/_defaults.yml": "schedule:\n  start: 2027-11-15 12:00\n  every: 1 day\n  count: 1\n",
             "tips/a.md": post("A."),
             "tips/b.md": post("B."),
+            "tips/c.md": post("C."),
         },
     )
-    assert "posts/tips/_defaults.yml:1: error: schedule: the schedule has 1 occurrences for 2 posts" in messages(
-        build(tmp_path)
-    )
+    plan = build(tmp_path)
+    found = messages(plan)
+    assert (
+        "posts/tips/_defaults.yml:1: error: schedule: the schedule has 1 occurrence for 3 posts; "
+        "no slot for posts/tips/b.md, posts/tips/c.md"
+    ) in found
+    assert any(m.startswith("posts/tips/b.md:1: error: no slot left in its series") for m in found), found
+    assert [e.draft.id for e in plan.entries] == ["tips/a"]  # the post that fits keeps its slot
 
 
 def test_same_minute_is_a_warning_and_same_text_is_an_error_unless_allowed(tmp_path: Path) -> None:

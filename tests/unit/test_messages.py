@@ -1,0 +1,103 @@
+"""`campaign validate` says what is wrong in a writer's words, on the file and line to fix, and names
+the cause once instead of its consequences."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from click.testing import CliRunner, Result
+
+from scheduler.cli.main import main
+from tests.builders import DEFAULTS, post, write_campaign
+
+VARS = DEFAULTS + "vars: {helpline: '0800-2000', site: x.nl}\n"
+
+
+def validate(root: Path) -> Result:
+    return CliRunner().invoke(main, ["--root", str(root), "validate"])
+
+
+def lines(root: Path) -> list[str]:
+    return validate(root).stdout.splitlines()
+
+
+def test_a_tab_in_front_matter_says_tabs_cannot_indent_yaml(tmp_path: Path) -> None:
+    write_campaign(tmp_path, {"a.md": "---\npublish_at: 2027-11-15 09:00\n\tchannels: [mastodon]\n---\nTekst.\n"})
+    assert lines(tmp_path) == ["posts/a.md:3: error: tabs cannot indent YAML; use spaces"]
+
+
+def test_a_colon_in_a_value_says_put_the_value_in_quotes(tmp_path: Path) -> None:
+    write_campaign(tmp_path, {"a.md": "---\ntitle: Dag 1: start\npublish_at: 2027-11-15 09:00\n---\nTekst.\n"})
+    assert lines(tmp_path) == [
+        "posts/a.md:2: error: put the value of 'title' in quotes: the ': ' inside it reads as a new key"
+    ]
+
+
+def test_a_misspelt_var_gets_a_suggestion_and_an_unknown_name_lists_the_known_ones(tmp_path: Path) -> None:
+    write_campaign(
+        tmp_path,
+        {
+            "a.md": post("Bel {{ vars.helplin }}.", publish_at="2027-11-15 09:00"),
+            "b.md": post("Hallo {{ onbekend }}.", publish_at="2027-11-15 10:00"),
+            "c.md": post("Zie {{ vars.nergens }}.", publish_at="2027-11-15 11:00"),
+        },
+        defaults=VARS,
+    )
+    assert lines(tmp_path) == [
+        "posts/a.md:4: error: template: vars has no 'helplin'; did you mean 'helpline'?",
+        "posts/b.md:4: error: template: unknown name 'onbekend'; a post can use post, campaign, channel, date, "
+        "vars, hashtags (see docs/writing-posts.md)",
+        "posts/c.md:4: error: template: vars has no 'nergens'; it has helpline, site",
+    ]
+
+
+def test_a_broken_folder_defaults_file_is_the_one_cause_not_a_missing_schedule_per_post(tmp_path: Path) -> None:
+    series = {f"tips/{n}.md": post(f"Tip {n}.") for n in range(1, 4)}
+    write_campaign(
+        tmp_path,
+        {"tips/_defaults.yml": "schedule:\n\tstart: 2027-11-15 12:00\n  every: 1 day\n", **series},
+    )
+    assert lines(tmp_path) == [
+        "posts/tips/1.md:1: error: not checked: posts/tips/_defaults.yml is broken (line 2); fix it first",
+        "posts/tips/2.md:1: error: not checked: posts/tips/_defaults.yml is broken (line 2); fix it first",
+        "posts/tips/3.md:1: error: not checked: posts/tips/_defaults.yml is broken (line 2); fix it first",
+        "posts/tips/_defaults.yml:2: error: tabs cannot indent YAML; use spaces",
+    ]
+
+
+def test_a_broken_campaign_defaults_file_is_reported_once_with_each_post_not_checked(tmp_path: Path) -> None:
+    write_campaign(
+        tmp_path,
+        {"a.md": post(publish_at="2027-11-15 09:00"), "sub/b.md": post(publish_at="2027-11-15 10:00")},
+        defaults="campaign: Test\ntitle: Dag 1: start\n",
+    )
+    assert lines(tmp_path) == [
+        "posts/_defaults.yml:2: error: put the value of 'title' in quotes: the ': ' inside it reads as a new key",
+        "posts/a.md:1: error: not checked: posts/_defaults.yml is broken (line 2); fix it first",
+        "posts/sub/b.md:1: error: not checked: posts/_defaults.yml is broken (line 2); fix it first",
+    ]
+
+
+def test_a_wrong_value_from_a_defaults_file_marks_each_post_that_takes_it(tmp_path: Path) -> None:
+    write_campaign(
+        tmp_path, {"a/_defaults.yml": "channels: [mastodn]\n", "a/x.md": post(publish_at="2027-11-15 09:00")}
+    )
+    found = lines(tmp_path)
+    assert "posts/a/x.md:1: error: not planned: it takes a wrong value from posts/a/_defaults.yml:1" in found
+    assert any(line.startswith("posts/a/_defaults.yml:1: error: unknown channel 'mastodn'") for line in found)
+
+
+def test_the_summary_counts_in_singular_and_plural(tmp_path: Path) -> None:
+    write_campaign(
+        tmp_path,
+        {
+            "a.md": post("Een.", publish_at="2027-11-15 09:00"),
+            "b.md": post("Twee.", publish_at="2027-11-15 09:00"),
+            "c.md": post("{{ onbekend }}", publish_at="2027-11-15 10:00"),
+        },
+    )
+    result = validate(tmp_path)
+    assert result.exit_code == 1
+    assert result.stderr.strip() == "3 posts, 3 planned sends: 1 error, 1 warning"
+    write_campaign(tmp_path / "one", {"a.md": post("Een.", publish_at="2027-11-15 09:00")})
+    assert validate(tmp_path / "one").stderr.strip() == "1 post, 1 planned send: 0 errors, 0 warnings"
