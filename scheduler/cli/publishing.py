@@ -361,7 +361,8 @@ def retry(obj: Context, post: str, channel: str | None, reason: str | None) -> N
     hosts = _live_daemons(ledger, now)
     deadline = _local(now + timedelta(hours=1), zone)  # retry_now gives it a max_late of one hour
     if paused:
-        click.echo("but " + "; ".join(_pause_text(p, zone) for p in paused) + f": `campaign resume` lets {it} go out")
+        held = " and ".join(f"the pause of {p.what} (since {_local(p.since, zone)}: {p.reason})" for p in paused)
+        click.echo(f"but {held} holds {it}: `campaign resume` lets {it} go out")
     elif hosts:
         seconds = int(MAX_SLEEP.total_seconds())
         click.echo(f"a running daemon (on {', '.join(hosts)}) sends {it} within {seconds} seconds")
