@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import update
 
-from scheduler.publish.ledger import deliveries
+from scheduler.publish.ledger import Action, Pause, deliveries
 from tests.integration.daemon_helpers import campaign, daemon, env_for, ledger, now, outbox, states, wait_for, write
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
@@ -31,7 +31,7 @@ def zone_now() -> str:
     return datetime.now(AMSTERDAM).strftime("%Z")
 
 
-def snapshot(root: Path) -> tuple[list[tuple[object, ...]], list[object], list[object]]:
+def snapshot(root: Path) -> tuple[list[tuple[object, ...]], list[Pause], list[Action]]:
     book = ledger(root)
     try:
         rows = [tuple(r) for r in book.rows()]
@@ -111,7 +111,7 @@ def test_history_shows_each_action_by_hand_with_who_when_and_why(tmp_path: Path)
         ("resolve", "twijfel", "--channel", "mastodon", "--published", "https://m.example/1", "--reason", "gezien"),
     ]
     for step in steps:
-        result = campaign(tmp_path, *step, **USER)
+        result = campaign(tmp_path, *step, env=USER)
         assert result.returncode == 0, result.stderr
     everything = campaign(tmp_path, "history").stdout.splitlines()
     by = f"by anna@{HOST}"
@@ -172,8 +172,8 @@ def test_retry_with_a_running_daemon_says_when_it_goes_out_and_the_daemon_logs_e
     process = daemon(tmp_path)
     try:
         assert wait_for(lambda: daemon_seen(tmp_path), timeout=30)
-        assert campaign(tmp_path, "pause", "--channel", "bluesky", "--reason", "storing", **USER).returncode == 0
-        result = campaign(tmp_path, "retry", "oud", "--channel", "mastodon", **USER)
+        assert campaign(tmp_path, "pause", "--channel", "bluesky", "--reason", "storing", env=USER).returncode == 0
+        result = campaign(tmp_path, "retry", "oud", "--channel", "mastodon", env=USER)
         assert result.returncode == 0, result.stderr
         asked = now()
         assert f"a running daemon (on {HOST}) sends it within 30 seconds" in result.stdout
