@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 
 from scheduler.secrets import RedactingFilter
 
@@ -23,14 +23,29 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False)
 
 
-def setup(level: str = "INFO", fmt: str = "text") -> None:
-    """Configure the root logger once: stderr, the chosen format, secrets redacted from every record."""
+class ZonedFormatter(logging.Formatter):
+    """Text lines stamped in the campaign's time zone, with its name: 2027-11-15 09:00:00,123 CET."""
+
+    def __init__(self, zone: tzinfo | None) -> None:
+        super().__init__("%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+        self.zone = zone
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        moment = datetime.fromtimestamp(record.created, UTC).astimezone(self.zone)  # None: this host's zone
+        return f"{moment:%Y-%m-%d %H:%M:%S},{int(record.msecs):03d} {moment:%Z}"
+
+
+def setup(level: str = "INFO", fmt: str = "text", zone: tzinfo | None = None) -> None:
+    """Configure the root logger once: stderr, the chosen format, secrets redacted from every record.
+
+    Text lines carry the time in `zone` (the campaign's; default: this host's), JSON lines in UTC.
+    """
     handler = logging.StreamHandler(sys.stderr)
     handler.addFilter(RedactingFilter())  # on the handler, so records of every logger pass through it
     if fmt == "json":
         handler.setFormatter(JsonFormatter())
     else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+        handler.setFormatter(ZonedFormatter(zone))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

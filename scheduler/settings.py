@@ -42,6 +42,9 @@ SETTINGS = (
     Setting(
         "CAMPAIGN_STALE_AFTER", "60", "seconds without a heartbeat after which another host's daemon counts as dead"
     ),
+    Setting(
+        "CAMPAIGN_USER", "", "who `pause`, `resume`, `retry` and `resolve` record as having acted; default: the OS user"
+    ),
     Setting("CAMPAIGN_ALERT_WEBHOOK", "", "URL that receives a JSON alert for every failure, miss and post in doubt"),
     Setting("CAMPAIGN_FAULT", "", "tests only: kill the daemon at a named point (after-claim, after-publish)"),
     Setting(

@@ -80,10 +80,32 @@ def _published(root: Path) -> set[tuple[str, str]]:
 
 
 pass_context = click.make_pass_decorator(Context)
+ROOT_HELP = "Campaign root (default: $CAMPAIGN_ROOT, else the current directory)."
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-@click.option("--root", metavar="DIR", help="Campaign root (default: $CAMPAIGN_ROOT, else the current directory).")
+def _root_after_command(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    found = ctx.find_object(Context)
+    if value is not None and found is not None:
+        found._root = value  # `campaign validate --root X`: given after the command, it wins
+
+
+class _Command(click.Command):
+    """A command that also takes --root after its name, as people type it."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.params.append(
+            click.Option(["--root"], metavar="DIR", help=ROOT_HELP, expose_value=False, callback=_root_after_command)
+        )
+
+
+class _Group(click.Group):
+    command_class = _Command
+    group_class = type  # subgroups (db, channels) make their commands the same way
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option("--root", metavar="DIR", help=ROOT_HELP)
 @click.version_option(package_name="campaign-scheduler")
 @click.pass_context
 def main(ctx: click.Context, root: str | None) -> None:
@@ -152,19 +174,37 @@ def validate(obj: Context, fmt: str) -> None:
 # ---------------------------------------------------------------------------------- preview
 
 
+WHEN_FORMATS = (
+    "a date (2027-11-15) or a date and time as publish_at takes it "
+    "(2027-11-15 09:00, 2027-11-15T09:00:00, 2027-10-31T02:30+01:00)"
+)
+
+
 def _bound(value: str | None, zone: Any, end: bool) -> datetime | None:
-    """A --from/--to value (date or local date-time) → UTC; a date --to includes that day."""
+    """A --from/--to value → UTC: a local date (a --to date includes that day) or a `publish_at` time."""
     if value is None:
         return None
-    from scheduler.content.schedule import ScheduleError, to_utc
+    from scheduler.content.schedule import ScheduleError, parse_local, to_utc
 
+    text, hint = value.strip(), "--to" if end else "--from"
     try:
-        if len(value.strip()) <= 10:
-            day = date.fromisoformat(value.strip()) + (timedelta(days=1) if end else timedelta())
-            return to_utc(datetime.combine(day, time()), zone)
-        return to_utc(datetime.fromisoformat(value.strip()), zone)
-    except (ValueError, ScheduleError) as exc:
-        raise click.BadParameter(f"{value!r}: {exc}") from None
+        day = date.fromisoformat(text) if len(text) <= 10 else None
+    except ValueError:
+        day = None
+    try:
+        if day is not None:
+            return to_utc(datetime.combine(day + (timedelta(days=1) if end else timedelta()), time()), zone)
+        try:
+            local = parse_local(text)  # the parser of publish_at, so both take the same times
+        except ScheduleError:
+            raise click.BadParameter(
+                f"{value!r} is not a date or a time; write {WHEN_FORMATS}", param_hint=hint
+            ) from None
+        return to_utc(local, zone)
+    except ScheduleError as exc:  # a local time in a DST gap or fold
+        raise click.BadParameter(str(exc), param_hint=hint) from None
+    except OverflowError:
+        raise click.BadParameter(f"{value!r} is too close to the year 9999", param_hint=hint) from None
 
 
 def _write(output: str | None, text: str) -> None:
@@ -176,8 +216,8 @@ def _write(output: str | None, text: str) -> None:
 
 
 @main.command()
-@click.option("--from", "start", metavar="WHEN", help="First local date or date-time to show.")
-@click.option("--to", "end", metavar="WHEN", help="Last local date (inclusive) or date-time (exclusive).")
+@click.option("--from", "start", metavar="WHEN", help=f"First time to show: {WHEN_FORMATS}.")
+@click.option("--to", "end", metavar="WHEN", help=f"Last time to show (a date includes its day): {WHEN_FORMATS}.")
 @click.option("--channel", metavar="NAME", help="Only this channel.")
 @click.option("--drafts", is_flag=True, help="Include posts marked draft: true.")
 @click.option(

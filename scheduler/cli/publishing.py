@@ -2,22 +2,59 @@
 
 from __future__ import annotations
 
+import difflib
+import getpass
 import json
+import os
+import socket
 import sys
 import tempfile
 import time
-from datetime import datetime
+from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from scheduler.cli.main import Context, _bound, main, now, pass_context
+from scheduler.cli.main import WHEN_FORMATS, Context, _bound, main, now, pass_context
 
 if TYPE_CHECKING:
     from scheduler.content.plan import Entry
-    from scheduler.publish.ledger import Ledger
+    from scheduler.publish.ledger import Actor, Ledger, Pause
     from scheduler.publish.publisher import Publisher
+
+
+def _count(number: int, word: str, plural: str | None = None) -> str:
+    """'1 send', '2 sends', '2 deliveries'."""
+    return f"{number} {word if number == 1 else plural or word + 's'}"
+
+
+def _local(when: datetime | None, zone: tzinfo, seconds: bool = False) -> str | None:
+    """A time as people read it: in the campaign's zone, with the zone's name (2027-11-15 09:00 CET)."""
+    if when is None:
+        return None
+    return when.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S %Z" if seconds else "%Y-%m-%d %H:%M %Z")
+
+
+def _zone(obj: Context) -> tzinfo:
+    from scheduler.content import campaign as campaign_file
+
+    zone: tzinfo = campaign_file.load(obj.root)[0].settings.timezone
+    return zone
+
+
+def _actor() -> Actor:
+    """Who is acting: $CAMPAIGN_USER, else the OS user; and this host."""
+    from scheduler import settings
+    from scheduler.publish.ledger import Actor
+
+    who = settings.get("CAMPAIGN_USER")
+    if not who:
+        try:
+            who = getpass.getuser()
+        except (OSError, KeyError):  # a container user without a name
+            who = f"uid {os.getuid()}"
+    return Actor(who, socket.gethostname())
 
 
 def _open_ledger(root: Path, url: str | None = None) -> Ledger:
@@ -57,10 +94,10 @@ def _publisher(
     return campaign, publisher
 
 
-def _logging(level: str | None, fmt: str | None) -> None:
+def _logging(level: str | None, fmt: str | None, zone: tzinfo | None = None) -> None:
     from scheduler import logs, settings
 
-    logs.setup(level or settings.get("CAMPAIGN_LOG_LEVEL"), fmt or settings.get("CAMPAIGN_LOG_FORMAT"))
+    logs.setup(level or settings.get("CAMPAIGN_LOG_LEVEL"), fmt or settings.get("CAMPAIGN_LOG_FORMAT"), zone)
 
 
 log_options = [
@@ -85,7 +122,7 @@ def run(obj: Context, once: bool, workers: int | None, log_format: str | None, l
     from scheduler import settings
     from scheduler.publish.daemon import Daemon
 
-    _logging(log_level, log_format)
+    _logging(log_level, log_format, _zone(obj))
     ledger = _open_ledger(obj.root)
     campaign, publisher = _publisher(obj, ledger)
     workers = workers or settings.get_int("CAMPAIGN_WORKERS")
@@ -98,7 +135,7 @@ def run(obj: Context, once: bool, workers: int | None, log_format: str | None, l
         for outcome in outcomes:
             click.echo(f"{outcome.state:<10} {outcome.post} on {outcome.channel}: {outcome.url or outcome.detail}")
         click.echo(
-            f"{len(outcomes)} sends handled; "
+            f"{_count(len(outcomes), 'send')} handled; "
             f"next due: {_local(ledger.next_wake(), campaign.settings.timezone) or 'nothing'}",
             err=True,
         )
@@ -106,13 +143,11 @@ def run(obj: Context, once: bool, workers: int | None, log_format: str | None, l
     sys.exit(Daemon(obj.root, publisher, workers).run())
 
 
-def _local(when: datetime | None, zone: Any) -> str | None:
-    return None if when is None else when.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
-
-
 @main.command()
-@click.option("--from", "start", metavar="WHEN", help="Start of the rehearsal (default: now).")
-@click.option("--to", "end", metavar="WHEN", help="End of the rehearsal (default: after the last post).")
+@click.option("--from", "start", metavar="WHEN", help=f"Start (default: now): {WHEN_FORMATS}.")
+@click.option(
+    "--to", "end", metavar="WHEN", help=f"End (default: after the last post; a date includes its day): {WHEN_FORMATS}."
+)
 @pass_context
 def rehearse(obj: Context, start: str | None, end: str | None) -> None:
     """Run the real publisher over a simulated clock, with every channel replaced by dry-run.
@@ -149,7 +184,7 @@ def rehearse(obj: Context, start: str | None, end: str | None) -> None:
             clock = max(clock, wake)
             for outcome in publisher.run_once(clock):
                 counts[outcome.state] = counts.get(outcome.state, 0) + 1
-                when = format_datetime(outcome.at.astimezone(zone), "EEE d MMM y HH:mm", locale=language)
+                when = format_datetime(outcome.at.astimezone(zone), "EEE d MMM y HH:mm zzz", locale=language)
                 click.echo(
                     f"{when}  {outcome.channel:<12} {outcome.post:<40} {outcome.state}"
                     + ("" if outcome.state == "published" else f": {outcome.detail}")
@@ -184,22 +219,37 @@ def _row_record(row: Any, zone: Any) -> dict[str, Any]:
     }
 
 
+def _paused_by(ledger: Ledger) -> dict[str, str]:
+    """Who made each pause in force, by scope (pauses made before actions were recorded have none)."""
+    found: dict[str, str] = {}
+    for action in ledger.actions():
+        if action.action == "pause":
+            found[action.channel or "*"] = f"{action.who}@{action.host}"
+    return found
+
+
+def _pause_text(pause: Pause, zone: tzinfo, by: str | None = None) -> str:
+    return f"{pause.what} since {_local(pause.since, zone)}{f' by {by}' if by else ''}: {pause.reason}"
+
+
 @main.command()
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option("--limit", default=10, show_default=True, help="Rows per section in text output.")
 @pass_context
 def status(obj: Context, fmt: str, limit: int) -> None:
     """What is next, what went out, and what needs a person: failed, in doubt, missed, held, paused."""
-    from scheduler.content import campaign as campaign_file
-
-    zone = campaign_file.load(obj.root)[0].settings.timezone
+    zone = _zone(obj)
     ledger = _open_ledger(obj.root)
     rows = ledger.rows()
-    pauses = [{"scope": p.scope, "reason": p.reason, "since": p.since.isoformat()} for p in ledger.pauses()]
+    in_force, by = ledger.pauses(), _paused_by(ledger)
     counts: dict[str, int] = {}
     for row in rows:
         counts[row.state] = counts.get(row.state, 0) + 1
     if fmt == "json":
+        pauses = [
+            {"scope": p.scope, "reason": p.reason, "since": p.since.astimezone(zone).isoformat(), "by": by.get(p.scope)}
+            for p in in_force
+        ]
         click.echo(
             json.dumps(
                 {"paused": pauses, "counts": counts, "deliveries": [_row_record(r, zone) for r in rows]},
@@ -208,16 +258,7 @@ def status(obj: Context, fmt: str, limit: int) -> None:
             )
         )
         return
-    click.echo(
-        "paused: "
-        + (
-            "; ".join(
-                f"{'everything' if p['scope'] == '*' else p['scope']} since {p['since'][:16]}: {p['reason']}"
-                for p in pauses
-            )
-            or "no"
-        )
-    )
+    click.echo("paused: " + ("; ".join(_pause_text(p, zone, by.get(p.scope)) for p in in_force) or "no"))
     click.echo("counts: " + (", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "nothing planned yet"))
     sections = [
         ("in doubt", [r for r in rows if r.state == "in_doubt"]),
@@ -226,7 +267,7 @@ def status(obj: Context, fmt: str, limit: int) -> None:
         ("held", [r for r in rows if r.state == "held"]),
         ("changed after publishing", [r for r in rows if r.changed_after_publishing]),
         ("retrying", [r for r in rows if r.state == "retry"]),
-        ("next", [r for r in rows if r.state == "pending"][:limit]),
+        ("next", [r for r in rows if r.state == "pending"]),
         ("published", sorted((r for r in rows if r.state == "published"), key=lambda r: r.published_at, reverse=True)),
     ]
     for title, items in sections:
@@ -234,44 +275,121 @@ def status(obj: Context, fmt: str, limit: int) -> None:
             continue
         click.echo(f"\n{title} ({len(items)}):")
         for row in items[:limit]:
-            when = row.due.astimezone(zone).strftime("%Y-%m-%d %H:%M")
             extra = row.receipt_url if row.state == "published" else (row.reason or "")
-            click.echo(f"  {when}  {row.channel:<12} {row.post}  {extra}".rstrip())
+            click.echo(f"  {_local(row.due, zone)}  {row.channel:<12} {row.post}  {extra}".rstrip())
+        if len(items) > limit:
+            click.echo(f"  … and {len(items) - limit} more (--limit {len(items)} shows them all)")
+
+
+def _check_channel(obj: Context, ledger: Ledger, channel: str) -> None:
+    """An unknown channel is an error that names the known ones (channels.yml's, and the ledger's)."""
+    from scheduler.content import campaign as campaign_file
+
+    known = sorted(set(campaign_file.load(obj.root)[0].channels) | {r.channel for r in ledger.rows()})
+    if channel in known:
+        return
+    close = difflib.get_close_matches(channel, known, n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    names = ", ".join(known) if known else "none (channels.yml names no channel)"
+    raise click.BadParameter(f"no channel {channel!r}{hint}; the channels are: {names}", param_hint="--channel")
 
 
 @main.command()
 @click.option("--channel", metavar="NAME", help="Pause one channel (default: everything).")
-@click.option("--reason", required=True, help="Why: shown by status and kept with the pause.")
+@click.option("--reason", required=True, help="Why: shown by status and history, kept with the pause.")
 @pass_context
 def pause(obj: Context, channel: str | None, reason: str) -> None:
     """Stop sending at once, for every running daemon, until `campaign resume`."""
+    zone = _zone(obj)
     ledger = _open_ledger(obj.root)
-    ledger.pause(channel or "*", reason, ledger.clock())
-    click.echo(f"paused {channel or 'everything'}: {reason}")
+    if channel is not None:
+        _check_channel(obj, ledger, channel)
+    now, actor = ledger.clock(), _actor()
+    ledger.pause(channel or "*", reason, now, actor)
+    click.echo(f"paused {channel or 'everything'} since {_local(now, zone)} by {actor}: {reason}")
 
 
 @main.command()
-@click.option("--channel", metavar="NAME", help="Resume one channel (default: lift the pause of everything).")
+@click.option("--channel", metavar="NAME", help="Lift this channel's pause only (default: lift every pause).")
+@click.option("--reason", help="Why: kept in the history.")
 @pass_context
-def resume(obj: Context, channel: str | None) -> None:
-    """Lift a pause; posts whose time passed follow their max_late."""
+def resume(obj: Context, channel: str | None, reason: str | None) -> None:
+    """Lift pauses; posts whose time passed meanwhile follow their max_late."""
+    zone = _zone(obj)
     ledger = _open_ledger(obj.root)
-    if not ledger.resume(channel or "*"):
-        raise click.ClickException(f"{channel or 'everything'} was not paused")
-    click.echo(f"resumed {channel or 'everything'}")
+    in_force = ledger.pauses()
+    if channel is not None and channel not in {p.scope for p in in_force}:
+        _check_channel(obj, ledger, channel)
+        others = "; ".join(_pause_text(p, zone) for p in in_force)
+        raise click.ClickException(f"{channel} was not paused" + (f"; paused now: {others}" if others else ""))
+    lifted = ledger.resume(channel, ledger.clock(), _actor(), reason)
+    if not lifted:
+        click.echo("nothing was paused")
+        return
+    for pause in lifted:
+        click.echo(f"resumed {pause.what} (paused since {_local(pause.since, zone)}: {pause.reason})")
+    still = [p for p in ledger.pauses() if p.scope == "*"]
+    if still:
+        click.echo(f"still paused: {_pause_text(still[0], zone)} (`campaign resume` lifts it)")
+
+
+def _live_daemons(ledger: Ledger, now: datetime) -> list[str]:
+    """The hosts of daemons with a recent heartbeat; on this host, only processes that still run."""
+    from scheduler import settings
+
+    hosts = []
+    stale = timedelta(seconds=settings.get_int("CAMPAIGN_STALE_AFTER"))
+    for worker, _seen in ledger.workers_seen(now - stale):
+        host, _, rest = worker.partition(":")
+        pid = rest.partition(":")[0]
+        if host == socket.gethostname() and pid.isdigit():
+            try:
+                os.kill(int(pid), 0)
+            except ProcessLookupError:
+                continue
+            except PermissionError:
+                pass
+        hosts.append(host)
+    return sorted(set(hosts))
 
 
 @main.command()
 @click.argument("post")
-@click.option("--channel", metavar="NAME")
+@click.option("--channel", metavar="NAME", help="Only this channel (default: every channel it failed or missed on).")
+@click.option("--reason", help="Why: kept in the history.")
 @pass_context
-def retry(obj: Context, post: str, channel: str | None) -> None:
-    """Send a failed or missed post now."""
+def retry(obj: Context, post: str, channel: str | None, reason: str | None) -> None:
+    """Make a failed or missed post due now, for the daemon to send."""
+    from scheduler.publish.daemon import MAX_SLEEP
+
+    zone = _zone(obj)
     ledger = _open_ledger(obj.root)
-    count = ledger.retry_now(post, channel, ledger.clock())
-    if not count:
-        raise click.ClickException(f"no failed or missed delivery of {post}" + (f" on {channel}" if channel else ""))
-    click.echo(f"{count} deliveries of {post} will go out now")
+    now = ledger.clock()
+    done = ledger.retry_now(post, channel, now, _actor(), reason)
+    if not done:
+        rows = ledger.rows(post=post, channel=channel)
+        states = ", ".join(f"{r.state} on {r.channel}" for r in rows)
+        raise click.ClickException(
+            f"no failed or missed send of {post}"
+            + (f" on {channel}" if channel else "")
+            + (f": {states}" if states else "")
+        )
+    it = "it" if len(done) == 1 else "them"
+    click.echo(f"{_count(len(done), 'send')} of {post} ({', '.join(done)}) due now, {_local(now, zone)}")
+    paused = [p for p in ledger.pauses() if p.scope in ("*", *done)]
+    hosts = _live_daemons(ledger, now)
+    deadline = _local(now + timedelta(hours=1), zone)  # retry_now gives it a max_late of one hour
+    if paused:
+        held = " and ".join(f"the pause of {p.what} (since {_local(p.since, zone)}: {p.reason})" for p in paused)
+        click.echo(f"but {held} holds {it}: `campaign resume` lets {it} go out")
+    elif hosts:
+        seconds = int(MAX_SLEEP.total_seconds())
+        click.echo(f"a running daemon (on {', '.join(hosts)}) sends {it} within {seconds} seconds")
+    else:
+        click.echo(f"no daemon is running: `campaign run --once` sends {it} now, or start `campaign run`")
+    if paused or not hosts:
+        they = "it counts" if len(done) == 1 else "they count"
+        click.echo(f"if not sent by {deadline}, {they} as missed again")
 
 
 @main.command()
@@ -279,28 +397,35 @@ def retry(obj: Context, post: str, channel: str | None) -> None:
 @click.option("--channel", metavar="NAME", required=True)
 @click.option("--published", "url", metavar="URL", help="It is out: its URL.")
 @click.option("--not-published", is_flag=True, help="It is not out (then `campaign retry` sends it).")
+@click.option("--reason", help="Why, e.g. what you saw on the account: kept in the history.")
 @pass_context
-def resolve(obj: Context, post: str, channel: str, url: str | None, not_published: bool) -> None:
+def resolve(obj: Context, post: str, channel: str, url: str | None, not_published: bool, reason: str | None) -> None:
     """Settle a post in doubt after checking the account."""
     if (url is None) == (not not_published):
         raise click.UsageError("give exactly one of --published URL or --not-published")
     ledger = _open_ledger(obj.root)
-    if not ledger.resolve(post, channel, url, ledger.clock()):
+    if not ledger.resolve(post, channel, url, ledger.clock(), _actor(), reason):
         raise click.ClickException(f"{post} on {channel} is not in doubt")
-    click.echo(f"{post} on {channel}: " + ("published" if url else "not published"))
+    click.echo(f"{post} on {channel}: " + (f"published ({url})" if url else "not published; `campaign retry` sends it"))
 
 
 @main.command()
 @click.argument("post", required=False)
 @pass_context
 def history(obj: Context, post: str | None) -> None:
-    """Every attempt: time, key, outcome and the network's answer."""
+    """Every attempt (time, key, outcome, the network's answer) and what people did by hand.
+
+    With POST: its attempts, retries and resolves; without: everything, pauses and resumes too.
+    """
+    zone = _zone(obj)
     ledger = _open_ledger(obj.root)
-    for row in ledger.history(post):
-        click.echo(
-            f"{row.started_at:%Y-%m-%d %H:%M:%S}Z  {row.channel:<12} {row.post}  {row.outcome:<11} "
-            f"key={row.key}  {row.detail or ''}".rstrip()
-        )
+    lines = [
+        (a.started_at, f"{a.channel:<12} {a.post}  {a.outcome:<11} key={a.key}  {a.detail or ''}")
+        for a in ledger.history(post)
+    ]
+    lines += [(a.at, f"{'by hand':<12} {a.summary()}") for a in ledger.actions(post)]
+    for at, line in sorted(lines, key=lambda item: item[0]):
+        click.echo(f"{_local(at, zone, seconds=True)}  {line}".rstrip())
 
 
 @main.group()

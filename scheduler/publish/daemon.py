@@ -24,6 +24,7 @@ from scheduler.publish.watch import Watcher
 log = logging.getLogger("scheduler.publish.daemon")
 MAX_SLEEP = timedelta(seconds=30)  # wake at least this often: pauses lifted, other daemons' retries
 HEARTBEAT = timedelta(seconds=10)
+ACTIONS_EVERY = timedelta(seconds=5)  # how soon a pause, resume or retry made anywhere is logged and acted on
 STOP_WITHIN = 8.0  # seconds to let sends in flight finish on SIGTERM (exit within 10 s)
 
 
@@ -34,17 +35,20 @@ class Daemon:
         self.scheduler = BackgroundScheduler(timezone=UTC, job_defaults={"coalesce": True, "max_instances": 1})
         self.pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="send")
         self._pass_lock = threading.Lock()
+        self._seen_action = 0  # the last action by hand this daemon has logged
 
     def run(self) -> int:
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, self._on_signal)
         ledger = self.publisher.ledger
         ledger.heartbeat(self.publisher.worker, ledger.clock())
+        self._pauses_in_force()
         # Made before planning so that an edit made meanwhile is noticed (see scheduler/publish/watch.py).
         watcher = Watcher(self.root, self.stop, self._files_changed)
         self.replan()
         watcher.start()
         self.scheduler.add_job(self._heartbeat, "interval", seconds=HEARTBEAT.total_seconds(), id="heartbeat")
+        self.scheduler.add_job(self._notice_actions, "interval", seconds=ACTIONS_EVERY.total_seconds(), id="actions")
         self.scheduler.start()
         self.tick()
         log.info("running as %s with %d worker(s)", self.publisher.worker, self.workers)
@@ -101,6 +105,33 @@ class Daemon:
         # The database clock may differ slightly from this host's: convert to a delay here.
         run_at = datetime.now(UTC) + (wake - now)
         self.scheduler.add_job(self.tick, DateTrigger(run_date=run_at), id="tick", replace_existing=True)
+
+    def _pauses_in_force(self) -> None:
+        """At start: log the pauses in force, and who made them; later actions are logged as they come."""
+        ledger = self.publisher.ledger
+        done = ledger.actions()
+        self._seen_action = done[-1].id if done else 0
+        made = {a.channel or "*": a for a in done if a.action == "pause"}
+        zone = self.publisher.channels.campaign.settings.timezone
+        for pause in ledger.pauses():
+            since = pause.since.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
+            action = made.get(pause.scope)
+            by = f" by {action.who}@{action.host}" if action else ""
+            log.warning("%s paused since %s%s: %s", pause.what, since, by, pause.reason)
+
+    def _notice_actions(self) -> None:
+        """Log what people did by hand since the last look; a retry or resume starts a pass at once."""
+        try:
+            new = self.publisher.ledger.actions(after=self._seen_action)
+        except Exception:
+            log.exception("cannot read the actions by hand")
+            return
+        for action in new:
+            self._seen_action = action.id
+            log.warning("%s", action.summary())
+        if any(a.action in ("retry", "resume") for a in new) and not self.stop.is_set():
+            # Its own thread: a pass may take long, and this job must keep its interval.
+            threading.Thread(target=self.tick, name="wake", daemon=True).start()
 
     def _heartbeat(self) -> None:
         try:

@@ -146,6 +146,19 @@ alerts = Table(
     Column("channel", String(100)),
     Column("message", Text, nullable=False),
 )
+actions = Table(
+    "actions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", UTCDateTime, nullable=False),
+    Column("action", String(20), nullable=False),  # pause, resume, retry, resolve
+    Column("who", String(200), nullable=False),
+    Column("host", String(200), nullable=False),
+    Column("post", String(300), index=True),
+    Column("channel", String(100)),  # None: every channel
+    Column("reason", Text),  # the person's own words
+    Column("detail", Text),  # what the action did
+)
 
 
 @dataclass(frozen=True)
@@ -183,6 +196,57 @@ class Claim:
     allow_repeat: bool
     claimed_at: datetime
     claimed_by: str
+
+
+@dataclass(frozen=True)
+class Actor:
+    """The person acting by hand, and the host they typed on."""
+
+    who: str
+    host: str
+
+    def __str__(self) -> str:
+        return f"{self.who}@{self.host}"
+
+
+@dataclass(frozen=True)
+class Pause:
+    scope: str  # a channel name, or "*" for everything
+    reason: str
+    since: datetime
+
+    @property
+    def what(self) -> str:
+        return "everything" if self.scope == "*" else self.scope
+
+
+@dataclass(frozen=True)
+class Action:
+    """One thing a person did by hand, as the ledger recorded it."""
+
+    id: int
+    at: datetime
+    action: str  # pause, resume, retry, resolve
+    who: str
+    host: str
+    post: str | None
+    channel: str | None
+    reason: str | None
+    detail: str | None
+
+    def summary(self) -> str:
+        """In a person's words, e.g. "paused mastodon by anna@laptop: news calls for silence"."""
+        by = f"by {self.who}@{self.host}"
+        where = f" on {self.channel}" if self.channel else ""
+        if self.action == "pause":
+            text = f"paused {self.channel + ' ' if self.channel else ''}{by}"
+        elif self.action == "resume":
+            text = f"resumed {self.detail or 'nothing'} {by}"
+        elif self.action == "retry":
+            text = f"retry of {self.post}{where} {by} ({self.detail})"
+        else:
+            text = f"resolved {self.post}{where} as {self.detail} {by}"
+        return f"{text}: {self.reason}" if self.reason else text
 
 
 def database_url(given: str | None, root: Path) -> str:
@@ -454,7 +518,8 @@ class Ledger:
                 select(pauses).where(pauses.c.scope.in_(("*", claim.channel))).order_by(pauses.c.scope)
             ).first()
             if row is not None:
-                return f"paused since {row.since:%Y-%m-%d %H:%M} UTC: {row.reason}"
+                # No time here: it is shown to people, in the campaign's zone, by `status` and `history`.
+                return f"{Pause(row.scope, row.reason, row.since).what} is paused: {row.reason}"
             conn.execute(update(attempts).where(attempts.c.id == claim.attempt_id).values(outcome="sending"))
         return None
 
@@ -498,14 +563,32 @@ class Ledger:
 
     # ------------------------------------------------------------------ pauses, workers, alerts
 
-    def pause(self, scope: str, reason: str, now: datetime) -> None:
+    def pause(self, scope: str, reason: str, now: datetime, by: Actor) -> None:
+        """Pause a channel, or "*" for everything, and record who did it."""
         with self._tx() as conn:
             conn.execute(pauses.delete().where(pauses.c.scope == scope))
             conn.execute(pauses.insert().values(scope=scope, reason=reason, since=now))
+            _record(conn, "pause", by, now, channel=None if scope == "*" else scope, reason=reason)
 
-    def resume(self, scope: str) -> bool:
+    def resume(self, scope: str | None, now: datetime, by: Actor, reason: str | None = None) -> list[Pause]:
+        """Lift the pause of one scope, or every pause (None); the pauses lifted, recorded if any."""
         with self._tx() as conn:
-            return bool(conn.execute(pauses.delete().where(pauses.c.scope == scope)).rowcount)
+            query = select(pauses).order_by(pauses.c.scope)
+            if scope is not None:
+                query = query.where(pauses.c.scope == scope)
+            lifted = [Pause(r.scope, r.reason, r.since) for r in conn.execute(query)]
+            if lifted:
+                conn.execute(pauses.delete().where(pauses.c.scope.in_([p.scope for p in lifted])))
+                _record(
+                    conn,
+                    "resume",
+                    by,
+                    now,
+                    channel=scope if scope not in (None, "*") else None,
+                    reason=reason,
+                    detail=", ".join(p.what for p in lifted),
+                )
+        return lifted
 
     def heartbeat(self, worker: str, now: datetime) -> None:
         with self._tx() as conn:
@@ -542,33 +625,57 @@ class Ledger:
         with self._tx() as conn:
             return list(conn.execute(query))
 
-    def pauses(self) -> list[Any]:
+    def actions(self, post: str | None = None, after: int = 0) -> list[Action]:
+        """What people did by hand, oldest first: all of it, or the retries and resolves of one post."""
+        query = select(actions).where(actions.c.id > after).order_by(actions.c.id)
+        if post is not None:
+            query = query.where(actions.c.post == post)
         with self._tx() as conn:
-            return list(conn.execute(select(pauses).order_by(pauses.c.scope)))
+            return [Action(**row._asdict()) for row in conn.execute(query)]
+
+    def workers_seen(self, since: datetime) -> list[tuple[str, datetime]]:
+        """Workers (daemons, `run --once`) with a heartbeat at or after `since`: (id, seen_at)."""
+        with self._tx() as conn:
+            query = select(workers.c.id, workers.c.seen_at).where(workers.c.seen_at >= since)
+            return [(row.id, row.seen_at) for row in conn.execute(query.order_by(workers.c.id))]
+
+    def pauses(self) -> list[Pause]:
+        with self._tx() as conn:
+            return [Pause(r.scope, r.reason, r.since) for r in conn.execute(select(pauses).order_by(pauses.c.scope))]
 
     def alerts(self, limit: int = 50) -> list[Any]:
         with self._tx() as conn:
             return list(conn.execute(select(alerts).order_by(alerts.c.id.desc()).limit(limit)))
 
-    def retry_now(self, post: str, channel: str | None, now: datetime) -> int:
-        """Make failed, missed or in-doubt-resolved deliveries go out now (a person decided so)."""
+    def retry_now(
+        self, post: str, channel: str | None, now: datetime, by: Actor, reason: str | None = None
+    ) -> list[str]:
+        """Make failed or missed deliveries due now (a person decided so); the channels they are on."""
         query = update(deliveries).where(deliveries.c.post == post, deliveries.c.state.in_(("failed", "missed")))
         if channel is not None:
             query = query.where(deliveries.c.channel == channel)
         with self._tx() as conn:
-            return conn.execute(
-                query.values(
-                    state="pending",
-                    due=now,
-                    max_late_s=3600,
-                    attempts=0,
-                    next_attempt_at=None,
-                    reason=RETRY_REQUESTED,
-                    updated_at=now,
-                )
-            ).rowcount
+            channels = sorted(
+                conn.execute(
+                    query.values(
+                        state="pending",
+                        due=now,
+                        max_late_s=3600,
+                        attempts=0,
+                        next_attempt_at=None,
+                        reason=RETRY_REQUESTED,
+                        updated_at=now,
+                    ).returning(deliveries.c.channel)
+                ).scalars()
+            )
+            if channels:
+                detail = f"{len(channels)} send{'s' if len(channels) != 1 else ''} due now: {', '.join(channels)}"
+                _record(conn, "retry", by, now, post=post, channel=channel, reason=reason, detail=detail)
+        return channels
 
-    def resolve(self, post: str, channel: str, published_url: str | None, now: datetime) -> int:
+    def resolve(
+        self, post: str, channel: str, published_url: str | None, now: datetime, by: Actor, reason: str | None = None
+    ) -> int:
         """Settle a post in doubt: published (with its URL) or not published (then failed, retryable)."""
         values: dict[str, Any] = {"updated_at": now, "claimed_by": None}
         if published_url is not None:
@@ -582,11 +689,41 @@ class Ledger:
         else:
             values.update(state="failed", reason="resolved as not published; `campaign retry` sends it")
         with self._tx() as conn:
-            return conn.execute(
+            done = conn.execute(
                 update(deliveries)
                 .where(deliveries.c.post == post, deliveries.c.channel == channel, deliveries.c.state == "in_doubt")
                 .values(**values)
             ).rowcount
+            if done:
+                detail = f"published ({published_url})" if published_url is not None else "not published"
+                _record(conn, "resolve", by, now, post=post, channel=channel, reason=reason, detail=detail)
+        return done
+
+
+def _record(
+    conn: Connection,
+    action: str,
+    by: Actor,
+    now: datetime,
+    *,
+    post: str | None = None,
+    channel: str | None = None,
+    reason: str | None = None,
+    detail: str | None = None,
+) -> None:
+    """Keep an action by hand, in the transaction that does it."""
+    conn.execute(
+        actions.insert().values(
+            at=now,
+            action=action,
+            who=by.who[:200],
+            host=by.host[:200],
+            post=post,
+            channel=channel,
+            reason=redact(reason) if reason else None,
+            detail=redact(detail) if detail else None,
+        )
+    )
 
 
 def _open_state(row: Any, item: Wanted, hold: str | None, now: datetime) -> tuple[str, str | None]:
