@@ -102,7 +102,13 @@ def run(obj: Context, once: bool, workers: int | None, log_format: str | None, l
             err=True,
         )
         return
-    sys.exit(Daemon(obj.root, publisher, workers).run())
+    from scheduler.errors import ConfigError
+
+    try:
+        the_daemon = Daemon(obj.root, publisher, workers)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    sys.exit(the_daemon.run())
 
 
 def _local(when: datetime | None, zone: Any) -> str | None:
