@@ -55,7 +55,7 @@ class Alerter:
         self.send(alert_id, kind, post, channel, message, now)
 
     def log(self, kind: str, post: str | None, channel: str | None, message: str) -> None:
-        log.error("ALERT %s: %s on %s: %s", kind, post, channel, redact(message))
+        log.error("ALERT %s: %s", kind, _about(post, channel, redact(message)))
 
     def send(
         self, alert_id: int | None, kind: str, post: str | None, channel: str | None, message: str, now: datetime
@@ -70,7 +70,7 @@ class Alerter:
             "channel": channel,
             "message": message,
             "at": now.isoformat(),
-            "text": f"campaign-scheduler {kind}: {post} on {channel}: {message}",
+            "text": f"campaign-scheduler {kind}: {_about(post, channel, message)}",
         }
         try:
             response = self._http.post(
@@ -119,3 +119,9 @@ class Alerter:
             self.send(r.id, r.kind, r.post, r.channel, r.message, r.at)
             for r in self.ledger.unsent_alerts(now - RESEND_AFTER)
         )
+
+
+def _about(post: str | None, channel: str | None, message: str) -> str:
+    if post is None:
+        return message if channel is None else f"{channel}: {message}"
+    return f"{post} on {channel}: {message}"

@@ -98,6 +98,7 @@ class Daemon:
             if self._outage is not None:
                 ledger.heartbeat(publisher.worker, ledger.clock())  # first: others must see us alive
             publisher.flush()
+            self._back()
             if self._replan_due:
                 self.replan()
                 self._replan_due = False
@@ -116,7 +117,6 @@ class Daemon:
                 else:
                     sent += len(future.result())
             due, now = ledger.next_wake(unpaused=True), ledger.clock()
-        self._back()
         if due is None:
             return POLL
         return min(POLL, max(due - now, timedelta(0) if sent else AGAIN))
