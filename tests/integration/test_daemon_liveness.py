@@ -8,6 +8,7 @@ import signal
 import subprocess
 import time
 from collections import Counter
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -115,11 +116,11 @@ def test_a_post_out_on_mastodon_whose_daemon_died_past_its_max_late_is_settled_n
 
 
 @pytest.fixture
-def pg(tmp_path: Path) -> Cluster:
+def pg(tmp_path: Path) -> Iterator[Cluster]:
     if pg_bin() is None:
         pytest.skip("PostgreSQL is not installed (apt-get install postgresql)")
     with cluster() as server:
-        yield server  # type: ignore[misc]
+        yield server
 
 
 def _database(server: Cluster, tmp_path: Path) -> str:
@@ -147,7 +148,8 @@ def test_the_daemon_waits_out_a_database_outage_and_sends_each_post_once_when_it
     tmp_path: Path, pg: Cluster
 ) -> None:
     db = _database(pg, tmp_path)
-    with StoppingWebhook(flavor="json") as hook, FakeWebhook(flavor="slack") as alerts:
+    hook = StoppingWebhook(flavor="json")
+    with hook, FakeWebhook(flavor="slack") as alerts:
         channels = f"channels:\n  hook: {{type: webhook, format: json, url: '{hook.url}'}}\nalerts: {{webhook: '{alerts.url}'}}\n"
         start = soon(6)
         posts = {f"p{i}": (start + timedelta(seconds=2 * i), f"Bericht {i}.") for i in range(4)}
