@@ -4,6 +4,7 @@
     ├── ConfigError               a setting or configuration file is wrong: fix it, then run again
     ├── SecretMissing             a ${NAME} reference has no value in the environment or secret files
     ├── LedgerError               the database is unusable (too old, not migrated, unreachable)
+    │   └── LedgerUnavailable     it cannot be reached right now (down, locked, disk full): try again
     └── ChannelError              raised by channel adapters (scheduler.channels.base)
         ├── RetryLater            nothing was published; try again after `after` seconds
         ├── Rejected              the network refused the post; sending it again will not help
@@ -30,6 +31,10 @@ class SecretMissing(ConfigError):
 
 class LedgerError(CampaignError):
     """The ledger database cannot be used as it is."""
+
+
+class LedgerUnavailable(LedgerError):
+    """The database cannot be reached right now (stopped, failing over, locked, disk full): try again."""
 
 
 class ChannelError(CampaignError):

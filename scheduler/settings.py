@@ -45,6 +45,11 @@ SETTINGS = (
     Setting(
         "CAMPAIGN_USER", "", "who `pause`, `resume`, `retry` and `resolve` record as having acted; default: the OS user"
     ),
+    Setting(
+        "CAMPAIGN_DB_OUTAGE_LIMIT",
+        "15 minutes",
+        "how long the daemon waits for an unreachable database (claiming nothing) before it exits with status 75",
+    ),
     Setting("CAMPAIGN_ALERT_WEBHOOK", "", "URL that receives a JSON alert for every failure, miss and post in doubt"),
     Setting("CAMPAIGN_FAULT", "", "tests only: kill the daemon at a named point (after-claim, after-publish)"),
     Setting(

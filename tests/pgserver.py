@@ -2,6 +2,8 @@
 
     with postgres() as url:   # postgresql://postgres@127.0.0.1:PORT/postgres (trust auth)
         ...
+    with cluster() as server: # server.url; server.stop() and server.start() for outage tests
+        ...
 
 As root, initdb and pg_ctl run as the `postgres` user (initdb refuses root) in a 0755 temporary
 directory owned by it. The cluster is stopped (immediate) and its directory removed on exit.
@@ -17,6 +19,7 @@ import subprocess
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 
@@ -44,9 +47,31 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+@dataclass
+class Cluster:
+    """A running cluster of our own: its admin `url`; `stop()` and `start()` it again (outage tests)."""
+
+    url: str
+    data: Path
+    options: str
+    run_as: list[str]
+    bindir: Path
+
+    def pg_ctl(self, *args: str) -> None:
+        command = [*self.run_as, str(self.bindir / "pg_ctl"), "-D", str(self.data), *args]
+        subprocess.run(command, check=True, capture_output=True, timeout=120)
+
+    def start(self) -> None:
+        self.pg_ctl("-o", self.options, "-w", "-l", str(self.data.parent / "log"), "start")
+
+    def stop(self) -> None:
+        """Stop at once (immediate: connections are cut, as when a managed database fails over)."""
+        self.pg_ctl("-m", "immediate", "-w", "stop")
+
+
 @contextmanager
-def postgres(*, fsync: bool = False, max_connections: int = 200) -> Iterator[str]:
-    """Start a cluster of our own; yield its admin URL. `fsync=False` (tests) trades durability for speed."""
+def cluster(*, fsync: bool = False, max_connections: int = 200) -> Iterator[Cluster]:
+    """Start a cluster of our own; yield it. `fsync=False` (tests) trades durability for speed."""
     bindir = pg_bin()
     if bindir is None:
         raise PostgresMissing("PostgreSQL is not installed (apt-get install postgresql)")
@@ -68,13 +93,9 @@ def postgres(*, fsync: bool = False, max_connections: int = 200) -> Iterator[str
             f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c fsync={'on' if fsync else 'off'} "
             f"-c max_connections={max_connections}"
         )
-        subprocess.run(
-            [*run_as, str(bindir / "pg_ctl"), "-D", str(data), "-o", options, "-w", "-l", str(base / "log"), "start"],
-            check=True,
-            capture_output=True,
-            timeout=120,
-        )
-        yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
+        server = Cluster(f"postgresql://postgres@127.0.0.1:{port}/postgres", data, options, run_as, bindir)
+        server.start()
+        yield server
     finally:
         if (data / "postmaster.pid").exists():
             subprocess.run(
@@ -83,6 +104,13 @@ def postgres(*, fsync: bool = False, max_connections: int = 200) -> Iterator[str
                 timeout=60,
             )
         shutil.rmtree(base, ignore_errors=True)
+
+
+@contextmanager
+def postgres(*, fsync: bool = False, max_connections: int = 200) -> Iterator[str]:
+    """Start a cluster of our own; yield its admin URL. `fsync=False` (tests) trades durability for speed."""
+    with cluster(fsync=fsync, max_connections=max_connections) as server:
+        yield server.url
 
 
 def create_database(admin_url: str, name: str) -> str:

@@ -140,7 +140,13 @@ def run(obj: Context, once: bool, workers: int | None, log_format: str | None, l
             err=True,
         )
         return
-    sys.exit(Daemon(obj.root, publisher, workers).run())
+    from scheduler.errors import ConfigError
+
+    try:
+        the_daemon = Daemon(obj.root, publisher, workers)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    sys.exit(the_daemon.run())
 
 
 @main.command()
@@ -360,7 +366,7 @@ def _live_daemons(ledger: Ledger, now: datetime) -> list[str]:
 @pass_context
 def retry(obj: Context, post: str, channel: str | None, reason: str | None) -> None:
     """Make a failed or missed post due now, for the daemon to send."""
-    from scheduler.publish.daemon import MAX_SLEEP
+    from scheduler.publish.daemon import POLL
 
     zone = _zone(obj)
     ledger = _open_ledger(obj.root)
@@ -383,7 +389,7 @@ def retry(obj: Context, post: str, channel: str | None, reason: str | None) -> N
         held = " and ".join(f"the pause of {p.what} (since {_local(p.since, zone)}: {p.reason})" for p in paused)
         click.echo(f"but {held} holds {it}: `campaign resume` lets {it} go out")
     elif hosts:
-        seconds = int(MAX_SLEEP.total_seconds())
+        seconds = int(POLL.total_seconds())  # the daemon looks at the ledger at least this often
         click.echo(f"a running daemon (on {', '.join(hosts)}) sends {it} within {seconds} seconds")
     else:
         click.echo(f"no daemon is running: `campaign run --once` sends {it} now, or start `campaign run`")

@@ -2,13 +2,21 @@
 
 The ledger is the only source of truth: the in-memory timer is only a wake-up call, so any number
 of daemons can share one PostgreSQL database (or one SQLite file on one host).
+
+Passes run one after another in a loop of their own. The timer only sets an Event, and the loop
+waits on it for at most POLL: a skipped or lost timer run can never leave the daemon without a
+next wake-up, and a pause set or lifted anywhere takes effect within POLL. While the ledger is
+unreachable the loop claims nothing, retries with backoff and, after CAMPAIGN_DB_OUTAGE_LIMIT,
+stops the daemon with EXIT_OUTAGE so that the platform's restart policy takes over.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import signal
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor, wait
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,25 +25,38 @@ from types import FrameType
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.date import DateTrigger
 
+from scheduler import settings
 from scheduler.content.plan import Plan, build
-from scheduler.publish.publisher import Publisher
+from scheduler.errors import LedgerUnavailable
+from scheduler.publish.publisher import Publisher, human
 from scheduler.publish.watch import Watcher
 
 log = logging.getLogger("scheduler.publish.daemon")
-MAX_SLEEP = timedelta(seconds=30)  # wake at least this often: pauses lifted, other daemons' retries
+POLL = timedelta(seconds=5)  # wake at least this often: pauses set or lifted, other daemons' retries
+AGAIN = timedelta(seconds=0.1)  # the shortest sleep when something is due but nothing could be claimed
+OUTAGE_BACKOFF = (timedelta(seconds=0.5), timedelta(seconds=5))  # first and longest wait for the ledger
+EXIT_OUTAGE = 75  # EX_TEMPFAIL: the ledger stayed unreachable for CAMPAIGN_DB_OUTAGE_LIMIT
 HEARTBEAT = timedelta(seconds=10)
 ACTIONS_EVERY = timedelta(seconds=5)  # how soon a pause, resume or retry made anywhere is logged and acted on
 STOP_WITHIN = 8.0  # seconds to let sends in flight finish on SIGTERM (exit within 10 s)
 
 
 class Daemon:
-    def __init__(self, root: Path, publisher: Publisher, workers: int = 1) -> None:
+    def __init__(
+        self, root: Path, publisher: Publisher, workers: int = 1, outage_limit: timedelta | None = None
+    ) -> None:
         self.root, self.publisher, self.workers = root, publisher, max(1, workers)
+        self.outage_limit = outage_limit if outage_limit is not None else outage_limit_from_env()
         self.stop = threading.Event()
         self.scheduler = BackgroundScheduler(timezone=UTC, job_defaults={"coalesce": True, "max_instances": 1})
         self.pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="send")
         self._pass_lock = threading.Lock()
         self._seen_action = 0  # the last action by hand this daemon has logged
+        self._wake = threading.Event()
+        self._loop = threading.Thread(target=self._passes, name="passes", daemon=True)
+        self._outage: tuple[float, timedelta] | None = None  # since (monotonic), next wait
+        self._replan_due = False  # a re-plan failed because the ledger was unreachable
+        self.exit_code = 0
 
     def run(self) -> int:
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -45,12 +66,16 @@ class Daemon:
         self._pauses_in_force()
         # Made before planning so that an edit made meanwhile is noticed (see scheduler/publish/watch.py).
         watcher = Watcher(self.root, self.stop, self._files_changed)
-        self.replan()
+        try:
+            self.replan()
+        except LedgerUnavailable as exc:
+            self._replan_due = True
+            log.error("planning waits for the ledger: %s", exc)
         watcher.start()
         self.scheduler.add_job(self._heartbeat, "interval", seconds=HEARTBEAT.total_seconds(), id="heartbeat")
         self.scheduler.add_job(self._notice_actions, "interval", seconds=ACTIONS_EVERY.total_seconds(), id="actions")
         self.scheduler.start()
-        self.tick()
+        self._loop.start()
         log.info("running as %s with %d worker(s)", self.publisher.worker, self.workers)
         self.stop.wait()
         return self._shutdown()
@@ -69,42 +94,91 @@ class Daemon:
         )
         return plan
 
-    def tick(self) -> None:
-        """Send what is due with every worker, then sleep until the next due time."""
-        if self.stop.is_set():
-            return
+    def tick(self) -> timedelta:
+        """One pass: record what the ledger missed, settle interrupted sends, send what is due with
+        every worker. How long to sleep before the next pass; LedgerUnavailable if it is away."""
         with self._pass_lock:
+            publisher, ledger = self.publisher, self.publisher.ledger
+            if self._outage is not None:
+                ledger.heartbeat(publisher.worker, ledger.clock())  # first: others must see us alive
+            publisher.flush()
+            self._back()
+            if self._replan_due:
+                self.replan()
+                self._replan_due = False
+            now = ledger.clock()
+            for outcome in publisher.recover(now):
+                log.warning("settled %s on %s: %s (%s)", outcome.post, outcome.channel, outcome.state, outcome.detail)
+            futures = [self.pool.submit(publisher.drain, None, self.stop) for _ in range(self.workers)]
+            wait(futures)
+            sent = 0
+            for future in futures:
+                error = future.exception()
+                if isinstance(error, LedgerUnavailable):
+                    raise error
+                if error is not None:
+                    log.error("send worker failed: %s", error)
+                else:
+                    sent += len(future.result())
+            due, now = ledger.next_wake(unpaused=True), ledger.clock()
+        if due is None:
+            return POLL
+        return min(POLL, max(due - now, timedelta(0) if sent else AGAIN))
+
+    def _passes(self) -> None:
+        while not self.stop.is_set():
+            self._wake.clear()
             try:
-                now = self.publisher.ledger.clock()
-                for outcome in self.publisher.recover(now):
-                    log.warning(
-                        "settled %s on %s: %s (%s)", outcome.post, outcome.channel, outcome.state, outcome.detail
-                    )
-                futures = [self.pool.submit(self.publisher.drain, None, self.stop) for _ in range(self.workers)]
-                wait(futures)
-                for future in futures:
-                    if future.exception() is not None:
-                        log.error("send worker failed: %s", future.exception())
+                sleep = self.tick()
+            except LedgerUnavailable as exc:
+                sleep = self._away(exc)
             except Exception:
                 log.exception("publishing pass failed; trying again shortly")
-            self._schedule_next()
+                sleep = POLL
+            self._sleep(sleep)
 
-    def _schedule_next(self) -> None:
+    def _sleep(self, delay: timedelta) -> None:
+        """Until the timer fires, the files change, or POLL passes, whichever comes first."""
         if self.stop.is_set():
             return
-        ledger = self.publisher.ledger
-        now = ledger.clock()
-        wake = now + MAX_SLEEP
-        try:
-            due = ledger.next_wake()
-        except Exception:
-            log.exception("cannot read the next due time")
-            due = None
-        if due is not None:
-            wake = min(wake, max(due, now))
-        # The database clock may differ slightly from this host's: convert to a delay here.
-        run_at = datetime.now(UTC) + (wake - now)
-        self.scheduler.add_job(self.tick, DateTrigger(run_date=run_at), id="tick", replace_existing=True)
+        if delay < POLL:
+            try:
+                run_at = datetime.now(UTC) + delay
+                self.scheduler.add_job(self._wake.set, DateTrigger(run_date=run_at), id="wake", replace_existing=True)
+            except Exception:  # a stopped scheduler at shutdown: the wait below still ends
+                log.debug("timer not set", exc_info=True)
+        self._wake.wait(timeout=POLL.total_seconds())
+
+    def _away(self, exc: LedgerUnavailable) -> timedelta:
+        """The ledger is unreachable: log and alert once, retry with backoff, give up after the limit."""
+        if self._outage is None:
+            self._outage = (time.monotonic(), OUTAGE_BACKOFF[0])
+            message = (
+                f"{exc}; claiming nothing until it is back (sends in flight are kept in memory); "
+                f"the daemon stops after {human(self.outage_limit)} without it"
+            )
+            log.error("the ledger is unreachable: %s", message)
+            self.publisher.alerter.alert("ledger_unreachable", None, None, message, self.publisher.clock())
+        since, delay = self._outage
+        away = timedelta(seconds=time.monotonic() - since)
+        if away >= self.outage_limit:
+            log.critical(
+                "stopping: the ledger has been unreachable for %s (CAMPAIGN_DB_OUTAGE_LIMIT is %s): %s",
+                human(away),
+                human(self.outage_limit),
+                exc,
+            )
+            self.exit_code = EXIT_OUTAGE
+            self.stop.set()
+            return delay
+        self._outage = (since, min(delay * 2, OUTAGE_BACKOFF[1]))
+        return delay
+
+    def _back(self) -> None:
+        if self._outage is not None:
+            away = timedelta(seconds=time.monotonic() - self._outage[0])
+            self._outage = None
+            log.warning("the ledger is back after %s; publishing again", human(away))
 
     def _pauses_in_force(self) -> None:
         """At start: log the pauses in force, and who made them; later actions are logged as they come."""
@@ -129,13 +203,14 @@ class Daemon:
         for action in new:
             self._seen_action = action.id
             log.warning("%s", action.summary())
-        if any(a.action in ("retry", "resume") for a in new) and not self.stop.is_set():
-            # Its own thread: a pass may take long, and this job must keep its interval.
-            threading.Thread(target=self.tick, name="wake", daemon=True).start()
+        if any(a.action in ("retry", "resume") for a in new):
+            self._wake.set()  # the publishing loop makes a pass now
 
     def _heartbeat(self) -> None:
         try:
             self.publisher.ledger.heartbeat(self.publisher.worker, self.publisher.ledger.clock())
+        except LedgerUnavailable:
+            pass  # the publishing loop reports the outage, once
         except Exception:
             log.exception("heartbeat failed")
 
@@ -143,15 +218,19 @@ class Daemon:
         try:
             with self._pass_lock:
                 self.replan()
+        except LedgerUnavailable as exc:
+            self._replan_due = True
+            log.error("planning waits for the ledger: %s", exc)
         except Exception:
             log.exception("planning failed; the ledger keeps its last good state")
-        self._schedule_next()
+        self._wake.set()
 
     def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
         log.info("received %s: finishing the sends in flight", signal.Signals(signum).name)
         self.stop.set()
 
     def _shutdown(self) -> int:
+        self._wake.set()
         self.scheduler.shutdown(wait=False)
         self.pool.shutdown(wait=False, cancel_futures=True)
         deadline = threading.Event()
@@ -160,9 +239,23 @@ class Daemon:
             deadline.wait(0.1)
             waited += 0.1
         ledger = self.publisher.ledger
-        self.publisher.abandon_in_flight(ledger.clock())
-        if not self.publisher.in_flight:
-            ledger.leave(self.publisher.worker)
+        with contextlib.suppress(LedgerUnavailable):  # abandon_in_flight names what stays unrecorded
+            self.publisher.flush()
+        self.publisher.abandon_in_flight(self.publisher.clock())
+        if not self.publisher.in_flight and not self.publisher.unrecorded:
+            with contextlib.suppress(LedgerUnavailable):
+                ledger.leave(self.publisher.worker)
         self.publisher.channels.close()
         log.info("stopped")
-        return 0
+        return self.exit_code
+
+
+def outage_limit_from_env() -> timedelta:
+    """CAMPAIGN_DB_OUTAGE_LIMIT: how long the daemon waits for an unreachable ledger before it exits."""
+    from scheduler.errors import ConfigError
+
+    value = settings.get("CAMPAIGN_DB_OUTAGE_LIMIT")
+    try:
+        return settings.parse_duration(value)
+    except ValueError as exc:
+        raise ConfigError(f"CAMPAIGN_DB_OUTAGE_LIMIT: {exc}") from None

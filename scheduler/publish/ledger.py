@@ -20,7 +20,7 @@ import json
 import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -47,15 +47,16 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.types import TypeDecorator
 
-from scheduler.errors import LedgerError
+from scheduler.errors import LedgerError, LedgerUnavailable
 from scheduler.secrets import redact
 
 OPEN = ("pending", "retry", "held", "cancelled", "failed", "missed")  # sync may change these
 MIN_SQLITE = (3, 35, 0)  # UPDATE … RETURNING
 RETRY_REQUESTED = "retry requested"
+RESEND = "resend"  # an attempt's outcome: it may be out, so it is sent again with the same key to settle it
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -145,6 +146,7 @@ alerts = Table(
     Column("post", String(300)),
     Column("channel", String(100)),
     Column("message", Text, nullable=False),
+    Column("unsent", Boolean, nullable=False, default=False),  # the webhook has yet to receive it
 )
 actions = Table(
     "actions",
@@ -176,6 +178,15 @@ class Wanted:
     allow_repeat: bool
     payload: str  # JSON of the rendered post
     hold: str | None = None  # why it must not go out now
+
+
+@dataclass(frozen=True)
+class NewAlert:
+    """An alert to record with an outcome, in the same transaction; `unsent`: a webhook will get it."""
+
+    kind: str
+    message: str
+    unsent: bool
 
 
 @dataclass(frozen=True)
@@ -268,11 +279,16 @@ class Ledger:
 
     @contextmanager
     def _tx(self) -> Iterator[Connection]:
+        """One transaction. The one place where the database's own errors become this project's."""
         try:
             with self.engine.begin() as conn:
                 yield conn
-        except OperationalError as exc:
-            raise LedgerError(redact(f"database error: {exc.orig}")) from None
+        except DBAPIError as exc:
+            if isinstance(exc, OperationalError | InterfaceError) or exc.connection_invalidated:
+                raise LedgerUnavailable(
+                    redact(f"the database cannot be reached: {_first_line(exc.orig or exc)}")
+                ) from None
+            raise
 
     def close(self) -> None:
         self.engine.dispose()
@@ -470,8 +486,11 @@ class Ledger:
         receipt_url: str | None = None,
         remote_id: str | None = None,
         next_attempt_at: datetime | None = None,
-    ) -> bool:
-        """Record the outcome of a claim; False if this worker no longer held it."""
+        alert: NewAlert | None = None,
+    ) -> tuple[bool, int | None]:
+        """Record the outcome of a claim, and its alert in the same transaction (so a kill never
+        leaves one without the other). (False, None) if this worker no longer held it; else (True,
+        the alert's id)."""
         detail = redact(detail)[:2000]
         values: dict[str, Any] = {
             "state": state,
@@ -505,7 +524,41 @@ class Ledger:
                 .where(attempts.c.id == claim.attempt_id)
                 .values(finished_at=now, outcome=outcome or state, detail=detail)
             )
-        return bool(done)
+            if not done:
+                return False, None
+            alert_id = None if alert is None else self._insert_alert(conn, alert, claim.post, claim.channel, now)
+        return True, alert_id
+
+    def take_over(self, claim: Claim, worker: str, now: datetime) -> Claim | None:
+        """Make an abandoned claim this worker's before settling it; None if another worker was first."""
+        holder = (
+            deliveries.c.claimed_by.is_(None)
+            if claim.claimed_by is None
+            else deliveries.c.claimed_by == claim.claimed_by
+        )
+        with self._tx() as conn:
+            done = conn.execute(
+                update(deliveries)
+                .where(deliveries.c.id == claim.id, deliveries.c.state == "sending", holder)
+                .values(claimed_by=worker, updated_at=now)
+            ).rowcount
+        return replace(claim, claimed_by=worker) if done else None
+
+    def may_be_out(self, claim: Claim) -> bool:
+        """Whether an earlier request with this claim's key may have reached the network and was sent
+        again to settle it: then this send is that settlement, not a new send."""
+        with self._tx() as conn:
+            found = conn.execute(
+                select(attempts.c.id)
+                .where(
+                    attempts.c.delivery_id == claim.id,
+                    attempts.c.key == claim.key,
+                    attempts.c.id != claim.attempt_id,
+                    attempts.c.outcome.in_((RESEND, "sending")),
+                )
+                .limit(1)
+            ).first()
+        return found is not None
 
     def about_to_send(self, claim: Claim) -> str | None:
         """Right before the request leaves: None and the attempt marked `sending`, or why not to send.
@@ -551,12 +604,19 @@ class Ledger:
                 found.append(_claim(row, attempt_id))
             return found
 
-    def next_wake(self) -> datetime | None:
-        """The earliest time a pending or waiting delivery becomes due."""
+    def next_wake(self, *, unpaused: bool = False) -> datetime | None:
+        """The earliest time a pending or waiting delivery becomes due; `unpaused`: only those on
+        channels that no pause holds (what a daemon can send next)."""
         with self._tx() as conn:
-            due = conn.execute(select(func.min(deliveries.c.due)).where(deliveries.c.state == "pending")).scalar_one()
+            paused = [r.scope for r in conn.execute(select(pauses.c.scope))] if unpaused else []
+            if "*" in paused:
+                return None
+            free = deliveries.c.channel.not_in(paused)
+            due = conn.execute(
+                select(func.min(deliveries.c.due)).where(deliveries.c.state == "pending", free)
+            ).scalar_one()
             retry = conn.execute(
-                select(func.min(deliveries.c.next_attempt_at)).where(deliveries.c.state == "retry")
+                select(func.min(deliveries.c.next_attempt_at)).where(deliveries.c.state == "retry", free)
             ).scalar_one()
         times = [UTCDateTime().process_result_value(t, self.engine.dialect) for t in (due, retry) if t is not None]
         return min((t for t in times if t is not None), default=None)
@@ -599,9 +659,29 @@ class Ledger:
         with self._tx() as conn:
             conn.execute(workers.delete().where(workers.c.id == worker))
 
-    def record_alert(self, kind: str, post: str | None, channel: str | None, message: str, now: datetime) -> None:
+    def record_alert(
+        self, kind: str, post: str | None, channel: str | None, message: str, now: datetime, *, unsent: bool = False
+    ) -> int:
+        """Record an alert; `unsent`: the webhook has yet to receive it (see `unsent_alerts`). Its id."""
         with self._tx() as conn:
-            conn.execute(alerts.insert().values(at=now, kind=kind, post=post, channel=channel, message=redact(message)))
+            return self._insert_alert(conn, NewAlert(kind, message, unsent), post, channel, now)
+
+    def _insert_alert(
+        self, conn: Connection, alert: NewAlert, post: str | None, channel: str | None, now: datetime
+    ) -> int:
+        values = {"at": now, "kind": alert.kind, "post": post, "channel": channel, "message": redact(alert.message)}
+        new_id: int = conn.execute(alerts.insert().values(unsent=alert.unsent, **values)).inserted_primary_key[0]  # type: ignore[index]
+        return new_id
+
+    def unsent_alerts(self, before: datetime) -> list[Any]:
+        """Alerts recorded for the webhook before `before` that it has not received (a kill came between)."""
+        with self._tx() as conn:
+            query = select(alerts).where(alerts.c.unsent.is_(True), alerts.c.at < before).order_by(alerts.c.id)
+            return list(conn.execute(query))
+
+    def alert_sent(self, alert_id: int) -> None:
+        with self._tx() as conn:
+            conn.execute(update(alerts).where(alerts.c.id == alert_id).values(unsent=False))
 
     # ------------------------------------------------------------------ operators
 
@@ -735,6 +815,10 @@ def _open_state(row: Any, item: Wanted, hold: str | None, now: datetime) -> tupl
     if row.state in ("failed", "missed") and changed:
         return "pending", None  # edited or moved after it failed: a new try
     return row.state, row.reason
+
+
+def _first_line(error: BaseException) -> str:
+    return (str(error).strip().splitlines() or [error.__class__.__name__])[0]
 
 
 def _claim(row: Any, attempt_id: int) -> Claim:

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -12,9 +13,10 @@ import signal
 import socket
 import threading
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,9 +25,9 @@ from scheduler.channels.base import Channel, LinkCard, MediaItem, RenderedPost
 from scheduler.channels.registry import adapter_class, adapters
 from scheduler.content.campaign import Campaign
 from scheduler.content.plan import Plan
-from scheduler.errors import CampaignError, ChannelError, InDoubt, Rejected, RetryLater
+from scheduler.errors import CampaignError, ChannelError, InDoubt, LedgerUnavailable, Rejected, RetryLater
 from scheduler.publish.alerts import Alerter
-from scheduler.publish.ledger import Claim, Ledger, Wanted, payload_json
+from scheduler.publish.ledger import RESEND, Claim, Ledger, NewAlert, Wanted, payload_json
 
 log = logging.getLogger("scheduler.publish.publisher")
 MAX_BACKOFF = timedelta(minutes=30)
@@ -192,6 +194,9 @@ class Publisher:
         self.worker = worker or worker_id()
         self.in_flight: dict[int, Claim] = {}
         self._lock = threading.Lock()
+        # Outcomes that could not be recorded while the ledger was unreachable, oldest first.
+        self._unrecorded: list[tuple[Claim, str, Callable[[], object]]] = []
+        self._replaying = False
         self._fault = settings.get("CAMPAIGN_FAULT")
 
     def sync(self, plan: Plan, now: datetime) -> dict[str, int]:
@@ -227,15 +232,21 @@ class Publisher:
     def deliver(self, claim: Claim, now: datetime, fixed: bool = False) -> Outcome:
         """Send one claimed delivery and record what happened. Never raises for the network."""
         self._crash_if("after-claim")
-        if now - claim.due > claim.max_late:
-            late = now - claim.due
-            message = f"{_human(late)} late, more than its max_late of {_human(claim.max_late)}; not sent"
-            self.alerter.alert("missed", claim.post, claim.channel, message, now)
-            return self._settle(claim, "missed", now, message)
+        try:
+            # Settling a send that may be out is not a new send: max_late never applies to it.
+            if now - claim.due > claim.max_late and not self.ledger.may_be_out(claim):
+                late = now - claim.due
+                message = f"{human(late)} late, more than its max_late of {human(claim.max_late)}; not sent"
+                return self._settle(claim, "missed", now, message, alert=("missed", message))
+        except LedgerUnavailable:
+            return self._release(claim, now)
         with self._lock:
             self.in_flight[claim.id] = claim
         try:
-            reason = self.ledger.about_to_send(claim)
+            try:
+                reason = self.ledger.about_to_send(claim)
+            except LedgerUnavailable:
+                return self._release(claim, now)
             if reason is not None:
                 log.info("not sending %s on %s: %s", claim.post, claim.channel, reason)
                 return self._settle(claim, "pending", now, reason, outcome="paused")
@@ -246,10 +257,9 @@ class Publisher:
             except RetryLater as exc:
                 return self._retry(claim, now, exc.reason, exc.after)
             except Rejected as exc:
-                self.alerter.alert("failed", claim.post, claim.channel, exc.reason, now)
-                return self._settle(claim, "failed", now, exc.reason)
+                return self._settle(claim, "failed", now, exc.reason, alert=("failed", exc.reason))
             except InDoubt as exc:
-                return self.settle_doubt(claim, now, exc.reason)
+                return self._settle_doubt_later(claim, now, exc.reason)
             except CampaignError as exc:  # configuration: a missing secret, an unknown type
                 return self._retry(claim, now, str(exc), None)
             except Exception as exc:
@@ -259,7 +269,7 @@ class Publisher:
             done = self._settle(
                 claim,
                 "published",
-                now if fixed else self.ledger.clock(),
+                now if fixed else self.clock(),
                 receipt.url or "",
                 url=receipt.url,
                 remote_id=receipt.remote_id,
@@ -270,19 +280,29 @@ class Publisher:
             with self._lock:
                 self.in_flight.pop(claim.id, None)
 
+    def clock(self) -> datetime:
+        """The ledger's clock; this host's while the ledger is unreachable."""
+        try:
+            return self.ledger.clock()
+        except LedgerUnavailable:
+            return datetime.now(UTC)
+
     def recover(self, now: datetime) -> list[Outcome]:
-        """Settle deliveries left in `sending` by a worker that died, without ever resending blindly."""
+        """Settle deliveries left in `sending` by a worker that died, without ever resending blindly.
+        Only those this worker took over: another daemon may be settling the same ones."""
         outcomes = []
-        for claim in self.ledger.stale_claims(now, self._is_alive):
+        self.alerter.send_unsent(now)
+        for stale in self.ledger.stale_claims(now, self._is_alive):
+            claim = self.ledger.take_over(stale, self.worker, now)
+            if claim is None:
+                continue
             if self.ledger.attempt_outcome(claim.attempt_id) == "claimed":
                 # The crash came before the request was about to leave: nothing went out.
                 outcomes.append(
                     self._settle(claim, "retry", now, "interrupted before sending", next_at=now, outcome="interrupted")
                 )
             else:
-                outcomes.append(
-                    self.settle_doubt(claim, now, "the daemon stopped while sending", outcome="interrupted")
-                )
+                outcomes.append(self.settle_doubt(claim, now, "the daemon stopped while sending"))
         return outcomes
 
     def settle_doubt(self, claim: Claim, now: datetime, reason: str, outcome: str | None = None) -> Outcome:
@@ -316,28 +336,40 @@ class Publisher:
             )
         first = self.ledger.first_attempt(claim.key) or claim.claimed_at
         if (now - first).total_seconds() < channel.idempotent_for:
+            # The resend with the same key is the settlement (the network answers with what it has).
             return self._settle(
                 claim,
                 "retry",
                 now,
                 f"{reason}; the network deduplicates this key, so sent again",
                 next_at=now,
-                outcome=outcome or "retry",
+                outcome=RESEND,
             )
         return self._doubt(claim, now, reason)
 
+    def _settle_doubt_later(self, claim: Claim, now: datetime, reason: str) -> Outcome:
+        try:
+            return self.settle_doubt(claim, now, reason)
+        except LedgerUnavailable:
+            self._keep(claim, "in doubt", lambda: self.settle_doubt(claim, now, reason))
+            return Outcome(
+                claim.post, claim.channel, "sending", f"{reason}; settled once the ledger is back", now, claim.due
+            )
+
     def _doubt(self, claim: Claim, now: datetime, reason: str) -> Outcome:
         message = f"{reason}. It may or may not be out: check the account, then `campaign resolve`"
-        self.alerter.alert("in_doubt", claim.post, claim.channel, message, now)
-        return self._settle(claim, "in_doubt", now, message)
+        return self._settle(claim, "in_doubt", now, message, alert=("in_doubt", message))
+
+    def _release(self, claim: Claim, now: datetime) -> Outcome:
+        """The ledger went away before the request left: nothing was sent; it goes back to pending."""
+        return self._settle(claim, "pending", now, "the ledger was unreachable; nothing sent", outcome="interrupted")
 
     def _retry(self, claim: Claim, now: datetime, reason: str, after: float | None) -> Outcome:
         if claim.attempts >= self.policy.max_attempts:
             message = f"gave up after {claim.attempts} attempts: {reason}"
-            self.alerter.alert("failed", claim.post, claim.channel, message, now)
-            return self._settle(claim, "failed", now, message)
+            return self._settle(claim, "failed", now, message, alert=("failed", message))
         wait = timedelta(seconds=after) if after is not None else self.policy.backoff(claim.attempts)
-        log.warning("%s on %s: %s; retrying in %s", claim.post, claim.channel, reason, _human(wait))
+        log.warning("%s on %s: %s; retrying in %s", claim.post, claim.channel, reason, human(wait))
         return self._settle(claim, "retry", now, reason, next_at=now + wait)
 
     def _settle(
@@ -351,13 +383,84 @@ class Publisher:
         next_at: datetime | None = None,
         url: str | None = None,
         remote_id: str | None = None,
+        alert: tuple[str, str] | None = None,
     ) -> Outcome:
-        held = self.ledger.settle(
-            claim, state, now, detail, outcome=outcome, receipt_url=url, remote_id=remote_id, next_attempt_at=next_at
-        )
+        """Record an outcome and its alert together; while the ledger is unreachable, keep them in
+        memory (`flush` records them) and send the alert anyway."""
+        new_alert = None if alert is None else NewAlert(alert[0], alert[1], self.alerter.has_webhook)
+        if alert is not None:
+            self.alerter.log(alert[0], claim.post, claim.channel, alert[1])
+
+        def record(new: NewAlert | None = new_alert) -> tuple[bool, int | None]:
+            return self.ledger.settle(
+                claim,
+                state,
+                now,
+                detail,
+                outcome=outcome,
+                receipt_url=url,
+                remote_id=remote_id,
+                next_attempt_at=next_at,
+                alert=new,
+            )
+
+        done = Outcome(claim.post, claim.channel, state, detail, now, claim.due, url)
+        try:
+            held, alert_id = record()
+        except LedgerUnavailable:
+            if self._replaying:
+                raise
+            if new_alert is not None:
+                self.alerter.send(None, new_alert.kind, claim.post, claim.channel, new_alert.message, now)
+                sent = NewAlert(new_alert.kind, new_alert.message, unsent=False)
+                self._keep(claim, state, lambda: self._recorded(claim, *record(sent)))
+            else:
+                self._keep(claim, state, lambda: self._recorded(claim, *record()))
+            return done
+        self._recorded(claim, held, None)
+        if held and new_alert is not None:
+            self.alerter.send(alert_id, new_alert.kind, claim.post, claim.channel, new_alert.message, now)
+        return done
+
+    def _recorded(self, claim: Claim, held: bool, _alert_id: int | None) -> None:
         if not held:
             log.error("%s on %s was taken over by another worker; recorded the attempt only", claim.post, claim.channel)
-        return Outcome(claim.post, claim.channel, state, detail, now, claim.due, url)
+
+    def _keep(self, claim: Claim, state: str, record: Callable[[], object]) -> None:
+        log.warning(
+            "the ledger is unreachable: %s on %s is %s; kept in memory until it is back",
+            claim.post,
+            claim.channel,
+            state,
+        )
+        with self._lock:
+            self._unrecorded.append((claim, state, record))
+
+    @property
+    def unrecorded(self) -> int:
+        """Outcomes kept in memory because the ledger was unreachable."""
+        with self._lock:
+            return len(self._unrecorded)
+
+    def flush(self) -> int:
+        """Record the outcomes kept while the ledger was unreachable, oldest first; LedgerUnavailable
+        (the rest kept) if it still is. Call it between passes, when no send is under way."""
+        self.alerter.flush()
+        recorded = 0
+        while True:
+            with self._lock:
+                if not self._unrecorded:
+                    return recorded
+                claim, state, record = self._unrecorded[0]
+            self._replaying = True
+            try:
+                record()
+            finally:
+                self._replaying = False
+            with self._lock:
+                self._unrecorded.pop(0)
+            recorded += 1
+            log.info("recorded %s on %s as %s now that the ledger is back", claim.post, claim.channel, state)
 
     def _is_alive(self, worker: str | None, conn: Any) -> bool:
         from sqlalchemy import select
@@ -387,14 +490,25 @@ class Publisher:
             log.warning(
                 "stopping during the send of %s on %s; it will be settled at the next start", claim.post, claim.channel
             )
-            self.ledger.record_alert("interrupted", claim.post, claim.channel, "stopped during the send", now)
+            with contextlib.suppress(LedgerUnavailable):
+                self.ledger.record_alert("interrupted", claim.post, claim.channel, "stopped during the send", now)
+        with self._lock:
+            unrecorded = list(self._unrecorded)
+        for claim, state, _ in unrecorded:
+            log.error(
+                "stopping with %s on %s %s but not recorded (the ledger is unreachable); the next start settles it",
+                claim.post,
+                claim.channel,
+                state,
+            )
 
     def _crash_if(self, point: str) -> None:
         if self._fault == point:  # fault injection for the crash tests (CAMPAIGN_FAULT)
             os.kill(os.getpid(), signal.SIGKILL)
 
 
-def _human(delta: timedelta) -> str:
+def human(delta: timedelta) -> str:
+    """'3 hours', '1 minute', '12 seconds': the largest whole unit."""
     seconds = int(delta.total_seconds())
     for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
         if seconds >= size:

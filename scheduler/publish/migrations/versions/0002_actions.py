@@ -1,6 +1,6 @@
 """What people did by hand: pause, resume, retry, resolve (who, on which host, when, why).
 
-Revision ID: 0002_actions
+Revision ID: 0002
 Revises: 0001
 """
 
@@ -9,7 +9,7 @@ from alembic import op
 
 from scheduler.publish.ledger import UTCDateTime
 
-revision = "0002_actions"
+revision = "0002"
 down_revision = "0001"
 branch_labels = None
 depends_on = None
