@@ -28,7 +28,7 @@ def cli(root: Path, *args: str) -> Result:
 def texts(root: Path) -> dict[str, str]:
     result = cli(root, "preview", "--format", "json")
     assert result.exit_code == 0, result.output
-    return {r["post"]: r["text"] for r in json.loads(result.stdout)}
+    return {r["post"]: r["text"] for r in json.loads(result.stdout)["sends"]}
 
 
 def test_a_misspelt_set_name_is_an_error_with_a_suggestion_and_is_never_a_tag(tmp_path: Path) -> None:
