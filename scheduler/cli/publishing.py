@@ -89,8 +89,11 @@ def run(obj: Context, once: bool, workers: int | None, log_format: str | None, l
     campaign, publisher = _publisher(obj, ledger)
     workers = workers or settings.get_int("CAMPAIGN_WORKERS")
     if once:
+        from scheduler.publish import holds
+
         ledger.heartbeat(publisher.worker, ledger.clock())
-        publisher.sync(obj.plan(), ledger.clock())
+        plan = obj.plan()
+        publisher.sync(plan, ledger.clock())
         outcomes = publisher.run_once(workers=workers)
         ledger.leave(publisher.worker)
         publisher.channels.close()
@@ -98,9 +101,17 @@ def run(obj: Context, once: bool, workers: int | None, log_format: str | None, l
             click.echo(f"{outcome.state:<10} {outcome.post} on {outcome.channel}: {outcome.url or outcome.detail}")
         click.echo(
             f"{len(outcomes)} sends handled; "
-            f"next due: {_local(ledger.next_wake(), campaign.settings.timezone) or 'nothing'}",
+            f"next due: {_local(ledger.next_wake(held=False), campaign.settings.timezone) or 'nothing'}",
             err=True,
         )
+        broken = holds.read(plan).settings_problems()
+        if broken:
+            # Exit non-zero: what the broken files touch is held, and a person must fix them.
+            held = len(ledger.rows(states=("held",)))
+            for problem in broken:
+                click.echo(str(problem), err=True)
+            click.echo(f"{held} sends held: fix the file(s) above; nothing was cancelled", err=True)
+            sys.exit(1)
         return
     sys.exit(Daemon(obj.root, publisher, workers).run())
 
@@ -171,9 +182,11 @@ def _row_record(row: Any, zone: Any) -> dict[str, Any]:
 @pass_context
 def status(obj: Context, fmt: str, limit: int) -> None:
     """What is next, what went out, and what needs a person: failed, in doubt, missed, held, paused."""
-    from scheduler.content import campaign as campaign_file
+    from scheduler.publish import holds
 
-    zone = campaign_file.load(obj.root)[0].settings.timezone
+    plan = obj.plan()
+    zone = plan.campaign.settings.timezone
+    broken = [str(p) for p in holds.read(plan).settings_problems()]
     ledger = _open_ledger(obj.root)
     rows = ledger.rows()
     pauses = [{"scope": p.scope, "reason": p.reason, "since": p.since.isoformat()} for p in ledger.pauses()]
@@ -183,12 +196,21 @@ def status(obj: Context, fmt: str, limit: int) -> None:
     if fmt == "json":
         click.echo(
             json.dumps(
-                {"paused": pauses, "counts": counts, "deliveries": [_row_record(r, zone) for r in rows]},
+                {
+                    "broken_files": broken,
+                    "paused": pauses,
+                    "counts": counts,
+                    "deliveries": [_row_record(r, zone) for r in rows],
+                },
                 ensure_ascii=False,
                 indent=2,
             )
         )
         return
+    if broken:
+        click.echo(f"broken settings ({len(broken)}): the sends they touch are held, nothing is cancelled")
+        for line in broken:
+            click.echo(f"  {line}")
     click.echo(
         "paused: "
         + (

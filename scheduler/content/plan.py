@@ -51,6 +51,7 @@ class Plan:
     campaign: Campaign
     entries: tuple[Entry, ...]  # sorted by due, channel, post; drafts included (see Entry.draft)
     problems: tuple[Problem, ...]  # every problem, sorted
+    drafts: tuple[Draft, ...] = ()  # every post read without errors (drafts included)
 
     @property
     def has_errors(self) -> bool:
@@ -102,6 +103,7 @@ def _build(root: Path, parallel: bool) -> Plan:
         for draft in drafts
         if (due := times.get(draft.id)) is not None
         for name in draft.channels
+        if name in campaign.channels  # not a broken entry of channels.yml (see Campaign.broken_channels)
     ]
 
     def render(send: tuple[Draft, ChannelConfig, datetime]) -> Rendered:
@@ -115,7 +117,7 @@ def _build(root: Path, parallel: bool) -> Plan:
     entries.sort(key=lambda e: e.sort_key)
     entries = _check_collisions(entries)
     all_problems = [*problems, *(p for e in entries for p in e.problems)]
-    return Plan(campaign, tuple(entries), tuple(sort_problems(all_problems)))
+    return Plan(campaign, tuple(entries), tuple(sort_problems(all_problems)), tuple(drafts))
 
 
 def _natural(path: str) -> list[object]:

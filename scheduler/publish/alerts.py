@@ -26,7 +26,10 @@ class Alerter:
     def alert(self, kind: str, post: str | None, channel: str | None, message: str, now: datetime) -> None:
         """Record and send one alert; a broken notifier is logged, never raised."""
         message = redact(message)
-        log.error("ALERT %s: %s on %s: %s", kind, post, channel, message)
+        if post is None:
+            log.error("ALERT %s: %s", kind, message)
+        else:
+            log.error("ALERT %s: %s on %s: %s", kind, post, channel, message)
         self.ledger.record_alert(kind, post, channel, message, now)
         if self._http is None or self.webhook is None:
             return
@@ -36,7 +39,7 @@ class Alerter:
             "channel": channel,
             "message": message,
             "at": now.isoformat(),
-            "text": f"campaign-scheduler {kind}: {post} on {channel}: {message}",
+            "text": f"campaign-scheduler {kind}: " + (f"{post} on {channel}: " if post else "") + message,
         }
         try:
             response = self._http.post(

@@ -76,6 +76,7 @@ class Daemon:
                     log.warning(
                         "settled %s on %s: %s (%s)", outcome.post, outcome.channel, outcome.state, outcome.detail
                     )
+                self.publisher.alert_held(now)
                 futures = [self.pool.submit(self.publisher.drain, None, self.stop) for _ in range(self.workers)]
                 wait(futures)
                 for future in futures:
