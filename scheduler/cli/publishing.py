@@ -127,8 +127,11 @@ def run(obj: Context, once: bool, workers: int | None, log_format: str | None, l
     campaign, publisher = _publisher(obj, ledger)
     workers = workers or settings.get_int("CAMPAIGN_WORKERS")
     if once:
+        from scheduler.publish import holds
+
         ledger.heartbeat(publisher.worker, ledger.clock())
-        publisher.sync(obj.plan(), ledger.clock())
+        plan = obj.plan()
+        publisher.sync(plan, ledger.clock())
         outcomes = publisher.run_once(workers=workers)
         ledger.leave(publisher.worker)
         publisher.channels.close()
@@ -136,9 +139,17 @@ def run(obj: Context, once: bool, workers: int | None, log_format: str | None, l
             click.echo(f"{outcome.state:<10} {outcome.post} on {outcome.channel}: {outcome.url or outcome.detail}")
         click.echo(
             f"{_count(len(outcomes), 'send')} handled; "
-            f"next due: {_local(ledger.next_wake(), campaign.settings.timezone) or 'nothing'}",
+            f"next due: {_local(ledger.next_wake(held=False), campaign.settings.timezone) or 'nothing'}",
             err=True,
         )
+        broken = holds.read(plan).settings_problems()
+        if broken:
+            # Exit non-zero: what the broken files touch is held, and a person must fix them.
+            held = len(ledger.rows(states=("held",)))
+            for problem in broken:
+                click.echo(str(problem), err=True)
+            click.echo(f"{held} sends held: fix the file(s) above; nothing was cancelled", err=True)
+            sys.exit(1)
         return
     from scheduler.errors import ConfigError
 
@@ -244,7 +255,11 @@ def _pause_text(pause: Pause, zone: tzinfo, by: str | None = None) -> str:
 @pass_context
 def status(obj: Context, fmt: str, limit: int) -> None:
     """What is next, what went out, and what needs a person: failed, in doubt, missed, held, paused."""
-    zone = _zone(obj)
+    from scheduler.publish import holds
+
+    plan = obj.plan()
+    zone = plan.campaign.settings.timezone
+    broken = [str(p) for p in holds.read(plan).settings_problems()]
     ledger = _open_ledger(obj.root)
     rows = ledger.rows()
     in_force, by = ledger.pauses(), _paused_by(ledger)
@@ -258,12 +273,21 @@ def status(obj: Context, fmt: str, limit: int) -> None:
         ]
         click.echo(
             json.dumps(
-                {"paused": pauses, "counts": counts, "deliveries": [_row_record(r, zone) for r in rows]},
+                {
+                    "broken_files": broken,
+                    "paused": pauses,
+                    "counts": counts,
+                    "deliveries": [_row_record(r, zone) for r in rows],
+                },
                 ensure_ascii=False,
                 indent=2,
             )
         )
         return
+    if broken:
+        click.echo(f"broken settings ({len(broken)}): the sends they touch are held, nothing is cancelled")
+        for line in broken:
+            click.echo(f"  {line}")
     click.echo("paused: " + ("; ".join(_pause_text(p, zone, by.get(p.scope)) for p in in_force) or "no"))
     click.echo("counts: " + (", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "nothing planned yet"))
     sections = [

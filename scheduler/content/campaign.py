@@ -62,6 +62,9 @@ class Campaign:
     root_defaults: yamlfile.LineDict = field(default_factory=yamlfile.LineDict)
     alerts: Mapping[str, Any] = field(default_factory=dict)
     root_defaults_broken: Problem | None = None  # posts/_defaults.yml could not be read at all
+    # Entries of channels.yml that name a channel but cannot be used, with why: posts may still
+    # name them (their sends are held, never cancelled, until the entry is fixed).
+    broken_channels: Mapping[str, Problem] = field(default_factory=dict)
 
 
 def find_root(given: str | Path | None) -> Path:
@@ -76,18 +79,21 @@ def load(root: Path) -> tuple[Campaign, list[Problem]]:
     """Everything but the posts; problems instead of exceptions."""
     defaults_path = f"{POSTS_DIR}/{DEFAULTS_FILE}"
     defaults, problems = read_yaml_mapping(root, defaults_path)
-    broken = next((p for p in problems if p.is_error), None)
+    root_broken = next((p for p in problems if p.is_error), None)
     settings = _settings(defaults, defaults_path, root, problems)
     hashtags, tag_problems = hashtags_file.load(root)
     problems += tag_problems
     channels_data, channel_problems = read_yaml_mapping(root, CHANNELS_FILE)
     problems += channel_problems
-    channels = _channels(channels_data, problems)
+    broken: dict[str, Problem] = {}
+    channels = _channels(channels_data, problems, broken)
     alerts = channels_data.get("alerts") or {}
     if not isinstance(alerts, Mapping):
         problems.append(error(CHANNELS_FILE, channels_data.line_of("alerts"), "alerts must be a mapping"))
         alerts = {}
-    campaign = Campaign(root, settings, channels, hashtags, defaults, alerts, root_defaults_broken=broken)
+    campaign = Campaign(
+        root, settings, channels, hashtags, defaults, alerts, broken_channels=broken, root_defaults_broken=root_broken
+    )
     return campaign, problems
 
 
@@ -116,7 +122,7 @@ def _settings(data: yamlfile.LineDict, path: str, root: Path, problems: list[Pro
     return Settings(name=str(name), timezone=zone, language=str(language))
 
 
-def _channels(data: yamlfile.LineDict, problems: list[Problem]) -> dict[str, ChannelConfig]:
+def _channels(data: yamlfile.LineDict, problems: list[Problem], broken: dict[str, Problem]) -> dict[str, ChannelConfig]:
     from scheduler.channels.registry import limits_for
 
     for key in data:
@@ -136,6 +142,7 @@ def _channels(data: yamlfile.LineDict, problems: list[Problem]) -> dict[str, Cha
             continue
         if not isinstance(settings, yamlfile.LineDict) or not isinstance(settings.get("type"), str):
             problems.append(error(CHANNELS_FILE, line, f"channel {name!r} needs a mapping with a type"))
+            broken[name] = problems[-1]
             continue
         bad = [key for key, value in settings.items() if looks_like_literal_secret(str(key), value)]
         for key in bad:
@@ -148,12 +155,14 @@ def _channels(data: yamlfile.LineDict, problems: list[Problem]) -> dict[str, Cha
                 )
             )
         if bad:
+            broken[name] = problems[-1]
             continue
         clean = {str(k): v for k, v in settings.items() if k != "type"}
         try:
             limits = limits_for(settings["type"], clean)
         except ConfigError as exc:
             problems.append(error(CHANNELS_FILE, settings.line_of("type"), str(exc)))
+            broken[name] = problems[-1]
             continue
         if settings["type"] not in publishing_types():
             problems.append(

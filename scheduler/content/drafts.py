@@ -404,7 +404,7 @@ class _Fields:
             return ()
         known = self.campaign.channels
         for name in value:
-            if name not in known:
+            if name not in known and name not in self.campaign.broken_channels:  # that one: channels.yml's error
                 close = difflib.get_close_matches(name, sorted(known), n=1)
                 hint = f"did you mean {close[0]!r}? " if close else ""
                 self._error(
@@ -461,7 +461,8 @@ class _Fields:
         if not isinstance(value, Mapping):
             self._error(origin, "overrides must map a channel name or type to {body, hashtags}")
             return {}
-        names = set(self.campaign.channels) | {c.type for c in self.campaign.channels.values()}
+        names = set(self.campaign.channels) | set(self.campaign.broken_channels)
+        names |= {c.type for c in self.campaign.channels.values()}
         result = {}
         for channel, spec in value.items():
             line = value.line_of(channel) if isinstance(value, yamlfile.LineDict) else origin.line

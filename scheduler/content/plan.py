@@ -64,6 +64,7 @@ class Plan:
     entries: tuple[Entry, ...]  # sorted by due, channel, post; drafts included (see Entry.draft)
     problems: tuple[Problem, ...]  # every problem, sorted
     unplaced: tuple[Unplaced, ...] = ()  # sorted by path; drafts only when they have problems
+    drafts: tuple[Draft, ...] = ()  # every post read without errors (drafts included)
 
     @property
     def has_errors(self) -> bool:
@@ -124,6 +125,7 @@ def _build(root: Path, parallel: bool) -> Plan:
         for draft in drafts
         if (due := times.get(draft.id)) is not None
         for name in draft.channels
+        if name in campaign.channels  # not a broken entry of channels.yml (see Campaign.broken_channels)
     ]
 
     def render(send: tuple[Draft, ChannelConfig, datetime]) -> Rendered:
@@ -137,7 +139,8 @@ def _build(root: Path, parallel: bool) -> Plan:
     entries.sort(key=lambda e: e.sort_key)
     entries = _check_collisions(entries)
     all_problems = sort_problems([*problems, *(p for e in entries for p in e.problems)])
-    return Plan(campaign, tuple(entries), tuple(all_problems), _unplaced(drafts, entries, all_problems))
+    unplaced = _unplaced(drafts, entries, all_problems)
+    return Plan(campaign, tuple(entries), tuple(all_problems), unplaced, tuple(drafts))
 
 
 def _unplaced(drafts: list[Draft], entries: list[Entry], problems: list[Problem]) -> tuple[Unplaced, ...]:

@@ -109,6 +109,7 @@ class Daemon:
             now = ledger.clock()
             for outcome in publisher.recover(now):
                 log.warning("settled %s on %s: %s (%s)", outcome.post, outcome.channel, outcome.state, outcome.detail)
+            publisher.alert_held(now)
             futures = [self.pool.submit(publisher.drain, None, self.stop) for _ in range(self.workers)]
             wait(futures)
             sent = 0

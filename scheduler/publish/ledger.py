@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -51,6 +51,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlch
 from sqlalchemy.types import TypeDecorator
 
 from scheduler.errors import LedgerError, LedgerUnavailable
+from scheduler.publish.holds import Fate, present, repeat_hold
 from scheduler.secrets import redact
 
 OPEN = ("pending", "retry", "held", "cancelled", "failed", "missed")  # sync may change these
@@ -106,6 +107,7 @@ deliveries = Table(
     Column("published_version", String(64)),
     Column("changed_after_publishing", Boolean, nullable=False, default=False),
     Column("updated_at", UTCDateTime, nullable=False),
+    Column("hold_alerted_at", UTCDateTime),  # a held send whose time came was alerted (once)
     UniqueConstraint("post", "channel", name="uq_deliveries_post_channel"),
     Index("ix_deliveries_state_due", "state", "due"),
 )
@@ -136,6 +138,13 @@ workers = Table(
     Column("id", String(200), primary_key=True),
     Column("started_at", UTCDateTime, nullable=False),
     Column("seen_at", UTCDateTime, nullable=False),
+)
+file_alerts = Table(  # the broken settings files that were alerted, with what was said
+    "file_alerts",
+    metadata,
+    Column("path", String(500), primary_key=True),
+    Column("message", Text, nullable=False),
+    Column("at", UTCDateTime, nullable=False),
 )
 alerts = Table(
     "alerts",
@@ -329,8 +338,12 @@ class Ledger:
 
     # ------------------------------------------------------------------ files → ledger
 
-    def sync(self, wanted: Iterable[Wanted], broken_paths: set[str], now: datetime) -> dict[str, int]:
-        """Make open deliveries match the files; never touch what is sending or settled."""
+    def sync(self, wanted: Iterable[Wanted], absent: Callable[[str, str, str], Fate], now: datetime) -> dict[str, int]:
+        """Make open deliveries match the files; never touch what is sending or settled.
+
+        `absent(post, channel, path)`: the fate of an open delivery the files no longer plan
+        (scheduler.publish.holds decides: cancelled only when valid files say it is gone).
+        """
         counts = {"added": 0, "updated": 0, "held": 0, "cancelled": 0, "changed_after_publishing": 0}
         with self._tx() as conn:
             if not self.is_sqlite:  # daemons syncing at once take turns (SQLite's BEGIN IMMEDIATE does this)
@@ -341,12 +354,7 @@ class Ledger:
             for item in wanted:
                 seen.add((item.post, item.channel))
                 repeat = published_texts.get((item.channel, item.text_hash))
-                hold = item.hold
-                if hold is None and repeat not in (None, item.post) and not item.allow_repeat:
-                    hold = (
-                        f"the same text already went out on {item.channel} as {repeat}; "
-                        "set allow_repeat: true to send it again"
-                    )
+                hold = item.hold or repeat_hold(item.channel, item.post, repeat, item.allow_repeat)
                 row = rows.get((item.post, item.channel))
                 values = {
                     "path": item.path,
@@ -382,7 +390,14 @@ class Ledger:
                         )
                         counts["changed_after_publishing"] += changed
                 elif row.state in OPEN:
-                    state, reason = _open_state(row, item, hold, now)
+                    changed = item.version != row.version or item.due != row.due
+                    fate = present(row.state, row.reason, changed, hold)
+                    state, reason = fate.state, fate.reason
+                    if item.hold:
+                        # Held by a broken file: keep the last good text and time until it is fixed.
+                        values = {k: getattr(row, k) for k in values if k != "updated_at"} | {"updated_at": now}
+                    if state != "held":
+                        values["hold_alerted_at"] = None
                     if row.reason == RETRY_REQUESTED and item.version == row.version and state == row.state:
                         # A person asked for it to go out now: the files' time does not undo that.
                         values.update(due=row.due, max_late_s=row.max_late_s)
@@ -391,7 +406,7 @@ class Ledger:
                         or reason != row.reason
                         or any(getattr(row, k) != v for k, v in values.items() if k != "updated_at")
                     ):
-                        if item.version != row.version:
+                        if values["version"] != row.version:
                             values["attempts"] = 0
                         conn.execute(
                             update(deliveries)
@@ -414,15 +429,16 @@ class Ledger:
                     )
                     counts["changed_after_publishing"] += 1
                 elif row.state in ("pending", "retry", "held", "failed"):
-                    if row.path in broken_paths:
-                        state, reason = "held", f"{row.path} has errors; it goes out once they are fixed"
-                    else:
-                        state, reason = "cancelled", "no longer in the campaign (deleted, or marked draft)"
+                    fate = absent(row.post, row.channel, row.path)
+                    if row.state == "failed" and fate.state == "held":
+                        continue  # it waits for a person anyway; a hold must not re-arm it
+                    state, reason = fate.state, fate.reason
                     if (state, reason) != (row.state, row.reason):
+                        extra = {} if state == "held" else {"hold_alerted_at": None}
                         conn.execute(
                             update(deliveries)
                             .where(deliveries.c.id == row.id, deliveries.c.state == row.state)
-                            .values(state=state, reason=reason, updated_at=now)
+                            .values(state=state, reason=reason, updated_at=now, **extra)
                         )
                         counts["held" if state == "held" else "cancelled"] += 1
         return counts
@@ -604,22 +620,68 @@ class Ledger:
                 found.append(_claim(row, attempt_id))
             return found
 
-    def next_wake(self, *, unpaused: bool = False) -> datetime | None:
+    def next_wake(self, *, unpaused: bool = False, held: bool = True) -> datetime | None:
         """The earliest time a pending or waiting delivery becomes due; `unpaused`: only those on
-        channels that no pause holds (what a daemon can send next)."""
+        channels that no pause holds (what a daemon can send next); `held`: or a held one, to alert."""
         with self._tx() as conn:
             paused = [r.scope for r in conn.execute(select(pauses.c.scope))] if unpaused else []
-            if "*" in paused:
-                return None
-            free = deliveries.c.channel.not_in(paused)
-            due = conn.execute(
-                select(func.min(deliveries.c.due)).where(deliveries.c.state == "pending", free)
-            ).scalar_one()
-            retry = conn.execute(
-                select(func.min(deliveries.c.next_attempt_at)).where(deliveries.c.state == "retry", free)
-            ).scalar_one()
-        times = [UTCDateTime().process_result_value(t, self.engine.dialect) for t in (due, retry) if t is not None]
-        return min((t for t in times if t is not None), default=None)
+            due = retry = None
+            if "*" not in paused:
+                free = deliveries.c.channel.not_in(paused)
+                due = conn.execute(
+                    select(func.min(deliveries.c.due)).where(deliveries.c.state == "pending", free)
+                ).scalar_one()
+                retry = conn.execute(
+                    select(func.min(deliveries.c.next_attempt_at)).where(deliveries.c.state == "retry", free)
+                ).scalar_one()
+            alert = (
+                conn.execute(
+                    select(func.min(deliveries.c.due)).where(
+                        deliveries.c.state == "held", deliveries.c.hold_alerted_at.is_(None)
+                    )
+                ).scalar_one()
+                if held
+                else None
+            )
+        found = (UTCDateTime().process_result_value(t, self.engine.dialect) for t in (due, retry, alert) if t)
+        return min((t for t in found if t is not None), default=None)
+
+    # ------------------------------------------------------------------ holds that need a person
+
+    def held_now_due(self, now: datetime) -> list[Any]:
+        """Held deliveries whose time has come and that were not alerted yet, marked alerted.
+
+        One UPDATE … RETURNING: of several daemons (or a restart), exactly one gets each row.
+        """
+        with self._tx() as conn:
+            return list(
+                conn.execute(
+                    update(deliveries)
+                    .where(
+                        deliveries.c.state == "held",
+                        deliveries.c.due <= now,
+                        deliveries.c.hold_alerted_at.is_(None),
+                    )
+                    .values(hold_alerted_at=now)
+                    .returning(*(deliveries.c[name] for name in ("post", "channel", "path", "due", "reason")))
+                )
+            )
+
+    def broken_files(self, current: dict[str, str], now: datetime) -> tuple[list[tuple[str, str]], list[str]]:
+        """Record which settings files are broken (path → what is wrong); returns the newly broken
+        ones (or broken differently) and the paths fixed since, each only to the first who asks."""
+        with self._tx() as conn:
+            if not self.is_sqlite:
+                conn.execute(text("SELECT pg_advisory_xact_lock(7244)"))
+            known = {r.path: r.message for r in conn.execute(select(file_alerts))}
+            new = [(path, message) for path, message in sorted(current.items()) if known.get(path) != message]
+            fixed = sorted(set(known) - set(current))
+            for path, message in new:
+                conn.execute(file_alerts.delete().where(file_alerts.c.path == path))
+                conn.execute(file_alerts.insert().values(path=path, message=message, at=now))
+            if fixed:
+                conn.execute(file_alerts.delete().where(file_alerts.c.path.in_(fixed)))
+        return new, fixed
 
     # ------------------------------------------------------------------ pauses, workers, alerts
 
@@ -804,17 +866,6 @@ def _record(
             detail=redact(detail) if detail else None,
         )
     )
-
-
-def _open_state(row: Any, item: Wanted, hold: str | None, now: datetime) -> tuple[str, str | None]:
-    if hold:
-        return "held", hold
-    changed = item.version != row.version or item.due != row.due
-    if row.state in ("held", "cancelled"):
-        return "pending", None
-    if row.state in ("failed", "missed") and changed:
-        return "pending", None  # edited or moved after it failed: a new try
-    return row.state, row.reason
 
 
 def _first_line(error: BaseException) -> str:

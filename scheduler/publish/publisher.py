@@ -26,6 +26,7 @@ from scheduler.channels.registry import adapter_class, adapters
 from scheduler.content.campaign import Campaign
 from scheduler.content.plan import Plan
 from scheduler.errors import CampaignError, ChannelError, InDoubt, LedgerUnavailable, Rejected, RetryLater
+from scheduler.publish import holds
 from scheduler.publish.alerts import Alerter
 from scheduler.publish.ledger import RESEND, Claim, Ledger, NewAlert, Wanted, payload_json
 
@@ -76,8 +77,18 @@ class Channels:
         self._lock = threading.Lock()
 
     def update(self, campaign: Campaign) -> None:
-        """Take a newly read channels.yml; adapters whose settings changed are made again."""
+        """Take a newly read channels.yml; adapters whose settings changed are made again.
+
+        A channel whose entry is now broken keeps its last good settings: its sends are held, but
+        one left mid-send can still be settled through it."""
         with self._lock:
+            kept = {
+                name: config
+                for name, config in self.campaign.channels.items()
+                if name in campaign.broken_channels and name not in campaign.channels
+            }
+            if kept:
+                campaign = replace(campaign, channels={**campaign.channels, **kept})
             for name, channel in list(self._made.items()):
                 old, new = self.campaign.channels.get(name), campaign.channels.get(name)
                 if new is None or old is None or (old.type, old.settings) != (new.type, new.settings):
@@ -119,15 +130,20 @@ class Channels:
             channel.close()
 
 
-def wanted_from(plan: Plan, policy: Policy) -> tuple[list[Wanted], set[str]]:
-    """The plan as ledger rows: publishable entries, held ones (with errors), and broken files."""
+def wanted_from(plan: Plan, policy: Policy, reading: holds.Reading | None = None) -> list[Wanted]:
+    """The plan as ledger rows: publishable entries, and held ones (their errors, or a broken
+    settings file that touches them, as the reason)."""
+    reading = reading or holds.read(plan)
     wanted = []
     digests: dict[Path, str] = {}
     for entry in plan.entries:
         if entry.draft.draft:
             continue
         post = entry.post
-        errors = [p.message for p in entry.problems if p.is_error]
+        errors = [p for p in entry.problems if p.is_error]
+        hold = holds.hold_for(reading, entry.draft.path, entry.channel.name, errors)
+        if hold is None and post is None:
+            hold = f"{entry.draft.path} could not be rendered for {entry.channel.name}"
         payload = "{}"
         version = "unrenderable"
         if post is not None:
@@ -150,11 +166,10 @@ def wanted_from(plan: Plan, policy: Policy) -> tuple[list[Wanted], set[str]]:
                 text_hash=hashlib.sha256(f"{entry.channel.name}\n{text}".encode()).hexdigest(),
                 allow_repeat=entry.draft.allow_repeat,
                 payload=payload,
-                hold=f"{entry.draft.path} has errors: {'; '.join(errors)}" if errors or post is None else None,
+                hold=hold,
             )
         )
-    broken = {p.path for p in plan.problems if p.is_error and p.path.startswith("posts/")}
-    return wanted, broken
+    return wanted
 
 
 def _digest(path: Path, cache: dict[Path, str]) -> str:
@@ -200,15 +215,50 @@ class Publisher:
         self._fault = settings.get("CAMPAIGN_FAULT")
 
     def sync(self, plan: Plan, now: datetime) -> dict[str, int]:
-        wanted, broken = wanted_from(plan, self.policy)
-        wanted = [w if w.hold else replace(w, hold=self.channels.cannot_publish(w.channel)) for w in wanted]
-        return self.ledger.sync(wanted, broken, now)
+        """Bring the ledger in line with `plan`; only what valid files say cancels a send (see
+        scheduler.publish.holds). Broken settings files are alerted once."""
+        reading = holds.read(plan)
+        root = plan.campaign.root
+
+        def absent(post: str, channel: str, path: str) -> holds.Fate:
+            return holds.absent(reading, post, channel, path, (root / path).is_file())
+
+        wanted = [
+            w if w.hold else replace(w, hold=self.channels.cannot_publish(w.channel))
+            for w in wanted_from(plan, self.policy, reading)
+        ]
+        counts = self.ledger.sync(wanted, absent, now)
+        self.alert_files(reading, now)
+        return counts
+
+    def alert_files(self, reading: holds.Reading, now: datetime) -> None:
+        """One alert per settings file that became broken (or broken differently); a log line when fixed."""
+        by_file: dict[str, list[str]] = {}
+        for problem in reading.settings_problems():
+            by_file.setdefault(problem.path, []).append(str(problem))
+        current = {path: "; ".join(lines) for path, lines in by_file.items()}
+        new, fixed = self.ledger.broken_files(current, now)
+        for _path, message in new:
+            self.alerter.alert(
+                "broken_file", None, None, f"{message}; the sends it touches are held, nothing is cancelled", now
+            )
+        for path in fixed:
+            log.info("%s is fixed; the sends it held follow the files again", path)
+
+    def alert_held(self, now: datetime) -> list[Outcome]:
+        """Alert, once, every held send whose time has come (its reason names the file and line)."""
+        outcomes = []
+        for row in self.ledger.held_now_due(now):
+            message = f"its time has come but it is not sent: {row.reason or 'held'}"
+            self.alerter.alert("held", row.post, row.channel, message, now)
+            outcomes.append(Outcome(row.post, row.channel, "held", message, now, row.due))
+        return outcomes
 
     def run_once(self, now: datetime | None = None, workers: int = 1) -> list[Outcome]:
         """Settle interrupted sends, then send everything due at `now` (default: the ledger's clock),
         `workers` at a time."""
         now = now or self.ledger.clock()
-        outcomes = self.recover(now)
+        outcomes = self.recover(now) + self.alert_held(now)
         if workers <= 1:
             return outcomes + self.drain(now, fixed=True)
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="send") as pool:

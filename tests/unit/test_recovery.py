@@ -10,6 +10,7 @@ import pytest
 from scheduler.content.campaign import load
 from scheduler.errors import LedgerUnavailable
 from scheduler.publish.alerts import Alerter
+from scheduler.publish.holds import Fate
 from scheduler.publish.ledger import Ledger, Wanted
 from scheduler.publish.publisher import Channels, Policy, Publisher
 from tests.fakes.webhook_server import FakeWebhook
@@ -36,7 +37,7 @@ def book(tmp_path: Path) -> Ledger:
         allow_repeat=False,
         payload='{"text": "Hallo."}',
     )
-    ledger.sync([wanted], set(), NOW)
+    ledger.sync([wanted], lambda *_: Fate("cancelled", None), NOW)
     return ledger
 
 

@@ -1,0 +1,162 @@
+"""Which sends the files hold and which a change positively cancels: the rules of the ledger's sync.
+
+Only what valid files say may cancel a send: its post file was deleted, made a draft, or no longer
+names the channel. A send that a broken file touches is held with that file's problem as the
+reason, never cancelled, and goes out as planned once the file is fixed:
+
+- a post with errors, or an error in a `_defaults.yml` above it, holds that post's sends;
+- a broken entry of channels.yml holds that channel's sends only;
+- any other error in channels.yml or hashtags.yml (whose default tags go on every post), or a
+  missing posts/ folder, holds every send: nothing is cancelled while it lasts.
+
+Pure functions of the plan and of a ledger row's state: no database, no clock.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import PurePosixPath
+
+from scheduler.content.campaign import CHANNELS_FILE, DEFAULTS_FILE, POSTS_DIR
+from scheduler.content.hashtags import FILE as HASHTAGS_FILE
+from scheduler.content.plan import Plan
+from scheduler.content.problems import Problem
+
+SHOWN = 3  # problems quoted in one reason
+
+
+@dataclass(frozen=True)
+class Fate:
+    """What becomes of a send: its state and why."""
+
+    state: str  # "held" or "cancelled" for a send the plan no longer has; else its new state
+    reason: str | None
+
+
+@dataclass(frozen=True)
+class Known:
+    """A post read without errors: what it positively says."""
+
+    path: str
+    channels: frozenset[str]
+    draft: bool
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What one reading of the files says, as far as holding and cancelling go."""
+
+    posts: Mapping[str, Known] = field(default_factory=dict)  # post id → facts
+    paths: frozenset[str] = frozenset()  # files of the posts read without errors
+    everything: tuple[Problem, ...] = ()  # errors that hold every send
+    folders: Mapping[str, tuple[Problem, ...]] = field(default_factory=dict)  # "posts/x/" → its _defaults errors
+    channels: Mapping[str, Problem] = field(default_factory=dict)  # broken channels.yml entries
+    errors_at: Mapping[str, tuple[Problem, ...]] = field(default_factory=dict)  # a post file → its errors
+
+    def settings_problems(self) -> list[Problem]:
+        """Every error in a settings file (channels.yml, hashtags.yml, a _defaults.yml)."""
+        found = [*self.everything, *self.channels.values(), *(p for ps in self.folders.values() for p in ps)]
+        return sorted(set(found))
+
+    def touching(self, path: str, channel: str) -> list[Problem]:
+        """The settings errors that touch a send of the post file `path` on `channel`."""
+        found = list(self.everything)
+        if channel in self.channels:
+            found.append(self.channels[channel])
+        found += [p for folder, ps in self.folders.items() if path.startswith(folder) for p in ps]
+        return found
+
+
+def is_settings_file(path: str) -> bool:
+    return path in (CHANNELS_FILE, HASHTAGS_FILE, POSTS_DIR) or (
+        path.startswith(POSTS_DIR + "/") and PurePosixPath(path).name == DEFAULTS_FILE
+    )
+
+
+def read(plan: Plan) -> Reading:
+    """The reading of `plan`: which posts it positively knows, and which errors hold what."""
+    broken_entries = dict(plan.campaign.broken_channels)
+    entry_problems = set(broken_entries.values())
+    everything: list[Problem] = []
+    folders: dict[str, list[Problem]] = defaultdict(list)
+    errors_at: dict[str, list[Problem]] = defaultdict(list)
+    for problem in plan.problems:
+        if not problem.is_error or problem in entry_problems:
+            continue
+        if problem.path in (CHANNELS_FILE, HASHTAGS_FILE, POSTS_DIR):
+            everything.append(problem)
+        elif is_settings_file(problem.path):
+            folders[str(PurePosixPath(problem.path).parent) + "/"].append(problem)
+        else:
+            errors_at[problem.path].append(problem)
+    posts = {d.id: Known(d.path, frozenset(d.channels), d.draft) for d in plan.drafts}
+    return Reading(
+        posts=posts,
+        paths=frozenset(k.path for k in posts.values()),
+        everything=tuple(everything),
+        folders={k: tuple(v) for k, v in folders.items()},
+        channels=broken_entries,
+        errors_at={k: tuple(v) for k, v in errors_at.items()},
+    )
+
+
+def reason(problems: Iterable[Problem], fallback: str) -> str:
+    """A hold's reason: the problems with file and line (the first few), or `fallback`."""
+    shown = sorted(set(problems))
+    if not shown:
+        return fallback
+    text = "; ".join(str(p) for p in shown[:SHOWN])
+    more = len(shown) - SHOWN
+    return f"held until fixed: {text}" + (f"; and {more} more" if more > 0 else "")
+
+
+def hold_for(reading: Reading, path: str, channel: str, own: Iterable[Problem] = ()) -> str | None:
+    """Why a planned send of the post file `path` on `channel` must not go out now, or None."""
+    problems = [*own, *reading.touching(path, channel)]
+    return reason(problems, "") or None
+
+
+def absent(reading: Reading, post: str, channel: str, path: str, exists: bool) -> Fate:
+    """The fate of an open send that this reading does not plan: cancelled only if the files say so."""
+    known = reading.posts.get(post)
+    if known is not None:
+        if known.draft:
+            return Fate("cancelled", f"{known.path} was made a draft")
+        if channel not in known.channels:
+            return Fate("cancelled", f"{known.path} no longer names {channel}")
+        problems = [*reading.errors_at.get(known.path, ()), *reading.touching(known.path, channel)]
+        return Fate("held", reason(problems, f"{known.path} names {channel} but could not be planned"))
+    touching = reading.touching(path, channel)
+    if touching:  # while a file that touches the send is broken, nothing it touches is cancelled
+        return Fate("held", reason([*reading.errors_at.get(path, ()), *touching], ""))
+    if path in reading.paths:
+        return Fate("cancelled", f"{path} is now another post (its id changed)")
+    if not exists:
+        return Fate("cancelled", f"{path} was deleted")
+    return Fate("held", reason(reading.errors_at.get(path, ()), f"{path} has errors; it goes out once they are fixed"))
+
+
+def present(state: str, row_reason: str | None, changed: bool, hold: str | None) -> Fate:
+    """The new state of an open send (pending, retry, held, cancelled, failed, missed) that the plan has.
+
+    `changed`: its text or time differs from the row's; `hold`: why the files hold it (its own
+    errors, a broken settings file, or a repeat of a text that already went out).
+    """
+    if hold:
+        if state in ("failed", "missed") and not changed:
+            return Fate(state, row_reason)  # it waits for a person anyway; a hold must not re-arm it
+        return Fate("held", hold)
+    if state in ("held", "cancelled"):
+        return Fate("pending", None)
+    if state in ("failed", "missed") and changed:
+        return Fate("pending", None)  # edited or moved after it failed: a new try
+    return Fate(state, row_reason)
+
+
+def repeat_hold(channel: str, post: str, published_as: str | None, allow_repeat: bool) -> str | None:
+    """Why a send repeats a text that already went out on its channel, or None."""
+    if published_as in (None, post) or allow_repeat:
+        return None
+    return f"the same text already went out on {channel} as {published_as}; set allow_repeat: true to send it again"
