@@ -15,6 +15,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -96,7 +97,7 @@ class Channel(ABC):
     #: Seconds during which sending again with the same key cannot make a second post (the
     #: network deduplicates by key): 0 for none, math.inf for forever. Mastodon keeps keys 1 hour.
     idempotent_for: ClassVar[float] = 0.0
-    #: `lookup(key)` can tell for certain whether a post with this key exists.
+    #: `lookup` can find a post that an interrupted send may have published.
     can_lookup: ClassVar[bool] = False
 
     def __init__(self, name: str, settings: Mapping[str, Any]) -> None:
@@ -113,10 +114,13 @@ class Channel(ABC):
     def publish(self, post: RenderedPost, key: str) -> Receipt:
         """Publish `post`. `key` is stable per (post, channel, content version)."""
 
-    def lookup(self, key: str) -> Receipt | None:
+    def lookup(self, key: str, post: RenderedPost, since: datetime) -> Receipt | None:
         """The receipt of the post published with `key`, or None if there is certainly none.
 
-        Only called when `can_lookup` is true; raise RetryLater when the network cannot say now.
+        `post` is what was sent and `since` when the first attempt with this key began, for
+        networks without idempotency keys that can only search the account's recent posts.
+        Only called when `can_lookup` is true; raise RetryLater when the network cannot say now,
+        and InDoubt when it is not found but may still be out (None makes the daemon send again).
         """
         raise NotImplementedError(f"{self.type_name} cannot look posts up")
 

@@ -122,7 +122,7 @@ class BlueskyChannel(Channel):
                 return existing
         _fail(response)
 
-    def lookup(self, key: str) -> Receipt | None:
+    def lookup(self, key: str, post: RenderedPost, since: datetime) -> Receipt | None:
         rkey = richtext.tid_for_key(key)
         try:
             return self._get_post(rkey)

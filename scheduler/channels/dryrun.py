@@ -67,7 +67,7 @@ class DryRunChannel(Channel):
         log.info("dry-run: published %s on %s (%d characters)", post.post, self.name, len(post.text))
         return self._receipt(key)
 
-    def lookup(self, key: str) -> Receipt | None:
+    def lookup(self, key: str, post: RenderedPost, since: datetime) -> Receipt | None:
         if not self.outbox.exists():
             return None
         with self._locked() as handle:

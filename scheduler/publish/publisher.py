@@ -361,9 +361,10 @@ class Publisher:
             channel = self.channels.get(claim.channel)
         except CampaignError as exc:
             return self._doubt(claim, now, f"{reason}; cannot check: {exc}")
+        first = self.ledger.first_attempt(claim.key) or claim.claimed_at
         if channel.can_lookup:
             try:
-                receipt = channel.lookup(claim.key)
+                receipt = channel.lookup(claim.key, rendered_post(claim), first)
             except ChannelError as exc:
                 return self._doubt(claim, now, f"{reason}; the lookup failed: {exc.reason}")
             if receipt is not None:
@@ -384,7 +385,6 @@ class Publisher:
                 next_at=now,
                 outcome=outcome or "retry",
             )
-        first = self.ledger.first_attempt(claim.key) or claim.claimed_at
         if (now - first).total_seconds() < channel.idempotent_for:
             # The resend with the same key is the settlement (the network answers with what it has).
             return self._settle(

@@ -7,6 +7,7 @@ import re
 import socket
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,8 @@ from scheduler.channels.bluesky_richtext import tid_for_key
 from scheduler.errors import InDoubt, Rejected, RetryLater
 from scheduler.secrets import resolve
 from tests.fakes.bluesky_server import FakePDS, Reply, xrpc_error
+
+SINCE = datetime(2027, 11, 15, 8, 0, tzinfo=UTC)  # when the first attempt began (unused by Bluesky)
 
 SENTINEL = "SENTINEL-SECRET-7c1d"
 CREATE = "com.atproto.repo.createRecord"
@@ -205,7 +208,7 @@ def test_dropped_after_create_is_in_doubt_then_lookup_finds_it_and_a_retry_posts
 
     with pytest.raises(InDoubt):
         channel.publish(post("Eén keer"), "once")
-    found = channel.lookup("once")
+    found = channel.lookup("once", post(), SINCE)
     again = channel.publish(post("Eén keer"), "once")
 
     assert found is not None and found.url is not None and found.url.endswith(tid_for_key("once"))
@@ -225,7 +228,7 @@ def test_an_explicit_already_exists_error_also_resolves_to_the_existing_record(
 
 
 def test_lookup_of_a_key_never_published_is_none(channel: BlueskyChannel) -> None:
-    assert channel.lookup("never") is None
+    assert channel.lookup("never", post(), SINCE) is None
 
 
 def test_lookup_that_cannot_tell_is_retry_later(pds: FakePDS, channel: BlueskyChannel) -> None:
@@ -233,7 +236,7 @@ def test_lookup_that_cannot_tell_is_retry_later(pds: FakePDS, channel: BlueskyCh
         pds.fail_next("com.atproto.repo.getRecord", xrpc_error(503, "ServiceUnavailable", "try later"))
 
     with pytest.raises(RetryLater):
-        channel.lookup("k")
+        channel.lookup("k", post(), SINCE)
 
 
 def test_check_logs_in_once_and_says_as_whom(pds: FakePDS, channel: BlueskyChannel) -> None:
@@ -306,6 +309,6 @@ def test_lookup_with_a_refused_login_cannot_say_rather_than_rejects(pds: FakePDS
     channel = make_channel(pds.url, password="wrong-password-here")
     try:
         with pytest.raises(RetryLater, match="app password rejected"):
-            channel.lookup("k")
+            channel.lookup("k", post(), SINCE)
     finally:
         channel.close()
