@@ -15,7 +15,7 @@ from functools import cache
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from babel import Locale, UnknownLocaleError
 
@@ -23,7 +23,7 @@ from scheduler.channels.base import Limits
 from scheduler.content import hashtags as hashtags_file
 from scheduler.content import yamlfile
 from scheduler.content.files import read_yaml_mapping
-from scheduler.content.problems import Problem, error
+from scheduler.content.problems import Problem, did_you_mean, error
 from scheduler.errors import ConfigError
 from scheduler.secrets import looks_like_literal_secret
 
@@ -106,7 +106,8 @@ def _settings(data: yamlfile.LineDict, path: str, root: Path, problems: list[Pro
             error(
                 path,
                 data.line_of("timezone"),
-                f"unknown time zone {zone_name!r} (use an IANA name such as Europe/Amsterdam)",
+                f"unknown time zone {zone_name!r}{did_you_mean(str(zone_name), available_timezones(), 0.8)} "
+                "(an IANA name such as Europe/Amsterdam)",
             )
         )
         zone = ZoneInfo(DEFAULT_TIMEZONE)

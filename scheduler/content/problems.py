@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -36,6 +37,12 @@ class Problem:
 def plural(count: int, word: str, many: str | None = None) -> str:
     """`1 error`, `2 errors`; `many` for words that do not just take an s."""
     return f"{count:,} {word if count == 1 else many or word + 's'}"
+
+
+def did_you_mean(word: str, known: Iterable[str], cutoff: float = 0.6) -> str:
+    """`; did you mean 'x'?` for the closest of `known`, or nothing when none is close enough."""
+    close = difflib.get_close_matches(word, sorted(known), n=1, cutoff=cutoff)
+    return f"; did you mean {close[0]!r}?" if close else ""
 
 
 def error(path: str, line: int, message: str) -> Problem:

@@ -17,12 +17,11 @@ The same code renders for validate, preview and the daemon.
 
 from __future__ import annotations
 
-import difflib
 import functools
 import math
 import re
 import sys
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path, PurePosixPath, PureWindowsPath
@@ -43,7 +42,7 @@ from scheduler.channels.base import MediaItem, RenderedPost
 from scheduler.content.campaign import Campaign, ChannelConfig
 from scheduler.content.drafts import Draft, MediaRef
 from scheduler.content.hashtags import case_hint, tags_in
-from scheduler.content.problems import Problem, error, warning
+from scheduler.content.problems import Problem, did_you_mean, error, warning
 
 MAX_OUTPUT = 100_000  # characters a template may produce (and be)
 MAX_RANGE = 1_000  # items range() may produce in a template
@@ -493,12 +492,7 @@ def _check_names(tree: nodes.Template, env: SandboxedEnvironment) -> None:
     for kind, node_type, known in (("filter", nodes.Filter, env.filters), ("test", nodes.Test, env.tests)):
         for used in tree.find_all(node_type):
             if used.name not in known:
-                raise _TemplateFailed(f"unknown {kind} {used.name!r}{_suggest(used.name, known)}", used.lineno)
-
-
-def _suggest(name: str, known: Iterable[str]) -> str:
-    close = difflib.get_close_matches(name, sorted(known), n=1)
-    return f"; did you mean {close[0]!r}?" if close else ""
+                raise _TemplateFailed(f"unknown {kind} {used.name!r}{did_you_mean(used.name, known)}", used.lineno)
 
 
 def _unknown(exc: UnknownName, context: Mapping[str, Any]) -> str:
@@ -508,13 +502,13 @@ def _unknown(exc: UnknownName, context: Mapping[str, Any]) -> str:
         return f"template uses something the sandbox forbids: {name!r} (a post can only use its own values)"
     if exc.owner is missing:
         known = [key for key in context if key != _LITERALS]
-        hint = _suggest(name, known) or f"; a post can use {', '.join(known)}"
+        hint = did_you_mean(name, known) or f"; a post can use {', '.join(known)}"
         return f"template: unknown name {name!r}{hint} (see docs/writing-posts.md)"
     owner = _owner_name(exc.owner, context)
     if isinstance(exc.owner, Mapping):
         keys = [str(key) for key in exc.owner]
         shown = ", ".join(keys[:10]) + (", ..." if len(keys) > 10 else "")
-        hint = _suggest(name, keys) or (f"; it has {shown}" if keys else "; it is empty")
+        hint = did_you_mean(name, keys) or (f"; it has {shown}" if keys else "; it is empty")
         return f"template: {owner} has no {name!r}{hint}"
     return f"template: {owner} has no {name!r}"
 

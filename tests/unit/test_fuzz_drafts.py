@@ -939,7 +939,7 @@ def test_a_time_zone_that_names_a_folder_is_an_error_not_a_crash() -> None:
     defaults = str(BASE["posts/_defaults.yml"]).replace("Europe/Amsterdam", "Europe")
     assert_reported(
         {"posts/_defaults.yml": defaults},
-        "posts/_defaults.yml:2: error: unknown time zone 'Europe' (use an IANA name such as Europe/Amsterdam)",
+        "posts/_defaults.yml:2: error: unknown time zone 'Europe' (an IANA name such as Europe/Amsterdam)",
     )
 
 

@@ -101,3 +101,13 @@ def test_the_summary_counts_in_singular_and_plural(tmp_path: Path) -> None:
     assert result.stderr.strip() == "3 posts, 3 planned sends: 1 error, 1 warning"
     write_campaign(tmp_path / "one", {"a.md": post("Een.", publish_at="2027-11-15 09:00")})
     assert validate(tmp_path / "one").stderr.strip() == "1 post, 1 planned send: 0 errors, 0 warnings"
+
+
+def test_a_misspelt_time_zone_is_an_error_with_the_zone_it_probably_means(tmp_path: Path) -> None:
+    defaults = DEFAULTS.replace("Europe/Amsterdam", "Europe/Amsterdm")
+    write_campaign(tmp_path, {"a.md": post("Tekst.", publish_at="2027-11-15 09:00")}, defaults=defaults)
+
+    assert (
+        "posts/_defaults.yml:2: error: unknown time zone 'Europe/Amsterdm'; did you mean 'Europe/Amsterdam'?"
+        " (an IANA name such as Europe/Amsterdam)"
+    ) in lines(tmp_path)
