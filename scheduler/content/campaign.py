@@ -65,6 +65,9 @@ class Campaign:
     # Entries of channels.yml that name a channel but cannot be used, with why: posts may still
     # name them (their sends are held, never cancelled, until the entry is fixed).
     broken_channels: Mapping[str, Problem] = field(default_factory=dict)
+    # Channels that plan and preview like any other but that no installed adapter can publish:
+    # their sends are held too, with the problem as the reason.
+    unpublishable: Mapping[str, Problem] = field(default_factory=dict)
 
 
 def find_root(given: str | Path | None) -> Path:
@@ -86,13 +89,22 @@ def load(root: Path) -> tuple[Campaign, list[Problem]]:
     channels_data, channel_problems = read_yaml_mapping(root, CHANNELS_FILE)
     problems += channel_problems
     broken: dict[str, Problem] = {}
-    channels = _channels(channels_data, problems, broken)
+    unpublishable: dict[str, Problem] = {}
+    channels = _channels(channels_data, problems, broken, unpublishable)
     alerts = channels_data.get("alerts") or {}
     if not isinstance(alerts, Mapping):
         problems.append(error(CHANNELS_FILE, channels_data.line_of("alerts"), "alerts must be a mapping"))
         alerts = {}
     campaign = Campaign(
-        root, settings, channels, hashtags, defaults, alerts, broken_channels=broken, root_defaults_broken=root_broken
+        root,
+        settings,
+        channels,
+        hashtags,
+        defaults,
+        alerts,
+        broken_channels=broken,
+        unpublishable=unpublishable,
+        root_defaults_broken=root_broken,
     )
     return campaign, problems
 
@@ -123,7 +135,12 @@ def _settings(data: yamlfile.LineDict, path: str, root: Path, problems: list[Pro
     return Settings(name=str(name), timezone=zone, language=str(language))
 
 
-def _channels(data: yamlfile.LineDict, problems: list[Problem], broken: dict[str, Problem]) -> dict[str, ChannelConfig]:
+def _channels(
+    data: yamlfile.LineDict,
+    problems: list[Problem],
+    broken: dict[str, Problem],
+    unpublishable: dict[str, Problem],
+) -> dict[str, ChannelConfig]:
     from scheduler.channels.registry import limits_for
 
     for key in data:
@@ -174,6 +191,7 @@ def _channels(data: yamlfile.LineDict, problems: list[Problem], broken: dict[str
                     f"types that can publish: {', '.join(sorted(publishing_types())) or 'none'}",
                 )
             )
+            unpublishable[name] = problems[-1]
         channels[name] = ChannelConfig(name, settings["type"], clean, limits)
     return channels
 

@@ -77,7 +77,7 @@ def is_settings_file(path: str) -> bool:
 
 def read(plan: Plan) -> Reading:
     """The reading of `plan`: which posts it positively knows, and which errors hold what."""
-    broken_entries = dict(plan.campaign.broken_channels)
+    broken_entries = {**plan.campaign.unpublishable, **plan.campaign.broken_channels}
     entry_problems = set(broken_entries.values())
     everything: list[Problem] = []
     folders: dict[str, list[Problem]] = defaultdict(list)

@@ -22,7 +22,7 @@ from typing import Any
 
 from scheduler import secrets, settings
 from scheduler.channels.base import Channel, LinkCard, MediaItem, RenderedPost
-from scheduler.channels.registry import adapter_class, adapters
+from scheduler.channels.registry import adapter_class
 from scheduler.content.campaign import Campaign
 from scheduler.content.plan import Plan
 from scheduler.errors import CampaignError, ChannelError, InDoubt, LedgerUnavailable, Rejected, RetryLater
@@ -117,13 +117,6 @@ class Channels:
             outbox = Path(resolved.get("outbox") or "dryrun-outbox.jsonl")
             resolved["outbox"] = str(outbox if outbox.is_absolute() else self.campaign.root / outbox)
         return cls(name, resolved)
-
-    def cannot_publish(self, name: str) -> str | None:
-        """Why `name`'s sends must be held rather than tried: its type has no installed adapter."""
-        config = self.campaign.channels.get(name)
-        if self.dry_run_dir is not None or config is None or config.type in adapters():
-            return None
-        return f"channel {name} has type {config.type!r}, which no installed adapter can publish"
 
     def close(self) -> None:
         for channel in self._made.values():
@@ -223,11 +216,7 @@ class Publisher:
         def absent(post: str, channel: str, path: str) -> holds.Fate:
             return holds.absent(reading, post, channel, path, (root / path).is_file())
 
-        wanted = [
-            w if w.hold else replace(w, hold=self.channels.cannot_publish(w.channel))
-            for w in wanted_from(plan, self.policy, reading)
-        ]
-        counts = self.ledger.sync(wanted, absent, now)
+        counts = self.ledger.sync(wanted_from(plan, self.policy, reading), absent, now)
         self.alert_files(reading, now)
         return counts
 

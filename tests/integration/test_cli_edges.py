@@ -44,7 +44,8 @@ def test_the_daemon_holds_the_sends_of_a_channel_no_adapter_can_publish(tmp_path
     )
     for _ in range(2):  # a second pass neither retries it nor gives up on it
         result = with_ledger(tmp_path, "run", "--once")
-        assert result.returncode == 0, result.stderr
+        assert result.returncode == 1, result.stderr  # channels.yml has an error: a person must fix it
+        assert "1 send held: fix the file(s) above; nothing was cancelled" in result.stderr
     assert states(tmp_path) == {("a", "mastodon"): "published", ("a", "twitter"): "held"}
     assert [r["channel"] for r in outbox(tmp_path)] == ["mastodon"]
     held = with_ledger(tmp_path, "status").stdout

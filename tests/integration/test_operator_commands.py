@@ -227,9 +227,9 @@ def test_from_and_to_take_every_time_publish_at_takes(tmp_path: Path, when: str)
     assert campaign(tmp_path, "validate").returncode == 0  # publish_at takes it
     shown = campaign(tmp_path, "preview", "--format", "json", "--from", when)
     assert shown.returncode == 0, shown.stderr
-    assert [r["post"] for r in json.loads(shown.stdout)] == ["a"]
+    assert [r["post"] for r in json.loads(shown.stdout)["sends"]] == ["a"]
     before = campaign(tmp_path, "preview", "--format", "json", "--to", when)
-    assert [r["post"] for r in json.loads(before.stdout)] == ["b"]
+    assert [r["post"] for r in json.loads(before.stdout)["sends"]] == ["b"]
     assert campaign(tmp_path, "rehearse", "--from", when).returncode == 0
 
 
