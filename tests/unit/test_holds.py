@@ -7,6 +7,7 @@ from pathlib import Path
 from scheduler.content.plan import build
 from scheduler.content.problems import error
 from scheduler.publish.holds import Known, Reading, absent, hold_for, present, read, repeat_hold
+from scheduler.publish.states import State
 
 CHANNEL_TYPO = error("channels.yml", 2, "unknown channel type 'mastodn'")
 FOLDER = error("posts/week/_defaults.yml", 1, "unknown key 'max_lat'")
@@ -55,12 +56,12 @@ def test_a_broken_folder_defaults_holds_the_posts_below_it_only() -> None:
 
 
 def test_open_sends_follow_the_files_and_a_hold_does_not_re_arm_a_failed_send() -> None:
-    assert present("held", "x", changed=False, hold=None).state == "pending"
-    assert present("cancelled", "x", changed=False, hold=None).state == "pending"
-    assert present("pending", None, changed=True, hold="broken").state == "held"
-    assert present("failed", "rejected", changed=True, hold=None).state == "pending"  # edited: a new try
-    assert present("failed", "rejected", changed=False, hold=None).state == "failed"
-    assert present("missed", "late", changed=False, hold="broken").state == "missed"
+    assert present(State.HELD, "x", changed=False, hold=None).state == "pending"
+    assert present(State.CANCELLED, "x", changed=False, hold=None).state == "pending"
+    assert present(State.PENDING, None, changed=True, hold="broken").state == "held"
+    assert present(State.FAILED, "rejected", changed=True, hold=None).state == "pending"  # edited: a new try
+    assert present(State.FAILED, "rejected", changed=False, hold=None).state == "failed"
+    assert present(State.MISSED, "late", changed=False, hold="broken").state == "missed"
 
 
 def test_the_same_text_twice_on_a_channel_is_held_unless_allowed() -> None:
