@@ -185,6 +185,7 @@ def rehearse(obj: Context, start: str | None, end: str | None) -> None:
 
     from scheduler.publish.clock import SimulatedClock
     from scheduler.publish.ledger import Ledger
+    from scheduler.publish.publisher import rehearse as rehearse_passes
 
     started = time.perf_counter()
     plan = obj.plan()
@@ -202,20 +203,14 @@ def rehearse(obj: Context, start: str | None, end: str | None) -> None:
             _say_skipped(skipped, format_datetime(begin.astimezone(zone), "EEE d MMM y HH:mm", locale=language))
             plan = replace(plan, entries=tuple(e for e in plan.entries if e.due >= begin))
         publisher.sync(plan, begin)
-        stop = _bound(end, zone, True)
         counts: dict[str, int] = {}
-        while True:
-            wake = ledger.next_wake()
-            if wake is None or (stop is not None and wake >= stop):
-                break
-            clock.set(max(clock.now(), wake))
-            for outcome in publisher.make_pass().outcomes:
-                counts[outcome.state] = counts.get(outcome.state, 0) + 1
-                when = format_datetime(outcome.at.astimezone(zone), "EEE d MMM y HH:mm zzz", locale=language)
-                click.echo(
-                    f"{when}  {outcome.channel:<12} {outcome.post:<40} {outcome.state}"
-                    + ("" if outcome.state == State.PUBLISHED else f": {outcome.detail}")
-                )
+        for outcome in rehearse_passes(publisher, clock, _bound(end, zone, True)):
+            counts[outcome.state] = counts.get(outcome.state, 0) + 1
+            when = format_datetime(outcome.at.astimezone(zone), "EEE d MMM y HH:mm zzz", locale=language)
+            click.echo(
+                f"{when}  {outcome.channel:<12} {outcome.post:<40} {outcome.state}"
+                + ("" if outcome.state == State.PUBLISHED else f": {outcome.detail}")
+            )
         ledger.close()
     summary = ", ".join(f"{v} {k}" for k, v in sorted(counts.items())) or "nothing due"
     click.echo(f"rehearsal: {summary} in {time.perf_counter() - started:.1f} s", err=True)

@@ -14,7 +14,7 @@ import signal
 import socket
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -28,7 +28,7 @@ from scheduler.content.plan import Plan
 from scheduler.errors import CampaignError, ChannelError, InDoubt, LedgerUnavailable, Rejected, RetryLater
 from scheduler.publish import holds, payload
 from scheduler.publish.alerts import Alerter
-from scheduler.publish.clock import Clock, LedgerClock, stamp
+from scheduler.publish.clock import Clock, LedgerClock, SimulatedClock, stamp
 from scheduler.publish.ledger import Claim, Ledger, NewAlert, Wanted
 from scheduler.publish.states import Attempted, State
 
@@ -571,6 +571,17 @@ class Publisher:
     def _crash_if(self, point: str) -> None:
         if self._fault == point:  # fault injection for the crash tests (CAMPAIGN_FAULT)
             os.kill(os.getpid(), signal.SIGKILL)
+
+
+def rehearse(publisher: Publisher, clock: SimulatedClock, until: datetime | None = None) -> Iterator[Outcome]:
+    """Passes at each moment the ledger next wakes, with `clock` (the publisher's) moved there, until
+    nothing is due before `until`: a campaign's run in simulated time."""
+    while True:
+        wake = publisher.ledger.next_wake()
+        if wake is None or (until is not None and wake >= until):
+            return
+        clock.set(max(clock.now(), wake))
+        yield from publisher.make_pass().outcomes
 
 
 def human(delta: timedelta) -> str:
