@@ -26,6 +26,7 @@ from scheduler.content.problems import Problem
 from scheduler.publish.states import FOR_A_PERSON, State
 
 SHOWN = 3  # problems quoted in one reason
+RETRY_REQUESTED = "retry requested"  # the reason of a send a person made due now
 
 
 @dataclass(frozen=True)
@@ -163,3 +164,17 @@ def repeat_hold(channel: str, post: str, published_as: str | None, allow_repeat:
     if published_as in (None, post) or allow_repeat:
         return None
     return f"the same text already went out on {channel} as {published_as}; set allow_repeat: true to send it again"
+
+
+def unplanned(state: State, row_reason: str | None, fate: Fate) -> Fate:
+    """The new state of an open send the plan no longer has, given its `fate` by `absent`: a failed
+    send waits for a person anyway, so a hold must not re-arm it."""
+    if state == State.FAILED and fate.state == State.HELD:
+        return Fate(state, row_reason)
+    return fate
+
+
+def keeps_retry_time(row_reason: str | None, same_version: bool, same_state: bool) -> bool:
+    """A person asked for this send to go out now (`campaign retry`): the files' time does not undo
+    that, as long as its text and state stay as they were."""
+    return row_reason == RETRY_REQUESTED and same_version and same_state

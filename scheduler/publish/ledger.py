@@ -52,12 +52,11 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlch
 from sqlalchemy.types import TypeDecorator
 
 from scheduler.errors import LedgerError, LedgerUnavailable
-from scheduler.publish.holds import Fate, present, repeat_hold
+from scheduler.publish.holds import RETRY_REQUESTED, Fate, keeps_retry_time, present, repeat_hold, unplanned
 from scheduler.publish.states import FOR_A_PERSON, OPEN, Attempted, State
 from scheduler.secrets import redact
 
 MIN_SQLITE = (3, 35, 0)  # UPDATE … RETURNING
-RETRY_REQUESTED = "retry requested"
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -468,7 +467,7 @@ class Ledger:
                         values = {k: getattr(row, k) for k in values if k != "updated_at"} | {"updated_at": now}
                     if state != State.HELD:
                         values["hold_alerted_at"] = None
-                    if row.reason == RETRY_REQUESTED and item.version == row.version and state == row.state:
+                    if keeps_retry_time(row.reason, item.version == row.version, state == row.state):
                         # A person asked for it to go out now: the files' time does not undo that.
                         values.update(due=row.due, max_late_s=row.max_late_s)
                     if (
@@ -499,9 +498,7 @@ class Ledger:
                     )
                     counts["changed_after_publishing"] += 1
                 elif row.state in (State.PENDING, State.RETRY, State.HELD, State.FAILED):
-                    fate = absent(row.post, row.channel, row.path)
-                    if row.state == State.FAILED and fate.state == State.HELD:
-                        continue  # it waits for a person anyway; a hold must not re-arm it
+                    fate = unplanned(row.state, row.reason, absent(row.post, row.channel, row.path))
                     state, reason = fate.state, fate.reason
                     if (state, reason) != (row.state, row.reason):
                         extra = {} if state == State.HELD else {"hold_alerted_at": None}
