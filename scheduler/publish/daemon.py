@@ -185,6 +185,8 @@ class Daemon:
         """Log what people did by hand since the last look; a retry or resume starts a pass at once."""
         try:
             new = self.publisher.ledger.actions(after=self._seen_action)
+        except LedgerUnavailable:
+            return  # the publishing loop reports the outage, once
         except Exception:
             log.exception("cannot read the actions by hand")
             return
