@@ -241,8 +241,9 @@ def lateness(keep: bool, posts: int = 500, over: float = 30.0, lead: float = 5.0
         if r["post"] in claimed
     ]
     record = [
-        (rows[r["post"]].published_at - datetime.fromisoformat(r["published_at"])) / timedelta(milliseconds=1)
+        (recorded - datetime.fromisoformat(r["published_at"])) / timedelta(milliseconds=1)
         for r in sent
+        if (recorded := rows[r["post"]].published_at) is not None
     ]
     print(f"  sent {len(once)} posts, each once: {set(once.values()) == {1}}; daemon exit code {code} after SIGTERM")
     print(f"  sent - due:       {spread(late)}   (goal p99 < 500 ms)")

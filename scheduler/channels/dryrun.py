@@ -4,6 +4,7 @@ Each post becomes one line `{"key", "channel", "post", "text", "media", "publish
 outbox (setting `outbox`, default `dryrun-outbox.jsonl` in the working directory). It is
 idempotent and can look posts up, like the best networks, so the daemon's guarantees can be
 tested end to end with it. `like: mastodon` borrows another type's length and media rules.
+`published_at` is by the clock it is given (the publisher's: simulated time in a rehearsal).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import json
 import logging
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -30,9 +31,10 @@ class DryRunChannel(Channel):
     idempotent_for = math.inf
     can_lookup = True
 
-    def __init__(self, name: str, settings: Mapping[str, Any]) -> None:
+    def __init__(self, name: str, settings: Mapping[str, Any], *, clock: Callable[[], datetime] | None = None) -> None:
         super().__init__(name, settings)
         self.outbox = Path(settings.get("outbox") or "dryrun-outbox.jsonl")
+        self.clock = clock or (lambda: datetime.now(UTC))
 
     @classmethod
     def limits(cls, settings: Mapping[str, Any]) -> Limits:
@@ -58,7 +60,7 @@ class DryRunChannel(Channel):
                 "text": post.text,
                 "media": [{"path": str(item.path), "alt": item.alt} for item in post.media],
                 "language": post.language,
-                "published_at": datetime.now(UTC).isoformat(timespec="milliseconds"),
+                "published_at": self.clock().isoformat(timespec="milliseconds"),
             }
             handle.seek(0, os.SEEK_END)
             handle.write(json.dumps(record, ensure_ascii=False) + "\n")

@@ -17,10 +17,12 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from scheduler.cli.main import WHEN_FORMATS, Context, _bound, main, now, pass_context
+from scheduler.publish.states import State
 
 if TYPE_CHECKING:
     from scheduler.content.plan import Entry
-    from scheduler.publish.ledger import Actor, Ledger, Pause
+    from scheduler.publish.clock import Clock
+    from scheduler.publish.ledger import Actor, Delivery, Ledger, Pause
     from scheduler.publish.publisher import Publisher
 
 
@@ -74,7 +76,11 @@ def _open_ledger(root: Path, url: str | None = None) -> Ledger:
 
 
 def _publisher(
-    obj: Context, ledger: Ledger, dry_run_dir: Path | None = None, worker: str | None = None
+    obj: Context,
+    ledger: Ledger,
+    dry_run_dir: Path | None = None,
+    worker: str | None = None,
+    clock: Clock | None = None,
 ) -> tuple[Any, Publisher]:
     from scheduler import settings
     from scheduler.content import campaign as campaign_file
@@ -90,7 +96,9 @@ def _publisher(
         policy = Policy.from_env()
     except (CampaignError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
-    publisher = Publisher(ledger, Channels(campaign, dry_run_dir), Alerter(ledger, webhook), policy, worker)
+    publisher = Publisher(
+        ledger, Channels(campaign, dry_run_dir), Alerter(ledger, webhook), policy, worker, clock=clock
+    )
     return campaign, publisher
 
 
@@ -129,10 +137,10 @@ def run(obj: Context, once: bool, workers: int | None, log_format: str | None, l
     if once:
         from scheduler.publish import holds
 
-        ledger.heartbeat(publisher.worker, ledger.clock())
+        ledger.heartbeat(publisher.worker, publisher.clock.now())
         plan = obj.plan()
-        publisher.sync(plan, ledger.clock())
-        outcomes = publisher.run_once(workers=workers)
+        publisher.sync(plan, publisher.clock.now())
+        outcomes = publisher.make_pass(workers).outcomes
         ledger.leave(publisher.worker)
         publisher.channels.close()
         for outcome in outcomes:
@@ -145,7 +153,7 @@ def run(obj: Context, once: bool, workers: int | None, log_format: str | None, l
         broken = holds.read(plan).settings_problems()
         if broken:
             # Exit non-zero: what the broken files touch is held, and a person must fix them.
-            held = len(ledger.rows(states=("held",)))
+            held = len(ledger.rows(states=(State.HELD,)))
             for problem in broken:
                 click.echo(str(problem), err=True)
             click.echo(f"{_count(held, 'send')} held: fix the file(s) above; nothing was cancelled", err=True)
@@ -175,7 +183,9 @@ def rehearse(obj: Context, start: str | None, end: str | None) -> None:
 
     from babel.dates import format_datetime
 
+    from scheduler.publish.clock import SimulatedClock
     from scheduler.publish.ledger import Ledger
+    from scheduler.publish.publisher import rehearse as rehearse_passes
 
     started = time.perf_counter()
     plan = obj.plan()
@@ -185,27 +195,22 @@ def rehearse(obj: Context, start: str | None, end: str | None) -> None:
     with tempfile.TemporaryDirectory(prefix="rehearse-") as tmp:
         ledger = Ledger(f"sqlite:///{tmp}/ledger.db")
         ledger.upgrade()
-        _, publisher = _publisher(obj, ledger, dry_run_dir=Path(tmp), worker="rehearsal")
-        clock = _bound(start, zone, False) or now()
-        skipped = [e for e in plan.entries if e.due < clock and not e.draft.draft]
+        begin = _bound(start, zone, False) or now()
+        clock = SimulatedClock(begin)
+        _, publisher = _publisher(obj, ledger, dry_run_dir=Path(tmp), worker="rehearsal", clock=clock)
+        skipped = [e for e in plan.entries if e.due < begin and not e.draft.draft]
         if skipped:
-            _say_skipped(skipped, format_datetime(clock.astimezone(zone), "EEE d MMM y HH:mm", locale=language))
-            plan = replace(plan, entries=tuple(e for e in plan.entries if e.due >= clock))
-        publisher.sync(plan, clock)
-        stop = _bound(end, zone, True)
+            _say_skipped(skipped, format_datetime(begin.astimezone(zone), "EEE d MMM y HH:mm", locale=language))
+            plan = replace(plan, entries=tuple(e for e in plan.entries if e.due >= begin))
+        publisher.sync(plan, begin)
         counts: dict[str, int] = {}
-        while True:
-            wake = ledger.next_wake()
-            if wake is None or (stop is not None and wake >= stop):
-                break
-            clock = max(clock, wake)
-            for outcome in publisher.run_once(clock):
-                counts[outcome.state] = counts.get(outcome.state, 0) + 1
-                when = format_datetime(outcome.at.astimezone(zone), "EEE d MMM y HH:mm zzz", locale=language)
-                click.echo(
-                    f"{when}  {outcome.channel:<12} {outcome.post:<40} {outcome.state}"
-                    + ("" if outcome.state == "published" else f": {outcome.detail}")
-                )
+        for outcome in rehearse_passes(publisher, clock, _bound(end, zone, True)):
+            counts[outcome.state] = counts.get(outcome.state, 0) + 1
+            when = format_datetime(outcome.at.astimezone(zone), "EEE d MMM y HH:mm zzz", locale=language)
+            click.echo(
+                f"{when}  {outcome.channel:<12} {outcome.post:<40} {outcome.state}"
+                + ("" if outcome.state == State.PUBLISHED else f": {outcome.detail}")
+            )
         ledger.close()
     summary = ", ".join(f"{v} {k}" for k, v in sorted(counts.items())) or "nothing due"
     click.echo(f"rehearsal: {summary} in {time.perf_counter() - started:.1f} s", err=True)
@@ -221,7 +226,7 @@ def _say_skipped(skipped: list[Entry], start: str, shown: int = 5) -> None:
     )
 
 
-def _row_record(row: Any, zone: Any) -> dict[str, Any]:
+def _row_record(row: Delivery, zone: Any) -> dict[str, Any]:
     return {
         "post": row.post,
         "channel": row.channel,
@@ -265,7 +270,7 @@ def status(obj: Context, fmt: str, limit: int) -> None:
     in_force, by = ledger.pauses(), _paused_by(ledger)
     counts: dict[str, int] = {}
     for row in rows:
-        counts[row.state] = counts.get(row.state, 0) + 1
+        counts[row.state.value] = counts.get(row.state.value, 0) + 1
     if fmt == "json":
         pauses = [
             {"scope": p.scope, "reason": p.reason, "since": p.since.astimezone(zone).isoformat(), "by": by.get(p.scope)}
@@ -290,22 +295,25 @@ def status(obj: Context, fmt: str, limit: int) -> None:
             click.echo(f"  {line}")
     click.echo("paused: " + ("; ".join(_pause_text(p, zone, by.get(p.scope)) for p in in_force) or "no"))
     click.echo("counts: " + (", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "nothing planned yet"))
+    published = sorted(
+        (r for r in rows if r.state == State.PUBLISHED), key=lambda r: r.published_at or r.due, reverse=True
+    )
     sections = [
-        ("in doubt", [r for r in rows if r.state == "in_doubt"]),
-        ("failed", [r for r in rows if r.state == "failed"]),
-        ("missed", [r for r in rows if r.state == "missed"]),
-        ("held", [r for r in rows if r.state == "held"]),
+        ("in doubt", [r for r in rows if r.state == State.IN_DOUBT]),
+        ("failed", [r for r in rows if r.state == State.FAILED]),
+        ("missed", [r for r in rows if r.state == State.MISSED]),
+        ("held", [r for r in rows if r.state == State.HELD]),
         ("changed after publishing", [r for r in rows if r.changed_after_publishing]),
-        ("retrying", [r for r in rows if r.state == "retry"]),
-        ("next", [r for r in rows if r.state == "pending"]),
-        ("published", sorted((r for r in rows if r.state == "published"), key=lambda r: r.published_at, reverse=True)),
+        ("retrying", [r for r in rows if r.state == State.RETRY]),
+        ("next", [r for r in rows if r.state == State.PENDING]),
+        ("published", published),
     ]
     for title, items in sections:
         if not items:
             continue
         click.echo(f"\n{title} ({len(items)}):")
         for row in items[:limit]:
-            extra = row.receipt_url if row.state == "published" else (row.reason or "")
+            extra = row.receipt_url if row.state == State.PUBLISHED else (row.reason or "")
             click.echo(f"  {_local(row.due, zone)}  {row.channel:<12} {row.post}  {extra}".rstrip())
         if len(items) > limit:
             click.echo(f"  … and {len(items) - limit} more (--limit {len(items)} shows them all)")
@@ -364,23 +372,11 @@ def resume(obj: Context, channel: str | None, reason: str | None) -> None:
 
 
 def _live_daemons(ledger: Ledger, now: datetime) -> list[str]:
-    """The hosts of daemons with a recent heartbeat; on this host, only processes that still run."""
+    """The hosts of live daemons (the ledger's rule: the one that recovery follows too)."""
     from scheduler import settings
 
-    hosts = []
     stale = timedelta(seconds=settings.get_int("CAMPAIGN_STALE_AFTER"))
-    for worker, _seen in ledger.workers_seen(now - stale):
-        host, _, rest = worker.partition(":")
-        pid = rest.partition(":")[0]
-        if host == socket.gethostname() and pid.isdigit():
-            try:
-                os.kill(int(pid), 0)
-            except ProcessLookupError:
-                continue
-            except PermissionError:
-                pass
-        hosts.append(host)
-    return sorted(set(hosts))
+    return sorted({worker.partition(":")[0] for worker in ledger.live_workers(now, stale)})
 
 
 @main.command()

@@ -17,7 +17,7 @@ import logging
 import signal
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import FrameType
@@ -61,8 +61,7 @@ class Daemon:
     def run(self) -> int:
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, self._on_signal)
-        ledger = self.publisher.ledger
-        ledger.heartbeat(self.publisher.worker, ledger.clock())
+        self.publisher.ledger.heartbeat(self.publisher.worker, self.publisher.clock.now())
         self._pauses_in_force()
         # Made before planning so that an edit made meanwhile is noticed (see scheduler/publish/watch.py).
         watcher = Watcher(self.root, self.stop, self._files_changed)
@@ -86,7 +85,7 @@ class Daemon:
         for problem in plan.problems:
             (log.error if problem.is_error else log.warning)("%s", problem)
         self.publisher.channels.update(plan.campaign)
-        counts = self.publisher.sync(plan, self.publisher.ledger.clock())
+        counts = self.publisher.sync(plan, self.publisher.clock.now())
         log.info(
             "plan: %d sends planned; ledger %s",
             len(plan.entries),
@@ -98,33 +97,21 @@ class Daemon:
         """One pass: record what the ledger missed, settle interrupted sends, send what is due with
         every worker. How long to sleep before the next pass; LedgerUnavailable if it is away."""
         with self._pass_lock:
-            publisher, ledger = self.publisher, self.publisher.ledger
+            publisher = self.publisher
             if self._outage is not None:
-                ledger.heartbeat(publisher.worker, ledger.clock())  # first: others must see us alive
+                publisher.ledger.heartbeat(publisher.worker, publisher.clock.now())  # first: others must see us alive
             publisher.flush()
             self._back()
             if self._replan_due:
                 self.replan()
                 self._replan_due = False
-            now = ledger.clock()
-            for outcome in publisher.recover(now):
+            done = publisher.make_pass(self.workers, self.stop, self.pool)
+            for outcome in done.settled:
                 log.warning("settled %s on %s: %s (%s)", outcome.post, outcome.channel, outcome.state, outcome.detail)
-            publisher.alert_held(now)
-            futures = [self.pool.submit(publisher.drain, None, self.stop) for _ in range(self.workers)]
-            wait(futures)
-            sent = 0
-            for future in futures:
-                error = future.exception()
-                if isinstance(error, LedgerUnavailable):
-                    raise error
-                if error is not None:
-                    log.error("send worker failed: %s", error)
-                else:
-                    sent += len(future.result())
-            due, now = ledger.next_wake(unpaused=True), ledger.clock()
+            due, now = publisher.ledger.next_wake(unpaused=True), publisher.clock.now()
         if due is None:
             return POLL
-        return min(POLL, max(due - now, timedelta(0) if sent else AGAIN))
+        return min(POLL, max(due - now, timedelta(0) if done.sent else AGAIN))
 
     def _passes(self) -> None:
         while not self.stop.is_set():
@@ -159,7 +146,7 @@ class Daemon:
                 f"the daemon stops after {human(self.outage_limit)} without it"
             )
             log.error("the ledger is unreachable: %s", message)
-            self.publisher.alerter.alert("ledger_unreachable", None, None, message, self.publisher.clock())
+            self.publisher.alerter.alert("ledger_unreachable", None, None, message, self.publisher.stamp())
         since, delay = self._outage
         away = timedelta(seconds=time.monotonic() - since)
         if away >= self.outage_limit:
@@ -211,7 +198,7 @@ class Daemon:
 
     def _heartbeat(self) -> None:
         try:
-            self.publisher.ledger.heartbeat(self.publisher.worker, self.publisher.ledger.clock())
+            self.publisher.ledger.heartbeat(self.publisher.worker, self.publisher.clock.now())
         except LedgerUnavailable:
             pass  # the publishing loop reports the outage, once
         except Exception:
@@ -244,7 +231,7 @@ class Daemon:
         ledger = self.publisher.ledger
         with contextlib.suppress(LedgerUnavailable):  # abandon_in_flight names what stays unrecorded
             self.publisher.flush()
-        self.publisher.abandon_in_flight(self.publisher.clock())
+        self.publisher.abandon_in_flight(self.publisher.stamp())
         if not self.publisher.in_flight and not self.publisher.unrecorded:
             with contextlib.suppress(LedgerUnavailable):
                 ledger.leave(self.publisher.worker)

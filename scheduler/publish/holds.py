@@ -23,15 +23,17 @@ from scheduler.content.campaign import CHANNELS_FILE, DEFAULTS_FILE, POSTS_DIR
 from scheduler.content.hashtags import FILE as HASHTAGS_FILE
 from scheduler.content.plan import Plan
 from scheduler.content.problems import Problem
+from scheduler.publish.states import FOR_A_PERSON, State
 
 SHOWN = 3  # problems quoted in one reason
+RETRY_REQUESTED = "retry requested"  # the reason of a send a person made due now
 
 
 @dataclass(frozen=True)
 class Fate:
     """What becomes of a send: its state and why."""
 
-    state: str  # "held" or "cancelled" for a send the plan no longer has; else its new state
+    state: State  # held or cancelled for a send the plan no longer has; else its new state
     reason: str | None
 
 
@@ -123,35 +125,37 @@ def absent(reading: Reading, post: str, channel: str, path: str, exists: bool) -
     known = reading.posts.get(post)
     if known is not None:
         if known.draft:
-            return Fate("cancelled", f"{known.path} was made a draft")
+            return Fate(State.CANCELLED, f"{known.path} was made a draft")
         if channel not in known.channels:
-            return Fate("cancelled", f"{known.path} no longer names {channel}")
+            return Fate(State.CANCELLED, f"{known.path} no longer names {channel}")
         problems = [*reading.errors_at.get(known.path, ()), *reading.touching(known.path, channel)]
-        return Fate("held", reason(problems, f"{known.path} names {channel} but could not be planned"))
+        return Fate(State.HELD, reason(problems, f"{known.path} names {channel} but could not be planned"))
     touching = reading.touching(path, channel)
     if touching:  # while a file that touches the send is broken, nothing it touches is cancelled
-        return Fate("held", reason([*reading.errors_at.get(path, ()), *touching], ""))
+        return Fate(State.HELD, reason([*reading.errors_at.get(path, ()), *touching], ""))
     if path in reading.paths:
-        return Fate("cancelled", f"{path} is now another post (its id changed)")
+        return Fate(State.CANCELLED, f"{path} is now another post (its id changed)")
     if not exists:
-        return Fate("cancelled", f"{path} was deleted")
-    return Fate("held", reason(reading.errors_at.get(path, ()), f"{path} has errors; it goes out once they are fixed"))
+        return Fate(State.CANCELLED, f"{path} was deleted")
+    return Fate(
+        State.HELD, reason(reading.errors_at.get(path, ()), f"{path} has errors; it goes out once they are fixed")
+    )
 
 
-def present(state: str, row_reason: str | None, changed: bool, hold: str | None) -> Fate:
+def present(state: State, row_reason: str | None, changed: bool, hold: str | None) -> Fate:
     """The new state of an open send (pending, retry, held, cancelled, failed, missed) that the plan has.
 
     `changed`: its text or time differs from the row's; `hold`: why the files hold it (its own
     errors, a broken settings file, or a repeat of a text that already went out).
     """
     if hold:
-        if state in ("failed", "missed") and not changed:
+        if state in FOR_A_PERSON and not changed:
             return Fate(state, row_reason)  # it waits for a person anyway; a hold must not re-arm it
-        return Fate("held", hold)
-    if state in ("held", "cancelled"):
-        return Fate("pending", None)
-    if state in ("failed", "missed") and changed:
-        return Fate("pending", None)  # edited or moved after it failed: a new try
+        return Fate(State.HELD, hold)
+    if state in (State.HELD, State.CANCELLED):
+        return Fate(State.PENDING, None)
+    if state in FOR_A_PERSON and changed:
+        return Fate(State.PENDING, None)  # edited or moved after it failed: a new try
     return Fate(state, row_reason)
 
 
@@ -160,3 +164,17 @@ def repeat_hold(channel: str, post: str, published_as: str | None, allow_repeat:
     if published_as in (None, post) or allow_repeat:
         return None
     return f"the same text already went out on {channel} as {published_as}; set allow_repeat: true to send it again"
+
+
+def unplanned(state: State, row_reason: str | None, fate: Fate) -> Fate:
+    """The new state of an open send the plan no longer has, given its `fate` by `absent`: a failed
+    send waits for a person anyway, so a hold must not re-arm it."""
+    if state == State.FAILED and fate.state == State.HELD:
+        return Fate(state, row_reason)
+    return fate
+
+
+def keeps_retry_time(row_reason: str | None, same_version: bool, same_state: bool) -> bool:
+    """A person asked for this send to go out now (`campaign retry`): the files' time does not undo
+    that, as long as its text and state stay as they were."""
+    return row_reason == RETRY_REQUESTED and same_version and same_state

@@ -16,7 +16,8 @@ on PostgreSQL; BEGIN IMMEDIATE on SQLite), so two workers never hold the same de
 
 from __future__ import annotations
 
-import json
+import os
+import socket
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -51,13 +52,11 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlch
 from sqlalchemy.types import TypeDecorator
 
 from scheduler.errors import LedgerError, LedgerUnavailable
-from scheduler.publish.holds import Fate, present, repeat_hold
+from scheduler.publish.holds import RETRY_REQUESTED, Fate, keeps_retry_time, present, repeat_hold, unplanned
+from scheduler.publish.states import FOR_A_PERSON, OPEN, Attempted, State
 from scheduler.secrets import redact
 
-OPEN = ("pending", "retry", "held", "cancelled", "failed", "missed")  # sync may change these
 MIN_SQLITE = (3, 35, 0)  # UPDATE … RETURNING
-RETRY_REQUESTED = "retry requested"
-RESEND = "resend"  # an attempt's outcome: it may be out, so it is sent again with the same key to settle it
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -219,6 +218,76 @@ class Claim:
 
 
 @dataclass(frozen=True)
+class Delivery:
+    """One row of the ledger: a post on a channel, and where it is."""
+
+    id: int
+    post: str
+    channel: str
+    path: str
+    due: datetime
+    max_late: timedelta
+    version: str
+    key: str
+    text_hash: str
+    allow_repeat: bool
+    payload: str
+    state: State
+    reason: str | None
+    attempts: int
+    next_attempt_at: datetime | None
+    claimed_by: str | None
+    claimed_at: datetime | None
+    receipt_url: str | None
+    remote_id: str | None
+    published_at: datetime | None
+    published_version: str | None
+    changed_after_publishing: bool
+    updated_at: datetime
+    hold_alerted_at: datetime | None
+
+    @classmethod
+    def of(cls, row: Any) -> Delivery:
+        values = row._asdict()
+        values["max_late"] = timedelta(seconds=values.pop("max_late_s"))
+        values["state"] = State(values["state"])
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One try of a delivery: when, by whom, with which key, and what became of it."""
+
+    id: int
+    delivery_id: int
+    post: str
+    channel: str
+    key: str
+    worker: str
+    started_at: datetime
+    finished_at: datetime | None
+    outcome: Attempted
+    detail: str | None
+
+    @classmethod
+    def of(cls, row: Any) -> Attempt:
+        return cls(**(row._asdict() | {"outcome": Attempted(row.outcome)}))
+
+
+@dataclass(frozen=True)
+class Alert:
+    """An alert as recorded; `unsent`: the webhook has yet to receive it."""
+
+    id: int
+    at: datetime
+    kind: str
+    post: str | None
+    channel: str | None
+    message: str
+    unsent: bool
+
+
+@dataclass(frozen=True)
 class Actor:
     """The person acting by hand, and the host they typed on."""
 
@@ -349,7 +418,7 @@ class Ledger:
             if not self.is_sqlite:  # daemons syncing at once take turns (SQLite's BEGIN IMMEDIATE does this)
                 conn.execute(text("SELECT pg_advisory_xact_lock(7243)"))
             rows = {(r.post, r.channel): r for r in conn.execute(select(deliveries))}
-            published_texts = {(r.channel, r.text_hash): r.post for r in rows.values() if r.state == "published"}
+            published_texts = {(r.channel, r.text_hash): r.post for r in rows.values() if r.state == State.PUBLISHED}
             seen = set()
             for item in wanted:
                 seen.add((item.post, item.channel))
@@ -372,7 +441,7 @@ class Ledger:
                         deliveries.insert().values(
                             post=item.post,
                             channel=item.channel,
-                            state="held" if hold else "pending",
+                            state=State.HELD if hold else State.PENDING,
                             reason=hold,
                             attempts=0,
                             changed_after_publishing=False,
@@ -380,7 +449,7 @@ class Ledger:
                         )
                     )
                     counts["held" if hold else "added"] += 1
-                elif row.state == "published":
+                elif row.state == State.PUBLISHED:
                     changed = item.version != row.published_version
                     if changed != row.changed_after_publishing:
                         conn.execute(
@@ -396,9 +465,9 @@ class Ledger:
                     if item.hold:
                         # Held by a broken file: keep the last good text and time until it is fixed.
                         values = {k: getattr(row, k) for k in values if k != "updated_at"} | {"updated_at": now}
-                    if state != "held":
+                    if state != State.HELD:
                         values["hold_alerted_at"] = None
-                    if row.reason == RETRY_REQUESTED and item.version == row.version and state == row.state:
+                    if keeps_retry_time(row.reason, item.version == row.version, state == row.state):
                         # A person asked for it to go out now: the files' time does not undo that.
                         values.update(due=row.due, max_late_s=row.max_late_s)
                     if (
@@ -413,11 +482,11 @@ class Ledger:
                             .where(deliveries.c.id == row.id, deliveries.c.state == row.state)
                             .values(state=state, reason=reason, **values)
                         )
-                        counts["held" if state == "held" else "updated"] += 1
+                        counts["held" if state == State.HELD else "updated"] += 1
             for key, row in rows.items():
                 if key in seen:
                     continue
-                if row.state == "published" and not row.changed_after_publishing:
+                if row.state == State.PUBLISHED and not row.changed_after_publishing:
                     conn.execute(
                         update(deliveries)
                         .where(deliveries.c.id == row.id)
@@ -428,19 +497,17 @@ class Ledger:
                         )
                     )
                     counts["changed_after_publishing"] += 1
-                elif row.state in ("pending", "retry", "held", "failed"):
-                    fate = absent(row.post, row.channel, row.path)
-                    if row.state == "failed" and fate.state == "held":
-                        continue  # it waits for a person anyway; a hold must not re-arm it
+                elif row.state in (State.PENDING, State.RETRY, State.HELD, State.FAILED):
+                    fate = unplanned(row.state, row.reason, absent(row.post, row.channel, row.path))
                     state, reason = fate.state, fate.reason
                     if (state, reason) != (row.state, row.reason):
-                        extra = {} if state == "held" else {"hold_alerted_at": None}
+                        extra = {} if state == State.HELD else {"hold_alerted_at": None}
                         conn.execute(
                             update(deliveries)
                             .where(deliveries.c.id == row.id, deliveries.c.state == row.state)
                             .values(state=state, reason=reason, updated_at=now, **extra)
                         )
-                        counts["held" if state == "held" else "cancelled"] += 1
+                        counts["held" if state == State.HELD else "cancelled"] += 1
         return counts
 
     # ------------------------------------------------------------------ claims and outcomes
@@ -454,7 +521,7 @@ class Ledger:
             candidate = (
                 select(deliveries.c.id)
                 .where(
-                    deliveries.c.state.in_(("pending", "retry")),
+                    deliveries.c.state.in_((State.PENDING, State.RETRY)),
                     deliveries.c.due <= now,
                     or_(deliveries.c.next_attempt_at.is_(None), deliveries.c.next_attempt_at <= now),
                     deliveries.c.channel.not_in(paused),
@@ -468,7 +535,7 @@ class Ledger:
                 update(deliveries)
                 .where(deliveries.c.id == candidate.scalar_subquery())
                 .values(
-                    state="sending",
+                    state=State.SENDING,
                     claimed_by=worker,
                     claimed_at=now,
                     attempts=deliveries.c.attempts + 1,
@@ -486,7 +553,7 @@ class Ledger:
                     key=row.key,
                     worker=worker,
                     started_at=now,
-                    outcome="claimed",
+                    outcome=Attempted.CLAIMED,
                 )
             ).inserted_primary_key[0]  # type: ignore[index]
             return _claim(row, attempt_id)
@@ -494,11 +561,11 @@ class Ledger:
     def settle(
         self,
         claim: Claim,
-        state: str,
+        state: State,
         now: datetime,
         detail: str,
         *,
-        outcome: str | None = None,
+        outcome: Attempted | None = None,
         receipt_url: str | None = None,
         remote_id: str | None = None,
         next_attempt_at: datetime | None = None,
@@ -510,12 +577,12 @@ class Ledger:
         detail = redact(detail)[:2000]
         values: dict[str, Any] = {
             "state": state,
-            "reason": None if state == "published" else detail,
+            "reason": None if state == State.PUBLISHED else detail,
             "updated_at": now,
             "claimed_by": None,
             "next_attempt_at": next_attempt_at,
         }
-        if state == "published":
+        if state == State.PUBLISHED:
             values.update(
                 receipt_url=receipt_url,
                 remote_id=remote_id,
@@ -523,14 +590,14 @@ class Ledger:
                 published_version=claim.version,
                 changed_after_publishing=False,
             )
-        if state == "pending":  # released without sending: this attempt does not count
+        if state == State.PENDING:  # released without sending: this attempt does not count
             values["attempts"] = deliveries.c.attempts - 1
         with self._tx() as conn:
             done = conn.execute(
                 update(deliveries)
                 .where(
                     deliveries.c.id == claim.id,
-                    deliveries.c.state == "sending",
+                    deliveries.c.state == State.SENDING,
                     deliveries.c.claimed_by == claim.claimed_by,
                 )
                 .values(**values)
@@ -538,7 +605,7 @@ class Ledger:
             conn.execute(
                 update(attempts)
                 .where(attempts.c.id == claim.attempt_id)
-                .values(finished_at=now, outcome=outcome or state, detail=detail)
+                .values(finished_at=now, outcome=outcome or Attempted(state.value), detail=detail)
             )
             if not done:
                 return False, None
@@ -555,7 +622,7 @@ class Ledger:
         with self._tx() as conn:
             done = conn.execute(
                 update(deliveries)
-                .where(deliveries.c.id == claim.id, deliveries.c.state == "sending", holder)
+                .where(deliveries.c.id == claim.id, deliveries.c.state == State.SENDING, holder)
                 .values(claimed_by=worker, updated_at=now)
             ).rowcount
         return replace(claim, claimed_by=worker) if done else None
@@ -570,7 +637,7 @@ class Ledger:
                     attempts.c.delivery_id == claim.id,
                     attempts.c.key == claim.key,
                     attempts.c.id != claim.attempt_id,
-                    attempts.c.outcome.in_((RESEND, "sending")),
+                    attempts.c.outcome.in_((Attempted.RESEND, Attempted.SENDING)),
                 )
                 .limit(1)
             ).first()
@@ -589,30 +656,34 @@ class Ledger:
             if row is not None:
                 # No time here: it is shown to people, in the campaign's zone, by `status` and `history`.
                 return f"{Pause(row.scope, row.reason, row.since).what} is paused: {row.reason}"
-            conn.execute(update(attempts).where(attempts.c.id == claim.attempt_id).values(outcome="sending"))
+            conn.execute(update(attempts).where(attempts.c.id == claim.attempt_id).values(outcome=Attempted.SENDING))
         return None
 
-    def attempt_outcome(self, attempt_id: int) -> str | None:
+    def attempt_outcome(self, attempt_id: int) -> Attempted | None:
         with self._tx() as conn:
-            return conn.execute(select(attempts.c.outcome).where(attempts.c.id == attempt_id)).scalar_one_or_none()
+            found = conn.execute(select(attempts.c.outcome).where(attempts.c.id == attempt_id)).scalar_one_or_none()
+        return None if found is None else Attempted(found)
 
     def first_attempt(self, key: str) -> datetime | None:
         """When a request with this key may first have reached the network."""
         with self._tx() as conn:
             value = conn.execute(
                 select(func.min(attempts.c.started_at)).where(
-                    attempts.c.key == key, attempts.c.outcome.not_in(("claimed", "paused", "missed"))
+                    attempts.c.key == key,
+                    attempts.c.outcome.not_in((Attempted.CLAIMED, Attempted.PAUSED, Attempted.MISSED)),
                 )
             ).scalar_one()
         return UTCDateTime().process_result_value(value, self.engine.dialect)
 
-    def stale_claims(self, now: datetime, is_alive: Any) -> list[Claim]:
-        """Deliveries left in `sending` by a worker that is gone (crash, kill, lost host)."""
+    def stale_claims(self, now: datetime, me: str, stale_after: timedelta) -> list[Claim]:
+        """Deliveries left in `sending` by a worker that is gone (crash, kill, lost host); `me` (the
+        worker asking) is alive, others as `live_workers` says."""
         with self._tx() as conn:
-            rows = list(conn.execute(select(deliveries).where(deliveries.c.state == "sending")))
+            rows = list(conn.execute(select(deliveries).where(deliveries.c.state == State.SENDING)))
+            alive = {me, *_alive(conn, now, stale_after)} if rows else set()
             found = []
             for row in rows:
-                if is_alive(row.claimed_by, conn):
+                if row.claimed_by in alive:
                     continue
                 attempt_id = conn.execute(
                     select(func.max(attempts.c.id)).where(attempts.c.delivery_id == row.id)
@@ -629,15 +700,15 @@ class Ledger:
             if "*" not in paused:
                 free = deliveries.c.channel.not_in(paused)
                 due = conn.execute(
-                    select(func.min(deliveries.c.due)).where(deliveries.c.state == "pending", free)
+                    select(func.min(deliveries.c.due)).where(deliveries.c.state == State.PENDING, free)
                 ).scalar_one()
                 retry = conn.execute(
-                    select(func.min(deliveries.c.next_attempt_at)).where(deliveries.c.state == "retry", free)
+                    select(func.min(deliveries.c.next_attempt_at)).where(deliveries.c.state == State.RETRY, free)
                 ).scalar_one()
             alert = (
                 conn.execute(
                     select(func.min(deliveries.c.due)).where(
-                        deliveries.c.state == "held", deliveries.c.hold_alerted_at.is_(None)
+                        deliveries.c.state == State.HELD, deliveries.c.hold_alerted_at.is_(None)
                     )
                 ).scalar_one()
                 if held
@@ -648,24 +719,25 @@ class Ledger:
 
     # ------------------------------------------------------------------ holds that need a person
 
-    def held_now_due(self, now: datetime) -> list[Any]:
+    def held_now_due(self, now: datetime) -> list[Delivery]:
         """Held deliveries whose time has come and that were not alerted yet, marked alerted.
 
         One UPDATE … RETURNING: of several daemons (or a restart), exactly one gets each row.
         """
         with self._tx() as conn:
-            return list(
-                conn.execute(
+            return [
+                Delivery.of(row)
+                for row in conn.execute(
                     update(deliveries)
                     .where(
-                        deliveries.c.state == "held",
+                        deliveries.c.state == State.HELD,
                         deliveries.c.due <= now,
                         deliveries.c.hold_alerted_at.is_(None),
                     )
                     .values(hold_alerted_at=now)
-                    .returning(*(deliveries.c[name] for name in ("post", "channel", "path", "due", "reason")))
+                    .returning(deliveries)
                 )
-            )
+            ]
 
     def broken_files(self, current: dict[str, str], now: datetime) -> tuple[list[tuple[str, str]], list[str]]:
         """Record which settings files are broken (path → what is wrong); returns the newly broken
@@ -735,11 +807,11 @@ class Ledger:
         new_id: int = conn.execute(alerts.insert().values(unsent=alert.unsent, **values)).inserted_primary_key[0]  # type: ignore[index]
         return new_id
 
-    def unsent_alerts(self, before: datetime) -> list[Any]:
+    def unsent_alerts(self, before: datetime) -> list[Alert]:
         """Alerts recorded for the webhook before `before` that it has not received (a kill came between)."""
         with self._tx() as conn:
             query = select(alerts).where(alerts.c.unsent.is_(True), alerts.c.at < before).order_by(alerts.c.id)
-            return list(conn.execute(query))
+            return [Alert(**row._asdict()) for row in conn.execute(query)]
 
     def alert_sent(self, alert_id: int) -> None:
         with self._tx() as conn:
@@ -748,8 +820,8 @@ class Ledger:
     # ------------------------------------------------------------------ operators
 
     def rows(
-        self, *, post: str | None = None, channel: str | None = None, states: Iterable[str] | None = None
-    ) -> list[Any]:
+        self, *, post: str | None = None, channel: str | None = None, states: Iterable[State] | None = None
+    ) -> list[Delivery]:
         query = select(deliveries).order_by(deliveries.c.due, deliveries.c.channel, deliveries.c.post)
         if post is not None:
             query = query.where(deliveries.c.post == post)
@@ -758,14 +830,15 @@ class Ledger:
         if states is not None:
             query = query.where(deliveries.c.state.in_(tuple(states)))
         with self._tx() as conn:
-            return list(conn.execute(query))
+            return [Delivery.of(row) for row in conn.execute(query)]
 
-    def history(self, post: str | None = None) -> list[Any]:
+    def history(self, post: str | None = None) -> list[Attempt]:
+        """Every attempt, oldest first: all of them, or one post's."""
         query = select(attempts).order_by(attempts.c.id)
         if post is not None:
             query = query.where(attempts.c.post == post)
         with self._tx() as conn:
-            return list(conn.execute(query))
+            return [Attempt.of(row) for row in conn.execute(query)]
 
     def actions(self, post: str | None = None, after: int = 0) -> list[Action]:
         """What people did by hand, oldest first: all of it, or the retries and resolves of one post."""
@@ -775,32 +848,35 @@ class Ledger:
         with self._tx() as conn:
             return [Action(**row._asdict()) for row in conn.execute(query)]
 
-    def workers_seen(self, since: datetime) -> list[tuple[str, datetime]]:
-        """Workers (daemons, `run --once`) with a heartbeat at or after `since`: (id, seen_at)."""
+    def live_workers(self, now: datetime, stale_after: timedelta) -> list[str]:
+        """The workers (daemons, `run --once`) that are alive: on this host, those whose process still
+        runs; on another, those with a heartbeat within `stale_after` of `now`."""
         with self._tx() as conn:
-            query = select(workers.c.id, workers.c.seen_at).where(workers.c.seen_at >= since)
-            return [(row.id, row.seen_at) for row in conn.execute(query.order_by(workers.c.id))]
+            return sorted(_alive(conn, now, stale_after))
 
     def pauses(self) -> list[Pause]:
         with self._tx() as conn:
             return [Pause(r.scope, r.reason, r.since) for r in conn.execute(select(pauses).order_by(pauses.c.scope))]
 
-    def alerts(self, limit: int = 50) -> list[Any]:
+    def alerts(self, limit: int = 50) -> list[Alert]:
+        """The latest alerts, newest first."""
         with self._tx() as conn:
-            return list(conn.execute(select(alerts).order_by(alerts.c.id.desc()).limit(limit)))
+            return [
+                Alert(**row._asdict()) for row in conn.execute(select(alerts).order_by(alerts.c.id.desc()).limit(limit))
+            ]
 
     def retry_now(
         self, post: str, channel: str | None, now: datetime, by: Actor, reason: str | None = None
     ) -> list[str]:
         """Make failed or missed deliveries due now (a person decided so); the channels they are on."""
-        query = update(deliveries).where(deliveries.c.post == post, deliveries.c.state.in_(("failed", "missed")))
+        query = update(deliveries).where(deliveries.c.post == post, deliveries.c.state.in_(FOR_A_PERSON))
         if channel is not None:
             query = query.where(deliveries.c.channel == channel)
         with self._tx() as conn:
             channels = sorted(
                 conn.execute(
                     query.values(
-                        state="pending",
+                        state=State.PENDING,
                         due=now,
                         max_late_s=3600,
                         attempts=0,
@@ -822,18 +898,18 @@ class Ledger:
         values: dict[str, Any] = {"updated_at": now, "claimed_by": None}
         if published_url is not None:
             values.update(
-                state="published",
+                state=State.PUBLISHED,
                 receipt_url=published_url,
                 published_at=now,
                 reason=None,
                 published_version=deliveries.c.version,
             )
         else:
-            values.update(state="failed", reason="resolved as not published; `campaign retry` sends it")
+            values.update(state=State.FAILED, reason="resolved as not published; `campaign retry` sends it")
         with self._tx() as conn:
             done = conn.execute(
                 update(deliveries)
-                .where(deliveries.c.post == post, deliveries.c.channel == channel, deliveries.c.state == "in_doubt")
+                .where(deliveries.c.post == post, deliveries.c.channel == channel, deliveries.c.state == State.IN_DOUBT)
                 .values(**values)
             ).rowcount
             if done:
@@ -866,6 +942,32 @@ def _record(
             detail=redact(detail) if detail else None,
         )
     )
+
+
+def _alive(conn: Connection, now: datetime, stale_after: timedelta) -> set[str]:
+    """The live workers, by the rule of `Ledger.live_workers`."""
+    found = set()
+    for row in conn.execute(select(workers.c.id, workers.c.seen_at)):
+        ended = process_ended(row.id)
+        if (row.seen_at >= now - stale_after) if ended is None else not ended:
+            found.add(row.id)
+    return found
+
+
+def process_ended(worker: str) -> bool | None:
+    """Whether the process of a worker of this host (id `host:pid:…`) has ended; None when the
+    worker is another host's (or its id names no process), so only its heartbeat can tell."""
+    host, _, rest = worker.partition(":")
+    pid = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid.isdigit():
+        return None
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # another user's process: it runs
+        pass
+    return False
 
 
 def _first_line(error: BaseException) -> str:
@@ -916,16 +1018,6 @@ def _engine(url: str) -> Engine:
         raise LedgerError(redact(f"cannot use DATABASE_URL: {exc}")) from None
 
 
-def payload_json(
-    text: str, media: list[dict[str, str]], language: str, card: dict[str, Any] | None, title: str | None
-) -> str:
-    return json.dumps(
-        {"text": text, "media": media, "language": language, "card": card, "title": title},
-        ensure_ascii=False,
-        sort_keys=True,
-    )
-
-
 def published_sends(url: str) -> set[tuple[str, str]]:
     """(post, channel) of every delivery the ledger at `url` has as published, read without writing:
     SQLite opened read-only (no WAL switch, no lock taken), PostgreSQL in a read-only transaction.
@@ -944,7 +1036,7 @@ def published_sends(url: str) -> set[tuple[str, str]]:
             raise LedgerError(redact(f"cannot use DATABASE_URL: {exc}")) from None
     try:
         with engine.connect() as conn:
-            query = select(deliveries.c.post, deliveries.c.channel).where(deliveries.c.state == "published")
+            query = select(deliveries.c.post, deliveries.c.channel).where(deliveries.c.state == State.PUBLISHED)
             return {(row.post, row.channel) for row in conn.execute(query)}
     except SQLAlchemyError as exc:
         reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]

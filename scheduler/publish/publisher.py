@@ -1,34 +1,36 @@
-"""One pass of publishing: what is due now → claim → send → record. It has no timer of its own:
-`now` is an argument, so the daemon, `run --once`, `rehearse` and the tests run the same code.
+"""One pass of publishing: what is due now → claim → send → record. It has no timer of its own
+and reads one clock (scheduler.publish.clock), so the daemon, `run --once`, `rehearse` and the
+tests run the same pass (`Publisher.make_pass`) on the database's clock or a simulated one.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
+import inspect
 import logging
 import os
 import signal
 import socket
 import threading
 import uuid
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable, Iterator
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 from scheduler import secrets, settings
-from scheduler.channels.base import Channel, LinkCard, MediaItem, RenderedPost
+from scheduler.channels.base import Channel
 from scheduler.channels.registry import adapter_class
 from scheduler.content.campaign import Campaign
 from scheduler.content.plan import Plan
 from scheduler.errors import CampaignError, ChannelError, InDoubt, LedgerUnavailable, Rejected, RetryLater
-from scheduler.publish import holds
+from scheduler.publish import holds, payload
 from scheduler.publish.alerts import Alerter
-from scheduler.publish.ledger import RESEND, Claim, Ledger, NewAlert, Wanted, payload_json
+from scheduler.publish.clock import Clock, LedgerClock, SimulatedClock, stamp
+from scheduler.publish.ledger import Claim, Ledger, NewAlert, Wanted
+from scheduler.publish.states import Attempted, State
 
 log = logging.getLogger("scheduler.publish.publisher")
 MAX_BACKOFF = timedelta(minutes=30)
@@ -60,19 +62,33 @@ class Policy:
 class Outcome:
     post: str
     channel: str
-    state: str  # published, retry, failed, in_doubt, missed, pending (released), ...
+    state: State  # published, retry, failed, in_doubt, missed, pending (released), held, ...
     detail: str
     at: datetime
     due: datetime
     url: str | None = None
 
 
+@dataclass(frozen=True)
+class PassResult:
+    """What one pass did: interrupted sends settled, held sends alerted, sends made."""
+
+    settled: list[Outcome] = field(default_factory=list)
+    held: list[Outcome] = field(default_factory=list)
+    sent: list[Outcome] = field(default_factory=list)
+
+    @property
+    def outcomes(self) -> list[Outcome]:
+        return [*self.settled, *self.held, *self.sent]
+
+
 class Channels:
     """Adapter instances by channel name, made on first use (secrets resolved then, not before)."""
 
-    def __init__(self, campaign: Campaign, dry_run_dir: Path | None = None) -> None:
+    def __init__(self, campaign: Campaign, dry_run_dir: Path | None = None, clock: Clock | None = None) -> None:
         self.campaign = campaign
         self.dry_run_dir = dry_run_dir  # every channel replaced by dry-run, writing here
+        self.clock = clock  # handed to adapters that take a `clock` (the Publisher sets its own)
         self._made: dict[str, Channel] = {}
         self._lock = threading.Lock()
 
@@ -110,13 +126,21 @@ class Channels:
             raise CampaignError(f"channel {name!r} is no longer in channels.yml")
         if self.dry_run_dir is not None:
             like = config.settings.get("like", config.type) if config.type == "dryrun" else config.type
-            return DryRunChannel(name, {"outbox": str(self.dry_run_dir / "outbox.jsonl"), "like": like})
+            return self._new(DryRunChannel, name, {"outbox": str(self.dry_run_dir / "outbox.jsonl"), "like": like})
         cls = adapter_class(config.type)
         resolved = dict(secrets.resolve(dict(config.settings)))
         if config.type == "dryrun":
             outbox = Path(resolved.get("outbox") or "dryrun-outbox.jsonl")
             resolved["outbox"] = str(outbox if outbox.is_absolute() else self.campaign.root / outbox)
-        return cls(name, resolved)
+        return self._new(cls, name, resolved)
+
+    def _new(self, cls: type[Channel], name: str, settings: dict[str, object]) -> Channel:
+        """`cls(name, settings)`, and the publisher's clock for an adapter that stamps times itself
+        (one whose constructor takes `clock`, a callable giving now)."""
+        given = self.clock
+        if given is not None and "clock" in inspect.signature(cls).parameters:
+            return cls(name, settings, clock=lambda: stamp(given))  # type: ignore[call-arg]
+        return cls(name, settings)
 
     def close(self) -> None:
         for channel in self._made.values():
@@ -137,14 +161,12 @@ def wanted_from(plan: Plan, policy: Policy, reading: holds.Reading | None = None
         hold = holds.hold_for(reading, entry.draft.path, entry.channel.name, errors)
         if hold is None and post is None:
             hold = f"{entry.draft.path} could not be rendered for {entry.channel.name}"
-        payload = "{}"
+        stored = payload.EMPTY
         version = "unrenderable"
         if post is not None:
-            media = [{"path": str(m.path), "alt": m.alt} for m in post.media]
-            card = None if post.card is None else {"title": post.card.title, "description": post.card.description}
-            payload = payload_json(post.text, media, post.language, card, post.title)
+            stored = payload.encode(post)
             files = "".join(_digest(m.path, digests) for m in post.media)
-            version = hashlib.sha256((payload + files).encode()).hexdigest()
+            version = hashlib.sha256((stored + files).encode()).hexdigest()
         key = "cs-" + hashlib.sha256(f"{entry.draft.id}\n{entry.channel.name}\n{version}".encode()).hexdigest()[:32]
         text = post.text if post is not None else ""
         wanted.append(
@@ -158,7 +180,7 @@ def wanted_from(plan: Plan, policy: Policy, reading: holds.Reading | None = None
                 key=key,
                 text_hash=hashlib.sha256(f"{entry.channel.name}\n{text}".encode()).hexdigest(),
                 allow_repeat=entry.draft.allow_repeat,
-                payload=payload,
+                payload=stored,
                 hold=hold,
             )
         )
@@ -174,31 +196,27 @@ def _digest(path: Path, cache: dict[Path, str]) -> str:
     return cache[path]
 
 
-def rendered_post(claim: Claim) -> RenderedPost:
-    data: dict[str, Any] = json.loads(claim.payload)
-    card = data.get("card")
-    return RenderedPost(
-        post=claim.post,
-        channel=claim.channel,
-        text=data["text"],
-        media=tuple(MediaItem(Path(m["path"]), m["alt"]) for m in data.get("media", [])),
-        language=data.get("language", "nl"),
-        card=LinkCard(**card) if card else None,
-        title=data.get("title"),
-    )
-
-
 def worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
 class Publisher:
-    """Sends due deliveries. Thread-safe: several threads may call `drain` at once."""
+    """Sends due deliveries by one clock (default: the ledger's). Thread-safe: several threads may
+    call `drain` at once."""
 
     def __init__(
-        self, ledger: Ledger, channels: Channels, alerter: Alerter, policy: Policy, worker: str | None = None
+        self,
+        ledger: Ledger,
+        channels: Channels,
+        alerter: Alerter,
+        policy: Policy,
+        worker: str | None = None,
+        *,
+        clock: Clock | None = None,
     ) -> None:
         self.ledger, self.channels, self.alerter, self.policy = ledger, channels, alerter, policy
+        self.clock: Clock = clock or LedgerClock(ledger)
+        channels.clock = self.clock  # the adapters stamp what they write by the same clock
         self.worker = worker or worker_id()
         self.in_flight: dict[int, Claim] = {}
         self._lock = threading.Lock()
@@ -240,43 +258,66 @@ class Publisher:
         for row in self.ledger.held_now_due(now):
             message = f"its time has come but it is not sent: {row.reason or 'held'}"
             self.alerter.alert("held", row.post, row.channel, message, now)
-            outcomes.append(Outcome(row.post, row.channel, "held", message, now, row.due))
+            outcomes.append(Outcome(row.post, row.channel, State.HELD, message, now, row.due))
         return outcomes
 
-    def run_once(self, now: datetime | None = None, workers: int = 1) -> list[Outcome]:
-        """Settle interrupted sends, then send everything due at `now` (default: the ledger's clock),
-        `workers` at a time."""
-        now = now or self.ledger.clock()
-        outcomes = self.recover(now) + self.alert_held(now)
-        if workers <= 1:
-            return outcomes + self.drain(now, fixed=True)
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="send") as pool:
-            futures = [pool.submit(self.drain, now, None, True) for _ in range(workers)]
-        sent = [outcome for future in futures for outcome in future.result()]
-        return outcomes + sorted(sent, key=lambda o: (o.due, o.post, o.channel))
+    def make_pass(
+        self, workers: int = 1, stop: threading.Event | None = None, pool: Executor | None = None
+    ) -> PassResult:
+        """One pass, the same for the daemon, `run --once`, `rehearse` and the tests: record what the
+        ledger missed, settle interrupted sends, alert held sends whose time came, then send what is
+        due with `workers` threads (from `pool` if given) until nothing is or `stop` is set.
 
-    def drain(
-        self, now: datetime | None = None, stop: threading.Event | None = None, fixed: bool = False
-    ) -> list[Outcome]:
-        """Claim and send until nothing is due. `fixed`: keep `now` (a simulated clock)."""
+        LedgerUnavailable if the ledger is away (outcomes of sends in flight are kept in memory)."""
+        self.flush()
+        now = self.clock.now()
+        settled = self.recover(now)
+        held = self.alert_held(now)
+        if workers <= 1 and pool is None:
+            return PassResult(settled, held, self.drain(stop))
+        own = None if pool is not None else ThreadPoolExecutor(max_workers=workers, thread_name_prefix="send")
+        try:
+            futures: list[Future[list[Outcome]]] = [
+                (pool or own).submit(self.drain, stop)  # type: ignore[union-attr]
+                for _ in range(max(1, workers))
+            ]
+            sent, unavailable = [], None
+            for future in futures:
+                error = future.exception()
+                if isinstance(error, LedgerUnavailable):
+                    unavailable = error
+                elif error is not None:
+                    log.error("send worker failed: %s", error)
+                else:
+                    sent += future.result()
+        finally:
+            if own is not None:
+                own.shutdown()
+        if unavailable is not None:
+            raise unavailable
+        return PassResult(settled, held, sorted(sent, key=lambda o: (o.due, o.post, o.channel)))
+
+    def drain(self, stop: threading.Event | None = None) -> list[Outcome]:
+        """Claim and send, by the publisher's clock, until nothing is due or `stop` is set."""
         outcomes = []
         while stop is None or not stop.is_set():
-            at = now if (fixed and now is not None) else self.ledger.clock()
-            claim = self.ledger.claim(self.worker, at)
+            claim = self.ledger.claim(self.worker, self.clock.now())
             if claim is None:
                 break
-            outcomes.append(self.deliver(claim, at, fixed))
+            outcomes.append(self.deliver(claim))
         return outcomes
 
-    def deliver(self, claim: Claim, now: datetime, fixed: bool = False) -> Outcome:
-        """Send one claimed delivery and record what happened. Never raises for the network."""
+    def deliver(self, claim: Claim) -> Outcome:
+        """Send a delivery just claimed (its `claimed_at` is the clock's now) and record what
+        happened. Never raises for the network."""
+        now = claim.claimed_at
         self._crash_if("after-claim")
         try:
             # Settling a send that may be out is not a new send: max_late never applies to it.
             if now - claim.due > claim.max_late and not self.ledger.may_be_out(claim):
                 late = now - claim.due
                 message = f"{human(late)} late, more than its max_late of {human(claim.max_late)}; not sent"
-                return self._settle(claim, "missed", now, message, alert=("missed", message))
+                return self._settle(claim, State.MISSED, now, message, alert=("missed", message))
         except LedgerUnavailable:
             return self._release(claim, now)
         with self._lock:
@@ -288,15 +329,15 @@ class Publisher:
                 return self._release(claim, now)
             if reason is not None:
                 log.info("not sending %s on %s: %s", claim.post, claim.channel, reason)
-                return self._settle(claim, "pending", now, reason, outcome="paused")
+                return self._settle(claim, State.PENDING, now, reason, outcome=Attempted.PAUSED)
             try:
                 channel = self.channels.get(claim.channel)
                 log.info("sending %s on %s (attempt %d, key %s)", claim.post, claim.channel, claim.attempts, claim.key)
-                receipt = channel.publish(rendered_post(claim), claim.key)
+                receipt = channel.publish(payload.decode(claim.payload, claim.post, claim.channel), claim.key)
             except RetryLater as exc:
                 return self._retry(claim, now, exc.reason, exc.after)
             except Rejected as exc:
-                return self._settle(claim, "failed", now, exc.reason, alert=("failed", exc.reason))
+                return self._settle(claim, State.FAILED, now, exc.reason, alert=("failed", exc.reason))
             except InDoubt as exc:
                 return self._settle_doubt_later(claim, now, exc.reason)
             except CampaignError as exc:  # configuration: a missing secret, an unknown type
@@ -307,8 +348,8 @@ class Publisher:
             self._crash_if("after-publish")
             done = self._settle(
                 claim,
-                "published",
-                now if fixed else self.clock(),
+                State.PUBLISHED,
+                self.stamp(),
                 receipt.url or "",
                 url=receipt.url,
                 remote_id=receipt.remote_id,
@@ -319,32 +360,36 @@ class Publisher:
             with self._lock:
                 self.in_flight.pop(claim.id, None)
 
-    def clock(self) -> datetime:
-        """The ledger's clock; this host's while the ledger is unreachable."""
-        try:
-            return self.ledger.clock()
-        except LedgerUnavailable:
-            return datetime.now(UTC)
+    def stamp(self) -> datetime:
+        """The clock's now; this host's while the ledger (whose clock it may be) is unreachable."""
+        return stamp(self.clock)
 
     def recover(self, now: datetime) -> list[Outcome]:
         """Settle deliveries left in `sending` by a worker that died, without ever resending blindly.
         Only those this worker took over: another daemon may be settling the same ones."""
         outcomes = []
         self.alerter.send_unsent(now)
-        for stale in self.ledger.stale_claims(now, self._is_alive):
+        for stale in self.ledger.stale_claims(now, self.worker, self.policy.stale_after):
             claim = self.ledger.take_over(stale, self.worker, now)
             if claim is None:
                 continue
-            if self.ledger.attempt_outcome(claim.attempt_id) == "claimed":
+            if self.ledger.attempt_outcome(claim.attempt_id) == Attempted.CLAIMED:
                 # The crash came before the request was about to leave: nothing went out.
                 outcomes.append(
-                    self._settle(claim, "retry", now, "interrupted before sending", next_at=now, outcome="interrupted")
+                    self._settle(
+                        claim,
+                        State.RETRY,
+                        now,
+                        "interrupted before sending",
+                        next_at=now,
+                        outcome=Attempted.INTERRUPTED,
+                    )
                 )
             else:
                 outcomes.append(self.settle_doubt(claim, now, "the daemon stopped while sending"))
         return outcomes
 
-    def settle_doubt(self, claim: Claim, now: datetime, reason: str, outcome: str | None = None) -> Outcome:
+    def settle_doubt(self, claim: Claim, now: datetime, reason: str, outcome: Attempted | None = None) -> Outcome:
         """The request may have reached the network: ask it, or resend within its idempotency window."""
         try:
             channel = self.channels.get(claim.channel)
@@ -353,36 +398,36 @@ class Publisher:
         first = self.ledger.first_attempt(claim.key) or claim.claimed_at
         if channel.can_lookup:
             try:
-                receipt = channel.lookup(claim.key, rendered_post(claim), first)
+                receipt = channel.lookup(claim.key, payload.decode(claim.payload, claim.post, claim.channel), first)
             except ChannelError as exc:
                 return self._doubt(claim, now, f"{reason}; the lookup failed: {exc.reason}")
             if receipt is not None:
                 return self._settle(
                     claim,
-                    "published",
+                    State.PUBLISHED,
                     now,
                     f"{reason}; found on the network",
-                    outcome="settled",
+                    outcome=Attempted.SETTLED,
                     url=receipt.url,
                     remote_id=receipt.remote_id,
                 )
             return self._settle(
                 claim,
-                "retry",
+                State.RETRY,
                 now,
                 f"{reason}; not on the network, so sent again",
                 next_at=now,
-                outcome=outcome or "retry",
+                outcome=outcome or Attempted.RETRY,
             )
         if (now - first).total_seconds() < channel.idempotent_for:
             # The resend with the same key is the settlement (the network answers with what it has).
             return self._settle(
                 claim,
-                "retry",
+                State.RETRY,
                 now,
                 f"{reason}; the network deduplicates this key, so sent again",
                 next_at=now,
-                outcome=RESEND,
+                outcome=Attempted.RESEND,
             )
         return self._doubt(claim, now, reason)
 
@@ -392,33 +437,35 @@ class Publisher:
         except LedgerUnavailable:
             self._keep(claim, "in doubt", lambda: self.settle_doubt(claim, now, reason))
             return Outcome(
-                claim.post, claim.channel, "sending", f"{reason}; settled once the ledger is back", now, claim.due
+                claim.post, claim.channel, State.SENDING, f"{reason}; settled once the ledger is back", now, claim.due
             )
 
     def _doubt(self, claim: Claim, now: datetime, reason: str) -> Outcome:
         message = f"{reason}. It may or may not be out: check the account, then `campaign resolve`"
-        return self._settle(claim, "in_doubt", now, message, alert=("in_doubt", message))
+        return self._settle(claim, State.IN_DOUBT, now, message, alert=("in_doubt", message))
 
     def _release(self, claim: Claim, now: datetime) -> Outcome:
         """The ledger went away before the request left: nothing was sent; it goes back to pending."""
-        return self._settle(claim, "pending", now, "the ledger was unreachable; nothing sent", outcome="interrupted")
+        return self._settle(
+            claim, State.PENDING, now, "the ledger was unreachable; nothing sent", outcome=Attempted.INTERRUPTED
+        )
 
     def _retry(self, claim: Claim, now: datetime, reason: str, after: float | None) -> Outcome:
         if claim.attempts >= self.policy.max_attempts:
             message = f"gave up after {claim.attempts} attempts: {reason}"
-            return self._settle(claim, "failed", now, message, alert=("failed", message))
+            return self._settle(claim, State.FAILED, now, message, alert=("failed", message))
         wait = timedelta(seconds=after) if after is not None else self.policy.backoff(claim.attempts)
         log.warning("%s on %s: %s; retrying in %s", claim.post, claim.channel, reason, human(wait))
-        return self._settle(claim, "retry", now, reason, next_at=now + wait)
+        return self._settle(claim, State.RETRY, now, reason, next_at=now + wait)
 
     def _settle(
         self,
         claim: Claim,
-        state: str,
+        state: State,
         now: datetime,
         detail: str,
         *,
-        outcome: str | None = None,
+        outcome: Attempted | None = None,
         next_at: datetime | None = None,
         url: str | None = None,
         remote_id: str | None = None,
@@ -501,26 +548,6 @@ class Publisher:
             recorded += 1
             log.info("recorded %s on %s as %s now that the ledger is back", claim.post, claim.channel, state)
 
-    def _is_alive(self, worker: str | None, conn: Any) -> bool:
-        from sqlalchemy import select
-
-        from scheduler.publish.ledger import workers
-
-        if worker is None:
-            return False
-        host, _, rest = worker.partition(":")
-        pid = rest.partition(":")[0]
-        row = conn.execute(select(workers.c.seen_at).where(workers.c.id == worker)).first()
-        if host == socket.gethostname() and pid.isdigit():
-            try:
-                os.kill(int(pid), 0)
-            except ProcessLookupError:
-                return False
-            except PermissionError:
-                pass
-            return row is not None or worker == self.worker
-        return row is not None and row.seen_at >= self.ledger.clock() - self.policy.stale_after
-
     def abandon_in_flight(self, now: datetime) -> None:
         """At shutdown: record the sends still under way; the next start settles them."""
         with self._lock:
@@ -544,6 +571,17 @@ class Publisher:
     def _crash_if(self, point: str) -> None:
         if self._fault == point:  # fault injection for the crash tests (CAMPAIGN_FAULT)
             os.kill(os.getpid(), signal.SIGKILL)
+
+
+def rehearse(publisher: Publisher, clock: SimulatedClock, until: datetime | None = None) -> Iterator[Outcome]:
+    """Passes at each moment the ledger next wakes, with `clock` (the publisher's) moved there, until
+    nothing is due before `until`: a campaign's run in simulated time."""
+    while True:
+        wake = publisher.ledger.next_wake()
+        if wake is None or (until is not None and wake >= until):
+            return
+        clock.set(max(clock.now(), wake))
+        yield from publisher.make_pass().outcomes
 
 
 def human(delta: timedelta) -> str:

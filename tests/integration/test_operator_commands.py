@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import update
 
-from scheduler.publish.ledger import Action, Pause, deliveries
+from scheduler.publish.ledger import Action, Delivery, Pause, deliveries
 from tests.integration.daemon_helpers import campaign, daemon, env_for, ledger, now, outbox, states, wait_for, write
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
@@ -31,10 +31,10 @@ def zone_now() -> str:
     return datetime.now(AMSTERDAM).strftime("%Z")
 
 
-def snapshot(root: Path) -> tuple[list[tuple[object, ...]], list[Pause], list[Action]]:
+def snapshot(root: Path) -> tuple[list[Delivery], list[Pause], list[Action]]:
     book = ledger(root)
     try:
-        rows = [tuple(r) for r in book.rows()]
+        rows = book.rows()
         return rows, list(book.pauses()), list(book.actions())
     finally:
         book.close()
@@ -43,7 +43,7 @@ def snapshot(root: Path) -> tuple[list[tuple[object, ...]], list[Pause], list[Ac
 def daemon_seen(root: Path) -> bool:
     book = ledger(root)
     try:
-        return bool(book.workers_seen(now() - timedelta(minutes=1)))
+        return bool(book.live_workers(now(), timedelta(minutes=1)))
     finally:
         book.close()
 

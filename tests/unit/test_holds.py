@@ -6,7 +6,20 @@ from pathlib import Path
 
 from scheduler.content.plan import build
 from scheduler.content.problems import error
-from scheduler.publish.holds import Known, Reading, absent, hold_for, present, read, repeat_hold
+from scheduler.publish.holds import (
+    RETRY_REQUESTED,
+    Fate,
+    Known,
+    Reading,
+    absent,
+    hold_for,
+    keeps_retry_time,
+    present,
+    read,
+    repeat_hold,
+    unplanned,
+)
+from scheduler.publish.states import State
 
 CHANNEL_TYPO = error("channels.yml", 2, "unknown channel type 'mastodn'")
 FOLDER = error("posts/week/_defaults.yml", 1, "unknown key 'max_lat'")
@@ -55,12 +68,12 @@ def test_a_broken_folder_defaults_holds_the_posts_below_it_only() -> None:
 
 
 def test_open_sends_follow_the_files_and_a_hold_does_not_re_arm_a_failed_send() -> None:
-    assert present("held", "x", changed=False, hold=None).state == "pending"
-    assert present("cancelled", "x", changed=False, hold=None).state == "pending"
-    assert present("pending", None, changed=True, hold="broken").state == "held"
-    assert present("failed", "rejected", changed=True, hold=None).state == "pending"  # edited: a new try
-    assert present("failed", "rejected", changed=False, hold=None).state == "failed"
-    assert present("missed", "late", changed=False, hold="broken").state == "missed"
+    assert present(State.HELD, "x", changed=False, hold=None).state == "pending"
+    assert present(State.CANCELLED, "x", changed=False, hold=None).state == "pending"
+    assert present(State.PENDING, None, changed=True, hold="broken").state == "held"
+    assert present(State.FAILED, "rejected", changed=True, hold=None).state == "pending"  # edited: a new try
+    assert present(State.FAILED, "rejected", changed=False, hold=None).state == "failed"
+    assert present(State.MISSED, "late", changed=False, hold="broken").state == "missed"
 
 
 def test_the_same_text_twice_on_a_channel_is_held_unless_allowed() -> None:
@@ -83,3 +96,18 @@ def test_reading_a_plan_with_one_broken_channel_keeps_its_posts_and_other_channe
     assert [str(p).split(": error")[0] for p in plan.problems if p.is_error] == ["channels.yml:2"]
     assert set(reading.channels) == {"mastodon"} and "a" in reading.posts
     assert absent(reading, "a", "mastodon", "posts/a.md", exists=True).state == "held"
+
+
+def test_a_send_the_plan_no_longer_has_keeps_waiting_for_a_person_when_failed() -> None:
+    held = Fate(State.HELD, "posts/a.md:3: error: unknown key 'titel'")
+    assert unplanned(State.FAILED, "rejected", held) == Fate(State.FAILED, "rejected")
+    assert unplanned(State.PENDING, None, held) == held
+    gone = Fate(State.CANCELLED, "posts/a.md was deleted")
+    assert unplanned(State.FAILED, "rejected", gone) == gone
+
+
+def test_a_retry_by_hand_keeps_its_time_while_the_text_stays() -> None:
+    assert keeps_retry_time(RETRY_REQUESTED, same_version=True, same_state=True)
+    assert not keeps_retry_time(RETRY_REQUESTED, same_version=False, same_state=True)  # edited: the files' time
+    assert not keeps_retry_time(RETRY_REQUESTED, same_version=True, same_state=False)
+    assert not keeps_retry_time(None, same_version=True, same_state=True)

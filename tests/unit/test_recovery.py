@@ -13,6 +13,7 @@ from scheduler.publish.alerts import Alerter
 from scheduler.publish.holds import Fate
 from scheduler.publish.ledger import Ledger, Wanted
 from scheduler.publish.publisher import Channels, Policy, Publisher
+from scheduler.publish.states import State
 from tests.fakes.webhook_server import FakeWebhook
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -37,7 +38,7 @@ def book(tmp_path: Path) -> Ledger:
         allow_repeat=False,
         payload='{"text": "Hallo."}',
     )
-    ledger.sync([wanted], lambda *_: Fate("cancelled", None), NOW)
+    ledger.sync([wanted], lambda *_: Fate(State.CANCELLED, None), NOW)
     return ledger
 
 
@@ -59,9 +60,9 @@ def abandon(ledger: Ledger) -> None:
 def test_two_daemons_recovering_the_same_abandoned_send_settle_it_once(book: Ledger, tmp_path: Path) -> None:
     abandon(book)
     first, second = publisher(book, tmp_path, "a:1:x"), publisher(book, tmp_path, "b:2:y")
-    seen_by_second = book.stale_claims(NOW, second._is_alive)  # both looked before either settled
+    seen_by_second = book.stale_claims(NOW, second.worker, POLICY.stale_after)  # both looked before either settled
     settled = first.recover(NOW)
-    book.stale_claims = lambda now, is_alive: seen_by_second  # type: ignore[method-assign]
+    book.stale_claims = lambda *_: seen_by_second  # type: ignore[method-assign]
     assert second.recover(NOW) == []  # the loser reports nothing it did not settle
     assert [(o.post, o.state) for o in settled] == [("p", "retry")]
     assert [r.outcome for r in book.history("p")] == ["retry"]  # the winner's word stands

@@ -1,0 +1,45 @@
+"""The one codec of a send's payload: the rendered post as the ledger keeps it (JSON), and back.
+
+The JSON is canonical (sorted keys), so the same post always gives the same text and version.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from scheduler.channels.base import LinkCard, MediaItem, RenderedPost
+
+EMPTY = "{}"  # the payload of a send that could not be rendered (it is held)
+
+
+def encode(post: RenderedPost) -> str:
+    """What the ledger stores of `post` (its post and channel are columns of their own)."""
+    card = None if post.card is None else {"title": post.card.title, "description": post.card.description}
+    return json.dumps(
+        {
+            "text": post.text,
+            "media": [{"path": str(m.path), "alt": m.alt} for m in post.media],
+            "language": post.language,
+            "card": card,
+            "title": post.title,
+        },
+        ensure_ascii=False,
+        sort_keys=True,
+    )
+
+
+def decode(payload: str, post: str, channel: str) -> RenderedPost:
+    """The rendered post of `post` on `channel` that `encode` stored as `payload`."""
+    data: dict[str, Any] = json.loads(payload)
+    card = data.get("card")
+    return RenderedPost(
+        post=post,
+        channel=channel,
+        text=data["text"],
+        media=tuple(MediaItem(Path(m["path"]), m["alt"]) for m in data.get("media", [])),
+        language=data.get("language", "nl"),
+        card=LinkCard(title=card.get("title"), description=card.get("description")) if card else None,
+        title=data.get("title"),
+    )
