@@ -89,6 +89,7 @@ class FakeX(FakeServer):
         self.media: dict[str, dict[str, Any]] = {}
         self.refused: list[str] = []  # why each refused signature was refused
         self._nonces: set[tuple[str, str]] = set()
+        self._texts: set[str] = set()  # what the account has posted, for "duplicate content"
         self._ids = itertools.count(1_860_000_000_000_000_001)
         self._links = itertools.count(1)
 
@@ -207,8 +208,9 @@ class FakeX(FakeServer):
         reply_to = (body.get("reply") or {}).get("in_reply_to_tweet_id")
         if reply_to is not None and all(p["id"] != reply_to for p in self.posts):
             return invalid("The tweet you are replying to does not exist", in_reply_to_tweet_id=[str(reply_to)])
-        if any(p["sent_text"] == text for p in self.posts):
+        if text in self._texts:
             return problem(403, "Forbidden", _DUPLICATE)
+        self._texts.add(text)
         post_id = str(next(self._ids))
         shown = self._as_x_shows(text, bool(media_ids))
         self.posts.append(
