@@ -544,3 +544,20 @@ def test_sentinel_secrets_never_leave_the_process_even_when_x_echoes_them(tmp_pa
         dump,
     ):
         assert SENTINEL_CONSUMER not in output and SENTINEL_TOKEN not in output
+
+
+def test_revoked_keys_fail_the_daemons_send_at_once_with_an_alert_naming_the_channel(tmp_path: Path) -> None:
+    with FakeX(access_token_secret="the-secret-after-regenerating") as server:
+        x_campaign(tmp_path, server)
+        for _ in range(2):
+            run = campaign(tmp_path, "run", "--once", env=SECRETS)
+            assert run.returncode == 0, run.stderr
+        assert server.refused == ["signature mismatch"]  # asked once, never retried
+        assert calls(server, "POST", "/2/tweets") == []
+    assert states(tmp_path)[("p", "x")] == "failed"
+    book = ledger(tmp_path)
+    [alert] = book.alerts()
+    book.close()
+    assert (alert.kind, alert.channel) == ("failed", "x")
+    assert alert.message.startswith("channel x: X refused the keys")
+    assert 'regenerate the access token and secret with "Read and write" permission' in alert.message
