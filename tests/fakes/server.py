@@ -39,6 +39,7 @@ class Request:
     headers: dict[str, str]
     form: dict[str, list[str]] = field(default_factory=dict)  # urlencoded, multipart or JSON
     files: dict[str, Upload] = field(default_factory=dict)
+    body: bytes = b""  # as received, for fakes that check a signature or read nested JSON
 
     def value(self, name: str, default: str | None = None) -> str | None:
         """The first value of `name` in the form, else in the query string."""
@@ -237,7 +238,7 @@ def _read_request(handler: BaseHTTPRequestHandler) -> Request:
     headers = {name.lower(): value for name, value in handler.headers.items()}
     length = int(headers.get("content-length") or 0)
     body = handler.rfile.read(length) if length else b""
-    request = Request(handler.command, parts.path, parse_qs(parts.query), headers)
+    request = Request(handler.command, parts.path, parse_qs(parts.query), headers, body=body)
     content_type = headers.get("content-type", "")
     if content_type.startswith("application/x-www-form-urlencoded"):
         request.form = parse_qs(body.decode("utf-8"), keep_blank_values=True)

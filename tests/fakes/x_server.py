@@ -1,0 +1,286 @@
+"""A fake X API v2: the parts that publishing a campaign touches, behind OAuth 1.0a.
+
+As documented (docs.x.com: x-api/posts/creation-of-a-post, x-api/media/upload-media,
+x-api/media/create-media-metadata, x-api/users, fundamentals/rate-limits, response-codes-and-errors):
+- every request must carry an OAuth 1.0a `Authorization: OAuth ...` header, HMAC-SHA1 signed over
+  the method, the base URL and the sorted, percent-encoded parameters (query, oauth_*, and a
+  form-urlencoded body); this fake recomputes the signature itself from that algorithm, and
+  refuses a stale timestamp or a nonce seen before
+- GET  /2/users/me                 {"data": {"id", "name", "username"}}
+- POST /2/media/upload            multipart `media` + `media_category`; {"data": {"id", "media_key", ...}}
+- POST /2/media/metadata          {"id", "metadata": {"alt_text": {"text"}}} (≤ 1,000 characters)
+- POST /2/tweets                  JSON {"text", "media": {"media_ids"}, "reply"}; 201 {"data": {"id", "text"}};
+                                  403 "duplicate content" for a text the account already posted
+- GET  /2/users/:id/tweets        newest first, `start_time`, `max_results`, `pagination_token`
+- errors are problem JSON ({"title", "detail", "type", "status"}, `errors` for invalid requests);
+  every answer carries x-rate-limit-limit/remaining/reset (unix seconds)
+
+Like X, the text it gives back has every link as a t.co link (and one more for attached media) and
+&, <, > escaped as HTML entities. Use `fail` and `drop_after_processing` (from FakeServer) for
+outages, rate limits and lost answers.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import html
+import itertools
+import json
+import re
+import time
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote, unquote
+
+import twitter_text
+
+from scheduler.content.text import x_weighted_length
+from tests.fakes.server import FakeServer, Reply, Request, Upload
+
+CONSUMER_KEY = "fake-consumer-key"
+CONSUMER_SECRET = "fake-consumer-secret"
+ACCESS_TOKEN = "1500000000000000001-fake-access-token"
+ACCESS_TOKEN_SECRET = "fake-access-token-secret"
+MAX_IMAGE_BYTES = 5 * 1024 * 1024
+_PARAM = re.compile(r'([A-Za-z_]+)="([^"]*)"')
+_DUPLICATE = "You are not allowed to create a Tweet with duplicate content."
+
+
+def problem(status: int, title: str, detail: str, kind: str = "about:blank", **extra: Any) -> Reply:
+    return Reply(status, {"title": title, "detail": detail, "type": kind, "status": status, **extra})
+
+
+def invalid(message: str, **parameters: list[str]) -> Reply:
+    return problem(
+        400,
+        "Invalid Request",
+        "One or more parameters to your request was invalid.",
+        "https://api.twitter.com/2/problems/invalid-request",
+        errors=[{"parameters": parameters, "message": message}],
+    )
+
+
+def pct(value: str) -> str:
+    """RFC 3986 percent-encoding, as OAuth 1.0a requires (only unreserved characters stay)."""
+    return quote(value, safe="~")
+
+
+class FakeX(FakeServer):
+    """One app's keys and one account (`username`) whose access token and secret are given."""
+
+    def __init__(
+        self,
+        consumer_key: str = CONSUMER_KEY,
+        consumer_secret: str = CONSUMER_SECRET,
+        access_token: str = ACCESS_TOKEN,
+        access_token_secret: str = ACCESS_TOKEN_SECRET,
+        *,
+        username: str = "weektegenkm",
+        user_id: str = "1500000000000000001",
+        latency_ms: float = 0.0,
+    ) -> None:
+        super().__init__(latency_ms)
+        self.consumer_key, self.consumer_secret = consumer_key, consumer_secret
+        self.access_token, self.access_token_secret = access_token, access_token_secret
+        self.username, self.user_id = username, user_id
+        self.posts: list[dict[str, Any]] = []  # oldest first, as sent plus what X shows
+        self.media: dict[str, dict[str, Any]] = {}
+        self.refused: list[str] = []  # why each refused signature was refused
+        self._nonces: set[tuple[str, str]] = set()
+        self._texts: set[str] = set()  # what the account has posted, for "duplicate content"
+        self._ids = itertools.count(1_860_000_000_000_000_001)
+        self._links = itertools.count(1)
+
+    def handle(self, request: Request) -> Reply:
+        with self.lock:
+            refusal = self._verify(request)
+            if refusal is not None:
+                self.refused.append(refusal)
+                return self._limited(problem(401, "Unauthorized", "Unauthorized"))
+            route = (request.method, request.path)
+            if route == ("GET", "/2/users/me"):
+                reply = Reply(
+                    200,
+                    {"data": {"id": self.user_id, "name": "Week tegen Kindermishandeling", "username": self.username}},
+                )
+            elif route == ("POST", "/2/media/upload"):
+                reply = self._upload(request)
+            elif route == ("POST", "/2/media/metadata"):
+                reply = self._metadata(request)
+            elif route == ("POST", "/2/tweets"):
+                reply = self._create(request)
+            elif request.method == "GET" and re.fullmatch(r"/2/users/\d+/tweets", request.path):
+                reply = self._timeline(request)
+            else:
+                reply = problem(404, "Not Found Error", f"Could not find {request.path}")
+        return self._limited(reply)
+
+    # -- OAuth 1.0a ------------------------------------------------------------------------
+
+    def signature_for(self, request: Request, oauth: dict[str, str]) -> str:
+        """The HMAC-SHA1 signature of `request` with `oauth` parameters, from the documented algorithm."""
+        pairs = [(key, value) for key, value in oauth.items() if key not in ("oauth_signature", "realm")]
+        pairs += [(key, value) for key, values in request.query.items() for value in values]
+        if request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+            pairs += [(key, value) for key, values in request.form.items() for value in values]
+        normalized = "&".join(f"{k}={v}" for k, v in sorted((pct(k), pct(v)) for k, v in pairs))
+        base_url = f"http://{request.headers['host'].lower()}{request.path}"
+        base = "&".join((request.method.upper(), pct(base_url), pct(normalized)))
+        key = f"{pct(self.consumer_secret)}&{pct(self.access_token_secret)}"
+        digest = hmac.new(key.encode(), base.encode(), hashlib.sha1).digest()
+        return base64.b64encode(digest).decode()
+
+    def _verify(self, request: Request) -> str | None:
+        header = request.headers.get("authorization", "")
+        if not header.startswith("OAuth "):
+            return "no OAuth header"
+        oauth = {key: unquote(value) for key, value in _PARAM.findall(header)}
+        if oauth.get("oauth_signature_method") != "HMAC-SHA1" or oauth.get("oauth_version", "1.0") != "1.0":
+            return "not HMAC-SHA1, OAuth 1.0"
+        if oauth.get("oauth_consumer_key") != self.consumer_key:
+            return "unknown consumer key"
+        if oauth.get("oauth_token") != self.access_token:
+            return "unknown access token"
+        try:
+            stamp = int(oauth.get("oauth_timestamp", ""))
+        except ValueError:
+            return "no timestamp"
+        if abs(time.time() - stamp) > 300:
+            return "stale timestamp"
+        nonce = (oauth.get("oauth_nonce", ""), str(stamp))
+        if not nonce[0] or nonce in self._nonces:
+            return "nonce used before"
+        if not hmac.compare_digest(self.signature_for(request, oauth), oauth.get("oauth_signature", "")):
+            return "signature mismatch"
+        self._nonces.add(nonce)
+        return None
+
+    # -- endpoints ---------------------------------------------------------------------------
+
+    def _upload(self, request: Request) -> Reply:
+        upload: Upload | None = request.files.get("media")
+        if upload is None:
+            return invalid("The `media` field is required")
+        category = request.value("media_category")
+        if category not in ("tweet_image", "tweet_gif", "tweet_video", "dm_image", "dm_gif", "dm_video", "subtitles"):
+            return invalid(f"The `media_category` value [{category}] is not one of the allowed values")
+        if len(upload.data) > MAX_IMAGE_BYTES:
+            return invalid("File size exceeds 5242880 bytes.")
+        media_id = str(next(self._ids))
+        self.media[media_id] = {"upload": upload, "category": category, "alt": None}
+        data = {
+            "id": media_id,
+            "media_key": f"3_{media_id}",
+            "size": len(upload.data),
+            "expires_after_secs": 86400,
+            "image": {"image_type": upload.content_type, "w": 1200, "h": 675},
+        }
+        return Reply(200, {"data": data})
+
+    def _metadata(self, request: Request) -> Reply:
+        body = _json_body(request)
+        media_id = body.get("id")
+        metadata = body.get("metadata")
+        alt = metadata.get("alt_text", {}).get("text") if isinstance(metadata, dict) else None
+        if media_id not in self.media:
+            return invalid(f"The media id [{media_id}] is not valid", id=[str(media_id)])
+        if not isinstance(alt, str) or len(alt) > 1000:
+            return invalid("alt_text.text must be a string of at most 1000 characters")
+        self.media[media_id]["alt"] = alt
+        return Reply(200, {"data": {"id": media_id, "associated_metadata": {"alt_text": {"text": alt}}}})
+
+    def _create(self, request: Request) -> Reply:
+        body = _json_body(request)
+        text = body.get("text")
+        media_ids = (body.get("media") or {}).get("media_ids") or []
+        if not isinstance(text, str) or (not text.strip() and not media_ids):
+            return invalid("The `text` field is required when no media is attached")
+        if x_weighted_length(text) > 280:
+            return problem(
+                400,
+                "Invalid Request",
+                "Your Tweet text is too long. For more information on how X counts characters, see https://docs.x.com/resources/fundamentals/counting-characters",
+            )
+        if len(media_ids) > 4 or any(m not in self.media for m in media_ids):
+            return invalid("Your media IDs are invalid.", media_ids=[str(m) for m in media_ids])
+        reply_to = (body.get("reply") or {}).get("in_reply_to_tweet_id")
+        if reply_to is not None and all(p["id"] != reply_to for p in self.posts):
+            return invalid("The tweet you are replying to does not exist", in_reply_to_tweet_id=[str(reply_to)])
+        if text in self._texts:
+            return problem(403, "Forbidden", _DUPLICATE)
+        self._texts.add(text)
+        post_id = str(next(self._ids))
+        shown = self._as_x_shows(text, bool(media_ids))
+        self.posts.append(
+            {
+                "id": post_id,
+                "text": shown,
+                "sent_text": text,
+                "created_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+                "media_ids": list(media_ids),
+                "reply_to": reply_to,
+            }
+        )
+        return Reply(201, {"data": {"id": post_id, "text": shown}})
+
+    def _timeline(self, request: Request) -> Reply:
+        if request.path != f"/2/users/{self.user_id}/tweets":
+            return problem(403, "Forbidden", "You can only read your own timeline in this fake")
+        start = request.value("start_time")
+        since = datetime.fromisoformat(start.replace("Z", "+00:00")) if start else None
+        size = int(request.value("max_results", "10") or 10)
+        if not 5 <= size <= 100:
+            return invalid(f"The `max_results` query parameter value [{size}] is not between 5 and 100")
+        fields = (request.value("tweet.fields") or "").split(",")
+        posts = [
+            p
+            for p in reversed(self.posts)
+            if since is None or datetime.fromisoformat(p["created_at"].replace("Z", "+00:00")) >= since
+        ]
+        offset = int(request.value("pagination_token", "0") or 0)
+        page = posts[offset : offset + size]
+        if not page:
+            return Reply(200, {"meta": {"result_count": 0}})
+        data = []
+        for p in page:
+            item = {"id": p["id"], "text": p["text"], "edit_history_tweet_ids": [p["id"]]}
+            if "created_at" in fields:
+                item["created_at"] = p["created_at"]
+            data.append(item)
+        meta: dict[str, Any] = {"result_count": len(page), "newest_id": page[0]["id"], "oldest_id": page[-1]["id"]}
+        if offset + size < len(posts):
+            meta["next_token"] = str(offset + size)
+        return Reply(200, {"data": data, "meta": meta})
+
+    # -- what X does to a text ---------------------------------------------------------------
+
+    def _as_x_shows(self, text: str, has_media: bool) -> str:
+        """Every link as a t.co link, &<> escaped, and a t.co link for attached media at the end."""
+        pieces, last = [], 0
+        for item in twitter_text.extract_urls_with_indices(text):
+            start, end = item["indices"]
+            pieces += [html.escape(text[last:start], quote=False), self._tco()]
+            last = end
+        pieces.append(html.escape(text[last:], quote=False))
+        shown = "".join(pieces)
+        return f"{shown} {self._tco()}" if has_media else shown
+
+    def _tco(self) -> str:
+        return f"https://t.co/{next(self._links):010d}"
+
+    @staticmethod
+    def _limited(reply: Reply) -> Reply:
+        reply.headers.setdefault("x-rate-limit-limit", "100")
+        reply.headers.setdefault("x-rate-limit-remaining", "99")
+        reply.headers.setdefault("x-rate-limit-reset", str(int(time.time()) + 900))
+        return reply
+
+
+def _json_body(request: Request) -> dict[str, Any]:
+    try:
+        body = json.loads(request.body or b"{}")
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
