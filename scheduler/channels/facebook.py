@@ -133,7 +133,7 @@ class FacebookChannel(Channel):
         without a key, "not found" cannot prove that the request never reached Facebook)."""
         wanted = _normal(post.text)
         if not wanted:
-            raise InDoubt(f"{self.name}: a post without text cannot be told apart on the Page")
+            raise InDoubt("a post without text cannot be told apart on the Page")
         try:
             found = self._find(wanted, since - _SKEW)
         except ChannelError as exc:
@@ -170,7 +170,7 @@ class FacebookChannel(Channel):
             if MEDIA.max_bytes is not None and size > MEDIA.max_bytes:
                 problems.append(f"{item.path.name} is {size:,} bytes, over Facebook's {MEDIA.max_bytes:,}")
         if problems:
-            raise Rejected(f"{self.name}: " + "; ".join(problems))
+            raise Rejected("Facebook would refuse it: " + "; ".join(problems))
 
     @staticmethod
     def _text_fields(post: RenderedPost) -> list[tuple[str, str]]:
@@ -184,7 +184,7 @@ class FacebookChannel(Channel):
         body = self._call("POST", f"/{self.page_id}/feed", may_publish=True, data=fields)
         post_id = body.get("id") if isinstance(body, Mapping) else None
         if not isinstance(post_id, str) or not post_id:
-            raise InDoubt(f"{self.name}: Graph answered the post without an id")
+            raise InDoubt("Graph answered the post without an id")
         log.info("facebook: published %s on %s as %s", post.post, self.name, post_id)
         return Receipt(url=self._post_url(post_id), remote_id=post_id)
 
@@ -194,7 +194,7 @@ class FacebookChannel(Channel):
         post_id, photo_id = body.get("post_id"), body.get("id")
         remote = post_id if isinstance(post_id, str) and post_id else photo_id
         if not isinstance(remote, str) or not remote:
-            raise InDoubt(f"{self.name}: Graph answered the photo post without an id")
+            raise InDoubt("Graph answered the photo post without an id")
         log.info("facebook: published %s on %s as %s", post.post, self.name, remote)
         return Receipt(url=self._post_url(remote), remote_id=remote)
 
@@ -204,7 +204,7 @@ class FacebookChannel(Channel):
         body = self._upload(item, [("published", "false"), ("alt_text_custom", item.alt)], may_publish=False)
         photo_id = body.get("id")
         if not isinstance(photo_id, str) or not photo_id:
-            raise RetryLater(f"{self.name}: Graph answered the upload of {item.path.name} without an id")
+            raise RetryLater(f"Graph answered the upload of {item.path.name} without an id")
         return photo_id
 
     def _upload(self, item: MediaItem, fields: list[tuple[str, str]], *, may_publish: bool) -> Mapping[str, Any]:
@@ -292,7 +292,7 @@ class FacebookChannel(Channel):
                 allow_redirects=False,  # a redirected POST would be replayed as a GET
             )
         except RetryLater as exc:
-            error: ChannelError = RetryLater(f"{self.name}: Graph unreachable ({self.graph}): {exc.reason}", exc.after)
+            error: ChannelError = RetryLater(f"Graph unreachable ({self.graph}): {exc.reason}", exc.after)
         except ChannelError as exc:
             error = exc
         else:
@@ -307,10 +307,10 @@ class FacebookChannel(Channel):
             return body
         if 300 <= status < 400:
             target = self._scrub(response.headers.get("Location", "elsewhere"))
-            raise Rejected(f"{self.name}: {self.graph} redirects to {target}: set `graph` to that address")
+            raise Rejected(f"{self.graph} redirects to {target}: set `graph` to that address")
         if not isinstance(graph_error, Mapping):
             text = self._scrub(response.text.strip() or response.reason or "")[:300]
-            message = f"{self.name}: HTTP {status} from Graph: {text}"
+            message = f"HTTP {status} from Graph: {text}"
             if status == 429 or status >= 500:
                 raise RetryLater(message, _usage_wait(response) or http.retry_after(response, rate_limit=status == 429))
             raise Rejected(message)
@@ -322,28 +322,26 @@ class FacebookChannel(Channel):
         said = self._said(status, code, subcode, error)
         if code == _TOKEN:
             return Rejected(
-                f"{self.name}: token rejected: Facebook refused the Page access token (expired or revoked). "
+                f"token rejected: Facebook refused the Page access token of channel {self.name} (expired or revoked). "
                 f"Make a new long-lived Page access token for Page {self.page_id} and store it where "
                 f"`token:` points (docs/writing-posts.md, Facebook). {said}"
             )
         if code in _THROTTLED:
-            return RetryLater(
-                f"{self.name}: Facebook is throttling calls{_usage_note(response)}. {said}", _usage_wait(response)
-            )
+            return RetryLater(f"Facebook is throttling calls{_usage_note(response)}. {said}", _usage_wait(response))
         if code == _BLOCKED:
-            return Rejected(f"{self.name}: Facebook blocked this post (code 368, not retried). {said}")
+            return Rejected(f"Facebook blocked this post (code 368, not retried). {said}")
         if code == _DUPLICATE:
-            return _Duplicate(f"{self.name}: Facebook says this post is a duplicate. {said}")
+            return _Duplicate(f"Facebook says this post is a duplicate. {said}")
         if code == _NO_OBJECT and subcode == 33:
-            return Rejected(f"{self.name}: Page {self.page_id} does not exist or this token cannot see it. {said}")
+            return Rejected(f"Page {self.page_id} does not exist or this token cannot see it. {said}")
         if code in _PERMISSION:
             return Rejected(
-                f"{self.name}: the token lacks a permission: it must be a Page access token with "
+                f"the token of channel {self.name} lacks a permission: it must be a Page access token with "
                 f"pages_manage_posts and pages_read_engagement for Page {self.page_id}. {said}"
             )
         if code in _TRANSIENT or error.get("is_transient") is True or status >= 500:
-            return RetryLater(f"{self.name}: Graph had a temporary problem. {said}", _usage_wait(response))
-        return Rejected(f"{self.name}: {said}")
+            return RetryLater(f"Graph had a temporary problem. {said}", _usage_wait(response))
+        return Rejected(said)
 
     def _said(self, status: int, code: int | None, subcode: int | None, error: Mapping[str, Any]) -> str:
         """What Graph said, in its own words, with what support needs (code, fbtrace_id)."""
