@@ -1,0 +1,201 @@
+"""A fake Graph API for one Facebook Page: the parts that publishing a campaign touches.
+
+As documented (developers.facebook.com: reference page, page/feed, page/photos, page/posts;
+guides "Handling errors" and "Rate limits"):
+- GET  /{version}/{page_id}?fields=name        the Page's name and id
+- POST /{version}/{page_id}/feed               message, link, attached_media[i]={"media_fbid": id}
+                                               → {"id": "{page_id}_{post_id}"}
+- POST /{version}/{page_id}/photos             multipart source, message, alt_text_custom,
+                                               published=false for an unpublished upload
+                                               → {"id": photo_id, "post_id": ...} ({"id"} if unpublished)
+- GET  /{version}/{page_id}/posts              since (unix), fields, limit, after (cursor), newest first
+- the token is the `access_token` parameter (body or query); a wrong one is code 190
+- errors are {"error": {"message", "type", "code", "error_subcode", "fbtrace_id"}}; every answer
+  carries X-App-Usage and X-Business-Use-Case-Usage (percentages; the time to regain access in
+  minutes, 0 while not throttled)
+
+Unlike Graph, a refused token is echoed back in the error message, so tests can prove the
+adapter never passes it on. `duplicates=True` answers a message already on the Page with 506.
+Use `graph_error` with `fail` (from FakeServer) for throttling and other errors.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import secrets
+from datetime import UTC, datetime
+from typing import Any
+
+from tests.fakes.server import FakeServer, Reply, Request, Upload
+
+TOKEN = "fake-page-token"
+PAGE_ID = "1234567890"
+
+
+def graph_error(code: int, message: str, *, subcode: int | None = None, kind: str = "OAuthException") -> dict[str, Any]:
+    """A Graph error body as the error-handling guide shows it."""
+    error: dict[str, Any] = {"message": message, "type": kind, "code": code, "fbtrace_id": secrets.token_urlsafe(8)}
+    if subcode is not None:
+        error["error_subcode"] = subcode
+    return {"error": error}
+
+
+def buc_usage(page_id: str, *, percent: int = 1, minutes: int = 0) -> str:
+    """An X-Business-Use-Case-Usage value for a Page."""
+    entry = {
+        "type": "pages",
+        "call_count": percent,
+        "total_cputime": percent,
+        "total_time": percent,
+        "estimated_time_to_regain_access": minutes,
+    }
+    return json.dumps({page_id: [entry]})
+
+
+def app_usage(percent: int = 1, **extra: Any) -> str:
+    """An X-App-Usage value."""
+    return json.dumps({"call_count": percent, "total_cputime": percent, "total_time": percent, **extra})
+
+
+class FakeGraph(FakeServer):
+    """One Page (`page_id`, `name`) whose Page access token is `token`."""
+
+    def __init__(
+        self,
+        token: str = TOKEN,
+        *,
+        page_id: str = PAGE_ID,
+        name: str = "Week tegen Kindermishandeling",
+        duplicates: bool = False,
+        echo_token: bool = True,
+        latency_ms: float = 0.0,
+    ) -> None:
+        super().__init__(latency_ms)
+        self.token = token
+        self.page_id = page_id
+        self.name = name
+        self.duplicates = duplicates
+        self.echo_token = echo_token
+        self.posts: list[dict[str, Any]] = []  # oldest first
+        self.photos: dict[str, dict[str, Any]] = {}
+        self.uploads: dict[str, Upload] = {}
+        self._ids = itertools.count(100_000_000_000_001)
+
+    def handle(self, request: Request) -> Reply:
+        parts = request.path.strip("/").split("/")
+        if len(parts) < 2 or not parts[0].startswith("v"):
+            return self._usage(Reply(400, graph_error(2500, "Unknown path components", kind="OAuthException")))
+        given = request.value("access_token")
+        if given != self.token:
+            message = "Error validating access token: Session has expired."
+            if self.echo_token:
+                message += f" (token: {given})"
+            reply = Reply(400, graph_error(190, message, subcode=463))
+            reply.headers["WWW-Authenticate"] = 'OAuth "Facebook Platform" "invalid_token" "Session has expired"'
+            return self._usage(reply)
+        node, edge = parts[1], (parts[2] if len(parts) > 2 else None)
+        if node != self.page_id:
+            message = f"Unsupported {request.method.lower()} request. Object with ID '{node}' does not exist"
+            return self._usage(Reply(400, graph_error(100, message, subcode=33, kind="GraphMethodException")))
+        with self.lock:
+            route = (request.method, edge)
+            if route == ("GET", None):
+                reply = Reply(200, {"name": self.name, "id": self.page_id})
+            elif route == ("POST", "feed"):
+                reply = self._feed(request)
+            elif route == ("POST", "photos"):
+                reply = self._photo(request)
+            elif route == ("GET", "posts"):
+                reply = self._list(request)
+            else:
+                reply = Reply(400, graph_error(100, "Unsupported request", kind="GraphMethodException"))
+        return self._usage(reply)
+
+    # -- edges -------------------------------------------------------------------------------
+
+    def _feed(self, request: Request) -> Reply:
+        message = request.value("message") or ""
+        media = self._attached(request)
+        if isinstance(media, Reply):
+            return media
+        if not message.strip() and not media:
+            return Reply(400, graph_error(100, "(#100) Missing message or attachment"))
+        if self.duplicates and any(post["message"] == message for post in self.posts):
+            return Reply(400, graph_error(506, "(#506) Duplicate status message"))
+        for fbid in media:
+            self.photos[fbid]["published"] = True
+        return Reply(200, {"id": self._new_post(message, request.value("link"), media)["id"]})
+
+    def _attached(self, request: Request) -> list[str] | Reply:
+        indexed = sorted(
+            (int(key[len("attached_media[") : -1]), request.form[key][0])
+            for key in request.form
+            if key.startswith("attached_media[")
+        )
+        ids = []
+        for _, value in indexed:
+            try:
+                fbid = str(json.loads(value)["media_fbid"])
+            except (ValueError, KeyError, TypeError):
+                return Reply(400, graph_error(100, "(#100) attached_media must be {'media_fbid': id}"))
+            if fbid not in self.photos or self.photos[fbid]["published"]:
+                return Reply(400, graph_error(100, f"(#100) media_fbid {fbid} is not an unpublished photo"))
+            ids.append(fbid)
+        return ids
+
+    def _photo(self, request: Request) -> Reply:
+        upload = request.files.get("source")
+        if upload is None or not upload.data:
+            return Reply(400, graph_error(324, "(#324) Requires upload file"))
+        photo_id = str(next(self._ids))
+        published = (request.value("published") or "true").lower() != "false"
+        self.photos[photo_id] = {
+            "id": photo_id,
+            "alt_text_custom": request.value("alt_text_custom"),
+            "published": False,
+        }
+        self.uploads[photo_id] = upload
+        if not published:
+            return Reply(200, {"id": photo_id})
+        message = request.value("message") or ""
+        if self.duplicates and message and any(post["message"] == message for post in self.posts):
+            return Reply(400, graph_error(506, "(#506) Duplicate status message"))
+        self.photos[photo_id]["published"] = True
+        post = self._new_post(message, None, [photo_id])
+        return Reply(200, {"id": photo_id, "post_id": post["id"]})
+
+    def _list(self, request: Request) -> Reply:
+        since = int(request.value("since") or 0)
+        limit = int(request.value("limit") or 25)
+        start = int(request.value("after") or 0)
+        matching = [post for post in reversed(self.posts) if post["created"] >= since]
+        page = matching[start : start + limit]
+        fields = (request.value("fields") or "id,message,created_time").split(",")
+        data = [{key: post[key] for key in fields if key in post and post[key] is not None} for post in page]
+        paging: dict[str, Any] = {"cursors": {"before": str(start), "after": str(start + len(page))}}
+        if start + limit < len(matching):
+            paging["next"] = f"{self.url}{request.path}?after={start + len(page)}"
+        return Reply(200, {"data": data, "paging": paging})
+
+    # -- helpers -----------------------------------------------------------------------------
+
+    def _new_post(self, message: str, link: str | None, media: list[str]) -> dict[str, Any]:
+        number = str(next(self._ids))
+        now = datetime.now(UTC)
+        post = {
+            "id": f"{self.page_id}_{number}",
+            "message": message or None,
+            "link": link,
+            "attached_media": media,
+            "created": int(now.timestamp()),
+            "created_time": now.strftime("%Y-%m-%dT%H:%M:%S+0000"),
+            "permalink_url": f"https://www.facebook.com/{self.page_id}/posts/{number}",
+        }
+        self.posts.append(post)
+        return post
+
+    def _usage(self, reply: Reply) -> Reply:
+        reply.headers.setdefault("X-App-Usage", app_usage())
+        reply.headers.setdefault("X-Business-Use-Case-Usage", buc_usage(self.page_id))
+        return reply
