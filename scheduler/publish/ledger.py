@@ -683,7 +683,10 @@ class Ledger:
             alive = {me, *_alive(conn, now, stale_after)} if rows else set()
             found = []
             for row in rows:
-                if row.claimed_by in alive:
+                # A claim younger than stale_after may be a worker that has not heartbeated yet (a
+                # `run --once` on another host): only a process known to have ended gives it up sooner.
+                fresh = row.claimed_at is not None and row.claimed_at > now - stale_after
+                if row.claimed_by in alive or (fresh and process_ended(row.claimed_by or "") is not True):
                     continue
                 attempt_id = conn.execute(
                     select(func.max(attempts.c.id)).where(attempts.c.delivery_id == row.id)

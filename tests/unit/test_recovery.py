@@ -60,12 +60,23 @@ def abandon(ledger: Ledger) -> None:
 def test_two_daemons_recovering_the_same_abandoned_send_settle_it_once(book: Ledger, tmp_path: Path) -> None:
     abandon(book)
     first, second = publisher(book, tmp_path, "a:1:x"), publisher(book, tmp_path, "b:2:y")
-    seen_by_second = book.stale_claims(NOW, second.worker, POLICY.stale_after)  # both looked before either settled
-    settled = first.recover(NOW)
+    later = NOW + 2 * POLICY.stale_after  # the dead worker's claim is old enough to be taken over
+    seen_by_second = book.stale_claims(later, second.worker, POLICY.stale_after)  # both looked before either settled
+    settled = first.recover(later)
     book.stale_claims = lambda *_: seen_by_second  # type: ignore[method-assign]
-    assert second.recover(NOW) == []  # the loser reports nothing it did not settle
+    assert second.recover(later) == []  # the loser reports nothing it did not settle
     assert [(o.post, o.state) for o in settled] == [("p", "retry")]
     assert [r.outcome for r in book.history("p")] == ["retry"]  # the winner's word stands
+
+
+def test_a_fresh_claim_of_a_worker_that_never_heartbeated_is_not_taken_over(book: Ledger, tmp_path: Path) -> None:
+    # A `run --once` on another host claims and sends at once, before any heartbeat: until its claim
+    # is older than stale_after, nobody may settle it from under it (a second send of a webhook).
+    claim = book.claim("other-host:7:once", NOW)
+    assert claim is not None and book.about_to_send(claim) is None
+    daemon = publisher(book, tmp_path, "here:8:d")
+    assert daemon.recover(NOW + timedelta(seconds=30)) == []
+    assert [(o.post, o.state) for o in daemon.recover(NOW + timedelta(minutes=2))] == [("p", "retry")]
 
 
 def test_an_alert_recorded_but_never_sent_goes_out_once_at_the_next_start(book: Ledger, tmp_path: Path) -> None:
