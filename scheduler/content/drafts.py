@@ -22,13 +22,13 @@ from typing import Any
 from babel import Locale, UnknownLocaleError
 from frontmatter.default_handlers import YAMLHandler
 
-from scheduler.channels.base import LinkCard
 from scheduler.content import yamlfile
 from scheduler.content.campaign import DEFAULTS_FILE, POSTS_DIR, Campaign
 from scheduler.content.files import read_text, read_yaml_mapping
 from scheduler.content.parallel import map_forked
 from scheduler.content.problems import Problem, error
 from scheduler.content.schedule import ScheduleError, publish_at
+from scheduler.posts import LinkCard
 
 POST_KEYS = frozenset(
     {

@@ -1,0 +1,81 @@
+"""Which channel types exist, which can publish, and each one's offline limits.
+
+A type that can publish has an adapter: a class registered under the type's name in the
+`campaign_scheduler.channels` entry-point group (pyproject.toml). The adapter owns its rules
+(`Channel.limits`); this module finds adapters only through their entry points, so the files → plan
+half imports none of them. Networks without an adapter keep their rules in the one table below,
+so drafts can still be checked for them (a dry-run channel may be `like:` one); a channel whose
+`type:` is one of them cannot publish, which validate reports.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping
+from functools import cache
+from importlib.metadata import EntryPoint, entry_points
+from typing import Any
+
+from scheduler.content.text import graphemes, x_weighted_length
+from scheduler.errors import ConfigError
+from scheduler.posts import LengthRule, Limits, MediaRules
+
+GROUP = "campaign_scheduler.channels"
+
+#: Networks without an adapter. X and Facebook adapters are being written (channels/x.py,
+#: channels/facebook.py); each declares its own `limits`, and its entry here goes when it lands.
+WITHOUT_ADAPTER: Mapping[str, Limits] = {
+    "x": Limits(
+        LengthRule("weighted characters", 280, x_weighted_length), MediaRules(max_items=4, max_bytes=5_000_000)
+    ),
+    "facebook": Limits(LengthRule("characters", 63206, graphemes), MediaRules(max_items=10, max_bytes=10_000_000)),
+    "linkedin": Limits(LengthRule("characters", 3000, graphemes), MediaRules(max_items=9, max_bytes=8_000_000)),
+}
+
+
+class UnknownType(ConfigError):
+    """No adapter and no entry in the table of networks without one has this type."""
+
+
+@cache
+def adapters() -> Mapping[str, EntryPoint]:
+    """Type name → entry point of its adapter, not yet loaded (so `--help` stays fast)."""
+    return {ep.name: ep for ep in entry_points(group=GROUP)}
+
+
+def publishing_types() -> frozenset[str]:
+    """Channel types an installed adapter can publish."""
+    return frozenset(adapters())
+
+
+def known_types() -> list[str]:
+    """Every channel type whose rules are known: those with an adapter and those without."""
+    return sorted(publishing_types() | set(WITHOUT_ADAPTER))
+
+
+def load(type_name: str) -> Any:
+    """The adapter class registered for `type_name` (its module imported now); ConfigError if none is installed."""
+    entry = adapters().get(type_name)
+    if entry is None:
+        raise ConfigError(
+            f"no adapter is installed for channel type {type_name!r} "
+            f"(installed: {', '.join(sorted(adapters())) or 'none'})"
+        )
+    return entry.load()
+
+
+def limits_for(type_name: str, settings: Mapping[str, Any]) -> Limits:
+    """Offline limits of a channel of `type_name` with `settings`: its adapter's, or the table's."""
+    if type_name in adapters():
+        adapter = load(type_name)
+        limits = adapter.limits(settings) if callable(getattr(adapter, "limits", None)) else None
+        if not isinstance(limits, Limits):
+            raise ConfigError(
+                f"the adapter of channel type {type_name!r} ({adapters()[type_name].value}) has no limits"
+            )
+        return limits
+    if type_name in WITHOUT_ADAPTER:
+        return WITHOUT_ADAPTER[type_name]
+    close = difflib.get_close_matches(type_name, known_types(), n=1)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    raise UnknownType(f"unknown channel type {type_name!r}; {hint}known: {', '.join(known_types())}")
