@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from scheduler.cli.main import WHEN_FORMATS, Context, _bound, main, now, pass_context
+from scheduler.cli.app import WHEN_FORMATS, Context, _bound, main, now, pass_context
 from scheduler.publish.states import State
 
 if TYPE_CHECKING:
