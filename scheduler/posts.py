@@ -47,6 +47,7 @@ class Limits:
     length: LengthRule
     media: MediaRules = field(default_factory=MediaRules)
     length_with_media: LengthRule | None = None  # e.g. Telegram's 1024 for a photo caption
+    network: str = ""  # the type whose rules these are (a dry run `like: mastodon` has mastodon's)
 
     def length_for(self, has_media: bool) -> LengthRule:
         return self.length_with_media if (has_media and self.length_with_media) else self.length

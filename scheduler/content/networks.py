@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Mapping
+from dataclasses import replace
 from functools import cache
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any
@@ -73,9 +74,9 @@ def limits_for(type_name: str, settings: Mapping[str, Any]) -> Limits:
             raise ConfigError(
                 f"the adapter of channel type {type_name!r} ({adapters()[type_name].value}) has no limits"
             )
-        return limits
+        return limits if limits.network else replace(limits, network=type_name)
     if type_name in WITHOUT_ADAPTER:
-        return WITHOUT_ADAPTER[type_name]
+        return replace(WITHOUT_ADAPTER[type_name], network=type_name)
     close = difflib.get_close_matches(type_name, known_types(), n=1)
     hint = f"did you mean {close[0]!r}? " if close else ""
     raise UnknownType(f"unknown channel type {type_name!r}; {hint}known: {', '.join(known_types())}")

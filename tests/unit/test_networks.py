@@ -3,6 +3,7 @@ a dry-run channel's `like:` is checked where it is written."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -39,8 +40,11 @@ def test_like_may_name_a_network_without_an_adapter_and_takes_its_rules(tmp_path
 
 
 def test_every_installed_adapter_owns_its_limits_and_no_table_repeats_them() -> None:
+    settings = {"max_characters": 1000}
     for type_name in networks.publishing_types():
-        settings = {"max_characters": 1000}
-        assert networks.limits_for(type_name, settings) == adapter_class(type_name).limits(settings)
+        limits = networks.limits_for(type_name, settings)
+        assert limits.network == type_name
+        assert replace(limits, network="") == adapter_class(type_name).limits(settings)
+    assert networks.limits_for("dryrun", {"like": "telegram"}).network == "telegram"  # the preview shows it so
     # When an adapter for X or Facebook lands, its entry in the table of networks without one goes.
     assert not set(networks.WITHOUT_ADAPTER) & networks.publishing_types()
