@@ -152,7 +152,7 @@ def run(obj: Context, once: bool, workers: int | None, log_format: str | None, l
             held = len(ledger.rows(states=(State.HELD,)))
             for problem in broken:
                 click.echo(str(problem), err=True)
-            click.echo(f"{_count(held, 'send')} held: fix the file(s) above; nothing was cancelled", err=True)
+            click.echo(f"{plural(held, 'send')} held: fix the file(s) above; nothing was cancelled", err=True)
             sys.exit(1)
         return
     from scheduler.errors import ConfigError

@@ -10,13 +10,13 @@ so drafts can still be checked for them (a dry-run channel may be `like:` one); 
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Mapping
 from dataclasses import replace
 from functools import cache
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
+from scheduler.content.problems import did_you_mean
 from scheduler.content.text import graphemes, x_weighted_length
 from scheduler.errors import ConfigError
 from scheduler.posts import LengthRule, Limits, MediaRules
@@ -77,6 +77,5 @@ def limits_for(type_name: str, settings: Mapping[str, Any]) -> Limits:
         return limits if limits.network else replace(limits, network=type_name)
     if type_name in WITHOUT_ADAPTER:
         return replace(WITHOUT_ADAPTER[type_name], network=type_name)
-    close = difflib.get_close_matches(type_name, known_types(), n=1)
-    hint = f"did you mean {close[0]!r}? " if close else ""
-    raise UnknownType(f"unknown channel type {type_name!r}; {hint}known: {', '.join(known_types())}")
+    known = known_types()
+    raise UnknownType(f"unknown channel type {type_name!r}{did_you_mean(type_name, known)} (known: {', '.join(known)})")
