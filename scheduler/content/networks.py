@@ -17,19 +17,14 @@ from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
 from scheduler.content.problems import did_you_mean
-from scheduler.content.text import graphemes, x_weighted_length
+from scheduler.content.text import graphemes
 from scheduler.errors import ConfigError
 from scheduler.posts import LengthRule, Limits, MediaRules
 
 GROUP = "campaign_scheduler.channels"
 
-#: Networks without an adapter. X and Facebook adapters are being written (channels/x.py,
-#: channels/facebook.py); each declares its own `limits`, and its entry here goes when it lands.
+#: Networks without an adapter. When one gets an adapter, its entry here goes (the adapter's `limits` rule).
 WITHOUT_ADAPTER: Mapping[str, Limits] = {
-    "x": Limits(
-        LengthRule("weighted characters", 280, x_weighted_length), MediaRules(max_items=4, max_bytes=5_000_000)
-    ),
-    "facebook": Limits(LengthRule("characters", 63206, graphemes), MediaRules(max_items=10, max_bytes=10_000_000)),
     "linkedin": Limits(LengthRule("characters", 3000, graphemes), MediaRules(max_items=9, max_bytes=8_000_000)),
 }
 
