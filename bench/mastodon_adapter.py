@@ -22,8 +22,8 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # `tests.fakes` lives in the repo
 
-from scheduler.channels.base import RenderedPost
 from scheduler.channels.mastodon import MastodonChannel
+from scheduler.posts import RenderedPost
 from tests.fakes.mastodon_server import TOKEN, FakeMastodon
 
 TEXT = (

@@ -25,8 +25,8 @@ from requests_oauthlib import OAuth1
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # `tests.fakes` lives in the repo
 
-from scheduler.channels.base import RenderedPost
 from scheduler.channels.x import XChannel
+from scheduler.posts import RenderedPost
 from tests.fakes.x_server import ACCESS_TOKEN, ACCESS_TOKEN_SECRET, CONSUMER_KEY, CONSUMER_SECRET, FakeX
 
 TEXT = (

@@ -22,7 +22,14 @@ class CampaignError(Exception):
 
 
 class ConfigError(CampaignError):
-    """A setting or configuration is wrong: fix it and run again."""
+    """A setting or configuration is wrong: fix it and run again.
+
+    `key` names the setting the message is about, where there is one, so that it is reported on its line.
+    """
+
+    def __init__(self, message: str, *, key: str | None = None) -> None:
+        super().__init__(message)
+        self.key = key
 
 
 class SecretMissing(ConfigError):

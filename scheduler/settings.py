@@ -6,6 +6,7 @@ README.md lists them all; tests/unit/test_settings.py checks that it does.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
@@ -77,14 +78,24 @@ def get_int(name: str, env: Mapping[str, str] | None = None) -> int:
         raise ConfigError(f"{name}={value!r} is not a whole number") from None
 
 
+_DURATION = re.compile(r"^\s*(\d+)\s*(second|minute|hour|day|week)s?\s*$", re.I)
+
+
+class DurationTooLong(ValueError):
+    """A duration longer than any time can be (more days than a timedelta holds)."""
+
+
 def parse_duration(text: str) -> timedelta:
-    """'30 minutes', '2 hours', '1 day', '0' → timedelta; ValueError otherwise."""
-    parts = text.strip().split()
-    if parts == ["0"]:
+    """The one reader of durations, in settings and in posts: '30 minutes', '2 hours', '1 day', '0'.
+
+    ValueError (DurationTooLong for one too long to hold) otherwise.
+    """
+    if text.strip() == "0":
         return timedelta(0)
-    if len(parts) != 2 or not parts[0].isdigit():
-        raise ValueError(f"{text!r} is not a duration such as '30 minutes' or '2 hours'")
-    unit = parts[1].lower().rstrip("s") + "s"
-    if unit not in ("seconds", "minutes", "hours", "days", "weeks"):
-        raise ValueError(f"{text!r} has an unknown unit")
-    return timedelta(**{unit: int(parts[0])})
+    match = _DURATION.match(text)
+    if not match:
+        raise ValueError(f"{text!r} is not a duration such as '30 minutes', '6 hours' or '1 day'")
+    try:
+        return timedelta(**{match.group(2).lower() + "s": int(match.group(1))})
+    except OverflowError:
+        raise DurationTooLong(f"{text.strip()} is too long") from None

@@ -1,4 +1,4 @@
-"""The interface every channel adapter implements, and the values that cross it.
+"""The interface every channel adapter implements (the values it takes are in scheduler.posts).
 
 An adapter is a class registered in the `campaign_scheduler.channels` entry-point group under
 its type name (the `type:` of a channel in channels.yml). Built-in adapters use the same group.
@@ -14,12 +14,11 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import Any, ClassVar
 
-from scheduler.content.text import LengthRule
+from scheduler.posts import Limits, RenderedPost
 
 #: Content types of the image files adapters upload, by file extension.
 IMAGE_TYPES = {
@@ -35,59 +34,17 @@ IMAGE_TYPES = {
 
 
 @dataclass(frozen=True)
-class MediaRules:
-    """What a network accepts as attachments to one post."""
-
-    max_items: int | None = None  # None: no limit
-    max_bytes: int | None = None  # per item
-    kinds: frozenset[str] = frozenset({".jpg", ".jpeg", ".png", ".gif", ".webp"})
-
-
-@dataclass(frozen=True)
-class Limits:
-    """Offline rules of a channel, used by `campaign validate` and the preview."""
-
-    length: LengthRule
-    media: MediaRules = field(default_factory=MediaRules)
-    length_with_media: LengthRule | None = None  # e.g. Telegram's 1024 for a photo caption
-
-    def length_for(self, has_media: bool) -> LengthRule:
-        return self.length_with_media if (has_media and self.length_with_media) else self.length
-
-
-@dataclass(frozen=True)
-class MediaItem:
-    path: Path  # absolute, checked to be inside the campaign root
-    alt: str
-
-
-@dataclass(frozen=True)
-class LinkCard:
-    """Title and description for the link card of the first link (front matter `card:`)."""
-
-    title: str | None = None
-    description: str | None = None
-
-
-@dataclass(frozen=True)
-class RenderedPost:
-    """Exactly what goes to one channel: the output of scheduler.content.render."""
-
-    post: str  # the post's identity (path under posts/ without .md, or its `id:`)
-    channel: str  # the channel's name in channels.yml
-    text: str
-    media: tuple[MediaItem, ...] = ()
-    language: str = "nl"
-    card: LinkCard | None = None
-    title: str | None = None
-
-
-@dataclass(frozen=True)
 class Receipt:
     """Proof of publication: the network's id for the post and its public URL."""
 
     url: str | None
     remote_id: str | None = None
+
+
+def max_characters(settings: Mapping[str, Any], default: int) -> int:
+    """The channel's `max_characters` setting where it is a positive whole number, else `default`."""
+    value = settings.get("max_characters", default)
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else default
 
 
 class Channel(ABC):

@@ -33,10 +33,11 @@ import requests
 
 from scheduler.channels import bluesky_richtext as richtext
 from scheduler.channels._secretguard import detached, guard_urllib3_logs
-from scheduler.channels.base import IMAGE_TYPES, Channel, Limits, MediaItem, MediaRules, Receipt, RenderedPost
+from scheduler.channels.base import IMAGE_TYPES, Channel, Receipt
 from scheduler.channels.http import check_status, error_message, retry_after, send, session
-from scheduler.content.text import rule_for, urls
+from scheduler.content.text import graphemes, urls
 from scheduler.errors import ChannelError, ConfigError, InDoubt, Rejected, RetryLater
+from scheduler.posts import LengthRule, Limits, MediaItem, MediaRules, RenderedPost
 from scheduler.secrets import remember
 
 log = logging.getLogger(__name__)
@@ -45,6 +46,7 @@ DEFAULT_PDS = "https://bsky.social"
 POST = "app.bsky.feed.post"
 MAX_IMAGES = 4
 MAX_IMAGE_BYTES = 1_000_000  # app.bsky.embed.images: maxSize of each image blob
+TEXT = LengthRule("graphemes", 300, graphemes, max_bytes=3000)  # app.bsky.feed.post: text maxGraphemes, maxLength
 _TOKEN_ERRORS = frozenset({"ExpiredToken", "InvalidToken"})
 
 
@@ -82,9 +84,7 @@ class BlueskyChannel(Channel):
 
     @classmethod
     def limits(cls, settings: Mapping[str, Any]) -> Limits:
-        rule = rule_for("bluesky", settings)
-        assert rule is not None
-        return Limits(length=rule, media=MediaRules(max_items=MAX_IMAGES, max_bytes=MAX_IMAGE_BYTES))
+        return Limits(length=TEXT, media=MediaRules(max_items=MAX_IMAGES, max_bytes=MAX_IMAGE_BYTES))
 
     def publish(self, post: RenderedPost, key: str) -> Receipt:
         rkey = richtext.tid_for_key(key)

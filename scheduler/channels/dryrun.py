@@ -19,9 +19,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from scheduler.channels.base import Channel, Limits, MediaRules, Receipt, RenderedPost
-from scheduler.content.text import rule_for
+from scheduler.channels.base import Channel, Receipt, max_characters
+from scheduler.content import networks
+from scheduler.content.text import graphemes
 from scheduler.errors import ConfigError
+from scheduler.posts import LengthRule, Limits, RenderedPost
 
 log = logging.getLogger(__name__)
 
@@ -38,14 +40,16 @@ class DryRunChannel(Channel):
 
     @classmethod
     def limits(cls, settings: Mapping[str, Any]) -> Limits:
+        """Its own (no limit but `max_characters`), or with `like: TYPE` those of that channel type."""
         like = settings.get("like")
-        if like and like != "dryrun":
-            from scheduler.channels.registry import limits_for
-
-            return limits_for(str(like), settings)
-        rule = rule_for("dryrun", settings)
-        assert rule is not None
-        return Limits(length=rule, media=MediaRules())
+        if not like or like == "dryrun":
+            return Limits(length=LengthRule("characters", max_characters(settings, 0) or None, graphemes))
+        if not isinstance(like, str):
+            raise ConfigError("like: must name a channel type, such as mastodon", key="like")
+        try:
+            return networks.limits_for(like, settings)
+        except networks.UnknownType as exc:
+            raise ConfigError(f"like: {exc}", key="like") from None
 
     def publish(self, post: RenderedPost, key: str) -> Receipt:
         self.outbox.parent.mkdir(parents=True, exist_ok=True)

@@ -45,9 +45,10 @@ import requests
 
 from scheduler.channels import http
 from scheduler.channels._secretguard import detached
-from scheduler.channels.base import IMAGE_TYPES, Channel, Limits, MediaItem, MediaRules, Receipt, RenderedPost
-from scheduler.content.text import LengthRule, graphemes, urls
+from scheduler.channels.base import IMAGE_TYPES, Channel, Receipt
+from scheduler.content.text import graphemes, urls
 from scheduler.errors import ChannelError, ConfigError, InDoubt, Rejected, RetryLater
+from scheduler.posts import LengthRule, Limits, MediaItem, MediaRules, RenderedPost
 from scheduler.secrets import MASK, redact, remember
 
 log = logging.getLogger(__name__)

@@ -28,16 +28,17 @@ from urllib.parse import quote, urlsplit
 import requests
 
 from scheduler.channels import http
-from scheduler.channels.base import IMAGE_TYPES, Channel, Limits, MediaItem, MediaRules, Receipt, RenderedPost
-from scheduler.content.text import LengthRule, mastodon_length, rule_for
+from scheduler.channels.base import IMAGE_TYPES, Channel, Receipt, max_characters
+from scheduler.content.text import mastodon_length
 from scheduler.errors import ConfigError, InDoubt, Rejected, RetryLater
+from scheduler.posts import LengthRule, Limits, MediaItem, MediaRules, RenderedPost
 from scheduler.secrets import MASK, redact, remember
 
 log = logging.getLogger(__name__)
 
 VISIBILITIES = ("public", "unlisted", "private", "direct")
 #: docs: user/posting "Images (PNG, JPG, HEIF, WEBP, AVIF) up to 16MB ... Up to 4 images";
-#: Mastodon means MiB, so 16_000_000 bytes is on the safe side and matches the registry.
+#: Mastodon means MiB, so 16_000_000 bytes is on the safe side and is what validate checks.
 MEDIA = MediaRules(
     max_items=4,
     max_bytes=16_000_000,
@@ -88,9 +89,8 @@ class MastodonChannel(Channel):
 
     @classmethod
     def limits(cls, settings: Mapping[str, Any]) -> Limits:
-        rule = rule_for("mastodon", settings)
-        assert rule is not None
-        return Limits(length=rule, media=MEDIA)
+        # 500 is Mastodon's default; an instance that allows more says so, and `max_characters` uses it.
+        return Limits(length=LengthRule("characters", max_characters(settings, 500), mastodon_length), media=MEDIA)
 
     def publish(self, post: RenderedPost, key: str) -> Receipt:
         instance = self._instance()

@@ -24,9 +24,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from scheduler.channels import http
-from scheduler.channels.base import IMAGE_TYPES, Channel, Limits, MediaRules, Receipt, RenderedPost
-from scheduler.content.text import LengthRule, utf16_units
+from scheduler.channels.base import IMAGE_TYPES, Channel, Receipt
+from scheduler.content.text import utf16_units
 from scheduler.errors import ConfigError, InDoubt, Rejected, RetryLater
+from scheduler.posts import LengthRule, Limits, MediaRules, RenderedPost
 from scheduler.secrets import MASK, redact, remember
 
 log = logging.getLogger(__name__)

@@ -44,10 +44,11 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import requests
 
 from scheduler.channels._secretguard import detached, guard_urllib3_logs
-from scheduler.channels.base import Channel, Limits, MediaRules, Receipt, RenderedPost
+from scheduler.channels.base import Channel, Receipt
 from scheduler.channels.http import error_message, retry_after, send, session
-from scheduler.content.text import LengthRule, graphemes, rule_for, utf16_units
+from scheduler.content.text import graphemes, utf16_units
 from scheduler.errors import ChannelError, ConfigError, Rejected, RetryLater
+from scheduler.posts import LengthRule, Limits, MediaRules, RenderedPost
 from scheduler.secrets import remember
 
 log = logging.getLogger(__name__)
@@ -108,9 +109,7 @@ class WebhookChannel(Channel):
         if kind == "teams":
             rule = LengthRule("characters", None, graphemes, max_bytes=TEAMS_MAX_TEXT)
             return Limits(length=rule, media=_NO_MEDIA)
-        rule_json = rule_for("webhook", settings)
-        assert rule_json is not None
-        return Limits(length=rule_json, media=MediaRules())  # paths and alt texts only
+        return Limits(length=LengthRule("characters", None, graphemes), media=MediaRules())  # paths and alt texts only
 
     def publish(self, post: RenderedPost, key: str) -> Receipt:
         limits = self.limits(self.settings)

@@ -48,9 +48,10 @@ from requests_oauthlib import OAuth1
 
 from scheduler.channels import http
 from scheduler.channels._secretguard import detached
-from scheduler.channels.base import IMAGE_TYPES, Channel, Limits, MediaItem, MediaRules, Receipt, RenderedPost
-from scheduler.content.text import rule_for
+from scheduler.channels.base import IMAGE_TYPES, Channel, Receipt
+from scheduler.content.text import x_weighted_length
 from scheduler.errors import ChannelError, ConfigError, InDoubt, Rejected, RetryLater
+from scheduler.posts import LengthRule, Limits, MediaItem, MediaRules, RenderedPost
 from scheduler.secrets import redact, remember
 
 log = logging.getLogger(__name__)
@@ -59,6 +60,7 @@ DEFAULT_API = "https://api.x.com"
 WEB = "https://x.com"
 KEYS = ("consumer_key", "consumer_secret", "access_token", "access_token_secret")
 #: docs.x.com, x-api/media: "Image: 5 MB"; a post takes up to 4 photos.
+TEXT = LengthRule("weighted characters", 280, x_weighted_length)  # twitter-text v3: URLs 23, CJK and emoji 2
 MEDIA = MediaRules(max_items=4, max_bytes=5_000_000, kinds=frozenset({".jpg", ".jpeg", ".png", ".gif", ".webp"}))
 MAX_ALT = 1000  # characters of alt text (media metadata)
 #: How far back a "duplicate content" answer is searched for the post it duplicates.
@@ -115,9 +117,7 @@ class XChannel(Channel):
 
     @classmethod
     def limits(cls, settings: Mapping[str, Any]) -> Limits:
-        rule = rule_for("x", settings)  # twitter-text v3 weighted length, 280
-        assert rule is not None
-        return Limits(length=rule, media=MEDIA)
+        return Limits(length=TEXT, media=MEDIA)
 
     def publish(self, post: RenderedPost, key: str) -> Receipt:
         return self._send_post(post)

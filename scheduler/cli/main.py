@@ -1,122 +1,27 @@
-"""The `campaign` command. Each subcommand imports what it needs, so `--help` stays fast."""
+"""The `campaign` command and its content commands (validate, preview, diff); the ledger commands are in
+scheduler.cli.publishing, what they share in scheduler.cli.app. Each command imports what it needs, so
+`--help` stays fast."""
 
 from __future__ import annotations
 
 import sys
-from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
+from scheduler.cli import publishing  # noqa: F401 - registers the ledger commands on `main`
+from scheduler.cli.app import WHEN_FORMATS, Context, _bound, main, now, pass_context
+
 if TYPE_CHECKING:
-    from scheduler.content.plan import Plan
     from scheduler.content.problems import Problem
 
 
-class Context:
-    def __init__(self, root: str | None) -> None:
-        self._root = root
-
-    @property
-    def root(self) -> Path:
-        from scheduler.content.campaign import find_root
-        from scheduler.errors import ConfigError
-
-        try:
-            return find_root(self._root)
-        except ConfigError as exc:
-            raise click.ClickException(str(exc)) from None
-
-    def plan(self, *, parallel: bool = False) -> Plan:
-        """The campaign's plan; `parallel` only for commands that hold no threads or connections."""
-        from scheduler.content.plan import build
-
-        return build(self.root, parallel=parallel)
-
-    def checked_plan(self, now: datetime) -> Plan:
-        """The plan, with a warning on each send due before `now` that the ledger (if any) does not
-        have as published. Never writes to the ledger, and needs none."""
-        from scheduler.content.plan import with_past_due
-
-        plan = self.plan(parallel=True)
-        return with_past_due(plan, now, _published(self.root) if any(e.due < now for e in plan.entries) else ())
-
-
-def now() -> datetime:
-    """The one clock of the content commands: the real time, or $CAMPAIGN_NOW in tests."""
-    from scheduler import settings
-
-    given = settings.get("CAMPAIGN_NOW")
-    if not given:
-        return datetime.now(UTC)
-    try:
-        moment = datetime.fromisoformat(given)
-    except ValueError:
-        raise click.ClickException(f"CAMPAIGN_NOW={given!r} is not an ISO 8601 time") from None
-    if moment.tzinfo is None:
-        raise click.ClickException(f"CAMPAIGN_NOW={given!r} needs an offset, such as +01:00")
-    return moment.astimezone(UTC)
-
-
-def _published(root: Path) -> set[tuple[str, str]]:
-    """(post, channel) pairs the ledger has as published: DATABASE_URL's, else campaign.db in the root
-    if it exists, read read-only. A ledger that cannot be read is reported, and counts as empty."""
-    from scheduler import settings
-    from scheduler.errors import LedgerError
-    from scheduler.publish.ledger import database_url, published_sends
-
-    given = settings.get("DATABASE_URL")
-    if not given and not (root / "campaign.db").is_file():
-        return set()
-    try:
-        return published_sends(database_url(given or None, root))
-    except LedgerError as exc:
-        click.echo(
-            f"note: {exc}; every send whose time has passed is reported as not published (nothing else changes)",
-            err=True,
-        )
-        return set()
-
-
-pass_context = click.make_pass_decorator(Context)
-ROOT_HELP = "Campaign root (default: $CAMPAIGN_ROOT, else the current directory)."
-
-
-def _root_after_command(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
-    found = ctx.find_object(Context)
-    if value is not None and found is not None:
-        found._root = value  # `campaign validate --root X`: given after the command, it wins
-
-
-class _Command(click.Command):
-    """A command that also takes --root after its name, as people type it."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.params.append(
-            click.Option(["--root"], metavar="DIR", help=ROOT_HELP, expose_value=False, callback=_root_after_command)
-        )
-
-
-class _Group(click.Group):
-    command_class = _Command
-    group_class = type  # subgroups (db, channels) make their commands the same way
-
-
-@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-@click.option("--root", metavar="DIR", help=ROOT_HELP)
-@click.version_option(package_name="campaign-scheduler")
-@click.pass_context
-def main(ctx: click.Context, root: str | None) -> None:
-    """Run a social-media campaign from Markdown files: validate, preview, publish on schedule."""
-    ctx.obj = Context(root)
+__all__ = ["main", "run"]  # `main`: the group with every command registered, as tests invoke it
 
 
 def run() -> None:
-    """The console script: every command registered, then click."""
-    import scheduler.cli.publishing  # noqa: F401 - registers the ledger commands on `main`
-
+    """The console script."""
     main()
 
 
@@ -172,39 +77,6 @@ def validate(obj: Context, fmt: str) -> None:
 
 
 # ---------------------------------------------------------------------------------- preview
-
-
-WHEN_FORMATS = (
-    "a date (2027-11-15) or a date and time as publish_at takes it "
-    "(2027-11-15 09:00, 2027-11-15T09:00:00, 2027-10-31T02:30+01:00)"
-)
-
-
-def _bound(value: str | None, zone: Any, end: bool) -> datetime | None:
-    """A --from/--to value → UTC: a local date (a --to date includes that day) or a `publish_at` time."""
-    if value is None:
-        return None
-    from scheduler.content.schedule import ScheduleError, parse_local, to_utc
-
-    text, hint = value.strip(), "--to" if end else "--from"
-    try:
-        day = date.fromisoformat(text) if len(text) <= 10 else None
-    except ValueError:
-        day = None
-    try:
-        if day is not None:
-            return to_utc(datetime.combine(day + (timedelta(days=1) if end else timedelta()), time()), zone)
-        try:
-            local = parse_local(text)  # the parser of publish_at, so both take the same times
-        except ScheduleError:
-            raise click.BadParameter(
-                f"{value!r} is not a date or a time; write {WHEN_FORMATS}", param_hint=hint
-            ) from None
-        return to_utc(local, zone)
-    except ScheduleError as exc:  # a local time in a DST gap or fold
-        raise click.BadParameter(str(exc), param_hint=hint) from None
-    except OverflowError:
-        raise click.BadParameter(f"{value!r} is too close to the year 9999", param_hint=hint) from None
 
 
 def _write(output: str | None, text: str) -> None:

@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from scheduler.cli.main import WHEN_FORMATS, Context, _bound, main, now, pass_context
+from scheduler.cli.app import WHEN_FORMATS, Context, _bound, main, now, pass_context
+from scheduler.content.problems import plural
 from scheduler.publish.states import State
 
 if TYPE_CHECKING:
@@ -24,11 +25,6 @@ if TYPE_CHECKING:
     from scheduler.publish.clock import Clock
     from scheduler.publish.ledger import Actor, Delivery, Ledger, Pause
     from scheduler.publish.publisher import Publisher
-
-
-def _count(number: int, word: str, plural: str | None = None) -> str:
-    """'1 send', '2 sends', '2 deliveries'."""
-    return f"{number} {word if number == 1 else plural or word + 's'}"
 
 
 def _local(when: datetime | None, zone: tzinfo, seconds: bool = False) -> str | None:
@@ -146,7 +142,7 @@ def run(obj: Context, once: bool, workers: int | None, log_format: str | None, l
         for outcome in outcomes:
             click.echo(f"{outcome.state:<10} {outcome.post} on {outcome.channel}: {outcome.url or outcome.detail}")
         click.echo(
-            f"{_count(len(outcomes), 'send')} handled; "
+            f"{plural(len(outcomes), 'send')} handled; "
             f"next due: {_local(ledger.next_wake(held=False), campaign.settings.timezone) or 'nothing'}",
             err=True,
         )
@@ -156,7 +152,7 @@ def run(obj: Context, once: bool, workers: int | None, log_format: str | None, l
             held = len(ledger.rows(states=(State.HELD,)))
             for problem in broken:
                 click.echo(str(problem), err=True)
-            click.echo(f"{_count(held, 'send')} held: fix the file(s) above; nothing was cancelled", err=True)
+            click.echo(f"{plural(held, 'send')} held: fix the file(s) above; nothing was cancelled", err=True)
             sys.exit(1)
         return
     from scheduler.errors import ConfigError
@@ -220,7 +216,7 @@ def _say_skipped(skipped: list[Entry], start: str, shown: int = 5) -> None:
     names = [f"{e.draft.id} on {e.channel.name}" for e in skipped[:shown]]
     more = f" and {len(skipped) - shown} more" if len(skipped) > shown else ""
     click.echo(
-        f"skipped {len(skipped)} send{'s' if len(skipped) != 1 else ''} due before the rehearsal starts "
+        f"skipped {plural(len(skipped), 'send')} due before the rehearsal starts "
         f"({start}; --from starts it earlier): {', '.join(names)}{more}",
         err=True,
     )
@@ -401,7 +397,7 @@ def retry(obj: Context, post: str, channel: str | None, reason: str | None) -> N
             + (f": {states}" if states else "")
         )
     it = "it" if len(done) == 1 else "them"
-    click.echo(f"{_count(len(done), 'send')} of {post} ({', '.join(done)}) due now, {_local(now, zone)}")
+    click.echo(f"{plural(len(done), 'send')} of {post} ({', '.join(done)}) due now, {_local(now, zone)}")
     paused = [p for p in ledger.pauses() if p.scope in ("*", *done)]
     hosts = _live_daemons(ledger, now)
     deadline = _local(now + timedelta(hours=1), zone)  # retry_now gives it a max_late of one hour

@@ -11,20 +11,18 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import cache
-from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from babel import Locale, UnknownLocaleError
 
-from scheduler.channels.base import Limits
 from scheduler.content import hashtags as hashtags_file
-from scheduler.content import yamlfile
+from scheduler.content import networks, yamlfile
 from scheduler.content.files import read_yaml_mapping
 from scheduler.content.problems import Problem, did_you_mean, error
 from scheduler.errors import ConfigError
+from scheduler.posts import Limits
 from scheduler.secrets import looks_like_literal_secret
 
 CHANNELS_FILE = "channels.yml"
@@ -33,7 +31,6 @@ POSTS_DIR = "posts"
 DEFAULT_TIMEZONE = "Europe/Amsterdam"
 DEFAULT_LANGUAGE = "nl"
 _CHANNEL_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
-ADAPTER_GROUP = "campaign_scheduler.channels"  # the entry-point group of channel adapters (pyproject.toml)
 
 
 @dataclass(frozen=True)
@@ -141,8 +138,6 @@ def _channels(
     broken: dict[str, Problem],
     unpublishable: dict[str, Problem],
 ) -> dict[str, ChannelConfig]:
-    from scheduler.channels.registry import limits_for
-
     for key in data:
         if key not in ("channels", "alerts"):
             problems.append(error(CHANNELS_FILE, data.line_of(key), f"unknown key {key!r}; expected channels, alerts"))
@@ -177,26 +172,21 @@ def _channels(
             continue
         clean = {str(k): v for k, v in settings.items() if k != "type"}
         try:
-            limits = limits_for(settings["type"], clean)
-        except ConfigError as exc:
-            problems.append(error(CHANNELS_FILE, settings.line_of("type"), str(exc)))
+            limits = networks.limits_for(settings["type"], clean)
+        except ConfigError as exc:  # on the line of the setting it is about (a dry run's `like:`), else of `type:`
+            where = exc.key if exc.key in settings else "type"
+            problems.append(error(CHANNELS_FILE, settings.line_of(where), str(exc)))
             broken[name] = problems[-1]
             continue
-        if settings["type"] not in publishing_types():
+        if settings["type"] not in networks.publishing_types():
             problems.append(
                 error(
                     CHANNELS_FILE,
                     settings.line_of("type"),
                     f"channel {name!r} has type {settings['type']!r}, which no installed adapter can publish; "
-                    f"types that can publish: {', '.join(sorted(publishing_types())) or 'none'}",
+                    f"types that can publish: {', '.join(sorted(networks.publishing_types())) or 'none'}",
                 )
             )
             unpublishable[name] = problems[-1]
         channels[name] = ChannelConfig(name, settings["type"], clean, limits)
     return channels
-
-
-@cache
-def publishing_types() -> frozenset[str]:
-    """Channel types an installed adapter can publish: the names of its entry points, none imported."""
-    return frozenset(ep.name for ep in entry_points(group=ADAPTER_GROUP))

@@ -22,13 +22,14 @@ from typing import Any
 from babel import Locale, UnknownLocaleError
 from frontmatter.default_handlers import YAMLHandler
 
-from scheduler.channels.base import LinkCard
 from scheduler.content import yamlfile
 from scheduler.content.campaign import DEFAULTS_FILE, POSTS_DIR, Campaign
 from scheduler.content.files import read_text, read_yaml_mapping
 from scheduler.content.parallel import map_forked
 from scheduler.content.problems import Problem, error
 from scheduler.content.schedule import ScheduleError, publish_at
+from scheduler.posts import LinkCard
+from scheduler.settings import DurationTooLong, parse_duration
 
 POST_KEYS = frozenset(
     {
@@ -50,7 +51,6 @@ POST_KEYS = frozenset(
 DEFAULTS_KEYS = (POST_KEYS - {"id", "publish_at"}) | {"schedule"}
 ROOT_DEFAULTS_KEYS = DEFAULTS_KEYS | {"timezone", "campaign"}
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9/_.-]*$")
-_DURATION = re.compile(r"^\s*(\d+)\s*(minute|hour|day|week)s?\s*$", re.I)
 _HANDLER = YAMLHandler()
 _BROKEN = " broken"  # in a folder's defaults: the _defaults.yml above that could not be read (never a key)
 
@@ -151,6 +151,8 @@ def read_all(campaign: Campaign, *, parallel: bool = False) -> tuple[list[Draft]
 
 
 def _merge(parent: dict[str, tuple[Any, Origin]], own: dict[str, tuple[Any, Origin]]) -> dict[str, tuple[Any, Origin]]:
+    """The one merge of front matter over defaults (and of a folder's defaults over its parent's): key by
+    key, `vars` name by name."""
     merged = dict(parent)
     for key, (value, origin) in own.items():
         if key == _BROKEN and key in merged:
@@ -265,7 +267,7 @@ def _parse_post(
         return None
     data, body, body_line = split
     before = len(problems)
-    values = dict(defaults)
+    own: dict[str, tuple[Any, Origin]] = {}
     for key, value in data.items():
         line = data.line_of(key)
         if key not in POST_KEYS:
@@ -277,9 +279,8 @@ def _parse_post(
                 )
             )
             continue
-        if key == "vars" and isinstance(value, Mapping) and isinstance(values.get("vars", (None,))[0], Mapping):
-            value = {**values["vars"][0], **value}
-        values[str(key)] = (value, Origin(relative, line))
+        own[str(key)] = (value, Origin(relative, line))
+    values = _merge(defaults, own)
     fields = _Fields(campaign, relative, values, problems)
     post_id = fields.post_id()
     draft = Draft(
@@ -379,17 +380,18 @@ class _Fields:
         if found is None:
             return None
         value, origin = found
-        if value == 0 or value == "0":
+        if value == 0:
             return timedelta(0)
-        match = _DURATION.match(str(value)) if isinstance(value, str) else None
-        if not match:
-            self._error(origin, f"{key} must be a duration such as '30 minutes', '6 hours' or '1 day'")
-            return None
-        try:
-            return timedelta(**{match.group(2).lower() + "s": int(match.group(1))})
-        except (OverflowError, ValueError):  # more days than a timedelta holds
-            self._error(origin, f"{key}: {value} is too long")
-            return None
+        if isinstance(value, str):
+            try:
+                return parse_duration(value)
+            except DurationTooLong:
+                self._error(origin, f"{key}: {value} is too long")
+                return None
+            except ValueError:
+                pass
+        self._error(origin, f"{key} must be a duration such as '30 minutes', '6 hours' or '1 day'")
+        return None
 
     def channels(self) -> tuple[str, ...]:
         found = self._get("channels")

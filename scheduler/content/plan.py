@@ -14,7 +14,6 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path, PurePosixPath
 
-from scheduler.channels.base import RenderedPost
 from scheduler.content import campaign as campaign_file
 from scheduler.content import drafts as drafts_file
 from scheduler.content.campaign import Campaign, ChannelConfig
@@ -23,6 +22,7 @@ from scheduler.content.parallel import map_forked
 from scheduler.content.problems import Problem, error, sort_problems, warning
 from scheduler.content.render import Rendered, Renderer
 from scheduler.content.schedule import ScheduleError, TooFewOccurrences, series
+from scheduler.posts import RenderedPost
 
 
 @dataclass(frozen=True)

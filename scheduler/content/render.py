@@ -38,11 +38,11 @@ from jinja2.runtime import Context
 from jinja2.sandbox import SandboxedEnvironment
 from jinja2.utils import missing
 
-from scheduler.channels.base import MediaItem, RenderedPost
 from scheduler.content.campaign import Campaign, ChannelConfig
 from scheduler.content.drafts import Draft, MediaRef
 from scheduler.content.hashtags import case_hint, tags_in
 from scheduler.content.problems import Problem, did_you_mean, error, warning
+from scheduler.posts import MediaItem, RenderedPost
 
 MAX_OUTPUT = 100_000  # characters a template may produce (and be)
 MAX_RANGE = 1_000  # items range() may produce in a template

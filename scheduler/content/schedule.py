@@ -26,9 +26,8 @@ from typing import Any
 from dateutil.rrule import rrule, rrulestr
 
 from scheduler.content.problems import plural
+from scheduler.settings import parse_duration
 
-_EVERY = re.compile(r"^\s*(\d{1,9})\s*(minute|hour|day|week)s?\s*$", re.I)
-_UNITS = {"minute": "minutes", "hour": "hours", "day": "days", "week": "weeks"}
 _SERIES_KEYS = {"start", "every", "until", "count", "rrule", "spread"}
 
 
@@ -170,10 +169,12 @@ def _bound(spec: Mapping[str, Any]) -> tuple[datetime | None, int | None]:
 
 
 def _every(spec: Mapping[str, Any]) -> Iterator[datetime]:
-    match = _EVERY.match(str(spec["every"]))
-    if not match or int(match.group(1)) < 1:
+    try:
+        step = parse_duration(str(spec["every"]))
+    except ValueError:  # also one too long to hold
+        step = timedelta(0)
+    if step < timedelta(minutes=1):
         raise ScheduleError(f"every: {spec['every']!r} is not an interval such as '1 day', '12 days' or '2 weeks'")
-    step = timedelta(**{_UNITS[match.group(2).lower()]: int(match.group(1))})
     start, (end, count) = _start(spec), _bound(spec)
     index = 0
     while count is None or index < count:

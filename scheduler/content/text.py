@@ -8,8 +8,6 @@ local part; Bluesky counts graphemes and UTF-8 bytes; X weighs characters by twi
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
@@ -98,48 +96,3 @@ def utf16_units(text: str) -> int:
 
 def utf8_bytes(text: str) -> int:
     return len(text.encode("utf-8"))
-
-
-@dataclass(frozen=True)
-class LengthRule:
-    """How one network measures a post and the most it takes."""
-
-    unit: str
-    limit: int | None
-    count: Callable[[str], int]
-    max_bytes: int | None = None
-
-    def measure(self, text: str) -> int:
-        return self.count(text)
-
-    def problems(self, text: str, length: int | None = None) -> list[str]:
-        """Messages for every way `text` is over this rule's limits."""
-        found = []
-        length = self.measure(text) if length is None else length
-        if self.limit is not None and length > self.limit:
-            found.append(f"text is {length} {self.unit}, over the limit of {self.limit}")
-        if self.max_bytes is not None and (size := utf8_bytes(text)) > self.max_bytes:
-            found.append(f"text is {size} UTF-8 bytes, over the limit of {self.max_bytes}")
-        return found
-
-
-def _limit(settings: Mapping[str, Any], default: int) -> int:
-    value = settings.get("max_characters", default)
-    return value if isinstance(value, int) and value > 0 else default
-
-
-def rule_for(channel_type: str, settings: Mapping[str, Any] | None = None) -> LengthRule | None:
-    """The length rule of a channel type (settings may raise Mastodon's limit); None if unknown."""
-    settings = settings or {}
-    rules: dict[str, Callable[[], LengthRule]] = {
-        "mastodon": lambda: LengthRule("characters", _limit(settings, 500), mastodon_length),
-        "bluesky": lambda: LengthRule("graphemes", 300, graphemes, max_bytes=3000),
-        "x": lambda: LengthRule("weighted characters", 280, x_weighted_length),
-        "linkedin": lambda: LengthRule("characters", 3000, graphemes),
-        "facebook": lambda: LengthRule("characters", 63206, graphemes),
-        "telegram": lambda: LengthRule("UTF-16 units", 4096, utf16_units),
-        "webhook": lambda: LengthRule("characters", None, graphemes),
-        "dryrun": lambda: LengthRule("characters", _limit(settings, 0) or None, graphemes),
-    }
-    make = rules.get(channel_type)
-    return make() if make else None

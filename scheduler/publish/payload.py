@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from scheduler.channels.base import LinkCard, MediaItem, RenderedPost
+from scheduler.posts import LinkCard, MediaItem, RenderedPost
 
 EMPTY = "{}"  # the payload of a send that could not be rendered (it is held)
 

@@ -125,8 +125,8 @@ class Channels:
         if config is None:
             raise CampaignError(f"channel {name!r} is no longer in channels.yml")
         if self.dry_run_dir is not None:
-            like = config.settings.get("like", config.type) if config.type == "dryrun" else config.type
-            return self._new(DryRunChannel, name, {"outbox": str(self.dry_run_dir / "outbox.jsonl"), "like": like})
+            # A rehearsal publishes every channel to one outbox; the rules were checked when planning.
+            return self._new(DryRunChannel, name, {"outbox": str(self.dry_run_dir / "outbox.jsonl")})
         cls = adapter_class(config.type)
         resolved = dict(secrets.resolve(dict(config.settings)))
         if config.type == "dryrun":

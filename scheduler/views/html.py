@@ -147,7 +147,7 @@ class _Builder:
 
     def card(self, entry: Entry, chip: bool = False) -> Card:
         channel, draft, post, length, limit = entry.channel, entry.draft, entry.post, entry.length, entry.limit
-        network = str(channel.settings.get("like") or channel.type) if channel.type == "dryrun" else channel.type
+        network = channel.limits.network or channel.type  # a dry run shows as the network it is like
         due = entry.due.astimezone(self.zone).isoformat()
         size, fill, level = "", None, ""
         if length is not None and not chip:

@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
-from scheduler.channels.base import LinkCard, MediaItem, RenderedPost
 from scheduler.channels.bluesky import BlueskyChannel
 from scheduler.channels.bluesky_richtext import tid_for_key
 from scheduler.errors import InDoubt, Rejected, RetryLater
+from scheduler.posts import LinkCard, MediaItem, RenderedPost
 from scheduler.secrets import resolve
 from tests.fakes.bluesky_server import FakePDS, Reply, xrpc_error
 

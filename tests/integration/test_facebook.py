@@ -16,10 +16,12 @@ from typing import Any
 
 import pytest
 
-from scheduler.channels.base import MediaItem, Receipt, RenderedPost
+from scheduler.channels.base import Receipt
 from scheduler.channels.facebook import FacebookChannel
-from scheduler.channels.registry import adapter_class, limits_for
+from scheduler.channels.registry import adapter_class
+from scheduler.content.networks import limits_for
 from scheduler.errors import ChannelError, ConfigError, InDoubt, Rejected, RetryLater
+from scheduler.posts import MediaItem, RenderedPost
 from tests.fakes.facebook_server import PAGE_ID, TOKEN, FakeGraph, app_usage, buc_usage, graph_error
 from tests.fakes.server import Reply, Request
 from tests.integration.daemon_helpers import campaign, daemon, ledger, now, states, write

@@ -12,10 +12,11 @@ from typing import Any
 
 import pytest
 
-from scheduler.channels.base import MediaItem, RenderedPost
 from scheduler.channels.mastodon import MastodonChannel
-from scheduler.channels.registry import adapter_class, limits_for
+from scheduler.channels.registry import adapter_class
+from scheduler.content.networks import limits_for
 from scheduler.errors import ChannelError, ConfigError, InDoubt, Rejected, RetryLater
+from scheduler.posts import MediaItem, RenderedPost
 from tests.fakes.mastodon_server import TOKEN, FakeMastodon
 
 SENTINEL = "SENTINEL-TOKEN-9f3a"

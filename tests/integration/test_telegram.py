@@ -10,10 +10,11 @@ from typing import Any
 
 import pytest
 
-from scheduler.channels.base import MediaItem, RenderedPost
-from scheduler.channels.registry import adapter_class, limits_for
+from scheduler.channels.registry import adapter_class
 from scheduler.channels.telegram import TelegramChannel, escape
+from scheduler.content.networks import limits_for
 from scheduler.errors import ChannelError, ConfigError, InDoubt, Rejected, RetryLater
+from scheduler.posts import MediaItem, RenderedPost
 from tests.fakes.telegram_server import TOKEN, EntityError, FakeTelegram, flood, parse
 
 SENTINEL = "123456:SENTINEL-TOKEN-9f3a"

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from scheduler.channels.base import LinkCard, MediaItem, RenderedPost
 from scheduler.channels.webhook import SCHEMA, WebhookChannel, verify
 from scheduler.errors import InDoubt, Rejected, RetryLater
+from scheduler.posts import LinkCard, MediaItem, RenderedPost
 from scheduler.secrets import resolve
 from tests.fakes.webhook_server import FakeWebhook
 

@@ -16,10 +16,11 @@ from typing import Any
 
 import pytest
 
-from scheduler.channels.base import MediaItem, RenderedPost
-from scheduler.channels.registry import adapter_class, limits_for
+from scheduler.channels.registry import adapter_class
 from scheduler.channels.x import XChannel, same_text
+from scheduler.content.networks import limits_for
 from scheduler.errors import ChannelError, ConfigError, InDoubt, Rejected, RetryLater
+from scheduler.posts import MediaItem, RenderedPost
 from tests.fakes.server import Reply, Request
 from tests.fakes.x_server import ACCESS_TOKEN, ACCESS_TOKEN_SECRET, CONSUMER_KEY, CONSUMER_SECRET, FakeX
 from tests.integration.daemon_helpers import campaign, daemon, ledger, now, states, write

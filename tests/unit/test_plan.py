@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from scheduler.content.plan import Plan, build
-from tests.builders import post, write_campaign
+from tests.builders import DEFAULTS, post, write_campaign
 
 
 def messages(plan: Plan) -> list[str]:
@@ -288,3 +288,16 @@ def test_literal_secret_in_channels_file_is_an_error_that_does_not_echo_it(tmp_p
     text = "\n".join(messages(build(tmp_path)))
     assert "channels.yml:6: error: masto2.token looks like a secret written out" in text
     assert "abc123SECRETVALUE" not in text
+
+
+def test_vars_merge_by_name_from_the_root_defaults_through_a_folder_to_the_post(tmp_path: Path) -> None:
+    write_campaign(
+        tmp_path,
+        {
+            "a/_defaults.yml": "vars: {b: map}\n",
+            "a/x.md": "---\npublish_at: 2027-11-15 09:00\nvars: {c: post}\n---\n{{ vars.a }} {{ vars.b }} {{ vars.c }}\n",
+        },
+        defaults=DEFAULTS + "vars: {a: wortel, b: wortel, c: wortel}\n",
+    )
+    plan = build(tmp_path)
+    assert [e.post.text for e in plan.entries if e.post] == ["wortel map post"]

@@ -13,11 +13,11 @@ from typing import Any
 
 import pytest
 
-from scheduler.channels.base import Channel, Limits, LinkCard, MediaItem, Receipt, RenderedPost
+from scheduler.channels.base import Channel, Receipt
 from scheduler.channels.dryrun import DryRunChannel
 from scheduler.content.campaign import Campaign, load
-from scheduler.content.text import LengthRule
 from scheduler.errors import ChannelError, InDoubt, Rejected, RetryLater
+from scheduler.posts import LengthRule, Limits, LinkCard, MediaItem, RenderedPost
 from scheduler.publish import payload
 from scheduler.publish.alerts import Alerter
 from scheduler.publish.clock import SimulatedClock

@@ -5,7 +5,8 @@ import random
 import pytest
 import twitter_text
 
-from scheduler.content.text import graphemes, mastodon_length, rule_for, utf16_units, x_weighted_length
+from scheduler.content.networks import limits_for
+from scheduler.content.text import graphemes, mastodon_length, utf16_units, x_weighted_length
 
 FAMILY = "👨\u200d👩\u200d👧\u200d👦"  # one ZWJ sequence: 7 code points
 E_ACUTE = "e\u0301"  # e + combining acute accent
@@ -56,8 +57,7 @@ def test_x_fast_path_agrees_with_twitter_text_on_mixed_text() -> None:
 
 
 def test_bluesky_has_a_grapheme_and_a_byte_limit() -> None:
-    rule = rule_for("bluesky")
-    assert rule is not None
+    rule = limits_for("bluesky", {}).length
     assert rule.problems("a" * 300) == []
     assert rule.problems("a" * 301) == ["text is 301 graphemes, over the limit of 300"]
     assert rule.problems(FAMILY * 200) == ["text is 5000 UTF-8 bytes, over the limit of 3000"]
@@ -65,9 +65,9 @@ def test_bluesky_has_a_grapheme_and_a_byte_limit() -> None:
 
 def test_telegram_counts_utf16_units_and_mastodon_limit_is_configurable() -> None:
     assert utf16_units("👍") == 2
-    rule = rule_for("mastodon", {"max_characters": 1000})
-    assert rule is not None and rule.limit == 1000
-    assert rule_for("webhook") is not None and rule_for("nonexistent") is None
+    assert limits_for("telegram", {}).length.measure("👍") == 2
+    assert limits_for("mastodon", {"max_characters": 1000}).length.limit == 1000
+    assert limits_for("mastodon", {}).length.limit == 500
 
 
 def test_a_word_too_long_to_be_a_url_is_counted_as_plain_text() -> None:

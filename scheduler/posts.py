@@ -1,0 +1,80 @@
+"""The values that cross from the files → plan half to the publish half: what goes to one channel,
+and the offline rules a channel's posts must meet. Beneath both halves, so neither imports the other."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class LengthRule:
+    """How one network measures a post and the most it takes (scheduler.content.text has the ways of counting)."""
+
+    unit: str
+    limit: int | None
+    count: Callable[[str], int]
+    max_bytes: int | None = None  # UTF-8 bytes, where a network also limits those (Bluesky)
+
+    def measure(self, text: str) -> int:
+        return self.count(text)
+
+    def problems(self, text: str, length: int | None = None) -> list[str]:
+        """Messages for every way `text` is over this rule's limits."""
+        found = []
+        length = self.measure(text) if length is None else length
+        if self.limit is not None and length > self.limit:
+            found.append(f"text is {length} {self.unit}, over the limit of {self.limit}")
+        if self.max_bytes is not None and (size := len(text.encode("utf-8"))) > self.max_bytes:
+            found.append(f"text is {size} UTF-8 bytes, over the limit of {self.max_bytes}")
+        return found
+
+
+@dataclass(frozen=True)
+class MediaRules:
+    """What a network accepts as attachments to one post."""
+
+    max_items: int | None = None  # None: no limit
+    max_bytes: int | None = None  # per item
+    kinds: frozenset[str] = frozenset({".jpg", ".jpeg", ".png", ".gif", ".webp"})
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Offline rules of a channel, used by `campaign validate` and the preview."""
+
+    length: LengthRule
+    media: MediaRules = field(default_factory=MediaRules)
+    length_with_media: LengthRule | None = None  # e.g. Telegram's 1024 for a photo caption
+    network: str = ""  # the type whose rules these are (a dry run `like: mastodon` has mastodon's)
+
+    def length_for(self, has_media: bool) -> LengthRule:
+        return self.length_with_media if (has_media and self.length_with_media) else self.length
+
+
+@dataclass(frozen=True)
+class MediaItem:
+    path: Path  # absolute, checked to be inside the campaign root
+    alt: str
+
+
+@dataclass(frozen=True)
+class LinkCard:
+    """Title and description for the link card of the first link (front matter `card:`)."""
+
+    title: str | None = None
+    description: str | None = None
+
+
+@dataclass(frozen=True)
+class RenderedPost:
+    """Exactly what goes to one channel: the output of scheduler.content.render."""
+
+    post: str  # the post's identity (path under posts/ without .md, or its `id:`)
+    channel: str  # the channel's name in channels.yml
+    text: str
+    media: tuple[MediaItem, ...] = ()
+    language: str = "nl"
+    card: LinkCard | None = None
+    title: str | None = None
