@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import getpass
 import json
 import os
@@ -17,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from scheduler.cli.app import WHEN_FORMATS, Context, _bound, main, now, pass_context
-from scheduler.content.problems import plural
+from scheduler.content.problems import did_you_mean, plural
 from scheduler.publish.states import State
 
 if TYPE_CHECKING:
@@ -322,10 +321,10 @@ def _check_channel(obj: Context, ledger: Ledger, channel: str) -> None:
     known = sorted(set(campaign_file.load(obj.root)[0].channels) | {r.channel for r in ledger.rows()})
     if channel in known:
         return
-    close = difflib.get_close_matches(channel, known, n=1)
-    hint = f" (did you mean {close[0]!r}?)" if close else ""
     names = ", ".join(known) if known else "none (channels.yml names no channel)"
-    raise click.BadParameter(f"no channel {channel!r}{hint}; the channels are: {names}", param_hint="--channel")
+    raise click.BadParameter(
+        f"no channel {channel!r}{did_you_mean(channel, known)} (the channels are: {names})", param_hint="--channel"
+    )
 
 
 @main.command()

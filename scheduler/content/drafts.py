@@ -10,7 +10,6 @@ without `.md`, unless it gives `id:`.
 
 from __future__ import annotations
 
-import difflib
 import os
 import re
 from collections.abc import Mapping
@@ -26,7 +25,7 @@ from scheduler.content import yamlfile
 from scheduler.content.campaign import DEFAULTS_FILE, POSTS_DIR, Campaign
 from scheduler.content.files import read_text, read_yaml_mapping
 from scheduler.content.parallel import map_forked
-from scheduler.content.problems import Problem, error
+from scheduler.content.problems import Problem, did_you_mean, error
 from scheduler.content.schedule import ScheduleError, publish_at
 from scheduler.posts import LinkCard
 from scheduler.settings import DurationTooLong, parse_duration
@@ -211,9 +210,7 @@ def _unknown_key(
 ) -> str:
     if key in elsewhere:
         return f"{key!r} cannot be set here (only in {where})"
-    close = difflib.get_close_matches(str(key), sorted(allowed), n=1)
-    hint = f"; did you mean {close[0]!r}?" if close else ""
-    return f"unknown key {key!r}{hint}"
+    return f"unknown key {key!r}{did_you_mean(str(key), allowed)}"
 
 
 def _read_post(
@@ -407,10 +404,10 @@ class _Fields:
         known = self.campaign.channels
         for name in value:
             if name not in known and name not in self.campaign.broken_channels:  # that one: channels.yml's error
-                close = difflib.get_close_matches(name, sorted(known), n=1)
-                hint = f"did you mean {close[0]!r}? " if close else ""
                 self._error(
-                    origin, f"unknown channel {name!r}: {hint}channels.yml has {', '.join(sorted(known)) or 'none'}"
+                    origin,
+                    f"unknown channel {name!r}{did_you_mean(name, known)} "
+                    f"(channels.yml has {', '.join(sorted(known)) or 'none'})",
                 )
         return tuple(dict.fromkeys(value))
 

@@ -19,7 +19,7 @@ from scheduler.content import drafts as drafts_file
 from scheduler.content.campaign import Campaign, ChannelConfig
 from scheduler.content.drafts import Draft
 from scheduler.content.parallel import map_forked
-from scheduler.content.problems import Problem, error, sort_problems, warning
+from scheduler.content.problems import Problem, error, human, sort_problems, warning
 from scheduler.content.render import Rendered, Renderer
 from scheduler.content.schedule import ScheduleError, TooFewOccurrences, series
 from scheduler.posts import RenderedPost
@@ -263,9 +263,4 @@ def with_past_due(plan: Plan, now: datetime, published: Collection[tuple[str, st
 
 def _ago(delta: timedelta) -> str:
     """How long ago, in the largest whole unit: "3 days ago", "1 hour ago", "less than a minute ago"."""
-    seconds = int(delta.total_seconds())
-    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
-        if seconds >= size:
-            count = seconds // size
-            return f"{count} {unit}{'' if count == 1 else 's'} ago"
-    return "less than a minute ago"
+    return "less than a minute ago" if delta < timedelta(minutes=1) else f"{human(delta)} ago"

@@ -6,6 +6,7 @@ import difflib
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import timedelta
 from enum import StrEnum
 
 _LINE_BREAKING = re.compile("[\x00-\x1f\x7f\x85\u2028\u2029]")  # would end or garble the one line
@@ -37,6 +38,15 @@ class Problem:
 def plural(count: int, word: str, many: str | None = None) -> str:
     """`1 error`, `2 errors`; `many` for words that do not just take an s."""
     return f"{count:,} {word if count == 1 else many or word + 's'}"
+
+
+def human(delta: timedelta) -> str:
+    """'3 hours', '1 minute', '12 seconds': the largest whole unit."""
+    seconds = int(delta.total_seconds())
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size:
+            return plural(seconds // size, unit)
+    return plural(seconds, "second")
 
 
 def did_you_mean(word: str, known: Iterable[str], cutoff: float = 0.6) -> str:

@@ -27,8 +27,9 @@ from apscheduler.triggers.date import DateTrigger
 
 from scheduler import settings
 from scheduler.content.plan import Plan, build
+from scheduler.content.problems import human
 from scheduler.errors import LedgerUnavailable
-from scheduler.publish.publisher import Publisher, human
+from scheduler.publish.publisher import Publisher
 from scheduler.publish.watch import Watcher
 
 log = logging.getLogger("scheduler.publish.daemon")

@@ -25,6 +25,7 @@ from scheduler.channels.base import Channel
 from scheduler.channels.registry import adapter_class
 from scheduler.content.campaign import Campaign
 from scheduler.content.plan import Plan
+from scheduler.content.problems import human
 from scheduler.errors import CampaignError, ChannelError, InDoubt, LedgerUnavailable, Rejected, RetryLater
 from scheduler.publish import holds, payload
 from scheduler.publish.alerts import Alerter
@@ -582,13 +583,3 @@ def rehearse(publisher: Publisher, clock: SimulatedClock, until: datetime | None
             return
         clock.set(max(clock.now(), wake))
         yield from publisher.make_pass().outcomes
-
-
-def human(delta: timedelta) -> str:
-    """'3 hours', '1 minute', '12 seconds': the largest whole unit."""
-    seconds = int(delta.total_seconds())
-    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
-        if seconds >= size:
-            value = seconds // size
-            return f"{value} {unit}{'s' if value != 1 else ''}"
-    return f"{seconds} seconds"

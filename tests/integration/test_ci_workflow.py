@@ -81,7 +81,7 @@ def test_annotations_only_for_changed_files_with_paths_from_the_repository_root(
     lines = result.stdout.splitlines()
     assert [line for line in lines if line.startswith("::")] == [
         "::error file=campagnes/wtk/posts/nieuw%2C met komma.md,line=3,title=campaign validate::"
-        "unknown channel 'nergens': channels.yml has bluesky, mastodon"
+        "unknown channel 'nergens' (channels.yml has bluesky, mastodon)"
     ]
     assert "error: file=posts/goed.md,line=3,title=campaign validate::unknown channel 'nergens'" in result.stdout
 

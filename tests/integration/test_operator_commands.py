@@ -59,10 +59,10 @@ def test_pausing_an_unknown_channel_fails_naming_the_known_ones_and_changes_noth
     before = snapshot(two_channels)
     result = campaign(two_channels, "pause", "--channel", "mastodn", "--reason", "stilte")
     assert result.returncode != 0
-    assert "no channel 'mastodn' (did you mean 'mastodon'?); the channels are: bluesky, mastodon" in result.stderr
+    assert "no channel 'mastodn'; did you mean 'mastodon'? (the channels are: bluesky, mastodon)" in result.stderr
     assert snapshot(two_channels) == before
     unlike = campaign(two_channels, "pause", "--channel", "xyz", "--reason", "stilte")
-    assert unlike.returncode != 0 and "no channel 'xyz'; the channels are: bluesky, mastodon" in unlike.stderr
+    assert unlike.returncode != 0 and "no channel 'xyz' (the channels are: bluesky, mastodon)" in unlike.stderr
     assert snapshot(two_channels) == before
 
 

@@ -78,7 +78,9 @@ def test_unknown_channel_is_reported_where_it_was_written(tmp_path: Path) -> Non
         tmp_path, {"a/_defaults.yml": "channels: [mastodn]\n", "a/x.md": post(publish_at="2027-11-15 09:00")}
     )
     assert any(
-        m.startswith("posts/a/_defaults.yml:1: error: unknown channel 'mastodn': did you mean 'mastodon'?")
+        m.startswith(
+            "posts/a/_defaults.yml:1: error: unknown channel 'mastodn'; did you mean 'mastodon'? (channels.yml has"
+        )
         for m in messages(build(tmp_path))
     )
 
