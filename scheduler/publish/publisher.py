@@ -29,6 +29,7 @@ from scheduler.errors import CampaignError, ChannelError, InDoubt, LedgerUnavail
 from scheduler.publish import holds
 from scheduler.publish.alerts import Alerter
 from scheduler.publish.ledger import RESEND, Claim, Ledger, NewAlert, Wanted, payload_json
+from scheduler.publish.synced import Synced
 
 log = logging.getLogger("scheduler.publish.publisher")
 MAX_BACKOFF = timedelta(minutes=30)
@@ -130,12 +131,21 @@ class Channels:
             channel.close()
 
 
-def wanted_from(plan: Plan, policy: Policy, reading: holds.Reading | None = None) -> list[Wanted]:
+def wanted_from(
+    plan: Plan,
+    policy: Policy,
+    reading: holds.Reading | None = None,
+    memo: dict[int, tuple[RenderedPost, str, str, str, str]] | None = None,
+) -> list[Wanted]:
     """The plan as ledger rows: publishable entries, and held ones (their errors, or a broken
-    settings file that touches them, as the reason)."""
+    settings file that touches them, as the reason).
+
+    `memo`: payloads and versions by rendered post, kept between calls; a plan built with a cache
+    (scheduler.content.cache) hands out the same post object until its text or media change."""
     reading = reading or holds.read(plan)
     wanted = []
     digests: dict[Path, str] = {}
+    remembered: dict[int, tuple[RenderedPost, str, str, str, str]] = {}
     for entry in plan.entries:
         if entry.draft.draft:
             continue
@@ -144,16 +154,23 @@ def wanted_from(plan: Plan, policy: Policy, reading: holds.Reading | None = None
         hold = holds.hold_for(reading, entry.draft.path, entry.channel.name, errors)
         if hold is None and post is None:
             hold = f"{entry.draft.path} could not be rendered for {entry.channel.name}"
-        payload = "{}"
-        version = "unrenderable"
-        if post is not None:
+        payload, version = "{}", "unrenderable"
+        if post is None:
+            key, text_hash = _key(entry.draft.id, entry.channel.name, version), _text_hash(entry.channel.name, "")
+        elif memo is not None and (known := memo.get(id(post))) is not None and known[0] is post:
+            _, payload, version, key, text_hash = known
+        else:
             media = [{"path": str(m.path), "alt": m.alt} for m in post.media]
             card = None if post.card is None else {"title": post.card.title, "description": post.card.description}
             payload = payload_json(post.text, media, post.language, card, post.title)
             files = "".join(_digest(m.path, digests) for m in post.media)
             version = hashlib.sha256((payload + files).encode()).hexdigest()
-        key = "cs-" + hashlib.sha256(f"{entry.draft.id}\n{entry.channel.name}\n{version}".encode()).hexdigest()[:32]
-        text = post.text if post is not None else ""
+            key, text_hash = (
+                _key(entry.draft.id, entry.channel.name, version),
+                _text_hash(entry.channel.name, post.text),
+            )
+        if post is not None:
+            remembered[id(post)] = (post, payload, version, key, text_hash)
         wanted.append(
             Wanted(
                 post=entry.draft.id,
@@ -163,13 +180,24 @@ def wanted_from(plan: Plan, policy: Policy, reading: holds.Reading | None = None
                 max_late=entry.draft.max_late if entry.draft.max_late is not None else policy.max_late,
                 version=version,
                 key=key,
-                text_hash=hashlib.sha256(f"{entry.channel.name}\n{text}".encode()).hexdigest(),
+                text_hash=text_hash,
                 allow_repeat=entry.draft.allow_repeat,
                 payload=payload,
                 hold=hold,
             )
         )
+    if memo is not None:
+        memo.clear()
+        memo.update(remembered)
     return wanted
+
+
+def _key(post: str, channel: str, version: str) -> str:
+    return "cs-" + hashlib.sha256(f"{post}\n{channel}\n{version}".encode()).hexdigest()[:32]
+
+
+def _text_hash(channel: str, text: str) -> str:
+    return hashlib.sha256(f"{channel}\n{text}".encode()).hexdigest()
 
 
 def _digest(path: Path, cache: dict[Path, str]) -> str:
@@ -213,10 +241,13 @@ class Publisher:
         self._unrecorded: list[tuple[Claim, str, Callable[[], object]]] = []
         self._replaying = False
         self._fault = settings.get("CAMPAIGN_FAULT")
+        self.synced = Synced()  # what the last sync gave the ledger
+        self._rendered: dict[int, tuple[RenderedPost, str, str, str, str]] = {}  # see wanted_from
 
     def sync(self, plan: Plan, now: datetime) -> dict[str, int]:
         """Bring the ledger in line with `plan`; only what valid files say cancels a send (see
-        scheduler.publish.holds). Broken settings files are alerted once."""
+        scheduler.publish.holds). Broken settings files are alerted once. Only what changed since
+        the last sync is looked at, but for a full sync now and then (scheduler.publish.synced)."""
         reading = holds.read(plan)
         root = plan.campaign.root
 
@@ -225,9 +256,21 @@ class Publisher:
 
         wanted = [
             w if w.hold else replace(w, hold=self.channels.cannot_publish(w.channel))
-            for w in wanted_from(plan, self.policy, reading)
+            for w in wanted_from(plan, self.policy, reading, self._rendered)
         ]
-        counts = self.ledger.sync(wanted, absent, now)
+        changes = self.synced.changes(wanted, reading)
+        busy: set[tuple[str, str]] = set()
+        try:
+            if changes is None:
+                counts = self.ledger.sync(wanted, absent, now, busy=busy)
+            else:
+                counts = self.ledger.sync(
+                    changes.wanted, absent, now, gone=changes.gone, paths=changes.paths, busy=busy
+                )
+        except BaseException:
+            self.synced.forget()
+            raise
+        self.synced.remember(wanted, reading, changes is None, busy)
         self.alert_files(reading, now)
         return counts
 
