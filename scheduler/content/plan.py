@@ -242,7 +242,8 @@ def _times(drafts: list[Draft], campaign: Campaign, problems: list[Problem]) -> 
 def _check_collisions(entries: list[Entry]) -> list[Entry]:
     """Same channel in the same minute: a warning. Same text twice on a channel: an error."""
     # Most sends share neither: find those that do first, in C, and look closer at those alone.
-    minutes = [None if e.draft.draft else (e.channel.name, e.due.replace(second=0, microsecond=0)) for e in entries]
+    minute_of = {due: due.replace(second=0, microsecond=0) for due in {e.due for e in entries}}  # shared times
+    minutes = [None if e.draft.draft else (e.channel.name, minute_of[e.due]) for e in entries]
     texts = [None if e.draft.draft or e.post is None else (e.channel.name, e.post.text) for e in entries]
     shared_minutes = {key for key, count in Counter(minutes).items() if count > 1 and key is not None}
     shared_texts = {key for key, count in Counter(texts).items() if count > 1 and key is not None}

@@ -24,7 +24,7 @@ from scheduler import secrets, settings
 from scheduler.channels.base import Channel, LinkCard, MediaItem, RenderedPost
 from scheduler.channels.registry import adapter_class, adapters
 from scheduler.content.campaign import Campaign
-from scheduler.content.plan import Plan
+from scheduler.content.plan import Entry, Plan
 from scheduler.errors import CampaignError, ChannelError, InDoubt, LedgerUnavailable, Rejected, RetryLater
 from scheduler.publish import holds
 from scheduler.publish.alerts import Alerter
@@ -135,61 +135,62 @@ def wanted_from(
     plan: Plan,
     policy: Policy,
     reading: holds.Reading | None = None,
-    memo: dict[int, tuple[RenderedPost, str, str, str, str]] | None = None,
+    memo: dict[int, tuple[Entry, Wanted]] | None = None,
 ) -> list[Wanted]:
     """The plan as ledger rows: publishable entries, and held ones (their errors, or a broken
     settings file that touches them, as the reason).
 
-    `memo`: payloads and versions by rendered post, kept between calls; a plan built with a cache
-    (scheduler.content.cache) hands out the same post object until its text or media change."""
+    `memo`: the row of each entry, kept between calls: a plan built with a cache
+    (scheduler.content.cache) hands out the same entry until its text, time or media change."""
     reading = reading or holds.read(plan)
+    quiet = not (reading.everything or reading.channels or reading.folders)  # no settings file holds anything
     wanted = []
     digests: dict[Path, str] = {}
-    remembered: dict[int, tuple[RenderedPost, str, str, str, str]] = {}
+    remembered: dict[int, tuple[Entry, Wanted]] = {}
     for entry in plan.entries:
         if entry.draft.draft:
             continue
         post = entry.post
         errors = [p for p in entry.problems if p.is_error]
-        hold = holds.hold_for(reading, entry.draft.path, entry.channel.name, errors)
+        hold = None if quiet and not errors else holds.hold_for(reading, entry.draft.path, entry.channel.name, errors)
         if hold is None and post is None:
             hold = f"{entry.draft.path} could not be rendered for {entry.channel.name}"
-        payload, version = "{}", "unrenderable"
-        if post is None:
-            key, text_hash = _key(entry.draft.id, entry.channel.name, version), _text_hash(entry.channel.name, "")
-        elif memo is not None and (known := memo.get(id(post))) is not None and known[0] is post:
-            _, payload, version, key, text_hash = known
+        known = memo.get(id(entry)) if memo is not None else None
+        if known is not None and known[0] is entry:
+            row = known[1] if known[1].hold == hold else replace(known[1], hold=hold)
         else:
-            media = [{"path": str(m.path), "alt": m.alt} for m in post.media]
-            card = None if post.card is None else {"title": post.card.title, "description": post.card.description}
-            payload = payload_json(post.text, media, post.language, card, post.title)
-            files = "".join(_digest(m.path, digests) for m in post.media)
-            version = hashlib.sha256((payload + files).encode()).hexdigest()
-            key, text_hash = (
-                _key(entry.draft.id, entry.channel.name, version),
-                _text_hash(entry.channel.name, post.text),
-            )
-        if post is not None:
-            remembered[id(post)] = (post, payload, version, key, text_hash)
-        wanted.append(
-            Wanted(
-                post=entry.draft.id,
-                channel=entry.channel.name,
-                path=entry.draft.path,
-                due=entry.due,
-                max_late=entry.draft.max_late if entry.draft.max_late is not None else policy.max_late,
-                version=version,
-                key=key,
-                text_hash=text_hash,
-                allow_repeat=entry.draft.allow_repeat,
-                payload=payload,
-                hold=hold,
-            )
-        )
+            row = _wanted(entry, policy, hold, digests)
+        remembered[id(entry)] = (entry, row)
+        wanted.append(row)
     if memo is not None:
         memo.clear()
         memo.update(remembered)
     return wanted
+
+
+def _wanted(entry: Entry, policy: Policy, hold: str | None, digests: dict[Path, str]) -> Wanted:
+    post = entry.post
+    payload, version, text = "{}", "unrenderable", ""
+    if post is not None:
+        media = [{"path": str(m.path), "alt": m.alt} for m in post.media]
+        card = None if post.card is None else {"title": post.card.title, "description": post.card.description}
+        payload = payload_json(post.text, media, post.language, card, post.title)
+        files = "".join(_digest(m.path, digests) for m in post.media)
+        version = hashlib.sha256((payload + files).encode()).hexdigest()
+        text = post.text
+    return Wanted(
+        post=entry.draft.id,
+        channel=entry.channel.name,
+        path=entry.draft.path,
+        due=entry.due,
+        max_late=entry.draft.max_late if entry.draft.max_late is not None else policy.max_late,
+        version=version,
+        key=_key(entry.draft.id, entry.channel.name, version),
+        text_hash=_text_hash(entry.channel.name, text),
+        allow_repeat=entry.draft.allow_repeat,
+        payload=payload,
+        hold=hold,
+    )
 
 
 def _key(post: str, channel: str, version: str) -> str:
@@ -242,7 +243,7 @@ class Publisher:
         self._replaying = False
         self._fault = settings.get("CAMPAIGN_FAULT")
         self.synced = Synced()  # what the last sync gave the ledger
-        self._rendered: dict[int, tuple[RenderedPost, str, str, str, str]] = {}  # see wanted_from
+        self._rendered: dict[int, tuple[Entry, Wanted]] = {}  # see wanted_from
 
     def sync(self, plan: Plan, now: datetime) -> dict[str, int]:
         """Bring the ledger in line with `plan`; only what valid files say cancels a send (see
@@ -254,8 +255,9 @@ class Publisher:
         def absent(post: str, channel: str, path: str) -> holds.Fate:
             return holds.absent(reading, post, channel, path, (root / path).is_file())
 
+        unpublishable = {name: self.channels.cannot_publish(name) for name in plan.campaign.channels}
         wanted = [
-            w if w.hold else replace(w, hold=self.channels.cannot_publish(w.channel))
+            w if w.hold or not unpublishable.get(w.channel) else replace(w, hold=unpublishable[w.channel])
             for w in wanted_from(plan, self.policy, reading, self._rendered)
         ]
         changes = self.synced.changes(wanted, reading)

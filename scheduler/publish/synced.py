@@ -57,7 +57,7 @@ class Synced:
             return None
         now = {(w.post, w.channel): w for w in wanted}
         paths = _paths_read_differently(before, reading)
-        changed = [w for key, w in now.items() if last.get(key) != w or w.path in paths]
+        changed = [w for key, w in now.items() if ((was := last.get(key)) is not w and was != w) or w.path in paths]
         return Changes(changed, set(last) - set(now), paths)
 
     def remember(self, wanted: Iterable[Wanted], reading: holds.Reading, full: bool, busy: set[Key]) -> None:
