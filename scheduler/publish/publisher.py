@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import hashlib
 import json
 import logging
@@ -249,6 +250,17 @@ class Publisher:
         """Bring the ledger in line with `plan`; only what valid files say cancels a send (see
         scheduler.publish.holds). Broken settings files are alerted once. Only what changed since
         the last sync is looked at, but for a full sync now and then (scheduler.publish.synced)."""
+        # As in plan.build: tens of thousands of small objects, all living on, that the cycle
+        # collector would scan again and again (with a big plan in memory, most of the time here).
+        enabled = gc.isenabled()
+        gc.disable()
+        try:
+            return self._sync(plan, now)
+        finally:
+            if enabled:
+                gc.enable()
+
+    def _sync(self, plan: Plan, now: datetime) -> dict[str, int]:
         reading = holds.read(plan)
         root = plan.campaign.root
 
