@@ -62,6 +62,9 @@ class Origin:
     line: int
 
 
+Defaults = dict[str, tuple[Any, Origin]]  # a folder's defaults: key → (value, where it was set)
+
+
 @dataclass(frozen=True)
 class MediaRef:
     path: str  # as written, relative to the campaign root
@@ -111,22 +114,39 @@ class Draft:
         return (origin.path, origin.line) if origin else (self.path, 1)
 
 
-def read_all(campaign: Campaign, *, parallel: bool = False) -> tuple[list[Draft], list[Problem]]:
+class Reader:
+    """How `read_all` reads one folder's _defaults.yml and one post: by reading them.
+    scheduler.content.cache keeps what it read and reads again only what changed."""
+
+    def defaults(self, campaign: Campaign, folder: Path, problems: list[Problem]) -> Defaults:
+        """The keys `folder`'s own _defaults.yml sets, its problems added to `problems`."""
+        return _read_defaults(campaign, folder, problems)
+
+    def post(self, campaign: Campaign, path: str, defaults: Defaults, problems: list[Problem]) -> Draft | None:
+        """The post at `path` under its folders' `defaults`, or None; its problems added to `problems`."""
+        return _read_post(campaign, Path(path), defaults, problems)
+
+
+def read_all(
+    campaign: Campaign, *, parallel: bool = False, reader: Reader | None = None
+) -> tuple[list[Draft], list[Problem]]:
     """Every post under posts/, with every problem found; drafts with errors are left out.
 
     `parallel`: read the posts in forked workers when there are many (see scheduler.content.parallel).
+    `reader`: how each file is read (by default, afresh).
     """
+    reader = reader or Reader()
     posts_dir = campaign.root / POSTS_DIR
     if not posts_dir.is_dir():
         return [], [error(POSTS_DIR, 0, "there is no posts/ folder in the campaign root")]
     problems: list[Problem] = []
-    posts: list[tuple[Path, dict[str, tuple[Any, Origin]]]] = []  # each post file, with its folders' defaults
+    posts: list[tuple[str, Defaults]] = []  # each post file, with its folders' defaults
     inherited: dict[Path, dict[str, tuple[Any, Origin]]] = {}
     for folder, dirs, files in os.walk(posts_dir):
         here = Path(folder)
         dirs[:] = sorted(d for d in dirs if not d.startswith(("_", ".")) and _utf8_name(campaign, here, d, problems))
         parent = inherited.get(here.parent, {}) if here != posts_dir else {}
-        inherited[here] = _merge(parent, _read_defaults(campaign, here, problems))
+        inherited[here] = _merge(parent, reader.defaults(campaign, here, problems))
         for name in sorted(files):
             if (
                 name.startswith(("_", "."))
@@ -134,11 +154,11 @@ def read_all(campaign: Campaign, *, parallel: bool = False) -> tuple[list[Draft]
                 or not _utf8_name(campaign, here, name, problems)
             ):
                 continue
-            posts.append((here / name, inherited[here]))
+            posts.append((os.path.join(folder, name), inherited[here]))
 
-    def read(post: tuple[Path, dict[str, tuple[Any, Origin]]]) -> tuple[Draft | None, list[Problem]]:
+    def read(post: tuple[str, Defaults]) -> tuple[Draft | None, list[Problem]]:
         found: list[Problem] = []
-        return _read_post(campaign, post[0], post[1], found), found
+        return reader.post(campaign, post[0], post[1], found), found
 
     drafts: list[Draft] = []
     for draft, found in map_forked(read, posts) if parallel else map(read, posts):

@@ -211,6 +211,12 @@ class Renderer:
         self._expanded: dict[tuple[str, ...], list[str]] = {}
         self._media: dict[str, tuple[Path | None, int, str | None]] = {}
 
+    def renew(self, campaign: Campaign) -> None:
+        """Render for `campaign` from now on, checking media files again; its settings and hashtags
+        must be those this renderer was made with (compiled templates and tag lists stay valid)."""
+        self.campaign = campaign
+        self._media.clear()
+
     def _expand(self, refs: tuple[str, ...]) -> list[str]:
         expanded = self._expanded.get(refs)
         if expanded is None:

@@ -26,6 +26,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.date import DateTrigger
 
 from scheduler import settings
+from scheduler.content.cache import PlanCache
 from scheduler.content.plan import Plan, build
 from scheduler.content.problems import human
 from scheduler.errors import LedgerUnavailable
@@ -57,6 +58,7 @@ class Daemon:
         self._loop = threading.Thread(target=self._passes, name="passes", daemon=True)
         self._outage: tuple[float, timedelta] | None = None  # since (monotonic), next wait
         self._replan_due = False  # a re-plan failed because the ledger was unreachable
+        self._plans = PlanCache()  # what the last plans read: the next reads only what changed
         self.exit_code = 0
 
     def run(self) -> int:
@@ -81,10 +83,25 @@ class Daemon:
         return self._shutdown()
 
     def replan(self) -> Plan:
-        """Read the files again and bring the ledger in line; a broken file is reported and skipped."""
-        plan = build(self.root)
+        """Read what changed in the files and bring the ledger in line; a broken file is reported
+        and skipped. The caller holds the pass lock, or no pass runs yet."""
+        plan = self._plan()
+        self._sync(plan)
+        return plan
+
+    def _plan(self) -> Plan:
+        """The plan of the files as they are now, from the files that changed (see content/cache.py)."""
+        plan = build(self.root, cache=self._plans)
         for problem in plan.problems:
             (log.error if problem.is_error else log.warning)("%s", problem)
+        return plan
+
+    def _sync(self, plan: Plan) -> None:
+        """Give the ledger what changed in `plan`, unless a newer plan was built meanwhile (its
+        builder syncs it). Under the pass lock."""
+        if plan is not self._plans.latest:
+            log.debug("plan: a newer plan was built meanwhile; syncing that one instead")
+            return
         self.publisher.channels.update(plan.campaign)
         counts = self.publisher.sync(plan, self.publisher.clock.now())
         log.info(
@@ -92,7 +109,6 @@ class Daemon:
             len(plan.entries),
             ", ".join(f"{k} {v}" for k, v in counts.items() if v) or "unchanged",
         )
-        return plan
 
     def tick(self) -> timedelta:
         """One pass: record what the ledger missed, settle interrupted sends, send what is due with
@@ -167,6 +183,7 @@ class Daemon:
         if self._outage is not None:
             away = timedelta(seconds=time.monotonic() - self._outage[0])
             self._outage = None
+            self.publisher.synced.forget()  # it may not hold what was synced before (a failover)
             log.warning("the ledger is back after %s; publishing again", human(away))
 
     def _pauses_in_force(self) -> None:
@@ -206,9 +223,12 @@ class Daemon:
             log.exception("heartbeat failed")
 
     def _files_changed(self, _what: str) -> None:
+        # Planning runs outside the pass lock, so due sends never wait for it; only the ledger sync
+        # (short: just what changed) takes turns with the publishing passes.
         try:
+            plan = self._plan()
             with self._pass_lock:
-                self.replan()
+                self._sync(plan)
         except LedgerUnavailable as exc:
             self._replan_due = True
             log.error("planning waits for the ledger: %s", exc)

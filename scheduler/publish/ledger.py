@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 import socket
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -407,24 +407,66 @@ class Ledger:
 
     # ------------------------------------------------------------------ files → ledger
 
-    def sync(self, wanted: Iterable[Wanted], absent: Callable[[str, str, str], Fate], now: datetime) -> dict[str, int]:
+    def sync(
+        self,
+        wanted: Iterable[Wanted],
+        absent: Callable[[str, str, str], Fate],
+        now: datetime,
+        *,
+        gone: Collection[tuple[str, str]] | None = None,
+        paths: Collection[str] = (),
+        busy: set[tuple[str, str]] | None = None,
+    ) -> dict[str, int]:
         """Make open deliveries match the files; never touch what is sending or settled.
 
         `absent(post, channel, path)`: the fate of an open delivery the files no longer plan
         (scheduler.publish.holds decides: cancelled only when valid files say it is gone).
+        Without `gone`, `wanted` is every send the files plan and every delivery is looked at.
+        With it, only part is: `wanted` holds the sends added or changed since the last sync,
+        `gone` the (post, channel) of those the files no longer plan, and `paths` post files read
+        differently now, whose open deliveries not in `wanted` go through `absent` too.
+        `busy` gets the (post, channel) of wanted sends left as they are because they are being
+        sent or in doubt (a later sync is to look at them again).
         """
         counts = {"added": 0, "updated": 0, "held": 0, "cancelled": 0, "changed_after_publishing": 0}
+        wanted = list(wanted)
         with self._tx() as conn:
             if not self.is_sqlite:  # daemons syncing at once take turns (SQLite's BEGIN IMMEDIATE does this)
                 conn.execute(text("SELECT pg_advisory_xact_lock(7243)"))
-            rows = {(r.post, r.channel): r for r in conn.execute(select(deliveries))}
-            published_texts = {(r.channel, r.text_hash): r.post for r in rows.values() if r.state == State.PUBLISHED}
+            if gone is None:
+                rows = {(r.post, r.channel): r for r in conn.execute(select(deliveries))}
+                published_texts = {
+                    (r.channel, r.text_hash): r.post for r in rows.values() if r.state == State.PUBLISHED
+                }
+            else:
+                keys = {(w.post, w.channel) for w in wanted} | set(gone)
+                rows = {}
+                for chunk in _chunks(sorted({post for post, _ in keys})):
+                    for r in conn.execute(select(deliveries).where(deliveries.c.post.in_(chunk))):
+                        if (r.post, r.channel) in keys:
+                            rows[(r.post, r.channel)] = r
+                for chunk in _chunks(sorted(paths)):
+                    open_here = (
+                        deliveries.c.path.in_(chunk),
+                        deliveries.c.state.in_((State.PENDING, State.RETRY, State.HELD, State.FAILED)),
+                    )
+                    rows.update(((r.post, r.channel), r) for r in conn.execute(select(deliveries).where(*open_here)))
+                published_texts = {}
+                for chunk in _chunks(sorted({w.text_hash for w in wanted})):
+                    found = select(deliveries.c.channel, deliveries.c.text_hash, deliveries.c.post).where(
+                        deliveries.c.state == State.PUBLISHED, deliveries.c.text_hash.in_(chunk)
+                    )
+                    published_texts.update(
+                        ((r.channel, r.text_hash), r.post) for r in conn.execute(found.order_by(deliveries.c.id))
+                    )
             seen = set()
             for item in wanted:
                 seen.add((item.post, item.channel))
                 repeat = published_texts.get((item.channel, item.text_hash))
                 hold = item.hold or repeat_hold(item.channel, item.post, repeat, item.allow_repeat)
                 row = rows.get((item.post, item.channel))
+                if busy is not None and row is not None and row.state not in OPEN and row.state != "published":
+                    busy.add((item.post, item.channel))
                 values = {
                     "path": item.path,
                     "due": item.due,
@@ -994,6 +1036,12 @@ def _claim(row: Any, attempt_id: int) -> Claim:
         claimed_at=row.claimed_at,
         claimed_by=row.claimed_by,
     )
+
+
+def _chunks(values: list[str], size: int = 500) -> Iterator[list[str]]:
+    """`values` in lists small enough for one IN (...) on every database."""
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
 
 
 def _engine(url: str) -> Engine:

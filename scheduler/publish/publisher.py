@@ -6,6 +6,7 @@ tests run the same pass (`Publisher.make_pass`) on the database's clock or a sim
 from __future__ import annotations
 
 import contextlib
+import gc
 import hashlib
 import inspect
 import logging
@@ -24,7 +25,7 @@ from scheduler import secrets, settings
 from scheduler.channels.base import Channel
 from scheduler.channels.registry import adapter_class
 from scheduler.content.campaign import Campaign
-from scheduler.content.plan import Plan
+from scheduler.content.plan import Entry, Plan
 from scheduler.content.problems import human
 from scheduler.errors import CampaignError, ChannelError, InDoubt, LedgerUnavailable, Rejected, RetryLater
 from scheduler.publish import holds, payload
@@ -32,6 +33,7 @@ from scheduler.publish.alerts import Alerter
 from scheduler.publish.clock import Clock, LedgerClock, SimulatedClock, stamp
 from scheduler.publish.ledger import Claim, Ledger, NewAlert, Wanted
 from scheduler.publish.states import Attempted, State
+from scheduler.publish.synced import Synced
 
 log = logging.getLogger("scheduler.publish.publisher")
 MAX_BACKOFF = timedelta(minutes=30)
@@ -148,44 +150,72 @@ class Channels:
             channel.close()
 
 
-def wanted_from(plan: Plan, policy: Policy, reading: holds.Reading | None = None) -> list[Wanted]:
+def wanted_from(
+    plan: Plan,
+    policy: Policy,
+    reading: holds.Reading | None = None,
+    memo: dict[int, tuple[Entry, Wanted]] | None = None,
+) -> list[Wanted]:
     """The plan as ledger rows: publishable entries, and held ones (their errors, or a broken
-    settings file that touches them, as the reason)."""
+    settings file that touches them, as the reason).
+
+    `memo`: the row of each entry, kept between calls: a plan built with a cache
+    (scheduler.content.cache) hands out the same entry until its text, time or media change."""
     reading = reading or holds.read(plan)
+    quiet = not (reading.everything or reading.channels or reading.folders)  # no settings file holds anything
     wanted = []
     digests: dict[Path, str] = {}
+    remembered: dict[int, tuple[Entry, Wanted]] = {}
     for entry in plan.entries:
         if entry.draft.draft:
             continue
         post = entry.post
         errors = [p for p in entry.problems if p.is_error]
-        hold = holds.hold_for(reading, entry.draft.path, entry.channel.name, errors)
+        hold = None if quiet and not errors else holds.hold_for(reading, entry.draft.path, entry.channel.name, errors)
         if hold is None and post is None:
             hold = f"{entry.draft.path} could not be rendered for {entry.channel.name}"
-        stored = payload.EMPTY
-        version = "unrenderable"
-        if post is not None:
-            stored = payload.encode(post)
-            files = "".join(_digest(m.path, digests) for m in post.media)
-            version = hashlib.sha256((stored + files).encode()).hexdigest()
-        key = "cs-" + hashlib.sha256(f"{entry.draft.id}\n{entry.channel.name}\n{version}".encode()).hexdigest()[:32]
-        text = post.text if post is not None else ""
-        wanted.append(
-            Wanted(
-                post=entry.draft.id,
-                channel=entry.channel.name,
-                path=entry.draft.path,
-                due=entry.due,
-                max_late=entry.draft.max_late if entry.draft.max_late is not None else policy.max_late,
-                version=version,
-                key=key,
-                text_hash=hashlib.sha256(f"{entry.channel.name}\n{text}".encode()).hexdigest(),
-                allow_repeat=entry.draft.allow_repeat,
-                payload=stored,
-                hold=hold,
-            )
-        )
+        known = memo.get(id(entry)) if memo is not None else None
+        if known is not None and known[0] is entry:
+            row = known[1] if known[1].hold == hold else replace(known[1], hold=hold)
+        else:
+            row = _wanted(entry, policy, hold, digests)
+        remembered[id(entry)] = (entry, row)
+        wanted.append(row)
+    if memo is not None:
+        memo.clear()
+        memo.update(remembered)
     return wanted
+
+
+def _wanted(entry: Entry, policy: Policy, hold: str | None, digests: dict[Path, str]) -> Wanted:
+    post = entry.post
+    stored, version, text = payload.EMPTY, "unrenderable", ""
+    if post is not None:
+        stored = payload.encode(post)
+        files = "".join(_digest(m.path, digests) for m in post.media)
+        version = hashlib.sha256((stored + files).encode()).hexdigest()
+        text = post.text
+    return Wanted(
+        post=entry.draft.id,
+        channel=entry.channel.name,
+        path=entry.draft.path,
+        due=entry.due,
+        max_late=entry.draft.max_late if entry.draft.max_late is not None else policy.max_late,
+        version=version,
+        key=_key(entry.draft.id, entry.channel.name, version),
+        text_hash=_text_hash(entry.channel.name, text),
+        allow_repeat=entry.draft.allow_repeat,
+        payload=stored,
+        hold=hold,
+    )
+
+
+def _key(post: str, channel: str, version: str) -> str:
+    return "cs-" + hashlib.sha256(f"{post}\n{channel}\n{version}".encode()).hexdigest()[:32]
+
+
+def _text_hash(channel: str, text: str) -> str:
+    return hashlib.sha256(f"{channel}\n{text}".encode()).hexdigest()
 
 
 def _digest(path: Path, cache: dict[Path, str]) -> str:
@@ -225,17 +255,44 @@ class Publisher:
         self._unrecorded: list[tuple[Claim, str, Callable[[], object]]] = []
         self._replaying = False
         self._fault = settings.get("CAMPAIGN_FAULT")
+        self.synced = Synced()  # what the last sync gave the ledger
+        self._rendered: dict[int, tuple[Entry, Wanted]] = {}  # see wanted_from
 
     def sync(self, plan: Plan, now: datetime) -> dict[str, int]:
         """Bring the ledger in line with `plan`; only what valid files say cancels a send (see
-        scheduler.publish.holds). Broken settings files are alerted once."""
+        scheduler.publish.holds). Broken settings files are alerted once. Only what changed since
+        the last sync is looked at, but for a full sync now and then (scheduler.publish.synced)."""
+        # As in plan.build: tens of thousands of small objects, all living on, that the cycle
+        # collector would scan again and again (with a big plan in memory, most of the time here).
+        enabled = gc.isenabled()
+        gc.disable()
+        try:
+            return self._sync(plan, now)
+        finally:
+            if enabled:
+                gc.enable()
+
+    def _sync(self, plan: Plan, now: datetime) -> dict[str, int]:
         reading = holds.read(plan)
         root = plan.campaign.root
 
         def absent(post: str, channel: str, path: str) -> holds.Fate:
             return holds.absent(reading, post, channel, path, (root / path).is_file())
 
-        counts = self.ledger.sync(wanted_from(plan, self.policy, reading), absent, now)
+        wanted = wanted_from(plan, self.policy, reading, self._rendered)
+        changes = self.synced.changes(wanted, reading)
+        busy: set[tuple[str, str]] = set()
+        try:
+            if changes is None:
+                counts = self.ledger.sync(wanted, absent, now, busy=busy)
+            else:
+                counts = self.ledger.sync(
+                    changes.wanted, absent, now, gone=changes.gone, paths=changes.paths, busy=busy
+                )
+        except BaseException:
+            self.synced.forget()
+            raise
+        self.synced.remember(wanted, reading, changes is None, busy)
         self.alert_files(reading, now)
         return counts
 
