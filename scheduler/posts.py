@@ -48,6 +48,7 @@ class Limits:
     media: MediaRules = field(default_factory=MediaRules)
     length_with_media: LengthRule | None = None  # e.g. Telegram's 1024 for a photo caption
     network: str = ""  # the type whose rules these are (a dry run `like: mastodon` has mastodon's)
+    replies: bool = False  # a post can answer another: `thread: true` splits a long text here
 
     def length_for(self, has_media: bool) -> LengthRule:
         return self.length_with_media if (has_media and self.length_with_media) else self.length
@@ -78,3 +79,10 @@ class RenderedPost:
     language: str = "nl"
     card: LinkCard | None = None
     title: str | None = None
+    #: A thread, every part as it goes out (`text` is the first); empty: one post, `text` is it.
+    parts: tuple[str, ...] = ()
+
+    @property
+    def thread(self) -> tuple[str, ...]:
+        """Every post this goes out as, in order."""
+        return self.parts or (self.text,)

@@ -84,7 +84,7 @@ class BlueskyChannel(Channel):
 
     @classmethod
     def limits(cls, settings: Mapping[str, Any]) -> Limits:
-        return Limits(length=TEXT, media=MediaRules(max_items=MAX_IMAGES, max_bytes=MAX_IMAGE_BYTES))
+        return Limits(length=TEXT, media=MediaRules(max_items=MAX_IMAGES, max_bytes=MAX_IMAGE_BYTES), replies=True)
 
     def publish(self, post: RenderedPost, key: str) -> Receipt:
         rkey = richtext.tid_for_key(key)

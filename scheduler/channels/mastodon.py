@@ -90,7 +90,9 @@ class MastodonChannel(Channel):
     @classmethod
     def limits(cls, settings: Mapping[str, Any]) -> Limits:
         # 500 is Mastodon's default; an instance that allows more says so, and `max_characters` uses it.
-        return Limits(length=LengthRule("characters", max_characters(settings, 500), mastodon_length), media=MEDIA)
+        return Limits(
+            length=LengthRule("characters", max_characters(settings, 500), mastodon_length), media=MEDIA, replies=True
+        )
 
     def publish(self, post: RenderedPost, key: str) -> Receipt:
         instance = self._instance()

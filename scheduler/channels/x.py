@@ -117,7 +117,7 @@ class XChannel(Channel):
 
     @classmethod
     def limits(cls, settings: Mapping[str, Any]) -> Limits:
-        return Limits(length=TEXT, media=MEDIA)
+        return Limits(length=TEXT, media=MEDIA, replies=True)
 
     def publish(self, post: RenderedPost, key: str) -> Receipt:
         return self._send_post(post)

@@ -45,6 +45,7 @@ POST_KEYS = frozenset(
         "card",
         "vars",
         "language",
+        "thread",
     }
 )
 DEFAULTS_KEYS = (POST_KEYS - {"id", "publish_at"}) | {"schedule"}
@@ -105,6 +106,7 @@ class Draft:
     card: LinkCard | None = None
     vars: Mapping[str, Any] = field(default_factory=dict)
     language: str | None = None
+    thread: bool = False  # split a text over a channel's limit into replies, where the network has them
     schedule: Any = None  # the series spec that applies, if any
     series: str | None = None  # the _defaults.yml path that declared it
 
@@ -318,6 +320,7 @@ def _parse_post(
         card=fields.card(),
         vars=fields.mapping("vars"),
         language=fields.language(),
+        thread=fields.flag("thread"),
         schedule=values["schedule"][0] if "schedule" in values else None,
         series=values["schedule"][1].path if "schedule" in values else None,
     )

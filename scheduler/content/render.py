@@ -38,6 +38,7 @@ from jinja2.runtime import Context
 from jinja2.sandbox import SandboxedEnvironment
 from jinja2.utils import missing
 
+from scheduler.content import thread
 from scheduler.content.campaign import Campaign, ChannelConfig
 from scheduler.content.drafts import Draft, MediaRef
 from scheduler.content.hashtags import case_hint, tags_in
@@ -304,16 +305,28 @@ class Renderer:
         if not text.isascii() and _SURROGATE.search(text):  # e.g. '\ud800' in a template: not encodable
             problems.append(error(path, line_of(1), "the text contains a lone surrogate (\\ud800-\\udfff)"))
             return Rendered(None, None, None, tuple(problems))
+        body, tag_line = text, ""
         if not compiled.places_hashtags and tags:
             present = _casefolded_tags(text)
             tags = [t for t in tags if t.casefold() not in present]
             if tags:
-                text = f"{text}\n\n{' '.join(tags)}"
+                tag_line = f"\n\n{' '.join(tags)}"
+                text = body + tag_line
 
         media = self._media_items(draft, channel, problems)
         rule = limits.length_for(bool(draft.media))
         length = rule.measure(text)
-        for message in rule.problems(text, length):
+        parts: tuple[str, ...] = ()
+        over = rule.problems(text, length)
+        if over and draft.thread and limits.replies:
+            # The hashtag line goes once, on the first part, where people following a tag see the start.
+            split_up = thread.split(body, rule, first_suffix=tag_line)
+            if split_up is None:
+                over = [f"a word is too long for one part of a thread ({rule.limit} {rule.unit} at most)"]
+            else:
+                parts, over, text = split_up, [], split_up[0]
+                length = max(rule.measure(part) for part in parts)
+        for message in over:
             problems.append(error(path, line_of(1), f"{channel.name}: {message}"))
         post = RenderedPost(
             post=draft.id,
@@ -323,6 +336,7 @@ class Renderer:
             language=language,
             card=draft.card,
             title=draft.title,
+            parts=parts,
         )
         return Rendered(post, length, rule.limit, tuple(problems))
 

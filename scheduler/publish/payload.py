@@ -24,6 +24,7 @@ def encode(post: RenderedPost) -> str:
             "language": post.language,
             "card": card,
             "title": post.title,
+            **({"parts": list(post.parts)} if post.parts else {}),  # absent for one post: its version stays
         },
         ensure_ascii=False,
         sort_keys=True,
@@ -42,4 +43,5 @@ def decode(payload: str, post: str, channel: str) -> RenderedPost:
         language=data.get("language", "nl"),
         card=LinkCard(title=card.get("title"), description=card.get("description")) if card else None,
         title=data.get("title"),
+        parts=tuple(data.get("parts", ())),
     )

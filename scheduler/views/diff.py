@@ -146,7 +146,7 @@ def _aspects(old: Entry, new: Entry) -> tuple[str, ...]:
     found = []
     if old.due != new.due:
         found.append("time")
-    if (old.post and old.post.text) != (new.post and new.post.text):
+    if (old.post and old.post.thread) != (new.post and new.post.thread):
         found.append("text")
     if [(m.path, m.alt) for m in old.draft.media] != [(m.path, m.alt) for m in new.draft.media]:
         found.append("media")

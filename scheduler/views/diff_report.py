@@ -64,7 +64,13 @@ def _notes(diff: Diff) -> list[str]:
 
 
 def _text(entry: Entry | None) -> str:
-    return entry.post.text if entry is not None and entry.post is not None else "(not rendered)"
+    """The text as it goes out: a thread's parts one after the other, each under its number."""
+    if entry is None or entry.post is None:
+        return "(not rendered)"
+    parts = entry.post.parts
+    if not parts:
+        return entry.post.text
+    return "\n\n".join(f"[thread part {i}/{len(parts)}]\n{part}" for i, part in enumerate(parts, 1))
 
 
 def _grouped(changes: Iterable[Change]) -> list[list[Change]]:

@@ -15,7 +15,7 @@ import base64
 import gc
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from functools import cache, lru_cache
 from importlib import resources
@@ -74,6 +74,7 @@ class Card:
     level: str  # "", "near" or "over" the limit
     problems: tuple[Problem, ...]
     errors: bool
+    part: str = ""  # "2/4" on each card of a thread (one card per part); "" for one post
 
     @property
     def initial(self) -> str:
@@ -82,7 +83,8 @@ class Card:
     @property
     def classes(self) -> str:
         state = " has-error" if self.errors else " has-warning" if self.problems else ""
-        return f"card net-{self.network}{state}{' is-draft' if self.draft else ''}"
+        thread = " is-thread" if self.part else ""
+        return f"card net-{self.network}{state}{thread}{' is-draft' if self.draft else ''}"
 
     @property
     def day(self) -> date:
@@ -143,7 +145,35 @@ class _Builder:
 
     def cards(self, entries: Iterable[Entry], *, chips: bool = False) -> list[Card]:
         """`chips`: only what a month grid's chips show (no text, images or length), for an index page."""
-        return [self.card(e, chips) for e in entries]
+        if chips:
+            return [self.card(e, chips) for e in entries]
+        return [card for e in entries for card in self.thread_cards(e)]
+
+    def thread_cards(self, entry: Entry) -> list[Card]:
+        """One card per post as it goes out: one, or each part of a thread, images on the first."""
+        card = self.card(entry)
+        post = entry.post
+        if post is None or not post.parts:
+            return [card]
+        total = len(post.parts)
+        rule = entry.channel.limits.length_for(bool(entry.draft.media))
+        cards = []
+        for index, text in enumerate(post.parts, 1):
+            size, fill, level = self._size(entry, rule.measure(text), rule.limit)
+            cards.append(
+                replace(
+                    card,
+                    anchor=card.anchor if index == 1 else f"{card.anchor}-{index}",
+                    text=_parts(text),
+                    images=card.images if index == 1 else (),
+                    length=size,
+                    fill=fill,
+                    level=level,
+                    problems=card.problems if index == 1 else (),
+                    part=f"{index}/{total}",
+                )
+            )
+        return cards
 
     def card(self, entry: Entry, chip: bool = False) -> Card:
         channel, draft, post, length, limit = entry.channel, entry.draft, entry.post, entry.length, entry.limit
@@ -151,17 +181,7 @@ class _Builder:
         due = entry.due.astimezone(self.zone).isoformat()
         size, fill, level = "", None, ""
         if length is not None and not chip:
-            unit = channel.limits.length_for(bool(draft.media)).unit
-            unit = self.labels.get(unit, unit)
-            size = f"{length} {unit}"
-            if limit:
-                size = f"{length} / {limit} {unit}"
-                fill = min(100, 100 * length // limit)
-                level = "over" if length > limit else "near" if length >= 0.9 * limit else ""
-                if length > limit:
-                    size += f", {length - limit} {self.labels['over']}"
-            else:
-                size += f", {self.labels['no_limit']}"
+            size, fill, level = self._size(entry, length, limit)
         return Card(
             anchor=f"{draft.id}@{channel.name}",
             due=due,
@@ -180,6 +200,21 @@ class _Builder:
             problems=entry.problems,
             errors=any(p.is_error for p in entry.problems),
         )
+
+    def _size(self, entry: Entry, length: int, limit: int | None) -> tuple[str, int | None, str]:
+        """What a card says of its length, how full its bar is, and whether it is near or over."""
+        unit = entry.channel.limits.length_for(bool(entry.draft.media)).unit
+        unit = self.labels.get(unit, unit)
+        size, fill, level = f"{length} {unit}", None, ""
+        if limit:
+            size = f"{length} / {limit} {unit}"
+            fill = min(100, 100 * length // limit)
+            level = "over" if length > limit else "near" if length >= 0.9 * limit else ""
+            if length > limit:
+                size += f", {length - limit} {self.labels['over']}"
+        else:
+            size += f", {self.labels['no_limit']}"
+        return size, fill, level
 
     def image(self, path: Path, alt: str) -> Image:
         name = path.relative_to(self.root).as_posix() if path.is_relative_to(self.root) else path.name

@@ -31,6 +31,7 @@ def entry_record(entry: Entry, zone: tzinfo) -> dict[str, Any]:
         "title": entry.draft.title,
         "draft": entry.draft.draft,
         "text": entry.post.text if entry.post else None,
+        "parts": list(entry.post.parts) if entry.post else [],  # a thread's posts in order; [] for one post
         "media": [{"path": ref.path, "alt": ref.alt} for ref in entry.draft.media],
         "length": entry.length,
         "limit": entry.limit,
@@ -147,7 +148,11 @@ def as_text(
                 f"{entry.draft.id}{flags}  ({style(size, fg='red' if over else 'green')})"
             )
             if entry.post:
-                lines += [f"         │ {line}" for line in entry.post.text.splitlines()]
+                total = len(entry.post.parts)
+                for index, part in enumerate(entry.post.thread, 1):
+                    if total:
+                        lines.append(f"         ├ thread part {index}/{total}")
+                    lines += [f"         │ {line}" for line in part.splitlines()]
                 lines += [f"         │ [image] {item.path.name}: {item.alt}" for item in entry.post.media]
             lines += [problem_line(p) for p in entry.problems]
     return "\n".join(lines)
@@ -188,7 +193,14 @@ def as_markdown(
             size = f"{entry.length}/{entry.limit or '∞'}" if entry.length is not None else "—"
             if entry.length is not None and entry.limit is not None and entry.length > entry.limit:
                 size = f"**{size}** ⚠️"
-            text = _md_cell(entry.post.text) if entry.post else "_not rendered_"
+            text = "_not rendered_"
+            if entry.post and entry.post.parts:
+                total = len(entry.post.parts)
+                text = "<br><br>".join(
+                    f"**thread {i}/{total}**<br>{_md_cell(part)}" for i, part in enumerate(entry.post.parts, 1)
+                )
+            elif entry.post:
+                text = _md_cell(entry.post.text)
             lines.append(
                 f"| {_local_time(entry, zone)} | {entry.channel.name} | `{entry.draft.id}` | {size} | {text} |"
             )
