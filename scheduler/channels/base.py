@@ -39,6 +39,9 @@ class Receipt:
 
     url: str | None
     remote_id: str | None = None
+    cid: str | None = None  # what a reply needs besides the id, where a network asks for it (Bluesky)
+    #: Given as `reply_to`: the first post of the thread this one is in; None when this one is the first.
+    root: Receipt | None = None
 
 
 def max_characters(settings: Mapping[str, Any], default: int) -> int:
@@ -68,8 +71,12 @@ class Channel(ABC):
         """The channel's length and media rules, known without the network."""
 
     @abstractmethod
-    def publish(self, post: RenderedPost, key: str) -> Receipt:
-        """Publish `post`. `key` is stable per (post, channel, content version)."""
+    def publish(self, post: RenderedPost, key: str, reply_to: Receipt | None = None) -> Receipt:
+        """Publish `post`. `key` is stable per (post, channel, content version).
+
+        `reply_to`: the post this one answers, in a thread (its `root` the thread's first post).
+        Only given to adapters whose `limits` say `replies`; `post.parts` is empty then, and
+        `post.text` is the part to send."""
 
     def lookup(self, key: str, post: RenderedPost, since: datetime) -> Receipt | None:
         """The receipt of the post published with `key`, or None if there is certainly none.

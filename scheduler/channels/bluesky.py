@@ -86,7 +86,7 @@ class BlueskyChannel(Channel):
     def limits(cls, settings: Mapping[str, Any]) -> Limits:
         return Limits(length=TEXT, media=MediaRules(max_items=MAX_IMAGES, max_bytes=MAX_IMAGE_BYTES), replies=True)
 
-    def publish(self, post: RenderedPost, key: str) -> Receipt:
+    def publish(self, post: RenderedPost, key: str, reply_to: Receipt | None = None) -> Receipt:
         rkey = richtext.tid_for_key(key)
         problems = self.limits(self.settings).length.problems(post.text)
         if len(post.media) > MAX_IMAGES:

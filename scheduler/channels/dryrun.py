@@ -51,7 +51,7 @@ class DryRunChannel(Channel):
         except networks.UnknownType as exc:
             raise ConfigError(f"like: {exc}", key="like") from None
 
-    def publish(self, post: RenderedPost, key: str) -> Receipt:
+    def publish(self, post: RenderedPost, key: str, reply_to: Receipt | None = None) -> Receipt:
         self.outbox.parent.mkdir(parents=True, exist_ok=True)
         with self._locked() as handle:
             existing = self._find(handle, key)
@@ -64,6 +64,7 @@ class DryRunChannel(Channel):
                 "text": post.text,
                 "media": [{"path": str(item.path), "alt": item.alt} for item in post.media],
                 "language": post.language,
+                **({"reply_to": reply_to.remote_id} if reply_to is not None else {}),  # a thread's part answers it
                 "published_at": self.clock().isoformat(timespec="milliseconds"),
             }
             handle.seek(0, os.SEEK_END)

@@ -114,7 +114,7 @@ class FacebookChannel(Channel):
     def limits(cls, settings: Mapping[str, Any]) -> Limits:
         return Limits(length=LENGTH, media=MEDIA)
 
-    def publish(self, post: RenderedPost, key: str) -> Receipt:
+    def publish(self, post: RenderedPost, key: str, reply_to: Receipt | None = None) -> Receipt:
         self._refuse_what_facebook_would(post)
         started = datetime.now(UTC)
         try:

@@ -94,7 +94,7 @@ class MastodonChannel(Channel):
             length=LengthRule("characters", max_characters(settings, 500), mastodon_length), media=MEDIA, replies=True
         )
 
-    def publish(self, post: RenderedPost, key: str) -> Receipt:
+    def publish(self, post: RenderedPost, key: str, reply_to: Receipt | None = None) -> Receipt:
         instance = self._instance()
         self._refuse_what_the_instance_would(post, instance)
         media_ids = [self._upload(item) for item in post.media]

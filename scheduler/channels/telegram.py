@@ -86,7 +86,7 @@ class TelegramChannel(Channel):
     def limits(cls, settings: Mapping[str, Any]) -> Limits:
         return Limits(length=TEXT, length_with_media=CAPTION, media=MEDIA)
 
-    def publish(self, post: RenderedPost, key: str) -> Receipt:
+    def publish(self, post: RenderedPost, key: str, reply_to: Receipt | None = None) -> Receipt:
         if len(post.media) > 1:
             raise Rejected(f"Telegram takes one image per message; this post has {len(post.media)}")
         problems = self.limits(self.settings).length_for(bool(post.media)).problems(post.text)

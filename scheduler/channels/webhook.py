@@ -111,7 +111,7 @@ class WebhookChannel(Channel):
             return Limits(length=rule, media=_NO_MEDIA)
         return Limits(length=LengthRule("characters", None, graphemes), media=MediaRules())  # paths and alt texts only
 
-    def publish(self, post: RenderedPost, key: str) -> Receipt:
+    def publish(self, post: RenderedPost, key: str, reply_to: Receipt | None = None) -> Receipt:
         limits = self.limits(self.settings)
         problems = limits.length.problems(post.text)
         if limits.media.max_items is not None and len(post.media) > limits.media.max_items:

@@ -119,7 +119,7 @@ class XChannel(Channel):
     def limits(cls, settings: Mapping[str, Any]) -> Limits:
         return Limits(length=TEXT, media=MEDIA, replies=True)
 
-    def publish(self, post: RenderedPost, key: str) -> Receipt:
+    def publish(self, post: RenderedPost, key: str, reply_to: Receipt | None = None) -> Receipt:
         return self._send_post(post)
 
     def lookup(self, key: str, post: RenderedPost, since: datetime) -> Receipt:

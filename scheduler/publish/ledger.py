@@ -169,6 +169,31 @@ actions = Table(
     Column("reason", Text),  # the person's own words
     Column("detail", Text),  # what the action did
 )
+thread_parts = Table(  # each part of a thread as it goes out: marked before its request leaves, filled after
+    "thread_parts",
+    metadata,
+    Column("delivery_id", Integer, ForeignKey("deliveries.id"), primary_key=True),
+    Column("part", Integer, primary_key=True),  # from 1
+    Column("key", String(80), nullable=False),
+    Column("started_at", UTCDateTime, nullable=False),  # when its request may first have left
+    Column("remote_id", String(300)),
+    Column("cid", String(300)),  # what a reply to it needs besides its id (Bluesky's content hash)
+    Column("url", Text),
+    Column("published_at", UTCDateTime),  # None: its request may have left, its answer is not recorded
+)
+
+
+@dataclass(frozen=True)
+class Part:
+    """One part of a thread in the ledger; `published_at` None while its send is not settled."""
+
+    part: int
+    key: str
+    started_at: datetime
+    remote_id: str | None
+    cid: str | None
+    url: str | None
+    published_at: datetime | None
 
 
 @dataclass(frozen=True)
@@ -653,6 +678,64 @@ class Ledger:
                 return False, None
             alert_id = None if alert is None else self._insert_alert(conn, alert, claim.post, claim.channel, now)
         return True, alert_id
+
+    def thread_parts(self, delivery_id: int) -> list[Part]:
+        """The parts of a delivery's thread recorded so far, in order."""
+        with self._tx() as conn:
+            rows = conn.execute(
+                select(thread_parts).where(thread_parts.c.delivery_id == delivery_id).order_by(thread_parts.c.part)
+            ).all()
+        return [
+            Part(r.part, r.key, r.started_at, r.remote_id, r.cid, r.url, r.published_at)
+            for r in rows  # UTCDateTime gives aware times
+        ]
+
+    def _held(self, conn: Connection, claim: Claim) -> bool:
+        return (
+            conn.execute(
+                select(deliveries.c.id).where(
+                    deliveries.c.id == claim.id,
+                    deliveries.c.state == State.SENDING,
+                    deliveries.c.claimed_by == claim.claimed_by,
+                )
+            ).first()
+            is not None
+        )
+
+    def part_sending(self, claim: Claim, part: int, key: str, now: datetime) -> bool:
+        """Mark part `part` as about to leave (committed before its request); False if this worker
+        no longer holds the delivery. A mark left from an earlier attempt keeps its first start."""
+        with self._tx() as conn:
+            if not self._held(conn, claim):
+                return False
+            found = conn.execute(
+                select(thread_parts.c.part).where(thread_parts.c.delivery_id == claim.id, thread_parts.c.part == part)
+            ).first()
+            if found is None:
+                conn.execute(thread_parts.insert().values(delivery_id=claim.id, part=part, key=key, started_at=now))
+        return True
+
+    def part_published(
+        self, claim: Claim, part: int, now: datetime, *, remote_id: str | None, cid: str | None, url: str | None
+    ) -> None:
+        """Record that part `part` is out (committed before the next part is sent)."""
+        with self._tx() as conn:
+            conn.execute(
+                update(thread_parts)
+                .where(thread_parts.c.delivery_id == claim.id, thread_parts.c.part == part)
+                .values(remote_id=remote_id, cid=cid, url=redact(url) if url else None, published_at=now)
+            )
+
+    def part_not_sent(self, claim: Claim, part: int) -> None:
+        """Forget the mark of a part that certainly did not go out."""
+        with self._tx() as conn:
+            conn.execute(
+                thread_parts.delete().where(
+                    thread_parts.c.delivery_id == claim.id,
+                    thread_parts.c.part == part,
+                    thread_parts.c.published_at.is_(None),
+                )
+            )
 
     def take_over(self, claim: Claim, worker: str, now: datetime) -> Claim | None:
         """Make an abandoned claim this worker's before settling it; None if another worker was first."""

@@ -22,16 +22,17 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from scheduler import secrets, settings
-from scheduler.channels.base import Channel
+from scheduler.channels.base import Channel, Receipt
 from scheduler.channels.registry import adapter_class
 from scheduler.content.campaign import Campaign
 from scheduler.content.plan import Entry, Plan
 from scheduler.content.problems import human
 from scheduler.errors import CampaignError, ChannelError, InDoubt, LedgerUnavailable, Rejected, RetryLater
+from scheduler.posts import RenderedPost
 from scheduler.publish import holds, payload
 from scheduler.publish.alerts import Alerter
 from scheduler.publish.clock import Clock, LedgerClock, SimulatedClock, stamp
-from scheduler.publish.ledger import Claim, Ledger, NewAlert, Wanted
+from scheduler.publish.ledger import Claim, Ledger, NewAlert, Part, Wanted
 from scheduler.publish.states import Attempted, State
 from scheduler.publish.synced import Synced
 
@@ -372,7 +373,11 @@ class Publisher:
         self._crash_if("after-claim")
         try:
             # Settling a send that may be out is not a new send: max_late never applies to it.
-            if now - claim.due > claim.max_late and not self.ledger.may_be_out(claim):
+            if (
+                now - claim.due > claim.max_late
+                and not self.ledger.may_be_out(claim)
+                and not self.ledger.thread_parts(claim.id)  # a thread begun is finished, however late
+            ):
                 late = now - claim.due
                 message = f"{human(late)} late, more than its max_late of {human(claim.max_late)}; not sent"
                 return self._settle(claim, State.MISSED, now, message, alert=("missed", message))
@@ -391,7 +396,10 @@ class Publisher:
             try:
                 channel = self.channels.get(claim.channel)
                 log.info("sending %s on %s (attempt %d, key %s)", claim.post, claim.channel, claim.attempts, claim.key)
-                receipt = channel.publish(payload.decode(claim.payload, claim.post, claim.channel), claim.key)
+                post = payload.decode(claim.payload, claim.post, claim.channel)
+                if post.parts:
+                    return self._send_thread(claim, channel, post)
+                receipt = channel.publish(post, claim.key)
             except RetryLater as exc:
                 return self._retry(claim, now, exc.reason, exc.after)
             except Rejected as exc:
@@ -417,6 +425,106 @@ class Publisher:
         finally:
             with self._lock:
                 self.in_flight.pop(claim.id, None)
+
+    def _send_thread(self, claim: Claim, channel: Channel, post: RenderedPost) -> Outcome:
+        """Send a thread's parts not yet out, each a reply to the one before, recording each before
+        the next leaves: a crash resumes with the next part and never sends one twice."""
+        total = len(post.parts)
+        done = [p for p in self.ledger.thread_parts(claim.id) if p.published_at is not None]
+        for number in range(len(done) + 1, total + 1):
+            key = part_key(claim.key, number)
+            try:
+                if not self.ledger.part_sending(claim, number, key, self.stamp()):
+                    return self._lost(claim, self.stamp())
+            except LedgerUnavailable:
+                return self._release(claim, self.stamp())  # this part did not leave; those before are recorded
+            self._crash_if(f"before-part-{number}")
+            try:
+                receipt = (
+                    channel.publish(part_post(post, number), key, reply_to=reply_to(done))
+                    if done
+                    else channel.publish(part_post(post, number), key)
+                )
+            except RetryLater as exc:
+                self.ledger.part_not_sent(claim, number)
+                now = self.stamp()
+                return self._retry(claim, now, f"part {number}/{total}: {exc.reason}{_out(done)}", exc.after)
+            except Rejected as exc:
+                self.ledger.part_not_sent(claim, number)
+                message = f"part {number}/{total} was refused, so the thread stops: {exc.reason}{_out(done)}"
+                return self._settle(claim, State.FAILED, self.stamp(), message, alert=("failed", message))
+            except InDoubt as exc:
+                return self._settle_doubt_later(claim, self.stamp(), f"part {number}/{total}: {exc.reason}")
+            except Exception as exc:
+                log.exception("adapter error while sending %s on %s", claim.post, claim.channel)
+                reason = f"part {number}/{total}: unexpected {exc.__class__.__name__} in the adapter{_out(done)}"
+                return self._doubt(claim, self.stamp(), reason)
+            self._crash_if(f"after-part-{number}")
+            try:
+                done.append(self._part_out(claim, number, key, receipt))
+            except LedgerUnavailable:
+                # Out but not recorded: settled like an interrupted part once the ledger is back.
+                reason = f"part {number}/{total} is out but the ledger was unreachable"
+                return self._settle_doubt_later(claim, self.stamp(), reason)
+            log.info("published part %d/%d of %s on %s: %s", number, total, claim.post, claim.channel, receipt.url)
+        return self._thread_published(claim, done, self.stamp(), f"all {total} parts out", None)
+
+    def _part_out(self, claim: Claim, number: int, key: str, receipt: Receipt) -> Part:
+        now = self.stamp()
+        self.ledger.part_published(claim, number, now, remote_id=receipt.remote_id, cid=receipt.cid, url=receipt.url)
+        return Part(number, key, now, receipt.remote_id, receipt.cid, receipt.url, now)
+
+    def _thread_published(
+        self, claim: Claim, done: list[Part], now: datetime, detail: str, outcome: Attempted | None = Attempted.SETTLED
+    ) -> Outcome:
+        """The delivery is published when its last part is; its URL is the first part's."""
+        first = done[0]
+        return self._settle(
+            claim, State.PUBLISHED, now, detail, outcome=outcome, url=first.url, remote_id=first.remote_id
+        )
+
+    def _lost(self, claim: Claim, now: datetime) -> Outcome:
+        log.error("%s on %s was taken over by another worker; its thread is theirs now", claim.post, claim.channel)
+        return Outcome(claim.post, claim.channel, State.SENDING, "taken over by another worker", now, claim.due)
+
+    def settle_thread(self, claim: Claim, channel: Channel, post: RenderedPost, now: datetime, reason: str) -> Outcome:
+        """A thread interrupted mid-send: settle the one part that may be out as a single send is
+        settled (lookup, idempotency window, or a person), then let it resume with the next."""
+        total = len(post.parts)
+        parts = self.ledger.thread_parts(claim.id)
+        done = [p for p in parts if p.published_at is not None]
+        open_ = [p for p in parts if p.published_at is None]
+        if not open_:
+            if len(done) == total:
+                return self._thread_published(claim, done, now, f"{reason}; all {total} parts were out")
+            return self._settle(
+                claim,
+                State.RETRY,
+                now,
+                f"{reason}; resumes with part {len(done) + 1}/{total}{_out(done)}",
+                next_at=now,
+                outcome=Attempted.INTERRUPTED,
+            )
+        part = open_[0]
+        what = f"{reason} (part {part.part}/{total})"
+        if channel.can_lookup:
+            try:
+                receipt = channel.lookup(part.key, part_post(post, part.part), part.started_at)
+            except ChannelError as exc:
+                return self._doubt(claim, now, f"{what}; the lookup failed: {exc.reason}{_out(done)}")
+            if receipt is not None:
+                done.append(self._part_out(claim, part.part, part.key, receipt))
+                if len(done) == total:
+                    return self._thread_published(claim, done, now, f"{what}; found on the network")
+                detail = f"{what}; found on the network, resumes with part {part.part + 1}/{total}"
+                return self._settle(claim, State.RETRY, now, detail, next_at=now, outcome=Attempted.SETTLED)
+            self.ledger.part_not_sent(claim, part.part)
+            detail = f"{what}; not on the network, so sent again"
+            return self._settle(claim, State.RETRY, now, detail, next_at=now, outcome=Attempted.RETRY)
+        if (now - part.started_at).total_seconds() < channel.idempotent_for:
+            detail = f"{what}; the network deduplicates this key, so sent again"
+            return self._settle(claim, State.RETRY, now, detail, next_at=now, outcome=Attempted.RESEND)
+        return self._doubt(claim, now, f"{what}{_out(done)}")
 
     def stamp(self) -> datetime:
         """The clock's now; this host's while the ledger (whose clock it may be) is unreachable."""
@@ -453,6 +561,9 @@ class Publisher:
             channel = self.channels.get(claim.channel)
         except CampaignError as exc:
             return self._doubt(claim, now, f"{reason}; cannot check: {exc}")
+        post = payload.decode(claim.payload, claim.post, claim.channel)
+        if post.parts:
+            return self.settle_thread(claim, channel, post, now, reason)
         first = self.ledger.first_attempt(claim.key) or claim.claimed_at
         if channel.can_lookup:
             try:
@@ -629,6 +740,29 @@ class Publisher:
     def _crash_if(self, point: str) -> None:
         if self._fault == point:  # fault injection for the crash tests (CAMPAIGN_FAULT)
             os.kill(os.getpid(), signal.SIGKILL)
+
+
+def part_key(key: str, number: int) -> str:
+    """The idempotency key of part `number` of the thread whose delivery has `key`."""
+    return f"{key}-{number}"
+
+
+def part_post(post: RenderedPost, number: int) -> RenderedPost:
+    """Part `number` (from 1) of a thread as one post: its text, and the images on the first."""
+    return replace(post, text=post.parts[number - 1], parts=(), media=post.media if number == 1 else ())
+
+
+def reply_to(done: list[Part]) -> Receipt:
+    """What the next part answers: the last part out, with the thread's first as its root."""
+    last, first = done[-1], done[0]
+    root = None if len(done) == 1 else Receipt(first.url, first.remote_id, first.cid)
+    return Receipt(last.url, last.remote_id, last.cid, root=root)
+
+
+def _out(done: list[Part]) -> str:
+    if not done:
+        return "; no part is out"
+    return f"; parts out: {', '.join(f'{p.part} ({p.url or p.remote_id})' for p in done)}"
 
 
 def rehearse(publisher: Publisher, clock: SimulatedClock, until: datetime | None = None) -> Iterator[Outcome]:

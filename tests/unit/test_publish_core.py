@@ -48,7 +48,7 @@ class Scripted(Channel):
     def limits(cls, settings: Mapping[str, Any]) -> Limits:
         return Limits(length=LengthRule("characters", None, len))
 
-    def publish(self, post: RenderedPost, key: str) -> Receipt:
+    def publish(self, post: RenderedPost, key: str, reply_to: Receipt | None = None) -> Receipt:
         answer = self.answers.pop(0)
         if isinstance(answer, ChannelError):
             raise answer
