@@ -104,6 +104,8 @@ class BlueskyChannel(Channel):
         embed = self._embed(post, images)
         if embed is not None:
             record["embed"] = embed
+        if reply_to is not None:
+            record["reply"] = _reply(reply_to)
 
         did = self._ensure_session().did
         body = {"repo": did, "collection": POST, "rkey": rkey, "record": record}
@@ -114,7 +116,7 @@ class BlueskyChannel(Channel):
         if _ok(response):
             uri = _field(response, "uri") or f"at://{did}/{POST}/{rkey}"
             log.info("published %s on %s as %s", post.post, self.name, uri)
-            return Receipt(url=self._post_url(rkey), remote_id=uri)
+            return Receipt(url=self._post_url(rkey), remote_id=uri, cid=_field(response, "cid"))
         if _may_already_exist(response):
             existing = self._get_post(rkey)
             if existing is not None:
@@ -154,7 +156,7 @@ class BlueskyChannel(Channel):
         response = self._call("GET", "com.atproto.repo.getRecord", params=params)
         if _ok(response):
             uri = _field(response, "uri") or f"at://{did}/{POST}/{rkey}"
-            return Receipt(url=self._post_url(rkey), remote_id=uri)
+            return Receipt(url=self._post_url(rkey), remote_id=uri, cid=_field(response, "cid"))
         name, message = _xrpc_parts(response)
         # Older PDS versions say InvalidRequest "Could not locate record" for RecordNotFound.
         if name == "RecordNotFound" or (response.status_code == 400 and "could not locate record" in message.lower()):
@@ -378,3 +380,16 @@ def _fail(response: requests.Response) -> NoReturn:
     """Raise the channel error for a failed XRPC response."""
     check_status(response, _xrpc_text)
     raise Rejected(_message(response))  # check_status returns only for 2xx, never passed here
+
+
+def _reply(reply_to: Receipt) -> dict[str, Any]:
+    """A post's `reply`: strong references (uri and cid) to the thread's first post and to the one it answers."""
+    if not (reply_to.remote_id and reply_to.cid):
+        raise Rejected("cannot reply: the post this part answers has no uri and cid on record")
+    root = reply_to.root or reply_to
+    if not (root.remote_id and root.cid):
+        raise Rejected("cannot reply: the thread's first post has no uri and cid on record")
+    return {
+        "root": {"uri": root.remote_id, "cid": root.cid},
+        "parent": {"uri": reply_to.remote_id, "cid": reply_to.cid},
+    }

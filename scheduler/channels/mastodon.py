@@ -104,6 +104,8 @@ class MastodonChannel(Channel):
             ("language", self.language or post.language),
         ]
         form += [("media_ids[]", media_id) for media_id in media_ids]
+        if reply_to is not None and reply_to.remote_id:
+            form.append(("in_reply_to_id", reply_to.remote_id))  # a thread's next part
         response = self._request(
             "POST",
             "/api/v1/statuses",

@@ -26,7 +26,7 @@ Errors: 429 is RetryLater until `x-rate-limit-reset` (unix seconds); 5xx and unr
 RetryLater; 401 (and a 403 for a read-only token) is Rejected with what to do; other 4xx are
 Rejected with X's problem JSON (`title`, `detail`, `errors`) in a person's words.
 
-A reply (for threads, later) is the same post with `reply.in_reply_to_tweet_id`: `_send_post` takes
+A reply (a thread's next part) is the same post with `reply.in_reply_to_tweet_id`: `_send_post` takes
 it already.
 """
 
@@ -120,7 +120,7 @@ class XChannel(Channel):
         return Limits(length=TEXT, media=MEDIA, replies=True)
 
     def publish(self, post: RenderedPost, key: str, reply_to: Receipt | None = None) -> Receipt:
-        return self._send_post(post)
+        return self._send_post(post, None if reply_to is None else reply_to.remote_id)
 
     def lookup(self, key: str, post: RenderedPost, since: datetime) -> Receipt:
         """The post with `post`'s text on the account since `since`; InDoubt if not seen."""

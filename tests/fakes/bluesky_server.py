@@ -302,6 +302,13 @@ class FakePDS:
         for image in images:
             if "alt" not in image or image.get("image", {}).get("ref", {}).get("$link") not in self.blobs:
                 return "image without alt or with an unknown blob"
+        reply = record.get("reply")
+        if reply is not None:  # app.bsky.feed.post#replyRef: strong refs (uri + cid) to root and parent
+            known = {(e["uri"], e["cid"]) for e in self.records.values()}
+            for side in ("root", "parent"):
+                ref = reply.get(side) if isinstance(reply, dict) else None
+                if not isinstance(ref, dict) or (ref.get("uri"), ref.get("cid")) not in known:
+                    return f"Record/reply/{side} must be a strong reference to an existing post"
         return None
 
 

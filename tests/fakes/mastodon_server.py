@@ -5,7 +5,8 @@ As documented (docs.joinmastodon.org, methods/statuses, media, instance, account
 - GET  /api/v1/accounts/verify_credentials
 - POST /api/v2/media                      200 when ready; 202 with `url: null` while processing
 - GET  /api/v1/media/:id                  206 while processing, then 200 with a url
-- POST /api/v1/statuses                   Idempotency-Key: the same key gives the same status
+- POST /api/v1/statuses                   Idempotency-Key: the same key gives the same status;
+                                          `in_reply_to_id` a status of this server (else 404)
 - errors are {"error": "..."}; every answer carries X-RateLimit-Limit/Remaining/Reset (ISO 8601)
 
 Unlike Mastodon, a 401 echoes the Authorization header back, so tests can prove the adapter
@@ -144,6 +145,9 @@ class FakeMastodon(FakeServer):
                 return Reply(
                     422, {"error": "Cannot attach files that have not finished processing. Try again in a moment!"}
                 )
+        reply_to = request.value("in_reply_to_id")
+        if reply_to is not None and all(s["id"] != reply_to for s in self.statuses):
+            return Reply(404, {"error": "Record not found"})
         status_id = str(next(self._ids))
         status = {
             "id": status_id,
@@ -155,6 +159,7 @@ class FakeMastodon(FakeServer):
             "text": text,
             "media_attachments": [self.media[media_id] for media_id in media_ids],
             "idempotency_key": key,
+            "in_reply_to_id": reply_to,
         }
         self.statuses.append(status)
         if key:
