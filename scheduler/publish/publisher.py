@@ -430,7 +430,10 @@ class Publisher:
         """Send a thread's parts not yet out, each a reply to the one before, recording each before
         the next leaves: a crash resumes with the next part and never sends one twice."""
         total = len(post.parts)
-        done = [p for p in self.ledger.thread_parts(claim.id) if p.published_at is not None]
+        parts = self.ledger.thread_parts(claim.id)
+        if changed := self._changed_mid_thread(claim, parts):
+            return changed
+        done = [p for p in parts if p.published_at is not None]
         for number in range(len(done) + 1, total + 1):
             key = part_key(claim.key, number)
             try:
@@ -469,6 +472,15 @@ class Publisher:
             log.info("published part %d/%d of %s on %s: %s", number, total, claim.post, claim.channel, receipt.url)
         return self._thread_published(claim, done, self.stamp(), f"all {total} parts out", None)
 
+    def _changed_mid_thread(self, claim: Claim, parts: list[Part]) -> Outcome | None:
+        """A thread whose text changed after some parts went out is not finished with the new text
+        (its parts would not follow on): it fails, alerted, for a person to decide."""
+        if all(p.key == part_key(claim.key, p.part) for p in parts):
+            return None
+        out = [p for p in parts if p.published_at is not None]
+        message = f"the post changed after part of its thread went out, so the thread stops{_out(out)}"
+        return self._settle(claim, State.FAILED, self.stamp(), message, alert=("failed", message))
+
     def _part_out(self, claim: Claim, number: int, key: str, receipt: Receipt) -> Part:
         now = self.stamp()
         self.ledger.part_published(claim, number, now, remote_id=receipt.remote_id, cid=receipt.cid, url=receipt.url)
@@ -492,6 +504,8 @@ class Publisher:
         settled (lookup, idempotency window, or a person), then let it resume with the next."""
         total = len(post.parts)
         parts = self.ledger.thread_parts(claim.id)
+        if changed := self._changed_mid_thread(claim, parts):
+            return changed
         done = [p for p in parts if p.published_at is not None]
         open_ = [p for p in parts if p.published_at is None]
         if not open_:

@@ -153,7 +153,8 @@ def as_text(
                     if total:
                         lines.append(f"         ├ thread part {index}/{total}")
                     lines += [f"         │ {line}" for line in part.splitlines()]
-                lines += [f"         │ [image] {item.path.name}: {item.alt}" for item in entry.post.media]
+                    if index == 1:  # a thread's images go on its first part
+                        lines += [f"         │ [image] {item.path.name}: {item.alt}" for item in entry.post.media]
             lines += [problem_line(p) for p in entry.problems]
     return "\n".join(lines)
 

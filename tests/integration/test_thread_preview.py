@@ -97,3 +97,20 @@ def test_diff_shows_every_part_of_a_thread_as_it_will_go_out(tmp_path: Path) -> 
     assert result.returncode == 0, result.stderr
     assert [f"[thread part {i}/4]" in result.stdout for i in range(1, 5)] == [True] * 4
     assert "Alinea 4" in result.stdout
+
+
+def test_a_word_too_long_for_any_part_is_an_error_naming_the_file(tmp_path: Path) -> None:
+    body = STORY + "\n\n" + "x" * 130
+    result = run_campaign(story(tmp_path, channels="[mastodon]", body=body, thread="true"), "validate")
+    assert result.returncode == 1
+    assert "posts/verhaal.md:" in result.stdout
+    assert "a word is too long for one part of a thread" in result.stdout
+
+
+def test_images_go_on_the_first_part(tmp_path: Path) -> None:
+    from tests.unit.test_html import PIXEL
+
+    root = story(tmp_path, channels="[mastodon]", thread="true", media="[{path: handen.png, alt: Twee handen}]")
+    (root / "handen.png").write_bytes(PIXEL)
+    text = run_campaign(root, "preview").stdout
+    assert text.index("[image] handen.png") < text.index("thread part 2/4")

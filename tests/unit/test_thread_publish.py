@@ -4,12 +4,13 @@ crash with the next part; stopped and alerted when a part fails."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from scheduler.channels.base import Receipt
-from scheduler.errors import ChannelError, InDoubt, Rejected
+from scheduler.errors import ChannelError, InDoubt, Rejected, RetryLater
 from scheduler.posts import LengthRule, Limits, RenderedPost
 from scheduler.publish import payload
 from scheduler.publish.clock import SimulatedClock
@@ -152,3 +153,18 @@ def test_a_part_that_may_be_out_on_a_network_without_lookup_is_in_doubt_never_re
     assert outcome.state == State.IN_DOUBT
     assert "part 2/3" in outcome.detail and "parts out: 1" in outcome.detail
     assert network.sent == ["cs-verhaal-1"]
+
+
+def test_a_thread_whose_text_changed_after_a_part_went_out_stops_and_alerts(ledger: Ledger, root: Path) -> None:
+    plan(ledger, thread())
+    network = Replying("mastodon", {}, [*receipts(1), RetryLater("busy", 60)])
+    clock = SimulatedClock(START)
+    sender = publisher(ledger, root, clock, mastodon=network)
+    assert [o.state for o in sender.make_pass().sent] == [State.RETRY]
+    changed = replace(thread(), version="v2", key="cs-verhaal-v2")
+    plan(ledger, changed)
+    clock.set(START + timedelta(minutes=2))
+    [outcome] = sender.make_pass().sent
+    assert outcome.state == State.FAILED and "changed after part of its thread went out" in outcome.detail
+    assert network.sent == ["cs-verhaal-1"]
+    assert [a.kind for a in ledger.alerts()] == ["failed"]
