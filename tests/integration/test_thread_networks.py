@@ -11,6 +11,8 @@ import signal
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.fakes.bluesky_server import FakePDS
 from tests.fakes.mastodon_server import TOKEN, FakeMastodon
 from tests.fakes.server import Reply, Request
@@ -135,20 +137,25 @@ def test_a_daemon_killed_mid_thread_resumes_with_the_next_part_and_each_part_is_
     assert "found on the network" in campaign(tmp_path, "history", "verhaal", env=SECRETS).stdout
 
 
-def test_a_fault_after_a_mastodon_part_left_resends_it_with_its_key_and_never_twice(tmp_path: Path) -> None:
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_a_fault_after_a_mastodon_part_left_resends_it_with_its_key_and_never_twice(
+    tmp_path: Path, backend: str, request: pytest.FixtureRequest
+) -> None:
+    db = request.getfixturevalue("postgres_url") if backend == "postgres" else None
     with FakeMastodon() as masto:
         write_story(tmp_path, "channels:\n" + masto_channel(masto), "[masto]")
         parts = planned_parts(tmp_path, "masto")
         assert len(parts) >= 3
-        crashed = campaign(tmp_path, "run", "--once", env={**SECRETS, "CAMPAIGN_FAULT": "after-part-2"})
+        assert campaign(tmp_path, "db", "upgrade", db=db).returncode == 0
+        crashed = campaign(tmp_path, "run", "--once", db=db, env={**SECRETS, "CAMPAIGN_FAULT": "after-part-2"})
         assert crashed.returncode == -signal.SIGKILL
         assert len(masto.statuses) == 2
-        resumed = campaign(tmp_path, "run", "--once", env=SECRETS)
+        resumed = campaign(tmp_path, "run", "--once", db=db, env=SECRETS)
         assert resumed.returncode == 0, resumed.stderr
         assert [s["text"] for s in masto.statuses] == parts
         keys = [r.headers.get("idempotency-key") for r in masto.requests if r.path == "/api/v1/statuses"]
         assert len(keys) == len(parts) + 1 and keys[1] == keys[2]  # part 2 again, with its own key
-    assert states(tmp_path)[("verhaal", "masto")] == "published"
+    assert states(tmp_path, db)[("verhaal", "masto")] == "published"
 
 
 class RefusingSecond(FakeMastodon):
