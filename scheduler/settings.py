@@ -52,7 +52,11 @@ SETTINGS = (
         "how long the daemon waits for an unreachable database (claiming nothing) before it exits with status 75",
     ),
     Setting("CAMPAIGN_ALERT_WEBHOOK", "", "URL that receives a JSON alert for every failure, miss and post in doubt"),
-    Setting("CAMPAIGN_FAULT", "", "tests only: kill the daemon at a named point (after-claim, after-publish)"),
+    Setting(
+        "CAMPAIGN_FAULT",
+        "",
+        "tests only: kill the daemon at a named point (after-claim, after-publish, before-part-N, after-part-N)",
+    ),
     Setting(
         "CAMPAIGN_NOW",
         "",

@@ -179,3 +179,26 @@ def test_a_refused_part_stops_the_thread_and_alerts_naming_the_parts_out(tmp_pat
     book.close()
     assert alert.kind == "failed"
     assert "part 2/" in alert.message and str(masto.statuses[0]["url"]) in alert.message
+
+
+@pytest.mark.parametrize("fault", ["before-part-2", "after-part-2"])
+def test_a_bluesky_thread_interrupted_at_part_two_resumes_replying_to_the_recorded_parts(
+    tmp_path: Path, fault: str
+) -> None:
+    with FakePDS(password=PASSWORD) as sky:
+        write_story(tmp_path, "channels:\n" + sky_channel(sky), "[sky]")
+        parts = planned_parts(tmp_path, "sky")
+        assert len(parts) >= 3
+        crashed = campaign(tmp_path, "run", "--once", env={**SECRETS, "CAMPAIGN_FAULT": fault})
+        assert crashed.returncode == -signal.SIGKILL
+        assert len(sky.records) == (1 if fault == "before-part-2" else 2)
+        resumed = campaign(tmp_path, "run", "--once", env=SECRETS)
+        assert resumed.returncode == 0, resumed.stderr
+        records = [r for r in sky.records.values()]
+        assert sorted(r["value"]["text"] for r in records) == sorted(parts)  # each part once
+        by_text = {r["value"]["text"]: r for r in records}
+        ordered = [by_text[text] for text in parts]
+        root = {"uri": ordered[0]["uri"], "cid": ordered[0]["cid"]}
+        for parent, record in itertools.pairwise(ordered):
+            assert record["value"]["reply"] == {"root": root, "parent": {"uri": parent["uri"], "cid": parent["cid"]}}
+    assert states(tmp_path)[("verhaal", "sky")] == "published"
