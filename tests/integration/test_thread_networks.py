@@ -202,3 +202,19 @@ def test_a_bluesky_thread_interrupted_at_part_two_resumes_replying_to_the_record
         for parent, record in itertools.pairwise(ordered):
             assert record["value"]["reply"] == {"root": root, "parent": {"uri": parent["uri"], "cid": parent["cid"]}}
     assert states(tmp_path)[("verhaal", "sky")] == "published"
+
+
+def test_an_x_part_that_may_have_left_and_is_not_found_is_in_doubt_and_never_resent(tmp_path: Path) -> None:
+    with FakeX() as x:
+        write_story(tmp_path, "channels:\n" + x_channel(x), "[x]")
+        crashed = campaign(tmp_path, "run", "--once", env={**SECRETS, "CAMPAIGN_FAULT": "before-part-2"})
+        assert crashed.returncode == -signal.SIGKILL
+        for _ in range(2):
+            after = campaign(tmp_path, "run", "--once", env=SECRETS)
+            assert after.returncode == 0, after.stderr
+        assert len(x.posts) == 1  # X has no idempotency key: part 2 is never sent blindly
+    assert states(tmp_path)[("verhaal", "x")] == "in_doubt"
+    book = ledger(tmp_path)
+    [alert] = book.alerts()
+    book.close()
+    assert alert.kind == "in_doubt" and "part 2/" in alert.message and "parts out: 1" in alert.message
