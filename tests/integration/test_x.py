@@ -416,7 +416,7 @@ def test_a_missing_key_is_a_config_error_that_never_quotes_a_secret(missing: str
     settings = {
         "consumer_key": "key",
         "consumer_secret": SENTINEL_CONSUMER,
-        "access_token": "token",
+        "access_token": "x-access-token-7f3a",  # remembered as a secret: never an ordinary word
         "access_token_secret": SENTINEL_TOKEN,
     }
     del settings[missing]
