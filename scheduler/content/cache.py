@@ -111,6 +111,7 @@ class PlanCache:
         self._renderer_token = 0
         self._tokens = _Tokens()
         self._now = 0
+        self.unsettled = 0  # files the last build read but could not keep: changed less than RACY ago
         self._defaults_next: dict[str, _Read] = {}
         self._posts_next: dict[str, _Read] = {}
         self._channel_tokens: dict[tuple[str, ...], tuple[int, ...]] = {}  # this build's, by channel names
@@ -120,11 +121,15 @@ class PlanCache:
         if root != self._root:
             self._clear(root)  # another campaign: nothing carries over
         self._now = time.time_ns()
+        self.unsettled = 0
         self._defaults_next, self._posts_next, self._next_sends = {}, {}, {}
         self._channel_tokens = {}
 
     def _settled(self, newest: int) -> bool:
-        return self._now - newest >= RACY_NS
+        if self._now - newest >= RACY_NS:
+            return True
+        self.unsettled += 1
+        return False
 
     def campaign(self, root: Path) -> tuple[Campaign, list[Problem]]:
         """campaign.load(root), read again only when one of its three files changed."""

@@ -26,7 +26,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.date import DateTrigger
 
 from scheduler import settings
-from scheduler.content.cache import PlanCache
+from scheduler.content.cache import RACY_NS, PlanCache
 from scheduler.content.plan import Plan, build
 from scheduler.content.problems import human
 from scheduler.errors import LedgerUnavailable
@@ -74,6 +74,12 @@ class Daemon:
             self._replan_due = True
             log.error("planning waits for the ledger: %s", exc)
         watcher.start()
+        if self._plans.unsettled:
+            # Files written just before the start (a deploy's fresh checkout) cannot be kept by the
+            # cache yet; read them again once they are old enough, not at the first edit.
+            warm = threading.Timer(RACY_NS / 1e9 + 0.5, self._warm_up)
+            warm.daemon = True
+            warm.start()
         self.scheduler.add_job(self._heartbeat, "interval", seconds=HEARTBEAT.total_seconds(), id="heartbeat")
         self.scheduler.add_job(self._notice_actions, "interval", seconds=ACTIONS_EVERY.total_seconds(), id="actions")
         self.scheduler.start()
@@ -235,6 +241,11 @@ class Daemon:
         except Exception:
             log.exception("planning failed; the ledger keeps its last good state")
         self._wake.set()
+
+    def _warm_up(self) -> None:
+        if not self.stop.is_set():
+            log.debug("reading again the files that were still changing at the start")
+            self._files_changed("warm-up")
 
     def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
         log.info("received %s: finishing the sends in flight", signal.Signals(signum).name)

@@ -165,3 +165,14 @@ def test_any_sequence_of_changes_keeps_the_cached_build_fresh(
         same_as_fresh(root, cache)
     finally:
         cache_module.RACY_NS = original
+
+
+def test_the_cache_counts_the_files_it_could_not_keep_yet(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The daemon reads such files again once they are old enough (its warm-up), not at the first edit.
+    campaign(tmp_path)
+    cache = PlanCache()
+    build(tmp_path, cache=cache)
+    assert cache.unsettled > 0  # just written: within the racy window
+    monkeypatch.setattr(cache_module, "RACY_NS", 0)  # as if the window had passed
+    build(tmp_path, cache=cache)
+    assert cache.unsettled == 0
