@@ -39,7 +39,6 @@ AGAIN = timedelta(seconds=0.1)  # the shortest sleep when something is due but n
 OUTAGE_BACKOFF = (timedelta(seconds=0.5), timedelta(seconds=5))  # first and longest wait for the ledger
 EXIT_OUTAGE = 75  # EX_TEMPFAIL: the ledger stayed unreachable for CAMPAIGN_DB_OUTAGE_LIMIT
 HEARTBEAT = timedelta(seconds=10)
-ACTIONS_EVERY = timedelta(seconds=5)  # how soon a pause, resume or retry made anywhere is logged and acted on
 STOP_WITHIN = 8.0  # seconds to let sends in flight finish on SIGTERM (exit within 10 s)
 
 
@@ -81,7 +80,6 @@ class Daemon:
             warm.daemon = True
             warm.start()
         self.scheduler.add_job(self._heartbeat, "interval", seconds=HEARTBEAT.total_seconds(), id="heartbeat")
-        self.scheduler.add_job(self._notice_actions, "interval", seconds=ACTIONS_EVERY.total_seconds(), id="actions")
         self.scheduler.start()
         self._loop.start()
         log.info("running as %s with %d worker(s)", self.publisher.worker, self.workers)
@@ -128,6 +126,7 @@ class Daemon:
             if self._replan_due:
                 self.replan()
                 self._replan_due = False
+            self._notice_actions()  # in the pass, so what a person did is logged before what it causes
             done = publisher.make_pass(self.workers, self.stop, self.pool)
             for outcome in done.settled:
                 log.warning("settled %s on %s: %s (%s)", outcome.post, outcome.channel, outcome.state, outcome.detail)
@@ -206,7 +205,8 @@ class Daemon:
             log.warning("%s paused since %s%s: %s", pause.what, since, by, pause.reason)
 
     def _notice_actions(self) -> None:
-        """Log what people did by hand since the last look; a retry or resume starts a pass at once."""
+        """Log what people did by hand (pause, resume, retry, resolve) since the last look; the pass
+        that calls this then acts on it."""
         try:
             new = self.publisher.ledger.actions(after=self._seen_action)
         except LedgerUnavailable:
@@ -217,8 +217,6 @@ class Daemon:
         for action in new:
             self._seen_action = action.id
             log.warning("%s", action.summary())
-        if any(a.action in ("retry", "resume") for a in new):
-            self._wake.set()  # the publishing loop makes a pass now
 
     def _heartbeat(self) -> None:
         try:
