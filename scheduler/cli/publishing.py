@@ -257,7 +257,7 @@ def status(obj: Context, fmt: str, limit: int) -> None:
     """What is next, what went out, and what needs a person: failed, in doubt, missed, held, paused."""
     from scheduler.publish import holds
 
-    plan = obj.plan()
+    plan = obj.plan(parallel=True)  # before the ledger opens: no connection crosses a fork
     zone = plan.campaign.settings.timezone
     broken = [str(p) for p in holds.read(plan).settings_problems()]
     ledger = _open_ledger(obj.root)
