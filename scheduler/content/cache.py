@@ -4,8 +4,9 @@
 modification and change times in ns). A post is read again when its file, a `_defaults.yml` above
 it, or what it is checked against changes (channel names and types in channels.yml, hashtags.yml,
 the time zone); a send is rendered again when its post, its channel's entry, its due time, the
-campaign's settings or hashtags, or its media files change. Series times, collisions and the
-problem lists are worked out afresh each time: they depend on every post and cost little.
+campaign's settings or hashtags, or its media files change. Series times and the problem lists
+are worked out afresh each time: they depend on every post and cost little; the clash check
+(scheduler.content.collisions) counts again only the sends that are new.
 
 A file changed less than RACY ago is read again next time as well: another edit within the file
 system's timestamp granularity could leave its stat as it was. The plan is always the one a fresh
@@ -26,6 +27,7 @@ from typing import Any, TypeVar
 
 from scheduler.content import campaign as campaign_file
 from scheduler.content.campaign import CHANNELS_FILE, DEFAULTS_FILE, POSTS_DIR, Campaign, ChannelConfig
+from scheduler.content.collisions import Collisions
 from scheduler.content.drafts import Defaults, Draft, Reader
 from scheduler.content.hashtags import FILE as HASHTAGS_FILE
 from scheduler.content.problems import Problem
@@ -115,6 +117,7 @@ class PlanCache:
         self._defaults_next: dict[str, _Read] = {}
         self._posts_next: dict[str, _Read] = {}
         self._channel_tokens: dict[tuple[str, ...], tuple[int, ...]] = {}  # this build's, by channel names
+        self.collisions: Collisions[Any] = Collisions()  # what the last build's clash check counted
 
     def begin(self, root: Path) -> None:
         """Start a build of `root` (the caller holds `lock`)."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import gc
 import re
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Collection
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -19,6 +19,7 @@ from scheduler.content import campaign as campaign_file
 from scheduler.content import drafts as drafts_file
 from scheduler.content.cache import PlanCache
 from scheduler.content.campaign import Campaign, ChannelConfig
+from scheduler.content.collisions import Collisions
 from scheduler.content.drafts import Draft
 from scheduler.content.parallel import map_forked
 from scheduler.content.problems import Problem, error, human, sort_problems, warning
@@ -155,7 +156,7 @@ def _build(root: Path, parallel: bool, cache: PlanCache | None) -> Plan:
             for (draft, channel, due), rendered in zip(sends, renders, strict=True)
         ]
     entries.sort(key=_SORT_KEY)
-    entries = _check_collisions(entries)
+    entries = (cache.collisions if cache is not None else Collisions[Entry]()).check(entries)
     all_problems = sort_problems([*problems, *(p for e in entries for p in e.problems)])
     unplaced = _unplaced(drafts, entries, all_problems)
     return Plan(campaign, tuple(entries), tuple(all_problems), unplaced, tuple(drafts))
@@ -237,46 +238,6 @@ def _times(drafts: list[Draft], campaign: Campaign, problems: list[Problem]) -> 
             if occurrence.warning:
                 problems.append(warning(draft.path, 1, f"series slot {occurrence.warning}"))
     return times
-
-
-def _check_collisions(entries: list[Entry]) -> list[Entry]:
-    """Same channel in the same minute: a warning. Same text twice on a channel: an error."""
-    # Most sends share neither: find those that do first, in C, and look closer at those alone.
-    minute_of = {due: due.replace(second=0, microsecond=0) for due in {e.due for e in entries}}  # shared times
-    minutes = [None if e.draft.draft else (e.channel.name, minute_of[e.due]) for e in entries]
-    texts = [None if e.draft.draft or e.post is None else (e.channel.name, e.post.text) for e in entries]
-    shared_minutes = {key for key, count in Counter(minutes).items() if count > 1 and key is not None}
-    shared_texts = {key for key, count in Counter(texts).items() if count > 1 and key is not None}
-    if not shared_minutes and not shared_texts:
-        return entries
-    by_minute: dict[tuple[str, datetime], Entry] = {}
-    by_text: dict[tuple[str, str], Entry] = {}
-    checked = []
-    for entry, minute, text in zip(entries, minutes, texts, strict=True):
-        found: list[Problem] = []
-        if minute in shared_minutes:
-            first = by_minute.setdefault(minute, entry)
-            if first is not entry:
-                found.append(
-                    warning(
-                        entry.draft.path,
-                        1,
-                        f"goes out on {entry.channel.name} in the same minute as {first.draft.path}",
-                    )
-                )
-        if text in shared_texts:
-            first = by_text.setdefault(text, entry)
-            if first is not entry and not entry.draft.allow_repeat:
-                found.append(
-                    error(
-                        entry.draft.path,
-                        1,
-                        f"{entry.channel.name} gets the same text as {first.draft.path}; "
-                        "set allow_repeat: true if that is meant",
-                    )
-                )
-        checked.append(replace(entry, problems=entry.problems + tuple(found)) if found else entry)
-    return checked
 
 
 def with_past_due(plan: Plan, now: datetime, published: Collection[tuple[str, str]] = ()) -> Plan:

@@ -112,7 +112,18 @@ STEPS: list[tuple[str, Callable[[Path], object]]] = [
         "repeat a text",
         lambda r: write(r, "posts/a.md", "---\npublish_at: 2027-11-15 10:30\n---\nTip 3: praat erover.\n"),
     ),
+    (
+        "allow the repeat",
+        lambda r: write(
+            r, "posts/a.md", "---\npublish_at: 2027-11-15 10:30\nallow_repeat: true\n---\nTip 3: praat erover.\n"
+        ),
+    ),
     ("same minute as another", lambda r: write(r, "posts/a.md", "---\npublish_at: 2027-11-15 11:00\n---\nAnders.\n")),
+    (
+        "a third in that minute",
+        lambda r: write(r, "posts/0.md", "---\npublish_at: 2027-11-15 11:00:30\n---\nNul.\n"),
+    ),
+    ("move the first of them away", lambda r: write(r, "posts/a.md", "---\npublish_at: 2027-11-15 12:00\n---\nA.\n")),
     ("remove the posts", remove_posts),
 ]
 
