@@ -18,6 +18,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
+from typing import NamedTuple
 
 from scheduler.content.campaign import CHANNELS_FILE, DEFAULTS_FILE, POSTS_DIR
 from scheduler.content.hashtags import FILE as HASHTAGS_FILE
@@ -37,9 +38,9 @@ class Fate:
     reason: str | None
 
 
-@dataclass(frozen=True)
-class Known:
-    """A post read without errors: what it positively says."""
+class Known(NamedTuple):
+    """A post read without errors: what it positively says. (A tuple: two readings of 10,000
+    posts compare in C, which is what a re-plan after one edit does.)"""
 
     path: str
     channels: frozenset[str]

@@ -20,13 +20,14 @@ from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import NamedTuple
 
 from scheduler import secrets, settings
 from scheduler.channels.base import Channel, Receipt
 from scheduler.channels.registry import adapter_class
 from scheduler.content.campaign import Campaign
 from scheduler.content.plan import Entry, Plan
-from scheduler.content.problems import human
+from scheduler.content.problems import Problem, human
 from scheduler.errors import CampaignError, ChannelError, InDoubt, LedgerUnavailable, Rejected, RetryLater
 from scheduler.posts import RenderedPost
 from scheduler.publish import holds, payload
@@ -155,37 +156,55 @@ def wanted_from(
     plan: Plan,
     policy: Policy,
     reading: holds.Reading | None = None,
-    memo: dict[int, tuple[Entry, Wanted]] | None = None,
+    memo: dict[int, Remembered] | None = None,
 ) -> list[Wanted]:
     """The plan as ledger rows: publishable entries, and held ones (their errors, or a broken
     settings file that touches them, as the reason).
 
     `memo`: the row of each entry, kept between calls: a plan built with a cache
-    (scheduler.content.cache) hands out the same entry until its text, time or media change."""
+    (scheduler.content.cache) hands out the same entry until its text, time or media change, and
+    gets the same row object back (scheduler.publish.synced compares rows by identity first)."""
     reading = reading or holds.read(plan)
     quiet = not (reading.everything or reading.channels or reading.folders)  # no settings file holds anything
     wanted = []
     digests: dict[Path, str] = {}
-    remembered: dict[int, tuple[Entry, Wanted]] = {}
+    remembered: dict[int, Remembered] = {}
     for entry in plan.entries:
         if entry.draft.draft:
             continue
-        post = entry.post
-        errors = [p for p in entry.problems if p.is_error]
-        hold = None if quiet and not errors else holds.hold_for(reading, entry.draft.path, entry.channel.name, errors)
-        if hold is None and post is None:
-            hold = f"{entry.draft.path} could not be rendered for {entry.channel.name}"
         known = memo.get(id(entry)) if memo is not None else None
-        if known is not None and known[0] is entry:
-            row = known[1] if known[1].hold == hold else replace(known[1], hold=hold)
-        else:
-            row = _wanted(entry, policy, hold, digests)
-        remembered[id(entry)] = (entry, row)
-        wanted.append(row)
+        if known is None or known.entry is not entry:
+            errors = tuple(p for p in entry.problems if p.is_error)
+            own = holds.reason(errors, "") or None
+            if own is None and entry.post is None:
+                own = f"{entry.draft.path} could not be rendered for {entry.channel.name}"
+            known = Remembered(entry, errors, own, _wanted(entry, policy, own, digests))
+        hold = known.own_hold if quiet else _hold(reading, entry, known)
+        if known.row.hold != hold:
+            known = known._replace(row=replace(known.row, hold=hold))
+        remembered[id(entry)] = known
+        wanted.append(known.row)
     if memo is not None:
         memo.clear()
         memo.update(remembered)
     return wanted
+
+
+class Remembered(NamedTuple):
+    """An entry, its errors, the hold its own errors make, and its row (see wanted_from)."""
+
+    entry: Entry
+    errors: tuple[Problem, ...]
+    own_hold: str | None
+    row: Wanted
+
+
+def _hold(reading: holds.Reading, entry: Entry, known: Remembered) -> str | None:
+    """The hold of an entry while a settings file is broken: its own errors and what touches it."""
+    hold = holds.hold_for(reading, entry.draft.path, entry.channel.name, known.errors)
+    if hold is None and entry.post is None:
+        hold = f"{entry.draft.path} could not be rendered for {entry.channel.name}"
+    return hold
 
 
 def _wanted(entry: Entry, policy: Policy, hold: str | None, digests: dict[Path, str]) -> Wanted:
@@ -257,7 +276,7 @@ class Publisher:
         self._replaying = False
         self._fault = settings.get("CAMPAIGN_FAULT")
         self.synced = Synced()  # what the last sync gave the ledger
-        self._rendered: dict[int, tuple[Entry, Wanted]] = {}  # see wanted_from
+        self._rendered: dict[int, Remembered] = {}  # see wanted_from
 
     def sync(self, plan: Plan, now: datetime) -> dict[str, int]:
         """Bring the ledger in line with `plan`; only what valid files say cancels a send (see

@@ -9,7 +9,7 @@ that no post change names).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -32,21 +32,27 @@ class Changes:
 
 class Synced:
     """The wanted sends and the reading of the files of the last sync. Not thread-safe: the
-    daemon syncs under its pass lock."""
+    daemon syncs under its pass lock.
+
+    Rows are first compared by identity: the publisher hands out the same Wanted object for an
+    entry that a cached build handed out unchanged (see publisher.wanted_from), so after one edit
+    only the few rows that are new objects are compared by value, not all of them."""
 
     def __init__(self, full_every: timedelta = FULL_EVERY, clock: Callable[[], float] = time.monotonic) -> None:
         self.full_every, self.clock = full_every, clock
-        self._wanted: dict[Key, Wanted] | None = None
+        self._rows: dict[int, Wanted] | None = None  # by id(): holding them keeps each id theirs
+        self._by_key: dict[Key, Wanted] = {}
         self._reading: holds.Reading | None = None
         self._full_at = 0.0
 
     def forget(self) -> None:
         """The next sync is a full one."""
-        self._wanted = self._reading = None
+        self._rows = self._reading = None
+        self._by_key = {}
 
     def changes(self, wanted: list[Wanted], reading: holds.Reading) -> Changes | None:
         """What changed since the last sync, or None when this sync must be a full one."""
-        last, before = self._wanted, self._reading
+        last, before = self._rows, self._reading
         if last is None or before is None or self.clock() - self._full_at >= self.full_every.total_seconds():
             return None
         if (before.everything, before.folders, before.channels) != (
@@ -55,15 +61,36 @@ class Synced:
             reading.channels,
         ):
             return None
-        now = {(w.post, w.channel): w for w in wanted}
+        rows = dict(zip(map(id, wanted), wanted, strict=True))
+        new = sorted((rows[i] for i in rows.keys() - last.keys()), key=lambda w: (w.due, w.channel, w.post))
+        gone = {(w.post, w.channel) for w in (last[i] for i in last.keys() - rows.keys())}
+        gone -= {(w.post, w.channel) for w in new}
         paths = _paths_read_differently(before, reading)
-        changed = [w for key, w in now.items() if ((was := last.get(key)) is not w and was != w) or w.path in paths]
-        return Changes(changed, set(last) - set(now), paths)
+        changed = [w for w in new if w.path in paths or self._by_key.get((w.post, w.channel)) != w]
+        if paths:  # every send of a file read differently, changed or not
+            changed += [w for w in wanted if w.path in paths and id(w) in last]
+        return Changes(changed, gone, paths)
 
-    def remember(self, wanted: Iterable[Wanted], reading: holds.Reading, full: bool, busy: set[Key]) -> None:
-        """The sync of `wanted` went through; `busy` sends were not looked at (see Ledger.sync)."""
-        self._wanted = {(w.post, w.channel): w for w in wanted if (w.post, w.channel) not in busy}
-        self._reading = reading
+    def remember(self, wanted: list[Wanted], reading: holds.Reading, full: bool, busy: set[Key]) -> None:
+        """The sync of `wanted` went through; `busy` sends were not looked at (see Ledger.sync), so
+        the next sync looks at them again."""
+        rows = dict(zip(map(id, wanted), wanted, strict=True))
+        if full or self._rows is None:
+            by_key = {(w.post, w.channel): w for w in wanted}
+        else:  # what changed since the last sync, applied to what it left
+            by_key = self._by_key
+            for i in self._rows.keys() - rows.keys():
+                gone = self._rows[i]
+                if by_key.get((gone.post, gone.channel)) is gone:
+                    del by_key[(gone.post, gone.channel)]
+            for i in rows.keys() - self._rows.keys():
+                w = rows[i]
+                by_key[(w.post, w.channel)] = w
+        for key in busy:
+            left = by_key.pop(key, None)
+            if left is not None:
+                rows.pop(id(left), None)
+        self._rows, self._by_key, self._reading = rows, by_key, reading
         if full:
             self._full_at = self.clock()
 
@@ -77,8 +104,11 @@ def _paths_read_differently(before: holds.Reading, after: holds.Reading) -> set[
             found.setdefault(known.path, []).append((post, known))
         return found
 
-    old, new = by_path(before), by_path(after)
-    paths = {p for p in old.keys() | new.keys() if old.get(p) != new.get(p)}
+    if before.posts == after.posts:  # the usual case (an edit of a text), decided in C
+        paths: set[str] = set()
+    else:
+        old, new = by_path(before), by_path(after)
+        paths = {p for p in old.keys() | new.keys() if old.get(p) != new.get(p)}
     errors = before.errors_at.keys() | after.errors_at.keys()
     paths |= {p for p in errors if before.errors_at.get(p) != after.errors_at.get(p)}
     return paths
