@@ -28,10 +28,10 @@ from apscheduler.triggers.date import DateTrigger
 from scheduler import settings
 from scheduler.content.cache import RACY_NS, PlanCache
 from scheduler.content.plan import Plan, build
-from scheduler.content.problems import human
+from scheduler.content.problems import Problem, human, plural
 from scheduler.errors import LedgerUnavailable
 from scheduler.publish.publisher import Publisher
-from scheduler.publish.watch import Watcher
+from scheduler.publish.watch import CHECK, Watcher
 
 log = logging.getLogger("scheduler.publish.daemon")
 POLL = timedelta(seconds=5)  # wake at least this often: pauses set or lifted, other daemons' retries
@@ -58,6 +58,8 @@ class Daemon:
         self._outage: tuple[float, timedelta] | None = None  # since (monotonic), next wait
         self._replan_due = False  # a re-plan failed because the ledger was unreachable
         self._plans = PlanCache()  # what the last plans read: the next reads only what changed
+        self._logged: set[Problem] = set()  # the problems of the last plan, logged when they appeared
+        self._logged_lock = threading.Lock()
         self.exit_code = 0
 
     def run(self) -> int:
@@ -65,8 +67,7 @@ class Daemon:
             signal.signal(sig, self._on_signal)
         self.publisher.ledger.heartbeat(self.publisher.worker, self.publisher.clock.now())
         self._pauses_in_force()
-        # Made before planning so that an edit made meanwhile is noticed (see scheduler/publish/watch.py).
-        watcher = Watcher(self.root, self.stop, self._files_changed)
+        watcher = Watcher(self.root, self.stop, self._files_changed)  # once live, it has us plan again
         try:
             self.replan()
         except LedgerUnavailable as exc:
@@ -94,24 +95,32 @@ class Daemon:
         return plan
 
     def _plan(self) -> Plan:
-        """The plan of the files as they are now, from the files that changed (see content/cache.py)."""
+        """The plan of the files as they are now, from the files that changed (see content/cache.py).
+        Each problem is logged once, when it first appears (a re-plan after an edit of one post
+        does not repeat the 150 warnings of the others)."""
         plan = build(self.root, cache=self._plans)
-        for problem in plan.problems:
-            (log.error if problem.is_error else log.warning)("%s", problem)
+        with self._logged_lock:
+            problems = set(plan.problems)
+            for problem in plan.problems:
+                if problem not in self._logged:
+                    (log.error if problem.is_error else log.warning)("%s", problem)
+            fixed = len(self._logged - problems)
+            if fixed:
+                log.info("%s of the last plan no longer found", plural(fixed, "problem"))
+            self._logged = problems
         return plan
 
-    def _sync(self, plan: Plan) -> None:
+    def _sync(self, plan: Plan, quiet: bool = False) -> None:
         """Give the ledger what changed in `plan`, unless a newer plan was built meanwhile (its
-        builder syncs it). Under the pass lock."""
+        builder syncs it). Under the pass lock. `quiet`: log at debug level if nothing changed."""
         if plan is not self._plans.latest:
             log.debug("plan: a newer plan was built meanwhile; syncing that one instead")
             return
         self.publisher.channels.update(plan.campaign)
         counts = self.publisher.sync(plan, self.publisher.clock.now())
-        log.info(
-            "plan: %d sends planned; ledger %s",
-            len(plan.entries),
-            ", ".join(f"{k} {v}" for k, v in counts.items() if v) or "unchanged",
+        changed = ", ".join(f"{k} {v}" for k, v in counts.items() if v)
+        (log.debug if quiet and not changed else log.info)(
+            "plan: %d sends planned; ledger %s", len(plan.entries), changed or "unchanged"
         )
 
     def tick(self) -> timedelta:
@@ -226,13 +235,13 @@ class Daemon:
         except Exception:
             log.exception("heartbeat failed")
 
-    def _files_changed(self, _what: str) -> None:
+    def _files_changed(self, what: str) -> None:
         # Planning runs outside the pass lock, so due sends never wait for it; only the ledger sync
         # (short: just what changed) takes turns with the publishing passes.
         try:
             plan = self._plan()
             with self._pass_lock:
-                self._sync(plan)
+                self._sync(plan, quiet=what == CHECK)
         except LedgerUnavailable as exc:
             self._replan_due = True
             log.error("planning waits for the ledger: %s", exc)

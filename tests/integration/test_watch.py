@@ -5,12 +5,14 @@ from __future__ import annotations
 import os
 import queue
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from scheduler.publish.watch import Watcher
+from scheduler.publish import watch
+from scheduler.publish.watch import CHECK, Watcher
 
 
 @pytest.fixture
@@ -22,10 +24,19 @@ def campaign(tmp_path: Path) -> Path:
 
 
 class Seen:
+    """What the watcher asked for: changes in `calls`, plans without a notification in `checks`."""
+
     def __init__(self, root: Path) -> None:
         self.calls: queue.Queue[str] = queue.Queue()
+        self.checks: queue.Queue[float] = queue.Queue()
         self.stop = threading.Event()
-        self.watcher = Watcher(root, self.stop, self.calls.put)
+        self.watcher = Watcher(root, self.stop, self._called)
+
+    def _called(self, what: str) -> None:
+        if what == CHECK:
+            self.checks.put(time.monotonic())
+        else:
+            self.calls.put(what)
 
     def next(self, timeout: float = 10) -> str:
         return self.calls.get(timeout=timeout)
@@ -52,10 +63,19 @@ def replace(path: Path, text: str) -> None:
     os.replace(new, path)
 
 
-def test_an_edit_made_before_the_watchers_are_live_is_noticed(campaign: Path, seen: Seen) -> None:
-    (campaign / "posts" / "tips" / "02.md").write_text("Twee.\n")  # after the baseline, before start()
+def test_once_live_and_then_every_so_often_the_watcher_asks_for_a_plan_without_a_notification(
+    campaign: Path, seen: Seen, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # That plan (a cached build: it reads what changed by stat) catches an edit made before the
+    # watchers were live, and what no notification reports.
+    monkeypatch.setattr(watch, "CHECK_EVERY", 0.5)
+    started = time.monotonic()
     seen.watcher.start()
-    assert seen.next() == "fingerprint"
+    first = seen.checks.get(timeout=10)
+    again = [seen.checks.get(timeout=10) for _ in range(3)]
+    assert first - started < 5
+    assert again[-1] - first >= 0.5
+    assert seen.calls.empty()  # no change was reported as one
 
 
 def test_channels_yml_replaced_again_and_again_is_noticed_every_time(campaign: Path, seen: Seen) -> None:
