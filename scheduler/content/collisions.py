@@ -63,37 +63,38 @@ class Collisions(Generic[S]):
 
     def __init__(self) -> None:
         self._known: dict[int, tuple[S, Key | None, Key | None]] = {}  # id → (send, minute, text)
-        self._minutes: dict[Key, dict[int, S]] = {}
-        self._texts: dict[Key, dict[int, S]] = {}
+        self._minutes: dict[Key, list[S]] = {}  # lists: most hold one send
+        self._texts: dict[Key, list[S]] = {}
         self._flagged: dict[int, tuple[tuple[Problem, ...], S]] = {}  # id → (added problems, flagged send)
 
     def check(self, entries: list[S]) -> list[S]:
         """`entries` (in the plan's order), each clashing one with its warning or error added."""
         now = dict(zip(map(id, entries), entries, strict=True))
         for gone in self._known.keys() - now.keys():
-            _send, minute, text = self._known.pop(gone)
-            _drop(self._minutes, minute, gone)
-            _drop(self._texts, text, gone)
+            send, minute, text = self._known.pop(gone)
+            _drop(self._minutes, minute, send)
+            _drop(self._texts, text, send)
+        minutes: dict[datetime, datetime] = {}  # one object per minute: 10,000 posts share 4 channels
         for new in now.keys() - self._known.keys():
             send = now[new]
-            draft = send.draft
             minute = text = None
-            if not draft.draft:
-                minute = (send.channel.name, send.due.replace(second=0, microsecond=0))
-                self._minutes.setdefault(minute, {})[new] = send
+            if not send.draft.draft:
+                due = minutes.setdefault(send.due, send.due.replace(second=0, microsecond=0))
+                minute = (send.channel.name, due)
+                self._minutes.setdefault(minute, []).append(send)
                 if send.post is not None:
                     text = (send.channel.name, send.post.text)
-                    self._texts.setdefault(text, {})[new] = send
+                    self._texts.setdefault(text, []).append(send)
             self._known[new] = (send, minute, text)
         added: dict[int, list[Problem]] = {}
         for group in self._minutes.values():
             if len(group) > 1:
-                first, *later = sorted(group.values(), key=_ORDER)
+                first, *later = sorted(group, key=_ORDER)
                 for send in later:
                     added.setdefault(id(send), []).append(_same_minute(send, first))
         for group in self._texts.values():
             if len(group) > 1:
-                first, *later = sorted(group.values(), key=_ORDER)
+                first, *later = sorted(group, key=_ORDER)
                 for send in later:
                     if not send.draft.allow_repeat:
                         added.setdefault(id(send), []).append(_same_text(send, first))
@@ -113,11 +114,11 @@ class Collisions(Generic[S]):
         return [flagged[id(e)][1] if id(e) in flagged else e for e in entries]
 
 
-def _drop(groups: dict[Key, dict[int, S]], key: Key | None, ident: int) -> None:
+def _drop(groups: dict[Key, list[S]], key: Key | None, send: S) -> None:
     if key is None:
         return
     group = groups[key]
-    del group[ident]
+    group[:] = [other for other in group if other is not send]
     if not group:
         del groups[key]
 
