@@ -235,7 +235,7 @@ class _CachedReader(Reader):
         cache = self.cache
         name = path
         key, newest = file_key(name)
-        full_key = (key, self._chains[os.path.dirname(name)], self.token)
+        full_key = (key, self._chains[name.rpartition(os.sep)[0]], self.token)  # its folder's chain
         known = cache._posts.get(name)
         if known is not None and known.key == full_key:
             cache._posts_next[name] = known
