@@ -28,6 +28,7 @@ from scheduler.content.campaign import Campaign
 from scheduler.content.plan import Entry, Plan
 from scheduler.content.problems import human
 from scheduler.errors import CampaignError, ChannelError, InDoubt, LedgerUnavailable, Rejected, RetryLater
+from scheduler.links.gate import Gate
 from scheduler.posts import RenderedPost
 from scheduler.publish import holds, payload
 from scheduler.publish.alerts import Alerter
@@ -245,8 +246,11 @@ class Publisher:
         worker: str | None = None,
         *,
         clock: Clock | None = None,
+        links: Gate | None = None,
     ) -> None:
+        """`links`: checks each send's links just before it leaves (None: no check, as in a rehearsal)."""
         self.ledger, self.channels, self.alerter, self.policy = ledger, channels, alerter, policy
+        self.links = links
         self.clock: Clock = clock or LedgerClock(ledger)
         channels.clock = self.clock  # the adapters stamp what they write by the same clock
         self.worker = worker or worker_id()
@@ -387,6 +391,8 @@ class Publisher:
             self.in_flight[claim.id] = claim
         try:
             try:
+                if held := self._dead_links(claim, now):
+                    return held
                 reason = self.ledger.about_to_send(claim)
             except LedgerUnavailable:
                 return self._release(claim, now)
@@ -425,6 +431,29 @@ class Publisher:
         finally:
             with self._lock:
                 self.in_flight.pop(claim.id, None)
+
+    def _dead_links(self, claim: Claim, now: datetime) -> Outcome | None:
+        """Check the send's links (scheduler.links.gate) before it leaves: a dead one holds it (alerted
+        once), or under `link_check: warn` is alerted and it goes. Never for a send a person made due
+        (`campaign retry`), nor for one that may already be out or a thread begun: those must end."""
+        if self.links is None or claim.reason == holds.RETRY_REQUESTED:
+            return None
+        post = payload.decode(claim.payload, claim.post, claim.channel)
+        if post.link_check == "off" or self.ledger.may_be_out(claim) or self.ledger.thread_parts(claim.id):
+            return None
+        try:
+            verdict = self.links.before_send(post)
+        except Exception:  # a fault of the check must not stop the send it was to protect
+            log.exception("the link check of %s on %s failed; it goes out unchecked", claim.post, claim.channel)
+            return None
+        for note in verdict.notes:
+            log.warning("%s on %s: %s", claim.post, claim.channel, note)
+        if verdict.alert is not None:
+            self.alerter.alert("link", claim.post, claim.channel, verdict.alert, now)
+        if verdict.hold is None:
+            return None
+        reason = holds.link_hold(verdict.hold)
+        return self._settle(claim, State.HELD, now, reason, outcome=Attempted.HELD, alert=("held", reason))
 
     def _send_thread(self, claim: Claim, channel: Channel, post: RenderedPost) -> Outcome:
         """Send a thread's parts not yet out, each a reply to the one before, recording each before
