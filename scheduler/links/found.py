@@ -40,7 +40,8 @@ class Places:
                 for number, line in enumerate(self._read(path), start=1):
                     if needle in line:
                         return path, number
-        return draft.path, draft.body_line
+        blank = draft.body[: len(draft.body) - len(draft.body.lstrip())].count("\n")  # lines before the text
+        return draft.path, draft.body_line + blank
 
     def _read(self, path: str) -> list[str]:
         if path not in self._lines:
