@@ -529,7 +529,8 @@ class Ledger:
                         )
                         counts["changed_after_publishing"] += changed
                 elif row.state in OPEN:
-                    changed = item.version != row.version or item.due != row.due
+                    # The payload also differs when only a setting it carries (link_check) does.
+                    changed = item.version != row.version or item.due != row.due or item.payload != row.payload
                     fate = present(row.state, row.reason, changed, hold)
                     state, reason = fate.state, fate.reason
                     if item.hold:

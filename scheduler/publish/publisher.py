@@ -194,8 +194,11 @@ def _wanted(entry: Entry, policy: Policy, hold: str | None, digests: dict[Path, 
     stored, version, text = payload.EMPTY, "unrenderable", ""
     if post is not None:
         stored = payload.encode(post)
+        # The version is what goes out: how its links are checked is no part of it (a post that went
+        # out is not "changed after publishing" when its link_check changes).
+        content = stored if post.link_check == "hold" else payload.encode(replace(post, link_check="hold"))
         files = "".join(_digest(m.path, digests) for m in post.media)
-        version = hashlib.sha256((stored + files).encode()).hexdigest()
+        version = hashlib.sha256((content + files).encode()).hexdigest()
         text = post.text
     return Wanted(
         post=entry.draft.id,

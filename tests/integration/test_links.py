@@ -324,3 +324,25 @@ def test_the_daemon_holds_a_send_whose_link_broke_after_validation(tmp_path: Pat
     assert f"ALERT held: broken on mastodon: held by the link check: link {site.url}/page is dead" in err
     assert err.count("ALERT held") == 1
     assert sorted(line["text"] for line in outbox(root)) == [f"Lees meer: {site.url}/ok?nieuw", f"Ook: {site.url}/ok"]
+
+
+def test_switching_a_held_post_to_warn_releases_it_and_a_sent_one_stays_unchanged(
+    tmp_path: Path, site: LinkSite
+) -> None:
+    root = write_campaign(
+        tmp_path,
+        {
+            "a.md": f"---\npublish_at: {at(DUE)}\n---\nKapot: {site.url}/gone\n",
+            "b.md": f"---\npublish_at: {at(DUE)}\n---\nGoed: {site.url}/ok\n",
+        },
+    )
+    clock = SimulatedClock(DUE + timedelta(seconds=5))
+    ledger, publisher = _publisher(root, clock, Gate(Checker(timeout=1)))
+    publisher.sync(plan_file.build(root), clock.now())
+    assert sorted((o.post, o.state) for o in publisher.make_pass().sent) == [("a", State.HELD), ("b", State.PUBLISHED)]
+    defaults = root / "posts" / "_defaults.yml"
+    defaults.write_text(defaults.read_text(encoding="utf-8") + "link_check: warn\n", encoding="utf-8")
+    publisher.sync(plan_file.build(root), clock.now())
+    assert [(o.post, o.state) for o in publisher.make_pass().sent] == [("a", State.PUBLISHED)]
+    assert [a.kind for a in ledger.alerts()] == ["link", "held"]  # newest first
+    assert not any(r.changed_after_publishing for r in ledger.rows())
