@@ -19,6 +19,7 @@ link finder, see no link in `http://127.0.0.1:port/...`. Every host gets the sam
 from __future__ import annotations
 
 import threading
+import time
 from http.server import BaseHTTPRequestHandler
 from typing import Any, Self
 from urllib.parse import urlsplit
@@ -27,8 +28,9 @@ from tests.fakes.server import Background, owner
 
 
 class LinkSite:
-    def __init__(self, slow_seconds: float = 30.0) -> None:
+    def __init__(self, slow_seconds: float = 30.0, latency_seconds: float = 0.0) -> None:
         self.slow_seconds = slow_seconds
+        self.latency_seconds = latency_seconds  # before every answer (benchmarks)
         self.requests: list[tuple[str, str]] = []
         self.user_agents: set[str] = set()
         self._answers: dict[str, int] = {}
@@ -66,6 +68,8 @@ class LinkSite:
             self.requests.append((method, path))
             self.user_agents.add(agent)
             fixed = self._answers.get(path)
+        if self.latency_seconds:
+            time.sleep(self.latency_seconds)
         if fixed is not None:
             return fixed, {}
         if path == "/slow":
