@@ -3,8 +3,10 @@
 Each URL gets at most `timeout` seconds (every hop included), a check of many URLs at most its
 `budget` (what is not answered by then is failing), and `workers` fetch at once. A URL asked for
 again while it is being fetched waits for that fetch; with `remember`, its result is kept that
-many seconds (a thread, or one post on four channels, is fetched once). requests' errors are
-translated here, and only here, into a `Result`.
+many seconds (a thread, or one post on four channels, is fetched once), and a site that gave no
+answer at all (a timeout, no connection) is not asked again for that long: its other links fail
+at once instead of each waiting (ten posts linking to a site that is down wait once, not ten
+times). requests' errors are translated here, and only here, into a `Result`.
 """
 
 from __future__ import annotations
@@ -87,6 +89,7 @@ class Checker:
         self._pool: ThreadPoolExecutor | None = None
         self._pending: dict[str, Future[Result]] = {}
         self._remembered: dict[str, tuple[float, Result]] = {}
+        self._silent: dict[str, float] = {}  # site → until when it counts as not answering
         self.fetched = 0  # URLs fetched (not taken from memory): what the tests count
 
     def check(self, urls: Iterable[str], budget: float | None = None) -> dict[str, Result]:
@@ -97,9 +100,13 @@ class Checker:
         with self._lock:
             now = self.clock()
             self._remembered = {u: known for u, known in self._remembered.items() if known[0] > now}
+            self._silent = {host: until for host, until in self._silent.items() if until > now}
             for url in dict.fromkeys(urls):
                 if url in self._remembered:
                     results[url] = self._remembered[url][1]
+                    continue
+                if site(url) in self._silent and url not in self._pending:
+                    results[url] = Result(url, Kind.FAILING, "its site did not answer a moment ago")
                     continue
                 if url not in self._pending:
                     if self._pool is None:
@@ -114,6 +121,7 @@ class Checker:
         for url, future in waiting.items():
             if not future.done():
                 results[url] = Result(url, Kind.FAILING, f"no answer within {_seconds(budget or limit)}")
+                self._silence(url)
             elif (error := future.exception()) is not None:
                 results[url] = Result(url, Kind.FAILING, f"the check failed ({error.__class__.__name__})")
             else:
@@ -132,7 +140,15 @@ class Checker:
         with self._lock:
             self._pending.pop(url, None)
             if self.remember > 0 and not future.cancelled() and future.exception() is None:
-                self._remembered[url] = (self.clock() + self.remember, future.result())
+                result = future.result()
+                self._remembered[url] = (self.clock() + self.remember, result)
+                if result.kind is Kind.FAILING and result.status is None:  # no answer at all
+                    self._silent[site(url)] = self.clock() + self.remember
+
+    def _silence(self, url: str) -> None:
+        if self.remember > 0:
+            with self._lock:
+                self._silent[site(url)] = self.clock() + self.remember
 
     def _fetch(self, url: str, limit: float) -> Result:
         deadline = time.monotonic() + limit

@@ -346,3 +346,19 @@ def test_switching_a_held_post_to_warn_releases_it_and_a_sent_one_stays_unchange
     assert [(o.post, o.state) for o in publisher.make_pass().sent] == [("a", State.PUBLISHED)]
     assert [a.kind for a in ledger.alerts()] == ["link", "held"]  # newest first
     assert not any(r.changed_after_publishing for r in ledger.rows())
+
+
+def test_a_site_that_does_not_answer_makes_one_send_wait_not_each(site: LinkSite) -> None:
+    moment = [0.0]
+    checker = Checker(timeout=0.3, remember=60, clock=lambda: moment[0])
+    try:
+        first = checker.check([f"{site.url}/slow?1"], budget=0.3)
+        later = checker.check([f"{site.url}/slow?2", f"{site.other_url}/ok"], budget=0.3)
+    finally:
+        checker.close()
+    assert first[f"{site.url}/slow?1"].detail == "no answer within 0.3 seconds"
+    assert later[f"{site.url}/slow?2"].describe() == (
+        f"link {site.url}/slow?2 could not be checked: its site did not answer a moment ago"
+    )
+    assert later[f"{site.other_url}/ok"].kind is Kind.OK  # another site is asked as usual
+    assert site.count("/slow") == 1
