@@ -4,16 +4,25 @@ and that a send held for a dead link stays held until it changes."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 
+from scheduler.channels.base import Receipt
 from scheduler.content import plan as plan_file
 from scheduler.links.checker import Checker, Kind, Result
 from scheduler.links.found import Places, urls_of
 from scheduler.links.gate import Gate
 from scheduler.posts import RenderedPost
 from scheduler.publish import holds, payload
+from scheduler.publish.clock import SimulatedClock
+from scheduler.publish.ledger import Ledger
 from scheduler.publish.states import State
 from tests.builders import write_campaign
+from tests.unit.test_publish_core import GONE, START, Deduplicating, ledger, plan, publisher, root, want
+from tests.unit.test_thread_publish import Replying, receipts, thread
+
+__all__ = ["ledger", "root"]  # the fixtures
 
 
 class Answers(Checker):
@@ -86,3 +95,38 @@ def test_a_link_hold_stays_until_the_send_changes() -> None:
     assert holds.present(State.HELD, reason, changed=True, hold=None) == holds.Fate(State.PENDING, None)
     other = "held until fixed: posts/a.md:2: error: x"
     assert holds.present(State.HELD, other, changed=False, hold=None) == holds.Fate(State.PENDING, None)
+
+
+DEAD = "https://a.nl/weg"
+
+
+def test_a_thread_begun_is_finished_whatever_its_links(ledger: Ledger, root: Path) -> None:
+    parts = ("Eerste deel. 1/2", f"Lees {DEAD} 2/2")
+    rendered = RenderedPost("verhaal", "mastodon", parts[0], parts=parts)
+    plan(ledger, replace(thread(), payload=payload.encode(rendered), text_hash="t"))
+    network = Replying("mastodon", {}, receipts(2))
+    clock = SimulatedClock(START)
+    claim = ledger.claim(GONE, clock.now())  # a worker that got part 1 out, then died
+    assert claim is not None and ledger.about_to_send(claim) is None
+    assert ledger.part_sending(claim, 1, f"{claim.key}-1", clock.now())
+    network.publish(RenderedPost("verhaal", "mastodon", parts[0]), f"{claim.key}-1")
+    ledger.part_published(claim, 1, clock.now(), remote_id="id1", cid=None, url="u1")
+    clock.set(START + timedelta(minutes=5))
+    sender = publisher(ledger, root, clock, mastodon=network)
+    sender.links = Gate(Answers({DEAD: Kind.DEAD}))
+    result = sender.make_pass()
+    assert [o.state for o in result.sent] == [State.PUBLISHED]
+    assert network.sent == [f"{claim.key}-1", f"{claim.key}-2"]
+    assert sender.links.checker.asked == []  # type: ignore[attr-defined]
+
+
+def test_a_resend_that_settles_a_send_that_may_be_out_is_never_held(ledger: Ledger, root: Path) -> None:
+    rendered = RenderedPost("uit", "mastodon", f"Lees {DEAD}")
+    plan(ledger, replace(want("uit", START), payload=payload.encode(rendered)))
+    claim = ledger.claim(GONE, START)  # its request left, then its worker died
+    assert claim is not None and ledger.about_to_send(claim) is None
+    network = Deduplicating("mastodon", {}, [Receipt("https://m.example/1", "1")])
+    sender = publisher(ledger, root, SimulatedClock(START + timedelta(minutes=5)), mastodon=network)
+    sender.links = Gate(Answers({DEAD: Kind.DEAD}))
+    assert [o.state for o in sender.make_pass().sent] == [State.PUBLISHED]
+    assert network.sent == [claim.key]
