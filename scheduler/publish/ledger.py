@@ -529,8 +529,9 @@ class Ledger:
                         )
                         counts["changed_after_publishing"] += changed
                 elif row.state in OPEN:
-                    # The payload also differs when only a setting it carries (link_check) does.
-                    changed = item.version != row.version or item.due != row.due or item.payload != row.payload
+                    changed = item.version != row.version or item.due != row.due
+                    if row.state == State.HELD and item.payload != row.payload:
+                        changed = True  # only a setting it carries changed (link_check): a held send looks again
                     fate = present(row.state, row.reason, changed, hold)
                     state, reason = fate.state, fate.reason
                     if item.hold:
