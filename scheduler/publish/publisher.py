@@ -451,8 +451,10 @@ class Publisher:
             return None
         for note in verdict.notes:
             log.warning("%s on %s: %s", claim.post, claim.channel, note)
-        if verdict.alert is not None:
+        if verdict.alert is not None and claim.attempts <= 1:  # once: not again at each retry after a 503
             self.alerter.alert("link", claim.post, claim.channel, verdict.alert, now)
+        elif verdict.alert is not None:
+            log.warning("%s on %s: %s", claim.post, claim.channel, verdict.alert)
         if verdict.hold is None:
             return None
         reason = holds.link_hold(verdict.hold)

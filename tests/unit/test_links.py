@@ -10,6 +10,7 @@ from pathlib import Path
 
 from scheduler.channels.base import Receipt
 from scheduler.content import plan as plan_file
+from scheduler.errors import RetryLater
 from scheduler.links.checker import Checker, Kind, Result
 from scheduler.links.found import Places, urls_of
 from scheduler.links.gate import Gate
@@ -130,3 +131,16 @@ def test_a_resend_that_settles_a_send_that_may_be_out_is_never_held(ledger: Ledg
     sender.links = Gate(Answers({DEAD: Kind.DEAD}))
     assert [o.state for o in sender.make_pass().sent] == [State.PUBLISHED]
     assert network.sent == [claim.key]
+
+
+def test_warn_alerts_a_dead_link_once_not_at_every_retry(ledger: Ledger, root: Path) -> None:
+    rendered = RenderedPost("w", "mastodon", f"Lees {DEAD}", link_check="warn")
+    plan(ledger, replace(want("w", START), payload=payload.encode(rendered)))
+    network = Deduplicating("mastodon", {}, [RetryLater("503"), Receipt("https://m.example/1", "1")])
+    clock = SimulatedClock(START)
+    sender = publisher(ledger, root, clock, mastodon=network)
+    sender.links = Gate(Answers({DEAD: Kind.DEAD}))
+    assert [o.state for o in sender.make_pass().sent] == [State.RETRY]
+    clock.advance(timedelta(minutes=1))
+    assert [o.state for o in sender.make_pass().sent] == [State.PUBLISHED]
+    assert [a.kind for a in ledger.alerts()] == ["link"]
