@@ -662,7 +662,7 @@ class Ledger:
                 published_version=claim.version,
                 changed_after_publishing=False,
             )
-        if state == State.PENDING:  # released without sending: this attempt does not count
+        if state in (State.PENDING, State.HELD):  # released or held without sending: this attempt does not count
             values["attempts"] = deliveries.c.attempts - 1
         if state == State.HELD:  # held at its time (the link check): alerted with this outcome
             values["hold_alerted_at"] = now
