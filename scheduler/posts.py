@@ -68,6 +68,11 @@ class LinkCard:
     description: str | None = None
 
 
+#: What the daemon does with a send whose link is dead just before it goes out (`link_check:`):
+#: hold it and alert, send it and alert, or not look.
+LINK_CHECKS = ("hold", "warn", "off")
+
+
 @dataclass(frozen=True)
 class RenderedPost:
     """Exactly what goes to one channel: the output of scheduler.content.render."""
@@ -81,6 +86,7 @@ class RenderedPost:
     title: str | None = None
     #: A thread, every part as it goes out (`text` is the first); empty: one post, `text` is it.
     parts: tuple[str, ...] = ()
+    link_check: str = "hold"  # one of LINK_CHECKS
 
     @property
     def thread(self) -> tuple[str, ...]:

@@ -14,6 +14,7 @@ from scheduler.cli import publishing  # noqa: F401 - registers the ledger comman
 from scheduler.cli.app import WHEN_FORMATS, Context, _bound, main, now, pass_context
 
 if TYPE_CHECKING:
+    from scheduler.content.plan import Plan
     from scheduler.content.problems import Problem
 
 
@@ -53,16 +54,22 @@ def _problem_lines(problems: list[Problem], fmt: str) -> str:
 
 @main.command()
 @click.option("--format", "fmt", type=click.Choice(["text", "github", "json"]), default="text", show_default=True)
+@click.option("--check-links", is_flag=True, help="Also fetch every link in every post once (needs the network).")
 @pass_context
-def validate(obj: Context, fmt: str) -> None:
+def validate(obj: Context, fmt: str, check_links: bool) -> None:
     """Check every post, schedule and setting; exit 1 if anything is an error.
 
     Needs no database, no network and no secrets. A send whose time has passed is a warning
-    unless the ledger, where there is one, has it as published.
+    unless the ledger, where there is one, has it as published. With --check-links, a dead or
+    failing link is an error on its line, and one that leads to another site a warning.
     """
-    from scheduler.content.problems import plural
+    from dataclasses import replace
+
+    from scheduler.content.problems import plural, sort_problems
 
     plan = obj.checked_plan(now())
+    if check_links:
+        plan = replace(plan, problems=tuple(sort_problems([*plan.problems, *_link_problems(plan)])))
     output = _problem_lines(list(plan.problems), fmt)
     if output:
         click.echo(output)
@@ -74,6 +81,27 @@ def validate(obj: Context, fmt: str) -> None:
     )
     click.echo(summary, err=True)
     sys.exit(1 if errors else 0)
+
+
+def _link_problems(plan: Plan) -> list[Problem]:
+    import time
+
+    from scheduler.content.problems import plural
+    from scheduler.links.checker import Checker
+    from scheduler.links.report import TIMEOUT, check_plan
+
+    started = time.perf_counter()
+    checker = Checker(timeout=TIMEOUT)
+    try:
+        checked = check_plan(plan, checker)
+    finally:
+        checker.close()
+    click.echo(
+        f"checked {plural(checked.links, 'link')} in {time.perf_counter() - started:.1f} s: "
+        f"{checked.bad:,} dead or failing",
+        err=True,
+    )
+    return checked.problems
 
 
 # ---------------------------------------------------------------------------------- preview

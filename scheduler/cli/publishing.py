@@ -80,6 +80,7 @@ def _publisher(
     from scheduler import settings
     from scheduler.content import campaign as campaign_file
     from scheduler.errors import CampaignError
+    from scheduler.links.gate import Gate
     from scheduler.publish.alerts import Alerter
     from scheduler.publish.publisher import Channels, Policy, Publisher
     from scheduler.secrets import resolve
@@ -91,8 +92,10 @@ def _publisher(
         policy = Policy.from_env()
     except (CampaignError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
+    # A rehearsal runs in simulated time: a link fetched now says nothing about a send in May.
+    links = Gate() if dry_run_dir is None else None
     publisher = Publisher(
-        ledger, Channels(campaign, dry_run_dir), Alerter(ledger, webhook), policy, worker, clock=clock
+        ledger, Channels(campaign, dry_run_dir), Alerter(ledger, webhook), policy, worker, clock=clock, links=links
     )
     return campaign, publisher
 
@@ -138,6 +141,8 @@ def run(obj: Context, once: bool, workers: int | None, log_format: str | None, l
         outcomes = publisher.make_pass(workers).outcomes
         ledger.leave(publisher.worker)
         publisher.channels.close()
+        if publisher.links is not None:
+            publisher.links.close()
         for outcome in outcomes:
             click.echo(f"{outcome.state:<10} {outcome.post} on {outcome.channel}: {outcome.url or outcome.detail}")
         click.echo(
@@ -187,6 +192,7 @@ def rehearse(obj: Context, start: str | None, end: str | None) -> None:
     zone, language = plan.campaign.settings.timezone, plan.campaign.settings.language
     for problem in plan.problems:
         click.echo(f"{problem}", err=True)
+    click.echo("links are not checked in a rehearsal (`campaign validate --check-links` checks them now)", err=True)
     with tempfile.TemporaryDirectory(prefix="rehearse-") as tmp:
         ledger = Ledger(f"sqlite:///{tmp}/ledger.db")
         ledger.upgrade()
@@ -376,11 +382,15 @@ def _live_daemons(ledger: Ledger, now: datetime) -> list[str]:
 
 @main.command()
 @click.argument("post")
-@click.option("--channel", metavar="NAME", help="Only this channel (default: every channel it failed or missed on).")
+@click.option(
+    "--channel", metavar="NAME", help="Only this channel (default: every channel it failed, missed or was held on)."
+)
 @click.option("--reason", help="Why: kept in the history.")
 @pass_context
 def retry(obj: Context, post: str, channel: str | None, reason: str | None) -> None:
-    """Make a failed or missed post due now, for the daemon to send."""
+    """Make a failed or missed post, or one the link check held, due now, for the daemon to send.
+
+    A send the link check held goes out without a second check: a person decided."""
     from scheduler.publish.daemon import POLL
 
     zone = _zone(obj)
@@ -391,7 +401,7 @@ def retry(obj: Context, post: str, channel: str | None, reason: str | None) -> N
         rows = ledger.rows(post=post, channel=channel)
         states = ", ".join(f"{r.state} on {r.channel}" for r in rows)
         raise click.ClickException(
-            f"no failed or missed send of {post}"
+            f"no failed, missed or link-held send of {post}"
             + (f" on {channel}" if channel else "")
             + (f": {states}" if states else "")
         )

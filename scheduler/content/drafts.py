@@ -27,7 +27,7 @@ from scheduler.content.files import read_text, read_yaml_mapping
 from scheduler.content.parallel import map_forked
 from scheduler.content.problems import Problem, did_you_mean, error
 from scheduler.content.schedule import ScheduleError, publish_at
-from scheduler.posts import LinkCard
+from scheduler.posts import LINK_CHECKS, LinkCard
 from scheduler.settings import DurationTooLong, parse_duration
 
 POST_KEYS = frozenset(
@@ -46,6 +46,7 @@ POST_KEYS = frozenset(
         "vars",
         "language",
         "thread",
+        "link_check",
     }
 )
 DEFAULTS_KEYS = (POST_KEYS - {"id", "publish_at"}) | {"schedule"}
@@ -107,6 +108,7 @@ class Draft:
     vars: Mapping[str, Any] = field(default_factory=dict)
     language: str | None = None
     thread: bool = False  # split a text over a channel's limit into replies, where the network has them
+    link_check: str = "hold"  # what the daemon does with a dead link just before sending (posts.LINK_CHECKS)
     schedule: Any = None  # the series spec that applies, if any
     series: str | None = None  # the _defaults.yml path that declared it
 
@@ -322,6 +324,7 @@ def _parse_post(
         vars=fields.mapping("vars"),
         language=fields.language(),
         thread=fields.flag("thread"),
+        link_check=fields.link_check(),
         schedule=values["schedule"][0] if "schedule" in values else None,
         series=values["schedule"][1].path if "schedule" in values else None,
     )
@@ -514,6 +517,17 @@ class _Fields:
             self._error(origin, "card takes title and description")
             return None
         return LinkCard(title=_str_or_none(value.get("title")), description=_str_or_none(value.get("description")))
+
+    def link_check(self) -> str:
+        found = self._get("link_check")
+        if found is None:
+            return LINK_CHECKS[0]
+        value, origin = found
+        if value not in LINK_CHECKS:
+            hint = did_you_mean(value, LINK_CHECKS) if isinstance(value, str) else ""
+            self._error(origin, f"unknown link_check {value!r}{hint} (hold, warn or off)")
+            return LINK_CHECKS[0]
+        return str(value)
 
     def language(self) -> str | None:
         value = self.text("language")

@@ -337,6 +337,7 @@ class Renderer:
             card=draft.card,
             title=draft.title,
             parts=parts,
+            link_check=draft.link_check,
         )
         return Rendered(post, length, rule.limit, tuple(problems))
 

@@ -275,6 +275,8 @@ class Daemon:
             with contextlib.suppress(LedgerUnavailable):
                 ledger.leave(self.publisher.worker)
         self.publisher.channels.close()
+        if self.publisher.links is not None:
+            self.publisher.links.close()
         log.info("stopped")
         return self.exit_code
 

@@ -28,6 +28,7 @@ from scheduler.publish.states import FOR_A_PERSON, State
 
 SHOWN = 3  # problems quoted in one reason
 RETRY_REQUESTED = "retry requested"  # the reason of a send a person made due now
+LINK_HELD = "held by the link check"  # how the reason of a send held for a dead link begins
 
 
 @dataclass(frozen=True)
@@ -143,16 +144,28 @@ def absent(reading: Reading, post: str, channel: str, path: str, exists: bool) -
     )
 
 
+def link_hold(dead: str) -> str:
+    """The reason of a send the link check held at its time: `dead` says which links and why."""
+    return f"{LINK_HELD}: {dead}; fix the post, or `campaign retry` sends it without the check"
+
+
+def is_link_hold(row_reason: str | None) -> bool:
+    return row_reason is not None and row_reason.startswith(LINK_HELD)
+
+
 def present(state: State, row_reason: str | None, changed: bool, hold: str | None) -> Fate:
     """The new state of an open send (pending, retry, held, cancelled, failed, missed) that the plan has.
 
     `changed`: its text or time differs from the row's; `hold`: why the files hold it (its own
-    errors, a broken settings file, or a repeat of a text that already went out).
+    errors, a broken settings file, or a repeat of a text that already went out). A send the link
+    check held stays held until it changes (or a person retries it).
     """
     if hold:
         if state in FOR_A_PERSON and not changed:
             return Fate(state, row_reason)  # it waits for a person anyway; a hold must not re-arm it
         return Fate(State.HELD, hold)
+    if state == State.HELD and is_link_hold(row_reason) and not changed:
+        return Fate(state, row_reason)  # found dead at its time: an edit of the post or a retry releases it
     if state in (State.HELD, State.CANCELLED):
         return Fate(State.PENDING, None)
     if state in FOR_A_PERSON and changed:

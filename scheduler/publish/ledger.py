@@ -7,7 +7,8 @@ One row per delivery (a post on a channel) and its state:
        │                  ├──▶ failed     (rejected, or out of attempts)
        │                  ├──▶ in_doubt   (may be out: settled by lookup or by a person)
        │                  └──▶ missed     (later than its max_late)
-    held (its file has errors, or its text already went out) · cancelled (deleted, or made a draft)
+    held (its file has errors, or its text already went out; or, from sending, a dead link)
+    cancelled (deleted, or made a draft)
 
 A claim is committed, with its attempt row, before any request leaves; every outcome is
 committed after. Claims use one UPDATE … RETURNING of the next due row (FOR UPDATE SKIP LOCKED
@@ -40,6 +41,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    and_,
     create_engine,
     event,
     func,
@@ -52,7 +54,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlch
 from sqlalchemy.types import TypeDecorator
 
 from scheduler.errors import LedgerError, LedgerUnavailable
-from scheduler.publish.holds import RETRY_REQUESTED, Fate, keeps_retry_time, present, repeat_hold, unplanned
+from scheduler.publish.holds import LINK_HELD, RETRY_REQUESTED, Fate, keeps_retry_time, present, repeat_hold, unplanned
 from scheduler.publish.states import FOR_A_PERSON, OPEN, Attempted, State
 from scheduler.secrets import redact
 
@@ -240,6 +242,7 @@ class Claim:
     allow_repeat: bool
     claimed_at: datetime
     claimed_by: str
+    reason: str | None = None  # the row's reason when claimed (RETRY_REQUESTED: a person made it due)
 
 
 @dataclass(frozen=True)
@@ -527,6 +530,8 @@ class Ledger:
                         counts["changed_after_publishing"] += changed
                 elif row.state in OPEN:
                     changed = item.version != row.version or item.due != row.due
+                    if row.state == State.HELD and item.payload != row.payload:
+                        changed = True  # only a setting it carries changed (link_check): a held send looks again
                     fate = present(row.state, row.reason, changed, hold)
                     state, reason = fate.state, fate.reason
                     if item.hold:
@@ -657,8 +662,10 @@ class Ledger:
                 published_version=claim.version,
                 changed_after_publishing=False,
             )
-        if state == State.PENDING:  # released without sending: this attempt does not count
+        if state in (State.PENDING, State.HELD):  # released or held without sending: this attempt does not count
             values["attempts"] = deliveries.c.attempts - 1
+        if state == State.HELD:  # held at its time (the link check): alerted with this outcome
+            values["hold_alerted_at"] = now
         with self._tx() as conn:
             done = conn.execute(
                 update(deliveries)
@@ -795,7 +802,7 @@ class Ledger:
             value = conn.execute(
                 select(func.min(attempts.c.started_at)).where(
                     attempts.c.key == key,
-                    attempts.c.outcome.not_in((Attempted.CLAIMED, Attempted.PAUSED, Attempted.MISSED)),
+                    attempts.c.outcome.not_in((Attempted.CLAIMED, Attempted.PAUSED, Attempted.MISSED, Attempted.HELD)),
                 )
             ).scalar_one()
         return UTCDateTime().process_result_value(value, self.engine.dialect)
@@ -996,8 +1003,15 @@ class Ledger:
     def retry_now(
         self, post: str, channel: str | None, now: datetime, by: Actor, reason: str | None = None
     ) -> list[str]:
-        """Make failed or missed deliveries due now (a person decided so); the channels they are on."""
-        query = update(deliveries).where(deliveries.c.post == post, deliveries.c.state.in_(FOR_A_PERSON))
+        """Make failed or missed deliveries, and those the link check held, due now (a person decided
+        so); the channels they are on."""
+        query = update(deliveries).where(
+            deliveries.c.post == post,
+            or_(
+                deliveries.c.state.in_(FOR_A_PERSON),
+                and_(deliveries.c.state == State.HELD, deliveries.c.reason.startswith(LINK_HELD, autoescape=True)),
+            ),
+        )
         if channel is not None:
             query = query.where(deliveries.c.channel == channel)
         with self._tx() as conn:
@@ -1118,6 +1132,7 @@ def _claim(row: Any, attempt_id: int) -> Claim:
         allow_repeat=row.allow_repeat,
         claimed_at=row.claimed_at,
         claimed_by=row.claimed_by,
+        reason=row.reason,
     )
 
 

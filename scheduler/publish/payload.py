@@ -25,6 +25,7 @@ def encode(post: RenderedPost) -> str:
             "card": card,
             "title": post.title,
             **({"parts": list(post.parts)} if post.parts else {}),  # absent for one post: its version stays
+            **({"link_check": post.link_check} if post.link_check != "hold" else {}),  # absent: the default
         },
         ensure_ascii=False,
         sort_keys=True,
@@ -44,4 +45,5 @@ def decode(payload: str, post: str, channel: str) -> RenderedPost:
         card=LinkCard(title=card.get("title"), description=card.get("description")) if card else None,
         title=data.get("title"),
         parts=tuple(data.get("parts", ())),
+        link_check=data.get("link_check", "hold"),
     )

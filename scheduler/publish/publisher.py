@@ -29,6 +29,7 @@ from scheduler.content.campaign import Campaign
 from scheduler.content.plan import Entry, Plan
 from scheduler.content.problems import Problem, human
 from scheduler.errors import CampaignError, ChannelError, InDoubt, LedgerUnavailable, Rejected, RetryLater
+from scheduler.links.gate import Gate
 from scheduler.posts import RenderedPost
 from scheduler.publish import holds, payload
 from scheduler.publish.alerts import Alerter
@@ -212,8 +213,11 @@ def _wanted(entry: Entry, policy: Policy, hold: str | None, digests: dict[Path, 
     stored, version, text = payload.EMPTY, "unrenderable", ""
     if post is not None:
         stored = payload.encode(post)
+        # The version is what goes out: how its links are checked is no part of it (a post that went
+        # out is not "changed after publishing" when its link_check changes).
+        content = stored if post.link_check == "hold" else payload.encode(replace(post, link_check="hold"))
         files = "".join(_digest(m.path, digests) for m in post.media)
-        version = hashlib.sha256((stored + files).encode()).hexdigest()
+        version = hashlib.sha256((content + files).encode()).hexdigest()
         text = post.text
     return Wanted(
         post=entry.draft.id,
@@ -264,8 +268,11 @@ class Publisher:
         worker: str | None = None,
         *,
         clock: Clock | None = None,
+        links: Gate | None = None,
     ) -> None:
+        """`links`: checks each send's links just before it leaves (None: no check, as in a rehearsal)."""
         self.ledger, self.channels, self.alerter, self.policy = ledger, channels, alerter, policy
+        self.links = links
         self.clock: Clock = clock or LedgerClock(ledger)
         channels.clock = self.clock  # the adapters stamp what they write by the same clock
         self.worker = worker or worker_id()
@@ -406,6 +413,8 @@ class Publisher:
             self.in_flight[claim.id] = claim
         try:
             try:
+                if held := self._dead_links(claim, now):
+                    return held
                 reason = self.ledger.about_to_send(claim)
             except LedgerUnavailable:
                 return self._release(claim, now)
@@ -444,6 +453,31 @@ class Publisher:
         finally:
             with self._lock:
                 self.in_flight.pop(claim.id, None)
+
+    def _dead_links(self, claim: Claim, now: datetime) -> Outcome | None:
+        """Check the send's links (scheduler.links.gate) before it leaves: a dead one holds it (alerted
+        once), or under `link_check: warn` is alerted and it goes. Never for a send a person made due
+        (`campaign retry`), nor for one that may already be out or a thread begun: those must end."""
+        if self.links is None or claim.reason == holds.RETRY_REQUESTED:
+            return None
+        post = payload.decode(claim.payload, claim.post, claim.channel)
+        if post.link_check == "off" or self.ledger.may_be_out(claim) or self.ledger.thread_parts(claim.id):
+            return None
+        try:
+            verdict = self.links.before_send(post)
+        except Exception:  # a fault of the check must not stop the send it was to protect
+            log.exception("the link check of %s on %s failed; it goes out unchecked", claim.post, claim.channel)
+            return None
+        for note in verdict.notes:
+            log.warning("%s on %s: %s", claim.post, claim.channel, note)
+        if verdict.alert is not None and claim.attempts <= 1:  # once: not again at each retry after a 503
+            self.alerter.alert("link", claim.post, claim.channel, verdict.alert, now)
+        elif verdict.alert is not None:
+            log.warning("%s on %s: %s", claim.post, claim.channel, verdict.alert)
+        if verdict.hold is None:
+            return None
+        reason = holds.link_hold(verdict.hold)
+        return self._settle(claim, State.HELD, now, reason, outcome=Attempted.HELD, alert=("held", reason))
 
     def _send_thread(self, claim: Claim, channel: Channel, post: RenderedPost) -> Outcome:
         """Send a thread's parts not yet out, each a reply to the one before, recording each before

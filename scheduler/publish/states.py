@@ -39,6 +39,7 @@ class Attempted(StrEnum):
     IN_DOUBT = "in_doubt"
     MISSED = "missed"
     PAUSED = "paused"  # a pause stopped it before it left
+    HELD = "held"  # the link check held it before it left
     INTERRUPTED = "interrupted"  # stopped before it left (a crash, the ledger away)
     SETTLED = "settled"  # an interrupted send found on the network
     RESEND = "resend"  # it may be out, so sent again with the same key to settle it

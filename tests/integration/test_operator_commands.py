@@ -151,7 +151,7 @@ def test_retry_without_a_daemon_says_so_and_offers_run_once(tmp_path: Path) -> N
     sent = campaign(tmp_path, "run", "--once")
     assert "1 send handled" in sent.stderr and [r["post"] for r in outbox(tmp_path)] == ["oud"]
     again = campaign(tmp_path, "retry", "oud")
-    assert again.returncode == 1 and "no failed or missed send of oud: published on mastodon" in again.stderr
+    assert again.returncode == 1 and "no failed, missed or link-held send of oud: published on mastodon" in again.stderr
 
 
 def test_retry_while_paused_says_the_pause_holds_it(tmp_path: Path) -> None:

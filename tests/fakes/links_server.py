@@ -1,0 +1,114 @@
+"""A website for link checks: pages that answer as web servers do (RFC 9110), on 127.0.0.1.
+
+It serves as an HTTP proxy too (`HTTP_PROXY=<address>`: requests then asks it for absolute URLs),
+so posts can link to `http://site.example.nl/...` as real posts do: the networks, and so the
+link finder, see no link in `http://127.0.0.1:port/...`. Every host gets the same pages.
+
+    /ok          200 to HEAD and GET
+    /gone        404 (and /removed 410)
+    /no-head     405 with `Allow: GET` to HEAD (as many servers do), 200 to GET
+    /moved       301 to /ok on the same host
+    /away        302 to /ok on `other_url`: another site
+    /busy        503 with Retry-After
+    /slow        answers 200 after `slow_seconds` (released at once by stop())
+
+`answer(path, status)` makes a path answer `status` from then on (a page that breaks);
+`requests` lists (method, path) of every request, in order.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from http.server import BaseHTTPRequestHandler
+from typing import Any, Self
+from urllib.parse import urlsplit
+
+from tests.fakes.server import Background, owner
+
+
+class LinkSite:
+    def __init__(self, slow_seconds: float = 30.0, latency_seconds: float = 0.0) -> None:
+        self.slow_seconds = slow_seconds
+        self.latency_seconds = latency_seconds  # before every answer (benchmarks)
+        self.requests: list[tuple[str, str]] = []
+        self.user_agents: set[str] = set()
+        self._answers: dict[str, int] = {}
+        self._lock = threading.Lock()
+        self._released = threading.Event()
+        self._server = Background(_Handler, self)
+        self.address = self._server.url  # where it listens: the proxy to set
+        self.url = "http://site.example.nl"  # the site posts link to (through the proxy)
+        self.other_url = "http://elders.example.nl"
+
+    def answer(self, path: str, status: int) -> None:
+        with self._lock:
+            self._answers[path] = status
+
+    def count(self, path: str) -> int:
+        with self._lock:
+            return sum(1 for _, p in self.requests if p == path)
+
+    def start(self) -> Self:
+        self._server.start()
+        return self
+
+    def stop(self) -> None:
+        self._released.set()
+        self._server.stop()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+    def reply(self, method: str, path: str, agent: str) -> tuple[int, dict[str, str]]:
+        with self._lock:
+            self.requests.append((method, path))
+            self.user_agents.add(agent)
+            fixed = self._answers.get(path)
+        if self.latency_seconds:
+            time.sleep(self.latency_seconds)
+        if fixed is not None:
+            return fixed, {}
+        if path == "/slow":
+            self._released.wait(self.slow_seconds)
+            return 200, {}
+        if path == "/no-head" and method == "HEAD":
+            return 405, {"Allow": "GET"}
+        return {
+            "/ok": (200, {}),
+            "/no-head": (200, {}),
+            "/gone": (404, {}),
+            "/removed": (410, {}),
+            "/moved": (301, {"Location": "/ok"}),
+            "/away": (302, {"Location": f"{self.other_url}/ok"}),
+            "/busy": (503, {"Retry-After": "120"}),
+        }.get(path, (404, {}))
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def _answer(self) -> None:
+        site: LinkSite = owner(self)
+        path = urlsplit(self.path).path  # an absolute URL when asked as a proxy
+        status, headers = site.reply(self.command, path, self.headers.get("User-Agent", ""))
+        body = b"" if status in (204, 304) else f"<html><body>{status}</body></html>".encode()
+        try:
+            self.send_response(status)
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(body)
+        except OSError:
+            pass  # the checker gave up and closed the connection
+
+    do_GET = do_HEAD = _answer
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass

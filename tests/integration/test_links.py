@@ -1,0 +1,364 @@
+"""Links that work: the checker, `campaign validate --check-links` and the daemon's check before a
+send, against a local website (tests/fakes/links_server.py) that answers 200, 404, 405 to HEAD,
+redirects to another host, 503, and slowly."""
+
+from __future__ import annotations
+
+import json
+import signal
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from scheduler.content import plan as plan_file
+from scheduler.content.campaign import load
+from scheduler.errors import LedgerUnavailable
+from scheduler.links.checker import USER_AGENT, Checker, Kind
+from scheduler.links.gate import Gate
+from scheduler.publish.alerts import Alerter
+from scheduler.publish.clock import SimulatedClock
+from scheduler.publish.ledger import Actor, Ledger
+from scheduler.publish.publisher import Channels, Policy, Publisher
+from scheduler.publish.states import Attempted, State
+from tests.builders import run_campaign, write_campaign
+from tests.fakes.links_server import LinkSite
+from tests.integration.daemon_helpers import at, campaign, daemon, outbox, soon, states, wait_for
+
+POLICY = Policy(
+    max_late=timedelta(hours=1), max_attempts=8, retry_base=timedelta(seconds=30), stale_after=timedelta(seconds=60)
+)
+DUE = datetime(2027, 11, 15, 8, 0, tzinfo=UTC)
+ANNA = Actor("anna", "laptop")
+
+
+@pytest.fixture
+def site(monkeypatch: pytest.MonkeyPatch) -> Iterator[LinkSite]:
+    """The site, reached through itself as the proxy (also by `campaign` processes started here)."""
+    with LinkSite() as running:
+        for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"):
+            monkeypatch.delenv(name, raising=False)
+        for name in ("HTTP_PROXY", "http_proxy"):
+            monkeypatch.setenv(name, running.address)
+        yield running
+
+
+# ---------------------------------------------------------------------------------- the checker
+
+
+def test_the_checker_tells_working_dead_failing_and_elsewhere_links_apart(site: LinkSite) -> None:
+    checker = Checker(timeout=0.5)
+    urls = [f"{site.url}{path}" for path in ("/ok", "/gone", "/removed", "/no-head", "/moved", "/away", "/busy")]
+    try:
+        results = checker.check(urls)
+    finally:
+        checker.close()
+    kinds = {url.removeprefix(site.url): r.kind for url, r in results.items()}
+    assert kinds == {
+        "/ok": Kind.OK,
+        "/gone": Kind.DEAD,
+        "/removed": Kind.DEAD,
+        "/no-head": Kind.OK,  # HEAD refused with 405, GET answered
+        "/moved": Kind.OK,  # a redirect on the same site
+        "/away": Kind.REDIRECTED,
+        "/busy": Kind.FAILING,  # a 503 says nothing about the page
+    }
+    assert results[f"{site.url}/gone"].describe() == f"link {site.url}/gone is dead (404 Not Found)"
+    assert results[f"{site.url}/away"].final == f"{site.other_url}/ok"
+    assert ("HEAD", "/no-head") in site.requests and ("GET", "/no-head") in site.requests
+    assert ("GET", "/ok") not in site.requests  # HEAD was enough
+    assert site.user_agents == {USER_AGENT} and "campaign-scheduler" in USER_AGENT
+
+
+def test_a_name_that_does_not_resolve_is_failing(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    checker = Checker(timeout=2)
+    url = "http://name-that-does-not-resolve.invalid/x"
+    try:
+        result = checker.check([url])[url]
+    finally:
+        checker.close()
+    assert result.kind is Kind.FAILING
+    assert (
+        result.describe()
+        == f"link {url} could not be checked: its host name name-that-does-not-resolve.invalid does not resolve"
+    )
+
+
+def test_a_slow_answer_is_failing_after_the_time_limit_not_waited_for(site: LinkSite) -> None:
+    checker = Checker(timeout=0.3)
+    try:
+        result = checker.check([f"{site.url}/slow"])[f"{site.url}/slow"]
+        budgeted = checker.check([f"{site.url}/slow?again"], budget=0.2)[f"{site.url}/slow?again"]
+    finally:
+        checker.close()
+    assert (result.kind, result.detail) == (Kind.FAILING, "no answer within 0.3 seconds")
+    assert (budgeted.kind, budgeted.detail) == (Kind.FAILING, "no answer within 0.2 seconds")
+
+
+def test_each_url_is_fetched_once_and_remembered_for_a_while(site: LinkSite) -> None:
+    moment = [0.0]
+    checker = Checker(timeout=1, remember=60, clock=lambda: moment[0])
+    url = f"{site.url}/ok"
+    try:
+        assert checker.check([url, url, url])[url].kind is Kind.OK
+        checker.check([url])
+        assert site.count("/ok") == 1
+        moment[0] = 61.0
+        checker.check([url])
+        assert site.count("/ok") == 2
+    finally:
+        checker.close()
+
+
+# ---------------------------------------------------------------------------------- validate
+
+
+def test_validate_check_links_reports_each_link_on_its_line_once(tmp_path: Path, site: LinkSite) -> None:
+    root = write_campaign(
+        tmp_path,
+        {
+            "a.md": f"""
+                ---
+                publish_at: 2027-11-15 09:00
+                channels: [mastodon, bluesky]
+                ---
+                Lees meer: {site.url}/ok
+                Kapot: {site.url}/gone
+                """,
+            "b.md": f"""
+                ---
+                publish_at: 2027-11-16 09:00
+                link_check: warn
+                ---
+                Ook kapot: {site.url}/gone en elders: {site.url}/away
+                """,
+            "c.md": f"""
+                ---
+                publish_at: 2027-11-17 09:00
+                link_check: "off"
+                ---
+                Niet bekeken: {site.url}/removed
+                """,
+        },
+    )
+    offline = run_campaign(root, "validate")
+    assert offline.returncode == 0 and site.requests == []  # without the flag, validate stays offline
+    done = run_campaign(root, "validate", "--check-links")
+    assert done.returncode == 1
+    assert done.stdout.splitlines() == [
+        f"posts/a.md:6: error: link {site.url}/gone is dead (404 Not Found)",
+        f"posts/b.md:5: warning: link {site.url}/away leads to another site: {site.other_url}/ok",
+        f"posts/b.md:5: warning: link {site.url}/gone is dead (404 Not Found)",
+    ]
+    assert "checked 3 links" in done.stderr and "1 dead or failing" in done.stderr
+    assert site.count("/gone") == 2 and site.count("/ok") == 2  # HEAD, then GET for the 404; /ok: itself, /away's end
+    assert site.count("/removed") == 0
+
+
+def test_validate_check_links_json_names_file_and_line(tmp_path: Path, site: LinkSite) -> None:
+    root = write_campaign(tmp_path, {"a.md": f"---\npublish_at: 2027-11-15 09:00\n---\nDruk: {site.url}/busy\n"})
+    done = run_campaign(root, "validate", "--check-links", "--format", "json")
+    assert done.returncode == 1
+    assert json.loads(done.stdout) == [
+        {
+            "path": "posts/a.md",
+            "line": 4,
+            "severity": "error",
+            "message": f"link {site.url}/busy could not be checked: the server answered 503 Service Unavailable",
+        }
+    ]
+
+
+def test_an_unknown_link_check_value_is_an_error_with_a_suggestion(tmp_path: Path) -> None:
+    root = write_campaign(
+        tmp_path,
+        {
+            "a.md": "---\npublish_at: 2027-11-15 09:00\nlink_check: hodl\n---\nTekst.\n",
+            "b.md": "---\npublish_at: 2027-11-16 09:00\n---\nTekst met de map-instelling.\n",
+        },
+        defaults="campaign: T\ntimezone: Europe/Amsterdam\nchannels: [mastodon]\nlink_check: warm\n",
+    )
+    done = run_campaign(root, "validate")
+    assert done.returncode == 1
+    assert "posts/a.md:3: error: unknown link_check 'hodl'; did you mean 'hold'? (hold, warn or off)" in done.stdout
+    assert "posts/_defaults.yml:4: error: unknown link_check 'warm'; did you mean 'warn'? (hold, warn or off)" in (
+        done.stdout
+    )
+
+
+# ---------------------------------------------------------------------------------- the publisher
+
+
+def _campaign(root: Path, body: str, **front: str) -> Path:
+    extra = "".join(f"{key}: {value}\n" for key, value in front.items())
+    return write_campaign(root, {"a.md": f"---\npublish_at: {at(DUE)}\n{extra}---\n{body}\n"})
+
+
+def _publisher(root: Path, clock: SimulatedClock, gate: Gate) -> tuple[Ledger, Publisher]:
+    ledger = Ledger(f"sqlite:///{root / 'ledger.db'}")
+    ledger.upgrade()
+    campaign_, _ = load(root)
+    return ledger, Publisher(ledger, Channels(campaign_), Alerter(ledger), POLICY, "here:0:a", clock=clock, links=gate)
+
+
+def _sent(root: Path) -> list[str]:
+    return [line["text"] for line in outbox(root)]
+
+
+def test_a_dead_link_holds_the_send_alerts_once_and_an_edit_releases_it(tmp_path: Path, site: LinkSite) -> None:
+    root = _campaign(tmp_path, f"Lees: {site.url}/gone")
+    clock = SimulatedClock(DUE + timedelta(seconds=5))
+    ledger, publisher = _publisher(root, clock, Gate(Checker(timeout=1)))
+    publisher.sync(plan_file.build(root), clock.now())
+    [outcome] = publisher.make_pass().sent
+    assert outcome.state == State.HELD
+    [row] = ledger.rows()
+    reason = f"held by the link check: link {site.url}/gone is dead (404 Not Found)"
+    assert row.state == State.HELD and row.reason is not None and row.reason.startswith(reason)
+    assert [(a.kind, a.post) for a in ledger.alerts()] == [("held", "a")]
+    assert [a.outcome for a in ledger.history("a")] == [Attempted.HELD]
+    publisher.synced.forget()  # a full sync of the unchanged files keeps it held
+    publisher.sync(plan_file.build(root), clock.now())
+    clock.advance(timedelta(minutes=1))
+    assert publisher.make_pass().outcomes == []
+    assert len(ledger.alerts()) == 1 and _sent(root) == []
+    (root / "posts" / "a.md").write_text(f"---\npublish_at: {at(DUE)}\n---\nLees: {site.url}/ok\n", encoding="utf-8")
+    publisher.sync(plan_file.build(root), clock.now())
+    assert [o.state for o in publisher.make_pass().sent] == [State.PUBLISHED]
+    assert _sent(root) == [f"Lees: {site.url}/ok"]
+
+
+def test_retry_sends_a_link_held_post_without_checking_again(tmp_path: Path, site: LinkSite) -> None:
+    root = _campaign(tmp_path, f"Lees: {site.url}/gone")
+    clock = SimulatedClock(DUE + timedelta(seconds=5))
+    ledger, publisher = _publisher(root, clock, Gate(Checker(timeout=1)))
+    publisher.sync(plan_file.build(root), clock.now())
+    publisher.make_pass()
+    fetched = len(site.requests)
+    assert ledger.retry_now("a", None, clock.now(), ANNA, "de site werkt voor mensen") == ["mastodon"]
+    publisher.sync(plan_file.build(root), clock.now())  # the daemon's next sync leaves the retry alone
+    assert [o.state for o in publisher.make_pass().sent] == [State.PUBLISHED]
+    assert len(site.requests) == fetched and len(_sent(root)) == 1
+
+
+def test_warn_sends_with_an_alert_and_a_failing_link_never_stops_a_send(tmp_path: Path, site: LinkSite) -> None:
+    root = write_campaign(
+        tmp_path,
+        {
+            "a.md": f"---\npublish_at: {at(DUE)}\nlink_check: warn\n---\nKapot: {site.url}/gone\n",
+            "b.md": f"---\npublish_at: {at(DUE + timedelta(minutes=1))}\n---\nTraag: {site.url}/slow\n",
+            "c.md": f"---\npublish_at: {at(DUE + timedelta(minutes=2))}\n---\nDruk: {site.url}/busy\n",
+        },
+    )
+    clock = SimulatedClock(DUE + timedelta(minutes=3))
+    ledger, publisher = _publisher(root, clock, Gate(Checker(timeout=0.3), budget=0.3))
+    publisher.sync(plan_file.build(root), clock.now())
+    assert [o.state for o in publisher.make_pass().sent] == [State.PUBLISHED] * 3
+    [alert] = ledger.alerts()
+    assert alert.kind == "link" and alert.post == "a"
+    assert alert.message == f"link {site.url}/gone is dead (404 Not Found); it goes out anyway (link_check: warn)"
+
+
+def test_one_post_on_four_channels_fetches_its_link_once(tmp_path: Path, site: LinkSite) -> None:
+    channels = "channels:\n" + "".join(f"  c{n}: {{type: dryrun, like: mastodon}}\n" for n in range(4))
+    root = write_campaign(
+        tmp_path,
+        {"a.md": f"---\npublish_at: {at(DUE)}\nchannels: [c0, c1, c2, c3]\n---\nLees: {site.url}/ok\n"},
+        channels=channels,
+    )
+    clock = SimulatedClock(DUE + timedelta(seconds=5))
+    _, publisher = _publisher(root, clock, Gate())
+    publisher.sync(plan_file.build(root), clock.now())
+    assert [o.state for o in publisher.make_pass(workers=4).sent] == [State.PUBLISHED] * 4
+    assert site.count("/ok") == 1
+
+
+def test_a_rehearsal_fetches_no_link_and_says_so(tmp_path: Path, site: LinkSite) -> None:
+    root = _campaign(tmp_path, f"Lees: {site.url}/gone")
+    done = run_campaign(root, "rehearse", "--from", "2027-11-15")
+    assert done.returncode == 0, done.stderr
+    assert "links are not checked in a rehearsal" in done.stderr
+    assert site.requests == []
+
+
+# ---------------------------------------------------------------------------------- the daemon
+
+
+def _state(root: Path, post: str) -> str | None:
+    try:
+        return states(root).get((post, "mastodon"))
+    except LedgerUnavailable:  # the daemon has not made its ledger yet
+        return None
+
+
+def test_the_daemon_holds_a_send_whose_link_broke_after_validation(tmp_path: Path, site: LinkSite) -> None:
+    root = tmp_path
+    due = soon(6)
+    write_campaign(
+        root,
+        {
+            "broken.md": f"---\npublish_at: {at(due)}\n---\nLees meer: {site.url}/page\n",
+            "fine.md": f"---\npublish_at: {at(due + timedelta(seconds=1))}\n---\nOok: {site.url}/ok\n",
+        },
+    )
+    site.answer("/page", 200)
+    checked = campaign(root, "validate", "--check-links")
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    site.answer("/page", 404)  # the page is taken down after the pull request was merged
+    running = daemon(root)
+    try:
+        assert wait_for(lambda: _state(root, "broken") == "held", timeout=60)
+        assert wait_for(lambda: _state(root, "fine") == "published", timeout=30)
+        shown = campaign(root, "status")
+        assert f"held by the link check: link {site.url}/page is dead (404 Not Found)" in shown.stdout
+        assert [line["text"] for line in outbox(root)] == [f"Ook: {site.url}/ok"]
+        page = f"---\npublish_at: {at(due)}\n---\nLees meer: {site.url}/ok?nieuw\n"
+        (root / "posts" / "broken.md").write_text(page, encoding="utf-8")
+        assert wait_for(lambda: _state(root, "broken") == "published", timeout=60)
+    finally:
+        running.send_signal(signal.SIGTERM)
+        _, err = running.communicate(timeout=30)
+    assert f"ALERT held: broken on mastodon: held by the link check: link {site.url}/page is dead" in err
+    assert err.count("ALERT held") == 1
+    assert sorted(line["text"] for line in outbox(root)) == [f"Lees meer: {site.url}/ok?nieuw", f"Ook: {site.url}/ok"]
+
+
+def test_switching_a_held_post_to_warn_releases_it_and_a_sent_one_stays_unchanged(
+    tmp_path: Path, site: LinkSite
+) -> None:
+    root = write_campaign(
+        tmp_path,
+        {
+            "a.md": f"---\npublish_at: {at(DUE)}\n---\nKapot: {site.url}/gone\n",
+            "b.md": f"---\npublish_at: {at(DUE)}\n---\nGoed: {site.url}/ok\n",
+        },
+    )
+    clock = SimulatedClock(DUE + timedelta(seconds=5))
+    ledger, publisher = _publisher(root, clock, Gate(Checker(timeout=1)))
+    publisher.sync(plan_file.build(root), clock.now())
+    assert sorted((o.post, o.state) for o in publisher.make_pass().sent) == [("a", State.HELD), ("b", State.PUBLISHED)]
+    defaults = root / "posts" / "_defaults.yml"
+    defaults.write_text(defaults.read_text(encoding="utf-8") + "link_check: warn\n", encoding="utf-8")
+    publisher.sync(plan_file.build(root), clock.now())
+    assert [(o.post, o.state) for o in publisher.make_pass().sent] == [("a", State.PUBLISHED)]
+    assert [a.kind for a in ledger.alerts()] == ["link", "held"]  # newest first
+    assert not any(r.changed_after_publishing for r in ledger.rows())
+
+
+def test_a_site_that_does_not_answer_makes_one_send_wait_not_each(site: LinkSite) -> None:
+    moment = [0.0]
+    checker = Checker(timeout=0.3, remember=60, clock=lambda: moment[0])
+    try:
+        first = checker.check([f"{site.url}/slow?1"], budget=0.3)
+        later = checker.check([f"{site.url}/slow?2", f"{site.other_url}/ok"], budget=0.3)
+    finally:
+        checker.close()
+    assert first[f"{site.url}/slow?1"].detail == "no answer within 0.3 seconds"
+    assert later[f"{site.url}/slow?2"].describe() == (
+        f"link {site.url}/slow?2 could not be checked: its site did not answer a moment ago"
+    )
+    assert later[f"{site.other_url}/ok"].kind is Kind.OK  # another site is asked as usual
+    assert site.count("/slow") == 1
