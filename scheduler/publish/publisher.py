@@ -166,46 +166,43 @@ def wanted_from(
     (scheduler.content.cache) hands out the same entry until its text, time or media change, and
     gets the same row object back (scheduler.publish.synced compares rows by identity first)."""
     reading = reading or holds.read(plan)
-    quiet = not (reading.everything or reading.channels or reading.folders)  # no settings file holds anything
-    wanted = []
+    entries = [e for e in plan.entries if not e.draft.draft]
+    memo = memo if memo is not None else {}
     digests: dict[Path, str] = {}
-    remembered: dict[int, Remembered] = {}
-    for entry in plan.entries:
-        if entry.draft.draft:
-            continue
-        known = memo.get(id(entry)) if memo is not None else None
-        if known is None or known.entry is not entry:
-            errors = tuple(p for p in entry.problems if p.is_error)
-            own = holds.reason(errors, "") or None
-            if own is None and entry.post is None:
-                own = f"{entry.draft.path} could not be rendered for {entry.channel.name}"
-            known = Remembered(entry, errors, own, _wanted(entry, policy, own, digests))
-        hold = known.own_hold if quiet else _hold(reading, entry, known)
-        if known.row.hold != hold:
-            known = known._replace(row=replace(known.row, hold=hold))
-        remembered[id(entry)] = known
-        wanted.append(known.row)
-    if memo is not None:
-        memo.clear()
-        memo.update(remembered)
-    return wanted
+    known = [
+        k if k is not None and k.entry is e else _remember(e, policy, digests)
+        for e, k in zip(entries, map(memo.get, map(id, entries)), strict=True)
+    ]
+    memo.clear()
+    memo.update(zip(map(id, entries), known, strict=True))
+    if reading.everything or reading.channels or reading.folders:  # a broken settings file holds more
+        return [_held(k, reading) for k in known]
+    return [k.row for k in known]
+
+
+def _remember(entry: Entry, policy: Policy, digests: dict[Path, str]) -> Remembered:
+    errors = tuple(p for p in entry.problems if p.is_error)
+    own = holds.reason(errors, "") or None
+    if own is None and entry.post is None:
+        own = f"{entry.draft.path} could not be rendered for {entry.channel.name}"
+    return Remembered(entry, errors, _wanted(entry, policy, own, digests))
 
 
 class Remembered(NamedTuple):
-    """An entry, its errors, the hold its own errors make, and its row (see wanted_from)."""
+    """An entry, its errors, and its row as its own errors hold it (see wanted_from)."""
 
     entry: Entry
     errors: tuple[Problem, ...]
-    own_hold: str | None
     row: Wanted
 
 
-def _hold(reading: holds.Reading, entry: Entry, known: Remembered) -> str | None:
-    """The hold of an entry while a settings file is broken: its own errors and what touches it."""
+def _held(known: Remembered, reading: holds.Reading) -> Wanted:
+    """The row of an entry while a settings file is broken: held by its own errors and what touches it."""
+    entry = known.entry
     hold = holds.hold_for(reading, entry.draft.path, entry.channel.name, known.errors)
     if hold is None and entry.post is None:
         hold = f"{entry.draft.path} could not be rendered for {entry.channel.name}"
-    return hold
+    return known.row if known.row.hold == hold else replace(known.row, hold=hold)
 
 
 def _wanted(entry: Entry, policy: Policy, hold: str | None, digests: dict[Path, str]) -> Wanted:
