@@ -3,12 +3,14 @@ export (the plan as CSV or as a calendar)."""
 
 from __future__ import annotations
 
+import sys
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 import click
 
-from scheduler.cli.app import main, now
+from scheduler.cli.app import Context, main, now, pass_context
 
 
 def _week(value: str | None) -> date:
@@ -59,3 +61,85 @@ def new(directory: Path, name: str | None, timezone: str, language: str, week: s
     click.echo(f"Next: campaign validate{root}, campaign preview{root}, campaign rehearse{root}")
     if result.kept:
         click.echo("Files that were already there may not fit the new ones: run campaign validate.", err=True)
+
+
+@main.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--into", metavar="DIR", help="Folder under posts/ for the new files (default: posts/).")
+@click.option("--dry-run", is_flag=True, help="Write nothing: show each file that would be written.")
+@click.option("--sheet", metavar="NAME", help="The sheet of an .xlsx workbook (default: the first).")
+@click.option("--encoding", metavar="NAME", help="The encoding of a CSV file (default: found from the file).")
+@pass_context
+def import_(obj: Context, file: Path, into: str | None, dry_run: bool, sheet: str | None, encoding: str | None) -> None:
+    """Make a post file of each row of a spreadsheet (CSV or .xlsx).
+
+    The header row names the columns, in English or Dutch: date (datum), time (tijd), channels
+    (kanalen), text (tekst), and optionally title (titel), hashtags, image (afbeelding), alt, id,
+    draft (concept). A row with a problem is reported by its number and column; the other rows
+    still go in. An existing file is never overwritten. Exit 1 if any row was not imported.
+    """
+    from scheduler.content.problems import plural
+    from scheduler.importers import writer
+    from scheduler.importers.importer import CannotImport, prepare
+
+    root = obj.root
+    try:
+        prepared = prepare(root, file, into=into, sheet=sheet, encoding=encoding)
+    except CannotImport as exc:
+        raise click.ClickException(f"{file}: {exc}") from None
+    header = prepared.sheet.header
+    click.echo(
+        f"{file.name} ({prepared.sheet.described}): {plural(len(prepared.sheet.rows), 'row')} after the header",
+        err=True,
+    )
+    if header.ignored:
+        click.echo(f"note: not read, no such column: {', '.join(map(repr, header.ignored))}", err=True)
+    for problem in prepared.problems:
+        click.echo(f"{file.name}: {problem}", err=True)
+    verb = "would write" if dry_run else "wrote"
+    new = [p for p in prepared.planned if not p.unchanged]
+    for item in prepared.planned:
+        if item.unchanged:
+            click.echo(f"row {item.row}: {item.path} is already there with the same content; left as it is")
+    if dry_run:
+        for item in new:
+            click.echo(f"row {item.row}: {verb} {item.path}")
+            click.echo("".join(f"    {line}\n" for line in item.content.splitlines()), nl=False)
+        written: list[writer.Planned] = []
+    else:
+        written, raced = writer.write(root, new)
+        for item in written:
+            click.echo(f"row {item.row}: {verb} {item.path}")
+        for item in raced:
+            click.echo(f"row {item.row}: not written: {item.path} appeared meanwhile; import again", err=True)
+    not_imported = len({p.row for p in prepared.problems})
+    same = len(prepared.planned) - len(new)
+    click.echo(
+        f"{plural(len(new) if dry_run else len(written), 'post')} {'would be written' if dry_run else 'written'}"
+        + (f", {plural(same, 'post')} already there" if same else "")
+        + (
+            f", {plural(not_imported, 'row')} not imported: fix them in the sheet and import it again"
+            if not_imported
+            else ""
+        )
+        + (" (the rows imported now are then left as they are)" if not_imported and not dry_run else ""),
+        err=True,
+    )
+    errors = _check_written(obj, written)
+    if not_imported or errors:
+        sys.exit(1)
+
+
+def _check_written(obj: Context, written: list[Any]) -> int:
+    """Plan the campaign with the new files and report their problems by row; the number of errors."""
+    if not written:
+        return 0
+    rows = {item.path: item.row for item in written}
+    plan = obj.checked_plan(now())
+    found = [p for p in plan.problems if p.path in rows]
+    for problem in found:
+        click.echo(f"row {rows[problem.path]}: {problem}", err=True)
+    errors = sum(p.is_error for p in found)
+    if errors:
+        click.echo("campaign validate lists these too; fix the files or the rows", err=True)
+    return errors

@@ -1,0 +1,56 @@
+"""One import, start to end but the writing: the campaign and the sheet read, each row a post or a
+problem, each post a file name. The CLI shows it (`--dry-run`) or writes it (scheduler.importers.writer)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from scheduler.content import campaign as campaign_file
+from scheduler.content import drafts as drafts_file
+from scheduler.content.campaign import POSTS_DIR
+from scheduler.importers import sheet as sheet_file
+from scheduler.importers import writer
+from scheduler.importers.rows import RowProblem, read_rows
+
+
+class CannotImport(ValueError):
+    """The import cannot start (the file, the sheet's header, --into); the message says what to do."""
+
+
+@dataclass(frozen=True)
+class Prepared:
+    sheet: sheet_file.Sheet
+    planned: tuple[writer.Planned, ...]
+    problems: tuple[RowProblem, ...]
+
+
+def folder_for(root: Path, into: str | None) -> str:
+    """--into as a folder under posts/, relative to the campaign root (posts/ itself by default)."""
+    if into is None:
+        return POSTS_DIR
+    given = Path(into)
+    full = (given if given.is_absolute() else root / given).resolve()
+    posts = (root / POSTS_DIR).resolve()
+    if not full.is_relative_to(posts):
+        raise CannotImport(f"--into {into}: posts go in posts/ or a folder in it (such as posts/november)")
+    relative = PurePosixPath(full.relative_to(root.resolve()).as_posix())
+    if any(part.startswith(("_", ".")) for part in relative.parts):
+        raise CannotImport(f"--into {into}: folders whose names start with _ or . are not read; pick another")
+    return relative.as_posix()
+
+
+def prepare(
+    root: Path, path: Path, *, into: str | None = None, sheet: str | None = None, encoding: str | None = None
+) -> Prepared:
+    """What importing `path` into the campaign at `root` would write, and the rows it cannot."""
+    folder = folder_for(root, into)
+    try:
+        read = sheet_file.read(path, sheet=sheet, encoding=encoding)
+    except sheet_file.SheetError as exc:
+        raise CannotImport(str(exc)) from None
+    campaign, _ = campaign_file.load(root)
+    existing, _ = drafts_file.read_all(campaign)
+    posts, problems = read_rows(read, campaign, {draft.id for draft in existing})
+    planned = writer.plan(root, folder, posts)
+    return Prepared(read, tuple(planned), tuple(problems))
