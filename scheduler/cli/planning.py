@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from scheduler.cli.app import Context, main, now, pass_context
+from scheduler.cli.app import WHEN_FORMATS, Context, _bound, main, now, pass_context
 
 
 def _week(value: str | None) -> date:
@@ -143,3 +143,63 @@ def _check_written(obj: Context, written: list[Any]) -> int:
     if errors:
         click.echo("campaign validate lists these too; fix the files or the rows", err=True)
     return errors
+
+
+@main.command()
+@click.option("--format", "fmt", type=click.Choice(["csv", "ics"]), required=True, help="A sheet, or a calendar.")
+@click.option("--output", "-o", metavar="FILE", help="Write to FILE instead of standard output.")
+@click.option(
+    "--delimiter", default=",", show_default=True, help="csv: the character between columns (; for Excel in Dutch)."
+)
+@click.option("--from", "start", metavar="WHEN", help=f"ics: the first time to include: {WHEN_FORMATS}.")
+@click.option(
+    "--to", "end", metavar="WHEN", help=f"ics: the last time to include (a date includes its day): {WHEN_FORMATS}."
+)
+@click.option("--channel", metavar="NAME", help="ics: only this channel.")
+@pass_context
+def export(
+    obj: Context, fmt: str, output: str | None, delimiter: str, start: str | None, end: str | None, channel: str | None
+) -> None:
+    """Write the plan as a spreadsheet (the columns `campaign import` reads) or as a calendar.
+
+    csv: one row per post, so exporting and importing again keeps every post; what the sheet
+    cannot carry is named. ics: every send an event in the campaign's time zone, with a UID per
+    post and channel, so a calendar app updates its events when the file is imported again.
+    """
+    from scheduler.content.problems import plural
+
+    plan = obj.plan(parallel=True)
+    if fmt == "csv":
+        from scheduler.views import table
+
+        if start or end or channel:
+            raise click.UsageError("--from, --to and --channel are for --format ics; a sheet has every post")
+        if len(delimiter) != 1:
+            raise click.BadParameter("give one character, such as , or ;", param_hint="--delimiter")
+        result = table.as_csv(plan, delimiter=delimiter)
+        for note in result.notes:
+            click.echo(f"note: {note}", err=True)
+        _write_out(output, result.text, bom=True)
+        click.echo(f"{plural(result.posts, 'post')} exported", err=True)
+        return
+    from scheduler.views import ics
+
+    zone = plan.campaign.settings.timezone
+    if channel is not None and channel not in plan.campaign.channels:
+        raise click.BadParameter(f"no channel {channel!r} in channels.yml", param_hint="--channel")
+    entries = plan.select(start=_bound(start, zone, False), end=_bound(end, zone, True), channel=channel)
+    _write_out(output, ics.calendar(plan, entries, stamp=now()), bom=False)
+    held = sum(1 for e in entries if not e.publishable)
+    if held:
+        click.echo(
+            f"note: {plural(held, 'event')} marked 'held:', a problem holds them (campaign validate lists it)", err=True
+        )
+
+
+def _write_out(output: str | None, text: str, *, bom: bool) -> None:
+    """To FILE (a sheet with a UTF-8 mark, so Excel reads its accents right), or to standard output."""
+    if output and output != "-":
+        Path(output).write_text(text, encoding="utf-8-sig" if bom else "utf-8", newline="")
+        click.echo(f"wrote {output}", err=True)
+    else:
+        click.echo(text, nl=False)
