@@ -84,7 +84,7 @@ def import_(obj: Context, file: Path, into: str | None, dry_run: bool, sheet: st
 
     root = obj.root
     try:
-        prepared = prepare(root, file, into=into, sheet=sheet, encoding=encoding)
+        prepared = prepare(root, file, into=into, sheet=sheet, encoding=encoding, parallel=True)
     except CannotImport as exc:
         raise click.ClickException(f"{file}: {exc}") from None
     header = prepared.sheet.header

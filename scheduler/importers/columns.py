@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 DATE, TIME, CHANNELS, TEXT = "date", "time", "channels", "text"
 TITLE, HASHTAGS, IMAGE, ALT, ID, DRAFT = "title", "hashtags", "image", "alt", "id", "draft"
+NO_TAGS = "-"  # in the hashtags column: this post gets no tags at all, not even the default
 REQUIRED = (DATE, CHANNELS, TEXT)  # a time may be written in the date column
 ORDER = (DATE, TIME, CHANNELS, TEXT, TITLE, HASHTAGS, IMAGE, ALT, ID, DRAFT)
 

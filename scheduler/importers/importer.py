@@ -41,16 +41,23 @@ def folder_for(root: Path, into: str | None) -> str:
 
 
 def prepare(
-    root: Path, path: Path, *, into: str | None = None, sheet: str | None = None, encoding: str | None = None
+    root: Path,
+    path: Path,
+    *,
+    into: str | None = None,
+    sheet: str | None = None,
+    encoding: str | None = None,
+    parallel: bool = False,
 ) -> Prepared:
-    """What importing `path` into the campaign at `root` would write, and the rows it cannot."""
+    """What importing `path` into the campaign at `root` would write, and the rows it cannot.
+    `parallel`: read the campaign's posts in forked workers (see scheduler.content.parallel)."""
     folder = folder_for(root, into)
     try:
         read = sheet_file.read(path, sheet=sheet, encoding=encoding)
     except sheet_file.SheetError as exc:
         raise CannotImport(str(exc)) from None
     campaign, _ = campaign_file.load(root)
-    existing, _ = drafts_file.read_all(campaign)
+    existing, _ = drafts_file.read_all(campaign, parallel=parallel)
     posts, problems = read_rows(read, campaign, {draft.id for draft in existing})
     planned = writer.plan(root, folder, posts)
     return Prepared(read, tuple(planned), tuple(problems))

@@ -33,13 +33,13 @@ from scheduler.importers.columns import (
     HASHTAGS,
     ID,
     IMAGE,
+    NO_TAGS,
     TEXT,
     TIME,
     TITLE,
 )
 from scheduler.importers.sheet import Row, Sheet
 
-NO_TAGS = "-"  # in the hashtags column: this post gets no tags at all, not even the default
 _SYNTAX = Environment()  # only to parse: a text's template errors are found before it is written
 
 

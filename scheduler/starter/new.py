@@ -64,6 +64,8 @@ def check(options: Options) -> None:
     """StarterError for a time zone, language or name the campaign could not use."""
     if not options.name.strip():
         raise StarterError("the campaign needs a name (--name)")
+    if not 2000 <= options.week.year <= 9000:  # its year of stories must fit the calendar too
+        raise StarterError(f"--week {options.week.isoformat()} is too far off; give the week the campaign runs")
     try:
         ZoneInfo(options.timezone)
     except (ZoneInfoNotFoundError, ValueError, OSError):

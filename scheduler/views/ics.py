@@ -36,6 +36,7 @@ def calendar(plan: Plan, entries: Iterable[Entry], *, stamp: datetime) -> str:
     cal.add("prodid", "-//campaign-scheduler//campaign export//EN")
     cal.add("version", "2.0")
     cal.add("calscale", "GREGORIAN")
+    cal.add("method", "PUBLISH")  # a published calendar, not an invitation to answer
     cal.add("x-wr-calname", settings.name)
     cal.add("x-wr-timezone", zone.key)
     sends = [e for e in entries if not e.draft.draft]

@@ -20,7 +20,7 @@ from scheduler.content.drafts import Draft
 from scheduler.content.plan import Plan
 from scheduler.content.schedule import ScheduleError, to_utc
 from scheduler.importers import columns
-from scheduler.importers.rows import NO_TAGS
+from scheduler.importers.columns import NO_TAGS
 
 # Front matter that no column carries (id, title, publish_at, channels, hashtags, media, draft do).
 _NOT_CARRIED = ("overrides", "vars", "max_late", "allow_repeat", "card", "language", "thread")

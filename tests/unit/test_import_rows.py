@@ -178,3 +178,12 @@ def test_into_must_be_a_folder_under_posts(root: Path, tmp_path: Path) -> None:
 def test_slugs_are_ascii_words() -> None:
     assert writer.slug("Dag één: start!") == "dag-een-start"
     assert writer.slug("🎉") == "post"
+
+
+def test_a_given_encoding_is_used_and_a_wrong_one_says_so(root: Path, tmp_path: Path) -> None:
+    path = csv_file(tmp_path / "p.csv", ["date,time,channels,text", "2027-11-15,09:00,mastodon,Café"], "cp1252")
+    assert "Café" in prepare(root, path, encoding="cp1252").planned[0].content
+    with pytest.raises(CannotImport, match="not utf-8"):
+        prepare(root, path, encoding="utf-8")
+    with pytest.raises(CannotImport, match="unknown encoding"):
+        prepare(root, path, encoding="klingon")

@@ -73,6 +73,7 @@ def test_the_starter_workflow_is_the_repository_s_but_for_what_it_installs(tmp_p
         (Options("X", "Europe/Amsterdm", "nl", date(2027, 11, 15)), "did you mean 'Europe/Amsterdam'"),
         (Options("X", "Europe/Amsterdam", "klingon", date(2027, 11, 15)), "unknown language"),
         (Options(" ", "Europe/Amsterdam", "nl", date(2027, 11, 15)), "needs a name"),
+        (Options("X", "Europe/Amsterdam", "nl", date(9999, 12, 27)), "too far off"),
     ],
 )
 def test_an_option_it_cannot_use_is_refused_before_anything_is_written(
