@@ -6,11 +6,14 @@ from __future__ import annotations
 import sys
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
 
 from scheduler.cli.app import WHEN_FORMATS, Context, _bound, main, now, pass_context
+
+if TYPE_CHECKING:
+    from scheduler.importers.writer import Planned
 
 
 def _week(value: str | None) -> date:
@@ -106,6 +109,7 @@ def import_(obj: Context, file: Path, into: str | None, dry_run: bool, sheet: st
             click.echo(f"row {item.row}: {verb} {item.path}")
             click.echo("".join(f"    {line}\n" for line in item.content.splitlines()), nl=False)
         written: list[writer.Planned] = []
+        raced: list[writer.Planned] = []
     else:
         written, raced = writer.write(root, new)
         for item in written:
@@ -126,11 +130,11 @@ def import_(obj: Context, file: Path, into: str | None, dry_run: bool, sheet: st
         err=True,
     )
     errors = _check_written(obj, written)
-    if not_imported or errors:
+    if not_imported or raced or errors:
         sys.exit(1)
 
 
-def _check_written(obj: Context, written: list[Any]) -> int:
+def _check_written(obj: Context, written: list[Planned]) -> int:
     """Plan the campaign with the new files and report their problems by row; the number of errors."""
     if not written:
         return 0

@@ -11,7 +11,8 @@ from scheduler.content import drafts as drafts_file
 from scheduler.content.campaign import POSTS_DIR
 from scheduler.importers import sheet as sheet_file
 from scheduler.importers import writer
-from scheduler.importers.rows import RowProblem, read_rows
+from scheduler.importers.columns import ID
+from scheduler.importers.rows import RowProblem, problem, read_rows
 
 
 class CannotImport(ValueError):
@@ -58,6 +59,26 @@ def prepare(
         raise CannotImport(str(exc)) from None
     campaign, _ = campaign_file.load(root)
     existing, _ = drafts_file.read_all(campaign, parallel=parallel)
-    posts, problems = read_rows(read, campaign, {draft.id for draft in existing})
-    planned = writer.plan(root, folder, posts)
+    posts, problems = read_rows(read, campaign)
+    taken = {draft.id: draft.path for draft in existing}
+    fresh, planned = [], []
+    for post in posts:
+        given = post.front.get("id")
+        if given not in taken:
+            fresh.append(post)
+        elif writer.same(root / taken[given], post):  # imported before, as it is now
+            planned.append(writer.Planned(post.row, taken[given], writer.content(post), unchanged=True))
+        else:
+            problems.append(
+                problem(
+                    read,
+                    post.row,
+                    ID,
+                    f"the campaign has a post with id {given!r} already ({taken[given]}) that says something "
+                    "else; change that file, or give this row another id",
+                )
+            )
+    planned += writer.plan(root, folder, fresh)
+    planned.sort(key=lambda item: item.row)
+    problems.sort(key=lambda p: p.row)
     return Prepared(read, tuple(planned), tuple(problems))

@@ -11,7 +11,6 @@ text on the same line of the alt cell), `id` and `draft`.
 from __future__ import annotations
 
 import re
-from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, time
 from pathlib import PurePosixPath
@@ -65,23 +64,15 @@ class ImportedPost:
     title: str | None = None
 
 
-def read_rows(
-    sheet: Sheet, campaign: Campaign, taken_ids: Collection[str]
-) -> tuple[list[ImportedPost], list[RowProblem]]:
-    """Every row that makes a post, and every problem of the rows that do not. `taken_ids`: the ids
-    of the posts already in the campaign (a row with one of those is reported, never a second post)."""
+def read_rows(sheet: Sheet, campaign: Campaign) -> tuple[list[ImportedPost], list[RowProblem]]:
+    """Every row that makes a post, and every problem of the rows that do not."""
     posts, problems = [], []
     seen: dict[str, int] = {}
     for row in sheet.rows:
         reader = _RowReader(sheet, row, campaign)
         post = reader.post()
         if post is not None and (given := post.front.get("id")) is not None:
-            if given in taken_ids:
-                reader.fail(
-                    ID, f"a post with id {given!r} is already in the campaign; leave this row out, or give another id"
-                )
-                post = None
-            elif given in seen:
+            if given in seen:
                 reader.fail(ID, f"row {seen[given]} has the same id {given!r}; an id is one post")
                 post = None
             else:
@@ -91,6 +82,15 @@ def read_rows(
         elif post is not None:
             posts.append(post)
     return posts, problems
+
+
+def problem(sheet: Sheet, row: int, column: str | None, message: str) -> RowProblem:
+    """A problem of `row`, its column named as the sheet names it, with its letter: "kanalen (C)"."""
+    header = sheet.header
+    shown = column
+    if column is not None and column in header.index:
+        shown = f"{header.names[column]} ({header.letter(column)})"
+    return RowProblem(row, shown, message)
 
 
 def _text(value: object) -> str:
@@ -114,11 +114,7 @@ class _RowReader:
         return None if isinstance(value, str) and not value.strip() else value
 
     def fail(self, column: str | None, message: str) -> None:
-        shown = None
-        if column is not None:
-            header = self.sheet.header
-            shown = f"{header.names[column]} ({header.letter(column)})" if column in header.index else column
-        self.problems.append(RowProblem(self.row.number, shown, message))
+        self.problems.append(problem(self.sheet, self.row.number, column, message))
 
     def post(self) -> ImportedPost | None:
         when = self.when()

@@ -58,7 +58,7 @@ def plan(root: Path, folder: str, posts: Iterable[ImportedPost]) -> list[Planned
                 continue
             target = root / name
             if target.exists() or target.is_symlink():
-                if target.is_file() and _reads(target) == text:
+                if same(target, post):
                     planned.append(Planned(post.row, name, text, unchanged=True))
                     claimed.add(name)
                     break
@@ -67,6 +67,11 @@ def plan(root: Path, folder: str, posts: Iterable[ImportedPost]) -> list[Planned
             claimed.add(name)
             break
     return planned
+
+
+def same(path: Path, post: ImportedPost) -> bool:
+    """Whether the file at `path` says exactly what `post` would."""
+    return path.is_file() and _reads(path) == content(post)
 
 
 def _reads(path: Path) -> str | None:

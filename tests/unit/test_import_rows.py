@@ -146,7 +146,11 @@ def test_a_row_whose_id_is_already_a_post_is_reported_not_doubled(root: Path, tm
     )
     prepared = prepare(root, path)
     assert [(p.row, p.column) for p in prepared.problems] == [(2, "id (E)"), (4, "id (E)")]
+    assert "posts/oud.md" in prepared.problems[0].message
     assert [p.row for p in prepared.planned] == [3]
+    writer.write(root, prepared.planned)
+    again = prepare(root, path)  # row 3 is in the campaign now, with its id and the same content
+    assert [(p.row, p.unchanged) for p in again.planned] == [(3, True)]
 
 
 @pytest.mark.parametrize(
