@@ -156,3 +156,17 @@ def test_export_ics_writes_a_calendar_with_stable_uids(campaign: Path, tmp_path:
     assert [z.tz_name for z in every.timezones] == ["Europe/Amsterdam"]
     wrong = run_campaign(campaign, "export", "--format", "ics", "--channel", "mastodn")
     assert wrong.returncode == 2 and "no channel 'mastodn'" in wrong.stderr
+
+
+def test_a_written_post_with_a_problem_is_reported_by_its_row(campaign: Path, tmp_path: Path) -> None:
+    sheet = tmp_path / "lang.csv"
+    sheet.write_text(
+        "date,time,channels,text\n2027-11-18,08:00,bluesky,Kort.\n2027-11-19,08:00,bluesky," + "lang " * 80 + "\n",
+        encoding="utf-8",
+    )
+    result = run_campaign(campaign, "import", str(sheet), **NOW)
+    assert result.returncode == 1
+    assert "2 posts written" in result.stderr
+    reported = [line for line in result.stderr.splitlines() if line.startswith("row 3: posts/2027-11-19-lang-lang")]
+    assert len(reported) == 1 and "error: bluesky: text is" in reported[0] and "over the limit of 300" in reported[0]
+    assert "row 2:" not in result.stderr  # the short one is fine
