@@ -34,9 +34,11 @@ def _week(value: str | None) -> date:
 @click.option("--language", default="nl", show_default=True, help="Language of dates and example texts (nl, en, ...).")
 @click.option("--week", metavar="DATE", help="First day of the campaign week (default: a Monday four weeks ahead).")
 def new(directory: Path, name: str | None, timezone: str, language: str, week: str | None) -> None:
-    """Start a campaign in DIR that validates at once: example posts, settings, channels, CI.
+    """Start a campaign in DIR from examples; it validates at once.
 
-    Never overwrites a file: one that is already there is kept, and named.
+    Example posts (a week, a year of stories, a hashtag post), settings, dry-run channels with
+    every network as a comment, the CI preview, a .gitignore and a README. Never overwrites a
+    file: one that is already there is kept, and named.
     """
     from babel.dates import format_date
 
@@ -74,7 +76,7 @@ def new(directory: Path, name: str | None, timezone: str, language: str, week: s
 @click.option("--encoding", metavar="NAME", help="The encoding of a CSV file (default: found from the file).")
 @pass_context
 def import_(obj: Context, file: Path, into: str | None, dry_run: bool, sheet: str | None, encoding: str | None) -> None:
-    """Make a post file of each row of a spreadsheet (CSV or .xlsx).
+    """A post file for each row of a sheet (CSV or .xlsx).
 
     The header row names the columns, in English or Dutch: date (datum), time (tijd), channels
     (kanalen), text (tekst), and optionally title (titel), hashtags, image (afbeelding), alt, id,
@@ -164,9 +166,10 @@ def _check_written(obj: Context, written: list[Planned]) -> int:
 def export(
     obj: Context, fmt: str, output: str | None, delimiter: str, start: str | None, end: str | None, channel: str | None
 ) -> None:
-    """Write the plan as a spreadsheet (the columns `campaign import` reads) or as a calendar.
+    """Write the plan as a sheet (csv) or as a calendar (ics).
 
-    csv: one row per post, so exporting and importing again keeps every post; what the sheet
+    csv: one row per post, in the columns `campaign import` reads, so exporting and importing
+    again keeps every post; what the sheet
     cannot carry is named. ics: every send an event in the campaign's time zone, with a UID per
     post and channel, so a calendar app updates its events when the file is imported again.
     """
