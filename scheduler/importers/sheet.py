@@ -19,6 +19,7 @@ from pathlib import Path
 from scheduler.importers.columns import Header, HeaderError, read_header, recognised
 
 DELIMITERS = ",;\t|"
+_HEADER_SEARCH = 10  # rows looked at for the header
 _BOMS = ((b"\xef\xbb\xbf", "utf-8-sig"), (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16"))
 
 
@@ -88,14 +89,14 @@ def _csv(path: Path, encoding: str | None) -> Sheet:
 
 
 def _delimiter(text: str) -> str:
-    first = next((line for line in text.splitlines() if line.strip()), "")
+    lines = [line for line in text.splitlines()[:50] if line.strip()][:_HEADER_SEARCH]
     try:
         sniffed: str | None = csv.Sniffer().sniff(text[:65536], delimiters=DELIMITERS).delimiter
     except csv.Error:
         sniffed = None
 
-    def score(delimiter: str) -> int:
-        return recognised(next(csv.reader([first], delimiter=delimiter), []))
+    def score(delimiter: str) -> int:  # the most known column names any early line makes
+        return max((recognised(next(csv.reader([line], delimiter=delimiter), [])) for line in lines), default=0)
 
     best = max(DELIMITERS, key=score)
     if sniffed is not None and score(sniffed) >= score(best):
@@ -133,10 +134,12 @@ def _sheet(records: Sequence[tuple[object, ...]], described: str) -> Sheet:
     numbered = [(number, cells) for number, cells in enumerate(records, 1) if not all(map(_blank, cells))]
     if not numbered:
         raise SheetError("the sheet is empty: it needs a header row (date, time, channels, text) and a row per post")
-    header_row, header_cells = numbered[0]
+    # The header is the first row naming the needed columns; rows above it (a title) are skipped.
+    first = next((i for i, (_, cells) in enumerate(numbered[:_HEADER_SEARCH]) if recognised(cells) >= 3), 0)
+    header_row, header_cells = numbered[first]
     try:
         header = read_header(header_cells)
     except HeaderError as exc:
         raise SheetError(f"row {header_row}: {exc}") from None
-    rows = tuple(Row(number, cells) for number, cells in numbered[1:])
+    rows = tuple(Row(number, cells) for number, cells in numbered[first + 1 :])
     return Sheet(header, header_row, rows, described)

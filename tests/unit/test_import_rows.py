@@ -191,3 +191,13 @@ def test_a_given_encoding_is_used_and_a_wrong_one_says_so(root: Path, tmp_path: 
         prepare(root, path, encoding="utf-8")
     with pytest.raises(CannotImport, match="unknown encoding"):
         prepare(root, path, encoding="klingon")
+
+
+def test_a_title_above_the_header_is_skipped(root: Path, tmp_path: Path) -> None:
+    path = csv_file(
+        tmp_path / "p.csv",
+        ["Planning november;;;", ";;;", "Datum;Tijd;Kanalen;Tekst", "15-11-2027;09:00;mastodon;Hallo"],
+        "utf-8",
+    )
+    prepared = prepare(root, path)
+    assert prepared.sheet.header_row == 3 and [p.row for p in prepared.planned] == [4]
