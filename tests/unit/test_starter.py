@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from scheduler.content import campaign as campaign_file
+from scheduler.content.networks import publishing_types
 from scheduler.content.plan import build
 from scheduler.starter.new import Options, StarterError, campaign_tag, create
 
@@ -82,3 +84,14 @@ def test_an_option_it_cannot_use_is_refused_before_anything_is_written(
     with pytest.raises(StarterError, match=says):
         create(tmp_path / "c", options)
     assert not (tmp_path / "c").exists()
+
+
+def test_the_commented_channel_examples_are_valid_for_every_network(tmp_path: Path) -> None:
+    create(tmp_path, Options("X", "Europe/Amsterdam", "nl", date(2027, 11, 15)))
+    text = (tmp_path / "channels.yml").read_text(encoding="utf-8")
+    examples = text.split("# Examples for every network", 1)[1].split("# Alerts", 1)[0]
+    lines = [line[1:] for line in examples.splitlines() if line.startswith("#   ")]
+    (tmp_path / "channels.yml").write_text("channels:\n" + "\n".join(lines) + "\n", encoding="utf-8")
+    loaded, problems = campaign_file.load(tmp_path)
+    assert problems == []
+    assert {c.type for c in loaded.channels.values()} == set(publishing_types())
