@@ -52,6 +52,7 @@ class CellError(ValueError):
 def read_date(value: object) -> tuple[date, time | None]:
     """A date cell → the day, and a time when the cell holds one too (`15-11-2027 09:00`)."""
     if isinstance(value, datetime):
+        value = _whole_seconds(value)
         moment = value.time()
         return value.date(), (moment if moment != time() else None)
     if isinstance(value, date):
@@ -99,9 +100,9 @@ def _day(text: str, written: str) -> date:
 def read_time(value: object) -> time:
     """A time cell → a time of day (with a fixed offset when the cell gives one)."""
     if isinstance(value, datetime):
-        return value.time()
+        return _whole_seconds(value).time()
     if isinstance(value, time):
-        return value.replace(microsecond=0)
+        return _whole_seconds(datetime.combine(date(2000, 1, 1), value)).timetz()
     if isinstance(value, int | float) and not isinstance(value, bool):
         if 0 <= value < 1:  # Excel keeps a time as a fraction of a day
             seconds = round(float(value) * 86_400)
@@ -120,6 +121,12 @@ def read_time(value: object) -> time:
     if hour > 23 or minute > 59 or second > 59:
         raise CellError(f"{text!r} is not a time of day; {_WRITE_TIME}")
     return time(hour, minute, second, tzinfo=_offset(found.group(5)))
+
+
+def _whole_seconds(moment: datetime) -> datetime:
+    """To the nearest second: Excel keeps times as fractions of a day, so 09:00 may come back as
+    08:59:59.999999."""
+    return (moment + timedelta(microseconds=500_000)).replace(microsecond=0)
 
 
 def _offset(text: str | None) -> timezone | None:

@@ -75,6 +75,8 @@ def test_a_date_that_cannot_be_read_says_what_to_write(written: object, says: st
         (time(9, 0), time(9)),
         (datetime(1899, 12, 30, 9, 0), time(9)),
         (0.375, time(9)),  # Excel: a fraction of a day
+        (time(8, 59, 59, 999_999), time(9)),  # and its rounding
+        (datetime(1899, 12, 30, 8, 59, 59, 999_000), time(9)),
     ],
 )
 def test_a_time_as_people_write_it_is_that_time(written: object, expected: time) -> None:
