@@ -57,7 +57,10 @@ def prepare(
         read = sheet_file.read(path, sheet=sheet, encoding=encoding)
     except sheet_file.SheetError as exc:
         raise CannotImport(str(exc)) from None
-    campaign, _ = campaign_file.load(root)
+    campaign, settings_problems = campaign_file.load(root)
+    broken = next((p for p in settings_problems if p.is_error), None)
+    if broken is not None:  # rows are checked against these files: never against a guess
+        raise CannotImport(f"{broken}; fix it first (campaign validate lists every problem)")
     existing, _ = drafts_file.read_all(campaign, parallel=parallel)
     posts, problems = read_rows(read, campaign)
     taken = {draft.id: draft.path for draft in existing}

@@ -201,3 +201,10 @@ def test_a_title_above_the_header_is_skipped(root: Path, tmp_path: Path) -> None
     )
     prepared = prepare(root, path)
     assert prepared.sheet.header_row == 3 and [p.row for p in prepared.planned] == [4]
+
+
+def test_nothing_is_imported_while_a_settings_file_is_broken(root: Path, tmp_path: Path) -> None:
+    path = csv_file(tmp_path / "p.csv", ["date,time,channels,text", "2027-11-15,09:00,mastodon,Hallo"], "utf-8")
+    (root / "hashtags.yml").write_text("sets: [\n", encoding="utf-8")
+    with pytest.raises(CannotImport, match=r"hashtags.yml:\d+: error: .*; fix it first"):
+        prepare(root, path)
