@@ -70,7 +70,7 @@ def _description(entry: Entry, held: list[str]) -> str:
     if entry.post is None:
         text = "(this post could not be rendered)"
     elif entry.post.parts:
-        text = "\n\n".join(f"[{n}/{len(entry.post.parts)}] {part}" for n, part in enumerate(entry.post.parts, 1))
+        text = "\n\n".join(entry.post.parts)  # each part ends in its number (" 1/3")
     else:
         text = entry.post.text
     media = [f"image: {ref.path} ({ref.alt})" for ref in entry.draft.media]

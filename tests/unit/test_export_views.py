@@ -126,3 +126,31 @@ def test_the_sheet_has_the_import_columns_in_the_campaign_language(tmp_path: Pat
     assert "posts/e.md: not in the sheet: overrides" in export.notes
     assert "left out, no time: posts/d.md" in export.notes
     assert any(n.startswith("left out, they have errors") and "posts/f.md" in n for n in export.notes)
+
+
+def test_a_held_send_is_marked_and_a_thread_shows_every_part(tmp_path: Path) -> None:
+    long = " ".join(f"Zin {n} van een lang verhaal." for n in range(40))
+    root = write_campaign(
+        tmp_path,
+        {
+            "te-lang.md": post("x" * 600, title="Te lang", publish_at='"2027-11-15 09:00"'),
+            "draad.md": post(long, title="Draad", publish_at='"2027-11-16 09:00"', thread="true"),
+        },
+    )
+    plan = build(root)
+    parsed = events(ics.calendar(plan, plan.entries, stamp=datetime(2026, 12, 1, tzinfo=UTC)))
+    by_summary = {str(e["summary"]): str(e["description"]) for e in parsed.values()}
+    held = by_summary["held: Te lang · mastodon"]
+    assert held.startswith("Held, it goes out only when this is fixed:\nposts/te-lang.md:")
+    thread = by_summary["Draad · mastodon"]
+    assert thread.startswith("Zin 0 van een lang verhaal.") and " 1/3\n\nZin " in thread and " 3/3\n\nposts/" in thread
+
+
+def test_an_english_campaign_gets_english_headers(tmp_path: Path) -> None:
+    defaults = "campaign: Test\ntimezone: Europe/London\nlanguage: en\nchannels: [mastodon]\n"
+    root = write_campaign(
+        tmp_path, {"a.md": post("Hi.", publish_at='"2027-11-15 09:00"', draft="true")}, defaults=defaults
+    )
+    export = table.as_csv(build(root), delimiter=";")
+    assert export.text.splitlines()[0] == "date;time;channels;text;title;hashtags;image;alt;id;draft"
+    assert export.text.splitlines()[1] == "2027-11-15;09:00;mastodon;Hi.;;;;;a;yes"
