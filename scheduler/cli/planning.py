@@ -38,7 +38,8 @@ def new(directory: Path, name: str | None, timezone: str, language: str, week: s
 
     Example posts (a week, a year of stories, a hashtag post), settings, dry-run channels with
     every network as a comment, the CI preview, a .gitignore and a README. Never overwrites a
-    file: one that is already there is kept, and named.
+    file: one that is already there is kept, and named; a folder with posts/ or channels.yml is
+    refused.
     """
     from babel.dates import format_date
 

@@ -80,8 +80,16 @@ def check(options: Options) -> None:
 
 
 def create(target: Path, options: Options) -> Result:
-    """Write the template campaign into `target` (made if missing), never over an existing file."""
+    """Write the template campaign into `target` (made if missing), never over an existing file.
+    A folder that holds a campaign already (posts/ or channels.yml) is refused: examples mixed into
+    real posts would be published with them."""
     check(options)
+    there = [name for name in ("posts", "channels.yml") if (target / name).exists()]
+    if there:
+        raise StarterError(
+            f"{target} has a campaign already ({' and '.join(there)}); start a new one in a new folder "
+            "(or one without posts/ and channels.yml)"
+        )
     values = _values(options)
     written, kept = [], []
     for relative, source in _sources(options.language):

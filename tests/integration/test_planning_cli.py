@@ -56,6 +56,8 @@ def test_new_without_a_week_starts_on_a_monday_four_weeks_ahead_and_never_overwr
     wrong = run_campaign(tmp_path, "new", str(tmp_path / "d"), "--timezone", "Europe/Amsterdm")
     assert wrong.returncode == 2 and "did you mean 'Europe/Amsterdam'?" in wrong.stderr
     assert not (tmp_path / "d").exists()
+    into_a_campaign = run_campaign(tmp_path, "new", str(root))
+    assert into_a_campaign.returncode == 2 and "has a campaign already" in into_a_campaign.stderr
 
 
 def check_import(campaign: Path, sheet: Path) -> None:

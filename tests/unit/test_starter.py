@@ -41,14 +41,17 @@ def test_the_options_are_written_exactly_even_with_quotes_and_colons(tmp_path: P
     assert campaign_tag("2027") == "#Campaign"
 
 
-def test_it_never_overwrites_a_file(tmp_path: Path) -> None:
-    (tmp_path / "channels.yml").write_text("channels: {}\n", encoding="utf-8")
+def test_it_never_overwrites_a_file_and_never_mixes_into_a_campaign(tmp_path: Path) -> None:
+    (tmp_path / "README.md").write_text("Ons eigen.\n", encoding="utf-8")
+    (tmp_path / ".gitignore").write_text("/tmp/\n", encoding="utf-8")
     result = create(tmp_path, Options("X", "Europe/Amsterdam", "nl", date(2027, 11, 15)))
-    assert result.kept == ("channels.yml",)
-    assert (tmp_path / "channels.yml").read_text(encoding="utf-8") == "channels: {}\n"
-    again = create(tmp_path, Options("Y", "UTC", "nl", date(2030, 1, 1)))
-    assert again.written == () and set(again.kept) == set(result.written) | {"channels.yml"}
-    assert "campaign: X" in (tmp_path / "posts" / "_defaults.yml").read_text(encoding="utf-8")
+    assert result.kept == ("README.md", ".gitignore")
+    assert (tmp_path / "README.md").read_text(encoding="utf-8") == "Ons eigen.\n"
+    assert build(tmp_path).problems == ()
+    before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    with pytest.raises(StarterError, match=r"has a campaign already \(posts and channels\.yml\)"):
+        create(tmp_path, Options("Y", "UTC", "nl", date(2030, 1, 1)))
+    assert {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == before
 
 
 def test_it_writes_the_dot_files_of_a_campaign_repository(tmp_path: Path) -> None:
