@@ -126,6 +126,8 @@ def read_time(value: object) -> time:
 def _whole_seconds(moment: datetime) -> datetime:
     """To the nearest second: Excel keeps times as fractions of a day, so 09:00 may come back as
     08:59:59.999999."""
+    if moment.microsecond < 500_000 or moment.replace(tzinfo=None) >= datetime.max - timedelta(seconds=1):
+        return moment.replace(microsecond=0)
     return (moment + timedelta(microseconds=500_000)).replace(microsecond=0)
 
 

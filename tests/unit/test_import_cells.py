@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from scheduler.importers import cells
 from scheduler.importers.columns import CHANNELS, DATE, TEXT, TIME, HeaderError, column_of, read_header
@@ -77,6 +79,7 @@ def test_a_date_that_cannot_be_read_says_what_to_write(written: object, says: st
         (0.375, time(9)),  # Excel: a fraction of a day
         (time(8, 59, 59, 999_999), time(9)),  # and its rounding
         (datetime(1899, 12, 30, 8, 59, 59, 999_000), time(9)),
+        (datetime.max, time(23, 59, 59)),
     ],
 )
 def test_a_time_as_people_write_it_is_that_time(written: object, expected: time) -> None:
@@ -137,3 +140,26 @@ def test_a_header_without_a_needed_column_or_with_one_twice_is_refused() -> None
         read_header(["datum", "tijd", "tekst"])
     with pytest.raises(HeaderError, match="both mean"):
         read_header(["datum", "date", "kanalen", "tekst"])
+
+
+CELLS = st.one_of(
+    st.text(max_size=30),
+    st.text(alphabet="0123456789-/.: apmuhTZ+", max_size=20),
+    st.integers(min_value=-(10**12), max_value=10**12),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.datetimes(),
+    st.dates(),
+    st.times(),
+    st.none(),
+    st.booleans(),
+)
+
+
+@settings(max_examples=300, deadline=None, database=None)
+@given(value=CELLS)
+def test_any_cell_is_a_value_or_a_cell_error_never_a_crash(value: object) -> None:
+    for read in (cells.read_date, cells.read_time, cells.flag):
+        try:
+            read(value)
+        except cells.CellError as exc:
+            assert str(exc)
