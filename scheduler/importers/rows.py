@@ -101,16 +101,28 @@ def _text(value: object) -> str:
     return str(value).replace("\r\n", "\n").replace("\r", "\n").strip()
 
 
+def _one_line(text: str) -> str:
+    """Words joined by single spaces: a title or alt text is one line (YAML would fold a stray line
+    break such as U+0085 into a space anyway, so the file would not say what the cell did)."""
+    return " ".join(text.split())
+
+
 class _RowReader:
     def __init__(self, sheet: Sheet, row: Row, campaign: Campaign) -> None:
         self.sheet, self.row, self.campaign = sheet, row, campaign
         self.problems: list[RowProblem] = []
+        self.nul: set[str] = set()
 
     def cell(self, column: str) -> object:
         position = self.sheet.header.index.get(column)
         if position is None or position >= len(self.row.cells):
             return None
         value = self.row.cells[position]
+        if isinstance(value, str) and "\x00" in value:
+            if column not in self.nul:  # a post file cannot hold it, and no network takes it
+                self.nul.add(column)
+                self.fail(column, "has a NUL character (a broken export?); remove it")
+            value = value.replace("\x00", "")
         return None if isinstance(value, str) and not value.strip() else value
 
     def fail(self, column: str | None, message: str) -> None:
@@ -120,7 +132,7 @@ class _RowReader:
         when = self.when()
         channels = self.channels()
         text = self.body()
-        title = _text(self.cell(TITLE)) or None
+        title = _one_line(_text(self.cell(TITLE))) or None
         front: dict[str, Any] = {}
         given_id = self.post_id()
         if given_id:
@@ -219,7 +231,7 @@ class _RowReader:
 
     def media(self) -> list[dict[str, str]]:
         paths = cells.words(self.cell(IMAGE), "\n")
-        alts = cells.words(self.cell(ALT), "\n")
+        alts = [_one_line(alt) for alt in cells.words(self.cell(ALT), "\n")]
         if len(alts) > len(paths):
             self.fail(ALT, "there is alt text without an image; put the image's path in the image column")
         items = []

@@ -9,11 +9,17 @@ from datetime import datetime, time
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from openpyxl import Workbook
 
+from scheduler.content.campaign import load
+from scheduler.content.drafts import read_all
 from scheduler.importers import sheet as sheet_file
 from scheduler.importers import writer
+from scheduler.importers.columns import read_header
 from scheduler.importers.importer import CannotImport, prepare
+from scheduler.importers.rows import read_rows
 from tests.builders import write_campaign
 
 HASHTAGS = """\
@@ -208,3 +214,33 @@ def test_nothing_is_imported_while_a_settings_file_is_broken(root: Path, tmp_pat
     (root / "hashtags.yml").write_text("sets: [\n", encoding="utf-8")
     with pytest.raises(CannotImport, match=r"hashtags.yml:\d+: error: .*; fix it first"):
         prepare(root, path)
+
+
+@settings(max_examples=300, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    title=st.text(
+        alphabet=st.characters(blacklist_characters="\x00", blacklist_categories=["Cs"]), min_size=1, max_size=40
+    )
+    .map(str.strip)
+    .filter(bool),
+    text=st.text(
+        alphabet=st.characters(blacklist_characters="{}%\r\x00", blacklist_categories=["Cs"]), min_size=1, max_size=200
+    )
+    .map(str.strip)
+    .filter(bool),
+)
+def test_what_a_row_says_is_what_the_post_file_says(root: Path, title: str, text: str) -> None:
+    read = sheet_file.Sheet(
+        read_header(["date", "time", "channels", "text", "title"]),
+        1,
+        (sheet_file.Row(2, ("2027-11-15", "09:00", "mastodon", text, title)),),
+        "fuzz",
+    )
+    campaign = load(root)[0]
+    posts, problems = read_rows(read, campaign)
+    assert problems == []
+    path = root / "posts" / "fuzz.md"
+    path.write_text(writer.content(posts[0]), encoding="utf-8")
+    drafts, found = read_all(campaign)
+    assert [p for p in found if p.is_error] == []
+    assert [(d.title, d.body.strip("\n")) for d in drafts] == [(" ".join(title.split()), text)]
