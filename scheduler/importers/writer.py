@@ -14,8 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
+from scheduler.content import yamlfile
 from scheduler.importers.rows import ImportedPost
 
 _SLUG_WORDS = 8
@@ -41,7 +40,7 @@ def slug(text: str) -> str:
 
 
 def content(post: ImportedPost) -> str:
-    front = yaml.safe_dump(post.front, allow_unicode=True, sort_keys=False, width=100_000, default_flow_style=None)
+    front = yamlfile.dump(post.front)
     return f"---\n{front}---\n{post.text}\n"
 
 

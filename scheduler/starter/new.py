@@ -18,9 +18,9 @@ from importlib.resources.abc import Traversable
 from pathlib import Path, PurePosixPath
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-import yaml
 from babel import Locale, UnknownLocaleError
 
+from scheduler.content import yamlfile
 from scheduler.content.problems import did_you_mean
 
 TEMPLATE = files(__package__) / "template"
@@ -160,5 +160,4 @@ def _fill(text: str, values: Mapping[str, str]) -> str:
 
 def _scalar(value: str) -> str:
     """`value` as one YAML scalar on one line, quoted only where YAML needs it."""
-    dumped = yaml.safe_dump(value, allow_unicode=True, default_flow_style=True, width=10_000)
-    return dumped.removesuffix("\n").removesuffix("\n...")
+    return yamlfile.dump(value).removesuffix("\n").removesuffix("\n...")

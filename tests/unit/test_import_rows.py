@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from openpyxl import Workbook
 
+from scheduler.content import yamlfile
 from scheduler.content.campaign import load
 from scheduler.content.drafts import read_all
 from scheduler.importers import sheet as sheet_file
@@ -244,3 +245,15 @@ def test_what_a_row_says_is_what_the_post_file_says(root: Path, title: str, text
     drafts, found = read_all(campaign)
     assert [p for p in found if p.is_error] == []
     assert [(d.title, d.body.strip("\n")) for d in drafts] == [(" ".join(title.split()), text)]
+
+
+@settings(max_examples=300, deadline=None, database=None)
+@given(value=st.text(alphabet=st.characters(blacklist_categories=["Cs"]), max_size=30))
+def test_front_matter_is_written_so_it_reads_back_the_same(value: str) -> None:
+    written = yamlfile.dump({"title": value, "channels": ["mastodon"]})
+    assert yamlfile.load(written) == {"title": value, "channels": ["mastodon"]}
+
+
+@pytest.mark.parametrize("value", ["0E0", "no", "1e3", ".5", "~", "", "null", "True", "2027-11-15", "a\x85b", "#Tag"])
+def test_strings_that_look_like_other_things_are_quoted(value: str) -> None:
+    assert yamlfile.load(yamlfile.dump({"title": value, "channels": []}))["title"] == value
