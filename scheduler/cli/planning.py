@@ -207,7 +207,10 @@ def export(
 def _write_out(output: str | None, text: str, *, bom: bool) -> None:
     """To FILE (a sheet with a UTF-8 mark, so Excel reads its accents right), or to standard output."""
     if output and output != "-":
-        Path(output).write_text(text, encoding="utf-8-sig" if bom else "utf-8", newline="")
+        try:
+            Path(output).write_text(text, encoding="utf-8-sig" if bom else "utf-8", newline="")
+        except OSError as exc:
+            raise click.ClickException(f"cannot write {output}: {exc.strerror or exc}") from None
         click.echo(f"wrote {output}", err=True)
     else:
         click.echo(text, nl=False)
