@@ -118,6 +118,11 @@ class Draft:
         return (origin.path, origin.line) if origin else (self.path, 1)
 
 
+def is_post_id(value: str) -> bool:
+    """Whether `value` can be a post's `id:` (letters, digits, / _ . -, starting with a letter or digit)."""
+    return bool(_ID.match(value))
+
+
 class Reader:
     """How `read_all` reads one folder's _defaults.yml and one post: by reading them.
     scheduler.content.cache keeps what it read and reads again only what changed."""

@@ -80,8 +80,31 @@ class _Loader(_Base):  # type: ignore[misc]
         return super().construct_object(node, deep=deep)
 
 
+class _Dumper(yaml.SafeDumper):
+    """Writes a string plain only where YAML 1.1 (other readers) and this module's 1.2 core schema
+    both read it back as that string: `0E0`, `no` and `2027-11-15` are quoted."""
+
+    def represent_str(self, data: str) -> Any:
+        if _BREAKS.search(data.replace("\n", "")):  # U+0085/2028/2029: only escaped ("\N") do they survive
+            return self.represent_scalar("tag:yaml.org,2002:str", data, style='"')
+        return super().represent_str(data)
+
+
+_Dumper.add_representer(str, _Dumper.represent_str)
+
+
 def _resolver(tag: str, pattern: str, first: str) -> None:
     _Loader.add_implicit_resolver(tag, re.compile(pattern, re.X), list(first))
+    _Dumper.add_implicit_resolver(tag, re.compile(pattern, re.X), list(first))
+
+
+def dump(data: Any) -> str:
+    """`data` (plain data) as YAML text that `load` reads back as the same data; Unicode as is,
+    one line per value, flow style for lists and mappings of scalars."""
+    text: str = yaml.dump(
+        data, Dumper=_Dumper, allow_unicode=True, sort_keys=False, width=100_000, default_flow_style=None
+    )
+    return text
 
 
 _resolver("tag:yaml.org,2002:bool", r"^(?:true|True|TRUE|false|False|FALSE)$", "tTfF")

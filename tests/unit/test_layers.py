@@ -57,6 +57,11 @@ def under(name: str, prefixes: tuple[str, ...]) -> bool:
         ("scheduler.channels", ("scheduler.publish", "scheduler.views", "scheduler.cli")),
         ("scheduler.publish", ("scheduler.cli",)),
         ("scheduler.links", ("scheduler.channels", "scheduler.publish", "scheduler.views", "scheduler.cli")),
+        ("scheduler.starter", ("scheduler.channels", "scheduler.publish", "scheduler.views", "scheduler.cli")),
+        (
+            "scheduler.importers",
+            ("scheduler.channels", "scheduler.publish", "scheduler.views", "scheduler.cli", "scheduler.starter"),
+        ),
     ],
 )
 def test_a_floor_imports_nothing_from_the_floors_above_it(floor: str, forbidden: tuple[str, ...]) -> None:

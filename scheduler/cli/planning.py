@@ -1,0 +1,216 @@
+"""The commands that plan a campaign: new (from the starter), import (a spreadsheet → posts) and
+export (the plan as CSV or as a calendar)."""
+
+from __future__ import annotations
+
+import sys
+from datetime import date, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from scheduler.cli.app import WHEN_FORMATS, Context, _bound, main, now, pass_context
+
+if TYPE_CHECKING:
+    from scheduler.importers.writer import Planned
+
+
+def _week(value: str | None) -> date:
+    """--week, else the first Monday at least four weeks from now: time to write before it starts."""
+    if value is None:
+        soon = now().date() + timedelta(days=28)
+        return soon + timedelta(days=-soon.weekday() % 7)
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a date; write it as 2027-11-15", param_hint="--week") from None
+
+
+@main.command()
+@click.argument("directory", metavar="DIR", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--name", help="The campaign's name (default: the folder's name).")
+@click.option("--timezone", default="Europe/Amsterdam", show_default=True, help="IANA time zone of the campaign.")
+@click.option("--language", default="nl", show_default=True, help="Language of dates and example texts (nl, en, ...).")
+@click.option("--week", metavar="DATE", help="First day of the campaign week (default: a Monday four weeks ahead).")
+def new(directory: Path, name: str | None, timezone: str, language: str, week: str | None) -> None:
+    """Start a campaign in DIR from examples; it validates at once.
+
+    Example posts (a week, a year of stories, a hashtag post), settings, dry-run channels with
+    every network as a comment, the CI preview, a .gitignore and a README. Never overwrites a
+    file: one that is already there is kept, and named; a folder with posts/ or channels.yml is
+    refused.
+    """
+    from babel.dates import format_date
+
+    from scheduler.content.problems import plural
+    from scheduler.starter.new import Options, StarterError, create
+
+    first = _week(week)
+    options = Options(name or directory.resolve().name, timezone, language, first)
+    try:
+        result = create(directory, options)
+    except StarterError as exc:
+        raise click.UsageError(str(exc)) from None
+    except OSError as exc:
+        raise click.ClickException(f"cannot write in {directory}: {exc.strerror or exc}") from None
+    for path in result.written:
+        click.echo(f"  wrote {path}")
+    for path in result.kept:
+        click.echo(f"  kept  {path} (it was already there; not changed)")
+    click.echo(
+        f"{directory}: {plural(len(result.written), 'file')} written"
+        + (f", {plural(len(result.kept), 'file')} kept as they were" if result.kept else "")
+        + f"; the campaign week starts {format_date(first, 'EEEE d MMMM y', locale=language)}."
+    )
+    root = f" --root {directory}" if directory != Path(".") else ""
+    click.echo(f"Next: campaign validate{root}, campaign preview{root}, campaign rehearse{root}")
+    if result.kept:
+        click.echo("Files that were already there may not fit the new ones: run campaign validate.", err=True)
+
+
+@main.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--into", metavar="DIR", help="Folder under posts/ for the new files (default: posts/).")
+@click.option("--dry-run", is_flag=True, help="Write nothing: show each file that would be written.")
+@click.option("--sheet", metavar="NAME", help="The sheet of an .xlsx workbook (default: the first).")
+@click.option("--encoding", metavar="NAME", help="The encoding of a CSV file (default: found from the file).")
+@pass_context
+def import_(obj: Context, file: Path, into: str | None, dry_run: bool, sheet: str | None, encoding: str | None) -> None:
+    """A post file for each row of a sheet (CSV or .xlsx).
+
+    The header row names the columns, in English or Dutch: date (datum), time (tijd), channels
+    (kanalen), text (tekst), and optionally title (titel), hashtags, image (afbeelding), alt, id,
+    draft (concept). A row with a problem is reported by its number and column; the other rows
+    still go in. An existing file is never overwritten. Exit 1 if any row was not imported.
+    """
+    from scheduler.content.problems import plural
+    from scheduler.importers import writer
+    from scheduler.importers.importer import CannotImport, prepare
+
+    root = obj.root
+    try:
+        prepared = prepare(root, file, into=into, sheet=sheet, encoding=encoding, parallel=True)
+    except CannotImport as exc:
+        raise click.ClickException(f"{file}: {exc}") from None
+    header = prepared.sheet.header
+    click.echo(
+        f"{file.name} ({prepared.sheet.described}): {plural(len(prepared.sheet.rows), 'row')} after the header",
+        err=True,
+    )
+    if header.ignored:
+        click.echo(f"note: not read, no such column: {', '.join(map(repr, header.ignored))}", err=True)
+    for problem in prepared.problems:
+        click.echo(f"{file.name}: {problem}", err=True)
+    verb = "would write" if dry_run else "wrote"
+    new = [p for p in prepared.planned if not p.unchanged]
+    for item in prepared.planned:
+        if item.unchanged:
+            click.echo(f"row {item.row}: {item.path} is already there with the same content; left as it is")
+    if dry_run:
+        for item in new:
+            click.echo(f"row {item.row}: {verb} {item.path}")
+            click.echo("".join(f"    {line}\n" for line in item.content.splitlines()), nl=False)
+        written: list[writer.Planned] = []
+        raced: list[writer.Planned] = []
+    else:
+        written, raced = writer.write(root, new)
+        for item in written:
+            click.echo(f"row {item.row}: {verb} {item.path}")
+        for item in raced:
+            click.echo(f"row {item.row}: not written: {item.path} appeared meanwhile; import again", err=True)
+    not_imported = len({p.row for p in prepared.problems})
+    same = len(prepared.planned) - len(new)
+    click.echo(
+        f"{plural(len(new) if dry_run else len(written), 'post')} {'would be written' if dry_run else 'written'}"
+        + (f", {plural(same, 'post')} already there" if same else "")
+        + (
+            f", {plural(not_imported, 'row')} not imported: fix them in the sheet and import it again"
+            if not_imported
+            else ""
+        )
+        + (" (the rows imported now are then left as they are)" if not_imported and not dry_run else ""),
+        err=True,
+    )
+    errors = _check_written(obj, written)
+    if not_imported or raced or errors:
+        sys.exit(1)
+
+
+def _check_written(obj: Context, written: list[Planned]) -> int:
+    """Plan the campaign with the new files and report their problems by row; the number of errors."""
+    if not written:
+        return 0
+    rows = {item.path: item.row for item in written}
+    plan = obj.checked_plan(now())
+    found = [p for p in plan.problems if p.path in rows]
+    for problem in found:
+        click.echo(f"row {rows[problem.path]}: {problem}", err=True)
+    errors = sum(p.is_error for p in found)
+    if errors:
+        click.echo("campaign validate lists these too; fix the files or the rows", err=True)
+    return errors
+
+
+@main.command()
+@click.option("--format", "fmt", type=click.Choice(["csv", "ics"]), required=True, help="A sheet, or a calendar.")
+@click.option("--output", "-o", metavar="FILE", help="Write to FILE instead of standard output.")
+@click.option(
+    "--delimiter", default=",", show_default=True, help="csv: the character between columns (; for Excel in Dutch)."
+)
+@click.option("--from", "start", metavar="WHEN", help=f"ics: the first time to include: {WHEN_FORMATS}.")
+@click.option(
+    "--to", "end", metavar="WHEN", help=f"ics: the last time to include (a date includes its day): {WHEN_FORMATS}."
+)
+@click.option("--channel", metavar="NAME", help="ics: only this channel.")
+@pass_context
+def export(
+    obj: Context, fmt: str, output: str | None, delimiter: str, start: str | None, end: str | None, channel: str | None
+) -> None:
+    """Write the plan as a sheet (csv) or as a calendar (ics).
+
+    csv: one row per post, in the columns `campaign import` reads, so exporting and importing
+    again keeps every post; what the sheet
+    cannot carry is named. ics: every send an event in the campaign's time zone, with a UID per
+    post and channel, so a calendar app updates its events when the file is imported again.
+    """
+    from scheduler.content.problems import plural
+
+    plan = obj.plan(parallel=True)
+    if fmt == "csv":
+        from scheduler.views import table
+
+        if start or end or channel:
+            raise click.UsageError("--from, --to and --channel are for --format ics; a sheet has every post")
+        if len(delimiter) != 1:
+            raise click.BadParameter("give one character, such as , or ;", param_hint="--delimiter")
+        result = table.as_csv(plan, delimiter=delimiter)
+        for note in result.notes:
+            click.echo(f"note: {note}", err=True)
+        _write_out(output, result.text, bom=True)
+        click.echo(f"{plural(result.posts, 'post')} exported", err=True)
+        return
+    from scheduler.views import ics
+
+    zone = plan.campaign.settings.timezone
+    if channel is not None and channel not in plan.campaign.channels:
+        raise click.BadParameter(f"no channel {channel!r} in channels.yml", param_hint="--channel")
+    entries = plan.select(start=_bound(start, zone, False), end=_bound(end, zone, True), channel=channel)
+    _write_out(output, ics.calendar(plan, entries, stamp=now()), bom=False)
+    held = sum(1 for e in entries if not e.publishable)
+    if held:
+        click.echo(
+            f"note: {plural(held, 'event')} marked 'held:', a problem holds them (campaign validate lists it)", err=True
+        )
+
+
+def _write_out(output: str | None, text: str, *, bom: bool) -> None:
+    """To FILE (a sheet with a UTF-8 mark, so Excel reads its accents right), or to standard output."""
+    if output and output != "-":
+        try:
+            Path(output).write_text(text, encoding="utf-8-sig" if bom else "utf-8", newline="")
+        except OSError as exc:
+            raise click.ClickException(f"cannot write {output}: {exc.strerror or exc}") from None
+        click.echo(f"wrote {output}", err=True)
+    else:
+        click.echo(text, nl=False)
