@@ -168,8 +168,14 @@ def run(obj: Context, once: bool, workers: int | None, log_format: str | None, l
 @click.option(
     "--to", "end", metavar="WHEN", help=f"End (default: after the last post; a date includes its day): {WHEN_FORMATS}."
 )
+@click.option(
+    "--keep",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Keep the rehearsal's ledger in FILE (SQLite), with made-up counts at every age, for "
+    "`DATABASE_URL=sqlite:///FILE campaign report`.",
+)
 @pass_context
-def rehearse(obj: Context, start: str | None, end: str | None) -> None:
+def rehearse(obj: Context, start: str | None, end: str | None, keep: Path | None) -> None:
     """Run the real publisher over a simulated clock, with every channel replaced by dry-run.
 
     It starts now (or at --from): sends due before that are skipped, and said so.
@@ -188,7 +194,9 @@ def rehearse(obj: Context, start: str | None, end: str | None) -> None:
     for problem in plan.problems:
         click.echo(f"{problem}", err=True)
     with tempfile.TemporaryDirectory(prefix="rehearse-") as tmp:
-        ledger = Ledger(f"sqlite:///{tmp}/ledger.db")
+        if keep is not None:
+            keep.unlink(missing_ok=True)
+        ledger = Ledger(f"sqlite:///{keep.resolve() if keep else Path(tmp) / 'ledger.db'}")
         ledger.upgrade()
         begin = _bound(start, zone, False) or now()
         clock = SimulatedClock(begin)
@@ -206,6 +214,12 @@ def rehearse(obj: Context, start: str | None, end: str | None) -> None:
                 f"{when}  {outcome.channel:<12} {outcome.post:<40} {outcome.state}"
                 + ("" if outcome.state == State.PUBLISHED else f": {outcome.detail}")
             )
+        if keep is not None:
+            from scheduler.results import rehearsal
+            from scheduler.results.collector import Config
+
+            taken = rehearsal.collect(ledger, plan.campaign, Path(tmp) / "outbox.jsonl", clock, obj.root, Config.from_env())
+            click.echo(f"rehearsal: {plural(taken, 'snapshot')} of made-up counts kept in {keep}", err=True)
         ledger.close()
     summary = ", ".join(f"{v} {k}" for k, v in sorted(counts.items())) or "nothing due"
     click.echo(f"rehearsal: {summary} in {time.perf_counter() - started:.1f} s", err=True)

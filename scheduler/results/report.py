@@ -61,6 +61,12 @@ class Send:
         """The oldest-age measure with counts: the best figure there is for this send."""
         return next((m for m in reversed(self.measures) if m.counts is not None), None)
 
+    @property
+    def engagement(self) -> int | None:
+        """Engagement at the latest measure; None when nothing was measured."""
+        latest = self.latest
+        return engagement(latest.counts) if latest is not None and latest.counts is not None else None
+
     def at(self, age: timedelta) -> Counts | None:
         return next((m.counts for m in self.measures if m.age == age), None)
 
@@ -113,8 +119,8 @@ class Report:
 
     @property
     def top(self) -> list[Send]:
-        ranked = [s for s in self.sends if s.latest is not None]
-        return sorted(ranked, key=lambda s: (-engagement(s.latest.counts), s.published_at))[:TOP]  # type: ignore[union-attr]
+        ranked = [s for s in self.sends if s.engagement is not None]
+        return sorted(ranked, key=lambda s: (-(s.engagement or 0), s.published_at))[:TOP]
 
 
 def build(
