@@ -156,8 +156,15 @@ def run(obj: Context, once: bool, workers: int | None, log_format: str | None, l
         return
     from scheduler.errors import ConfigError
 
+    from scheduler.publish.publisher import Channels
+    from scheduler.results.collector import Collector, Config
+
     try:
-        the_daemon = Daemon(obj.root, publisher, workers)
+        # Counts and replies are read in a thread of their own, with adapters of their own.
+        collector = Collector(
+            ledger, Channels(campaign), publisher.alerter, publisher.clock, obj.root, Config.from_env()
+        )
+        the_daemon = Daemon(obj.root, publisher, workers, background=collector)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
     sys.exit(the_daemon.run())

@@ -50,11 +50,16 @@ class Adapters(Protocol):
 
     def get(self, name: str) -> Channel: ...
 
+    def update(self, campaign: Campaign) -> None: ...
+
+    def close(self) -> None: ...
+
 
 @dataclass(frozen=True)
 class Config:
     ages: tuple[timedelta, ...]
     replies_for: timedelta
+    every: timedelta = POLL  # between two passes of the daemon's collector
     max_requests: int = 500  # per pass: a pass stays short, the next one follows at once
 
     @classmethod
@@ -62,11 +67,12 @@ class Config:
         try:
             ages = tuple(sorted({settings.parse_duration(p) for p in settings.get("CAMPAIGN_RESULT_AGES").split(",")}))
             replies_for = settings.parse_duration(settings.get("CAMPAIGN_REPLIES_FOR"))
+            every = settings.parse_duration(settings.get("CAMPAIGN_COLLECT_EVERY"))
         except ValueError as exc:
-            raise ConfigError(f"CAMPAIGN_RESULT_AGES or CAMPAIGN_REPLIES_FOR: {exc}") from None
+            raise ConfigError(f"CAMPAIGN_RESULT_AGES, CAMPAIGN_REPLIES_FOR or CAMPAIGN_COLLECT_EVERY: {exc}") from None
         if any(age <= timedelta(0) for age in ages):
             raise ConfigError("CAMPAIGN_RESULT_AGES: every age must be longer than 0")
-        return cls(ages, replies_for)
+        return cls(ages, replies_for, max(every, timedelta(seconds=1)))
 
 
 @dataclass
@@ -106,6 +112,16 @@ class Collector:
         self.thread = threading.Thread(target=self.run, args=(stop,), name="results", daemon=True)
         self.thread.start()
 
+    def update(self, campaign: Campaign) -> None:
+        """Take a newly read channels.yml (the daemon re-planned)."""
+        self.channels.update(campaign)
+
+    def close(self, timeout: float) -> None:
+        """After `stop` was set: let a request in flight end (within `timeout`), release connections."""
+        if self.thread is not None:
+            self.thread.join(timeout)
+        self.channels.close()
+
     def run(self, stop: threading.Event) -> None:
         backoff = FIRST_BACKOFF
         while not stop.is_set():
@@ -114,7 +130,7 @@ class Collector:
                 backoff = FIRST_BACKOFF
                 if done.snapshots or done.replies or done.alerts:
                     log.info("results: %s", done.summary())
-                wait = timedelta(0) if done.more else POLL
+                wait = timedelta(0) if done.more else self.config.every
             except LedgerUnavailable:
                 wait = backoff  # the publishing loop reports the outage, once
                 backoff = min(backoff * 2, MAX_BACKOFF)

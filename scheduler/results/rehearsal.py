@@ -27,6 +27,12 @@ class _Simulated:
             self._made[name] = SimulatedCounts(name, {"outbox": str(self.outbox)}, clock=self.clock.now)
         return self._made[name]
 
+    def update(self, campaign: Campaign) -> None:
+        self.campaign = campaign
+
+    def close(self) -> None:
+        self._made.clear()
+
 
 def collect(
     ledger: Ledger, campaign: Campaign, outbox: Path, clock: SimulatedClock, root: Path, config: Config
