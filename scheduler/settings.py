@@ -58,7 +58,9 @@ SETTINGS = (
         "the ages after publishing at which the daemon and `collect` take each post's public counts",
     ),
     Setting("CAMPAIGN_REPLIES_FOR", "14 days", "how long after publishing the replies to a post are read"),
-    Setting("CAMPAIGN_COLLECT_EVERY", "30 seconds", "how often the daemon's collector looks for counts and replies due"),
+    Setting(
+        "CAMPAIGN_COLLECT_EVERY", "30 seconds", "how often the daemon's collector looks for counts and replies due"
+    ),
     Setting(
         "CAMPAIGN_FAULT",
         "",

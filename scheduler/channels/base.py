@@ -9,7 +9,7 @@ its type name (the `type:` of a channel in channels.yml). Built-in adapters use 
     InDoubt(reason)             it may be out; the daemon settles it with `lookup` or a person
 It never returns on failure, and it never retries a non-idempotent request by itself.
 
-After publishing, `counts` and `replies` read what a post reached (scheduler.results collects them).
+After publishing, `counts` and `replies_to` read what a post reached (scheduler.results collects them).
 Both only read; they raise RetryLater (with the network's rate-limit wait) or Rejected, never InDoubt.
 A network without public counts or replies (webhooks, Telegram bots) keeps `has_counts` or
 `has_replies` false, so the report says "no counts" rather than showing zeros.
@@ -126,7 +126,7 @@ class Channel(ABC):
         (deleted) is absent. At most `counts_batch` receipts per call. Only when `has_counts`."""
         raise NotImplementedError(f"{self.type_name} has no public counts")
 
-    def replies(self, published: Receipt) -> list[Reply]:
+    def replies_to(self, published: Receipt) -> list[Reply]:
         """Other people's replies to a published post (the account's own thread parts left out),
         oldest first. Only when `has_replies`."""
         raise NotImplementedError(f"{self.type_name} has no replies to read")

@@ -154,7 +154,7 @@ class BlueskyChannel(Channel):
                 )
         return found
 
-    def replies(self, published: Receipt) -> list[Reply]:
+    def replies_to(self, published: Receipt) -> list[Reply]:
         if not published.remote_id:
             return []
         params = {"uri": published.remote_id, "depth": 20, "parentHeight": 0}

@@ -140,7 +140,7 @@ class MastodonChannel(Channel):
                 )
         return found
 
-    def replies(self, published: Receipt) -> list[Reply]:
+    def replies_to(self, published: Receipt) -> list[Reply]:
         if not published.remote_id:
             return []
         context = self._read(f"/api/v1/statuses/{quote(published.remote_id, safe='')}/context")

@@ -10,8 +10,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from scheduler.cli import publishing  # noqa: F401 - registers the ledger commands on `main`
-from scheduler.cli import results  # noqa: F401 - registers collect, report, replies
+from scheduler.cli import publishing, results  # noqa: F401 - they register their commands on `main`
 from scheduler.cli.app import WHEN_FORMATS, Context, _bound, main, now, pass_context
 
 if TYPE_CHECKING:

@@ -155,7 +155,6 @@ def run(obj: Context, once: bool, workers: int | None, log_format: str | None, l
             sys.exit(1)
         return
     from scheduler.errors import ConfigError
-
     from scheduler.publish.publisher import Channels
     from scheduler.results.collector import Collector, Config
 
@@ -225,7 +224,9 @@ def rehearse(obj: Context, start: str | None, end: str | None, keep: Path | None
             from scheduler.results import rehearsal
             from scheduler.results.collector import Config
 
-            taken = rehearsal.collect(ledger, plan.campaign, Path(tmp) / "outbox.jsonl", clock, obj.root, Config.from_env())
+            taken = rehearsal.collect(
+                ledger, plan.campaign, Path(tmp) / "outbox.jsonl", clock, obj.root, Config.from_env()
+            )
             click.echo(f"rehearsal: {plural(taken, 'snapshot')} of made-up counts kept in {keep}", err=True)
         ledger.close()
     summary = ", ".join(f"{v} {k}" for k, v in sorted(counts.items())) or "nothing due"

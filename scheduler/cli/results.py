@@ -63,7 +63,9 @@ def collect(obj: Context, once: bool, log_format: str | None, log_level: str | N
 @click.option(
     "--format", "fmt", type=click.Choice(["html", "markdown", "csv", "json"]), default="markdown", show_default=True
 )
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write to FILE (default: stdout).")
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write to FILE (default: stdout)."
+)
 @pass_context
 def report(obj: Context, start: str | None, end: str | None, fmt: str, output: Path | None) -> None:
     """The retrospective: per day, channel, series and hashtag, the top posts, every send's counts

@@ -48,6 +48,7 @@ class Background(Protocol):
 
     def close(self, timeout: float) -> None: ...
 
+
 POLL = timedelta(seconds=5)  # wake at least this often: pauses set or lifted, other daemons' retries
 AGAIN = timedelta(seconds=0.1)  # the shortest sleep when something is due but nothing could be claimed
 OUTAGE_BACKOFF = (timedelta(seconds=0.5), timedelta(seconds=5))  # first and longest wait for the ledger

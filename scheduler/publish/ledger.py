@@ -1145,7 +1145,9 @@ class Ledger:
                 row.delivery_id,
                 timedelta(seconds=row.age_s),
                 row.taken_at,
-                None if all(getattr(row, n) is None for n in COUNT_NAMES) else Counts(**{n: getattr(row, n) for n in COUNT_NAMES}),
+                None
+                if all(getattr(row, n) is None for n in COUNT_NAMES)
+                else Counts(**{n: getattr(row, n) for n in COUNT_NAMES}),
                 row.note,
             )
             for row in rows
@@ -1217,7 +1219,9 @@ class Ledger:
                     "watch": item.watch[:200] if item.watch else None,
                 }
                 new_ids.append(conn.execute(replies.insert().values(**values)).inserted_primary_key[0])  # type: ignore[index]
-            if not conn.execute(update(reply_polls).where(reply_polls.c.delivery_id == published.id).values(polled_at=now)).rowcount:
+            if not conn.execute(
+                update(reply_polls).where(reply_polls.c.delivery_id == published.id).values(polled_at=now)
+            ).rowcount:
                 conn.execute(reply_polls.insert().values(delivery_id=published.id, polled_at=now))
             if not new_ids:
                 return []

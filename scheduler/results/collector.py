@@ -216,7 +216,7 @@ class Collector:
             adapter = replying[name]
             done.requests += 1
             try:
-                found = adapter.replies(Receipt(published.url, published.remote_id))
+                found = adapter.replies_to(Receipt(published.url, published.remote_id))
             except ChannelError as exc:
                 self._failed(name, now, exc)
                 continue
@@ -267,10 +267,8 @@ class Collector:
     def _failed(self, name: str, now: datetime, exc: ChannelError) -> None:
         last = self._rest.get(name)
         backoff = FIRST_BACKOFF if last is None else min(last[1] * 2, MAX_BACKOFF)
-        if isinstance(exc, RetryLater) and exc.after is not None:
-            wait = timedelta(seconds=exc.after)  # the network's own word (Retry-After, rate-limit reset)
-        else:
-            wait = backoff
+        # A rate limit's own word (Retry-After, the reset header) wins over the backoff.
+        wait = timedelta(seconds=exc.after) if isinstance(exc, RetryLater) and exc.after is not None else backoff
         self._rest[name] = (now + wait, backoff, exc.reason)
         log.warning("results: %s answered %s; reading again in %s", name, exc.reason, human(wait))
 

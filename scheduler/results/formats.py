@@ -67,9 +67,7 @@ def to_json(report: Report) -> str:
         return {age_words(age): _figure(f) for age, f in group.figures.items()}
 
     def groups(items: tuple[Group, ...]) -> list[dict[str, Any]]:
-        return [
-            {"name": g.label, "sends": g.sends, "sends_with_counts": g.counted, "at": figures(g)} for g in items
-        ]
+        return [{"name": g.label, "sends": g.sends, "sends_with_counts": g.counted, "at": figures(g)} for g in items]
 
     data = {
         "campaign": report.campaign,
@@ -78,6 +76,7 @@ def to_json(report: Report) -> str:
         "to": _iso(report.end, report),
         "ages": [age_words(a) for a in report.ages],
         "without_counts": list(report.without_counts),
+        "made_up": report.made_up,
         "sends": [_send(s, report) for s in report.sends],
         "by_day": groups(report.days),
         "by_channel": groups(report.channels),
@@ -153,7 +152,9 @@ def to_csv(report: Report) -> str:
             writer.writerow([*first, "", "", "", "", "", "", "", "", "", "no counts on this network"])
             continue
         for m in send.measures:
-            counts = [("" if m.counts is None or getattr(m.counts, n) is None else getattr(m.counts, n)) for n in COUNTED]
+            counts = [
+                ("" if m.counts is None or getattr(m.counts, n) is None else getattr(m.counts, n)) for n in COUNTED
+            ]
             total = "" if m.counts is None else engagement(m.counts)
             row = [age_words(m.age), int(m.age.total_seconds()), _iso(m.taken_at, report), *counts, total, m.note or ""]
             writer.writerow([*first, *row])
@@ -167,6 +168,8 @@ def to_markdown(report: Report) -> str:
     words = labels(report.language)
     lines = [f"## {report.campaign}: {words['title']}", ""]
     lines.append(f"{_count(len(report.sends), 'sends', words, report)} · {words['times_in']} {report.zone}")
+    if report.made_up:
+        lines += ["", f"_{words['made_up']}_"]
     if report.without_counts:
         lines.append("")
         lines.append(f"{words['no_counts']}: {', '.join(report.without_counts)}")
@@ -188,7 +191,8 @@ def to_markdown(report: Report) -> str:
         latest = send.latest
         age = age_words(latest.age, report.language) if latest else ""
         link = f"[{_md(send.post)}]({send.url})" if send.url and send.url.startswith("http") else _md(send.post)
-        lines.append(f"{rank}. {link} {words['on']} {send.channel}: {send.engagement} {words['engagement']} ({words['at']} {age})")
+        figure = f"{send.engagement} {words['engagement']} ({words['at']} {age})"
+        lines.append(f"{rank}. {link} {words['on']} {send.channel}: {figure}")
     lines += ["", f"_{words['legend']}_", ""]
     return "\n".join(lines)
 

@@ -34,13 +34,16 @@ class _Simulated:
         self._made.clear()
 
 
-def collect(
-    ledger: Ledger, campaign: Campaign, outbox: Path, clock: SimulatedClock, root: Path, config: Config
-) -> int:
+def collect(ledger: Ledger, campaign: Campaign, outbox: Path, clock: SimulatedClock, root: Path, config: Config) -> int:
     """Take every snapshot of every published send at its age, moving `clock`; how many were taken."""
     collector = Collector(ledger, _Simulated(campaign, outbox, clock), Alerter(ledger), clock, root, config)
     times = sorted(
-        {row.published_at + age for row in ledger.rows(states=(State.PUBLISHED,)) if row.published_at for age in config.ages}
+        {
+            row.published_at + age
+            for row in ledger.rows(states=(State.PUBLISHED,))
+            if row.published_at
+            for age in config.ages
+        }
     )
     taken = 0
     for moment in times:

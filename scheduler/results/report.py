@@ -118,6 +118,11 @@ class Report:
     generated_at: datetime
 
     @property
+    def made_up(self) -> bool:
+        """Counts of dry-run channels: only a rehearsal (`rehearse --keep`) makes those up."""
+        return any(s.network == "dryrun" and s.latest is not None for s in self.sends)
+
+    @property
     def top(self) -> list[Send]:
         ranked = [s for s in self.sends if s.engagement is not None]
         return sorted(ranked, key=lambda s: (-(s.engagement or 0), s.published_at))[:TOP]

@@ -72,8 +72,12 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
             f"  masto: {{type: mastodon, instance: '{masto.url}', token: '${{MASTODON_TOKEN}}'}}\n"
             f"  sky: {{type: bluesky, pds: '{sky.url}', handle: campagne.test, app_password: '${{SKY_PASSWORD}}'}}\n"
         )
-        root = write(tmp_path, {"week/aftrap": (START, "Doorbreek de stilte. #WeekTegenKindermishandeling")},
-                     channels=channels, default_channels="[masto, sky]")
+        root = write(
+            tmp_path,
+            {"week/aftrap": (START, "Doorbreek de stilte. #WeekTegenKindermishandeling")},
+            channels=channels,
+            default_channels="[masto, sky]",
+        )
         (root / "watchlist.yml").write_text(WATCH, encoding="utf-8")
         ledger = Ledger(f"sqlite:///{tmp_path / 'ledger.db'}")
         ledger.upgrade()
