@@ -1186,47 +1186,50 @@ class Ledger:
                 for r in conn.execute(query)
             ]
 
-    def record_replies(self, published: Published, found: Iterable[NewReply], now: datetime) -> list[StoredReply]:
-        """Keep the replies not kept before (by channel and remote id) and note the read; the new ones."""
-        found = list(found)
+    def record_replies(self, read: Iterable[tuple[Published, list[NewReply]]], now: datetime) -> list[StoredReply]:
+        """Keep the replies of each post read that were not kept before (by channel and remote id)
+        and note when each post was read, in one transaction; the new replies."""
+        new_ids: list[int] = []
         with self._tx() as conn:
-            known = {
-                r.remote_id
-                for chunk in _chunks([f.reply.remote_id for f in found])
-                for r in conn.execute(
-                    select(replies.c.remote_id).where(
-                        replies.c.channel == published.channel, replies.c.remote_id.in_(chunk)
-                    )
-                )
-            }
-            new_ids = []
-            for item in found:
-                if item.reply.remote_id in known:
-                    continue
-                known.add(item.reply.remote_id)
-                reply = item.reply
-                values = {
-                    "delivery_id": published.id,
-                    "post": published.post,
-                    "channel": published.channel,
-                    "network": item.network[:40],
-                    "remote_id": reply.remote_id[:300],
-                    "author": reply.author[:300],
-                    "at": reply.at,
-                    "text": reply.text,
-                    "url": reply.url,
-                    "found_at": now,
-                    "watch": item.watch[:200] if item.watch else None,
-                }
-                new_ids.append(conn.execute(replies.insert().values(**values)).inserted_primary_key[0])  # type: ignore[index]
-            if not conn.execute(
-                update(reply_polls).where(reply_polls.c.delivery_id == published.id).values(polled_at=now)
-            ).rowcount:
-                conn.execute(reply_polls.insert().values(delivery_id=published.id, polled_at=now))
+            for published, found in read:
+                new_ids += self._keep_replies(conn, published, found, now)
             if not new_ids:
                 return []
             rows = conn.execute(select(replies).where(replies.c.id.in_(new_ids)).order_by(replies.c.id))
             return [StoredReply(**row._asdict()) for row in rows]
+
+    def _keep_replies(self, conn: Connection, published: Published, found: list[NewReply], now: datetime) -> list[int]:
+        known = set()
+        if found:
+            for chunk in _chunks([f.reply.remote_id for f in found]):
+                query = select(replies.c.remote_id).where(
+                    replies.c.channel == published.channel, replies.c.remote_id.in_(chunk)
+                )
+                known |= {r.remote_id for r in conn.execute(query)}
+        new_ids = []
+        for item in found:
+            if item.reply.remote_id in known:
+                continue
+            known.add(item.reply.remote_id)
+            reply = item.reply
+            values = {
+                "delivery_id": published.id,
+                "post": published.post,
+                "channel": published.channel,
+                "network": item.network[:40],
+                "remote_id": reply.remote_id[:300],
+                "author": reply.author[:300],
+                "at": reply.at,
+                "text": reply.text,
+                "url": reply.url,
+                "found_at": now,
+                "watch": item.watch[:200] if item.watch else None,
+            }
+            new_ids.append(conn.execute(replies.insert().values(**values)).inserted_primary_key[0])  # type: ignore[index]
+        polled = update(reply_polls).where(reply_polls.c.delivery_id == published.id).values(polled_at=now)
+        if not conn.execute(polled).rowcount:
+            conn.execute(reply_polls.insert().values(delivery_id=published.id, polled_at=now))
+        return new_ids
 
     def stored_replies(self, *, unhandled: bool = False, watched: bool = False) -> list[StoredReply]:
         """The replies kept, oldest first: all, those no one handled, or those matching the watch list

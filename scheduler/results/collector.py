@@ -34,12 +34,13 @@ from scheduler.content.problems import human, plural
 from scheduler.errors import CampaignError, ChannelError, ConfigError, LedgerUnavailable, RetryLater
 from scheduler.publish.alerts import Alerter
 from scheduler.publish.clock import Clock
-from scheduler.publish.ledger import Ledger, NewReply, Snapshot, SnapshotsDue, StoredReply
+from scheduler.publish.ledger import Ledger, NewReply, Published, Snapshot, SnapshotsDue, StoredReply
 from scheduler.results import watchlist
 
 log = logging.getLogger("scheduler.results.collector")
 POLL = timedelta(seconds=30)  # between two passes of the daemon's collector
 FIRST_BACKOFF, MAX_BACKOFF = timedelta(seconds=30), timedelta(minutes=30)
+WRITE_EVERY = 50  # reads kept in memory before one transaction records them (a kill redoes at most these)
 REPLIES_EVERY = (timedelta(minutes=5), timedelta(hours=1))  # shortest and longest time between two reads
 
 
@@ -178,41 +179,47 @@ class Collector:
         by_channel: dict[str, list[SnapshotsDue]] = defaultdict(list)
         for due in self.ledger.snapshots_due(now, self.config.ages, awake):
             by_channel[due.published.channel].append(due)
-        for name, items in by_channel.items():
-            adapter = counting[name]
-            size = max(1, adapter.counts_batch)
-            for start in range(0, len(items), size):
-                if done.requests >= self.config.max_requests:
-                    done.more = True
-                    return
-                if stop is not None and stop.is_set():
-                    return
-                batch = items[start : start + size]
-                receipts = [Receipt(d.published.url, d.published.remote_id) for d in batch]
-                done.requests += 1
-                try:
-                    found = adapter.counts(receipts)
-                except ChannelError as exc:
-                    self._failed(name, now, exc)
-                    break
-                self._well(name)
-                done.snapshots += self.ledger.record_snapshots(_snapshots(batch, found, self.clock.now()))
+        taken: list[Snapshot] = []  # written every WRITE_EVERY reads, in one transaction
+        reads = 0
+        try:
+            for name, items in by_channel.items():
+                adapter = counting[name]
+                size = max(1, adapter.counts_batch)
+                for start in range(0, len(items), size):
+                    if done.requests >= self.config.max_requests or (stop is not None and stop.is_set()):
+                        done.more = done.requests >= self.config.max_requests
+                        return
+                    batch = items[start : start + size]
+                    receipts = [Receipt(d.published.url, d.published.remote_id) for d in batch]
+                    done.requests += 1
+                    try:
+                        found = adapter.counts(receipts)
+                    except ChannelError as exc:
+                        self._failed(name, now, exc)
+                        break
+                    self._well(name)
+                    taken += _snapshots(batch, found, self.clock.now())
+                    reads += 1
+                    if reads % WRITE_EVERY == 0:
+                        done.snapshots += self.ledger.record_snapshots(taken)
+                        taken = []
+        finally:
+            done.snapshots += self.ledger.record_snapshots(taken)
 
     def _replies(
         self, now: datetime, replying: dict[str, Channel], done: Collected, stop: threading.Event | None
     ) -> None:
         watch = self.watch_list(now)
+        read: list[tuple[Published, list[NewReply]]] = []  # written every WRITE_EVERY reads, in one transaction
         for published, polled_at in self.ledger.reply_targets(now, self.config.replies_for, list(replying)):
             if polled_at is not None and now - polled_at < _read_every(now - published.published_at):
                 continue
             name = published.channel
             if self._resting(name, now):
                 continue
-            if done.requests >= self.config.max_requests:
-                done.more = True
-                return
-            if stop is not None and stop.is_set():
-                return
+            if done.requests >= self.config.max_requests or (stop is not None and stop.is_set()):
+                done.more = done.requests >= self.config.max_requests
+                break
             adapter = replying[name]
             done.requests += 1
             try:
@@ -221,8 +228,11 @@ class Collector:
                 self._failed(name, now, exc)
                 continue
             self._well(name)
-            new = [NewReply(r, adapter.type_name, watch.match(r.text)) for r in found]
-            done.replies += len(self.ledger.record_replies(published, new, self.clock.now()))
+            read.append((published, [NewReply(r, adapter.type_name, watch.match(r.text)) for r in found]))
+            if len(read) >= WRITE_EVERY:
+                done.replies += len(self.ledger.record_replies(read, self.clock.now()))
+                read = []
+        done.replies += len(self.ledger.record_replies(read, self.clock.now()))
 
     def alert_watched(self, now: datetime) -> int:
         """Alert each kept reply that matched the watch list and was not alerted yet; how many."""

@@ -105,7 +105,7 @@ def test_replies_are_listed_handled_with_who_and_when_and_purged(tmp_path: Path,
         "Help, ik durf het niet te zeggen",
         "https://example.nl/@kim/2",
     )
-    book.record_replies(published, [NewReply(old, "mastodon", None), NewReply(new, "mastodon", "help")], now)
+    book.record_replies([(published, [NewReply(old, "mastodon", None), NewReply(new, "mastodon", "help")])], now)
     book.close()
 
     listed = json.loads(campaign("replies", "--format", "json", db=db).stdout)
