@@ -126,9 +126,8 @@ def collect(keep: bool, sends: int) -> None:
             if done.returncode != 0:
                 raise RuntimeError(done.stderr[-2000:])
             made = reads(masto, sky) - before
-            print(
-                f"  {round_} collect --once: {took:.1f} s, {sum(made.values()):,} requests, {snapshots(root):,} snapshots"
-            )
+            total = sum(made.values())
+            print(f"  {round_} collect --once: {took:.1f} s, {total:,} requests, {snapshots(root):,} snapshots")
             for what, n in sorted(made.items()):
                 print(f"    {what:<40} {n:>7,}")
         print(f"  {load()}")

@@ -63,6 +63,7 @@ def ledger(tmp_path: Path) -> Ledger:
 
 
 def published(ledger: Ledger, channel: str = "mastodon", post: str = "week/01", text: str = "Hallo #Week") -> Published:
+    remote, url = f"id-{post}-{channel}", f"https://example.nl/{post}"
     values = {
         "post": post,
         "channel": channel,
@@ -76,14 +77,14 @@ def published(ledger: Ledger, channel: str = "mastodon", post: str = "week/01", 
         "payload": f'{{"text": "{text}", "media": [], "language": "nl", "card": null, "title": null}}',
         "state": State.PUBLISHED.value,
         "attempts": 1,
-        "receipt_url": f"https://example.nl/{post}",
-        "remote_id": f"id-{post}-{channel}",
+        "receipt_url": url,
+        "remote_id": remote,
         "published_at": NOW,
         "updated_at": NOW,
     }
     with ledger.engine.begin() as conn:
         new_id = conn.execute(deliveries.insert().values(**values)).inserted_primary_key[0]  # type: ignore[index]
-    return Published(new_id, post, channel, values["remote_id"], values["receipt_url"], NOW)
+    return Published(new_id, post, channel, remote, url, NOW)
 
 
 def test_snapshots_are_due_once_per_age_and_never_again_once_taken(ledger: Ledger) -> None:
