@@ -12,17 +12,25 @@ from pathlib import Path
 
 import pytest
 
+from scheduler.channels.base import Counts, Receipt
+from scheduler.channels.facebook import FacebookChannel
+from scheduler.channels.x import XChannel
 from scheduler.content.campaign import load
 from scheduler.content.plan import build
+from scheduler.posts import RenderedPost
 from scheduler.publish.alerts import Alerter
 from scheduler.publish.clock import SimulatedClock
 from scheduler.publish.ledger import Ledger
 from scheduler.publish.publisher import Channels, Policy, Publisher
 from scheduler.results.collector import Collector, Config
 from tests.fakes.bluesky_server import FakePDS
+from tests.fakes.facebook_server import PAGE_ID, FakeGraph
+from tests.fakes.facebook_server import TOKEN as FB_TOKEN
 from tests.fakes.mastodon_server import TOKEN, FakeMastodon
 from tests.fakes.webhook_server import FakeWebhook
+from tests.fakes.x_server import FakeX
 from tests.integration.daemon_helpers import write
+from tests.integration.test_x import settings_for as x_settings
 
 PASSWORD = "app-pass-1234"
 START = datetime(2027, 11, 15, 8, 0, tzinfo=UTC)
@@ -202,3 +210,31 @@ def test_purge_removes_the_replies_older_than_it_says_and_keeps_the_rest(world: 
     later = max(r.at for r in world.ledger.stored_replies())
     assert world.ledger.purge_replies(first.at + (later - first.at) / 2) == (1, 1)
     assert [r.text for r in world.ledger.stored_replies()] == ["tweede"]
+
+
+def test_x_counts_come_from_public_metrics_and_a_deleted_post_is_absent() -> None:
+    with FakeX() as x:
+        adapter = XChannel("x-nl", x_settings(x))
+        first = adapter.publish(RenderedPost(post="a", channel="x-nl", text="Doorbreek de stilte."), "k1")
+        second = adapter.publish(RenderedPost(post="b", channel="x-nl", text="Praat erover."), "k2")
+        x.set_metrics(first.remote_id or "", likes=12, retweets=3, impressions=800)
+        gone = Receipt("https://x.com/weektegenkm/status/1", "1860000000000009999")
+        found = adapter.counts([first, second, gone])
+        adapter.close()
+    assert found == {
+        first.remote_id: Counts(likes=12, reposts=3, replies=0, quotes=0, views=800),
+        second.remote_id: Counts(likes=0, reposts=0, replies=0, quotes=0, views=0),
+    }
+    [lookup] = [r for r in x.requests if r.path == "/2/tweets" and r.method == "GET"]
+    assert lookup.value("tweet.fields") == "public_metrics"
+
+
+def test_facebook_counts_are_reactions_comments_and_shares_and_a_deleted_post_is_absent() -> None:
+    with FakeGraph() as graph:
+        adapter = FacebookChannel("facebook", {"page_id": PAGE_ID, "token": FB_TOKEN, "graph": graph.url})
+        receipt = adapter.publish(RenderedPost(post="a", channel="facebook", text="Doorbreek de stilte."), "k1")
+        graph.set_counts(receipt.remote_id or "", reactions=40, comments=6)
+        found = adapter.counts([receipt, Receipt(None, f"{PAGE_ID}_999")])
+        adapter.close()
+    # No one shared it: Graph leaves `shares` out, and that is 0 shares, not "no count".
+    assert found == {receipt.remote_id: Counts(likes=40, reposts=0, replies=6)}
