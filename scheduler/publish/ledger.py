@@ -485,12 +485,15 @@ class Ledger:
         self.url = url
         self.engine = _engine(url)
         self.is_sqlite = self.engine.dialect.name == "sqlite"
+        # Long reads (the results collector's) take no write lock on SQLite, so a claim never waits for them.
+        self._reader = _engine(url, deferred=True) if self.is_sqlite else self.engine
 
     @contextmanager
-    def _tx(self) -> Iterator[Connection]:
-        """One transaction. The one place where the database's own errors become this project's."""
+    def _tx(self, *, read: bool = False) -> Iterator[Connection]:
+        """One transaction (`read`: one that only reads). The one place where the database's own
+        errors become this project's."""
         try:
-            with self.engine.begin() as conn:
+            with (self._reader if read else self.engine).begin() as conn:
                 yield conn
         except DBAPIError as exc:
             if isinstance(exc, OperationalError | InterfaceError) or exc.connection_invalidated:
@@ -501,6 +504,7 @@ class Ledger:
 
     def close(self) -> None:
         self.engine.dispose()
+        self._reader.dispose()
 
     # ------------------------------------------------------------------ schema
 
@@ -1087,7 +1091,7 @@ class Ledger:
             .order_by(deliveries.c.published_at, deliveries.c.id)
         )
         found: list[SnapshotsDue] = []
-        with self._tx() as conn:
+        with self._tx(read=True) as conn:
             rows = list(conn.execute(query))
             done: dict[int, set[int]] = {}
             for chunk in _chunks([str(row.id) for row in rows]):
@@ -1138,7 +1142,7 @@ class Ledger:
 
     def snapshots(self) -> list[Snapshot]:
         """Every snapshot, by delivery and age."""
-        with self._tx() as conn:
+        with self._tx(read=True) as conn:
             rows = list(conn.execute(select(snapshots).order_by(snapshots.c.delivery_id, snapshots.c.age_s)))
         return [
             Snapshot(
@@ -1180,7 +1184,7 @@ class Ledger:
             )
             .order_by(reply_polls.c.polled_at.is_not(None), reply_polls.c.polled_at, deliveries.c.published_at)
         )
-        with self._tx() as conn:
+        with self._tx(read=True) as conn:
             return [
                 (Published(r.id, r.post, r.channel, r.remote_id, r.receipt_url, r.published_at), r.polled_at)
                 for r in conn.execute(query)
@@ -1239,7 +1243,7 @@ class Ledger:
             query = query.where(replies.c.handled_at.is_(None))
         if watched:
             query = query.where(replies.c.watch.is_not(None), replies.c.alerted_at.is_(None))
-        with self._tx() as conn:
+        with self._tx(read=True) as conn:
             return [StoredReply(**row._asdict()) for row in conn.execute(query)]
 
     def alert_reply(self, reply: StoredReply, message: str, now: datetime, *, unsent: bool) -> int | None:
@@ -1456,7 +1460,7 @@ def _chunks(values: list[str], size: int = 500) -> Iterator[list[str]]:
         yield values[start : start + size]
 
 
-def _engine(url: str) -> Engine:
+def _engine(url: str, *, deferred: bool = False) -> Engine:
     if url.startswith("sqlite"):
         if sqlite3.sqlite_version_info < MIN_SQLITE:
             raise LedgerError(
@@ -1472,7 +1476,8 @@ def _engine(url: str) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _begin(connection: Connection) -> None:
-            connection.exec_driver_sql("BEGIN IMMEDIATE")  # take the write lock up front: no upgrade deadlocks
+            # Take the write lock up front (no upgrade deadlocks); a reader's engine reads a WAL snapshot.
+            connection.exec_driver_sql("BEGIN" if deferred else "BEGIN IMMEDIATE")
 
         return engine
     try:
