@@ -288,6 +288,8 @@ def status(obj: Context, fmt: str, limit: int) -> None:
     counts: dict[str, int] = {}
     for row in rows:
         counts[row.state.value] = counts.get(row.state.value, 0) + 1
+    open_replies = ledger.stored_replies(unhandled=True)
+    watched = sum(1 for r in open_replies if r.watch)
     if fmt == "json":
         pauses = [
             {"scope": p.scope, "reason": p.reason, "since": p.since.astimezone(zone).isoformat(), "by": by.get(p.scope)}
@@ -299,6 +301,7 @@ def status(obj: Context, fmt: str, limit: int) -> None:
                     "broken_files": broken,
                     "paused": pauses,
                     "counts": counts,
+                    "replies": {"unhandled": len(open_replies), "watch_list": watched},
                     "deliveries": [_row_record(r, zone) for r in rows],
                 },
                 ensure_ascii=False,
@@ -312,6 +315,11 @@ def status(obj: Context, fmt: str, limit: int) -> None:
             click.echo(f"  {line}")
     click.echo("paused: " + ("; ".join(_pause_text(p, zone, by.get(p.scope)) for p in in_force) or "no"))
     click.echo("counts: " + (", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "nothing planned yet"))
+    if open_replies:
+        click.echo(
+            f"replies not handled: {len(open_replies)}, {watched} matching the watch list "
+            "(`campaign replies --unhandled`)"
+        )
     published = sorted(
         (r for r in rows if r.state == State.PUBLISHED), key=lambda r: r.published_at or r.due, reverse=True
     )

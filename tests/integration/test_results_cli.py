@@ -113,6 +113,8 @@ def test_replies_are_listed_handled_with_who_and_when_and_purged(tmp_path: Path,
         ("@oud@example.nl", "Lang geleden.", None),
         ("@kim@example.nl", "Help, ik durf het niet te zeggen", "help"),
     ]
+    status = campaign("status", db=db).stdout
+    assert "replies not handled: 2, 1 matching the watch list" in status
     kim = listed[1]["id"]
     done = campaign("replies", "handle", str(kim), "--note", "beantwoord met de hulplijnen", db=db)
     assert done.returncode == 0 and f"#{kim} handled by anna@" in done.stdout
