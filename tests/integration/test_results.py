@@ -159,6 +159,17 @@ def test_a_rate_limited_network_waits_for_its_reset_while_the_other_goes_on(worl
     assert len(world.ledger.snapshots()) == 2
 
 
+def test_a_bluesky_429_rests_the_channel_until_its_ratelimit_reset(world: World) -> None:
+    collector = world.collector()
+    world.sky.rate_limit_next("app.bsky.feed.getPosts", reset_in=300)
+    done = collector.collect(START + timedelta(hours=1))
+    assert done.snapshots == 1 and "sky" in done.resting  # Mastodon's went in
+    calls = world.sky.count("app.bsky.feed.getPosts")
+    assert collector.collect(START + timedelta(hours=1, minutes=4)).snapshots == 0
+    assert world.sky.count("app.bsky.feed.getPosts") == calls
+    assert collector.collect(START + timedelta(hours=1, minutes=6)).snapshots == 1
+
+
 def test_a_reply_that_matches_the_watch_list_alerts_once_with_its_link_and_never_its_text(
     world: World, caplog: pytest.LogCaptureFixture
 ) -> None:
