@@ -61,7 +61,7 @@ class Config:
     ages: tuple[timedelta, ...]
     replies_for: timedelta
     every: timedelta = POLL  # between two passes of the daemon's collector
-    max_requests: int = 500  # per pass: a pass stays short, the next one follows at once
+    max_requests: int = 500  # per pass and kind (replies, counts): a pass stays short, the next follows at once
 
     @classmethod
     def from_env(cls) -> Config:
@@ -149,9 +149,11 @@ class Collector:
         now = now or self.clock.now()
         done = Collected()
         counting, replying = self._capable()
-        self._counts(now, counting, done, stop)
+        # Replies first, each kind with a budget of its own: a backlog of counts never holds up
+        # a reply that needs a person, nor the other way round.
         self._replies(now, replying, done, stop)
         done.alerts += self.alert_watched(now)
+        self._counts(now, counting, done, stop)
         for name, (until, _, why) in self._rest.items():
             if until > now:
                 done.resting[name] = why
@@ -181,13 +183,14 @@ class Collector:
             by_channel[due.published.channel].append(due)
         taken: list[Snapshot] = []  # written every WRITE_EVERY reads, in one transaction
         reads = 0
+        budget = done.requests + self.config.max_requests
         try:
             for name, items in by_channel.items():
                 adapter = counting[name]
                 size = max(1, adapter.counts_batch)
                 for start in range(0, len(items), size):
-                    if done.requests >= self.config.max_requests or (stop is not None and stop.is_set()):
-                        done.more = done.requests >= self.config.max_requests
+                    if done.requests >= budget or (stop is not None and stop.is_set()):
+                        done.more = done.more or done.requests >= budget
                         return
                     batch = items[start : start + size]
                     receipts = [Receipt(d.published.url, d.published.remote_id) for d in batch]
