@@ -161,7 +161,7 @@ def run(obj: Context, once: bool, workers: int | None, log_format: str | None, l
     try:
         # Counts and replies are read in a thread of their own, with adapters of their own.
         collector = Collector(
-            ledger, Channels(campaign), publisher.alerter, publisher.clock, obj.root, Config.from_env()
+            ledger, Channels(campaign), publisher.alerter, publisher.clock, obj.root, Config.from_env().for_daemon()
         )
         the_daemon = Daemon(obj.root, publisher, workers, background=collector)
     except ConfigError as exc:

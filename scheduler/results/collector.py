@@ -22,7 +22,7 @@ import logging
 import threading
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Protocol
@@ -40,6 +40,7 @@ from scheduler.results import watchlist
 log = logging.getLogger("scheduler.results.collector")
 POLL = timedelta(seconds=30)  # between two passes of the daemon's collector
 FIRST_BACKOFF, MAX_BACKOFF = timedelta(seconds=30), timedelta(minutes=30)
+DAEMON_PACE = timedelta(milliseconds=20)
 WRITE_EVERY = 50  # reads kept in memory before one transaction records them (a kill redoes at most these)
 REPLIES_EVERY = (timedelta(minutes=5), timedelta(hours=1))  # shortest and longest time between two reads
 
@@ -62,6 +63,7 @@ class Config:
     replies_for: timedelta
     every: timedelta = POLL  # between two passes of the daemon's collector
     max_requests: int = 500  # per pass and kind (replies, counts): a pass stays short, the next follows at once
+    pace: timedelta = timedelta(0)  # at least this between two reads (the daemon's: it gives way to publishing)
 
     @classmethod
     def from_env(cls) -> Config:
@@ -74,6 +76,10 @@ class Config:
         if any(age <= timedelta(0) for age in ages):
             raise ConfigError("CAMPAIGN_RESULT_AGES: every age must be longer than 0")
         return cls(ages, replies_for, max(every, timedelta(seconds=1)))
+
+    def for_daemon(self) -> Config:
+        """The daemon's collector is in no hurry: 50 reads a second at most, so publishing keeps the CPU."""
+        return replace(self, pace=DAEMON_PACE)
 
 
 @dataclass
@@ -194,6 +200,7 @@ class Collector:
                         return
                     batch = items[start : start + size]
                     receipts = [Receipt(d.published.url, d.published.remote_id) for d in batch]
+                    self._give_way(stop)
                     done.requests += 1
                     try:
                         found = adapter.counts(receipts)
@@ -224,6 +231,7 @@ class Collector:
                 done.more = done.requests >= self.config.max_requests
                 break
             adapter = replying[name]
+            self._give_way(stop)
             done.requests += 1
             try:
                 found = adapter.replies_to(Receipt(published.url, published.remote_id))
@@ -270,6 +278,10 @@ class Collector:
                 self.alerter.alert("watch_list", None, None, message, now)
             self._watch_read = (mtime, message)
         return self._watch
+
+    def _give_way(self, stop: threading.Event | None) -> None:
+        if self.config.pace > timedelta(0):
+            (stop or threading.Event()).wait(self.config.pace.total_seconds())
 
     # -- rate limits and failures ----------------------------------------------------------------
 
