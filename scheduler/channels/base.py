@@ -73,6 +73,17 @@ class Reply:
     url: str | None  # where a person opens it to answer
 
 
+@dataclass(frozen=True)
+class Budget:
+    """What a network's rate-limit headers said on the last read: calls left, of how many, and when
+    the window starts again. The collector stops reading well before the end, so posting never
+    finds the account's limit used up by reads."""
+
+    remaining: int
+    limit: int
+    reset_in: float  # seconds
+
+
 def max_characters(settings: Mapping[str, Any], default: int) -> int:
     """The channel's `max_characters` setting where it is a positive whole number, else `default`."""
     value = settings.get("max_characters", default)
@@ -130,6 +141,10 @@ class Channel(ABC):
         """Other people's replies to a published post (the account's own thread parts left out),
         oldest first. Only when `has_replies`."""
         raise NotImplementedError(f"{self.type_name} has no replies to read")
+
+    def read_budget(self) -> Budget | None:
+        """The rate limit as the last `counts` or `replies_to` response gave it; None: not said."""
+        return None
 
     def check(self) -> str:
         """Verify credentials and reachability without posting; return what was verified.

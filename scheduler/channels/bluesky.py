@@ -32,8 +32,9 @@ from typing import Any, NoReturn
 import requests
 
 from scheduler.channels import bluesky_richtext as richtext
+from scheduler.channels import http
 from scheduler.channels._secretguard import detached, guard_urllib3_logs
-from scheduler.channels.base import IMAGE_TYPES, Channel, Counts, Receipt, Reply
+from scheduler.channels.base import IMAGE_TYPES, Budget, Channel, Counts, Receipt, Reply
 from scheduler.channels.http import check_status, error_message, retry_after, send, session
 from scheduler.content.text import graphemes, urls
 from scheduler.errors import ChannelError, ConfigError, InDoubt, Rejected, RetryLater
@@ -84,6 +85,7 @@ class BlueskyChannel(Channel):
         self._http = session()
         self._lock = threading.Lock()
         self._session: _Session | None = None
+        self._budget: Budget | None = None
 
     @classmethod
     def limits(cls, settings: Mapping[str, Any]) -> Limits:
@@ -141,6 +143,7 @@ class BlueskyChannel(Channel):
         if not uris:
             return {}
         response = self._call("GET", "app.bsky.feed.getPosts", params={"uris": uris})
+        self._budget = _budget(response)
         if not _ok(response):
             _fail(response)
         found = {}
@@ -159,6 +162,7 @@ class BlueskyChannel(Channel):
             return []
         params = {"uri": published.remote_id, "depth": 20, "parentHeight": 0}
         response = self._call("GET", "app.bsky.feed.getPostThread", params=params)
+        self._budget = _budget(response)
         if not _ok(response):
             if _xrpc_parts(response)[0] == "NotFound":
                 return []
@@ -168,6 +172,9 @@ class BlueskyChannel(Channel):
         found: list[Reply] = []
         _walk_replies(thread.get("replies"), mine, found)
         return sorted(found, key=lambda reply: reply.at)
+
+    def read_budget(self) -> Budget | None:
+        return self._budget
 
     def check(self) -> str:
         with self._lock:
@@ -333,6 +340,11 @@ class BlueskyChannel(Channel):
         except ChannelError as exc:
             error = exc
         raise detached(error)
+
+
+def _budget(response: requests.Response) -> Budget | None:
+    found = http.budget(response)
+    return Budget(*found) if found else None
 
 
 def _number(view: Mapping[str, Any], key: str) -> int | None:

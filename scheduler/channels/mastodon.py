@@ -30,7 +30,7 @@ from urllib.parse import quote, urlsplit
 import requests
 
 from scheduler.channels import http
-from scheduler.channels.base import IMAGE_TYPES, Channel, Counts, Receipt, Reply, max_characters
+from scheduler.channels.base import IMAGE_TYPES, Budget, Channel, Counts, Receipt, Reply, max_characters
 from scheduler.content.text import mastodon_length
 from scheduler.errors import ConfigError, InDoubt, Rejected, RetryLater
 from scheduler.posts import LengthRule, Limits, MediaItem, MediaRules, RenderedPost
@@ -89,6 +89,7 @@ class MastodonChannel(Channel):
         self.media_timeout = float(settings.get("media_timeout", 60))
         self._instance_info: _Instance | None = None
         self._account_id: str | None = None
+        self._budget: Budget | None = None
         self._http = http.session()
         self._http.headers["Authorization"] = f"Bearer {self._token}"
 
@@ -168,9 +169,13 @@ class MastodonChannel(Channel):
     def _read(self, path: str) -> Any:
         """A GET of a status or its context; None when the instance no longer has it (404)."""
         response = http.send(self._http, "GET", self._base + path, may_publish=False)
+        self._budget = _budget(response)
         if response.status_code == 404:
             return None
         return _json(self._checked(response, may_publish=False))
+
+    def read_budget(self) -> Budget | None:
+        return self._budget
 
     def _own_account(self) -> str:
         if self._account_id is None:
@@ -332,6 +337,11 @@ def _parse_instance(config: Any, offline_limit: int) -> _Instance:
         image_size_limit=number(media, "image_size_limit"),
         description_limit=number(media, "description_limit"),
     )
+
+
+def _budget(response: requests.Response) -> Budget | None:
+    found = http.budget(response)
+    return Budget(*found) if found else None
 
 
 def _count(status: Mapping[str, Any], key: str) -> int | None:

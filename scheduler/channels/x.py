@@ -48,7 +48,7 @@ from requests_oauthlib import OAuth1
 
 from scheduler.channels import http
 from scheduler.channels._secretguard import detached
-from scheduler.channels.base import IMAGE_TYPES, Channel, Counts, Receipt
+from scheduler.channels.base import IMAGE_TYPES, Budget, Channel, Counts, Receipt
 from scheduler.content.text import x_weighted_length
 from scheduler.errors import ChannelError, ConfigError, InDoubt, Rejected, RetryLater
 from scheduler.posts import LengthRule, Limits, MediaItem, MediaRules, RenderedPost
@@ -94,6 +94,7 @@ class XChannel(Channel):
 
     def __init__(self, name: str, settings: Mapping[str, Any]) -> None:
         super().__init__(name, settings)
+        self._budget: Budget | None = None
         keys: dict[str, str] = {}
         for key in KEYS:
             value = settings.get(key)
@@ -139,7 +140,10 @@ class XChannel(Channel):
         if not ids:
             return {}
         params = {"ids": ",".join(ids), "tweet.fields": "public_metrics"}
-        body = _json(self._checked(self._request("GET", "/2/tweets", params=params)))
+        response = self._request("GET", "/2/tweets", params=params)
+        found_budget = http.budget(response)
+        self._budget = Budget(*found_budget) if found_budget else None
+        body = _json(self._checked(response))
         found = {}
         for item in (body.get("data") if isinstance(body, Mapping) else None) or []:  # a deleted post is in `errors`
             metrics = item.get("public_metrics") if isinstance(item, Mapping) else None
@@ -152,6 +156,9 @@ class XChannel(Channel):
                     views=_int(metrics.get("impression_count")),
                 )
         return found
+
+    def read_budget(self) -> Budget | None:
+        return self._budget
 
     def check(self) -> str:
         with self._lock:

@@ -40,6 +40,7 @@ from scheduler.results import watchlist
 log = logging.getLogger("scheduler.results.collector")
 POLL = timedelta(seconds=30)  # between two passes of the daemon's collector
 FIRST_BACKOFF, MAX_BACKOFF = timedelta(seconds=30), timedelta(minutes=30)
+RESERVE, RESERVE_MIN = 0.2, 5  # of a network's rate limit, left for posting
 DAEMON_PACE = timedelta(milliseconds=20)
 WRITE_EVERY = 50  # reads kept in memory before one transaction records them (a kill redoes at most these)
 REPLIES_EVERY = (timedelta(minutes=5), timedelta(hours=1))  # shortest and longest time between two reads
@@ -209,6 +210,8 @@ class Collector:
                         break
                     self._well(name)
                     taken += _snapshots(batch, found, self.clock.now())
+                    if self._spent(name, adapter, now):
+                        break
                     reads += 1
                     if reads % WRITE_EVERY == 0:
                         done.snapshots += self.ledger.record_snapshots(taken)
@@ -239,6 +242,7 @@ class Collector:
                 self._failed(name, now, exc)
                 continue
             self._well(name)
+            self._spent(name, adapter, now)
             read.append((published, [NewReply(r, adapter.type_name, watch.match(r.text)) for r in found]))
             if len(read) >= WRITE_EVERY:
                 done.replies += len(self.ledger.record_replies(read, self.clock.now()))
@@ -296,6 +300,18 @@ class Collector:
         wait = timedelta(seconds=exc.after) if isinstance(exc, RetryLater) and exc.after is not None else backoff
         self._rest[name] = (now + wait, backoff, exc.reason)
         log.warning("results: %s answered %s; reading again in %s", name, exc.reason, human(wait))
+
+    def _spent(self, name: str, adapter: Channel, now: datetime) -> bool:
+        """Rest a channel whose rate limit is down to its reserve, until the window starts again: the
+        reserve is for posting, which shares the account's limit on most networks."""
+        budget = adapter.read_budget()
+        if budget is None or budget.remaining > max(RESERVE_MIN, budget.limit * RESERVE):
+            return False
+        wait = timedelta(seconds=max(budget.reset_in, 1.0))
+        why = f"rate limit down to {budget.remaining} of {budget.limit}, kept for posting"
+        self._rest[name] = (now + wait, FIRST_BACKOFF, why)
+        log.info("results: %s: %s; reading again in %s", name, why, human(wait))
+        return True
 
     def _well(self, name: str) -> None:
         if self._rest.pop(name, None) is not None:

@@ -58,6 +58,7 @@ class FakeMastodon(FakeServer):
         self._polls_left: dict[str, int] = {}
         self._by_key: dict[str, dict[str, Any]] = {}
         self._ids = itertools.count(110_000_000_000_000_001)
+        self.rate_remaining = 299  # what X-RateLimit-Remaining says (of 300 per 5 minutes)
         self._by_id: dict[str, dict[str, Any]] = {}  # id → status, and the ids of its direct replies:
         self._answers: dict[str, list[str]] = {}  # so reads stay quick with 10,000 statuses (bench)
 
@@ -268,11 +269,10 @@ class FakeMastodon(FakeServer):
             self._by_key[key] = status
         return Reply(200, status)
 
-    @staticmethod
-    def _limited(reply: Reply) -> Reply:
+    def _limited(self, reply: Reply) -> Reply:
         now = datetime.now(UTC)
         reset = now.replace(second=0, microsecond=0) + timedelta(minutes=5 - now.minute % 5)
         reply.headers.setdefault("X-RateLimit-Limit", "300")
-        reply.headers.setdefault("X-RateLimit-Remaining", "299")
+        reply.headers.setdefault("X-RateLimit-Remaining", str(self.rate_remaining))
         reply.headers.setdefault("X-RateLimit-Reset", reset.strftime("%Y-%m-%dT%H:%M:%S.%fZ"))
         return reply

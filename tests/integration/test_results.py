@@ -159,6 +159,18 @@ def test_a_rate_limited_network_waits_for_its_reset_while_the_other_goes_on(worl
     assert len(world.ledger.snapshots()) == 2
 
 
+def test_reading_stops_while_the_rate_limit_is_down_to_what_posting_needs(world: World) -> None:
+    collector = world.collector()
+    world.masto.rate_remaining = 40  # of 300: less than a fifth left
+    done = collector.collect(START + timedelta(hours=1))
+    assert done.snapshots == 1 and done.resting["masto"] == "rate limit down to 40 of 300, kept for posting"
+    reads = world.mastodon_reads()
+    world.masto.rate_remaining = 299
+    assert collector.collect(START + timedelta(hours=1, seconds=10)).snapshots == 0
+    assert world.mastodon_reads() == reads
+    assert collector.collect(START + timedelta(hours=1, minutes=6)).snapshots == 1
+
+
 def test_a_bluesky_429_rests_the_channel_until_its_ratelimit_reset(world: World) -> None:
     collector = world.collector()
     world.sky.rate_limit_next("app.bsky.feed.getPosts", reset_in=300)
