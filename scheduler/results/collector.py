@@ -276,6 +276,8 @@ class Collector:
         try:
             self._watch = watchlist.load(self.root)
             self._watch_read = (mtime, None)
+            if not self._watch.phrases:
+                log.warning("results: %s has no phrases: replies are kept, but none raises an alert", watchlist.FILE)
         except ConfigError as exc:
             message = f"{exc}; replies are matched against the last good watch list until it is fixed"
             if message != said:

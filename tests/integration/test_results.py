@@ -20,7 +20,7 @@ from scheduler.content.plan import build
 from scheduler.posts import RenderedPost
 from scheduler.publish.alerts import Alerter
 from scheduler.publish.clock import SimulatedClock
-from scheduler.publish.ledger import Ledger
+from scheduler.publish.ledger import Ledger, database_url
 from scheduler.publish.publisher import Channels, Policy, Publisher
 from scheduler.results.collector import Collector, Config
 from tests.fakes.bluesky_server import FakePDS
@@ -70,8 +70,8 @@ class World:
         return sum(1 for r in self.masto.requests if r.method == "GET" and r.path.startswith("/api/v1/statuses/"))
 
 
-@pytest.fixture
-def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def world(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
     monkeypatch.setenv("MASTODON_TOKEN", TOKEN)
     monkeypatch.setenv("SKY_PASSWORD", PASSWORD)
     with FakeMastodon() as masto, FakePDS(password=PASSWORD) as sky, FakeWebhook() as hook:
@@ -87,7 +87,8 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
             default_channels="[masto, sky]",
         )
         (root / "watchlist.yml").write_text(WATCH, encoding="utf-8")
-        ledger = Ledger(f"sqlite:///{tmp_path / 'ledger.db'}")
+        given = request.getfixturevalue("postgres_url") if request.param == "postgres" else None
+        ledger = Ledger(database_url(given, tmp_path))
         ledger.upgrade()
         clock = SimulatedClock(START)
         campaign, _ = load(root)
