@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import signal
 import threading
+import time
 from pathlib import Path
 
 from tests.fakes.mastodon_server import TOKEN, FakeMastodon
 from tests.fakes.server import Reply, Request
-from tests.integration.daemon_helpers import daemon, ledger, soon, states, wait_for, write
+from tests.integration.daemon_helpers import campaign, daemon, ledger, soon, states, wait_for, write
 
 FAST = {"MASTODON_TOKEN": TOKEN, "CAMPAIGN_RESULT_AGES": "1 second", "CAMPAIGN_COLLECT_EVERY": "1 second"}
 
@@ -72,3 +73,18 @@ def test_the_running_daemon_takes_counts_and_alerts_a_watched_reply(tmp_path: Pa
             out, err = proc.communicate(timeout=30)
         assert proc.returncode == 0, err
         assert "wie kan ik bellen" not in err + out
+
+
+def test_collect_once_takes_what_is_due_for_a_campaign_whose_daemon_has_stopped(tmp_path: Path) -> None:
+    with FakeMastodon() as masto:
+        write(tmp_path, {"p": (soon(-1), "Doorbreek de stilte.")}, channels=channels(masto), default_channels="[masto]")
+        sent = campaign(tmp_path, "run", "--once", env=FAST)
+        assert sent.returncode == 0, sent.stderr
+        time.sleep(1.1)  # the 1-second age comes due
+        first = campaign(tmp_path, "collect", "--once", env=FAST)
+        assert first.returncode == 0, first.stderr
+        assert "collected: 1 snapshot," in first.stdout
+        reads = sum(1 for r in masto.requests if r.method == "GET" and r.path.count("/") == 4)
+        again = campaign(tmp_path, "collect", "--once", env=FAST)
+        assert "collected: 0 snapshots," in again.stdout
+        assert sum(1 for r in masto.requests if r.method == "GET" and r.path.count("/") == 4) == reads
