@@ -243,9 +243,12 @@ class Collector:
                 continue
             self._well(name)
             self._spent(name, adapter, now)
-            read.append((published, [NewReply(r, adapter.type_name, watch.match(r.text)) for r in found]))
-            if len(read) >= WRITE_EVERY:
+            new = [NewReply(r, adapter.type_name, watch.match(r.text)) for r in found]
+            read.append((published, new))
+            if len(read) >= WRITE_EVERY or any(n.watch for n in new):
+                # A reply that matches is kept and alerted at once, not at the end of the pass.
                 done.replies += len(self.ledger.record_replies(read, self.clock.now()))
+                done.alerts += self.alert_watched(now)
                 read = []
         done.replies += len(self.ledger.record_replies(read, self.clock.now()))
 
