@@ -238,8 +238,20 @@ def to_html(report: Report) -> str:
         number=lambda v: _number(v, report),
         count=lambda n, w: _count(n, w, words, report),
         bars=lambda groups, names=False: _bars(groups, best_age, report, names),
+        period=_period(report),
         cell=lambda f, n: _cell(f, n, report),
     )
+
+
+def _period(report: Report) -> str:
+    """'15 nov 2027 – 21 nov 2027': the days the selection covers (a --to date includes its day)."""
+
+    def day(moment: datetime) -> str:
+        return format_date(moment.astimezone(report.zone).date(), "d MMM y", locale=report.language)
+
+    start = day(report.start) if report.start else ""
+    end = day(report.end - timedelta(microseconds=1)) if report.end else ""
+    return f"{start} – {end}" if start or end else ""
 
 
 def _common_age(report: Report) -> timedelta | None:
