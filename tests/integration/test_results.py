@@ -213,6 +213,21 @@ def test_a_reply_that_matches_the_watch_list_alerts_once_with_its_link_and_never
     assert all(not r.author.startswith("@campagne") for r in kept)
 
 
+def test_a_broken_watch_list_alerts_once_and_the_last_good_one_keeps_watching(world: World) -> None:
+    ids = world.published()
+    collector = world.collector()
+    collector.collect(START + timedelta(minutes=1))  # reads the good list
+    (world.root / "watchlist.yml").write_text("phrases: [help\n", encoding="utf-8")
+    world.masto.add_reply(ids["masto"], "kim", DISCLOSURE)
+    done = collector.collect(START + timedelta(minutes=10))
+    assert done.alerts == 1  # the reply, matched by the last good list
+    collector.collect(START + timedelta(minutes=20))
+    kinds = sorted(a.kind for a in world.ledger.alerts())
+    assert kinds == ["reply", "watch_list"]
+    [broken] = [a for a in world.ledger.alerts() if a.kind == "watch_list"]
+    assert broken.message.startswith("watchlist.yml:")
+
+
 def test_replies_are_read_for_the_configured_time_only(world: World) -> None:
     ids = world.published()
     collector = world.collector()
