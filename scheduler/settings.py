@@ -53,6 +53,15 @@ SETTINGS = (
     ),
     Setting("CAMPAIGN_ALERT_WEBHOOK", "", "URL that receives a JSON alert for every failure, miss and post in doubt"),
     Setting(
+        "CAMPAIGN_RESULT_AGES",
+        "1 hour, 1 day, 7 days, 30 days",
+        "the ages after publishing at which the daemon and `collect` take each post's public counts",
+    ),
+    Setting("CAMPAIGN_REPLIES_FOR", "14 days", "how long after publishing the replies to a post are read"),
+    Setting(
+        "CAMPAIGN_COLLECT_EVERY", "30 seconds", "how often the daemon's collector looks for counts and replies due"
+    ),
+    Setting(
         "CAMPAIGN_FAULT",
         "",
         "tests only: kill the daemon at a named point (after-claim, after-publish, before-part-N, after-part-N)",

@@ -8,12 +8,17 @@ its type name (the `type:` of a channel in channels.yml). Built-in adapters use 
     Rejected(reason)            the network refused it, with the network's own message
     InDoubt(reason)             it may be out; the daemon settles it with `lookup` or a person
 It never returns on failure, and it never retries a non-idempotent request by itself.
+
+After publishing, `counts` and `replies_to` read what a post reached (scheduler.results collects them).
+Both only read; they raise RetryLater (with the network's rate-limit wait) or Rejected, never InDoubt.
+A network without public counts or replies (webhooks, Telegram bots) keeps `has_counts` or
+`has_replies` false, so the report says "no counts" rather than showing zeros.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar
@@ -44,6 +49,41 @@ class Receipt:
     root: Receipt | None = None
 
 
+@dataclass(frozen=True)
+class Counts:
+    """A post's public counts at one moment; None where the network does not count that."""
+
+    likes: int | None = None  # Mastodon favourites, Bluesky and X likes, Facebook reactions
+    reposts: int | None = None  # boosts, reposts, retweets, shares
+    replies: int | None = None  # replies, comments
+    quotes: int | None = None
+    views: int | None = None  # X impressions, where the account may see them
+
+
+@dataclass(frozen=True)
+class Reply:
+    """Someone's public answer to a campaign post: only what a person needs to answer it.
+
+    Personal data: the ledger keeps exactly these fields, and nothing logs `text`."""
+
+    remote_id: str  # the network's id of the reply
+    author: str  # the author's handle (@name@instance, name.bsky.social)
+    at: datetime  # when it was written (aware)
+    text: str  # plain text
+    url: str | None  # where a person opens it to answer
+
+
+@dataclass(frozen=True)
+class Budget:
+    """What a network's rate-limit headers said on the last read: calls left, of how many, and when
+    the window starts again. The collector stops reading well before the end, so posting never
+    finds the account's limit used up by reads."""
+
+    remaining: int
+    limit: int
+    reset_in: float  # seconds
+
+
 def max_characters(settings: Mapping[str, Any], default: int) -> int:
     """The channel's `max_characters` setting where it is a positive whole number, else `default`."""
     value = settings.get("max_characters", default)
@@ -59,6 +99,10 @@ class Channel(ABC):
     idempotent_for: ClassVar[float] = 0.0
     #: `lookup` can find a post that an interrupted send may have published.
     can_lookup: ClassVar[bool] = False
+    #: `counts` reads public counts (and how many posts one call may ask for); `replies` reads replies.
+    has_counts: ClassVar[bool] = False
+    counts_batch: ClassVar[int] = 1
+    has_replies: ClassVar[bool] = False
 
     def __init__(self, name: str, settings: Mapping[str, Any]) -> None:
         """`settings` come from channels.yml with every ${SECRET} already resolved."""
@@ -87,6 +131,20 @@ class Channel(ABC):
         and InDoubt when it is not found but may still be out (None makes the daemon send again).
         """
         raise NotImplementedError(f"{self.type_name} cannot look posts up")
+
+    def counts(self, published: Sequence[Receipt]) -> dict[str, Counts]:
+        """The counts of each published post, by its `remote_id`; a post the network no longer has
+        (deleted) is absent. At most `counts_batch` receipts per call. Only when `has_counts`."""
+        raise NotImplementedError(f"{self.type_name} has no public counts")
+
+    def replies_to(self, published: Receipt) -> list[Reply]:
+        """Other people's replies to a published post (the account's own thread parts left out),
+        oldest first. Only when `has_replies`."""
+        raise NotImplementedError(f"{self.type_name} has no replies to read")
+
+    def read_budget(self) -> Budget | None:
+        """The rate limit as the last `counts` or `replies_to` response gave it; None: not said."""
+        return None
 
     def check(self) -> str:
         """Verify credentials and reachability without posting; return what was verified.

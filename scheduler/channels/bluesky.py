@@ -24,7 +24,7 @@ from __future__ import annotations
 import logging
 import math
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, NoReturn
@@ -32,8 +32,9 @@ from typing import Any, NoReturn
 import requests
 
 from scheduler.channels import bluesky_richtext as richtext
+from scheduler.channels import http
 from scheduler.channels._secretguard import detached, guard_urllib3_logs
-from scheduler.channels.base import IMAGE_TYPES, Channel, Receipt
+from scheduler.channels.base import IMAGE_TYPES, Budget, Channel, Counts, Receipt, Reply
 from scheduler.channels.http import check_status, error_message, retry_after, send, session
 from scheduler.content.text import graphemes, urls
 from scheduler.errors import ChannelError, ConfigError, InDoubt, Rejected, RetryLater
@@ -64,6 +65,9 @@ class BlueskyChannel(Channel):
     type_name = "bluesky"
     idempotent_for = math.inf  # the record key is derived from the key: see the module docstring
     can_lookup = True
+    has_counts = True  # app.bsky.feed.getPosts: likes, reposts, replies, quotes
+    counts_batch = 25  # getPosts takes at most 25 uris
+    has_replies = True  # app.bsky.feed.getPostThread
 
     def __init__(self, name: str, settings: Mapping[str, Any]) -> None:
         super().__init__(name, settings)
@@ -81,6 +85,7 @@ class BlueskyChannel(Channel):
         self._http = session()
         self._lock = threading.Lock()
         self._session: _Session | None = None
+        self._budget: Budget | None = None
 
     @classmethod
     def limits(cls, settings: Mapping[str, Any]) -> Limits:
@@ -132,6 +137,44 @@ class BlueskyChannel(Channel):
             # Only "out", "certainly not out" or "cannot say now": a refused login says nothing
             # about whether the post is out.
             raise RetryLater(f"cannot look up {rkey}: {exc.reason}") from None
+
+    def counts(self, published: Sequence[Receipt]) -> dict[str, Counts]:
+        uris = [r.remote_id for r in published if r.remote_id][: self.counts_batch]
+        if not uris:
+            return {}
+        response = self._call("GET", "app.bsky.feed.getPosts", params={"uris": uris})
+        self._budget = _budget(response)
+        if not _ok(response):
+            _fail(response)
+        found = {}
+        for view in _field(response, "posts", list) or []:  # a deleted post is left out of the answer
+            if isinstance(view, Mapping) and isinstance(view.get("uri"), str):
+                found[view["uri"]] = Counts(
+                    likes=_number(view, "likeCount"),
+                    reposts=_number(view, "repostCount"),
+                    replies=_number(view, "replyCount"),
+                    quotes=_number(view, "quoteCount"),
+                )
+        return found
+
+    def replies_to(self, published: Receipt) -> list[Reply]:
+        if not published.remote_id:
+            return []
+        params = {"uri": published.remote_id, "depth": 20, "parentHeight": 0}
+        response = self._call("GET", "app.bsky.feed.getPostThread", params=params)
+        self._budget = _budget(response)
+        if not _ok(response):
+            if _xrpc_parts(response)[0] == "NotFound":
+                return []
+            _fail(response)
+        thread = _field(response, "thread", dict) or {}
+        mine = self._ensure_session().did
+        found: list[Reply] = []
+        _walk_replies(thread.get("replies"), mine, found)
+        return sorted(found, key=lambda reply: reply.at)
+
+    def read_budget(self) -> Budget | None:
+        return self._budget
 
     def check(self) -> str:
         with self._lock:
@@ -299,6 +342,47 @@ class BlueskyChannel(Channel):
         raise detached(error)
 
 
+def _budget(response: requests.Response) -> Budget | None:
+    found = http.budget(response)
+    return Budget(*found) if found else None
+
+
+def _number(view: Mapping[str, Any], key: str) -> int | None:
+    value = view.get(key)
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _walk_replies(nodes: Any, mine: str, found: list[Reply]) -> None:
+    """The replies in a thread view, at every depth, leaving out the account's own (and blocked or
+    deleted ones, which the AppView gives without a post)."""
+    for node in nodes if isinstance(nodes, list) else []:
+        post = node.get("post") if isinstance(node, Mapping) else None
+        if not isinstance(post, Mapping) or not isinstance(post.get("uri"), str):
+            continue
+        author: Mapping[str, Any] = _mapping(post.get("author"))
+        if author.get("did") != mine:
+            record: Mapping[str, Any] = _mapping(post.get("record"))
+            handle = str(author.get("handle") or author.get("did") or "?")
+            found.append(
+                Reply(
+                    remote_id=post["uri"],
+                    author="@" + handle,
+                    at=_when(record.get("createdAt") or post.get("indexedAt")),
+                    text=str(record.get("text") or ""),
+                    url=f"https://bsky.app/profile/{handle}/post/{post['uri'].rsplit('/', 1)[-1]}",
+                )
+            )
+        _walk_replies(node.get("replies"), mine, found)
+
+
+def _when(value: Any) -> datetime:
+    try:
+        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return datetime.now(UTC)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 def _read_image(item: MediaItem) -> tuple[bytes, str, str]:
     """(bytes, MIME type, alt) of an image, checked before anything goes to the network."""
     mime = IMAGE_TYPES.get(item.path.suffix.lower())
@@ -319,6 +403,10 @@ def _now() -> str:
 
 def _ok(response: requests.Response) -> bool:
     return 200 <= response.status_code < 300
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
 
 
 def _json(response: requests.Response) -> Any:

@@ -10,16 +10,17 @@ tested end to end with it. `like: mastodon` borrows another type's length and me
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import logging
 import math
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from scheduler.channels.base import Channel, Receipt, max_characters
+from scheduler.channels.base import Channel, Counts, Receipt, max_characters
 from scheduler.content import networks
 from scheduler.content.text import graphemes
 from scheduler.errors import ConfigError
@@ -104,3 +105,43 @@ class DryRunChannel(Channel):
 
     def _receipt(self, key: str) -> Receipt:
         return Receipt(url=f"{self.outbox.resolve().as_uri()}#{key}", remote_id=key)
+
+
+class SimulatedCounts(DryRunChannel):
+    """A dry-run channel whose posts gather made-up counts, only for rehearsals (`rehearse --keep`):
+    the same post at the same age always has the same counts, and they only grow, so the report of a
+    rehearsed campaign can be seen before anything goes out. An ordinary dry-run channel has no
+    counts: a real ledger never holds invented figures."""
+
+    has_counts = True
+    counts_batch = 100
+
+    def counts(self, published: Sequence[Receipt]) -> dict[str, Counts]:
+        wanted = {r.remote_id for r in published if r.remote_id}
+        found: dict[str, Counts] = {}
+        if not wanted or not self.outbox.exists():
+            return found
+        now = self.clock()
+        with self._locked() as handle:
+            handle.seek(0)
+            for line in handle:
+                record = json.loads(line)
+                key = record.get("key")
+                if key in wanted and key not in found:
+                    age = now - datetime.fromisoformat(record["published_at"])
+                    found[key] = _made_up(key, max(age.total_seconds(), 0.0) / 3600)
+        return found
+
+
+def _made_up(key: str, hours: float) -> Counts:
+    """Counts that rise quickly on the first day and level off, scaled per post by its key."""
+    seed = int(hashlib.sha256(key.encode()).hexdigest()[:8], 16)
+    reach = 5 + seed % 60  # likes the post ends with
+    share = math.log1p(hours) / math.log1p(24 * 30)
+    grown = min(1.0, share)
+    return Counts(
+        likes=round(reach * grown),
+        reposts=round(reach * grown * (0.15 + (seed >> 8) % 20 / 100)),
+        replies=round(reach * grown * ((seed >> 16) % 10 / 100)),
+        quotes=round(reach * grown * 0.02),
+    )

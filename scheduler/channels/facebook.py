@@ -37,15 +37,16 @@ from __future__ import annotations
 import json
 import logging
 import mimetypes
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import quote
 
 import requests
 
 from scheduler.channels import http
 from scheduler.channels._secretguard import detached
-from scheduler.channels.base import IMAGE_TYPES, Channel, Receipt
+from scheduler.channels.base import IMAGE_TYPES, Channel, Counts, Receipt
 from scheduler.content.text import graphemes, urls
 from scheduler.errors import ChannelError, ConfigError, InDoubt, Rejected, RetryLater
 from scheduler.posts import LengthRule, Limits, MediaItem, MediaRules, RenderedPost
@@ -87,6 +88,7 @@ class FacebookChannel(Channel):
     type_name = "facebook"
     idempotent_for = 0.0  # Graph has no idempotency key
     can_lookup = True
+    has_counts = True  # GET /{post-id}?fields=reactions,comments,shares (summaries only)
 
     def __init__(self, name: str, settings: Mapping[str, Any]) -> None:
         super().__init__(name, settings)
@@ -143,6 +145,41 @@ class FacebookChannel(Channel):
             when = since.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
             raise InDoubt(f"no post with this message on Facebook Page {self.page_id} since {when}")
         return found
+
+    def counts(self, published: Sequence[Receipt]) -> dict[str, Counts]:
+        found = {}
+        for receipt in published:
+            body = self._read_post(receipt.remote_id) if receipt.remote_id else None
+            if isinstance(body, Mapping):
+                shares = body.get("shares")
+                found[str(receipt.remote_id)] = Counts(
+                    likes=_total(body.get("reactions")),
+                    replies=_total(body.get("comments")),
+                    # Graph leaves `shares` out of a post no one shared.
+                    reposts=_int(shares.get("count")) if isinstance(shares, Mapping) else 0,
+                )
+        return found
+
+    def _read_post(self, post_id: str) -> Any:
+        """A Page post's reactions, comments and shares; None when Graph no longer has it (code 100/33)."""
+        params = {"fields": _COUNT_FIELDS, "access_token": self._token}
+        url = f"{self._base}/{quote(post_id, safe='')}"
+        try:
+            response = http.send(self._http, "GET", url, may_publish=False, params=params, allow_redirects=False)
+        except RetryLater as exc:
+            error: ChannelError = RetryLater(f"Graph unreachable ({self.graph}): {exc.reason}", exc.after)
+        except ChannelError as exc:
+            error = exc
+        else:
+            body = _json(response)
+            problem = body.get("error") if isinstance(body, Mapping) else None
+            if isinstance(problem, Mapping) and (_int(problem.get("code")), _int(problem.get("error_subcode"))) == (
+                _NO_OBJECT,
+                33,
+            ):
+                return None
+            return self._checked(response)
+        raise detached(error)
 
     def check(self) -> str:
         body = self._call("GET", f"/{self.page_id}", params={"fields": "name"})
@@ -354,6 +391,14 @@ class FacebookChannel(Channel):
 
     def _scrub(self, text: str) -> str:
         return redact(text).replace(self._token, MASK)
+
+
+_COUNT_FIELDS = "reactions.summary(total_count).limit(0),comments.summary(total_count).limit(0),shares"
+
+
+def _total(edge: Any) -> int | None:
+    summary = edge.get("summary") if isinstance(edge, Mapping) else None
+    return _int(summary.get("total_count")) if isinstance(summary, Mapping) else None
 
 
 def _usage_wait(response: requests.Response) -> float | None:

@@ -66,16 +66,40 @@ def retry_after(response: requests.Response, now: float | None = None, rate_limi
         value = response.headers.get(name)
         if not value:
             continue
-        value = value.strip()
+        seconds = _until(value, now)
+        if seconds is not None:
+            return seconds
+    return None
+
+
+def _until(value: str, now: float) -> float | None:
+    """Seconds until a rate-limit reset: an epoch (Bluesky, X), an ISO 8601 time (Mastodon), or for
+    small numbers seconds from now; None if it is none of these."""
+    value = value.strip()
+    try:
+        number = float(value)
+    except ValueError:
         try:
-            number = float(value)
+            return max(0.0, datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp() - now)
         except ValueError:
-            try:
-                return max(0.0, datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp() - now)
-            except ValueError:
-                continue
-        # An epoch (Bluesky, X) or, for small numbers, seconds from now.
-        return max(0.0, number - now) if number > 1_000_000_000 else number
+            return None
+    return max(0.0, number - now) if number > 1_000_000_000 else number
+
+
+def budget(response: requests.Response) -> tuple[int, int, float] | None:
+    """(remaining, limit, seconds to reset) from a response's rate-limit headers, where it has them
+    (X-RateLimit-* on Mastodon, ratelimit-* on Bluesky, x-rate-limit-* on X)."""
+    headers = response.headers
+    for prefix in ("x-ratelimit-", "ratelimit-", "x-rate-limit-"):
+        remaining, limit = headers.get(prefix + "remaining"), headers.get(prefix + "limit")
+        if remaining is None or limit is None:
+            continue
+        try:
+            left, most = int(remaining.strip()), int(limit.split(";")[0].strip())
+        except ValueError:
+            return None
+        reset = headers.get(prefix + "reset")
+        return left, most, (_until(reset, time.time()) if reset else None) or 0.0
     return None
 
 

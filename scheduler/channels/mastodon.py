@@ -20,15 +20,17 @@ import hashlib
 import logging
 import mimetypes
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import quote, urlsplit
 
 import requests
 
 from scheduler.channels import http
-from scheduler.channels.base import IMAGE_TYPES, Channel, Receipt, max_characters
+from scheduler.channels.base import IMAGE_TYPES, Budget, Channel, Counts, Receipt, Reply, max_characters
 from scheduler.content.text import mastodon_length
 from scheduler.errors import ConfigError, InDoubt, Rejected, RetryLater
 from scheduler.posts import LengthRule, Limits, MediaItem, MediaRules, RenderedPost
@@ -64,6 +66,8 @@ class MastodonChannel(Channel):
     type_name = "mastodon"
     idempotent_for = 3600.0
     can_lookup = False
+    has_counts = True  # GET /api/v1/statuses/:id: favourites, boosts, replies (quotes from 4.5)
+    has_replies = True  # GET /api/v1/statuses/:id/context: descendants
 
     def __init__(self, name: str, settings: Mapping[str, Any]) -> None:
         super().__init__(name, settings)
@@ -84,6 +88,8 @@ class MastodonChannel(Channel):
         self.language: str | None = settings.get("language") or None
         self.media_timeout = float(settings.get("media_timeout", 60))
         self._instance_info: _Instance | None = None
+        self._account_id: str | None = None
+        self._budget: Budget | None = None
         self._http = http.session()
         self._http.headers["Authorization"] = f"Bearer {self._token}"
 
@@ -119,6 +125,63 @@ class MastodonChannel(Channel):
         receipt = Receipt(url=status.get("url") or status.get("uri"), remote_id=str(status["id"]))
         log.info("mastodon: published %s on %s as %s", post.post, self.name, receipt.remote_id)
         return receipt
+
+    def counts(self, published: Sequence[Receipt]) -> dict[str, Counts]:
+        found = {}
+        for receipt in published:
+            if not receipt.remote_id:
+                continue
+            status = self._read(f"/api/v1/statuses/{quote(receipt.remote_id, safe='')}")
+            if isinstance(status, Mapping):
+                found[receipt.remote_id] = Counts(
+                    likes=_count(status, "favourites_count"),
+                    reposts=_count(status, "reblogs_count"),
+                    replies=_count(status, "replies_count"),
+                    quotes=_count(status, "quotes_count"),
+                )
+        return found
+
+    def replies_to(self, published: Receipt) -> list[Reply]:
+        if not published.remote_id:
+            return []
+        context = self._read(f"/api/v1/statuses/{quote(published.remote_id, safe='')}/context")
+        descendants = context.get("descendants") if isinstance(context, Mapping) else None
+        mine = self._own_account()
+        found = []
+        for status in descendants if isinstance(descendants, list) else []:
+            if not isinstance(status, Mapping) or not status.get("id"):
+                continue
+            account: Mapping[str, Any] = _mapping(status.get("account"))
+            if str(account.get("id")) == mine:
+                continue  # the campaign's own thread parts and answers
+            acct = str(account.get("acct") or "?")
+            found.append(
+                Reply(
+                    remote_id=str(status["id"]),
+                    author="@" + (acct if "@" in acct else f"{acct}@{self.host}"),
+                    at=_when(status.get("created_at")),
+                    text=_plain(str(status.get("content") or "")),
+                    url=status.get("url") or status.get("uri"),
+                )
+            )
+        return sorted(found, key=lambda reply: reply.at)
+
+    def _read(self, path: str) -> Any:
+        """A GET of a status or its context; None when the instance no longer has it (404)."""
+        response = http.send(self._http, "GET", self._base + path, may_publish=False)
+        self._budget = _budget(response)
+        if response.status_code == 404:
+            return None
+        return _json(self._checked(response, may_publish=False))
+
+    def read_budget(self) -> Budget | None:
+        return self._budget
+
+    def _own_account(self) -> str:
+        if self._account_id is None:
+            account = self._read("/api/v1/accounts/verify_credentials")
+            self._account_id = str(account.get("id")) if isinstance(account, Mapping) else ""
+        return self._account_id
 
     def check(self) -> str:
         try:
@@ -274,6 +337,50 @@ def _parse_instance(config: Any, offline_limit: int) -> _Instance:
         image_size_limit=number(media, "image_size_limit"),
         description_limit=number(media, "description_limit"),
     )
+
+
+def _budget(response: requests.Response) -> Budget | None:
+    found = http.budget(response)
+    return Budget(*found) if found else None
+
+
+def _count(status: Mapping[str, Any], key: str) -> int | None:
+    value = status.get(key)
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _when(value: Any) -> datetime:
+    try:
+        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return datetime.now(UTC)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+class _Text(HTMLParser):
+    """A status's HTML `content` as plain text: paragraphs and line breaks become new lines."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "br" or (tag == "p" and self.parts):
+            self.parts.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        self.parts.append(data)
+
+
+def _plain(content: str) -> str:
+    parser = _Text()
+    parser.feed(content)
+    parser.close()
+    return "".join(parser.parts).strip()
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
 
 
 def _json(response: requests.Response) -> Any:

@@ -37,7 +37,7 @@ import logging
 import re
 import threading
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, NoReturn
@@ -48,7 +48,7 @@ from requests_oauthlib import OAuth1
 
 from scheduler.channels import http
 from scheduler.channels._secretguard import detached
-from scheduler.channels.base import IMAGE_TYPES, Channel, Receipt
+from scheduler.channels.base import IMAGE_TYPES, Budget, Channel, Counts, Receipt
 from scheduler.content.text import x_weighted_length
 from scheduler.errors import ChannelError, ConfigError, InDoubt, Rejected, RetryLater
 from scheduler.posts import LengthRule, Limits, MediaItem, MediaRules, RenderedPost
@@ -89,9 +89,12 @@ class XChannel(Channel):
     type_name = "x"
     idempotent_for = 0.0  # X has no idempotency key
     can_lookup = True
+    has_counts = True  # GET /2/tweets?ids=…&tweet.fields=public_metrics (replies: search needs a paid tier)
+    counts_batch = 100  # `ids` takes at most 100
 
     def __init__(self, name: str, settings: Mapping[str, Any]) -> None:
         super().__init__(name, settings)
+        self._budget: Budget | None = None
         keys: dict[str, str] = {}
         for key in KEYS:
             value = settings.get(key)
@@ -131,6 +134,31 @@ class XChannel(Channel):
         if found is None:
             raise InDoubt(f"no post with this text on @{self._account().username} since {_iso(since)}")
         return found
+
+    def counts(self, published: Sequence[Receipt]) -> dict[str, Counts]:
+        ids = [r.remote_id for r in published if r.remote_id][: self.counts_batch]
+        if not ids:
+            return {}
+        params = {"ids": ",".join(ids), "tweet.fields": "public_metrics"}
+        response = self._request("GET", "/2/tweets", params=params)
+        found_budget = http.budget(response)
+        self._budget = Budget(*found_budget) if found_budget else None
+        body = _json(self._checked(response))
+        found = {}
+        for item in (body.get("data") if isinstance(body, Mapping) else None) or []:  # a deleted post is in `errors`
+            metrics = item.get("public_metrics") if isinstance(item, Mapping) else None
+            if isinstance(metrics, Mapping) and item.get("id"):
+                found[str(item["id"])] = Counts(
+                    likes=_int(metrics.get("like_count")),
+                    reposts=_int(metrics.get("retweet_count")),
+                    replies=_int(metrics.get("reply_count")),
+                    quotes=_int(metrics.get("quote_count")),
+                    views=_int(metrics.get("impression_count")),
+                )
+        return found
+
+    def read_budget(self) -> Budget | None:
+        return self._budget
 
     def check(self) -> str:
         with self._lock:
@@ -351,6 +379,10 @@ def _post_url(account: _Account, post_id: str) -> str:
 def _iso(moment: datetime) -> str:
     """RFC 3339 in UTC to the second, as X's start_time takes it."""
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def _json(response: requests.Response) -> Any:

@@ -160,9 +160,15 @@ def run(obj: Context, once: bool, workers: int | None, log_format: str | None, l
             sys.exit(1)
         return
     from scheduler.errors import ConfigError
+    from scheduler.publish.publisher import Channels
+    from scheduler.results.collector import Collector, Config
 
     try:
-        the_daemon = Daemon(obj.root, publisher, workers)
+        # Counts and replies are read in a thread of their own, with adapters of their own.
+        collector = Collector(
+            ledger, Channels(campaign), publisher.alerter, publisher.clock, obj.root, Config.from_env().for_daemon()
+        )
+        the_daemon = Daemon(obj.root, publisher, workers, background=collector)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
     sys.exit(the_daemon.run())
@@ -173,8 +179,14 @@ def run(obj: Context, once: bool, workers: int | None, log_format: str | None, l
 @click.option(
     "--to", "end", metavar="WHEN", help=f"End (default: after the last post; a date includes its day): {WHEN_FORMATS}."
 )
+@click.option(
+    "--keep",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Keep the rehearsal's ledger in FILE (SQLite), with made-up counts at every age, for "
+    "`DATABASE_URL=sqlite:///FILE campaign report`.",
+)
 @pass_context
-def rehearse(obj: Context, start: str | None, end: str | None) -> None:
+def rehearse(obj: Context, start: str | None, end: str | None, keep: Path | None) -> None:
     """Run the real publisher over a simulated clock, with every channel replaced by dry-run.
 
     It starts now (or at --from): sends due before that are skipped, and said so.
@@ -194,7 +206,9 @@ def rehearse(obj: Context, start: str | None, end: str | None) -> None:
         click.echo(f"{problem}", err=True)
     click.echo("links are not checked in a rehearsal (`campaign validate --check-links` checks them now)", err=True)
     with tempfile.TemporaryDirectory(prefix="rehearse-") as tmp:
-        ledger = Ledger(f"sqlite:///{tmp}/ledger.db")
+        if keep is not None:
+            keep.unlink(missing_ok=True)
+        ledger = Ledger(f"sqlite:///{keep.resolve() if keep else Path(tmp) / 'ledger.db'}")
         ledger.upgrade()
         begin = _bound(start, zone, False) or now()
         clock = SimulatedClock(begin)
@@ -212,6 +226,14 @@ def rehearse(obj: Context, start: str | None, end: str | None) -> None:
                 f"{when}  {outcome.channel:<12} {outcome.post:<40} {outcome.state}"
                 + ("" if outcome.state == State.PUBLISHED else f": {outcome.detail}")
             )
+        if keep is not None:
+            from scheduler.results import rehearsal
+            from scheduler.results.collector import Config
+
+            taken = rehearsal.collect(
+                ledger, plan.campaign, Path(tmp) / "outbox.jsonl", clock, obj.root, Config.from_env()
+            )
+            click.echo(f"rehearsal: {plural(taken, 'snapshot')} of made-up counts kept in {keep}", err=True)
         ledger.close()
     summary = ", ".join(f"{v} {k}" for k, v in sorted(counts.items())) or "nothing due"
     click.echo(f"rehearsal: {summary} in {time.perf_counter() - started:.1f} s", err=True)
@@ -272,6 +294,8 @@ def status(obj: Context, fmt: str, limit: int) -> None:
     counts: dict[str, int] = {}
     for row in rows:
         counts[row.state.value] = counts.get(row.state.value, 0) + 1
+    open_replies = ledger.stored_replies(unhandled=True)
+    watched = sum(1 for r in open_replies if r.watch)
     if fmt == "json":
         pauses = [
             {"scope": p.scope, "reason": p.reason, "since": p.since.astimezone(zone).isoformat(), "by": by.get(p.scope)}
@@ -283,6 +307,7 @@ def status(obj: Context, fmt: str, limit: int) -> None:
                     "broken_files": broken,
                     "paused": pauses,
                     "counts": counts,
+                    "replies": {"unhandled": len(open_replies), "watch_list": watched},
                     "deliveries": [_row_record(r, zone) for r in rows],
                 },
                 ensure_ascii=False,
@@ -296,6 +321,11 @@ def status(obj: Context, fmt: str, limit: int) -> None:
             click.echo(f"  {line}")
     click.echo("paused: " + ("; ".join(_pause_text(p, zone, by.get(p.scope)) for p in in_force) or "no"))
     click.echo("counts: " + (", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "nothing planned yet"))
+    if open_replies:
+        click.echo(
+            f"replies not handled: {len(open_replies)}, {watched} matching the watch list "
+            "(`campaign replies --unhandled`)"
+        )
     published = sorted(
         (r for r in rows if r.state == State.PUBLISHED), key=lambda r: r.published_at or r.due, reverse=True
     )

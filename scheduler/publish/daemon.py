@@ -21,12 +21,14 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import FrameType
+from typing import Protocol
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.date import DateTrigger
 
 from scheduler import settings
 from scheduler.content.cache import RACY_NS, PlanCache
+from scheduler.content.campaign import Campaign
 from scheduler.content.plan import Plan, build
 from scheduler.content.problems import Problem, human, plural
 from scheduler.errors import LedgerUnavailable
@@ -34,6 +36,19 @@ from scheduler.publish.publisher import Publisher
 from scheduler.publish.watch import CHECK, Watcher
 
 log = logging.getLogger("scheduler.publish.daemon")
+
+
+class Background(Protocol):
+    """Work beside publishing in a thread of its own (scheduler.results.collector.Collector): it must
+    never hold the pass lock or the publisher's adapters, so it can never delay a due send."""
+
+    def start(self, stop: threading.Event) -> None: ...
+
+    def update(self, campaign: Campaign) -> None: ...
+
+    def close(self, timeout: float) -> None: ...
+
+
 POLL = timedelta(seconds=5)  # wake at least this often: pauses set or lifted, other daemons' retries
 AGAIN = timedelta(seconds=0.1)  # the shortest sleep when something is due but nothing could be claimed
 OUTAGE_BACKOFF = (timedelta(seconds=0.5), timedelta(seconds=5))  # first and longest wait for the ledger
@@ -44,9 +59,15 @@ STOP_WITHIN = 8.0  # seconds to let sends in flight finish on SIGTERM (exit with
 
 class Daemon:
     def __init__(
-        self, root: Path, publisher: Publisher, workers: int = 1, outage_limit: timedelta | None = None
+        self,
+        root: Path,
+        publisher: Publisher,
+        workers: int = 1,
+        outage_limit: timedelta | None = None,
+        background: Background | None = None,
     ) -> None:
         self.root, self.publisher, self.workers = root, publisher, max(1, workers)
+        self.background = background
         self.outage_limit = outage_limit if outage_limit is not None else outage_limit_from_env()
         self.stop = threading.Event()
         self.scheduler = BackgroundScheduler(timezone=UTC, job_defaults={"coalesce": True, "max_instances": 1})
@@ -83,6 +104,8 @@ class Daemon:
         self.scheduler.add_job(self._heartbeat, "interval", seconds=HEARTBEAT.total_seconds(), id="heartbeat")
         self.scheduler.start()
         self._loop.start()
+        if self.background is not None:
+            self.background.start(self.stop)
         log.info("running as %s with %d worker(s)", self.publisher.worker, self.workers)
         self.stop.wait()
         return self._shutdown()
@@ -117,6 +140,8 @@ class Daemon:
             log.debug("plan: a newer plan was built meanwhile; syncing that one instead")
             return
         self.publisher.channels.update(plan.campaign)
+        if self.background is not None:
+            self.background.update(plan.campaign)
         counts = self.publisher.sync(plan, self.publisher.clock.now())
         changed = ", ".join(f"{k} {v}" for k, v in counts.items() if v)
         (log.debug if quiet and not changed else log.info)(
@@ -277,6 +302,8 @@ class Daemon:
         self.publisher.channels.close()
         if self.publisher.links is not None:
             self.publisher.links.close()
+        if self.background is not None:
+            self.background.close(timeout=1.0)
         log.info("stopped")
         return self.exit_code
 

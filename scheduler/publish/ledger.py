@@ -20,7 +20,7 @@ from __future__ import annotations
 import os
 import socket
 import sqlite3
-from collections.abc import Callable, Collection, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -50,15 +50,17 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.types import TypeDecorator
 
+from scheduler.channels.base import Counts, Reply
 from scheduler.errors import LedgerError, LedgerUnavailable
 from scheduler.publish.holds import LINK_HELD, RETRY_REQUESTED, Fate, keeps_retry_time, present, repeat_hold, unplanned
 from scheduler.publish.states import FOR_A_PERSON, OPEN, Attempted, State
 from scheduler.secrets import redact
 
 MIN_SQLITE = (3, 35, 0)  # UPDATE … RETURNING
+COUNT_NAMES = ("likes", "reposts", "replies", "quotes", "views")  # the fields of Counts, as columns
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -182,6 +184,48 @@ thread_parts = Table(  # each part of a thread as it goes out: marked before its
     Column("cid", String(300)),  # what a reply to it needs besides its id (Bluesky's content hash)
     Column("url", Text),
     Column("published_at", UTCDateTime),  # None: its request may have left, its answer is not recorded
+)
+
+snapshots = Table(  # a published post's public counts at one age after publishing: taken once, never again
+    "snapshots",
+    metadata,
+    Column("delivery_id", Integer, ForeignKey("deliveries.id"), primary_key=True),
+    Column("age_s", Integer, primary_key=True),  # seconds after publishing it was due at
+    Column("taken_at", UTCDateTime, nullable=False),
+    Column("likes", Integer),  # None: the network does not count that (or nothing was measured)
+    Column("reposts", Integer),
+    Column("replies", Integer),
+    Column("quotes", Integer),
+    Column("views", Integer),
+    Column("note", String(200)),  # why there are no counts: "not found", "skipped: measured at 7 days"
+)
+replies = Table(  # replies to the campaign's posts: personal data, only what a person needs to answer
+    "replies",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("delivery_id", Integer, ForeignKey("deliveries.id"), nullable=False, index=True),
+    Column("post", String(300), nullable=False),
+    Column("channel", String(100), nullable=False),
+    Column("network", String(40), nullable=False),
+    Column("remote_id", String(300), nullable=False),
+    Column("author", String(300), nullable=False),
+    Column("at", UTCDateTime, nullable=False, index=True),
+    Column("text", Text, nullable=False),
+    Column("url", Text),
+    Column("found_at", UTCDateTime, nullable=False),
+    Column("watch", String(200)),  # the watch-list phrase it matched, if any
+    Column("alerted_at", UTCDateTime),  # a match was alerted (once)
+    Column("handled_at", UTCDateTime),
+    Column("handled_by", String(200)),
+    Column("note", Text),  # the person's own words when handling it
+    # A network's ids are unique per instance or account, so per channel.
+    UniqueConstraint("channel", "remote_id", name="uq_replies_channel_remote"),
+)
+reply_polls = Table(  # when the replies of a published post were last read
+    "reply_polls",
+    metadata,
+    Column("delivery_id", Integer, ForeignKey("deliveries.id"), primary_key=True),
+    Column("polled_at", UTCDateTime, nullable=False),
 )
 
 
@@ -366,6 +410,68 @@ class Action:
         return f"{text}: {self.reason}" if self.reason else text
 
 
+@dataclass(frozen=True)
+class Published:
+    """A published delivery whose results can be read from its network."""
+
+    id: int
+    post: str
+    channel: str
+    remote_id: str
+    url: str | None
+    published_at: datetime
+
+
+@dataclass(frozen=True)
+class SnapshotsDue:
+    """A published post and the ages (seconds after publishing) whose counts are due and not taken."""
+
+    published: Published
+    ages: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A post's counts at one age; `counts` None with a `note` when there were none to take."""
+
+    delivery_id: int
+    age: timedelta
+    taken_at: datetime
+    counts: Counts | None
+    note: str | None
+
+
+@dataclass(frozen=True)
+class NewReply:
+    """A reply as read from the network, with the watch-list phrase it matched (None: none)."""
+
+    reply: Reply
+    network: str
+    watch: str | None
+
+
+@dataclass(frozen=True)
+class StoredReply:
+    """A reply in the ledger, and whether (by whom, when) a person handled it."""
+
+    id: int
+    delivery_id: int
+    post: str
+    channel: str
+    network: str
+    remote_id: str
+    author: str
+    at: datetime
+    text: str
+    url: str | None
+    found_at: datetime
+    watch: str | None
+    alerted_at: datetime | None
+    handled_at: datetime | None
+    handled_by: str | None
+    note: str | None
+
+
 def database_url(given: str | None, root: Path) -> str:
     """DATABASE_URL as SQLAlchemy needs it; default: campaign.db in the campaign root."""
     url = given or f"sqlite:///{root / 'campaign.db'}"
@@ -382,12 +488,15 @@ class Ledger:
         self.url = url
         self.engine = _engine(url)
         self.is_sqlite = self.engine.dialect.name == "sqlite"
+        # Long reads (the results collector's) take no write lock on SQLite, so a claim never waits for them.
+        self._reader = _engine(url, deferred=True) if self.is_sqlite else self.engine
 
     @contextmanager
-    def _tx(self) -> Iterator[Connection]:
-        """One transaction. The one place where the database's own errors become this project's."""
+    def _tx(self, *, read: bool = False) -> Iterator[Connection]:
+        """One transaction (`read`: one that only reads). The one place where the database's own
+        errors become this project's."""
         try:
-            with self.engine.begin() as conn:
+            with (self._reader if read else self.engine).begin() as conn:
                 yield conn
         except DBAPIError as exc:
             if isinstance(exc, OperationalError | InterfaceError) or exc.connection_invalidated:
@@ -398,6 +507,7 @@ class Ledger:
 
     def close(self) -> None:
         self.engine.dispose()
+        self._reader.dispose()
 
     # ------------------------------------------------------------------ schema
 
@@ -952,6 +1062,229 @@ class Ledger:
         with self._tx() as conn:
             conn.execute(update(alerts).where(alerts.c.id == alert_id).values(unsent=False))
 
+    # ------------------------------------------------------------------ results (scheduler.results)
+
+    def snapshots_due(
+        self, now: datetime, ages: Sequence[timedelta], channels: Collection[str], limit: int | None = None
+    ) -> list[SnapshotsDue]:
+        """The published posts on `channels` with counts due at one of `ages` and not yet taken,
+        longest waiting first (at most `limit`)."""
+        wanted = sorted({int(age.total_seconds()) for age in ages})
+        if not wanted or not channels:
+            return []
+        taken = (
+            select(snapshots.c.delivery_id, func.count().label("n"))
+            .where(snapshots.c.age_s.in_(wanted))
+            .group_by(snapshots.c.delivery_id)
+            .subquery()
+        )
+        query = (
+            select(
+                deliveries.c.id,
+                deliveries.c.post,
+                deliveries.c.channel,
+                deliveries.c.remote_id,
+                deliveries.c.receipt_url,
+                deliveries.c.published_at,
+            )
+            .outerjoin(taken, taken.c.delivery_id == deliveries.c.id)
+            .where(
+                deliveries.c.state == State.PUBLISHED,
+                deliveries.c.remote_id.is_not(None),
+                deliveries.c.published_at <= now - timedelta(seconds=wanted[0]),
+                deliveries.c.channel.in_(tuple(channels)),
+                func.coalesce(taken.c.n, 0) < len(wanted),
+            )
+            .order_by(deliveries.c.published_at, deliveries.c.id)
+        )
+        found: list[SnapshotsDue] = []
+        with self._tx(read=True) as conn:
+            rows = list(conn.execute(query))
+            done: dict[int, set[int]] = {}
+            for chunk in _chunks([str(row.id) for row in rows]):
+                query_taken = select(snapshots.c.delivery_id, snapshots.c.age_s).where(
+                    snapshots.c.delivery_id.in_([int(i) for i in chunk])
+                )
+                for taken_row in conn.execute(query_taken):
+                    done.setdefault(taken_row.delivery_id, set()).add(taken_row.age_s)
+        for row in rows:
+            age_now = (now - row.published_at).total_seconds()
+            due = tuple(a for a in wanted if a <= age_now and a not in done.get(row.id, set()))
+            if due:
+                published = Published(row.id, row.post, row.channel, row.remote_id, row.receipt_url, row.published_at)
+                found.append(SnapshotsDue(published, due))
+                if limit is not None and len(found) >= limit:
+                    break
+        return found
+
+    def record_snapshots(self, taken: Iterable[Snapshot]) -> int:
+        """Keep counts, each (delivery, age) once: one taken meanwhile by another daemon stays as it is.
+        How many were new."""
+        values = [
+            {
+                "delivery_id": snap.delivery_id,
+                "age_s": int(snap.age.total_seconds()),
+                "taken_at": snap.taken_at,
+                "note": snap.note[:200] if snap.note else None,
+                **{name: getattr(snap.counts, name) if snap.counts else None for name in COUNT_NAMES},
+            }
+            for snap in taken
+        ]
+        if not values:
+            return 0
+        try:
+            with self._tx() as conn:
+                conn.execute(snapshots.insert(), values)
+            return len(values)
+        except IntegrityError:
+            new = 0
+            for value in values:
+                try:
+                    with self._tx() as conn:
+                        conn.execute(snapshots.insert().values(**value))
+                    new += 1
+                except IntegrityError:
+                    pass
+            return new
+
+    def snapshots(self) -> list[Snapshot]:
+        """Every snapshot, by delivery and age."""
+        with self._tx(read=True) as conn:
+            rows = list(conn.execute(select(snapshots).order_by(snapshots.c.delivery_id, snapshots.c.age_s)))
+        return [
+            Snapshot(
+                row.delivery_id,
+                timedelta(seconds=row.age_s),
+                row.taken_at,
+                None
+                if all(getattr(row, n) is None for n in COUNT_NAMES)
+                else Counts(**{n: getattr(row, n) for n in COUNT_NAMES}),
+                row.note,
+            )
+            for row in rows
+        ]
+
+    def reply_targets(
+        self, now: datetime, window: timedelta, channels: Collection[str]
+    ) -> list[tuple[Published, datetime | None]]:
+        """The posts on `channels` published within `window` before `now`, each with when its
+        replies were last read (None: never), least recently read first."""
+        if not channels:
+            return []
+        query = (
+            select(
+                deliveries.c.id,
+                deliveries.c.post,
+                deliveries.c.channel,
+                deliveries.c.remote_id,
+                deliveries.c.receipt_url,
+                deliveries.c.published_at,
+                reply_polls.c.polled_at,
+            )
+            .outerjoin(reply_polls, reply_polls.c.delivery_id == deliveries.c.id)
+            .where(
+                deliveries.c.state == State.PUBLISHED,
+                deliveries.c.remote_id.is_not(None),
+                deliveries.c.published_at >= now - window,
+                deliveries.c.published_at <= now,
+                deliveries.c.channel.in_(tuple(channels)),
+            )
+            .order_by(reply_polls.c.polled_at.is_not(None), reply_polls.c.polled_at, deliveries.c.published_at)
+        )
+        with self._tx(read=True) as conn:
+            return [
+                (Published(r.id, r.post, r.channel, r.remote_id, r.receipt_url, r.published_at), r.polled_at)
+                for r in conn.execute(query)
+            ]
+
+    def record_replies(self, read: Iterable[tuple[Published, list[NewReply]]], now: datetime) -> list[StoredReply]:
+        """Keep the replies of each post read that were not kept before (by channel and remote id)
+        and note when each post was read, in one transaction; the new replies."""
+        new_ids: list[int] = []
+        with self._tx() as conn:
+            for published, found in read:
+                new_ids += self._keep_replies(conn, published, found, now)
+            if not new_ids:
+                return []
+            rows = conn.execute(select(replies).where(replies.c.id.in_(new_ids)).order_by(replies.c.id))
+            return [StoredReply(**row._asdict()) for row in rows]
+
+    def _keep_replies(self, conn: Connection, published: Published, found: list[NewReply], now: datetime) -> list[int]:
+        known = set()
+        if found:
+            for chunk in _chunks([f.reply.remote_id for f in found]):
+                query = select(replies.c.remote_id).where(
+                    replies.c.channel == published.channel, replies.c.remote_id.in_(chunk)
+                )
+                known |= {r.remote_id for r in conn.execute(query)}
+        new_ids = []
+        for item in found:
+            if item.reply.remote_id in known:
+                continue
+            known.add(item.reply.remote_id)
+            reply = item.reply
+            values = {
+                "delivery_id": published.id,
+                "post": published.post,
+                "channel": published.channel,
+                "network": item.network[:40],
+                "remote_id": reply.remote_id[:300],
+                "author": reply.author[:300],
+                "at": reply.at,
+                "text": reply.text,
+                "url": reply.url,
+                "found_at": now,
+                "watch": item.watch[:200] if item.watch else None,
+            }
+            new_ids.append(conn.execute(replies.insert().values(**values)).inserted_primary_key[0])  # type: ignore[index]
+        polled = update(reply_polls).where(reply_polls.c.delivery_id == published.id).values(polled_at=now)
+        if not conn.execute(polled).rowcount:
+            conn.execute(reply_polls.insert().values(delivery_id=published.id, polled_at=now))
+        return new_ids
+
+    def stored_replies(self, *, unhandled: bool = False, watched: bool = False) -> list[StoredReply]:
+        """The replies kept, oldest first: all, those no one handled, or those matching the watch list
+        and not yet alerted (`watched`)."""
+        query = select(replies).order_by(replies.c.at, replies.c.id)
+        if unhandled:
+            query = query.where(replies.c.handled_at.is_(None))
+        if watched:
+            query = query.where(replies.c.watch.is_not(None), replies.c.alerted_at.is_(None))
+        with self._tx(read=True) as conn:
+            return [StoredReply(**row._asdict()) for row in conn.execute(query)]
+
+    def alert_reply(self, reply: StoredReply, message: str, now: datetime, *, unsent: bool) -> int | None:
+        """Mark a watched reply alerted and record its alert in one transaction: the id of the alert
+        to send, or None if it was alerted before (by this daemon or another)."""
+        with self._tx() as conn:
+            marked = conn.execute(
+                update(replies).where(replies.c.id == reply.id, replies.c.alerted_at.is_(None)).values(alerted_at=now)
+            ).rowcount
+            if not marked:
+                return None
+            return self._insert_alert(conn, NewAlert("reply", message, unsent), reply.post, reply.channel, now)
+
+    def handle_reply(self, reply_id: int, by: Actor, now: datetime, note: str | None = None) -> StoredReply | None:
+        """Mark a reply handled by `by` (a second time keeps the first); None if there is no such reply."""
+        with self._tx() as conn:
+            conn.execute(
+                update(replies)
+                .where(replies.c.id == reply_id, replies.c.handled_at.is_(None))
+                .values(handled_at=now, handled_by=str(by)[:200], note=redact(note) if note else None)
+            )
+            row = conn.execute(select(replies).where(replies.c.id == reply_id)).first()
+            return None if row is None else StoredReply(**row._asdict())
+
+    def purge_replies(self, before: datetime) -> tuple[int, int]:
+        """Delete every reply written before `before`: (how many, of which no one had handled)."""
+        with self._tx() as conn:
+            old = replies.c.at < before
+            unhandled = conn.execute(
+                select(func.count()).select_from(replies).where(old, replies.c.handled_at.is_(None))
+            ).scalar_one()
+            deleted = conn.execute(replies.delete().where(old)).rowcount
+            return deleted, unhandled
+
     # ------------------------------------------------------------------ operators
 
     def rows(
@@ -1142,7 +1475,7 @@ def _chunks(values: list[str], size: int = 500) -> Iterator[list[str]]:
         yield values[start : start + size]
 
 
-def _engine(url: str) -> Engine:
+def _engine(url: str, *, deferred: bool = False) -> Engine:
     if url.startswith("sqlite"):
         if sqlite3.sqlite_version_info < MIN_SQLITE:
             raise LedgerError(
@@ -1158,7 +1491,8 @@ def _engine(url: str) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _begin(connection: Connection) -> None:
-            connection.exec_driver_sql("BEGIN IMMEDIATE")  # take the write lock up front: no upgrade deadlocks
+            # Take the write lock up front (no upgrade deadlocks); a reader's engine reads a WAL snapshot.
+            connection.exec_driver_sql("BEGIN" if deferred else "BEGIN IMMEDIATE")
 
         return engine
     try:

@@ -4,7 +4,10 @@ It keeps the documented contract: sessions with expiring access tokens and rotat
 tokens, a login limit, `createRecord` with client-chosen TID keys that refuses a taken key (HTTP
 500 like the reference PDS, or 409 `RecordAlreadyExists`), `getRecord` with `RecordNotFound`,
 `uploadBlob` with a size limit, `resolveHandle`, `ratelimit-*` headers and `{"error","message"}`
-bodies. Knobs: `fail_next`, `rate_limit_next`, `drop_after_next` (process, then close the
+bodies. After publishing (AppView methods, proxied by the PDS): `app.bsky.feed.getPosts` (at most
+25 uris; deleted posts left out) with likeCount/repostCount/replyCount/quoteCount, and
+`app.bsky.feed.getPostThread` (NotFound for an unknown uri) with nested replies; tests add
+other people's replies with `add_reply` and change counts with `set_counts`. Knobs: `fail_next`, `rate_limit_next`, `drop_after_next` (process, then close the
 connection without answering), `expire_access_tokens`, `echo_credentials`.
 
     with FakePDS(password="...") as pds:
@@ -18,6 +21,7 @@ import hashlib
 import itertools
 import json
 import re
+import socket
 import threading
 import time
 from collections import defaultdict
@@ -25,6 +29,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from types import TracebackType
 from typing import Any, cast
+from urllib.parse import parse_qs, urlsplit
 
 import regex
 
@@ -53,6 +58,7 @@ class Call:
     query: dict[str, str]
     headers: dict[str, str]
     body: bytes
+    multi: dict[str, list[str]] = field(default_factory=dict)  # every value of each query parameter
 
 
 class FakePDS:
@@ -81,6 +87,9 @@ class FakePDS:
         self.logins = 0
         self.refreshes = 0
         self.calls: list[Call] = []
+        self.counts: dict[str, dict[str, int]] = {}  # uri → likeCount, repostCount, quoteCount
+        self._threads_seen: tuple[int, list[dict[str, Any]]] | None = None
+        self.foreign: dict[str, dict[str, Any]] = {}  # uri → a reply by someone else: {"uri", "cid", "author", "value"}
         self._access: dict[str, float] = {}  # token → expiry (epoch)
         self._refresh: set[str] = set()
         self._canned: defaultdict[str, list[Reply]] = defaultdict(list)
@@ -129,6 +138,38 @@ class FakePDS:
     def expire_access_tokens(self) -> None:
         with self._lock:
             self._access = dict.fromkeys(self._access, 0.0)
+
+    def set_counts(self, uri: str, *, likes: int = 0, reposts: int = 0, quotes: int = 0) -> None:
+        with self._lock:
+            self.counts[uri] = {"likeCount": likes, "repostCount": reposts, "quoteCount": quotes}
+
+    def add_reply(self, parent_uri: str, handle: str, text: str, created_at: str | None = None) -> str:
+        """Someone else (`handle`) replies to `parent_uri`; the reply's uri."""
+        with self._lock:
+            number = next(self._counter)
+            did = f"did:plc:other{number}"
+            uri = f"at://{did}/{POST}/{_tid_now(number)}"
+            parent = self._entry(parent_uri)
+            root = (parent or {}).get("value", {}).get("reply", {}).get("root") or {"uri": parent_uri}
+            record = {
+                "$type": POST,
+                "text": text,
+                "createdAt": created_at or time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime()),
+                "reply": {"root": root, "parent": {"uri": parent_uri, "cid": (parent or {}).get("cid")}},
+            }
+            cid = "bafyrei" + hashlib.sha256(uri.encode()).hexdigest()[:40]
+            self.foreign[uri] = {"uri": uri, "cid": cid, "author": {"did": did, "handle": handle}, "value": record}
+            return uri
+
+    def seed_post(self, text: str) -> str:
+        """A post of the account made without the API (benchmarks); its uri."""
+        with self._lock:
+            rkey = _tid_now(next(self._counter))
+            uri = f"at://{self.did}/{POST}/{rkey}"
+            cid = "bafyrei" + hashlib.sha256(uri.encode()).hexdigest()[:40]
+            record = {"$type": POST, "text": text, "createdAt": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())}
+            self.records[rkey] = {"uri": uri, "cid": cid, "value": record}
+            return uri
 
     def count(self, nsid: str) -> int:
         return sum(1 for call in self.calls if call.nsid == nsid)
@@ -254,6 +295,68 @@ class FakePDS:
             return xrpc_error(400, "RecordNotFound", f"Could not locate record: at://{self.did}/{POST}/{rkey}")
         return Reply(200, entry)
 
+    def _app_bsky_feed_getPosts(self, call: Call) -> Reply:
+        denied = self._denied(call)
+        if denied:
+            return denied
+        uris = call.multi.get("uris", [])
+        if len(uris) > 25:
+            return xrpc_error(400, "InvalidRequest", "Error: uris must not have more than 25 elements")
+        return Reply(200, {"posts": [self._view(e) for uri in uris if (e := self._entry(uri)) is not None]})
+
+    def _app_bsky_feed_getPostThread(self, call: Call) -> Reply:
+        denied = self._denied(call)
+        if denied:
+            return denied
+        uri = call.query.get("uri", "")
+        entry = self._entry(uri)
+        if entry is None:
+            return xrpc_error(400, "NotFound", f"Post not found: {uri}")
+        depth = int(call.query.get("depth", "6"))
+        return Reply(200, {"thread": self._thread(entry, depth)})
+
+    def _entry(self, uri: str) -> dict[str, Any] | None:
+        if uri in self.foreign:
+            return self.foreign[uri]
+        rkey = uri.rsplit("/", 1)[-1]
+        entry = self.records.get(rkey)
+        return entry if entry is not None and entry["uri"] == uri else None
+
+    def _children(self, uri: str) -> list[dict[str, Any]]:
+        if not self.foreign and not any("reply" in e["value"] for e in self._recent_replies()):
+            return []
+        every = [*self.records.values(), *self.foreign.values()]
+        return [e for e in every if (e["value"].get("reply") or {}).get("parent", {}).get("uri") == uri]
+
+    def _recent_replies(self) -> list[dict[str, Any]]:
+        """The account's own replies (thread parts): none in a benchmark's 10,000 single posts."""
+        if self._threads_seen is None or len(self.records) != self._threads_seen[0]:
+            self._threads_seen = (len(self.records), [e for e in self.records.values() if "reply" in e["value"]])
+        return self._threads_seen[1]
+
+    def _view(self, entry: dict[str, Any]) -> dict[str, Any]:
+        """app.bsky.feed.defs#postView"""
+        counts = self.counts.get(entry["uri"], {})
+        author = entry.get("author") or {"did": self.did, "handle": self.handle}
+        return {
+            "uri": entry["uri"],
+            "cid": entry["cid"],
+            "author": author,
+            "record": entry["value"],
+            "replyCount": len(self._children(entry["uri"])),
+            "repostCount": counts.get("repostCount", 0),
+            "likeCount": counts.get("likeCount", 0),
+            "quoteCount": counts.get("quoteCount", 0),
+            "indexedAt": entry["value"].get("createdAt"),
+        }
+
+    def _thread(self, entry: dict[str, Any], depth: int) -> dict[str, Any]:
+        """app.bsky.feed.defs#threadViewPost, replies to `depth` levels"""
+        node: dict[str, Any] = {"$type": "app.bsky.feed.defs#threadViewPost", "post": self._view(entry)}
+        if depth > 0:
+            node["replies"] = [self._thread(child, depth - 1) for child in self._children(entry["uri"])]
+        return node
+
     # -- helpers ---------------------------------------------------------------------------
 
     def _new_session(self) -> dict[str, Any]:
@@ -315,6 +418,11 @@ class FakePDS:
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
+    def setup(self) -> None:
+        super().setup()
+        # Headers and body leave in two writes; without this, Nagle and delayed ACK add 40 ms a call.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
     def do_GET(self) -> None:
         self._serve("GET")
 
@@ -323,7 +431,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _serve(self, method: str) -> None:
         path, query, headers, body = read_raw(self)
-        reply = owner(self).handle_call(Call(method, path.removeprefix("/xrpc/"), query, headers, body))
+        multi = parse_qs(urlsplit(self.path).query)
+        reply = owner(self).handle_call(Call(method, path.removeprefix("/xrpc/"), query, headers, body, multi))
         if reply is None:
             self.close_connection = True  # carried out, never answered
             return

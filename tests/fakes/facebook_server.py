@@ -80,6 +80,7 @@ class FakeGraph(FakeServer):
         self.posts: list[dict[str, Any]] = []  # oldest first
         self.photos: dict[str, dict[str, Any]] = {}
         self.uploads: dict[str, Upload] = {}
+        self.counts: dict[str, dict[str, int]] = {}  # post id → reactions, comments, shares that tests set
         self._ids = itertools.count(100_000_000_000_001)
 
     def handle(self, request: Request) -> Reply:
@@ -95,6 +96,9 @@ class FakeGraph(FakeServer):
             reply.headers["WWW-Authenticate"] = 'OAuth "Facebook Platform" "invalid_token" "Session has expired"'
             return self._usage(reply)
         node, edge = parts[1], (parts[2] if len(parts) > 2 else None)
+        if request.method == "GET" and edge is None and node.startswith(f"{self.page_id}_"):
+            with self.lock:
+                return self._usage(self._read_post(node, request))
         if node != self.page_id:
             message = f"Unsupported {request.method.lower()} request. Object with ID '{node}' does not exist"
             return self._usage(Reply(400, graph_error(100, message, subcode=33, kind="GraphMethodException")))
@@ -179,6 +183,27 @@ class FakeGraph(FakeServer):
         return Reply(200, {"data": data, "paging": paging})
 
     # -- helpers -----------------------------------------------------------------------------
+
+    def set_counts(self, post_id: str, *, reactions: int = 0, comments: int = 0, shares: int = 0) -> None:
+        with self.lock:
+            self.counts[post_id] = {"reactions": reactions, "comments": comments, "shares": shares}
+
+    def _read_post(self, post_id: str, request: Request) -> Reply:
+        """GET /{post-id}?fields=…: reactions and comments as edges with a summary, `shares` left
+        out when 0 (as Graph does); an unknown post is error 100/33."""
+        post = next((p for p in self.posts if p["id"] == post_id), None)
+        if post is None:
+            message = f"Unsupported get request. Object with ID '{post_id}' does not exist"
+            return Reply(400, graph_error(100, message, subcode=33, kind="GraphMethodException"))
+        fields = request.value("fields") or ""
+        counts = self.counts.get(post_id, {})
+        body: dict[str, Any] = {"id": post_id}
+        for edge in ("reactions", "comments"):
+            if edge in fields:
+                body[edge] = {"data": [], "summary": {"total_count": counts.get(edge, 0)}}
+        if "shares" in fields and counts.get("shares"):
+            body["shares"] = {"count": counts["shares"]}
+        return Reply(200, body)
 
     def _new_post(self, message: str, link: str | None, media: list[str]) -> dict[str, Any]:
         number = str(next(self._ids))

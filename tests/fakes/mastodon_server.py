@@ -7,15 +7,19 @@ As documented (docs.joinmastodon.org, methods/statuses, media, instance, account
 - GET  /api/v1/media/:id                  206 while processing, then 200 with a url
 - POST /api/v1/statuses                   Idempotency-Key: the same key gives the same status;
                                           `in_reply_to_id` a status of this server (else 404)
+- GET  /api/v1/statuses/:id               favourites_count, reblogs_count, replies_count (404 when deleted)
+- GET  /api/v1/statuses/:id/context       {"ancestors": [...], "descendants": [...]} at every depth
 - errors are {"error": "..."}; every answer carries X-RateLimit-Limit/Remaining/Reset (ISO 8601)
 
 Unlike Mastodon, a 401 echoes the Authorization header back, so tests can prove the adapter
 never passes a token on. Use `processing_polls` for slow media, `fail` and
-`drop_after_processing` (from FakeServer) for outages.
+`drop_after_processing` (from FakeServer) for outages, `rate_limit` for a 429 with the documented
+headers; tests add other people's replies with `add_reply` and change counts with `set_counts`.
 """
 
 from __future__ import annotations
 
+import html
 import itertools
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -54,6 +58,9 @@ class FakeMastodon(FakeServer):
         self._polls_left: dict[str, int] = {}
         self._by_key: dict[str, dict[str, Any]] = {}
         self._ids = itertools.count(110_000_000_000_000_001)
+        self.rate_remaining = 299  # what X-RateLimit-Remaining says (of 300 per 5 minutes)
+        self._by_id: dict[str, dict[str, Any]] = {}  # id → status, and the ids of its direct replies:
+        self._answers: dict[str, list[str]] = {}  # so reads stay quick with 10,000 statuses (bench)
 
     def handle(self, request: Request) -> Reply:
         route = (request.method, request.path)
@@ -73,9 +80,103 @@ class FakeMastodon(FakeServer):
                 reply = self._media(request.path.rsplit("/", 1)[1])
             elif route == ("POST", "/api/v1/statuses"):
                 reply = self._post_status(request)
+            elif request.method == "GET" and request.path.startswith("/api/v1/statuses/"):
+                reply = self._read_status(request.path.removeprefix("/api/v1/statuses/"))
             else:
                 reply = Reply(404, {"error": "Record not found"})
         return self._limited(reply)
+
+    # -- after publishing -------------------------------------------------------------------
+
+    def set_counts(self, status_id: str, *, favourites: int = 0, reblogs: int = 0) -> None:
+        with self.lock:
+            status = self._status(status_id)
+            assert status is not None, f"no status {status_id}"
+            status["favourites_count"], status["reblogs_count"] = favourites, reblogs
+
+    def add_reply(self, status_id: str, acct: str, text: str) -> str:
+        """Someone else (`acct`, e.g. "kim" or "kim@other.example") replies to `status_id`; the reply's id."""
+        with self.lock:
+            reply_id = str(next(self._ids))
+            self._keep(
+                {
+                    "id": reply_id,
+                    "created_at": datetime.now(UTC).isoformat(timespec="milliseconds"),
+                    "uri": f"{self.url}/users/{acct}/statuses/{reply_id}",
+                    "url": f"{self.url}/@{acct}/{reply_id}",
+                    "account": {"id": f"9{reply_id[-6:]}", "username": acct.split("@")[0], "acct": acct},
+                    "content": f"<p>{html.escape(text)}</p>",
+                    "text": text,
+                    "in_reply_to_id": status_id,
+                    "favourites_count": 0,
+                    "reblogs_count": 0,
+                }
+            )
+            return reply_id
+
+    def rate_limit(self, path: str = "/api/v1/statuses/", reset_in: int = 120, times: int = 1) -> None:
+        """The next `times` GETs under `path` get a 429, with X-RateLimit-Reset `reset_in` seconds ahead."""
+        reset = datetime.now(UTC) + timedelta(seconds=reset_in)
+        headers = {
+            "X-RateLimit-Limit": "300",
+            "X-RateLimit-Remaining": "0",
+            "X-RateLimit-Reset": reset.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        }
+        self.fail("GET", path, 429, {"error": "Too many requests"}, headers, times)
+
+    def seed_status(self, text: str) -> str:
+        """A status of the account made without the API (benchmarks); its id."""
+        with self.lock:
+            status_id = str(next(self._ids))
+            self._keep(
+                {
+                    "id": status_id,
+                    "created_at": datetime.now(UTC).isoformat(timespec="milliseconds"),
+                    "uri": f"{self.url}/users/{self.username}/statuses/{status_id}",
+                    "url": f"{self.url}/@{self.username}/{status_id}",
+                    "text": text,
+                    "in_reply_to_id": None,
+                    "account": {"id": "1", "username": self.username, "acct": self.username},
+                    "content": f"<p>{html.escape(text)}</p>",
+                }
+            )
+            return status_id
+
+    def _keep(self, status: dict[str, Any]) -> None:
+        self.statuses.append(status)
+        self._by_id[status["id"]] = status
+        if status.get("in_reply_to_id"):
+            self._answers.setdefault(status["in_reply_to_id"], []).append(status["id"])
+
+    def _status(self, status_id: str) -> dict[str, Any] | None:
+        return self._by_id.get(status_id)
+
+    def _read_status(self, rest: str) -> Reply:
+        status_id, _, what = rest.partition("/")
+        status = self._status(status_id)
+        if status is None or what not in ("", "context"):
+            return Reply(404, {"error": "Record not found"})
+        if what == "context":
+            descendants, waiting = [], list(self._answers.get(status_id, []))
+            while waiting:  # breadth first: a reply comes after what it answers
+                child = self._by_id[waiting.pop(0)]
+                descendants.append(self._public(child))
+                waiting += self._answers.get(child["id"], [])
+            ancestors: list[dict[str, Any]] = []
+            parent = self._status(status.get("in_reply_to_id") or "")
+            while parent is not None:
+                ancestors.insert(0, self._public(parent))
+                parent = self._status(parent.get("in_reply_to_id") or "")
+            return Reply(200, {"ancestors": ancestors, "descendants": descendants})
+        return Reply(200, self._public(status))
+
+    def _public(self, status: dict[str, Any]) -> dict[str, Any]:
+        """A status as the API shows it: replies_count counts its direct replies."""
+        shown = {k: v for k, v in status.items() if k not in ("text", "idempotency_key")}
+        shown.setdefault("favourites_count", 0)
+        shown.setdefault("reblogs_count", 0)
+        shown["replies_count"] = len(self._answers.get(status["id"], []))
+        return shown
 
     def _authorized(self, request: Request) -> bool:
         return request.headers.get("authorization") == f"Bearer {self.token}"
@@ -160,17 +261,18 @@ class FakeMastodon(FakeServer):
             "media_attachments": [self.media[media_id] for media_id in media_ids],
             "idempotency_key": key,
             "in_reply_to_id": reply_to,
+            "account": {"id": "1", "username": self.username, "acct": self.username},
+            "content": f"<p>{html.escape(text)}</p>",
         }
-        self.statuses.append(status)
+        self._keep(status)
         if key:
             self._by_key[key] = status
         return Reply(200, status)
 
-    @staticmethod
-    def _limited(reply: Reply) -> Reply:
+    def _limited(self, reply: Reply) -> Reply:
         now = datetime.now(UTC)
         reset = now.replace(second=0, microsecond=0) + timedelta(minutes=5 - now.minute % 5)
         reply.headers.setdefault("X-RateLimit-Limit", "300")
-        reply.headers.setdefault("X-RateLimit-Remaining", "299")
+        reply.headers.setdefault("X-RateLimit-Remaining", str(self.rate_remaining))
         reply.headers.setdefault("X-RateLimit-Reset", reset.strftime("%Y-%m-%dT%H:%M:%S.%fZ"))
         return reply

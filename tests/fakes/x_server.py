@@ -92,6 +92,7 @@ class FakeX(FakeServer):
         self._texts: set[str] = set()  # what the account has posted, for "duplicate content"
         self._ids = itertools.count(1_860_000_000_000_000_001)
         self._links = itertools.count(1)
+        self.metrics: dict[str, dict[str, int]] = {}  # post id → public_metrics that tests set
 
     def handle(self, request: Request) -> Reply:
         with self.lock:
@@ -111,6 +112,8 @@ class FakeX(FakeServer):
                 reply = self._metadata(request)
             elif route == ("POST", "/2/tweets"):
                 reply = self._create(request)
+            elif route == ("GET", "/2/tweets"):
+                reply = self._lookup(request)
             elif request.method == "GET" and re.fullmatch(r"/2/users/\d+/tweets", request.path):
                 reply = self._timeline(request)
             else:
@@ -224,6 +227,49 @@ class FakeX(FakeServer):
             }
         )
         return Reply(201, {"data": {"id": post_id, "text": shown}})
+
+    def set_metrics(self, post_id: str, *, likes: int = 0, retweets: int = 0, impressions: int = 0) -> None:
+        with self.lock:
+            self.metrics[post_id] = {"like_count": likes, "retweet_count": retweets, "impression_count": impressions}
+
+    def _lookup(self, request: Request) -> Reply:
+        """GET /2/tweets: up to 100 ids; unknown ones in `errors` (resource-not-found), the rest in `data`."""
+        ids = [i for i in (request.value("ids") or "").split(",") if i]
+        if not 1 <= len(ids) <= 100:
+            return invalid("The `ids` query parameter value must have between 1 and 100 items", ids=ids)
+        fields = (request.value("tweet.fields") or "").split(",")
+        data, errors = [], []
+        for post_id in ids:
+            post = next((p for p in self.posts if p["id"] == post_id), None)
+            if post is None:
+                errors.append(
+                    {
+                        "value": post_id,
+                        "detail": f"Could not find tweet with ids: [{post_id}].",
+                        "title": "Not Found Error",
+                        "resource_type": "tweet",
+                        "parameter": "ids",
+                        "resource_id": post_id,
+                        "type": "https://api.twitter.com/2/problems/resource-not-found",
+                    }
+                )
+                continue
+            item: dict[str, Any] = {"id": post_id, "text": post["text"], "edit_history_tweet_ids": [post_id]}
+            if "public_metrics" in fields:
+                replies = sum(1 for p in self.posts if p.get("reply_to") == post_id)
+                shown = {
+                    "retweet_count": 0,
+                    "like_count": 0,
+                    "quote_count": 0,
+                    "bookmark_count": 0,
+                    "impression_count": 0,
+                }
+                item["public_metrics"] = {**shown, **self.metrics.get(post_id, {}), "reply_count": replies}
+            data.append(item)
+        body: dict[str, Any] = {"data": data} if data else {}
+        if errors:
+            body["errors"] = errors
+        return Reply(200, body)
 
     def _timeline(self, request: Request) -> Reply:
         if request.path != f"/2/users/{self.user_id}/tweets":

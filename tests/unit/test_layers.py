@@ -55,7 +55,8 @@ def under(name: str, prefixes: tuple[str, ...]) -> bool:
         ("scheduler.content", ("scheduler.channels", "scheduler.publish", "scheduler.views", "scheduler.cli")),
         ("scheduler.views", ("scheduler.publish", "scheduler.cli")),
         ("scheduler.channels", ("scheduler.publish", "scheduler.views", "scheduler.cli")),
-        ("scheduler.publish", ("scheduler.cli",)),
+        ("scheduler.publish", ("scheduler.cli", "scheduler.results")),
+        ("scheduler.results", ("scheduler.cli", "scheduler.views")),
         ("scheduler.links", ("scheduler.channels", "scheduler.publish", "scheduler.views", "scheduler.cli")),
         ("scheduler.starter", ("scheduler.channels", "scheduler.publish", "scheduler.views", "scheduler.cli")),
         (
