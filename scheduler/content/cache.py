@@ -32,6 +32,7 @@ from scheduler.content.drafts import Defaults, Draft, Reader
 from scheduler.content.hashtags import FILE as HASHTAGS_FILE
 from scheduler.content.problems import Problem
 from scheduler.content.render import Renderer
+from scheduler.content.watchlist import FILE as WATCHLIST_FILE
 
 T = TypeVar("T")
 RACY_NS = 2_000_000_000  # 2 s: coarser than any file system's timestamps that matter here (FAT's are 2 s)
@@ -135,8 +136,9 @@ class PlanCache:
         return False
 
     def campaign(self, root: Path) -> tuple[Campaign, list[Problem]]:
-        """campaign.load(root), read again only when one of its three files changed."""
-        keys = [file_key(root / name) for name in (f"{POSTS_DIR}/{DEFAULTS_FILE}", HASHTAGS_FILE, CHANNELS_FILE)]
+        """campaign.load(root), read again only when one of its files changed."""
+        names = (f"{POSTS_DIR}/{DEFAULTS_FILE}", HASHTAGS_FILE, CHANNELS_FILE, WATCHLIST_FILE)
+        keys = [file_key(root / name) for name in names]
         key = tuple(k for k, _ in keys)
         if self._campaign is not None and self._campaign[0] == key:
             return self._campaign[1], list(self._campaign[2])

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 from babel import Locale, UnknownLocaleError
 
 from scheduler.content import hashtags as hashtags_file
-from scheduler.content import networks, yamlfile
+from scheduler.content import networks, watchlist, yamlfile
 from scheduler.content.files import read_yaml_mapping
 from scheduler.content.problems import Problem, did_you_mean, error
 from scheduler.errors import ConfigError
@@ -85,6 +85,7 @@ def load(root: Path) -> tuple[Campaign, list[Problem]]:
     problems += tag_problems
     channels_data, channel_problems = read_yaml_mapping(root, CHANNELS_FILE)
     problems += channel_problems
+    problems += watchlist.load(root)[1]  # checked here so validate and preview list it; the collector reads it
     broken: dict[str, Problem] = {}
     unpublishable: dict[str, Problem] = {}
     channels = _channels(channels_data, problems, broken, unpublishable)

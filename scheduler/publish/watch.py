@@ -1,7 +1,7 @@
 """Noticing changes to a campaign's files while the daemon runs.
 
 Two watchers: `posts/` recursively, and the campaign root itself (not recursively) for
-`channels.yml` and `hashtags.yml`, because editors and git replace those files instead of rewriting
+`channels.yml`, `hashtags.yml` and `watchlist.yml`, because editors and git replace those files instead of rewriting
 them, and a watch on a replaced file goes deaf. Once the watchers are live, and then every
 CHECK_EVERY, the daemon is asked to plan again even without a notification: its plan cache
 looks at every file's stat and reads only what changed, so this catches what notifications cannot
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from watchfiles import Change
 
 log = logging.getLogger("scheduler.publish.watch")
-ROOT_FILES = frozenset({"channels.yml", "hashtags.yml"})
+ROOT_FILES = frozenset({"channels.yml", "hashtags.yml", "watchlist.yml"})
 CHECK = "check"  # what on_change is given for a plan without a notification
 CHECK_EVERY = 60.0  # seconds between plans without a notification: a cached build (~0.15 s for 10,000 posts)
 DEBOUNCE_MS = 500  # a git checkout of many files becomes one planning

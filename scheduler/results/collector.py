@@ -29,13 +29,13 @@ from typing import Protocol
 
 from scheduler import settings
 from scheduler.channels.base import Channel, Counts, Receipt
+from scheduler.content import watchlist
 from scheduler.content.campaign import Campaign
 from scheduler.content.problems import human, plural
 from scheduler.errors import CampaignError, ChannelError, ConfigError, LedgerUnavailable, RetryLater
 from scheduler.publish.alerts import Alerter
 from scheduler.publish.clock import Clock
 from scheduler.publish.ledger import Ledger, NewReply, Published, Snapshot, SnapshotsDue, StoredReply
-from scheduler.results import watchlist
 
 log = logging.getLogger("scheduler.results.collector")
 POLL = timedelta(seconds=30)  # between two passes of the daemon's collector
@@ -276,13 +276,15 @@ class Collector:
         if self._watch_read is not None and self._watch_read[0] == mtime:
             return self._watch
         said = self._watch_read[1] if self._watch_read else None
-        try:
-            self._watch = watchlist.load(self.root)
+        found, problems = watchlist.load(self.root)
+        if found is not None:
+            self._watch = found
             self._watch_read = (mtime, None)
-            if not self._watch.phrases:
+            if not found.phrases:
                 log.warning("results: %s has no phrases: replies are kept, but none raises an alert", watchlist.FILE)
-        except ConfigError as exc:
-            message = f"{exc}; replies are matched against the last good watch list until it is fixed"
+        else:
+            broken = "; ".join(str(p) for p in problems if p.is_error)
+            message = f"{broken}; replies are matched against the last good watch list until it is fixed"
             if message != said:
                 self.alerter.alert("watch_list", None, None, message, now)
             self._watch_read = (mtime, message)

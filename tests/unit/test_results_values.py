@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 
 from scheduler.channels.base import Counts, Reply
+from scheduler.content import plan, watchlist
 from scheduler.content.campaign import load
-from scheduler.errors import ConfigError
+from scheduler.content.watchlist import WatchList
 from scheduler.publish.ledger import Actor, Ledger, NewReply, Published, Snapshot, deliveries
 from scheduler.publish.states import State
-from scheduler.results import formats, watchlist
+from scheduler.results import formats
 from scheduler.results.report import build
-from scheduler.results.watchlist import WatchList
 from tests.builders import write_campaign
 
 NOW = datetime(2027, 11, 20, 12, 0, tzinfo=UTC)
@@ -39,20 +39,30 @@ def test_the_watch_list_matches_whole_words_whatever_case_accents_or_spacing(tex
 
 
 def test_the_sample_watch_list_reads_and_names_the_helplines() -> None:
-    sample = watchlist.load(Path(__file__).resolve().parents[2])
+    sample, problems = watchlist.load(Path(__file__).resolve().parents[2])
+    assert sample is not None and problems == []
     assert "thuis slaat" in sample.phrases and "durf het niet te zeggen" in sample.phrases
     assert "0800-2000" in sample.helplines and "0800-0432" in sample.helplines
     assert sample.match("Mijn vader slaat me als hij drinkt") is not None
 
 
-def test_a_broken_watch_list_is_an_error_naming_the_file(tmp_path: Path) -> None:
-    (tmp_path / "watchlist.yml").write_text("phrases: help\n", encoding="utf-8")
-    with pytest.raises(ConfigError, match=r"watchlist.yml: `phrases` must be a list"):
-        watchlist.load(tmp_path)
-    (tmp_path / "watchlist.yml").write_text("phrase: [help]\n", encoding="utf-8")
-    with pytest.raises(ConfigError, match="unknown key 'phrase'"):
-        watchlist.load(tmp_path)
-    assert watchlist.load(tmp_path / "nowhere").phrases == ()
+def test_a_broken_watch_list_is_an_error_on_its_line_that_validate_and_preview_list(tmp_path: Path) -> None:
+    def problems_of(text: str) -> list[tuple[str, int, str]]:
+        (tmp_path / "watchlist.yml").write_text(text, encoding="utf-8")
+        found, problems = watchlist.load(tmp_path)
+        assert found is None
+        return [(p.path, p.line, p.severity.value) for p in problems]
+
+    assert problems_of("helplines: x\nphrases: help\n") == [("watchlist.yml", 2, "error")]
+    assert problems_of("phrase: [help]\n") == [("watchlist.yml", 1, "error")]
+    assert problems_of("phrases:\n\t- help\n") == [("watchlist.yml", 2, "error")]  # a tab
+    nothing, none = watchlist.load(tmp_path / "nowhere")
+    assert nothing is not None and nothing.phrases == () and none == []
+    # The plan carries the problem, so `validate` and every preview list it (same counts).
+    (tmp_path / "posts").mkdir()
+    (tmp_path / "channels.yml").write_text("channels: {m: {type: dryrun}}\n", encoding="utf-8")
+    (tmp_path / "watchlist.yml").write_text("phrases: [help\n", encoding="utf-8")
+    assert [(p.path, p.is_error) for p in plan.build(tmp_path).problems] == [("watchlist.yml", True)]
 
 
 @pytest.fixture

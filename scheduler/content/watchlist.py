@@ -18,9 +18,8 @@ import re
 import unicodedata
 from pathlib import Path
 
-import yaml
-
-from scheduler.errors import ConfigError
+from scheduler.content.files import read_yaml_mapping
+from scheduler.content.problems import Problem, did_you_mean, error
 
 FILE = "watchlist.yml"
 
@@ -42,31 +41,24 @@ class WatchList:
         return None
 
 
-def load(root: Path) -> WatchList:
-    """The campaign's watch list; empty when it has no watchlist.yml; ConfigError if it is broken."""
-    path = root / FILE
-    if not path.is_file():
-        return WatchList()
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{FILE}: cannot be read: {exc}") from None
-    except yaml.YAMLError as exc:
-        line = getattr(getattr(exc, "problem_mark", None), "line", None)
-        where = f":{line + 1}" if line is not None else ""
-        raise ConfigError(f"{FILE}{where}: not valid YAML") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"{FILE}: must be a mapping with `phrases:` (a list)")
-    unknown = sorted(set(data) - {"phrases", "helplines"})
-    if unknown:
-        raise ConfigError(f"{FILE}: unknown key {unknown[0]!r}; it takes phrases and helplines")
+def load(root: Path) -> tuple[WatchList | None, list[Problem]]:
+    """The campaign's watch list (empty when it has no watchlist.yml), or None when it is broken;
+    its problems, on their lines. Read with the guards of every settings file (content/files.py)."""
+    data, problems = read_yaml_mapping(root, FILE, "expected a mapping with phrases (a list) and helplines")
+    for key in data:
+        if key not in ("phrases", "helplines"):
+            hint = did_you_mean(str(key), ("phrases", "helplines")) or "; it takes phrases and helplines"
+            problems.append(error(FILE, data.line_of(key), f"unknown key {key!r}{hint}"))
     phrases = data.get("phrases") or []
     if not isinstance(phrases, list) or not all(isinstance(p, str | int) for p in phrases):
-        raise ConfigError(f"{FILE}: `phrases` must be a list of words and phrases")
+        problems.append(error(FILE, data.line_of("phrases"), "`phrases` must be a list of words and phrases"))
+        phrases = []
     helplines = data.get("helplines") or ""
     if not isinstance(helplines, str):
-        raise ConfigError(f"{FILE}: `helplines` must be text")
-    return WatchList(tuple(str(p).strip() for p in phrases if str(p).strip()), helplines.strip())
+        problems.append(error(FILE, data.line_of("helplines"), "`helplines` must be text"))
+    if any(p.is_error for p in problems):
+        return None, problems
+    return WatchList(tuple(str(p).strip() for p in phrases if str(p).strip()), helplines.strip()), problems
 
 
 def _fold(text: str) -> str:
