@@ -96,6 +96,7 @@ class Checker:
         """A result for each of `urls` (each fetched once), within `budget` seconds if given."""
         results: dict[str, Result] = {}
         waiting: dict[str, Future[Result]] = {}
+        started: list[tuple[str, Future[Result]]] = []
         limit = self.timeout if budget is None else min(self.timeout, budget)
         with self._lock:
             now = self.clock()
@@ -114,8 +115,12 @@ class Checker:
                     future = self._pool.submit(self._fetch, url, limit)
                     self._pending[url] = future
                     self.fetched += 1
-                    future.add_done_callback(functools.partial(self._done, url))
+                    started.append((url, future))
                 waiting[url] = self._pending[url]
+        # Outside the lock: a fetch that is already done runs its callback here, at once, and the
+        # callback takes the lock (inside it, that deadlocked whenever a fetch beat this thread).
+        for url, future in started:
+            future.add_done_callback(functools.partial(self._done, url))
         if waiting:
             wait(waiting.values(), timeout=budget)
         for url, future in waiting.items():

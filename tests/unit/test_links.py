@@ -3,10 +3,12 @@ and that a send held for a dead link stays held until it changes."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
+from typing import ParamSpec, TypeVar
 
 from scheduler.channels.base import Receipt
 from scheduler.content import plan as plan_file
@@ -24,6 +26,8 @@ from tests.unit.test_publish_core import GONE, START, Deduplicating, ledger, pla
 from tests.unit.test_thread_publish import Replying, receipts, thread
 
 __all__ = ["ledger", "root"]  # the fixtures
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
 class Answers(Checker):
@@ -144,3 +148,32 @@ def test_warn_alerts_a_dead_link_once_not_at_every_retry(ledger: Ledger, root: P
     clock.advance(timedelta(minutes=1))
     assert [o.state for o in sender.make_pass().sent] == [State.PUBLISHED]
     assert [a.kind for a in ledger.alerts()] == ["link"]
+
+
+class _AtOnce(ThreadPoolExecutor):
+    """A pool whose fetches are done before `submit` returns: the order a loaded machine can give."""
+
+    def submit(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> Future[T]:
+        future: Future[T] = Future()
+        future.set_result(fn(*args, **kwargs))
+        return future
+
+
+class _Instant(Checker):
+    def _fetch(self, url: str, limit: float) -> Result:
+        return Result(url, Kind.OK, "200 OK", status=200)
+
+
+def test_a_fetch_done_before_the_checker_looks_again_is_taken_and_remembered() -> None:
+    # The checker once added its callback while holding its lock; a fetch that had already ended
+    # ran the callback at once, which waited for that lock: a send hung for ever.
+    checker = _Instant(timeout=1.0, remember=60.0)
+    checker._pool = _AtOnce()
+    try:
+        first = checker.check(["https://site.example.nl/a", "https://site.example.nl/a"], budget=1.0)
+        again = checker.check(["https://site.example.nl/a"], budget=1.0)
+    finally:
+        checker.close()
+    assert first["https://site.example.nl/a"].kind is Kind.OK
+    assert again["https://site.example.nl/a"].kind is Kind.OK
+    assert checker.fetched == 1  # the second check took it from memory
