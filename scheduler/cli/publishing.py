@@ -236,15 +236,6 @@ def _row_record(row: Delivery, zone: Any) -> dict[str, Any]:
     }
 
 
-def _paused_by(ledger: Ledger) -> dict[str, str]:
-    """Who made each pause in force, by scope (pauses made before actions were recorded have none)."""
-    found: dict[str, str] = {}
-    for action in ledger.actions():
-        if action.action == "pause":
-            found[action.channel or "*"] = f"{action.who}@{action.host}"
-    return found
-
-
 def _pause_text(pause: Pause, zone: tzinfo, by: str | None = None) -> str:
     return f"{pause.what} since {_local(pause.since, zone)}{f' by {by}' if by else ''}: {pause.reason}"
 
@@ -256,13 +247,14 @@ def _pause_text(pause: Pause, zone: tzinfo, by: str | None = None) -> str:
 def status(obj: Context, fmt: str, limit: int) -> None:
     """What is next, what went out, and what needs a person: failed, in doubt, missed, held, paused."""
     from scheduler.publish import holds
+    from scheduler.publish.overview import paused_by
 
     plan = obj.plan(parallel=True)  # before the ledger opens: no connection crosses a fork
     zone = plan.campaign.settings.timezone
     broken = [str(p) for p in holds.read(plan).settings_problems()]
     ledger = _open_ledger(obj.root)
     rows = ledger.rows()
-    in_force, by = ledger.pauses(), _paused_by(ledger)
+    in_force, by = ledger.pauses(), paused_by(ledger)
     counts: dict[str, int] = {}
     for row in rows:
         counts[row.state.value] = counts.get(row.state.value, 0) + 1

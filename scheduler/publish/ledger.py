@@ -960,6 +960,43 @@ class Ledger:
         with self._tx() as conn:
             return [Delivery.of(row) for row in conn.execute(query)]
 
+    def first_due(self, states: Iterable[State], limit: int) -> list[Delivery]:
+        """At most `limit` deliveries in `states`, soonest due first (a page's list; uses the state index)."""
+        query = (
+            select(deliveries)
+            .where(deliveries.c.state.in_(tuple(states)))
+            .order_by(deliveries.c.due, deliveries.c.channel, deliveries.c.post)
+            .limit(limit)
+        )
+        with self._tx() as conn:
+            return [Delivery.of(row) for row in conn.execute(query)]
+
+    def published_since(self, since: datetime, limit: int) -> list[Delivery]:
+        """At most `limit` deliveries published at or after `since`, newest first."""
+        query = (
+            select(deliveries)
+            .where(deliveries.c.state == State.PUBLISHED, deliveries.c.published_at >= since)
+            .order_by(deliveries.c.published_at.desc(), deliveries.c.channel)
+            .limit(limit)
+        )
+        with self._tx() as conn:
+            return [Delivery.of(row) for row in conn.execute(query)]
+
+    def state_counts(self) -> dict[State, int]:
+        """How many deliveries are in each state (states with none are left out)."""
+        query = select(deliveries.c.state, func.count()).group_by(deliveries.c.state)
+        with self._tx() as conn:
+            return {State(state): count for state, count in conn.execute(query)}
+
+    def change_mark(self) -> str:
+        """A short value that changes whenever a delivery, a pause or an action by hand changes (the web
+        dashboard polls it to know when to redraw)."""
+        with self._tx() as conn:
+            last_action = conn.execute(select(func.max(actions.c.id))).scalar()
+            changed, count = conn.execute(select(func.max(deliveries.c.updated_at), func.count())).one()
+            paused = sorted(conn.execute(select(pauses.c.scope, pauses.c.since)).all())
+        return f"{last_action}|{changed}|{count}|{paused}"
+
     def history(self, post: str | None = None) -> list[Attempt]:
         """Every attempt, oldest first: all of them, or one post's."""
         query = select(attempts).order_by(attempts.c.id)
