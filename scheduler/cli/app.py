@@ -1,4 +1,5 @@
-"""What every command shares: the `campaign` click group, its Context, the one clock and the time options.
+"""What every command shares: the `campaign` click group, its Context, the one clock, the ledger and the time
+options.
 
 The command modules (main: validate, preview, diff; publishing: the ledger commands) import this one,
 and never each other's helpers.
@@ -14,6 +15,7 @@ import click
 
 if TYPE_CHECKING:
     from scheduler.content.plan import Plan
+    from scheduler.publish.ledger import Ledger
 
 
 class Context:
@@ -79,6 +81,22 @@ def _published(root: Path) -> set[tuple[str, str]]:
             err=True,
         )
         return set()
+
+
+def open_ledger(root: Path, url: str | None = None) -> Ledger:
+    """The ledger of DATABASE_URL; an embedded SQLite file is migrated on the spot."""
+    from scheduler import settings
+    from scheduler.errors import LedgerError
+    from scheduler.publish.ledger import Ledger, database_url
+
+    try:
+        ledger = Ledger(database_url(url or settings.get("DATABASE_URL") or None, root))
+        if ledger.is_sqlite:
+            ledger.upgrade()
+        ledger.check_schema()
+    except LedgerError as exc:
+        raise click.ClickException(str(exc)) from None
+    return ledger
 
 
 pass_context = click.make_pass_decorator(Context)

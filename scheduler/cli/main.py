@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from scheduler.cli import publishing  # noqa: F401 - registers the ledger commands on `main`
+from scheduler.cli import publishing, web  # noqa: F401 - register the ledger and dashboard commands on `main`
 from scheduler.cli.app import WHEN_FORMATS, Context, _bound, main, now, pass_context
 
 if TYPE_CHECKING:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from scheduler.cli.app import WHEN_FORMATS, Context, _bound, main, now, pass_context
+from scheduler.cli.app import WHEN_FORMATS, Context, _bound, main, now, open_ledger, pass_context
 from scheduler.content.problems import did_you_mean, plural
 from scheduler.publish.states import State
 
@@ -52,22 +52,6 @@ def _actor() -> Actor:
         except (OSError, KeyError):  # a container user without a name
             who = f"uid {os.getuid()}"
     return Actor(who, socket.gethostname())
-
-
-def _open_ledger(root: Path, url: str | None = None) -> Ledger:
-    """The ledger of DATABASE_URL; an embedded SQLite file is migrated on the spot."""
-    from scheduler import settings
-    from scheduler.errors import LedgerError
-    from scheduler.publish.ledger import Ledger, database_url
-
-    try:
-        ledger = Ledger(database_url(url or settings.get("DATABASE_URL") or None, root))
-        if ledger.is_sqlite:
-            ledger.upgrade()
-        ledger.check_schema()
-    except LedgerError as exc:
-        raise click.ClickException(str(exc)) from None
-    return ledger
 
 
 def _publisher(
@@ -126,7 +110,7 @@ def run(obj: Context, once: bool, workers: int | None, log_format: str | None, l
     from scheduler.publish.daemon import Daemon
 
     _logging(log_level, log_format, _zone(obj))
-    ledger = _open_ledger(obj.root)
+    ledger = open_ledger(obj.root)
     campaign, publisher = _publisher(obj, ledger)
     workers = workers or settings.get_int("CAMPAIGN_WORKERS")
     if once:
@@ -252,7 +236,7 @@ def status(obj: Context, fmt: str, limit: int) -> None:
     plan = obj.plan(parallel=True)  # before the ledger opens: no connection crosses a fork
     zone = plan.campaign.settings.timezone
     broken = [str(p) for p in holds.read(plan).settings_problems()]
-    ledger = _open_ledger(obj.root)
+    ledger = open_ledger(obj.root)
     rows = ledger.rows()
     in_force, by = ledger.pauses(), paused_by(ledger)
     counts: dict[str, int] = {}
@@ -326,7 +310,7 @@ def _check_channel(obj: Context, ledger: Ledger, channel: str) -> None:
 def pause(obj: Context, channel: str | None, reason: str) -> None:
     """Stop sending at once, for every running daemon, until `campaign resume`."""
     zone = _zone(obj)
-    ledger = _open_ledger(obj.root)
+    ledger = open_ledger(obj.root)
     if channel is not None:
         _check_channel(obj, ledger, channel)
     now, actor = ledger.clock(), _actor()
@@ -341,7 +325,7 @@ def pause(obj: Context, channel: str | None, reason: str) -> None:
 def resume(obj: Context, channel: str | None, reason: str | None) -> None:
     """Lift pauses; posts whose time passed meanwhile follow their max_late."""
     zone = _zone(obj)
-    ledger = _open_ledger(obj.root)
+    ledger = open_ledger(obj.root)
     in_force = ledger.pauses()
     if channel is not None and channel not in {p.scope for p in in_force}:
         _check_channel(obj, ledger, channel)
@@ -376,7 +360,7 @@ def retry(obj: Context, post: str, channel: str | None, reason: str | None) -> N
     from scheduler.publish.daemon import POLL
 
     zone = _zone(obj)
-    ledger = _open_ledger(obj.root)
+    ledger = open_ledger(obj.root)
     now = ledger.clock()
     done = ledger.retry_now(post, channel, now, _actor(), reason)
     if not done:
@@ -416,7 +400,7 @@ def resolve(obj: Context, post: str, channel: str, url: str | None, not_publishe
     """Settle a post in doubt after checking the account."""
     if (url is None) == (not not_published):
         raise click.UsageError("give exactly one of --published URL or --not-published")
-    ledger = _open_ledger(obj.root)
+    ledger = open_ledger(obj.root)
     if not ledger.resolve(post, channel, url, ledger.clock(), _actor(), reason):
         raise click.ClickException(f"{post} on {channel} is not in doubt")
     click.echo(f"{post} on {channel}: " + (f"published ({url})" if url else "not published; `campaign retry` sends it"))
@@ -431,7 +415,7 @@ def history(obj: Context, post: str | None) -> None:
     With POST: its attempts, retries and resolves; without: everything, pauses and resumes too.
     """
     zone = _zone(obj)
-    ledger = _open_ledger(obj.root)
+    ledger = open_ledger(obj.root)
     lines = [
         (a.started_at, f"{a.channel:<12} {a.post}  {a.outcome:<11} key={a.key}  {a.detail or ''}")
         for a in ledger.history(post)

@@ -948,9 +948,17 @@ class Ledger:
     # ------------------------------------------------------------------ operators
 
     def rows(
-        self, *, post: str | None = None, channel: str | None = None, states: Iterable[State] | None = None
+        self,
+        *,
+        post: str | None = None,
+        channel: str | None = None,
+        states: Iterable[State] | None = None,
+        due_between: tuple[datetime, datetime] | None = None,
     ) -> list[Delivery]:
+        """Deliveries by due time; `due_between`: from the first time, before the second."""
         query = select(deliveries).order_by(deliveries.c.due, deliveries.c.channel, deliveries.c.post)
+        if due_between is not None:
+            query = query.where(deliveries.c.due >= due_between[0], deliveries.c.due < due_between[1])
         if post is not None:
             query = query.where(deliveries.c.post == post)
         if channel is not None:

@@ -387,9 +387,7 @@ def render_page(
         return _environment().get_template("page.html").render(context, months=months, pages=None, current=None)
 
 
-def calendar(
-    plan: Plan, entries: Iterable[Entry], decorate: Callable[[Card], Card] | None = None
-) -> dict[str, Any]:
+def calendar(plan: Plan, entries: Iterable[Entry], decorate: Callable[[Card], Card] | None = None) -> dict[str, Any]:
     """What templates/calendar.html needs, for a page that embeds it (the web dashboard): the context of
     the preview (without its problems) and the months of `entries`, each card passed through `decorate`."""
     entries = list(entries)
@@ -399,6 +397,16 @@ def calendar(
     if decorate is not None:
         cards = [decorate(card) for card in cards]
     context.update(months=builder.months(cards, {}), pages=None, current=None, inline_style=False)
+    return context
+
+
+def card_list(plan: Plan, entries: Iterable[Entry], decorate: Callable[[Card], Card] | None = None) -> dict[str, Any]:
+    """What templates/cards.html needs for `entries` (as `day.cards`), for a page that embeds it."""
+    entries = list(entries)
+    builder = _Builder(plan)
+    cards = builder.cards(entries)
+    context = _context(plan, builder.language, entries, [], [])
+    context.update(day={"cards": [decorate(c) for c in cards] if decorate else cards}, inline_style=False)
     return context
 
 

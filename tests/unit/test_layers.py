@@ -55,7 +55,8 @@ def under(name: str, prefixes: tuple[str, ...]) -> bool:
         ("scheduler.content", ("scheduler.channels", "scheduler.publish", "scheduler.views", "scheduler.cli")),
         ("scheduler.views", ("scheduler.publish", "scheduler.cli")),
         ("scheduler.channels", ("scheduler.publish", "scheduler.views", "scheduler.cli")),
-        ("scheduler.publish", ("scheduler.cli",)),
+        ("scheduler.publish", ("scheduler.cli", "scheduler.web")),
+        ("scheduler.web", ("scheduler.cli",)),
     ],
 )
 def test_a_floor_imports_nothing_from_the_floors_above_it(floor: str, forbidden: tuple[str, ...]) -> None:
