@@ -30,7 +30,8 @@ def serve(obj: Context, host: str, port: int | None, threads: int, trust_proxy: 
 
     from scheduler import logs, settings
     from scheduler.errors import ConfigError
-    from scheduler.web.app import MIN_SECRET, Site, create_app
+    from scheduler.web.app import MIN_SECRET, create_app
+    from scheduler.web.site import Site
     from scheduler.web.users import Users
 
     secret = settings.get("CAMPAIGN_SESSION_SECRET")

@@ -7,7 +7,7 @@ from __future__ import annotations
 from flask import Blueprint, flash, g, redirect, request
 from flask.typing import ResponseReturnValue
 
-from scheduler.web.app import _local_path, operator_only, site, user
+from scheduler.web.site import local_path, operator_only, site, user
 from scheduler.web.words import words
 
 blueprint = Blueprint("actions", __name__)
@@ -15,7 +15,7 @@ MAX_REASON = 500
 
 
 def _back() -> ResponseReturnValue:
-    return redirect(_local_path(request.form.get("next")), code=303)
+    return redirect(local_path(request.form.get("next")), code=303)
 
 
 def _say(key: str, good: bool = True, **values: str) -> None:

@@ -9,15 +9,9 @@ both reach the ledger, the files and the accounts through `site()`.
 from __future__ import annotations
 
 import secrets
-import socket
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import timedelta, tzinfo
-from functools import wraps
-from pathlib import Path
-from typing import Any, TypeVar, cast
-from urllib.parse import urlsplit
+from datetime import timedelta
+from typing import Any
 
 from flask import Flask, Request, current_app, g, redirect, render_template, request, session, url_for
 from flask.sessions import SecureCookieSessionInterface
@@ -26,17 +20,11 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from jinja2 import ChoiceLoader, PackageLoader
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from scheduler.content import campaign as campaign_file
-from scheduler.content.cache import PlanCache
 from scheduler.content.campaign import Campaign
-from scheduler.content.plan import Plan, build
-from scheduler.publish.ledger import Actor, Ledger
-from scheduler.web.throttle import Throttle
-from scheduler.web.users import User, Users
+from scheduler.web.site import Site, local_path, message, site
 from scheduler.web.words import words
 
 MIN_SECRET = 32  # characters of CAMPAIGN_SESSION_SECRET
-F = TypeVar("F", bound=Callable[..., ResponseReturnValue])
 
 # No inline script or style: the pages load /static files only; images may be the cards' data: URIs.
 CSP = (
@@ -50,37 +38,6 @@ HEADERS = {
     "X-Frame-Options": "DENY",  # for browsers without frame-ancestors
     "Cross-Origin-Opener-Policy": "same-origin",
 }
-
-
-@dataclass
-class Site:
-    """What every request works with: the campaign's files, its ledger and the accounts."""
-
-    root: Path
-    ledger: Ledger
-    users: Users
-    throttle: Throttle = field(default_factory=Throttle)
-    host: str = field(default_factory=socket.gethostname)
-    cache: PlanCache = field(default_factory=PlanCache)
-
-    def campaign(self) -> Campaign:
-        return campaign_file.load(self.root)[0]
-
-    def plan(self) -> Plan:
-        """The plan as the files say now; only what changed since the last request is read again."""
-        return build(self.root, cache=self.cache)
-
-    def actor(self, user: User) -> Actor:
-        """The web user's name is who acted, as CAMPAIGN_USER is for the CLI."""
-        return Actor(user.name, f"{self.host} (web)")
-
-
-def site() -> Site:
-    return cast(Site, current_app.extensions["campaign"])
-
-
-def user() -> User:
-    return cast(User, g.user)
 
 
 class _SessionInterface(SecureCookieSessionInterface):
@@ -135,11 +92,6 @@ def create_app(site_: Site, secret: str, *, trust_proxy: bool = False, session_h
     return app
 
 
-def zone() -> tzinfo:
-    zone_: tzinfo = g.campaign.settings.timezone
-    return zone_
-
-
 def _page_context() -> dict[str, Any]:
     campaign: Campaign | None = g.get("campaign")
     language = campaign.settings.language if campaign else "en"
@@ -166,20 +118,8 @@ def _who_is_it() -> ResponseReturnValue | None:
     if g.user is None and request.endpoint not in OPEN:
         if request.path.endswith(".json"):
             return {"error": "not logged in"}, 401
-        return redirect(url_for("login", next=_local_path(request.full_path)))
+        return redirect(url_for("login", next=local_path(request.full_path)))
     return None
-
-
-def operator_only(view: F) -> F:
-    """A viewer's request to an action is refused with 403 (after the CSRF check, which runs first)."""
-
-    @wraps(view)
-    def guarded(*args: Any, **kwargs: Any) -> ResponseReturnValue:
-        if not user().may_act:
-            return _forbidden(None)
-        return view(*args, **kwargs)
-
-    return cast(F, guarded)
 
 
 def _headers(response: Any) -> Any:
@@ -190,23 +130,13 @@ def _headers(response: Any) -> Any:
     return response
 
 
-def _local_path(target: str | None) -> str:
-    """`target` if it is a path on this site, else "/" (no open redirect through ?next=)."""
-    if not target:
-        return "/"
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") or "\\" in target:
-        return "/"
-    return target.rstrip("?") or "/"
-
-
 def _client(req: Request) -> str:
     return req.remote_addr or "unknown"
 
 
 def _login() -> ResponseReturnValue:
     W = words(g.campaign.settings.language)
-    target = _local_path(request.values.get("next"))
+    target = local_path(request.values.get("next"))
     if request.method == "GET":
         return render_template("login.html", error=None, next=target)
     name = request.form.get("username", "").strip()
@@ -244,19 +174,13 @@ def _health() -> ResponseReturnValue:
     return {"status": "ok"}
 
 
-def _message(status: int, key: str) -> ResponseReturnValue:
-    if g.get("campaign") is None:
-        g.campaign = site().campaign()
-    return render_template("message.html", text=words(g.campaign.settings.language)[key]), status
-
-
 def _refused(_error: Exception) -> ResponseReturnValue:
-    return _message(400, "refused")
+    return message(400, "refused")
 
 
 def _forbidden(_error: Exception | None) -> ResponseReturnValue:
-    return _message(403, "forbidden")
+    return message(403, "forbidden")
 
 
 def _not_found(_error: Exception) -> ResponseReturnValue:
-    return _message(404, "not_found")
+    return message(404, "not_found")

@@ -13,7 +13,7 @@ from scheduler.content.plan import Entry
 from scheduler.publish.ledger import Delivery
 from scheduler.publish.overview import PauseInForce, overview
 from scheduler.views import html
-from scheduler.web.app import site, user, zone
+from scheduler.web.site import site, user, zone
 from scheduler.web.words import words
 
 blueprint = Blueprint("pages", __name__)
