@@ -26,6 +26,7 @@ import requests
 from scheduler.publish.daemon import POLL
 from tests.integration.daemon_helpers import (
     CHANNELS,
+    at,
     campaign,
     daemon,
     env_for,
@@ -296,6 +297,16 @@ def test_screenshots_of_now_and_calendar_at_desktop_and_phone_width(
 ) -> None:
     from selenium.webdriver.common.by import By
 
+    # A day in the week: one post out, one missed while nothing ran, the next ones waiting.
+    posts = {
+        "week/00-vooraf": (soon(-600), "Morgen begint de week tegen kindermishandeling."),
+        "week/00-gemist": (soon(-3 * 3600), "Deze had drie uur geleden moeten gaan."),
+        "week/02-tip": (soon(3600), "Tip 1 van Team Kim: luister zonder te oordelen. #wtk"),
+        "week/03-tip": (soon(7200), "Tip 2 van Team Kim: vraag door, rustig. #wtk"),
+    }
+    for name, (when, text) in posts.items():
+        (dashboard.root / "posts" / f"{name}.md").write_text(f"---\npublish_at: {at(when)}\n---\n{text}\n")
+    assert campaign(dashboard.root, "run", "--once").returncode == 0
     log_in(browser, dashboard, "anna")
     shots = {}
     for width, height, suffix in ((1280, 900, ""), (400, 800, "-phone")):
