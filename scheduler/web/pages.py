@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time as time_module
 from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 from importlib import resources
@@ -60,7 +61,7 @@ def _now_context() -> dict[str, Any]:
         "everything_paused": any(p.pause.scope == "*" for p in view.pauses),
         "channels": sorted(g.campaign.channels),
         "actions": actions,
-        "mark": ledger.change_mark(),
+        "mark": _mark(),
         "may_act": user().may_act,
     }
 
@@ -82,7 +83,13 @@ def now_json() -> dict[str, Any]:
     ledger = site().ledger
     from scheduler.publish.overview import pauses_in_force
 
-    return {"mark": ledger.change_mark(), "paused": [pause_line(p) for p in pauses_in_force(ledger)]}
+    return {"mark": _mark(), "paused": [pause_line(p) for p in pauses_in_force(ledger)]}
+
+
+def _mark() -> str:
+    """The ledger's change mark, and the minute: a due time moved by a file edit changes no state, so the
+    page redraws at least once a minute as well."""
+    return f"{site().ledger.change_mark()}|{int(time_module.time() // 60)}"
 
 
 def _decorate(rows: dict[tuple[str, str], Delivery]) -> Any:

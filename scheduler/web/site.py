@@ -4,6 +4,8 @@ the campaign's zone, and the guard of the actions."""
 from __future__ import annotations
 
 import socket
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import tzinfo
@@ -16,8 +18,9 @@ from flask import current_app, g, render_template
 from flask.typing import ResponseReturnValue
 
 from scheduler.content import campaign as campaign_file
-from scheduler.content.cache import PlanCache
-from scheduler.content.campaign import Campaign
+from scheduler.content.cache import PlanCache, file_key
+from scheduler.content.campaign import CHANNELS_FILE, DEFAULTS_FILE, POSTS_DIR, Campaign
+from scheduler.content.hashtags import FILE as HASHTAGS_FILE
 from scheduler.content.plan import Plan, build
 from scheduler.publish.ledger import Actor, Ledger
 from scheduler.web.throttle import Throttle
@@ -27,9 +30,16 @@ from scheduler.web.words import words
 F = TypeVar("F", bound=Callable[..., ResponseReturnValue])
 
 
+PLAN_FRESH = 10.0  # seconds a plan serves the calendar and post pages before the files are looked at again
+
+
 @dataclass
 class Site:
-    """What every request works with: the campaign's files, its ledger and the accounts."""
+    """What every request works with: the campaign's files, its ledger and the accounts.
+
+    The ledger is read afresh by every request. The files are not: the campaign settings are read again
+    when one of their files changes, and the plan (seconds to check for 10,000 posts, even with the
+    cache) at most every PLAN_FRESH seconds, so the calendar shows a file edit within that."""
 
     root: Path
     ledger: Ledger
@@ -37,13 +47,25 @@ class Site:
     throttle: Throttle = field(default_factory=Throttle)
     host: str = field(default_factory=socket.gethostname)
     cache: PlanCache = field(default_factory=PlanCache)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _plan_lock: threading.Lock = field(default_factory=threading.Lock)
+    _campaign: tuple[Any, Campaign] | None = None
+    _plan: tuple[float, Plan] | None = None
 
     def campaign(self) -> Campaign:
-        return campaign_file.load(self.root)[0]
+        files = (CHANNELS_FILE, f"{POSTS_DIR}/{DEFAULTS_FILE}", HASHTAGS_FILE)
+        key = tuple(file_key(self.root / name)[0] for name in files)
+        with self._lock:
+            if self._campaign is None or self._campaign[0] != key:
+                self._campaign = (key, campaign_file.load(self.root)[0])
+            return self._campaign[1]
 
     def plan(self) -> Plan:
-        """The plan as the files say now; only what changed since the last request is read again."""
-        return build(self.root, cache=self.cache)
+        """The plan as the files said at most PLAN_FRESH seconds ago."""
+        with self._plan_lock:
+            if self._plan is None or time.monotonic() - self._plan[0] > PLAN_FRESH:
+                self._plan = (time.monotonic(), build(self.root, cache=self.cache))
+            return self._plan[1]
 
     def actor(self, user: User) -> Actor:
         """The web user's name is who acted, as CAMPAIGN_USER is for the CLI."""
