@@ -10,7 +10,6 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, g, render_template, request
 
-from scheduler.content.plan import Entry
 from scheduler.publish.ledger import Delivery
 from scheduler.publish.overview import PauseInForce, overview
 from scheduler.views import html
@@ -104,21 +103,16 @@ def _decorate(rows: dict[tuple[str, str], Delivery]) -> Any:
     return decorate
 
 
-def _month_of(entry: Entry) -> str:
-    return f"{entry.due.astimezone(zone()):%Y-%m}"
-
-
 @blueprint.route("/calendar")
 def calendar_page() -> str:
     """One month of the HTML preview's calendar (month grid and weeks), each card with its ledger state."""
-    plan = site().plan()
-    entries = plan.select()
-    months = sorted({_month_of(e) for e in entries})
+    plan, by_month = site().plan(), site().months()
+    months = sorted(by_month)
     today = f"{site().ledger.clock().astimezone(zone()):%Y-%m}"
     wanted = request.args.get("month", "")
-    if wanted not in months:
+    if wanted not in by_month:
         wanted = next((m for m in months if m >= today), months[-1] if months else today)
-    shown = [e for e in entries if _month_of(e) == wanted]
+    shown = by_month.get(wanted, [])
     first = date.fromisoformat(f"{wanted}-01")
     start = datetime.combine(first, time(), tzinfo=zone())
     end = datetime.combine((first + timedelta(days=32)).replace(day=1), time(), tzinfo=zone())

@@ -21,7 +21,7 @@ from scheduler.content import campaign as campaign_file
 from scheduler.content.cache import PlanCache, file_key
 from scheduler.content.campaign import CHANNELS_FILE, DEFAULTS_FILE, POSTS_DIR, Campaign
 from scheduler.content.hashtags import FILE as HASHTAGS_FILE
-from scheduler.content.plan import Plan, build
+from scheduler.content.plan import Entry, Plan, build
 from scheduler.publish.ledger import Actor, Ledger
 from scheduler.web.throttle import Throttle
 from scheduler.web.users import User, Users
@@ -50,7 +50,7 @@ class Site:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _plan_lock: threading.Lock = field(default_factory=threading.Lock)
     _campaign: tuple[Any, Campaign] | None = None
-    _plan: tuple[float, Plan] | None = None
+    _plan: tuple[float, Plan, dict[str, list[Entry]]] | None = None
 
     def campaign(self) -> Campaign:
         files = (CHANNELS_FILE, f"{POSTS_DIR}/{DEFAULTS_FILE}", HASHTAGS_FILE)
@@ -62,10 +62,22 @@ class Site:
 
     def plan(self) -> Plan:
         """The plan as the files said at most PLAN_FRESH seconds ago."""
+        return self._planned()[1]
+
+    def months(self) -> dict[str, list[Entry]]:
+        """The plan's sends (drafts left out, as in the preview) by local month (2027-11), in order."""
+        return self._planned()[2]
+
+    def _planned(self) -> tuple[float, Plan, dict[str, list[Entry]]]:
         with self._plan_lock:
             if self._plan is None or time.monotonic() - self._plan[0] > PLAN_FRESH:
-                self._plan = (time.monotonic(), build(self.root, cache=self.cache))
-            return self._plan[1]
+                plan = build(self.root, cache=self.cache)
+                zone = plan.campaign.settings.timezone
+                by_month: dict[str, list[Entry]] = {}
+                for entry in plan.select():
+                    by_month.setdefault(f"{entry.due.astimezone(zone):%Y-%m}", []).append(entry)
+                self._plan = (time.monotonic(), plan, by_month)
+            return self._plan
 
     def actor(self, user: User) -> Actor:
         """The web user's name is who acted, as CAMPAIGN_USER is for the CLI."""
