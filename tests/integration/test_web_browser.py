@@ -15,6 +15,7 @@ import socket
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -106,6 +107,12 @@ def _free_port() -> int:
 
 @pytest.fixture
 def dashboard(tmp_path: Path) -> Iterator[Dashboard]:
+    with serving(tmp_path) as running:
+        yield running
+
+
+@contextmanager
+def serving(tmp_path: Path, db: str | None = None) -> Iterator[Dashboard]:
     """The campaign (a post due in a few seconds), two accounts, and `campaign serve` on a free port."""
     root, due = tmp_path / "campaign", soon(8)
     write(
@@ -118,7 +125,7 @@ def dashboard(tmp_path: Path) -> Iterator[Dashboard]:
         "CAMPAIGN_USERS_FILE": str(tmp_path / "users"),
         "TELEGRAM_TOKEN": SENTINEL,
     }
-    env = env_for(root, **extra)
+    env = env_for(root, db, **extra)
     for name, role in (("anna", "operator"), ("vera", "viewer")):
         added = subprocess.run(
             [sys.executable, "-m", "scheduler", "users", "add", name, "--role", role, "--password-stdin"],
@@ -131,6 +138,8 @@ def dashboard(tmp_path: Path) -> Iterator[Dashboard]:
         )
         assert added.returncode == 0, added.stderr
     assert PASSWORDS["anna"] not in (tmp_path / "users").read_text(encoding="utf-8")
+    if db is not None:  # the Procfile's release step
+        assert campaign(root, "db", "upgrade", db=db).returncode == 0
     port = _free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "scheduler", "serve", "--port", str(port)],
@@ -325,3 +334,15 @@ def test_screenshots_of_now_and_calendar_at_desktop_and_phone_width(
         (tmp_path / name).write_bytes(data)
         if os.environ.get("CAMPAIGN_UPDATE_SCREENSHOT"):
             shutil.copyfile(tmp_path / name, REPO / "docs" / name)
+
+
+@pytest.mark.postgres
+def test_with_postgresql_a_pause_from_the_dashboard_is_the_ledgers(tmp_path: Path, postgres_url: str) -> None:
+    with serving(tmp_path, postgres_url) as running:
+        session, token = session_for(running, "anna")
+        paused = session.post(
+            running.url + "/pause", data={"reason": "via PostgreSQL", "csrf_token": token}, timeout=10
+        )
+        assert paused.status_code == 200 and "via PostgreSQL" in paused.text
+        status = campaign(running.root, "status", db=postgres_url).stdout
+        assert "paused: everything since" in status and "by anna@" in status and "via PostgreSQL" in status
