@@ -21,6 +21,7 @@ from jinja2 import ChoiceLoader, PackageLoader
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from scheduler.content.campaign import Campaign
+from scheduler.errors import LedgerError
 from scheduler.web.site import Site, local_path, message, site
 from scheduler.web.words import words
 
@@ -86,6 +87,7 @@ def create_app(site_: Site, secret: str, *, trust_proxy: bool = False, session_h
     app.register_error_handler(CSRFError, _refused)
     app.register_error_handler(403, _forbidden)
     app.register_error_handler(404, _not_found)
+    app.register_error_handler(LedgerError, _ledger_away)
     app.add_url_rule("/login", "login", _login, methods=["GET", "POST"])
     app.add_url_rule("/logout", "logout", _logout, methods=["POST"])
     app.add_url_rule("/health", "health", _health)
@@ -165,13 +167,18 @@ def _logout() -> ResponseReturnValue:
 
 def _health() -> ResponseReturnValue:
     """For the platform: 200 while the ledger answers, 503 while it does not; no details either way."""
-    from scheduler.errors import LedgerError
-
     try:
         site().ledger.pauses()
     except LedgerError:
         return {"status": "unavailable"}, 503
     return {"status": "ok"}
+
+
+def _ledger_away(_error: Exception) -> ResponseReturnValue:
+    """The database cannot be reached (or refused): say so, never show its error (it may name a host)."""
+    if request.path.endswith(".json"):
+        return {"error": "the ledger cannot be reached"}, 503
+    return message(503, "ledger_away")
 
 
 def _refused(_error: Exception) -> ResponseReturnValue:

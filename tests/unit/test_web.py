@@ -251,3 +251,32 @@ def test_a_post_page_shows_its_text_and_its_state(app: Flask) -> None:
     page = client.get("/posts/week/01-aftrap").get_data(as_text=True)
     assert "De week begint." in page and "gepland" in page
     assert client.get("/posts/no/such-post").status_code == 404
+
+
+def test_a_campaign_in_english_gets_english_pages(app: Flask, root: Path) -> None:
+    defaults = root / "posts" / "_defaults.yml"
+    defaults.write_text(defaults.read_text(encoding="utf-8").replace("language: nl", "language: en"), encoding="utf-8")
+    client = app.test_client()
+    log_in(client, "anna")
+    page = client.get("/").get_data(as_text=True)
+    assert 'lang="en"' in page and "Pause everything" in page and "Sending as planned." in page
+
+
+def test_a_login_ends_after_its_hours(root: Path, ledger: Ledger, users_file: Path) -> None:
+    app = create_app(Site(root, ledger, Users(users_file)), SECRET, session_hours=0)
+    client = app.test_client()
+    assert log_in(client, "anna") == 302
+    assert client.get("/").status_code == 302  # back to the login page
+
+
+def test_while_the_ledger_cannot_be_reached_pages_say_so_and_health_is_503(
+    root: Path, users_file: Path, tmp_path: Path
+) -> None:
+    away = Ledger(f"sqlite:///{tmp_path / 'no-such-folder' / 'ledger.db'}")
+    app = create_app(Site(root, away, Users(users_file)), SECRET)
+    client = app.test_client()
+    assert client.get("/health").status_code == 503
+    log_in(client, "anna")
+    response = client.get("/")
+    assert response.status_code == 503 and "niet bereikbaar" in response.get_data(as_text=True)
+    assert client.get("/now.json").status_code == 503
