@@ -5,19 +5,25 @@ The real server in a real browser: tests/integration/test_web_browser.py."""
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from scheduler.channels.base import Channel, Receipt
 from scheduler.content.campaign import load
 from scheduler.content.plan import build
+from scheduler.errors import InDoubt
+from scheduler.posts import LengthRule, Limits, RenderedPost
 from scheduler.publish.alerts import Alerter
 from scheduler.publish.ledger import Ledger
 from scheduler.publish.publisher import Channels, Policy, Publisher
+from scheduler.publish.states import State
 from scheduler.web.app import create_app
 from scheduler.web.site import Site
 from scheduler.web.throttle import Throttle
@@ -280,3 +286,76 @@ def test_while_the_ledger_cannot_be_reached_pages_say_so_and_health_is_503(
     response = client.get("/")
     assert response.status_code == 503 and "niet bereikbaar" in response.get_data(as_text=True)
     assert client.get("/now.json").status_code == 503
+
+
+class Unsure(Channel):
+    """A network whose every answer is lost: the send is in doubt."""
+
+    type_name = "unsure"
+
+    @classmethod
+    def limits(cls, settings: Mapping[str, Any]) -> Limits:
+        return Limits(length=LengthRule("characters", None, len))
+
+    def publish(self, post: RenderedPost, key: str, reply_to: Receipt | None = None) -> Receipt:
+        raise InDoubt("the answer was lost")
+
+
+class SomeUnsure(Channels):
+    def get(self, name: str) -> Channel:
+        return Unsure(name, {}) if name == "bluesky" else super().get(name)
+
+
+@pytest.fixture
+def troubled(root: Path, ledger: Ledger, tmp_path: Path) -> Ledger:
+    """The ledger with a missed send (3 hours late) and a send in doubt (its answer lost)."""
+    past = datetime.now(UTC) - timedelta(hours=3)
+    recent = datetime.now(UTC) - timedelta(minutes=1)
+    write_campaign(
+        root,
+        {
+            "week/00-gemist.md": post("Te laat.", publish_at=past.strftime("%Y-%m-%dT%H:%M:00+00:00")),
+            "week/00-twijfel.md": post(
+                "Onzeker.", publish_at=recent.strftime("%Y-%m-%dT%H:%M:00+00:00"), channels="[bluesky]"
+            ),
+        },
+        channels=CHANNELS,
+    )
+    campaign, _ = load(root)
+    policy = Policy(timedelta(hours=1), 8, timedelta(seconds=30), timedelta(seconds=60))
+    sender = Publisher(ledger, SomeUnsure(campaign, tmp_path), Alerter(ledger, None), policy)
+    sender.sync(build(root), ledger.clock())
+    sender.make_pass()
+    assert {r.post: r.state for r in ledger.rows() if r.post.startswith("week/00")} == {
+        "week/00-gemist": State.MISSED,
+        "week/00-twijfel": State.IN_DOUBT,
+    }
+    return ledger
+
+
+def test_an_operator_retries_a_missed_send_and_settles_one_in_doubt(app: Flask, troubled: Ledger) -> None:
+    client = app.test_client()
+    log_in(client, "anna")
+    page = client.get("/").get_data(as_text=True)
+    assert "Nu opnieuw versturen" in page and "Markeer als verstuurd" in page
+    csrf = token(client, "/")
+    client.post("/retry", data={"post": "week/00-gemist", "channel": "mastodon", "csrf_token": csrf})
+    [missed] = troubled.rows(post="week/00-gemist")
+    assert missed.state == State.PENDING
+    url = "https://bsky.app/profile/wtk/post/3k"
+    form = {"post": "week/00-twijfel", "channel": "bluesky", "outcome": "published", "url": url, "csrf_token": csrf}
+    client.post("/resolve", data=form)
+    [settled] = troubled.rows(post="week/00-twijfel")
+    assert (settled.state, settled.receipt_url) == (State.PUBLISHED, url)
+    assert [(a.action, a.who) for a in troubled.actions()] == [("retry", "anna"), ("resolve", "anna")]
+    post_page = client.get("/posts/week/00-twijfel").get_data(as_text=True)
+    assert f'href="{url}"' in post_page and "resolved week/00-twijfel on bluesky as published" in post_page
+
+
+def test_a_link_that_is_not_the_networks_is_never_made_a_link(app: Flask, troubled: Ledger) -> None:
+    client = app.test_client()
+    log_in(client, "anna")
+    form = {"post": "week/00-twijfel", "channel": "bluesky", "outcome": "published", "url": "javascript:alert(1)"}
+    client.post("/resolve", data={**form, "csrf_token": token(client, "/")})
+    assert troubled.rows(post="week/00-twijfel")[0].state == State.IN_DOUBT
+    assert "javascript:" not in client.get("/").get_data(as_text=True)
