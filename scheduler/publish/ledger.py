@@ -883,6 +883,11 @@ class Ledger:
                 conn.execute(file_alerts.delete().where(file_alerts.c.path.in_(fixed)))
         return new, fixed
 
+    def broken_files_seen(self) -> list[tuple[str, str]]:
+        """The broken settings files as a daemon last found them (path, what is wrong), by path."""
+        with self._tx() as conn:
+            return [(r.path, r.message) for r in conn.execute(select(file_alerts).order_by(file_alerts.c.path))]
+
     # ------------------------------------------------------------------ pauses, workers, alerts
 
     def pause(self, scope: str, reason: str, now: datetime, by: Actor) -> None:
@@ -984,6 +989,17 @@ class Ledger:
             select(deliveries)
             .where(deliveries.c.state == State.PUBLISHED, deliveries.c.published_at >= since)
             .order_by(deliveries.c.published_at.desc(), deliveries.c.channel)
+            .limit(limit)
+        )
+        with self._tx() as conn:
+            return [Delivery.of(row) for row in conn.execute(query)]
+
+    def changed_after_publishing(self, limit: int) -> list[Delivery]:
+        """At most `limit` published deliveries whose post was edited or deleted since, latest due first."""
+        query = (
+            select(deliveries)
+            .where(deliveries.c.changed_after_publishing.is_(True))
+            .order_by(deliveries.c.due.desc())
             .limit(limit)
         )
         with self._tx() as conn:

@@ -42,14 +42,19 @@ class Overview:
     upcoming: list[Delivery]  # pending and retrying, soonest first
     needs_a_person: list[Delivery]  # NEEDS_A_PERSON, soonest due first
     published: list[Delivery]  # since `since`, newest first
+    broken_files: list[tuple[str, str]]  # as a daemon last found them: (path, what is wrong)
+    changed: list[Delivery]  # published, then edited or deleted (never sent again)
 
 
 def overview(ledger: Ledger, since: datetime, limit: int = 20) -> Overview:
-    """The pauses, the counts, the next `limit` sends, what needs a person and what went out since `since`."""
+    """The pauses, the counts, the next `limit` sends, what needs a person (broken settings files first),
+    what went out since `since`, and what changed after it went out."""
     return Overview(
         pauses=pauses_in_force(ledger),
         counts=ledger.state_counts(),
         upcoming=ledger.first_due((State.PENDING, State.RETRY, State.SENDING), limit),
         needs_a_person=ledger.first_due(NEEDS_A_PERSON, 5 * limit),
         published=ledger.published_since(since, limit),
+        broken_files=ledger.broken_files_seen(),
+        changed=ledger.changed_after_publishing(limit),
     )

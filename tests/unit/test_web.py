@@ -359,3 +359,12 @@ def test_a_link_that_is_not_the_networks_is_never_made_a_link(app: Flask, troubl
     client.post("/resolve", data={**form, "csrf_token": token(client, "/")})
     assert troubled.rows(post="week/00-twijfel")[0].state == State.IN_DOUBT
     assert "javascript:" not in client.get("/").get_data(as_text=True)
+
+
+def test_now_lists_the_broken_settings_files_a_daemon_found(app: Flask, ledger: Ledger) -> None:
+    problem = "posts/_defaults.yml:2: error: unknown time zone 'Europe/Amsterdan'"
+    ledger.broken_files({"posts/_defaults.yml": problem}, ledger.clock())
+    client = app.test_client()
+    log_in(client, "vera")
+    page = client.get("/").get_data(as_text=True)
+    assert "kapot bestand" in page and "unknown time zone &#39;Europe/Amsterdan&#39;" in page
