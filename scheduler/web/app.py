@@ -8,6 +8,7 @@ both reach the ledger, the files and the accounts through `site()`.
 
 from __future__ import annotations
 
+import logging
 import secrets
 import time
 from datetime import timedelta
@@ -21,10 +22,11 @@ from jinja2 import ChoiceLoader, PackageLoader
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from scheduler.content.campaign import Campaign
-from scheduler.errors import LedgerError
+from scheduler.errors import ConfigError, LedgerError
 from scheduler.web.site import Site, local_path, message, site
 from scheduler.web.words import words
 
+log = logging.getLogger(__name__)
 MIN_SECRET = 32  # characters of CAMPAIGN_SESSION_SECRET
 
 # No inline script or style: the pages load /static files only; images may be the cards' data: URIs.
@@ -88,6 +90,7 @@ def create_app(site_: Site, secret: str, *, trust_proxy: bool = False, session_h
     app.register_error_handler(403, _forbidden)
     app.register_error_handler(404, _not_found)
     app.register_error_handler(LedgerError, _ledger_away)
+    app.register_error_handler(ConfigError, _accounts_broken)
     app.add_url_rule("/login", "login", _login, methods=["GET", "POST"])
     app.add_url_rule("/logout", "logout", _logout, methods=["POST"])
     app.add_url_rule("/health", "health", _health)
@@ -179,6 +182,12 @@ def _ledger_away(_error: Exception) -> ResponseReturnValue:
     if request.path.endswith(".json"):
         return {"error": "the ledger cannot be reached"}, 503
     return message(503, "ledger_away")
+
+
+def _accounts_broken(error: Exception) -> ResponseReturnValue:
+    """The accounts file cannot be read: nobody gets in until it is fixed; the log says where (file and line)."""
+    log.error("%s", error)
+    return message(503, "accounts_broken")
 
 
 def _refused(_error: Exception) -> ResponseReturnValue:

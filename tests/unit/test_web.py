@@ -368,3 +368,12 @@ def test_now_lists_the_broken_settings_files_a_daemon_found(app: Flask, ledger: 
     log_in(client, "vera")
     page = client.get("/").get_data(as_text=True)
     assert "kapot bestand" in page and "unknown time zone &#39;Europe/Amsterdan&#39;" in page
+
+
+def test_a_broken_accounts_file_lets_nobody_in_and_says_so(app: Flask, users_file: Path) -> None:
+    client = app.test_client()
+    log_in(client, "anna")
+    users_file.write_text("anna:root:plain-password\n", encoding="utf-8")
+    response = client.get("/")
+    assert response.status_code == 503 and "accountbestand" in response.get_data(as_text=True)
+    assert "plain-password" not in response.get_data(as_text=True)
