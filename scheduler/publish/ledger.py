@@ -995,10 +995,11 @@ class Ledger:
             return [Delivery.of(row) for row in conn.execute(query)]
 
     def changed_after_publishing(self, limit: int) -> list[Delivery]:
-        """At most `limit` published deliveries whose post was edited or deleted since, latest due first."""
+        """At most `limit` published deliveries whose post was edited or deleted since, latest due first
+        (read along the (state, due) index: only published rows are looked at)."""
         query = (
             select(deliveries)
-            .where(deliveries.c.changed_after_publishing.is_(True))
+            .where(deliveries.c.state == State.PUBLISHED, deliveries.c.changed_after_publishing.is_(True))
             .order_by(deliveries.c.due.desc())
             .limit(limit)
         )
