@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from importlib import resources
 from typing import Any
 
+from babel.dates import format_date
 from flask import Blueprint, Response, abort, g, render_template, request
 
 from scheduler.publish.ledger import Delivery
@@ -118,7 +119,9 @@ def calendar_page() -> str:
     end = datetime.combine((first + timedelta(days=32)).replace(day=1), time(), tzinfo=zone())
     rows = site().ledger.rows(due_between=(start.astimezone(UTC), end.astimezone(UTC)))
     context = html.calendar(plan, shown, _decorate({(r.post, r.channel): r for r in rows}))
-    return render_template("calendar_page.html", shown_months=months, month_key=wanted, **context)
+    language = g.campaign.settings.language
+    titles = [(key, str(format_date(date.fromisoformat(f"{key}-01"), "LLLL y", locale=language))) for key in months]
+    return render_template("calendar_page.html", shown_months=titles, month_key=wanted, **context)
 
 
 @blueprint.route("/posts/<path:post>")
