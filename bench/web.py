@@ -15,6 +15,11 @@ and prints median and p99 wall time per request (on 127.0.0.1 that is the server
 loopback round trip), each also as a multiple of /health's median. Then, `--pauses` times, a pause
 POST (the button's form) and the time until this process's own Ledger sees the pause, as a
 daemon's pause check does (`Ledger.pauses()`): POST round trip, and POST start → seen.
+
+Where Chromium and chromium-driver are installed (Selenium), `--clicks` times also in a real browser:
+a click on the confirmation button → the bench's Ledger sees the pause; and a resume made elsewhere
+(this process's Ledger, as the CLI does) → the open page no longer says paused (the page polls every
+second, so that one is up to a second plus a redraw; the DOM is read through WebDriver every 20 ms).
 """
 
 from __future__ import annotations
@@ -70,6 +75,7 @@ def main() -> None:
     parser.add_argument("--posts", type=int, default=10_000)
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--pauses", type=int, default=20)
+    parser.add_argument("--clicks", type=int, default=10, help="pauses clicked in Chromium (0: none)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
     args = parser.parse_args()
 
@@ -147,12 +153,72 @@ def main() -> None:
             f"max {max(seen) * 1000:.1f} ms ({args.pauses} pauses)"
         )
         print("a running daemon looks every 5 s at most (scheduler.publish.daemon.POLL) and at every claim")
+        if args.clicks:
+            _clicks(url, ledger, args.clicks, folder)
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=15)
         ledger.close()
         if not args.keep:
             shutil.rmtree(folder, ignore_errors=True)
+
+
+def _clicks(url: str, ledger: Ledger, clicks: int, folder: Path) -> None:
+    """Pause by clicking in Chromium; resume elsewhere and wait for the open page to show it."""
+    chromium, driver_path = shutil.which("chromium"), shutil.which("chromedriver")
+    if chromium is None or driver_path is None:
+        print("\n(no chromium + chromedriver: the click figures are left out)")
+        return
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+
+    from scheduler.publish.ledger import Actor
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for argument in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--no-first-run",
+        "--disable-sync",
+        "--disable-background-networking",
+        "--disable-component-update",
+        f"--user-data-dir={folder / 'profile'}",
+        "--window-size=1280,900",
+    ):
+        options.add_argument(argument)
+    driver = webdriver.Chrome(options=options, service=Service(driver_path))
+    try:
+        driver.get(url + "/login")
+        driver.find_element(By.NAME, "username").send_keys("bench")
+        driver.find_element(By.NAME, "password").send_keys(PASSWORD)
+        driver.find_element(By.CSS_SELECTOR, "form.login button[type=submit]").click()
+        seen, shown = [], []
+        for _ in range(clicks):
+            driver.get(url + "/")
+            driver.find_element(By.ID, "pause-button").click()
+            driver.find_element(By.NAME, "reason").send_keys("bench")
+            begin = time.perf_counter()
+            driver.find_element(By.ID, "confirm-pause").click()
+            while not ledger.pauses():
+                time.sleep(0.001)
+            seen.append(time.perf_counter() - begin)
+            while "pause-button" in driver.page_source:  # the answer's page (paused) has loaded
+                time.sleep(0.02)
+            begin = time.perf_counter()
+            ledger.resume(None, ledger.clock(), Actor("bench", "elsewhere"))
+            while "paused" in str(driver.execute_script("return document.querySelector('section.status').className")):
+                time.sleep(0.02)
+            shown.append(time.perf_counter() - begin)
+        print(
+            f"\nChromium, click on 'pause' → a daemon's check sees it: median {statistics.median(seen) * 1000:.0f} ms, "
+            f"max {max(seen) * 1000:.0f} ms; a resume elsewhere → the open page shows it: median "
+            f"{statistics.median(shown) * 1000:.0f} ms, max {max(shown) * 1000:.0f} ms ({clicks} each)"
+        )
+    finally:
+        driver.quit()
 
 
 if __name__ == "__main__":
