@@ -39,6 +39,8 @@ from pathlib import Path
 
 import requests
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # `bench` lives in the repo
+
 from bench.synthetic import generate
 from scheduler.publish.ledger import Ledger
 

@@ -12,7 +12,7 @@ from babel.dates import format_date
 from flask import Blueprint, Response, abort, g, render_template, request
 
 from scheduler.publish.ledger import Delivery
-from scheduler.publish.overview import PauseInForce, overview
+from scheduler.publish.overview import PauseInForce, overview, pauses_in_force
 from scheduler.views import html
 from scheduler.web.site import site, user, zone
 from scheduler.web.words import words
@@ -81,8 +81,6 @@ def now_live() -> str:
 def now_json() -> dict[str, Any]:
     """Small and cheap, polled every second: a mark that changes with the ledger, and the pauses."""
     ledger = site().ledger
-    from scheduler.publish.overview import pauses_in_force
-
     return {"mark": _mark(), "paused": [pause_line(p) for p in pauses_in_force(ledger)]}
 
 
