@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 
 import click
@@ -60,8 +61,13 @@ def serve(obj: Context, host: str, port: int | None, threads: int, trust_proxy: 
     ledger = open_ledger(obj.root)
     app = create_app(Site(obj.root, ledger, users), secret, trust_proxy=trust_proxy, session_hours=hours)
     click.echo(f"dashboard on http://{host}:{port}/ (campaign {obj.root})", err=True)
-    # waitress: a production WSGI server in pure Python, with threads (the page polls every second).
-    waitress_serve(app, host=host, port=port, threads=threads, ident="campaign", expose_tracebacks=False)
+    # SIGTERM (a platform's stop) as Ctrl-C: waitress then lets the requests in flight finish.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    try:
+        # waitress: a production WSGI server in pure Python, with threads (the page polls every second).
+        waitress_serve(app, host=host, port=port, threads=threads, ident="campaign", expose_tracebacks=False)
+    finally:
+        ledger.close()
 
 
 @main.group()

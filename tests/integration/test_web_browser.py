@@ -163,6 +163,7 @@ def serving(tmp_path: Path, db: str | None = None) -> Iterator[Dashboard]:
         server.send_signal(signal.SIGTERM)
         _out, err = server.communicate(timeout=15)
         assert SENTINEL not in err and PASSWORDS["anna"] not in err
+        assert server.returncode == 0, err  # SIGTERM stops it cleanly
 
 
 def log_in(driver: Any, dashboard: Dashboard, name: str, password: str | None = None) -> None:
