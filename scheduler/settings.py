@@ -52,6 +52,12 @@ SETTINGS = (
         "how long the daemon waits for an unreachable database (claiming nothing) before it exits with status 75",
     ),
     Setting("CAMPAIGN_ALERT_WEBHOOK", "", "URL that receives a JSON alert for every failure, miss and post in doubt"),
+    Setting("CAMPAIGN_USERS_FILE", "", "the web dashboard's accounts (`campaign users add`); keep it outside git"),
+    Setting("CAMPAIGN_USERS", "", "the accounts file's content, for platforms without a disk"),
+    Setting("CAMPAIGN_SESSION_SECRET", "", "signs the dashboard's login cookies; `serve` will not start without it"),
+    Setting("CAMPAIGN_SESSION_HOURS", "12", "hours a dashboard login lasts"),
+    Setting("CAMPAIGN_TRUST_PROXY", "", "1: `serve` believes X-Forwarded-For/-Proto/-Host from one proxy in front"),
+    Setting("PORT", "8000", "the port `campaign serve` listens on (set by most platforms)"),
     Setting(
         "CAMPAIGN_RESULT_AGES",
         "1 hour, 1 day, 7 days, 30 days",

@@ -1,12 +1,16 @@
-"""What every command shares: the `campaign` click group, its Context, the one clock and the time options.
+"""What every command shares: the `campaign` click group, its Context, the one clock, the ledger and the time
+options.
 
-The command modules (main: validate, preview, diff; publishing: the ledger commands) import this one,
+The command modules (main: validate, preview, diff; publishing, results, web, planning) import this one,
 and never each other's helpers.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
+import getpass
+import os
+import socket
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -14,6 +18,9 @@ import click
 
 if TYPE_CHECKING:
     from scheduler.content.plan import Plan
+    from scheduler.publish.clock import Clock
+    from scheduler.publish.ledger import Actor, Ledger
+    from scheduler.publish.publisher import Publisher
 
 
 class Context:
@@ -81,6 +88,22 @@ def _published(root: Path) -> set[tuple[str, str]]:
         return set()
 
 
+def open_ledger(root: Path, url: str | None = None) -> Ledger:
+    """The ledger of DATABASE_URL; an embedded SQLite file is migrated on the spot."""
+    from scheduler import settings
+    from scheduler.errors import LedgerError
+    from scheduler.publish.ledger import Ledger, database_url
+
+    try:
+        ledger = Ledger(database_url(url or settings.get("DATABASE_URL") or None, root))
+        if ledger.is_sqlite:
+            ledger.upgrade()
+        ledger.check_schema()
+    except LedgerError as exc:
+        raise click.ClickException(str(exc)) from None
+    return ledger
+
+
 pass_context = click.make_pass_decorator(Context)
 ROOT_HELP = "Campaign root (default: $CAMPAIGN_ROOT, else the current directory)."
 
@@ -146,3 +169,82 @@ def _bound(value: str | None, zone: Any, end: bool) -> datetime | None:
         raise click.BadParameter(str(exc), param_hint=hint) from None
     except OverflowError:
         raise click.BadParameter(f"{value!r} is too close to the year 9999", param_hint=hint) from None
+
+
+# ------------------------------------------------------------- what the ledger commands share
+
+
+def local_time(when: datetime | None, zone: tzinfo, seconds: bool = False) -> str | None:
+    """A time as people read it: in the campaign's zone, with the zone's name (2027-11-15 09:00 CET)."""
+    if when is None:
+        return None
+    return when.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S %Z" if seconds else "%Y-%m-%d %H:%M %Z")
+
+
+def campaign_zone(obj: Context) -> tzinfo:
+    from scheduler.content import campaign as campaign_file
+
+    zone: tzinfo = campaign_file.load(obj.root)[0].settings.timezone
+    return zone
+
+
+def current_actor() -> Actor:
+    """Who is acting: $CAMPAIGN_USER, else the OS user; and this host."""
+    from scheduler import settings
+    from scheduler.publish.ledger import Actor
+
+    who = settings.get("CAMPAIGN_USER")
+    if not who:
+        try:
+            who = getpass.getuser()
+        except (OSError, KeyError):  # a container user without a name
+            who = f"uid {os.getuid()}"
+    return Actor(who, socket.gethostname())
+
+
+def make_publisher(
+    obj: Context,
+    ledger: Ledger,
+    dry_run_dir: Path | None = None,
+    worker: str | None = None,
+    clock: Clock | None = None,
+) -> tuple[Any, Publisher]:
+    from scheduler import settings
+    from scheduler.content import campaign as campaign_file
+    from scheduler.errors import CampaignError
+    from scheduler.links.gate import Gate
+    from scheduler.publish.alerts import Alerter
+    from scheduler.publish.publisher import Channels, Policy, Publisher
+    from scheduler.secrets import resolve
+
+    campaign, _ = campaign_file.load(obj.root)
+    webhook = campaign.alerts.get("webhook") or settings.get("CAMPAIGN_ALERT_WEBHOOK")
+    try:
+        webhook = resolve(webhook) if webhook and dry_run_dir is None else None
+        policy = Policy.from_env()
+    except (CampaignError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from None
+    # A rehearsal runs in simulated time: a link fetched now says nothing about a send in May.
+    links = Gate() if dry_run_dir is None else None
+    publisher = Publisher(
+        ledger, Channels(campaign, dry_run_dir), Alerter(ledger, webhook), policy, worker, clock=clock, links=links
+    )
+    return campaign, publisher
+
+
+def setup_logging(level: str | None, fmt: str | None, zone: tzinfo | None = None) -> None:
+    from scheduler import logs, settings
+
+    logs.setup(level or settings.get("CAMPAIGN_LOG_LEVEL"), fmt or settings.get("CAMPAIGN_LOG_FORMAT"), zone)
+
+
+log_options = [
+    click.option("--log-format", type=click.Choice(["text", "json"]), help="Log lines as text or JSON."),
+    click.option("--log-level", type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False)),
+]
+
+
+def with_logging(f: Any) -> Any:
+    for option in reversed(log_options):
+        f = option(f)
+    return f

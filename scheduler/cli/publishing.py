@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import getpass
 import json
-import os
-import socket
 import sys
 import tempfile
 import time
@@ -15,107 +12,27 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from scheduler.cli.app import WHEN_FORMATS, Context, _bound, main, now, pass_context
+from scheduler.cli.app import (
+    WHEN_FORMATS,
+    Context,
+    _bound,
+    campaign_zone,
+    current_actor,
+    local_time,
+    main,
+    make_publisher,
+    now,
+    open_ledger,
+    pass_context,
+    setup_logging,
+    with_logging,
+)
 from scheduler.content.problems import did_you_mean, plural
 from scheduler.publish.states import State
 
 if TYPE_CHECKING:
     from scheduler.content.plan import Entry
-    from scheduler.publish.clock import Clock
-    from scheduler.publish.ledger import Actor, Delivery, Ledger, Pause
-    from scheduler.publish.publisher import Publisher
-
-
-def _local(when: datetime | None, zone: tzinfo, seconds: bool = False) -> str | None:
-    """A time as people read it: in the campaign's zone, with the zone's name (2027-11-15 09:00 CET)."""
-    if when is None:
-        return None
-    return when.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S %Z" if seconds else "%Y-%m-%d %H:%M %Z")
-
-
-def _zone(obj: Context) -> tzinfo:
-    from scheduler.content import campaign as campaign_file
-
-    zone: tzinfo = campaign_file.load(obj.root)[0].settings.timezone
-    return zone
-
-
-def _actor() -> Actor:
-    """Who is acting: $CAMPAIGN_USER, else the OS user; and this host."""
-    from scheduler import settings
-    from scheduler.publish.ledger import Actor
-
-    who = settings.get("CAMPAIGN_USER")
-    if not who:
-        try:
-            who = getpass.getuser()
-        except (OSError, KeyError):  # a container user without a name
-            who = f"uid {os.getuid()}"
-    return Actor(who, socket.gethostname())
-
-
-def _open_ledger(root: Path, url: str | None = None) -> Ledger:
-    """The ledger of DATABASE_URL; an embedded SQLite file is migrated on the spot."""
-    from scheduler import settings
-    from scheduler.errors import LedgerError
-    from scheduler.publish.ledger import Ledger, database_url
-
-    try:
-        ledger = Ledger(database_url(url or settings.get("DATABASE_URL") or None, root))
-        if ledger.is_sqlite:
-            ledger.upgrade()
-        ledger.check_schema()
-    except LedgerError as exc:
-        raise click.ClickException(str(exc)) from None
-    return ledger
-
-
-def _publisher(
-    obj: Context,
-    ledger: Ledger,
-    dry_run_dir: Path | None = None,
-    worker: str | None = None,
-    clock: Clock | None = None,
-) -> tuple[Any, Publisher]:
-    from scheduler import settings
-    from scheduler.content import campaign as campaign_file
-    from scheduler.errors import CampaignError
-    from scheduler.links.gate import Gate
-    from scheduler.publish.alerts import Alerter
-    from scheduler.publish.publisher import Channels, Policy, Publisher
-    from scheduler.secrets import resolve
-
-    campaign, _ = campaign_file.load(obj.root)
-    webhook = campaign.alerts.get("webhook") or settings.get("CAMPAIGN_ALERT_WEBHOOK")
-    try:
-        webhook = resolve(webhook) if webhook and dry_run_dir is None else None
-        policy = Policy.from_env()
-    except (CampaignError, ValueError) as exc:
-        raise click.ClickException(str(exc)) from None
-    # A rehearsal runs in simulated time: a link fetched now says nothing about a send in May.
-    links = Gate() if dry_run_dir is None else None
-    publisher = Publisher(
-        ledger, Channels(campaign, dry_run_dir), Alerter(ledger, webhook), policy, worker, clock=clock, links=links
-    )
-    return campaign, publisher
-
-
-def _logging(level: str | None, fmt: str | None, zone: tzinfo | None = None) -> None:
-    from scheduler import logs, settings
-
-    logs.setup(level or settings.get("CAMPAIGN_LOG_LEVEL"), fmt or settings.get("CAMPAIGN_LOG_FORMAT"), zone)
-
-
-log_options = [
-    click.option("--log-format", type=click.Choice(["text", "json"]), help="Log lines as text or JSON."),
-    click.option("--log-level", type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False)),
-]
-
-
-def with_logging(f: Any) -> Any:
-    for option in reversed(log_options):
-        f = option(f)
-    return f
+    from scheduler.publish.ledger import Delivery, Ledger, Pause
 
 
 @main.command()
@@ -128,9 +45,9 @@ def run(obj: Context, once: bool, workers: int | None, log_format: str | None, l
     from scheduler import settings
     from scheduler.publish.daemon import Daemon
 
-    _logging(log_level, log_format, _zone(obj))
-    ledger = _open_ledger(obj.root)
-    campaign, publisher = _publisher(obj, ledger)
+    setup_logging(log_level, log_format, campaign_zone(obj))
+    ledger = open_ledger(obj.root)
+    campaign, publisher = make_publisher(obj, ledger)
     workers = workers or settings.get_int("CAMPAIGN_WORKERS")
     if once:
         from scheduler.publish import holds
@@ -147,7 +64,7 @@ def run(obj: Context, once: bool, workers: int | None, log_format: str | None, l
             click.echo(f"{outcome.state:<10} {outcome.post} on {outcome.channel}: {outcome.url or outcome.detail}")
         click.echo(
             f"{plural(len(outcomes), 'send')} handled; "
-            f"next due: {_local(ledger.next_wake(held=False), campaign.settings.timezone) or 'nothing'}",
+            f"next due: {local_time(ledger.next_wake(held=False), campaign.settings.timezone) or 'nothing'}",
             err=True,
         )
         broken = holds.read(plan).settings_problems()
@@ -212,7 +129,7 @@ def rehearse(obj: Context, start: str | None, end: str | None, keep: Path | None
         ledger.upgrade()
         begin = _bound(start, zone, False) or now()
         clock = SimulatedClock(begin)
-        _, publisher = _publisher(obj, ledger, dry_run_dir=Path(tmp), worker="rehearsal", clock=clock)
+        _, publisher = make_publisher(obj, ledger, dry_run_dir=Path(tmp), worker="rehearsal", clock=clock)
         skipped = [e for e in plan.entries if e.due < begin and not e.draft.draft]
         if skipped:
             _say_skipped(skipped, format_datetime(begin.astimezone(zone), "EEE d MMM y HH:mm", locale=language))
@@ -264,17 +181,8 @@ def _row_record(row: Delivery, zone: Any) -> dict[str, Any]:
     }
 
 
-def _paused_by(ledger: Ledger) -> dict[str, str]:
-    """Who made each pause in force, by scope (pauses made before actions were recorded have none)."""
-    found: dict[str, str] = {}
-    for action in ledger.actions():
-        if action.action == "pause":
-            found[action.channel or "*"] = f"{action.who}@{action.host}"
-    return found
-
-
 def _pause_text(pause: Pause, zone: tzinfo, by: str | None = None) -> str:
-    return f"{pause.what} since {_local(pause.since, zone)}{f' by {by}' if by else ''}: {pause.reason}"
+    return f"{pause.what} since {local_time(pause.since, zone)}{f' by {by}' if by else ''}: {pause.reason}"
 
 
 @main.command()
@@ -284,13 +192,14 @@ def _pause_text(pause: Pause, zone: tzinfo, by: str | None = None) -> str:
 def status(obj: Context, fmt: str, limit: int) -> None:
     """What is next, what went out, and what needs a person: failed, in doubt, missed, held, paused."""
     from scheduler.publish import holds
+    from scheduler.publish.overview import paused_by
 
     plan = obj.plan(parallel=True)  # before the ledger opens: no connection crosses a fork
     zone = plan.campaign.settings.timezone
     broken = [str(p) for p in holds.read(plan).settings_problems()]
-    ledger = _open_ledger(obj.root)
+    ledger = open_ledger(obj.root)
     rows = ledger.rows()
-    in_force, by = ledger.pauses(), _paused_by(ledger)
+    in_force, by = ledger.pauses(), paused_by(ledger)
     counts: dict[str, int] = {}
     for row in rows:
         counts[row.state.value] = counts.get(row.state.value, 0) + 1
@@ -345,7 +254,7 @@ def status(obj: Context, fmt: str, limit: int) -> None:
         click.echo(f"\n{title} ({len(items)}):")
         for row in items[:limit]:
             extra = row.receipt_url if row.state == State.PUBLISHED else (row.reason or "")
-            click.echo(f"  {_local(row.due, zone)}  {row.channel:<12} {row.post}  {extra}".rstrip())
+            click.echo(f"  {local_time(row.due, zone)}  {row.channel:<12} {row.post}  {extra}".rstrip())
         if len(items) > limit:
             click.echo(f"  … and {len(items) - limit} more (--limit {len(items)} shows them all)")
 
@@ -369,13 +278,13 @@ def _check_channel(obj: Context, ledger: Ledger, channel: str) -> None:
 @pass_context
 def pause(obj: Context, channel: str | None, reason: str) -> None:
     """Stop sending at once, for every running daemon, until `campaign resume`."""
-    zone = _zone(obj)
-    ledger = _open_ledger(obj.root)
+    zone = campaign_zone(obj)
+    ledger = open_ledger(obj.root)
     if channel is not None:
         _check_channel(obj, ledger, channel)
-    now, actor = ledger.clock(), _actor()
+    now, actor = ledger.clock(), current_actor()
     ledger.pause(channel or "*", reason, now, actor)
-    click.echo(f"paused {channel or 'everything'} since {_local(now, zone)} by {actor}: {reason}")
+    click.echo(f"paused {channel or 'everything'} since {local_time(now, zone)} by {actor}: {reason}")
 
 
 @main.command()
@@ -384,19 +293,19 @@ def pause(obj: Context, channel: str | None, reason: str) -> None:
 @pass_context
 def resume(obj: Context, channel: str | None, reason: str | None) -> None:
     """Lift pauses; posts whose time passed meanwhile follow their max_late."""
-    zone = _zone(obj)
-    ledger = _open_ledger(obj.root)
+    zone = campaign_zone(obj)
+    ledger = open_ledger(obj.root)
     in_force = ledger.pauses()
     if channel is not None and channel not in {p.scope for p in in_force}:
         _check_channel(obj, ledger, channel)
         others = "; ".join(_pause_text(p, zone) for p in in_force)
         raise click.ClickException(f"{channel} was not paused" + (f"; paused now: {others}" if others else ""))
-    lifted = ledger.resume(channel, ledger.clock(), _actor(), reason)
+    lifted = ledger.resume(channel, ledger.clock(), current_actor(), reason)
     if not lifted:
         click.echo("nothing was paused")
         return
     for pause in lifted:
-        click.echo(f"resumed {pause.what} (paused since {_local(pause.since, zone)}: {pause.reason})")
+        click.echo(f"resumed {pause.what} (paused since {local_time(pause.since, zone)}: {pause.reason})")
     still = [p for p in ledger.pauses() if p.scope == "*"]
     if still:
         click.echo(f"still paused: {_pause_text(still[0], zone)} (`campaign resume` lifts it)")
@@ -423,10 +332,10 @@ def retry(obj: Context, post: str, channel: str | None, reason: str | None) -> N
     A send the link check held goes out without a second check: a person decided."""
     from scheduler.publish.daemon import POLL
 
-    zone = _zone(obj)
-    ledger = _open_ledger(obj.root)
+    zone = campaign_zone(obj)
+    ledger = open_ledger(obj.root)
     now = ledger.clock()
-    done = ledger.retry_now(post, channel, now, _actor(), reason)
+    done = ledger.retry_now(post, channel, now, current_actor(), reason)
     if not done:
         rows = ledger.rows(post=post, channel=channel)
         states = ", ".join(f"{r.state} on {r.channel}" for r in rows)
@@ -436,12 +345,12 @@ def retry(obj: Context, post: str, channel: str | None, reason: str | None) -> N
             + (f": {states}" if states else "")
         )
     it = "it" if len(done) == 1 else "them"
-    click.echo(f"{plural(len(done), 'send')} of {post} ({', '.join(done)}) due now, {_local(now, zone)}")
+    click.echo(f"{plural(len(done), 'send')} of {post} ({', '.join(done)}) due now, {local_time(now, zone)}")
     paused = [p for p in ledger.pauses() if p.scope in ("*", *done)]
     hosts = _live_daemons(ledger, now)
-    deadline = _local(now + timedelta(hours=1), zone)  # retry_now gives it a max_late of one hour
+    deadline = local_time(now + timedelta(hours=1), zone)  # retry_now gives it a max_late of one hour
     if paused:
-        held = " and ".join(f"the pause of {p.what} (since {_local(p.since, zone)}: {p.reason})" for p in paused)
+        held = " and ".join(f"the pause of {p.what} (since {local_time(p.since, zone)}: {p.reason})" for p in paused)
         click.echo(f"but {held} holds {it}: `campaign resume` lets {it} go out")
     elif hosts:
         seconds = int(POLL.total_seconds())  # the daemon looks at the ledger at least this often
@@ -464,8 +373,8 @@ def resolve(obj: Context, post: str, channel: str, url: str | None, not_publishe
     """Settle a post in doubt after checking the account."""
     if (url is None) == (not not_published):
         raise click.UsageError("give exactly one of --published URL or --not-published")
-    ledger = _open_ledger(obj.root)
-    if not ledger.resolve(post, channel, url, ledger.clock(), _actor(), reason):
+    ledger = open_ledger(obj.root)
+    if not ledger.resolve(post, channel, url, ledger.clock(), current_actor(), reason):
         raise click.ClickException(f"{post} on {channel} is not in doubt")
     click.echo(f"{post} on {channel}: " + (f"published ({url})" if url else "not published; `campaign retry` sends it"))
 
@@ -478,15 +387,15 @@ def history(obj: Context, post: str | None) -> None:
 
     With POST: its attempts, retries and resolves; without: everything, pauses and resumes too.
     """
-    zone = _zone(obj)
-    ledger = _open_ledger(obj.root)
+    zone = campaign_zone(obj)
+    ledger = open_ledger(obj.root)
     lines = [
         (a.started_at, f"{a.channel:<12} {a.post}  {a.outcome:<11} key={a.key}  {a.detail or ''}")
         for a in ledger.history(post)
     ]
     lines += [(a.at, f"{'by hand':<12} {a.summary()}") for a in ledger.actions(post)]
     for at, line in sorted(lines, key=lambda item: item[0]):
-        click.echo(f"{_local(at, zone, seconds=True)}  {line}".rstrip())
+        click.echo(f"{local_time(at, zone, seconds=True)}  {line}".rstrip())
 
 
 @main.group()

@@ -10,8 +10,20 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from scheduler.cli.app import WHEN_FORMATS, Context, _bound, main, pass_context
-from scheduler.cli.publishing import _actor, _local, _logging, _open_ledger, _publisher, _zone, with_logging
+from scheduler.cli.app import (
+    WHEN_FORMATS,
+    Context,
+    _bound,
+    campaign_zone,
+    current_actor,
+    local_time,
+    main,
+    make_publisher,
+    open_ledger,
+    pass_context,
+    setup_logging,
+    with_logging,
+)
 from scheduler.content.problems import plural
 
 if TYPE_CHECKING:
@@ -24,8 +36,8 @@ def _collector(obj: Context) -> Collector:
     from scheduler.publish.publisher import Channels
     from scheduler.results.collector import Collector, Config
 
-    ledger = _open_ledger(obj.root)
-    campaign, publisher = _publisher(obj, ledger)
+    ledger = open_ledger(obj.root)
+    campaign, publisher = make_publisher(obj, ledger)
     try:
         config = Config.from_env()
     except ConfigError as exc:
@@ -41,7 +53,7 @@ def _collector(obj: Context) -> Collector:
 def collect(obj: Context, once: bool, log_format: str | None, log_level: str | None) -> None:
     """Take the public counts and read the replies that are due, as the daemon does (for a campaign
     whose daemon has stopped). Each count is taken once per age; nothing is fetched twice."""
-    _logging(log_level, log_format, _zone(obj))
+    setup_logging(log_level, log_format, campaign_zone(obj))
     collector = _collector(obj)
     if once:
         while True:
@@ -82,7 +94,7 @@ def report(obj: Context, start: str | None, end: str | None, fmt: str, output: P
         ages = Config.from_env().ages
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
-    ledger = _open_ledger(obj.root)
+    ledger = open_ledger(obj.root)
     result = build(ledger, campaign, ages, ledger.clock(), _bound(start, zone, False), _bound(end, zone, True))
     ledger.close()
     render = {"html": formats.to_html, "markdown": formats.to_markdown, "csv": formats.to_csv, "json": formats.to_json}
@@ -105,8 +117,8 @@ def replies(ctx: click.Context, unhandled: bool, fmt: str) -> None:
     if ctx.invoked_subcommand is not None:
         return
     obj: Context = ctx.find_object(Context)  # type: ignore[assignment]
-    zone = _zone(obj)
-    ledger = _open_ledger(obj.root)
+    zone = campaign_zone(obj)
+    ledger = open_ledger(obj.root)
     found = ledger.stored_replies(unhandled=unhandled)
     ledger.close()
     if fmt == "json":
@@ -117,8 +129,8 @@ def replies(ctx: click.Context, unhandled: bool, fmt: str) -> None:
         return
     for r in found:
         flag = f"  WATCH LIST: {r.watch!r}" if r.watch else ""
-        state = f"handled by {r.handled_by} at {_local(r.handled_at, zone)}" if r.handled_at else "not handled"
-        click.echo(f"#{r.id} {_local(r.at, zone)}  {r.network} {r.channel}  {r.post}  {r.author}  ({state}){flag}")
+        state = f"handled by {r.handled_by} at {local_time(r.handled_at, zone)}" if r.handled_at else "not handled"
+        click.echo(f"#{r.id} {local_time(r.at, zone)}  {r.network} {r.channel}  {r.post}  {r.author}  ({state}){flag}")
         click.echo(f"    {r.url or 'no link'}")
         for line in r.text.splitlines() or [""]:
             click.echo(f"    > {line}")
@@ -150,18 +162,18 @@ def _reply_record(r: StoredReply, zone: Any) -> dict[str, Any]:
 @pass_context
 def replies_handle(obj: Context, reply_id: int, note: str | None) -> None:
     """Mark reply ID as handled, recording who and when."""
-    zone = _zone(obj)
-    ledger = _open_ledger(obj.root)
-    by = _actor()
+    zone = campaign_zone(obj)
+    ledger = open_ledger(obj.root)
+    by = current_actor()
     now = ledger.clock()
     done = ledger.handle_reply(reply_id, by, now, note)
     ledger.close()
     if done is None:
         raise click.ClickException(f"there is no reply #{reply_id}; `campaign replies` lists them")
     if done.handled_at != now:
-        click.echo(f"#{reply_id} was already handled by {done.handled_by} at {_local(done.handled_at, zone)}")
+        click.echo(f"#{reply_id} was already handled by {done.handled_by} at {local_time(done.handled_at, zone)}")
         return
-    click.echo(f"#{reply_id} handled by {by} at {_local(now, zone)}")
+    click.echo(f"#{reply_id} handled by {by} at {local_time(now, zone)}")
 
 
 @replies.command("purge")
@@ -179,7 +191,7 @@ def replies_purge(obj: Context, older: str) -> None:
         age = settings.parse_duration(text)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--older-than") from None
-    ledger = _open_ledger(obj.root)
+    ledger = open_ledger(obj.root)
     deleted, unhandled = ledger.purge_replies(ledger.clock() - age)
     ledger.close()
     tail = f", {unhandled} of them never handled" if unhandled else ""

@@ -1000,6 +1000,11 @@ class Ledger:
                 conn.execute(file_alerts.delete().where(file_alerts.c.path.in_(fixed)))
         return new, fixed
 
+    def broken_files_seen(self) -> list[tuple[str, str]]:
+        """The broken settings files as a daemon last found them (path, what is wrong), by path."""
+        with self._tx() as conn:
+            return [(r.path, r.message) for r in conn.execute(select(file_alerts).order_by(file_alerts.c.path))]
+
     # ------------------------------------------------------------------ pauses, workers, alerts
 
     def pause(self, scope: str, reason: str, now: datetime, by: Actor) -> None:
@@ -1288,9 +1293,17 @@ class Ledger:
     # ------------------------------------------------------------------ operators
 
     def rows(
-        self, *, post: str | None = None, channel: str | None = None, states: Iterable[State] | None = None
+        self,
+        *,
+        post: str | None = None,
+        channel: str | None = None,
+        states: Iterable[State] | None = None,
+        due_between: tuple[datetime, datetime] | None = None,
     ) -> list[Delivery]:
+        """Deliveries by due time; `due_between`: from the first time, before the second."""
         query = select(deliveries).order_by(deliveries.c.due, deliveries.c.channel, deliveries.c.post)
+        if due_between is not None:
+            query = query.where(deliveries.c.due >= due_between[0], deliveries.c.due < due_between[1])
         if post is not None:
             query = query.where(deliveries.c.post == post)
         if channel is not None:
@@ -1299,6 +1312,56 @@ class Ledger:
             query = query.where(deliveries.c.state.in_(tuple(states)))
         with self._tx() as conn:
             return [Delivery.of(row) for row in conn.execute(query)]
+
+    def first_due(self, states: Iterable[State], limit: int) -> list[Delivery]:
+        """At most `limit` deliveries in `states`, soonest due first (a page's list). One query per state,
+        each read in the order of the (state, due) index, so 40,000 pending rows are never sorted."""
+        found: list[Delivery] = []
+        with self._tx() as conn:
+            for state in states:
+                query = select(deliveries).where(deliveries.c.state == state).order_by(deliveries.c.due).limit(limit)
+                found += [Delivery.of(row) for row in conn.execute(query)]
+        return sorted(found, key=lambda d: (d.due, d.channel, d.post))[:limit]
+
+    def published_since(self, since: datetime, limit: int) -> list[Delivery]:
+        """At most `limit` deliveries published at or after `since`, newest first."""
+        query = (
+            select(deliveries)
+            .where(deliveries.c.state == State.PUBLISHED, deliveries.c.published_at >= since)
+            .order_by(deliveries.c.published_at.desc(), deliveries.c.channel)
+            .limit(limit)
+        )
+        with self._tx() as conn:
+            return [Delivery.of(row) for row in conn.execute(query)]
+
+    def changed_after_publishing(self, limit: int) -> list[Delivery]:
+        """At most `limit` published deliveries whose post was edited or deleted since, latest due first
+        (read along the (state, due) index: only published rows are looked at)."""
+        query = (
+            select(deliveries)
+            .where(deliveries.c.state == State.PUBLISHED, deliveries.c.changed_after_publishing.is_(True))
+            .order_by(deliveries.c.due.desc())
+            .limit(limit)
+        )
+        with self._tx() as conn:
+            return [Delivery.of(row) for row in conn.execute(query)]
+
+    def state_counts(self) -> dict[State, int]:
+        """How many deliveries are in each state (states with none are left out)."""
+        query = select(deliveries.c.state, func.count()).group_by(deliveries.c.state)
+        with self._tx() as conn:
+            return {State(state): count for state, count in conn.execute(query)}
+
+    def change_mark(self) -> str:
+        """A short value that changes when a delivery changes state, an attempt starts, or a pause or an
+        action by hand is made (the web dashboard polls it to know when to redraw). Read from indexes
+        only: the counts per state, the newest attempt and action, the pauses."""
+        with self._tx() as conn:
+            counts = sorted(conn.execute(select(deliveries.c.state, func.count()).group_by(deliveries.c.state)).all())
+            last_attempt = conn.execute(select(func.max(attempts.c.id))).scalar()
+            last_action = conn.execute(select(func.max(actions.c.id))).scalar()
+            paused = sorted(conn.execute(select(pauses.c.scope, pauses.c.since)).all())
+        return f"{counts}|{last_attempt}|{last_action}|{paused}"
 
     def history(self, post: str | None = None) -> list[Attempt]:
         """Every attempt, oldest first: all of them, or one post's."""

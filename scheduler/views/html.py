@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import base64
 import gc
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
@@ -75,6 +75,13 @@ class Card:
     problems: tuple[Problem, ...]
     errors: bool
     part: str = ""  # "2/4" on each card of a thread (one card per part); "" for one post
+    state: str = ""  # the web dashboard's: the delivery's state in the ledger ("" in the preview)
+    state_text: str = ""  # that state in the page's language
+    url: str = ""  # where it went out, when it did
+
+    @property
+    def state_class(self) -> str:
+        return f" state-{self.state}" if self.state else ""
 
     @property
     def initial(self) -> str:
@@ -84,7 +91,7 @@ class Card:
     def classes(self) -> str:
         state = " has-error" if self.errors else " has-warning" if self.problems else ""
         thread = " is-thread" if self.part else ""
-        return f"card net-{self.network}{state}{thread}{' is-draft' if self.draft else ''}"
+        return f"card net-{self.network}{state}{thread}{' is-draft' if self.draft else ''}{self.state_class}"
 
     @property
     def day(self) -> date:
@@ -348,6 +355,7 @@ def _context(
         "problems": problems,
         "unplaced": unplaced,
         "chips": CHIPS_PER_DAY,
+        "inline_style": True,  # a self-contained file; the web dashboard's CSP sets the bars from its script
     }
 
 
@@ -377,6 +385,29 @@ def render_page(
         context = _context(plan, builder.language, entries, list(problems), unplaced)
         months = builder.months(builder.cards(entries), {})
         return _environment().get_template("page.html").render(context, months=months, pages=None, current=None)
+
+
+def calendar(plan: Plan, entries: Iterable[Entry], decorate: Callable[[Card], Card] | None = None) -> dict[str, Any]:
+    """What templates/calendar.html needs, for a page that embeds it (the web dashboard): the context of
+    the preview (without its problems) and the months of `entries`, each card passed through `decorate`."""
+    entries = list(entries)
+    builder = _Builder(plan)
+    context = _context(plan, builder.language, entries, [], [])
+    cards = builder.cards(entries)
+    if decorate is not None:
+        cards = [decorate(card) for card in cards]
+    context.update(months=builder.months(cards, {}), pages=None, current=None, inline_style=False)
+    return context
+
+
+def card_list(plan: Plan, entries: Iterable[Entry], decorate: Callable[[Card], Card] | None = None) -> dict[str, Any]:
+    """What templates/cards.html needs for `entries` (as `day.cards`), for a page that embeds it."""
+    entries = list(entries)
+    builder = _Builder(plan)
+    cards = builder.cards(entries)
+    context = _context(plan, builder.language, entries, [], [])
+    context.update(day={"cards": [decorate(c) for c in cards] if decorate else cards}, inline_style=False)
+    return context
 
 
 def render_pages(

@@ -55,7 +55,7 @@ def under(name: str, prefixes: tuple[str, ...]) -> bool:
         ("scheduler.content", ("scheduler.channels", "scheduler.publish", "scheduler.views", "scheduler.cli")),
         ("scheduler.views", ("scheduler.publish", "scheduler.cli")),
         ("scheduler.channels", ("scheduler.publish", "scheduler.views", "scheduler.cli")),
-        ("scheduler.publish", ("scheduler.cli", "scheduler.results")),
+        ("scheduler.publish", ("scheduler.cli", "scheduler.results", "scheduler.web")),
         ("scheduler.results", ("scheduler.cli", "scheduler.views")),
         ("scheduler.links", ("scheduler.channels", "scheduler.publish", "scheduler.views", "scheduler.cli")),
         ("scheduler.starter", ("scheduler.channels", "scheduler.publish", "scheduler.views", "scheduler.cli")),
@@ -63,6 +63,7 @@ def under(name: str, prefixes: tuple[str, ...]) -> bool:
             "scheduler.importers",
             ("scheduler.channels", "scheduler.publish", "scheduler.views", "scheduler.cli", "scheduler.starter"),
         ),
+        ("scheduler.web", ("scheduler.cli",)),
     ],
 )
 def test_a_floor_imports_nothing_from_the_floors_above_it(floor: str, forbidden: tuple[str, ...]) -> None:

@@ -1,0 +1,1 @@
+"""The web dashboard (`campaign serve`): Now, Calendar, each post and the crisis switch, on the ledger and files."""

@@ -1,0 +1,202 @@
+"""The web dashboard (`campaign serve`): a Flask app on the same ledger and files as the CLI.
+
+This module makes the app and guards it: who is logged in (signed session cookies), who may act
+(operators), CSRF tokens on every POST (Flask-WTF), failed logins slowed down, and the security
+headers of every response. The pages are in scheduler.web.pages, the actions in scheduler.web.actions;
+both reach the ledger, the files and the accounts through `site()`.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from datetime import timedelta
+from typing import Any
+
+from flask import Flask, Request, current_app, g, redirect, render_template, request, session, url_for
+from flask.sessions import SecureCookieSessionInterface
+from flask.typing import ResponseReturnValue
+from flask_wtf.csrf import CSRFError, CSRFProtect
+from jinja2 import ChoiceLoader, PackageLoader
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from scheduler.content.campaign import Campaign
+from scheduler.errors import ConfigError, LedgerError
+from scheduler.web.site import Site, local_path, message, site
+from scheduler.web.words import words
+
+log = logging.getLogger(__name__)
+MIN_SECRET = 32  # characters of CAMPAIGN_SESSION_SECRET
+
+# No inline script or style: the pages load /static files only; images may be the cards' data: URIs.
+CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
+HEADERS = {
+    "Content-Security-Policy": CSP,
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",  # for browsers without frame-ancestors
+    "Cross-Origin-Opener-Policy": "same-origin",
+}
+
+
+class _SessionInterface(SecureCookieSessionInterface):
+    """Flask's signed cookie, marked Secure whenever the request came over HTTPS (behind a trusted proxy:
+    as X-Forwarded-Proto says)."""
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        return bool(request.is_secure or app.config["SESSION_COOKIE_SECURE"])
+
+
+def create_app(site_: Site, secret: str, *, trust_proxy: bool = False, session_hours: int = 12) -> Flask:
+    """The dashboard over `site_`; `secret` signs the session cookies (at least MIN_SECRET characters)."""
+    if len(secret) < MIN_SECRET:
+        raise ValueError(f"the session secret needs at least {MIN_SECRET} characters")
+    app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY=secret,
+        SESSION_COOKIE_NAME="campaign_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Strict",
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=session_hours),
+        SESSION_REFRESH_EACH_REQUEST=False,  # a login lasts session_hours from the login, not from the last click
+        WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session that holds it
+        # Flask-WTF's strict mode checks the Referer on HTTPS, which Referrer-Policy: no-referrer never
+        # sends; the token and SameSite=Strict are the defence.
+        WTF_CSRF_SSL_STRICT=False,
+        MAX_CONTENT_LENGTH=64 * 1024,
+    )
+    app.session_interface = _SessionInterface()
+    app.jinja_loader = ChoiceLoader(  # the calendar and card templates of the HTML preview, not a copy
+        [PackageLoader("scheduler.web", "templates"), PackageLoader("scheduler.views", "templates")]
+    )
+    app.extensions["campaign"] = site_
+    app.config["SESSION_LIFETIME_S"] = session_hours * 3600
+    CSRFProtect(app)
+    if trust_proxy:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
+
+    from scheduler.web import actions, pages
+
+    app.register_blueprint(pages.blueprint)
+    app.register_blueprint(actions.blueprint)
+    app.before_request(_who_is_it)
+    app.after_request(_headers)
+    app.context_processor(_page_context)
+    app.register_error_handler(CSRFError, _refused)
+    app.register_error_handler(403, _forbidden)
+    app.register_error_handler(404, _not_found)
+    app.register_error_handler(LedgerError, _ledger_away)
+    app.register_error_handler(ConfigError, _accounts_broken)
+    app.add_url_rule("/login", "login", _login, methods=["GET", "POST"])
+    app.add_url_rule("/logout", "logout", _logout, methods=["POST"])
+    app.add_url_rule("/health", "health", _health)
+    return app
+
+
+def _page_context() -> dict[str, Any]:
+    campaign: Campaign | None = g.get("campaign")
+    language = campaign.settings.language if campaign else "en"
+    return {"W": words(language), "lang": language, "me": g.get("user"), "campaign": campaign}
+
+
+OPEN = frozenset({"login", "health", "static"})
+
+
+def _who_is_it() -> ResponseReturnValue | None:
+    """Every page but login, health and the static files needs a live session of an existing account."""
+    if request.endpoint in {"health", "static", "pages.preview_css"}:
+        return None
+    g.campaign = site().campaign()
+    g.user = None
+    name, key, since = session.get("user"), session.get("key"), session.get("since", 0)
+    if isinstance(name, str):
+        found = site().users.get(name)
+        fresh = isinstance(since, int | float) and time.time() - since < current_app.config["SESSION_LIFETIME_S"]
+        if found is not None and found.fingerprint == key and fresh:
+            g.user = found
+        else:
+            session.clear()
+    if g.user is None and request.endpoint not in OPEN:
+        if request.path.endswith(".json"):
+            return {"error": "not logged in"}, 401
+        return redirect(url_for("login", next=local_path(request.full_path)))
+    return None
+
+
+def _headers(response: Any) -> Any:
+    for name, value in HEADERS.items():
+        response.headers.setdefault(name, value)
+    if request.endpoint != "static":
+        response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _client(req: Request) -> str:
+    return req.remote_addr or "unknown"
+
+
+def _login() -> ResponseReturnValue:
+    W = words(g.campaign.settings.language)
+    target = local_path(request.values.get("next"))
+    if request.method == "GET":
+        return render_template("login.html", error=None, next=target)
+    name = request.form.get("username", "").strip()
+    password = request.form.get("password", "")
+    keys = (f"account:{name.lower()}", f"address:{_client(request)}")
+    wait = site().throttle.wait(*keys)
+    if wait > 0:
+        minutes = max(1, round(wait / 60))
+        page = render_template("login.html", error=W["throttled"].format(minutes=minutes), next=target)
+        return page, 429, {"Retry-After": str(int(wait) + 1)}
+    found = site().users.verify(name, password) if name and password else None
+    if found is None:
+        site().throttle.failed(*keys)
+        return render_template("login.html", error=W["wrong_login"], next=target), 401
+    site().throttle.succeeded(keys[0])
+    session.clear()  # a fresh session (and CSRF token) for the new login
+    session.permanent = True
+    session.update(user=found.name, key=found.fingerprint, since=int(time.time()), nonce=secrets.token_hex(8))
+    return redirect(target)
+
+
+def _logout() -> ResponseReturnValue:
+    session.clear()
+    return redirect(url_for("login"))
+
+
+def _health() -> ResponseReturnValue:
+    """For the platform: 200 while the ledger answers, 503 while it does not; no details either way."""
+    try:
+        site().ledger.pauses()
+    except LedgerError:
+        return {"status": "unavailable"}, 503
+    return {"status": "ok"}
+
+
+def _ledger_away(_error: Exception) -> ResponseReturnValue:
+    """The database cannot be reached (or refused): say so, never show its error (it may name a host)."""
+    if request.path.endswith(".json"):
+        return {"error": "the ledger cannot be reached"}, 503
+    return message(503, "ledger_away")
+
+
+def _accounts_broken(error: Exception) -> ResponseReturnValue:
+    """The accounts file cannot be read: nobody gets in until it is fixed; the log says where (file and line)."""
+    log.error("%s", error)
+    return message(503, "accounts_broken")
+
+
+def _refused(_error: Exception) -> ResponseReturnValue:
+    return message(400, "refused")
+
+
+def _forbidden(_error: Exception | None) -> ResponseReturnValue:
+    return message(403, "forbidden")
+
+
+def _not_found(_error: Exception) -> ResponseReturnValue:
+    return message(404, "not_found")

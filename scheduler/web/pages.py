@@ -1,0 +1,151 @@
+"""The dashboard's pages: Now (with its live part and the small JSON it polls), Calendar, and a post."""
+
+from __future__ import annotations
+
+import time as time_module
+from dataclasses import replace
+from datetime import UTC, date, datetime, time, timedelta
+from importlib import resources
+from typing import Any
+
+from babel.dates import format_date
+from flask import Blueprint, Response, abort, g, render_template, request
+
+from scheduler.publish.ledger import Delivery
+from scheduler.publish.overview import PauseInForce, overview, pauses_in_force
+from scheduler.views import html
+from scheduler.web.site import site, user, zone
+from scheduler.web.words import words
+
+blueprint = Blueprint("pages", __name__)
+RECENT_ACTIONS = 10
+
+
+def local(when: datetime | None) -> str:
+    """A time as people read it: in the campaign's zone, with the zone's name (2027-11-15 09:00 CET)."""
+    return when.astimezone(zone()).strftime("%Y-%m-%d %H:%M %Z") if when else ""
+
+
+def web_url(url: str | None) -> str:
+    """A network's address, only if it is one (never a javascript: or data: link on the page)."""
+    return url if url and url.startswith(("https://", "http://")) else ""
+
+
+def pause_line(item: PauseInForce) -> str:
+    W = words(g.campaign.settings.language)
+    pause = item.pause
+    head = W["paused_everything"] if pause.scope == "*" else f"{W['paused_channel']}: {pause.scope}"
+    by = f" {W['by']} {item.by}" if item.by else ""
+    return f"{head} {W['since']} {local(pause.since)}{by}: {pause.reason}"
+
+
+@blueprint.app_template_filter("local")
+def _local_filter(when: datetime | None) -> str:
+    return local(when)
+
+
+@blueprint.app_template_filter("web_url")
+def _web_url_filter(url: str | None) -> str:
+    return web_url(url)
+
+
+def _now_context() -> dict[str, Any]:
+    ledger = site().ledger
+    now = ledger.clock()
+    midnight = datetime.combine(now.astimezone(zone()).date(), time(), tzinfo=zone()).astimezone(UTC)
+    view = overview(ledger, midnight)
+    actions = ledger.actions()[-RECENT_ACTIONS:][::-1]
+    return {
+        "ov": view,
+        "pause_lines": [pause_line(p) for p in view.pauses],
+        "everything_paused": any(p.pause.scope == "*" for p in view.pauses),
+        "channels": sorted(g.campaign.channels),
+        "actions": actions,
+        "mark": _mark(),
+        "may_act": user().may_act,
+    }
+
+
+@blueprint.route("/")
+def now_page() -> str:
+    return render_template("now.html", **_now_context())
+
+
+@blueprint.route("/now/live")
+def now_live() -> str:
+    """The live part of Now alone, for the page's script to swap in when the ledger changed."""
+    return render_template("now_live.html", **_now_context())
+
+
+@blueprint.route("/now.json")
+def now_json() -> dict[str, Any]:
+    """Small and cheap, polled every second: a mark that changes with the ledger, and the pauses."""
+    ledger = site().ledger
+    return {"mark": _mark(), "paused": [pause_line(p) for p in pauses_in_force(ledger)]}
+
+
+def _mark() -> str:
+    """The ledger's change mark, and the minute: a due time moved by a file edit changes no state, so the
+    page redraws at least once a minute as well."""
+    return f"{site().ledger.change_mark()}|{int(time_module.time() // 60)}"
+
+
+def _decorate(rows: dict[tuple[str, str], Delivery]) -> Any:
+    W = words(g.campaign.settings.language)
+
+    def decorate(card: html.Card) -> html.Card:
+        row = rows.get((card.post, card.channel))
+        if row is None:
+            return card
+        return replace(card, state=row.state.value, state_text=W[f"state_{row.state}"], url=web_url(row.receipt_url))
+
+    return decorate
+
+
+@blueprint.route("/calendar")
+def calendar_page() -> str:
+    """One month of the HTML preview's calendar (month grid and weeks), each card with its ledger state."""
+    plan, by_month = site().plan(), site().months()
+    months = sorted(by_month)
+    today = f"{site().ledger.clock().astimezone(zone()):%Y-%m}"
+    wanted = request.args.get("month", "")
+    if wanted not in by_month:
+        wanted = next((m for m in months if m >= today), months[-1] if months else today)
+    shown = by_month.get(wanted, [])
+    first = date.fromisoformat(f"{wanted}-01")
+    start = datetime.combine(first, time(), tzinfo=zone())
+    end = datetime.combine((first + timedelta(days=32)).replace(day=1), time(), tzinfo=zone())
+    rows = site().ledger.rows(due_between=(start.astimezone(UTC), end.astimezone(UTC)))
+    context = html.calendar(plan, shown, _decorate({(r.post, r.channel): r for r in rows}))
+    language = g.campaign.settings.language
+    titles = [(key, str(format_date(date.fromisoformat(f"{key}-01"), "LLLL y", locale=language))) for key in months]
+    return render_template("calendar_page.html", shown_months=titles, month_key=wanted, **context)
+
+
+@blueprint.route("/posts/<path:post>")
+def post_page(post: str) -> str:
+    """A post: its text per channel as it goes out, its problems, its state and every attempt and action."""
+    plan = site().plan()
+    entries = [e for e in plan.entries if e.draft.id == post]
+    rows = site().ledger.rows(post=post)
+    if not entries and not rows:
+        abort(404)
+    context = html.card_list(plan, entries, _decorate({(r.post, r.channel): r for r in rows}))
+    return render_template(
+        "post.html",
+        post=post,
+        title=entries[0].draft.title if entries else None,
+        in_plan=bool(entries),
+        rows=rows,
+        attempts=site().ledger.history(post),
+        actions=site().ledger.actions(post),
+        may_act=user().may_act,
+        **context,
+    )
+
+
+@blueprint.route("/preview.css")
+def preview_css() -> Response:
+    """The HTML preview's own style sheet, so the calendar looks the same (served, not copied)."""
+    css = resources.files("scheduler.views").joinpath("templates/preview.css").read_text(encoding="utf-8")
+    return Response(css, mimetype="text/css", headers={"Cache-Control": "max-age=300"})
