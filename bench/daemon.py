@@ -286,7 +286,9 @@ def idle(keep: bool, seconds: float = 60.0, posts: int = 10_000) -> None:
         finally:
             ledger.close()
         print(f"  started and synced in {ready:.1f} s: {dict(states)}; next due {next_due:%Y-%m-%d %H:%M} UTC")
-        time.sleep(2)  # let the first pass's after-effects (APScheduler, watchfiles setup) settle
+        # Let the start's after-effects pass: the warm-up re-read of the files written just before
+        # the start (2.5 s after it), the watchers' first plan once live, APScheduler's first runs.
+        time.sleep(10)
         cpu, switches, began = cpu_ticks(process.pid), wakeups(process.pid), time.monotonic()
         time.sleep(seconds)
         cpu, elapsed = cpu_ticks(process.pid) - cpu, time.monotonic() - began
