@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from scheduler.cli.app import Context, main, open_ledger, pass_context
+from scheduler.cli.app import Context, campaign_zone, main, open_ledger, pass_context, setup_logging
 
 SECRET_HINT = "python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"
 
@@ -29,7 +29,7 @@ def serve(obj: Context, host: str, port: int | None, threads: int, trust_proxy: 
     """
     from waitress import serve as waitress_serve
 
-    from scheduler import logs, settings
+    from scheduler import settings
     from scheduler.errors import ConfigError
     from scheduler.web.app import MIN_SECRET, create_app
     from scheduler.web.site import Site
@@ -55,7 +55,7 @@ def serve(obj: Context, host: str, port: int | None, threads: int, trust_proxy: 
         hours = settings.get_int("CAMPAIGN_SESSION_HOURS")
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
-    logs.setup(settings.get("CAMPAIGN_LOG_LEVEL"), settings.get("CAMPAIGN_LOG_FORMAT"))
+    setup_logging(None, None, campaign_zone(obj))  # times in the campaign's zone, as the daemon logs them
     trust_proxy = trust_proxy or settings.get("CAMPAIGN_TRUST_PROXY").lower() in ("1", "true", "yes")
     port = port or settings.get_int("PORT")
     ledger = open_ledger(obj.root)
