@@ -79,9 +79,10 @@ def create_app(site_: Site, secret: str, *, trust_proxy: bool = False, session_h
     if trust_proxy:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
 
-    from scheduler.web import actions, pages
+    from scheduler.web import actions, feed, pages
 
     app.register_blueprint(pages.blueprint)
+    app.register_blueprint(feed.blueprint)
     app.register_blueprint(actions.blueprint)
     app.before_request(_who_is_it)
     app.after_request(_headers)
@@ -103,7 +104,7 @@ def _page_context() -> dict[str, Any]:
     return {"W": words(language), "lang": language, "me": g.get("user"), "campaign": campaign}
 
 
-OPEN = frozenset({"login", "health", "static"})
+OPEN = frozenset({"login", "health", "static", "feed.subscribed"})  # the feed checks its own secret
 
 
 def _who_is_it() -> ResponseReturnValue | None:

@@ -14,6 +14,7 @@ from flask import Blueprint, Response, abort, g, render_template, request
 from scheduler.publish.ledger import Delivery
 from scheduler.publish.overview import PauseInForce, overview, pauses_in_force
 from scheduler.views import html
+from scheduler.web import feed
 from scheduler.web.site import site, user, zone
 from scheduler.web.words import words
 
@@ -119,7 +120,9 @@ def calendar_page() -> str:
     context = html.calendar(plan, shown, _decorate({(r.post, r.channel): r for r in rows}))
     language = g.campaign.settings.language
     titles = [(key, str(format_date(date.fromisoformat(f"{key}-01"), "LLLL y", locale=language))) for key in months]
-    return render_template("calendar_page.html", shown_months=titles, month_key=wanted, **context)
+    return render_template(
+        "calendar_page.html", shown_months=titles, month_key=wanted, feed_link=feed.link(user()), **context
+    )
 
 
 @blueprint.route("/posts/<path:post>")

@@ -377,3 +377,30 @@ def test_a_broken_accounts_file_lets_nobody_in_and_says_so(app: Flask, users_fil
     response = client.get("/")
     assert response.status_code == 503 and "accountbestand" in response.get_data(as_text=True)
     assert "plain-password" not in response.get_data(as_text=True)
+
+
+def test_the_calendar_feed_is_each_accounts_secret_link_and_ends_with_a_new_password(
+    app: Flask, users_file: Path, root: Path
+) -> None:
+    from icalendar import Calendar
+
+    client = app.test_client()
+    assert client.get("/calendar.ics").status_code == 302  # not logged in: to the login page
+    assert log_in(client, "vera") == 302  # a viewer may subscribe too: it shows, it does not act
+    page = client.get("/calendar").get_data(as_text=True)
+    found = re.search(r'class="feed-link" type="text" readonly value="(http[^"]+)"', page)
+    assert found, "the calendar page shows the account's feed link"
+    link = found.group(1).removeprefix("http://localhost")
+    assert client.get("/calendar.ics").get_data() == app.test_client().get(link).get_data()
+    answer = app.test_client().get(link)  # a calendar app: no session
+    assert answer.status_code == 200 and answer.mimetype == "text/calendar"
+    events = Calendar.from_ical(answer.get_data()).walk("VEVENT")
+    assert len(events) == len(build(root).select()) > 0  # every send, as `campaign export --format ics` has them
+    assert all(str(e["summary"]).startswith("Aftrap") for e in events)
+    assert SENTINEL not in answer.get_data(as_text=True)
+    name, secret = link.removeprefix("/feed/").removesuffix(".ics").split("/")
+    for wrong in (f"/feed/{name}/{secret[:-1]}0.ics", f"/feed/anna/{secret}.ics", f"/feed/nobody/{secret}.ics"):
+        assert app.test_client().get(wrong).status_code == 404
+    users = Users(users_file)
+    users.save({**users.all(), "vera": User("vera", Role.VIEWER, hash_password("vera's new long password"))})
+    assert app.test_client().get(link).status_code == 404  # a new password ends the old link
