@@ -13,6 +13,7 @@ import click
 from scheduler.cli.app import WHEN_FORMATS, Context, _bound, main, now, pass_context
 
 if TYPE_CHECKING:
+    from scheduler.content.plan import Plan
     from scheduler.importers.writer import Planned
 
 
@@ -132,17 +133,21 @@ def import_(obj: Context, file: Path, into: str | None, dry_run: bool, sheet: st
         + (" (the rows imported now are then left as they are)" if not_imported and not dry_run else ""),
         err=True,
     )
-    errors = _check_written(obj, written)
+    if dry_run:
+        from scheduler.content.plan import build, with_past_due
+        from scheduler.importers import trial
+
+        with trial.campaign_with(root, new) as copy:  # planned as it would be, the campaign untouched
+            errors = _report_by_row(with_past_due(build(copy, parallel=True), now()), new)
+    else:
+        errors = _report_by_row(obj.checked_plan(now()), written) if written else 0
     if not_imported or raced or errors:
         sys.exit(1)
 
 
-def _check_written(obj: Context, written: list[Planned]) -> int:
-    """Plan the campaign with the new files and report their problems by row; the number of errors."""
-    if not written:
-        return 0
+def _report_by_row(plan: Plan, written: list[Planned]) -> int:
+    """The problems `plan` finds in the new files, reported by their rows; the number of errors."""
     rows = {item.path: item.row for item in written}
-    plan = obj.checked_plan(now())
     found = [p for p in plan.problems if p.path in rows]
     for problem in found:
         click.echo(f"row {rows[problem.path]}: {problem}", err=True)

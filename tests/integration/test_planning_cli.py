@@ -160,12 +160,20 @@ def test_export_ics_writes_a_calendar_with_stable_uids(campaign: Path, tmp_path:
     assert wrong.returncode == 2 and "no channel 'mastodn'" in wrong.stderr
 
 
-def test_a_written_post_with_a_problem_is_reported_by_its_row(campaign: Path, tmp_path: Path) -> None:
+def test_a_post_with_a_problem_is_reported_by_its_row_by_a_dry_run_and_an_import(
+    campaign: Path, tmp_path: Path
+) -> None:
     sheet = tmp_path / "lang.csv"
     sheet.write_text(
         "date,time,channels,text\n2027-11-18,08:00,bluesky,Kort.\n2027-11-19,08:00,bluesky," + "lang " * 80 + "\n",
         encoding="utf-8",
     )
+    before = sorted(p.relative_to(campaign) for p in campaign.rglob("*"))
+    trial = run_campaign(campaign, "import", str(sheet), "--dry-run", **NOW)
+    assert sorted(p.relative_to(campaign) for p in campaign.rglob("*")) == before  # nothing written, even for a moment
+    assert trial.returncode == 1 and "2 posts would be written" in trial.stderr
+    tried = [line for line in trial.stderr.splitlines() if line.startswith("row 3: posts/2027-11-19-lang-lang")]
+    assert len(tried) == 1 and "over the limit of 300" in tried[0]  # the dry run plans what it would write
     result = run_campaign(campaign, "import", str(sheet), **NOW)
     assert result.returncode == 1
     assert "2 posts written" in result.stderr
