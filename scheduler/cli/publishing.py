@@ -385,7 +385,8 @@ def resolve(obj: Context, post: str, channel: str, url: str | None, not_publishe
 def history(obj: Context, post: str | None) -> None:
     """Every attempt (time, key, outcome, the network's answer) and what people did by hand.
 
-    With POST: its attempts, retries and resolves; without: everything, pauses and resumes too.
+    With POST: its attempts, retries and resolves, and each part of a thread; without: everything,
+    pauses and resumes too.
     """
     zone = campaign_zone(obj)
     ledger = open_ledger(obj.root)
@@ -394,6 +395,11 @@ def history(obj: Context, post: str | None) -> None:
         for a in ledger.history(post)
     ]
     lines += [(a.at, f"{'by hand':<12} {a.summary()}") for a in ledger.actions(post)]
+    for row in ledger.rows(post=post) if post is not None else []:
+        parts = ledger.thread_parts(row.id)
+        for part in parts:  # a thread: each part, where it is (a refused or interrupted one says so)
+            where = part.url or ("out" if part.published_at else "not settled")
+            lines.append((part.started_at, f"{row.channel:<12} {row.post}  part {part.part}  key={part.key}  {where}"))
     for at, line in sorted(lines, key=lambda item: item[0]):
         click.echo(f"{local_time(at, zone, seconds=True)}  {line}".rstrip())
 

@@ -179,6 +179,9 @@ def test_a_refused_part_stops_the_thread_and_alerts_naming_the_parts_out(tmp_pat
     book.close()
     assert alert.kind == "failed"
     assert "part 2/" in alert.message and str(masto.statuses[0]["url"]) in alert.message
+    told = campaign(tmp_path, "history", "verhaal", env=SECRETS).stdout
+    assert "part 1  key=" in told and str(masto.statuses[0]["url"]) in told  # the part that is out, with its link
+    assert "part 2/3 was refused" in told  # the attempt that stopped the thread
 
 
 @pytest.mark.parametrize("fault", ["before-part-2", "after-part-2"])
