@@ -442,7 +442,8 @@ class FacebookChannel(Channel):
         if code in _PERMISSION:
             return Rejected(
                 f"the token of channel {self.name} lacks a permission: it must be a Page access token with "
-                f"pages_manage_posts and pages_read_engagement for Page {self.page_id}. {said}"
+                f"pages_manage_posts, pages_read_engagement and (to read comments) pages_read_user_content "
+                f"for Page {self.page_id}. {said}"
             )
         if code in _TRANSIENT or error.get("is_transient") is True or status >= 500:
             return RetryLater(f"Graph had a temporary problem. {said}", _usage_wait(response))
