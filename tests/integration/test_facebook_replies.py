@@ -190,3 +190,28 @@ def test_reading_stops_while_the_pages_usage_is_down_to_what_posting_needs(world
     assert len(world.comment_reads()) == reads
     done = collector.collect(START + timedelta(minutes=16))  # Graph names no reset: five minutes on
     assert (done.replies, done.alerts) == (1, 1)
+
+
+def test_a_post_with_more_comments_than_are_read_still_yields_its_newest(world: World) -> None:
+    for n in range(2_550):
+        world.graph.add_comment(world.post_id, f"reactie {n}", at=START + timedelta(seconds=n))
+    world.graph.add_comment(world.post_id, DISCLOSURE, name="Noor", at=START + timedelta(hours=2))
+    adapter = adapter_for(world.graph)
+    found = adapter.replies_to(Receipt(None, world.post_id))
+    adapter.close()
+    assert found[-1].text == DISCLOSURE  # the newest, which may need a person now
+    assert [r.text for r in found[:2_500]] == [f"reactie {n}" for n in range(2_500)]
+    assert len({r.remote_id for r in found}) == len(found)
+    last = [r for r in world.graph.requests if r.path.endswith("/comments")][-1]
+    assert (last.value("order"), last.value("after")) == ("reverse_chronological", None)
+
+
+def test_a_comment_graph_gives_without_an_id_is_kept_under_the_same_key_on_every_read(world: World) -> None:
+    world.graph.add_comment(world.post_id, DISCLOSURE)
+    world.graph.comments[world.post_id][0]["id"] = None  # Graph leaves ids out for some apps
+    adapter = adapter_for(world.graph)
+    first = adapter.replies_to(Receipt(f"https://www.facebook.com/{world.post_id}", world.post_id))
+    again = adapter.replies_to(Receipt(f"https://www.facebook.com/{world.post_id}", world.post_id))
+    adapter.close()
+    assert [r.text for r in first] == [DISCLOSURE]
+    assert first[0].remote_id == again[0].remote_id
