@@ -28,7 +28,8 @@ settled the same way.
 Replies (`replies_to`) are the comments on a Page post: `GET /{post-id}/comments` with
 `filter=stream` (answers to comments too, not only the top level), `order=chronological`, 100 a
 page, following `paging.cursors.after` while Graph gives `paging.next` (a page may be empty and
-still have a next one). The Page's own comments (`from.id` is the Page) are left out. Graph names
+still have a next one); Graph may rank a busy post's comments whatever `order` says, so they are
+sorted by `created_time` here. The Page's own comments (`from.id` is the Page) are left out. Graph names
 a commenter only where its rules allow (`from` is absent for people it does not disclose to this
 app): the author is then said to be unknown, and the comment is kept all the same, since it may be
 the one that needs a person. A post Graph no longer has (code 100/33: deleted) has no replies.
@@ -91,6 +92,7 @@ _USAGE_FIGURES = ("call_count", "total_cputime", "total_time")
 _USAGE_LOOK_AGAIN = 300.0  # seconds: Graph's windows roll over an hour and name no reset; look again then
 _REPLY_FIELDS = "id,from,message,created_time,permalink_url"
 _REPLY_PAGES = 25  # at most 2,500 comments read per post and read, oldest first
+_NEWEST_PAGES = 5  # then, for a post with more, up to 500 newer than those, newest first
 #: What a reply's author is when Graph does not name the commenter to this app.
 UNKNOWN_AUTHOR = "unknown (Facebook does not name this person to the app)"
 
@@ -187,30 +189,43 @@ class FacebookChannel(Channel):
         if not published.remote_id:
             return []
         path = f"/{quote(published.remote_id, safe='')}/comments"
-        first = {"fields": _REPLY_FIELDS, "filter": "stream", "order": "chronological", "limit": "100"}
-        params = first
+        params = {"fields": _REPLY_FIELDS, "filter": "stream", "order": "chronological", "limit": "100"}
+        found, complete = self._comments(published, path, params, _REPLY_PAGES)
+        if found is None:
+            return []  # the post was deleted: nothing left to answer
+        if not complete:
+            # More than the pages read. Graph may rank a busy post's comments whatever `order` says,
+            # so the newest, which may need a person now, are asked for by time: those since the
+            # newest read, newest first. Any left between are for the team on Facebook itself.
+            log.warning(
+                "facebook: %s: a post has over %d comments; reading the newest too", self.name, 100 * _REPLY_PAGES
+            )
+            newest = max((reply.at for reply in found), default=None)
+            since = {"since": str(int(newest.timestamp()))} if newest else {}
+            more, _ = self._comments(
+                published, path, {**params, "order": "reverse_chronological", **since}, _NEWEST_PAGES
+            )
+            seen = {reply.remote_id for reply in found}
+            found += [reply for reply in more or [] if reply.remote_id not in seen]
+        return sorted(found, key=lambda reply: reply.at)
+
+    def _comments(
+        self, published: Receipt, path: str, params: Mapping[str, str], pages: int
+    ) -> tuple[list[Reply] | None, bool]:
+        """Up to `pages` pages of a post's comments as replies (None: the post is gone), and whether
+        that was all of them."""
         found: list[Reply] = []
-        for _ in range(_REPLY_PAGES):
-            body = self._call("GET", path, params=params, gone_is_none=True)
+        query = params
+        for _ in range(pages):
+            body = self._call("GET", path, params=query, gone_is_none=True)
             if body is None:
-                return []  # the post was deleted: nothing left to answer
+                return None, True
             found += self._replies_in(published, body)
             after = _next_cursor(body)
             if after is None:
-                break
-            params = {**first, "after": after}
-        else:
-            # More than the pages read: the newest, which may need a person now, come from one read
-            # from the other end; those in between are left to the team on Facebook itself.
-            log.warning(
-                "facebook: %s: a post has over %d comments; reading the oldest and the newest",
-                self.name,
-                100 * _REPLY_PAGES,
-            )
-            newest = self._call("GET", path, params={**first, "order": "reverse_chronological"}, gone_is_none=True)
-            seen = {reply.remote_id for reply in found}
-            found += [reply for reply in self._replies_in(published, newest) if reply.remote_id not in seen]
-        return sorted(found, key=lambda reply: reply.at)
+                return found, True
+            query = {**params, "after": after}
+        return found, False
 
     def _replies_in(self, published: Receipt, body: Any) -> list[Reply]:
         data = body.get("data") if isinstance(body, Mapping) else None

@@ -12,7 +12,8 @@ guides "Handling errors" and "Rate limits"):
 - GET  /{version}/{post_id}/comments           fields, filter (toplevel, the default: comments only;
                                                stream: answers to comments too, with `parent`),
                                                order (chronological, the default for stream;
-                                               reverse_chronological), limit (default 25), after;
+                                               reverse_chronological), since (unix), limit
+                                               (default 25), after;
                                                `paging.next` only while more follow; `from` ({id,
                                                name}) left out for a commenter Graph does not name
                                                to the app; a deleted post is error 100/33
@@ -201,7 +202,8 @@ class FakeGraph(FakeServer):
             message = f"Unsupported get request. Object with ID '{post_id}' does not exist"
             return Reply(400, graph_error(100, message, subcode=33, kind="GraphMethodException"))
         stream = request.value("filter") == "stream"
-        found = [c for c in self.comments.get(post_id, []) if stream or c["parent"] is None]
+        since = int(request.value("since") or 0)
+        found = [c for c in self.comments.get(post_id, []) if (stream or c["parent"] is None) and c["created"] >= since]
         if request.value("order") == "reverse_chronological":
             found.reverse()
         limit = int(request.value("limit") or 25)
@@ -244,6 +246,7 @@ class FakeGraph(FakeServer):
                 "id": f"{post_number}_{number}",
                 "from": author if by_page or name is not None else None,
                 "message": message,
+                "created": int(moment.timestamp()),
                 "created_time": moment.strftime("%Y-%m-%dT%H:%M:%S+0000"),
                 "permalink_url": f"https://www.facebook.com/{self.page_id}/posts/{post_number}?comment_id={number}",
                 "parent": {"id": parent} if parent else None,

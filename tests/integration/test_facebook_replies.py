@@ -204,6 +204,7 @@ def test_a_post_with_more_comments_than_are_read_still_yields_its_newest(world: 
     assert len({r.remote_id for r in found}) == len(found)
     last = [r for r in world.graph.requests if r.path.endswith("/comments")][-1]
     assert (last.value("order"), last.value("after")) == ("reverse_chronological", None)
+    assert last.value("since") == str(int((START + timedelta(seconds=2_499)).timestamp()))  # since the newest read
 
 
 def test_a_comment_graph_gives_without_an_id_is_kept_under_the_same_key_on_every_read(world: World) -> None:
