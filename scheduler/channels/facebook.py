@@ -25,6 +25,17 @@ is settled by `lookup`, which reads the Page's posts since the first attempt for
 not found is InDoubt (a person decides), never "send again". Graph's `506` (duplicate post) is
 settled the same way.
 
+Replies (`replies_to`) are the comments on a Page post: `GET /{post-id}/comments` with
+`filter=stream` (answers to comments too, not only the top level), `order=chronological`, 100 a
+page, following `paging.cursors.after` while Graph gives `paging.next` (a page may be empty and
+still have a next one); Graph may rank a busy post's comments whatever `order` says, so they are
+sorted by `created_time` here. The Page's own comments (`from.id` is the Page) are left out. Graph names
+a commenter only where its rules allow (`from` is absent for people it does not disclose to this
+app): the author is then said to be unknown, and the comment is kept all the same, since it may be
+the one that needs a person. A post Graph no longer has (code 100/33: deleted) has no replies.
+Every answer's usage headers (X-Business-Use-Case-Usage, X-App-Usage: percentages of the Page's
+and the app's hourly limits) are the `read_budget`, so reading stops while posting still has room.
+
 Errors (Graph API guide "Handling errors"; codes, not HTTP statuses, say what happened):
 `190` token expired or revoked → Rejected, alerted with what to do; throttling `4`, `17`, `32`,
 `613`, `80001` → RetryLater after `estimated_time_to_regain_access` (minutes) of
@@ -34,6 +45,7 @@ X-Business-Use-Case-Usage, or X-App-Usage when it says; `368` blocked → Reject
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import mimetypes
@@ -46,7 +58,7 @@ import requests
 
 from scheduler.channels import http
 from scheduler.channels._secretguard import detached
-from scheduler.channels.base import IMAGE_TYPES, Channel, Counts, Receipt
+from scheduler.channels.base import IMAGE_TYPES, Budget, Channel, Counts, Receipt, Reply
 from scheduler.content.text import graphemes, urls
 from scheduler.errors import ChannelError, ConfigError, InDoubt, Rejected, RetryLater
 from scheduler.posts import LengthRule, Limits, MediaItem, MediaRules, RenderedPost
@@ -76,6 +88,13 @@ _SKEW = timedelta(minutes=5)  # the lookup reaches back a little: our clock is n
 _DUPLICATE_WINDOW = timedelta(days=1)  # a 506 compares with the Page's recent posts
 _LOOKUP_PAGES = 10  # at most 1,000 posts read per lookup
 _USAGE_HEADERS = ("X-Business-Use-Case-Usage", "X-App-Usage")
+_USAGE_FIGURES = ("call_count", "total_cputime", "total_time")
+_USAGE_LOOK_AGAIN = 300.0  # seconds: Graph's windows roll over an hour and name no reset; look again then
+_REPLY_FIELDS = "id,from,message,created_time,permalink_url"
+_REPLY_PAGES = 25  # at most 2,500 comments read per post and read, oldest first
+_NEWEST_PAGES = 5  # then, for a post with more, up to 500 newer than those, newest first
+#: What a reply's author is when Graph does not name the commenter to this app.
+UNKNOWN_AUTHOR = "unknown (Facebook does not name this person to the app)"
 
 
 class _Duplicate(Rejected):
@@ -89,6 +108,7 @@ class FacebookChannel(Channel):
     idempotent_for = 0.0  # Graph has no idempotency key
     can_lookup = True
     has_counts = True  # GET /{post-id}?fields=reactions,comments,shares (summaries only)
+    has_replies = True  # GET /{post-id}/comments?filter=stream: comments and answers to them
 
     def __init__(self, name: str, settings: Mapping[str, Any]) -> None:
         super().__init__(name, settings)
@@ -110,6 +130,7 @@ class FacebookChannel(Channel):
         remember(self._token)  # Graph may echo it back; redact() must know it
         self._base = f"{graph}/{version}"
         self.graph, self.version = graph, version
+        self._budget: Budget | None = None
         self._http = http.session()
 
     @classmethod
@@ -162,24 +183,78 @@ class FacebookChannel(Channel):
 
     def _read_post(self, post_id: str) -> Any:
         """A Page post's reactions, comments and shares; None when Graph no longer has it (code 100/33)."""
-        params = {"fields": _COUNT_FIELDS, "access_token": self._token}
-        url = f"{self._base}/{quote(post_id, safe='')}"
-        try:
-            response = http.send(self._http, "GET", url, may_publish=False, params=params, allow_redirects=False)
-        except RetryLater as exc:
-            error: ChannelError = RetryLater(f"Graph unreachable ({self.graph}): {exc.reason}", exc.after)
-        except ChannelError as exc:
-            error = exc
-        else:
-            body = _json(response)
-            problem = body.get("error") if isinstance(body, Mapping) else None
-            if isinstance(problem, Mapping) and (_int(problem.get("code")), _int(problem.get("error_subcode"))) == (
-                _NO_OBJECT,
-                33,
-            ):
-                return None
-            return self._checked(response)
-        raise detached(error)
+        return self._call("GET", f"/{quote(post_id, safe='')}", params={"fields": _COUNT_FIELDS}, gone_is_none=True)
+
+    def replies_to(self, published: Receipt) -> list[Reply]:
+        if not published.remote_id:
+            return []
+        path = f"/{quote(published.remote_id, safe='')}/comments"
+        params = {"fields": _REPLY_FIELDS, "filter": "stream", "order": "chronological", "limit": "100"}
+        found, complete = self._comments(published, path, params, _REPLY_PAGES)
+        if found is None:
+            return []  # the post was deleted: nothing left to answer
+        if not complete:
+            # More than the pages read. Graph may rank a busy post's comments whatever `order` says,
+            # so the newest, which may need a person now, are asked for by time: those since the
+            # newest read, newest first. Any left between are for the team on Facebook itself.
+            log.warning(
+                "facebook: %s: a post has over %d comments; reading the newest too", self.name, 100 * _REPLY_PAGES
+            )
+            newest = max((reply.at for reply in found), default=None)
+            since = {"since": str(int(newest.timestamp()))} if newest else {}
+            more, _ = self._comments(
+                published, path, {**params, "order": "reverse_chronological", **since}, _NEWEST_PAGES
+            )
+            seen = {reply.remote_id for reply in found}
+            found += [reply for reply in more or [] if reply.remote_id not in seen]
+        return sorted(found, key=lambda reply: reply.at)
+
+    def _comments(
+        self, published: Receipt, path: str, params: Mapping[str, str], pages: int
+    ) -> tuple[list[Reply] | None, bool]:
+        """Up to `pages` pages of a post's comments as replies (None: the post is gone), and whether
+        that was all of them."""
+        found: list[Reply] = []
+        query = params
+        for _ in range(pages):
+            body = self._call("GET", path, params=query, gone_is_none=True)
+            if body is None:
+                return None, True
+            found += self._replies_in(published, body)
+            after = _next_cursor(body)
+            if after is None:
+                return found, True
+            query = {**params, "after": after}
+        return found, False
+
+    def _replies_in(self, published: Receipt, body: Any) -> list[Reply]:
+        data = body.get("data") if isinstance(body, Mapping) else None
+        comments = [item for item in (data if isinstance(data, list) else []) if isinstance(item, Mapping)]
+        return [reply for reply in (self._reply(published, item) for item in comments) if reply is not None]
+
+    def _reply(self, published: Receipt, comment: Mapping[str, Any]) -> Reply | None:
+        """A comment as a Reply; None for the Page's own."""
+        author = comment.get("from")
+        author = author if isinstance(author, Mapping) else {}
+        if str(author.get("id") or "") == self.page_id:
+            return None
+        message = str(comment.get("message") or "")
+        created = comment.get("created_time")
+        comment_id = str(comment.get("id") or "")
+        if not comment_id:  # keep it all the same, under a key that stays the same from read to read
+            digest = hashlib.sha256(f"{created}\n{message}".encode()).hexdigest()[:16]
+            comment_id = f"{published.remote_id}~{digest}"
+        permalink = comment.get("permalink_url")
+        return Reply(
+            remote_id=comment_id,
+            author=str(author.get("name") or "").strip() or UNKNOWN_AUTHOR,
+            at=_when(created),
+            text=message,
+            url=permalink if isinstance(permalink, str) and permalink else published.url,
+        )
+
+    def read_budget(self) -> Budget | None:
+        return self._budget
 
     def check(self) -> str:
         body = self._call("GET", f"/{self.page_id}", params={"fields": "name"})
@@ -311,8 +386,12 @@ class FacebookChannel(Channel):
         params: Mapping[str, str] | None = None,
         data: list[tuple[str, str]] | None = None,
         files: Mapping[str, Any] | None = None,
+        gone_is_none: bool = False,
     ) -> Any:
-        """One Graph request; its JSON body if it succeeded, else the channel error it means."""
+        """One Graph request; its JSON body if it succeeded, else the channel error it means.
+
+        `gone_is_none`: the object asked for may be gone (a deleted post); Graph's code 100/33 is
+        then None instead of an error."""
         url = self._base + path
         if method == "GET":
             params = {**(params or {}), "access_token": self._token}
@@ -334,6 +413,9 @@ class FacebookChannel(Channel):
         except ChannelError as exc:
             error = exc
         else:
+            self._budget = _usage_budget(response) or self._budget
+            if gone_is_none and _is_gone(response):
+                return None
             return self._checked(response)
         raise detached(error)
 
@@ -375,7 +457,8 @@ class FacebookChannel(Channel):
         if code in _PERMISSION:
             return Rejected(
                 f"the token of channel {self.name} lacks a permission: it must be a Page access token with "
-                f"pages_manage_posts and pages_read_engagement for Page {self.page_id}. {said}"
+                f"pages_manage_posts, pages_read_engagement and (to read comments) pages_read_user_content "
+                f"for Page {self.page_id}. {said}"
             )
         if code in _TRANSIENT or error.get("is_transient") is True or status >= 500:
             return RetryLater(f"Graph had a temporary problem. {said}", _usage_wait(response))
@@ -417,6 +500,45 @@ def _usage_wait(response: requests.Response) -> float | None:
     return max(waits) if waits else None
 
 
+def _usage_budget(response: requests.Response) -> Budget | None:
+    """The usage headers as a budget of 100: what is left of the fullest figure, and when to look
+    again (the time to regain access, where Graph names one)."""
+    used: list[float] = []
+    wait = _usage_wait(response)
+    for name in _USAGE_HEADERS:
+        try:
+            usage = json.loads(response.headers.get(name) or "null")
+        except ValueError:
+            continue
+        for entry in _entries(usage):
+            used += [
+                float(value)
+                for value in (entry.get(key) for key in _USAGE_FIGURES)
+                if isinstance(value, int | float) and not isinstance(value, bool)
+            ]
+    if not used:
+        return None
+    return Budget(remaining=max(0, 100 - round(max(used))), limit=100, reset_in=wait or _USAGE_LOOK_AGAIN)
+
+
+def _is_gone(response: requests.Response) -> bool:
+    """Graph's answer for an object that does not exist (any more), or that this token cannot see."""
+    body = _json(response)
+    problem = body.get("error") if isinstance(body, Mapping) else None
+    if not isinstance(problem, Mapping):
+        return False
+    return (_int(problem.get("code")), _int(problem.get("error_subcode"))) == (_NO_OBJECT, 33)
+
+
+def _when(value: Any) -> datetime:
+    """Graph's `created_time` (2027-11-15T09:12:00+0000); now where it is missing or unreadable."""
+    try:
+        moment = datetime.fromisoformat(str(value))
+    except ValueError:
+        return datetime.now(UTC)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 def _usage_note(response: requests.Response) -> str:
     """ " (X-App-Usage: call_count 100%)" for the usage figures at or over 100%, else ""."""
     full = []
@@ -426,7 +548,7 @@ def _usage_note(response: requests.Response) -> str:
         except ValueError:
             continue
         for entry in _entries(usage):
-            for key in ("call_count", "total_cputime", "total_time"):
+            for key in _USAGE_FIGURES:
                 value = entry.get(key)
                 if isinstance(value, int | float) and not isinstance(value, bool) and value >= 100:
                     full.append(f"{name}: {key} {value:g}%")
@@ -438,7 +560,7 @@ def _entries(usage: Any) -> list[Mapping[str, Any]]:
     list of them; X-App-Usage is one flat entry."""
     if not isinstance(usage, Mapping):
         return []
-    if any(key in usage for key in ("call_count", "total_cputime", "total_time")):
+    if any(key in usage for key in _USAGE_FIGURES):
         return [usage]
     found = [entry for value in usage.values() for entry in (value if isinstance(value, list) else [value])]
     return [entry for entry in found if isinstance(entry, Mapping)]

@@ -9,6 +9,14 @@ guides "Handling errors" and "Rate limits"):
                                                published=false for an unpublished upload
                                                → {"id": photo_id, "post_id": ...} ({"id"} if unpublished)
 - GET  /{version}/{page_id}/posts              since (unix), fields, limit, after (cursor), newest first
+- GET  /{version}/{post_id}/comments           fields, filter (toplevel, the default: comments only;
+                                               stream: answers to comments too, with `parent`),
+                                               order (chronological, the default for stream;
+                                               reverse_chronological), since (unix), limit
+                                               (default 25), after;
+                                               `paging.next` only while more follow; `from` ({id,
+                                               name}) left out for a commenter Graph does not name
+                                               to the app; a deleted post is error 100/33
 - the token is the `access_token` parameter (body or query); a wrong one is code 190
 - errors are {"error": {"message", "type", "code", "error_subcode", "fbtrace_id"}}; every answer
   carries X-App-Usage and X-Business-Use-Case-Usage (percentages; the time to regain access in
@@ -16,15 +24,17 @@ guides "Handling errors" and "Rate limits"):
 
 Unlike Graph, a refused token is echoed back in the error message, so tests can prove the
 adapter never passes it on. `duplicates=True` answers a message already on the Page with 506.
-Use `graph_error` with `fail` (from FakeServer) for throttling and other errors.
+Use `graph_error` with `fail` (from FakeServer) for throttling and other errors; `add_comment`,
+`delete_post` and `usage_percent` set the scene for reading replies.
 """
 
 from __future__ import annotations
 
+import base64
 import itertools
 import json
 import secrets
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tests.fakes.server import FakeServer, Reply, Request, Upload
@@ -81,6 +91,8 @@ class FakeGraph(FakeServer):
         self.photos: dict[str, dict[str, Any]] = {}
         self.uploads: dict[str, Upload] = {}
         self.counts: dict[str, dict[str, int]] = {}  # post id → reactions, comments, shares that tests set
+        self.comments: dict[str, list[dict[str, Any]]] = {}  # post id → its comments, oldest first
+        self.usage_percent = 1  # what the usage headers say of every answer
         self._ids = itertools.count(100_000_000_000_001)
 
     def handle(self, request: Request) -> Reply:
@@ -99,6 +111,9 @@ class FakeGraph(FakeServer):
         if request.method == "GET" and edge is None and node.startswith(f"{self.page_id}_"):
             with self.lock:
                 return self._usage(self._read_post(node, request))
+        if request.method == "GET" and edge == "comments" and node.startswith(f"{self.page_id}_"):
+            with self.lock:
+                return self._usage(self._comments(node, request))
         if node != self.page_id:
             message = f"Unsupported {request.method.lower()} request. Object with ID '{node}' does not exist"
             return self._usage(Reply(400, graph_error(100, message, subcode=33, kind="GraphMethodException")))
@@ -182,7 +197,69 @@ class FakeGraph(FakeServer):
             paging["next"] = f"{self.url}{request.path}?after={start + len(page)}"
         return Reply(200, {"data": data, "paging": paging})
 
+    def _comments(self, post_id: str, request: Request) -> Reply:
+        if not any(p["id"] == post_id for p in self.posts):
+            message = f"Unsupported get request. Object with ID '{post_id}' does not exist"
+            return Reply(400, graph_error(100, message, subcode=33, kind="GraphMethodException"))
+        stream = request.value("filter") == "stream"
+        since = int(request.value("since") or 0)
+        found = [c for c in self.comments.get(post_id, []) if (stream or c["parent"] is None) and c["created"] >= since]
+        if request.value("order") == "reverse_chronological":
+            found.reverse()
+        limit = int(request.value("limit") or 25)
+        cursor = request.value("after")
+        start = int(base64.b64decode(cursor)) if cursor else 0
+        page = found[start : start + limit]
+        fields = (request.value("fields") or "id,message,created_time").split(",")
+        if stream:
+            fields.append("parent")
+        data = [{key: c[key] for key in fields if c.get(key) is not None} for c in page]
+        end = start + len(page)
+        cursors = {"before": _cursor(start), "after": _cursor(end)}
+        paging: dict[str, Any] = {"cursors": cursors}
+        if end < len(found):
+            paging["next"] = f"{self.url}{request.path}?after={cursors['after']}&limit={limit}"
+        return Reply(200, {"data": data, "paging": paging})
+
     # -- helpers -----------------------------------------------------------------------------
+
+    def add_comment(
+        self,
+        post_id: str,
+        message: str,
+        *,
+        name: str | None = "Kim de Vries",
+        user_id: str = "10220000000000001",
+        by_page: bool = False,
+        parent: str | None = None,
+        at: datetime | None = None,
+    ) -> str:
+        """A comment on a Page post (or an answer to the comment `parent`): by a person, named when
+        `name` is given (None: Graph does not name them to the app), or by the Page itself. Its id."""
+        with self.lock:
+            existing = self.comments.setdefault(post_id, [])
+            number = str(next(self._ids))
+            post_number = post_id.partition("_")[2]
+            moment = at or (datetime.now(UTC) + timedelta(seconds=len(existing)))
+            author = {"id": self.page_id, "name": self.name} if by_page else {"id": user_id, "name": name}
+            comment = {
+                "id": f"{post_number}_{number}",
+                "from": author if by_page or name is not None else None,
+                "message": message,
+                "created": int(moment.timestamp()),
+                "created_time": moment.strftime("%Y-%m-%dT%H:%M:%S+0000"),
+                "permalink_url": f"https://www.facebook.com/{self.page_id}/posts/{post_number}?comment_id={number}",
+                "parent": {"id": parent} if parent else None,
+            }
+            existing.append(comment)
+            existing.sort(key=lambda c: c["created_time"])
+            return str(comment["id"])
+
+    def delete_post(self, post_id: str) -> None:
+        """The post is gone from the Page, and its comments with it."""
+        with self.lock:
+            self.posts = [p for p in self.posts if p["id"] != post_id]
+            self.comments.pop(post_id, None)
 
     def set_counts(self, post_id: str, *, reactions: int = 0, comments: int = 0, shares: int = 0) -> None:
         with self.lock:
@@ -221,6 +298,11 @@ class FakeGraph(FakeServer):
         return post
 
     def _usage(self, reply: Reply) -> Reply:
-        reply.headers.setdefault("X-App-Usage", app_usage())
-        reply.headers.setdefault("X-Business-Use-Case-Usage", buc_usage(self.page_id))
+        reply.headers.setdefault("X-App-Usage", app_usage(self.usage_percent))
+        reply.headers.setdefault("X-Business-Use-Case-Usage", buc_usage(self.page_id, percent=self.usage_percent))
         return reply
+
+
+def _cursor(index: int) -> str:
+    """An opaque cursor, as Graph's look (base64)."""
+    return base64.b64encode(str(index).encode()).decode()
