@@ -109,6 +109,7 @@ class Collector:
         self.ledger, self.channels, self.alerter, self.clock = ledger, channels, alerter, clock
         self.root, self.config = root, config
         self._rest: dict[str, tuple[datetime, timedelta, str]] = {}  # channel → (until, last backoff, why)
+        self._told: dict[str, str] = {}  # channel → the lasting failure a person was alerted of
         self._watch = watchlist.WatchList()
         self._watch_read: tuple[float, str | None] | None = None  # mtime (or -1), the error said
         self.thread: threading.Thread | None = None
@@ -307,6 +308,20 @@ class Collector:
         wait = timedelta(seconds=exc.after) if isinstance(exc, RetryLater) and exc.after is not None else backoff
         self._rest[name] = (now + wait, backoff, exc.reason)
         log.warning("results: %s answered %s; reading again in %s", name, exc.reason, human(wait))
+        # A refusal (a permission taken away, a token the network no longer takes) or a failure that
+        # has lasted to the longest backoff will not pass by itself: replies that need a person go
+        # unread meanwhile, so a person is told, once per channel and reason.
+        lasting = not isinstance(exc, RetryLater) or backoff >= MAX_BACKOFF
+        if lasting and self._told.get(name) != exc.reason:
+            self._told[name] = exc.reason
+            self.alerter.alert(
+                "results",
+                None,
+                name,
+                f"counts and replies of {name} cannot be read: {exc.reason}; replies that need a person "
+                "go unseen until this is fixed (the collector tries again by itself)",
+                now,
+            )
 
     def _spent(self, name: str, adapter: Channel, now: datetime) -> bool:
         """Rest a channel whose rate limit is down to its reserve, until the window starts again: the
@@ -321,6 +336,7 @@ class Collector:
         return True
 
     def _well(self, name: str) -> None:
+        self._told.pop(name, None)
         if self._rest.pop(name, None) is not None:
             log.info("results: %s answers again", name)
 

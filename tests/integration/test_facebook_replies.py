@@ -216,3 +216,18 @@ def test_a_comment_graph_gives_without_an_id_is_kept_under_the_same_key_on_every
     adapter.close()
     assert [r.text for r in first] == [DISCLOSURE]
     assert first[0].remote_id == again[0].remote_id
+
+
+def test_a_permission_taken_away_alerts_a_person_once_while_the_collector_keeps_trying(world: World) -> None:
+    # Replies that need a person would go unread: a lasting refusal is an alert, not only a log line.
+    world.graph.add_comment(world.post_id, DISCLOSURE)
+    body = graph_error(10, "(#10) This endpoint requires the 'pages_read_user_content' permission")
+    world.graph.fail("GET", f"/v25.0/{world.post_id}/comments", 400, body, times=3)
+    collector = world.collector()
+    for minutes in (10, 60, 120):
+        collector.collect(START + timedelta(minutes=minutes))
+    told = [a for a in world.ledger.alerts() if a.kind == "results"]
+    assert len(told) == 1 and told[0].channel == "facebook" and "replies that need a person" in told[0].message
+    assert DISCLOSURE not in told[0].message
+    done = collector.collect(START + timedelta(hours=5))  # the permission is back: the comment is read
+    assert done.alerts == 1
