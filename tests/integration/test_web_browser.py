@@ -166,28 +166,40 @@ def serving(tmp_path: Path, db: str | None = None) -> Iterator[Dashboard]:
         assert server.returncode == 0, err  # SIGTERM stops it cleanly
 
 
+def replaced(driver: Any, element: Any) -> None:
+    """Wait until the page that answers a click has replaced the one `element` was on, and has loaded."""
+    from selenium.common.exceptions import WebDriverException
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    def gone(_driver: Any) -> bool:
+        try:
+            element.is_enabled()
+        except WebDriverException:  # stale, or detached while the next page loads (Chromium says either)
+            return True
+        return False
+
+    WebDriverWait(driver, 30).until(gone)
+    WebDriverWait(driver, 30).until(lambda d: d.execute_script("return document.readyState") == "complete")
+
+
 def log_in(driver: Any, dashboard: Dashboard, name: str, password: str | None = None) -> None:
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.expected_conditions import staleness_of
-    from selenium.webdriver.support.ui import WebDriverWait
 
     driver.get(dashboard.url + "/login")
     driver.find_element(By.NAME, "username").send_keys(name)
     driver.find_element(By.NAME, "password").send_keys(password or PASSWORDS[name])
     button = driver.find_element(By.CSS_SELECTOR, "form.login button[type=submit]")
     button.click()
-    WebDriverWait(driver, 30).until(staleness_of(button))  # the answer's page has replaced the form
+    replaced(driver, button)
 
 
 def click_and_wait(driver: Any, element_id: str) -> None:
     """Click a form's button, and wait for the page that answers the POST."""
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.expected_conditions import staleness_of
-    from selenium.webdriver.support.ui import WebDriverWait
 
     button = driver.find_element(By.ID, element_id)
     button.click()
-    WebDriverWait(driver, 30).until(staleness_of(button))
+    replaced(driver, button)
 
 
 def text_of(driver: Any, css: str) -> str:
