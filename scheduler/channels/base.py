@@ -67,7 +67,7 @@ class Reply:
     Personal data: the ledger keeps exactly these fields, and nothing logs `text`."""
 
     remote_id: str  # the network's id of the reply
-    author: str  # the author's handle (@name@instance, name.bsky.social)
+    author: str  # the handle (@name@instance, name.bsky.social), or the name where that is all (Facebook)
     at: datetime  # when it was written (aware)
     text: str  # plain text
     url: str | None  # where a person opens it to answer
