@@ -223,7 +223,8 @@ class XChannel(Channel):
             if not isinstance(token, str) or not token:
                 break
             params["next_token"] = token
-        return sorted(found.values(), key=lambda reply: reply.at)
+        # X's times are to the second; its ids grow with time and break the ties.
+        return sorted(found.values(), key=lambda reply: (reply.at, len(reply.remote_id), reply.remote_id))
 
     def read_budget(self) -> Budget | None:
         return self._budget
