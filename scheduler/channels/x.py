@@ -79,9 +79,8 @@ SEARCH = "/2/tweets/search/recent"
 #: requests, and its older replies were kept by the reads before.
 REPLY_PAGES = 5
 _NO_SEARCH = (
-    "X does not let this app search posts ({message}), so replies to the campaign's posts on X are not read: "
-    "reading them needs an X API plan with recent search (the developer portal, Products); until then, "
-    "look at the replies on x.com by hand"
+    "X does not let this app search posts, and reading replies needs recent search, which only some "
+    "X API plans include (see Products in the X developer portal) ({message})"
 )
 _TCO = re.compile(r"https?://t\.co/\w+")
 _TRAILING_TCO = re.compile(r"\s*https?://t\.co/\w+$")

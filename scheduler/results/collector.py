@@ -325,7 +325,10 @@ class Collector:
     def _cannot_read_replies(self, name: str, now: datetime, exc: NotPermitted) -> None:
         """Say once that `name`'s replies are not read, and why; backing off would ask forever."""
         self._unreadable[name] = exc.reason
-        message = f"replies on {name} are not read: {exc.reason}"
+        message = (
+            f"replies on {name} are not read: {exc.reason}. Until they are, look at the replies on the network "
+            "by hand; once its plan allows it, restart the daemon (or change the channel's settings)"
+        )
         self.alerter.alert("replies_unread", None, name, message, now)
 
     def _spent(self, name: str, adapter: Channel, now: datetime) -> bool:
