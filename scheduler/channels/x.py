@@ -132,6 +132,7 @@ class XChannel(Channel):
         )
         self._lock = threading.Lock()
         self._me: _Account | None = None
+        self._too_busy: set[str] = set()  # the posts whose replies were more than one read takes (said once)
 
     @classmethod
     def limits(cls, settings: Mapping[str, Any]) -> Limits:
@@ -186,7 +187,7 @@ class XChannel(Channel):
             "max_results": "100",
         }
         found: dict[str, Reply] = {}
-        for _ in range(REPLY_PAGES):
+        for page_number in range(1, REPLY_PAGES + 1):
             response = self._request("GET", SEARCH, params=params)
             found_budget = http.budget(response)
             self._budget = Budget(*found_budget) if found_budget else None
@@ -221,6 +222,14 @@ class XChannel(Channel):
             token = meta.get("next_token") if isinstance(meta, Mapping) else None
             if not isinstance(token, str) or not token:
                 break
+            if page_number == REPLY_PAGES and published.remote_id not in self._too_busy:
+                self._too_busy.add(published.remote_id)
+                log.warning(
+                    "x: %s has more replies than %d pages of 100: this read kept the newest; any older ones "
+                    "that no read before kept are not read",
+                    published.url or published.remote_id,
+                    REPLY_PAGES,
+                )
             params["next_token"] = token
         # X's times are to the second; its ids grow with time and break the ties.
         return sorted(found.values(), key=lambda reply: (reply.at, len(reply.remote_id), reply.remote_id))

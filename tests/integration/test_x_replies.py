@@ -1,6 +1,7 @@
 """Replies on X against the local X API (recent search by conversation), in-process on a simulated
 clock: read and matched (one alert, never the text), the account's own thread parts left out, two
-pages, a 429 rests until its reset, and a plan without search is said once and never asked again."""
+pages (and a conversation larger than one read), a 429 rests until its reset, and a plan without
+search is said once and never asked again."""
 
 from __future__ import annotations
 
@@ -12,8 +13,10 @@ from pathlib import Path
 
 import pytest
 
+from scheduler.channels.x import REPLY_PAGES, XChannel
 from scheduler.content.campaign import load
 from scheduler.content.plan import build
+from scheduler.posts import RenderedPost
 from scheduler.publish.alerts import Alerter
 from scheduler.publish.clock import SimulatedClock
 from scheduler.publish.ledger import Ledger, database_url
@@ -24,6 +27,7 @@ from tests.fakes.webhook_server import FakeWebhook
 from tests.fakes.x_server import FakeX
 from tests.integration.daemon_helpers import write
 from tests.integration.test_x import SECRETS
+from tests.integration.test_x import settings_for as x_settings
 
 START = datetime(2027, 11, 15, 8, 0, tzinfo=UTC)
 CONFIG = Config((timedelta(hours=1),), timedelta(days=14))
@@ -174,3 +178,18 @@ def test_new_keys_for_x_are_tried_again_after_a_plan_without_search(world: World
     collector.update(campaign)
     world.x.add_reply(world.root_id, "kim", "Dank jullie")
     assert collector.collect(START + timedelta(minutes=20)).replies == 1
+
+
+def test_a_conversation_larger_than_one_read_keeps_the_newest_and_says_so_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with FakeX() as x:
+        adapter = XChannel("x", x_settings(x))
+        post = adapter.publish(RenderedPost(post="a", channel="x", text="Doorbreek de stilte."), "k1")
+        sent = [x.add_reply(post.remote_id or "", f"lezer{i}", f"Reactie {i}") for i in range(REPLY_PAGES * 100 + 20)]
+        with caplog.at_level(logging.WARNING, logger="scheduler.channels.x"):
+            first, again = adapter.replies_to(post), adapter.replies_to(post)
+        adapter.close()
+    assert [r.remote_id for r in first] == sent[-REPLY_PAGES * 100 :] == [r.remote_id for r in again]
+    [said] = [r for r in caplog.records if r.name == "scheduler.channels.x"]
+    assert "has more replies than 5 pages" in said.getMessage() and "lezer" not in said.getMessage()
