@@ -241,7 +241,21 @@ class XChannel(Channel):
         with self._lock:
             self._me = None  # check asks again, whatever was cached
         account = self._account()
-        return f"authenticated as @{account.username} on {self.host}"
+        return f"authenticated as @{account.username} on {self.host}; {self._replies_readable(account)}"
+
+    def _replies_readable(self, account: _Account) -> str:
+        """Whether this app's plan lets replies be read (one search of the account's own posts), in
+        words: the team learns before the campaign that X's replies must be watched by hand."""
+        params = {"query": f"from:{account.username}", "max_results": "10"}
+        try:
+            response = self._request("GET", SEARCH, params=params)
+        except ChannelError as exc:
+            return f"replies: could not check ({exc.reason})"
+        if response.status_code == 403:
+            return "replies are not read: this app's X plan has no recent search; watch them on x.com by hand"
+        if not 200 <= response.status_code < 300:
+            return f"replies: could not check ({http.error_message(response, problem_text)})"
+        return "replies are read (recent search, the last 7 days)"
 
     def close(self) -> None:
         self._http.close()

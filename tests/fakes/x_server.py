@@ -12,7 +12,7 @@ x-api/media/create-media-metadata, x-api/users, fundamentals/rate-limits, respon
 - POST /2/tweets                  JSON {"text", "media": {"media_ids"}, "reply"}; 201 {"data": {"id", "text"}};
                                   403 "duplicate content" for a text the account already posted
 - GET  /2/users/:id/tweets        newest first, `start_time`, `max_results`, `pagination_token`
-- GET  /2/tweets/search/recent    `query=conversation_id:<id>` (the only operator this fake knows),
+- GET  /2/tweets/search/recent    `query=conversation_id:<id>` or `from:<username>` (all this fake knows),
                                   `max_results` 10–100, `next_token`; newest first, the last 7 days only;
                                   `expansions=author_id` adds `includes.users` (`user.fields=username`);
                                   403 client-forbidden (`client-not-enrolled`) while `search_allowed` is off
@@ -50,7 +50,7 @@ ACCESS_TOKEN_SECRET = "fake-access-token-secret"
 MAX_IMAGE_BYTES = 5 * 1024 * 1024
 _PARAM = re.compile(r'([A-Za-z_]+)="([^"]*)"')
 _DUPLICATE = "You are not allowed to create a Tweet with duplicate content."
-_CONVERSATION = re.compile(r"conversation_id:(\d+)")
+_QUERY = re.compile(r"(conversation_id|from):(\w+)")
 RECENT = timedelta(days=7)  # what recent search covers
 
 
@@ -296,9 +296,12 @@ class FakeX(FakeServer):
                 },
             )
         query = request.value("query") or ""
-        wanted = _CONVERSATION.fullmatch(query.strip())
+        wanted = _QUERY.fullmatch(query.strip())
         if wanted is None:
-            return invalid("This fake only knows the query `conversation_id:<id>`", query=[query])
+            return invalid(
+                "This fake only knows the queries `conversation_id:<id>` and `from:<username>`", query=[query]
+            )
+        operator, value = wanted.groups()
         try:
             size = int(request.value("max_results", "10") or 10)
         except ValueError:
@@ -309,7 +312,8 @@ class FakeX(FakeServer):
         posts = [
             p
             for p in reversed(self.posts)
-            if p["conversation_id"] == wanted.group(1) and _parse(p["created_at"]) >= oldest
+            if (p["conversation_id"] if operator == "conversation_id" else self.users[p["author_id"]]) == value
+            and _parse(p["created_at"]) >= oldest
         ]
         offset = int(request.value("next_token", "0") or 0)
         page = posts[offset : offset + size]
