@@ -14,8 +14,9 @@ thread of its own, `Collector.run`), `campaign collect` and a rehearsal on a sim
   a failing network backs off (30 s, doubling, at most 30 minutes). Neither stops the other networks,
   and none of it shares a connection or a lock with publishing.
 - A channel whose plan does not include reading replies (NotPermitted: X without search) is said
-  once, in an alert, and its replies are not asked for again until its settings change or the
-  daemon restarts; its counts go on.
+  once, in an alert (once in the ledger's life, so a restart or `collect --once` does not repeat
+  it), and its replies are not asked for again until its settings change or the process restarts;
+  its counts go on.
 - Replies are personal data: nothing here logs their text or author.
 """
 
@@ -323,13 +324,18 @@ class Collector:
         log.warning("results: %s answered %s; reading again in %s", name, exc.reason, human(wait))
 
     def _cannot_read_replies(self, name: str, now: datetime, exc: NotPermitted) -> None:
-        """Say once that `name`'s replies are not read, and why; backing off would ask forever."""
+        """Say once that `name`'s replies are not read, and why; backing off would ask forever. The
+        alert is raised once in the ledger's life (a `collect --once` from cron must not repeat it);
+        each process says it once in its log."""
         self._unreadable[name] = exc.reason
         message = (
             f"replies on {name} are not read: {exc.reason}. Until they are, look at the replies on the network "
             "by hand; once its plan allows it, restart the daemon (or change the channel's settings)"
         )
-        self.alerter.alert("replies_unread", None, name, message, now)
+        if self.ledger.alerted("replies_unread", name, message):
+            log.warning("results: %s (alerted before)", message)
+        else:
+            self.alerter.alert("replies_unread", None, name, message, now)
 
     def _spent(self, name: str, adapter: Channel, now: datetime) -> bool:
         """Rest a channel whose rate limit is down to its reserve, until the window starts again: the

@@ -61,8 +61,8 @@ class World:
         return [r for r in self.x.requests if r.method == "GET" and r.path == "/2/tweets/search/recent"]
 
 
-@pytest.fixture
-def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def world(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
     for name, value in SECRETS.items():
         monkeypatch.setenv(name, value)
     with FakeX() as x, FakeWebhook() as hook:
@@ -80,7 +80,8 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
             extra_defaults="thread: true\n",
         )
         (root / "watchlist.yml").write_text(WATCH, encoding="utf-8")
-        ledger = Ledger(database_url(None, tmp_path))
+        given = request.getfixturevalue("postgres_url") if request.param == "postgres" else None
+        ledger = Ledger(database_url(given, tmp_path))
         ledger.upgrade()
         clock = SimulatedClock(START)
         campaign, _ = load(root)
@@ -165,6 +166,10 @@ def test_a_plan_without_search_is_said_once_and_x_is_not_asked_again_while_its_c
     assert len(world.hook.posted) == 1
     assert caplog.text.count("replies on x are not read") == 1
     assert world.ledger.stored_replies() == []
+    # A restarted daemon (or `collect --once` from cron) asks once more, but alerts no more.
+    world.collector().collect(START + timedelta(days=2))
+    assert len(world.searches()) == 2
+    assert len([a for a in world.ledger.alerts() if a.kind == "replies_unread"]) == 1 and len(world.hook.posted) == 1
 
 
 def test_new_keys_for_x_are_tried_again_after_a_plan_without_search(world: World) -> None:
