@@ -198,3 +198,27 @@ def test_a_conversation_larger_than_one_read_keeps_the_newest_and_says_so_once(
     assert [r.remote_id for r in first] == sent[-REPLY_PAGES * 100 :] == [r.remote_id for r in again]
     [said] = [r for r in caplog.records if r.name == "scheduler.channels.x"]
     assert "has more replies than 5 pages" in said.getMessage() and "lezer" not in said.getMessage()
+
+
+def test_a_reply_whose_author_x_leaves_out_still_gets_a_link_a_person_can_open() -> None:
+    with FakeX() as x:
+        adapter = XChannel("x", x_settings(x))
+        post = adapter.publish(RenderedPost(post="a", channel="x", text="Doorbreek de stilte."), "k1")
+        page = {
+            "data": [
+                {
+                    "id": "1860000000000000900",
+                    "text": "Hulp &lt;3",
+                    "author_id": "42",
+                    "created_at": "2027-11-15T08:05:00.000Z",
+                },
+                {"id": post.remote_id, "text": "Doorbreek de stilte.", "author_id": x.user_id},
+            ],
+            "meta": {"result_count": 2},
+        }
+        x.fail("GET", "/2/tweets/search/recent", 200, page)
+        [reply] = adapter.replies_to(post)
+        adapter.close()
+    assert (reply.author, reply.text) == ("X user 42", "Hulp <3")
+    assert reply.url == "https://x.com/i/web/status/1860000000000000900"
+    assert reply.at == datetime(2027, 11, 15, 8, 5, tzinfo=UTC)
