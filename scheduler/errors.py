@@ -8,6 +8,7 @@
     └── ChannelError              raised by channel adapters (scheduler.channels.base)
         ├── RetryLater            nothing was published; try again after `after` seconds
         ├── Rejected              the network refused the post; sending it again will not help
+        │   └── NotPermitted      the account's plan does not include this read: asking again will not help
         └── InDoubt               the post may or may not be out; never resend it blindly
 
 Problems found in campaign files are not exceptions: they are `Problem` values
@@ -62,6 +63,11 @@ class RetryLater(ChannelError):
 
 class Rejected(ChannelError):
     """The network refused the post (its own message in `reason`); do not retry as is."""
+
+
+class NotPermitted(Rejected):
+    """The account's plan or access level does not include this (a read such as X's search): the
+    collector stops asking and says so once, rather than backing off and asking again forever."""
 
 
 class InDoubt(ChannelError):

@@ -28,6 +28,12 @@ Rejected with X's problem JSON (`title`, `detail`, `errors`) in a person's words
 
 A reply (a thread's next part) is the same post with `reply.in_reply_to_tweet_id`: `_send_post` takes
 it already.
+
+Replies to a published post are its conversation: `GET /2/tweets/search/recent` with
+`query=conversation_id:<id>` (a thread's parts and every answer in it share its first post's id),
+newest first, 100 a page, paged by `meta.next_token`; the account's own posts are left out. Recent
+search covers only the last 7 days: replies written later than 7 days before a read are never
+seen. Many X plans have no search: their 403 is NotPermitted, and the collector stops asking.
 """
 
 from __future__ import annotations
@@ -48,9 +54,9 @@ from requests_oauthlib import OAuth1
 
 from scheduler.channels import http
 from scheduler.channels._secretguard import detached
-from scheduler.channels.base import IMAGE_TYPES, Budget, Channel, Counts, Receipt
+from scheduler.channels.base import IMAGE_TYPES, Budget, Channel, Counts, Receipt, Reply
 from scheduler.content.text import x_weighted_length
-from scheduler.errors import ChannelError, ConfigError, InDoubt, Rejected, RetryLater
+from scheduler.errors import ChannelError, ConfigError, InDoubt, NotPermitted, Rejected, RetryLater
 from scheduler.posts import LengthRule, Limits, MediaItem, MediaRules, RenderedPost
 from scheduler.secrets import redact, remember
 
@@ -68,6 +74,14 @@ DUPLICATE_LOOKBACK = timedelta(hours=24)
 #: Our clock and X's may differ; the search starts this much before the first attempt.
 CLOCK_SKEW = timedelta(minutes=2)
 LOOKUP_PAGES = 5  # of 100 posts each
+SEARCH = "/2/tweets/search/recent"
+#: Pages of 100 replies one read takes, newest first: a busy conversation costs at most this many
+#: requests, and its older replies were kept by the reads before.
+REPLY_PAGES = 5
+_NO_SEARCH = (
+    "X does not let this app search posts, and reading replies needs recent search, which only some "
+    "X API plans include (see Products in the X developer portal) ({message})"
+)
 _TCO = re.compile(r"https?://t\.co/\w+")
 _TRAILING_TCO = re.compile(r"\s*https?://t\.co/\w+$")
 _SPACE = re.compile(r"\s+")
@@ -89,8 +103,9 @@ class XChannel(Channel):
     type_name = "x"
     idempotent_for = 0.0  # X has no idempotency key
     can_lookup = True
-    has_counts = True  # GET /2/tweets?ids=…&tweet.fields=public_metrics (replies: search needs a paid tier)
+    has_counts = True  # GET /2/tweets?ids=…&tweet.fields=public_metrics
     counts_batch = 100  # `ids` takes at most 100
+    has_replies = True  # GET /2/tweets/search/recent: the last 7 days, on plans that include search
 
     def __init__(self, name: str, settings: Mapping[str, Any]) -> None:
         super().__init__(name, settings)
@@ -117,6 +132,7 @@ class XChannel(Channel):
         )
         self._lock = threading.Lock()
         self._me: _Account | None = None
+        self._too_busy: set[str] = set()  # the posts whose replies were more than one read takes (said once)
 
     @classmethod
     def limits(cls, settings: Mapping[str, Any]) -> Limits:
@@ -157,6 +173,67 @@ class XChannel(Channel):
                 )
         return found
 
+    def replies_to(self, published: Receipt) -> list[Reply]:
+        """Other people's posts in the conversation `published` began, oldest first (NotPermitted
+        when the app's plan has no search)."""
+        if not published.remote_id:
+            return []
+        account = self._account()
+        params = {
+            "query": f"conversation_id:{published.remote_id}",
+            "tweet.fields": "author_id,created_at,conversation_id,in_reply_to_user_id",
+            "expansions": "author_id",
+            "user.fields": "username",
+            "max_results": "100",
+        }
+        found: dict[str, Reply] = {}
+        for page_number in range(1, REPLY_PAGES + 1):
+            response = self._request("GET", SEARCH, params=params)
+            found_budget = http.budget(response)
+            self._budget = Budget(*found_budget) if found_budget else None
+            if response.status_code == 403:
+                message = "X: " + http.error_message(response, problem_text)
+                raise NotPermitted(_NO_SEARCH.format(message=message))
+            page = _json(self._checked(response))
+            page = page if isinstance(page, Mapping) else {}
+            includes = page.get("includes")
+            users = includes.get("users") if isinstance(includes, Mapping) else None
+            names = {
+                str(user["id"]): str(user["username"])
+                for user in (users if isinstance(users, list) else [])
+                if isinstance(user, Mapping) and user.get("id") and user.get("username")
+            }
+            for item in page.get("data") or ():
+                if not (isinstance(item, Mapping) and item.get("id") and isinstance(item.get("text"), str)):
+                    continue
+                author_id = str(item.get("author_id") or "")
+                if author_id == account.id:
+                    continue  # the campaign's own thread parts and answers
+                reply_id = str(item["id"])
+                username = names.get(author_id)
+                found[reply_id] = Reply(
+                    remote_id=reply_id,
+                    author=f"@{username}" if username else f"X user {author_id or '?'}",
+                    at=_when(item.get("created_at")),
+                    text=html.unescape(item["text"]),
+                    url=f"{WEB}/{username or 'i/web'}/status/{reply_id}",
+                )
+            meta = page.get("meta")
+            token = meta.get("next_token") if isinstance(meta, Mapping) else None
+            if not isinstance(token, str) or not token:
+                break
+            if page_number == REPLY_PAGES and published.remote_id not in self._too_busy:
+                self._too_busy.add(published.remote_id)
+                log.warning(
+                    "x: %s has more replies than %d pages of 100: this read kept the newest; any older ones "
+                    "that no read before kept are not read",
+                    published.url or published.remote_id,
+                    REPLY_PAGES,
+                )
+            params["next_token"] = token
+        # X's times are to the second; its ids grow with time and break the ties.
+        return sorted(found.values(), key=lambda reply: (reply.at, len(reply.remote_id), reply.remote_id))
+
     def read_budget(self) -> Budget | None:
         return self._budget
 
@@ -164,7 +241,21 @@ class XChannel(Channel):
         with self._lock:
             self._me = None  # check asks again, whatever was cached
         account = self._account()
-        return f"authenticated as @{account.username} on {self.host}"
+        return f"authenticated as @{account.username} on {self.host}; {self._replies_readable(account)}"
+
+    def _replies_readable(self, account: _Account) -> str:
+        """Whether this app's plan lets replies be read (one search of the account's own posts), in
+        words: the team learns before the campaign that X's replies must be watched by hand."""
+        params = {"query": f"from:{account.username}", "max_results": "10"}
+        try:
+            response = self._request("GET", SEARCH, params=params)
+        except ChannelError as exc:
+            return f"replies: could not check ({exc.reason})"
+        if response.status_code == 403:
+            return "replies are not read: this app's X plan has no recent search; watch them on x.com by hand"
+        if not 200 <= response.status_code < 300:
+            return f"replies: could not check ({http.error_message(response, problem_text)})"
+        return "replies are read (recent search, the last 7 days)"
 
     def close(self) -> None:
         self._http.close()
@@ -379,6 +470,15 @@ def _post_url(account: _Account, post_id: str) -> str:
 def _iso(moment: datetime) -> str:
     """RFC 3339 in UTC to the second, as X's start_time takes it."""
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _when(value: Any) -> datetime:
+    """X's created_at (RFC 3339, UTC); now when it is missing or unreadable."""
+    try:
+        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return datetime.now(UTC)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _int(value: Any) -> int | None:

@@ -1389,6 +1389,16 @@ class Ledger:
         with self._tx() as conn:
             return [Pause(r.scope, r.reason, r.since) for r in conn.execute(select(pauses).order_by(pauses.c.scope))]
 
+    def alerted(self, kind: str, channel: str, message: str) -> bool:
+        """Whether this very alert was raised before, by any process (for what is said only once)."""
+        query = (
+            select(alerts.c.id)
+            .where(alerts.c.kind == kind, alerts.c.channel == channel, alerts.c.message == message)
+            .limit(1)
+        )
+        with self._tx(read=True) as conn:
+            return conn.execute(query).first() is not None
+
     def alerts(self, limit: int = 50) -> list[Alert]:
         """The latest alerts, newest first."""
         with self._tx() as conn:

@@ -13,6 +13,10 @@ thread of its own, `Collector.run`), `campaign collect` and a rehearsal on a sim
 - A network that answers 429 rests for the time its rate-limit headers say (RetryLater.after);
   a failing network backs off (30 s, doubling, at most 30 minutes). Neither stops the other networks,
   and none of it shares a connection or a lock with publishing.
+- A channel whose plan does not include reading replies (NotPermitted: X without search) is said
+  once, in an alert (once in the ledger's life, so a restart or `collect --once` does not repeat
+  it), and its replies are not asked for again until its settings change or the process restarts;
+  its counts go on.
 - Replies are personal data: nothing here logs their text or author.
 """
 
@@ -32,7 +36,7 @@ from scheduler.channels.base import Channel, Counts, Receipt
 from scheduler.content import watchlist
 from scheduler.content.campaign import Campaign
 from scheduler.content.problems import human, plural
-from scheduler.errors import CampaignError, ChannelError, ConfigError, LedgerUnavailable, RetryLater
+from scheduler.errors import CampaignError, ChannelError, ConfigError, LedgerUnavailable, NotPermitted, RetryLater
 from scheduler.publish.alerts import Alerter
 from scheduler.publish.clock import Clock
 from scheduler.publish.ledger import Ledger, NewReply, Published, Snapshot, SnapshotsDue, StoredReply
@@ -110,6 +114,7 @@ class Collector:
         self.root, self.config = root, config
         self._rest: dict[str, tuple[datetime, timedelta, str]] = {}  # channel → (until, last backoff, why)
         self._told: dict[str, str] = {}  # channel → the lasting failure a person was alerted of
+        self._unreadable: dict[str, str] = {}  # channel → why its replies cannot be read (said once)
         self._watch = watchlist.WatchList()
         self._watch_read: tuple[float, str | None] | None = None  # mtime (or -1), the error said
         self.thread: threading.Thread | None = None
@@ -123,7 +128,11 @@ class Collector:
 
     def update(self, campaign: Campaign) -> None:
         """Take a newly read channels.yml (the daemon re-planned)."""
+        before = self.channels.campaign.channels
         self.channels.update(campaign)
+        for name in list(self._unreadable):
+            if before.get(name) != campaign.channels.get(name):
+                del self._unreadable[name]  # other keys may be an app whose plan can read replies
 
     def close(self, timeout: float) -> None:
         """After `stop` was set: let a request in flight end (within `timeout`), release connections."""
@@ -178,7 +187,7 @@ class Collector:
                 continue
             if adapter.has_counts:
                 counting[name] = adapter
-            if adapter.has_replies:
+            if adapter.has_replies and name not in self._unreadable:
                 replying[name] = adapter
         return counting, replying
 
@@ -234,11 +243,17 @@ class Collector:
             if done.requests >= self.config.max_requests or (stop is not None and stop.is_set()):
                 done.more = done.requests >= self.config.max_requests
                 break
-            adapter = replying[name]
+            adapter = replying.get(name)
+            if adapter is None:
+                continue  # its replies cannot be read (said once)
             self._give_way(stop)
             done.requests += 1
             try:
                 found = adapter.replies_to(Receipt(published.url, published.remote_id))
+            except NotPermitted as exc:
+                self._cannot_read_replies(name, now, exc)
+                replying.pop(name)
+                continue
             except ChannelError as exc:
                 self._failed(name, now, exc)
                 continue
@@ -322,6 +337,20 @@ class Collector:
                 "go unseen until this is fixed (the collector tries again by itself)",
                 now,
             )
+
+    def _cannot_read_replies(self, name: str, now: datetime, exc: NotPermitted) -> None:
+        """Say once that `name`'s replies are not read, and why; backing off would ask forever. The
+        alert is raised once in the ledger's life (a `collect --once` from cron must not repeat it);
+        each process says it once in its log."""
+        self._unreadable[name] = exc.reason
+        message = (
+            f"replies on {name} are not read: {exc.reason}. Until they are, look at the replies on the network "
+            "by hand; once its plan allows it, restart the daemon (or change the channel's settings)"
+        )
+        if self.ledger.alerted("replies_unread", name, message):
+            log.warning("results: %s (alerted before)", message)
+        else:
+            self.alerter.alert("replies_unread", None, name, message, now)
 
     def _spent(self, name: str, adapter: Channel, now: datetime) -> bool:
         """Rest a channel whose rate limit is down to its reserve, until the window starts again: the

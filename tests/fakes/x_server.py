@@ -12,12 +12,16 @@ x-api/media/create-media-metadata, x-api/users, fundamentals/rate-limits, respon
 - POST /2/tweets                  JSON {"text", "media": {"media_ids"}, "reply"}; 201 {"data": {"id", "text"}};
                                   403 "duplicate content" for a text the account already posted
 - GET  /2/users/:id/tweets        newest first, `start_time`, `max_results`, `pagination_token`
+- GET  /2/tweets/search/recent    `query=conversation_id:<id>` or `from:<username>` (all this fake knows),
+                                  `max_results` 10–100, `next_token`; newest first, the last 7 days only;
+                                  `expansions=author_id` adds `includes.users` (`user.fields=username`);
+                                  403 client-forbidden (`client-not-enrolled`) while `search_allowed` is off
 - errors are problem JSON ({"title", "detail", "type", "status"}, `errors` for invalid requests);
   every answer carries x-rate-limit-limit/remaining/reset (unix seconds)
 
 Like X, the text it gives back has every link as a t.co link (and one more for attached media) and
 &, <, > escaped as HTML entities. Use `fail` and `drop_after_processing` (from FakeServer) for
-outages, rate limits and lost answers.
+outages, rate limits and lost answers; `add_reply` for someone else's answer, `rate_limit` for a 429.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ import itertools
 import json
 import re
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote, unquote
 
@@ -46,6 +50,8 @@ ACCESS_TOKEN_SECRET = "fake-access-token-secret"
 MAX_IMAGE_BYTES = 5 * 1024 * 1024
 _PARAM = re.compile(r'([A-Za-z_]+)="([^"]*)"')
 _DUPLICATE = "You are not allowed to create a Tweet with duplicate content."
+_QUERY = re.compile(r"(conversation_id|from):(\w+)")
+RECENT = timedelta(days=7)  # what recent search covers
 
 
 def problem(status: int, title: str, detail: str, kind: str = "about:blank", **extra: Any) -> Reply:
@@ -93,6 +99,8 @@ class FakeX(FakeServer):
         self._ids = itertools.count(1_860_000_000_000_000_001)
         self._links = itertools.count(1)
         self.metrics: dict[str, dict[str, int]] = {}  # post id → public_metrics that tests set
+        self.users: dict[str, str] = {user_id: username}  # id → username, the account and who replied
+        self.search_allowed = True  # False: a plan without search (403 client-not-enrolled)
 
     def handle(self, request: Request) -> Reply:
         with self.lock:
@@ -114,6 +122,8 @@ class FakeX(FakeServer):
                 reply = self._create(request)
             elif route == ("GET", "/2/tweets"):
                 reply = self._lookup(request)
+            elif route == ("GET", "/2/tweets/search/recent"):
+                reply = self._search(request)
             elif request.method == "GET" and re.fullmatch(r"/2/users/\d+/tweets", request.path):
                 reply = self._timeline(request)
             else:
@@ -221,12 +231,116 @@ class FakeX(FakeServer):
                 "id": post_id,
                 "text": shown,
                 "sent_text": text,
-                "created_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+                "created_at": _stamp(datetime.now(UTC)),
                 "media_ids": list(media_ids),
                 "reply_to": reply_to,
+                "author_id": self.user_id,
+                "conversation_id": self._conversation_of(reply_to) or post_id,
             }
         )
         return Reply(201, {"data": {"id": post_id, "text": shown}})
+
+    def add_reply(self, post_id: str, username: str, text: str, *, ago: timedelta = timedelta(0)) -> str:
+        """Someone else (`username`) answers `post_id` (`ago` before now); the reply's id."""
+        with self.lock:
+            conversation = self._conversation_of(post_id)
+            assert conversation is not None, f"no post {post_id}"
+            user_id = next((i for i, name in self.users.items() if name == username), None)
+            if user_id is None:
+                user_id = str(2_000_000 + len(self.users))
+                self.users[user_id] = username
+            reply_id = str(next(self._ids))
+            self.posts.append(
+                {
+                    "id": reply_id,
+                    "text": self._as_x_shows(f"@{self.username} {text}", False),
+                    "sent_text": text,
+                    "created_at": _stamp(datetime.now(UTC) - ago),
+                    "media_ids": [],
+                    "reply_to": post_id,
+                    "author_id": user_id,
+                    "conversation_id": conversation,
+                }
+            )
+            return reply_id
+
+    def rate_limit(self, path: str = "/2/tweets/search/recent", reset_in: int = 300, times: int = 1) -> None:
+        """The next `times` GETs of `path` get X's 429, with x-rate-limit-reset `reset_in` seconds ahead."""
+        headers = {
+            "x-rate-limit-limit": "60",
+            "x-rate-limit-remaining": "0",
+            "x-rate-limit-reset": str(int(time.time()) + reset_in),
+        }
+        body = {"title": "Too Many Requests", "detail": "Too Many Requests", "type": "about:blank", "status": 429}
+        self.fail("GET", path, 429, body, headers, times)
+
+    def _conversation_of(self, post_id: str | None) -> str | None:
+        post = next((p for p in self.posts if p["id"] == post_id), None)
+        return None if post is None else str(post["conversation_id"])
+
+    def _search(self, request: Request) -> Reply:
+        """GET /2/tweets/search/recent for one conversation, as the documentation describes it."""
+        if not self.search_allowed:
+            return Reply(
+                403,
+                {
+                    "client_id": "27000001",
+                    "detail": "When authenticating requests to the Twitter API v2 endpoints, you must use keys and "
+                    "tokens from a Twitter developer App that is attached to a Project. You can create a project "
+                    "via the developer portal.",
+                    "registration_url": "https://developer.twitter.com/en/docs/projects/overview",
+                    "title": "Client Forbidden",
+                    "required_enrollment": "Appropriate Level of API Access",
+                    "reason": "client-not-enrolled",
+                    "type": "https://api.twitter.com/2/problems/client-forbidden",
+                },
+            )
+        query = request.value("query") or ""
+        wanted = _QUERY.fullmatch(query.strip())
+        if wanted is None:
+            return invalid(
+                "This fake only knows the queries `conversation_id:<id>` and `from:<username>`", query=[query]
+            )
+        operator, value = wanted.groups()
+        try:
+            size = int(request.value("max_results", "10") or 10)
+        except ValueError:
+            size = 0
+        if not 10 <= size <= 100:
+            return invalid(f"The `max_results` query parameter value [{size}] is not between 10 and 100")
+        oldest = datetime.now(UTC) - RECENT
+        posts = [
+            p
+            for p in reversed(self.posts)
+            if (p["conversation_id"] if operator == "conversation_id" else self.users[p["author_id"]]) == value
+            and _parse(p["created_at"]) >= oldest
+        ]
+        offset = int(request.value("next_token", "0") or 0)
+        page = posts[offset : offset + size]
+        if not page:
+            return Reply(200, {"meta": {"result_count": 0}})
+        fields = set((request.value("tweet.fields") or "").split(","))
+        data = []
+        for p in page:
+            item = {"id": p["id"], "text": p["text"], "edit_history_tweet_ids": [p["id"]]}
+            for name in ("author_id", "created_at", "conversation_id"):
+                if name in fields:
+                    item[name] = p[name]
+            if "in_reply_to_user_id" in fields and p["reply_to"] is not None:
+                parent = next(q for q in self.posts if q["id"] == p["reply_to"])
+                item["in_reply_to_user_id"] = parent["author_id"]
+            data.append(item)
+        body: dict[str, Any] = {"data": data}
+        if "author_id" in (request.value("expansions") or "").split(","):
+            # id, name and username are a user's default fields, there whether asked for or not.
+            authors = dict.fromkeys(p["author_id"] for p in page)
+            users = [{"id": i, "name": self.users[i].title(), "username": self.users[i]} for i in authors]
+            body["includes"] = {"users": users}
+        meta: dict[str, Any] = {"newest_id": page[0]["id"], "oldest_id": page[-1]["id"], "result_count": len(page)}
+        if offset + size < len(posts):
+            meta["next_token"] = str(offset + size)
+        body["meta"] = meta
+        return Reply(200, body)
 
     def set_metrics(self, post_id: str, *, likes: int = 0, retweets: int = 0, impressions: int = 0) -> None:
         with self.lock:
@@ -283,7 +397,7 @@ class FakeX(FakeServer):
         posts = [
             p
             for p in reversed(self.posts)
-            if since is None or datetime.fromisoformat(p["created_at"].replace("Z", "+00:00")) >= since
+            if p["author_id"] == self.user_id and (since is None or _parse(p["created_at"]) >= since)
         ]
         offset = int(request.value("pagination_token", "0") or 0)
         page = posts[offset : offset + size]
@@ -322,6 +436,14 @@ class FakeX(FakeServer):
         reply.headers.setdefault("x-rate-limit-remaining", "99")
         reply.headers.setdefault("x-rate-limit-reset", str(int(time.time()) + 900))
         return reply
+
+
+def _stamp(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+def _parse(stamp: str) -> datetime:
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
 
 
 def _json_body(request: Request) -> dict[str, Any]:

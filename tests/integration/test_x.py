@@ -378,8 +378,15 @@ def test_secrets_never_appear_in_errors_or_logs_even_when_x_echoes_them(
 # -- check and configuration -------------------------------------------------------------------
 
 
-def test_check_names_the_account(channel: XChannel, server: FakeX) -> None:
-    assert channel.check() == f"authenticated as @weektegenkm on {server.url.removeprefix('http://')}"
+def test_check_names_the_account_and_whether_its_replies_can_be_read(channel: XChannel, server: FakeX) -> None:
+    host = server.url.removeprefix("http://")
+    assert (
+        channel.check() == f"authenticated as @weektegenkm on {host}; replies are read (recent search, the last 7 days)"
+    )
+    server.search_allowed = False  # a plan without search
+    assert channel.check().endswith(
+        "replies are not read: this app's X plan has no recent search; watch them on x.com by hand"
+    )
     assert calls(server, "POST", "/2/tweets") == []
 
 
