@@ -21,6 +21,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from scheduler import settings
+from scheduler.content.cache import Key, file_key
 from scheduler.errors import ConfigError
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
@@ -89,7 +90,7 @@ class Users:
     def __init__(self, path: Path | None, content: str | None = None) -> None:
         self.path = path
         self._content = content
-        self._seen: tuple[int, int] | None = None
+        self._seen: Key | None = None
         self._users: dict[str, User] = {} if path else parse(content or "", "CAMPAIGN_USERS")
 
     @classmethod
@@ -108,12 +109,12 @@ class Users:
 
     def all(self) -> dict[str, User]:
         if self.path is not None:
-            try:
-                stat = self.path.stat()
-            except FileNotFoundError:
+            # By inode as well: `save` renames a new file over the old, and a changed password
+            # keeps the size; within one time-stamp tick, size and times alone would not see it.
+            seen, _ = file_key(self.path)
+            if seen is None:
                 self._users, self._seen = {}, None
                 return self._users
-            seen = (stat.st_mtime_ns, stat.st_size)
             if seen != self._seen:
                 self._users = parse(self.path.read_text(encoding="utf-8"), str(self.path))
                 self._seen = seen

@@ -4,6 +4,7 @@ The real server in a real browser: tests/integration/test_web_browser.py."""
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
@@ -404,3 +405,18 @@ def test_the_calendar_feed_is_each_accounts_secret_link_and_ends_with_a_new_pass
     users = Users(users_file)
     users.save({**users.all(), "vera": User("vera", Role.VIEWER, hash_password("vera's new long password"))})
     assert app.test_client().get(link).status_code == 404  # a new password ends the old link
+
+
+def test_a_changed_password_is_seen_even_within_one_time_stamp_tick(tmp_path: Path) -> None:
+    # Same size (argon2 hashes are), same modification time: the old password must still stop working.
+    path = tmp_path / "users"
+    users = Users(path)
+    users.save({"anna": User("anna", Role.OPERATOR, hashed("anna"))})
+    before = path.stat()
+    assert users.get("anna") is not None and users.get("anna").password_hash == hashed("anna")  # type: ignore[union-attr]
+    new_hash = hash_password("anna's other long password")
+    users.save({"anna": User("anna", Role.OPERATOR, new_hash)})
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert path.stat().st_size == before.st_size
+    found = users.get("anna")
+    assert found is not None and found.password_hash == new_hash
