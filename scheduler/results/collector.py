@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
@@ -34,6 +35,7 @@ from typing import Protocol
 from scheduler import settings
 from scheduler.channels.base import Channel, Counts, Receipt
 from scheduler.content import watchlist
+from scheduler.content.cache import RACY_NS, Key, file_key
 from scheduler.content.campaign import Campaign
 from scheduler.content.problems import human, plural
 from scheduler.errors import CampaignError, ChannelError, ConfigError, LedgerUnavailable, NotPermitted, RetryLater
@@ -116,7 +118,7 @@ class Collector:
         self._told: dict[str, str] = {}  # channel → the lasting failure a person was alerted of
         self._unreadable: dict[str, str] = {}  # channel → why its replies cannot be read (said once)
         self._watch = watchlist.WatchList()
-        self._watch_read: tuple[float, str | None] | None = None  # mtime (or -1), the error said
+        self._watch_read: tuple[Key | None, str | None] | None = None  # the file as read, the error said
         self.thread: threading.Thread | None = None
 
     # -- the daemon's thread ---------------------------------------------------------------------
@@ -284,18 +286,16 @@ class Collector:
 
     def watch_list(self, now: datetime) -> watchlist.WatchList:
         """watchlist.yml as it is now; while it is broken the last good one, and one alert saying so."""
-        path = self.root / watchlist.FILE
-        try:
-            mtime = path.stat().st_mtime
-        except OSError:
-            mtime = -1.0
-        if self._watch_read is not None and self._watch_read[0] == mtime:
+        key, newest = file_key(self.root / watchlist.FILE)
+        if time.time_ns() - newest < RACY_NS:
+            key = None  # changed a moment ago: another edit within the same time stamp could keep this key
+        if self._watch_read is not None and key is not None and self._watch_read[0] == key:
             return self._watch
         said = self._watch_read[1] if self._watch_read else None
         found, problems = watchlist.load(self.root)
         if found is not None:
             self._watch = found
-            self._watch_read = (mtime, None)
+            self._watch_read = (key, None)
             if not found.phrases:
                 log.warning("results: %s has no phrases: replies are kept, but none raises an alert", watchlist.FILE)
         else:
@@ -303,7 +303,7 @@ class Collector:
             message = f"{broken}; replies are matched against the last good watch list until it is fixed"
             if message != said:
                 self.alerter.alert("watch_list", None, None, message, now)
-            self._watch_read = (mtime, message)
+            self._watch_read = (key, message)
         return self._watch
 
     def _give_way(self, stop: threading.Event | None) -> None:
