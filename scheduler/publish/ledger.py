@@ -186,6 +186,16 @@ thread_parts = Table(  # each part of a thread as it goes out: marked before its
     Column("published_at", UTCDateTime),  # None: its request may have left, its answer is not recorded
 )
 
+# What the collector needs of a published send (Published).
+_PUBLISHED = (
+    deliveries.c.id,
+    deliveries.c.post,
+    deliveries.c.channel,
+    deliveries.c.remote_id,
+    deliveries.c.receipt_url,
+    deliveries.c.published_at,
+)
+
 snapshots = Table(  # a published post's public counts at one age after publishing: taken once, never again
     "snapshots",
     metadata,
@@ -420,6 +430,10 @@ class Published:
     remote_id: str
     url: str | None
     published_at: datetime
+
+
+def _published(row: Any) -> Published:
+    return Published(row.id, row.post, row.channel, row.remote_id, row.receipt_url, row.published_at)
 
 
 @dataclass(frozen=True)
@@ -1084,14 +1098,7 @@ class Ledger:
             .subquery()
         )
         query = (
-            select(
-                deliveries.c.id,
-                deliveries.c.post,
-                deliveries.c.channel,
-                deliveries.c.remote_id,
-                deliveries.c.receipt_url,
-                deliveries.c.published_at,
-            )
+            select(*_PUBLISHED)
             .outerjoin(taken, taken.c.delivery_id == deliveries.c.id)
             .where(
                 deliveries.c.state == State.PUBLISHED,
@@ -1116,7 +1123,7 @@ class Ledger:
             age_now = (now - row.published_at).total_seconds()
             due = tuple(a for a in wanted if a <= age_now and a not in done.get(row.id, set()))
             if due:
-                published = Published(row.id, row.post, row.channel, row.remote_id, row.receipt_url, row.published_at)
+                published = _published(row)
                 found.append(SnapshotsDue(published, due))
                 if limit is not None and len(found) >= limit:
                     break
@@ -1177,15 +1184,7 @@ class Ledger:
         if not channels:
             return []
         query = (
-            select(
-                deliveries.c.id,
-                deliveries.c.post,
-                deliveries.c.channel,
-                deliveries.c.remote_id,
-                deliveries.c.receipt_url,
-                deliveries.c.published_at,
-                reply_polls.c.polled_at,
-            )
+            select(*_PUBLISHED, reply_polls.c.polled_at)
             .outerjoin(reply_polls, reply_polls.c.delivery_id == deliveries.c.id)
             .where(
                 deliveries.c.state == State.PUBLISHED,
@@ -1197,10 +1196,7 @@ class Ledger:
             .order_by(reply_polls.c.polled_at.is_not(None), reply_polls.c.polled_at, deliveries.c.published_at)
         )
         with self._tx(read=True) as conn:
-            return [
-                (Published(r.id, r.post, r.channel, r.remote_id, r.receipt_url, r.published_at), r.polled_at)
-                for r in conn.execute(query)
-            ]
+            return [(_published(r), r.polled_at) for r in conn.execute(query)]
 
     def record_replies(self, read: Iterable[tuple[Published, list[NewReply]]], now: datetime) -> list[StoredReply]:
         """Keep the replies of each post read that were not kept before (by channel and remote id)
