@@ -174,13 +174,6 @@ def _bound(value: str | None, zone: Any, end: bool) -> datetime | None:
 # ------------------------------------------------------------- what the ledger commands share
 
 
-def local_time(when: datetime | None, zone: tzinfo, seconds: bool = False) -> str | None:
-    """A time as people read it: in the campaign's zone, with the zone's name (2027-11-15 09:00 CET)."""
-    if when is None:
-        return None
-    return when.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S %Z" if seconds else "%Y-%m-%d %H:%M %Z")
-
-
 def campaign_zone(obj: Context) -> tzinfo:
     from scheduler.content import campaign as campaign_file
 

@@ -18,7 +18,6 @@ from scheduler.cli.app import (
     _bound,
     campaign_zone,
     current_actor,
-    local_time,
     main,
     make_publisher,
     now,
@@ -29,6 +28,7 @@ from scheduler.cli.app import (
 )
 from scheduler.content.problems import did_you_mean, plural
 from scheduler.publish.states import State
+from scheduler.times import local_time
 
 if TYPE_CHECKING:
     from scheduler.content.plan import Entry

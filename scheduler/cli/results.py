@@ -16,7 +16,6 @@ from scheduler.cli.app import (
     _bound,
     campaign_zone,
     current_actor,
-    local_time,
     main,
     make_publisher,
     open_ledger,
@@ -25,6 +24,7 @@ from scheduler.cli.app import (
     with_logging,
 )
 from scheduler.content.problems import plural
+from scheduler.times import local_time
 
 if TYPE_CHECKING:
     from scheduler.publish.ledger import StoredReply

@@ -34,6 +34,7 @@ from scheduler.content.problems import Problem, human, plural
 from scheduler.errors import LedgerUnavailable
 from scheduler.publish.publisher import Publisher
 from scheduler.publish.watch import CHECK, Watcher
+from scheduler.times import local_time
 
 log = logging.getLogger("scheduler.publish.daemon")
 
@@ -233,7 +234,7 @@ class Daemon:
         made = {a.channel or "*": a for a in done if a.action == "pause"}
         zone = self.publisher.channels.campaign.settings.timezone
         for pause in ledger.pauses():
-            since = pause.since.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
+            since = local_time(pause.since, zone)
             action = made.get(pause.scope)
             by = f" by {action.who}@{action.host}" if action else ""
             log.warning("%s paused since %s%s: %s", pause.what, since, by, pause.reason)

@@ -13,6 +13,7 @@ from flask import Blueprint, Response, abort, g, render_template, request
 
 from scheduler.publish.ledger import Delivery
 from scheduler.publish.overview import PauseInForce, overview, pauses_in_force
+from scheduler.times import local_time
 from scheduler.views import html
 from scheduler.web import feed
 from scheduler.web.site import site, user, zone
@@ -23,8 +24,8 @@ RECENT_ACTIONS = 10
 
 
 def local(when: datetime | None) -> str:
-    """A time as people read it: in the campaign's zone, with the zone's name (2027-11-15 09:00 CET)."""
-    return when.astimezone(zone()).strftime("%Y-%m-%d %H:%M %Z") if when else ""
+    """A time as people read it (scheduler.times), "" for none."""
+    return local_time(when, zone()) or ""
 
 
 def web_url(url: str | None) -> str:

@@ -11,7 +11,14 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[2] / "scheduler"
-BOTTOM = ("scheduler.posts", "scheduler.settings", "scheduler.secrets", "scheduler.errors", "scheduler.logs")
+BOTTOM = (
+    "scheduler.posts",
+    "scheduler.settings",
+    "scheduler.secrets",
+    "scheduler.errors",
+    "scheduler.logs",
+    "scheduler.times",
+)
 
 
 def module_name(path: Path) -> str:
