@@ -59,6 +59,7 @@ class FakeMastodon(FakeServer):
         self._by_key: dict[str, dict[str, Any]] = {}
         self._ids = itertools.count(110_000_000_000_000_001)
         self.rate_remaining = 299  # what X-RateLimit-Remaining says (of 300 per 5 minutes)
+        self.rate_reset_in: float | None = None  # seconds to X-RateLimit-Reset; None: the next 5-minute mark
         self._by_id: dict[str, dict[str, Any]] = {}  # id → status, and the ids of its direct replies:
         self._answers: dict[str, list[str]] = {}  # so reads stay quick with 10,000 statuses (bench)
 
@@ -272,6 +273,8 @@ class FakeMastodon(FakeServer):
     def _limited(self, reply: Reply) -> Reply:
         now = datetime.now(UTC)
         reset = now.replace(second=0, microsecond=0) + timedelta(minutes=5 - now.minute % 5)
+        if self.rate_reset_in is not None:
+            reset = now + timedelta(seconds=self.rate_reset_in)
         reply.headers.setdefault("X-RateLimit-Limit", "300")
         reply.headers.setdefault("X-RateLimit-Remaining", str(self.rate_remaining))
         reply.headers.setdefault("X-RateLimit-Reset", reset.strftime("%Y-%m-%dT%H:%M:%S.%fZ"))

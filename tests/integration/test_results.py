@@ -163,6 +163,7 @@ def test_a_rate_limited_network_waits_for_its_reset_while_the_other_goes_on(worl
 def test_reading_stops_while_the_rate_limit_is_down_to_what_posting_needs(world: World) -> None:
     collector = world.collector()
     world.masto.rate_remaining = 40  # of 300: less than a fifth left
+    world.masto.rate_reset_in = 300  # not the next 5-minute mark of the wall clock, which may be seconds away
     done = collector.collect(START + timedelta(hours=1))
     assert done.snapshots == 1 and done.resting["masto"] == "rate limit down to 40 of 300, kept for posting"
     reads = world.mastodon_reads()
