@@ -160,7 +160,7 @@ class _AtOnce(ThreadPoolExecutor):
 
 
 class _Instant(Checker):
-    def _fetch(self, url: str, limit: float) -> Result:
+    def _fetch(self, url: str, limit: float, until: float) -> Result:
         return Result(url, Kind.OK, "200 OK", status=200)
 
 
