@@ -14,6 +14,7 @@ link finder, see no link in `http://127.0.0.1:port/...`. Every host gets the sam
     /drip...     a status line, then one header line a second, `drip_lines` of them (released by
                  stop()): every socket read of a checker gets something, the answer never ends;
                  `cut_off` counts the drips the checker hung up on before their end
+    /endless     405 to HEAD; to GET 200 and a body without end (cut_off counted the same way)
 
 `answer(path, status)` makes a path answer `status` from then on (a page that breaks);
 `redirect(path, location)` makes it a 302 to `location`; `requests` lists (method, path) of every
@@ -76,6 +77,18 @@ class LinkSite:
             with self._lock:
                 self.cut_off += 1
 
+    def pour(self, write: Callable[[bytes], object]) -> None:
+        """200 and a body that does not end (at most a few GB, or until stop())."""
+        try:
+            write(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nConnection: close\r\n\r\n")
+            for _ in range(50_000):
+                if self._released.is_set():
+                    return
+                write(b"<p>" + b"x" * 65_536 + b"</p>\n")
+        except OSError:  # the checker hung up
+            with self._lock:
+                self.cut_off += 1
+
     def count(self, path: str) -> int:
         with self._lock:
             return sum(1 for _, p in self.requests if p == path)
@@ -110,7 +123,7 @@ class LinkSite:
         if path == "/slow":
             self._released.wait(self.slow_seconds)
             return 200, {}
-        if path == "/no-head" and method == "HEAD":
+        if path in ("/no-head", "/endless") and method == "HEAD":
             return 405, {"Allow": "GET"}
         return {
             "/ok": (200, {}),
@@ -132,8 +145,8 @@ class _Handler(BaseHTTPRequestHandler):
         path = target.path
         host = target.netloc or self.headers.get("Host", "")
         status, headers = site.reply(self.command, path, self.headers.get("User-Agent", ""), host)
-        if path.startswith("/drip"):
-            site.drip(self.wfile.write)
+        if path.startswith("/drip") or (path == "/endless" and self.command == "GET"):
+            (site.drip if path.startswith("/drip") else site.pour)(self.wfile.write)
             self.close_connection = True
             return
         body = b"" if status in (204, 304) else f"<html><body>{status}</body></html>".encode()
