@@ -23,6 +23,7 @@ request, in order, and `host_headers` the Host header of each.
 
 from __future__ import annotations
 
+import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -34,7 +35,14 @@ from tests.fakes.server import Background, owner
 
 
 class LinkSite:
-    def __init__(self, slow_seconds: float = 30.0, latency_seconds: float = 0.0, drip_lines: int = 600) -> None:
+    def __init__(
+        self,
+        slow_seconds: float = 30.0,
+        latency_seconds: float = 0.0,
+        drip_lines: int = 600,
+        tls: ssl.SSLContext | None = None,
+    ) -> None:
+        """`tls`: serve HTTPS with this server-side context (its `address` is then https://...)."""
         self.slow_seconds = slow_seconds
         self.drip_lines = drip_lines
         self.cut_off = 0
@@ -48,6 +56,9 @@ class LinkSite:
         self._released = threading.Event()
         self._server = Background(_Handler, self)
         self.address = self._server.url  # where it listens: the proxy to set
+        if tls is not None:
+            self._server.secure(tls)
+            self.address = self.address.replace("http://", "https://", 1)
         self.url = "http://site.example.nl"  # the site posts link to (through the proxy)
         self.other_url = "http://elders.example.nl"
         self.hosts = "site.example.nl,elders.example.nl"  # CAMPAIGN_LINKS_ALLOW_HOSTS: they stand for public sites

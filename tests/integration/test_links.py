@@ -5,11 +5,15 @@ redirects to another host, 503, and slowly."""
 from __future__ import annotations
 
 import json
+import shutil
 import signal
 import socket
+import ssl
+import subprocess
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -159,6 +163,14 @@ def test_the_checker_connects_to_the_address_it_vetted_under_the_sites_name(monk
     first = socket.getaddrinfo("localhost", 80, type=socket.SOCK_STREAM)[0][4][0]
     if first != "127.0.0.1":
         pytest.skip(f"localhost resolves to {first} first here; the local site listens on 127.0.0.1")
+    resolve = socket.getaddrinfo
+    asked: list[str] = []
+
+    def resolving(host: Any, *args: Any, **kwargs: Any) -> Any:
+        asked.append(str(host))
+        return resolve(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", resolving)  # the system's resolver, watched
     with LinkSite() as local:
         port = urlsplit(local.address).port
         url = f"http://localhost:{port}/ok"
@@ -168,7 +180,47 @@ def test_the_checker_connects_to_the_address_it_vetted_under_the_sites_name(monk
         finally:
             checker.close()
     assert result.kind is Kind.OK
-    assert local.host_headers == [f"localhost:{port}"]  # the site's name, though the connection went to an address
+    assert asked == ["localhost", "127.0.0.1"]  # the name resolved once; the connection made to that address
+    assert local.host_headers == [f"localhost:{port}"]  # under the site's name
+
+
+def _certificates(folder: Path, name: str) -> tuple[Path, Path, Path]:
+    """(CA certificate, site certificate, site key) for `name`, made with the openssl command."""
+    if shutil.which("openssl") is None:
+        pytest.skip("needs the openssl command")
+
+    def openssl(*args: str) -> None:
+        subprocess.run(["openssl", *args], cwd=folder, check=True, capture_output=True, timeout=60)
+
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "2",
+            "-subj", "/CN=test CA", "-addext", "basicConstraints=critical,CA:TRUE",
+            "-addext", "keyUsage=critical,keyCertSign")  # fmt: skip
+    openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "site.key", "-out", "site.csr", "-subj", f"/CN={name}")
+    (folder / "ext.cnf").write_text(f"subjectAltName=DNS:{name}\nextendedKeyUsage=serverAuth\n", encoding="utf-8")
+    openssl("x509", "-req", "-in", "site.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+            "-out", "site.pem", "-days", "2", "-extfile", "ext.cnf")  # fmt: skip
+    return folder / "ca.pem", folder / "site.pem", folder / "site.key"
+
+
+def test_over_tls_the_checker_connects_to_the_vetted_address_under_the_sites_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _no_proxy(monkeypatch)
+    first = socket.getaddrinfo("localhost", 443, type=socket.SOCK_STREAM)[0][4][0]
+    if first != "127.0.0.1":
+        pytest.skip(f"localhost resolves to {first} first here; the local site listens on 127.0.0.1")
+    authority, certificate, key = _certificates(tmp_path, "localhost")  # for the name, not for 127.0.0.1
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(authority))
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(certificate, key)
+    with LinkSite(tls=context) as local:
+        url = f"https://localhost:{urlsplit(local.address).port}/ok"
+        checker = Checker(timeout=10, allow=["localhost"])
+        try:
+            result = checker.check([url])[url]
+        finally:
+            checker.close()
+    assert result.kind is Kind.OK  # SNI and the certificate's name were the site's: a check against 127.0.0.1 fails
 
 
 def test_a_server_that_drips_its_answer_is_cut_off_at_the_time_limit(site: LinkSite) -> None:
