@@ -29,7 +29,7 @@ import requests
 from urllib3.exceptions import NameResolutionError
 
 from scheduler import __version__, settings
-from scheduler.links.transport import Adapter, Deadline, NotPublic, Unresolved
+from scheduler.links.transport import Adapter, Deadline, NotPublic, OutOfTime, Unresolved
 
 USER_AGENT = f"campaign-scheduler/{__version__} (checks the links of posts before they go out)"
 MAX_REDIRECTS = 10
@@ -185,7 +185,7 @@ class Checker:
                 answer = self._follow("HEAD", url, cut, deadline)
                 if answer[0] >= 400:  # some servers refuse HEAD (405, 501) or answer it wrongly (403, 404)
                     answer = self._follow("GET", url, cut, deadline)
-            except _OutOfTime:
+            except OutOfTime:
                 return late
             except _Refused as refused:
                 return Result(url, Kind.REFUSED, refused.why)
@@ -201,7 +201,7 @@ class Checker:
         for _ in range(MAX_REDIRECTS + 1):
             left = deadline - time.monotonic()
             if left <= 0:
-                raise _OutOfTime
+                raise OutOfTime
             try:
                 response = self._session.request(
                     method, current, allow_redirects=False, timeout=(left, left), stream=True
@@ -212,16 +212,12 @@ class Checker:
                 raise _Refused(f"redirects to {current}, {inside.what()}: not followed") from None
             response.close()  # the body is never read: the status and headers tell
             if cut.expired:  # cut off while its headers came: they end there, so the answer looks whole
-                raise _OutOfTime
+                raise OutOfTime
             location = response.headers.get("Location")
             if response.status_code not in _REDIRECTS or not location:
                 return response.status_code, current
             current = urljoin(current, location)
         raise requests.TooManyRedirects(f"more than {MAX_REDIRECTS} redirects")
-
-
-class _OutOfTime(Exception):
-    pass
 
 
 class _Refused(Exception):

@@ -12,7 +12,8 @@ local server that stands for a public site) may have any address.
 Through a proxy from the environment (`HTTPS_PROXY`, ...) the proxy connects: the name is still
 vetted here, but the proxy resolves it again, so it should refuse inside addresses too.
 
-A `Deadline` cuts every connection of one URL's check when its time is up (the sockets are shut
+A `Deadline` bounds the wait for the name's resolution, and cuts every connection of one URL's
+check when its time is up (the sockets are shut
 down from a timer thread): a server that sends one header line a second is cut off then, not
 after each line's own socket timeout. No body is read (the status and headers tell all the check
 needs); http.client bounds the headers (100 lines of at most 64 KiB).
@@ -27,7 +28,10 @@ import contextlib
 import ipaddress
 import socket
 import threading
+import time
 from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -99,11 +103,33 @@ def public(address: Address) -> bool:
     return True
 
 
+class OutOfTime(Exception):
+    """The deadline passed while the name was being resolved."""
+
+
+# The system's resolver cannot be interrupted: it runs here, so that a check waits for it no longer
+# than its deadline (a name server that never answers holds a thread of this pool, not a checker).
+_resolver = ThreadPoolExecutor(max_workers=8, thread_name_prefix="links-resolve")
+
+
+def _resolve(host: str, port: int) -> list[Any]:
+    deadline = _current.deadline
+    if deadline is None:
+        return socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    future = _resolver.submit(socket.getaddrinfo, host, port, type=socket.SOCK_STREAM)
+    try:
+        return future.result(timeout=max(deadline.left(), 0.0))
+    except FutureTimeout:
+        future.cancel()
+        raise OutOfTime from None
+
+
 def vet(host: str, port: int, check: bool = True) -> str:
     """The address to connect to for `host` (the first the resolver prefers); NotPublic if any of its
-    addresses is not public (unless not `check`), Unresolved if it has none."""
+    addresses is not public (unless not `check`), Unresolved if it has none, OutOfTime if the
+    current deadline passed first."""
     try:
-        found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        found = _resolve(host, port)
     except (socket.gaierror, UnicodeError):
         raise Unresolved(host) from None
     addresses = [ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]) for info in found]
@@ -120,6 +146,7 @@ class Deadline:
     """One URL's time: when it passes, every connection made for it is shut down (its reads end)."""
 
     def __init__(self, seconds: float) -> None:
+        self.until = time.monotonic() + seconds
         self.expired = False
         self._sockets: list[socket.socket] = []
         self._lock = threading.Lock()
@@ -134,6 +161,9 @@ class Deadline:
     def __exit__(self, *_: object) -> None:
         self._timer.cancel()
         _current.deadline = None
+
+    def left(self) -> float:
+        return self.until - time.monotonic()
 
     def watch(self, sock: socket.socket) -> None:
         with self._lock:

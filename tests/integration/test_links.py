@@ -10,6 +10,7 @@ import signal
 import socket
 import ssl
 import subprocess
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -232,6 +233,27 @@ def test_a_server_that_drips_its_answer_is_cut_off_at_the_time_limit(site: LinkS
         assert wait_for(lambda: site.cut() == 1, timeout=60)
     finally:
         checker.close()
+
+
+def test_a_name_server_that_does_not_answer_holds_no_checker(site: LinkSite, monkeypatch: pytest.MonkeyPatch) -> None:
+    resolve, answered = socket.getaddrinfo, threading.Event()
+
+    def resolving(host: Any, *args: Any, **kwargs: Any) -> Any:
+        if host == "stil.example.nl":  # its name server does not answer (the system's resolver waits)
+            answered.wait(60)
+            raise socket.gaierror(socket.EAI_AGAIN, "no answer")
+        return resolve(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", resolving)  # the system's resolver, one name made slow
+    checker = Checker(timeout=5, workers=1)
+    try:
+        silent = checker.check(["http://stil.example.nl/x"], budget=1)["http://stil.example.nl/x"]
+        after = checker.check([f"{site.url}/ok"], budget=30)[f"{site.url}/ok"]
+    finally:
+        answered.set()
+        checker.close()
+    assert (silent.kind, silent.detail) == (Kind.FAILING, "no answer within 1 second")
+    assert after.kind is Kind.OK  # the one worker was free again
 
 
 def test_the_checker_reads_no_body_however_long(site: LinkSite) -> None:
