@@ -13,13 +13,14 @@ Through a proxy from the environment (`HTTPS_PROXY`, ...) the proxy connects: th
 vetted here, but the proxy resolves it again, so it should refuse inside addresses too.
 
 A `Deadline` bounds the wait for the name's resolution, and cuts every connection of one URL's
-check when its time is up (the sockets are shut
-down from a timer thread): a server that sends one header line a second is cut off then, not
-after each line's own socket timeout. No body is read (the status and headers tell all the check
-needs); http.client bounds the headers (100 lines of at most 64 KiB).
+check when its time is up (the sockets are shut down from a timer thread): a server that sends
+one header line a second is cut off then, not after each line's own socket timeout. No body is
+read (the status and headers tell all the check needs); http.client bounds the headers (100
+lines of at most 64 KiB).
 
-One would rather use a library for this; the one made for requests (advocate) has had no release
-since 2020 and does not support urllib3 2, and the maintained ones wrap other HTTP clients.
+Written here rather than taken from a library: the one made for requests (advocate) has had no
+release since 2020 and requires urllib3 < 2; the ones on PyPI now are new, one-person wrappers of
+httpx, another HTTP client than the one this project uses.
 """
 
 from __future__ import annotations
