@@ -4,12 +4,12 @@ Each URL gets at most `timeout` seconds (every hop included, the whole answer, h
 comes: its connections are cut then), a check of many URLs at most its `budget` (what is not
 answered by then is failing, and its fetch is cut off too), and `workers` fetch at once. Every hop
 goes only to a public address (scheduler.links.transport): a link or redirect to an address inside
-this network is refused, never requested. A URL asked for
-again while it is being fetched waits for that fetch; with `remember`, its result is kept that
-many seconds (a thread, or one post on four channels, is fetched once), and a site that gave no
-answer at all (a timeout, no connection) is not asked again for that long: its other links fail
-at once instead of each waiting (ten posts linking to a site that is down wait once, not ten
-times). requests' errors are translated here, and only here, into a `Result`.
+this network is refused, never requested. A URL asked for again while it is being fetched waits
+for that fetch; with `remember`, its result is kept that many seconds (a thread, or one post on
+four channels, is fetched once), and a site that gave no answer at all (a timeout, no connection)
+is not asked again for that long: its other links fail at once instead of each waiting (ten posts
+linking to a site that is down wait once, not ten times). requests' errors are translated here,
+and only here, into a `Result`.
 """
 
 from __future__ import annotations
