@@ -73,6 +73,11 @@ SETTINGS = (
         "tests only: kill the daemon at a named point (after-claim, after-publish, before-part-N, after-part-N)",
     ),
     Setting(
+        "CAMPAIGN_LINKS_ALLOW_HOSTS",
+        "",
+        "tests only: host names (comma-separated) the link checker fetches without refusing inside addresses",
+    ),
+    Setting(
         "CAMPAIGN_NOW",
         "",
         "tests only: the time validate, preview and rehearse take as now (ISO 8601 with an offset)",

@@ -2,7 +2,8 @@
 
 - `found`: the URLs of a rendered post, and where each is written in the campaign's files;
 - `checker`: fetches URLs (HEAD, else GET; redirects followed; bounded time and concurrency) and
-  gives each a `Result`: ok, dead, failing, or redirected to another site;
+  gives each a `Result`: ok, dead, failing, redirected to another site, or refused (inside this network);
+- `transport`: how it connects: only to public addresses, the one it vetted, cut off at a deadline;
 - `report`: `campaign validate --check-links`, every link of the plan as problems with file and line;
 - `gate`: the daemon's look just before a send (`link_check: hold | warn | off`).
 

@@ -1,12 +1,15 @@
 """Whether URLs answer: HEAD, else GET when HEAD is refused; redirects followed hop by hop.
 
-Each URL gets at most `timeout` seconds (every hop included), a check of many URLs at most its
-`budget` (what is not answered by then is failing), and `workers` fetch at once. A URL asked for
-again while it is being fetched waits for that fetch; with `remember`, its result is kept that
-many seconds (a thread, or one post on four channels, is fetched once), and a site that gave no
-answer at all (a timeout, no connection) is not asked again for that long: its other links fail
-at once instead of each waiting (ten posts linking to a site that is down wait once, not ten
-times). requests' errors are translated here, and only here, into a `Result`.
+Each URL gets at most `timeout` seconds (every hop included, the whole answer, however slowly it
+comes: its connections are cut then), a check of many URLs at most its `budget` (what is not
+answered by then is failing, and its fetch is cut off too), and `workers` fetch at once. Every hop
+goes only to a public address (scheduler.links.transport): a link or redirect to an address inside
+this network is refused, never requested. A URL asked for again while it is being fetched waits
+for that fetch; with `remember`, its result is kept that many seconds (a thread, or one post on
+four channels, is fetched once), and a site that gave no answer at all (a timeout, no connection)
+is not asked again for that long: its other links fail at once instead of each waiting (ten posts
+linking to a site that is down wait once, not ten times). requests' errors are translated here,
+and only here, into a `Result`.
 """
 
 from __future__ import annotations
@@ -25,7 +28,8 @@ from urllib.parse import urljoin, urlsplit
 import requests
 from urllib3.exceptions import NameResolutionError
 
-from scheduler import __version__
+from scheduler import __version__, settings
+from scheduler.links.transport import Adapter, Deadline, NotPublic, OutOfTime, Unresolved
 
 USER_AGENT = f"campaign-scheduler/{__version__} (checks the links of posts before they go out)"
 MAX_REDIRECTS = 10
@@ -41,6 +45,7 @@ class Kind(StrEnum):
     DEAD = "dead"  # the server says the page is not there (404, 410, most 4xx)
     FAILING = "failing"  # no answer that tells: a timeout, a name that does not resolve, TLS, 5xx
     REDIRECTED = "redirected"  # works, but ends on another site
+    REFUSED = "refused"  # it, or a redirect, leads to an address that is not public: not fetched
 
 
 @dataclass(frozen=True)
@@ -61,6 +66,8 @@ class Result:
             return f"link {self.url} could not be checked: {self.detail}"
         if self.kind is Kind.REDIRECTED:
             return f"link {self.url} leads to another site: {self.final}"
+        if self.kind is Kind.REFUSED:
+            return f"link {self.url} {self.detail}"
         return f"link {self.url} works"
 
 
@@ -70,8 +77,16 @@ def site(url: str) -> str:
     return host.removeprefix("www.")
 
 
+def allowed_hosts() -> frozenset[str]:
+    """CAMPAIGN_LINKS_ALLOW_HOSTS: names fetched without looking at their addresses (tests only)."""
+    return frozenset(h.strip().lower() for h in settings.get("CAMPAIGN_LINKS_ALLOW_HOSTS").split(",") if h.strip())
+
+
 class Checker:
-    """Fetches URLs with one requests session and a pool of `workers` threads. Thread-safe."""
+    """Fetches URLs with one requests session and a pool of `workers` threads. Thread-safe.
+
+    `allow`: host names fetched without looking at their addresses; default CAMPAIGN_LINKS_ALLOW_HOSTS.
+    """
 
     def __init__(
         self,
@@ -79,12 +94,15 @@ class Checker:
         timeout: float = 10.0,
         workers: int = 8,
         remember: float = 0.0,
-        session: requests.Session | None = None,
+        allow: Iterable[str] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.timeout, self.workers, self.remember, self.clock = timeout, workers, remember, clock
-        self._session = session or requests.Session()
+        self._session = requests.Session()
         self._session.headers["User-Agent"] = USER_AGENT
+        adapter = Adapter(allowed_hosts() if allow is None else allow)
+        self._session.mount("http://", adapter)
+        self._session.mount("https://", adapter)
         self._lock = threading.Lock()
         self._pool: ThreadPoolExecutor | None = None
         self._pending: dict[str, Future[Result]] = {}
@@ -98,6 +116,7 @@ class Checker:
         waiting: dict[str, Future[Result]] = {}
         started: list[tuple[str, Future[Result]]] = []
         limit = self.timeout if budget is None else min(self.timeout, budget)
+        until = time.monotonic() + (limit if budget is None else budget)  # no fetch of this check goes past it
         with self._lock:
             now = self.clock()
             self._remembered = {u: known for u, known in self._remembered.items() if known[0] > now}
@@ -112,7 +131,7 @@ class Checker:
                 if url not in self._pending:
                     if self._pool is None:
                         self._pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="links")
-                    future = self._pool.submit(self._fetch, url, limit)
+                    future = self._pool.submit(self._fetch, url, limit, until)
                     self._pending[url] = future
                     self.fetched += 1
                     started.append((url, future))
@@ -155,29 +174,45 @@ class Checker:
             with self._lock:
                 self._silent[site(url)] = self.clock() + self.remember
 
-    def _fetch(self, url: str, limit: float) -> Result:
-        deadline = time.monotonic() + limit
-        try:
-            answer = self._follow("HEAD", url, deadline)
-            if answer[0] >= 400:  # some servers refuse HEAD (405, 501) or answer it wrongly (403, 404)
-                answer = self._follow("GET", url, deadline)
-        except _OutOfTime:
-            return Result(url, Kind.FAILING, f"no answer within {_seconds(limit)}")
-        except requests.RequestException as exc:
-            return Result(url, Kind.FAILING, _why(exc, limit))
+    def _fetch(self, url: str, limit: float, until: float) -> Result:
+        """`url` fetched within `limit` seconds from now, and not past `until` (its check's end)."""
+        deadline = min(time.monotonic() + limit, until)
+        late = Result(url, Kind.FAILING, f"no answer within {_seconds(limit)}")
+        if deadline <= time.monotonic():  # it waited for a free worker until its check was over
+            return late
+        with Deadline(deadline - time.monotonic()) as cut:
+            try:
+                answer = self._follow("HEAD", url, cut, deadline)
+                if answer[0] >= 400:  # some servers refuse HEAD (405, 501) or answer it wrongly (403, 404)
+                    answer = self._follow("GET", url, cut, deadline)
+            except OutOfTime:
+                return late
+            except _Refused as refused:
+                return Result(url, Kind.REFUSED, refused.why)
+            except Unresolved as unresolved:
+                return Result(url, Kind.FAILING, f"its host name {unresolved.host} does not resolve")
+            except requests.RequestException as exc:
+                return late if cut.expired else Result(url, Kind.FAILING, _why(exc, limit))
         return _judge(url, *answer)
 
-    def _follow(self, method: str, url: str, deadline: float) -> tuple[int, str]:
+    def _follow(self, method: str, url: str, cut: Deadline, deadline: float) -> tuple[int, str]:
         """(status, URL) of the answer at the end of the redirects from `url`."""
         current = url
         for _ in range(MAX_REDIRECTS + 1):
             left = deadline - time.monotonic()
             if left <= 0:
-                raise _OutOfTime
-            response = self._session.request(
-                method, current, allow_redirects=False, timeout=(left, left), stream=method == "GET"
-            )
-            response.close()  # a GET's body is never read
+                raise OutOfTime
+            try:
+                response = self._session.request(
+                    method, current, allow_redirects=False, timeout=(left, left), stream=True
+                )
+            except NotPublic as inside:
+                if current == url:
+                    raise _Refused(f"leads to {inside.host}, {inside.what()}: not checked and not followed") from None
+                raise _Refused(f"redirects to {current}, {inside.what()}: not followed") from None
+            response.close()  # the body is never read: the status and headers tell
+            if cut.expired:  # cut off while its headers came: they end there, so the answer looks whole
+                raise OutOfTime
             location = response.headers.get("Location")
             if response.status_code not in _REDIRECTS or not location:
                 return response.status_code, current
@@ -185,8 +220,10 @@ class Checker:
         raise requests.TooManyRedirects(f"more than {MAX_REDIRECTS} redirects")
 
 
-class _OutOfTime(Exception):
-    pass
+class _Refused(Exception):
+    def __init__(self, why: str) -> None:
+        super().__init__(why)
+        self.why = why
 
 
 def _judge(url: str, status: int, final: str) -> Result:

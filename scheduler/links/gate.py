@@ -2,10 +2,11 @@
 
 It never delays a send by more than `budget` seconds (a few): a link not answered by then, or
 that fails for a reason that says nothing about the page (a timeout, a name that does not
-resolve, TLS, a 5xx, a bot wall), is noted and the send goes out: a slow network must not stop a
-campaign. A dead link (404, 410, most 4xx) holds the send under `link_check: hold` (the default)
-and goes out with an alert under `link_check: warn`; `link_check: off` fetches nothing. Results
-are remembered for a minute, so a thread or one post on four channels is fetched once.
+resolve, TLS, a 5xx, a bot wall, an address inside this network that is not fetched), is noted
+and the send goes out: a slow network must not stop a campaign. A dead link (404, 410, most 4xx)
+holds the send under `link_check: hold` (the default) and goes out with an alert under
+`link_check: warn`; `link_check: off` fetches nothing. Results are remembered for a minute, so a
+thread or one post on four channels is fetched once.
 """
 
 from __future__ import annotations
@@ -45,9 +46,9 @@ class Gate:
         results = self.checker.check(links, budget=self.budget)
         dead = [r.describe() for r in results.values() if r.kind is Kind.DEAD]
         notes = tuple(
-            f"{r.describe()}; it goes out anyway" if r.kind is Kind.FAILING else r.describe()
+            f"{r.describe()}; it goes out anyway" if r.kind in (Kind.FAILING, Kind.REFUSED) else r.describe()
             for r in results.values()
-            if r.kind in (Kind.FAILING, Kind.REDIRECTED)
+            if r.kind in (Kind.FAILING, Kind.REFUSED, Kind.REDIRECTED)
         )
         if not dead:
             return Verdict(notes=notes)

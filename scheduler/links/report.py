@@ -1,8 +1,9 @@
 """`campaign validate --check-links`: every link of the plan, fetched once, as problems.
 
-A dead or failing link is an error on the line where it is written (a warning for a post with
-`link_check: warn`); a link that ends on another site is a warning; `link_check: off` is not
-looked at. Drafts are checked too: they are posts, and validate checks everything else of theirs.
+A dead, failing or refused (an address inside this network) link is an error on the line where it
+is written (a warning for a post with `link_check: warn`); a link that ends on another site is a
+warning; `link_check: off` is not looked at. Drafts are checked too: they are posts, and validate
+checks everything else of theirs.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ def check_plan(plan: Plan, checker: Checker, budget: float = BUDGET) -> Checked:
     for url, result in results.items():
         if result.kind is Kind.OK:
             continue
-        bad += result.kind in (Kind.DEAD, Kind.FAILING)
+        bad += result.kind in (Kind.DEAD, Kind.FAILING, Kind.REFUSED)
         for draft, mode in users[url].values():
             path, line = places.of(draft, url)
             serious = result.kind is not Kind.REDIRECTED and mode == "hold"

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import json
 import socket
+import ssl
 import threading
 import time
 from dataclasses import dataclass, field
@@ -182,6 +183,10 @@ class Background:
         self._httpd.owner = owner
         self.url = f"http://127.0.0.1:{self._httpd.server_address[1]}"
         self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), daemon=True)
+
+    def secure(self, context: ssl.SSLContext) -> None:
+        """Serve HTTPS (before start()): each connection's TLS handshake is made as it is accepted."""
+        self._httpd.socket = context.wrap_socket(self._httpd.socket, server_side=True)
 
     def start(self) -> None:
         self._thread.start()

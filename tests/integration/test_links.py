@@ -5,10 +5,17 @@ redirects to another host, 503, and slowly."""
 from __future__ import annotations
 
 import json
+import shutil
 import signal
+import socket
+import ssl
+import subprocess
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -35,12 +42,14 @@ ANNA = Actor("anna", "laptop")
 
 @pytest.fixture
 def site(monkeypatch: pytest.MonkeyPatch) -> Iterator[LinkSite]:
-    """The site, reached through itself as the proxy (also by `campaign` processes started here)."""
+    """The site, reached through itself as the proxy (also by `campaign` processes started here). Its
+    names stand for public sites: the checker is told so (it fetches no inside address otherwise)."""
     with LinkSite() as running:
         for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"):
             monkeypatch.delenv(name, raising=False)
         for name in ("HTTP_PROXY", "http_proxy"):
             monkeypatch.setenv(name, running.address)
+        monkeypatch.setenv("CAMPAIGN_LINKS_ALLOW_HOSTS", running.hosts)
         yield running
 
 
@@ -113,7 +122,198 @@ def test_each_url_is_fetched_once_and_remembered_for_a_while(site: LinkSite) -> 
         checker.close()
 
 
+# ------------------------------------------------------------------ what the checker will not fetch
+
+
+def _no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def test_a_link_or_redirect_inside_this_network_is_never_requested(site: LinkSite) -> None:
+    # The proxy stays set: were a request sent, the local site (the proxy) would record it, and
+    # nothing leaves this machine.
+    with LinkSite() as admin:
+        port = urlsplit(admin.address).port
+        inside = [
+            f"http://localhost:{port}/internal-admin?action=delete",  # a name that resolves to loopback
+            f"http://[::ffff:127.0.0.1]:{port}/internal-admin",  # IPv4 inside IPv6
+            "http://169.254.169.254/latest/meta-data/",  # a cloud's metadata service
+            "http://10.0.0.1/",
+        ]
+        site.redirect("/naar-beheer", f"{admin.address}/internal-admin?action=delete")
+        checker = Checker(timeout=2)
+        try:
+            results = checker.check([*inside, f"{site.url}/naar-beheer"])
+        finally:
+            checker.close()
+    assert {url: r.kind for url, r in results.items()} == {url: Kind.REFUSED for url in results}
+    assert results[inside[0]].describe() == (
+        f"link {inside[0]} leads to localhost, an address inside this network: not checked and not followed"
+    )
+    assert results[f"{site.url}/naar-beheer"].describe() == (
+        f"link {site.url}/naar-beheer redirects to {admin.address}/internal-admin?action=delete,"
+        " an address inside this network: not followed"
+    )
+    assert admin.requests == []
+    assert site.requests == [("HEAD", "/naar-beheer")]  # only the public page; nothing went through the proxy
+
+
+def test_the_checker_connects_to_the_address_it_vetted_under_the_sites_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    _no_proxy(monkeypatch)
+    first = socket.getaddrinfo("localhost", 80, type=socket.SOCK_STREAM)[0][4][0]
+    if first != "127.0.0.1":
+        pytest.skip(f"localhost resolves to {first} first here; the local site listens on 127.0.0.1")
+    resolve = socket.getaddrinfo
+    asked: list[str] = []
+
+    def resolving(host: Any, *args: Any, **kwargs: Any) -> Any:
+        asked.append(str(host))
+        return resolve(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", resolving)  # the system's resolver, watched
+    with LinkSite() as local:
+        port = urlsplit(local.address).port
+        url = f"http://localhost:{port}/ok"
+        checker = Checker(timeout=5, allow=["localhost"])  # here localhost stands for a public site
+        try:
+            result = checker.check([url])[url]
+        finally:
+            checker.close()
+    assert result.kind is Kind.OK
+    assert asked == ["localhost", "127.0.0.1"]  # the name resolved once; the connection made to that address
+    assert local.host_headers == [f"localhost:{port}"]  # under the site's name
+
+
+def _certificates(folder: Path, name: str) -> tuple[Path, Path, Path]:
+    """(CA certificate, site certificate, site key) for `name`, made with the openssl command."""
+    if shutil.which("openssl") is None:
+        pytest.skip("needs the openssl command")
+
+    def openssl(*args: str) -> None:
+        subprocess.run(["openssl", *args], cwd=folder, check=True, capture_output=True, timeout=60)
+
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "2",
+            "-subj", "/CN=test CA", "-addext", "basicConstraints=critical,CA:TRUE",
+            "-addext", "keyUsage=critical,keyCertSign")  # fmt: skip
+    openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "site.key", "-out", "site.csr", "-subj", f"/CN={name}")
+    (folder / "ext.cnf").write_text(f"subjectAltName=DNS:{name}\nextendedKeyUsage=serverAuth\n", encoding="utf-8")
+    openssl("x509", "-req", "-in", "site.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+            "-out", "site.pem", "-days", "2", "-extfile", "ext.cnf")  # fmt: skip
+    return folder / "ca.pem", folder / "site.pem", folder / "site.key"
+
+
+def test_over_tls_the_checker_connects_to_the_vetted_address_under_the_sites_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _no_proxy(monkeypatch)
+    first = socket.getaddrinfo("localhost", 443, type=socket.SOCK_STREAM)[0][4][0]
+    if first != "127.0.0.1":
+        pytest.skip(f"localhost resolves to {first} first here; the local site listens on 127.0.0.1")
+    authority, certificate, key = _certificates(tmp_path, "localhost")  # for the name, not for 127.0.0.1
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(authority))
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(certificate, key)
+    with LinkSite(tls=context) as local:
+        url = f"https://localhost:{urlsplit(local.address).port}/ok"
+        checker = Checker(timeout=10, allow=["localhost"])
+        try:
+            result = checker.check([url])[url]
+        finally:
+            checker.close()
+    assert result.kind is Kind.OK  # SNI and the certificate's name were the site's: a check against 127.0.0.1 fails
+
+
+def test_a_server_that_drips_its_answer_is_cut_off_at_the_time_limit(site: LinkSite) -> None:
+    checker = Checker(timeout=2)  # longer than a line takes: no single read waits for its timeout
+    try:
+        result = checker.check([f"{site.url}/drip"], budget=2)[f"{site.url}/drip"]
+        assert (result.kind, result.detail) == (Kind.FAILING, "no answer within 2 seconds")
+        # Its worker hung up then: the server saw it (it would drip for 10 minutes otherwise).
+        assert wait_for(lambda: site.cut() == 1, timeout=60)
+    finally:
+        checker.close()
+
+
+def test_a_name_server_that_does_not_answer_holds_no_checker(site: LinkSite, monkeypatch: pytest.MonkeyPatch) -> None:
+    resolve, answered = socket.getaddrinfo, threading.Event()
+
+    def resolving(host: Any, *args: Any, **kwargs: Any) -> Any:
+        if host == "stil.example.nl":  # its name server does not answer (the system's resolver waits)
+            answered.wait(60)
+            raise socket.gaierror(socket.EAI_AGAIN, "no answer")
+        return resolve(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", resolving)  # the system's resolver, one name made slow
+    checker = Checker(timeout=5, workers=1)
+    try:
+        silent = checker.check(["http://stil.example.nl/x"], budget=1)["http://stil.example.nl/x"]
+        after = checker.check([f"{site.url}/ok"], budget=30)[f"{site.url}/ok"]
+    finally:
+        answered.set()
+        checker.close()
+    assert (silent.kind, silent.detail) == (Kind.FAILING, "no answer within 1 second")
+    assert after.kind is Kind.OK  # the one worker was free again
+
+
+def test_the_checker_reads_no_body_however_long(site: LinkSite) -> None:
+    checker = Checker(timeout=30)
+    try:
+        result = checker.check([f"{site.url}/endless"], budget=30)[f"{site.url}/endless"]
+    finally:
+        checker.close()
+    assert result.kind is Kind.OK
+    assert wait_for(lambda: site.cut() == 1, timeout=60)  # it hung up on the body at once
+
+
 # ---------------------------------------------------------------------------------- validate
+
+
+def test_validate_check_links_follows_no_redirect_inside_this_network(tmp_path: Path, site: LinkSite) -> None:
+    with LinkSite() as admin:
+        port = urlsplit(admin.address).port
+        site.redirect("/naar-beheer", f"{admin.address}/internal-admin?action=delete")
+        site.redirect("/naar-metadata", "http://169.254.169.254/latest/meta-data/")
+        site.redirect("/naar-localhost", f"http://localhost:{port}/internal-admin?action=delete")
+        root = write_campaign(
+            tmp_path,
+            {
+                "a.md": f"""
+                    ---
+                    publish_at: 2027-11-15 09:00
+                    ---
+                    Een: {site.url}/naar-beheer
+                    Twee: {site.url}/naar-metadata
+                    Drie: {site.url}/naar-localhost
+                    Goed: {site.url}/ok
+                    """
+            },
+        )
+        done = run_campaign(root, "validate", "--check-links")
+    assert done.returncode == 1
+    inside = "an address inside this network: not followed"
+    assert done.stdout.splitlines() == [
+        f"posts/a.md:4: error: link {site.url}/naar-beheer redirects to {admin.address}/internal-admin?action=delete,"
+        f" {inside}",
+        f"posts/a.md:5: error: link {site.url}/naar-metadata redirects to http://169.254.169.254/latest/meta-data/,"
+        f" {inside}",
+        f"posts/a.md:6: error: link {site.url}/naar-localhost redirects to"
+        f" http://localhost:{port}/internal-admin?action=delete, {inside}",
+    ]
+    assert admin.requests == []  # the admin page was never asked, neither directly nor through the proxy
+    assert sorted(path for _, path in site.requests) == ["/naar-beheer", "/naar-localhost", "/naar-metadata", "/ok"]
+
+
+def test_validate_check_links_cuts_off_a_server_that_drips_its_answer(tmp_path: Path, site: LinkSite) -> None:
+    root = write_campaign(
+        tmp_path, {"a.md": f"---\npublish_at: 2027-11-15 09:00\n---\nTraag: {site.url}/drip\nGoed: {site.url}/ok\n"}
+    )
+    done = run_campaign(root, "validate", "--check-links")  # before: it waited for the drip's end (10 minutes)
+    assert done.returncode == 1
+    assert done.stdout.splitlines() == [
+        f"posts/a.md:4: error: link {site.url}/drip could not be checked: no answer within 10 seconds"
+    ]
+    assert wait_for(lambda: site.cut() == 1, timeout=60)
 
 
 def test_validate_check_links_reports_each_link_on_its_line_once(tmp_path: Path, site: LinkSite) -> None:
@@ -305,10 +505,10 @@ def test_the_daemon_holds_a_send_whose_link_broke_after_validation(tmp_path: Pat
         },
     )
     site.answer("/page", 200)
-    checked = campaign(root, "validate", "--check-links")
+    checked = campaign(root, "validate", "--check-links", CAMPAIGN_LINKS_ALLOW_HOSTS=site.hosts)
     assert checked.returncode == 0, checked.stdout + checked.stderr
     site.answer("/page", 404)  # the page is taken down after the pull request was merged
-    running = daemon(root)
+    running = daemon(root, CAMPAIGN_LINKS_ALLOW_HOSTS=site.hosts)
     try:
         assert wait_for(lambda: _state(root, "broken") == "held", timeout=60)
         assert wait_for(lambda: _state(root, "fine") == "published", timeout=30)
@@ -346,6 +546,31 @@ def test_switching_a_held_post_to_warn_releases_it_and_a_sent_one_stays_unchange
     assert [(o.post, o.state) for o in publisher.make_pass().sent] == [("a", State.PUBLISHED)]
     assert [a.kind for a in ledger.alerts()] == ["link", "held"]  # newest first
     assert not any(r.changed_after_publishing for r in ledger.rows())
+
+
+def test_eight_dripping_links_do_not_leave_a_later_send_unchecked(tmp_path: Path, site: LinkSite) -> None:
+    # The daemon's checker has 8 workers. A server that sends a header line a second once held all
+    # of them for as long as it dripped; the next send's dead link then went out unchecked.
+    root = tmp_path
+    due = soon(6)
+    drips = " ".join(f"{site.url}/drip?{n}" for n in range(8))
+    write_campaign(
+        root,
+        {
+            "traag.md": f"---\npublish_at: {at(due)}\n---\nTraag: {drips}\n",
+            "kapot.md": f"---\npublish_at: {at(due + timedelta(seconds=1))}\n---\nKapot: {site.other_url}/gone\n",
+        },
+    )
+    running = daemon(root, CAMPAIGN_LINKS_ALLOW_HOSTS=site.hosts)
+    try:
+        assert wait_for(lambda: _state(root, "kapot") in ("held", "published"), timeout=90)
+        assert _state(root, "kapot") == "held"  # its link was checked, so its dead link held it
+        assert wait_for(lambda: _state(root, "traag") == "published", timeout=30)  # not checked: it went out
+        assert wait_for(lambda: site.cut() == 8, timeout=60)
+    finally:
+        running.send_signal(signal.SIGTERM)
+        _, err = running.communicate(timeout=30)
+    assert f"link {site.url}/drip?0 could not be checked: no answer within 3 seconds; it goes out anyway" in err
 
 
 def test_a_site_that_does_not_answer_makes_one_send_wait_not_each(site: LinkSite) -> None:

@@ -3,6 +3,7 @@ and that a send held for a dead link stays held until it changes."""
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
@@ -10,12 +11,15 @@ from datetime import timedelta
 from pathlib import Path
 from typing import ParamSpec, TypeVar
 
+import pytest
+
 from scheduler.channels.base import Receipt
 from scheduler.content import plan as plan_file
 from scheduler.errors import RetryLater
 from scheduler.links.checker import Checker, Kind, Result
 from scheduler.links.found import Places, urls_of
 from scheduler.links.gate import Gate
+from scheduler.links.transport import public
 from scheduler.posts import RenderedPost
 from scheduler.publish import holds, payload
 from scheduler.publish.clock import SimulatedClock
@@ -94,6 +98,48 @@ def test_the_gate_holds_warns_or_lets_go() -> None:
     assert len(checker.asked) == asked  # off fetches nothing
 
 
+def test_a_link_inside_this_network_is_noted_and_the_send_goes() -> None:
+    inside = "https://intern.a.nl/x"
+    verdict = Gate(Answers({inside: Kind.REFUSED})).before_send(RenderedPost("p", "x", inside))
+    assert verdict.hold is None and verdict.alert is None
+    assert verdict.notes == (f"link {inside} x; it goes out anyway",)
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "127.0.0.1",
+        "127.8.9.10",
+        "10.1.2.3",
+        "172.16.0.1",
+        "192.168.1.1",
+        "169.254.169.254",
+        "100.64.0.1",
+        "0.0.0.0",
+        "224.0.0.1",
+        "240.0.0.1",
+        "255.255.255.255",
+        "::1",
+        "::",
+        "fe80::1",
+        "fc00::1",
+        "fec0::1",
+        "ff02::1",
+        "::ffff:127.0.0.1",
+        "::ffff:169.254.169.254",
+        "2002:7f00:1::1",  # 6to4 of 127.0.0.1
+        "64:ff9b::a9fe:a9fe",  # NAT64 of 169.254.169.254
+    ],
+)
+def test_an_address_that_is_not_public_is_refused(address: str) -> None:
+    assert not public(ipaddress.ip_address(address))
+
+
+@pytest.mark.parametrize("address", ["8.8.8.8", "145.100.10.1", "2001:4860:4860::8888", "2a00:1450:400e::200e"])
+def test_a_public_address_is_fetched(address: str) -> None:
+    assert public(ipaddress.ip_address(address))
+
+
 def test_a_link_hold_stays_until_the_send_changes() -> None:
     reason = holds.link_hold("link https://a.nl/x is dead (404 Not Found)")
     assert holds.present(State.HELD, reason, changed=False, hold=None) == holds.Fate(State.HELD, reason)
@@ -160,7 +206,7 @@ class _AtOnce(ThreadPoolExecutor):
 
 
 class _Instant(Checker):
-    def _fetch(self, url: str, limit: float) -> Result:
+    def _fetch(self, url: str, limit: float, until: float) -> Result:
         return Result(url, Kind.OK, "200 OK", status=200)
 
 
