@@ -60,6 +60,7 @@ from scheduler.publish.states import FOR_A_PERSON, OPEN, Attempted, State
 from scheduler.secrets import redact
 
 MIN_SQLITE = (3, 35, 0)  # UPDATE … RETURNING
+ERASING_REVISION = "0010"  # purged replies are erased from here on (secure_delete); older ones are rewritten once
 COUNT_NAMES = ("likes", "reposts", "replies", "quotes", "views")  # the fields of Counts, as columns
 
 
@@ -543,12 +544,33 @@ class Ledger:
         """Bring the schema to the newest revision (Alembic)."""
         from alembic import command
         from alembic.config import Config
+        from alembic.runtime.migration import MigrationContext
+        from alembic.script import ScriptDirectory
 
         config = Config()
         config.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
         with self._tx() as conn:
+            before = MigrationContext.configure(conn).get_current_revision()
             config.attributes["connection"] = conn
             command.upgrade(config, "head")
+        if before is not None:
+            applied = ScriptDirectory.from_config(config).iterate_revisions("head", before)
+            if ERASING_REVISION in {script.revision for script in applied}:
+                self._rewrite_reply_tables()
+
+    def _rewrite_reply_tables(self) -> None:
+        """Once, on the upgrade that brings secure_delete: rewrite what holds replies, so that those
+        purged before (without it) leave nothing in the free space of the files."""
+        if self.is_sqlite:
+            connection = self.engine.raw_connection()
+            try:
+                connection.driver_connection.execute("VACUUM")  # type: ignore[union-attr]
+            finally:
+                connection.close()
+            self._empty_wal()
+            return
+        with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql("VACUUM FULL replies, alerts")  # not in a transaction; a moment's lock
 
     def check_schema(self) -> None:
         from alembic.runtime.migration import MigrationContext
