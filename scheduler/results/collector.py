@@ -17,7 +17,7 @@ thread of its own, `Collector.run`), `campaign collect` and a rehearsal on a sim
   once, in an alert (once in the ledger's life, so a restart or `collect --once` does not repeat
   it), and its replies are not asked for again until its settings change or the process restarts;
   its counts go on.
-- Replies are personal data: nothing here logs their text or author.
+- Replies are personal data: nothing here logs their text, author or link, nor puts them in an alert.
 """
 
 from __future__ import annotations
