@@ -274,7 +274,10 @@ def _key(name: str, secret: str) -> bytes:
         key = b""
     if not key:
         # The secret itself stays out of the message.
-        raise ConfigError(f"channel {name}: a webhook `secret` starting with {SECRET_PREFIX} must go on in base64")
+        raise ConfigError(
+            f"channel {name}: a webhook `secret` that starts with {SECRET_PREFIX} must go on with a key in base64"
+            " (docs/webhooks.md shows how to make one)"
+        )
     return key
 
 

@@ -561,16 +561,30 @@ class Ledger:
     def _rewrite_reply_tables(self) -> None:
         """Once, on the upgrade that brings secure_delete: rewrite what holds replies, so that those
         purged before (without it) leave nothing in the free space of the files."""
-        if self.is_sqlite:
-            connection = self.engine.raw_connection()
-            try:
-                connection.driver_connection.execute("VACUUM")  # type: ignore[union-attr]
-            finally:
-                connection.close()
-            self._empty_wal()
-            return
-        with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.exec_driver_sql("VACUUM FULL replies, alerts")  # not in a transaction; a moment's lock
+        try:
+            if self.is_sqlite:
+                connection = self.engine.raw_connection()
+                try:
+                    connection.driver_connection.execute("VACUUM")  # type: ignore[union-attr]
+                finally:
+                    connection.close()
+                self._empty_wal()
+                return
+            with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                conn.exec_driver_sql("VACUUM FULL replies, alerts")  # not in a transaction; a moment's lock
+        except (sqlite3.Error, DBAPIError) as exc:
+            reason = _first_line(exc.orig or exc) if isinstance(exc, DBAPIError) else _first_line(exc)
+            command = (
+                "`sqlite3 campaign.db VACUUM` with the daemon stopped"
+                if self.is_sqlite
+                else "`VACUUM FULL replies, alerts`"
+            )
+            raise LedgerUnavailable(
+                redact(
+                    f"the schema is upgraded, but clearing the replies purged before failed ({reason}):"
+                    f" they may linger in free space until you run {command}"
+                )
+            ) from None
 
     def check_schema(self) -> None:
         from alembic.runtime.migration import MigrationContext
