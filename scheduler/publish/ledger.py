@@ -60,6 +60,8 @@ from scheduler.publish.states import FOR_A_PERSON, OPEN, Attempted, State
 from scheduler.secrets import redact
 
 MIN_SQLITE = (3, 35, 0)  # UPDATE … RETURNING
+BUSY_TIMEOUT_MS = 30_000  # how long a SQLite statement waits for another connection's lock
+CHECKPOINT_WAIT_MS = 5000  # how long a purge waits for readers to let go of SQLite's write-ahead log
 ERASING_REVISION = "0010"  # purged replies are erased from here on (secure_delete); older ones are rewritten once
 COUNT_NAMES = ("likes", "reposts", "replies", "quotes", "views")  # the fields of Counts, as columns
 
@@ -1368,11 +1370,15 @@ class Ledger:
         False if a reader held on to it for the whole busy timeout."""
         # On the driver's own connection: a checkpoint cannot run inside the transaction SQLAlchemy would begin.
         connection = self.engine.raw_connection()
+        driver: Any = connection.driver_connection
         try:
-            busy, _, _ = connection.driver_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()  # type: ignore[union-attr]
+            # While it waits for readers it holds off new writers (a daemon's claims): wait briefly, not 30 s.
+            driver.execute(f"PRAGMA busy_timeout={CHECKPOINT_WAIT_MS}")
+            busy, _, _ = driver.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
         except sqlite3.Error as exc:
             raise LedgerUnavailable(redact(f"the database cannot be reached: {_first_line(exc)}")) from None
         finally:
+            driver.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
             connection.close()
         return not busy
 
@@ -1636,7 +1642,7 @@ def _chunks(values: list[str], size: int = 500) -> Iterator[list[str]]:
 
 _SQLITE_PRAGMAS = (
     "journal_mode=WAL",
-    "busy_timeout=30000",
+    f"busy_timeout={BUSY_TIMEOUT_MS}",
     "synchronous=FULL",
     "foreign_keys=ON",
     # What is deleted (a purged reply) is overwritten with zeros, not left in free space. Debian
