@@ -1345,8 +1345,8 @@ class Ledger:
         Erased, not only deleted: on SQLite every connection runs with `secure_delete` (freed
         space is overwritten with zeros), and the write-ahead log, which still holds the pages as
         they were written, is checkpointed into the file and truncated. On PostgreSQL the rows are
-        deleted at once; their bytes stay in the table's file until VACUUM (autovacuum) reclaims
-        the space (README, "Personal data and retention")."""
+        deleted at once; their bytes stay in the table's file until new rows overwrite them, and no
+        VACUUM is run here (README, "Personal data and retention")."""
         with self._tx() as conn:
             old = replies.c.at < before
             unhandled = conn.execute(
