@@ -2,7 +2,8 @@
 
 Settings: `url` (a ${SECRET} reference where the URL is the credential, as with Slack and
 Discord), `format` (`json` | `slack` | `discord` | `teams`, default `json`), `secret` (shared
-HMAC key, `json` only), `headers` (extra request headers, optional).
+HMAC key, or a list of them while one is rotated; `json` only), `headers` (extra request headers,
+optional).
 
 Format `json` (documented for receivers in docs/webhooks.md), schema `campaign-scheduler.post/1`:
 
@@ -12,12 +13,17 @@ Format `json` (documented for receivers in docs/webhooks.md), schema `campaign-s
      "card": {"title": "...", "description": "..."} | null, "sent_at": "2024-11-19T08:00:00.000Z"}
 
     Headers: Content-Type: application/json; charset=utf-8, Idempotency-Key: <key>, and with a
-    `secret` X-Campaign-Signature-256: sha256=<hex HMAC-SHA256 of the raw body bytes>. Fields may
-    be added within /1; a change in meaning or a removal makes /2. A receiver may answer
-    {"id": ..., "url": ...}; they become the receipt.
+    `secret` the Standard Webhooks signature (standardwebhooks.com): webhook-id: <key> (the same
+    for every try of one delivery, so a receiver can drop a repeat), webhook-timestamp: <Unix
+    seconds at sending>, webhook-signature: v1,<base64 HMAC-SHA256 of "id.timestamp.body">, one
+    per secret, space-separated. Deprecated, for one release: X-Campaign-Signature-256:
+    sha256=<hex HMAC-SHA256 of the body alone>, with the first secret; it can be replayed.
+    Fields may be added within /1; a change in meaning or a removal makes /2. A receiver may
+    answer {"id": ..., "url": ...}; they become the receipt.
 
-    A receiver verifies the signature before parsing: HMAC-SHA256 of the body bytes exactly as
-    received, keyed with the shared secret, compared with `hmac.compare_digest` (see `verify`).
+    A secret `whsec_<base64>` is a Standard Webhooks secret: its key is the decoded bytes. Any
+    other string (what this setting always held) is used as its UTF-8 bytes, so no receiver has
+    to change its secret to move to the new headers (docs/webhooks.md shows both).
 
 Formats `slack` ({"text"}), `discord` ({"content"} to `url?wait=true`, so the created message
 and its id come back) and `teams` (an Adaptive Card message) send the text only: their limits
@@ -31,6 +37,8 @@ lookup: an InDoubt webhook post is settled by a person.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import hmac
 import json
@@ -42,6 +50,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import requests
+from standardwebhooks import Webhook
 
 from scheduler.channels._secretguard import detached, guard_urllib3_logs
 from scheduler.channels.base import Channel, Receipt
@@ -55,7 +64,8 @@ log = logging.getLogger(__name__)
 
 SCHEMA = "campaign-scheduler.post/1"
 FORMATS = ("json", "slack", "discord", "teams")
-SIGNATURE_HEADER = "X-Campaign-Signature-256"
+SIGNATURE_HEADER = "X-Campaign-Signature-256"  # deprecated: the body alone, replayable; dropped in the next release
+SECRET_PREFIX = "whsec_"  # a Standard Webhooks secret: base64 of the key's bytes
 DISCORD_MAX = 2000  # characters of `content`
 SLACK_MAX = 40_000  # characters of `text`; Slack truncates longer messages
 TEAMS_MAX_MESSAGE = 28_000  # bytes of the whole message: Teams documents "28 KB"
@@ -76,22 +86,22 @@ class WebhookChannel(Channel):
         super().__init__(name, settings)
         self.url = str(settings.get("url") or "").strip()
         self.format = str(settings.get("format") or "json")
-        secret = settings.get("secret")
-        self._secret = str(secret) if secret else None
+        self._secrets = _secrets(name, settings.get("secret"))
+        self._signers = [Webhook(_key(name, secret)) for secret in self._secrets]
         extra = settings.get("headers") or {}
         if not self.url.startswith(("https://", "http://")):
             raise ConfigError(f"channel {name}: webhook `url` must be an http(s) URL")
         if self.format not in FORMATS:
             raise ConfigError(f"channel {name}: webhook `format` must be one of {', '.join(FORMATS)}")
-        if self._secret and self.format != "json":
+        if self._secrets and self.format != "json":
             raise ConfigError(f"channel {name}: `secret` signs the json format only")
         if not isinstance(extra, Mapping):
             raise ConfigError(f"channel {name}: webhook `headers` must be a mapping")
         self._headers = {str(key): str(value) for key, value in extra.items()}
         for part in _url_secrets(self.url):
             remember(part)
-        if self._secret:
-            remember(self._secret)
+        for secret in self._secrets:
+            remember(secret)
         for key, value in self._headers.items():
             if _SECRET_HEADER.search(key):
                 remember(value)
@@ -127,12 +137,22 @@ class WebhookChannel(Channel):
             "Content-Type": "application/json; charset=utf-8",
             "Idempotency-Key": key,
         }
-        if self._secret:
-            headers[SIGNATURE_HEADER] = sign(self._secret, body)
+        if self._secrets:
+            headers.update(self._signed(key, datetime.now(UTC), body))
         response = self._send("POST", url, may_publish=True, data=body, headers=headers)
         receipt = self._receipt(response)
         log.info("published %s on %s (%s webhook)", post.post, self.name, self.format)
         return receipt
+
+    def _signed(self, message_id: str, at: datetime, body: bytes) -> dict[str, str]:
+        """The signature headers: Standard Webhooks' (one signature per secret, so a receiver holding
+        either key during a rotation verifies) and, for one more release, the old body-only one."""
+        return {
+            "webhook-id": message_id,
+            "webhook-timestamp": str(int(at.timestamp())),
+            "webhook-signature": " ".join(signer.sign(message_id, at, body) for signer in self._signers),
+            SIGNATURE_HEADER: sign(self._secrets[0], body),
+        }
 
     def check(self) -> str:
         """HEAD the URL: any answer but 404/410 or 5xx proves a receiver is there. Never posts."""
@@ -232,8 +252,37 @@ class WebhookChannel(Channel):
         return retry_after(response)
 
 
+def _secrets(name: str, value: Any) -> list[str]:
+    """The `secret` setting as a list: one secret, or several while one is rotated (the first also
+    keys the deprecated header)."""
+    if value is None or value == "" or value == []:
+        return []
+    found = value if isinstance(value, list) else [value]
+    if not all(isinstance(item, str) and item for item in found):
+        raise ConfigError(f"channel {name}: webhook `secret` must be a secret, or a list of secrets while rotating one")
+    return list(found)
+
+
+def _key(name: str, secret: str) -> bytes:
+    """The HMAC key of a secret: `whsec_` + base64 is Standard Webhooks' form, decoded; any other
+    string is the key as UTF-8, as this setting always was."""
+    if not secret.startswith(SECRET_PREFIX):
+        return secret.encode("utf-8")
+    try:
+        key = base64.b64decode(secret.removeprefix(SECRET_PREFIX), validate=True)
+    except (binascii.Error, ValueError):
+        key = b""
+    if not key:
+        # The secret itself stays out of the message.
+        raise ConfigError(
+            f"channel {name}: a webhook `secret` that starts with {SECRET_PREFIX} must go on with a key in base64"
+            " (docs/webhooks.md shows how to make one)"
+        )
+    return key
+
+
 def sign(secret: str, body: bytes) -> str:
-    """The signature header value for `body`: "sha256=" + hex HMAC-SHA256 with `secret`."""
+    """The deprecated signature header value for `body`: "sha256=" + hex HMAC-SHA256 with `secret`."""
     return "sha256=" + hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
 
 

@@ -180,7 +180,8 @@ def replies_handle(obj: Context, reply_id: int, note: str | None) -> None:
 @click.option("--older-than", "older", required=True, metavar="DURATION", help="e.g. 90d, 90 days, 12 weeks.")
 @pass_context
 def replies_purge(obj: Context, older: str) -> None:
-    """Delete every reply written longer ago than DURATION (handled or not): replies are personal data."""
+    """Erase every reply written longer ago than DURATION (handled or not) and the alerts about them:
+    replies are personal data (README, "Personal data and retention")."""
     from scheduler import settings
 
     text = older.strip()
@@ -192,7 +193,15 @@ def replies_purge(obj: Context, older: str) -> None:
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--older-than") from None
     ledger = open_ledger(obj.root)
-    deleted, unhandled = ledger.purge_replies(ledger.clock() - age)
+    purged = ledger.purge_replies(ledger.clock() - age)
     ledger.close()
-    tail = f", {unhandled} of them never handled" if unhandled else ""
-    click.echo(f"deleted {plural(deleted, 'reply', 'replies')} written more than {older.strip()} ago{tail}")
+    tail = f", {purged.unhandled} of them never handled" if purged.unhandled else ""
+    click.echo(f"deleted {plural(purged.replies, 'reply', 'replies')} written more than {older.strip()} ago{tail}")
+    if purged.alerts:
+        click.echo(f"deleted {plural(purged.alerts, 'watch-list alert')} about them")
+    if not purged.log_emptied:
+        click.echo(
+            "the database's write-ahead log (campaign.db-wal) may still hold them: a reader kept it busy; "
+            "run the purge again in a moment, or stop the daemon first",
+            err=True,
+        )

@@ -60,6 +60,9 @@ from scheduler.publish.states import FOR_A_PERSON, OPEN, Attempted, State
 from scheduler.secrets import redact
 
 MIN_SQLITE = (3, 35, 0)  # UPDATE … RETURNING
+BUSY_TIMEOUT_MS = 30_000  # how long a SQLite statement waits for another connection's lock
+CHECKPOINT_WAIT_MS = 5000  # how long a purge waits for readers to let go of SQLite's write-ahead log
+ERASING_REVISION = "0010"  # purged replies are erased from here on (secure_delete); older ones are rewritten once
 COUNT_NAMES = ("likes", "reposts", "replies", "quotes", "views")  # the fields of Counts, as columns
 
 
@@ -159,6 +162,7 @@ alerts = Table(
     Column("channel", String(100)),
     Column("message", Text, nullable=False),
     Column("unsent", Boolean, nullable=False, default=False),  # the webhook has yet to receive it
+    Column("reply_id", Integer),  # a watch-list alert's reply: purged with it (no foreign key: the reply goes first)
 )
 actions = Table(
     "actions",
@@ -276,6 +280,7 @@ class NewAlert:
     kind: str
     message: str
     unsent: bool
+    reply_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -367,6 +372,18 @@ class Alert:
     channel: str | None
     message: str
     unsent: bool
+    reply_id: int | None = None  # the reply a watch-list alert is about
+
+
+@dataclass(frozen=True)
+class Purged:
+    """What `purge_replies` erased: replies (and how many no one had handled), their alerts, and
+    whether SQLite's write-ahead log was emptied (False: a reader kept it; the next checkpoint will)."""
+
+    replies: int
+    unhandled: int
+    alerts: int
+    log_emptied: bool = True
 
 
 @dataclass(frozen=True)
@@ -529,12 +546,47 @@ class Ledger:
         """Bring the schema to the newest revision (Alembic)."""
         from alembic import command
         from alembic.config import Config
+        from alembic.runtime.migration import MigrationContext
+        from alembic.script import ScriptDirectory
 
         config = Config()
         config.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
         with self._tx() as conn:
+            before = MigrationContext.configure(conn).get_current_revision()
             config.attributes["connection"] = conn
             command.upgrade(config, "head")
+        if before is not None:
+            applied = ScriptDirectory.from_config(config).iterate_revisions("head", before)
+            if ERASING_REVISION in {script.revision for script in applied}:
+                self._rewrite_reply_tables()
+
+    def _rewrite_reply_tables(self) -> None:
+        """Once, on the upgrade that brings secure_delete: rewrite what holds replies, so that those
+        purged before (without it) leave nothing in the free space of the files."""
+        try:
+            if self.is_sqlite:
+                connection = self.engine.raw_connection()
+                try:
+                    connection.driver_connection.execute("VACUUM")  # type: ignore[union-attr]
+                finally:
+                    connection.close()
+                self._empty_wal()
+                return
+            with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                conn.exec_driver_sql("VACUUM FULL replies, alerts")  # not in a transaction; a moment's lock
+        except (sqlite3.Error, DBAPIError) as exc:
+            reason = _first_line(exc.orig or exc) if isinstance(exc, DBAPIError) else _first_line(exc)
+            command = (
+                "`sqlite3 campaign.db VACUUM` with the daemon stopped"
+                if self.is_sqlite
+                else "`VACUUM FULL replies, alerts`"
+            )
+            raise LedgerUnavailable(
+                redact(
+                    f"the schema is upgraded, but clearing the replies purged before failed ({reason}):"
+                    f" they may linger in free space until you run {command}"
+                )
+            ) from None
 
     def check_schema(self) -> None:
         from alembic.runtime.migration import MigrationContext
@@ -1068,6 +1120,8 @@ class Ledger:
         self, conn: Connection, alert: NewAlert, post: str | None, channel: str | None, now: datetime
     ) -> int:
         values = {"at": now, "kind": alert.kind, "post": post, "channel": channel, "message": redact(alert.message)}
+        if alert.reply_id is not None:
+            values["reply_id"] = alert.reply_id
         new_id: int = conn.execute(alerts.insert().values(unsent=alert.unsent, **values)).inserted_primary_key[0]  # type: ignore[index]
         return new_id
 
@@ -1263,7 +1317,16 @@ class Ledger:
             ).rowcount
             if not marked:
                 return None
-            return self._insert_alert(conn, NewAlert("reply", message, unsent), reply.post, reply.channel, now)
+            alert = NewAlert("reply", message, unsent, reply_id=reply.id)
+            return self._insert_alert(conn, alert, reply.post, reply.channel, now)
+
+    def published_url(self, delivery_id: int) -> str | None:
+        """The link to a published send (its receipt), if the network gave one."""
+        with self._tx(read=True) as conn:
+            url: str | None = conn.execute(
+                select(deliveries.c.receipt_url).where(deliveries.c.id == delivery_id)
+            ).scalar_one_or_none()
+            return url
 
     def handle_reply(self, reply_id: int, by: Actor, now: datetime, note: str | None = None) -> StoredReply | None:
         """Mark a reply handled by `by` (a second time keeps the first); None if there is no such reply."""
@@ -1276,15 +1339,48 @@ class Ledger:
             row = conn.execute(select(replies).where(replies.c.id == reply_id)).first()
             return None if row is None else StoredReply(**row._asdict())
 
-    def purge_replies(self, before: datetime) -> tuple[int, int]:
-        """Delete every reply written before `before`: (how many, of which no one had handled)."""
+    def purge_replies(self, before: datetime) -> Purged:
+        """Erase every reply written before `before`, handled or not, and the alerts about them.
+
+        Erased, not only deleted: on SQLite every connection runs with `secure_delete` (freed
+        space is overwritten with zeros), and the write-ahead log, which still holds the pages as
+        they were written, is checkpointed into the file and truncated. On PostgreSQL the rows are
+        deleted at once; their bytes stay in the table's file until new rows overwrite them, and no
+        VACUUM is run here (README, "Personal data and retention")."""
         with self._tx() as conn:
             old = replies.c.at < before
             unhandled = conn.execute(
                 select(func.count()).select_from(replies).where(old, replies.c.handled_at.is_(None))
             ).scalar_one()
+            about = select(replies.c.id).where(old)
+            # Alerts recorded before reply_id existed name no reply: those of the same age go too.
+            gone = conn.execute(
+                alerts.delete().where(
+                    alerts.c.kind == "reply",
+                    or_(alerts.c.reply_id.in_(about), and_(alerts.c.reply_id.is_(None), alerts.c.at < before)),
+                )
+            ).rowcount
             deleted = conn.execute(replies.delete().where(old)).rowcount
-            return deleted, unhandled
+        emptied = self._empty_wal() if self.is_sqlite else True
+        return Purged(deleted, unhandled, gone, emptied)
+
+    def _empty_wal(self) -> bool:
+        """Copy SQLite's write-ahead log into the file and truncate it to nothing: the log keeps
+        every page as it was written (a deleted reply's text too) until a checkpoint reuses it.
+        False if a reader held on to it for the whole busy timeout."""
+        # On the driver's own connection: a checkpoint cannot run inside the transaction SQLAlchemy would begin.
+        connection = self.engine.raw_connection()
+        driver: Any = connection.driver_connection
+        try:
+            # While it waits for readers it holds off new writers (a daemon's claims): wait briefly, not 30 s.
+            driver.execute(f"PRAGMA busy_timeout={CHECKPOINT_WAIT_MS}")
+            busy, _, _ = driver.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        except sqlite3.Error as exc:
+            raise LedgerUnavailable(redact(f"the database cannot be reached: {_first_line(exc)}")) from None
+        finally:
+            driver.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            connection.close()
+        return not busy
 
     # ------------------------------------------------------------------ operators
 
@@ -1544,6 +1640,17 @@ def _chunks(values: list[str], size: int = 500) -> Iterator[list[str]]:
         yield values[start : start + size]
 
 
+_SQLITE_PRAGMAS = (
+    "journal_mode=WAL",
+    f"busy_timeout={BUSY_TIMEOUT_MS}",
+    "synchronous=FULL",
+    "foreign_keys=ON",
+    # What is deleted (a purged reply) is overwritten with zeros, not left in free space. Debian
+    # builds SQLite with this on; other builds (macOS, python.org, Windows) leave it off.
+    "secure_delete=ON",
+)
+
+
 def _engine(url: str, *, deferred: bool = False) -> Engine:
     if url.startswith("sqlite"):
         if sqlite3.sqlite_version_info < MIN_SQLITE:
@@ -1555,7 +1662,7 @@ def _engine(url: str, *, deferred: bool = False) -> Engine:
         @event.listens_for(engine, "connect")
         def _connect(dbapi_connection: Any, _record: Any) -> None:
             dbapi_connection.isolation_level = None  # SQLAlchemy's "begin" below decides
-            for pragma in ("journal_mode=WAL", "busy_timeout=30000", "synchronous=FULL", "foreign_keys=ON"):
+            for pragma in _SQLITE_PRAGMAS:
                 dbapi_connection.execute(f"PRAGMA {pragma}")
 
         @event.listens_for(engine, "begin")

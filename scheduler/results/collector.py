@@ -17,7 +17,7 @@ thread of its own, `Collector.run`), `campaign collect` and a rehearsal on a sim
   once, in an alert (once in the ledger's life, so a restart or `collect --once` does not repeat
   it), and its replies are not asked for again until its settings change or the process restarts;
   its counts go on.
-- Replies are personal data: nothing here logs their text or author.
+- Replies are personal data: nothing here logs their text, author or link, nor puts them in an alert.
 """
 
 from __future__ import annotations
@@ -275,7 +275,7 @@ class Collector:
         helplines = self._watch.helplines or "Veilig Thuis 0800-2000, De Kindertelefoon 0800-0432"
         alerted = 0
         for reply in self.ledger.stored_replies(watched=True):
-            message = _alert_text(reply, helplines)
+            message = _alert_text(reply, self.ledger.published_url(reply.delivery_id), helplines)
             alert_id = self.ledger.alert_reply(reply, message, now, unsent=self.alerter.has_webhook)
             if alert_id is None:
                 continue  # another daemon alerted it
@@ -390,10 +390,13 @@ def _read_every(age: timedelta) -> timedelta:
     return max(shortest, min(longest, age / 10))
 
 
-def _alert_text(reply: StoredReply, helplines: str) -> str:
-    """What the alert says: the link and the phrase from the team's list, never the reply's text or author."""
-    where = reply.url or f"reply {reply.remote_id}"
+def _alert_text(reply: StoredReply, post_url: str | None, helplines: str) -> str:
+    """What the alert says: the campaign's own post, the ledger's number of the reply and the phrase from
+    the team's list. Never the reply's text, author, link or network id: a Mastodon link and a Bluesky
+    id carry the author's handle, and alerts go to a webhook, the log and the alerts table."""
+    where = post_url or f"post {reply.post} on {reply.channel}"
     return (
-        f"a reply on {reply.network} matches the watch list ({reply.watch!r}): {where}; "
-        f"answer it by hand, with the helplines ({helplines}); then `campaign replies handle {reply.id}`"
+        f"reply #{reply.id} on {reply.network} to {where} matches the watch list ({reply.watch!r}); "
+        f"`campaign replies --unhandled` shows it: answer it by hand, with the helplines ({helplines}); "
+        f"then `campaign replies handle {reply.id}`"
     )

@@ -1,7 +1,9 @@
 """A fake webhook receiver over real HTTP on 127.0.0.1, in one of four flavours.
 
-`json`: verifies `X-Campaign-Signature-256` over the raw body when given a secret (401 if it does
-not match) and answers {"id"}; `slack`: answers 200 `ok`; `discord`: answers the created message
+`json`: when given a secret, verifies the Standard Webhooks headers (`webhook-id`,
+`webhook-timestamp`, `webhook-signature`) with the `standardwebhooks` package's own verifier, as a
+receiver would (401 if they are missing, do not match, or the timestamp is over 5 minutes off), or,
+with `legacy=True`, the deprecated `X-Campaign-Signature-256` over the body alone; answers {"id"}; `slack`: answers 200 `ok`; `discord`: answers the created message
 as JSON when called with `?wait=true`, else 204; `teams`: answers 200 `1`. A POST to any other
 path than the hook's gets Slack's 404 `no_service`.
 
@@ -22,6 +24,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from types import TracebackType
 from typing import Any
+
+from standardwebhooks import Webhook, WebhookVerificationError
 
 from tests.fakes.server import Background, owner, read_raw
 
@@ -48,8 +52,10 @@ class Received:
 class FakeWebhook:
     """One webhook URL. `received` holds every request, `posted` those that made a message."""
 
-    def __init__(self, *, flavor: str = "json", secret: str | None = None, path: str = "/hooks/T1/B2/x") -> None:
-        self.flavor, self.secret, self.path = flavor, secret, path
+    def __init__(
+        self, *, flavor: str = "json", secret: str | None = None, path: str = "/hooks/T1/B2/x", legacy: bool = False
+    ) -> None:
+        self.flavor, self.secret, self.path, self.legacy = flavor, secret, path, legacy
         self.head_status = 405
         self.received: list[Received] = []
         self.posted: list[Received] = []
@@ -99,16 +105,27 @@ class FakeWebhook:
                 return Reply(400, f"invalid_request: {request.path} {request.headers}")
             if request.path != self.path:
                 return Reply(404, "no_service")
-            if self.secret is not None:
-                expected = "sha256=" + hmac.new(self.secret.encode(), request.body, hashlib.sha256).hexdigest()
-                given = request.headers.get("x-campaign-signature-256", "")
-                if not hmac.compare_digest(expected, given):
-                    return Reply(401, {"error": "invalid signature"})
+            if self.secret is not None and not self.verifies(request):
+                return Reply(401, {"error": "invalid signature"})
             self.posted.append(request)
             if self._drop_next:
                 self._drop_next = False
                 return None
             return self._success(request)
+
+    def verifies(self, request: Received) -> bool:
+        """Whether `request` is signed with this receiver's secret, checked as a receiver would."""
+        assert self.secret is not None
+        if self.legacy:
+            expected = "sha256=" + hmac.new(self.secret.encode(), request.body, hashlib.sha256).hexdigest()
+            return hmac.compare_digest(expected, request.headers.get("x-campaign-signature-256", ""))
+        # A whsec_ secret goes to the library as it is; any other is its UTF-8 bytes (docs/webhooks.md).
+        key: str | bytes = self.secret if self.secret.startswith("whsec_") else self.secret.encode()
+        try:
+            Webhook(key).verify(request.body, request.headers, json_parse=False)
+        except WebhookVerificationError:
+            return False
+        return True
 
     def _success(self, request: Received) -> Reply:
         if self.flavor == "slack":

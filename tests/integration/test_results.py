@@ -184,7 +184,7 @@ def test_a_bluesky_429_rests_the_channel_until_its_ratelimit_reset(world: World)
     assert collector.collect(START + timedelta(hours=1, minutes=6)).snapshots == 1
 
 
-def test_a_reply_that_matches_the_watch_list_alerts_once_with_its_link_and_never_its_text(
+def test_a_reply_that_matches_the_watch_list_alerts_once_with_the_posts_link_and_never_its_text(
     world: World, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
@@ -196,7 +196,9 @@ def test_a_reply_that_matches_the_watch_list_alerts_once_with_its_link_and_never
     assert (done.replies, done.alerts) == (2, 1)
     assert len(world.hook.posted) == 1
     alert = world.hook.posted[0].json()
-    assert alert["kind"] == "reply" and reply_id in alert["message"] and "0800-2000" in alert["message"]
+    post_url = next(r.receipt_url for r in world.ledger.rows() if r.channel == "masto")
+    assert alert["kind"] == "reply" and "0800-2000" in alert["message"]
+    assert post_url and post_url in alert["message"] and reply_id not in alert["message"]
     # Read again later, and by a restarted daemon: kept once, alerted once.
     assert collector.collect(START + timedelta(minutes=30)).alerts == 0
     assert world.collector().collect(START + timedelta(hours=2)).alerts == 0
@@ -246,10 +248,47 @@ def test_purge_removes_the_replies_older_than_it_says_and_keeps_the_rest(world: 
     world.collector().collect(START + timedelta(hours=2))
     assert len(world.ledger.stored_replies()) == 2
     # Both were written (by the fake's clock) just now: none is older than a minute, both older than 0.
-    assert world.ledger.purge_replies(first.at - timedelta(minutes=1)) == (0, 0)
+    purged = world.ledger.purge_replies(first.at - timedelta(minutes=1))
+    assert (purged.replies, purged.unhandled) == (0, 0)
     later = max(r.at for r in world.ledger.stored_replies())
-    assert world.ledger.purge_replies(first.at + (later - first.at) / 2) == (1, 1)
+    purged = world.ledger.purge_replies(first.at + (later - first.at) / 2)
+    assert (purged.replies, purged.unhandled) == (1, 1)
     assert [r.text for r in world.ledger.stored_replies()] == ["tweede"]
+
+
+def test_a_watch_list_alert_names_no_one_and_purge_erases_the_reply_and_its_alert_from_disk(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    ids = world.published()
+    world.masto.add_reply(ids["masto"], "kim@elders.example", DISCLOSURE)
+    sky_uri = world.sky.add_reply(ids["sky"], "sam.bsky.social", "Ik word gepest, durf het niet te zeggen")
+    sky_did = sky_uri.split("/")[2]
+    world.masto.add_reply(ids["masto"], "fan@elders.example", "Mooie actie")
+    assert world.collector().collect(START + timedelta(minutes=10)).alerts == 2
+    # Who wrote it is nowhere in what the alert leaves behind: webhook, log, alerts table.
+    bodies = [hook.body.decode() for hook in world.hook.posted]
+    messages = [a.message for a in world.ledger.alerts()]
+    posts = {r.receipt_url for r in world.ledger.rows()}
+    assert len(bodies) == 2 and all(any(url and url in body for url in posts) for body in bodies)
+    for who in ("kim@elders.example", "sam.bsky.social", sky_did):
+        assert who not in caplog.text
+        assert all(who not in text for text in bodies + messages)
+
+    later = START + timedelta(days=1)
+    purged = world.ledger.purge_replies(later)
+    assert (purged.replies, purged.unhandled, purged.alerts, purged.log_emptied) == (3, 3, 2, True)
+    assert world.ledger.stored_replies() == []
+    assert [a for a in world.ledger.alerts() if a.kind == "reply"] == []
+    assert Alerter(world.ledger, world.hook.url).send_unsent(later, force=True) == 0
+    if world.ledger.is_sqlite:
+        # The bytes on disk, not only what a query sees: the file and its write-ahead log, read while the
+        # ledger is still open (as a running daemon keeps it: closing the last connection checkpoints by itself).
+        database = Path(world.ledger.url.split(":///", 1)[1])
+        raw = b"".join(path.read_bytes() for path in (database, Path(f"{database}-wal")) if path.exists())
+        assert b"Doorbreek de stilte" in raw  # these are the ledger's bytes
+        for gone in (DISCLOSURE, "Ik word gepest", "Mooie actie", "kim@elders.example", "sam.bsky.social", sky_did):
+            assert gone.encode() not in raw, gone
 
 
 def test_x_counts_come_from_public_metrics_and_a_deleted_post_is_absent() -> None:

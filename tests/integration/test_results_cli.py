@@ -105,7 +105,8 @@ def test_replies_are_listed_handled_with_who_and_when_and_purged(tmp_path: Path,
         "Help, ik durf het niet te zeggen",
         "https://example.nl/@kim/2",
     )
-    book.record_replies([(published, [NewReply(old, "mastodon", None), NewReply(new, "mastodon", "help")])], now)
+    kept = book.record_replies([(published, [NewReply(old, "mastodon", None), NewReply(new, "mastodon", "help")])], now)
+    book.alert_reply(kept[0], "reply #1 matches the watch list", now, unsent=False)
     book.close()
 
     listed = json.loads(campaign("replies", "--format", "json", db=db).stdout)
@@ -128,7 +129,10 @@ def test_replies_are_listed_handled_with_who_and_when_and_purged(tmp_path: Path,
     assert "WATCH LIST: 'help'" in text and "note: beantwoord met de hulplijnen" in text
 
     purged = campaign("replies", "purge", "--older-than", "90d", db=db)
-    assert purged.stdout.strip() == "deleted 1 reply written more than 90d ago, 1 of them never handled"
+    assert purged.stdout.splitlines() == [
+        "deleted 1 reply written more than 90d ago, 1 of them never handled",
+        "deleted 1 watch-list alert about them",
+    ]
     assert [r["author"] for r in json.loads(campaign("replies", "--format", "json", db=db).stdout)] == [
         "@kim@example.nl"
     ]

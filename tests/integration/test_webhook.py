@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import base64
 import logging
 import socket
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
+from standardwebhooks import Webhook, WebhookVerificationError
 
 from scheduler.channels.webhook import SCHEMA, WebhookChannel, verify
-from scheduler.errors import InDoubt, Rejected, RetryLater
+from scheduler.errors import ConfigError, InDoubt, Rejected, RetryLater
 from scheduler.posts import LinkCard, MediaItem, RenderedPost
 from scheduler.secrets import resolve
 from tests.fakes.webhook_server import FakeWebhook
+from tests.integration.daemon_helpers import campaign, now, states, write
 
 SENTINEL = "SENTINEL-SECRET-7c1d"
 TEXT = "Één 👩‍👧 #DoorbreekJIJDeStilte https://example.org/hulp"
@@ -83,6 +88,105 @@ def test_the_signature_verifies_over_the_raw_body_bytes(receiver: FakeWebhook, j
     assert "Één 👩‍👧".encode() in request.body  # signed as UTF-8, not as \\u escapes
     assert not verify(SENTINEL, request.body + b" ", signature)
     assert not verify("another-secret", request.body, signature)
+
+
+def test_the_standard_webhooks_signature_covers_the_delivery_id_the_time_and_the_body(
+    receiver: FakeWebhook, json_channel: WebhookChannel
+) -> None:
+    before = datetime.now(UTC)
+    json_channel.publish(post(), "cs-0123456789abcdef")
+    json_channel.publish(post(), "cs-0123456789abcdef")  # a person sends it again: the same id
+
+    first, again = receiver.posted  # both verified by the standardwebhooks package (the fake refuses otherwise)
+    assert first.headers["webhook-id"] == again.headers["webhook-id"] == "cs-0123456789abcdef"
+    assert int(before.timestamp()) - 1 <= int(first.headers["webhook-timestamp"]) <= datetime.now(UTC).timestamp()
+    assert first.headers["webhook-signature"].startswith("v1,")
+    receiver_side = Webhook(SENTINEL.encode())
+    receiver_side.verify(first.body, first.headers, json_parse=False)
+    changed = [
+        {**first.headers, "webhook-id": "cs-another"},
+        {**first.headers, "webhook-timestamp": str(int(first.headers["webhook-timestamp"]) + 1)},
+    ]
+    for headers in changed:
+        with pytest.raises(WebhookVerificationError):
+            receiver_side.verify(first.body, headers, json_parse=False)
+    with pytest.raises(WebhookVerificationError):
+        receiver_side.verify(first.body + b" ", first.headers, json_parse=False)
+
+
+def test_a_captured_request_is_refused_later_and_cannot_be_given_a_new_time(
+    receiver: FakeWebhook, json_channel: WebhookChannel
+) -> None:
+    json_channel.publish(post(), "cs-captured")
+    (captured,) = receiver.posted
+    headers = {k: v for k, v in captured.headers.items() if k not in ("host", "content-length")}
+    # The same request, as if captured ten minutes ago (signed then with the same key).
+    then = datetime.now(UTC) - timedelta(minutes=10)
+    old = {
+        **headers,
+        "webhook-timestamp": str(int(then.timestamp())),
+        "webhook-signature": Webhook(SENTINEL.encode()).sign("cs-captured", then, captured.body),
+    }
+    refreshed = {**old, "webhook-timestamp": str(int(datetime.now(UTC).timestamp()))}
+    for replay in (old, refreshed):
+        answer = requests.post(receiver.url, data=captured.body, headers=replay, timeout=10)
+        assert answer.status_code == 401
+    assert len(receiver.posted) == 1
+
+
+def test_while_a_secret_is_rotated_both_keys_sign_and_either_receiver_verifies() -> None:
+    new = "whsec_" + base64.b64encode(b"a new key of thirty-two bytes!!!").decode()
+    for receiver_secret in (new, SENTINEL):
+        with FakeWebhook(flavor="json", secret=receiver_secret) as hook:
+            channel = make_channel(
+                {"url": hook.url, "secret": ["${NEW_SECRET}", "${OLD_SECRET}"]},
+                env={"NEW_SECRET": new, "OLD_SECRET": SENTINEL},
+            )
+            try:
+                channel.publish(post(), "cs-rotated")
+            finally:
+                channel.close()
+            (request,) = hook.posted
+            assert len(request.headers["webhook-signature"].split(" ")) == 2
+
+
+def test_the_daemon_signs_with_both_secrets_listed_in_channels_yml_while_one_is_rotated(tmp_path: Path) -> None:
+    with FakeWebhook(flavor="json", secret="the-old-secret") as hook:  # the receiver has not moved yet
+        channels = (
+            "channels:\n"
+            "  hook:\n"
+            f"    type: webhook\n    url: '{hook.url}'\n"
+            "    secret:\n      - ${HOOK_SECRET_NEW}\n      - ${HOOK_SECRET}\n"
+        )
+        write(
+            tmp_path,
+            {"p": (now() - timedelta(minutes=1), "Een bericht.")},
+            channels=channels,
+            default_channels="[hook]",
+        )
+        new = "whsec_" + base64.b64encode(b"the new key, thirty-two bytes..!").decode()
+        run = campaign(tmp_path, "run", "--once", env={"HOOK_SECRET_NEW": new, "HOOK_SECRET": "the-old-secret"})
+        assert run.returncode == 0, run.stderr
+        assert len(hook.posted) == 1
+    assert states(tmp_path) == {("p", "hook"): "published"}
+
+
+def test_the_old_body_only_header_is_still_sent_for_one_release_with_the_first_secret() -> None:
+    with FakeWebhook(flavor="json", secret=SENTINEL, legacy=True) as hook:
+        channel = make_channel({"url": hook.url, "secret": [SENTINEL, "the-other-secret"]})
+        try:
+            channel.publish(post(), "cs-legacy")
+        finally:
+            channel.close()
+        (request,) = hook.posted
+        assert verify(SENTINEL, request.body, request.headers["x-campaign-signature-256"])
+
+
+@pytest.mark.parametrize("secret", ["whsec_", "whsec_not base64!", ["ok-secret", 42]])
+def test_a_secret_that_cannot_be_a_key_is_refused_without_showing_it(secret: Any) -> None:
+    with pytest.raises(ConfigError) as refused:
+        make_channel({"url": "https://example.org/hook", "secret": secret})
+    assert "not base64" not in str(refused.value) and "ok-secret" not in str(refused.value)
 
 
 def test_idempotency_key_content_type_and_extra_headers_are_sent(

@@ -107,7 +107,10 @@ def test_replies_in_the_conversation_are_kept_and_a_match_alerts_once_without_th
     done = collector.collect(START + timedelta(minutes=10))
     assert (done.replies, done.alerts) == (2, 1)
     [alert] = [posted.json() for posted in world.hook.posted]
-    assert alert["kind"] == "reply" and f"https://x.com/kim/status/{disclosure_id}" in alert["message"]
+    # The campaign's own post, never the reply's link (it holds the author's username).
+    [own] = [r.receipt_url for r in world.ledger.rows()]
+    assert alert["kind"] == "reply" and own and own in alert["message"]
+    assert disclosure_id not in alert["message"] and "kim" not in alert["message"]
     # Read again, and by a restarted daemon: kept once, alerted once.
     assert collector.collect(START + timedelta(minutes=30)).alerts == 0
     assert world.collector().collect(START + timedelta(hours=2)).alerts == 0

@@ -135,7 +135,8 @@ def test_handling_records_who_and_when_and_purge_deletes_only_what_is_older(ledg
         "beantwoord",
     )
     assert ledger.handle_reply(999, Actor("anna", "laptop"), NOW) is None
-    assert ledger.purge_replies(NOW - timedelta(days=90)) == (1, 0)
+    purged = ledger.purge_replies(NOW - timedelta(days=90))
+    assert (purged.replies, purged.unhandled) == (1, 0)
     assert [r.remote_id for r in ledger.stored_replies()] == ["r-new"]
 
 
