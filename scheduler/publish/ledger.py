@@ -42,6 +42,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     and_,
+    case,
     create_engine,
     event,
     func,
@@ -1486,18 +1487,26 @@ class Ledger:
         checked, so attempts made at the same moment each count. Per key: the attempts in its window so
         far (this one included) and when that window began; a window older than `window` starts afresh."""
         upsert = sqlite_insert if self.is_sqlite else postgresql_insert
+        cutoff = now - window
+        stale = login_attempts.c.started_at <= cutoff
         counted = []
         with self._tx() as conn:
-            conn.execute(login_attempts.delete().where(login_attempts.c.started_at <= now - window))
-            for key in keys:
-                statement = (
-                    upsert(login_attempts)
-                    .values(key=key, started_at=now, count=1)
-                    .on_conflict_do_update(index_elements=["key"], set_={"count": login_attempts.c.count + 1})
-                    .returning(login_attempts.c.count, login_attempts.c.started_at)
-                )
+            for key in keys:  # always in the same order, so two attempts never wait on each other in a circle
+                insert = upsert(login_attempts).values(key=key, started_at=now, count=1)
+                statement = insert.on_conflict_do_update(
+                    index_elements=["key"],
+                    set_={
+                        "count": case((stale, 1), else_=login_attempts.c.count + 1),
+                        "started_at": case((stale, insert.excluded.started_at), else_=login_attempts.c.started_at),
+                    },
+                ).returning(login_attempts.c.count, login_attempts.c.started_at)
                 count, started = conn.execute(statement).one()
                 counted.append((int(count), started))
+            # Windows long over go; rows another attempt holds are left to a later one (never waited for).
+            old = select(login_attempts.c.key).where(stale)
+            if not self.is_sqlite:
+                old = old.with_for_update(skip_locked=True)
+            conn.execute(login_attempts.delete().where(login_attempts.c.key.in_(old.scalar_subquery())))
         return counted
 
     def forgive_login_attempt(self, forget: Sequence[str], refund: Sequence[str]) -> None:
