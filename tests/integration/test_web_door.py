@@ -172,6 +172,9 @@ def test_without_trust_forwarded_headers_have_no_effect(
             assert Client(served.url, {"X-Forwarded-For": "203.0.113.66"}).log_in("anna", WRONG).status_code == 401
         elsewhere = Client(served.url, {"X-Forwarded-For": "198.51.100.20"}).log_in("anna")
         assert elsewhere.status_code == 429
+        # The log says so once, for whoever wonders why the setting seems to do nothing.
+        assert wait_for(lambda: "forwarded headers from 127.0.0.1 ignored" in served.log.read_text(encoding="utf-8"))
+        assert served.log.read_text(encoding="utf-8").count("forwarded headers from") == 1
 
 
 @pytest.mark.parametrize(

@@ -223,13 +223,15 @@ def test_every_response_carries_the_security_headers_and_the_cookie_is_strict(ap
     assert response.headers["Referrer-Policy"] == "no-referrer"
     cookie = response.headers["Set-Cookie"]
     assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and "Secure" in cookie
-    plain = app.test_client().get("/login").headers["Set-Cookie"]
-    assert "Secure" not in plain  # plain HTTP on 127.0.0.1: a Secure cookie would never come back
+    assert response.headers["Strict-Transport-Security"].startswith("max-age=")
+    plain = app.test_client().get("/login")
+    assert "Secure" not in plain.headers["Set-Cookie"]  # plain HTTP on 127.0.0.1: a Secure cookie would never come back
+    assert "Strict-Transport-Security" not in plain.headers
 
 
 def test_login_never_redirects_to_another_site(app: Flask) -> None:
     client = app.test_client()
-    for target in ("https://evil.example/", "//evil.example/", "/\\evil.example"):
+    for target in ("https://evil.example/", "//evil.example/", "/\\evil.example", "/\r\nSet-Cookie: evil=1"):
         data = {"username": "anna", "password": PASSWORDS["anna"], "csrf_token": token(client), "next": target}
         assert client.post("/login", data=data).location == "/"
         client.post("/logout", data={"csrf_token": token(client, "/")})
