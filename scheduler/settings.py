@@ -56,7 +56,11 @@ SETTINGS = (
     Setting("CAMPAIGN_USERS", "", "the accounts file's content, for platforms without a disk"),
     Setting("CAMPAIGN_SESSION_SECRET", "", "signs the dashboard's login cookies; `serve` will not start without it"),
     Setting("CAMPAIGN_SESSION_HOURS", "12", "hours a dashboard login lasts"),
-    Setting("CAMPAIGN_TRUST_PROXY", "", "1: `serve` believes X-Forwarded-For/-Proto/-Host from one proxy in front"),
+    Setting(
+        "CAMPAIGN_TRUST_PROXY",
+        "",
+        "the proxy whose X-Forwarded-For/-Proto/-Host `serve` believes: 1 (this host), or addresses/networks",
+    ),
     Setting("PORT", "8000", "the port `campaign serve` listens on (set by most platforms)"),
     Setting(
         "CAMPAIGN_RESULT_AGES",

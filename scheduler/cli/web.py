@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import signal
 import sys
 
@@ -18,20 +19,25 @@ SECRET_HINT = "python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"
 @click.option("--threads", default=8, show_default=True, help="Requests served at the same time.")
 @click.option(
     "--trust-proxy",
-    is_flag=True,
-    help="Believe X-Forwarded-For/-Proto/-Host from one proxy in front (or $CAMPAIGN_TRUST_PROXY=1).",
+    is_flag=False,
+    flag_value="loopback",
+    default=None,
+    metavar="[ADDRESSES]",
+    help="Believe X-Forwarded-For/-Proto/-Host from the proxy in front: alone, one on this host; else its "
+    "addresses or networks, comma-separated (10.0.0.0/8). Default: $CAMPAIGN_TRUST_PROXY, else nobody.",
 )
 @pass_context
-def serve(obj: Context, host: str, port: int | None, threads: int, trust_proxy: bool) -> None:
+def serve(obj: Context, host: str, port: int | None, threads: int, trust_proxy: str | None) -> None:
     """The web dashboard: what is happening now, the calendar, and the crisis switch.
 
     Needs CAMPAIGN_SESSION_SECRET and at least one account (`campaign users add`).
     """
-    from waitress import serve as waitress_serve
+    from waitress import create_server
 
     from scheduler import settings
     from scheduler.errors import ConfigError
     from scheduler.web.app import MIN_SECRET, create_app
+    from scheduler.web.proxy import describe, trusted_networks
     from scheduler.web.site import Site
     from scheduler.web.users import Users
 
@@ -53,19 +59,44 @@ def serve(obj: Context, host: str, port: int | None, threads: int, trust_proxy: 
                 "no operator account yet: create the first one with `campaign users add NAME --role operator`"
             )
         hours = settings.get_int("CAMPAIGN_SESSION_HOURS")
+        proxies = trusted_networks(trust_proxy if trust_proxy is not None else settings.get("CAMPAIGN_TRUST_PROXY"))
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
     setup_logging(None, None, campaign_zone(obj))  # times in the campaign's zone, as the daemon logs them
-    trust_proxy = trust_proxy or settings.get("CAMPAIGN_TRUST_PROXY").lower() in ("1", "true", "yes")
     port = port or settings.get_int("PORT")
     ledger = open_ledger(obj.root)
-    app = create_app(Site(obj.root, ledger, users), secret, trust_proxy=trust_proxy, session_hours=hours)
-    click.echo(f"dashboard on http://{host}:{port}/ (campaign {obj.root})", err=True)
+    app = create_app(Site(obj.root, ledger, users), secret, trust_proxy=proxies, session_hours=hours)
+    try:
+        # waitress: a production WSGI server in pure Python, with threads (the page polls every second).
+        # It leaves forwarded headers to the app (scheduler.web.proxy decides whom to believe).
+        server = create_server(
+            app,
+            host=host,
+            port=port,
+            threads=threads,
+            ident="campaign",
+            expose_tracebacks=False,
+            clear_untrusted_proxy_headers=False,
+        )
+    except OSError as exc:
+        ledger.close()
+        taken = exc.errno == errno.EADDRINUSE
+        raise click.ClickException(
+            f"cannot listen on {host} port {port}: "
+            + ("another program is using that port" if taken else (exc.strerror or str(exc)))
+            + "; choose another with --port (or $PORT)"
+            + ("" if taken else ", or another address with --host")
+        ) from None
+    # Only now, with the port bound: the address printed is this dashboard's.
+    listening = f"http://{'[' + host + ']' if ':' in host else host}:{server.effective_port}/"
+    click.echo(
+        f"dashboard on {listening} (campaign {obj.root}); forwarded headers believed from: {describe(proxies)}",
+        err=True,
+    )
     # SIGTERM (a platform's stop) as Ctrl-C: waitress then lets the requests in flight finish.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
-        # waitress: a production WSGI server in pure Python, with threads (the page polls every second).
-        waitress_serve(app, host=host, port=port, threads=threads, ident="campaign", expose_tracebacks=False)
+        server.run()
     finally:
         ledger.close()
 

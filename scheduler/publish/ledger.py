@@ -42,6 +42,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     and_,
+    case,
     create_engine,
     event,
     func,
@@ -50,6 +51,8 @@ from sqlalchemy import (
     text,
     update,
 )
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.types import TypeDecorator
 
@@ -240,6 +243,22 @@ reply_polls = Table(  # when the replies of a published post were last read
     metadata,
     Column("delivery_id", Integer, ForeignKey("deliveries.id"), primary_key=True),
     Column("polled_at", UTCDateTime, nullable=False),
+)
+login_attempts = Table(  # the dashboard's login throttle, shared by every `serve` process on this ledger
+    "login_attempts",
+    metadata,
+    Column("key", String(300), primary_key=True),  # "pair:NAME|ADDRESS" or "address:ADDRESS"
+    Column("started_at", UTCDateTime, nullable=False, index=True),  # when this key's window began
+    Column("count", Integer, nullable=False),  # attempts in the window, counted before the password check
+)
+web_sessions = Table(  # the dashboard's logins: a session lives while its row does and has not ended
+    "web_sessions",
+    metadata,
+    Column("id", String(64), primary_key=True),  # SHA-256 of the session id the signed cookie carries
+    Column("account", String(64), nullable=False),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False, index=True),
+    Column("ended_at", UTCDateTime),  # logged out
 )
 
 
@@ -1556,6 +1575,64 @@ class Ledger:
                 detail = f"published ({published_url})" if published_url is not None else "not published"
                 _record(conn, "resolve", by, now, post=post, channel=channel, reason=reason, detail=detail)
         return done
+
+    # ------------------------------------------------------------------ the dashboard's logins
+
+    def count_login_attempt(self, keys: Sequence[str], now: datetime, window: timedelta) -> list[tuple[int, datetime]]:
+        """Count one login attempt against each of `keys`, in one transaction and before the password is
+        checked, so attempts made at the same moment each count. Per key: the attempts in its window so
+        far (this one included) and when that window began; a window older than `window` starts afresh."""
+        upsert = sqlite_insert if self.is_sqlite else postgresql_insert
+        cutoff = now - window
+        stale = login_attempts.c.started_at <= cutoff
+        counted = []
+        with self._tx() as conn:
+            for key in keys:  # always in the same order, so two attempts never wait on each other in a circle
+                insert = upsert(login_attempts).values(key=key, started_at=now, count=1)
+                statement = insert.on_conflict_do_update(
+                    index_elements=["key"],
+                    set_={
+                        "count": case((stale, 1), else_=login_attempts.c.count + 1),
+                        "started_at": case((stale, insert.excluded.started_at), else_=login_attempts.c.started_at),
+                    },
+                ).returning(login_attempts.c.count, login_attempts.c.started_at)
+                count, started = conn.execute(statement).one()
+                counted.append((int(count), started))
+            # Windows long over go; rows another attempt holds are left to a later one (never waited for).
+            old = select(login_attempts.c.key).where(stale)
+            if not self.is_sqlite:
+                old = old.with_for_update(skip_locked=True)
+            conn.execute(login_attempts.delete().where(login_attempts.c.key.in_(old.scalar_subquery())))
+        return counted
+
+    def forgive_login_attempt(self, forget: Sequence[str], refund: Sequence[str]) -> None:
+        """After a right password: the windows of `forget` end; `refund` gets back the attempt it was counted."""
+        with self._tx() as conn:
+            conn.execute(login_attempts.delete().where(login_attempts.c.key.in_(forget)))
+            conn.execute(
+                update(login_attempts)
+                .where(login_attempts.c.key.in_(refund), login_attempts.c.count > 0)
+                .values(count=login_attempts.c.count - 1)
+            )
+
+    def start_web_session(self, session_id: str, account: str, now: datetime, expires: datetime) -> None:
+        """Record a login (`session_id`: a digest, never what the cookie carries); ended ones are forgotten."""
+        with self._tx() as conn:
+            conn.execute(web_sessions.delete().where(web_sessions.c.expires_at <= now))
+            conn.execute(
+                web_sessions.insert().values(id=session_id, account=account, started_at=now, expires_at=expires)
+            )
+
+    def web_session_account(self, session_id: str, now: datetime) -> str | None:
+        """The account of a live session: recorded, not logged out, not expired; None otherwise."""
+        live = (web_sessions.c.id == session_id, web_sessions.c.ended_at.is_(None), web_sessions.c.expires_at > now)
+        with self._tx(read=True) as conn:
+            account: str | None = conn.execute(select(web_sessions.c.account).where(*live)).scalar()
+        return account
+
+    def end_web_session(self, session_id: str, now: datetime) -> None:
+        with self._tx() as conn:
+            conn.execute(update(web_sessions).where(web_sessions.c.id == session_id).values(ended_at=now))
 
 
 def _record(

@@ -2,16 +2,20 @@
 
 This module makes the app and guards it: who is logged in (signed session cookies), who may act
 (operators), CSRF tokens on every POST (Flask-WTF), failed logins slowed down, and the security
-headers of every response. The pages are in scheduler.web.pages, the actions in scheduler.web.actions;
-both reach the ledger, the files and the accounts through `site()`.
+headers of every response. A login is a session recorded in the ledger: the signed cookie carries its
+id, and a logout (or its hours running out) ends it for every copy of the cookie. The pages are in
+scheduler.web.pages, the actions in scheduler.web.actions; both reach the ledger, the files and the
+accounts through `site()`.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import secrets
 import time
-from datetime import timedelta
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask import Flask, Request, current_app, g, redirect, render_template, request, session, url_for
@@ -19,10 +23,10 @@ from flask.sessions import SecureCookieSessionInterface
 from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from jinja2 import ChoiceLoader, PackageLoader
-from werkzeug.middleware.proxy_fix import ProxyFix
 
 from scheduler.content.campaign import Campaign
 from scheduler.errors import ConfigError, LedgerError
+from scheduler.web.proxy import LOOPBACK, Network, ProxyGate
 from scheduler.web.site import Site, local_path, message, site
 from scheduler.web.words import words
 
@@ -41,6 +45,9 @@ HEADERS = {
     "X-Frame-Options": "DENY",  # for browsers without frame-ancestors
     "Cross-Origin-Opener-Policy": "same-origin",
 }
+# Over HTTPS only (a browser ignores it over HTTP). No includeSubDomains: other sites of the organisation
+# may live on sibling names, and this one has no say over them.
+HSTS = "max-age=31536000"
 
 
 class _SessionInterface(SecureCookieSessionInterface):
@@ -51,8 +58,12 @@ class _SessionInterface(SecureCookieSessionInterface):
         return bool(request.is_secure or app.config["SESSION_COOKIE_SECURE"])
 
 
-def create_app(site_: Site, secret: str, *, trust_proxy: bool = False, session_hours: int = 12) -> Flask:
-    """The dashboard over `site_`; `secret` signs the session cookies (at least MIN_SECRET characters)."""
+def create_app(
+    site_: Site, secret: str, *, trust_proxy: bool | Iterable[Network] = False, session_hours: int = 12
+) -> Flask:
+    """The dashboard over `site_`; `secret` signs the session cookies (at least MIN_SECRET characters).
+    `trust_proxy`: the networks of the proxies whose X-Forwarded-For/-Proto/-Host are believed (True: this
+    host's loopback); from any other peer those headers are dropped."""
     if len(secret) < MIN_SECRET:
         raise ValueError(f"the session secret needs at least {MIN_SECRET} characters")
     app = Flask(__name__)
@@ -76,8 +87,8 @@ def create_app(site_: Site, secret: str, *, trust_proxy: bool = False, session_h
     app.extensions["campaign"] = site_
     app.config["SESSION_LIFETIME_S"] = session_hours * 3600
     CSRFProtect(app)
-    if trust_proxy:
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
+    networks = LOOPBACK if trust_proxy is True else () if trust_proxy is False else tuple(trust_proxy)
+    app.wsgi_app = ProxyGate(app.wsgi_app, networks)  # type: ignore[method-assign]
 
     from scheduler.web import actions, feed, pages
 
@@ -113,11 +124,18 @@ def _who_is_it() -> ResponseReturnValue | None:
         return None
     g.campaign = site().campaign()
     g.user = None
-    name, key, since = session.get("user"), session.get("key"), session.get("since", 0)
+    name, key, since, sid = session.get("user"), session.get("key"), session.get("since", 0), session.get("sid")
     if isinstance(name, str):
         found = site().users.get(name)
         fresh = isinstance(since, int | float) and time.time() - since < current_app.config["SESSION_LIFETIME_S"]
-        if found is not None and found.fingerprint == key and fresh:
+        # The cookie's own checks first (no database trip for a stale one), then: not logged out.
+        if (
+            found is not None
+            and found.fingerprint == key
+            and fresh
+            and isinstance(sid, str)
+            and site().ledger.web_session_account(_digest(sid), datetime.now(UTC)) == found.name
+        ):
             g.user = found
         else:
             session.clear()
@@ -133,7 +151,14 @@ def _headers(response: Any) -> Any:
         response.headers.setdefault(name, value)
     if request.endpoint != "static":
         response.headers["Cache-Control"] = "no-store"
+    if request.is_secure:
+        response.headers["Strict-Transport-Security"] = HSTS
     return response
+
+
+def _digest(session_id: str) -> str:
+    """What the ledger keeps of a session id: a reader of the database cannot make a cookie of it."""
+    return hashlib.sha256(session_id.encode("ascii", "replace")).hexdigest()
 
 
 def _client(req: Request) -> str:
@@ -147,24 +172,28 @@ def _login() -> ResponseReturnValue:
         return render_template("login.html", error=None, next=target)
     name = request.form.get("username", "").strip()
     password = request.form.get("password", "")
-    keys = (f"account:{name.lower()}", f"address:{_client(request)}")
-    wait = site().throttle.wait(*keys)
+    wait = site().throttle.attempt(site().ledger, name, _client(request))
     if wait > 0:
         minutes = max(1, round(wait / 60))
         page = render_template("login.html", error=W["throttled"].format(minutes=minutes), next=target)
         return page, 429, {"Retry-After": str(int(wait) + 1)}
     found = site().users.verify(name, password) if name and password else None
     if found is None:
-        site().throttle.failed(*keys)
         return render_template("login.html", error=W["wrong_login"], next=target), 401
-    site().throttle.succeeded(keys[0])
+    site().throttle.succeeded(site().ledger, name, _client(request))
     session.clear()  # a fresh session (and CSRF token) for the new login
     session.permanent = True
-    session.update(user=found.name, key=found.fingerprint, since=int(time.time()), nonce=secrets.token_hex(8))
+    sid, now = secrets.token_urlsafe(32), datetime.now(UTC)
+    lifetime = timedelta(seconds=current_app.config["SESSION_LIFETIME_S"])
+    site().ledger.start_web_session(_digest(sid), found.name, now, now + lifetime)
+    session.update(user=found.name, key=found.fingerprint, since=int(now.timestamp()), sid=sid)
     return redirect(target)
 
 
 def _logout() -> ResponseReturnValue:
+    sid = session.get("sid")
+    if isinstance(sid, str):
+        site().ledger.end_web_session(_digest(sid), datetime.now(UTC))
     session.clear()
     return redirect(url_for("login"))
 

@@ -110,8 +110,9 @@ def operator_only(view: F) -> F:
 
 
 def local_path(target: str | None) -> str:
-    """`target` if it is a path on this site, else "/" (no open redirect through ?next=)."""
-    if not target:
+    """`target` if it is a path on this site, else "/" (no open redirect through ?next=; no control
+    character, which no header may carry)."""
+    if not target or any(ord(c) < 32 or ord(c) == 127 for c in target):
         return "/"
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") or "\\" in target:

@@ -13,6 +13,7 @@ import hashlib
 import os
 import re
 import tempfile
+import threading
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -29,6 +30,9 @@ MIN_PASSWORD = 12
 _hasher = PasswordHasher()
 # Verified when the name is unknown, so a wrong name costs as long as a wrong password.
 _DUMMY = _hasher.hash("no such account: this hash only spends the time a real one would")
+# Each check takes a core and 64 MiB: however many logins arrive at once, a process checks two at a
+# time and the others wait their turn (the login throttle keeps each address's share small).
+_checking = threading.BoundedSemaphore(2)
 
 
 class Role(StrEnum):
@@ -127,7 +131,8 @@ class Users:
         """The account if `password` is its password; None otherwise (taking as long either way)."""
         user = self.get(name)
         try:
-            _hasher.verify(user.password_hash if user else _DUMMY, password)
+            with _checking:
+                _hasher.verify(user.password_hash if user else _DUMMY, password)
         except (VerificationError, InvalidHashError):
             return None
         return user

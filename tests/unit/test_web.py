@@ -44,9 +44,9 @@ channels:
 
 class Clock:
     def __init__(self) -> None:
-        self.now = 0.0
+        self.now = datetime.now(UTC)
 
-    def __call__(self) -> float:
+    def __call__(self) -> datetime:
         return self.now
 
 
@@ -92,7 +92,7 @@ def clock() -> Clock:
 @pytest.fixture
 def app(root: Path, ledger: Ledger, users_file: Path, clock: Clock, monkeypatch: pytest.MonkeyPatch) -> Flask:
     monkeypatch.setenv("TELEGRAM_TOKEN", SENTINEL)
-    site = Site(root, ledger, Users(users_file), throttle=Throttle(allowed=5, window=900, clock=clock))
+    site = Site(root, ledger, Users(users_file), throttle=Throttle(per_pair=5, per_address=5, window=900, clock=clock))
     return create_app(site, SECRET, trust_proxy=True)
 
 
@@ -133,7 +133,7 @@ def test_a_wrong_password_is_refused_and_repeated_failures_are_throttled(app: Fl
     )
     assert throttled.status_code == 429  # even the right password waits
     assert int(throttled.headers["Retry-After"]) > 0
-    clock.now += 901
+    clock.now += timedelta(seconds=901)
     assert log_in(client, "anna") == 302
 
 
@@ -223,13 +223,15 @@ def test_every_response_carries_the_security_headers_and_the_cookie_is_strict(ap
     assert response.headers["Referrer-Policy"] == "no-referrer"
     cookie = response.headers["Set-Cookie"]
     assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and "Secure" in cookie
-    plain = app.test_client().get("/login").headers["Set-Cookie"]
-    assert "Secure" not in plain  # plain HTTP on 127.0.0.1: a Secure cookie would never come back
+    assert response.headers["Strict-Transport-Security"].startswith("max-age=")
+    plain = app.test_client().get("/login")
+    assert "Secure" not in plain.headers["Set-Cookie"]  # plain HTTP on 127.0.0.1: a Secure cookie would never come back
+    assert "Strict-Transport-Security" not in plain.headers
 
 
 def test_login_never_redirects_to_another_site(app: Flask) -> None:
     client = app.test_client()
-    for target in ("https://evil.example/", "//evil.example/", "/\\evil.example"):
+    for target in ("https://evil.example/", "//evil.example/", "/\\evil.example", "/\r\nSet-Cookie: evil=1"):
         data = {"username": "anna", "password": PASSWORDS["anna"], "csrf_token": token(client), "next": target}
         assert client.post("/login", data=data).location == "/"
         client.post("/logout", data={"csrf_token": token(client, "/")})
@@ -283,7 +285,18 @@ def test_while_the_ledger_cannot_be_reached_pages_say_so_and_health_is_503(
     app = create_app(Site(root, away, Users(users_file)), SECRET)
     client = app.test_client()
     assert client.get("/health").status_code == 503
-    log_in(client, "anna")
+    data = {"username": "anna", "password": PASSWORDS["anna"], "csrf_token": token(client)}
+    refused = client.post("/login", data=data)  # the login's throttle and session live in the ledger
+    assert refused.status_code == 503 and "niet bereikbaar" in refused.get_data(as_text=True)
+
+    (tmp_path / "db").mkdir()
+    going = Ledger(f"sqlite:///{tmp_path / 'db' / 'ledger.db'}")
+    going.upgrade()
+    app = create_app(Site(root, going, Users(users_file)), SECRET)
+    client = app.test_client()
+    assert log_in(client, "anna") == 302
+    (tmp_path / "db").rename(tmp_path / "db-gone")
+    going.close()  # its next connection finds no database
     response = client.get("/")
     assert response.status_code == 503 and "niet bereikbaar" in response.get_data(as_text=True)
     assert client.get("/now.json").status_code == 503

@@ -2,14 +2,14 @@
 recorded before lose the reply's link, which held its author's handle.
 
 Revision ID: 0010
-Revises: 0006
+Revises: 0007
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0010"
-down_revision = "0006"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
