@@ -8,13 +8,14 @@ Every timeout here is a hang guard, not a measure of speed.
 from __future__ import annotations
 
 import re
+import signal
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 import requests
 
-from tests.integration.daemon_helpers import campaign, ledger, outbox, soon, wait_for, write
+from tests.integration.daemon_helpers import campaign, daemon, ledger, outbox, soon, wait_for, write
 from tests.integration.test_web_browser import serving, session_for
 
 # 10**12 loop turns: without a budget this renders for days, whoever asks for it
@@ -55,6 +56,18 @@ def test_run_once_sends_the_post_that_is_due_beside_a_runaway_template(tmp_path:
     done = campaign(root, "run", "--once", timeout=60)
     assert done.returncode == 0, done.stderr
     assert [m["text"] for m in outbox(root)] == ["Bel de hulplijn: 0800-2000."]
+
+
+def test_the_daemon_sends_the_post_that_is_due_beside_a_runaway_template(tmp_path: Path) -> None:
+    root = _campaign(tmp_path)
+    running = daemon(root)
+    try:
+        assert wait_for(lambda: len(outbox(root)) == 1, timeout=60)
+    finally:
+        running.send_signal(signal.SIGTERM)
+        _out, err = running.communicate(timeout=30)
+    assert [m["text"] for m in outbox(root)] == ["Bel de hulplijn: 0800-2000."]
+    assert TOO_LONG.search(err), err  # the daemon logs it, as any broken post
 
 
 @pytest.mark.slow
