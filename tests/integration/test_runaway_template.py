@@ -71,7 +71,7 @@ def test_the_daemon_sends_the_post_that_is_due_beside_a_runaway_template(tmp_pat
 
 
 @pytest.mark.slow
-def test_the_dashboard_answers_health_now_and_pause_while_calendars_wait_for_a_slow_plan(tmp_path: Path) -> None:
+def test_the_dashboard_answers_health_now_pause_and_resume_while_calendars_wait_for_a_slow_plan(tmp_path: Path) -> None:
     with serving(tmp_path) as dashboard:
         write(
             dashboard.root,
@@ -98,6 +98,9 @@ def test_the_dashboard_answers_health_now_and_pause_while_calendars_wait_for_a_s
             book = ledger(dashboard.root)
             try:
                 assert [p.reason for p in book.pauses()] == ["crisis: even stil"]
+                resumed = session.post(dashboard.url + "/resume", data={"csrf_token": token}, timeout=60)
+                assert resumed.status_code == 200
+                assert book.pauses() == []
             finally:
                 book.close()
             assert {f.result() for f in asked} <= {200, 503}
