@@ -76,9 +76,10 @@ class Site:
         """The plan as the files said at most PLAN_FRESH seconds ago."""
         return self._planned()[1]
 
-    def months(self) -> dict[str, list[Entry]]:
-        """The plan's sends (drafts left out, as in the preview) by local month (2027-11), in order."""
-        return self._planned()[2]
+    def plan_and_months(self) -> tuple[Plan, dict[str, list[Entry]]]:
+        """plan(), and its sends (drafts left out, as in the preview) by local month (2027-11), in order."""
+        _, plan, by_month = self._planned()
+        return plan, by_month
 
     def _planned(self) -> tuple[float, Plan, dict[str, list[Entry]]]:
         with self._plan_lock:
