@@ -10,6 +10,10 @@ context (documented in docs/writing-posts.md):
 Filters: `date(pattern)` and `time(pattern)` format in the post's language with Babel
 (`{{ date | date("EEEE d MMMM") }}` → "maandag 15 november").
 
+Rendering has a budget (MAX_STEPS loop turns and calls, MAX_SECONDS, MAX_WRITTEN characters
+written on the way, and no value bigger than MAX_OUTPUT): a template that would run for hours or
+fill the memory is an error on its line, like any other broken post, and never holds up a plan.
+
 Hashtags go on a line of their own after the body unless the body places `{{ hashtags }}`;
 a tag already in the body is not repeated; a channel's limit drops the excess with a warning.
 The same code renders for validate, preview and the daemon.
@@ -21,7 +25,9 @@ import functools
 import math
 import re
 import sys
-from collections.abc import Callable, Iterator, Mapping
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path, PurePosixPath, PureWindowsPath
@@ -34,9 +40,10 @@ from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, Undefine
 from jinja2.environment import Template
 from jinja2.exceptions import SecurityError
 from jinja2.parser import Parser
-from jinja2.runtime import Context
+from jinja2.runtime import Context, LoopContext
 from jinja2.sandbox import SandboxedEnvironment
 from jinja2.utils import missing
+from jinja2.visitor import NodeTransformer
 
 from scheduler.content import thread
 from scheduler.content.campaign import Campaign, ChannelConfig
@@ -47,8 +54,16 @@ from scheduler.posts import MediaItem, RenderedPost
 
 MAX_OUTPUT = 100_000  # characters a template may produce (and be)
 MAX_RANGE = 1_000  # items range() may produce in a template
+# The budget of one rendering. A post is at most MAX_OUTPUT characters, so a template that needs more
+# steps than this, or more than a second, is a mistake (loops inside loops), not a post; these bound
+# every plan: a runaway template costs a plan well under a second per send, not hours.
+MAX_STEPS = 100_000  # loop turns, calls and filters
+MAX_SECONDS = 1.0  # wall clock, checked at every step
+MAX_WRITTEN = 1_000_000  # characters written on the way: in macros, {% set %} blocks and the post itself
 _TEMPLATE_FILE = "<draft>"
 _LITERALS = "__literals__"
+_COUNTED = "__counted__"  # the loops' iterables go through this global (see _Budgeted)
+_JOINED = "__joined__"  # and `a ~ b` through this one
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _FORMAT_SPEC = re.compile(r"%(?:\([^)]*\))?[#0 +\-]*[\d.]*|\{[^{}]*:[^{}]*\}")  # printf and str.format widths
 _OTHER_TEMPLATES = (nodes.Include, nodes.Extends, nodes.Import, nodes.FromImport)
@@ -110,16 +125,84 @@ for _name, _value in [*vars(Undefined).items(), *vars(StrictUndefined).items()]:
         setattr(_Undefined, _name, _Undefined._fail_with_undefined_error)
 
 
+class _TooLong(_Refused):
+    """The template used up its budget (see MAX_STEPS): it runs too long."""
+
+
+class _Budget:
+    """What one rendering may still spend: steps, time and characters written."""
+
+    __slots__ = ("deadline", "steps", "written")
+
+    def __init__(self) -> None:
+        self.steps, self.deadline, self.written = MAX_STEPS, time.monotonic() + MAX_SECONDS, MAX_WRITTEN
+
+    def step(self) -> None:
+        self.steps -= 1
+        if self.steps < 0 or time.monotonic() > self.deadline:
+            # One message for both: which comes first depends on the machine's load.
+            raise _TooLong(f"more than {MAX_STEPS:,} steps (loop turns and calls) or {MAX_SECONDS:g} second")
+
+    def write(self, size: int) -> None:
+        self.written -= size
+        if self.written < 0:
+            raise _TooLong(f"it writes more than {MAX_WRITTEN:,} characters on the way (loops, macros, set blocks)")
+
+
+_budget: ContextVar[_Budget | None] = ContextVar("render_budget", default=None)
+
+
+def _step() -> None:
+    budget = _budget.get()
+    if budget is not None:
+        budget.step()
+
+
+def _counted(iterable: Any) -> Iterator[Any]:
+    """A loop's items, each one a step of the budget."""
+    budget = _budget.get()
+    for item in iterable:
+        if budget is not None:
+            budget.step()
+        yield item
+
+
+def _joined(*parts: Any) -> str:
+    """`a ~ b ~ c`, refused before it is made when it would be too long."""
+    texts = [str(part) for part in parts]
+    _check_size(sum(map(len, texts)), "~")
+    return "".join(texts)
+
+
+def _written(value: Any) -> Any:
+    """Every `{{ }}` on its way to the output (the environment's finalize): counted against MAX_WRITTEN."""
+    budget = _budget.get()
+    if budget is None:  # a constant, finalized when compiling
+        return value
+    text = str(value)
+    budget.write(len(text))
+    return text
+
+
+def _check_result(value: Any, what: str) -> Any:
+    """No value a step makes may be bigger than a post: anything bigger is of no use and may be huge."""
+    if isinstance(value, str | list | tuple | dict | set | frozenset):
+        _check_size(len(value), what)
+    return value
+
+
 class _Sandbox(SandboxedEnvironment):
     """The sandbox, also refusing to turn a small template into a huge string, number or loop.
 
     A writer's expressions only run when rendering (no constant folding at compile time), where
-    the output is counted; these checks stop single steps that would take long or use gigabytes.
+    the output is counted; these checks stop single steps that would take long or use gigabytes,
+    and the budget (_Budget) stops many small steps that would together take hours.
     """
 
-    intercepted_binops = frozenset({"*", "**", "%"})
+    intercepted_binops = frozenset({"*", "**", "%", "+"})
 
     def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
+        _step()
         if operator == "*":
             for sequence, times in ((left, right), (right, left)):
                 if isinstance(sequence, str | list | tuple) and isinstance(times, int):
@@ -130,19 +213,30 @@ class _Sandbox(SandboxedEnvironment):
             _check_size(right * (abs(left).bit_length() - 1) // 3, "**")  # about the digits of the result
         elif operator == "%" and isinstance(left, str):
             _check_size(_format_width(left), "%")
-        return super().call_binop(context, operator, left, right)
+        return _check_result(super().call_binop(context, operator, left, right), operator)
 
     def call(self, context: Context, obj: Any, /, *args: Any, **kwargs: Any) -> Any:
+        _step()
         method = getattr(obj, "__wrapped__", obj)  # str.format comes wrapped by the sandbox
-        if isinstance(getattr(method, "__self__", None), str):
-            name = method.__name__
+        owner = getattr(method, "__self__", None)
+        name = getattr(method, "__name__", "")
+        if isinstance(owner, str):
             if name in ("format", "format_map"):
-                _check_size(_format_width(method.__self__), name)
+                _check_size(_format_width(owner), name)
             elif name in ("center", "ljust", "rjust", "zfill", "expandtabs"):
-                tabs = method.__self__.count("\t") + 1 if name == "expandtabs" else 1
+                tabs = owner.count("\t") + 1 if name == "expandtabs" else 1
                 for size in (*args, *kwargs.values()):
                     _check_size(tabs * _size(size), name)
-        return super().call(context, obj, *args, **kwargs)
+            elif name == "join" and args:
+                args = (_sized_items(args[0], len(owner), name), *args[1:])
+            elif name == "replace" and len(args) >= 2:
+                _check_size(_replaced_size(owner, *args[:2]), name)
+        elif isinstance(obj, LoopContext) and args:  # loop(children) in a recursive loop: its turns count too
+            args = (_counted(args[0]), *args[1:])
+        result = _check_result(super().call(context, obj, *args, **kwargs), name or "a call")
+        if isinstance(owner, list | dict | set):  # append, extend, update: the value grew in place
+            _check_result(owner, name)
+        return result
 
 
 # Filters whose arguments set the size of the result: filter → that size, from the same arguments.
@@ -156,12 +250,43 @@ _FILTER_SIZES: dict[str, Callable[..., int]] = {
 
 
 def _sized_filter(name: str, function: Callable[..., Any]) -> Callable[..., Any]:
+    """The filter, as one step of the budget, refused when its arguments ask for a result that is too big."""
+    size = _FILTER_SIZES.get(name)
+
     @functools.wraps(function)  # keeps jinja_pass_arg
     def sized(*args: Any, **kwargs: Any) -> Any:
-        _check_size(_FILTER_SIZES[name](*args, **kwargs), name)
-        return function(*args, **kwargs)
+        _step()
+        if size is not None:
+            _check_size(size(*args, **kwargs), name)
+        if name == "join":  # join(eval_ctx, value, d="", attribute=None)
+            args = (args[0], _sized_items(args[1], len(str(args[2] if len(args) > 2 else kwargs.get("d", ""))), name))
+        elif name == "replace" and len(args) >= 4:  # replace(eval_ctx, s, old, new, count=None)
+            _check_size(_replaced_size(str(args[1]), args[2], args[3]), name)
+        elif name == "sum" and len(args) >= 2:  # sum(environment, iterable, attribute=None, start=0): of lists too
+            args = (args[0], _sized_items(args[1], 0, name), *args[2:])
+        return _check_result(function(*args, **kwargs), name)
 
     return sized
+
+
+def _sized_items(items: Any, between: int, what: str) -> Any:
+    """`items` as a list, refused when joining them (with `between` in between) would be too big."""
+    if not isinstance(items, Iterable) or isinstance(items, str):
+        return items
+    items = list(items)
+    _check_size(len(items), what)
+    total = between * max(len(items) - 1, 0)
+    for item in items:
+        total += len(item) if isinstance(item, str | list | tuple) else 0
+        _check_size(total, what)
+    return items
+
+
+def _replaced_size(text: str, old: Any, new: Any) -> int:
+    if not (isinstance(old, str) and isinstance(new, str)):
+        return 0
+    count = text.count(old) if old else len(text) + 1
+    return len(text) + count * (len(new) - len(old))
 
 
 def _size(value: Any) -> int:
@@ -199,14 +324,21 @@ class Renderer:
     def __init__(self, campaign: Campaign) -> None:
         self.campaign = campaign
         self.env = _Sandbox(
-            undefined=_Undefined, autoescape=False, trim_blocks=True, lstrip_blocks=True, optimized=False
+            undefined=_Undefined,
+            autoescape=False,
+            trim_blocks=True,
+            lstrip_blocks=True,
+            optimized=False,
+            finalize=_written,
         )
         self.env.globals["range"] = _bounded_range
+        self.env.globals[_COUNTED] = _counted
+        self.env.globals[_JOINED] = _joined
         del self.env.globals["lipsum"]  # random placeholder text: of no use in a post, and slow
-        for name in _FILTER_SIZES:
-            self.env.filters[name] = _sized_filter(name, self.env.filters[name])
         self.env.filters["date"] = self._format("EEEE d MMMM")
         self.env.filters["time"] = self._format("HH:mm")
+        for name, function in list(self.env.filters.items()):
+            self.env.filters[name] = _sized_filter(name, function)
         self._compiled: dict[str, _Compiled | _TemplateFailed] = {}
         self._shapes: dict[str, Template] = {}
         self._expanded: dict[tuple[str, ...], list[str]] = {}
@@ -354,6 +486,7 @@ class Renderer:
             try:
                 tree = self.env.parse(source)
                 _check_names(tree, self.env)
+                _Budgeted().visit(tree)
                 literals = _lift_literals(tree)
                 shape = repr(tree) + repr([node.lineno for node in tree.find_all(nodes.Node)])
                 template = self._shapes.get(shape)
@@ -384,6 +517,7 @@ class Renderer:
             return compiled.source
         chunks: list[str] = []
         size = 0
+        budget = _budget.set(_Budget())
         try:
             for chunk in compiled.template.generate({**context, _LITERALS: compiled.literals}):
                 size += len(chunk)
@@ -392,6 +526,11 @@ class Renderer:
                 chunks.append(chunk)
         except _TemplateFailed:
             raise
+        except _TooLong as exc:
+            raise _TemplateFailed(
+                f"this template runs too long: {exc}; look for loops inside loops, or a macro that calls itself",
+                _template_line(exc.__traceback__),
+            ) from None
         except UnknownName as exc:
             raise _TemplateFailed(_unknown(exc, context), _template_line(exc.__traceback__)) from None
         except _Refused as exc:
@@ -406,6 +545,8 @@ class Renderer:
             raise _TemplateFailed(
                 f"template: {exc.__class__.__name__}: {exc}"[:300], _template_line(exc.__traceback__)
             ) from None
+        finally:
+            _budget.reset(budget)
         return "".join(chunks)
 
     def _media_items(self, draft: Draft, channel: ChannelConfig, problems: list[Problem]) -> tuple[MediaItem, ...]:
@@ -477,6 +618,19 @@ def _resolve_media(root: Path, written: str) -> tuple[Path | None, int, str | No
 
 def _casefolded_tags(text: str) -> frozenset[str]:
     return frozenset(t.casefold() for t in tags_in(text)) if "#" in text else frozenset()
+
+
+class _Budgeted(NodeTransformer):
+    """Every loop's iterable goes through _counted and every `~` through _joined, so both are budgeted."""
+
+    def visit_For(self, node: nodes.For) -> nodes.Node:
+        self.generic_visit(node)
+        node.iter = nodes.Call(nodes.Name(_COUNTED, "load"), [node.iter], [], None, None, lineno=node.iter.lineno)
+        return node
+
+    def visit_Concat(self, node: nodes.Concat) -> nodes.Node:
+        self.generic_visit(node)
+        return nodes.Call(nodes.Name(_JOINED, "load"), node.nodes, [], None, None, lineno=node.lineno)
 
 
 def _lift_literals(tree: nodes.Template) -> tuple[str, ...]:

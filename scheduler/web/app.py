@@ -27,7 +27,7 @@ from jinja2 import ChoiceLoader, PackageLoader
 from scheduler.content.campaign import Campaign
 from scheduler.errors import ConfigError, LedgerError
 from scheduler.web.proxy import LOOPBACK, Network, ProxyGate
-from scheduler.web.site import Site, local_path, message, site
+from scheduler.web.site import PlanPending, Site, local_path, message, site
 from scheduler.web.words import words
 
 log = logging.getLogger(__name__)
@@ -103,6 +103,7 @@ def create_app(
     app.register_error_handler(404, _not_found)
     app.register_error_handler(LedgerError, _ledger_away)
     app.register_error_handler(ConfigError, _accounts_broken)
+    app.register_error_handler(PlanPending, _plan_pending)
     app.add_url_rule("/login", "login", _login, methods=["GET", "POST"])
     app.add_url_rule("/logout", "logout", _logout, methods=["POST"])
     app.add_url_rule("/health", "health", _health)
@@ -212,6 +213,16 @@ def _ledger_away(_error: Exception) -> ResponseReturnValue:
     if request.path.endswith(".json"):
         return {"error": "the ledger cannot be reached"}, 503
     return message(503, "ledger_away")
+
+
+def _plan_pending(_error: Exception) -> ResponseReturnValue:
+    """The plan is still being built (a big or slow campaign): come back in a moment; nothing waits for it."""
+    again = {"Retry-After": "5"}
+    if request.path.endswith(".ics"):
+        return "the calendar is being prepared; try again in a moment\n", 503, again
+    if g.get("campaign") is None:
+        g.campaign = site().campaign()
+    return render_template("message.html", text=words(g.campaign.settings.language)["plan_pending"]), 503, again
 
 
 def _accounts_broken(error: Exception) -> ResponseReturnValue:

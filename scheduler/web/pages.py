@@ -110,7 +110,7 @@ def _decorate(rows: dict[tuple[str, str], Delivery]) -> Any:
 @blueprint.route("/calendar")
 def calendar_page() -> str:
     """One month of the HTML preview's calendar (month grid and weeks), each card with its ledger state."""
-    plan, by_month = site().plan(), site().months()
+    plan, by_month = site().plan_and_months()
     months = sorted(by_month)
     today = f"{site().ledger.clock().astimezone(zone()):%Y-%m}"
     wanted = request.args.get("month", "")

@@ -31,6 +31,15 @@ F = TypeVar("F", bound=Callable[..., ResponseReturnValue])
 
 
 PLAN_FRESH = 10.0  # seconds a plan serves the calendar and post pages before the files are looked at again
+PLAN_WAIT = 20.0  # seconds a request waits for a plan being built before it answers "being prepared"
+# Requests that may wait for a plan at once. The others answer at once (with the last plan, or "being
+# prepared"), so however long a plan takes, the server's other threads stay free for /health, Now and
+# the pause button, which read the ledger and never wait for a plan.
+PLAN_WAITERS = 2
+
+
+class PlanPending(Exception):
+    """The plan is being built, and this request could not wait for it (or waited PLAN_WAIT in vain)."""
 
 
 @dataclass
@@ -39,7 +48,8 @@ class Site:
 
     The ledger is read afresh by every request. The files are not: the campaign settings are read again
     when one of their files changes, and the plan (seconds to check for 10,000 posts, even with the
-    cache) at most every PLAN_FRESH seconds, so the calendar shows a file edit within that."""
+    cache) at most every PLAN_FRESH seconds, so the calendar shows a file edit within that. One plan is
+    built at a time, in a thread of its own; at most PLAN_WAITERS requests wait for it (see PlanPending)."""
 
     root: Path
     ledger: Ledger
@@ -49,8 +59,10 @@ class Site:
     cache: PlanCache = field(default_factory=PlanCache)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _plan_lock: threading.Lock = field(default_factory=threading.Lock)
+    _waiters: threading.BoundedSemaphore = field(default_factory=lambda: threading.BoundedSemaphore(PLAN_WAITERS))
     _campaign: tuple[Any, Campaign] | None = None
     _plan: tuple[float, Plan, dict[str, list[Entry]]] | None = None
+    _building: _Build | None = None
 
     def campaign(self) -> Campaign:
         files = (CHANNELS_FILE, f"{POSTS_DIR}/{DEFAULTS_FILE}", HASHTAGS_FILE)
@@ -64,24 +76,63 @@ class Site:
         """The plan as the files said at most PLAN_FRESH seconds ago."""
         return self._planned()[1]
 
-    def months(self) -> dict[str, list[Entry]]:
-        """The plan's sends (drafts left out, as in the preview) by local month (2027-11), in order."""
-        return self._planned()[2]
+    def plan_and_months(self) -> tuple[Plan, dict[str, list[Entry]]]:
+        """plan(), and its sends (drafts left out, as in the preview) by local month (2027-11), in order."""
+        _, plan, by_month = self._planned()
+        return plan, by_month
 
     def _planned(self) -> tuple[float, Plan, dict[str, list[Entry]]]:
         with self._plan_lock:
-            if self._plan is None or time.monotonic() - self._plan[0] > PLAN_FRESH:
-                plan = build(self.root, cache=self.cache)
-                zone = plan.campaign.settings.timezone
-                by_month: dict[str, list[Entry]] = {}
-                for entry in plan.select():
-                    by_month.setdefault(f"{entry.due.astimezone(zone):%Y-%m}", []).append(entry)
-                self._plan = (time.monotonic(), plan, by_month)
-            return self._plan
+            last = self._plan
+            if last is not None and time.monotonic() - last[0] <= PLAN_FRESH:
+                return last
+            building = self._building
+            if building is None:
+                building = self._building = _Build()
+                threading.Thread(target=self._build, args=(building,), name="plan", daemon=True).start()
+        if self._waiters.acquire(blocking=False):
+            try:
+                building.done.wait(PLAN_WAIT)
+            finally:
+                self._waiters.release()
+        if building.done.is_set():
+            if building.failed is not None:
+                raise building.failed
+            assert building.result is not None
+            return building.result
+        if last is not None:  # a slow plan, or too many waiting: the last one, rather than nothing
+            return last
+        raise PlanPending
+
+    def _build(self, building: _Build) -> None:
+        """Build the plan (in the thread _planned started) and hand it to whoever waits."""
+        try:
+            plan = build(self.root, cache=self.cache)
+            zone = plan.campaign.settings.timezone
+            by_month: dict[str, list[Entry]] = {}
+            for entry in plan.select():
+                by_month.setdefault(f"{entry.due.astimezone(zone):%Y-%m}", []).append(entry)
+            building.result = (time.monotonic(), plan, by_month)
+        except Exception as exc:  # given to the requests that wait, as if they had built it themselves
+            building.failed = exc
+        with self._plan_lock:
+            if building.result is not None:
+                self._plan = building.result
+            self._building = None
+            building.done.set()
 
     def actor(self, user: User) -> Actor:
         """The web user's name is who acted, as CAMPAIGN_USER is for the CLI."""
         return Actor(user.name, f"{self.host} (web)")
+
+
+@dataclass
+class _Build:
+    """One plan being built: done when it is, with the plan or the error."""
+
+    done: threading.Event = field(default_factory=threading.Event)
+    result: tuple[float, Plan, dict[str, list[Entry]]] | None = None
+    failed: Exception | None = None
 
 
 def site() -> Site:

@@ -763,6 +763,62 @@ def test_recursion_through_a_macro_is_an_error_on_its_line() -> None:
     )
 
 
+LOOPS_IN_LOOPS = (  # 10**12 steps: without a budget, validate, preview and the daemon's plans never end
+    "{% for i in range(1000) %}\n{% for j in range(1000) %}\n{% for k in range(1000) %}\n"
+    "{% for l in range(1000) %}{% endfor %}\n{% endfor %}{% endfor %}{% endfor %}"
+)
+TOO_LONG = "this template runs too long: "
+END = "{% endfor %}"
+
+
+@pytest.mark.parametrize(
+    ("body", "line", "message"),
+    [
+        (LOOPS_IN_LOOPS, 8, TOO_LONG),  # the innermost loop's line
+        ("{% for i in range(1000) %}{% for j in range(1000) %}{% for k in range(1000) %}" + END * 3, 5, TOO_LONG),
+        ("{% for x in [1] recursive %}\n{{ loop(range(1000)) if loop.depth < 5 }}{% endfor %}", 5, TOO_LONG),
+        ("{% macro m(n) %}\n{% if n %}{{ m(n - 1) }}{{ m(n - 1) }}{% endif %}{% endmacro %}\n{{ m(40) }}", 6, TOO_LONG),
+        # each turn is slow (a list of 100,000 items): the clock stops it long before the step count would
+        (
+            "{% for i in range(1000) %}{% for j in range(1000) %}{{ ('x' * 99999) | list | length }}" + END * 2,
+            5,
+            TOO_LONG,
+        ),
+        ("{% set s = 'x' * 99999 %}{% set b %}{% for i in range(1000) %}{{ s }}{% endfor %}{% endset %}", 5, TOO_LONG),
+        (
+            "{% set n = namespace(s='x') %}{% for i in range(60) %}{% set n.s = n.s ~ n.s %}" + END,
+            5,
+            "template: ~ would",
+        ),
+        (
+            "{% set n = namespace(s='x') %}{% for i in range(60) %}{% set n.s = n.s + n.s %}" + END,
+            5,
+            "template: + would",
+        ),
+        ("{% set l = [1] %}{% for i in range(60) %}{{ l.extend(l) }}{% endfor %}", 5, "template: extend would"),
+        ("{{ ('x' * 99999) | replace('x', 'x' * 99999) }}", 5, "template: replace would make 9,999,800,001"),
+        ("{{ ('x' * 99999).replace('x', 'x' * 99999) }}", 5, "template: replace would make 9,999,800,001"),
+        ("{{ (['x' * 99999] * 1000) | join }}", 5, "template: join would make 199,998 characters"),
+        ("{{ ''.join(['x' * 99999] * 1000) }}", 5, "template: join would make 199,998 characters"),
+        ("{{ ([[1] * 99999] * 1000) | sum(start=[]) }}", 5, "template: sum would make 199,998 characters"),
+    ],
+)
+def test_a_template_that_would_run_for_hours_or_fill_the_memory_is_an_error_on_its_line(
+    body: str, line: int, message: str
+) -> None:
+    assert_reported({FUZZED: post("", f"Regel een\n{body}")}, f"{FUZZED}:{line}: error: {message}")
+
+
+def test_a_long_loop_within_the_budget_still_renders() -> None:
+    # 11,000 loop turns and 10,000 multiplications: steps of the budget, well within it
+    body = "{% for i in range(1000) %}{% for j in range(10) %}{% if i * j == 8991 %}{{ i }}{% endif %}{% endfor %}"
+    with campaign({FUZZED: post("", f"Regel een\n{body}{{% endfor %}}")}) as root:
+        plan = check_properties(root)
+    assert not [p for p in plan.problems if p.path == FUZZED]
+    texts = {e.post.text.split("\n")[1] for e in plan.entries if e.draft.id == "m-fuzzed" and e.post is not None}
+    assert texts == {"999"}
+
+
 @pytest.mark.parametrize(
     ("body", "message"),
     [
