@@ -15,7 +15,7 @@ import signal
 import socket
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -34,7 +34,7 @@ from scheduler.posts import RenderedPost
 from scheduler.publish import holds, payload
 from scheduler.publish.alerts import Alerter
 from scheduler.publish.clock import Clock, LedgerClock, SimulatedClock, stamp
-from scheduler.publish.ledger import Claim, Ledger, NewAlert, Part, Wanted
+from scheduler.publish.ledger import Claim, Delivery, Ledger, NewAlert, Part, Wanted
 from scheduler.publish.states import Attempted, State
 from scheduler.publish.synced import Synced
 
@@ -175,9 +175,16 @@ def wanted_from(
     ]
     memo.clear()
     memo.update(zip(map(id, entries), known, strict=True))
+    # A post goes out on all its channels or on none: an error of one of its sends holds them all.
+    of_post: dict[str, set[Problem]] = {}
+    for k in known:
+        if k.errors:
+            of_post.setdefault(k.entry.draft.id, set()).update(k.errors)
     if reading.everything or reading.channels or reading.folders:  # a broken settings file holds more
-        return [_held(k, reading) for k in known]
-    return [k.row for k in known]
+        return [_held(k, reading, of_post.get(k.entry.draft.id, k.errors)) for k in known]
+    if not of_post:
+        return [k.row for k in known]
+    return [k.row if k.entry.draft.id not in of_post else _whole(k, of_post[k.entry.draft.id]) for k in known]
 
 
 def _remember(entry: Entry, policy: Policy, digests: dict[Path, str]) -> Remembered:
@@ -196,10 +203,16 @@ class Remembered(NamedTuple):
     row: Wanted
 
 
-def _held(known: Remembered, reading: holds.Reading) -> Wanted:
-    """The row of an entry while a settings file is broken: held by its own errors and what touches it."""
+def _whole(known: Remembered, errors: Iterable[Problem]) -> Wanted:
+    """The row of an entry of a post with errors: held by the errors of all its sends."""
+    hold = holds.reason(errors, "")
+    return known.row if known.row.hold == hold else replace(known.row, hold=hold)
+
+
+def _held(known: Remembered, reading: holds.Reading, errors: Iterable[Problem]) -> Wanted:
+    """The row of an entry while a settings file is broken: held by its post's errors and what touches it."""
     entry = known.entry
-    hold = holds.hold_for(reading, entry.draft.path, entry.channel.name, known.errors)
+    hold = holds.hold_for(reading, entry.draft.path, entry.channel.name, errors)
     if hold is None and entry.post is None:
         hold = f"{entry.draft.path} could not be rendered for {entry.channel.name}"
     return known.row if known.row.hold == hold else replace(known.row, hold=hold)
@@ -335,12 +348,23 @@ class Publisher:
             log.info("%s is fixed; the sends it held follow the files again", path)
 
     def alert_held(self, now: datetime) -> list[Outcome]:
-        """Alert, once, every held send whose time has come (its reason names the file and line)."""
+        """Alert, once, every held send whose time has come (its reason names the file and line): one
+        alert per post, naming its channels, since an error of one send holds the whole post."""
         outcomes = []
+        by_post: dict[str, list[Delivery]] = {}
         for row in self.ledger.held_now_due(now):
             message = f"its time has come but it is not sent: {row.reason or 'held'}"
-            self.alerter.alert("held", row.post, row.channel, message, now)
+            by_post.setdefault(row.post, []).append(row)
             outcomes.append(Outcome(row.post, row.channel, State.HELD, message, now, row.due))
+        for post, rows in by_post.items():
+            reasons = "; ".join(dict.fromkeys(row.reason or "held" for row in rows))
+            if len(rows) == 1:
+                message = f"its time has come but it is not sent: {reasons}"
+                self.alerter.alert("held", post, rows[0].channel, message, now)
+                continue
+            names = sorted(row.channel for row in rows)
+            message = f"its time has come but it is not sent on {', '.join(names[:-1])} and {names[-1]}: {reasons}"
+            self.alerter.alert("held", post, None, message, now)
         return outcomes
 
     def make_pass(
