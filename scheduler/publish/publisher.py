@@ -15,7 +15,7 @@ import signal
 import socket
 import threading
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -175,16 +175,9 @@ def wanted_from(
     ]
     memo.clear()
     memo.update(zip(map(id, entries), known, strict=True))
-    # A post goes out on all its channels or on none: an error of one of its sends holds them all.
-    of_post: dict[str, set[Problem]] = {}
-    for k in known:
-        if k.errors:
-            of_post.setdefault(k.entry.draft.id, set()).update(k.errors)
     if reading.everything or reading.channels or reading.folders:  # a broken settings file holds more
-        return [_held(k, reading, of_post.get(k.entry.draft.id, k.errors)) for k in known]
-    if not of_post:
-        return [k.row for k in known]
-    return [k.row if k.entry.draft.id not in of_post else _whole(k, of_post[k.entry.draft.id]) for k in known]
+        return [_held(k, reading) for k in known]
+    return [k.row for k in known]
 
 
 def _remember(entry: Entry, policy: Policy, digests: dict[Path, str]) -> Remembered:
@@ -203,16 +196,10 @@ class Remembered(NamedTuple):
     row: Wanted
 
 
-def _whole(known: Remembered, errors: Iterable[Problem]) -> Wanted:
-    """The row of an entry of a post with errors: held by the errors of all its sends."""
-    hold = holds.reason(errors, "")
-    return known.row if known.row.hold == hold else replace(known.row, hold=hold)
-
-
-def _held(known: Remembered, reading: holds.Reading, errors: Iterable[Problem]) -> Wanted:
-    """The row of an entry while a settings file is broken: held by its post's errors and what touches it."""
+def _held(known: Remembered, reading: holds.Reading) -> Wanted:
+    """The row of an entry while a settings file is broken: held by its own errors and what touches it."""
     entry = known.entry
-    hold = holds.hold_for(reading, entry.draft.path, entry.channel.name, errors)
+    hold = holds.hold_for(reading, entry.draft.path, entry.channel.name, known.errors)
     if hold is None and entry.post is None:
         hold = f"{entry.draft.path} could not be rendered for {entry.channel.name}"
     return known.row if known.row.hold == hold else replace(known.row, hold=hold)

@@ -3,6 +3,7 @@ and X is not published on Facebook and Mastodon alone; one alert for the post na
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from pathlib import Path
 
@@ -44,6 +45,10 @@ def test_a_text_too_long_for_two_networks_goes_out_on_none_with_one_alert_naming
         assert line.startswith("posts/lang.md:4: error: ")
         assert "the whole post is held, on all its channels" in line
         assert "set `thread: true`, or write an `overrides:` text for" in line
+
+    preview = json.loads(campaign(tmp_path, "preview", "--format", "json").stdout)
+    facebook = next(s for s in preview["sends"] if (s["post"], s["channel"]) == ("lang", "facebook"))
+    assert any("bluesky: text is 335 graphemes" in p for p in facebook["problems"])  # the preview shows it held too
 
     result = campaign(tmp_path, "run", "--once")
     assert [r["post"] for r in outbox(tmp_path)] == ["kort"] * 4  # nothing of `lang`, not on Facebook either
