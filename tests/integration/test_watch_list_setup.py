@@ -115,3 +115,15 @@ def test_the_daemon_says_a_missing_watch_list_once_not_at_every_read(tmp_path: P
     said = [line for line in err.splitlines() if "watchlist.yml" in line]
     assert len(said) == 1, said
     assert "there is no watch list" in said[0]
+
+
+def test_a_rehearsed_year_without_a_watch_list_says_so_once(tmp_path: Path) -> None:
+    root = tmp_path / "c"
+    new(root, "nl")
+    on_a_real_network(root)
+    (root / "watchlist.yml").unlink()
+    rehearsed = run_campaign(root, "rehearse", "--from", "2028-11-01")
+    assert rehearsed.returncode == 0, rehearsed.stderr
+    said = [line for line in rehearsed.stderr.splitlines() if "watchlist.yml" in line]
+    assert len(said) == 1, said  # the plan's warning, once; the collector's passes add none
+    assert "there is no watch list" in said[0]
