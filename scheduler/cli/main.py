@@ -65,12 +65,14 @@ def validate(obj: Context, fmt: str, check_links: bool) -> None:
     """
     from dataclasses import replace
 
-    from scheduler.content.problems import plural, sort_problems
+    from scheduler.content.problems import causes_first, plural, sort_problems
 
     plan = obj.checked_plan(now())
     if check_links:
         plan = replace(plan, problems=tuple(sort_problems([*plan.problems, *_link_problems(plan)])))
-    output = _problem_lines(list(plan.problems), fmt)
+    # A person reads text and annotations: a broken settings file first, the posts it kept from
+    # being checked as one line. JSON, for programs, keeps a record per problem.
+    output = _problem_lines(list(plan.problems) if fmt == "json" else causes_first(plan.problems), fmt)
     if output:
         click.echo(output)
     errors = sum(p.is_error for p in plan.problems)

@@ -191,12 +191,14 @@ def _pause_text(pause: Pause, zone: tzinfo, by: str | None = None) -> str:
 @pass_context
 def status(obj: Context, fmt: str, limit: int) -> None:
     """What is next, what went out, and what needs a person: failed, in doubt, missed, held, paused."""
+    from scheduler.content import watchlist
     from scheduler.publish import holds
     from scheduler.publish.overview import paused_by
 
     plan = obj.plan(parallel=True)  # before the ledger opens: no connection crosses a fork
     zone = plan.campaign.settings.timezone
     broken = [str(p) for p in holds.read(plan).settings_problems()]
+    watch = [str(p) for p in plan.problems if p.path == watchlist.FILE]  # missing, empty or broken: said once
     ledger = open_ledger(obj.root)
     rows = ledger.rows()
     in_force, by = ledger.pauses(), paused_by(ledger)
@@ -214,6 +216,7 @@ def status(obj: Context, fmt: str, limit: int) -> None:
             json.dumps(
                 {
                     "broken_files": broken,
+                    "watch_list_problems": watch,
                     "paused": pauses,
                     "counts": counts,
                     "replies": {"unhandled": len(open_replies), "watch_list": watched},
@@ -228,6 +231,8 @@ def status(obj: Context, fmt: str, limit: int) -> None:
         click.echo(f"broken settings ({len(broken)}): the sends they touch are held, nothing is cancelled")
         for line in broken:
             click.echo(f"  {line}")
+    for line in watch:
+        click.echo(f"watch list: {line}")
     click.echo("paused: " + ("; ".join(_pause_text(p, zone, by.get(p.scope)) for p in in_force) or "no"))
     click.echo("counts: " + (", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "nothing planned yet"))
     if open_replies:

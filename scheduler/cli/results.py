@@ -55,6 +55,7 @@ def collect(obj: Context, once: bool, log_format: str | None, log_level: str | N
     whose daemon has stopped). Each count is taken once per age; nothing is fetched twice."""
     setup_logging(log_level, log_format, campaign_zone(obj))
     collector = _collector(obj)
+    _say_watch_list(obj.root)
     if once:
         while True:
             done = collector.collect()
@@ -67,6 +68,16 @@ def collect(obj: Context, once: bool, log_format: str | None, log_level: str | N
         signal.signal(sig, lambda *_: stop.set())
     click.echo("collecting counts and replies; stop with Ctrl-C", err=True)
     collector.run(stop)
+
+
+def _say_watch_list(root: Path) -> None:
+    """Once, at the start: a missing or empty watch list (the collector does not repeat it at each read)."""
+    from scheduler.content import campaign as campaign_file
+    from scheduler.content import watchlist
+
+    for problem in campaign_file.load(root)[1]:
+        if problem.path == watchlist.FILE:
+            click.echo(str(problem), err=True)
 
 
 @main.command()

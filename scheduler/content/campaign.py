@@ -85,10 +85,14 @@ def load(root: Path) -> tuple[Campaign, list[Problem]]:
     problems += tag_problems
     channels_data, channel_problems = read_yaml_mapping(root, CHANNELS_FILE)
     problems += channel_problems
-    problems += watchlist.load(root)[1]  # checked here so validate and preview list it; the collector reads it
+    watch, watch_problems = watchlist.load(root)  # checked here so validate and preview list it; the collector reads it
+    problems += watch_problems
     broken: dict[str, Problem] = {}
     unpublishable: dict[str, Problem] = {}
     channels = _channels(channels_data, problems, broken, unpublishable)
+    if any(networks.reads_replies(c.type) for c in channels.values()):  # else no reply is read: nothing to watch
+        gap = watchlist.unguarded(root, watch)
+        problems += [gap] if gap is not None else []
     alerts = channels_data.get("alerts") or {}
     if not isinstance(alerts, Mapping):
         problems.append(error(CHANNELS_FILE, channels_data.line_of("alerts"), "alerts must be a mapping"))

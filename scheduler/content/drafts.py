@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -249,7 +249,8 @@ def _read_post(
     relative = _relative(campaign, path)
     if _BROKEN in defaults:
         cause = defaults[_BROKEN][1]
-        problems.append(error(relative, 1, f"not checked: {cause.path} is broken (line {cause.line}); fix it first"))
+        message = f"not checked: {cause.path} is broken (line {cause.line}); fix it first"
+        problems.append(replace(error(relative, 1, message), cause=(cause.path, cause.line)))
         return None
     try:
         return _parse_post(campaign, path, relative, defaults, problems)

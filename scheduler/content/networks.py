@@ -74,3 +74,8 @@ def limits_for(type_name: str, settings: Mapping[str, Any]) -> Limits:
         return replace(WITHOUT_ADAPTER[type_name], network=type_name)
     known = known_types()
     raise UnknownType(f"unknown channel type {type_name!r}{did_you_mean(type_name, known)} (known: {', '.join(known)})")
+
+
+def reads_replies(type_name: str) -> bool:
+    """Whether the adapter of `type_name` reads the replies to a published post (`has_replies`)."""
+    return type_name in adapters() and getattr(load(type_name), "has_replies", False) is True

@@ -157,9 +157,30 @@ def _build(root: Path, parallel: bool, cache: PlanCache | None) -> Plan:
         ]
     entries.sort(key=_SORT_KEY)
     entries = (cache.collisions if cache is not None else Collisions[Entry]()).check(entries)
+    entries = _whole_posts(entries)
     all_problems = sort_problems([*problems, *(p for e in entries for p in e.problems)])
     unplaced = _unplaced(drafts, entries, all_problems)
     return Plan(campaign, tuple(entries), tuple(all_problems), unplaced, tuple(drafts))
+
+
+def _whole_posts(entries: list[Entry]) -> list[Entry]:
+    """Every send of a post with the errors of all its sends: a post goes out on all its channels or
+    on none (a text too long for Bluesky is not published on Mastodon alone), so the preview, the
+    export and the daemon's holds all see each of its sends as held, with the real cause."""
+    errors: dict[str, list[Problem]] = {}
+    for entry in entries:
+        if entry.problems:
+            found = [p for p in entry.problems if p.is_error]
+            if found:
+                errors.setdefault(entry.draft.id, []).extend(found)
+    if not errors:
+        return entries
+    whole = []
+    for entry in entries:
+        of_post = errors.get(entry.draft.id)
+        missing = [p for p in dict.fromkeys(of_post) if p not in entry.problems] if of_post else None
+        whole.append(replace(entry, problems=(*entry.problems, *missing)) if missing else entry)
+    return whole
 
 
 def _cached_entries(

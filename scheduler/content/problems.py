@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from enum import StrEnum
 
@@ -25,6 +25,9 @@ class Problem:
     line: int
     severity: Severity
     message: str
+    # (path, line) of the settings error this one only follows from (a post "not checked" because
+    # its _defaults.yml is broken): listings show those as one line after their cause.
+    cause: tuple[str, int] | None = field(default=None, compare=False)
 
     def __str__(self) -> str:
         text = f"{self.path}:{self.line}: {self.severity.value}: {self.message}"
@@ -66,3 +69,25 @@ def warning(path: str, line: int, message: str) -> Problem:
 def sort_problems(problems: Iterable[Problem]) -> list[Problem]:
     """Sorted by file, line, then errors before warnings, then text; duplicates removed."""
     return sorted(set(problems), key=lambda p: (p.path, p.line, p.severity != Severity.ERROR, p.message))
+
+
+def causes_first(problems: Iterable[Problem]) -> list[Problem]:
+    """`problems` (sorted) as a person should read them: every problem of a file that kept posts from
+    being checked first, each such cause followed by one line counting those posts instead of a line
+    per post (GitHub shows only the first 10 annotations of a step), then the rest."""
+    problems = list(problems)
+    following: dict[tuple[str, int], int] = {}
+    for p in problems:
+        if p.cause is not None:
+            following[p.cause] = following.get(p.cause, 0) + 1
+    if not following:
+        return problems
+    files = sorted({path for path, _ in following})
+    first: list[Problem] = []
+    for path in files:
+        first += (p for p in problems if p.path == path and p.cause is None)
+        for (cause, line), count in sorted(following.items()):
+            if cause == path:
+                message = f"{plural(count, 'post')} not checked because {path} has an error (line {line}); fix it first"
+                first.append(error(path, line, message))
+    return [*first, *(p for p in problems if p.path not in files and p.cause is None)]

@@ -458,6 +458,8 @@ class Renderer:
             else:
                 parts, over, text = split_up, [], split_up[0]
                 length = max(rule.measure(part) for part in parts)
+        if over:
+            over[-1] += _whole_post_held(channel, draft.thread and limits.replies, limits.replies)
         for message in over:
             problems.append(error(path, line_of(1), f"{channel.name}: {message}"))
         post = RenderedPost(
@@ -735,3 +737,15 @@ def _bounded_range(*args: int) -> Iterator[int]:
     if too_many:
         raise _Refused(f"range() may give at most {MAX_RANGE} numbers in a post")
     return iter(values)
+
+
+def _whole_post_held(channel: ChannelConfig, threaded: bool, replies: bool) -> str:
+    """What a too-long text means for the post (none of its channels gets it) and how to fix it."""
+    name = channel.name
+    if threaded:  # a thread already, and still a part does not fit
+        fix = f"shorten that word, or write an `overrides:` text for {name}"
+    elif replies:
+        fix = f"shorten it, set `thread: true`, or write an `overrides:` text for {name}"
+    else:
+        fix = f"shorten it, or write an `overrides:` text for {name}"
+    return f"; the whole post is held, on all its channels, until it fits: {fix}"

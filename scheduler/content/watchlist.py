@@ -19,7 +19,7 @@ import unicodedata
 from pathlib import Path
 
 from scheduler.content.files import read_yaml_mapping
-from scheduler.content.problems import Problem, did_you_mean, error
+from scheduler.content.problems import Problem, did_you_mean, error, warning
 
 FILE = "watchlist.yml"
 
@@ -59,6 +59,22 @@ def load(root: Path) -> tuple[WatchList | None, list[Problem]]:
     if any(p.is_error for p in problems):
         return None, problems
     return WatchList(tuple(str(p).strip() for p in phrases if str(p).strip()), helplines.strip()), problems
+
+
+def unguarded(root: Path, found: WatchList | None) -> Problem | None:
+    """The one warning for a campaign whose replies are read while no phrase can raise an alert:
+    watchlist.yml is missing or lists no phrases (a broken one is an error of its own)."""
+    if found is None or found.phrases:
+        return None
+    missing = not (root / FILE).exists()
+    what = "there is no watch list" if missing else "the watch list has no phrases"
+    return warning(
+        FILE,
+        0,
+        f"{what}: replies to the posts are read and kept, but none raises an alert, so a child who answers "
+        f"asking for help waits until someone reads them all; "
+        f"{'write' if missing else 'fill in'} {FILE} with `phrases:` and `helplines:` (see docs/writing-posts.md)",
+    )
 
 
 def _fold(text: str) -> str:

@@ -124,4 +124,4 @@ class Alerter:
 def _about(post: str | None, channel: str | None, message: str) -> str:
     if post is None:
         return message if channel is None else f"{channel}: {message}"
-    return f"{post} on {channel}: {message}"
+    return f"{post}: {message}" if channel is None else f"{post} on {channel}: {message}"

@@ -34,7 +34,7 @@ from scheduler.posts import RenderedPost
 from scheduler.publish import holds, payload
 from scheduler.publish.alerts import Alerter
 from scheduler.publish.clock import Clock, LedgerClock, SimulatedClock, stamp
-from scheduler.publish.ledger import Claim, Ledger, NewAlert, Part, Wanted
+from scheduler.publish.ledger import Claim, Delivery, Ledger, NewAlert, Part, Wanted
 from scheduler.publish.states import Attempted, State
 from scheduler.publish.synced import Synced
 
@@ -335,12 +335,23 @@ class Publisher:
             log.info("%s is fixed; the sends it held follow the files again", path)
 
     def alert_held(self, now: datetime) -> list[Outcome]:
-        """Alert, once, every held send whose time has come (its reason names the file and line)."""
+        """Alert, once, every held send whose time has come (its reason names the file and line): one
+        alert per post, naming its channels, since an error of one send holds the whole post."""
         outcomes = []
+        by_post: dict[str, list[Delivery]] = {}
         for row in self.ledger.held_now_due(now):
             message = f"its time has come but it is not sent: {row.reason or 'held'}"
-            self.alerter.alert("held", row.post, row.channel, message, now)
+            by_post.setdefault(row.post, []).append(row)
             outcomes.append(Outcome(row.post, row.channel, State.HELD, message, now, row.due))
+        for post, rows in by_post.items():
+            reasons = "; ".join(dict.fromkeys(row.reason or "held" for row in rows))
+            if len(rows) == 1:
+                message = f"its time has come but it is not sent: {reasons}"
+                self.alerter.alert("held", post, rows[0].channel, message, now)
+                continue
+            names = sorted(row.channel for row in rows)
+            message = f"its time has come but it is not sent on {', '.join(names[:-1])} and {names[-1]}: {reasons}"
+            self.alerter.alert("held", post, None, message, now)
         return outcomes
 
     def make_pass(

@@ -296,8 +296,8 @@ class Collector:
         if found is not None:
             self._watch = found
             self._watch_read = (key, None)
-            if not found.phrases:
-                log.warning("results: %s has no phrases: replies are kept, but none raises an alert", watchlist.FILE)
+            # A missing or empty list is a warning of the plan: the daemon logs it once, when it appears
+            # (not at every read here), and validate and status show it.
         else:
             broken = "; ".join(str(p) for p in problems if p.is_error)
             message = f"{broken}; replies are matched against the last good watch list until it is fixed"

@@ -15,7 +15,7 @@ from typing import Any
 from babel.dates import format_date
 
 from scheduler.content.plan import Entry, Plan, Unplaced
-from scheduler.content.problems import Problem
+from scheduler.content.problems import Problem, causes_first
 
 UNPLACED = "cannot be placed on the calendar"
 
@@ -131,7 +131,7 @@ def as_text(
     ]
     if problems:
         lines += ["", style("problems", bold=True, underline=True)]
-        lines += [style(f"  {p}", fg="red" if p.is_error else "yellow") for p in problems]
+        lines += [style(f"  {p}", fg="red" if p.is_error else "yellow") for p in causes_first(problems)]
     if unplaced:
         lines += ["", style(UNPLACED, bold=True, underline=True)]
         for post in unplaced:
@@ -180,7 +180,7 @@ def as_markdown(
     ]
     if problems:
         lines += ["", "### Problems", ""] + [
-            f"- `{p.path}:{p.line}` **{p.severity.value}**: {_md_cell(p.message)}" for p in problems
+            f"- `{p.path}:{p.line}` **{p.severity.value}**: {_md_cell(p.message)}" for p in causes_first(problems)
         ]
     if unplaced:
         lines += ["", f"### {UNPLACED[0].upper()}{UNPLACED[1:]}", "", "| post | file | problems |", "|---|---|---|"]

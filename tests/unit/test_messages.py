@@ -57,11 +57,10 @@ def test_a_broken_folder_defaults_file_is_the_one_cause_not_a_missing_schedule_p
         tmp_path,
         {"tips/_defaults.yml": "schedule:\n\tstart: 2027-11-15 12:00\n  every: 1 day\n", **series},
     )
-    assert lines(tmp_path) == [
-        "posts/tips/1.md:1: error: not checked: posts/tips/_defaults.yml is broken (line 2); fix it first",
-        "posts/tips/2.md:1: error: not checked: posts/tips/_defaults.yml is broken (line 2); fix it first",
-        "posts/tips/3.md:1: error: not checked: posts/tips/_defaults.yml is broken (line 2); fix it first",
+    assert lines(tmp_path) == [  # the cause first, its consequences as one line (issue #16, item 5)
         "posts/tips/_defaults.yml:2: error: tabs cannot indent YAML; use spaces",
+        "posts/tips/_defaults.yml:2: error: 3 posts not checked because posts/tips/_defaults.yml has an error "
+        "(line 2); fix it first",
     ]
 
 
@@ -73,9 +72,29 @@ def test_a_broken_campaign_defaults_file_is_reported_once_with_each_post_not_che
     )
     assert lines(tmp_path) == [
         "posts/_defaults.yml:2: error: put the value of 'title' in quotes: the ': ' inside it reads as a new key",
-        "posts/a.md:1: error: not checked: posts/_defaults.yml is broken (line 2); fix it first",
-        "posts/sub/b.md:1: error: not checked: posts/_defaults.yml is broken (line 2); fix it first",
+        "posts/_defaults.yml:2: error: 2 posts not checked because posts/_defaults.yml has an error (line 2); "
+        "fix it first",
     ]
+
+
+def test_github_annotations_put_the_broken_settings_file_first_and_its_consequences_in_one(tmp_path: Path) -> None:
+    """GitHub shows only the first 10 annotations of a step: 21 "not checked" lines hid the cause."""
+    posts = {f"2027/{n:02}-tip.md": post(f"Tip {n}.", publish_at=f"2027-11-{n:02} 09:00") for n in range(1, 22)}
+    write_campaign(tmp_path, {**posts, "later.md": post("{{ onbekend }}", publish_at="2027-12-01 09:00")})
+    (tmp_path / "posts" / "2027" / "_defaults.yml").write_text("vars: [kapot\n", encoding="utf-8")
+    result = CliRunner().invoke(main, ["--root", str(tmp_path), "validate", "--format", "github"])
+    assert result.exit_code == 1
+    annotations = result.stdout.splitlines()
+    assert len(annotations) == 3, annotations
+    assert annotations[0].startswith("::error file=posts/2027/_defaults.yml,line=2,title=campaign validate::")
+    assert annotations[1] == (
+        "::error file=posts/2027/_defaults.yml,line=2,title=campaign validate::21 posts not checked because "
+        "posts/2027/_defaults.yml has an error (line 2); fix it first"
+    )
+    assert annotations[2].startswith("::error file=posts/later.md,line=4,")  # other problems still each their own
+
+    as_json = CliRunner().invoke(main, ["--root", str(tmp_path), "validate", "--format", "json"]).stdout
+    assert as_json.count("not checked: posts/2027/_defaults.yml is broken") == 21  # for programs: every record
 
 
 def test_a_wrong_value_from_a_defaults_file_marks_each_post_that_takes_it(tmp_path: Path) -> None:

@@ -158,7 +158,10 @@ def test_long_lowercase_tag_gets_an_accessibility_hint_unless_silenced(tmp_path:
 
 def test_overlong_text_is_an_error_naming_file_channel_length_and_limit(tmp_path: Path) -> None:
     write_campaign(tmp_path, {"a.md": post("x" * 301, publish_at="2027-11-15 09:00", channels="[mastodon, bluesky]")})
-    assert "posts/a.md:5: error: bluesky: text is 301 graphemes, over the limit of 300" in messages(build(tmp_path))
+    assert (
+        "posts/a.md:5: error: bluesky: text is 301 graphemes, over the limit of 300; the whole post is held, on all "
+        "its channels, until it fits: shorten it, set `thread: true`, or write an `overrides:` text for bluesky"
+    ) in messages(build(tmp_path))
 
 
 def test_channel_override_gives_a_shorter_text(tmp_path: Path) -> None:
