@@ -34,7 +34,7 @@ from scheduler.posts import RenderedPost
 from scheduler.publish import holds, payload
 from scheduler.publish.alerts import Alerter
 from scheduler.publish.clock import Clock, LedgerClock, SimulatedClock, stamp
-from scheduler.publish.ledger import Claim, Ledger, NewAlert, Part, Wanted
+from scheduler.publish.ledger import TAKEN_OVER, Claim, Ledger, NewAlert, Part, Wanted
 from scheduler.publish.states import Attempted, State
 from scheduler.publish.synced import Synced
 
@@ -355,8 +355,40 @@ class Publisher:
         now = self.clock.now()
         settled = self.recover(now)
         held = self.alert_held(now)
+        with self._recovering(stop) as later:
+            sent = self._send(workers, stop, pool)
+        return PassResult(settled + later, held, sent)
+
+    @contextlib.contextmanager
+    def _recovering(self, stop: threading.Event | None) -> Iterator[list[Outcome]]:
+        """While the pass sends (a long one: a slow network, a backlog), settle the sends other workers
+        left every quarter of stale_after, so a stopped daemon's send never waits for this pass to end.
+        Yields the outcomes, complete once the block is left."""
+        outcomes: list[Outcome] = []
+        ended = threading.Event()
+        every = max(self.policy.stale_after.total_seconds() / 4, 0.5)
+
+        def run() -> None:
+            while not ended.wait(every) and not (stop is not None and stop.is_set()):
+                try:
+                    outcomes.extend(self.recover(self.clock.now()))
+                except LedgerUnavailable:
+                    pass  # the pass itself meets it and reports it
+                except Exception:
+                    log.exception("settling the sends of stopped workers failed; trying again shortly")
+
+        thread = threading.Thread(target=run, name="recover", daemon=True)
+        thread.start()
+        try:
+            yield outcomes
+        finally:
+            ended.set()
+            thread.join()
+
+    def _send(self, workers: int, stop: threading.Event | None, pool: Executor | None) -> list[Outcome]:
+        """Drain with `workers` threads (from `pool` if given)."""
         if workers <= 1 and pool is None:
-            return PassResult(settled, held, self.drain(stop))
+            return self.drain(stop)
         own = None if pool is not None else ThreadPoolExecutor(max_workers=workers, thread_name_prefix="send")
         try:
             futures: list[Future[list[Outcome]]] = [
@@ -377,7 +409,7 @@ class Publisher:
                 own.shutdown()
         if unavailable is not None:
             raise unavailable
-        return PassResult(settled, held, sorted(sent, key=lambda o: (o.due, o.post, o.channel)))
+        return sorted(sent, key=lambda o: (o.due, o.post, o.channel))
 
     def drain(self, stop: threading.Event | None = None) -> list[Outcome]:
         """Claim and send, by the publisher's clock, until nothing is due or `stop` is set."""
@@ -415,6 +447,8 @@ class Publisher:
                 reason = self.ledger.about_to_send(claim)
             except LedgerUnavailable:
                 return self._release(claim, now)
+            if reason == TAKEN_OVER:
+                return self._settle(claim, State.PENDING, now, "its request never left", outcome=Attempted.INTERRUPTED)
             if reason is not None:
                 log.info("not sending %s on %s: %s", claim.post, claim.channel, reason)
                 return self._settle(claim, State.PENDING, now, reason, outcome=Attempted.PAUSED)
@@ -488,7 +522,7 @@ class Publisher:
             key = part_key(claim.key, number)
             try:
                 if not self.ledger.part_sending(claim, number, key, self.stamp()):
-                    return self._lost(claim, self.stamp())
+                    return self._lost(claim, f"part {number}/{total} never left{_out(done)}")
             except LedgerUnavailable:
                 return self._release(claim, self.stamp())  # this part did not leave; those before are recorded
             self._crash_if(f"before-part-{number}")
@@ -514,7 +548,10 @@ class Publisher:
                 return self._doubt(claim, self.stamp(), reason)
             self._crash_if(f"after-part-{number}")
             try:
-                done.append(self._part_out(claim, number, key, receipt))
+                part, held = self._part_out(claim, number, key, receipt)
+                done.append(part)
+                if not held:
+                    return self._late_part(claim, total)
             except LedgerUnavailable:
                 # Out but not recorded: settled like an interrupted part once the ledger is back.
                 reason = f"part {number}/{total} is out but the ledger was unreachable"
@@ -531,10 +568,23 @@ class Publisher:
         message = f"the post changed after part of its thread went out, so the thread stops{_out(out)}"
         return self._settle(claim, State.FAILED, self.stamp(), message, alert=("failed", message))
 
-    def _part_out(self, claim: Claim, number: int, key: str, receipt: Receipt) -> Part:
+    def _part_out(self, claim: Claim, number: int, key: str, receipt: Receipt) -> tuple[Part, bool]:
+        """Record a part out; it, and whether this worker still holds the delivery."""
         now = self.stamp()
-        self.ledger.part_published(claim, number, now, remote_id=receipt.remote_id, cid=receipt.cid, url=receipt.url)
-        return Part(number, key, now, receipt.remote_id, receipt.cid, receipt.url, now)
+        held = self.ledger.part_published(
+            claim, number, now, remote_id=receipt.remote_id, cid=receipt.cid, url=receipt.url
+        )
+        return Part(number, key, now, receipt.remote_id, receipt.cid, receipt.url, now), held
+
+    def _late_part(self, claim: Claim, total: int) -> Outcome:
+        """A part went out after another worker took the thread over (this one was stopped): it is out,
+        so a doubt the other recorded about it is over. Told by the parts as recorded, with their URLs."""
+        now = self.stamp()
+        done = [p for p in self.ledger.thread_parts(claim.id) if p.published_at is not None]
+        if len(done) == total:
+            return self._thread_published(claim, done, now, f"all {total} parts out", None)
+        detail = f"part {done[-1].part}/{total} is out; resumes with part {len(done) + 1}/{total}{_out(done)}"
+        return self._settle(claim, State.RETRY, now, detail, next_at=now, settles_doubt=True)
 
     def _thread_published(
         self, claim: Claim, done: list[Part], now: datetime, detail: str, outcome: Attempted | None = Attempted.SETTLED
@@ -545,9 +595,11 @@ class Publisher:
             claim, State.PUBLISHED, now, detail, outcome=outcome, url=first.url, remote_id=first.remote_id
         )
 
-    def _lost(self, claim: Claim, now: datetime) -> Outcome:
+    def _lost(self, claim: Claim, detail: str) -> Outcome:
+        """Another worker took the thread over before this one's next part left: that is noted in an
+        attempt row of this worker's own; the thread is the other's."""
         log.error("%s on %s was taken over by another worker; its thread is theirs now", claim.post, claim.channel)
-        return Outcome(claim.post, claim.channel, State.SENDING, "taken over by another worker", now, claim.due)
+        return self._settle(claim, State.PENDING, self.stamp(), detail, outcome=Attempted.INTERRUPTED)
 
     def settle_thread(self, claim: Claim, channel: Channel, post: RenderedPost, now: datetime, reason: str) -> Outcome:
         """A thread interrupted mid-send: settle the one part that may be out as a single send is
@@ -577,7 +629,7 @@ class Publisher:
             except ChannelError as exc:
                 return self._doubt(claim, now, f"{what}; the lookup failed: {exc.reason}{_out(done)}")
             if receipt is not None:
-                done.append(self._part_out(claim, part.part, part.key, receipt))
+                done.append(self._part_out(claim, part.part, part.key, receipt)[0])
                 if len(done) == total:
                     return self._thread_published(claim, done, now, f"{what}; found on the network")
                 detail = f"{what}; found on the network, resumes with part {part.part + 1}/{total}"
@@ -703,9 +755,10 @@ class Publisher:
         url: str | None = None,
         remote_id: str | None = None,
         alert: tuple[str, str] | None = None,
+        settles_doubt: bool = False,
     ) -> Outcome:
         """Record an outcome and its alert together; while the ledger is unreachable, keep them in
-        memory (`flush` records them) and send the alert anyway."""
+        memory (`flush` records them) and send the alert anyway. `settles_doubt`: see Ledger.settle."""
         new_alert = None if alert is None else NewAlert(alert[0], alert[1], self.alerter.has_webhook)
         if alert is not None:
             self.alerter.log(alert[0], claim.post, claim.channel, alert[1])
@@ -721,6 +774,7 @@ class Publisher:
                 remote_id=remote_id,
                 next_attempt_at=next_at,
                 alert=new,
+                settles_doubt=settles_doubt,
             )
 
         done = Outcome(claim.post, claim.channel, state, detail, now, claim.due, url)
@@ -739,7 +793,21 @@ class Publisher:
         self._recorded(claim, held, None)
         if held and new_alert is not None:
             self.alerter.send(alert_id, new_alert.kind, claim.post, claim.channel, new_alert.message, now)
+        if not held and state == State.PUBLISHED:
+            self._second_copy(claim, url, remote_id, now)
         return done
+
+    def _second_copy(self, claim: Claim, url: str | None, remote_id: str | None, now: datetime) -> None:
+        """Out once more after another worker took the send over, and not as the post recorded: alerted."""
+        rows = self.ledger.rows(post=claim.post, channel=claim.channel)
+        if not rows or remote_id is None or rows[0].remote_id in (None, remote_id):
+            return
+        row = rows[0]
+        message = (
+            f"published twice: {url or remote_id} went out after another worker took the send over and "
+            f"recorded {row.receipt_url or row.remote_id}; delete one of them on the network"
+        )
+        self.alerter.alert("double", claim.post, claim.channel, message, now)
 
     def _recorded(self, claim: Claim, held: bool, _alert_id: int | None) -> None:
         if not held:

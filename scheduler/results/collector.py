@@ -248,15 +248,19 @@ class Collector:
             adapter = replying.get(name)
             if adapter is None:
                 continue  # its replies cannot be read (said once)
+            if not self.ledger.take_reply_poll(published.id, polled_at, now):
+                continue  # another daemon's collector reads it now
             self._give_way(stop)
             done.requests += 1
             try:
                 found = adapter.replies_to(Receipt(published.url, published.remote_id))
             except NotPermitted as exc:
+                self.ledger.give_back_reply_poll(published.id, polled_at, now)
                 self._cannot_read_replies(name, now, exc)
                 replying.pop(name)
                 continue
             except ChannelError as exc:
+                self.ledger.give_back_reply_poll(published.id, polled_at, now)
                 self._failed(name, now, exc)
                 continue
             self._well(name)
