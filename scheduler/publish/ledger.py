@@ -11,7 +11,8 @@ One row per delivery (a post on a channel) and its state:
     cancelled (deleted, or made a draft)
 
 A claim is committed, with its attempt row, before any request leaves; every outcome is
-committed after. Claims use one UPDATE … RETURNING of the next due row (FOR UPDATE SKIP LOCKED
+committed after, over the claim only while it still stands (see `_holding`): a worker whose send
+another took over (it was stopped) records what it learnt as an attempt row of its own. Claims use one UPDATE … RETURNING of the next due row (FOR UPDATE SKIP LOCKED
 on PostgreSQL; BEGIN IMMEDIATE on SQLite), so two workers never hold the same delivery.
 """
 
