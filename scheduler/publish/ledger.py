@@ -12,8 +12,9 @@ One row per delivery (a post on a channel) and its state:
 
 A claim is committed, with its attempt row, before any request leaves; every outcome is
 committed after, over the claim only while it still stands (see `_holding`): a worker whose send
-another took over (it was stopped) records what it learnt as an attempt row of its own. Claims use one UPDATE … RETURNING of the next due row (FOR UPDATE SKIP LOCKED
-on PostgreSQL; BEGIN IMMEDIATE on SQLite), so two workers never hold the same delivery.
+another took over (it was stopped) records what it learnt as an attempt row of its own. Claims
+use one UPDATE … RETURNING of the next due row (FOR UPDATE SKIP LOCKED on PostgreSQL; BEGIN
+IMMEDIATE on SQLite), so two workers never hold the same delivery.
 """
 
 from __future__ import annotations
@@ -969,7 +970,28 @@ class Ledger:
                 .where(deliveries.c.id == claim.id, deliveries.c.state == State.SENDING, holder)
                 .values(claimed_by=worker, updated_at=now)
             ).rowcount
-        return replace(claim, claimed_by=worker) if done else None
+            if not done:
+                return None
+            taken = replace(claim, claimed_by=worker)
+            still_open = select(attempts.c.id).where(
+                attempts.c.id == claim.attempt_id, attempts.c.finished_at.is_(None)
+            )
+            if conn.execute(still_open).first() is None:
+                # No open attempt to settle (never so, but a send must not stay `sending` for want of
+                # one): one of this worker's own, as one whose request may have left.
+                attempt_id = conn.execute(
+                    attempts.insert().values(
+                        delivery_id=claim.id,
+                        post=claim.post,
+                        channel=claim.channel,
+                        key=claim.key,
+                        worker=worker,
+                        started_at=claim.claimed_at,
+                        outcome=Attempted.SENDING,
+                    )
+                ).inserted_primary_key[0]  # type: ignore[index]
+                taken = replace(taken, attempt_id=attempt_id)
+        return taken
 
     def may_be_out(self, claim: Claim) -> bool:
         """Whether an earlier request with this claim's key may have reached the network and was sent
@@ -1035,10 +1057,13 @@ class Ledger:
                 fresh = row.claimed_at is not None and row.claimed_at > now - stale_after
                 if row.claimed_by in alive or (fresh and process_ended(row.claimed_by or "") is not True):
                     continue
+                # Its open attempt: not a row a worker that was taken over added of its own (closed).
                 attempt_id = conn.execute(
-                    select(func.max(attempts.c.id)).where(attempts.c.delivery_id == row.id)
+                    select(func.max(attempts.c.id)).where(
+                        attempts.c.delivery_id == row.id, attempts.c.finished_at.is_(None)
+                    )
                 ).scalar_one()
-                found.append(_claim(row, attempt_id))
+                found.append(_claim(row, attempt_id if attempt_id is not None else 0))
             return found
 
     def next_wake(self, *, unpaused: bool = False, held: bool = True) -> datetime | None:

@@ -93,6 +93,28 @@ class Deduplicating(Adapter):
     idempotent_for = 3600.0
 
 
+def test_a_send_whose_taker_stopped_too_is_settled_by_a_third_daemon_after_the_first_came_back(
+    books: tuple[Ledger, Ledger], root: Path
+) -> None:
+    mine, theirs = books
+    mine.sync([single()], lambda *_: Fate(State.CANCELLED, None), START)
+    service, clock = Service(refuse_first=True), SimulatedClock(START)
+    runner, _ = stopped_mid_send(mine, root, service, clock)
+    clock.set(START + timedelta(minutes=2))
+    [stale] = theirs.stale_claims(clock.now(), TAKER, POLICY.stale_after)
+    assert theirs.take_over(stale, TAKER, clock.now()) is not None  # then the taker stopped as well
+    resume(runner, service)  # the first comes back with its 503: the send is the taker's
+    clock.set(START + timedelta(minutes=4))
+    third = daemon(theirs, root, service, "host-c:303:third", clock)
+    [settled] = third.recover(clock.now())
+    assert settled.state == State.IN_DOUBT  # no lookup on this network: a person checks
+    [row] = theirs.rows(post="p")
+    assert row.state == State.IN_DOUBT and row.claimed_by is None
+    history = theirs.history("p")
+    assert sorted(a.outcome for a in history) == [Attempted.IN_DOUBT, Attempted.LATE]
+    assert "HTTP 503" in (next(a for a in history if a.outcome == Attempted.LATE).detail or "")
+
+
 class Slow(Adapter):
     """Holds every send until the service's `answer` is set: a long pass."""
 
