@@ -861,6 +861,18 @@ class Ledger:
                 )
                 outcome = Attempted.PUBLISHED
                 note = f"{where} ({answered}, which had it as {row.state})"
+                if row.state == State.SENDING:  # the taker had not settled this worker's own attempt yet
+                    own = conn.execute(
+                        update(attempts)
+                        .where(
+                            attempts.c.id == claim.attempt_id,
+                            attempts.c.worker == claim.claimed_by,
+                            attempts.c.finished_at.is_(None),
+                        )
+                        .values(finished_at=now, outcome=outcome, detail=note[:2000])
+                    ).rowcount
+                    if own:
+                        return
         elif settles_doubt and row.state in (State.IN_DOUBT, State.RETRY, State.PENDING) and row.claimed_by is None:
             open_part = conn.execute(
                 select(thread_parts.c.part)

@@ -115,6 +115,29 @@ def test_a_send_whose_taker_stopped_too_is_settled_by_a_third_daemon_after_the_f
     assert "HTTP 503" in (next(a for a in history if a.outcome == Attempted.LATE).detail or "")
 
 
+def test_a_post_the_stopped_daemon_got_out_while_the_taker_was_still_settling_is_published_once(
+    books: tuple[Ledger, Ledger], root: Path
+) -> None:
+    mine, theirs = books
+    mine.sync([single()], lambda *_: Fate(State.CANCELLED, None), START)
+    service, clock = Service(), SimulatedClock(START)
+    runner, _ = stopped_mid_send(mine, root, service, clock)
+    clock.set(START + timedelta(minutes=2))
+    [stale] = theirs.stale_claims(clock.now(), TAKER, POLICY.stale_after)
+    taken = theirs.take_over(stale, TAKER, clock.now())
+    assert taken is not None
+
+    resume(runner, service)  # while the taker is still finding out
+
+    taker = daemon(theirs, root, service, TAKER, clock)
+    taker.settle_doubt(taken, clock.now(), "the daemon stopped while sending")  # its guess comes too late
+    [row] = theirs.rows(post="p")
+    assert (row.state, row.receipt_url) == (State.PUBLISHED, "https://net.example/p/1")
+    history = theirs.history("p")
+    assert [(a.outcome, a.worker) for a in history] == [(Attempted.PUBLISHED, STOPPED), (Attempted.LATE, TAKER)]
+    assert theirs.alerts() == []
+
+
 class Slow(Adapter):
     """Holds every send until the service's `answer` is set: a long pass."""
 
