@@ -885,7 +885,6 @@ class Ledger:
                     values.update(state=state, next_attempt_at=next_attempt_at)
                 same = (deliveries.c.id == row.id, deliveries.c.state == row.state)
                 conn.execute(update(deliveries).where(*same).values(**values))
-                note = f"{answered} ({row.state} then): {detail}"
         conn.execute(
             attempts.insert().values(
                 delivery_id=claim.id,

@@ -811,7 +811,11 @@ class Publisher:
 
     def _recorded(self, claim: Claim, held: bool, _alert_id: int | None) -> None:
         if not held:
-            log.error("%s on %s was taken over by another worker; recorded the attempt only", claim.post, claim.channel)
+            log.error(
+                "%s on %s was taken over by another worker; what this one learnt is an attempt of its own",
+                claim.post,
+                claim.channel,
+            )
 
     def _keep(self, claim: Claim, state: str, record: Callable[[], object]) -> None:
         log.warning(
