@@ -797,6 +797,12 @@ class Ledger:
         if state == State.HELD:  # held at its time (the link check): alerted with this outcome
             values["hold_alerted_at"] = now
         with self._tx() as conn:
+            if state == State.IN_DOUBT and (out := self._doubt_over(conn, claim.id)):
+                # The part in doubt was recorded out meanwhile (by the worker that sent it, back from a
+                # stop): nothing is in doubt, and the reason says what the parts table has.
+                detail = f"in doubt no more: part {out[-1].part} was recorded out meanwhile{parts_out(out)}"
+                values.update(state=State.RETRY, reason=detail, next_attempt_at=now)
+                outcome, alert = Attempted.SETTLED, None
             done = conn.execute(update(deliveries).where(*_holding(claim)).values(**values)).rowcount
             if not done:
                 # Another worker took the send over (this one was stopped, or cut off): its record stands.
@@ -902,13 +908,13 @@ class Ledger:
     def thread_parts(self, delivery_id: int) -> list[Part]:
         """The parts of a delivery's thread recorded so far, in order."""
         with self._tx() as conn:
-            rows = conn.execute(
-                select(thread_parts).where(thread_parts.c.delivery_id == delivery_id).order_by(thread_parts.c.part)
-            ).all()
-        return [
-            Part(r.part, r.key, r.started_at, r.remote_id, r.cid, r.url, r.published_at)
-            for r in rows  # UTCDateTime gives aware times
-        ]
+            return _parts(conn, delivery_id)
+
+    def _doubt_over(self, conn: Connection, delivery_id: int) -> list[Part]:
+        """The parts of a thread none of which is in doubt (every part marked is recorded out); []
+        for a thread with a part in doubt, or a single send."""
+        parts = _parts(conn, delivery_id)
+        return parts if parts and all(p.published_at is not None for p in parts) else []
 
     def _held(self, conn: Connection, claim: Claim) -> bool:
         return conn.execute(select(deliveries.c.id).where(*_holding(claim))).first() is not None
@@ -1678,6 +1684,13 @@ def process_ended(worker: str) -> bool | None:
     return False
 
 
+def parts_out(done: Sequence[Part]) -> str:
+    """What a reason says of a thread's parts out, with their links (how the parts table has them)."""
+    if not done:
+        return "; no part is out"
+    return f"; parts out: {', '.join(f'{p.part} ({p.url or p.remote_id})' for p in done)}"
+
+
 def _holding(claim: Claim) -> tuple[Any, ...]:
     """The claim still stands: its delivery is sending for its worker, and its attempt is open (not
     closed by a worker that took it over, nor an earlier claim of the same worker that came back)."""
@@ -1690,6 +1703,16 @@ def _holding(claim: Claim) -> tuple[Any, ...]:
         deliveries.c.claimed_by == claim.claimed_by,
         open_attempt,
     )
+
+
+def _parts(conn: Connection, delivery_id: int) -> list[Part]:
+    rows = conn.execute(
+        select(thread_parts).where(thread_parts.c.delivery_id == delivery_id).order_by(thread_parts.c.part)
+    ).all()
+    return [
+        Part(r.part, r.key, r.started_at, r.remote_id, r.cid, r.url, r.published_at)
+        for r in rows  # UTCDateTime gives aware times
+    ]
 
 
 def _first_line(error: BaseException) -> str:

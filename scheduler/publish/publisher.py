@@ -34,7 +34,7 @@ from scheduler.posts import RenderedPost
 from scheduler.publish import holds, payload
 from scheduler.publish.alerts import Alerter
 from scheduler.publish.clock import Clock, LedgerClock, SimulatedClock, stamp
-from scheduler.publish.ledger import TAKEN_OVER, Claim, Ledger, NewAlert, Part, Wanted
+from scheduler.publish.ledger import TAKEN_OVER, Claim, Ledger, NewAlert, Part, Wanted, parts_out
 from scheduler.publish.states import Attempted, State
 from scheduler.publish.synced import Synced
 
@@ -522,7 +522,7 @@ class Publisher:
             key = part_key(claim.key, number)
             try:
                 if not self.ledger.part_sending(claim, number, key, self.stamp()):
-                    return self._lost(claim, f"part {number}/{total} never left{_out(done)}")
+                    return self._lost(claim, f"part {number}/{total} never left{parts_out(done)}")
             except LedgerUnavailable:
                 return self._release(claim, self.stamp())  # this part did not leave; those before are recorded
             self._crash_if(f"before-part-{number}")
@@ -535,20 +535,20 @@ class Publisher:
             except RetryLater as exc:
                 self.ledger.part_not_sent(claim, number)
                 now = self.stamp()
-                return self._retry(claim, now, f"part {number}/{total}: {exc.reason}{_out(done)}", exc.after)
+                return self._retry(claim, now, f"part {number}/{total}: {exc.reason}{parts_out(done)}", exc.after)
             except Rejected as exc:
                 self.ledger.part_not_sent(claim, number)
-                message = f"part {number}/{total} was refused, so the thread stops: {exc.reason}{_out(done)}"
+                message = f"part {number}/{total} was refused, so the thread stops: {exc.reason}{parts_out(done)}"
                 return self._settle(claim, State.FAILED, self.stamp(), message, alert=("failed", message))
             except InDoubt as exc:
                 return self._settle_doubt_later(claim, self.stamp(), f"part {number}/{total}: {exc.reason}")
             except Exception as exc:
                 log.exception("adapter error while sending %s on %s", claim.post, claim.channel)
-                reason = f"part {number}/{total}: unexpected {exc.__class__.__name__} in the adapter{_out(done)}"
+                reason = f"part {number}/{total}: unexpected {exc.__class__.__name__} in the adapter{parts_out(done)}"
                 return self._doubt(claim, self.stamp(), reason)
             self._crash_if(f"after-part-{number}")
             try:
-                part, held = self._part_out(claim, number, key, receipt)
+                part, held = self._partparts_out(claim, number, key, receipt)
                 done.append(part)
                 if not held:
                     return self._late_part(claim, total)
@@ -565,10 +565,10 @@ class Publisher:
         if all(p.key == part_key(claim.key, p.part) for p in parts):
             return None
         out = [p for p in parts if p.published_at is not None]
-        message = f"the post changed after part of its thread went out, so the thread stops{_out(out)}"
+        message = f"the post changed after part of its thread went out, so the thread stops{parts_out(out)}"
         return self._settle(claim, State.FAILED, self.stamp(), message, alert=("failed", message))
 
-    def _part_out(self, claim: Claim, number: int, key: str, receipt: Receipt) -> tuple[Part, bool]:
+    def _partparts_out(self, claim: Claim, number: int, key: str, receipt: Receipt) -> tuple[Part, bool]:
         """Record a part out; it, and whether this worker still holds the delivery."""
         now = self.stamp()
         held = self.ledger.part_published(
@@ -583,7 +583,7 @@ class Publisher:
         done = [p for p in self.ledger.thread_parts(claim.id) if p.published_at is not None]
         if len(done) == total:
             return self._thread_published(claim, done, now, f"all {total} parts out", None)
-        detail = f"part {done[-1].part}/{total} is out; resumes with part {len(done) + 1}/{total}{_out(done)}"
+        detail = f"part {done[-1].part}/{total} is out; resumes with part {len(done) + 1}/{total}{parts_out(done)}"
         return self._settle(claim, State.RETRY, now, detail, next_at=now, settles_doubt=True)
 
     def _thread_published(
@@ -617,7 +617,7 @@ class Publisher:
                 claim,
                 State.RETRY,
                 now,
-                f"{reason}; resumes with part {len(done) + 1}/{total}{_out(done)}",
+                f"{reason}; resumes with part {len(done) + 1}/{total}{parts_out(done)}",
                 next_at=now,
                 outcome=Attempted.INTERRUPTED,
             )
@@ -627,9 +627,9 @@ class Publisher:
             try:
                 receipt = channel.lookup(part.key, part_post(post, part.part), part.started_at)
             except ChannelError as exc:
-                return self._doubt(claim, now, f"{what}; the lookup failed: {exc.reason}{_out(done)}")
+                return self._doubt(claim, now, f"{what}; the lookup failed: {exc.reason}{parts_out(done)}")
             if receipt is not None:
-                done.append(self._part_out(claim, part.part, part.key, receipt)[0])
+                done.append(self._partparts_out(claim, part.part, part.key, receipt)[0])
                 if len(done) == total:
                     return self._thread_published(claim, done, now, f"{what}; found on the network")
                 detail = f"{what}; found on the network, resumes with part {part.part + 1}/{total}"
@@ -640,7 +640,7 @@ class Publisher:
         if (now - part.started_at).total_seconds() < channel.idempotent_for:
             detail = f"{what}; the network deduplicates this key, so sent again"
             return self._settle(claim, State.RETRY, now, detail, next_at=now, outcome=Attempted.RESEND)
-        return self._doubt(claim, now, f"{what}{_out(done)}")
+        return self._doubt(claim, now, f"{what}{parts_out(done)}")
 
     def stamp(self) -> datetime:
         """The clock's now; this host's while the ledger (whose clock it may be) is unreachable."""
@@ -791,7 +791,7 @@ class Publisher:
                 self._keep(claim, state, lambda: self._recorded(claim, *record()))
             return done
         self._recorded(claim, held, None)
-        if held and new_alert is not None:
+        if held and new_alert is not None and alert_id is not None:  # None: the ledger found it moot
             self.alerter.send(alert_id, new_alert.kind, claim.post, claim.channel, new_alert.message, now)
         if not held and state == State.PUBLISHED:
             self._second_copy(claim, url, remote_id, now)
@@ -893,12 +893,6 @@ def reply_to(done: list[Part]) -> Receipt:
     last, first = done[-1], done[0]
     root = None if len(done) == 1 else Receipt(first.url, first.remote_id, first.cid)
     return Receipt(last.url, last.remote_id, last.cid, root=root)
-
-
-def _out(done: list[Part]) -> str:
-    if not done:
-        return "; no part is out"
-    return f"; parts out: {', '.join(f'{p.part} ({p.url or p.remote_id})' for p in done)}"
 
 
 def rehearse(publisher: Publisher, clock: SimulatedClock, until: datetime | None = None) -> Iterator[Outcome]:

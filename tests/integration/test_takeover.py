@@ -52,6 +52,8 @@ class Service:
     arrived: threading.Event = field(default_factory=threading.Event)
     answer: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    looking: threading.Event = field(default_factory=threading.Event)  # a lookup began (Looking)
+    recorded: threading.Event = field(default_factory=threading.Event)  # let the lookup fail (Looking)
 
     def publish(self, key: str) -> Receipt:
         with self.lock:
@@ -91,6 +93,44 @@ class Adapter(Channel):
 
 class Deduplicating(Adapter):
     idempotent_for = 3600.0
+
+
+class Looking(Adapter):
+    """Can look a post up; the lookup fails, once the stopped daemon has recorded its part meanwhile."""
+
+    can_lookup = True
+
+    def lookup(self, key: str, post: RenderedPost, since: datetime) -> Receipt | None:
+        self.service.looking.set()
+        assert self.service.recorded.wait(WAIT)
+        raise RetryLater("the search timed out")
+
+
+def test_a_part_recorded_out_while_the_taker_looked_it_up_is_not_left_in_doubt(
+    books: tuple[Ledger, Ledger], root: Path
+) -> None:
+    mine, theirs = books
+    mine.sync([thread()], lambda *_: Fate(State.CANCELLED, None), START)
+    service, clock = Service(), SimulatedClock(START)
+    runner, _ = stopped_mid_send(mine, root, service, clock)
+    clock.set(START + timedelta(minutes=2))
+    taker = Publisher(theirs, Using(root, service, Looking), Alerter(theirs), POLICY, TAKER, clock=clock)
+    settled: list[Any] = []
+    looking = threading.Thread(target=lambda: settled.extend(taker.recover(clock.now())))
+    looking.start()
+    assert service.looking.wait(WAIT)
+
+    resume(runner, service)  # part 1 is recorded out while the taker still looks for it
+    service.recorded.set()
+    looking.join(WAIT)
+
+    [row] = theirs.rows(post="draad")
+    assert row.state == State.RETRY  # not in doubt: the thread goes on with part 2
+    assert "no part is out" not in (row.reason or "") and "https://net.example/p/1" in (row.reason or "")
+    assert theirs.alerts() == []
+    clock.set(START + timedelta(minutes=3))
+    [done] = taker.make_pass().sent
+    assert done.state == State.PUBLISHED and service.keys == ["cs-draad-1", "cs-draad-2", "cs-draad-3"]
 
 
 def test_a_send_whose_taker_stopped_too_is_settled_by_a_third_daemon_after_the_first_came_back(
