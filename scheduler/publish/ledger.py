@@ -11,8 +11,10 @@ One row per delivery (a post on a channel) and its state:
     cancelled (deleted, or made a draft)
 
 A claim is committed, with its attempt row, before any request leaves; every outcome is
-committed after. Claims use one UPDATE … RETURNING of the next due row (FOR UPDATE SKIP LOCKED
-on PostgreSQL; BEGIN IMMEDIATE on SQLite), so two workers never hold the same delivery.
+committed after, over the claim only while it still stands (see `_holding`): a worker whose send
+another took over (it was stopped) records what it learnt as an attempt row of its own. Claims
+use one UPDATE … RETURNING of the next due row (FOR UPDATE SKIP LOCKED on PostgreSQL; BEGIN
+IMMEDIATE on SQLite), so two workers never hold the same delivery.
 """
 
 from __future__ import annotations
@@ -66,6 +68,7 @@ MIN_SQLITE = (3, 35, 0)  # UPDATE … RETURNING
 BUSY_TIMEOUT_MS = 30_000  # how long a SQLite statement waits for another connection's lock
 CHECKPOINT_WAIT_MS = 5000  # how long a purge waits for readers to let go of SQLite's write-ahead log
 ERASING_REVISION = "0010"  # purged replies are erased from here on (secure_delete); older ones are rewritten once
+TAKEN_OVER = "another worker took the send over before its request left; nothing sent"
 COUNT_NAMES = ("likes", "reposts", "replies", "quotes", "views")  # the fields of Counts, as columns
 
 
@@ -837,10 +840,11 @@ class Ledger:
         remote_id: str | None = None,
         next_attempt_at: datetime | None = None,
         alert: NewAlert | None = None,
+        settles_doubt: bool = False,
     ) -> tuple[bool, int | None]:
         """Record the outcome of a claim, and its alert in the same transaction (so a kill never
-        leaves one without the other). (False, None) if this worker no longer held it; else (True,
-        the alert's id)."""
+        leaves one without the other). (False, None) if this worker no longer held it: then its
+        outcome is an attempt row of its own (see `_late`); else (True, the alert's id)."""
         detail = redact(detail)[:2000]
         values: dict[str, Any] = {
             "state": state,
@@ -862,47 +866,127 @@ class Ledger:
         if state == State.HELD:  # held at its time (the link check): alerted with this outcome
             values["hold_alerted_at"] = now
         with self._tx() as conn:
-            done = conn.execute(
-                update(deliveries)
-                .where(
-                    deliveries.c.id == claim.id,
-                    deliveries.c.state == State.SENDING,
-                    deliveries.c.claimed_by == claim.claimed_by,
-                )
-                .values(**values)
-            ).rowcount
+            if state == State.IN_DOUBT and (out := self._doubt_over(conn, claim.id)):
+                # The part in doubt was recorded out meanwhile (by the worker that sent it, back from a
+                # stop): nothing is in doubt, and the reason says what the parts table has.
+                detail = f"in doubt no more: part {out[-1].part} was recorded out meanwhile{parts_out(out)}"
+                values.update(state=State.RETRY, reason=detail, next_attempt_at=now)
+                outcome, alert = Attempted.SETTLED, None
+            done = conn.execute(update(deliveries).where(*_holding(claim)).values(**values)).rowcount
+            if not done:
+                # Another worker took the send over (this one was stopped, or cut off): its record stands.
+                self._late(conn, claim, state, now, detail, receipt_url, remote_id, next_attempt_at, settles_doubt)
+                return False, None
             conn.execute(
                 update(attempts)
                 .where(attempts.c.id == claim.attempt_id)
                 .values(finished_at=now, outcome=outcome or Attempted(state.value), detail=detail)
             )
-            if not done:
-                return False, None
             alert_id = None if alert is None else self._insert_alert(conn, alert, claim.post, claim.channel, now)
         return True, alert_id
+
+    def _late(
+        self,
+        conn: Connection,
+        claim: Claim,
+        state: State,
+        now: datetime,
+        detail: str,
+        receipt_url: str | None,
+        remote_id: str | None,
+        next_attempt_at: datetime | None,
+        settles_doubt: bool,
+    ) -> None:
+        """The outcome of a claim another worker took over, recorded as this worker's own attempt row
+        (the other's rows are never touched). What went out is the truth of the delivery: a post out
+        is published with its URL (the other's `in_doubt` or retry was a guess); a thread part out
+        settles a doubt about it (`settles_doubt`): the thread resumes with the next part."""
+        query = select(deliveries).where(deliveries.c.id == claim.id)
+        row = conn.execute(query if self.is_sqlite else query.with_for_update()).first()
+        if row is None:
+            return
+        answered = "answered after another worker took the send over"
+        outcome, note = Attempted.LATE, f"{answered} ({row.state} then): {detail}"
+        if state == State.PUBLISHED:
+            where = receipt_url or remote_id or "no URL given"
+            if row.state == State.PUBLISHED:
+                if (remote_id or receipt_url) == (row.remote_id if remote_id else row.receipt_url):
+                    note = f"{answered}: published {where}, the post already recorded as published"
+                else:
+                    outcome = Attempted.PUBLISHED  # a second copy on the network: both are recorded
+                    other = row.receipt_url or row.remote_id
+                    note = f"{answered}: published {where}, a second copy of {other}: delete one on the network"
+            else:
+                gone = row.state == State.CANCELLED
+                conn.execute(
+                    update(deliveries)
+                    .where(deliveries.c.id == row.id, deliveries.c.state == row.state)
+                    .values(
+                        state=State.PUBLISHED,
+                        reason="removed from the files after publishing" if gone else None,
+                        receipt_url=receipt_url,
+                        remote_id=remote_id,
+                        published_at=now,
+                        published_version=claim.version,
+                        changed_after_publishing=gone or row.version != claim.version,
+                        claimed_by=None,
+                        next_attempt_at=None,
+                        updated_at=now,
+                    )
+                )
+                outcome = Attempted.PUBLISHED
+                note = f"{where} ({answered}, which had it as {row.state})"
+                if row.state == State.SENDING:  # the taker had not settled this worker's own attempt yet
+                    own = conn.execute(
+                        update(attempts)
+                        .where(
+                            attempts.c.id == claim.attempt_id,
+                            attempts.c.worker == claim.claimed_by,
+                            attempts.c.finished_at.is_(None),
+                        )
+                        .values(finished_at=now, outcome=outcome, detail=note[:2000])
+                    ).rowcount
+                    if own:
+                        return
+        elif settles_doubt and row.state in (State.IN_DOUBT, State.RETRY, State.PENDING) and row.claimed_by is None:
+            open_part = conn.execute(
+                select(thread_parts.c.part)
+                .where(thread_parts.c.delivery_id == row.id, thread_parts.c.published_at.is_(None))
+                .limit(1)
+            ).first()
+            if open_part is None:  # nothing left in doubt: what the parts table says is the reason
+                values: dict[str, Any] = {"reason": detail, "updated_at": now}
+                if row.state == State.IN_DOUBT:
+                    values.update(state=state, next_attempt_at=next_attempt_at)
+                same = (deliveries.c.id == row.id, deliveries.c.state == row.state)
+                conn.execute(update(deliveries).where(*same).values(**values))
+        conn.execute(
+            attempts.insert().values(
+                delivery_id=claim.id,
+                post=claim.post,
+                channel=claim.channel,
+                key=claim.key,
+                worker=claim.claimed_by,
+                started_at=claim.claimed_at,
+                finished_at=now,
+                outcome=outcome,
+                detail=note[:2000],
+            )
+        )
 
     def thread_parts(self, delivery_id: int) -> list[Part]:
         """The parts of a delivery's thread recorded so far, in order."""
         with self._tx() as conn:
-            rows = conn.execute(
-                select(thread_parts).where(thread_parts.c.delivery_id == delivery_id).order_by(thread_parts.c.part)
-            ).all()
-        return [
-            Part(r.part, r.key, r.started_at, r.remote_id, r.cid, r.url, r.published_at)
-            for r in rows  # UTCDateTime gives aware times
-        ]
+            return _parts(conn, delivery_id)
+
+    def _doubt_over(self, conn: Connection, delivery_id: int) -> list[Part]:
+        """The parts of a thread none of which is in doubt (every part marked is recorded out); []
+        for a thread with a part in doubt, or a single send."""
+        parts = _parts(conn, delivery_id)
+        return parts if parts and all(p.published_at is not None for p in parts) else []
 
     def _held(self, conn: Connection, claim: Claim) -> bool:
-        return (
-            conn.execute(
-                select(deliveries.c.id).where(
-                    deliveries.c.id == claim.id,
-                    deliveries.c.state == State.SENDING,
-                    deliveries.c.claimed_by == claim.claimed_by,
-                )
-            ).first()
-            is not None
-        )
+        return conn.execute(select(deliveries.c.id).where(*_holding(claim))).first() is not None
 
     def part_sending(self, claim: Claim, part: int, key: str, now: datetime) -> bool:
         """Mark part `part` as about to leave (committed before its request); False if this worker
@@ -919,18 +1003,38 @@ class Ledger:
 
     def part_published(
         self, claim: Claim, part: int, now: datetime, *, remote_id: str | None, cid: str | None, url: str | None
-    ) -> None:
-        """Record that part `part` is out (committed before the next part is sent)."""
+    ) -> bool:
+        """Record that part `part` is out (committed before the next part is sent), also when another
+        worker took the send over meanwhile: it is out. A part already recorded out stays as it was
+        recorded. Whether this worker still holds the delivery."""
+        values = {"remote_id": remote_id, "cid": cid, "url": redact(url) if url else None, "published_at": now}
         with self._tx() as conn:
-            conn.execute(
+            filled = conn.execute(
                 update(thread_parts)
-                .where(thread_parts.c.delivery_id == claim.id, thread_parts.c.part == part)
-                .values(remote_id=remote_id, cid=cid, url=redact(url) if url else None, published_at=now)
-            )
+                .where(
+                    thread_parts.c.delivery_id == claim.id,
+                    thread_parts.c.part == part,
+                    thread_parts.c.published_at.is_(None),
+                )
+                .values(**values)
+            ).rowcount
+            if not filled:
+                known = select(thread_parts.c.part).where(
+                    thread_parts.c.delivery_id == claim.id, thread_parts.c.part == part
+                )
+                if conn.execute(known).first() is None:  # its mark was taken away: it is out all the same
+                    key = f"{claim.key}-{part}"
+                    conn.execute(
+                        thread_parts.insert().values(delivery_id=claim.id, part=part, key=key, started_at=now, **values)
+                    )
+            return self._held(conn, claim)
 
     def part_not_sent(self, claim: Claim, part: int) -> None:
-        """Forget the mark of a part that certainly did not go out."""
+        """Forget the mark of a part that certainly did not go out; only while this worker holds the
+        delivery (the mark may be another's, who took the send over and sent that part again)."""
         with self._tx() as conn:
+            if not self._held(conn, claim):
+                return
             conn.execute(
                 thread_parts.delete().where(
                     thread_parts.c.delivery_id == claim.id,
@@ -952,7 +1056,28 @@ class Ledger:
                 .where(deliveries.c.id == claim.id, deliveries.c.state == State.SENDING, holder)
                 .values(claimed_by=worker, updated_at=now)
             ).rowcount
-        return replace(claim, claimed_by=worker) if done else None
+            if not done:
+                return None
+            taken = replace(claim, claimed_by=worker)
+            still_open = select(attempts.c.id).where(
+                attempts.c.id == claim.attempt_id, attempts.c.finished_at.is_(None)
+            )
+            if conn.execute(still_open).first() is None:
+                # No open attempt to settle (never so, but a send must not stay `sending` for want of
+                # one): one of this worker's own, as one whose request may have left.
+                attempt_id = conn.execute(
+                    attempts.insert().values(
+                        delivery_id=claim.id,
+                        post=claim.post,
+                        channel=claim.channel,
+                        key=claim.key,
+                        worker=worker,
+                        started_at=claim.claimed_at,
+                        outcome=Attempted.SENDING,
+                    )
+                ).inserted_primary_key[0]  # type: ignore[index]
+                taken = replace(taken, attempt_id=attempt_id)
+        return taken
 
     def may_be_out(self, claim: Claim) -> bool:
         """Whether an earlier request with this claim's key may have reached the network and was sent
@@ -974,12 +1099,15 @@ class Ledger:
         """Right before the request leaves: None and the attempt marked `sending`, or why not to send.
 
         Checked in one transaction with the pause, so a pause committed before this point always
-        stops the send; a crash before it leaves an attempt that provably sent nothing.
+        stops the send; a crash before it leaves an attempt that provably sent nothing. TAKEN_OVER
+        if another worker took the claim over meanwhile (this one was stopped): it must not send.
         """
         with self._tx() as conn:
             row = conn.execute(
                 select(pauses).where(pauses.c.scope.in_(("*", claim.channel))).order_by(pauses.c.scope)
             ).first()
+            if not self._held(conn, claim):
+                return TAKEN_OVER
             if row is not None:
                 # No time here: it is shown to people, in the campaign's zone, by `status` and `history`.
                 return f"{Pause(row.scope, row.reason, row.since).what} is paused: {row.reason}"
@@ -1015,10 +1143,13 @@ class Ledger:
                 fresh = row.claimed_at is not None and row.claimed_at > now - stale_after
                 if row.claimed_by in alive or (fresh and process_ended(row.claimed_by or "") is not True):
                     continue
+                # Its open attempt: not a row a worker that was taken over added of its own (closed).
                 attempt_id = conn.execute(
-                    select(func.max(attempts.c.id)).where(attempts.c.delivery_id == row.id)
+                    select(func.max(attempts.c.id)).where(
+                        attempts.c.delivery_id == row.id, attempts.c.finished_at.is_(None)
+                    )
                 ).scalar_one()
-                found.append(_claim(row, attempt_id))
+                found.append(_claim(row, attempt_id if attempt_id is not None else 0))
             return found
 
     def next_wake(self, *, unpaused: bool = False, held: bool = True) -> datetime | None:
@@ -1276,7 +1407,9 @@ class Ledger:
         and note when each post was read, in one transaction; the new replies."""
         new_ids: list[int] = []
         with self._tx() as conn:
-            for published, found in read:
+            # In one order of posts (their replies come in the network's), so two collectors that read
+            # the same posts never deadlock.
+            for published, found in sorted(read, key=lambda item: item[0].id):
                 new_ids += self._keep_replies(conn, published, found, now)
             if not new_ids:
                 return []
@@ -1310,11 +1443,46 @@ class Ledger:
                 "found_at": now,
                 "watch": item.watch[:200] if item.watch else None,
             }
-            new_ids.append(conn.execute(replies.insert().values(**values)).inserted_primary_key[0])  # type: ignore[index]
-        polled = update(reply_polls).where(reply_polls.c.delivery_id == published.id).values(polled_at=now)
-        if not conn.execute(polled).rowcount:
-            conn.execute(reply_polls.insert().values(delivery_id=published.id, polled_at=now))
+            # Kept by another collector meanwhile (one that read the same post): that one stays.
+            insert = self._insert(replies).values(**values)
+            insert = insert.on_conflict_do_nothing(index_elements=["channel", "remote_id"])
+            new_id = conn.execute(insert.returning(replies.c.id)).scalar()
+            if new_id is not None:
+                new_ids.append(new_id)
+        polled = self._insert(reply_polls).values(delivery_id=published.id, polled_at=now)
+        conn.execute(polled.on_conflict_do_update(index_elements=["delivery_id"], set_={"polled_at": now}))
         return new_ids
+
+    def take_reply_poll(self, delivery_id: int, seen: datetime | None, now: datetime) -> bool:
+        """Take the reading of a post's replies, as a send is claimed: mark it read at `now` if it is
+        still as this collector saw it (`seen`: when it was last read, None: never); False if another
+        collector took it since. Give it back with `give_back_reply_poll` if the network did not answer."""
+        with self._tx() as conn:
+            if seen is None:
+                taken = self._insert(reply_polls).values(delivery_id=delivery_id, polled_at=now)
+                taken = taken.on_conflict_do_nothing(index_elements=["delivery_id"])
+                # RETURNING tells whether the row was made (the row count does not, on PostgreSQL).
+                return conn.execute(taken.returning(reply_polls.c.delivery_id)).first() is not None
+            return bool(
+                conn.execute(
+                    update(reply_polls)
+                    .where(reply_polls.c.delivery_id == delivery_id, reply_polls.c.polled_at == seen)
+                    .values(polled_at=now)
+                ).rowcount
+            )
+
+    def give_back_reply_poll(self, delivery_id: int, seen: datetime | None, now: datetime) -> None:
+        """Undo `take_reply_poll` (nothing was read): the post is due to be read again as before."""
+        with self._tx() as conn:
+            mine = and_(reply_polls.c.delivery_id == delivery_id, reply_polls.c.polled_at == now)
+            if seen is None:
+                conn.execute(reply_polls.delete().where(mine))
+            else:
+                conn.execute(update(reply_polls).where(mine).values(polled_at=seen))
+
+    def _insert(self, table: Table) -> Any:
+        """INSERT with ON CONFLICT, in the ledger's dialect."""
+        return (sqlite_insert if self.is_sqlite else postgresql_insert)(table)
 
     def stored_replies(self, *, unhandled: bool = False, watched: bool = False) -> list[StoredReply]:
         """The replies kept, oldest first: all, those no one handled, or those matching the watch list
@@ -1685,6 +1853,37 @@ def process_ended(worker: str) -> bool | None:
     except PermissionError:  # another user's process: it runs
         pass
     return False
+
+
+def parts_out(done: Sequence[Part]) -> str:
+    """What a reason says of a thread's parts out, with their links (how the parts table has them)."""
+    if not done:
+        return "; no part is out"
+    return f"; parts out: {', '.join(f'{p.part} ({p.url or p.remote_id})' for p in done)}"
+
+
+def _holding(claim: Claim) -> tuple[Any, ...]:
+    """The claim still stands: its delivery is sending for its worker, and its attempt is open (not
+    closed by a worker that took it over, nor an earlier claim of the same worker that came back)."""
+    open_attempt = (
+        select(attempts.c.id).where(attempts.c.id == claim.attempt_id, attempts.c.finished_at.is_(None)).exists()
+    )
+    return (
+        deliveries.c.id == claim.id,
+        deliveries.c.state == State.SENDING,
+        deliveries.c.claimed_by == claim.claimed_by,
+        open_attempt,
+    )
+
+
+def _parts(conn: Connection, delivery_id: int) -> list[Part]:
+    rows = conn.execute(
+        select(thread_parts).where(thread_parts.c.delivery_id == delivery_id).order_by(thread_parts.c.part)
+    ).all()
+    return [
+        Part(r.part, r.key, r.started_at, r.remote_id, r.cid, r.url, r.published_at)
+        for r in rows  # UTCDateTime gives aware times
+    ]
 
 
 def _first_line(error: BaseException) -> str:

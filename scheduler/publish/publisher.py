@@ -34,7 +34,7 @@ from scheduler.posts import RenderedPost
 from scheduler.publish import holds, payload
 from scheduler.publish.alerts import Alerter
 from scheduler.publish.clock import Clock, LedgerClock, SimulatedClock, stamp
-from scheduler.publish.ledger import Claim, Delivery, Ledger, NewAlert, Part, Wanted
+from scheduler.publish.ledger import TAKEN_OVER, Claim, Delivery, Ledger, NewAlert, Part, Wanted, parts_out
 from scheduler.publish.states import Attempted, State
 from scheduler.publish.synced import Synced
 
@@ -366,8 +366,40 @@ class Publisher:
         now = self.clock.now()
         settled = self.recover(now)
         held = self.alert_held(now)
+        with self._recovering(stop) as later:
+            sent = self._send(workers, stop, pool)
+        return PassResult(settled + later, held, sent)
+
+    @contextlib.contextmanager
+    def _recovering(self, stop: threading.Event | None) -> Iterator[list[Outcome]]:
+        """While the pass sends (a long one: a slow network, a backlog), settle the sends other workers
+        left every quarter of stale_after, so a stopped daemon's send never waits for this pass to end.
+        Yields the outcomes, complete once the block is left."""
+        outcomes: list[Outcome] = []
+        ended = threading.Event()
+        every = max(self.policy.stale_after.total_seconds() / 4, 0.5)
+
+        def run() -> None:
+            while not ended.wait(every) and not (stop is not None and stop.is_set()):
+                try:
+                    outcomes.extend(self.recover(self.clock.now()))
+                except LedgerUnavailable:
+                    pass  # the pass itself meets it and reports it
+                except Exception:
+                    log.exception("settling the sends of stopped workers failed; trying again shortly")
+
+        thread = threading.Thread(target=run, name="recover", daemon=True)
+        thread.start()
+        try:
+            yield outcomes
+        finally:
+            ended.set()
+            thread.join()
+
+    def _send(self, workers: int, stop: threading.Event | None, pool: Executor | None) -> list[Outcome]:
+        """Drain with `workers` threads (from `pool` if given)."""
         if workers <= 1 and pool is None:
-            return PassResult(settled, held, self.drain(stop))
+            return self.drain(stop)
         own = None if pool is not None else ThreadPoolExecutor(max_workers=workers, thread_name_prefix="send")
         try:
             futures: list[Future[list[Outcome]]] = [
@@ -388,7 +420,7 @@ class Publisher:
                 own.shutdown()
         if unavailable is not None:
             raise unavailable
-        return PassResult(settled, held, sorted(sent, key=lambda o: (o.due, o.post, o.channel)))
+        return sorted(sent, key=lambda o: (o.due, o.post, o.channel))
 
     def drain(self, stop: threading.Event | None = None) -> list[Outcome]:
         """Claim and send, by the publisher's clock, until nothing is due or `stop` is set."""
@@ -426,6 +458,8 @@ class Publisher:
                 reason = self.ledger.about_to_send(claim)
             except LedgerUnavailable:
                 return self._release(claim, now)
+            if reason == TAKEN_OVER:
+                return self._settle(claim, State.PENDING, now, "its request never left", outcome=Attempted.INTERRUPTED)
             if reason is not None:
                 log.info("not sending %s on %s: %s", claim.post, claim.channel, reason)
                 return self._settle(claim, State.PENDING, now, reason, outcome=Attempted.PAUSED)
@@ -499,7 +533,7 @@ class Publisher:
             key = part_key(claim.key, number)
             try:
                 if not self.ledger.part_sending(claim, number, key, self.stamp()):
-                    return self._lost(claim, self.stamp())
+                    return self._lost(claim, f"part {number}/{total} never left{parts_out(done)}")
             except LedgerUnavailable:
                 return self._release(claim, self.stamp())  # this part did not leave; those before are recorded
             self._crash_if(f"before-part-{number}")
@@ -512,20 +546,23 @@ class Publisher:
             except RetryLater as exc:
                 self.ledger.part_not_sent(claim, number)
                 now = self.stamp()
-                return self._retry(claim, now, f"part {number}/{total}: {exc.reason}{_out(done)}", exc.after)
+                return self._retry(claim, now, f"part {number}/{total}: {exc.reason}{parts_out(done)}", exc.after)
             except Rejected as exc:
                 self.ledger.part_not_sent(claim, number)
-                message = f"part {number}/{total} was refused, so the thread stops: {exc.reason}{_out(done)}"
+                message = f"part {number}/{total} was refused, so the thread stops: {exc.reason}{parts_out(done)}"
                 return self._settle(claim, State.FAILED, self.stamp(), message, alert=("failed", message))
             except InDoubt as exc:
                 return self._settle_doubt_later(claim, self.stamp(), f"part {number}/{total}: {exc.reason}")
             except Exception as exc:
                 log.exception("adapter error while sending %s on %s", claim.post, claim.channel)
-                reason = f"part {number}/{total}: unexpected {exc.__class__.__name__} in the adapter{_out(done)}"
+                reason = f"part {number}/{total}: unexpected {exc.__class__.__name__} in the adapter{parts_out(done)}"
                 return self._doubt(claim, self.stamp(), reason)
             self._crash_if(f"after-part-{number}")
             try:
-                done.append(self._part_out(claim, number, key, receipt))
+                part, held = self._partparts_out(claim, number, key, receipt)
+                done.append(part)
+                if not held:
+                    return self._late_part(claim, total)
             except LedgerUnavailable:
                 # Out but not recorded: settled like an interrupted part once the ledger is back.
                 reason = f"part {number}/{total} is out but the ledger was unreachable"
@@ -539,13 +576,26 @@ class Publisher:
         if all(p.key == part_key(claim.key, p.part) for p in parts):
             return None
         out = [p for p in parts if p.published_at is not None]
-        message = f"the post changed after part of its thread went out, so the thread stops{_out(out)}"
+        message = f"the post changed after part of its thread went out, so the thread stops{parts_out(out)}"
         return self._settle(claim, State.FAILED, self.stamp(), message, alert=("failed", message))
 
-    def _part_out(self, claim: Claim, number: int, key: str, receipt: Receipt) -> Part:
+    def _partparts_out(self, claim: Claim, number: int, key: str, receipt: Receipt) -> tuple[Part, bool]:
+        """Record a part out; it, and whether this worker still holds the delivery."""
         now = self.stamp()
-        self.ledger.part_published(claim, number, now, remote_id=receipt.remote_id, cid=receipt.cid, url=receipt.url)
-        return Part(number, key, now, receipt.remote_id, receipt.cid, receipt.url, now)
+        held = self.ledger.part_published(
+            claim, number, now, remote_id=receipt.remote_id, cid=receipt.cid, url=receipt.url
+        )
+        return Part(number, key, now, receipt.remote_id, receipt.cid, receipt.url, now), held
+
+    def _late_part(self, claim: Claim, total: int) -> Outcome:
+        """A part went out after another worker took the thread over (this one was stopped): it is out,
+        so a doubt the other recorded about it is over. Told by the parts as recorded, with their URLs."""
+        now = self.stamp()
+        done = [p for p in self.ledger.thread_parts(claim.id) if p.published_at is not None]
+        if len(done) == total:
+            return self._thread_published(claim, done, now, f"all {total} parts out", None)
+        detail = f"part {done[-1].part}/{total} is out; resumes with part {len(done) + 1}/{total}{parts_out(done)}"
+        return self._settle(claim, State.RETRY, now, detail, next_at=now, settles_doubt=True)
 
     def _thread_published(
         self, claim: Claim, done: list[Part], now: datetime, detail: str, outcome: Attempted | None = Attempted.SETTLED
@@ -556,9 +606,11 @@ class Publisher:
             claim, State.PUBLISHED, now, detail, outcome=outcome, url=first.url, remote_id=first.remote_id
         )
 
-    def _lost(self, claim: Claim, now: datetime) -> Outcome:
+    def _lost(self, claim: Claim, detail: str) -> Outcome:
+        """Another worker took the thread over before this one's next part left: that is noted in an
+        attempt row of this worker's own; the thread is the other's."""
         log.error("%s on %s was taken over by another worker; its thread is theirs now", claim.post, claim.channel)
-        return Outcome(claim.post, claim.channel, State.SENDING, "taken over by another worker", now, claim.due)
+        return self._settle(claim, State.PENDING, self.stamp(), detail, outcome=Attempted.INTERRUPTED)
 
     def settle_thread(self, claim: Claim, channel: Channel, post: RenderedPost, now: datetime, reason: str) -> Outcome:
         """A thread interrupted mid-send: settle the one part that may be out as a single send is
@@ -576,7 +628,7 @@ class Publisher:
                 claim,
                 State.RETRY,
                 now,
-                f"{reason}; resumes with part {len(done) + 1}/{total}{_out(done)}",
+                f"{reason}; resumes with part {len(done) + 1}/{total}{parts_out(done)}",
                 next_at=now,
                 outcome=Attempted.INTERRUPTED,
             )
@@ -586,9 +638,9 @@ class Publisher:
             try:
                 receipt = channel.lookup(part.key, part_post(post, part.part), part.started_at)
             except ChannelError as exc:
-                return self._doubt(claim, now, f"{what}; the lookup failed: {exc.reason}{_out(done)}")
+                return self._doubt(claim, now, f"{what}; the lookup failed: {exc.reason}{parts_out(done)}")
             if receipt is not None:
-                done.append(self._part_out(claim, part.part, part.key, receipt))
+                done.append(self._partparts_out(claim, part.part, part.key, receipt)[0])
                 if len(done) == total:
                     return self._thread_published(claim, done, now, f"{what}; found on the network")
                 detail = f"{what}; found on the network, resumes with part {part.part + 1}/{total}"
@@ -599,7 +651,7 @@ class Publisher:
         if (now - part.started_at).total_seconds() < channel.idempotent_for:
             detail = f"{what}; the network deduplicates this key, so sent again"
             return self._settle(claim, State.RETRY, now, detail, next_at=now, outcome=Attempted.RESEND)
-        return self._doubt(claim, now, f"{what}{_out(done)}")
+        return self._doubt(claim, now, f"{what}{parts_out(done)}")
 
     def stamp(self) -> datetime:
         """The clock's now; this host's while the ledger (whose clock it may be) is unreachable."""
@@ -714,9 +766,10 @@ class Publisher:
         url: str | None = None,
         remote_id: str | None = None,
         alert: tuple[str, str] | None = None,
+        settles_doubt: bool = False,
     ) -> Outcome:
         """Record an outcome and its alert together; while the ledger is unreachable, keep them in
-        memory (`flush` records them) and send the alert anyway."""
+        memory (`flush` records them) and send the alert anyway. `settles_doubt`: see Ledger.settle."""
         new_alert = None if alert is None else NewAlert(alert[0], alert[1], self.alerter.has_webhook)
         if alert is not None:
             self.alerter.log(alert[0], claim.post, claim.channel, alert[1])
@@ -732,6 +785,7 @@ class Publisher:
                 remote_id=remote_id,
                 next_attempt_at=next_at,
                 alert=new,
+                settles_doubt=settles_doubt,
             )
 
         done = Outcome(claim.post, claim.channel, state, detail, now, claim.due, url)
@@ -748,13 +802,31 @@ class Publisher:
                 self._keep(claim, state, lambda: self._recorded(claim, *record()))
             return done
         self._recorded(claim, held, None)
-        if held and new_alert is not None:
+        if held and new_alert is not None and alert_id is not None:  # None: the ledger found it moot
             self.alerter.send(alert_id, new_alert.kind, claim.post, claim.channel, new_alert.message, now)
+        if not held and state == State.PUBLISHED:
+            self._second_copy(claim, url, remote_id, now)
         return done
+
+    def _second_copy(self, claim: Claim, url: str | None, remote_id: str | None, now: datetime) -> None:
+        """Out once more after another worker took the send over, and not as the post recorded: alerted."""
+        rows = self.ledger.rows(post=claim.post, channel=claim.channel)
+        if not rows or remote_id is None or rows[0].remote_id in (None, remote_id):
+            return
+        row = rows[0]
+        message = (
+            f"published twice: {url or remote_id} went out after another worker took the send over and "
+            f"recorded {row.receipt_url or row.remote_id}; delete one of them on the network"
+        )
+        self.alerter.alert("double", claim.post, claim.channel, message, now)
 
     def _recorded(self, claim: Claim, held: bool, _alert_id: int | None) -> None:
         if not held:
-            log.error("%s on %s was taken over by another worker; recorded the attempt only", claim.post, claim.channel)
+            log.error(
+                "%s on %s was taken over by another worker; what this one learnt is an attempt of its own",
+                claim.post,
+                claim.channel,
+            )
 
     def _keep(self, claim: Claim, state: str, record: Callable[[], object]) -> None:
         log.warning(
@@ -832,12 +904,6 @@ def reply_to(done: list[Part]) -> Receipt:
     last, first = done[-1], done[0]
     root = None if len(done) == 1 else Receipt(first.url, first.remote_id, first.cid)
     return Receipt(last.url, last.remote_id, last.cid, root=root)
-
-
-def _out(done: list[Part]) -> str:
-    if not done:
-        return "; no part is out"
-    return f"; parts out: {', '.join(f'{p.part} ({p.url or p.remote_id})' for p in done)}"
 
 
 def rehearse(publisher: Publisher, clock: SimulatedClock, until: datetime | None = None) -> Iterator[Outcome]:

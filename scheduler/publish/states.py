@@ -43,3 +43,4 @@ class Attempted(StrEnum):
     INTERRUPTED = "interrupted"  # stopped before it left (a crash, the ledger away)
     SETTLED = "settled"  # an interrupted send found on the network
     RESEND = "resend"  # it may be out, so sent again with the same key to settle it
+    LATE = "late"  # answered after another worker had taken the send over: what it got is in its detail

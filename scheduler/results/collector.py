@@ -10,6 +10,8 @@ thread of its own, `Collector.run`), `campaign collect` and a rehearsal on a sim
 - Replies are read for CAMPAIGN_REPLIES_FOR after publishing: every 5 minutes in a post's first
   hour, then at a tenth of its age, at most an hour apart. A new reply that matches the watch list
   raises an alert at once (recorded → sent → marked, exactly once per reply). Nothing is answered.
+- Each post's replies are taken before they are read, as a send is claimed (Ledger.take_reply_poll),
+  and given back if the network did not answer: several daemons never read one post at once.
 - A network that answers 429 rests for the time its rate-limit headers say (RetryLater.after);
   a failing network backs off (30 s, doubling, at most 30 minutes). Neither stops the other networks,
   and none of it shares a connection or a lock with publishing.
@@ -248,15 +250,19 @@ class Collector:
             adapter = replying.get(name)
             if adapter is None:
                 continue  # its replies cannot be read (said once)
+            if not self.ledger.take_reply_poll(published.id, polled_at, now):
+                continue  # another daemon's collector reads it now
             self._give_way(stop)
             done.requests += 1
             try:
                 found = adapter.replies_to(Receipt(published.url, published.remote_id))
             except NotPermitted as exc:
+                self.ledger.give_back_reply_poll(published.id, polled_at, now)
                 self._cannot_read_replies(name, now, exc)
                 replying.pop(name)
                 continue
             except ChannelError as exc:
+                self.ledger.give_back_reply_poll(published.id, polled_at, now)
                 self._failed(name, now, exc)
                 continue
             self._well(name)
