@@ -29,6 +29,7 @@ from scheduler.publish.states import FOR_A_PERSON, State
 SHOWN = 3  # problems quoted in one reason
 RETRY_REQUESTED = "retry requested"  # the reason of a send a person made due now
 LINK_HELD = "held by the link check"  # how the reason of a send held for a dead link begins
+UNPLANNED = "cannot be planned"  # the version of a held row for a post file that could not be planned
 
 
 @dataclass(frozen=True)
