@@ -23,6 +23,7 @@ from scheduler.cli.app import (
     now,
     open_ledger,
     pass_context,
+    refuse_outside_campaign,
     setup_logging,
     with_logging,
 )
@@ -163,8 +164,10 @@ def rehearse(obj: Context, start: str | None, end: str | None, keep: Path | None
 
 
 def _unplanned(plan: Plan) -> list[Unplaced]:
-    """The posts that are not drafts and cannot be planned: never sent, so a person must hear of them."""
-    return [u for u in plan.unplaced if not u.draft]
+    """The posts that cannot be planned: never sent, so a person must hear of them (holds.cannot_be_planned)."""
+    from scheduler.publish import holds
+
+    return holds.cannot_be_planned(plan)
 
 
 def _say_unplanned(plan: Plan) -> bool:
@@ -477,6 +480,7 @@ def db_upgrade(obj: Context) -> None:
     from scheduler import settings
     from scheduler.publish.ledger import Ledger, database_url
 
+    refuse_outside_campaign(obj.root, settings.get("DATABASE_URL") or None)
     ledger = Ledger(database_url(settings.get("DATABASE_URL") or None, obj.root))
     ledger.upgrade()
     click.echo("ledger schema is up to date")

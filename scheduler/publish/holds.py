@@ -22,7 +22,7 @@ from typing import NamedTuple
 
 from scheduler.content.campaign import CHANNELS_FILE, DEFAULTS_FILE, POSTS_DIR
 from scheduler.content.hashtags import FILE as HASHTAGS_FILE
-from scheduler.content.plan import Plan
+from scheduler.content.plan import Plan, Unplaced
 from scheduler.content.problems import Problem
 from scheduler.publish.states import FOR_A_PERSON, State
 
@@ -105,6 +105,17 @@ def read(plan: Plan) -> Reading:
         channels=broken_entries,
         errors_at={k: tuple(v) for k, v in errors_at.items()},
     )
+
+
+def cannot_be_planned(plan: Plan, reading: Reading | None = None) -> list[Unplaced]:
+    """The posts a person is told of one by one as not plannable: not drafts, with an error of their
+    own, and not below a broken settings file (that file is the one cause told of, and it holds them)."""
+    reading = reading or read(plan)
+    return [
+        u
+        for u in plan.unplaced
+        if not u.draft and any(p.is_error for p in u.problems) and not reading.touching(u.path, "")
+    ]
 
 
 def reason(problems: Iterable[Problem], fallback: str) -> str:

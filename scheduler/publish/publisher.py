@@ -366,21 +366,21 @@ class Publisher:
             self.synced.forget()
             raise
         self.synced.remember(wanted, reading, changes is None, busy)
-        self.alert_files(reading, now, plan.unplaced, plan.campaign.settings.timezone)
+        self.alert_files(reading, now, holds.cannot_be_planned(plan, reading), plan.campaign.settings.timezone)
         return counts
 
     def alert_files(
         self, reading: holds.Reading, now: datetime, unplaced: Iterable[Unplaced] = (), zone: tzinfo = UTC
     ) -> None:
         """One alert per settings file that became broken (or broken differently), and per post file
-        that cannot be planned (unless a broken settings file is the cause: that one is alerted); a
-        log line when fixed. Once across restarts and daemons: the ledger keeps what was said."""
+        in `unplaced` (holds.cannot_be_planned); a log line when fixed. Once across restarts and
+        daemons: the ledger keeps what was said."""
         by_file: dict[str, list[str]] = {}
         for problem in reading.settings_problems():
             by_file.setdefault(problem.path, []).append(str(problem))
         current = {path: "; ".join(lines) for path, lines in by_file.items()}
-        posts = {u.path: _unplanned_message(u, zone) for u in unplaced if not u.draft}
-        current |= {path: message for path, message in posts.items() if not reading.touching(path, "")}
+        posts = {u.path: _unplanned_message(u, zone) for u in unplaced}
+        current |= posts
         new, fixed = self.ledger.broken_files(current, now)
         for path, message in new:
             if path in posts:

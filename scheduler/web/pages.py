@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time as time_module
+import zlib
 from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 from importlib import resources
@@ -11,6 +12,7 @@ from typing import Any
 from babel.dates import format_date
 from flask import Blueprint, Response, abort, g, render_template, request
 
+from scheduler.publish import holds
 from scheduler.publish.ledger import Delivery
 from scheduler.publish.overview import PauseInForce, overview, pauses_in_force
 from scheduler.times import local_time
@@ -59,6 +61,7 @@ def _now_context() -> dict[str, Any]:
     actions = ledger.actions()[-RECENT_ACTIONS:][::-1]
     return {
         "ov": view,
+        "unplanned": holds.cannot_be_planned(site().plan()),  # from the files: told of before any daemon ran
         "pause_lines": [pause_line(p) for p in view.pauses],
         "everything_paused": any(p.pause.scope == "*" for p in view.pauses),
         "channels": sorted(g.campaign.channels),
@@ -83,13 +86,18 @@ def now_live() -> str:
 def now_json() -> dict[str, Any]:
     """Small and cheap, polled every second: a mark that changes with the ledger, and the pauses."""
     ledger = site().ledger
-    return {"mark": _mark(), "paused": [pause_line(p) for p in pauses_in_force(ledger)]}
+    unplanned = [
+        {"path": u.path, "post": u.key, "problems": [str(p) for p in u.problems]}
+        for u in holds.cannot_be_planned(site().plan())
+    ]
+    return {"mark": _mark(), "paused": [pause_line(p) for p in pauses_in_force(ledger)], "cannot_be_planned": unplanned}
 
 
 def _mark() -> str:
     """The ledger's change mark, and the minute: a due time moved by a file edit changes no state, so the
     page redraws at least once a minute as well."""
-    return f"{site().ledger.change_mark()}|{int(time_module.time() // 60)}"
+    unplanned = ",".join(u.path for u in holds.cannot_be_planned(site().plan()))  # a file broken or fixed
+    return f"{site().ledger.change_mark()}|{int(time_module.time() // 60)}|{zlib.crc32(unplanned.encode())}"
 
 
 def _decorate(rows: dict[tuple[str, str], Delivery]) -> Any:
