@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from operator import attrgetter
 from pathlib import Path
+from typing import Any
 
 from scheduler.content import campaign as campaign_file
 from scheduler.content import drafts as drafts_file
@@ -209,11 +210,12 @@ def _unplaced(
         found[d.path] = Unplaced(d.id, d.path, d.title, d.draft, tuple(sort_problems(own)), d.id, channels)
     taken = {e.draft.id for e in entries} | {u.key for u in found.values()}
     broken: dict[str, Salvaged] = {}
+    memo: dict[str, Any] = {}
     for path, own in by_path.items():
         if path in found:
             continue
         post_id = default_id(path)
-        seen = salvage(campaign, path)
+        seen = salvage(campaign, path, memo)
         key = seen.id if seen.id is not None and _usable_id(seen.id, own, taken) else post_id
         taken.add(key)
         broken[path] = seen

@@ -36,11 +36,19 @@ class Salvaged:
     series: str | None = None  # the _defaults.yml that declared it
 
 
-def salvage(campaign: Campaign, path: str) -> Salvaged:
-    """What the post file at `path` (relative to the root) seems to say, read as leniently as can be."""
+def salvage(campaign: Campaign, path: str, memo: dict[str, Any] | None = None) -> Salvaged:
+    """What the post file at `path` (relative to the root) seems to say, read as leniently as can be;
+    nothing when even that fails (the file's own problems are reported by scheduler.content.drafts)."""
+    try:
+        return _salvage(campaign, path, {} if memo is None else memo)
+    except Exception:  # a guess must never stop the plan: the post is then known by its path alone
+        return Salvaged()
+
+
+def _salvage(campaign: Campaign, path: str, memo: dict[str, Any]) -> Salvaged:
     text, _ = read_text(campaign.root, campaign.root / path, path)
     own = _front_matter(text or "")
-    inherited = _defaults(campaign, path)
+    inherited = _defaults(campaign, path, memo)
     values = {**inherited, **own}
     post_id = own.get("id")
     channels = _channels(own) or _channels(inherited)
@@ -73,7 +81,7 @@ def _front_matter(text: str) -> dict[str, Any]:
         return {str(k): v for k, v in data.items()}
     found: dict[str, Any] = {}
     starts = [i for i, line in enumerate(block) if _TOP_KEY.match(line)]
-    for start, stop in zip(starts, [*starts[1:], len(block)], strict=True):
+    for start, stop in zip(starts, [*starts[1:], len(block)], strict=False):
         try:
             part = yamlfile.load("\n".join(block[start:stop]))
         except yamlfile.YamlError:
@@ -83,8 +91,9 @@ def _front_matter(text: str) -> dict[str, Any]:
     return found
 
 
-def _defaults(campaign: Campaign, path: str) -> dict[str, Any]:
-    """The keys the _defaults.yml files above `path` set, deeper over shallower; `schedule` as (spec, file)."""
+def _defaults(campaign: Campaign, path: str, memo: dict[str, Any]) -> dict[str, Any]:
+    """The keys the _defaults.yml files above `path` set, deeper over shallower; `schedule` as (spec, file).
+    `memo` keeps each file read (for the many posts of one broken folder)."""
     merged: dict[str, Any] = {}
     folder = PurePosixPath(POSTS_DIR)
     for part in ("", *PurePosixPath(path).relative_to(POSTS_DIR).parent.parts):
@@ -94,7 +103,9 @@ def _defaults(campaign: Campaign, path: str) -> dict[str, Any]:
         if folder == PurePosixPath(POSTS_DIR):
             data = campaign.root_defaults
         else:
-            data = read_yaml_mapping(campaign.root, relative)[0] if (campaign.root / relative).is_file() else {}
+            if relative not in memo:
+                memo[relative] = read_yaml_mapping(campaign.root, relative)[0]
+            data = memo[relative]
         for key, value in data.items():
             merged[str(key)] = (value, relative) if key == "schedule" else value
     return merged
