@@ -110,12 +110,11 @@ def read(plan: Plan) -> Reading:
 def cannot_be_planned(plan: Plan, reading: Reading | None = None) -> list[Unplaced]:
     """The posts a person is told of one by one as not plannable: not drafts, with an error of their
     own, and not below a broken settings file (that file is the one cause told of, and it holds them)."""
+    found = [u for u in plan.unplaced if not u.draft and any(p.is_error for p in u.problems)]
+    if not found:  # the usual case, without reading the whole plan (the dashboard asks every second)
+        return []
     reading = reading or read(plan)
-    return [
-        u
-        for u in plan.unplaced
-        if not u.draft and any(p.is_error for p in u.problems) and not reading.touching(u.path, "")
-    ]
+    return [u for u in found if not reading.touching(u.path, "")]
 
 
 def reason(problems: Iterable[Problem], fallback: str) -> str:
