@@ -102,13 +102,14 @@ class Channels:
     def update(self, campaign: Campaign) -> None:
         """Take a newly read channels.yml; adapters whose settings changed are made again.
 
-        A channel whose entry is now broken keeps its last good settings: its sends are held, but
-        one left mid-send can still be settled through it."""
+        A channel whose entry is now broken (or every channel, while channels.yml does not read) keeps
+        its last good settings: its sends are held, but one left mid-send can still be settled through it."""
         with self._lock:
             kept = {
                 name: config
                 for name, config in self.campaign.channels.items()
-                if name in campaign.broken_channels and name not in campaign.channels
+                if (name in campaign.broken_channels or campaign.channels_unread is not None)
+                and name not in campaign.channels
             }
             if kept:
                 campaign = replace(campaign, channels={**campaign.channels, **kept})
