@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from scheduler.errors import LedgerError
 from scheduler.publish.ledger import Ledger
 from scheduler.web.app import create_app
 from scheduler.web.site import Site
@@ -72,7 +73,10 @@ def stop(process: subprocess.Popen[str]) -> str:
 
 def state(root: Path, post: str, channel: str) -> str | None:
     """A send's state, None before the daemon made the ledger."""
-    return states(root).get((post, channel)) if (root / "campaign.db").exists() else None
+    try:
+        return states(root).get((post, channel)) if (root / "campaign.db").exists() else None
+    except LedgerError:  # the file is there, its tables not yet
+        return None
 
 
 def local(moment: datetime) -> str:
