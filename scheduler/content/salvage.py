@@ -51,14 +51,16 @@ def _salvage(campaign: Campaign, path: str, memo: dict[str, Any]) -> Salvaged:
     inherited = _defaults(campaign, path, memo)
     values = {**inherited, **own}
     post_id = own.get("id")
-    channels = _channels(own) or _channels(inherited)
+    known = [c for c in _channels(own) if c in campaign.channels]
+    # None it names is known (`channels: [mastodn]`): its folder's, so that it is still told of at its time.
+    channels = known or [c for c in _channels(inherited) if c in campaign.channels]
     due = _rough_time(own.get("publish_at"), campaign.settings.timezone)
     schedule, series = (None, None)
     if due is None and "publish_at" not in own and "schedule" in inherited:
         schedule, series = inherited["schedule"]
     return Salvaged(
         id=post_id if isinstance(post_id, str) and post_id.strip() else None,
-        channels=tuple(dict.fromkeys(c for c in channels if c in campaign.channels)),
+        channels=tuple(dict.fromkeys(channels)),
         due=due,
         draft=values.get("draft") is True,
         schedule=schedule,
