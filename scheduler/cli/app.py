@@ -94,14 +94,24 @@ def open_ledger(root: Path, url: str | None = None) -> Ledger:
     from scheduler.errors import LedgerError
     from scheduler.publish.ledger import Ledger, database_url
 
+    given = url or settings.get("DATABASE_URL") or None
+    refuse_outside_campaign(root, given)
     try:
-        ledger = Ledger(database_url(url or settings.get("DATABASE_URL") or None, root))
+        ledger = Ledger(database_url(given, root))
         if ledger.is_sqlite:
             ledger.upgrade()
         ledger.check_schema()
     except LedgerError as exc:
         raise click.ClickException(str(exc)) from None
     return ledger
+
+
+def refuse_outside_campaign(root: Path, database: str | None) -> None:
+    """A folder without channels.yml is not a campaign: say so, rather than make a campaign.db in it."""
+    from scheduler.content.campaign import CHANNELS_FILE, NOT_A_CAMPAIGN
+
+    if database is None and not (root / CHANNELS_FILE).is_file():
+        raise click.ClickException(f"{root}: {NOT_A_CAMPAIGN}")
 
 
 pass_context = click.make_pass_decorator(Context)

@@ -23,6 +23,7 @@ from scheduler.cli.app import (
     now,
     open_ledger,
     pass_context,
+    refuse_outside_campaign,
     setup_logging,
     with_logging,
 )
@@ -31,7 +32,7 @@ from scheduler.publish.states import State
 from scheduler.times import local_time
 
 if TYPE_CHECKING:
-    from scheduler.content.plan import Entry
+    from scheduler.content.plan import Entry, Plan, Unplaced
     from scheduler.publish.ledger import Delivery, Ledger, Pause
 
 
@@ -74,6 +75,7 @@ def run(obj: Context, once: bool, workers: int | None, log_format: str | None, l
             for problem in broken:
                 click.echo(str(problem), err=True)
             click.echo(f"{plural(held, 'send')} held: fix the file(s) above; nothing was cancelled", err=True)
+        if _say_unplanned(plan) or broken:
             sys.exit(1)
         return
     from scheduler.errors import ConfigError
@@ -154,6 +156,30 @@ def rehearse(obj: Context, start: str | None, end: str | None, keep: Path | None
         ledger.close()
     summary = ", ".join(f"{v} {k}" for k, v in sorted(counts.items())) or "nothing due"
     click.echo(f"rehearsal: {summary} in {time.perf_counter() - started:.1f} s", err=True)
+    from scheduler.publish import holds
+
+    # A post that cannot be planned, or a broken settings file, is not a rehearsal that went well.
+    if _say_unplanned(plan) | bool(holds.read(plan).settings_problems()):
+        sys.exit(1)
+
+
+def _unplanned(plan: Plan) -> list[Unplaced]:
+    """The posts that cannot be planned: never sent, so a person must hear of them (holds.cannot_be_planned)."""
+    from scheduler.publish import holds
+
+    return holds.cannot_be_planned(plan)
+
+
+def _say_unplanned(plan: Plan) -> bool:
+    """Say on stderr which posts cannot be planned (each problem with file and line); whether any."""
+    found = _unplanned(plan)
+    for unplaced in found:
+        click.echo(f"{unplaced.path} cannot be planned, so it is not sent:", err=True)
+        for problem in unplaced.problems:
+            click.echo(f"  {problem}", err=True)
+    if found:
+        click.echo(f"{plural(len(found), 'post')} cannot be planned: fix the file(s) above", err=True)
+    return bool(found)
 
 
 def _say_skipped(skipped: list[Entry], start: str, shown: int = 5) -> None:
@@ -199,6 +225,7 @@ def status(obj: Context, fmt: str, limit: int) -> None:
     zone = plan.campaign.settings.timezone
     broken = [str(p) for p in holds.read(plan).settings_problems()]
     watch = [str(p) for p in plan.problems if p.path == watchlist.FILE]  # missing, empty or broken: said once
+    unplanned = _unplanned(plan)
     ledger = open_ledger(obj.root)
     rows = ledger.rows()
     in_force, by = ledger.pauses(), paused_by(ledger)
@@ -217,6 +244,16 @@ def status(obj: Context, fmt: str, limit: int) -> None:
                 {
                     "broken_files": broken,
                     "watch_list_problems": watch,
+                    "cannot_be_planned": [
+                        {
+                            "post": u.key,
+                            "path": u.path,
+                            "problems": [str(p) for p in u.problems],
+                            "channels": list(u.channels),
+                            "held_at": u.due.astimezone(zone).isoformat() if u.due else None,
+                        }
+                        for u in unplanned
+                    ],
                     "paused": pauses,
                     "counts": counts,
                     "replies": {"unhandled": len(open_replies), "watch_list": watched},
@@ -233,6 +270,13 @@ def status(obj: Context, fmt: str, limit: int) -> None:
             click.echo(f"  {line}")
     for line in watch:
         click.echo(f"watch list: {line}")
+    if unplanned:
+        click.echo(f"cannot be planned ({len(unplanned)}): not sent; fix the file and it goes out at its time")
+        for u in unplanned:
+            when = f"held at {local_time(u.due, zone)}" if u.due and u.channels else "no time or channel read"
+            click.echo(f"  {u.path} ({when})")
+            for problem in u.problems:
+                click.echo(f"    {problem}")
     click.echo("paused: " + ("; ".join(_pause_text(p, zone, by.get(p.scope)) for p in in_force) or "no"))
     click.echo("counts: " + (", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "nothing planned yet"))
     if open_replies:
@@ -257,11 +301,31 @@ def status(obj: Context, fmt: str, limit: int) -> None:
         if not items:
             continue
         click.echo(f"\n{title} ({len(items)}):")
+        if title == "held":
+            _say_held(items, zone, limit)
+            continue
         for row in items[:limit]:
             extra = row.receipt_url if row.state == State.PUBLISHED else (row.reason or "")
             click.echo(f"  {local_time(row.due, zone)}  {row.channel:<12} {row.post}  {extra}".rstrip())
         if len(items) > limit:
             click.echo(f"  … and {len(items) - limit} more (--limit {len(items)} shows them all)")
+
+
+def _say_held(rows: list[Delivery], zone: tzinfo, limit: int) -> None:
+    """Held sends grouped by their reason: one broken file that holds 60 sends is one cause, said once."""
+    by_reason: dict[str, list[Delivery]] = {}
+    for row in rows:
+        by_reason.setdefault(row.reason or "held", []).append(row)
+    for reason, group in sorted(by_reason.items(), key=lambda item: (-len(item[1]), item[1][0].due)):
+        if len(group) == 1:
+            row = group[0]
+            click.echo(f"  {local_time(row.due, zone)}  {row.channel:<12} {row.post}  {reason}")
+            continue
+        click.echo(f"  {reason}: {plural(len(group), 'send')}")
+        for row in group[:limit]:
+            click.echo(f"    {local_time(row.due, zone)}  {row.channel:<12} {row.post}")
+        if len(group) > limit:
+            click.echo(f"    … and {len(group) - limit} more (--limit {len(group)} shows them all)")
 
 
 def _check_channel(obj: Context, ledger: Ledger, channel: str) -> None:
@@ -421,6 +485,7 @@ def db_upgrade(obj: Context) -> None:
     from scheduler import settings
     from scheduler.publish.ledger import Ledger, database_url
 
+    refuse_outside_campaign(obj.root, settings.get("DATABASE_URL") or None)
     ledger = Ledger(database_url(settings.get("DATABASE_URL") or None, obj.root))
     ledger.upgrade()
     click.echo("ledger schema is up to date")

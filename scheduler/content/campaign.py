@@ -30,6 +30,10 @@ DEFAULTS_FILE = "_defaults.yml"
 POSTS_DIR = "posts"
 DEFAULT_TIMEZONE = "Europe/Amsterdam"
 DEFAULT_LANGUAGE = "nl"
+NOT_A_CAMPAIGN = (
+    "there is no channels.yml, so this folder is not a campaign: run the command in the campaign's folder "
+    "(or give --root DIR), or start one with `campaign new DIR`"
+)
 _CHANNEL_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 
 
@@ -65,6 +69,9 @@ class Campaign:
     # Channels that plan and preview like any other but that no installed adapter can publish:
     # their sends are held too, with the problem as the reason.
     unpublishable: Mapping[str, Problem] = field(default_factory=dict)
+    # channels.yml as a whole could not be read (or names no channels): posts are not checked against it,
+    # and every send is held by this one problem.
+    channels_unread: Problem | None = None
 
 
 def find_root(given: str | Path | None) -> Path:
@@ -84,12 +91,18 @@ def load(root: Path) -> tuple[Campaign, list[Problem]]:
     hashtags, tag_problems = hashtags_file.load(root)
     problems += tag_problems
     channels_data, channel_problems = read_yaml_mapping(root, CHANNELS_FILE)
+    if not channel_problems and not (root / CHANNELS_FILE).is_file():
+        channel_problems = [error(CHANNELS_FILE, 0, NOT_A_CAMPAIGN)]
     problems += channel_problems
     watch, watch_problems = watchlist.load(root)  # checked here so validate and preview list it; the collector reads it
     problems += watch_problems
     broken: dict[str, Problem] = {}
     unpublishable: dict[str, Problem] = {}
-    channels = _channels(channels_data, problems, broken, unpublishable)
+    # A channels.yml that does not read is one problem on its own line, not one more per post naming a channel.
+    unread = next((p for p in channel_problems if p.is_error), None)
+    channels = {} if unread else _channels(channels_data, problems, broken, unpublishable)
+    if not channels and unread is None and not broken and not unpublishable:
+        unread = next((p for p in problems if p.path == CHANNELS_FILE and p.is_error), None)
     if any(networks.reads_replies(c.type) for c in channels.values()):  # else no reply is read: nothing to watch
         gap = watchlist.unguarded(root, watch)
         problems += [gap] if gap is not None else []
@@ -107,6 +120,7 @@ def load(root: Path) -> tuple[Campaign, list[Problem]]:
         broken_channels=broken,
         unpublishable=unpublishable,
         root_defaults_broken=root_broken,
+        channels_unread=unread,
     )
     return campaign, problems
 

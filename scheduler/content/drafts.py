@@ -435,6 +435,8 @@ class _Fields:
             self._error(origin, "channels must be a list of channel names from channels.yml")
             return ()
         known = self.campaign.channels
+        if self.campaign.channels_unread is not None:
+            return tuple(dict.fromkeys(value))  # checked once channels.yml reads again; its error holds them
         for name in value:
             if name not in known and name not in self.campaign.broken_channels:  # that one: channels.yml's error
                 self._error(
@@ -499,7 +501,7 @@ class _Fields:
         for channel, spec in value.items():
             line = value.line_of(channel) if isinstance(value, yamlfile.LineDict) else origin.line
             where = Origin(origin.path, line)
-            if channel not in names:
+            if channel not in names and self.campaign.channels_unread is None:
                 self._error(where, f"overrides: {channel!r} is neither a channel nor a channel type in channels.yml")
                 continue
             if not isinstance(spec, Mapping) or set(spec) - {"body", "hashtags"} or not spec:

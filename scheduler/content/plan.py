@@ -13,17 +13,19 @@ from collections.abc import Collection
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from operator import attrgetter
-from pathlib import Path, PurePosixPath
+from pathlib import Path
+from typing import Any
 
 from scheduler.content import campaign as campaign_file
 from scheduler.content import drafts as drafts_file
 from scheduler.content.cache import PlanCache
 from scheduler.content.campaign import Campaign, ChannelConfig
 from scheduler.content.collisions import Collisions
-from scheduler.content.drafts import Draft
+from scheduler.content.drafts import Draft, is_post_id
 from scheduler.content.parallel import map_forked
 from scheduler.content.problems import Problem, error, human, sort_problems, warning
 from scheduler.content.render import Rendered, Renderer
+from scheduler.content.salvage import Salvaged, default_id, salvage
 from scheduler.content.schedule import ScheduleError, TooFewOccurrences, series
 from scheduler.posts import RenderedPost
 
@@ -62,6 +64,11 @@ class Unplaced:
     title: str | None
     draft: bool
     problems: tuple[Problem, ...]  # every problem of its file, sorted
+    # Where a person is told of it (a held row in the ledger; see scheduler.content.salvage): the id its
+    # ledger rows have (its path's when no id can be read), the channels and the rough time its file names.
+    key: str = ""
+    channels: tuple[str, ...] = ()
+    due: datetime | None = None  # UTC
 
 
 @dataclass(frozen=True)
@@ -159,7 +166,7 @@ def _build(root: Path, parallel: bool, cache: PlanCache | None) -> Plan:
     entries = (cache.collisions if cache is not None else Collisions[Entry]()).check(entries)
     entries = _whole_posts(entries)
     all_problems = sort_problems([*problems, *(p for e in entries for p in e.problems)])
-    unplaced = _unplaced(drafts, entries, all_problems)
+    unplaced = _unplaced(campaign, drafts, entries, all_problems)
     return Plan(campaign, tuple(entries), tuple(all_problems), unplaced, tuple(drafts))
 
 
@@ -203,8 +210,11 @@ def _cached_entries(
     return entries
 
 
-def _unplaced(drafts: list[Draft], entries: list[Entry], problems: list[Problem]) -> tuple[Unplaced, ...]:
-    """Posts with no entry: files that did not read (known only by their problems) and drafts without a time."""
+def _unplaced(
+    campaign: Campaign, drafts: list[Draft], entries: list[Entry], problems: list[Problem]
+) -> tuple[Unplaced, ...]:
+    """Posts with no entry: files that did not read (known only by their problems) and drafts without a time.
+    Each that is not a draft gets what its file still says of when and where (scheduler.content.salvage)."""
     placed = {e.draft.path for e in entries}
     by_path: dict[str, list[Problem]] = defaultdict(list)
     for problem in problems:
@@ -217,12 +227,50 @@ def _unplaced(drafts: list[Draft], entries: list[Entry], problems: list[Problem]
         own = by_path.get(d.path, [])
         if d.series is not None:  # a schedule that failed is reported on its _defaults.yml line
             own += [p for p in problems if (p.path, p.line) == d.line_of("schedule")]
-        found[d.path] = Unplaced(d.id, d.path, d.title, d.draft, tuple(sort_problems(own)))
+        channels = tuple(c for c in d.channels if c in campaign.channels)
+        found[d.path] = Unplaced(d.id, d.path, d.title, d.draft, tuple(sort_problems(own)), d.id, channels)
+    taken = {e.draft.id for e in entries} | {u.key for u in found.values()}
+    broken: dict[str, Salvaged] = {}
+    memo: dict[str, Any] = {}
     for path, own in by_path.items():
-        if path not in found:
-            post_id = PurePosixPath(path).relative_to("posts").with_suffix("").as_posix()
-            found[path] = Unplaced(post_id, path, None, False, tuple(own))
+        if path in found:
+            continue
+        post_id = default_id(path)
+        seen = salvage(campaign, path, memo)
+        key = seen.id if seen.id is not None and _usable_id(seen.id, own, taken) else post_id
+        taken.add(key)
+        broken[path] = seen
+        found[path] = Unplaced(post_id, path, None, seen.draft, tuple(own), key, seen.channels, seen.due)
+    for path, when in _series_slots(campaign, drafts, broken).items():
+        found[path] = replace(found[path], due=when)
     return tuple(found[path] for path in sorted(found, key=_natural))
+
+
+def _usable_id(given: str, own: list[Problem], taken: set[str]) -> bool:
+    """Whether a broken post's own `id:` can key its ledger rows: valid, not one that two files use
+    (each is then known by its path), and not another post's."""
+    return is_post_id(given) and given not in taken and not any(p.message.startswith("post id ") for p in own)
+
+
+def _series_slots(campaign: Campaign, drafts: list[Draft], broken: dict[str, Salvaged]) -> dict[str, datetime]:
+    """The slot a broken member of a series would have among the members that read (by file name)."""
+    slots: dict[str, datetime] = {}
+    by_series: dict[str, list[str]] = defaultdict(list)
+    for path, seen in broken.items():
+        if seen.due is None and seen.series is not None:
+            by_series[seen.series].append(path)
+    for defaults_path, paths in by_series.items():
+        members = sorted([*(d.path for d in drafts if d.series == defaults_path), *paths], key=_natural)
+        try:
+            occurrences = series(broken[paths[0]].schedule, campaign.settings.timezone, len(members))
+        except TooFewOccurrences as exc:
+            occurrences = exc.occurrences
+        except ScheduleError:
+            continue
+        for path, occurrence in zip(members, occurrences, strict=False):
+            if path in broken:
+                slots[path] = occurrence.when
+    return slots
 
 
 def _natural(path: str) -> list[object]:

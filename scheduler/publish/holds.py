@@ -22,13 +22,14 @@ from typing import NamedTuple
 
 from scheduler.content.campaign import CHANNELS_FILE, DEFAULTS_FILE, POSTS_DIR
 from scheduler.content.hashtags import FILE as HASHTAGS_FILE
-from scheduler.content.plan import Plan
+from scheduler.content.plan import Plan, Unplaced
 from scheduler.content.problems import Problem
 from scheduler.publish.states import FOR_A_PERSON, State
 
 SHOWN = 3  # problems quoted in one reason
 RETRY_REQUESTED = "retry requested"  # the reason of a send a person made due now
 LINK_HELD = "held by the link check"  # how the reason of a send held for a dead link begins
+UNPLANNED = "cannot be planned"  # the version of a held row for a post file that could not be planned
 
 
 @dataclass(frozen=True)
@@ -104,6 +105,16 @@ def read(plan: Plan) -> Reading:
         channels=broken_entries,
         errors_at={k: tuple(v) for k, v in errors_at.items()},
     )
+
+
+def cannot_be_planned(plan: Plan, reading: Reading | None = None) -> list[Unplaced]:
+    """The posts a person is told of one by one as not plannable: not drafts, with an error of their
+    own, and not below a broken settings file (that file is the one cause told of, and it holds them)."""
+    found = [u for u in plan.unplaced if not u.draft and any(p.is_error for p in u.problems)]
+    if not found:  # the usual case, without reading the whole plan (the dashboard asks every second)
+        return []
+    reading = reading or read(plan)
+    return [u for u in found if not reading.touching(u.path, "")]
 
 
 def reason(problems: Iterable[Problem], fallback: str) -> str:

@@ -60,7 +60,16 @@ from sqlalchemy.types import TypeDecorator
 
 from scheduler.channels.base import Counts, Reply
 from scheduler.errors import LedgerError, LedgerUnavailable
-from scheduler.publish.holds import LINK_HELD, RETRY_REQUESTED, Fate, keeps_retry_time, present, repeat_hold, unplanned
+from scheduler.publish.holds import (
+    LINK_HELD,
+    RETRY_REQUESTED,
+    UNPLANNED,
+    Fate,
+    keeps_retry_time,
+    present,
+    repeat_hold,
+    unplanned,
+)
 from scheduler.publish.states import FOR_A_PERSON, OPEN, Attempted, State
 from scheduler.secrets import redact
 
@@ -718,6 +727,8 @@ class Ledger:
                     )
                     counts["held" if hold else "added"] += 1
                 elif row.state == State.PUBLISHED:
+                    if item.version == UNPLANNED:
+                        continue  # its file broke after it went out: a broken file changes nothing that is out
                     changed = item.version != row.published_version
                     if changed != row.changed_after_publishing:
                         conn.execute(
@@ -732,9 +743,11 @@ class Ledger:
                         changed = True  # only a setting it carries changed (link_check): a held send looks again
                     fate = present(row.state, row.reason, changed, hold)
                     state, reason = fate.state, fate.reason
-                    if item.hold:
+                    if item.hold and row.version != UNPLANNED:
                         # Held by a broken file: keep the last good text and time until it is fixed.
                         values = {k: getattr(row, k) for k in values if k != "updated_at"} | {"updated_at": now}
+                    elif item.version == UNPLANNED and item.due != row.due:
+                        values["hold_alerted_at"] = None  # never planned, and its time moved: told again then
                     if state != State.HELD:
                         values["hold_alerted_at"] = None
                     if keeps_retry_time(row.reason, item.version == row.version, state == row.state):
@@ -756,7 +769,11 @@ class Ledger:
             for key, row in rows.items():
                 if key in seen:
                     continue
-                if row.state == State.PUBLISHED and not row.changed_after_publishing:
+                if (
+                    row.state == State.PUBLISHED
+                    and not row.changed_after_publishing
+                    and absent(row.post, row.channel, row.path).state == State.CANCELLED
+                ):  # only what valid files say is gone; a broken file changes nothing that went out
                     conn.execute(
                         update(deliveries)
                         .where(deliveries.c.id == row.id)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from scheduler.publish import holds
 from scheduler.publish.ledger import Delivery, Ledger, Pause
 from scheduler.publish.states import State
 
@@ -55,6 +56,6 @@ def overview(ledger: Ledger, since: datetime, limit: int = 20) -> Overview:
         upcoming=ledger.first_due((State.PENDING, State.RETRY, State.SENDING), limit),
         needs_a_person=ledger.first_due(NEEDS_A_PERSON, 5 * limit),
         published=ledger.published_since(since, limit),
-        broken_files=ledger.broken_files_seen(),
+        broken_files=[(path, what) for path, what in ledger.broken_files_seen() if holds.is_settings_file(path)],
         changed=ledger.changed_after_publishing(limit),
     )

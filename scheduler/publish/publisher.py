@@ -15,10 +15,10 @@ import signal
 import socket
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import NamedTuple
 
@@ -26,7 +26,7 @@ from scheduler import secrets, settings
 from scheduler.channels.base import Channel, Receipt
 from scheduler.channels.registry import adapter_class
 from scheduler.content.campaign import Campaign
-from scheduler.content.plan import Entry, Plan
+from scheduler.content.plan import Entry, Plan, Unplaced
 from scheduler.content.problems import Problem, human
 from scheduler.errors import CampaignError, ChannelError, InDoubt, LedgerUnavailable, Rejected, RetryLater
 from scheduler.links.gate import Gate
@@ -37,6 +37,7 @@ from scheduler.publish.clock import Clock, LedgerClock, SimulatedClock, stamp
 from scheduler.publish.ledger import TAKEN_OVER, Claim, Delivery, Ledger, NewAlert, Part, Wanted, parts_out
 from scheduler.publish.states import Attempted, State
 from scheduler.publish.synced import Synced
+from scheduler.times import local_time
 
 log = logging.getLogger("scheduler.publish.publisher")
 MAX_BACKOFF = timedelta(minutes=30)
@@ -101,13 +102,14 @@ class Channels:
     def update(self, campaign: Campaign) -> None:
         """Take a newly read channels.yml; adapters whose settings changed are made again.
 
-        A channel whose entry is now broken keeps its last good settings: its sends are held, but
-        one left mid-send can still be settled through it."""
+        A channel whose entry is now broken (or every channel, while channels.yml does not read) keeps
+        its last good settings: its sends are held, but one left mid-send can still be settled through it."""
         with self._lock:
             kept = {
                 name: config
                 for name, config in self.campaign.channels.items()
-                if name in campaign.broken_channels and name not in campaign.channels
+                if (name in campaign.broken_channels or campaign.channels_unread is not None)
+                and name not in campaign.channels
             }
             if kept:
                 campaign = replace(campaign, channels={**campaign.channels, **kept})
@@ -175,9 +177,43 @@ def wanted_from(
     ]
     memo.clear()
     memo.update(zip(map(id, entries), known, strict=True))
+    unplanned = _unplanned(plan, policy, reading)
     if reading.everything or reading.channels or reading.folders:  # a broken settings file holds more
-        return [_held(k, reading) for k in known]
-    return [k.row for k in known]
+        return [_held(k, reading) for k in known] + unplanned
+    return [k.row for k in known] + unplanned
+
+
+def _unplanned(plan: Plan, policy: Policy, reading: holds.Reading) -> list[Wanted]:
+    """A held row per channel for each post that cannot be planned, at the time its file seems to
+    mean (scheduler.content.salvage): so it is alerted at its time, as a post that broke later is."""
+    told = [u for u in plan.unplaced if not u.draft and u.due is not None and u.channels]
+    if not told:
+        return []
+    planned = {(e.draft.id, e.channel.name) for e in plan.entries}
+    rows = []
+    for unplaced in told:
+        assert unplaced.due is not None
+        errors = [p for p in unplaced.problems if p.is_error]
+        for channel in unplaced.channels:
+            if (unplaced.key, channel) in planned:
+                continue  # another post has that id: this file is known by its problems alone
+            hold = holds.reason([*errors, *reading.touching(unplaced.path, channel)], "")
+            rows.append(
+                Wanted(
+                    post=unplaced.key,
+                    channel=channel,
+                    path=unplaced.path,
+                    due=unplaced.due,
+                    max_late=policy.max_late,
+                    version=holds.UNPLANNED,
+                    key=_key(unplaced.key, channel, holds.UNPLANNED),
+                    text_hash=_text_hash(channel, f"{holds.UNPLANNED}\n{unplaced.path}"),
+                    allow_repeat=False,
+                    payload=payload.EMPTY,
+                    hold=hold or f"{unplaced.path} cannot be planned; fix it and it goes out at its time",
+                )
+            )
+    return rows
 
 
 def _remember(entry: Entry, policy: Policy, digests: dict[Path, str]) -> Remembered:
@@ -229,6 +265,20 @@ def _wanted(entry: Entry, policy: Policy, hold: str | None, digests: dict[Path, 
         payload=stored,
         hold=hold,
     )
+
+
+def _unplanned_message(unplaced: Unplaced, zone: tzinfo) -> str:
+    """What a person is told of a post file that cannot be planned: why, and when it is held."""
+    errors = [p for p in unplaced.problems if p.is_error] or list(unplaced.problems)
+    why = holds.reason(errors, "it has no time or no channel").removeprefix("held until fixed: ")
+    if unplaced.due is not None and unplaced.channels:
+        when = (
+            f"it is held at {local_time(unplaced.due, zone)} on {', '.join(unplaced.channels)}; "
+            "fixed before then, it goes out at its time"
+        )
+    else:
+        when = "no time or channel can be read from it, so it is not on the calendar"
+    return f"{unplaced.path} cannot be planned, so it is not sent: {why}; {when}"
 
 
 def _key(post: str, channel: str, version: str) -> str:
@@ -317,20 +367,29 @@ class Publisher:
             self.synced.forget()
             raise
         self.synced.remember(wanted, reading, changes is None, busy)
-        self.alert_files(reading, now)
+        self.alert_files(reading, now, holds.cannot_be_planned(plan, reading), plan.campaign.settings.timezone)
         return counts
 
-    def alert_files(self, reading: holds.Reading, now: datetime) -> None:
-        """One alert per settings file that became broken (or broken differently); a log line when fixed."""
+    def alert_files(
+        self, reading: holds.Reading, now: datetime, unplaced: Iterable[Unplaced] = (), zone: tzinfo = UTC
+    ) -> None:
+        """One alert per settings file that became broken (or broken differently), and per post file
+        in `unplaced` (holds.cannot_be_planned); a log line when fixed. Once across restarts and
+        daemons: the ledger keeps what was said."""
         by_file: dict[str, list[str]] = {}
         for problem in reading.settings_problems():
             by_file.setdefault(problem.path, []).append(str(problem))
         current = {path: "; ".join(lines) for path, lines in by_file.items()}
+        posts = {u.path: _unplanned_message(u, zone) for u in unplaced}
+        current |= posts
         new, fixed = self.ledger.broken_files(current, now)
-        for _path, message in new:
-            self.alerter.alert(
-                "broken_file", None, None, f"{message}; the sends it touches are held, nothing is cancelled", now
-            )
+        for path, message in new:
+            if path in posts:
+                self.alerter.alert("unplanned", None, None, message, now)
+            else:
+                self.alerter.alert(
+                    "broken_file", None, None, f"{message}; the sends it touches are held, nothing is cancelled", now
+                )
         for path in fixed:
             log.info("%s is fixed; the sends it held follow the files again", path)
 

@@ -12,6 +12,8 @@ from typing import Any
 from babel.dates import format_date
 from flask import Blueprint, Response, abort, g, render_template, request
 
+from scheduler.content.plan import Unplaced
+from scheduler.publish import holds
 from scheduler.publish.ledger import Delivery
 from scheduler.publish.overview import PauseInForce, overview, pauses_in_force
 from scheduler.times import local_time
@@ -60,6 +62,7 @@ def _now_context() -> dict[str, Any]:
     actions = ledger.actions()[-RECENT_ACTIONS:][::-1]
     return {
         "ov": view,
+        "unplanned": _unplanned(),
         "pause_lines": [pause_line(p) for p in view.pauses],
         "everything_paused": any(p.pause.scope == "*" for p in view.pauses),
         "channels": sorted(g.campaign.channels),
@@ -84,15 +87,24 @@ def now_live() -> str:
 def now_json() -> dict[str, Any]:
     """Small and cheap, polled every second: a mark that changes with the ledger, and the pauses."""
     ledger = site().ledger
-    return {"mark": _mark(), "paused": [pause_line(p) for p in pauses_in_force(ledger)]}
+    unplanned = [{"path": u.path, "post": u.key, "problems": [str(p) for p in u.problems]} for u in _unplanned()]
+    return {"mark": _mark(), "paused": [pause_line(p) for p in pauses_in_force(ledger)], "cannot_be_planned": unplanned}
 
 
 def _mark() -> str:
     """The ledger's change mark, and the minute: a due time moved by a file edit changes no state, so the
-    page redraws at least once a minute as well. Only its digest leaves: the page compares marks, and the
-    mark itself (counts, row ids) is more than a page shows."""
-    mark = f"{site().ledger.change_mark()}|{int(time_module.time() // 60)}"
+    page redraws at least once a minute as well, and when a file breaks or is fixed. Only its digest leaves:
+    the page compares marks, and the mark itself (counts, row ids) is more than a page shows."""
+    unplanned = ",".join(u.path for u in _unplanned())
+    mark = f"{site().ledger.change_mark()}|{int(time_module.time() // 60)}|{unplanned}"
     return hashlib.sha256(mark.encode("utf-8")).hexdigest()[:20]
+
+
+def _unplanned() -> list[Unplaced]:
+    """The posts that cannot be planned, from the files (told of before any daemon ran), as the last plan
+    built says: Now never waits for a plan (a stale one is rebuilt in the background for the next poll)."""
+    plan = site().recent_plan()
+    return holds.cannot_be_planned(plan) if plan is not None else []
 
 
 def _decorate(rows: dict[tuple[str, str], Delivery]) -> Any:

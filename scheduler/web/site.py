@@ -81,15 +81,29 @@ class Site:
         _, plan, by_month = self._planned()
         return plan, by_month
 
-    def _planned(self) -> tuple[float, Plan, dict[str, list[Entry]]]:
+    def recent_plan(self) -> Plan | None:
+        """The last plan built, at once: never waits (a stale one is rebuilt in the background); None before
+        the first is ready. For the pages that must answer whatever a plan costs (Now, now.json)."""
+        last, _ = self._fresh_or_building()
+        return last[1] if last is not None else None
+
+    def _fresh_or_building(self) -> tuple[tuple[float, Plan, dict[str, list[Entry]]] | None, _Build | None]:
+        """The last plan, and the build under way if it is older than PLAN_FRESH (started here if none is)."""
         with self._plan_lock:
             last = self._plan
             if last is not None and time.monotonic() - last[0] <= PLAN_FRESH:
-                return last
+                return last, None
             building = self._building
             if building is None:
                 building = self._building = _Build()
                 threading.Thread(target=self._build, args=(building,), name="plan", daemon=True).start()
+            return last, building
+
+    def _planned(self) -> tuple[float, Plan, dict[str, list[Entry]]]:
+        last, building = self._fresh_or_building()
+        if building is None:
+            assert last is not None
+            return last
         if self._waiters.acquire(blocking=False):
             try:
                 building.done.wait(PLAN_WAIT)

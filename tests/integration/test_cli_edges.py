@@ -217,5 +217,6 @@ def test_a_post_with_one_unknown_channel_is_held_as_a_whole(tmp_path: Path) -> N
         encoding="utf-8",
     )
     result = with_ledger(tmp_path, "run", "--once")
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 1, result.stderr  # it cannot be planned: a person must hear of it
+    assert "posts/half.md:3: error: unknown channel 'mastodn'" in result.stderr
     assert [r["post"] for r in outbox(tmp_path)] == ["goed"]  # not on mastodon either

@@ -68,3 +68,19 @@ def test_posts_that_cannot_be_placed_are_listed_with_their_problems(tmp_path: Pa
     assert set(listed) == {"kapot", "reeks/1"}
     assert listed["kapot"] and all(where.startswith("posts/kapot.md:") for where in listed["kapot"])
     assert listed["reeks/1"] == ["posts/reeks/_defaults.yml:1"]  # the schedule that failed
+
+
+def test_a_broken_series_member_is_known_by_its_path_at_the_slot_its_file_name_gives_it(tmp_path: Path) -> None:
+    root = write_campaign(
+        tmp_path,
+        {
+            "tips/_defaults.yml": "schedule:\n  start: 2027-11-15 12:00\n  every: 1 day\n",
+            "tips/1.md": post("Een."),
+            "tips/2.md": "---\ntitle: Tip: bel\n---\nTwee.\n",  # does not parse: an unquoted ': '
+            "tips/3.md": "---\nid: drie\nchanels: [bluesky]\n---\nDrie.\n",  # a typo; its id still reads
+        },
+    )
+    unplaced = {u.path: u for u in build(root).unplaced}
+    two, three = unplaced["posts/tips/2.md"], unplaced["posts/tips/3.md"]
+    assert (two.key, two.channels, two.due) == ("tips/2", ("mastodon",), datetime(2027, 11, 16, 11, 0, tzinfo=UTC))
+    assert (three.key, three.channels, three.due) == ("drie", ("bluesky",), datetime(2027, 11, 17, 11, 0, tzinfo=UTC))
