@@ -152,6 +152,9 @@ def now_page(root: Path, tmp_path: Path) -> tuple[str, dict[str, Any]]:
         found = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").get_data(as_text=True))
         assert found
         client.post("/login", data={"username": "anna", "password": PASSWORD, "csrf_token": found.group(1)})
+        # Now never waits for a plan: the first answer may come before the dashboard's first plan is
+        # built; the page's poll of now.json then sees the list (and its mark change redraws the page).
+        assert wait_for(lambda: bool(client.get("/now.json").get_json()["cannot_be_planned"]))
         return client.get("/").get_data(as_text=True), client.get("/now.json").get_json()
     finally:
         book.close()
