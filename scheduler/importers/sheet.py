@@ -5,6 +5,8 @@ on Dutch and English Windows); the delimiter by the csv module's Sniffer, checke
 (the candidate that makes the most known column names wins when the Sniffer is unsure or wrong).
 .xlsx: the first sheet (or `sheet`), read by openpyxl with the values Excel shows (dates and times
 as Excel stores them). Every error of either library is translated here, into SheetError.
+A cell that `campaign export` kept from being a formula (`'=...`, `'-5 graden`) is read as the text it
+was (scheduler.formulas).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from scheduler import formulas
 from scheduler.importers.columns import Header, HeaderError, read_header, recognised
 
 DELIMITERS = ",;\t|"
@@ -141,5 +144,5 @@ def _sheet(records: Sequence[tuple[object, ...]], described: str) -> Sheet:
         header = read_header(header_cells)
     except HeaderError as exc:
         raise SheetError(f"row {header_row}: {exc}") from None
-    rows = tuple(Row(number, cells) for number, cells in numbered[first + 1 :])
+    rows = tuple(Row(number, tuple(map(formulas.restore, cells))) for number, cells in numbered[first + 1 :])
     return Sheet(header, header_row, rows, described)

@@ -5,7 +5,8 @@ CSV columns, in this order (README, "The retrospective"):
     campaign's zone), url, age (as words), age_seconds, measured_at, likes, reposts, replies, quotes,
     views, engagement (likes + reposts + replies + quotes), note
 A count the network does not give is empty, never 0. A send on a network without counts has one
-row with empty age and the note "no counts on this network".
+row with empty age and the note "no counts on this network". A cell that a spreadsheet program
+would run as a formula (a title starting with `=`, say) gets a `'` in front (scheduler.formulas).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from babel.dates import format_date, format_datetime, format_timedelta
 from babel.numbers import format_decimal
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from scheduler import formulas
 from scheduler.channels.base import Counts
 from scheduler.results.report import Figure, Group, Report, Send, engagement
 
@@ -133,9 +135,19 @@ def _iso(moment: datetime | None, report: Report) -> str | None:
 # ------------------------------------------------------------------------------------ CSV
 
 
+class _Defused:
+    """A csv writer whose cells never start a formula."""
+
+    def __init__(self, out: io.StringIO) -> None:
+        self.writer = csv.writer(out, lineterminator="\r\n")
+
+    def writerow(self, row: list[Any] | tuple[Any, ...]) -> None:
+        self.writer.writerow([formulas.defuse(cell) for cell in row])
+
+
 def to_csv(report: Report) -> str:
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
+    writer = _Defused(out)
     writer.writerow(COLUMNS)
     for send in report.sends:
         first = [
