@@ -26,6 +26,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from scheduler import formulas
 from scheduler.channels.base import Counts
 from scheduler.results.report import Figure, Group, Report, Send, engagement
+from scheduler.terminal import in_json, shown
 
 COLUMNS = (
     "post",
@@ -86,7 +87,7 @@ def to_json(report: Report) -> str:
         "by_hashtag": groups(report.hashtags),
         "top": [{"post": s.post, "channel": s.channel, "url": s.url, "engagement": s.engagement} for s in report.top],
     }
-    return json.dumps(data, ensure_ascii=False, indent=2)
+    return in_json(json.dumps(data, ensure_ascii=False, indent=2))
 
 
 def _figure(figure: Figure) -> dict[str, int]:
@@ -158,7 +159,7 @@ def to_csv(report: Report) -> str:
             " ".join(send.hashtags),
             send.title or "",
             _iso(send.published_at, report),
-            send.url or "",
+            shown(send.url or ""),  # the network's: printed to a terminal as often as opened in a sheet
         ]
         if not send.has_counts:
             writer.writerow([*first, "", "", "", "", "", "", "", "", "", "no counts on this network"])
@@ -202,7 +203,8 @@ def to_markdown(report: Report) -> str:
     for rank, send in enumerate(report.top, 1):
         latest = send.latest
         age = age_words(latest.age, report.language) if latest else ""
-        link = f"[{_md(send.post)}]({send.url})" if send.url and send.url.startswith("http") else _md(send.post)
+        url = shown(send.url or "")  # the network's: shown, never obeyed
+        link = f"[{_md(send.post)}]({url})" if url.startswith("http") else _md(send.post)
         figure = f"{send.engagement} {words['engagement']} ({words['at']} {age})"
         lines.append(f"{rank}. {link} {words['on']} {send.channel}: {figure}")
     lines += ["", f"_{words['legend']}_", ""]
