@@ -30,7 +30,7 @@ from xml.etree.ElementTree import ParseError
 from defusedxml import DefusedXmlException
 
 from scheduler import formulas
-from scheduler.importers.columns import Header, HeaderError, read_header, recognised
+from scheduler.importers.columns import Header, HeaderError, letter, read_header, recognised
 
 DELIMITERS = ",;\t|"
 _HEADER_SEARCH = 10  # rows looked at for the header
@@ -216,34 +216,25 @@ def _bounded(records: Iterable[Sequence[object]]) -> Iterator[tuple[int, tuple[o
     for number, cells in enumerate(records, 1):
         if time.monotonic() >= deadline:
             raise SheetError(
-                f"reading the sheet took over {READ_SECONDS:.0f} seconds (at row {number:,}), far longer than a "
+                f"reading the sheet took over {READ_SECONDS:.0f} seconds (at row {number}), far longer than a "
                 f"sheet of posts needs; {_RESAVE} with only the posts, or as CSV"
             )
         if len(cells) > MAX_COLUMNS:
             beyond = next((i for i, cell in enumerate(cells[MAX_COLUMNS:], MAX_COLUMNS) if not _blank(cell)), None)
             if beyond is not None:
                 raise SheetError(
-                    f"row {number}, column {_letter(beyond)} has something in it; a sheet of posts may use "
-                    f"{MAX_COLUMNS} columns (up to {_letter(MAX_COLUMNS - 1)}): move it, or leave it out"
+                    f"row {number}, column {letter(beyond)} has something in it; a sheet of posts may use "
+                    f"{MAX_COLUMNS} columns (up to {letter(MAX_COLUMNS - 1)}): move it, or leave it out"
                 )
             cells = cells[:MAX_COLUMNS]
         if all(map(_blank, cells)):
             continue
         if number > MAX_ROWS:
             raise SheetError(
-                f"row {number:,} has something in it; a sheet of posts may have {MAX_ROWS:,} rows: split it "
+                f"row {number} has something in it; a sheet of posts may have {MAX_ROWS:,} rows: split it "
                 "into sheets of fewer rows, or remove what is below the posts"
             )
         yield number, tuple(cells)
-
-
-def _letter(position: int) -> str:
-    """The spreadsheet letter of the column at `position` (0: A, 26: AA)."""
-    number, letters = position + 1, ""
-    while number:
-        number, rest = divmod(number - 1, 26)
-        letters = chr(ord("A") + rest) + letters
-    return letters
 
 
 def _blank(cell: object) -> bool:
