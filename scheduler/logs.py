@@ -1,4 +1,5 @@
-"""Logging: one line per event, as text or JSON (`--log-format json`), never with a secret."""
+"""Logging: one line per event, as text or JSON (`--log-format json`), never with a secret, and never
+a control character that a terminal would obey (a network's answer is quoted in some lines)."""
 
 from __future__ import annotations
 
@@ -6,8 +7,10 @@ import json
 import logging
 import sys
 from datetime import UTC, datetime, tzinfo
+from typing import Any
 
 from scheduler.secrets import RedactingFilter
+from scheduler.terminal import in_json, shown
 
 
 class JsonFormatter(logging.Formatter):
@@ -20,7 +23,7 @@ class JsonFormatter(logging.Formatter):
         }
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)
-        return json.dumps(entry, ensure_ascii=False)
+        return in_json(json.dumps(entry, ensure_ascii=False))
 
 
 class ZonedFormatter(logging.Formatter):
@@ -29,6 +32,12 @@ class ZonedFormatter(logging.Formatter):
     def __init__(self, zone: tzinfo | None) -> None:
         super().__init__("%(asctime)s %(levelname)-7s %(name)s: %(message)s")
         self.zone = zone
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        return shown(super().formatMessage(record))  # one line: a quoted answer cannot start a line of its own
+
+    def formatException(self, ei: Any) -> str:
+        return shown(super().formatException(ei), lines=True)
 
     def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
         moment = datetime.fromtimestamp(record.created, UTC).astimezone(self.zone)  # None: this host's zone

@@ -35,21 +35,30 @@ def _github_escape(text: str, property_: bool = False) -> str:
 
 
 def _problem_lines(problems: list[Problem], fmt: str) -> str:
+    """A link check's problems quote what a web site answered (a redirect's address): shown, never obeyed."""
+    from scheduler.terminal import in_json, shown
+
     if fmt == "json":
         import json
 
-        return json.dumps(
-            [{"path": p.path, "line": p.line, "severity": p.severity.value, "message": p.message} for p in problems],
-            ensure_ascii=False,
-            indent=2,
+        return in_json(
+            json.dumps(
+                [
+                    {"path": p.path, "line": p.line, "severity": p.severity.value, "message": p.message}
+                    for p in problems
+                ],
+                ensure_ascii=False,
+                indent=2,
+            )
         )
     if fmt == "github":
         lines = []
         for p in problems:
             where = f"file={_github_escape(p.path, True)}" + (f",line={p.line}" if p.line else "")
-            lines.append(f"::{p.severity.value} {where},title=campaign validate::{_github_escape(p.message)}")
+            message = _github_escape(shown(p.message, lines=True))
+            lines.append(f"::{p.severity.value} {where},title=campaign validate::{message}")
         return "\n".join(lines)
-    return "\n".join(str(p) for p in problems)
+    return "\n".join(shown(str(p), lines=True) for p in problems)
 
 
 @main.command()

@@ -29,6 +29,7 @@ from scheduler.cli.app import (
 )
 from scheduler.content.problems import did_you_mean, plural
 from scheduler.publish.states import State
+from scheduler.terminal import in_json, shown
 from scheduler.times import local_time
 
 if TYPE_CHECKING:
@@ -62,7 +63,8 @@ def run(obj: Context, once: bool, workers: int | None, log_format: str | None, l
         if publisher.links is not None:
             publisher.links.close()
         for outcome in outcomes:
-            click.echo(f"{outcome.state:<10} {outcome.post} on {outcome.channel}: {outcome.url or outcome.detail}")
+            answer = shown(outcome.url or outcome.detail or "")  # the network's words: shown, never obeyed
+            click.echo(f"{outcome.state:<10} {outcome.post} on {outcome.channel}: {answer}")
         click.echo(
             f"{plural(len(outcomes), 'send')} handled; "
             f"next due: {local_time(ledger.next_wake(held=False), campaign.settings.timezone) or 'nothing'}",
@@ -208,7 +210,8 @@ def _row_record(row: Delivery, zone: Any) -> dict[str, Any]:
 
 
 def _pause_text(pause: Pause, zone: tzinfo, by: str | None = None) -> str:
-    return f"{pause.what} since {local_time(pause.since, zone)}{f' by {by}' if by else ''}: {pause.reason}"
+    who = f" by {shown(by)}" if by else ""  # a reason may come from the dashboard's form
+    return f"{pause.what} since {local_time(pause.since, zone)}{who}: {shown(pause.reason)}"
 
 
 @main.command()
@@ -240,27 +243,29 @@ def status(obj: Context, fmt: str, limit: int) -> None:
             for p in in_force
         ]
         click.echo(
-            json.dumps(
-                {
-                    "broken_files": broken,
-                    "watch_list_problems": watch,
-                    "cannot_be_planned": [
-                        {
-                            "post": u.key,
-                            "path": u.path,
-                            "problems": [str(p) for p in u.problems],
-                            "channels": list(u.channels),
-                            "held_at": u.due.astimezone(zone).isoformat() if u.due else None,
-                        }
-                        for u in unplanned
-                    ],
-                    "paused": pauses,
-                    "counts": counts,
-                    "replies": {"unhandled": len(open_replies), "watch_list": watched},
-                    "deliveries": [_row_record(r, zone) for r in rows],
-                },
-                ensure_ascii=False,
-                indent=2,
+            in_json(
+                json.dumps(
+                    {
+                        "broken_files": broken,
+                        "watch_list_problems": watch,
+                        "cannot_be_planned": [
+                            {
+                                "post": u.key,
+                                "path": u.path,
+                                "problems": [str(p) for p in u.problems],
+                                "channels": list(u.channels),
+                                "held_at": u.due.astimezone(zone).isoformat() if u.due else None,
+                            }
+                            for u in unplanned
+                        ],
+                        "paused": pauses,
+                        "counts": counts,
+                        "replies": {"unhandled": len(open_replies), "watch_list": watched},
+                        "deliveries": [_row_record(r, zone) for r in rows],
+                    },
+                    ensure_ascii=False,
+                    indent=2,
+                )
             )
         )
         return
@@ -276,7 +281,7 @@ def status(obj: Context, fmt: str, limit: int) -> None:
             when = f"held at {local_time(u.due, zone)}" if u.due and u.channels else "no time or channel read"
             click.echo(f"  {u.path} ({when})")
             for problem in u.problems:
-                click.echo(f"    {problem}")
+                click.echo(f"    {shown(str(problem))}")
     click.echo("paused: " + ("; ".join(_pause_text(p, zone, by.get(p.scope)) for p in in_force) or "no"))
     click.echo("counts: " + (", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "nothing planned yet"))
     if open_replies:
@@ -305,8 +310,8 @@ def status(obj: Context, fmt: str, limit: int) -> None:
             _say_held(items, zone, limit)
             continue
         for row in items[:limit]:
-            extra = row.receipt_url if row.state == State.PUBLISHED else (row.reason or "")
-            click.echo(f"  {local_time(row.due, zone)}  {row.channel:<12} {row.post}  {extra}".rstrip())
+            extra = row.receipt_url if row.state == State.PUBLISHED else row.reason  # a network's words too
+            click.echo(f"  {local_time(row.due, zone)}  {row.channel:<12} {row.post}  {shown(extra or '')}".rstrip())
         if len(items) > limit:
             click.echo(f"  … and {len(items) - limit} more (--limit {len(items)} shows them all)")
 
@@ -319,9 +324,9 @@ def _say_held(rows: list[Delivery], zone: tzinfo, limit: int) -> None:
     for reason, group in sorted(by_reason.items(), key=lambda item: (-len(item[1]), item[1][0].due)):
         if len(group) == 1:
             row = group[0]
-            click.echo(f"  {local_time(row.due, zone)}  {row.channel:<12} {row.post}  {reason}")
+            click.echo(f"  {local_time(row.due, zone)}  {row.channel:<12} {row.post}  {shown(reason)}")
             continue
-        click.echo(f"  {reason}: {plural(len(group), 'send')}")
+        click.echo(f"  {shown(reason)}: {plural(len(group), 'send')}")
         for row in group[:limit]:
             click.echo(f"    {local_time(row.due, zone)}  {row.channel:<12} {row.post}")
         if len(group) > limit:
@@ -374,7 +379,7 @@ def resume(obj: Context, channel: str | None, reason: str | None) -> None:
         click.echo("nothing was paused")
         return
     for pause in lifted:
-        click.echo(f"resumed {pause.what} (paused since {local_time(pause.since, zone)}: {pause.reason})")
+        click.echo(f"resumed {pause.what} (paused since {local_time(pause.since, zone)}: {shown(pause.reason)})")
     still = [p for p in ledger.pauses() if p.scope == "*"]
     if still:
         click.echo(f"still paused: {_pause_text(still[0], zone)} (`campaign resume` lifts it)")
@@ -419,7 +424,9 @@ def retry(obj: Context, post: str, channel: str | None, reason: str | None) -> N
     hosts = _live_daemons(ledger, now)
     deadline = local_time(now + timedelta(hours=1), zone)  # retry_now gives it a max_late of one hour
     if paused:
-        held = " and ".join(f"the pause of {p.what} (since {local_time(p.since, zone)}: {p.reason})" for p in paused)
+        held = " and ".join(
+            f"the pause of {p.what} (since {local_time(p.since, zone)}: {shown(p.reason)})" for p in paused
+        )
         click.echo(f"but {held} holds {it}: `campaign resume` lets {it} go out")
     elif hosts:
         seconds = int(POLL.total_seconds())  # the daemon looks at the ledger at least this often
@@ -459,15 +466,15 @@ def history(obj: Context, post: str | None) -> None:
     """
     zone = campaign_zone(obj)
     ledger = open_ledger(obj.root)
-    lines = [
-        (a.started_at, f"{a.channel:<12} {a.post}  {a.outcome:<11} key={a.key}  {a.detail or ''}")
+    lines = [  # a detail is the network's answer, an action's reason may come from the dashboard: shown, not obeyed
+        (a.started_at, f"{a.channel:<12} {a.post}  {a.outcome:<11} key={a.key}  {shown(a.detail or '')}")
         for a in ledger.history(post)
     ]
-    lines += [(a.at, f"{'by hand':<12} {a.summary()}") for a in ledger.actions(post)]
+    lines += [(a.at, f"{'by hand':<12} {shown(a.summary())}") for a in ledger.actions(post)]
     for row in ledger.rows(post=post) if post is not None else []:
         parts = ledger.thread_parts(row.id)
         for part in parts:  # a thread: each part, where it is (a refused or interrupted one says so)
-            where = part.url or ("out" if part.published_at else "not settled")
+            where = shown(part.url) if part.url else ("out" if part.published_at else "not settled")
             lines.append((part.started_at, f"{row.channel:<12} {row.post}  part {part.part}  key={part.key}  {where}"))
     for at, line in sorted(lines, key=lambda item: item[0]):
         click.echo(f"{local_time(at, zone, seconds=True)}  {line}".rstrip())
@@ -512,9 +519,9 @@ def channels_check(obj: Context) -> None:
     for name in sorted(campaign.channels):
         try:
             verdict = made.get(name).check()
-            click.echo(f"ok      {name}: {verdict}")
+            click.echo(f"ok      {name}: {shown(verdict)}")  # the network's words: shown, never obeyed
         except CampaignError as exc:
             failures += 1
-            click.echo(f"FAILED  {name}: {exc}")
+            click.echo(f"FAILED  {name}: {shown(str(exc))}")
     made.close()
     sys.exit(1 if failures or any(p.is_error for p in problems) else 0)

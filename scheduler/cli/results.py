@@ -24,6 +24,7 @@ from scheduler.cli.app import (
     with_logging,
 )
 from scheduler.content.problems import plural
+from scheduler.terminal import in_json, shown
 from scheduler.times import local_time
 
 if TYPE_CHECKING:
@@ -133,20 +134,22 @@ def replies(ctx: click.Context, unhandled: bool, fmt: str) -> None:
     found = ledger.stored_replies(unhandled=unhandled)
     ledger.close()
     if fmt == "json":
-        click.echo(json.dumps([_reply_record(r, zone) for r in found], ensure_ascii=False, indent=2))
+        click.echo(in_json(json.dumps([_reply_record(r, zone) for r in found], ensure_ascii=False, indent=2)))
         return
     if not found:
         click.echo("no unhandled replies" if unhandled else "no replies")
         return
-    for r in found:
+    for r in found:  # the author, text and link are the public's: shown, never obeyed (scheduler.terminal)
         flag = f"  WATCH LIST: {r.watch!r}" if r.watch else ""
         state = f"handled by {r.handled_by} at {local_time(r.handled_at, zone)}" if r.handled_at else "not handled"
-        click.echo(f"#{r.id} {local_time(r.at, zone)}  {r.network} {r.channel}  {r.post}  {r.author}  ({state}){flag}")
-        click.echo(f"    {r.url or 'no link'}")
-        for line in r.text.splitlines() or [""]:
+        click.echo(
+            f"#{r.id} {local_time(r.at, zone)}  {r.network} {r.channel}  {r.post}  {shown(r.author)}  ({state}){flag}"
+        )
+        click.echo(f"    {shown(r.url) if r.url else 'no link'}")
+        for line in shown(r.text, lines=True).splitlines() or [""]:
             click.echo(f"    > {line}")
         if r.note:
-            click.echo(f"    note: {r.note}")
+            click.echo(f"    note: {shown(r.note)}")
     click.echo(plural(len(found), "reply", "replies"), err=True)
 
 

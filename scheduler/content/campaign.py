@@ -35,6 +35,7 @@ NOT_A_CAMPAIGN = (
     "(or give --root DIR), or start one with `campaign new DIR`"
 )
 _CHANNEL_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")  # C0 (tab too), DEL, C1, line and paragraph separators
 
 
 @dataclass(frozen=True)
@@ -147,8 +148,17 @@ def _settings(data: yamlfile.LineDict, path: str, root: Path, problems: list[Pro
             error(path, data.line_of("language"), f"unknown language {language!r} (use a code such as nl or en)")
         )
         language = DEFAULT_LANGUAGE
-    name = data.get("campaign", root.name)
-    return Settings(name=str(name), timezone=zone, language=str(language))
+    name = str(data.get("campaign", root.name))
+    if _CONTROL.search(name):  # it heads calendars, reports and pages: one line, nothing a reader obeys
+        problems.append(
+            error(
+                path,
+                data.line_of("campaign"),
+                f"the campaign name {name!r} has a line break or another control character; write it on one line",
+            )
+        )
+        name = " ".join(_CONTROL.sub(" ", name).split())
+    return Settings(name=name, timezone=zone, language=str(language))
 
 
 def _channels(

@@ -66,11 +66,16 @@ class Header:
 
     def letter(self, column: str) -> str:
         """The spreadsheet letter of a column (A, B, ..., AA)."""
-        number, letters = self.index[column] + 1, ""
-        while number:
-            number, rest = divmod(number - 1, 26)
-            letters = chr(ord("A") + rest) + letters
-        return letters
+        return letter(self.index[column])
+
+
+def letter(position: int) -> str:
+    """The spreadsheet letter of the column at `position` in a row (0: A, 26: AA)."""
+    number, letters = position + 1, ""
+    while number:
+        number, rest = divmod(number - 1, 26)
+        letters = chr(ord("A") + rest) + letters
+    return letters
 
 
 class HeaderError(ValueError):

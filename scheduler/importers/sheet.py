@@ -5,22 +5,45 @@ on Dutch and English Windows); the delimiter by the csv module's Sniffer, checke
 (the candidate that makes the most known column names wins when the Sniffer is unsure or wrong).
 .xlsx: the first sheet (or `sheet`), read by openpyxl with the values Excel shows (dates and times
 as Excel stores them). Every error of either library is translated here, into SheetError.
+A cell that `campaign export` kept from being a formula (`'=...`, `'-5 graden`) is read as the text it
+was (scheduler.formulas).
+
+A sheet comes from outside, so what it may make the importer do is bounded, and a sheet past a bound
+is refused with why: at most MAX_ROWS rows and MAX_COLUMNS columns with something in them, a CSV
+file of at most MAX_BYTES, a workbook whose XML unpacks to at most MAX_UNPACKED, and READ_SECONDS
+to read it. A workbook's `<dimension>` (which says how big the sheet is) is not trusted: only the
+cells that are there are read. Its XML is parsed by defusedxml (openpyxl uses it when installed), so
+an entity declaration (a billion laughs, a file of this computer) is refused, not expanded.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import time
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from xml.etree.ElementTree import ParseError
 
-from scheduler.importers.columns import Header, HeaderError, read_header, recognised
+from defusedxml import DefusedXmlException
+
+from scheduler import formulas
+from scheduler.importers.columns import Header, HeaderError, letter, read_header, recognised
 
 DELIMITERS = ",;\t|"
 _HEADER_SEARCH = 10  # rows looked at for the header
 _BOMS = ((b"\xef\xbb\xbf", "utf-8-sig"), (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16"))
+# A year of daily posts on every channel is a few thousand rows, and an export of the largest campaign
+# this tool is measured with (bench/planning.py: 10,000 posts) is 10,001: these bounds are far above any
+# real sheet of posts, and far below what makes an import take minutes or gigabytes.
+MAX_ROWS = 50_000
+MAX_COLUMNS = 200
+MAX_BYTES = 50_000_000  # a CSV file
+MAX_UNPACKED = 100_000_000  # the XML inside a workbook, unpacked
+READ_SECONDS = 60.0
+_RESAVE = "save it again from Excel or LibreOffice"
 
 
 class SheetError(ValueError):
@@ -72,20 +95,26 @@ def _decode(data: bytes, given: str | None) -> tuple[str, str]:
 
 def _csv(path: Path, encoding: str | None) -> Sheet:
     try:
-        data = path.read_bytes()
+        with path.open("rb") as file:
+            data = file.read(MAX_BYTES + 1)
     except OSError as exc:
         raise SheetError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if len(data) > MAX_BYTES:
+        raise SheetError(
+            f"the file is over {MAX_BYTES // 1_000_000} MB, far more than a sheet of posts needs; "
+            "is it the right file? Split it, or leave out what is not posts"
+        )
     if data.startswith(b"PK\x03\x04"):
         raise SheetError(f"{path.name} is a workbook (zip), not CSV; name it .xlsx")
     text, used = _decode(data, encoding)
     text = text.removeprefix("\ufeff")
     delimiter = _delimiter(text)
+    records = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    shown = {"\t": "tab"}.get(delimiter, repr(delimiter))
     try:
-        records = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
+        return _sheet(_bounded(records), f"CSV, {used}, delimiter {shown}")
     except csv.Error as exc:
         raise SheetError(f"{path.name} is not CSV that can be read ({exc})") from None
-    shown = {"\t": "tab"}.get(delimiter, repr(delimiter))
-    return _sheet([tuple(r) for r in records], f"CSV, {used}, delimiter {shown}")
 
 
 def _delimiter(text: str) -> str:
@@ -105,13 +134,26 @@ def _delimiter(text: str) -> str:
 
 
 def _xlsx(path: Path, name: str | None) -> Sheet:
+    import openpyxl
     from openpyxl import load_workbook
     from openpyxl.utils.exceptions import InvalidFileException
     from openpyxl.worksheet._read_only import ReadOnlyWorksheet
 
+    if not openpyxl.DEFUSEDXML:  # installed with us; only OPENPYXL_DEFUSEDXML=False turns it off
+        raise SheetError(
+            ".xlsx files are read only with defusedxml, and OPENPYXL_DEFUSEDXML turns it off; unset it, "
+            "or save the sheet as CSV"
+        )
+    _check_unpacked(path)
     try:
         book = load_workbook(path, read_only=True, data_only=True)
-    except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
+    except ParseError:
+        raise SheetError(f"the XML inside the workbook is broken; {_RESAVE}") from None
+    except ValueError as exc:
+        if _caused_by(exc, DefusedXmlException):  # openpyxl says "invalid XML", with defusedxml's refusal as cause
+            raise SheetError(_ENTITY) from None
+        raise SheetError(f"cannot read {path.name}: it is not an Excel workbook") from None
+    except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError) as exc:
         why = exc.strerror if isinstance(exc, OSError) and exc.strerror else "it is not an Excel workbook"
         raise SheetError(f"cannot read {path.name}: {why}") from None
     try:
@@ -120,18 +162,87 @@ def _xlsx(path: Path, name: str | None) -> Sheet:
         worksheet = book[name] if name is not None else book.worksheets[0]
         if not isinstance(worksheet, ReadOnlyWorksheet):
             raise SheetError(f"{path.name}: sheet {worksheet.title!r} is a chart, not a table of posts")
-        records = [tuple(row) for row in worksheet.iter_rows(values_only=True)]
-        return _sheet(records, f"sheet {worksheet.title!r}")
+        worksheet.reset_dimensions()  # read the cells that are there, not as many as <dimension> claims
+        try:
+            return _sheet(_bounded(worksheet.iter_rows(values_only=True)), f"sheet {worksheet.title!r}")
+        except SheetError:  # a bound, or the header: said already
+            raise
+        except (ParseError, zipfile.BadZipFile, EOFError, KeyError, TypeError, ValueError) as exc:
+            if _caused_by(exc, DefusedXmlException):
+                raise SheetError(_ENTITY) from None
+            raise SheetError(f"sheet {worksheet.title!r} cannot be read: its XML is broken; {_RESAVE}") from None
     finally:
         book.close()
+
+
+_ENTITY = (
+    "the workbook declares an XML entity (or another DTD trick), which a spreadsheet program never writes, "
+    f"so it is not read; {_RESAVE}"
+)
+
+
+def _caused_by(exc: BaseException, kind: type[BaseException]) -> bool:
+    seen: BaseException | None = exc
+    for _ in range(10):  # a chain is short; never follow one round in circles
+        if seen is None:
+            return False
+        if isinstance(seen, kind):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def _check_unpacked(path: Path) -> None:
+    """Refuse a workbook whose XML unpacks to more than MAX_UNPACKED (a zip bomb), before any is parsed."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else "it is not an Excel workbook"
+        raise SheetError(f"cannot read {path.name}: {why}") from None
+    unpacked = sum(m.file_size for m in members if m.filename.endswith((".xml", ".rels")))
+    if unpacked > MAX_UNPACKED:
+        raise SheetError(
+            f"the workbook unpacks to {unpacked / 1e6:,.0f} MB of XML, far more than a sheet of posts needs "
+            f"(at most {MAX_UNPACKED // 1_000_000} MB); is it the right file? Split it, or {_RESAVE} "
+            "with only the posts"
+        )
+
+
+def _bounded(records: Iterable[Sequence[object]]) -> Iterator[tuple[int, tuple[object, ...]]]:
+    """The rows that have anything in them, numbered as the spreadsheet numbers them (from 1); a
+    SheetError past MAX_ROWS, MAX_COLUMNS or READ_SECONDS."""
+    deadline = time.monotonic() + READ_SECONDS
+    for number, cells in enumerate(records, 1):
+        if time.monotonic() >= deadline:
+            raise SheetError(
+                f"reading the sheet took over {READ_SECONDS:.0f} seconds (at row {number}), far longer than a "
+                f"sheet of posts needs; {_RESAVE} with only the posts, or as CSV"
+            )
+        if len(cells) > MAX_COLUMNS:
+            beyond = next((i for i, cell in enumerate(cells[MAX_COLUMNS:], MAX_COLUMNS) if not _blank(cell)), None)
+            if beyond is not None:
+                raise SheetError(
+                    f"row {number}, column {letter(beyond)} has something in it; a sheet of posts may use "
+                    f"{MAX_COLUMNS} columns (up to {letter(MAX_COLUMNS - 1)}): move it, or leave it out"
+                )
+            cells = cells[:MAX_COLUMNS]
+        if all(map(_blank, cells)):
+            continue
+        if number > MAX_ROWS:
+            raise SheetError(
+                f"row {number} has something in it; a sheet of posts may have {MAX_ROWS:,} rows: split it "
+                "into sheets of fewer rows, or remove what is below the posts"
+            )
+        yield number, tuple(cells)
 
 
 def _blank(cell: object) -> bool:
     return cell is None or (isinstance(cell, str) and not cell.strip())
 
 
-def _sheet(records: Sequence[tuple[object, ...]], described: str) -> Sheet:
-    numbered = [(number, cells) for number, cells in enumerate(records, 1) if not all(map(_blank, cells))]
+def _sheet(records: Iterable[tuple[int, tuple[object, ...]]], described: str) -> Sheet:
+    numbered = list(records)
     if not numbered:
         raise SheetError("the sheet is empty: it needs a header row (date, time, channels, text) and a row per post")
     # The header is the first row naming the needed columns; rows above it (a title) are skipped.
@@ -141,5 +252,5 @@ def _sheet(records: Sequence[tuple[object, ...]], described: str) -> Sheet:
         header = read_header(header_cells)
     except HeaderError as exc:
         raise SheetError(f"row {header_row}: {exc}") from None
-    rows = tuple(Row(number, cells) for number, cells in numbered[first + 1 :])
-    return Sheet(header, header_row, rows, described)
+    read = tuple(Row(number, tuple(map(formulas.restore, cells))) for number, cells in numbered[first + 1 :])
+    return Sheet(header, header_row, read, described)

@@ -5,7 +5,8 @@ CSV columns, in this order (README, "The retrospective"):
     campaign's zone), url, age (as words), age_seconds, measured_at, likes, reposts, replies, quotes,
     views, engagement (likes + reposts + replies + quotes), note
 A count the network does not give is empty, never 0. A send on a network without counts has one
-row with empty age and the note "no counts on this network".
+row with empty age and the note "no counts on this network". A cell that a spreadsheet program
+would run as a formula (a title starting with `=`, say) gets a `'` in front (scheduler.formulas).
 """
 
 from __future__ import annotations
@@ -22,8 +23,10 @@ from babel.dates import format_date, format_datetime, format_timedelta
 from babel.numbers import format_decimal
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from scheduler import formulas
 from scheduler.channels.base import Counts
 from scheduler.results.report import Figure, Group, Report, Send, engagement
+from scheduler.terminal import in_json, shown
 
 COLUMNS = (
     "post",
@@ -84,7 +87,7 @@ def to_json(report: Report) -> str:
         "by_hashtag": groups(report.hashtags),
         "top": [{"post": s.post, "channel": s.channel, "url": s.url, "engagement": s.engagement} for s in report.top],
     }
-    return json.dumps(data, ensure_ascii=False, indent=2)
+    return in_json(json.dumps(data, ensure_ascii=False, indent=2))
 
 
 def _figure(figure: Figure) -> dict[str, int]:
@@ -133,9 +136,19 @@ def _iso(moment: datetime | None, report: Report) -> str | None:
 # ------------------------------------------------------------------------------------ CSV
 
 
+class _Defused:
+    """A csv writer whose cells never start a formula."""
+
+    def __init__(self, out: io.StringIO) -> None:
+        self.writer = csv.writer(out, lineterminator="\r\n")
+
+    def writerow(self, row: list[Any] | tuple[Any, ...]) -> None:
+        self.writer.writerow([formulas.defuse(cell) for cell in row])
+
+
 def to_csv(report: Report) -> str:
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
+    writer = _Defused(out)
     writer.writerow(COLUMNS)
     for send in report.sends:
         first = [
@@ -146,7 +159,7 @@ def to_csv(report: Report) -> str:
             " ".join(send.hashtags),
             send.title or "",
             _iso(send.published_at, report),
-            send.url or "",
+            shown(send.url or ""),  # the network's: printed to a terminal as often as opened in a sheet
         ]
         if not send.has_counts:
             writer.writerow([*first, "", "", "", "", "", "", "", "", "", "no counts on this network"])
@@ -190,7 +203,8 @@ def to_markdown(report: Report) -> str:
     for rank, send in enumerate(report.top, 1):
         latest = send.latest
         age = age_words(latest.age, report.language) if latest else ""
-        link = f"[{_md(send.post)}]({send.url})" if send.url and send.url.startswith("http") else _md(send.post)
+        url = shown(send.url or "")  # the network's: shown, never obeyed
+        link = f"[{_md(send.post)}]({url})" if url.startswith("http") else _md(send.post)
         figure = f"{send.engagement} {words['engagement']} ({words['at']} {age})"
         lines.append(f"{rank}. {link} {words['on']} {send.channel}: {figure}")
     lines += ["", f"_{words['legend']}_", ""]

@@ -5,6 +5,11 @@ goes out as the description, its time in the campaign's zone (TZID, with that zo
 for the years the campaign spans). The UID is stable per campaign, post and channel, so a calendar
 app that imports the file again (or subscribes to it) updates the event rather than adding a second
 one. `calendar()` is what a dashboard serves as a feed.
+
+Every text from the files (the campaign's name, a title, a post's text, an image's alt text) goes in as
+an iCalendar TEXT value that the library escapes (a line break as `\\n`, never a new line, so no text
+can add a property); control characters that TEXT may not hold are shown as symbols (scheduler.terminal).
+Not by the library's own check: it is an `assert`, which `python -O` leaves out.
 """
 
 from __future__ import annotations
@@ -13,9 +18,10 @@ import uuid
 from collections.abc import Iterable
 from datetime import date, datetime, timedelta, tzinfo
 
-from icalendar import Calendar, Event
+from icalendar import Calendar, Event, vText
 
 from scheduler.content.plan import Entry, Plan
+from scheduler.terminal import shown
 
 EVENT_LENGTH = timedelta(minutes=15)  # a send is an instant; calendars show an event this long
 _NAMESPACE = uuid.UUID("6f6a3a5e-2f39-4d55-9c2b-8d1b8f2a7c11")  # campaign-scheduler's own
@@ -37,8 +43,8 @@ def calendar(plan: Plan, entries: Iterable[Entry], *, stamp: datetime) -> str:
     cal.add("version", "2.0")
     cal.add("calscale", "GREGORIAN")
     cal.add("method", "PUBLISH")  # a published calendar, not an invitation to answer
-    cal.add("x-wr-calname", settings.name)
-    cal.add("x-wr-timezone", zone.key)
+    cal.add("x-wr-calname", _text(settings.name))  # an X- property: the library would write it unescaped
+    cal.add("x-wr-timezone", _text(zone.key))
     sends = [e for e in entries if not e.draft.draft]
     for entry in sends:
         cal.add_component(_event(settings.name, entry, zone, stamp))
@@ -59,11 +65,16 @@ def _event(campaign: str, entry: Entry, zone: tzinfo, stamp: datetime) -> Event:
     event.add("dtstamp", stamp)
     event.add("dtstart", start)
     event.add("dtend", start + EVENT_LENGTH)
-    event.add("summary", f"{'held: ' if held else ''}{name} · {channel.name}")
-    event.add("description", _description(entry, held))
+    event.add("summary", _text(f"{'held: ' if held else ''}{name} · {channel.name}"))
+    event.add("description", _text(_description(entry, held)))
     event.add("categories", [channel.name])
     event.add("transp", "TRANSPARENT")  # a send does not make anyone busy
     return event
+
+
+def _text(value: str) -> vText:
+    """A TEXT value: line breaks escaped by the library, other control characters made visible."""
+    return vText(shown(value, lines=True))
 
 
 def _description(entry: Entry, held: list[str]) -> str:

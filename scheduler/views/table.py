@@ -6,7 +6,9 @@ The text is the post's body as written (a template: `{{ vars.helpline }}` stays)
 edited and imported back; the hashtags are the post's own (`-`: none at all). Times are local wall
 times in the campaign's zone; one that happens twice (the autumn fold) carries its offset.
 Some front matter has no column (`overrides`, `vars`, `max_late`, ...): `Export.notes` names
-each post that sets such a key, so nothing is dropped without a word.
+each post that sets such a key, so nothing is dropped without a word. A cell that a spreadsheet
+program would run as a formula (a text starting with `=`, `+`, `-`, `@`) gets a `'` in front
+(scheduler.formulas); `campaign import` takes it off again.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import io
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 
+from scheduler import formulas
 from scheduler.content.drafts import Draft
 from scheduler.content.plan import Plan
 from scheduler.content.schedule import ScheduleError, to_utc
@@ -48,20 +51,19 @@ def as_csv(plan: Plan, *, delimiter: str = ",") -> Export:
     yes = "ja" if headers is columns.HEADERS["nl"] else "yes"
     for draft in placed:
         day, moment = _local(due[draft.id], zone)
-        writer.writerow(
-            [
-                day,
-                moment,
-                ", ".join(draft.channels),
-                draft.body.strip(),
-                draft.title or "",
-                _hashtags(draft.hashtags),
-                "\n".join(ref.path for ref in draft.media),
-                "\n".join(ref.alt for ref in draft.media),
-                draft.id,
-                yes if draft.draft else "",
-            ]
-        )
+        row = [
+            day,
+            moment,
+            ", ".join(draft.channels),
+            draft.body.strip(),
+            draft.title or "",
+            _hashtags(draft.hashtags),
+            "\n".join(ref.path for ref in draft.media),
+            "\n".join(ref.alt for ref in draft.media),
+            draft.id,
+            yes if draft.draft else "",
+        ]
+        writer.writerow([formulas.defuse(cell) for cell in row])  # a text that starts with = stays text
         notes += _not_carried(draft)
     timeless = [d.path for d in plan.drafts if d.id not in due]
     if timeless:

@@ -18,6 +18,8 @@ BOTTOM = (
     "scheduler.errors",
     "scheduler.logs",
     "scheduler.times",
+    "scheduler.terminal",
+    "scheduler.formulas",
 )
 
 
