@@ -163,14 +163,17 @@ def _xlsx(path: Path, name: str | None) -> Sheet:
         if not isinstance(worksheet, ReadOnlyWorksheet):
             raise SheetError(f"{path.name}: sheet {worksheet.title!r} is a chart, not a table of posts")
         worksheet.reset_dimensions()  # read the cells that are there, not as many as <dimension> claims
+        rows = worksheet.iter_rows(values_only=True)
         try:
-            return _sheet(_bounded(worksheet.iter_rows(values_only=True)), f"sheet {worksheet.title!r}")
+            return _sheet(_bounded(rows), f"sheet {worksheet.title!r}")
         except SheetError:  # a bound, or the header: said already
             raise
         except (ParseError, zipfile.BadZipFile, EOFError, KeyError, TypeError, ValueError) as exc:
             if _caused_by(exc, DefusedXmlException):
                 raise SheetError(_ENTITY) from None
             raise SheetError(f"sheet {worksheet.title!r} cannot be read: its XML is broken; {_RESAVE}") from None
+        finally:
+            rows.close()  # a read stopped at a bound leaves the sheet's XML open in the suspended reader
     finally:
         book.close()
 
