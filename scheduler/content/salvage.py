@@ -84,12 +84,16 @@ def _front_matter(text: str) -> dict[str, Any]:
     found: dict[str, Any] = {}
     starts = [i for i, line in enumerate(block) if _TOP_KEY.match(line)]
     for start, stop in zip(starts, [*starts[1:], len(block)], strict=False):
-        try:
-            part = yamlfile.load("\n".join(block[start:stop]))
-        except yamlfile.YamlError:
-            continue
-        if isinstance(part, dict):
-            found.update((str(k), v) for k, v in part.items())
+        # The key with what follows it, else its line alone: a broken line after `publish_at: ...`
+        # (a tab, say) must not take the time with it.
+        for chunk in (block[start:stop], block[start : start + 1]):
+            try:
+                part = yamlfile.load("\n".join(chunk))
+            except yamlfile.YamlError:
+                continue
+            if isinstance(part, dict):
+                found.update((str(k), v) for k, v in part.items())
+            break
     return found
 
 

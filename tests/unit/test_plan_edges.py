@@ -84,3 +84,11 @@ def test_a_broken_series_member_is_known_by_its_path_at_the_slot_its_file_name_g
     two, three = unplaced["posts/tips/2.md"], unplaced["posts/tips/3.md"]
     assert (two.key, two.channels, two.due) == ("tips/2", ("mastodon",), datetime(2027, 11, 16, 11, 0, tzinfo=UTC))
     assert (three.key, three.channels, three.due) == ("drie", ("bluesky",), datetime(2027, 11, 17, 11, 0, tzinfo=UTC))
+
+
+def test_a_broken_line_after_publish_at_does_not_take_the_time_with_it(tmp_path: Path) -> None:
+    root = write_campaign(
+        tmp_path, {"nu/kapot.md": "---\ntitle: Kapot\npublish_at: 2027-11-15 09:00\n\ttags: x\n---\nTab.\n"}
+    )
+    [broken] = build(root).unplaced
+    assert broken.path == "posts/nu/kapot.md" and broken.due == datetime(2027, 11, 15, 8, 0, tzinfo=UTC)
