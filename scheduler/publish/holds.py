@@ -129,8 +129,14 @@ def reason(problems: Iterable[Problem], fallback: str) -> str:
 
 def hold_for(reading: Reading, path: str, channel: str, own: Iterable[Problem] = ()) -> str | None:
     """Why a planned send of the post file `path` on `channel` must not go out now, or None."""
-    problems = [*own, *reading.touching(path, channel)]
-    return reason(problems, "") or None
+    return reason(_held_by(own, reading.touching(path, channel)), "") or None
+
+
+def _held_by(own: Iterable[Problem], causes: list[Problem]) -> list[Problem]:
+    """A send's own problems and the settings errors that touch it. A post "not checked" because of a
+    broken settings file is held by that file alone: the reason is the cause, the same for every send
+    it holds, so `status` lists them under it once."""
+    return [*(p for p in own if not (causes and p.cause)), *causes]
 
 
 def absent(reading: Reading, post: str, channel: str, path: str, exists: bool) -> Fate:
@@ -141,11 +147,11 @@ def absent(reading: Reading, post: str, channel: str, path: str, exists: bool) -
             return Fate(State.CANCELLED, f"{known.path} was made a draft")
         if channel not in known.channels:
             return Fate(State.CANCELLED, f"{known.path} no longer names {channel}")
-        problems = [*reading.errors_at.get(known.path, ()), *reading.touching(known.path, channel)]
+        problems = _held_by(reading.errors_at.get(known.path, ()), reading.touching(known.path, channel))
         return Fate(State.HELD, reason(problems, f"{known.path} names {channel} but could not be planned"))
     touching = reading.touching(path, channel)
     if touching:  # while a file that touches the send is broken, nothing it touches is cancelled
-        return Fate(State.HELD, reason([*reading.errors_at.get(path, ()), *touching], ""))
+        return Fate(State.HELD, reason(_held_by(reading.errors_at.get(path, ()), touching), ""))
     if path in reading.paths:
         return Fate(State.CANCELLED, f"{path} is now another post (its id changed)")
     if not exists:

@@ -197,7 +197,7 @@ def _unplanned(plan: Plan, policy: Policy, reading: holds.Reading) -> list[Wante
         for channel in unplaced.channels:
             if (unplaced.key, channel) in planned:
                 continue  # another post has that id: this file is known by its problems alone
-            hold = holds.reason([*errors, *reading.touching(unplaced.path, channel)], "")
+            hold = holds.hold_for(reading, unplaced.path, channel, errors)
             rows.append(
                 Wanted(
                     post=unplaced.key,

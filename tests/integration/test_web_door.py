@@ -294,7 +294,8 @@ def test_now_json_shows_a_viewer_only_what_the_now_page_shows(site: Site) -> Non
         before = vera.get("/now.json").json()
         assert campaign(site.root, "pause", "--reason", "crisisoverleg", CAMPAIGN_USER="kees").returncode == 0
         after = vera.get("/now.json").json()
-        assert set(after) == {"mark", "paused"}
+        assert set(after) == {"mark", "paused", "cannot_be_planned"}  # each of which the Now page shows
+        assert after["cannot_be_planned"] == []  # none in this campaign
         assert after["mark"] != before["mark"]  # it still tells the page to redraw
         assert after["mark"].isalnum()  # and nothing else: no counts, row ids or times of the ledger
         page = vera.get("/").text
