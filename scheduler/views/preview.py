@@ -193,24 +193,25 @@ def as_markdown(
             for p in causes_first(problems)
         ]
     if unplaced:
-        head = f"| {_('Post')} | {_('File')} | {L['problems']} |"
+        head = "| " + " | ".join([_("Post"), _("File"), L["problems"]]) + " |"
         lines += ["", f"### {L['unplaced']}", "", head, "|---|---|---|"]
         for post in unplaced:
             found = "<br>".join(
-                f"**{severity.get(p.severity.value, p.severity.value)}** {_('line {line}').format(line=p.line)}: "
-                f"{_md_cell(p.message)}"
+                f"**{severity.get(p.severity.value, p.severity.value)}** "
+                + _("line {line}").format(line=p.line)
+                + f": {_md_cell(p.message)}"
                 for p in post.problems
             )
             flag = f" ({L['draft']})" if post.draft else ""
             lines.append(f"| {_md_post(post.title, post.post)}{flag} | `{post.path}` | {found or '—'} |")
-    head = f"| {_('Time')} | {_('Channel')} | {_('Post')} | {_('Length')} | {_('Text')} |"
+    head = "| " + " | ".join([_("Time"), _("Channel"), _("Post"), _("Length"), _("Text")]) + " |"
     for day, group in _days(plan, entries):
         lines += ["", f"### {day}", "", head, "|---|---|---|---|---|"]
         for entry in group:
             size = f"{entry.length}/{entry.limit or '∞'}" if entry.length is not None else "—"
             if entry.length is not None and entry.limit is not None and entry.length > entry.limit:
                 size = f"**{size}** ⚠️"
-            text = f"_{_('not rendered')}_"
+            text = "_" + _("not rendered") + "_"
             if entry.post and entry.post.parts:
                 total = len(entry.post.parts)
                 text = "<br><br>".join(
