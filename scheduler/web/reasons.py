@@ -21,6 +21,12 @@ KINDS = (
     ("no answer in time after the request was sent", N_("The network did not answer in time: it may be out.")),
     ("no answer in time", N_("The network did not answer in time.")),
 )
+PATTERNS = (
+    (
+        re.compile(r"^.+ late, more than its max_late of .+; not sent$"),
+        N_("Too late to send: its time passed longer ago than its max_late allows."),
+    ),
+)
 STATUS = (
     ((401, 403), N_("The network refused the account: its key may have expired or lack a permission.")),
     ((404, 410), N_("The network does not know the account or the post any more.")),
@@ -41,6 +47,7 @@ def explain(reason: str, language: str) -> Reason:
     gettext = translator(language).gettext
     text = " ".join(reason.split())
     summary = next((gettext(words) for start, words in KINDS if text.lower().startswith(start)), "")
+    summary = summary or next((gettext(words) for pattern, words in PATTERNS if pattern.match(text)), "")
     found = HTTP.match(text)
     if found:
         status, body = int(found[1]), found[2]
