@@ -251,7 +251,9 @@ def test_pause_from_the_page_holds_the_daemon_and_resume_sends_the_post(browser:
         assert states(dashboard.root)[("week/01-aftrap", "mastodon")] == "pending"
 
         browser.find_element(By.ID, "resume-everything").click()  # like pause, resume asks first
-        assert outbox(dashboard.root) == [] and states(dashboard.root)[("week/01-aftrap", "mastodon")] == "pending"
+        assert browser.find_element(By.ID, "confirm-resume-everything").is_displayed()
+        assert "Alles is gepauzeerd" in text_of(browser, "#pause-state")
+        assert "paused: everything" in campaign(dashboard.root, "status").stdout  # still, until confirmed
         click_and_wait(browser, "confirm-resume-everything")
         assert wait_for(lambda: len(outbox(dashboard.root)) == 1, timeout=30)
         assert wait_for(lambda: "week/01-aftrap" in text_of(browser, "#today"), timeout=15)  # live, no reload
