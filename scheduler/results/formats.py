@@ -15,16 +15,16 @@ import csv
 import io
 import json
 from datetime import datetime, timedelta
-from importlib import resources
 from typing import Any
 
-import yaml
 from babel.dates import format_date, format_datetime, format_timedelta
 from babel.numbers import format_decimal
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from scheduler import formulas
 from scheduler.channels.base import Counts
+from scheduler.results.labels import count as counted
+from scheduler.results.labels import labels
 from scheduler.results.report import Figure, Group, Report, Send, engagement
 from scheduler.terminal import in_json, shown
 
@@ -53,13 +53,6 @@ COUNTED = ("likes", "reposts", "replies", "quotes", "views")
 
 def age_words(age: timedelta, language: str = "en") -> str:
     return format_timedelta(age, threshold=1, locale=language)
-
-
-def labels(language: str) -> dict[str, str]:
-    """The report's words in `language` (templates/labels.yml), English where it has none."""
-    text = resources.files("scheduler.results").joinpath("templates/labels.yml").read_text(encoding="utf-8")
-    table: dict[str, dict[str, str]] = yaml.safe_load(text)
-    return {**table["en"], **table.get(language, {})}
 
 
 # ------------------------------------------------------------------------------------ JSON
@@ -196,7 +189,7 @@ def to_markdown(report: Report) -> str:
     ):
         lines += ["", f"### {title}", "", header, "|" + " --- |" * (len(ages) + 2)]
         for group in groups:
-            name = _day(group.key, report) if groups is report.days else group.label
+            name = _day(group.key, report) if groups is report.days else group.label or words["no_series"]
             cells = [_cell(group.figures.get(a), group.counted, report) for a in ages]
             lines.append(f"| {_md(name)} | {group.sends} | " + " | ".join(cells) + " |")
     lines += ["", f"### {words['top']}", ""]
@@ -204,8 +197,9 @@ def to_markdown(report: Report) -> str:
         latest = send.latest
         age = age_words(latest.age, report.language) if latest else ""
         url = shown(send.url or "")  # the network's: shown, never obeyed
-        link = f"[{_md(send.post)}]({url})" if url.startswith("http") else _md(send.post)
-        figure = f"{send.engagement} {words['engagement']} ({words['at']} {age})"
+        name = _md(send.title or send.post)
+        link = f"[{name}]({url})" if url.startswith("http") else name
+        figure = f"{counted(send.engagement or 0, 'engagement', report.language)} ({words['at']} {age})"
         lines.append(f"{rank}. {link} {words['on']} {send.channel}: {figure}")
     lines += ["", f"_{words['legend']}_", ""]
     return "\n".join(lines)
@@ -226,7 +220,7 @@ def _number(value: int, report: Report) -> str:
 
 
 def _count(number: int, word: str, words: dict[str, str], report: Report) -> str:
-    return f"{_number(number, report)} {words[word + '_one'] if number == 1 else words[word]}"
+    return counted(number, word, report.language)
 
 
 def _day(key: str, report: Report) -> str:
@@ -250,7 +244,8 @@ def to_html(report: Report) -> str:
         day=lambda key: _day(key, report),
         when=lambda m: format_datetime(m.astimezone(report.zone), "d MMM y HH:mm zzz", locale=report.language),
         number=lambda v: _number(v, report),
-        count=lambda n, w: _count(n, w, words, report),
+        lang=report.language,
+        count=lambda n, w: counted(n, w, report.language),
         bars=lambda groups, names=False: _bars(groups, best_age, report, names),
         period=_period(report),
         cell=lambda f, n: _cell(f, n, report),
@@ -284,7 +279,7 @@ def _bars(groups: tuple[Group, ...], age: timedelta | None, report: Report, name
     top = max((v for _, v in values), default=0) or 1
     return [
         {
-            "label": g.label if names else _day(g.key, report),
+            "label": (g.label or labels(report.language)["no_series"]) if names else _day(g.key, report),
             "value": v,
             "shown": _number(v, report),
             "measured": g.figures[age].measured if age is not None and age in g.figures else 0,

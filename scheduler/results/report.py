@@ -55,6 +55,7 @@ class Send:
     url: str | None
     has_counts: bool
     measures: tuple[Measure, ...]
+    looks_like: str = ""  # the network whose words its counts take: a dry run `like: facebook` has shares
 
     @property
     def latest(self) -> Measure | None:
@@ -207,6 +208,7 @@ def _send(row: Delivery, campaign: Campaign, snaps: list[Snapshot], measured: se
         url=row.receipt_url,
         has_counts=has_counts or row.channel in measured,
         measures=tuple(Measure(s.age, s.taken_at, s.counts, s.note) for s in sorted(snaps, key=lambda s: s.age)),
+        looks_like=(config.limits.network or network) if config is not None else network,
     )
 
 

@@ -18,7 +18,9 @@ from babel.dates import format_datetime
 from scheduler.content.plan import Entry
 from scheduler.content.problems import Problem
 from scheduler.views.diff import WORKING_TREE, Change, Diff, Side
+from scheduler.views.labels import count, labels
 from scheduler.views.preview import entry_record
+from scheduler.words import translator
 
 MAX_ROWS = 50  # per section of the Markdown view; a PR comment takes at most 65,536 characters
 _ASPECTS = {"media": "media changed", "draft": "draft flag changed"}
@@ -158,31 +160,59 @@ def _fence(lines: list[str]) -> list[str]:
     return [fence + "diff", *lines, fence]
 
 
-def _section(title: str, rows: list[list[Change]], head: list[str], row: Callable[[list[Change]], str]) -> list[str]:
-    if not rows:
-        return []
-    sends = sum(len(group) for group in rows)
-    lines = ["", f"#### {title} ({sends} sends)", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    lines += [row(group) for group in rows[:MAX_ROWS]]
-    if len(rows) > MAX_ROWS:
-        lines += ["", f"…and {len(rows) - MAX_ROWS} more: run `campaign diff` for all."]
-    return lines
+def _language(diff: Diff) -> str:
+    plan = diff.head.plan or diff.base.plan
+    return plan.campaign.settings.language if plan else "en"
 
 
 def as_markdown(diff: Diff) -> str:
-    """For a pull request comment or a CI job summary: tables, and old/new text as diff blocks."""
-    lines = [
-        f"### Schedule changes: `{_name(diff.base)}` → `{_name(diff.head)}`",
-        "",
-        f"**{_summary(diff)}** · {diff.unchanged} unchanged · times in {_zone(diff)}",
+    """For a pull request comment or a CI job summary, in the campaign's language: tables, and old/new text
+    as diff blocks (the problems' own text stays as `validate` gives it)."""
+    language = _language(diff)
+    _, L = translator(language).gettext, labels(language)
+    aspects = {"media": _("media changed"), "draft": _("draft flag changed")}
+    severity = {"error": L["error"].lower(), "warning": L["warning"].lower()}
+    head = _("Schedule changes: {base} → {head}").format(base=f"`{_name(diff.base)}`", head=f"`{_name(diff.head)}`")
+    other_count = sum(c.kind == "changed" and not {"time", "text"} & set(c.aspects) for c in diff.changes)
+    summary = [
+        _("sends: {n} added").format(n=diff.count("added")),
+        _("{n} removed").format(n=diff.count("removed")),
+        _("{n} moved").format(n=diff.count("changed", "time")),
+        _("{n} with changed text").format(n=diff.count("changed", "text")),
     ]
-    lines += [f"\n> {note}" for note in _notes(diff)]
+    if other_count:
+        summary.append(_("{n} other changes").format(n=other_count))
+    lines = [
+        f"### {head}",
+        "",
+        f"**{' · '.join(summary)}** · "
+        + _("{n} unchanged").format(n=diff.unchanged)
+        + " · "
+        + _("times in {zone}").format(zone=_zone(diff)),
+    ]
+    for side, is_base in ((diff.base, True), (diff.head, False)):
+        if side.plan is None:
+            note = _("{name} has no campaign in this folder: every post counts as added.") if is_base else None
+            note = note or _("{name} has no campaign in this folder: every post counts as removed.")
+            lines.append("\n> " + note.format(name=_name(side)))
     groups = _grouped(diff.changes)
     added = [g for g in groups if g[0].kind == "added"]
     removed = [g for g in groups if g[0].kind == "removed"]
     moved = [g for g in groups if "time" in g[0].aspects]
     texts = [g for g in groups if "text" in g[0].aspects]
     other = [g for g in groups if set(g[0].aspects) & set(_ASPECTS)]
+
+    def more(rows: int) -> list[str]:
+        if rows <= MAX_ROWS:
+            return []
+        return ["", _("…and {n} more: run `campaign diff` for all.").format(n=rows - MAX_ROWS)]
+
+    def section(title: str, rows: list[list[Change]], head: list[str], row: Callable[[list[Change]], str]) -> list[str]:
+        if not rows:
+            return []
+        sends = count(sum(len(group) for group in rows), "sends", language)
+        lines = ["", f"#### {title} ({sends})", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        return lines + [row(group) for group in rows[:MAX_ROWS]] + more(len(rows))
 
     def sent(old: bool) -> Callable[[list[Change]], str]:
         def row(g: list[Change]) -> str:
@@ -198,26 +228,35 @@ def as_markdown(diff: Diff) -> str:
         return f"| `{c.post}` | {_channels(g)} | {was} | {_when(diff, c.entry)} |"
 
     def other_row(g: list[Change]) -> str:
-        c, what = g[0], ", ".join(_ASPECTS[a] for a in g[0].aspects if a in _ASPECTS)
+        c, what = g[0], ", ".join(aspects[a] for a in g[0].aspects if a in aspects)
         return f"| {_when(diff, c.entry)} | {_channels(g)} | `{c.post}` | {what} |"
 
-    lines += _section("Added", added, ["when", "channels", "post", "text"], sent(False))
-    lines += _section("Removed", removed, ["when", "channels", "post", "text"], sent(True))
-    lines += _section("Moved", moved, ["post", "channels", "was", "now"], moved_row)
-    lines += _section("Other changes", other, ["when", "channels", "post", "what"], other_row)
+    sends_head = [_("when"), _("channels"), _("post"), _("text")]
+    lines += section(_("Added"), added, sends_head, sent(False))
+    lines += section(_("Removed"), removed, sends_head, sent(True))
+    lines += section(_("Moved"), moved, [_("post"), _("channels"), _("was"), _("now")], moved_row)
+    lines += section(_("Other changes"), other, [_("when"), _("channels"), _("post"), _("what")], other_row)
     if texts:
-        lines += ["", f"#### Text changed ({sum(len(g) for g in texts)} sends)"]
+        changed = count(sum(len(g) for g in texts), "sends", language)
+        lines += ["", "#### " + _("Text changed") + f" ({changed})"]
         for group in texts[:MAX_ROWS]:
             change = group[0]
-            lines += ["", f"`{change.post}` on {_channels(group)}, {_when(diff, change.entry)}", ""]
+            where = _("{post} on {channels}, {when}").format(
+                post=f"`{change.post}`", channels=_channels(group), when=_when(diff, change.entry)
+            )
+            lines += ["", where, ""]
             lines += _fence(_line_diff(_text(change.old), _text(change.new)))
-        if len(texts) > MAX_ROWS:
-            lines += ["", f"…and {len(texts) - MAX_ROWS} more: run `campaign diff` for all."]
+        lines += more(len(texts))
+    status = {"new": _("new"), "fixed": _("fixed"), "still": _("still there")}
     problems = _problem_lines(
-        diff, lambda label, p: f"- {label} **{p.severity.value}** `{p.path}:{p.line}` {_plain(p.message)}"
+        diff,
+        lambda label, p: (
+            f"- {status[label]} **{severity.get(p.severity.value, p.severity.value)}** "
+            f"`{p.path}:{p.line}` {_plain(p.message)}"
+        ),
     )
     if problems:
-        lines += ["", "#### Problems", "", *problems[: MAX_ROWS * 2]]
+        lines += ["", f"#### {L['problems']}", "", *problems[: MAX_ROWS * 2]]
     return "\n".join(lines) + "\n"
 
 

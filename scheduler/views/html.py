@@ -18,26 +18,34 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from functools import cache, lru_cache
-from importlib import resources
 from itertools import groupby
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-import yaml
 from babel import Locale
 from babel.dates import format_date
-from babel.numbers import format_decimal
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from scheduler.channels.bluesky_richtext import find_spans
 from scheduler.content.parallel import map_forked
 from scheduler.content.plan import Entry, Plan, Unplaced
 from scheduler.content.problems import Problem
+from scheduler.views.labels import count as counted
+from scheduler.views.labels import labels
 
 EMBED_MAX_BYTES = 150_000  # images up to this size are embedded as data: URIs ...
 PAGE_EMBED_BUDGET = 1_500_000  # ... until a page holds this many bytes of them
 ONE_PAGE_MAX_ENTRIES = 2_000  # above this, an index page and one page per month
 CHIPS_PER_DAY = 4  # posts listed in a month-grid cell before "+N more"
+NETWORK_NAMES = {  # as the networks write their own names (the legend of the calendar's coloured dots)
+    "x": "X",
+    "bluesky": "Bluesky",
+    "mastodon": "Mastodon",
+    "facebook": "Facebook",
+    "linkedin": "LinkedIn",
+    "telegram": "Telegram",
+    "webhook": "Webhook",
+}
 _IMAGE_TYPES = {
     ".png": "image/png",
     ".jpg": "image/jpeg",
@@ -135,6 +143,7 @@ class Month:
     grid: tuple[tuple[Day | None, ...], ...]  # rows of 7; None outside the month
     weeks: tuple[Week, ...]  # weeks with posts
     count: int
+    networks: tuple[tuple[str, str], ...] = ()  # (network, its name) of the month's cards: the dots' legend
 
 
 class _Builder:
@@ -146,7 +155,7 @@ class _Builder:
         self.language = plan.campaign.settings.language
         locale = Locale.parse(self.language)
         self.first_weekday = locale.first_week_day
-        self.labels = _labels(locale.language)
+        self.labels = labels(self.language)
         self.embedded = 0
         self._data_uris: dict[Path, str | None] = {}
 
@@ -268,7 +277,9 @@ class _Builder:
             day += timedelta(days=7)
         count = sum(len(cards) for d, cards in by_day.items() if first <= d < end)
         title = _month_title(first, self.language)
-        return Month(f"{first:%Y-%m}", title, page, tuple(rows), tuple(weeks), count)
+        found = sorted({c.network for d, cards in by_day.items() if first <= d < end for c in cards})
+        networks = tuple((n, NETWORK_NAMES.get(n, n.capitalize())) for n in found)
+        return Month(f"{first:%Y-%m}", title, page, tuple(rows), tuple(weeks), count, networks)
 
     def _day(self, day: date, by_day: dict[date, list[Card]]) -> Day:
         return Day(day, self.day_label(day), tuple(by_day.get(day, ())))
@@ -296,14 +307,6 @@ def _parts(text: str) -> tuple[tuple[str, str], ...]:
 
 
 @cache
-def _labels(language: str) -> dict[str, str]:
-    """The page's words in `language` (templates/labels.yml), English when it has none."""
-    text = resources.files("scheduler.views").joinpath("templates/labels.yml").read_text(encoding="utf-8")
-    tables: dict[str, dict[str, str]] = yaml.safe_load(text)
-    return tables.get(language, tables["en"])
-
-
-@cache
 def _environment() -> Environment:
     # Autoescape on for every template: draft text and problem messages are never trusted.
     return Environment(
@@ -325,11 +328,10 @@ def _context(
     short, wide = locale.days["format"]["abbreviated"], locale.days["format"]["wide"]
     order = [(locale.first_week_day + i) % 7 for i in range(7)]
     errors = sum(p.is_error for p in problems)
-    labels = _labels(locale.language)
 
     def count(number: int, word: str) -> str:
         """A number and its word in the page's language: "3 berichten", "1 bericht"."""
-        return f"{format_decimal(number, locale=language)} {labels[word + '_one' if number == 1 else word]}"
+        return counted(number, word, language)
 
     period = ""
     if entries:
@@ -340,7 +342,7 @@ def _context(
         "lang": language,
         "name": settings.name,
         "zone": str(settings.timezone),
-        "L": labels,
+        "L": labels(language),
         "weekdays": [(str(short[i]), str(wide[i])) for i in order],
         "totals": {
             "sends": len(entries),

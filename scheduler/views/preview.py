@@ -16,6 +16,8 @@ from babel.dates import format_date
 
 from scheduler.content.plan import Entry, Plan, Unplaced
 from scheduler.content.problems import Problem, causes_first
+from scheduler.views.labels import count, labels
+from scheduler.words import translator
 
 UNPLACED = "cannot be placed on the calendar"
 
@@ -169,40 +171,71 @@ def as_markdown(
     problems: Iterable[Problem] | None = None,
     unplaced: Iterable[Unplaced] | None = None,
 ) -> str:
-    """A summary for a CI job page or a pull-request comment. `problems`, `unplaced`: as in as_json."""
-    zone = plan.campaign.settings.timezone
+    """A summary for a CI job page or a pull-request comment, in the campaign's language (the problems'
+    own text stays as `validate` gives it). `problems`, `unplaced`: as in as_json."""
+    zone, language = plan.campaign.settings.timezone, plan.campaign.settings.language
+    _, L = translator(language).gettext, labels(language)
     problems = list(plan.problems if problems is None else problems)
     unplaced = list(plan.unplaced if unplaced is None else unplaced)
+    errors = sum(p.is_error for p in problems)
+    posts = len({e.draft.id for e in entries})
     lines = [
-        f"## {plan.campaign.settings.name}: {len(entries)} posts",
+        f"## {plan.campaign.settings.name}: {count(len(entries), 'sends', language)} · "
+        f"{count(posts, 'posts', language)}",
         "",
-        f"Times in {zone}. {_tally(problems)}.",
+        f"{L['times_in']} {zone}. "
+        f"{count(errors, 'errors', language)}, {count(len(problems) - errors, 'warnings', language)}.",
     ]
+    severity = {"error": L["error"], "warning": L["warning"]}
     if problems:
-        lines += ["", "### Problems", ""] + [
-            f"- `{p.path}:{p.line}` **{p.severity.value}**: {_md_cell(p.message)}" for p in causes_first(problems)
+        lines += ["", f"### {L['problems']}", ""] + [
+            f"- `{p.path}:{p.line}` **{severity.get(p.severity.value, p.severity.value)}**: {_md_cell(p.message)}"
+            for p in causes_first(problems)
         ]
     if unplaced:
-        lines += ["", f"### {UNPLACED[0].upper()}{UNPLACED[1:]}", "", "| post | file | problems |", "|---|---|---|"]
+        head = "| " + " | ".join([_("Post"), _("File"), L["problems"]]) + " |"
+        lines += ["", f"### {L['unplaced']}", "", head, "|---|---|---|"]
         for post in unplaced:
-            found = "<br>".join(f"**{p.severity.value}** line {p.line}: {_md_cell(p.message)}" for p in post.problems)
-            flag = " (draft)" if post.draft else ""
-            lines.append(f"| `{post.post}`{flag} | `{post.path}` | {found or '—'} |")
+            found = "<br>".join(
+                f"**{severity.get(p.severity.value, p.severity.value)}** "
+                + _("line {line}").format(line=p.line)
+                + f": {_md_cell(p.message)}"
+                for p in post.problems
+            )
+            flag = f" ({L['draft']})" if post.draft else ""
+            lines.append(f"| {_md_post(post.title, post.post)}{flag} | `{post.path}` | {found or '—'} |")
+    head = "| " + " | ".join([_("Time"), _("Channel"), _("Post"), _("Length"), _("Text")]) + " |"
     for day, group in _days(plan, entries):
-        lines += ["", f"### {day}", "", "| time | channel | post | length | text |", "|---|---|---|---|---|"]
+        lines += ["", f"### {day}", "", head, "|---|---|---|---|---|"]
         for entry in group:
             size = f"{entry.length}/{entry.limit or '∞'}" if entry.length is not None else "—"
             if entry.length is not None and entry.limit is not None and entry.length > entry.limit:
                 size = f"**{size}** ⚠️"
-            text = "_not rendered_"
+            text = "_" + _("not rendered") + "_"
             if entry.post and entry.post.parts:
                 total = len(entry.post.parts)
                 text = "<br><br>".join(
-                    f"**thread {i}/{total}**<br>{_md_cell(part)}" for i, part in enumerate(entry.post.parts, 1)
+                    f"**{L['thread']} {i}/{total}**<br>{_md_cell(part)}" for i, part in enumerate(entry.post.parts, 1)
                 )
             elif entry.post:
                 text = _md_cell(entry.post.text)
+            if entry.post and entry.post.media:  # images go with the (first part of the) post
+                text += "".join(f"<br>{_md_image(item.path.name, item.alt, language)}" for item in entry.post.media)
+            flag = f" ({L['draft']})" if entry.draft.draft else ""
             lines.append(
-                f"| {_local_time(entry, zone)} | {entry.channel.name} | `{entry.draft.id}` | {size} | {text} |"
+                f"| {_local_time(entry, zone)} | {entry.channel.name} | {_md_post(entry.draft.title, entry.draft.id)}"
+                f"{flag} | {size} | {text} |"
             )
     return "\n".join(lines) + "\n"
+
+
+def _md_post(title: str | None, post: str) -> str:
+    """A post as people know it: its title and its id (the file's name), or its id alone."""
+    return f"{_md_cell(title)} (`{post}`)" if title else f"`{post}`"
+
+
+def _md_image(name: str, alt: str, language: str) -> str:
+    _ = translator(language).gettext
+    if alt.strip():
+        return "🖼 " + _("image {name}, alt text: {alt}").format(name=f"`{name}`", alt=_md_cell(alt))
+    return "🖼 " + _("image {name}, without alt text").format(name=f"`{name}`")

@@ -9,26 +9,28 @@ from datetime import UTC, date, datetime, time, timedelta
 from importlib import resources
 from typing import Any
 
-from babel.dates import format_date
+from babel.dates import format_date, format_datetime
 from flask import Blueprint, Response, abort, g, render_template, request
 
 from scheduler.content.plan import Unplaced
 from scheduler.publish import holds
-from scheduler.publish.ledger import Delivery
+from scheduler.publish.ledger import Action, Delivery
 from scheduler.publish.overview import PauseInForce, overview, pauses_in_force
-from scheduler.times import local_time
 from scheduler.views import html
-from scheduler.web import feed
+from scheduler.web import feed, reasons
 from scheduler.web.site import site, user, zone
 from scheduler.web.words import words
+from scheduler.words import translator
 
 blueprint = Blueprint("pages", __name__)
 RECENT_ACTIONS = 10
 
 
 def local(when: datetime | None) -> str:
-    """A time as people read it (scheduler.times), "" for none."""
-    return local_time(when, zone()) or ""
+    """A time as people read it, in the campaign's zone and language ("ma 15 nov. 2027 09:00"), "" for none."""
+    if when is None:
+        return ""
+    return str(format_datetime(when.astimezone(zone()), "EEE d MMM y HH:mm", locale=g.campaign.settings.language))
 
 
 def web_url(url: str | None) -> str:
@@ -36,12 +38,89 @@ def web_url(url: str | None) -> str:
     return url if url and url.startswith(("https://", "http://")) else ""
 
 
+def person(who_at_host: str) -> str:
+    """Who acted, as people say it: "anna (dashboard)", or "anna on laptop" for the command line."""
+    _ = translator(g.campaign.settings.language).gettext
+    who, _at, host = who_at_host.partition("@")
+    if host.endswith("(web)"):
+        return _("{name} (dashboard)").format(name=who)
+    return _("{name} on {host}").format(name=who, host=host) if host else who
+
+
 def pause_line(item: PauseInForce) -> str:
-    W = words(g.campaign.settings.language)
+    _ = translator(g.campaign.settings.language).gettext
     pause = item.pause
-    head = W["paused_everything"] if pause.scope == "*" else f"{W['paused_channel']}: {pause.scope}"
-    by = f" {W['by']} {item.by}" if item.by else ""
-    return f"{head} {W['since']} {local(pause.since)}{by}: {pause.reason}"
+    values = {"channel": pause.scope, "since": local(pause.since), "reason": pause.reason}
+    if item.by:
+        values["who"] = person(item.by)
+        if pause.scope == "*":
+            return _("Everything is paused since {since} by {who}: {reason}").format(**values)
+        return _("{channel} is paused since {since} by {who}: {reason}").format(**values)
+    if pause.scope == "*":
+        return _("Everything is paused since {since}: {reason}").format(**values)
+    return _("{channel} is paused since {since}: {reason}").format(**values)
+
+
+@blueprint.app_template_global("action_line")
+def action_line(action: Action) -> str:
+    """One thing done by hand, in the campaign's language (the ledger's summary is the CLI's English)."""
+    _ = translator(g.campaign.settings.language).gettext
+    everything = _("everything")
+    values = {
+        "who": person(f"{action.who}@{action.host}"),
+        "post": post_title(action.post or ""),
+        "channel": action.channel or everything,
+        "what": ", ".join(
+            everything if w.strip() == "everything" else w.strip() for w in (action.detail or "").split(",")
+        )
+        if action.detail
+        else _("nothing"),
+    }
+    if action.action == "pause":
+        text = _("{who} paused {channel}").format(**values)
+    elif action.action == "resume":
+        text = _("{who} resumed {what}").format(**values)
+    elif action.action == "retry":
+        text = _("{who} had {post} sent again on {channel}") if action.channel else _("{who} had {post} sent again")
+        text = text.format(**values)
+    elif (action.detail or "").startswith("published"):
+        text = _("{who} marked {post} on {channel} as out").format(**values)
+    else:
+        text = _("{who} marked {post} on {channel} as not out").format(**values)
+    return f"{text}: {action.reason}" if action.reason else text
+
+
+@blueprint.app_template_global("post_title")
+def post_title(post: str) -> str:
+    """A post's title from the files (the last plan built), its id where it has none."""
+    titles: dict[str, str] | None = g.get("titles")
+    if titles is None:  # once a request: a page lists many rows
+        plan = site().recent_plan()
+        titles = {e.draft.id: e.draft.title for e in plan.entries if e.draft.title} if plan is not None else {}
+        g.titles = titles
+    return titles.get(post) or post
+
+
+@blueprint.app_template_global("explain")
+def explain(reason: str) -> reasons.Reason:
+    return reasons.explain(reason, g.campaign.settings.language)
+
+
+@blueprint.app_template_global("outcome_word")
+def outcome_word(outcome: str) -> str:
+    _ = translator(g.campaign.settings.language).gettext
+    return {
+        "claimed": _("taken"),
+        "sending": _("sending"),
+        "published": _("sent"),
+        "retry": _("to be tried again"),
+        "failed": _("failed"),
+        "in_doubt": _("in doubt"),
+        "missed": _("missed"),
+        "paused": _("stopped by a pause"),
+        "held": _("held"),
+        "interrupted": _("interrupted"),
+    }.get(outcome, outcome)
 
 
 @blueprint.app_template_filter("local")

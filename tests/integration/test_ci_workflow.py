@@ -93,7 +93,7 @@ def test_summaries_and_the_calendar_artifact(checkout: Path, tmp_path: Path) -> 
         assert result.returncode == 0, (name, result.stderr)
 
     summary = (tmp_path / "summary.md").read_text(encoding="utf-8")
-    assert summary.startswith("## Test: 0 posts")  # both posts have errors, so nothing would go out
-    assert "\n\n### Schedule changes: `origin/main (" in summary
+    assert summary.startswith("## Test: 0 verzendingen")  # both posts have errors, so nothing would go out
+    assert "\n\n### Wijzigingen in de planning: `origin/main (" in summary
     assert (checkout / "campaign-preview" / "preview.html").is_file()
     assert steps()["actions/upload-artifact@v4"]["with"]["path"] == "campaign-preview/"

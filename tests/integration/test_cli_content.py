@@ -56,7 +56,11 @@ def test_preview_markdown_has_a_table_per_day() -> None:
     result = campaign("preview", "--format", "markdown", "--to", "2027-11-15")
     assert result.returncode == 0
     assert "### maandag 15 november 2027" in result.stdout
-    assert "| 09:00 | bluesky | `week/01-aftrap` |" in result.stdout
+    # In the campaign's language, sends counted as sends, posts by title, images with their alt text.
+    assert result.stdout.startswith("## Week tegen Kindermishandeling 2027: 6 verzendingen · 2 berichten\n")
+    assert "| Tijd | Kanaal | Bericht | Lengte | Tekst |" in result.stdout
+    assert "| 09:00 | bluesky | Aftrap van de Week tegen Kindermishandeling (`week/01-aftrap`) |" in result.stdout
+    assert "🖼 afbeelding `aftrap.png`, alt-tekst: Een effen oranje vlak" in result.stdout
 
 
 def test_validate_reports_every_problem_sorted_and_exits_1(tmp_path: Path) -> None:

@@ -97,7 +97,7 @@ def test_every_preview_lists_every_problem_validate_lists_and_every_broken_post(
 
     markdown = run_campaign(tmp_path, "preview", "--format", "markdown").stdout
     assert counts_in(markdown) == expected
-    listed = [line for line in markdown.split("### Problems", 1)[1].splitlines() if line.startswith("- `")]
+    listed = [line for line in markdown.split("### Problemen", 1)[1].splitlines() if line.startswith("- `")]
     assert len(listed) == len(lines)
     assert all(f"| `{name}` | `posts/{name}.md` |" in markdown for name in BROKEN_POSTS)
 

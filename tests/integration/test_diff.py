@@ -108,7 +108,9 @@ def test_markdown_view_has_tables_and_old_new_diff_blocks(repo: Path) -> None:
     text = result.stdout
     assert "| `later` | bluesky, mastodon | di 16 nov 2027 09:00 | di 16 nov 2027 14:30 |" in text
     assert "| za 20 nov 2027 09:00 | mastodon | `nieuw` | ` Helemaal nieuw. ` |" in text
-    assert "#### Removed (1 sends)" in text
+    assert "#### Verwijderd (1 verzending)" in text  # in the campaign's language, one send as one
+    assert text.startswith("### Wijzigingen in de planning: `main (")
+    assert "**verzendingen: 1 toegevoegd · 1 verwijderd · 2 verplaatst · 1 met gewijzigde tekst**" in text
     assert "```diff\n-Oude zin.\n+Nieuwe zin.\n \n Tweede regel.\n```" in text
 
 
@@ -153,7 +155,7 @@ def test_two_revisions_and_a_campaign_in_a_subfolder(tmp_path: Path) -> None:
 
     first = campaign(root, "diff", "HEAD~2", "HEAD", "--format", "markdown")
     assert first.returncode == 0, first.stderr
-    assert "has no campaign in this folder: every post counts as added." in first.stdout
+    assert "heeft geen campagne in deze map: elk bericht telt als toegevoegd." in first.stdout
     assert "| ma 15 nov 2027 11:00 | mastodon | `a` | ` Een. ` |" in first.stdout
 
 
@@ -173,7 +175,7 @@ def test_errors_in_either_revision_are_shown_and_the_exit_status_is_zero(repo: P
     data = json.loads(campaign(repo, "diff", "HEAD", "--format", "json").stdout)
     assert (data["base"]["errors"], data["head"]["errors"]) == (1, 1)
     markdown = campaign(repo, "diff", "HEAD", "--format", "markdown").stdout
-    assert "- new **error** `posts/ook-kapot.md:3` unknown channel 'nergens'" in markdown
+    assert "- nieuw **fout** `posts/ook-kapot.md:3` unknown channel 'nergens'" in markdown
 
 
 def test_an_unknown_revision_or_a_folder_outside_git_is_a_clear_error(repo: Path, tmp_path: Path) -> None:

@@ -1,8 +1,8 @@
 """The HTML preview of the sample campaign as a person sees it, in headless Chromium.
 
 Needs Chromium (Debian: `apt-get install chromium`); without it the tests are skipped, unless
-the CI environment variable is set. CAMPAIGN_UPDATE_SCREENSHOT=1 also copies the screenshot to
-docs/preview-screenshot.png.
+the CI environment variable is set. CAMPAIGN_UPDATE_SCREENSHOT=1 also copies the screenshots to
+docs/preview-screenshot.png (1280 px) and docs/preview-phone.png (390 px).
 """
 
 from __future__ import annotations
@@ -14,8 +14,11 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
+
+from tests.integration.test_web_browser import browser, browser_paths  # noqa: F401 - the fixtures
 
 REPO = Path(__file__).resolve().parents[2]
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
@@ -107,3 +110,34 @@ def test_screenshot_of_the_campaign_week(chromium: str, preview: tuple[Path, int
     assert len(data) > 50_000, "a blank page compresses to a few kilobytes"
     if os.environ.get("CAMPAIGN_UPDATE_SCREENSHOT"):
         shutil.copyfile(shot, REPO / "docs" / "preview-screenshot.png")
+
+
+def test_on_a_phone_the_preview_is_an_agenda_of_titles_with_a_legend(
+    browser: Any,  # noqa: F811 - the fixture
+    preview: tuple[Path, int],
+    tmp_path: Path,
+) -> None:
+    from selenium.webdriver.common.by import By
+
+    from tests.integration.test_web_browser import (
+        DESKTOP,
+        PHONE,
+        _viewport,
+        calendar_shows_titles,
+        no_sideways_scroll,
+        save_screenshots,
+    )
+
+    page, _ = preview
+    shots = {}
+    for width, height, suffix in (DESKTOP, PHONE):
+        _viewport(browser, width, height)
+        browser.get(page.as_uri())
+        assert no_sideways_scroll(browser), f"the preview scrolls sideways at {width} px"
+        legend = browser.find_element(By.CSS_SELECTOR, "#m-2027-11 .legend").text
+        assert all(name in legend for name in ("Stippen: het netwerk.", "Bluesky", "Facebook", "Mastodon")), legend
+        if suffix:
+            shown = calendar_shows_titles(browser)
+            assert any("Aftrap van de Week tegen Kindermishandeling" in chip for chip in shown), shown
+            shots["preview-phone.png"] = browser.get_screenshot_as_png()
+    save_screenshots(shots, tmp_path)

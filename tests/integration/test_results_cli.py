@@ -13,6 +13,7 @@ import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -20,6 +21,15 @@ from scheduler.channels.base import Reply
 from scheduler.publish.ledger import Ledger, NewReply, Published
 from scheduler.results.formats import COLUMNS
 from tests.integration.test_html_browser import browse, chromium, console  # noqa: F401 - the fixture
+from tests.integration.test_web_browser import (  # noqa: F401 - the fixtures
+    DESKTOP,
+    PHONE,
+    _viewport,
+    browser,
+    browser_paths,
+    no_sideways_scroll,
+    save_screenshots,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -163,6 +173,23 @@ def test_the_html_report_draws_its_charts_without_console_messages(
     shot = tmp_path / "report.png"
     result = browse(chromium, page, tmp_path / "profile2", f"--screenshot={shot}")
     data = shot.read_bytes()
-    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 30_000
-    if os.environ.get("CAMPAIGN_UPDATE_SCREENSHOT"):
-        shutil.copyfile(shot, REPO / "docs" / "report-screenshot.png")
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 30_000  # docs/ gets the next test's screenshots
+
+
+def test_the_html_report_reads_on_a_phone_and_on_a_desktop(browser: Any, rehearsed: Path, tmp_path: Path) -> None:  # noqa: F811
+    page = tmp_path / "report.html"
+    done = campaign("report", "--format", "html", "--to", "2027-11-21", "-o", str(page), db=rehearsed)
+    assert done.returncode == 0, done.stderr
+    shots = {}
+    for width, height, suffix in (DESKTOP, PHONE):
+        _viewport(browser, width, height)
+        browser.get(page.as_uri())
+        assert no_sideways_scroll(browser), f"the report scrolls sideways at {width} px"
+        # The charts scale to the screen; their words stay readable (at least 12 px high).
+        smallest = browser.execute_script(
+            "return Math.min(...Array.from(document.querySelectorAll('svg.chart text'))"
+            ".map(t => t.getBoundingClientRect().height))"
+        )
+        assert smallest >= 12, f"chart text {smallest:.1f} px high at {width} px"
+        shots["report-phone.png" if suffix else "report-screenshot.png"] = browser.get_screenshot_as_png()
+    save_screenshots(shots, tmp_path)

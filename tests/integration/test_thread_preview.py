@@ -74,7 +74,7 @@ def test_text_markdown_and_html_previews_show_every_part(tmp_path: Path) -> None
     assert [f"thread part {i}/4" in text for i in range(1, 5)] == [True] * 4
     assert [f"Alinea {i}" in text for i in range(1, 5)] == [True] * 4
     markdown = run_campaign(root, "preview", "--format", "markdown").stdout
-    assert [f"**thread {i}/4**" in markdown for i in range(1, 5)] == [True] * 4
+    assert [f"**Draad {i}/4**" in markdown for i in range(1, 5)] == [True] * 4
     page = tmp_path / "preview.html"
     assert run_campaign(root, "preview", "--format", "html", "-o", str(page)).returncode == 0
     parsed = parse(page.read_text(encoding="utf-8"))

@@ -2,7 +2,7 @@
 Debian's chromium-driver, with a real daemon (`campaign run`) on the same SQLite ledger.
 
 Skipped when Chromium or its driver is missing, unless CI is set (then they fail).
-CAMPAIGN_UPDATE_SCREENSHOT=1 also copies the screenshots to docs/web-*.png.
+CAMPAIGN_UPDATE_SCREENSHOT=1 also copies the screenshots (1280 and 390 px wide) to docs/web-*.png.
 """
 
 from __future__ import annotations
@@ -238,7 +238,7 @@ def test_pause_from_the_page_holds_the_daemon_and_resume_sends_the_post(browser:
     browser.find_element(By.NAME, "reason").send_keys("Nieuws over een zaak: even stil")
     click_and_wait(browser, "confirm-pause")
     assert "Alles is gepauzeerd" in text_of(browser, "#pause-state")
-    assert "door anna@" in text_of(browser, "#pause-state")
+    assert "door anna (dashboard)" in text_of(browser, "#pause-state")
 
     running = daemon(dashboard.root)
     try:
@@ -250,14 +250,18 @@ def test_pause_from_the_page_holds_the_daemon_and_resume_sends_the_post(browser:
         assert outbox(dashboard.root) == [], "nothing goes out while paused"
         assert states(dashboard.root)[("week/01-aftrap", "mastodon")] == "pending"
 
-        click_and_wait(browser, "resume-everything")
+        browser.find_element(By.ID, "resume-everything").click()  # like pause, resume asks first
+        assert browser.find_element(By.ID, "confirm-resume-everything").is_displayed()
+        assert "Alles is gepauzeerd" in text_of(browser, "#pause-state")
+        assert "paused: everything" in campaign(dashboard.root, "status").stdout  # still, until confirmed
+        click_and_wait(browser, "confirm-resume-everything")
         assert wait_for(lambda: len(outbox(dashboard.root)) == 1, timeout=30)
         assert wait_for(lambda: "week/01-aftrap" in text_of(browser, "#today"), timeout=15)  # live, no reload
 
         # A pause made elsewhere (the CLI) shows on the open page without a reload.
         assert campaign(dashboard.root, "pause", "--reason", "crisisoverleg", CAMPAIGN_USER="cli-kees").returncode == 0
         assert wait_for(lambda: "crisisoverleg" in text_of(browser, "#pause-state"), timeout=10)
-        assert "cli-kees@" in text_of(browser, "#pause-state")
+        assert "door cli-kees op " in text_of(browser, "#pause-state")
     finally:
         running.send_signal(signal.SIGTERM)
         running.communicate(timeout=15)
@@ -314,6 +318,34 @@ def _viewport(driver: Any, width: int, height: int) -> None:
     )
 
 
+PHONE, DESKTOP = (390, 844, "-phone"), (1280, 900, "")
+
+
+def no_sideways_scroll(driver: Any) -> bool:
+    """The page fits the screen's width: nothing to scroll sideways (a wide table may scroll in its own box)."""
+    return bool(driver.execute_script("return document.scrollingElement.scrollWidth <= window.innerWidth"))
+
+
+def calendar_shows_titles(driver: Any) -> list[str]:
+    """The month's posts as the calendar shows them: each chip's text, if it is shown whole (not a dot and
+    '…': wide enough for words, and not cut off)."""
+    return list(
+        driver.execute_script(
+            """return Array.from(document.querySelectorAll('table.grid a.chip:not(.more)'))
+                .filter(c => c.getBoundingClientRect().width > 200 && c.scrollHeight <= c.clientHeight + 1)
+                .map(c => c.innerText)"""
+        )
+    )
+
+
+def save_screenshots(shots: dict[str, bytes], tmp_path: Path) -> None:
+    for name, data in shots.items():
+        assert data[:8] == b"\x89PNG\r\n\x1a\n"
+        (tmp_path / name).write_bytes(data)
+        if os.environ.get("CAMPAIGN_UPDATE_SCREENSHOT"):
+            shutil.copyfile(tmp_path / name, REPO / "docs" / name)
+
+
 def test_screenshots_of_now_and_calendar_at_desktop_and_phone_width(
     browser: Any, dashboard: Dashboard, tmp_path: Path
 ) -> None:
@@ -321,32 +353,36 @@ def test_screenshots_of_now_and_calendar_at_desktop_and_phone_width(
 
     # A day in the week: one post out, one missed while nothing ran, the next ones waiting.
     posts = {
-        "week/00-vooraf": (soon(-600), "Morgen begint de week tegen kindermishandeling."),
-        "week/00-gemist": (soon(-3 * 3600), "Deze had drie uur geleden moeten gaan."),
-        "week/02-tip": (soon(3600), "Tip 1 van Team Kim: luister zonder te oordelen. #wtk"),
-        "week/03-tip": (soon(7200), "Tip 2 van Team Kim: vraag door, rustig. #wtk"),
+        "week/00-vooraf": (soon(-600), "Vooraf", "Morgen begint de week tegen kindermishandeling."),
+        "week/00-gemist": (soon(-3 * 3600), "Gemist", "Deze had drie uur geleden moeten gaan."),
+        "week/02-tip": (soon(3600), "Tip 1 van Team Kim", "Luister zonder te oordelen. #wtk"),
+        "week/03-tip": (soon(7200), "Tip 2 van Team Kim", "Vraag door, rustig. #wtk"),
     }
-    for name, (when, text) in posts.items():
-        (dashboard.root / "posts" / f"{name}.md").write_text(f"---\npublish_at: {at(when)}\n---\n{text}\n")
+    for name, (when, title, text) in posts.items():
+        path = dashboard.root / "posts" / f"{name}.md"
+        path.write_text(f"---\ntitle: {title}\npublish_at: {at(when)}\n---\n{text}\n")
     assert campaign(dashboard.root, "run", "--once").returncode == 0
     log_in(browser, dashboard, "anna")
     shots = {}
-    for width, height, suffix in ((1280, 900, ""), (400, 800, "-phone")):
+    for width, height, suffix in (DESKTOP, PHONE):
         _viewport(browser, width, height)
         browser.get(dashboard.url + "/")
         button = browser.find_element(By.ID, "pause-button")
         bottom = button.rect["y"] + button.rect["height"]
         assert bottom <= browser.execute_script("return window.innerHeight"), "the pause button needs no scrolling"
+        assert no_sideways_scroll(browser), f"Now scrolls sideways at {width} px"
         shots[f"web-now{suffix}.png"] = browser.get_screenshot_as_png()
         browser.get(dashboard.url + "/calendar")
         assert browser.find_elements(By.CSS_SELECTOR, "article.card")
+        assert no_sideways_scroll(browser), f"the calendar scrolls sideways at {width} px"
+        if suffix:  # on a phone the month is an agenda: each post's time and title in full, not dots and "…"
+            shown = calendar_shows_titles(browser)
+            assert any("Tip 1 van Team Kim" in chip for chip in shown), shown
+            legend = browser.find_element(By.CSS_SELECTOR, ".legend").text
+            assert "Stippen: het netwerk." in legend and "Mastodon" in legend
         shots[f"web-calendar{suffix}.png"] = browser.get_screenshot_as_png()
     assert console_errors(browser) == []  # no CSP violation: no inline script or style
-    for name, data in shots.items():
-        assert data[:8] == b"\x89PNG\r\n\x1a\n"
-        (tmp_path / name).write_bytes(data)
-        if os.environ.get("CAMPAIGN_UPDATE_SCREENSHOT"):
-            shutil.copyfile(tmp_path / name, REPO / "docs" / name)
+    save_screenshots(shots, tmp_path)
 
 
 @pytest.mark.postgres

@@ -20,6 +20,7 @@ BOTTOM = (
     "scheduler.times",
     "scheduler.terminal",
     "scheduler.formulas",
+    "scheduler.words",
 )
 
 

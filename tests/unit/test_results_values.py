@@ -173,3 +173,26 @@ def test_the_report_ties_every_figure_to_its_age_and_says_which_networks_have_no
     assert "| tips | 3 | 3 (1/2) | 20 (2/2) |" in markdown
     assert "Geen cijfers op deze kanalen (hun netwerk telt niets): hook" in markdown
     assert not report.made_up
+
+
+def test_the_report_says_shares_on_facebook_counts_one_reply_as_one_and_names_posts_without_a_series(
+    ledger: Ledger, tmp_path: Path
+) -> None:
+    root = write_campaign(
+        tmp_path / "c", {}, channels="channels:\n  facebook: {type: dryrun, like: facebook}\n  sky: {type: dryrun}\n"
+    )
+    campaign, _ = load(root)
+    page = published(ledger, "facebook", "aftrap", "Aftrap #Week")  # a post outside any folder: no series
+    sky = published(ledger, "sky", "tips/01", "Tip #Week")
+    ledger.record_snapshots(
+        [
+            Snapshot(page.id, AGES[0], NOW, Counts(likes=1, reposts=1, replies=1), None),
+            Snapshot(sky.id, AGES[0], NOW, Counts(likes=2, reposts=2, replies=2), None),
+        ]
+    )
+    html = formats.to_html(build(ledger, campaign, AGES, NOW))
+    top = html.split('<ol class="top">', 1)[1].split("</ol>", 1)[0]
+    assert "1 like, 1 keer gedeeld, 1 reactie" in top  # Facebook's own word, and Dutch singulars
+    assert "2 likes, 2 reposts, 2 reacties" in top
+    assert "1 reacties" not in html and "<td></td>" not in html.split("<h2>Per reeks</h2>", 1)[1].split("</table>")[0]
+    assert "(geen reeks)" in html and "(geen reeks)" in formats.to_markdown(build(ledger, campaign, AGES, NOW))

@@ -19,7 +19,7 @@ from flask.testing import FlaskClient
 from scheduler.channels.base import Channel, Receipt
 from scheduler.content.campaign import load
 from scheduler.content.plan import build
-from scheduler.errors import InDoubt
+from scheduler.errors import InDoubt, Rejected
 from scheduler.posts import LengthRule, Limits, RenderedPost
 from scheduler.publish.alerts import Alerter
 from scheduler.publish.ledger import Ledger
@@ -187,7 +187,7 @@ def test_a_pause_from_the_page_is_the_ledgers_pause_by_the_web_user(app: Flask, 
     assert [(p.scope, p.reason) for p in ledger.pauses()] == [("*", "nieuws")]
     assert ledger.actions()[-1].who == "anna"
     page = client.get("/").get_data(as_text=True)
-    assert "Alles is gepauzeerd" in page and "door anna@" in page and "nieuws" in page
+    assert "Alles is gepauzeerd" in page and "door anna (dashboard)" in page and "nieuws" in page
     assert client.get("/now.json").get_json()["paused"][0].startswith("Alles is gepauzeerd sinds")
     client.post("/resume", data={"channel": "*", "csrf_token": token(client, "/")})
     assert ledger.pauses() == []
@@ -363,7 +363,9 @@ def test_an_operator_retries_a_missed_send_and_settles_one_in_doubt(app: Flask, 
     assert (settled.state, settled.receipt_url) == (State.PUBLISHED, url)
     assert [(a.action, a.who) for a in troubled.actions()] == [("retry", "anna"), ("resolve", "anna")]
     post_page = client.get("/posts/week/00-twijfel").get_data(as_text=True)
-    assert f'href="{url}"' in post_page and "resolved week/00-twijfel on bluesky as published" in post_page
+    assert (
+        f'href="{url}"' in post_page and "anna (dashboard) meldde week/00-twijfel op bluesky als verstuurd" in post_page
+    )
 
 
 def test_a_link_that_is_not_the_networks_is_never_made_a_link(app: Flask, troubled: Ledger) -> None:
@@ -434,3 +436,87 @@ def test_a_changed_password_is_seen_even_within_one_time_stamp_tick(tmp_path: Pa
     assert path.stat().st_size == before.st_size
     found = users.get("anna")
     assert found is not None and found.password_hash == new_hash
+
+
+FACEBOOK_REFUSAL = (
+    'HTTP 400: {"error": {"message": "(#100)   The parameter message\\n is required", "type": "OAuthException"}}'
+)
+
+
+class Refusing(Channel):
+    """A network that refuses every post with its raw JSON answer, as the ledger then keeps it."""
+
+    type_name = "refusing"
+
+    @classmethod
+    def limits(cls, settings: Mapping[str, Any]) -> Limits:
+        return Limits(length=LengthRule("characters", None, len))
+
+    def publish(self, post: RenderedPost, key: str, reply_to: Receipt | None = None) -> Receipt:
+        raise Rejected(FACEBOOK_REFUSAL)
+
+
+class SomeRefusing(Channels):
+    def get(self, name: str) -> Channel:
+        return Refusing(name, {}) if name == "bluesky" else super().get(name)
+
+
+@pytest.fixture
+def refused(root: Path, ledger: Ledger, tmp_path: Path) -> Ledger:
+    """The ledger with a failed send: the network refused it, in its own JSON."""
+    recent = datetime.now(UTC) - timedelta(minutes=1)
+    write_campaign(
+        root,
+        {
+            "week/00-geweigerd.md": post(
+                "Geweigerd.",
+                publish_at=recent.strftime("%Y-%m-%dT%H:%M:00+00:00"),
+                channels="[bluesky]",
+                title="Dag nul en de hulplijn",
+            )
+        },
+        channels=CHANNELS,
+    )
+    campaign, _ = load(root)
+    policy = Policy(timedelta(hours=1), 8, timedelta(seconds=30), timedelta(seconds=60))
+    sender = Publisher(ledger, SomeRefusing(campaign, tmp_path), Alerter(ledger, None), policy)
+    sender.sync(build(root), ledger.clock())
+    sender.make_pass()
+    assert [r.state for r in ledger.rows(post="week/00-geweigerd")] == [State.FAILED]
+    return ledger
+
+
+def test_a_failed_send_shows_its_title_and_a_summary_in_the_campaigns_language(app: Flask, refused: Ledger) -> None:
+    client = app.test_client()
+    log_in(client, "anna")
+    client.get("/calendar")  # the dashboard's plan is built (Now never waits for one)
+    page = client.get("/").get_data(as_text=True)
+    needs = page.split('id="needs"', 1)[1].split("</section>", 1)[0]
+    assert "Dag nul en de hulplijn</a>" in needs  # the title, not the file's id
+    assert "Het netwerk weigerde het bericht zoals het is" in needs
+    raw = re.search(r'<details class="raw"><summary>Zoals vastgelegd</summary><code>([^<]*)</code>', needs)
+    assert raw is not None and raw.group(1) == "HTTP 400: (#100) The parameter message is required"
+    assert "Verstuur het opnieuw als de oorzaak weg is." in needs and "Nu opnieuw versturen" in needs
+    post_page = client.get("/posts/week/00-geweigerd").get_data(as_text=True)
+    attempts = post_page.split("<h2>Pogingen</h2>", 1)[1]
+    assert '<span class="badge">mislukt</span>' in attempts and ">failed<" not in attempts
+
+
+def test_a_viewer_is_not_told_to_send_again_without_a_button(app: Flask, refused: Ledger) -> None:
+    client = app.test_client()
+    log_in(client, "vera")
+    page = client.get("/").get_data(as_text=True)
+    assert "Nu opnieuw versturen" not in page
+    assert "Verstuur het opnieuw" not in page
+    assert "Een beheerder kan het opnieuw versturen als de oorzaak weg is." in page
+
+
+def test_pauses_and_resumes_read_in_the_campaigns_language(app: Flask, ledger: Ledger) -> None:
+    client = app.test_client()
+    log_in(client, "anna")
+    client.post("/pause", data={"reason": "nieuws", "channel": "mastodon", "csrf_token": token(client, "/")})
+    client.post("/resume", data={"channel": "mastodon", "csrf_token": token(client, "/")})
+    actions = client.get("/").get_data(as_text=True).split('id="actions"', 1)[1]
+    assert "anna (dashboard) pauzeerde mastodon: nieuws" in actions
+    assert "anna (dashboard) hervatte mastodon" in actions
+    assert "paused" not in actions and "resumed" not in actions and "(web)" not in actions

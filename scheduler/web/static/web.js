@@ -42,9 +42,8 @@
     var note = document.createElement("p");
     note.className = "live-lost";
     note.setAttribute("role", "alert");
-    note.textContent = document.documentElement.lang === "nl"
-      ? "De pagina heeft geen verbinding meer; laad haar opnieuw."
-      : "The page lost its connection; reload it.";
+    var live = document.getElementById("live");
+    note.textContent = (live && live.getAttribute("data-lost")) || "The page lost its connection; reload it.";
     document.body.insertBefore(note, document.body.firstChild);
   }
 
