@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from scheduler.cli.app import WHEN_FORMATS, Context, _bound, main, now, pass_context
+from scheduler.cli.app import WHEN_FORMATS, Context, _bound, _published, main, now, pass_context
 
 if TYPE_CHECKING:
     from scheduler.content.plan import Plan
@@ -90,8 +90,11 @@ def import_(obj: Context, file: Path, into: str | None, dry_run: bool, sheet: st
     from scheduler.importers.importer import CannotImport, prepare
 
     root = obj.root
+    published: dict[str, set[str]] = {}
+    for post, channel in _published(root):  # the ledger, read-only, where there is one
+        published.setdefault(post, set()).add(channel)
     try:
-        prepared = prepare(root, file, into=into, sheet=sheet, encoding=encoding, parallel=True)
+        prepared = prepare(root, file, into=into, sheet=sheet, encoding=encoding, parallel=True, published=published)
     except CannotImport as exc:
         raise click.ClickException(f"{file}: {exc}") from None
     header = prepared.sheet.header
@@ -101,29 +104,40 @@ def import_(obj: Context, file: Path, into: str | None, dry_run: bool, sheet: st
     )
     if header.ignored:
         click.echo(f"note: not read, no such column: {', '.join(map(repr, header.ignored))}", err=True)
+    for note in prepared.notes:
+        click.echo(f"note: {note}", err=True)
     for problem in prepared.problems:
         click.echo(f"{file.name}: {problem}", err=True)
-    verb = "would write" if dry_run else "wrote"
     new = [p for p in prepared.planned if not p.unchanged]
     for item in prepared.planned:
         if item.unchanged:
             click.echo(f"row {item.row}: {item.path} is already there with the same content; left as it is")
     if dry_run:
         for item in new:
-            click.echo(f"row {item.row}: {verb} {item.path}")
-            click.echo("".join(f"    {line}\n" for line in item.content.splitlines()), nl=False)
+            if item.before is not None:
+                click.echo(f"row {item.row}: would update {item.path} ({', '.join(item.changed)})" + _noted(item))
+                click.echo(_diff(item), nl=False)
+            else:
+                click.echo(f"row {item.row}: would write {item.path}")
+                click.echo("".join(f"    {line}\n" for line in item.content.splitlines()), nl=False)
         written: list[writer.Planned] = []
         raced: list[writer.Planned] = []
     else:
         written, raced = writer.write(root, new)
         for item in written:
-            click.echo(f"row {item.row}: {verb} {item.path}")
+            if item.before is not None:
+                click.echo(f"row {item.row}: updated {item.path} ({', '.join(item.changed)})" + _noted(item))
+            else:
+                click.echo(f"row {item.row}: wrote {item.path}")
         for item in raced:
-            click.echo(f"row {item.row}: not written: {item.path} appeared meanwhile; import again", err=True)
-    not_imported = len({p.row for p in prepared.problems})
+            click.echo(f"row {item.row}: not written: {item.path} changed meanwhile; import again", err=True)
+    not_imported = len({p.row for p in prepared.problems if not p.warning})
+    done = new if dry_run else written
+    updates = sum(1 for item in done if item.before is not None)
     same = len(prepared.planned) - len(new)
     click.echo(
-        f"{plural(len(new) if dry_run else len(written), 'post')} {'would be written' if dry_run else 'written'}"
+        f"{plural(len(done) - updates, 'post')} {'would be written' if dry_run else 'written'}"
+        + (f", {plural(updates, 'post')} {'would be updated' if dry_run else 'updated'}" if updates else "")
         + (f", {plural(same, 'post')} already there" if same else "")
         + (
             f", {plural(not_imported, 'row')} not imported: fix them in the sheet and import it again"
@@ -143,6 +157,23 @@ def import_(obj: Context, file: Path, into: str | None, dry_run: bool, sheet: st
         errors = _report_by_row(obj.checked_plan(now()), written) if written else 0
     if not_imported or raced or errors:
         sys.exit(1)
+
+
+def _noted(item: Planned) -> str:
+    return f"; note: {item.note}" if item.note else ""
+
+
+def _diff(item: Planned) -> str:
+    """What an update changes in a post file, as a unified diff, indented."""
+    import difflib
+
+    lines = difflib.unified_diff(
+        (item.before or "").splitlines(keepends=True),
+        item.content.splitlines(keepends=True),
+        f"{item.path} (now)",
+        f"{item.path} (after the import)",
+    )
+    return "".join(f"    {line if line.endswith(chr(10)) else line + chr(10)}" for line in lines)
 
 
 def _report_by_row(plan: Plan, written: list[Planned]) -> int:

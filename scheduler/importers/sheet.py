@@ -22,9 +22,10 @@ import csv
 import io
 import time
 import zipfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from xml.etree.ElementTree import ParseError
 
 from defusedxml import DefusedXmlException
@@ -51,9 +52,22 @@ class SheetError(ValueError):
 
 
 @dataclass(frozen=True)
+class Formula:
+    """A cell that holds a formula (`=HYPERLINK("https://…","Veilig Thuis")`), never read as its text
+    or its shown value without a word: scheduler.importers.rows keeps a link, warns about any other."""
+
+    written: str  # as written, with its `=`
+    value: object  # the value the spreadsheet program saved with it; None when the file holds none
+    in_csv: bool  # a CSV file holds the formula's text only, never its value
+
+    def __str__(self) -> str:
+        return self.written
+
+
+@dataclass(frozen=True)
 class Row:
     number: int  # as the spreadsheet shows it: the header is usually row 1
-    cells: tuple[object, ...]  # str for CSV; str, int, float, datetime, date, time or None for .xlsx
+    cells: tuple[object, ...]  # str or Formula for CSV; also int, float, datetime, date, time or None for .xlsx
 
 
 @dataclass(frozen=True)
@@ -147,6 +161,11 @@ def _xlsx(path: Path, name: str | None) -> Sheet:
     _check_unpacked(path)
     try:
         book = load_workbook(path, read_only=True, data_only=True)
+        try:
+            written = load_workbook(path, read_only=True, data_only=False)  # the formulas themselves
+        except BaseException:
+            book.close()
+            raise
     except ParseError:
         raise SheetError(f"the XML inside the workbook is broken; {_RESAVE}") from None
     except ValueError as exc:
@@ -160,10 +179,12 @@ def _xlsx(path: Path, name: str | None) -> Sheet:
         if name is not None and name not in book.sheetnames:
             raise SheetError(f"{path.name} has no sheet {name!r}; it has {', '.join(map(repr, book.sheetnames))}")
         worksheet = book[name] if name is not None else book.worksheets[0]
-        if not isinstance(worksheet, ReadOnlyWorksheet):
+        formulas_sheet = written[worksheet.title]
+        if not isinstance(worksheet, ReadOnlyWorksheet) or not isinstance(formulas_sheet, ReadOnlyWorksheet):
             raise SheetError(f"{path.name}: sheet {worksheet.title!r} is a chart, not a table of posts")
         worksheet.reset_dimensions()  # read the cells that are there, not as many as <dimension> claims
-        rows = worksheet.iter_rows(values_only=True)
+        formulas_sheet.reset_dimensions()
+        rows = _with_formulas(worksheet.iter_rows(values_only=True), formulas_sheet.iter_rows())
         try:
             return _sheet(_bounded(rows), f"sheet {worksheet.title!r}")
         except SheetError:  # a bound, or the header: said already
@@ -176,6 +197,30 @@ def _xlsx(path: Path, name: str | None) -> Sheet:
             rows.close()  # a read stopped at a bound leaves the sheet's XML open in the suspended reader
     finally:
         book.close()
+        written.close()
+
+
+def _with_formulas(
+    values: Generator[tuple[object, ...], None, None], cells: Generator[tuple[Any, ...], None, None]
+) -> Generator[tuple[object, ...], None, None]:
+    """Each row's values (as the spreadsheet program saved them), with a Formula where a cell has one."""
+    try:
+        for shown, row in zip(values, cells, strict=False):
+            yield tuple(
+                Formula(_formula_text(row[i].value), value, in_csv=False)
+                if i < len(row) and getattr(row[i], "data_type", None) == "f"
+                else value
+                for i, value in enumerate(shown)
+            )
+    finally:
+        values.close()
+        cells.close()
+
+
+def _formula_text(value: object) -> str:
+    text = getattr(value, "text", value)  # an array formula is an object with its text
+    written = "" if text is None else str(text)
+    return written if written.startswith("=") else "=" + written
 
 
 _ENTITY = (
@@ -255,5 +300,13 @@ def _sheet(records: Iterable[tuple[int, tuple[object, ...]]], described: str) ->
         header = read_header(header_cells)
     except HeaderError as exc:
         raise SheetError(f"row {header_row}: {exc}") from None
-    read = tuple(Row(number, tuple(map(formulas.restore, cells))) for number, cells in numbered[first + 1 :])
+    read = tuple(Row(number, tuple(map(_restored, cells))) for number, cells in numbered[first + 1 :])
     return Sheet(header, header_row, read, described)
+
+
+def _restored(cell: object) -> object:
+    """A cell as read: a CSV cell that starts with `=` (no `'` before it, which export writes) is a
+    formula as a spreadsheet program would run it; a `'`-kept cell is the text it was."""
+    if isinstance(cell, str) and cell.lstrip(" ").startswith("="):
+        return Formula(cell.strip(), None, in_csv=True)
+    return formulas.restore(cell)
