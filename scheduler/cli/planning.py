@@ -83,7 +83,9 @@ def import_(obj: Context, file: Path, into: str | None, dry_run: bool, sheet: st
     The header row names the columns, in English or Dutch: date (datum), time (tijd), channels
     (kanalen), text (tekst), and optionally title (titel), hashtags, image (afbeelding), alt, id,
     draft (concept). A row with a problem is reported by its number and column; the other rows
-    still go in. An existing file is never overwritten. Exit 1 if any row was not imported.
+    still go in. A row with the id of a post (an exported sheet) updates that post's file, only
+    where the row says something else; a new post never overwrites a file. Exit 1 if any row
+    was not imported.
     """
     from scheduler.content.problems import plural
     from scheduler.importers import writer

@@ -35,8 +35,9 @@ def cells(draft: Draft, due: datetime, zone: tzinfo, headers: Mapping[str, str])
 
 
 def version(row: Sequence[str]) -> str:
-    """A short fingerprint of a row's cells: another when any cell says something else."""
-    return hashlib.sha256("\x1f".join(row).encode("utf-8")).hexdigest()[:10]
+    """A short fingerprint of a row's cells: another when any cell says something else. It starts
+    with a letter, so no spreadsheet program reads it as a number (and drops a leading 0)."""
+    return "v" + hashlib.sha256("\x1f".join(row).encode("utf-8")).hexdigest()[:10]
 
 
 def _local(when: datetime, zone: tzinfo) -> tuple[str, str]:

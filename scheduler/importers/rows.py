@@ -152,6 +152,7 @@ class _RowReader:
         self.sheet, self.row, self.campaign = sheet, row, campaign
         self.problems: list[RowProblem] = []
         self.nul: set[str] = set()
+        self.refused: set[str] = set()  # columns whose formula was refused: said once, not again as "empty"
 
     def cell(self, column: str) -> object:
         position = self.sheet.header.index.get(column)
@@ -168,6 +169,8 @@ class _RowReader:
         return None if isinstance(value, str) and not value.strip() else value
 
     def fail(self, column: str | None, message: str) -> None:
+        if column in self.refused:
+            return
         self.problems.append(problem(self.sheet, self.row.number, column, message))
 
     def warn(self, column: str | None, message: str) -> None:
@@ -184,6 +187,7 @@ class _RowReader:
         instead = "write the text itself in the cell (copy it, then paste it as values only)"
         if formula.written.lstrip("= ").casefold().startswith("hyperlink"):
             self.fail(column, f"{written!r} is a link whose address or text is not written out; {instead}")
+            self.refused.add(column)
             return None
         if formula.in_csv or formula.value is None or formula.value == "":
             where = (
@@ -195,6 +199,7 @@ class _RowReader:
                 column,
                 f"{written!r} is a formula, and {where}; {instead}, or to start a text with =, write '= before it",
             )
+            self.refused.add(column)
             return None
         self.warn(
             column,
@@ -225,7 +230,7 @@ class _RowReader:
             front["media"] = media
         if self.draft():
             front["draft"] = True
-        if self.problems or when is None:
+        if any(not p.warning for p in self.problems) or when is None:
             return None
         return ImportedPost(self.row.number, when[0], front, text, title)
 
