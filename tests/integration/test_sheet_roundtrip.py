@@ -233,9 +233,7 @@ def with_values(path: Path, values: dict[str, str]) -> None:
     for ref, value in values.items():
         xml, count = re.subn(
             rf'<c r="{ref}"([^>]*)><f>(.*?)</f><v\s*/?>(?:</v>)?',
-            lambda m, r=ref, v=value: (
-                f'<c r="{r}"{m.group(1).replace(" t=", " x=")} t="str"><f>{m.group(2)}</f><v>{v}</v>'
-            ),
+            rf'<c r="{ref}"\1 t="str"><f>\2</f><v>{value}</v>',  # openpyxl writes a formula cell without t=
             xml,
         )
         assert count == 1, (ref, xml)
