@@ -1,5 +1,11 @@
 """One import, start to end but the writing: the campaign and the sheet read, each row a post or a
-problem, each post a file name. The CLI shows it (`--dry-run`) or writes it (scheduler.importers.writer)."""
+problem, each post a file name. The CLI shows it (`--dry-run`) or writes it (scheduler.importers.writer).
+
+A row whose id is a post of the campaign (an exported sheet, edited) is that post: it is compared with
+the row that post would export as now (scheduler.importers.exported), and only what differs is
+written into its file (scheduler.importers.update). The row is reported instead when the post changed
+since the export (the sheet's version cell says another version), when it would rewrite what was
+published already (the ledger, read by the caller), or when it would move a series member."""
 
 from __future__ import annotations
 
@@ -89,10 +95,18 @@ def prepare(
         due.setdefault(entry.draft.id, entry.due)
     existing = {draft.id: draft for draft in plan.drafts}
     updating = _Updates(root, read, plan, due, published or {})
+    unreadable = updating.broken_ids() - existing.keys()
     fresh, planned = [], []
     for post in posts:
         given = post.front.get("id")
         draft = existing.get(given) if isinstance(given, str) else None
+        if draft is None and given in unreadable:
+            problems.append(
+                problem(
+                    read, post.row, ID, f"the post with id {given!r} has an error; fix it first (campaign validate)"
+                )
+            )
+            continue
         if draft is None:
             fresh.append(post)
             continue
@@ -101,7 +115,7 @@ def prepare(
             problems.append(item)
         else:
             planned.append(item)
-    planned += writer.plan(root, folder, fresh, taken=existing.keys() | updating.broken_ids())
+    planned += writer.plan(root, folder, fresh, taken=existing.keys() | unreadable)
     planned.sort(key=lambda item: item.row)
     problems.sort(key=lambda p: p.row)
     notes = []
@@ -137,6 +151,7 @@ class _Updates:
         self.zone = settings.timezone
         self.headers = HEADERS.get(settings.language.split("_")[0], HEADERS["en"])
         self.keys = {_COLUMN_KEYS[c] for c in sheet.header.index if c in _COLUMN_KEYS}
+        self.cells = {row.number: row.cells for row in sheet.rows}
 
     def broken_ids(self) -> set[str]:
         return {u.post for u in self.plan.unplaced}
@@ -204,7 +219,7 @@ class _Updates:
 
     def version(self, row: int) -> str:
         position = self.sheet.header.index.get(VERSION)
-        cells = next(r.cells for r in self.sheet.rows if r.number == row)
+        cells = self.cells[row]
         if position is None or position >= len(cells) or cells[position] is None:
             return ""
         return str(cells[position]).strip()
