@@ -212,7 +212,11 @@ class _Updates:
             return fail(ID, f"{draft.path}: {exc}; fix it first (campaign validate)")
         if content == before:
             return writer.Planned(post.row, draft.path, before, unchanged=True)
-        note = f"published already on {', '.join(out)}: only what has not gone out changes" if out else None
+        notes = [f"published already on {', '.join(out)}: only what has not gone out changes"] if out else []
+        kept = sorted(name for name, override in draft.overrides.items() if override.body is not None)
+        if body is not None and kept:  # the sheet has no column for them: said, never changed in silence
+            notes.append(f"its overrides for {', '.join(kept)} keep their own text; change them in the file if needed")
+        note = "; ".join(notes) or None
         return writer.Planned(
             post.row, draft.path, content, unchanged=False, before=before, changed=tuple(said), note=note
         )
