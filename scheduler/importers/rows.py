@@ -40,7 +40,7 @@ from scheduler.importers.columns import (
     TITLE,
     Header,
 )
-from scheduler.importers.sheet import Formula, Row, Sheet
+from scheduler.importers.sheet import Formula, Linked, Row, Sheet
 
 _SYNTAX = Environment()  # only to parse: a text's template errors are found before it is written
 
@@ -118,6 +118,11 @@ def problem(sheet: Sheet, row: int, column: str | None, message: str, *, warning
     return RowProblem(row, shown, message, warning)
 
 
+def _linked(address: str, text: str) -> str:
+    """A link as a post says it: networks show an address, never a word that hides one."""
+    return address if not text or text == address or address in text else f"{text} ({address})"
+
+
 def hyperlink(formula: str) -> tuple[str, str] | None:
     """`=HYPERLINK("https://…","Veilig Thuis")` (Excel's and LibreOffice's name in every language,
     `,` or `;` between the two) → (address, text); None for any other formula."""
@@ -161,6 +166,8 @@ class _RowReader:
         value = self.row.cells[position]
         if isinstance(value, Formula):
             value = self.formula(column, value)
+        elif isinstance(value, Linked):  # a link put on the cell (Ctrl+K): its address is kept too
+            value = _linked(value.address, _text(value.value))
         if isinstance(value, str) and "\x00" in value:
             if column not in self.nul:  # a post file cannot hold it, and no network takes it
                 self.nul.add(column)
@@ -182,8 +189,7 @@ class _RowReader:
         written = formula.written if len(formula.written) <= 60 else formula.written[:57] + "..."
         link = hyperlink(formula.written)
         if link is not None:
-            address, text = link
-            return address if not text or text == address else f"{text} ({address})"
+            return _linked(*link)
         instead = "write the text itself in the cell (copy it, then paste it as values only)"
         if formula.written.lstrip("= ").casefold().startswith("hyperlink"):
             self.fail(column, f"{written!r} is a link whose address or text is not written out; {instead}")

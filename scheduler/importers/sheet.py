@@ -22,13 +22,13 @@ import csv
 import io
 import time
 import zipfile
-from collections.abc import Generator, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from xml.etree.ElementTree import ParseError
 
-from defusedxml import DefusedXmlException
+from defusedxml import DefusedXmlException, ElementTree
 
 from scheduler import formulas
 from scheduler.importers.columns import Header, HeaderError, letter, read_header, recognised
@@ -62,6 +62,18 @@ class Formula:
 
     def __str__(self) -> str:
         return self.written
+
+
+@dataclass(frozen=True)
+class Linked:
+    """A cell with a link on it (Excel's Insert > Link, Ctrl+K): the text it shows, and the address
+    kept beside the cell, which a value alone would lose."""
+
+    value: object
+    address: str
+
+    def __str__(self) -> str:
+        return str(self.value)
 
 
 @dataclass(frozen=True)
@@ -186,6 +198,7 @@ def _xlsx(path: Path, name: str | None) -> Sheet:
         formulas_sheet.reset_dimensions()
         rows = _with_formulas(worksheet.iter_rows(values_only=True), formulas_sheet.iter_rows())
         try:
+            rows = _with_links(rows, _hyperlinks(path, str(getattr(worksheet, "_worksheet_path", ""))))
             return _sheet(_bounded(rows), f"sheet {worksheet.title!r}")
         except SheetError:  # a bound, or the header: said already
             raise
@@ -198,6 +211,22 @@ def _xlsx(path: Path, name: str | None) -> Sheet:
     finally:
         book.close()
         written.close()
+
+
+def _with_links(
+    rows: Generator[tuple[object, ...], None, None], address: Callable[[int, int], str | None]
+) -> Generator[tuple[object, ...], None, None]:
+    """Each row with Linked where a link is on a cell that shows something."""
+    try:
+        for number, row in enumerate(rows, 1):
+            yield tuple(
+                Linked(value, found)
+                if value is not None and not isinstance(value, Formula) and (found := address(number, i))
+                else value
+                for i, value in enumerate(row)
+            )
+    finally:
+        rows.close()
 
 
 def _with_formulas(
@@ -310,3 +339,64 @@ def _restored(cell: object) -> object:
     if isinstance(cell, str) and cell.lstrip(" ").startswith("="):
         return Formula(cell.strip(), None, in_csv=True)
     return formulas.restore(cell)
+
+
+_RELATIONSHIPS = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
+
+
+def _hyperlinks(path: Path, worksheet_path: str) -> Callable[[int, int], str | None]:
+    """The address of the link on a cell (row, column index), if any: the sheet's `<hyperlinks>`, with
+    their addresses in its relationships; read only when the sheet's XML mentions any."""
+    from openpyxl.utils.cell import range_boundaries
+
+    folder, _, name = worksheet_path.rpartition("/")
+    if not worksheet_path:
+        return lambda row, column: None
+    cells: dict[tuple[int, int], str] = {}
+    ranges: list[tuple[int, int, int, int, str]] = []
+    with zipfile.ZipFile(path) as archive:
+        if not _mentions(archive, worksheet_path, b"hyperlink"):
+            return lambda row, column: None
+        try:
+            rels = ElementTree.fromstring(archive.read(f"{folder}/_rels/{name}.rels"))
+        except KeyError:  # no relationships: no link leads outside the workbook
+            return lambda row, column: None
+        targets = {
+            rel.get("Id"): rel.get("Target", "")
+            for rel in rels
+            if (rel.get("Type") or "").endswith("/hyperlink") and rel.get("TargetMode") == "External"
+        }
+        with archive.open(worksheet_path) as xml:
+            for _, element in ElementTree.iterparse(xml, events=("end",)):
+                tag = element.tag.rpartition("}")[2]
+                if tag == "hyperlink" and element.get(_RELATIONSHIPS) in targets:
+                    low, top, high, bottom = range_boundaries(element.get("ref", "A1"))
+                    address = targets[element.get(_RELATIONSHIPS)]
+                    if (low, top) == (high, bottom):
+                        cells[top or 1, (low or 1) - 1] = address
+                    elif len(ranges) < MAX_COLUMNS:
+                        ranges.append((top or 1, (low or 1) - 1, bottom or top or 1, (high or low or 1) - 1, address))
+                    else:
+                        raise SheetError(f"the sheet has over {MAX_COLUMNS} links over ranges of cells; {_RESAVE}")
+                elif tag in ("row", "c"):
+                    element.clear()  # the cells were read already: keep no tree of them
+
+    def lookup(row: int, column: int) -> str | None:
+        found = cells.get((row, column))
+        if found is None:
+            found = next(
+                (a for top, low, bottom, high, a in ranges if top <= row <= bottom and low <= column <= high), None
+            )
+        return found
+
+    return lookup
+
+
+def _mentions(archive: zipfile.ZipFile, member: str, word: bytes) -> bool:
+    with archive.open(member) as stream:
+        tail = b""
+        while chunk := stream.read(1 << 20):
+            if word in tail + chunk:
+                return True
+            tail = chunk[-len(word) :]
+    return False

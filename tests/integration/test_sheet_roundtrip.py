@@ -224,6 +224,19 @@ def test_a_link_formula_keeps_its_text_and_address_from_csv_and_xlsx(campaign: P
     assert read_post(campaign, "2027-03-16-werkblad.md").content == "Veilig Thuis (https://www.veiligthuis.nl)"
 
 
+def test_a_link_put_on_a_cell_keeps_its_address(campaign: Path, tmp_path: Path) -> None:
+    """Excel's Insert > Link (Ctrl+K) keeps the address beside the cell, not in its value."""
+    path = tmp_path / "ctrl-k.xlsx"
+    book = formula_sheet([["16-03-2027", "9u", "mastodon", "Bel Veilig Thuis", "ctrl k"]])
+    sheet = book.active
+    assert sheet is not None
+    sheet["D2"].hyperlink = "https://www.veiligthuis.nl"
+    book.save(path)
+    done = run_campaign(campaign, "import", str(path), **NOW)
+    assert done.returncode == 0, done.stderr
+    assert read_post(campaign, "2027-03-16-ctrl-k.md").content == "Bel Veilig Thuis (https://www.veiligthuis.nl)"
+
+
 def with_values(path: Path, values: dict[str, str]) -> None:
     """The workbook as Excel saves it: each formula cell (by reference) with the value it showed."""
     member = "xl/worksheets/sheet1.xml"
