@@ -6,6 +6,11 @@ channels.yml), the text as the post's body (a template, as in any post: `{{ vars
 and where given `title`, `hashtags` (set names from hashtags.yml, or tags written with '#'; `-` for
 no tags at all), `media` (image paths relative to the campaign root, one per line, each with its alt
 text on the same line of the alt cell), `id` and `draft`.
+
+A link (a `HYPERLINK` formula, or a link put on a cell) keeps its address: `Veilig Thuis
+(https://www.veiligthuis.nl)`. Any other formula gives the value the sheet showed, with a warning on
+its cell, or is refused when the file holds no value for it. A row that says exactly what an earlier
+row says is "a copy of row N" and not imported: it would be the same post twice.
 """
 
 from __future__ import annotations

@@ -6,7 +6,10 @@ on Dutch and English Windows); the delimiter by the csv module's Sniffer, checke
 .xlsx: the first sheet (or `sheet`), read by openpyxl with the values Excel shows (dates and times
 as Excel stores them). Every error of either library is translated here, into SheetError.
 A cell that `campaign export` kept from being a formula (`'=...`, `'-5 graden`) is read as the text it
-was (scheduler.formulas).
+was (scheduler.formulas). A formula is never read as a plain value: a CSV cell that starts with `=`,
+and an .xlsx formula cell (read a second time with data_only=False for its text, beside the value
+saved with it), is a Formula; a cell with a link on it (Insert > Link) is Linked, with its address
+from the sheet's relationships. scheduler.importers.rows decides what each becomes.
 
 A sheet comes from outside, so what it may make the importer do is bounded, and a sheet past a bound
 is refused with why: at most MAX_ROWS rows and MAX_COLUMNS columns with something in them, a CSV
