@@ -153,10 +153,14 @@ def import_(obj: Context, file: Path, into: str | None, dry_run: bool, sheet: st
         from scheduler.content.plan import build, with_past_due
         from scheduler.importers import trial
 
+        # Every row's file is checked, also one there already: a second import of a sheet says 0 only
+        # when no row has a problem, not only when the files it wrote this time have none.
+        kept = [item for item in prepared.planned if item.unchanged]
         with trial.campaign_with(root, new) as copy:  # planned as it would be, the campaign untouched
-            errors = _report_by_row(with_past_due(build(copy, parallel=True), now()), new)
+            errors = _report_by_row(with_past_due(build(copy, parallel=True), now()), new + kept)
     else:
-        errors = _report_by_row(obj.checked_plan(now()), written) if written else 0
+        there = written + [item for item in prepared.planned if item.unchanged]
+        errors = _report_by_row(obj.checked_plan(now()), there) if there else 0
     if not_imported or raced or errors:
         sys.exit(1)
 
@@ -179,9 +183,11 @@ def _diff(item: Planned) -> str:
 
 
 def _report_by_row(plan: Plan, written: list[Planned]) -> int:
-    """The problems `plan` finds in the new files, reported by their rows; the number of errors."""
+    """The problems `plan` finds in the files of the rows, reported by their rows (for a file that
+    was there already, its errors only); the number of errors."""
     rows = {item.path: item.row for item in written}
-    found = [p for p in plan.problems if p.path in rows]
+    kept = {item.path for item in written if item.unchanged}
+    found = [p for p in plan.problems if p.path in rows and (p.is_error or p.path not in kept)]
     for problem in found:
         click.echo(f"row {rows[problem.path]}: {problem}", err=True)
     errors = sum(p.is_error for p in found)

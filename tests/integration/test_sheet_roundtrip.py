@@ -344,3 +344,16 @@ def test_the_round_trip_of_docs_spreadsheets_md_works_as_written(campaign: Path,
     assert "would update posts/verhalen/02-de-buurman.md (text)" in results[1].stdout
     assert "updated posts/verhalen/02-de-buurman.md (text)" in results[2].stdout
     assert read_post(campaign, "verhalen/02-de-buurman.md").content.endswith("Lees het verhaal.")
+
+
+def test_a_second_import_of_a_sheet_whose_post_has_an_error_still_says_so(campaign: Path, tmp_path: Path) -> None:
+    sheet = tmp_path / "lang.csv"
+    sheet.write_text(
+        "datum;tijd;kanalen;tekst;titel\n15-03-2027;9u;bluesky;" + "lang " * 80 + ";Te lang\n", encoding="utf-8"
+    )
+    first = run_campaign(campaign, "import", str(sheet), **NOW)
+    assert first.returncode == 1 and "row 2: posts/2027-03-15-te-lang.md" in first.stderr
+    again = run_campaign(campaign, "import", str(sheet), **NOW)  # nothing fixed: the row still has its problem
+    assert again.returncode == 1, again.stderr
+    assert "0 posts written, 1 post already there" in again.stderr
+    assert "row 2: posts/2027-03-15-te-lang.md" in again.stderr and "over the limit of 300" in again.stderr
