@@ -199,9 +199,12 @@ def _xlsx(path: Path, name: str | None) -> Sheet:
             raise SheetError(f"{path.name}: sheet {worksheet.title!r} is a chart, not a table of posts")
         worksheet.reset_dimensions()  # read the cells that are there, not as many as <dimension> claims
         formulas_sheet.reset_dimensions()
-        rows = _with_formulas(worksheet.iter_rows(values_only=True), formulas_sheet.iter_rows())
+        sheet_path = str(getattr(worksheet, "_worksheet_path", ""))
+        rows: Generator[tuple[object, ...], None, None] = worksheet.iter_rows(values_only=True)
         try:
-            rows = _with_links(rows, _hyperlinks(path, str(getattr(worksheet, "_worksheet_path", ""))))
+            if not sheet_path or _mentions(path, sheet_path, _FORMULA_TAGS):  # else one reading is enough
+                rows = _with_formulas(rows, formulas_sheet.iter_rows())
+            rows = _with_links(rows, _hyperlinks(path, sheet_path))
             return _sheet(_bounded(rows), f"sheet {worksheet.title!r}")
         except SheetError:  # a bound, or the header: said already
             raise
@@ -357,9 +360,9 @@ def _hyperlinks(path: Path, worksheet_path: str) -> Callable[[int, int], str | N
         return lambda row, column: None
     cells: dict[tuple[int, int], str] = {}
     ranges: list[tuple[int, int, int, int, str]] = []
+    if not _mentions(path, worksheet_path, (b"hyperlink",)):
+        return lambda row, column: None
     with zipfile.ZipFile(path) as archive:
-        if not _mentions(archive, worksheet_path, b"hyperlink"):
-            return lambda row, column: None
         try:
             rels = ElementTree.fromstring(archive.read(f"{folder}/_rels/{name}.rels"))
         except KeyError:  # no relationships: no link leads outside the workbook
@@ -395,11 +398,16 @@ def _hyperlinks(path: Path, worksheet_path: str) -> Callable[[int, int], str | N
     return lookup
 
 
-def _mentions(archive: zipfile.ZipFile, member: str, word: bytes) -> bool:
-    with archive.open(member) as stream:
+def _mentions(path: Path, member: str, words: tuple[bytes, ...]) -> bool:
+    """Whether the XML of `member` holds any of `words`, read as bytes: far quicker than parsing it."""
+    longest = max(map(len, words))
+    with zipfile.ZipFile(path) as archive, archive.open(member) as stream:
         tail = b""
         while chunk := stream.read(1 << 20):
-            if word in tail + chunk:
+            if any(word in tail + chunk for word in words):
                 return True
-            tail = chunk[-len(word) :]
+            tail = chunk[-longest:]
     return False
+
+
+_FORMULA_TAGS = (b"<f>", b"<f ", b"<f/", b":f>", b":f ", b":f/")  # a formula's element, with or without a prefix
