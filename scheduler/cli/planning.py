@@ -73,7 +73,7 @@ def new(directory: Path, name: str | None, timezone: str, language: str, week: s
 @main.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--into", metavar="DIR", help="Folder under posts/ for the new files (default: posts/).")
-@click.option("--dry-run", is_flag=True, help="Write nothing: show each file that would be written.")
+@click.option("--dry-run", is_flag=True, help="Write nothing: show each new file, and each update as a diff.")
 @click.option("--sheet", metavar="NAME", help="The sheet of an .xlsx workbook (default: the first).")
 @click.option("--encoding", metavar="NAME", help="The encoding of a CSV file (default: found from the file).")
 @pass_context

@@ -175,6 +175,8 @@ class _Updates:
         said = [_CHANGES[k] for k in changes] + (["text"] if body is not None else [])
         if not said:
             return writer.Planned(post.row, draft.path, before, unchanged=True)
+        if (self.root / draft.path).is_symlink():  # replaced, the link would become a file of its own
+            return fail(ID, f"{draft.path} is a link to another file; change that file, or give this row another id")
         written = self.version(post.row)
         if written and written != exported.version(cells):
             return fail(

@@ -25,7 +25,9 @@ class CannotUpdate(ValueError):
 
 def updated(text: str, changes: Mapping[str, Any], body: str | None) -> str:
     """`text` (a post file) with each key of `changes` set to its value (or removed, for REMOVE), and
-    its body replaced by `body` unless that is None."""
+    its body replaced by `body` unless that is None. Read as posts are read (scheduler.content.files):
+    without a byte-order mark, with \n line ends; written so."""
+    text = text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
     lines = text.splitlines(keepends=True)
     if lines and _BOUNDARY.match(lines[0]):
         end = next((i for i in range(1, len(lines)) if _BOUNDARY.match(lines[i])), None)

@@ -50,3 +50,8 @@ def test_a_file_that_cannot_be_edited_in_place_is_written_whole_and_keeps_every_
 
 def test_a_file_without_front_matter_gets_it() -> None:
     assert updated("Alleen tekst.\n", {"title": "Titel"}, None) == "---\ntitle: Titel\n---\nAlleen tekst.\n"
+
+
+def test_a_file_with_a_byte_order_mark_and_windows_line_ends_is_read_as_posts_are() -> None:
+    windows = "\ufeff---\r\ntitle: Oud\r\nmax_late: 1 hour\r\n---\r\nTekst\r\n"
+    assert updated(windows, {"title": "Nieuw"}, None) == "---\ntitle: Nieuw\nmax_late: 1 hour\n---\nTekst\n"
