@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from scheduler.cli.app import WHEN_FORMATS, Context, _bound, main, now, pass_context
+from scheduler.cli.app import WHEN_FORMATS, Context, _bound, _published, main, now, pass_context
 
 if TYPE_CHECKING:
     from scheduler.content.plan import Plan
@@ -73,7 +73,7 @@ def new(directory: Path, name: str | None, timezone: str, language: str, week: s
 @main.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--into", metavar="DIR", help="Folder under posts/ for the new files (default: posts/).")
-@click.option("--dry-run", is_flag=True, help="Write nothing: show each file that would be written.")
+@click.option("--dry-run", is_flag=True, help="Write nothing: show each new file, and each update as a diff.")
 @click.option("--sheet", metavar="NAME", help="The sheet of an .xlsx workbook (default: the first).")
 @click.option("--encoding", metavar="NAME", help="The encoding of a CSV file (default: found from the file).")
 @pass_context
@@ -83,15 +83,20 @@ def import_(obj: Context, file: Path, into: str | None, dry_run: bool, sheet: st
     The header row names the columns, in English or Dutch: date (datum), time (tijd), channels
     (kanalen), text (tekst), and optionally title (titel), hashtags, image (afbeelding), alt, id,
     draft (concept). A row with a problem is reported by its number and column; the other rows
-    still go in. An existing file is never overwritten. Exit 1 if any row was not imported.
+    still go in. A row with the id of a post (an exported sheet) updates that post's file, only
+    where the row says something else; a new post never overwrites a file. Exit 1 if any row
+    was not imported.
     """
     from scheduler.content.problems import plural
     from scheduler.importers import writer
     from scheduler.importers.importer import CannotImport, prepare
 
     root = obj.root
+    published: dict[str, set[str]] = {}
+    for post, channel in _published(root):  # the ledger, read-only, where there is one
+        published.setdefault(post, set()).add(channel)
     try:
-        prepared = prepare(root, file, into=into, sheet=sheet, encoding=encoding, parallel=True)
+        prepared = prepare(root, file, into=into, sheet=sheet, encoding=encoding, parallel=True, published=published)
     except CannotImport as exc:
         raise click.ClickException(f"{file}: {exc}") from None
     header = prepared.sheet.header
@@ -101,29 +106,40 @@ def import_(obj: Context, file: Path, into: str | None, dry_run: bool, sheet: st
     )
     if header.ignored:
         click.echo(f"note: not read, no such column: {', '.join(map(repr, header.ignored))}", err=True)
+    for note in prepared.notes:
+        click.echo(f"note: {note}", err=True)
     for problem in prepared.problems:
         click.echo(f"{file.name}: {problem}", err=True)
-    verb = "would write" if dry_run else "wrote"
     new = [p for p in prepared.planned if not p.unchanged]
     for item in prepared.planned:
         if item.unchanged:
             click.echo(f"row {item.row}: {item.path} is already there with the same content; left as it is")
     if dry_run:
         for item in new:
-            click.echo(f"row {item.row}: {verb} {item.path}")
-            click.echo("".join(f"    {line}\n" for line in item.content.splitlines()), nl=False)
+            if item.before is not None:
+                click.echo(f"row {item.row}: would update {item.path} ({', '.join(item.changed)})" + _noted(item))
+                click.echo(_diff(item), nl=False)
+            else:
+                click.echo(f"row {item.row}: would write {item.path}")
+                click.echo("".join(f"    {line}\n" for line in item.content.splitlines()), nl=False)
         written: list[writer.Planned] = []
         raced: list[writer.Planned] = []
     else:
         written, raced = writer.write(root, new)
         for item in written:
-            click.echo(f"row {item.row}: {verb} {item.path}")
+            if item.before is not None:
+                click.echo(f"row {item.row}: updated {item.path} ({', '.join(item.changed)})" + _noted(item))
+            else:
+                click.echo(f"row {item.row}: wrote {item.path}")
         for item in raced:
-            click.echo(f"row {item.row}: not written: {item.path} appeared meanwhile; import again", err=True)
-    not_imported = len({p.row for p in prepared.problems})
+            click.echo(f"row {item.row}: not written: {item.path} changed meanwhile; import again", err=True)
+    not_imported = len({p.row for p in prepared.problems if not p.warning})
+    done = new if dry_run else written
+    updates = sum(1 for item in done if item.before is not None)
     same = len(prepared.planned) - len(new)
     click.echo(
-        f"{plural(len(new) if dry_run else len(written), 'post')} {'would be written' if dry_run else 'written'}"
+        f"{plural(len(done) - updates, 'post')} {'would be written' if dry_run else 'written'}"
+        + (f", {plural(updates, 'post')} {'would be updated' if dry_run else 'updated'}" if updates else "")
         + (f", {plural(same, 'post')} already there" if same else "")
         + (
             f", {plural(not_imported, 'row')} not imported: fix them in the sheet and import it again"
@@ -137,18 +153,41 @@ def import_(obj: Context, file: Path, into: str | None, dry_run: bool, sheet: st
         from scheduler.content.plan import build, with_past_due
         from scheduler.importers import trial
 
+        # Every row's file is checked, also one there already: a second import of a sheet says 0 only
+        # when no row has a problem, not only when the files it wrote this time have none.
+        kept = [item for item in prepared.planned if item.unchanged]
         with trial.campaign_with(root, new) as copy:  # planned as it would be, the campaign untouched
-            errors = _report_by_row(with_past_due(build(copy, parallel=True), now()), new)
+            errors = _report_by_row(with_past_due(build(copy, parallel=True), now()), new + kept)
     else:
-        errors = _report_by_row(obj.checked_plan(now()), written) if written else 0
+        there = written + [item for item in prepared.planned if item.unchanged]
+        errors = _report_by_row(obj.checked_plan(now()), there) if there else 0
     if not_imported or raced or errors:
         sys.exit(1)
 
 
+def _noted(item: Planned) -> str:
+    return f"; note: {item.note}" if item.note else ""
+
+
+def _diff(item: Planned) -> str:
+    """What an update changes in a post file, as a unified diff, indented."""
+    import difflib
+
+    lines = difflib.unified_diff(
+        (item.before or "").splitlines(keepends=True),
+        item.content.splitlines(keepends=True),
+        f"{item.path} (now)",
+        f"{item.path} (after the import)",
+    )
+    return "".join(f"    {line if line.endswith(chr(10)) else line + chr(10)}" for line in lines)
+
+
 def _report_by_row(plan: Plan, written: list[Planned]) -> int:
-    """The problems `plan` finds in the new files, reported by their rows; the number of errors."""
+    """The problems `plan` finds in the files of the rows, reported by their rows (for a file that
+    was there already, its errors only); the number of errors."""
     rows = {item.path: item.row for item in written}
-    found = [p for p in plan.problems if p.path in rows]
+    kept = {item.path for item in written if item.unchanged}
+    found = [p for p in plan.problems if p.path in rows and (p.is_error or p.path not in kept)]
     for problem in found:
         click.echo(f"row {rows[problem.path]}: {problem}", err=True)
     errors = sum(p.is_error for p in found)

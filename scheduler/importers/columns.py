@@ -12,9 +12,10 @@ from dataclasses import dataclass
 
 DATE, TIME, CHANNELS, TEXT = "date", "time", "channels", "text"
 TITLE, HASHTAGS, IMAGE, ALT, ID, DRAFT = "title", "hashtags", "image", "alt", "id", "draft"
+VERSION = "version"  # what the post said when exported (scheduler.importers.exported): not part of the post
 NO_TAGS = "-"  # in the hashtags column: this post gets no tags at all, not even the default
 REQUIRED = (DATE, CHANNELS, TEXT)  # a time may be written in the date column
-ORDER = (DATE, TIME, CHANNELS, TEXT, TITLE, HASHTAGS, IMAGE, ALT, ID, DRAFT)
+ORDER = (DATE, TIME, CHANNELS, TEXT, TITLE, HASHTAGS, IMAGE, ALT, ID, DRAFT, VERSION)
 
 _ALIASES: Mapping[str, tuple[str, ...]] = {
     DATE: ("date", "day", "datum", "dag", "publishdate", "publicatiedatum"),
@@ -27,6 +28,7 @@ _ALIASES: Mapping[str, tuple[str, ...]] = {
     ALT: ("alt", "alttext", "alternativetext", "imagedescription", "alttekst", "beschrijving", "beeldbeschrijving"),
     ID: ("id", "postid"),
     DRAFT: ("draft", "concept"),
+    VERSION: ("version", "versie"),
 }
 _BY_ALIAS = {alias: column for column, aliases in _ALIASES.items() for alias in aliases}
 # The headers `campaign export --format csv` writes, in the campaign's language (English otherwise).
@@ -43,6 +45,7 @@ HEADERS: Mapping[str, Mapping[str, str]] = {
         ALT: "alt",
         ID: "id",
         DRAFT: "concept",
+        VERSION: "versie",
     },
 }
 

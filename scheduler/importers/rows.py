@@ -6,11 +6,17 @@ channels.yml), the text as the post's body (a template, as in any post: `{{ vars
 and where given `title`, `hashtags` (set names from hashtags.yml, or tags written with '#'; `-` for
 no tags at all), `media` (image paths relative to the campaign root, one per line, each with its alt
 text on the same line of the alt cell), `id` and `draft`.
+
+A link (a `HYPERLINK` formula, or a link put on a cell) keeps its address: `Veilig Thuis
+(https://www.veiligthuis.nl)`. Any other formula gives the value the sheet showed, with a warning on
+its cell, or is refused when the file holds no value for it. A row that says exactly what an earlier
+row says is "a copy of row N" and not imported: it would be the same post twice.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, time
 from pathlib import PurePosixPath
@@ -33,11 +39,13 @@ from scheduler.importers.columns import (
     ID,
     IMAGE,
     NO_TAGS,
+    ORDER,
     TEXT,
     TIME,
     TITLE,
+    Header,
 )
-from scheduler.importers.sheet import Row, Sheet
+from scheduler.importers.sheet import Formula, Linked, Row, Sheet
 
 _SYNTAX = Environment()  # only to parse: a text's template errors are found before it is written
 
@@ -47,10 +55,11 @@ class RowProblem:
     row: int
     column: str | None  # as the sheet names it, with its letter: "kanalen (C)"
     message: str
+    warning: bool = False  # the row is imported all the same
 
     def __str__(self) -> str:
         where = f"row {self.row}" + (f", column {self.column}" if self.column else "")
-        return f"{where}: {self.message}"
+        return f"{where}: {'warning: ' if self.warning else ''}{self.message}"
 
 
 @dataclass(frozen=True)
@@ -68,29 +77,70 @@ def read_rows(sheet: Sheet, campaign: Campaign) -> tuple[list[ImportedPost], lis
     """Every row that makes a post, and every problem of the rows that do not."""
     posts, problems = [], []
     seen: dict[str, int] = {}
+    copies: dict[str, int] = {}  # a post as read (front matter and text) → the first row that says it
     for row in sheet.rows:
         reader = _RowReader(sheet, row, campaign)
         post = reader.post()
+        if post is not None and (first := copies.setdefault(_said(post), row.number)) != row.number:
+            # Written twice it would go out twice (or be held as a repeat): never a second file.
+            reader.fail(
+                None, f"a copy of row {first}; not imported: delete this row, or change it to make another post"
+            )
+            post = None
         if post is not None and (given := post.front.get("id")) is not None:
             if given in seen:
                 reader.fail(ID, f"row {seen[given]} has the same id {given!r}; an id is one post")
                 post = None
             else:
                 seen[given] = row.number
-        if reader.problems:
-            problems += reader.problems
-        elif post is not None:
+        problems += reader.problems
+        if post is not None and not any(not p.warning for p in reader.problems):
             posts.append(post)
     return posts, problems
 
 
-def problem(sheet: Sheet, row: int, column: str | None, message: str) -> RowProblem:
+def exported_post(cells: Sequence[str], campaign: Campaign) -> ImportedPost | None:
+    """The post a row of `campaign export` says (scheduler.importers.exported.cells), read as a row of
+    a sheet is: what an imported row is compared with. None if the row would not import."""
+    names = {column: column for column in ORDER}
+    sheet = Sheet(Header({c: i for i, c in enumerate(ORDER)}, names, ()), 1, (), "the export")
+    reader = _RowReader(sheet, Row(2, tuple(cells)), campaign)
+    post = reader.post()
+    return None if reader.problems else post
+
+
+def _said(post: ImportedPost) -> str:
+    """What a row's post says, for telling a copied row: its front matter and text, as read."""
+    return repr((sorted(post.front.items()), post.text))
+
+
+def problem(sheet: Sheet, row: int, column: str | None, message: str, *, warning: bool = False) -> RowProblem:
     """A problem of `row`, its column named as the sheet names it, with its letter: "kanalen (C)"."""
     header = sheet.header
     shown = column
     if column is not None and column in header.index:
         shown = f"{header.names[column]} ({header.letter(column)})"
-    return RowProblem(row, shown, message)
+    return RowProblem(row, shown, message, warning)
+
+
+def _linked(address: str, text: str) -> str:
+    """A link as a post says it: networks show an address, never a word that hides one."""
+    return address if not text or text == address or address in text else f"{text} ({address})"
+
+
+def hyperlink(formula: str) -> tuple[str, str] | None:
+    """`=HYPERLINK("https://…","Veilig Thuis")` (Excel's and LibreOffice's name in every language,
+    `,` or `;` between the two) → (address, text); None for any other formula."""
+    found = _HYPERLINK.match(formula)
+    if found is None:
+        return None
+    address, text = (part.replace('""', '"').strip() if part else "" for part in found.groups())
+    return (address, text) if address else None
+
+
+_HYPERLINK = re.compile(
+    r'^=\s*HYPERLINK\s*\(\s*"((?:[^"]|"")*)"\s*(?:[,;]\s*"((?:[^"]|"")*)"\s*)?\)\s*$', re.IGNORECASE
+)
 
 
 def _text(value: object) -> str:
@@ -112,12 +162,17 @@ class _RowReader:
         self.sheet, self.row, self.campaign = sheet, row, campaign
         self.problems: list[RowProblem] = []
         self.nul: set[str] = set()
+        self.refused: set[str] = set()  # columns whose formula was refused: said once, not again as "empty"
 
     def cell(self, column: str) -> object:
         position = self.sheet.header.index.get(column)
         if position is None or position >= len(self.row.cells):
             return None
         value = self.row.cells[position]
+        if isinstance(value, Formula):
+            value = self.formula(column, value)
+        elif isinstance(value, Linked):  # a link put on the cell (Ctrl+K): its address is kept too
+            value = _linked(value.address, _text(value.value))
         if isinstance(value, str) and "\x00" in value:
             if column not in self.nul:  # a post file cannot hold it, and no network takes it
                 self.nul.add(column)
@@ -126,7 +181,43 @@ class _RowReader:
         return None if isinstance(value, str) and not value.strip() else value
 
     def fail(self, column: str | None, message: str) -> None:
+        if column in self.refused:
+            return
         self.problems.append(problem(self.sheet, self.row.number, column, message))
+
+    def warn(self, column: str | None, message: str) -> None:
+        self.problems.append(problem(self.sheet, self.row.number, column, message, warning=True))
+
+    def formula(self, column: str, formula: Formula) -> object:
+        """A formula's cell: a link keeps its address and text; any other formula gives the value
+        the sheet showed, with a warning, or is refused when the file holds no value for it."""
+        written = formula.written if len(formula.written) <= 60 else formula.written[:57] + "..."
+        link = hyperlink(formula.written)
+        if link is not None:
+            return _linked(*link)
+        instead = "write the text itself in the cell (copy it, then paste it as values only)"
+        if formula.written.lstrip("= ").casefold().startswith("hyperlink"):
+            self.fail(column, f"{written!r} is a link whose address or text is not written out; {instead}")
+            self.refused.add(column)
+            return None
+        if formula.in_csv or formula.value is None or formula.value == "":
+            where = (
+                "a CSV file holds a formula's text, never its value"
+                if formula.in_csv
+                else ("the file holds no value for it (it was saved by a program that does not calculate)")
+            )
+            self.fail(
+                column,
+                f"{written!r} is a formula, and {where}; {instead}, or to start a text with =, write '= before it",
+            )
+            self.refused.add(column)
+            return None
+        self.warn(
+            column,
+            f"{written!r} is a formula: its value {_text(formula.value)!r} is imported, as the sheet "
+            f"showed it; {instead} to be sure",
+        )
+        return formula.value
 
     def post(self) -> ImportedPost | None:
         when = self.when()
@@ -150,7 +241,7 @@ class _RowReader:
             front["media"] = media
         if self.draft():
             front["draft"] = True
-        if self.problems or when is None:
+        if any(not p.warning for p in self.problems) or when is None:
             return None
         return ImportedPost(self.row.number, when[0], front, text, title)
 

@@ -6,7 +6,10 @@ on Dutch and English Windows); the delimiter by the csv module's Sniffer, checke
 .xlsx: the first sheet (or `sheet`), read by openpyxl with the values Excel shows (dates and times
 as Excel stores them). Every error of either library is translated here, into SheetError.
 A cell that `campaign export` kept from being a formula (`'=...`, `'-5 graden`) is read as the text it
-was (scheduler.formulas).
+was (scheduler.formulas). A formula is never read as a plain value: a CSV cell that starts with `=`,
+and an .xlsx formula cell (read a second time with data_only=False for its text, beside the value
+saved with it), is a Formula; a cell with a link on it (Insert > Link) is Linked, with its address
+from the sheet's relationships. scheduler.importers.rows decides what each becomes.
 
 A sheet comes from outside, so what it may make the importer do is bounded, and a sheet past a bound
 is refused with why: at most MAX_ROWS rows and MAX_COLUMNS columns with something in them, a CSV
@@ -22,12 +25,13 @@ import csv
 import io
 import time
 import zipfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from xml.etree.ElementTree import ParseError
 
-from defusedxml import DefusedXmlException
+from defusedxml import DefusedXmlException, ElementTree
 
 from scheduler import formulas
 from scheduler.importers.columns import Header, HeaderError, letter, read_header, recognised
@@ -51,9 +55,34 @@ class SheetError(ValueError):
 
 
 @dataclass(frozen=True)
+class Formula:
+    """A cell that holds a formula (`=HYPERLINK("https://…","Veilig Thuis")`), never read as its text
+    or its shown value without a word: scheduler.importers.rows keeps a link, warns about any other."""
+
+    written: str  # as written, with its `=`
+    value: object  # the value the spreadsheet program saved with it; None when the file holds none
+    in_csv: bool  # a CSV file holds the formula's text only, never its value
+
+    def __str__(self) -> str:
+        return self.written
+
+
+@dataclass(frozen=True)
+class Linked:
+    """A cell with a link on it (Excel's Insert > Link, Ctrl+K): the text it shows, and the address
+    kept beside the cell, which a value alone would lose."""
+
+    value: object
+    address: str
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+
+@dataclass(frozen=True)
 class Row:
     number: int  # as the spreadsheet shows it: the header is usually row 1
-    cells: tuple[object, ...]  # str for CSV; str, int, float, datetime, date, time or None for .xlsx
+    cells: tuple[object, ...]  # str or Formula for CSV; also int, float, datetime, date, time or None for .xlsx
 
 
 @dataclass(frozen=True)
@@ -147,6 +176,11 @@ def _xlsx(path: Path, name: str | None) -> Sheet:
     _check_unpacked(path)
     try:
         book = load_workbook(path, read_only=True, data_only=True)
+        try:
+            written = load_workbook(path, read_only=True, data_only=False)  # the formulas themselves
+        except BaseException:
+            book.close()
+            raise
     except ParseError:
         raise SheetError(f"the XML inside the workbook is broken; {_RESAVE}") from None
     except ValueError as exc:
@@ -160,11 +194,17 @@ def _xlsx(path: Path, name: str | None) -> Sheet:
         if name is not None and name not in book.sheetnames:
             raise SheetError(f"{path.name} has no sheet {name!r}; it has {', '.join(map(repr, book.sheetnames))}")
         worksheet = book[name] if name is not None else book.worksheets[0]
-        if not isinstance(worksheet, ReadOnlyWorksheet):
+        formulas_sheet = written[worksheet.title]
+        if not isinstance(worksheet, ReadOnlyWorksheet) or not isinstance(formulas_sheet, ReadOnlyWorksheet):
             raise SheetError(f"{path.name}: sheet {worksheet.title!r} is a chart, not a table of posts")
         worksheet.reset_dimensions()  # read the cells that are there, not as many as <dimension> claims
-        rows = worksheet.iter_rows(values_only=True)
+        formulas_sheet.reset_dimensions()
+        sheet_path = str(getattr(worksheet, "_worksheet_path", ""))
+        rows: Generator[tuple[object, ...], None, None] = worksheet.iter_rows(values_only=True)
         try:
+            if not sheet_path or _mentions(path, sheet_path, _FORMULA_TAGS):  # else one reading is enough
+                rows = _with_formulas(rows, formulas_sheet.iter_rows())
+            rows = _with_links(rows, _hyperlinks(path, sheet_path))
             return _sheet(_bounded(rows), f"sheet {worksheet.title!r}")
         except SheetError:  # a bound, or the header: said already
             raise
@@ -176,6 +216,46 @@ def _xlsx(path: Path, name: str | None) -> Sheet:
             rows.close()  # a read stopped at a bound leaves the sheet's XML open in the suspended reader
     finally:
         book.close()
+        written.close()
+
+
+def _with_links(
+    rows: Generator[tuple[object, ...], None, None], address: Callable[[int, int], str | None]
+) -> Generator[tuple[object, ...], None, None]:
+    """Each row with Linked where a link is on a cell that shows something."""
+    try:
+        for number, row in enumerate(rows, 1):
+            yield tuple(
+                Linked(value, found)
+                if value is not None and not isinstance(value, Formula) and (found := address(number, i))
+                else value
+                for i, value in enumerate(row)
+            )
+    finally:
+        rows.close()
+
+
+def _with_formulas(
+    values: Generator[tuple[object, ...], None, None], cells: Generator[tuple[Any, ...], None, None]
+) -> Generator[tuple[object, ...], None, None]:
+    """Each row's values (as the spreadsheet program saved them), with a Formula where a cell has one."""
+    try:
+        for shown, row in zip(values, cells, strict=False):
+            yield tuple(
+                Formula(_formula_text(row[i].value), value, in_csv=False)
+                if i < len(row) and getattr(row[i], "data_type", None) == "f"
+                else value
+                for i, value in enumerate(shown)
+            )
+    finally:
+        values.close()
+        cells.close()
+
+
+def _formula_text(value: object) -> str:
+    text = getattr(value, "text", value)  # an array formula is an object with its text
+    written = "" if text is None else str(text)
+    return written if written.startswith("=") else "=" + written
 
 
 _ENTITY = (
@@ -255,5 +335,79 @@ def _sheet(records: Iterable[tuple[int, tuple[object, ...]]], described: str) ->
         header = read_header(header_cells)
     except HeaderError as exc:
         raise SheetError(f"row {header_row}: {exc}") from None
-    read = tuple(Row(number, tuple(map(formulas.restore, cells))) for number, cells in numbered[first + 1 :])
+    read = tuple(Row(number, tuple(map(_restored, cells))) for number, cells in numbered[first + 1 :])
     return Sheet(header, header_row, read, described)
+
+
+def _restored(cell: object) -> object:
+    """A cell as read: a CSV cell that starts with `=` (no `'` before it, which export writes) is a
+    formula as a spreadsheet program would run it; a `'`-kept cell is the text it was."""
+    if isinstance(cell, str) and cell.lstrip(" ").startswith("="):
+        return Formula(cell.strip(), None, in_csv=True)
+    return formulas.restore(cell)
+
+
+_RELATIONSHIPS = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
+
+
+def _hyperlinks(path: Path, worksheet_path: str) -> Callable[[int, int], str | None]:
+    """The address of the link on a cell (row, column index), if any: the sheet's `<hyperlinks>`, with
+    their addresses in its relationships; read only when the sheet's XML mentions any."""
+    from openpyxl.utils.cell import range_boundaries
+
+    folder, _, name = worksheet_path.rpartition("/")
+    if not worksheet_path:
+        return lambda row, column: None
+    cells: dict[tuple[int, int], str] = {}
+    ranges: list[tuple[int, int, int, int, str]] = []
+    if not _mentions(path, worksheet_path, (b"hyperlink",)):
+        return lambda row, column: None
+    with zipfile.ZipFile(path) as archive:
+        try:
+            rels = ElementTree.fromstring(archive.read(f"{folder}/_rels/{name}.rels"))
+        except KeyError:  # no relationships: no link leads outside the workbook
+            return lambda row, column: None
+        targets = {
+            rel.get("Id"): rel.get("Target", "")
+            for rel in rels
+            if (rel.get("Type") or "").endswith("/hyperlink") and rel.get("TargetMode") == "External"
+        }
+        with archive.open(worksheet_path) as xml:
+            for _, element in ElementTree.iterparse(xml, events=("end",)):
+                tag = element.tag.rpartition("}")[2]
+                if tag == "hyperlink" and element.get(_RELATIONSHIPS) in targets:
+                    low, top, high, bottom = range_boundaries(element.get("ref", "A1"))
+                    address = targets[element.get(_RELATIONSHIPS)]
+                    if (low, top) == (high, bottom):
+                        cells[top or 1, (low or 1) - 1] = address
+                    elif len(ranges) < MAX_COLUMNS:
+                        ranges.append((top or 1, (low or 1) - 1, bottom or top or 1, (high or low or 1) - 1, address))
+                    else:
+                        raise SheetError(f"the sheet has over {MAX_COLUMNS} links over ranges of cells; {_RESAVE}")
+                elif tag in ("row", "c"):
+                    element.clear()  # the cells were read already: keep no tree of them
+
+    def lookup(row: int, column: int) -> str | None:
+        found = cells.get((row, column))
+        if found is None:
+            found = next(
+                (a for top, low, bottom, high, a in ranges if top <= row <= bottom and low <= column <= high), None
+            )
+        return found
+
+    return lookup
+
+
+def _mentions(path: Path, member: str, words: tuple[bytes, ...]) -> bool:
+    """Whether the XML of `member` holds any of `words`, read as bytes: far quicker than parsing it."""
+    longest = max(map(len, words))
+    with zipfile.ZipFile(path) as archive, archive.open(member) as stream:
+        tail = b""
+        while chunk := stream.read(1 << 20):
+            if any(word in tail + chunk for word in words):
+                return True
+            tail = chunk[-longest:]
+    return False
+
+
+_FORMULA_TAGS = (b"<f>", b"<f ", b"<f/", b":f>", b":f ", b":f/")  # a formula's element, with or without a prefix

@@ -16,14 +16,12 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass
-from datetime import datetime, tzinfo
+from datetime import datetime
 
 from scheduler import formulas
 from scheduler.content.drafts import Draft
 from scheduler.content.plan import Plan
-from scheduler.content.schedule import ScheduleError, to_utc
-from scheduler.importers import columns
-from scheduler.importers.columns import NO_TAGS
+from scheduler.importers import columns, exported
 
 # Front matter that no column carries (id, title, publish_at, channels, hashtags, media, draft do).
 _NOT_CARRIED = ("overrides", "vars", "max_late", "allow_repeat", "card", "language", "thread")
@@ -48,21 +46,9 @@ def as_csv(plan: Plan, *, delimiter: str = ",") -> Export:
     writer.writerow([headers[c] for c in columns.ORDER])
     notes: list[str] = []
     placed = sorted((d for d in plan.drafts if d.id in due), key=lambda d: (due[d.id], d.id))
-    yes = "ja" if headers is columns.HEADERS["nl"] else "yes"
     for draft in placed:
-        day, moment = _local(due[draft.id], zone)
-        row = [
-            day,
-            moment,
-            ", ".join(draft.channels),
-            draft.body.strip(),
-            draft.title or "",
-            _hashtags(draft.hashtags),
-            "\n".join(ref.path for ref in draft.media),
-            "\n".join(ref.alt for ref in draft.media),
-            draft.id,
-            yes if draft.draft else "",
-        ]
+        row = exported.cells(draft, due[draft.id], zone, headers)
+        row.append(exported.version(row))
         writer.writerow([formulas.defuse(cell) for cell in row])  # a text that starts with = stays text
         notes += _not_carried(draft)
     timeless = [d.path for d in plan.drafts if d.id not in due]
@@ -72,23 +58,6 @@ def as_csv(plan: Plan, *, delimiter: str = ",") -> Export:
     if broken:
         notes.append(f"left out, they have errors (campaign validate lists them): {', '.join(broken)}")
     return Export(out.getvalue(), len(placed), tuple(notes))
-
-
-def _local(when: datetime, zone: tzinfo) -> tuple[str, str]:
-    local = when.astimezone(zone)
-    naive = local.replace(tzinfo=None)
-    shown = naive.strftime("%H:%M" if naive.second == 0 else "%H:%M:%S")
-    try:
-        to_utc(naive, zone)
-    except ScheduleError:  # it happens twice: the offset says which
-        return naive.date().isoformat(), shown + local.strftime("%z")[:3] + ":" + local.strftime("%z")[3:]
-    return naive.date().isoformat(), shown
-
-
-def _hashtags(refs: tuple[str, ...] | None) -> str:
-    if refs is None:
-        return ""
-    return ", ".join(refs) if refs else NO_TAGS
 
 
 def _not_carried(draft: Draft) -> list[str]:

@@ -112,6 +112,7 @@ def test_the_sheet_has_the_import_columns_in_the_campaign_language(tmp_path: Pat
         "alt",
         "id",
         "concept",
+        "versie",
     ]
     assert [(r["datum"], r["tijd"], r["id"]) for r in found] == [
         ("2027-10-31", "02:30+01:00", "c"),  # it happens twice: the offset says which
@@ -152,5 +153,5 @@ def test_an_english_campaign_gets_english_headers(tmp_path: Path) -> None:
         tmp_path, {"a.md": post("Hi.", publish_at='"2027-11-15 09:00"', draft="true")}, defaults=defaults
     )
     export = table.as_csv(build(root), delimiter=";")
-    assert export.text.splitlines()[0] == "date;time;channels;text;title;hashtags;image;alt;id;draft"
-    assert export.text.splitlines()[1] == "2027-11-15;09:00;mastodon;Hi.;;;;;a;yes"
+    assert export.text.splitlines()[0] == "date;time;channels;text;title;hashtags;image;alt;id;draft;version"
+    assert export.text.splitlines()[1].startswith("2027-11-15;09:00;mastodon;Hi.;;;;;a;yes;")

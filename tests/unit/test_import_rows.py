@@ -101,7 +101,7 @@ def test_a_row_with_a_problem_is_reported_by_row_and_column_and_the_others_go_in
     first = prepared.planned[0]
     assert first.path == "posts/2027-11-15-dag-1-start.md"
     assert first.content == (
-        "---\ntitle: 'Dag 1: start'\npublish_at: 2027-11-15 09:00\nchannels: [mastodon, bluesky]\n"
+        "---\nid: 2027-11-15-dag-1-start\ntitle: 'Dag 1: start'\npublish_at: 2027-11-15 09:00\nchannels: [mastodon, bluesky]\n"
         "hashtags: ['#Extra', week]\nmedia:\n- {path: media/foto.png, alt: Een foto}\n---\nEerste\n"
     )
     assert "hashtags: []" in prepared.planned[1].content
@@ -139,8 +139,10 @@ def test_a_name_that_is_taken_gets_a_suffix_and_the_same_file_is_left_alone(root
     assert [(p.path, p.unchanged) for p in again] == [("posts/2027-11-15-hallo-2.md", True)]
 
 
-def test_a_row_whose_id_is_already_a_post_is_reported_not_doubled(root: Path, tmp_path: Path) -> None:
-    (root / "posts" / "oud.md").write_text("---\npublish_at: 2027-11-14 09:00\n---\nOud\n", encoding="utf-8")
+def test_a_row_whose_id_is_already_a_post_updates_that_post_and_is_never_doubled(root: Path, tmp_path: Path) -> None:
+    (root / "posts" / "oud.md").write_text(
+        "---\n# onze eigen opmerking\npublish_at: 2027-11-14 09:00\nmax_late: 1 hour\n---\nOud\n", encoding="utf-8"
+    )
     path = csv_file(
         tmp_path / "p.csv",
         [
@@ -152,12 +154,18 @@ def test_a_row_whose_id_is_already_a_post_is_reported_not_doubled(root: Path, tm
         "utf-8",
     )
     prepared = prepare(root, path)
-    assert [(p.row, p.column) for p in prepared.problems] == [(2, "id (E)"), (4, "id (E)")]
-    assert "posts/oud.md" in prepared.problems[0].message
-    assert [p.row for p in prepared.planned] == [3]
+    assert [(p.row, p.column) for p in prepared.problems] == [(4, "id (E)")]
+    assert [p.row for p in prepared.planned] == [2, 3]
+    update = prepared.planned[0]
+    assert update.path == "posts/oud.md" and update.changed == ("time", "text")
+    # The sheet has no version column: said once, for the whole sheet.
+    assert prepared.notes and "no version column" in prepared.notes[0]
     writer.write(root, prepared.planned)
-    again = prepare(root, path)  # row 3 is in the campaign now, with its id and the same content
-    assert [(p.row, p.unchanged) for p in again.planned] == [(3, True)]
+    assert (root / "posts" / "oud.md").read_text(encoding="utf-8") == (
+        "---\n# onze eigen opmerking\npublish_at: '2027-11-15 09:00'\nmax_late: 1 hour\n---\nNieuw\n"
+    )
+    again = prepare(root, path)  # rows 2 and 3 are in the campaign now, as the sheet says
+    assert [(p.row, p.unchanged) for p in again.planned] == [(2, True), (3, True)]
 
 
 @pytest.mark.parametrize(
