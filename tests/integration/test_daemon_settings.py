@@ -61,7 +61,7 @@ def sent_at(root: Path, post: str, channel: str) -> datetime:
 def test_a_typo_in_one_channel_holds_only_that_channel_cancels_nothing_and_alerts_once(
     tmp_path: Path, alerts: FakeWebhook
 ) -> None:
-    due = soon(9)
+    due = soon(20)  # time for the daemon to start and plan first, even on a loaded machine
     posts = {"nu": (due, "Nu."), **{f"later-{i}": (now() + timedelta(days=1), f"Later {i}.") for i in range(4)}}
     write(tmp_path, posts, channels=channels_with(alerts), default_channels="[mastodon, bluesky]")
     process = daemon(tmp_path)
