@@ -86,13 +86,15 @@ class _Times:
     def __init__(self, zone: tzinfo, params: bytes, suffix: bytes) -> None:
         self.zone, self.suffix = zone, suffix
         self.start, self.end = b"DTSTART" + params + b":", b"DTEND" + params + b":"
-        self.made: dict[datetime, bytes] = {}
+        self.made: dict[tuple[datetime, timedelta | None], bytes] = {}
 
     def lines(self, due: datetime) -> bytes:
-        made = self.made.get(due)
+        # With the offset: two times of one zone's repeated hour are equal as datetimes (fold is ignored).
+        key = (due, due.utcoffset())
+        made = self.made.get(key)
         if made is None:
             start = due.astimezone(self.zone)
-            made = self.made[due] = b"".join(
+            made = self.made[key] = b"".join(
                 (
                     _fold(self.start + _time(start) + self.suffix),
                     b"\r\n",
