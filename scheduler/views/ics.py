@@ -9,8 +9,9 @@ one. `calendar()` is what a dashboard serves as a feed.
 The icalendar library writes the calendar's own properties and the VTIMEZONE, and says once per
 calendar how a time in the campaign's zone is written (its TZID parameter, or UTC's `Z`). The events
 are written here, line by line, in the library's property order and folding: the library builds and
-folds one object per property (17 s for 40,000 events; this takes under a second), and an event has
-only these few properties. tests/unit/test_ics_writer.py compares the two writers byte for byte.
+folds an object per property, which made 40,000 events take 17 s (about 30 times what this takes,
+bench/README.md), and an event has only these few properties. tests/unit/test_ics_writer.py
+compares the two writers byte for byte.
 
 Every text from the files (the campaign's name, a title, a post's text, an image's alt text, a
 channel's name and type) goes in as an iCalendar TEXT value (RFC 5545 §3.3.11): control characters
@@ -144,13 +145,13 @@ def _text(text: str) -> str:
     """`text` as an escaped TEXT value (RFC 5545 §3.3.11): nothing in it can end the line or start another."""
     escaped = shown(text, lines=True).replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,").replace("\n", "\\n")
     if _CONTROL.search(escaped):  # shown() leaves none; a real check all the same, kept under python -O
-        raise ValueError(f"a control character is left in a calendar text: {escaped!r}")
+        raise ValueError(f"a control character reached a calendar text (a bug, please report it): {escaped!r}")
     return escaped
 
 
 def _fold(line: bytes) -> bytes:
     """`line` folded (RFC 5545 §3.1) as the library folds it: at most 74 octets of content per line,
-    never inside a UTF-8 sequence, and never right after a backslash (an escape stays on one line)."""
+    never inside a UTF-8 sequence, nor right after a `\\` or `^` (an escape stays on one line)."""
     if len(line) <= _LIMIT:
         return line
     parts = []
