@@ -9,7 +9,7 @@ one. `calendar()` is what a dashboard serves as a feed.
 The icalendar library writes the calendar's own properties and the VTIMEZONE, and says once per
 calendar how a time in the campaign's zone is written (its TZID parameter, or UTC's `Z`). The events
 are written here, line by line, in the library's property order and folding: the library builds and
-folds an object per property, which made 40,000 events take 17 s (about 30 times what this takes,
+folds an object per property, which made 40,000 events take 17 s (over 15 times what this takes,
 bench/README.md), and an event has only these few properties. tests/unit/test_ics_writer.py
 compares the two writers byte for byte.
 
