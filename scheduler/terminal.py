@@ -36,9 +36,21 @@ _BREAKS = re.compile("\r\n|[\r\u2028\u2029]")
 _IN_JSON = re.compile("[\x7f-\x9f" + "".join(map(chr, _BIDI)) + "]")
 
 
+def _changes(table: dict[int, str | None]) -> re.Pattern[str]:
+    """The characters `shown()` changes with `table`: a text without any is returned as it is (a search
+    is many times faster than `translate`, which looks up every character of a non-ASCII text)."""
+    codes = {code for code, to in table.items() if to != chr(code)} | {ord(c) for c in "\r\u2028\u2029"}
+    return re.compile("[" + "".join(f"\\U{code:08x}" for code in sorted(codes)) + "]")
+
+
+_ONE_LINE_CHANGES, _LINES_CHANGES = _changes(_ONE_LINE), _changes(_LINES)
+
+
 def shown(text: str, *, lines: bool = False) -> str:
     """`text` with every control character made visible (or left out, for bidi controls); line breaks
     kept with `lines`, else each a space."""
+    if (_LINES_CHANGES if lines else _ONE_LINE_CHANGES).search(text) is None:
+        return text
     return _BREAKS.sub("\n", text).translate(_LINES if lines else _ONE_LINE)
 
 
