@@ -7,6 +7,7 @@ a date and `{{ vars.helpline }}`, in places that differ from post to post), then
 --repeat rounds of:
 
     preview   campaign preview --format json  (to /dev/null; cold: nothing kept from an earlier run)
+    preview/1 the same with CAMPAIGN_PROCESSES=1: planning in this one process, no forked workers
     floor     python-frontmatter + one `jinja2.Template` per post, rendered once per channel (4): the
               floor/1 of bench/content.py, the same context names and the same Babel `date` filter
 
@@ -46,8 +47,8 @@ print(json.dumps({"wall": wall, "cpu": used.ru_utime + used.ru_stime, "returncod
 """
 
 
-def run(argv: list[str]) -> dict[str, float]:
-    env = {k: v for k, v in os.environ.items() if k not in ("CAMPAIGN_ROOT", "DATABASE_URL")} | NOW
+def run(argv: list[str], extra: dict[str, str]) -> dict[str, float]:
+    env = {k: v for k, v in os.environ.items() if k not in ("CAMPAIGN_ROOT", "DATABASE_URL")} | NOW | extra
     out = subprocess.run([sys.executable, "-c", WRAPPER, *argv], capture_output=True, text=True, check=True, env=env)
     result: dict[str, float] = json.loads(out.stdout)
     if result["returncode"] not in (0, 1):
@@ -70,16 +71,18 @@ def main() -> None:
         root = generate(Path(temp) / "campaign", args.posts, templates=True)
         floor_script = Path(temp) / "floor.py"
         floor_script.write_text(FLOOR, encoding="utf-8")
-        commands = {
-            "preview": [*campaign_command(), "--root", str(root), "preview", "--format", "json"],
-            "floor": [sys.executable, str(floor_script), str(root), "once"],
+        preview = [*campaign_command(), "--root", str(root), "preview", "--format", "json"]
+        commands: dict[str, tuple[list[str], dict[str, str]]] = {
+            "preview": (preview, {}),
+            "floor": ([sys.executable, str(floor_script), str(root), "once"], {}),
+            "preview/1": (preview, {"CAMPAIGN_PROCESSES": "1"}),
         }
         before = uptime()
         rounds: list[dict[str, dict[str, float]]] = []
         for number in range(args.repeat):
             # Alternate which side goes first, so that neither always follows the other's after-effects.
             order = list(commands) if number % 2 == 0 else list(reversed(commands))
-            rounds.append({name: run(commands[name]) for name in order})
+            rounds.append({name: run(*commands[name]) for name in order})
         after = uptime()
         if args.profile:
             profile(root)
