@@ -1,6 +1,6 @@
 """Preview of a campaign where every post is a template, against the naive floor, in one run.
 
-    .venv/bin/python bench/templates.py [--posts 10000] [--repeat 5] [--profile]
+    .venv/bin/python bench/templates.py [--posts 10000] [--repeat 5] [--before DIR] [--profile]
 
 Generates bench/synthetic.py's campaign with `templates=True` (every body has `{{ post.title }}`,
 a date and `{{ vars.helpline }}`, in places that differ from post to post), then runs, interleaved,
@@ -8,6 +8,9 @@ a date and `{{ vars.helpline }}`, in places that differ from post to post), then
 
     preview   campaign preview --format json  (to /dev/null; cold: nothing kept from an earlier run)
     preview/1 the same with CAMPAIGN_PROCESSES=1: planning in this one process, no forked workers
+    before    with --before DIR: the preview of the code in DIR, an earlier version's scheduler/ package
+              (`mkdir /tmp/before && git archive main scheduler | tar -x -C /tmp/before`), run with
+              PYTHONPATH=DIR in the same rounds
     floor     python-frontmatter + one `jinja2.Template` per post, rendered once per channel (4): the
               floor/1 of bench/content.py, the same context names and the same Babel `date` filter
 
@@ -65,6 +68,7 @@ def main() -> None:
     parser.add_argument("--posts", type=int, default=10_000)
     parser.add_argument("--repeat", type=int, default=5, help="interleaved rounds; the median counts")
     parser.add_argument("--profile", action="store_true", help="also profile the planning with cProfile")
+    parser.add_argument("--before", type=Path, help="a checkout of an earlier version to measure in the same rounds")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="bench-templates-") as temp:
@@ -77,6 +81,8 @@ def main() -> None:
             "floor": ([sys.executable, str(floor_script), str(root), "once"], {}),
             "preview/1": (preview, {"CAMPAIGN_PROCESSES": "1"}),
         }
+        if args.before is not None:
+            commands["before"] = (preview, {"PYTHONPATH": str(args.before.resolve())})
         before = uptime()
         rounds: list[dict[str, dict[str, float]]] = []
         for number in range(args.repeat):
@@ -94,10 +100,14 @@ def main() -> None:
         cpus = [r[name]["cpu"] for r in rounds]
         shown = " ".join(f"{w:.2f}" for w in walls)
         print(f"  {name:<10} {statistics.median(walls):11.2f}s {statistics.median(cpus):10.2f}s   {shown}")
+    if args.before is not None:
+        before_ratios = [r["before"]["wall"] / r["floor"]["wall"] for r in rounds]
+        shown = " ".join(f"{x:.2f}" for x in before_ratios)
+        print(f"\n  before / floor, wall: median {statistics.median(before_ratios):.2f}x (rounds: {shown})")
     ratios = [r["preview"]["wall"] / r["floor"]["wall"] for r in rounds]
     cpu_ratios = [r["preview"]["cpu"] / r["floor"]["cpu"] for r in rounds]
     ratio = statistics.median(ratios)
-    print(f"\n  preview / floor, wall: median {ratio:.2f}x (rounds: {' '.join(f'{x:.2f}' for x in ratios)})")
+    print(f"  preview / floor, wall: median {ratio:.2f}x (rounds: {' '.join(f'{x:.2f}' for x in ratios)})")
     print(f"  preview / floor, cpu:  median {statistics.median(cpu_ratios):.2f}x")
     print(f"\n  load before: {before}\n  load after:  {after}")
     print(f"\n  {'met    ' if ratio <= GOAL else 'NOT met'}  preview <= {GOAL}x the floor's wall time (cold)")

@@ -14,6 +14,12 @@ Rendering has a budget (MAX_STEPS loop turns and calls, MAX_SECONDS, MAX_WRITTEN
 written on the way, and no value bigger than MAX_OUTPUT): a template that would run for hours or
 fill the memory is an error on its line, like any other broken post, and never holds up a plan.
 
+Compiling is most of the cost of a template. Templates of one shape share their compiled code (their
+literal text is lifted out, see _lift_literals), and a template of only text and `{{ }}` expressions is
+not even parsed once another post had the same expressions on the same lines (see _outline): the full
+path's result for the first is the result for all. A template whose text is the same on every channel
+is rendered once per post (see _same_for_channels).
+
 Hashtags go on a line of their own after the body unless the body places `{{ hashtags }}`;
 a tag already in the body is not repeated; a channel's limit drops the excess with a warning.
 The same code renders for validate, preview and the daemon.
