@@ -435,30 +435,32 @@ class Renderer:
 
         language = draft.language or self.campaign.settings.language
         limits = channel.limits
-        local = due.astimezone(self.campaign.settings.timezone) if due else None
-        context = {
-            "post": {"id": draft.id, "title": draft.title, "path": draft.path},
-            "campaign": {
-                "name": self.campaign.settings.name,
-                "timezone": str(self.campaign.settings.timezone),
-                "language": language,
-            },
-            "channel": {"name": channel.name, "type": channel.type, "limit": limits.length.limit},
-            "date": local,
-            "vars": dict(draft.vars),
-            "hashtags": " ".join(tags),
-        }
-        try:
-            last = self._last
-            if last is not None and last[0] is compiled and last[1] is draft and last[2] is due:
-                text = last[3]  # the same post's text for another channel: see _Outlined.same_for_channels
-            else:
+        last = self._last
+        if compiled.template is None:
+            text = compiled.source.strip()
+        elif last is not None and last[0] is compiled and last[1] is draft and last[2] is due:
+            text = last[3]  # the same post's text, rendered for another channel: see _same_for_channels
+        else:
+            local = due.astimezone(self.campaign.settings.timezone) if due else None
+            context = {
+                "post": {"id": draft.id, "title": draft.title, "path": draft.path},
+                "campaign": {
+                    "name": self.campaign.settings.name,
+                    "timezone": str(self.campaign.settings.timezone),
+                    "language": language,
+                },
+                "channel": {"name": channel.name, "type": channel.type, "limit": limits.length.limit},
+                "date": local,
+                "vars": dict(draft.vars),
+                "hashtags": " ".join(tags),
+            }
+            try:
                 text = self._run(compiled, context).strip()
-                if compiled.same_for_channels:
-                    self._last = (compiled, draft, due, text)
-        except _TemplateFailed as exc:
-            problems.append(error(path, line_of(exc.line), exc.message))
-            return Rendered(None, None, None, tuple(problems))
+            except _TemplateFailed as exc:
+                problems.append(error(path, line_of(exc.line), exc.message))
+                return Rendered(None, None, None, tuple(problems))
+            if compiled.same_for_channels:
+                self._last = (compiled, draft, due, text)
         if not text.isascii() and _SURROGATE.search(text):  # e.g. '\ud800' in a template: not encodable
             problems.append(error(path, line_of(1), "the text contains a lone surrogate (\\ud800-\\udfff)"))
             return Rendered(None, None, None, tuple(problems))
