@@ -2,8 +2,11 @@
 
     python bench/synthetic.py DIR [--posts 10000]
 
-One post in five is a template (dates, vars); the rest are plain text. Posts sit in folders of
-100, spread over a year; one folder in ten is a daily series instead of fixed times.
+One post in five is a template (dates, vars); the rest are plain text. With `templates=True`
+(`--templates`) every post is a template as a team writes them: its title on the first line, one to
+three paragraphs, a line with the date somewhere among them and the helpline at the end, so posts
+differ in where their expressions are. Posts sit in folders of 100, spread over a year; one folder
+in ten is a daily series instead of fixed times.
 """
 
 from __future__ import annotations
@@ -52,7 +55,7 @@ WORDS = [
 ]
 
 
-def generate(root: Path, posts: int = 10_000, seed: int = 1) -> Path:
+def generate(root: Path, posts: int = 10_000, seed: int = 1, *, templates: bool = False) -> Path:
     """Write the campaign under `root` and return it."""
     rng = random.Random(seed)
     (root / "posts").mkdir(parents=True, exist_ok=True)
@@ -76,7 +79,9 @@ def generate(root: Path, posts: int = 10_000, seed: int = 1) -> Path:
                     encoding="utf-8",
                 )
         words = " ".join(rng.choice(WORDS) for _ in range(rng.randint(8, 22)))
-        if index % 5 == 0:
+        if templates:
+            body = _template_body(rng)
+        elif index % 5 == 0:
             body = f"{{{{ date | date('EEEE d MMMM') | capitalize }}}}: {words}.\n\nBel {{{{ vars.helpline }}}}."
         else:
             body = f"Bericht {index}: {words}.\n\nBel 0800-2000."
@@ -88,9 +93,17 @@ def generate(root: Path, posts: int = 10_000, seed: int = 1) -> Path:
     return root
 
 
+def _template_body(rng: random.Random) -> str:
+    paragraphs = [" ".join(rng.choice(WORDS) for _ in range(rng.randint(3, 5))) + "." for _ in range(rng.randint(1, 3))]
+    dated = "{{ date | date('EEEE d MMMM') | capitalize }}: " + " ".join(rng.choice(WORDS) for _ in range(4))
+    paragraphs.insert(rng.randint(0, len(paragraphs)), dated)
+    return "\n\n".join(["{{ post.title }}", *paragraphs, "Bel {{ vars.helpline }}."])
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("dir", type=Path)
     parser.add_argument("--posts", type=int, default=10_000)
+    parser.add_argument("--templates", action="store_true", help="every post a template")
     args = parser.parse_args()
-    print(generate(args.dir, args.posts))
+    print(generate(args.dir, args.posts, templates=args.templates))

@@ -14,6 +14,12 @@ Rendering has a budget (MAX_STEPS loop turns and calls, MAX_SECONDS, MAX_WRITTEN
 written on the way, and no value bigger than MAX_OUTPUT): a template that would run for hours or
 fill the memory is an error on its line, like any other broken post, and never holds up a plan.
 
+Compiling is most of the cost of a template. Templates of one shape share their compiled code (their
+literal text is lifted out, see _lift_literals), and a template of only text and `{{ }}` expressions is
+not even parsed once another post had the same expressions on the same lines (see _outline): the full
+path's result for the first is the result for all. A template whose text is the same on every channel
+is rendered once per post (see _same_for_channels).
+
 Hashtags go on a line of their own after the body unless the body places `{{ hashtags }}`;
 a tag already in the body is not repeated; a channel's limit drops the excess with a warning.
 The same code renders for validate, preview and the daemon.
@@ -28,7 +34,7 @@ import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from types import TracebackType
@@ -87,6 +93,16 @@ class _Compiled:
     places_hashtags: bool
     literals: tuple[str, ...]
     tags: frozenset[str]  # casefolded hashtags in the literal text
+    same_for_channels: bool = False  # renders the same text for every channel of a post (see _SAME_FOR_CHANNELS)
+
+
+@dataclass(frozen=True)
+class _Outlined:
+    """What the full path made of the first source with an outline (see _outline): the same for all of them."""
+
+    template: Template
+    places_hashtags: bool
+    same: bool
 
 
 class _TemplateFailed(Exception):
@@ -341,6 +357,8 @@ class Renderer:
             self.env.filters[name] = _sized_filter(name, function)
         self._compiled: dict[str, _Compiled | _TemplateFailed] = {}
         self._shapes: dict[str, Template] = {}
+        self._outlines: dict[tuple[Any, ...], _Outlined] = {}  # see _outline: templates the full path made
+        self._last: tuple[_Compiled, Draft, datetime | None, str] | None = None  # see _same_text
         self._expanded: dict[tuple[str, ...], list[str]] = {}
         self._media: dict[str, tuple[Path | None, int, str | None]] = {}
 
@@ -349,6 +367,7 @@ class Renderer:
         must be those this renderer was made with (compiled templates and tag lists stay valid)."""
         self.campaign = campaign
         self._media.clear()
+        self._last = None
 
     def _expand(self, refs: tuple[str, ...]) -> list[str]:
         expanded = self._expanded.get(refs)
@@ -416,24 +435,32 @@ class Renderer:
 
         language = draft.language or self.campaign.settings.language
         limits = channel.limits
-        local = due.astimezone(self.campaign.settings.timezone) if due else None
-        context = {
-            "post": {"id": draft.id, "title": draft.title, "path": draft.path},
-            "campaign": {
-                "name": self.campaign.settings.name,
-                "timezone": str(self.campaign.settings.timezone),
-                "language": language,
-            },
-            "channel": {"name": channel.name, "type": channel.type, "limit": limits.length.limit},
-            "date": local,
-            "vars": dict(draft.vars),
-            "hashtags": " ".join(tags),
-        }
-        try:
-            text = self._run(compiled, context).strip()
-        except _TemplateFailed as exc:
-            problems.append(error(path, line_of(exc.line), exc.message))
-            return Rendered(None, None, None, tuple(problems))
+        last = self._last
+        if compiled.template is None:
+            text = compiled.source.strip()
+        elif last is not None and last[0] is compiled and last[1] is draft and last[2] is due:
+            text = last[3]  # the same post's text, rendered for another channel: see _same_for_channels
+        else:
+            local = due.astimezone(self.campaign.settings.timezone) if due else None
+            context = {
+                "post": {"id": draft.id, "title": draft.title, "path": draft.path},
+                "campaign": {
+                    "name": self.campaign.settings.name,
+                    "timezone": str(self.campaign.settings.timezone),
+                    "language": language,
+                },
+                "channel": {"name": channel.name, "type": channel.type, "limit": limits.length.limit},
+                "date": local,
+                "vars": dict(draft.vars),
+                "hashtags": " ".join(tags),
+            }
+            try:
+                text = self._run(compiled, context).strip()
+            except _TemplateFailed as exc:
+                problems.append(error(path, line_of(exc.line), exc.message))
+                return Rendered(None, None, None, tuple(problems))
+            if compiled.same_for_channels:
+                self._last = (compiled, draft, due, text)
         if not text.isascii() and _SURROGATE.search(text):  # e.g. '\ud800' in a template: not encodable
             problems.append(error(path, line_of(1), "the text contains a lone surrogate (\\ud800-\\udfff)"))
             return Rendered(None, None, None, tuple(problems))
@@ -484,34 +511,61 @@ class Renderer:
             result = _Compiled(None, source, False, (), _casefolded_tags(source))
         elif len(source) > MAX_OUTPUT:
             result = _TemplateFailed(f"the template is {len(source):,} characters; at most {MAX_OUTPUT:,}", 1)
+        elif (found := self._from_outline(source)) is not None:
+            result = found
         else:
-            try:
-                tree = self.env.parse(source)
-                _check_names(tree, self.env)
-                _Budgeted().visit(tree)
-                literals = _lift_literals(tree)
-                shape = repr(tree) + repr([node.lineno for node in tree.find_all(nodes.Node)])
-                template = self._shapes.get(shape)
-                if template is None:
-                    code = self.env.compile(tree, filename=_TEMPLATE_FILE)
-                    template = self._shapes[shape] = self.env.template_class.from_code(
-                        self.env, code, self.env.make_globals(None)
-                    )
-                # A name lookup, not meta.find_undeclared_variables: that runs the code generator.
-                places = any(n.name == "hashtags" and n.ctx == "load" for n in tree.find_all(nodes.Name))
-                text = "".join(literals)
-                result = _Compiled(template, text, places, literals, _casefolded_tags(text))
-            except _TemplateFailed as exc:
-                result = exc
-            except TemplateSyntaxError as exc:
-                result = _TemplateFailed(f"template syntax error: {exc.message}", exc.lineno or 1)
-            except (RecursionError, SyntaxError) as exc:  # SyntaxError: "too many statically nested blocks"
-                result = _TemplateFailed("the template is nested too deeply", _nesting_line(exc.__traceback__))
-            except Exception as exc:  # as in drafts: one post's template never stops the plan
-                result = _TemplateFailed(
-                    f"template could not be compiled ({exc.__class__.__name__}); please report this", 1
-                )
+            result = self._compile_full(source)
         self._compiled[source] = result
+        return result
+
+    def _from_outline(self, source: str) -> _Compiled | _TemplateFailed | None:
+        """The template of a source whose outline (see _outline) the full path has compiled before, or None."""
+        outlined = _outline(source)
+        if outlined is None:
+            return None
+        key, literals = outlined
+        known = self._outlines.get(key)
+        if known is None:
+            full = self._compile_full(source)
+            # Kept only when the full path agrees with the outline on this source (it does, by _outline's
+            # rules; this is the belt to those braces): then every source of this outline gets the same.
+            if isinstance(full, _TemplateFailed) or full.template is None or full.literals != literals:
+                return full
+            same = all(_same_for_channels(expression) for expression, _ in key[1::2])
+            known = self._outlines[key] = _Outlined(full.template, full.places_hashtags, same)
+            return replace(full, same_for_channels=same)
+        text = "".join(literals)
+        return _Compiled(known.template, text, known.places_hashtags, literals, _casefolded_tags(text), known.same)
+
+    def _compile_full(self, source: str) -> _Compiled | _TemplateFailed:
+        """Parse, check and compile `source` with Jinja2 (templates of one shape share their code)."""
+        result: _Compiled | _TemplateFailed
+        try:
+            tree = self.env.parse(source)
+            _check_names(tree, self.env)
+            _Budgeted().visit(tree)
+            literals = _lift_literals(tree)
+            shape = repr(tree) + repr([node.lineno for node in tree.find_all(nodes.Node)])
+            template = self._shapes.get(shape)
+            if template is None:
+                code = self.env.compile(tree, filename=_TEMPLATE_FILE)
+                template = self._shapes[shape] = self.env.template_class.from_code(
+                    self.env, code, self.env.make_globals(None)
+                )
+            # A name lookup, not meta.find_undeclared_variables: that runs the code generator.
+            places = any(n.name == "hashtags" and n.ctx == "load" for n in tree.find_all(nodes.Name))
+            text = "".join(literals)
+            result = _Compiled(template, text, places, literals, _casefolded_tags(text))
+        except _TemplateFailed as exc:
+            result = exc
+        except TemplateSyntaxError as exc:
+            result = _TemplateFailed(f"template syntax error: {exc.message}", exc.lineno or 1)
+        except (RecursionError, SyntaxError) as exc:  # SyntaxError: "too many statically nested blocks"
+            result = _TemplateFailed("the template is nested too deeply", _nesting_line(exc.__traceback__))
+        except Exception as exc:  # as in drafts: one post's template never stops the plan
+            result = _TemplateFailed(
+                f"template could not be compiled ({exc.__class__.__name__}); please report this", 1
+            )
         return result
 
     def _run(self, compiled: _Compiled, context: Mapping[str, Any]) -> str:
@@ -620,6 +674,82 @@ def _resolve_media(root: Path, written: str) -> tuple[Path | None, int, str | No
 
 def _casefolded_tags(text: str) -> frozenset[str]:
     return frozenset(t.casefold() for t in tags_in(text)) if "#" in text else frozenset()
+
+
+def _outline(source: str) -> tuple[tuple[Any, ...], tuple[str, ...]] | None:
+    """The outline of a template made only of text and `{{ }}` expressions, and its literal text; else None.
+
+    The outline is what Jinja2's parse tree of such a source depends on, once its literal text is lifted
+    (see _lift_literals): each expression as written, the line it starts on, and where there is text
+    between them. Two sources with one outline therefore have one tree, one shape and one compiled
+    template, and differ only in their literals, which are found here as Jinja2's lexer finds them:
+    with no `{%`, `{#` or carriage return in the source, a template is text up to each `{{`, then the
+    expression up to the first `}}` after it, and one newline at the very end is dropped
+    (keep_trailing_newline is off); empty text makes no node. An expression with braces, a backslash,
+    an unclosed quote, or whitespace control (`{{-`, `{{+`, `-}}`) is not outlined: there Jinja2 may
+    end it elsewhere or strip text around it. Anything not outlined takes the full path.
+    """
+    if "{%" in source or "{#" in source or "\r" in source:
+        return None
+    if source.endswith("\n"):
+        source = source[:-1]
+    key: list[Any] = []
+    literals: list[str] = []
+    line, pos = 1, 0
+    while True:
+        start = source.find("{{", pos)
+        data = source[pos:] if start < 0 else source[pos:start]
+        key.append(bool(data))
+        if data:
+            literals.append(data)
+            line += data.count("\n")
+        if start < 0:
+            return tuple(key), tuple(literals)
+        end = source.find("}}", start + 2)
+        if end < 0:
+            return None
+        expression = source[start + 2 : end]
+        if expression.startswith(("-", "+")) or expression.endswith("-") or not _PLAIN_EXPRESSION.fullmatch(expression):
+            return None
+        key.append((expression, line))
+        line += expression.count("\n")
+        pos = end + 2
+
+
+# Expression text the lexer reads as tokens that all end before the first `}}`: no braces, no backslash,
+# and every quote closed (a string may not hold a brace either).
+_PLAIN_EXPRESSION = re.compile(r"""(?:[^{}'"\\]|'[^{}'\\]*'|"[^{}"\\]*")*""")
+_NAME = r"[A-Za-z_][A-Za-z0-9_]*"
+_ARGUMENT = r"""(?:'[^{}'\\\n]*'|"[^{}"\\\n]*"|-?\d+)"""
+# Pure filters whose text depends only on their input and literal arguments.
+_PURE_FILTERS = (
+    "date|time|capitalize|upper|lower|title|trim|default|d|replace|truncate|wordcount|length|count|string|int"
+    "|float|round|abs|join|first|last|e|escape|striptags|urlencode|center|indent|wordwrap"
+)
+# An expression of values that are the same for every channel of a post, through pure filters only, with no
+# call: such a template renders one text per post, so the other channels reuse it (Renderer._last).
+_SAME_FOR_CHANNELS = re.compile(
+    rf"\s*(post|campaign|date|vars)((?:\.{_NAME})*)"
+    rf"(?:\s*\|\s*(?:{_PURE_FILTERS})\b(?:\(\s*(?:{_ARGUMENT}(?:\s*,\s*{_ARGUMENT})*)?\s*\))?)*\s*"
+)
+_METHODS = {t: frozenset(n for n in dir(t) if callable(getattr(t, n))) for t in (dict, datetime, str, list, int, float)}
+
+
+def _same_for_channels(expression: str) -> bool:
+    """Whether `expression` shows the same text for every channel of a post (see _SAME_FOR_CHANNELS).
+
+    An attribute that may be a method of its value does not count: a bound method shows its address,
+    and `vars` is a new dict at each rendering.
+    """
+    match = _SAME_FOR_CHANNELS.fullmatch(expression)
+    if match is None:
+        return False
+    root, attributes = match[1], match[2].split(".")[1:]
+    for index, attribute in enumerate(attributes):
+        kinds = ((datetime,) if root == "date" else (dict,)) if index == 0 else tuple(_METHODS)
+        if any(attribute in _METHODS[kind] for kind in kinds):
+            return False
+    return True
 
 
 class _Budgeted(NodeTransformer):
