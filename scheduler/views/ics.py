@@ -95,6 +95,16 @@ class _Times:
         made = self.made.get(key)
         if made is None:
             start = due.astimezone(self.zone)
+            if _repeated(start) or _repeated(start + EVENT_LENGTH):
+                # In the hour the clocks go back, a local time names two moments and calendar apps take
+                # the first: only UTC says which one is meant.
+                made = self.made[key] = b"".join(
+                    (
+                        b"DTSTART:" + _time(due.astimezone(UTC)) + b"Z\r\n",
+                        b"DTEND:" + _time((due + EVENT_LENGTH).astimezone(UTC)) + b"Z\r\n",
+                    )
+                )
+                return made
             made = self.made[key] = b"".join(
                 (
                     _fold(self.start + _time(start) + self.suffix),
@@ -104,6 +114,11 @@ class _Times:
                 )
             )
         return made
+
+
+def _repeated(local: datetime) -> bool:
+    """Whether the wall-clock time `local` happens twice in its zone (the hour the clocks go back)."""
+    return local.replace(fold=1 - local.fold).utcoffset() != local.utcoffset()
 
 
 def _time(moment: datetime) -> bytes:

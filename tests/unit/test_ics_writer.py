@@ -80,7 +80,7 @@ def hostile(root: Path, *, zone: str = "Europe/Amsterdam") -> Path:
         "escapes.md": post(
             "; , \\ ^ : \" ' " * 40 + "\\\\;;,,^^",
             title='"X-INJECTED:1"',
-            publish_at='"2027-10-31 02:30+01:00"',  # the hour that happens twice: its second time
+            publish_at='"2027-10-31 09:00"',  # (the hour that happens twice: see the test of its own below)
             channels="[lang]",
         ),
         "image.md": (
@@ -219,3 +219,23 @@ def test_any_text_makes_the_line_the_library_made(text: str, name: str) -> None:
         assert b"\\\\N" in line.replace(b"\r\n ", b"")
     else:
         assert b"BEGIN:VEVENT\r\n" + line + b"\r\nEND:VEVENT\r\n" == expected
+
+
+def test_a_send_in_the_hour_the_clocks_go_back_is_the_moment_it_goes_out(tmp_path: Path) -> None:
+    # 02:30 happens twice in Amsterdam on 31 October 2027: at 00:30 and at 01:30 UTC.
+    first, second = datetime(2027, 10, 31, 0, 30, tzinfo=UTC), datetime(2027, 10, 31, 1, 30, tzinfo=UTC)
+    root = write_campaign(
+        tmp_path,
+        {
+            "eerste.md": post("Eerste.", publish_at='"2027-10-31T02:30+02:00"'),
+            "tweede.md": post("Tweede.", publish_at='"2027-10-31T02:30+01:00"'),
+            "gewoon.md": post("Gewoon.", publish_at='"2027-10-31 09:00"'),
+        },
+    )
+    plan = build(root)
+    text = ics.calendar(plan, plan.select(), stamp=STAMP)
+    check_lines(text)
+    starts = {str(e["summary"]): e.decoded("dtstart") for e in Calendar.from_ical(text).walk("VEVENT")}
+    by_text = {summary.split(" ")[0]: moment for summary, moment in starts.items()}
+    assert [by_text[name].astimezone(UTC) for name in ("eerste", "tweede")] == [first, second], starts
+    assert "DTSTART;TZID=Europe/Amsterdam:20271031T090000" in text  # an ordinary time keeps its zone
