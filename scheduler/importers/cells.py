@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from datetime import UTC, date, datetime, time, timedelta, timezone
 
+from scheduler.times import no_such_day
+
 _MONTHS = {
     name: number
     for number, names in enumerate(
@@ -94,7 +96,8 @@ def _day(text: str, written: str) -> date:
     try:
         return date(year, month, day)
     except ValueError:
-        raise CellError(f"{written!r} is not a day of the calendar; {_WRITE_DATE}") from None
+        reason = no_such_day(year, month, day) or "it is not a day of the calendar"
+        raise CellError(f"{written!r} is not on the calendar: {reason}") from None
 
 
 def read_time(value: object) -> time:
