@@ -70,7 +70,9 @@ def check_import(campaign: Path, sheet: Path) -> None:
     result = run_campaign(campaign, "import", str(sheet), **NOW)
     assert result.returncode == 1
     lines = result.stderr.splitlines()
-    assert any(line.startswith(f"{sheet.name}: row 3, column Datum (A): '31-11-2027' is not on the calendar") for line in lines)
+    assert any(
+        line.startswith(f"{sheet.name}: row 3, column Datum (A): '31-11-2027' is not on the calendar") for line in lines
+    )
     assert any(
         line.startswith(
             f"{sheet.name}: row 4, column Kanalen (C): unknown channel 'mastodonn'; did you mean 'mastodon'?"
