@@ -10,7 +10,7 @@ from __future__ import annotations
 import getpass
 import os
 import socket
-from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from datetime import UTC, datetime, time, timedelta, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -150,31 +150,30 @@ def main(ctx: click.Context, root: str | None) -> None:
 
 WHEN_FORMATS = (
     "a date (2027-11-15) or a date and time as publish_at takes it "
-    "(2027-11-15 09:00, 2027-11-15T09:00:00, 2027-10-31T02:30+01:00)"
+    "(2027-11-15 09:00, 2027-11-15T09:00:00, 2027-10-31T02:30+01:00), "
+    "or as import reads them (15-11-2027, 15 november 2027, 15-11-2027 9:00)"
 )
 
 
 def _bound(value: str | None, zone: Any, end: bool) -> datetime | None:
-    """A --from/--to value → UTC: a local date (a --to date includes that day) or a `publish_at` time."""
+    """A --from/--to value → UTC: a local date (a --to date includes that day) or a local time, read
+    as `import` reads a sheet's date cell, which takes every `publish_at` time too."""
     if value is None:
         return None
-    from scheduler.content.schedule import ScheduleError, parse_local, to_utc
+    from scheduler.content.schedule import ScheduleError, to_utc
+    from scheduler.importers.cells import CellError, Unreadable, read_date
 
-    text, hint = value.strip(), "--to" if end else "--from"
+    hint = "--to" if end else "--from"
     try:
-        day = date.fromisoformat(text) if len(text) <= 10 else None
-    except ValueError:
-        day = None
+        day, moment = read_date(value.strip())
+    except Unreadable:
+        raise click.BadParameter(f"{value!r} is not a date or a time; write {WHEN_FORMATS}", param_hint=hint) from None
+    except CellError as exc:  # a day not on the calendar, a month first: the cell's words say which
+        raise click.BadParameter(str(exc), param_hint=hint) from None
     try:
-        if day is not None:
+        if moment is None:
             return to_utc(datetime.combine(day + (timedelta(days=1) if end else timedelta()), time()), zone)
-        try:
-            local = parse_local(text)  # the parser of publish_at, so both take the same times
-        except ScheduleError:
-            raise click.BadParameter(
-                f"{value!r} is not a date or a time; write {WHEN_FORMATS}", param_hint=hint
-            ) from None
-        return to_utc(local, zone)
+        return to_utc(datetime.combine(day, moment), zone)  # aware when the time has an offset
     except ScheduleError as exc:  # a local time in a DST gap or fold
         raise click.BadParameter(str(exc), param_hint=hint) from None
     except OverflowError:

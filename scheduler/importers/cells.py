@@ -51,6 +51,10 @@ class CellError(ValueError):
     """A cell that cannot be read; the message says what to write instead."""
 
 
+class Unreadable(CellError):
+    """Text that is no date or time at all (as opposed to a day that does not exist, say)."""
+
+
 def read_date(value: object) -> tuple[date, time | None]:
     """A date cell → the day, and a time when the cell holds one too (`15-11-2027 09:00`)."""
     if isinstance(value, datetime):
@@ -92,7 +96,7 @@ def _day(text: str, written: str) -> date:
         if not month:
             raise CellError(f"{written!r}: {found.group(2)!r} is not a month; {_WRITE_DATE}")
     else:
-        raise CellError(f"{written!r} is not a date; {_WRITE_DATE}")
+        raise Unreadable(f"{written!r} is not a date; {_WRITE_DATE}")
     try:
         return date(year, month, day)
     except ValueError:
@@ -114,7 +118,7 @@ def read_time(value: object) -> time:
     text = str(value).strip()
     found = _TIME.match(text)
     if not found:
-        raise CellError(f"{text!r} is not a time; {_WRITE_TIME}")
+        raise Unreadable(f"{text!r} is not a time; {_WRITE_TIME}")
     hour, minute, second = (int(g) if g else 0 for g in found.groups()[:3])
     suffix = (found.group(4) or "").casefold().replace(".", "")
     if suffix in ("am", "pm"):

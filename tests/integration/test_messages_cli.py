@@ -3,11 +3,13 @@ secrets all at once, and an offline `channels check` in words rather than a libr
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
+from tests.builders import post, run_campaign, write_campaign
 from tests.integration.daemon_helpers import campaign, now, write
 
 
@@ -44,3 +46,25 @@ def test_channels_check_offline_says_the_server_name_could_not_be_looked_up(tmp_
     assert check.stdout.startswith("FAILED  net: ")
     assert "the server name mastodon.invalid could not be looked up; check that this computer is online" in check.stdout
     assert "gaierror" not in check.stdout + check.stderr
+
+
+def test_preview_from_and_to_read_the_dates_import_reads(tmp_path: Path) -> None:
+    write_campaign(
+        tmp_path,
+        {
+            "a.md": post("Vroeg.", publish_at="2027-03-14 09:00"),
+            "b.md": post("Op de dag.", publish_at="2027-03-15 09:00"),
+            "c.md": post("Laat.", publish_at="2027-03-16 09:00"),
+        },
+    )
+    for start, end in (
+        ("15-03-2027", "15-03-2027"),
+        ("15 maart 2027", "15/03/2027 12:00"),
+        ("2027-03-15", "2027-03-15"),
+    ):
+        shown = run_campaign(tmp_path, "preview", "--format", "json", "--from", start, "--to", end)
+        assert shown.returncode == 0, shown.stderr
+        assert [send["post"] for send in json.loads(shown.stdout)["sends"]] == ["b"], (start, end)
+    refused = run_campaign(tmp_path, "preview", "--from", "29-02-2027")
+    assert refused.returncode == 2
+    assert "'29-02-2027' is not on the calendar: 2027 has no 29 February" in refused.stderr
