@@ -49,6 +49,7 @@ from scheduler.content import thread
 from scheduler.content.campaign import Campaign, ChannelConfig
 from scheduler.content.drafts import Draft, MediaRef
 from scheduler.content.hashtags import case_hint, tags_in
+from scheduler.content.placeholders import placeholder_warnings
 from scheduler.content.problems import Problem, did_you_mean, error, warning
 from scheduler.posts import MediaItem, RenderedPost
 
@@ -437,6 +438,7 @@ class Renderer:
         if not text.isascii() and _SURROGATE.search(text):  # e.g. '\ud800' in a template: not encodable
             problems.append(error(path, line_of(1), "the text contains a lone surrogate (\\ud800-\\udfff)"))
             return Rendered(None, None, None, tuple(problems))
+        problems.extend(placeholder_warnings(draft, source, (path, line_of(1)), text))
         body, tag_line = text, ""
         if not compiled.places_hashtags and tags:
             present = _casefolded_tags(text)

@@ -149,3 +149,19 @@ def test_a_time_in_the_spring_gap_offers_the_time_that_exists_and_the_offset(tmp
     for fixed in ("2027-03-28 03:30", "'2027-03-28T02:30+01:00'"):  # both offered fixes are accepted
         write_campaign(tmp_path, {"a.md": post("Zomertijd.", publish_at=fixed)})
         assert validate(tmp_path).exit_code == 0, fixed
+
+
+def test_the_starter_s_placeholder_helpline_in_a_post_about_to_be_planned_is_a_warning(tmp_path: Path) -> None:
+    write_campaign(
+        tmp_path,
+        {
+            "a.md": post("Bel 0800-0000.", publish_at="2027-11-15 09:00"),
+            "b.md": post("Bel 0800-0000.", publish_at="2027-11-15 10:00", draft="true"),  # not planned: no warning
+        },
+    )
+    result = validate(tmp_path)
+    assert result.exit_code == 0  # a warning: the team may be testing, but is told before it goes out
+    assert result.stdout.splitlines() == [
+        "posts/a.md:4: warning: the helpline 0800-0000 is the starter's placeholder, not a real number; "
+        "write your own in vars: helpline in posts/_defaults.yml before this post goes out"
+    ]
