@@ -45,7 +45,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from jinja2.utils import missing
 from jinja2.visitor import NodeTransformer
 
-from scheduler.content import thread
+from scheduler.content import thread, utm
 from scheduler.content.campaign import Campaign, ChannelConfig
 from scheduler.content.drafts import Draft, MediaRef
 from scheduler.content.hashtags import case_hint, tags_in
@@ -439,6 +439,8 @@ class Renderer:
             problems.append(error(path, line_of(1), "the text contains a lone surrogate (\\ud800-\\udfff)"))
             return Rendered(None, None, None, tuple(problems))
         problems.extend(placeholder_warnings(draft, source, (path, line_of(1)), text))
+        # Tagged here, before the length is measured and a thread split: every count sees what goes out.
+        text = utm.tag(text, self.campaign.utm, channel.limits.network or channel.type, draft.id)
         body, tag_line = text, ""
         if not compiled.places_hashtags and tags:
             present = _casefolded_tags(text)

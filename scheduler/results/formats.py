@@ -37,6 +37,7 @@ COLUMNS = (
     "title",
     "published_at",
     "url",
+    "links",
     "age",
     "age_seconds",
     "measured_at",
@@ -111,6 +112,7 @@ def _send(send: Send, report: Report) -> dict[str, Any]:
         "title": send.title,
         "published_at": _iso(send.published_at, report),
         "url": send.url,
+        "links": list(send.links),
         "has_counts": send.has_counts,
         "measures": [
             {
@@ -160,6 +162,7 @@ def to_csv(report: Report) -> str:
             send.title or "",
             _iso(send.published_at, report),
             shown(send.url or ""),  # the network's: printed to a terminal as often as opened in a sheet
+            " ".join(shown(link) for link in send.links),  # as they went out, UTM parameters and all
         ]
         if not send.has_counts:
             writer.writerow([*first, "", "", "", "", "", "", "", "", "", "no counts on this network"])

@@ -19,6 +19,7 @@ from datetime import date, datetime, timedelta, tzinfo
 from scheduler.channels.base import Counts
 from scheduler.channels.registry import adapter_class
 from scheduler.content.campaign import Campaign
+from scheduler.content.text import urls
 from scheduler.publish import payload
 from scheduler.publish.ledger import Delivery, Ledger, Snapshot
 from scheduler.publish.states import State
@@ -55,6 +56,7 @@ class Send:
     url: str | None
     has_counts: bool
     measures: tuple[Measure, ...]
+    links: tuple[str, ...] = ()  # the links in the text that went out, each once (tagged as sent)
 
     @property
     def latest(self) -> Measure | None:
@@ -207,6 +209,7 @@ def _send(row: Delivery, campaign: Campaign, snaps: list[Snapshot], measured: se
         url=row.receipt_url,
         has_counts=has_counts or row.channel in measured,
         measures=tuple(Measure(s.age, s.taken_at, s.counts, s.note) for s in sorted(snaps, key=lambda s: s.age)),
+        links=tuple(dict.fromkeys(url for _, _, url in urls(text))),
     )
 
 
