@@ -10,6 +10,7 @@ import io
 import json
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from scheduler.content.text import graphemes
 from tests.builders import DEFAULTS, post, run_campaign, write_campaign
@@ -34,7 +35,7 @@ def tags(network: str, post_id: str, source: bool = True) -> str:
     return f"{given}utm_medium=social&utm_campaign=wtk2027&utm_content={post_id}"
 
 
-def sends(root: Path) -> dict[str, dict[str, object]]:
+def sends(root: Path) -> dict[str, dict[str, Any]]:
     shown = run_campaign(root, "preview", "--format", "json")
     assert shown.returncode == 0, shown.stderr
     return {send["channel"]: send for send in json.loads(shown.stdout)["sends"]}
