@@ -11,10 +11,14 @@ import json
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
 
 from scheduler.content.text import graphemes
 from tests.builders import DEFAULTS, post, run_campaign, write_campaign
 from tests.fakes.bluesky_server import FakePDS
+from tests.fakes.links_server import LinkSite
 from tests.integration.daemon_helpers import campaign, now, write
 
 UTM = "utm: {campaign: wtk2027, domains: [example.org]}\n"
@@ -132,3 +136,25 @@ def test_the_report_csv_carries_each_send_s_tagged_url(tmp_path: Path) -> None:
     assert rows and {(row["channel"], row["links"]) for row in rows} == {
         (network, f"https://example.org/tips?{tags(network, 'a')}") for network in ("mastodon", "bluesky")
     }
+
+
+def test_a_dead_tagged_link_is_reported_on_the_line_where_it_is_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with LinkSite() as site:  # reached through itself as the proxy, as in test_links.py
+        for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"):
+            monkeypatch.delenv(name, raising=False)
+        for name in ("HTTP_PROXY", "http_proxy"):
+            monkeypatch.setenv(name, site.address)
+        monkeypatch.setenv("CAMPAIGN_LINKS_ALLOW_HOSTS", site.hosts)
+        domain = urlsplit(site.url).hostname
+        write_campaign(
+            tmp_path,
+            {"a.md": f"---\npublish_at: 2027-11-15 09:00\n---\nEerst dit.\nKapot: {site.url}/gone\n"},
+            defaults=DEFAULTS + f"utm: {{campaign: wtk2027, domains: [{domain}]}}\n",
+        )
+        done = run_campaign(tmp_path, "validate", "--check-links")
+    assert done.returncode == 1
+    assert done.stdout.splitlines() == [
+        f"posts/a.md:5: error: link {site.url}/gone?{tags('mastodon', 'a')} is dead (404 Not Found)"
+    ]
