@@ -203,7 +203,7 @@ def replies_handle(obj: Context, reply_id: int, note: str | None) -> None:
 @pass_context
 def replies_purge(obj: Context, older: str) -> None:
     """Erase every reply written longer ago than DURATION (handled or not) and the alerts about them:
-    replies are personal data (README, "Personal data and retention")."""
+    replies are personal data (docs/results.md, "Personal data and retention")."""
     from scheduler import settings
 
     text = older.strip()

@@ -1,6 +1,6 @@
 """The retrospective (results.report) as JSON, CSV (one row per send and age), Markdown and HTML.
 
-CSV columns, in this order (README, "The retrospective"):
+CSV columns, in this order (docs/results.md, "The retrospective"):
     post, channel, network, series, hashtags (space-separated), title, published_at (ISO 8601 in the
     campaign's zone), url, age (as words), age_seconds, measured_at, likes, reposts, replies, quotes,
     views, engagement (likes + reposts + replies + quotes), note
