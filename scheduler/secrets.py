@@ -81,13 +81,33 @@ def lookup(name: str, env: Mapping[str, str] | None = None) -> str:
 
 
 def resolve(value: Any, env: Mapping[str, str] | None = None) -> Any:
-    """`value` with every ${NAME} replaced by the secret's value (recursively)."""
+    """`value` with every ${NAME} replaced by the secret's value (recursively); SecretMissing
+    naming every secret that is not set, so that one round of fixing is enough."""
+    missing: list[str] = []
+    first: SecretMissing | None = None
+    for name in dict.fromkeys(references(value)):
+        try:
+            lookup(name, env)
+        except SecretMissing as exc:
+            first = first or exc
+            missing.append(name)
+    if first is not None and len(missing) == 1:
+        raise first
+    if missing:
+        raise SecretMissing(
+            f"{len(missing)} secrets are not set: {', '.join(missing)}; export each (export {missing[0]}=...) "
+            f"or write each to a file of its name in {secrets_dir()}"
+        )
+    return _substitute(value, env)
+
+
+def _substitute(value: Any, env: Mapping[str, str] | None) -> Any:
     if isinstance(value, str):
         return REFERENCE.sub(lambda m: lookup(m.group(1), env), value)
     if isinstance(value, Mapping):
-        return {key: resolve(item, env) for key, item in value.items()}
+        return {key: _substitute(item, env) for key, item in value.items()}
     if isinstance(value, list | tuple):
-        return [resolve(item, env) for item in value]
+        return [_substitute(item, env) for item in value]
     return value
 
 

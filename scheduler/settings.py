@@ -1,6 +1,6 @@
 """Settings declared as data: each has a name, a default and help, read from the environment once.
 
-README.md lists them all; tests/unit/test_settings.py checks that it does.
+docs/operations.md lists them all; tests/unit/test_settings.py checks that it does.
 """
 
 from __future__ import annotations

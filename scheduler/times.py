@@ -3,6 +3,7 @@ The one format of every human-facing time: the CLI, the daemon's log lines, the 
 
 from __future__ import annotations
 
+import calendar
 from datetime import datetime, tzinfo
 
 
@@ -11,3 +12,34 @@ def local_time(when: datetime | None, zone: tzinfo, seconds: bool = False) -> st
     if when is None:
         return None
     return when.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S %Z" if seconds else "%Y-%m-%d %H:%M %Z")
+
+
+_MONTH_NAMES = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+]
+
+
+def no_such_day(year: int, month: int, day: int) -> str | None:
+    """Why year-month-day is not on the calendar, in words ('2027 has no 29 February'); None if it is."""
+    if not 1 <= month <= 12:
+        return f"there is no month {month} (months go from 01 to 12)"
+    try:
+        last = calendar.monthrange(year, month)[1]
+    except (ValueError, OverflowError):  # a year before 1 or after 9999
+        return f"the year {year} is out of reach"
+    if day < 1 or day > last:
+        if month == 2 and day == 29:
+            return f"{year} has no 29 February (it is not a leap year; February {year} ends on the 28th)"
+        return f"{_MONTH_NAMES[month - 1]} has {last} days{' in ' + str(year) if month == 2 else ''}, not {day}"
+    return None

@@ -8,10 +8,12 @@ dropped after the request was sent can have.
 from __future__ import annotations
 
 import email.utils
+import socket
 import time
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -155,7 +157,7 @@ def _translate(exc: requests.exceptions.RequestException, may_publish: bool) -> 
     if isinstance(exc, requests.exceptions.ConnectionError):
         if may_publish and _was_sent(exc):
             return InDoubt("the connection dropped after the request was sent")
-        return RetryLater(redact(f"could not connect: {_root_cause(exc)}"))
+        return RetryLater(redact(f"could not connect: {_why_not_connected(exc)}"))
     if isinstance(exc, requests.exceptions.Timeout):
         return (
             InDoubt("no answer in time after the request was sent") if may_publish else RetryLater("no answer in time")
@@ -163,10 +165,24 @@ def _translate(exc: requests.exceptions.RequestException, may_publish: bool) -> 
     return ChannelError(redact(f"request failed: {exc.__class__.__name__}"))
 
 
-def _root_cause(exc: BaseException) -> str:
+def _root_cause(exc: BaseException) -> BaseException:
     while exc.__cause__ is not None or exc.__context__ is not None:
         exc = exc.__cause__ or exc.__context__  # type: ignore[assignment]
-    return exc.__class__.__name__
+    return exc
+
+
+def _why_not_connected(exc: requests.exceptions.ConnectionError) -> str:
+    """In a person's words where the cause is a common one: offline, a misspelt server, a server down."""
+    cause = _root_cause(exc)
+    request = getattr(exc, "request", None)
+    host = urlsplit(request.url).hostname if request is not None and request.url else None
+    server = f"the server name {host}" if host else "the server's name"
+    if isinstance(cause, socket.gaierror) or "NameResolutionError" in repr(exc):
+        return f"{server} could not be looked up; check that this computer is online and that the name is spelt right"
+    if isinstance(cause, ConnectionRefusedError):
+        where = host or "the server"
+        return f"{where} refused the connection; the service may be down, or the address or port is wrong"
+    return cause.__class__.__name__
 
 
 def _was_sent(exc: requests.exceptions.ConnectionError) -> bool:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import getpass
 import os
 import socket
-from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from datetime import UTC, datetime, time, timedelta, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -138,6 +138,17 @@ class _Group(click.Group):
     command_class = _Command
     group_class = type  # subgroups (db, channels) make their commands the same way
 
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """Each command's first sentence whole, wrapped, rather than cut off with '...' at the width."""
+        rows = []
+        for name in self.list_commands(ctx):
+            command = self.get_command(ctx, name)
+            if command is not None and not command.hidden:
+                rows.append((name, command.get_short_help_str(limit=10_000)))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.option("--root", metavar="DIR", help=ROOT_HELP)
@@ -150,31 +161,30 @@ def main(ctx: click.Context, root: str | None) -> None:
 
 WHEN_FORMATS = (
     "a date (2027-11-15) or a date and time as publish_at takes it "
-    "(2027-11-15 09:00, 2027-11-15T09:00:00, 2027-10-31T02:30+01:00)"
+    "(2027-11-15 09:00, 2027-11-15T09:00:00, 2027-10-31T02:30+01:00), "
+    "or as import reads them (15-11-2027, 15 november 2027, 15-11-2027 9:00)"
 )
 
 
 def _bound(value: str | None, zone: Any, end: bool) -> datetime | None:
-    """A --from/--to value → UTC: a local date (a --to date includes that day) or a `publish_at` time."""
+    """A --from/--to value → UTC: a local date (a --to date includes that day) or a local time, read
+    as `import` reads a sheet's date cell, which takes every `publish_at` time too."""
     if value is None:
         return None
-    from scheduler.content.schedule import ScheduleError, parse_local, to_utc
+    from scheduler.content.schedule import ScheduleError, to_utc
+    from scheduler.importers.cells import CellError, Unreadable, read_date
 
-    text, hint = value.strip(), "--to" if end else "--from"
+    hint = "--to" if end else "--from"
     try:
-        day = date.fromisoformat(text) if len(text) <= 10 else None
-    except ValueError:
-        day = None
+        day, moment = read_date(value.strip())
+    except Unreadable:
+        raise click.BadParameter(f"{value!r} is not a date or a time; write {WHEN_FORMATS}", param_hint=hint) from None
+    except CellError as exc:  # a day not on the calendar, a month first: the cell's words say which
+        raise click.BadParameter(str(exc), param_hint=hint) from None
     try:
-        if day is not None:
+        if moment is None:
             return to_utc(datetime.combine(day + (timedelta(days=1) if end else timedelta()), time()), zone)
-        try:
-            local = parse_local(text)  # the parser of publish_at, so both take the same times
-        except ScheduleError:
-            raise click.BadParameter(
-                f"{value!r} is not a date or a time; write {WHEN_FORMATS}", param_hint=hint
-            ) from None
-        return to_utc(local, zone)
+        return to_utc(datetime.combine(day, moment), zone)  # aware when the time has an offset
     except ScheduleError as exc:  # a local time in a DST gap or fold
         raise click.BadParameter(str(exc), param_hint=hint) from None
     except OverflowError:

@@ -457,8 +457,10 @@ def resolve(obj: Context, post: str, channel: str, url: str | None, not_publishe
 
 @main.command()
 @click.argument("post", required=False)
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--limit", type=click.IntRange(min=1), help="Only the last N entries (default: all).")
 @pass_context
-def history(obj: Context, post: str | None) -> None:
+def history(obj: Context, post: str | None, fmt: str, limit: int | None) -> None:
     """Every attempt (time, key, outcome, the network's answer) and what people did by hand.
 
     With POST: its attempts, retries and resolves, and each part of a thread; without: everything,
@@ -466,17 +468,45 @@ def history(obj: Context, post: str | None) -> None:
     """
     zone = campaign_zone(obj)
     ledger = open_ledger(obj.root)
-    lines = [  # a detail is the network's answer, an action's reason may come from the dashboard: shown, not obeyed
-        (a.started_at, f"{a.channel:<12} {a.post}  {a.outcome:<11} key={a.key}  {shown(a.detail or '')}")
+    entries: list[tuple[datetime, str, dict[str, Any]]] = [
+        # a detail is the network's answer, an action's reason may come from the dashboard: shown, not obeyed
+        (
+            a.started_at,
+            f"{a.channel:<12} {a.post}  {a.outcome:<11} key={a.key}  {shown(a.detail or '')}",
+            {"kind": "attempt", "channel": a.channel, "post": a.post, "outcome": a.outcome.value, "key": a.key}
+            | {"detail": a.detail},
+        )
         for a in ledger.history(post)
     ]
-    lines += [(a.at, f"{'by hand':<12} {shown(a.summary())}") for a in ledger.actions(post)]
+    entries += [
+        (
+            a.at,
+            f"{'by hand':<12} {shown(a.summary())}",
+            {"kind": a.action, "channel": a.channel, "post": a.post, "by": f"{a.who}@{a.host}", "reason": a.reason}
+            | {"summary": a.summary()},
+        )
+        for a in ledger.actions(post)
+    ]
     for row in ledger.rows(post=post) if post is not None else []:
         parts = ledger.thread_parts(row.id)
         for part in parts:  # a thread: each part, where it is (a refused or interrupted one says so)
             where = shown(part.url) if part.url else ("out" if part.published_at else "not settled")
-            lines.append((part.started_at, f"{row.channel:<12} {row.post}  part {part.part}  key={part.key}  {where}"))
-    for at, line in sorted(lines, key=lambda item: item[0]):
+            entries.append(
+                (
+                    part.started_at,
+                    f"{row.channel:<12} {row.post}  part {part.part}  key={part.key}  {where}",
+                    {"kind": "part", "channel": row.channel, "post": row.post, "part": part.part, "key": part.key}
+                    | {"url": part.url, "published": part.published_at is not None},
+                )
+            )
+    entries.sort(key=lambda entry: entry[0])
+    if limit is not None:
+        entries = entries[-limit:]
+    if fmt == "json":
+        records = [{"at": at.astimezone(zone).isoformat(), **record} for at, _, record in entries]
+        click.echo(in_json(json.dumps(records, ensure_ascii=False, indent=2)))
+        return
+    for at, line, _ in entries:
         click.echo(f"{local_time(at, zone, seconds=True)}  {line}".rstrip())
 
 

@@ -81,19 +81,27 @@ def _say_watch_list(root: Path) -> None:
             click.echo(str(problem), err=True)
 
 
+_SUFFIXES = {".html": "html", ".md": "markdown", ".csv": "csv", ".json": "json"}
+
+
 @main.command()
 @click.option("--from", "start", metavar="WHEN", help=f"Sends published from: {WHEN_FORMATS}.")
 @click.option("--to", "end", metavar="WHEN", help=f"Sends published until (a date includes its day): {WHEN_FORMATS}.")
 @click.option(
-    "--format", "fmt", type=click.Choice(["html", "markdown", "csv", "json"]), default="markdown", show_default=True
+    "--format",
+    "fmt",
+    type=click.Choice(list(_SUFFIXES.values())),
+    help="Default: from -o FILE's ending (.html, .md, .csv, .json), else markdown.",
 )
 @click.option(
     "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write to FILE (default: stdout)."
 )
 @pass_context
-def report(obj: Context, start: str | None, end: str | None, fmt: str, output: Path | None) -> None:
+def report(obj: Context, start: str | None, end: str | None, fmt: str | None, output: Path | None) -> None:
     """The retrospective: per day, channel, series and hashtag, the top posts, every send's counts
     with the age after publishing they were measured at."""
+    if fmt is None:
+        fmt = _SUFFIXES.get(output.suffix.casefold() if output else "", "markdown")
     from scheduler.content import campaign as campaign_file
     from scheduler.errors import ConfigError
     from scheduler.results import formats
@@ -195,7 +203,7 @@ def replies_handle(obj: Context, reply_id: int, note: str | None) -> None:
 @pass_context
 def replies_purge(obj: Context, older: str) -> None:
     """Erase every reply written longer ago than DURATION (handled or not) and the alerts about them:
-    replies are personal data (README, "Personal data and retention")."""
+    replies are personal data (docs/results.md, "Personal data and retention")."""
     from scheduler import settings
 
     text = older.strip()

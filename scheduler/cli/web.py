@@ -121,7 +121,11 @@ def _read_password(from_stdin: bool) -> str:
 @click.option("--role", type=click.Choice(["operator", "viewer"]), required=True, help="operator: may also act.")
 @click.option("--password-stdin", is_flag=True, help="Read the password from the first line of standard input.")
 def users_add(name: str, role: str, password_stdin: bool) -> None:
-    """Add an account, or give an existing one a new password and role (it is logged out)."""
+    """Add an account, or give an existing one a new password and role (it is logged out).
+
+    The password: at least 12 characters (a few words in a row are easier to remember than
+    symbols); asked twice, or read with --password-stdin. Only its argon2id hash is kept.
+    """
     from scheduler import settings
     from scheduler.errors import ConfigError
     from scheduler.web.users import Role, User, Users, check_name, check_password, hash_password

@@ -19,8 +19,10 @@ from babel import Locale, UnknownLocaleError
 
 from scheduler.content import hashtags as hashtags_file
 from scheduler.content import networks, watchlist, yamlfile
+from scheduler.content import utm as utm_setting
 from scheduler.content.files import read_yaml_mapping
 from scheduler.content.problems import Problem, did_you_mean, error
+from scheduler.content.utm import Utm
 from scheduler.errors import ConfigError
 from scheduler.posts import Limits
 from scheduler.secrets import looks_like_literal_secret
@@ -73,6 +75,7 @@ class Campaign:
     # channels.yml as a whole could not be read (or names no channels): posts are not checked against it,
     # and every send is held by this one problem.
     channels_unread: Problem | None = None
+    utm: Utm | None = None  # `utm:` in posts/_defaults.yml: the campaign's links tagged per network
 
 
 def find_root(given: str | Path | None) -> Path:
@@ -122,6 +125,7 @@ def load(root: Path) -> tuple[Campaign, list[Problem]]:
         unpublishable=unpublishable,
         root_defaults_broken=root_broken,
         channels_unread=unread,
+        utm=utm_setting.read(defaults.get("utm"), defaults_path, defaults.line_of("utm"), problems),
     )
     return campaign, problems
 

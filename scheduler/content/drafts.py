@@ -50,7 +50,7 @@ POST_KEYS = frozenset(
     }
 )
 DEFAULTS_KEYS = (POST_KEYS - {"id", "publish_at"}) | {"schedule"}
-ROOT_DEFAULTS_KEYS = DEFAULTS_KEYS | {"timezone", "campaign"}
+ROOT_DEFAULTS_KEYS = DEFAULTS_KEYS | {"timezone", "campaign", "utm"}  # utm: see content/utm.py
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9/_.-]*$")
 _HANDLER = YAMLHandler()
 _BROKEN = " broken"  # in a folder's defaults: the _defaults.yml above that could not be read (never a key)

@@ -51,10 +51,11 @@ from jinja2.sandbox import SandboxedEnvironment
 from jinja2.utils import missing
 from jinja2.visitor import NodeTransformer
 
-from scheduler.content import thread
+from scheduler.content import thread, utm
 from scheduler.content.campaign import Campaign, ChannelConfig
 from scheduler.content.drafts import Draft, MediaRef
 from scheduler.content.hashtags import case_hint, tags_in
+from scheduler.content.placeholders import placeholder_warnings
 from scheduler.content.problems import Problem, did_you_mean, error, warning
 from scheduler.posts import MediaItem, RenderedPost
 
@@ -464,6 +465,9 @@ class Renderer:
         if not text.isascii() and _SURROGATE.search(text):  # e.g. '\ud800' in a template: not encodable
             problems.append(error(path, line_of(1), "the text contains a lone surrogate (\\ud800-\\udfff)"))
             return Rendered(None, None, None, tuple(problems))
+        problems.extend(placeholder_warnings(draft, source, (path, line_of(1)), text))
+        # Tagged here, before the length is measured and a thread split: every count sees what goes out.
+        text = utm.tag(text, self.campaign.utm, channel.limits.network or channel.type, draft.id)
         body, tag_line = text, ""
         if not compiled.places_hashtags and tags:
             present = _casefolded_tags(text)

@@ -27,6 +27,7 @@ from dateutil.rrule import rrule, rrulestr
 
 from scheduler.content.problems import plural
 from scheduler.settings import parse_duration
+from scheduler.times import no_such_day
 
 _SERIES_KEYS = {"start", "every", "until", "count", "rrule", "spread"}
 
@@ -54,6 +55,10 @@ def parse_local(text: str) -> datetime:
     try:
         value = datetime.fromisoformat(text.strip())
     except ValueError:
+        written = re.match(r"\s*(\d{4})-(\d{2})-(\d{2})(?:[ T]|$)", text)
+        reason = written and no_such_day(*(int(part) for part in written.groups()))
+        if reason:
+            raise ScheduleError(f"{text!r} is not on the calendar: {reason}") from None
         raise ScheduleError(
             f"{text!r} is not a date and time; write 2027-11-15 09:00 or 2027-10-31T02:30+01:00"
         ) from None
@@ -86,7 +91,14 @@ def _to_utc(local: datetime, zone: tzinfo) -> datetime:
                 f"{earlier.astimezone(zone).isoformat(timespec='minutes')} or "
                 f"{later.astimezone(zone).isoformat(timespec='minutes')}"
             )
-        raise ScheduleError(f"{local:%Y-%m-%d %H:%M} does not exist in {zone} (clocks go forward)")
+        # fold=0 reads the time with the offset from before the change: the moment the writer
+        # most likely meant, shown as the wall-clock time that exists then (02:30 → 03:30).
+        meant = first.astimezone(UTC).astimezone(zone)
+        raise ScheduleError(
+            f"{local:%Y-%m-%d %H:%M} does not exist in {zone} (clocks go forward); write "
+            f"{meant:%Y-%m-%d %H:%M}, or give the offset of the time before the change: "
+            f"{first.isoformat(timespec='minutes')}"
+        )
     return first.astimezone(UTC)
 
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from datetime import UTC, date, datetime, time, timedelta, timezone
 
+from scheduler.times import no_such_day
+
 _MONTHS = {
     name: number
     for number, names in enumerate(
@@ -47,6 +49,10 @@ _WRITE_TIME = "write it as 09:00 or 21:30"
 
 class CellError(ValueError):
     """A cell that cannot be read; the message says what to write instead."""
+
+
+class Unreadable(CellError):
+    """Text that is no date or time at all (as opposed to a day that does not exist, say)."""
 
 
 def read_date(value: object) -> tuple[date, time | None]:
@@ -90,11 +96,12 @@ def _day(text: str, written: str) -> date:
         if not month:
             raise CellError(f"{written!r}: {found.group(2)!r} is not a month; {_WRITE_DATE}")
     else:
-        raise CellError(f"{written!r} is not a date; {_WRITE_DATE}")
+        raise Unreadable(f"{written!r} is not a date; {_WRITE_DATE}")
     try:
         return date(year, month, day)
     except ValueError:
-        raise CellError(f"{written!r} is not a day of the calendar; {_WRITE_DATE}") from None
+        reason = no_such_day(year, month, day) or "it is not a day of the calendar"
+        raise CellError(f"{written!r} is not on the calendar: {reason}") from None
 
 
 def read_time(value: object) -> time:
@@ -111,7 +118,7 @@ def read_time(value: object) -> time:
     text = str(value).strip()
     found = _TIME.match(text)
     if not found:
-        raise CellError(f"{text!r} is not a time; {_WRITE_TIME}")
+        raise Unreadable(f"{text!r} is not a time; {_WRITE_TIME}")
     hour, minute, second = (int(g) if g else 0 for g in found.groups()[:3])
     suffix = (found.group(4) or "").casefold().replace(".", "")
     if suffix in ("am", "pm"):

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from scheduler.content.drafts import Draft
 from scheduler.content.text import urls
+from scheduler.content.utm import untagged
 from scheduler.posts import RenderedPost
 
 
@@ -34,8 +35,9 @@ class Places:
     def of(self, draft: Draft, url: str) -> tuple[str, int]:
         """(file, line) where `url` of `draft` is written, as near as can be told."""
         files = [draft.path, *sorted({o.path for o in draft.origins.values()} - {draft.path})]
-        bare = url.split("://", 1)[-1]
-        for needle in (url, bare):
+        written = untagged(url)  # as the writer wrote it, before the campaign's UTM parameters
+        bare = written.split("://", 1)[-1]
+        for needle in dict.fromkeys((url, written, bare)):
             for path in files:
                 for number, line in enumerate(self._read(path), start=1):
                     if needle in line:

@@ -1,6 +1,6 @@
 """The retrospective (results.report) as JSON, CSV (one row per send and age), Markdown and HTML.
 
-CSV columns, in this order (README, "The retrospective"):
+CSV columns, in this order (docs/results.md, "The retrospective"):
     post, channel, network, series, hashtags (space-separated), title, published_at (ISO 8601 in the
     campaign's zone), url, age (as words), age_seconds, measured_at, likes, reposts, replies, quotes,
     views, engagement (likes + reposts + replies + quotes), note
@@ -37,6 +37,7 @@ COLUMNS = (
     "title",
     "published_at",
     "url",
+    "links",
     "age",
     "age_seconds",
     "measured_at",
@@ -104,6 +105,7 @@ def _send(send: Send, report: Report) -> dict[str, Any]:
         "title": send.title,
         "published_at": _iso(send.published_at, report),
         "url": send.url,
+        "links": list(send.links),
         "has_counts": send.has_counts,
         "measures": [
             {
@@ -153,6 +155,7 @@ def to_csv(report: Report) -> str:
             send.title or "",
             _iso(send.published_at, report),
             shown(send.url or ""),  # the network's: printed to a terminal as often as opened in a sheet
+            " ".join(shown(link) for link in send.links),  # as they went out, UTM parameters and all
         ]
         if not send.has_counts:
             writer.writerow([*first, "", "", "", "", "", "", "", "", "", "no counts on this network"])

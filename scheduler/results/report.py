@@ -19,6 +19,7 @@ from datetime import date, datetime, timedelta, tzinfo
 from scheduler.channels.base import Counts
 from scheduler.channels.registry import adapter_class
 from scheduler.content.campaign import Campaign
+from scheduler.content.text import urls
 from scheduler.publish import payload
 from scheduler.publish.ledger import Delivery, Ledger, Snapshot
 from scheduler.publish.states import State
@@ -56,6 +57,7 @@ class Send:
     has_counts: bool
     measures: tuple[Measure, ...]
     looks_like: str = ""  # the network whose words its counts take: a dry run `like: facebook` has shares
+    links: tuple[str, ...] = ()  # the links in the text that went out, each once (tagged as sent)
 
     @property
     def latest(self) -> Measure | None:
@@ -209,6 +211,7 @@ def _send(row: Delivery, campaign: Campaign, snaps: list[Snapshot], measured: se
         has_counts=has_counts or row.channel in measured,
         measures=tuple(Measure(s.age, s.taken_at, s.counts, s.note) for s in sorted(snaps, key=lambda s: s.age)),
         looks_like=(config.limits.network or network) if config is not None else network,
+        links=tuple(dict.fromkeys(url for _, _, url in urls(text))),
     )
 
 

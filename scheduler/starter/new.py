@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 from babel import Locale, UnknownLocaleError
 
 from scheduler.content import yamlfile
+from scheduler.content.placeholders import STARTER_HELPLINE
 from scheduler.content.problems import did_you_mean
 
 TEMPLATE = files(__package__) / "template"
@@ -28,13 +29,13 @@ TEXT_SUFFIXES = (".md", ".yml", ".yaml", ".txt")
 _PLACEHOLDER = re.compile(r"<<([a-z_]+)(\|text)?>>")
 _WORDS: Mapping[str, Mapping[str, str]] = {
     "nl": {
-        "helpline": "Hulplijn: 0800-0000 (gratis en anoniem)",
+        "helpline": f"Hulplijn: {STARTER_HELPLINE} (gratis en anoniem)",
         "week_tag": "#DezeWeek",
         "stories_dir": "verhalen",
         "hashtag_file": "hashtagdag.md",
     },
     "en": {
-        "helpline": "Helpline: 0800-0000 (free and anonymous)",
+        "helpline": f"Helpline: {STARTER_HELPLINE} (free and anonymous)",
         "week_tag": "#ThisWeek",
         "stories_dir": "stories",
         "hashtag_file": "hashtag-day.md",

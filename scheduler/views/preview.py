@@ -23,7 +23,7 @@ UNPLACED = "cannot be placed on the calendar"
 
 
 def entry_record(entry: Entry, zone: tzinfo) -> dict[str, Any]:
-    """The JSON shape of one planned post (documented in README.md)."""
+    """The JSON shape of one planned post (documented in docs/review.md)."""
     return {
         "due": entry.due.astimezone(zone).isoformat(),
         "channel": entry.channel.name,
@@ -47,7 +47,7 @@ def problem_record(problem: Problem) -> dict[str, Any]:
 
 
 def unplaced_record(post: Unplaced) -> dict[str, Any]:
-    """The JSON shape of a post that is not on the calendar (documented in README.md)."""
+    """The JSON shape of a post that is not on the calendar (documented in docs/review.md)."""
     return {
         "post": post.post,
         "path": post.path,

@@ -76,7 +76,8 @@ def test_validate_reports_every_problem_sorted_and_exits_1(tmp_path: Path) -> No
     assert result.returncode == 1
     assert result.stdout.splitlines() == [
         "posts/a.md:2: error: unknown key 'titel'; did you mean 'title'?",
-        "posts/b.md:2: error: publish_at: 2027-03-28 02:30 does not exist in Europe/Amsterdam (clocks go forward)",
+        "posts/b.md:2: error: publish_at: 2027-03-28 02:30 does not exist in Europe/Amsterdam (clocks go forward); "
+        "write 2027-03-28 03:30, or give the offset of the time before the change: 2027-03-28T02:30+01:00",
     ]
     github = campaign("validate", "--format", "github", root=tmp_path).stdout.splitlines()
     assert (
@@ -88,7 +89,8 @@ def test_validate_reports_every_problem_sorted_and_exits_1(tmp_path: Path) -> No
         "path": "posts/b.md",
         "line": 2,
         "severity": "error",
-        "message": "publish_at: 2027-03-28 02:30 does not exist in Europe/Amsterdam (clocks go forward)",
+        "message": "publish_at: 2027-03-28 02:30 does not exist in Europe/Amsterdam (clocks go forward); "
+        "write 2027-03-28 03:30, or give the offset of the time before the change: 2027-03-28T02:30+01:00",
     }
 
 

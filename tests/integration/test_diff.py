@@ -171,7 +171,10 @@ def test_errors_in_either_revision_are_shown_and_the_exit_status_is_zero(repo: P
 
     assert result.returncode == 0, result.stderr
     assert "  new: posts/ook-kapot.md:3: error: unknown channel 'nergens'" in result.stdout
-    assert "  fixed: posts/kapot.md:2: error: publish_at: '2027-13-01 09:00' is not a date and time" in result.stdout
+    assert (
+        "  fixed: posts/kapot.md:2: error: publish_at: '2027-13-01 09:00' is not on the calendar: there is no month 13"
+        in result.stdout
+    )
     data = json.loads(campaign(repo, "diff", "HEAD", "--format", "json").stdout)
     assert (data["base"]["errors"], data["head"]["errors"]) == (1, 1)
     markdown = campaign(repo, "diff", "HEAD", "--format", "markdown").stdout

@@ -33,9 +33,19 @@ def campaign(tmp_path: Path) -> Path:
     return root
 
 
-def test_new_then_validate_gives_no_problem_and_rehearse_publishes_everything(campaign: Path) -> None:
+def test_new_then_validate_warns_only_of_the_placeholder_helpline_and_rehearse_publishes_everything(
+    campaign: Path,
+) -> None:
     result = run_campaign(campaign, "validate", **NOW)
     assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.splitlines() == [  # once, where it is written, however many posts use it
+        "posts/_defaults.yml:11: warning: the helpline 0800-0000 is the starter's placeholder, not a real number; "
+        "write your own in vars: helpline in posts/_defaults.yml before this post goes out"
+    ]
+    assert "12 posts, 20 planned sends: 0 errors, 1 warning" in result.stderr
+    defaults = campaign / "posts" / "_defaults.yml"
+    defaults.write_text(defaults.read_text(encoding="utf-8").replace("0800-0000", "0800-2000"), encoding="utf-8")
+    result = run_campaign(campaign, "validate", **NOW)
     assert result.stdout == "" and "12 posts, 20 planned sends: 0 errors, 0 warnings" in result.stderr
     rehearsal = run_campaign(campaign, "rehearse", **NOW)
     assert rehearsal.returncode == 0, rehearsal.stderr
@@ -70,7 +80,9 @@ def check_import(campaign: Path, sheet: Path) -> None:
     result = run_campaign(campaign, "import", str(sheet), **NOW)
     assert result.returncode == 1
     lines = result.stderr.splitlines()
-    assert any(line.startswith(f"{sheet.name}: row 3, column Datum (A): '31-11-2027' is not a day") for line in lines)
+    assert any(
+        line.startswith(f"{sheet.name}: row 3, column Datum (A): '31-11-2027' is not on the calendar") for line in lines
+    )
     assert any(
         line.startswith(
             f"{sheet.name}: row 4, column Kanalen (C): unknown channel 'mastodonn'; did you mean 'mastodon'?"
@@ -130,7 +142,8 @@ def test_export_then_import_keeps_every_post(campaign: Path, tmp_path: Path) -> 
     assert again.read_bytes() == exported.read_bytes()
     assert exported.read_bytes().startswith(b"\xef\xbb\xbfdatum,tijd,kanalen,tekst")  # Excel reads the accents
     validated = run_campaign(other, "validate", **NOW)
-    assert validated.returncode == 0 and "12 posts, 20 planned sends: 0 errors, 0 warnings" in validated.stderr
+    assert validated.returncode == 0 and "12 posts, 20 planned sends: 0 errors, 1 warning" in validated.stderr
+    assert "the helpline 0800-0000 is the starter's placeholder" in validated.stdout  # still in its _defaults.yml
     # The same sheet again: every post is there already, by its id; nothing is doubled.
     twice = run_campaign(other, "import", str(exported), **NOW)
     assert twice.returncode == 0 and "0 posts written, 12 posts already there" in twice.stderr

@@ -34,6 +34,8 @@ def new(folder: Path, language: str) -> None:
     )
     assert made.returncode == 0, made.stderr
     assert "wrote watchlist.yml" in made.stdout
+    defaults = folder / "posts" / "_defaults.yml"  # the team's own helpline instead of the starter's placeholder
+    defaults.write_text(defaults.read_text(encoding="utf-8").replace("0800-0000", "0800-2000"), encoding="utf-8")
 
 
 def on_a_real_network(root: Path) -> None:

@@ -698,7 +698,10 @@ def test_a_hostile_series_schedule_is_an_error_on_its_line(schedule: str, messag
         ("2027-10-31 02:30", "publish_at: 2027-10-31 02:30 happens twice in Europe/Amsterdam (clocks go back)"),
         ("'9999-12-31T23:59+00:00'", "publish_at: 9999-12-31 23:59+00:00 is too close to the year 1 or 9999"),
         ("'0001-01-01 00:00'", "publish_at: 0001-01-01 00:00 is too close to the year 1 or 9999"),
-        ("2027-02-30 10:00", "publish_at: '2027-02-30 10:00' is not a date and time"),
+        (
+            "2027-02-30 10:00",
+            "publish_at: '2027-02-30 10:00' is not on the calendar: February has 28 days in 2027, not 30",
+        ),
     ],
 )
 def test_nonexistent_ambiguous_and_out_of_range_local_times_are_errors(when: str, message: str) -> None:

@@ -49,7 +49,7 @@ def test_excel_date_cells_and_serial_numbers_are_days() -> None:
     ("written", "says"),
     [
         ("11/15/2027", "day first"),  # month first is never guessed
-        ("31-02-2027", "not a day of the calendar"),
+        ("31-02-2027", "February has 28 days in 2027, not 31"),
         ("15-11-27", "year in full"),
         ("morgen", "not a date"),
         ("15 brumaire 2027", "not a month"),

@@ -130,3 +130,38 @@ def test_a_misspelt_time_zone_is_an_error_with_the_zone_it_probably_means(tmp_pa
         "posts/_defaults.yml:2: error: unknown time zone 'Europe/Amsterdm'; did you mean 'Europe/Amsterdam'?"
         " (an IANA name such as Europe/Amsterdam)"
     ) in lines(tmp_path)
+
+
+def test_a_day_not_on_the_calendar_says_which_day_the_year_lacks(tmp_path: Path) -> None:
+    write_campaign(tmp_path, {"a.md": post("Schrikkeldag.", publish_at="2027-02-29 09:00")})
+    assert lines(tmp_path) == [
+        "posts/a.md:2: error: publish_at: '2027-02-29 09:00' is not on the calendar: 2027 has no 29 February "
+        "(it is not a leap year; February 2027 ends on the 28th)"
+    ]
+
+
+def test_a_time_in_the_spring_gap_offers_the_time_that_exists_and_the_offset(tmp_path: Path) -> None:
+    write_campaign(tmp_path, {"a.md": post("Zomertijd.", publish_at="2027-03-28 02:30")})
+    assert lines(tmp_path) == [
+        "posts/a.md:2: error: publish_at: 2027-03-28 02:30 does not exist in Europe/Amsterdam (clocks go forward); "
+        "write 2027-03-28 03:30, or give the offset of the time before the change: 2027-03-28T02:30+01:00"
+    ]
+    for fixed in ("2027-03-28 03:30", "'2027-03-28T02:30+01:00'"):  # both offered fixes are accepted
+        write_campaign(tmp_path, {"a.md": post("Zomertijd.", publish_at=fixed)})
+        assert validate(tmp_path).exit_code == 0, fixed
+
+
+def test_the_starter_s_placeholder_helpline_in_a_post_about_to_be_planned_is_a_warning(tmp_path: Path) -> None:
+    write_campaign(
+        tmp_path,
+        {
+            "a.md": post("Bel 0800-0000.", publish_at="2027-11-15 09:00"),
+            "b.md": post("Bel 0800-0000.", publish_at="2027-11-15 10:00", draft="true"),  # not planned: no warning
+        },
+    )
+    result = validate(tmp_path)
+    assert result.exit_code == 0  # a warning: the team may be testing, but is told before it goes out
+    assert result.stdout.splitlines() == [
+        "posts/a.md:4: warning: the helpline 0800-0000 is the starter's placeholder, not a real number; "
+        "write your own in vars: helpline in posts/_defaults.yml before this post goes out"
+    ]
