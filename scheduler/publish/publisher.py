@@ -358,9 +358,9 @@ class Publisher:
         busy: set[tuple[str, str]] = set()
         try:
             if changes is None:
-                counts = self.ledger.sync(wanted, absent, now, busy=busy)
+                counts = self.ledger.wanted.sync(wanted, absent, now, busy=busy)
             else:
-                counts = self.ledger.sync(
+                counts = self.ledger.wanted.sync(
                     changes.wanted, absent, now, gone=changes.gone, paths=changes.paths, busy=busy
                 )
         except BaseException:
@@ -382,7 +382,7 @@ class Publisher:
         current = {path: "; ".join(lines) for path, lines in by_file.items()}
         posts = {u.path: _unplanned_message(u, zone) for u in unplaced}
         current |= posts
-        new, fixed = self.ledger.broken_files(current, now)
+        new, fixed = self.ledger.alerts.broken_files(current, now)
         for path, message in new:
             if path in posts:
                 self.alerter.alert("unplanned", None, None, message, now)
@@ -398,7 +398,7 @@ class Publisher:
         alert per post, naming its channels, since an error of one send holds the whole post."""
         outcomes = []
         by_post: dict[str, list[Delivery]] = {}
-        for row in self.ledger.held_now_due(now):
+        for row in self.ledger.sends.held_now_due(now):
             message = f"its time has come but it is not sent: {row.reason or 'held'}"
             by_post.setdefault(row.post, []).append(row)
             outcomes.append(Outcome(row.post, row.channel, State.HELD, message, now, row.due))
@@ -485,7 +485,7 @@ class Publisher:
         """Claim and send, by the publisher's clock, until nothing is due or `stop` is set."""
         outcomes = []
         while stop is None or not stop.is_set():
-            claim = self.ledger.claim(self.worker, self.clock.now())
+            claim = self.ledger.sends.claim(self.worker, self.clock.now())
             if claim is None:
                 break
             outcomes.append(self.deliver(claim))
@@ -500,8 +500,8 @@ class Publisher:
             # Settling a send that may be out is not a new send: max_late never applies to it.
             if (
                 now - claim.due > claim.max_late
-                and not self.ledger.may_be_out(claim)
-                and not self.ledger.thread_parts(claim.id)  # a thread begun is finished, however late
+                and not self.ledger.sends.may_be_out(claim)
+                and not self.ledger.threads.thread_parts(claim.id)  # a thread begun is finished, however late
             ):
                 late = now - claim.due
                 message = f"{human(late)} late, more than its max_late of {human(claim.max_late)}; not sent"
@@ -514,7 +514,7 @@ class Publisher:
             try:
                 if held := self._dead_links(claim, now):
                     return held
-                reason = self.ledger.about_to_send(claim)
+                reason = self.ledger.sends.about_to_send(claim)
             except LedgerUnavailable:
                 return self._release(claim, now)
             if reason == TAKEN_OVER:
@@ -562,7 +562,8 @@ class Publisher:
         if self.links is None or claim.reason == holds.RETRY_REQUESTED:
             return None
         post = payload.decode(claim.payload, claim.post, claim.channel)
-        if post.link_check == "off" or self.ledger.may_be_out(claim) or self.ledger.thread_parts(claim.id):
+        ledger = self.ledger
+        if post.link_check == "off" or ledger.sends.may_be_out(claim) or ledger.threads.thread_parts(claim.id):
             return None
         try:
             verdict = self.links.before_send(post)
@@ -584,14 +585,14 @@ class Publisher:
         """Send a thread's parts not yet out, each a reply to the one before, recording each before
         the next leaves: a crash resumes with the next part and never sends one twice."""
         total = len(post.parts)
-        parts = self.ledger.thread_parts(claim.id)
+        parts = self.ledger.threads.thread_parts(claim.id)
         if changed := self._changed_mid_thread(claim, parts):
             return changed
         done = [p for p in parts if p.published_at is not None]
         for number in range(len(done) + 1, total + 1):
             key = part_key(claim.key, number)
             try:
-                if not self.ledger.part_sending(claim, number, key, self.stamp()):
+                if not self.ledger.threads.part_sending(claim, number, key, self.stamp()):
                     return self._lost(claim, f"part {number}/{total} never left{parts_out(done)}")
             except LedgerUnavailable:
                 return self._release(claim, self.stamp())  # this part did not leave; those before are recorded
@@ -603,11 +604,11 @@ class Publisher:
                     else channel.publish(part_post(post, number), key)
                 )
             except RetryLater as exc:
-                self.ledger.part_not_sent(claim, number)
+                self.ledger.threads.part_not_sent(claim, number)
                 now = self.stamp()
                 return self._retry(claim, now, f"part {number}/{total}: {exc.reason}{parts_out(done)}", exc.after)
             except Rejected as exc:
-                self.ledger.part_not_sent(claim, number)
+                self.ledger.threads.part_not_sent(claim, number)
                 message = f"part {number}/{total} was refused, so the thread stops: {exc.reason}{parts_out(done)}"
                 return self._settle(claim, State.FAILED, self.stamp(), message, alert=("failed", message))
             except InDoubt as exc:
@@ -641,7 +642,7 @@ class Publisher:
     def _partparts_out(self, claim: Claim, number: int, key: str, receipt: Receipt) -> tuple[Part, bool]:
         """Record a part out; it, and whether this worker still holds the delivery."""
         now = self.stamp()
-        held = self.ledger.part_published(
+        held = self.ledger.threads.part_published(
             claim, number, now, remote_id=receipt.remote_id, cid=receipt.cid, url=receipt.url
         )
         return Part(number, key, now, receipt.remote_id, receipt.cid, receipt.url, now), held
@@ -650,7 +651,7 @@ class Publisher:
         """A part went out after another worker took the thread over (this one was stopped): it is out,
         so a doubt the other recorded about it is over. Told by the parts as recorded, with their URLs."""
         now = self.stamp()
-        done = [p for p in self.ledger.thread_parts(claim.id) if p.published_at is not None]
+        done = [p for p in self.ledger.threads.thread_parts(claim.id) if p.published_at is not None]
         if len(done) == total:
             return self._thread_published(claim, done, now, f"all {total} parts out", None)
         detail = f"part {done[-1].part}/{total} is out; resumes with part {len(done) + 1}/{total}{parts_out(done)}"
@@ -675,7 +676,7 @@ class Publisher:
         """A thread interrupted mid-send: settle the one part that may be out as a single send is
         settled (lookup, idempotency window, or a person), then let it resume with the next."""
         total = len(post.parts)
-        parts = self.ledger.thread_parts(claim.id)
+        parts = self.ledger.threads.thread_parts(claim.id)
         if changed := self._changed_mid_thread(claim, parts):
             return changed
         done = [p for p in parts if p.published_at is not None]
@@ -704,7 +705,7 @@ class Publisher:
                     return self._thread_published(claim, done, now, f"{what}; found on the network")
                 detail = f"{what}; found on the network, resumes with part {part.part + 1}/{total}"
                 return self._settle(claim, State.RETRY, now, detail, next_at=now, outcome=Attempted.SETTLED)
-            self.ledger.part_not_sent(claim, part.part)
+            self.ledger.threads.part_not_sent(claim, part.part)
             detail = f"{what}; not on the network, so sent again"
             return self._settle(claim, State.RETRY, now, detail, next_at=now, outcome=Attempted.RETRY)
         if (now - part.started_at).total_seconds() < channel.idempotent_for:
@@ -721,11 +722,11 @@ class Publisher:
         Only those this worker took over: another daemon may be settling the same ones."""
         outcomes = []
         self.alerter.send_unsent(now)
-        for stale in self.ledger.stale_claims(now, self.worker, self.policy.stale_after):
-            claim = self.ledger.take_over(stale, self.worker, now)
+        for stale in self.ledger.sends.stale_claims(now, self.worker, self.policy.stale_after):
+            claim = self.ledger.sends.take_over(stale, self.worker, now)
             if claim is None:
                 continue
-            if self.ledger.attempt_outcome(claim.attempt_id) == Attempted.CLAIMED:
+            if self.ledger.sends.attempt_outcome(claim.attempt_id) == Attempted.CLAIMED:
                 # The crash came before the request was about to leave: nothing went out.
                 outcomes.append(
                     self._settle(
@@ -750,7 +751,7 @@ class Publisher:
         post = payload.decode(claim.payload, claim.post, claim.channel)
         if post.parts:
             return self.settle_thread(claim, channel, post, now, reason)
-        first = self.ledger.first_attempt(claim.key) or claim.claimed_at
+        first = self.ledger.sends.first_attempt(claim.key) or claim.claimed_at
         if channel.can_lookup:
             try:
                 receipt = channel.lookup(claim.key, payload.decode(claim.payload, claim.post, claim.channel), first)
@@ -869,7 +870,7 @@ class Publisher:
 
     def _second_copy(self, claim: Claim, url: str | None, remote_id: str | None, now: datetime) -> None:
         """Out once more after another worker took the send over, and not as the post recorded: alerted."""
-        rows = self.ledger.rows(post=claim.post, channel=claim.channel)
+        rows = self.ledger.views.rows(post=claim.post, channel=claim.channel)
         if not rows or remote_id is None or rows[0].remote_id in (None, remote_id):
             return
         row = rows[0]
@@ -932,7 +933,8 @@ class Publisher:
                 "stopping during the send of %s on %s; it will be settled at the next start", claim.post, claim.channel
             )
             with contextlib.suppress(LedgerUnavailable):
-                self.ledger.record_alert("interrupted", claim.post, claim.channel, "stopped during the send", now)
+                stopped = "stopped during the send"
+                self.ledger.alerts.record_alert("interrupted", claim.post, claim.channel, stopped, now)
         with self._lock:
             unrecorded = list(self._unrecorded)
         for claim, state, _ in unrecorded:
@@ -969,7 +971,7 @@ def rehearse(publisher: Publisher, clock: SimulatedClock, until: datetime | None
     """Passes at each moment the ledger next wakes, with `clock` (the publisher's) moved there, until
     nothing is due before `until`: a campaign's run in simulated time."""
     while True:
-        wake = publisher.ledger.next_wake()
+        wake = publisher.ledger.sends.next_wake()
         if wake is None or (until is not None and wake >= until):
             return
         clock.set(max(clock.now(), wake))
