@@ -98,7 +98,7 @@ def test_an_in_doubt_outcome_and_its_alert_are_recorded_together(book: Ledger, t
         sender = publisher(book, tmp_path, "d:4:w", hook.url)
         claim = book.sends.claim(sender.worker, NOW)
         assert claim is not None
-        sender._doubt(claim, NOW, "the answer was lost")
+        sender.settler.doubt(claim, NOW, "the answer was lost")
         assert [(a.kind, a.unsent) for a in book.alerts.latest()] == [("in_doubt", False)]
         assert len(hook.posted) == 1
     assert book.views.rows()[0].state == "in_doubt"

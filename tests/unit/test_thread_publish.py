@@ -139,7 +139,7 @@ def test_a_crash_after_part_two_resumes_with_part_three(ledger: Ledger, root: Pa
 
 
 def dead_part(post: RenderedPost, number: int) -> RenderedPost:
-    from scheduler.publish.publisher import part_post
+    from scheduler.publish.threads import part_post
 
     return part_post(post, number)
 
