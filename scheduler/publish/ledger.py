@@ -24,9 +24,6 @@ spans three nouns (the send, its thread parts, its alert), so it belongs to none
 
 from __future__ import annotations
 
-from datetime import datetime
-
-from scheduler.publish.states import Attempted, State
 from scheduler.publish.store.alerts import Alert, Alerts, NewAlert
 from scheduler.publish.store.db import Database, database_url, published_sends
 from scheduler.publish.store.logins import Logins
@@ -35,7 +32,7 @@ from scheduler.publish.store.replies import NewReply, Purged, Replies, StoredRep
 from scheduler.publish.store.results import Published, Results, Snapshot, SnapshotsDue
 from scheduler.publish.store.schema import UTCDateTime, deliveries, metadata
 from scheduler.publish.store.sends import TAKEN_OVER, Attempt, Claim, Delivery, Sends
-from scheduler.publish.store.settle import settle
+from scheduler.publish.store.settle import settle as settle_claim
 from scheduler.publish.store.threads import Part, Threads, parts_out
 from scheduler.publish.store.views import Views
 from scheduler.publish.store.wanted import Wanted, WantedSends
@@ -86,31 +83,6 @@ class Ledger(Database):
         self.logins = Logins(self)  # the dashboard's throttle and sessions
         self.views = Views(self)  # what people read: status, history, the dashboard
 
-    def settle(
-        self,
-        claim: Claim,
-        state: State,
-        now: datetime,
-        detail: str,
-        *,
-        outcome: Attempted | None = None,
-        receipt_url: str | None = None,
-        remote_id: str | None = None,
-        next_attempt_at: datetime | None = None,
-        alert: NewAlert | None = None,
-        settles_doubt: bool = False,
-    ) -> tuple[bool, int | None]:
-        """Record the outcome of a claim with its alert (see `scheduler.publish.store.settle`)."""
-        return settle(
-            self,
-            claim,
-            state,
-            now,
-            detail,
-            outcome=outcome,
-            receipt_url=receipt_url,
-            remote_id=remote_id,
-            next_attempt_at=next_attempt_at,
-            alert=alert,
-            settles_doubt=settles_doubt,
-        )
+    # Its one transaction spans three nouns (the send, its thread parts, its alert), so it is the
+    # ledger's own: `ledger.settle(claim, ...)` (see scheduler.publish.store.settle).
+    settle = settle_claim

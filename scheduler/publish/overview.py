@@ -7,8 +7,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from scheduler.publish import holds
-from scheduler.publish.ledger import Delivery, Ledger, Pause
+from scheduler.publish.ledger import Ledger
 from scheduler.publish.states import State
+from scheduler.publish.store.operators import Pause
+from scheduler.publish.store.sends import Delivery
 
 #: The states that wait for a person, in the order both views list them, each with what settles it.
 NEEDS_A_PERSON = (State.IN_DOUBT, State.FAILED, State.MISSED, State.HELD)

@@ -69,7 +69,7 @@ class Settler:
         settles_doubt: bool = False,
     ) -> Outcome:
         """Record an outcome and its alert together; while the ledger is unreachable, keep them in
-        memory (`flush` records them) and send the alert anyway. `settles_doubt`: see Ledger.settle."""
+        memory (`flush` records them) and send the alert anyway. `settles_doubt`: see store.settle."""
         new_alert = None if alert is None else NewAlert(alert[0], alert[1], self.alerter.has_webhook)
         if alert is not None:
             self.alerter.log(alert[0], claim.post, claim.channel, alert[1])

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from scheduler.publish import holds
-from scheduler.publish.ledger import Wanted
+from scheduler.publish.store.wanted import Wanted
 
 FULL_EVERY = timedelta(minutes=5)
 Key = tuple[str, str]  # (post, channel)

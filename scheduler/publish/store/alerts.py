@@ -8,10 +8,7 @@ from datetime import datetime
 from sqlalchemy import Connection, select, text, update
 
 from scheduler.publish.store.db import Database
-from scheduler.publish.store.schema import (
-    alerts,
-    file_alerts,
-)
+from scheduler.publish.store.schema import alerts, file_alerts
 from scheduler.secrets import redact
 
 

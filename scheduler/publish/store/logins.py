@@ -8,10 +8,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import case, select, update
 
 from scheduler.publish.store.db import Database
-from scheduler.publish.store.schema import (
-    login_attempts,
-    web_sessions,
-)
+from scheduler.publish.store.schema import login_attempts, web_sessions
 
 
 class Logins:

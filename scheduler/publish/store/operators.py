@@ -14,11 +14,7 @@ from scheduler.publish.holds import (
 )
 from scheduler.publish.states import FOR_A_PERSON, State
 from scheduler.publish.store.db import Database
-from scheduler.publish.store.schema import (
-    actions,
-    deliveries,
-    pauses,
-)
+from scheduler.publish.store.schema import actions, deliveries, pauses
 from scheduler.secrets import redact
 
 

@@ -15,12 +15,7 @@ from scheduler.publish.store.alerts import NewAlert, insert_alert
 from scheduler.publish.store.db import Database, chunks
 from scheduler.publish.store.operators import Actor
 from scheduler.publish.store.results import PUBLISHED, Published, published_of
-from scheduler.publish.store.schema import (
-    alerts,
-    deliveries,
-    replies,
-    reply_polls,
-)
+from scheduler.publish.store.schema import alerts, deliveries, replies, reply_polls
 from scheduler.secrets import redact
 
 

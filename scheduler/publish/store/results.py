@@ -13,11 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from scheduler.channels.base import Counts
 from scheduler.publish.states import State
 from scheduler.publish.store.db import Database, chunks
-from scheduler.publish.store.schema import (
-    COUNT_NAMES,
-    deliveries,
-    snapshots,
-)
+from scheduler.publish.store.schema import COUNT_NAMES, deliveries, snapshots
 
 # What the collector needs of a published send (Published).
 PUBLISHED = (

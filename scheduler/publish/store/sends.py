@@ -12,11 +12,7 @@ from sqlalchemy import Connection, func, or_, select, update
 from scheduler.publish.states import Attempted, State
 from scheduler.publish.store.db import Database
 from scheduler.publish.store.operators import pause_over, paused_scopes
-from scheduler.publish.store.schema import (
-    UTCDateTime,
-    attempts,
-    deliveries,
-)
+from scheduler.publish.store.schema import UTCDateTime, attempts, deliveries
 from scheduler.publish.store.workers import alive, process_ended
 
 TAKEN_OVER = "another worker took the send over before its request left; nothing sent"
@@ -239,7 +235,7 @@ class Sends:
 
     def stale_claims(self, now: datetime, me: str, stale_after: timedelta) -> list[Claim]:
         """Deliveries left in `sending` by a worker that is gone (crash, kill, lost host); `me` (the
-        worker asking) is alive, others as `live_workers` says."""
+        worker asking) is alive, others as `Workers.live` says."""
         with self.db.tx() as conn:
             rows = list(conn.execute(select(deliveries).where(deliveries.c.state == State.SENDING)))
             live = {me, *alive(conn, now, stale_after)} if rows else set()

@@ -12,10 +12,7 @@ from sqlalchemy import Connection, select, update
 from scheduler.publish.states import Attempted, State
 from scheduler.publish.store.alerts import NewAlert, insert_alert
 from scheduler.publish.store.db import Database
-from scheduler.publish.store.schema import (
-    attempts,
-    deliveries,
-)
+from scheduler.publish.store.schema import attempts, deliveries
 from scheduler.publish.store.sends import Claim, holding
 from scheduler.publish.store.threads import doubt_over, open_part, parts_out
 from scheduler.secrets import redact

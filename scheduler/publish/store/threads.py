@@ -10,9 +10,7 @@ from datetime import datetime
 from sqlalchemy import Connection, select, update
 
 from scheduler.publish.store.db import Database
-from scheduler.publish.store.schema import (
-    thread_parts,
-)
+from scheduler.publish.store.schema import thread_parts
 from scheduler.publish.store.sends import Claim, held
 from scheduler.secrets import redact
 

@@ -10,12 +10,7 @@ from sqlalchemy import func, select
 
 from scheduler.publish.states import State
 from scheduler.publish.store.db import Database
-from scheduler.publish.store.schema import (
-    actions,
-    attempts,
-    deliveries,
-    pauses,
-)
+from scheduler.publish.store.schema import actions, attempts, deliveries, pauses
 from scheduler.publish.store.sends import Attempt, Delivery
 
 

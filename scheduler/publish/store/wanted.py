@@ -18,9 +18,7 @@ from scheduler.publish.holds import (
 )
 from scheduler.publish.states import OPEN, State
 from scheduler.publish.store.db import Database, chunks
-from scheduler.publish.store.schema import (
-    deliveries,
-)
+from scheduler.publish.store.schema import deliveries
 
 
 @dataclass(frozen=True)

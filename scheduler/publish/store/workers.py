@@ -10,9 +10,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection, select, update
 
 from scheduler.publish.store.db import Database
-from scheduler.publish.store.schema import (
-    workers,
-)
+from scheduler.publish.store.schema import workers
 
 
 class Workers:
