@@ -228,8 +228,8 @@ def lateness(keep: bool, posts: int = 500, over: float = 30.0, lead: float = 5.0
         sent = outbox(root)
         ledger = Ledger(database_url(None, root))
         try:
-            rows = {r.post: r for r in ledger.rows()}
-            claimed = {a.post: a.started_at for a in ledger.history() if a.outcome == "published"}
+            rows = {r.post: r for r in ledger.views.rows()}
+            claimed = {a.post: a.started_at for a in ledger.views.history() if a.outcome == "published"}
         finally:
             ledger.close()
     once = Counter(r["post"] for r in sent)
@@ -281,8 +281,8 @@ def idle(keep: bool, seconds: float = 60.0, posts: int = 10_000) -> None:
         ready = wait_until(running(process, log), 600, "the daemon to start and sync", 0.5)
         ledger = Ledger(database_url(None, root))
         try:
-            states = Counter(r.state for r in ledger.rows())
-            next_due = ledger.next_wake()
+            states = Counter(r.state for r in ledger.views.rows())
+            next_due = ledger.sends.next_wake()
         finally:
             ledger.close()
         print(f"  started and synced in {ready:.1f} s: {dict(states)}; next due {next_due:%Y-%m-%d %H:%M} UTC")

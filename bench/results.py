@@ -109,7 +109,7 @@ def campaign(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
 def snapshots(root: Path) -> int:
     ledger = Ledger(database_url(None, root))
     try:
-        return len(ledger.snapshots())
+        return len(ledger.results.snapshots())
     finally:
         ledger.close()
 

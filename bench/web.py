@@ -14,7 +14,7 @@ request at a time:
 and prints median and p99 wall time per request (on 127.0.0.1 that is the server's time plus a
 loopback round trip), each also as a multiple of /health's median. Then, `--pauses` times, a pause
 POST (the button's form) and the time until this process's own Ledger sees the pause, as a
-daemon's pause check does (`Ledger.pauses()`): POST round trip, and POST start → seen.
+daemon's pause check does (`ledger.operators.pauses()`): POST round trip, and POST start → seen.
 
 Where Chromium and chromium-driver are installed (Selenium), `--clicks` times also in a real browser:
 a click on the confirmation button → the bench's Ledger sees the pause; and a resume made elsewhere
@@ -95,7 +95,7 @@ def main() -> None:
     started = time.perf_counter()
     _campaign(env, "run", "--once")
     ledger = Ledger(db)
-    rows = sum(ledger.state_counts().values())
+    rows = sum(ledger.views.state_counts().values())
     print(f"ledger: {rows:,} deliveries ({args.posts:,} posts) synced in {time.perf_counter() - started:.1f} s")
     _campaign(env, "users", "add", "bench", "--role", "operator", "--password-stdin", stdin=PASSWORD + "\n")
 
@@ -144,7 +144,7 @@ def main() -> None:
             begin = time.perf_counter()
             client.post(url + "/pause", data={"reason": "bench", "channel": "", "csrf_token": token})
             round_trips.append(time.perf_counter() - begin)
-            while not ledger.pauses():
+            while not ledger.operators.pauses():
                 time.sleep(0.001)
             seen.append(time.perf_counter() - begin)
             client.post(url + "/resume", data={"channel": "*", "csrf_token": token})
@@ -204,13 +204,13 @@ def _clicks(url: str, ledger: Ledger, clicks: int, folder: Path) -> None:
             driver.find_element(By.NAME, "reason").send_keys("bench")
             begin = time.perf_counter()
             driver.find_element(By.ID, "confirm-pause").click()
-            while not ledger.pauses():
+            while not ledger.operators.pauses():
                 time.sleep(0.001)
             seen.append(time.perf_counter() - begin)
             while "pause-button" in driver.page_source:  # the answer's page (paused) has loaded
                 time.sleep(0.02)
             begin = time.perf_counter()
-            ledger.resume(None, ledger.clock(), Actor("bench", "elsewhere"))
+            ledger.operators.resume(None, ledger.clock(), Actor("bench", "elsewhere"))
             while "paused" in str(driver.execute_script("return document.querySelector('section.status').className")):
                 time.sleep(0.02)
             shown.append(time.perf_counter() - begin)

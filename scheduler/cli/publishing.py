@@ -54,11 +54,11 @@ def run(obj: Context, once: bool, workers: int | None, log_format: str | None, l
     if once:
         from scheduler.publish import holds
 
-        ledger.heartbeat(publisher.worker, publisher.clock.now())
+        ledger.workers.heartbeat(publisher.worker, publisher.clock.now())
         plan = obj.plan()
         publisher.sync(plan, publisher.clock.now())
         outcomes = publisher.make_pass(workers).outcomes
-        ledger.leave(publisher.worker)
+        ledger.workers.leave(publisher.worker)
         publisher.channels.close()
         if publisher.links is not None:
             publisher.links.close()
@@ -67,13 +67,13 @@ def run(obj: Context, once: bool, workers: int | None, log_format: str | None, l
             click.echo(f"{outcome.state:<10} {outcome.post} on {outcome.channel}: {answer}")
         click.echo(
             f"{plural(len(outcomes), 'send')} handled; "
-            f"next due: {local_time(ledger.next_wake(held=False), campaign.settings.timezone) or 'nothing'}",
+            f"next due: {local_time(ledger.sends.next_wake(held=False), campaign.settings.timezone) or 'nothing'}",
             err=True,
         )
         broken = holds.read(plan).settings_problems()
         if broken:
             # Exit non-zero: what the broken files touch is held, and a person must fix them.
-            held = len(ledger.rows(states=(State.HELD,)))
+            held = len(ledger.views.rows(states=(State.HELD,)))
             for problem in broken:
                 click.echo(str(problem), err=True)
             click.echo(f"{plural(held, 'send')} held: fix the file(s) above; nothing was cancelled", err=True)
@@ -230,12 +230,12 @@ def status(obj: Context, fmt: str, limit: int) -> None:
     watch = [str(p) for p in plan.problems if p.path == watchlist.FILE]  # missing, empty or broken: said once
     unplanned = _unplanned(plan)
     ledger = open_ledger(obj.root)
-    rows = ledger.rows()
-    in_force, by = ledger.pauses(), paused_by(ledger)
+    rows = ledger.views.rows()
+    in_force, by = ledger.operators.pauses(), paused_by(ledger)
     counts: dict[str, int] = {}
     for row in rows:
         counts[row.state.value] = counts.get(row.state.value, 0) + 1
-    open_replies = ledger.stored_replies(unhandled=True)
+    open_replies = ledger.replies.stored_replies(unhandled=True)
     watched = sum(1 for r in open_replies if r.watch)
     if fmt == "json":
         pauses = [
@@ -337,7 +337,7 @@ def _check_channel(obj: Context, ledger: Ledger, channel: str) -> None:
     """An unknown channel is an error that names the known ones (channels.yml's, and the ledger's)."""
     from scheduler.content import campaign as campaign_file
 
-    known = sorted(set(campaign_file.load(obj.root)[0].channels) | {r.channel for r in ledger.rows()})
+    known = sorted(set(campaign_file.load(obj.root)[0].channels) | {r.channel for r in ledger.views.rows()})
     if channel in known:
         return
     names = ", ".join(known) if known else "none (channels.yml names no channel)"
@@ -357,7 +357,7 @@ def pause(obj: Context, channel: str | None, reason: str) -> None:
     if channel is not None:
         _check_channel(obj, ledger, channel)
     now, actor = ledger.clock(), current_actor()
-    ledger.pause(channel or "*", reason, now, actor)
+    ledger.operators.pause(channel or "*", reason, now, actor)
     click.echo(f"paused {channel or 'everything'} since {local_time(now, zone)} by {actor}: {reason}")
 
 
@@ -369,18 +369,18 @@ def resume(obj: Context, channel: str | None, reason: str | None) -> None:
     """Lift pauses; posts whose time passed meanwhile follow their max_late."""
     zone = campaign_zone(obj)
     ledger = open_ledger(obj.root)
-    in_force = ledger.pauses()
+    in_force = ledger.operators.pauses()
     if channel is not None and channel not in {p.scope for p in in_force}:
         _check_channel(obj, ledger, channel)
         others = "; ".join(_pause_text(p, zone) for p in in_force)
         raise click.ClickException(f"{channel} was not paused" + (f"; paused now: {others}" if others else ""))
-    lifted = ledger.resume(channel, ledger.clock(), current_actor(), reason)
+    lifted = ledger.operators.resume(channel, ledger.clock(), current_actor(), reason)
     if not lifted:
         click.echo("nothing was paused")
         return
     for pause in lifted:
         click.echo(f"resumed {pause.what} (paused since {local_time(pause.since, zone)}: {shown(pause.reason)})")
-    still = [p for p in ledger.pauses() if p.scope == "*"]
+    still = [p for p in ledger.operators.pauses() if p.scope == "*"]
     if still:
         click.echo(f"still paused: {_pause_text(still[0], zone)} (`campaign resume` lifts it)")
 
@@ -390,7 +390,7 @@ def _live_daemons(ledger: Ledger, now: datetime) -> list[str]:
     from scheduler import settings
 
     stale = timedelta(seconds=settings.get_int("CAMPAIGN_STALE_AFTER"))
-    return sorted({worker.partition(":")[0] for worker in ledger.live_workers(now, stale)})
+    return sorted({worker.partition(":")[0] for worker in ledger.workers.live(now, stale)})
 
 
 @main.command()
@@ -409,9 +409,9 @@ def retry(obj: Context, post: str, channel: str | None, reason: str | None) -> N
     zone = campaign_zone(obj)
     ledger = open_ledger(obj.root)
     now = ledger.clock()
-    done = ledger.retry_now(post, channel, now, current_actor(), reason)
+    done = ledger.operators.retry_now(post, channel, now, current_actor(), reason)
     if not done:
-        rows = ledger.rows(post=post, channel=channel)
+        rows = ledger.views.rows(post=post, channel=channel)
         states = ", ".join(f"{r.state} on {r.channel}" for r in rows)
         raise click.ClickException(
             f"no failed, missed or link-held send of {post}"
@@ -420,7 +420,7 @@ def retry(obj: Context, post: str, channel: str | None, reason: str | None) -> N
         )
     it = "it" if len(done) == 1 else "them"
     click.echo(f"{plural(len(done), 'send')} of {post} ({', '.join(done)}) due now, {local_time(now, zone)}")
-    paused = [p for p in ledger.pauses() if p.scope in ("*", *done)]
+    paused = [p for p in ledger.operators.pauses() if p.scope in ("*", *done)]
     hosts = _live_daemons(ledger, now)
     deadline = local_time(now + timedelta(hours=1), zone)  # retry_now gives it a max_late of one hour
     if paused:
@@ -450,7 +450,7 @@ def resolve(obj: Context, post: str, channel: str, url: str | None, not_publishe
     if (url is None) == (not not_published):
         raise click.UsageError("give exactly one of --published URL or --not-published")
     ledger = open_ledger(obj.root)
-    if not ledger.resolve(post, channel, url, ledger.clock(), current_actor(), reason):
+    if not ledger.operators.resolve(post, channel, url, ledger.clock(), current_actor(), reason):
         raise click.ClickException(f"{post} on {channel} is not in doubt")
     click.echo(f"{post} on {channel}: " + (f"published ({url})" if url else "not published; `campaign retry` sends it"))
 
@@ -476,7 +476,7 @@ def history(obj: Context, post: str | None, fmt: str, limit: int | None) -> None
             {"kind": "attempt", "channel": a.channel, "post": a.post, "outcome": a.outcome.value, "key": a.key}
             | {"detail": a.detail},
         )
-        for a in ledger.history(post)
+        for a in ledger.views.history(post)
     ]
     entries += [
         (
@@ -485,10 +485,10 @@ def history(obj: Context, post: str | None, fmt: str, limit: int | None) -> None
             {"kind": a.action, "channel": a.channel, "post": a.post, "by": f"{a.who}@{a.host}", "reason": a.reason}
             | {"summary": a.summary()},
         )
-        for a in ledger.actions(post)
+        for a in ledger.operators.actions(post)
     ]
-    for row in ledger.rows(post=post) if post is not None else []:
-        parts = ledger.thread_parts(row.id)
+    for row in ledger.views.rows(post=post) if post is not None else []:
+        parts = ledger.threads.thread_parts(row.id)
         for part in parts:  # a thread: each part, where it is (a refused or interrupted one says so)
             where = shown(part.url) if part.url else ("out" if part.published_at else "not settled")
             entries.append(

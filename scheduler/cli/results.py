@@ -139,7 +139,7 @@ def replies(ctx: click.Context, unhandled: bool, fmt: str) -> None:
     obj: Context = ctx.find_object(Context)  # type: ignore[assignment]
     zone = campaign_zone(obj)
     ledger = open_ledger(obj.root)
-    found = ledger.stored_replies(unhandled=unhandled)
+    found = ledger.replies.stored_replies(unhandled=unhandled)
     ledger.close()
     if fmt == "json":
         click.echo(in_json(json.dumps([_reply_record(r, zone) for r in found], ensure_ascii=False, indent=2)))
@@ -188,7 +188,7 @@ def replies_handle(obj: Context, reply_id: int, note: str | None) -> None:
     ledger = open_ledger(obj.root)
     by = current_actor()
     now = ledger.clock()
-    done = ledger.handle_reply(reply_id, by, now, note)
+    done = ledger.replies.handle_reply(reply_id, by, now, note)
     ledger.close()
     if done is None:
         raise click.ClickException(f"there is no reply #{reply_id}; `campaign replies` lists them")
@@ -215,7 +215,7 @@ def replies_purge(obj: Context, older: str) -> None:
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--older-than") from None
     ledger = open_ledger(obj.root)
-    purged = ledger.purge_replies(ledger.clock() - age)
+    purged = ledger.replies.purge_replies(ledger.clock() - age)
     ledger.close()
     tail = f", {purged.unhandled} of them never handled" if purged.unhandled else ""
     click.echo(f"deleted {plural(purged.replies, 'reply', 'replies')} written more than {older.strip()} ago{tail}")

@@ -46,7 +46,7 @@ class Alerter:
         message = redact(message)
         self.log(kind, post, channel, message)
         try:
-            alert_id = self.ledger.record_alert(kind, post, channel, message, now, unsent=self.has_webhook)
+            alert_id = self.ledger.alerts.record_alert(kind, post, channel, message, now, unsent=self.has_webhook)
         except LedgerUnavailable:
             self.send(None, kind, post, channel, message, now)
             with self._lock:
@@ -84,7 +84,7 @@ class Alerter:
             return False
         if alert_id is not None:
             try:
-                self.ledger.alert_sent(alert_id)
+                self.ledger.alerts.alert_sent(alert_id)
             except LedgerUnavailable:
                 with self._lock:
                     self._unmarked.append(alert_id)
@@ -99,11 +99,11 @@ class Alerter:
                 unrecorded = self._unrecorded[0] if self._unrecorded else None
                 unmarked = self._unmarked[0] if unrecorded is None else None
             if unrecorded is not None:
-                self.ledger.record_alert(*unrecorded, unsent=False)
+                self.ledger.alerts.record_alert(*unrecorded, unsent=False)
                 with self._lock:
                     self._unrecorded.pop(0)
             elif unmarked is not None:
-                self.ledger.alert_sent(unmarked)
+                self.ledger.alerts.alert_sent(unmarked)
                 with self._lock:
                     self._unmarked.pop(0)
 
@@ -117,7 +117,7 @@ class Alerter:
         self._looked = time.monotonic()
         return sum(
             self.send(r.id, r.kind, r.post, r.channel, r.message, r.at)
-            for r in self.ledger.unsent_alerts(now - RESEND_AFTER)
+            for r in self.ledger.alerts.unsent_alerts(now - RESEND_AFTER)
         )
 
 

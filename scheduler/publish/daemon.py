@@ -87,7 +87,7 @@ class Daemon:
     def run(self) -> int:
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, self._on_signal)
-        self.publisher.ledger.heartbeat(self.publisher.worker, self.publisher.clock.now())
+        self.publisher.ledger.workers.heartbeat(self.publisher.worker, self.publisher.clock.now())
         self._pauses_in_force()
         watcher = Watcher(self.root, self.stop, self._files_changed)  # once live, it has us plan again
         try:
@@ -155,7 +155,8 @@ class Daemon:
         with self._pass_lock:
             publisher = self.publisher
             if self._outage is not None:
-                publisher.ledger.heartbeat(publisher.worker, publisher.clock.now())  # first: others must see us alive
+                # First: others must see us alive.
+                publisher.ledger.workers.heartbeat(publisher.worker, publisher.clock.now())
             publisher.flush()
             self._back()
             if self._replan_due:
@@ -165,7 +166,7 @@ class Daemon:
             done = publisher.make_pass(self.workers, self.stop, self.pool)
             for outcome in done.settled:
                 log.warning("settled %s on %s: %s (%s)", outcome.post, outcome.channel, outcome.state, outcome.detail)
-            due, now = publisher.ledger.next_wake(unpaused=True), publisher.clock.now()
+            due, now = publisher.ledger.sends.next_wake(unpaused=True), publisher.clock.now()
         if due is None:
             return POLL
         return min(POLL, max(due - now, timedelta(0) if done.sent else AGAIN))
@@ -229,11 +230,11 @@ class Daemon:
     def _pauses_in_force(self) -> None:
         """At start: log the pauses in force, and who made them; later actions are logged as they come."""
         ledger = self.publisher.ledger
-        done = ledger.actions()
+        done = ledger.operators.actions()
         self._seen_action = done[-1].id if done else 0
         made = {a.channel or "*": a for a in done if a.action == "pause"}
         zone = self.publisher.channels.campaign.settings.timezone
-        for pause in ledger.pauses():
+        for pause in ledger.operators.pauses():
             since = local_time(pause.since, zone)
             action = made.get(pause.scope)
             by = f" by {action.who}@{action.host}" if action else ""
@@ -243,7 +244,7 @@ class Daemon:
         """Log what people did by hand (pause, resume, retry, resolve) since the last look; the pass
         that calls this then acts on it."""
         try:
-            new = self.publisher.ledger.actions(after=self._seen_action)
+            new = self.publisher.ledger.operators.actions(after=self._seen_action)
         except LedgerUnavailable:
             return  # the publishing loop reports the outage, once
         except Exception:
@@ -255,7 +256,7 @@ class Daemon:
 
     def _heartbeat(self) -> None:
         try:
-            self.publisher.ledger.heartbeat(self.publisher.worker, self.publisher.clock.now())
+            self.publisher.ledger.workers.heartbeat(self.publisher.worker, self.publisher.clock.now())
         except LedgerUnavailable:
             pass  # the publishing loop reports the outage, once
         except Exception:
@@ -299,7 +300,7 @@ class Daemon:
         self.publisher.abandon_in_flight(self.publisher.stamp())
         if not self.publisher.in_flight and not self.publisher.unrecorded:
             with contextlib.suppress(LedgerUnavailable):
-                ledger.leave(self.publisher.worker)
+                ledger.workers.leave(self.publisher.worker)
         self.publisher.channels.close()
         if self.publisher.links is not None:
             self.publisher.links.close()

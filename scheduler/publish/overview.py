@@ -7,8 +7,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from scheduler.publish import holds
-from scheduler.publish.ledger import Delivery, Ledger, Pause
+from scheduler.publish.ledger import Ledger
 from scheduler.publish.states import State
+from scheduler.publish.store.operators import Pause
+from scheduler.publish.store.sends import Delivery
 
 #: The states that wait for a person, in the order both views list them, each with what settles it.
 NEEDS_A_PERSON = (State.IN_DOUBT, State.FAILED, State.MISSED, State.HELD)
@@ -23,7 +25,7 @@ class PauseInForce:
 def paused_by(ledger: Ledger) -> dict[str, str]:
     """Who made each pause in force, by scope (pauses made before actions were recorded have none)."""
     found: dict[str, str] = {}
-    for action in ledger.actions():
+    for action in ledger.operators.actions():
         if action.action == "pause":
             found[action.channel or "*"] = f"{action.who}@{action.host}"
     return found
@@ -31,7 +33,7 @@ def paused_by(ledger: Ledger) -> dict[str, str]:
 
 def pauses_in_force(ledger: Ledger) -> list[PauseInForce]:
     by = paused_by(ledger)
-    return [PauseInForce(p, by.get(p.scope)) for p in ledger.pauses()]
+    return [PauseInForce(p, by.get(p.scope)) for p in ledger.operators.pauses()]
 
 
 @dataclass(frozen=True)
@@ -52,10 +54,10 @@ def overview(ledger: Ledger, since: datetime, limit: int = 20) -> Overview:
     what went out since `since`, and what changed after it went out."""
     return Overview(
         pauses=pauses_in_force(ledger),
-        counts=ledger.state_counts(),
-        upcoming=ledger.first_due((State.PENDING, State.RETRY, State.SENDING), limit),
-        needs_a_person=ledger.first_due(NEEDS_A_PERSON, 5 * limit),
-        published=ledger.published_since(since, limit),
-        broken_files=[(path, what) for path, what in ledger.broken_files_seen() if holds.is_settings_file(path)],
-        changed=ledger.changed_after_publishing(limit),
+        counts=ledger.views.state_counts(),
+        upcoming=ledger.views.first_due((State.PENDING, State.RETRY, State.SENDING), limit),
+        needs_a_person=ledger.views.first_due(NEEDS_A_PERSON, 5 * limit),
+        published=ledger.views.published_since(since, limit),
+        broken_files=[(path, what) for path, what in ledger.alerts.broken_files_seen() if holds.is_settings_file(path)],
+        changed=ledger.views.changed_after_publishing(limit),
     )

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from scheduler.publish import holds
-from scheduler.publish.ledger import Wanted
+from scheduler.publish.store.wanted import Wanted
 
 FULL_EVERY = timedelta(minutes=5)
 Key = tuple[str, str]  # (post, channel)
@@ -22,7 +22,7 @@ Key = tuple[str, str]  # (post, channel)
 
 @dataclass(frozen=True)
 class Changes:
-    """For Ledger.sync: the sends added or changed (and every send of the post files in `paths`),
+    """For WantedSends.sync: the sends added or changed (and every send of the post files in `paths`),
     the (post, channel) of those gone, and the post files whose reading changed."""
 
     wanted: list[Wanted]
@@ -72,7 +72,7 @@ class Synced:
         return Changes(changed, gone, paths)
 
     def remember(self, wanted: list[Wanted], reading: holds.Reading, full: bool, busy: set[Key]) -> None:
-        """The sync of `wanted` went through; `busy` sends were not looked at (see Ledger.sync), so
+        """The sync of `wanted` went through; `busy` sends were not looked at (see WantedSends.sync), so
         the next sync looks at them again."""
         rows = dict(zip(map(id, wanted), wanted, strict=True))
         if full or self._rows is None:

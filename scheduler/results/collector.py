@@ -10,7 +10,7 @@ thread of its own, `Collector.run`), `campaign collect` and a rehearsal on a sim
 - Replies are read for CAMPAIGN_REPLIES_FOR after publishing: every 5 minutes in a post's first
   hour, then at a tenth of its age, at most an hour apart. A new reply that matches the watch list
   raises an alert at once (recorded → sent → marked, exactly once per reply). Nothing is answered.
-- Each post's replies are taken before they are read, as a send is claimed (Ledger.take_reply_poll),
+- Each post's replies are taken before they are read, as a send is claimed (Replies.take_reply_poll),
   and given back if the network did not answer: several daemons never read one post at once.
 - A network that answers 429 rests for the time its rate-limit headers say (RetryLater.after);
   a failing network backs off (30 s, doubling, at most 30 minutes). Neither stops the other networks,
@@ -200,7 +200,7 @@ class Collector:
     ) -> None:
         awake = [name for name in counting if not self._resting(name, now)]
         by_channel: dict[str, list[SnapshotsDue]] = defaultdict(list)
-        for due in self.ledger.snapshots_due(now, self.config.ages, awake):
+        for due in self.ledger.results.snapshots_due(now, self.config.ages, awake):
             by_channel[due.published.channel].append(due)
         taken: list[Snapshot] = []  # written every WRITE_EVERY reads, in one transaction
         reads = 0
@@ -228,17 +228,17 @@ class Collector:
                         break
                     reads += 1
                     if reads % WRITE_EVERY == 0:
-                        done.snapshots += self.ledger.record_snapshots(taken)
+                        done.snapshots += self.ledger.results.record_snapshots(taken)
                         taken = []
         finally:
-            done.snapshots += self.ledger.record_snapshots(taken)
+            done.snapshots += self.ledger.results.record_snapshots(taken)
 
     def _replies(
         self, now: datetime, replying: dict[str, Channel], done: Collected, stop: threading.Event | None
     ) -> None:
         watch = self.watch_list(now)
         read: list[tuple[Published, list[NewReply]]] = []  # written every WRITE_EVERY reads, in one transaction
-        for published, polled_at in self.ledger.reply_targets(now, self.config.replies_for, list(replying)):
+        for published, polled_at in self.ledger.replies.reply_targets(now, self.config.replies_for, list(replying)):
             if polled_at is not None and now - polled_at < _read_every(now - published.published_at):
                 continue
             name = published.channel
@@ -250,19 +250,19 @@ class Collector:
             adapter = replying.get(name)
             if adapter is None:
                 continue  # its replies cannot be read (said once)
-            if not self.ledger.take_reply_poll(published.id, polled_at, now):
+            if not self.ledger.replies.take_reply_poll(published.id, polled_at, now):
                 continue  # another daemon's collector reads it now
             self._give_way(stop)
             done.requests += 1
             try:
                 found = adapter.replies_to(Receipt(published.url, published.remote_id))
             except NotPermitted as exc:
-                self.ledger.give_back_reply_poll(published.id, polled_at, now)
+                self.ledger.replies.give_back_reply_poll(published.id, polled_at, now)
                 self._cannot_read_replies(name, now, exc)
                 replying.pop(name)
                 continue
             except ChannelError as exc:
-                self.ledger.give_back_reply_poll(published.id, polled_at, now)
+                self.ledger.replies.give_back_reply_poll(published.id, polled_at, now)
                 self._failed(name, now, exc)
                 continue
             self._well(name)
@@ -271,18 +271,18 @@ class Collector:
             read.append((published, new))
             if len(read) >= WRITE_EVERY or any(n.watch for n in new):
                 # A reply that matches is kept and alerted at once, not at the end of the pass.
-                done.replies += len(self.ledger.record_replies(read, self.clock.now()))
+                done.replies += len(self.ledger.replies.record_replies(read, self.clock.now()))
                 done.alerts += self.alert_watched(now)
                 read = []
-        done.replies += len(self.ledger.record_replies(read, self.clock.now()))
+        done.replies += len(self.ledger.replies.record_replies(read, self.clock.now()))
 
     def alert_watched(self, now: datetime) -> int:
         """Alert each kept reply that matched the watch list and was not alerted yet; how many."""
         helplines = self._watch.helplines or "Veilig Thuis 0800-2000, De Kindertelefoon 0800-0432"
         alerted = 0
-        for reply in self.ledger.stored_replies(watched=True):
-            message = _alert_text(reply, self.ledger.published_url(reply.delivery_id), helplines)
-            alert_id = self.ledger.alert_reply(reply, message, now, unsent=self.alerter.has_webhook)
+        for reply in self.ledger.replies.stored_replies(watched=True):
+            message = _alert_text(reply, self.ledger.replies.published_url(reply.delivery_id), helplines)
+            alert_id = self.ledger.replies.alert_reply(reply, message, now, unsent=self.alerter.has_webhook)
             if alert_id is None:
                 continue  # another daemon alerted it
             alerted += 1
@@ -353,7 +353,7 @@ class Collector:
             f"replies on {name} are not read: {exc.reason}. Until they are, look at the replies on the network "
             "by hand; once its plan allows it, restart the daemon (or change the channel's settings)"
         )
-        if self.ledger.alerted("replies_unread", name, message):
+        if self.ledger.alerts.alerted("replies_unread", name, message):
             log.warning("results: %s (alerted before)", message)
         else:
             self.alerter.alert("replies_unread", None, name, message, now)

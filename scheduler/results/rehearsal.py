@@ -40,7 +40,7 @@ def collect(ledger: Ledger, campaign: Campaign, outbox: Path, clock: SimulatedCl
     times = sorted(
         {
             row.published_at + age
-            for row in ledger.rows(states=(State.PUBLISHED,))
+            for row in ledger.views.rows(states=(State.PUBLISHED,))
             if row.published_at
             for age in config.ages
         }

@@ -143,13 +143,13 @@ def build(
     zone, language = campaign.settings.timezone, campaign.settings.language
     rows = [
         r
-        for r in ledger.rows(states=(State.PUBLISHED,))
+        for r in ledger.views.rows(states=(State.PUBLISHED,))
         if r.published_at is not None
         and (start is None or r.published_at >= start)
         and (end is None or r.published_at < end)
     ]
     taken: dict[int, list[Snapshot]] = {}
-    for snap in ledger.snapshots():
+    for snap in ledger.results.snapshots():
         taken.setdefault(snap.delivery_id, []).append(snap)
     measured_channels = {r.channel for r in rows for s in taken.get(r.id, []) if s.counts is not None}
     sends = tuple(

@@ -45,7 +45,7 @@ def pause() -> ResponseReturnValue:
         _say("need_reason", False)
     else:
         ledger = site().ledger
-        ledger.pause(channel or "*", reason, ledger.clock(), site().actor(user()))
+        ledger.operators.pause(channel or "*", reason, ledger.clock(), site().actor(user()))
         _say("done_pause", what=channel or words(g.campaign.settings.language)["everything"])
     return _back()
 
@@ -55,7 +55,7 @@ def pause() -> ResponseReturnValue:
 def resume() -> ResponseReturnValue:
     channel = request.form.get("channel", "").strip() or None
     ledger = site().ledger
-    lifted = ledger.resume(channel, ledger.clock(), site().actor(user()), _reason())
+    lifted = ledger.operators.resume(channel, ledger.clock(), site().actor(user()), _reason())
     if lifted:
         everything = words(g.campaign.settings.language)["everything"]
         _say("done_resume", what=", ".join(everything if p.scope == "*" else p.scope for p in lifted))
@@ -70,7 +70,7 @@ def retry() -> ResponseReturnValue:
     post = request.form.get("post", "").strip()
     channel = request.form.get("channel", "").strip() or None
     ledger = site().ledger
-    done = ledger.retry_now(post, channel, ledger.clock(), site().actor(user()), _reason())
+    done = ledger.operators.retry_now(post, channel, ledger.clock(), site().actor(user()), _reason())
     if done:
         _say("done_retry", post=post, channels=", ".join(done))
     else:
@@ -87,7 +87,7 @@ def resolve() -> ResponseReturnValue:
         _say("bad_url", False)
         return _back()
     ledger = site().ledger
-    if ledger.resolve(post, channel, url, ledger.clock(), site().actor(user()), _reason()):
+    if ledger.operators.resolve(post, channel, url, ledger.clock(), site().actor(user()), _reason()):
         _say("done_resolve", post=post, channel=channel)
     else:
         _say("no_resolve", False, post=post, channel=channel)

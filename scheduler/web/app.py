@@ -135,7 +135,7 @@ def _who_is_it() -> ResponseReturnValue | None:
             and found.fingerprint == key
             and fresh
             and isinstance(sid, str)
-            and site().ledger.web_session_account(_digest(sid), datetime.now(UTC)) == found.name
+            and site().ledger.logins.web_session_account(_digest(sid), datetime.now(UTC)) == found.name
         ):
             g.user = found
         else:
@@ -186,7 +186,7 @@ def _login() -> ResponseReturnValue:
     session.permanent = True
     sid, now = secrets.token_urlsafe(32), datetime.now(UTC)
     lifetime = timedelta(seconds=current_app.config["SESSION_LIFETIME_S"])
-    site().ledger.start_web_session(_digest(sid), found.name, now, now + lifetime)
+    site().ledger.logins.start_web_session(_digest(sid), found.name, now, now + lifetime)
     session.update(user=found.name, key=found.fingerprint, since=int(now.timestamp()), sid=sid)
     return redirect(target)
 
@@ -194,7 +194,7 @@ def _login() -> ResponseReturnValue:
 def _logout() -> ResponseReturnValue:
     sid = session.get("sid")
     if isinstance(sid, str):
-        site().ledger.end_web_session(_digest(sid), datetime.now(UTC))
+        site().ledger.logins.end_web_session(_digest(sid), datetime.now(UTC))
     session.clear()
     return redirect(url_for("login"))
 
@@ -202,7 +202,7 @@ def _logout() -> ResponseReturnValue:
 def _health() -> ResponseReturnValue:
     """For the platform: 200 while the ledger answers, 503 while it does not; no details either way."""
     try:
-        site().ledger.pauses()
+        site().ledger.operators.pauses()
     except LedgerError:
         return {"status": "unavailable"}, 503
     return {"status": "ok"}

@@ -138,7 +138,7 @@ def _now_context() -> dict[str, Any]:
     now = ledger.clock()
     midnight = datetime.combine(now.astimezone(zone()).date(), time(), tzinfo=zone()).astimezone(UTC)
     view = overview(ledger, midnight)
-    actions = ledger.actions()[-RECENT_ACTIONS:][::-1]
+    actions = ledger.operators.actions()[-RECENT_ACTIONS:][::-1]
     return {
         "ov": view,
         "unplanned": _unplanned(),
@@ -175,7 +175,7 @@ def _mark() -> str:
     page redraws at least once a minute as well, and when a file breaks or is fixed. Only its digest leaves:
     the page compares marks, and the mark itself (counts, row ids) is more than a page shows."""
     unplanned = ",".join(u.path for u in _unplanned())
-    mark = f"{site().ledger.change_mark()}|{int(time_module.time() // 60)}|{unplanned}"
+    mark = f"{site().ledger.views.change_mark()}|{int(time_module.time() // 60)}|{unplanned}"
     return hashlib.sha256(mark.encode("utf-8")).hexdigest()[:20]
 
 
@@ -211,7 +211,7 @@ def calendar_page() -> str:
     first = date.fromisoformat(f"{wanted}-01")
     start = datetime.combine(first, time(), tzinfo=zone())
     end = datetime.combine((first + timedelta(days=32)).replace(day=1), time(), tzinfo=zone())
-    rows = site().ledger.rows(due_between=(start.astimezone(UTC), end.astimezone(UTC)))
+    rows = site().ledger.views.rows(due_between=(start.astimezone(UTC), end.astimezone(UTC)))
     context = html.calendar(plan, shown, _decorate({(r.post, r.channel): r for r in rows}))
     language = g.campaign.settings.language
     titles = [(key, str(format_date(date.fromisoformat(f"{key}-01"), "LLLL y", locale=language))) for key in months]
@@ -225,7 +225,7 @@ def post_page(post: str) -> str:
     """A post: its text per channel as it goes out, its problems, its state and every attempt and action."""
     plan = site().plan()
     entries = [e for e in plan.entries if e.draft.id == post]
-    rows = site().ledger.rows(post=post)
+    rows = site().ledger.views.rows(post=post)
     if not entries and not rows:
         abort(404)
     context = html.card_list(plan, entries, _decorate({(r.post, r.channel): r for r in rows}))
@@ -235,8 +235,8 @@ def post_page(post: str) -> str:
         title=entries[0].draft.title if entries else None,
         in_plan=bool(entries),
         rows=rows,
-        attempts=site().ledger.history(post),
-        actions=site().ledger.actions(post),
+        attempts=site().ledger.views.history(post),
+        actions=site().ledger.operators.actions(post),
         may_act=user().may_act,
         **context,
     )

@@ -35,7 +35,7 @@ class Throttle:
         """Count a login attempt; the seconds it must wait (then its password is not to be checked), or 0."""
         now = self._clock() if self._clock else ledger.clock()
         keys = _keys(account, address)
-        counted = ledger.count_login_attempt(keys, now, self.window)
+        counted = ledger.logins.count_login_attempt(keys, now, self.window)
         wait = 0.0
         for (count, started), allowed in zip(counted, (self.per_pair, self.per_address), strict=True):
             if count > allowed:
@@ -44,7 +44,7 @@ class Throttle:
 
     def succeeded(self, ledger: Ledger, account: str, address: str) -> None:
         pair, by_address = _keys(account, address)
-        ledger.forgive_login_attempt([pair], [by_address])
+        ledger.logins.forgive_login_attempt([pair], [by_address])
 
 
 def _keys(account: str, address: str) -> list[str]:

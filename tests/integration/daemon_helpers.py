@@ -90,7 +90,7 @@ def ledger(root: Path, db: str | None = None) -> Ledger:
 def states(root: Path, db: str | None = None) -> dict[tuple[str, str], str]:
     book = ledger(root, db)
     try:
-        return {(r.post, r.channel): r.state for r in book.rows()}
+        return {(r.post, r.channel): r.state for r in book.views.rows()}
     finally:
         book.close()
 

@@ -110,7 +110,7 @@ def test_killed_after_the_request_left_on_a_network_without_lookup_is_in_doubt_n
     status = campaign(tmp_path, "status")
     assert "in doubt (1):" in status.stdout and "campaign resolve" in status.stdout
     book = ledger(tmp_path)
-    assert [a.kind for a in book.alerts()] == ["in_doubt"]
+    assert [a.kind for a in book.alerts.latest()] == ["in_doubt"]
     book.close()
     resolved = campaign(tmp_path, "resolve", "p", "--channel", "hook", "--published", "https://example.org/p")
     assert resolved.returncode == 0 and states(tmp_path)[("p", "hook")] == "published"
@@ -217,7 +217,7 @@ def test_posts_whose_time_passed_during_downtime_follow_max_late(
     assert {post: state for (post, _), state in states(tmp_path).items()} == expected
     if "missed" in expected.values():
         book = ledger(tmp_path)
-        assert [a.kind for a in book.alerts()] == ["missed"]
+        assert [a.kind for a in book.alerts.latest()] == ["missed"]
         book.close()
         assert "missed (1):" in campaign(tmp_path, "status").stdout
 
@@ -244,7 +244,7 @@ def test_editing_deleting_and_renaming_follow_what_was_published(tmp_path: Path)
     assert result[("kopie", "mastodon")] == "held"  # the same text already went out as `gaat`
     assert Counter(r["text"] for r in outbox(tmp_path))["Eerste versie."] == 1
     book = ledger(tmp_path)
-    rows = {r.post: r for r in book.rows()}
+    rows = {r.post: r for r in book.views.rows()}
     book.close()
     assert rows["gaat"].state == "published" and rows["gaat"].changed_after_publishing
     assert json.loads(rows["wacht"].payload)["text"] == "Nieuwe tekst."

@@ -106,8 +106,8 @@ def test_a_post_out_on_mastodon_whose_daemon_died_past_its_max_late_is_settled_n
     assert states(tmp_path)[("krap", "mastodon")] == "published"
     book = ledger(tmp_path)
     try:
-        assert [a.kind for a in book.alerts()] == []
-        assert [r.outcome for r in book.history("krap")] == ["resend", "published"]
+        assert [a.kind for a in book.alerts.latest()] == []
+        assert [r.outcome for r in book.views.history("krap")] == ["resend", "published"]
     finally:
         book.close()
 
@@ -176,8 +176,8 @@ def test_the_daemon_waits_out_a_database_outage_and_sends_each_post_once_when_it
     assert "Traceback" not in err
     book = ledger(tmp_path, db)
     try:
-        assert [r.outcome for r in book.history("p0")] == ["published"]  # its answer came in the outage
-        assert "ledger_unreachable" in [a.kind for a in book.alerts()]
+        assert [r.outcome for r in book.views.history("p0")] == ["published"]  # its answer came in the outage
+        assert "ledger_unreachable" in [a.kind for a in book.alerts.latest()]
     finally:
         book.close()
 

@@ -48,7 +48,7 @@ def running(root: Path) -> bool:
     """Whether a daemon is alive by the ledger: it writes its heartbeat once it handles SIGTERM."""
     book = ledger(root)
     try:
-        return bool(book.live_workers(now(), timedelta(seconds=60)))
+        return bool(book.workers.live(now(), timedelta(seconds=60)))
     finally:
         book.close()
 

@@ -87,7 +87,7 @@ def local(moment: datetime) -> str:
 def held_due(root: Path, post: str, channel: str) -> datetime:
     book = ledger(root)
     try:
-        [row] = book.rows(post=post)
+        [row] = book.views.rows(post=post)
         assert (row.channel, row.state) == (channel, "held")
         return row.due
     finally:

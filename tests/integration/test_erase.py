@@ -57,7 +57,7 @@ def test_purge_says_when_a_reader_kept_the_write_ahead_log_and_the_next_purge_em
     ledger.close()
     add_reply(database)
     keeper = Ledger(f"sqlite:///{database}")  # stays open, as a daemon does: the log is not emptied on close
-    keeper.stored_replies()
+    keeper.replies.stored_replies()
     reader = sqlite3.connect(database, isolation_level=None)
     reader.execute("BEGIN")
     assert reader.execute("SELECT count(*) FROM replies").fetchone() == (1,)  # a read in progress

@@ -454,7 +454,7 @@ def test_a_lost_answer_never_found_on_the_page_is_in_doubt_and_alerted_never_res
         assert len(posts_sent(graph, "feed")) == 1
     assert states(tmp_path)[("p", "facebook")] == "in_doubt"
     book = ledger(tmp_path)
-    [alert] = book.alerts()
+    [alert] = book.alerts.latest()
     book.close()
     assert alert.kind == "in_doubt"
     assert "no post with this message on Facebook Page" in alert.message
@@ -485,7 +485,7 @@ def test_the_page_token_never_leaves_the_process_even_when_graph_echoes_it(tmp_p
     )
     assert "ok      fb: Page" in check.stdout
     book = ledger(tmp_path)
-    assert [a.kind for a in book.alerts()] == ["failed"]
+    assert [a.kind for a in book.alerts.latest()] == ["failed"]
     book.close()
     dump = "\n".join(sqlite3.connect(tmp_path / "campaign.db").iterdump())
     assert "new long-lived Page access token" in dump

@@ -77,7 +77,7 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
         publisher.sync(build(root), START)
         assert [o.channel for o in publisher.make_pass(1).sent] == ["facebook"]
         publisher.channels.close()
-        [row] = ledger.rows()
+        [row] = ledger.views.rows()
         yield World(root, ledger, clock, graph, hook, row.remote_id or "")
         ledger.close()
 
@@ -101,9 +101,9 @@ def test_comments_are_replies_and_a_disclosure_alerts_once_with_its_link_never_i
     [alert] = [posted.json() for posted in world.hook.posted]
     assert alert["kind"] == "reply" and "0800-2000" in alert["message"]
     # The Page's own post (`campaign replies` has the comment's link), as on every network.
-    [own] = [r.receipt_url for r in world.ledger.rows()]
+    [own] = [r.receipt_url for r in world.ledger.views.rows()]
     assert own and own in alert["message"] and disclosure.partition("_")[2] not in alert["message"]
-    kept = sorted(world.ledger.stored_replies(), key=lambda r: r.at)
+    kept = sorted(world.ledger.replies.stored_replies(), key=lambda r: r.at)
     assert [(r.network, r.author, r.text, r.watch) for r in kept] == [
         ("facebook", UNKNOWN_AUTHOR, DISCLOSURE, "ik word*"),
         ("facebook", "Jan Jansen", "Mooie actie, gedeeld!", None),
@@ -116,10 +116,10 @@ def test_comments_are_replies_and_a_disclosure_alerts_once_with_its_link_never_i
     # Read again later, and by a restarted daemon: kept once, alerted once.
     assert collector.collect(START + timedelta(minutes=30)).alerts == 0
     assert world.collector().collect(START + timedelta(hours=2)).alerts == 0
-    assert len(world.hook.posted) == 1 and len(world.ledger.stored_replies()) == 2
+    assert len(world.hook.posted) == 1 and len(world.ledger.replies.stored_replies()) == 2
     for text in (DISCLOSURE, "thuis geslagen", "Mooie actie", "Jan Jansen"):
         assert text not in caplog.text
-        assert all(text not in a.message for a in world.ledger.alerts())
+        assert all(text not in a.message for a in world.ledger.alerts.latest())
     assert TOKEN not in caplog.text
 
 
@@ -161,7 +161,7 @@ def test_a_deleted_post_has_no_replies_and_never_rests_the_channel(world: World)
     adapter.close()
     done = world.collector().collect(START + timedelta(minutes=10))
     assert (done.replies, done.resting) == (0, {})
-    assert world.ledger.stored_replies() == []
+    assert world.ledger.replies.stored_replies() == []
 
 
 def test_throttling_waits_as_long_as_graph_says_while_the_comments_wait(world: World) -> None:
@@ -228,7 +228,7 @@ def test_a_permission_taken_away_alerts_a_person_once_while_the_collector_keeps_
     collector = world.collector()
     for minutes in (10, 60, 120):
         collector.collect(START + timedelta(minutes=minutes))
-    told = [a for a in world.ledger.alerts() if a.kind == "results"]
+    told = [a for a in world.ledger.alerts.latest() if a.kind == "results"]
     assert len(told) == 1 and told[0].channel == "facebook" and "replies that need a person" in told[0].message
     assert DISCLOSURE not in told[0].message
     done = collector.collect(START + timedelta(hours=5))  # the permission is back: the comment is read

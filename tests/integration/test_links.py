@@ -415,16 +415,16 @@ def test_a_dead_link_holds_the_send_alerts_once_and_an_edit_releases_it(tmp_path
     publisher.sync(plan_file.build(root), clock.now())
     [outcome] = publisher.make_pass().sent
     assert outcome.state == State.HELD
-    [row] = ledger.rows()
+    [row] = ledger.views.rows()
     reason = f"held by the link check: link {site.url}/gone is dead (404 Not Found)"
     assert row.state == State.HELD and row.reason is not None and row.reason.startswith(reason)
-    assert [(a.kind, a.post) for a in ledger.alerts()] == [("held", "a")]
-    assert [a.outcome for a in ledger.history("a")] == [Attempted.HELD]
+    assert [(a.kind, a.post) for a in ledger.alerts.latest()] == [("held", "a")]
+    assert [a.outcome for a in ledger.views.history("a")] == [Attempted.HELD]
     publisher.synced.forget()  # a full sync of the unchanged files keeps it held
     publisher.sync(plan_file.build(root), clock.now())
     clock.advance(timedelta(minutes=1))
     assert publisher.make_pass().outcomes == []
-    assert len(ledger.alerts()) == 1 and _sent(root) == []
+    assert len(ledger.alerts.latest()) == 1 and _sent(root) == []
     (root / "posts" / "a.md").write_text(f"---\npublish_at: {at(DUE)}\n---\nLees: {site.url}/ok\n", encoding="utf-8")
     publisher.sync(plan_file.build(root), clock.now())
     assert [o.state for o in publisher.make_pass().sent] == [State.PUBLISHED]
@@ -438,7 +438,7 @@ def test_retry_sends_a_link_held_post_without_checking_again(tmp_path: Path, sit
     publisher.sync(plan_file.build(root), clock.now())
     publisher.make_pass()
     fetched = len(site.requests)
-    assert ledger.retry_now("a", None, clock.now(), ANNA, "de site werkt voor mensen") == ["mastodon"]
+    assert ledger.operators.retry_now("a", None, clock.now(), ANNA, "de site werkt voor mensen") == ["mastodon"]
     publisher.sync(plan_file.build(root), clock.now())  # the daemon's next sync leaves the retry alone
     assert [o.state for o in publisher.make_pass().sent] == [State.PUBLISHED]
     assert len(site.requests) == fetched and len(_sent(root)) == 1
@@ -457,7 +457,7 @@ def test_warn_sends_with_an_alert_and_a_failing_link_never_stops_a_send(tmp_path
     ledger, publisher = _publisher(root, clock, Gate(Checker(timeout=0.3), budget=0.3))
     publisher.sync(plan_file.build(root), clock.now())
     assert [o.state for o in publisher.make_pass().sent] == [State.PUBLISHED] * 3
-    [alert] = ledger.alerts()
+    [alert] = ledger.alerts.latest()
     assert alert.kind == "link" and alert.post == "a"
     assert alert.message == f"link {site.url}/gone is dead (404 Not Found); it goes out anyway (link_check: warn)"
 
@@ -544,8 +544,8 @@ def test_switching_a_held_post_to_warn_releases_it_and_a_sent_one_stays_unchange
     defaults.write_text(defaults.read_text(encoding="utf-8") + "link_check: warn\n", encoding="utf-8")
     publisher.sync(plan_file.build(root), clock.now())
     assert [(o.post, o.state) for o in publisher.make_pass().sent] == [("a", State.PUBLISHED)]
-    assert [a.kind for a in ledger.alerts()] == ["link", "held"]  # newest first
-    assert not any(r.changed_after_publishing for r in ledger.rows())
+    assert [a.kind for a in ledger.alerts.latest()] == ["link", "held"]  # newest first
+    assert not any(r.changed_after_publishing for r in ledger.views.rows())
 
 
 def test_eight_dripping_links_do_not_leave_a_later_send_unchecked(tmp_path: Path, site: LinkSite) -> None:

@@ -34,8 +34,8 @@ def zone_now() -> str:
 def snapshot(root: Path) -> tuple[list[Delivery], list[Pause], list[Action]]:
     book = ledger(root)
     try:
-        rows = book.rows()
-        return rows, list(book.pauses()), list(book.actions())
+        rows = book.views.rows()
+        return rows, list(book.operators.pauses()), list(book.operators.actions())
     finally:
         book.close()
 
@@ -43,7 +43,7 @@ def snapshot(root: Path) -> tuple[list[Delivery], list[Pause], list[Action]]:
 def daemon_seen(root: Path) -> bool:
     book = ledger(root)
     try:
-        return bool(book.live_workers(now(), timedelta(minutes=1)))
+        return bool(book.workers.live(now(), timedelta(minutes=1)))
     finally:
         book.close()
 

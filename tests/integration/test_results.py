@@ -56,7 +56,7 @@ class World:
         return Collector(self.ledger, Channels(campaign), alerter, self.clock, self.root, CONFIG)
 
     def published(self) -> dict[str, str]:
-        return {r.channel: r.remote_id or "" for r in self.ledger.rows()}
+        return {r.channel: r.remote_id or "" for r in self.ledger.views.rows()}
 
     def count_reads(self) -> int:
         """Mastodon's reads of a status's counts (not of its replies)."""
@@ -102,10 +102,10 @@ def world(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.Mo
 
 
 def counts_by_age(world: World, channel: str) -> dict[timedelta, tuple[int | None, int | None, str | None]]:
-    ids = {r.id: r.channel for r in world.ledger.rows()}
+    ids = {r.id: r.channel for r in world.ledger.views.rows()}
     return {
         s.age: (s.counts.likes if s.counts else None, s.counts.reposts if s.counts else None, s.note)
-        for s in world.ledger.snapshots()
+        for s in world.ledger.results.snapshots()
         if ids[s.delivery_id] == channel
     }
 
@@ -134,7 +134,7 @@ def test_nothing_is_fetched_twice_across_a_restart(world: World) -> None:
     assert done.snapshots == 0
     assert world.sky.count("app.bsky.feed.getPosts") == posts_calls
     assert world.count_reads() == reads  # only replies were read again (their time had come)
-    assert [s.age for s in world.ledger.snapshots()] == [AGES[0], AGES[0]]
+    assert [s.age for s in world.ledger.results.snapshots()] == [AGES[0], AGES[0]]
 
 
 def test_a_campaign_whose_collector_was_down_for_days_is_measured_once_at_its_oldest_due_age(world: World) -> None:
@@ -157,7 +157,7 @@ def test_a_rate_limited_network_waits_for_its_reset_while_the_other_goes_on(worl
     assert collector.collect(START + timedelta(hours=1, seconds=30)).snapshots == 0
     assert world.mastodon_reads() == reads  # it kept to the reset it was given
     assert collector.collect(START + timedelta(hours=1, minutes=3)).snapshots == 1
-    assert len(world.ledger.snapshots()) == 2
+    assert len(world.ledger.results.snapshots()) == 2
 
 
 def test_reading_stops_while_the_rate_limit_is_down_to_what_posting_needs(world: World) -> None:
@@ -196,14 +196,14 @@ def test_a_reply_that_matches_the_watch_list_alerts_once_with_the_posts_link_and
     assert (done.replies, done.alerts) == (2, 1)
     assert len(world.hook.posted) == 1
     alert = world.hook.posted[0].json()
-    post_url = next(r.receipt_url for r in world.ledger.rows() if r.channel == "masto")
+    post_url = next(r.receipt_url for r in world.ledger.views.rows() if r.channel == "masto")
     assert alert["kind"] == "reply" and "0800-2000" in alert["message"]
     assert post_url and post_url in alert["message"] and reply_id not in alert["message"]
     # Read again later, and by a restarted daemon: kept once, alerted once.
     assert collector.collect(START + timedelta(minutes=30)).alerts == 0
     assert world.collector().collect(START + timedelta(hours=2)).alerts == 0
     assert len(world.hook.posted) == 1
-    kept = sorted(world.ledger.stored_replies(), key=lambda r: r.channel)
+    kept = sorted(world.ledger.replies.stored_replies(), key=lambda r: r.channel)
     assert [(r.channel, r.author, r.text, r.watch) for r in kept] == [
         ("masto", "@kim@elders.example", DISCLOSURE, "ik word*"),
         ("sky", "@fan.bsky.social", "Mooie actie, gedeeld!", None),
@@ -211,7 +211,7 @@ def test_a_reply_that_matches_the_watch_list_alerts_once_with_the_posts_link_and
     assert kept[0].url and kept[0].url.endswith(reply_id)
     for text in (DISCLOSURE, "thuis geslagen", "Mooie actie"):
         assert text not in caplog.text
-        assert all(text not in a.message for a in world.ledger.alerts())
+        assert all(text not in a.message for a in world.ledger.alerts.latest())
     # The campaign's own thread parts are not replies.
     assert all(not r.author.startswith("@campagne") for r in kept)
 
@@ -225,9 +225,9 @@ def test_a_broken_watch_list_alerts_once_and_the_last_good_one_keeps_watching(wo
     done = collector.collect(START + timedelta(minutes=10))
     assert done.alerts == 1  # the reply, matched by the last good list
     collector.collect(START + timedelta(minutes=20))
-    kinds = sorted(a.kind for a in world.ledger.alerts())
+    kinds = sorted(a.kind for a in world.ledger.alerts.latest())
     assert kinds == ["reply", "watch_list"]
-    [broken] = [a for a in world.ledger.alerts() if a.kind == "watch_list"]
+    [broken] = [a for a in world.ledger.alerts.latest() if a.kind == "watch_list"]
     assert broken.message.startswith("watchlist.yml:")
 
 
@@ -236,24 +236,24 @@ def test_replies_are_read_for_the_configured_time_only(world: World) -> None:
     collector = world.collector()
     world.masto.add_reply(ids["masto"], "laat", "Te laat gezien")
     assert collector.collect(START + timedelta(days=15)).replies == 0
-    assert world.ledger.stored_replies() == []
+    assert world.ledger.replies.stored_replies() == []
 
 
 def test_purge_removes_the_replies_older_than_it_says_and_keeps_the_rest(world: World) -> None:
     ids = world.published()
     world.masto.add_reply(ids["masto"], "a", "eerste")
     world.collector().collect(START + timedelta(minutes=10))
-    [first] = world.ledger.stored_replies()
+    [first] = world.ledger.replies.stored_replies()
     world.masto.add_reply(ids["masto"], "b", "tweede")
     world.collector().collect(START + timedelta(hours=2))
-    assert len(world.ledger.stored_replies()) == 2
+    assert len(world.ledger.replies.stored_replies()) == 2
     # Both were written (by the fake's clock) just now: none is older than a minute, both older than 0.
-    purged = world.ledger.purge_replies(first.at - timedelta(minutes=1))
+    purged = world.ledger.replies.purge_replies(first.at - timedelta(minutes=1))
     assert (purged.replies, purged.unhandled) == (0, 0)
-    later = max(r.at for r in world.ledger.stored_replies())
-    purged = world.ledger.purge_replies(first.at + (later - first.at) / 2)
+    later = max(r.at for r in world.ledger.replies.stored_replies())
+    purged = world.ledger.replies.purge_replies(first.at + (later - first.at) / 2)
     assert (purged.replies, purged.unhandled) == (1, 1)
-    assert [r.text for r in world.ledger.stored_replies()] == ["tweede"]
+    assert [r.text for r in world.ledger.replies.stored_replies()] == ["tweede"]
 
 
 def test_a_watch_list_alert_names_no_one_and_purge_erases_the_reply_and_its_alert_from_disk(
@@ -268,18 +268,18 @@ def test_a_watch_list_alert_names_no_one_and_purge_erases_the_reply_and_its_aler
     assert world.collector().collect(START + timedelta(minutes=10)).alerts == 2
     # Who wrote it is nowhere in what the alert leaves behind: webhook, log, alerts table.
     bodies = [hook.body.decode() for hook in world.hook.posted]
-    messages = [a.message for a in world.ledger.alerts()]
-    posts = {r.receipt_url for r in world.ledger.rows()}
+    messages = [a.message for a in world.ledger.alerts.latest()]
+    posts = {r.receipt_url for r in world.ledger.views.rows()}
     assert len(bodies) == 2 and all(any(url and url in body for url in posts) for body in bodies)
     for who in ("kim@elders.example", "sam.bsky.social", sky_did):
         assert who not in caplog.text
         assert all(who not in text for text in bodies + messages)
 
     later = START + timedelta(days=1)
-    purged = world.ledger.purge_replies(later)
+    purged = world.ledger.replies.purge_replies(later)
     assert (purged.replies, purged.unhandled, purged.alerts, purged.log_emptied) == (3, 3, 2, True)
-    assert world.ledger.stored_replies() == []
-    assert [a for a in world.ledger.alerts() if a.kind == "reply"] == []
+    assert world.ledger.replies.stored_replies() == []
+    assert [a for a in world.ledger.alerts.latest() if a.kind == "reply"] == []
     assert Alerter(world.ledger, world.hook.url).send_unsent(later, force=True) == 0
     if world.ledger.is_sqlite:
         # The bytes on disk, not only what a query sees: the file and its write-ahead log, read while the

@@ -102,7 +102,7 @@ def test_replies_are_listed_handled_with_who_and_when_and_purged(tmp_path: Path,
     db = tmp_path / "week.db"
     shutil.copyfile(rehearsed, db)
     book = Ledger(f"sqlite:///{db}")
-    row = book.rows()[0]
+    row = book.views.rows()[0]
     published = Published(
         row.id, row.post, row.channel, row.remote_id or "", row.receipt_url, row.published_at or row.due
     )
@@ -115,8 +115,10 @@ def test_replies_are_listed_handled_with_who_and_when_and_purged(tmp_path: Path,
         "Help, ik durf het niet te zeggen",
         "https://example.nl/@kim/2",
     )
-    kept = book.record_replies([(published, [NewReply(old, "mastodon", None), NewReply(new, "mastodon", "help")])], now)
-    book.alert_reply(kept[0], "reply #1 matches the watch list", now, unsent=False)
+    kept = book.replies.record_replies(
+        [(published, [NewReply(old, "mastodon", None), NewReply(new, "mastodon", "help")])], now
+    )
+    book.replies.alert_reply(kept[0], "reply #1 matches the watch list", now, unsent=False)
     book.close()
 
     listed = json.loads(campaign("replies", "--format", "json", db=db).stdout)

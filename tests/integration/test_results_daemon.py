@@ -76,8 +76,8 @@ def test_the_running_daemon_takes_counts_and_alerts_a_watched_reply(tmp_path: Pa
             assert wait_for(lambda: bool(masto.statuses), timeout=30)
             book = ledger(tmp_path)
             try:
-                assert wait_for(lambda: bool(book.snapshots()), timeout=30)
-                assert wait_for(lambda: any(a.kind == "reply" for a in book.alerts()), timeout=30)
+                assert wait_for(lambda: bool(book.results.snapshots()), timeout=30)
+                assert wait_for(lambda: any(a.kind == "reply" for a in book.alerts.latest()), timeout=30)
             finally:
                 book.close()
         finally:

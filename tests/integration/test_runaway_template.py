@@ -97,10 +97,10 @@ def test_the_dashboard_answers_health_now_pause_and_resume_while_calendars_wait_
             assert paused.status_code == 200
             book = ledger(dashboard.root)
             try:
-                assert [p.reason for p in book.pauses()] == ["crisis: even stil"]
+                assert [p.reason for p in book.operators.pauses()] == ["crisis: even stil"]
                 resumed = session.post(dashboard.url + "/resume", data={"csrf_token": token}, timeout=60)
                 assert resumed.status_code == 200
-                assert book.pauses() == []
+                assert book.operators.pauses() == []
             finally:
                 book.close()
             assert {f.result() for f in asked} <= {200, 503}

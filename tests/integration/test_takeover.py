@@ -110,7 +110,7 @@ def test_a_part_recorded_out_while_the_taker_looked_it_up_is_not_left_in_doubt(
     books: tuple[Ledger, Ledger], root: Path
 ) -> None:
     mine, theirs = books
-    mine.sync([thread()], lambda *_: Fate(State.CANCELLED, None), START)
+    mine.wanted.sync([thread()], lambda *_: Fate(State.CANCELLED, None), START)
     service, clock = Service(), SimulatedClock(START)
     runner, _ = stopped_mid_send(mine, root, service, clock)
     clock.set(START + timedelta(minutes=2))
@@ -124,10 +124,10 @@ def test_a_part_recorded_out_while_the_taker_looked_it_up_is_not_left_in_doubt(
     service.recorded.set()
     looking.join(WAIT)
 
-    [row] = theirs.rows(post="draad")
+    [row] = theirs.views.rows(post="draad")
     assert row.state == State.RETRY  # not in doubt: the thread goes on with part 2
     assert "no part is out" not in (row.reason or "") and "https://net.example/p/1" in (row.reason or "")
-    assert theirs.alerts() == []
+    assert theirs.alerts.latest() == []
     clock.set(START + timedelta(minutes=3))
     [done] = taker.make_pass().sent
     assert done.state == State.PUBLISHED and service.keys == ["cs-draad-1", "cs-draad-2", "cs-draad-3"]
@@ -137,20 +137,20 @@ def test_a_send_whose_taker_stopped_too_is_settled_by_a_third_daemon_after_the_f
     books: tuple[Ledger, Ledger], root: Path
 ) -> None:
     mine, theirs = books
-    mine.sync([single()], lambda *_: Fate(State.CANCELLED, None), START)
+    mine.wanted.sync([single()], lambda *_: Fate(State.CANCELLED, None), START)
     service, clock = Service(refuse_first=True), SimulatedClock(START)
     runner, _ = stopped_mid_send(mine, root, service, clock)
     clock.set(START + timedelta(minutes=2))
-    [stale] = theirs.stale_claims(clock.now(), TAKER, POLICY.stale_after)
-    assert theirs.take_over(stale, TAKER, clock.now()) is not None  # then the taker stopped as well
+    [stale] = theirs.sends.stale_claims(clock.now(), TAKER, POLICY.stale_after)
+    assert theirs.sends.take_over(stale, TAKER, clock.now()) is not None  # then the taker stopped as well
     resume(runner, service)  # the first comes back with its 503: the send is the taker's
     clock.set(START + timedelta(minutes=4))
     third = daemon(theirs, root, service, "host-c:303:third", clock)
     [settled] = third.recover(clock.now())
     assert settled.state == State.IN_DOUBT  # no lookup on this network: a person checks
-    [row] = theirs.rows(post="p")
+    [row] = theirs.views.rows(post="p")
     assert row.state == State.IN_DOUBT and row.claimed_by is None
-    history = theirs.history("p")
+    history = theirs.views.history("p")
     assert sorted(a.outcome for a in history) == [Attempted.IN_DOUBT, Attempted.LATE]
     assert "HTTP 503" in (next(a for a in history if a.outcome == Attempted.LATE).detail or "")
 
@@ -159,23 +159,23 @@ def test_a_post_the_stopped_daemon_got_out_while_the_taker_was_still_settling_is
     books: tuple[Ledger, Ledger], root: Path
 ) -> None:
     mine, theirs = books
-    mine.sync([single()], lambda *_: Fate(State.CANCELLED, None), START)
+    mine.wanted.sync([single()], lambda *_: Fate(State.CANCELLED, None), START)
     service, clock = Service(), SimulatedClock(START)
     runner, _ = stopped_mid_send(mine, root, service, clock)
     clock.set(START + timedelta(minutes=2))
-    [stale] = theirs.stale_claims(clock.now(), TAKER, POLICY.stale_after)
-    taken = theirs.take_over(stale, TAKER, clock.now())
+    [stale] = theirs.sends.stale_claims(clock.now(), TAKER, POLICY.stale_after)
+    taken = theirs.sends.take_over(stale, TAKER, clock.now())
     assert taken is not None
 
     resume(runner, service)  # while the taker is still finding out
 
     taker = daemon(theirs, root, service, TAKER, clock)
     taker.settle_doubt(taken, clock.now(), "the daemon stopped while sending")  # its guess comes too late
-    [row] = theirs.rows(post="p")
+    [row] = theirs.views.rows(post="p")
     assert (row.state, row.receipt_url) == (State.PUBLISHED, "https://net.example/p/1")
-    history = theirs.history("p")
+    history = theirs.views.history("p")
     assert [(a.outcome, a.worker) for a in history] == [(Attempted.PUBLISHED, STOPPED), (Attempted.LATE, TAKER)]
-    assert theirs.alerts() == []
+    assert theirs.alerts.latest() == []
 
 
 class Slow(Adapter):
@@ -275,23 +275,23 @@ def test_a_post_the_stopped_daemon_got_out_settles_the_takers_doubt_without_rewr
     books: tuple[Ledger, Ledger], root: Path
 ) -> None:
     mine, theirs = books
-    mine.sync([single()], lambda *_: Fate(State.CANCELLED, None), START)
+    mine.wanted.sync([single()], lambda *_: Fate(State.CANCELLED, None), START)
     service, clock = Service(), SimulatedClock(START)
     runner, _ = stopped_mid_send(mine, root, service, clock)
     clock.set(START + timedelta(minutes=2))  # no heartbeat for longer than stale_after
     taker = daemon(theirs, root, service, TAKER, clock)
     [doubt] = taker.recover(clock.now())
     assert doubt.state == State.IN_DOUBT
-    before = theirs.history("p")
+    before = theirs.views.history("p")
     assert [a.outcome for a in before] == [Attempted.IN_DOUBT]
 
     resume(runner, service)
 
-    history = theirs.history("p")
+    history = theirs.views.history("p")
     assert history[0] == before[0]  # the taker's record stands as it wrote it
     assert [a.outcome for a in history].count(Attempted.PUBLISHED) == 1
     assert history[-1].outcome == Attempted.PUBLISHED and "https://net.example/p/1" in (history[-1].detail or "")
-    [row] = theirs.rows(post="p")
+    [row] = theirs.views.rows(post="p")
     assert (row.state, row.receipt_url, row.claimed_by) == (State.PUBLISHED, "https://net.example/p/1", None)
     assert len(service.posts) == 1
 
@@ -300,20 +300,20 @@ def test_a_refused_request_of_the_stopped_daemon_leaves_the_takers_doubt_as_it_w
     books: tuple[Ledger, Ledger], root: Path
 ) -> None:
     mine, theirs = books
-    mine.sync([single()], lambda *_: Fate(State.CANCELLED, None), START)
+    mine.wanted.sync([single()], lambda *_: Fate(State.CANCELLED, None), START)
     service, clock = Service(refuse_first=True), SimulatedClock(START)
     runner, _ = stopped_mid_send(mine, root, service, clock)
     clock.set(START + timedelta(minutes=2))
     daemon(theirs, root, service, TAKER, clock).recover(clock.now())
-    before = theirs.history("p")
+    before = theirs.views.history("p")
 
     resume(runner, service)
 
-    history = theirs.history("p")
+    history = theirs.views.history("p")
     assert history[0] == before[0] and history[0].outcome == Attempted.IN_DOUBT
     assert [a.outcome for a in history] == [Attempted.IN_DOUBT, Attempted.LATE]
     assert "HTTP 503" in (history[1].detail or "") and history[1].worker == STOPPED
-    [row] = theirs.rows(post="p")
+    [row] = theirs.views.rows(post="p")
     assert row.state == State.IN_DOUBT and "HTTP 503" not in (row.reason or "")
 
 
@@ -321,7 +321,7 @@ def test_a_resend_that_settled_the_stopped_daemons_post_is_the_one_published_lin
     books: tuple[Ledger, Ledger], root: Path
 ) -> None:
     mine, theirs = books
-    mine.sync([single()], lambda *_: Fate(State.CANCELLED, None), START)
+    mine.wanted.sync([single()], lambda *_: Fate(State.CANCELLED, None), START)
     service, clock = Service(dedup=True), SimulatedClock(START)
     runner, _ = stopped_mid_send(mine, root, service, clock)
     clock.set(START + timedelta(minutes=2))
@@ -329,38 +329,38 @@ def test_a_resend_that_settled_the_stopped_daemons_post_is_the_one_published_lin
     result = taker.make_pass()  # resent with the same key: the network gives the same post back
     assert [o.state for o in result.settled] == [State.RETRY]
     assert [o.state for o in result.sent] == [State.PUBLISHED]
-    before = theirs.history("p")
+    before = theirs.views.history("p")
 
     resume(runner, service)
 
-    history = theirs.history("p")
+    history = theirs.views.history("p")
     assert history[: len(before)] == before
     assert [a.outcome for a in history] == [Attempted.RESEND, Attempted.PUBLISHED, Attempted.LATE]
     assert len(service.posts) == 1
-    assert theirs.alerts() == []  # one post on the network: nothing to delete
+    assert theirs.alerts.latest() == []  # one post on the network: nothing to delete
 
 
 def test_a_thread_part_the_stopped_daemon_got_out_is_what_its_send_shows_and_the_thread_goes_on(
     books: tuple[Ledger, Ledger], root: Path
 ) -> None:
     mine, theirs = books
-    mine.sync([thread()], lambda *_: Fate(State.CANCELLED, None), START)
+    mine.wanted.sync([thread()], lambda *_: Fate(State.CANCELLED, None), START)
     service, clock = Service(), SimulatedClock(START)
     runner, _ = stopped_mid_send(mine, root, service, clock)
     clock.set(START + timedelta(minutes=2))
     taker = daemon(theirs, root, service, TAKER, clock)
     [doubt] = taker.recover(clock.now())
     assert doubt.state == State.IN_DOUBT and "no part is out" in doubt.detail
-    before = theirs.history("draad")
+    before = theirs.views.history("draad")
 
     resume(runner, service)
 
-    [row] = theirs.rows(post="draad")
-    parts = theirs.thread_parts(row.id)
+    [row] = theirs.views.rows(post="draad")
+    parts = theirs.threads.thread_parts(row.id)
     assert [(p.part, p.url) for p in parts] == [(1, "https://net.example/p/1")]
     assert "no part is out" not in (row.reason or "") and "https://net.example/p/1" in (row.reason or "")
     assert row.state == State.RETRY
-    assert theirs.history("draad")[: len(before)] == before
+    assert theirs.views.history("draad")[: len(before)] == before
     clock.set(START + timedelta(minutes=3))
     [done] = taker.make_pass().sent  # the thread goes on with part 2, never part 1 again
     assert done.state == State.PUBLISHED and done.url == "https://net.example/p/1"
@@ -371,10 +371,10 @@ def test_a_send_left_by_a_stopped_daemon_is_taken_over_during_a_long_pass(
     books: tuple[Ledger, Ledger], root: Path
 ) -> None:
     mine, theirs = books
-    mine.sync([single("left"), single("slow")], lambda *_: Fate(State.CANCELLED, None), START)
+    mine.wanted.sync([single("left"), single("slow")], lambda *_: Fate(State.CANCELLED, None), START)
     clock = SimulatedClock(START)
-    left = theirs.claim(STOPPED, clock.now())  # claimed, its request gone out, then the daemon stopped
-    assert left is not None and left.post == "left" and theirs.about_to_send(left) is None
+    left = theirs.sends.claim(STOPPED, clock.now())  # claimed, its request gone out, then the daemon stopped
+    assert left is not None and left.post == "left" and theirs.sends.about_to_send(left) is None
     policy = Policy(POLICY.max_late, POLICY.max_attempts, POLICY.retry_base, timedelta(seconds=2))
     service = Service()
     live = Publisher(mine, Using(root, service, Slow), Alerter(mine), policy, TAKER, clock=clock)
@@ -395,7 +395,7 @@ def test_a_send_left_by_a_stopped_daemon_is_taken_over_during_a_long_pass(
 
 
 def state_of(book: Ledger, post: str) -> State:
-    [row] = book.rows(post=post)
+    [row] = book.views.rows(post=post)
     return row.state
 
 
@@ -426,7 +426,7 @@ def test_two_collectors_reading_replies_at_once_never_fail_and_read_each_post_on
         sender = Publisher(book, Channels(campaign), Alerter(book), POLICY, "sender", clock=clock)
         sender.sync(build(root), START)
         assert len(sender.make_pass().sent) == 30
-        ids = [row.remote_id for row in book.rows()]
+        ids = [row.remote_id for row in book.views.rows()]
         for status in ids[::3]:
             masto.add_reply(status or "", "kim@elders.example", "Goed dat jullie dit doen.")
         books = [Ledger(url) for _ in range(2)]
@@ -457,6 +457,6 @@ def test_two_collectors_reading_replies_at_once_never_fail_and_read_each_post_on
     assert reads == {f"/api/v1/statuses/{status}/context": 1 for status in ids}
     again = Ledger(url)
     try:
-        assert len(again.stored_replies()) == 10
+        assert len(again.replies.stored_replies()) == 10
     finally:
         again.close()

@@ -46,7 +46,7 @@ def test_what_the_public_and_a_receiver_wrote_is_shown_never_obeyed(tmp_path: Pa
     assert not OBEYED.search(ran.stdout + ran.stderr), ran.stdout
 
     book = ledger(root)
-    row = next(r for r in book.rows() if r.channel == "mastodon")
+    row = next(r for r in book.views.rows() if r.channel == "mastodon")
     published = Published(
         row.id, row.post, row.channel, row.remote_id or "", row.receipt_url, row.published_at or row.due
     )
@@ -55,7 +55,7 @@ def test_what_the_public_and_a_receiver_wrote_is_shown_never_obeyed(tmp_path: Pa
         "r-1", "@anna@example.nl", moment - timedelta(hours=2), "Ik heb hulp nodig", "https://example.nl/@anna/1"
     )
     second = Reply("r-2", HOSTILE_AUTHOR, moment - timedelta(hours=1), HOSTILE_TEXT, HOSTILE_URL)
-    book.record_replies(
+    book.replies.record_replies(
         [(published, [NewReply(first, "mastodon", "hulp"), NewReply(second, "mastodon", None)])], moment
     )
     book.close()

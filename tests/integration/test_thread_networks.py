@@ -175,7 +175,7 @@ def test_a_refused_part_stops_the_thread_and_alerts_naming_the_parts_out(tmp_pat
         assert len(masto.statuses) == 1  # nothing after the refused part
     assert states(tmp_path)[("verhaal", "masto")] == "failed"
     book = ledger(tmp_path)
-    [alert] = book.alerts()
+    [alert] = book.alerts.latest()
     book.close()
     assert alert.kind == "failed"
     assert "part 2/" in alert.message and str(masto.statuses[0]["url"]) in alert.message
@@ -218,6 +218,6 @@ def test_an_x_part_that_may_have_left_and_is_not_found_is_in_doubt_and_never_res
         assert len(x.posts) == 1  # X has no idempotency key: part 2 is never sent blindly
     assert states(tmp_path)[("verhaal", "x")] == "in_doubt"
     book = ledger(tmp_path)
-    [alert] = book.alerts()
+    [alert] = book.alerts.latest()
     book.close()
     assert alert.kind == "in_doubt" and "part 2/" in alert.message and "parts out: 1" in alert.message

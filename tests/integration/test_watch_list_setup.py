@@ -107,7 +107,7 @@ def test_the_daemon_says_a_missing_watch_list_once_not_at_every_read(tmp_path: P
             assert wait_for(lambda: bool(masto.statuses), timeout=30)  # published: the ledger is there
             book = ledger(tmp_path)
             try:  # four counts at four ages: the collector has made at least four passes
-                assert wait_for(lambda: len(book.snapshots()) >= 4, timeout=60)
+                assert wait_for(lambda: len(book.results.snapshots()) >= 4, timeout=60)
             finally:
                 book.close()
         finally:

@@ -22,7 +22,7 @@ LONG = ("Praat erover met iemand die je vertrouwt. " * 8).strip()  # 335 charact
 def _alerts(root: Path) -> list[tuple[str, str | None, str | None, str]]:
     book = ledger(root)
     try:
-        return [(a.kind, a.post, a.channel, a.message) for a in book.alerts()]
+        return [(a.kind, a.post, a.channel, a.message) for a in book.alerts.latest()]
     finally:
         book.close()
 
@@ -59,7 +59,7 @@ def test_a_text_too_long_for_two_networks_goes_out_on_none_with_one_alert_naming
 
     book = ledger(tmp_path)
     try:
-        reasons = {r.channel: r.reason or "" for r in book.rows() if r.post == "lang"}
+        reasons = {r.channel: r.reason or "" for r in book.views.rows() if r.post == "lang"}
     finally:
         book.close()
     for channel in ("facebook", "mastodon"):  # the held state names the real cause, not a vague "held"

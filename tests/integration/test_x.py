@@ -506,7 +506,7 @@ def test_daemon_killed_before_x_committed_is_in_doubt_and_alerted_never_resent(t
         assert len(calls(server, "POST", "/2/tweets")) == 1
     assert states(tmp_path)[("p", "x")] == "in_doubt"
     book = ledger(tmp_path)
-    assert [a.kind for a in book.alerts()] == ["in_doubt"]
+    assert [a.kind for a in book.alerts.latest()] == ["in_doubt"]
     book.close()
     assert "campaign resolve" in campaign(tmp_path, "status").stdout
 
@@ -564,7 +564,7 @@ def test_revoked_keys_fail_the_daemons_send_at_once_with_an_alert_naming_the_cha
         assert calls(server, "POST", "/2/tweets") == []
     assert states(tmp_path)[("p", "x")] == "failed"
     book = ledger(tmp_path)
-    [alert] = book.alerts()
+    [alert] = book.alerts.latest()
     book.close()
     assert (alert.kind, alert.channel) == ("failed", "x")
     assert alert.message.startswith("channel x: X refused the keys")

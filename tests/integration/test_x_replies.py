@@ -90,7 +90,7 @@ def world(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.Mo
         assert [o.channel for o in publisher.make_pass(1).sent] == ["x"]
         publisher.channels.close()
         assert len(x.posts) >= 2, "the story should be a thread"
-        [row] = ledger.rows()
+        [row] = ledger.views.rows()
         assert row.remote_id == x.posts[0]["id"]
         yield World(root, ledger, clock, x, hook, x.posts[0]["id"])
         ledger.close()
@@ -108,7 +108,7 @@ def test_replies_in_the_conversation_are_kept_and_a_match_alerts_once_without_th
     assert (done.replies, done.alerts) == (2, 1)
     [alert] = [posted.json() for posted in world.hook.posted]
     # The campaign's own post, never the reply's link (it holds the author's username).
-    [own] = [r.receipt_url for r in world.ledger.rows()]
+    [own] = [r.receipt_url for r in world.ledger.views.rows()]
     assert alert["kind"] == "reply" and own and own in alert["message"]
     assert disclosure_id not in alert["message"] and "kim" not in alert["message"]
     # Read again, and by a restarted daemon: kept once, alerted once.
@@ -116,13 +116,13 @@ def test_replies_in_the_conversation_are_kept_and_a_match_alerts_once_without_th
     assert world.collector().collect(START + timedelta(hours=2)).alerts == 0
     assert len(world.hook.posted) == 1
 
-    kept = world.ledger.stored_replies()
+    kept = world.ledger.replies.stored_replies()
     assert [(r.network, r.author, r.watch) for r in kept] == [("x", "@kim", "ik word*"), ("x", "@fan", None)]
     assert kept[0].text.endswith(DISCLOSURE) and kept[1].text.endswith("Mooie actie & gedeeld!")  # X's &amp; undone
     assert kept[1].url == f"https://x.com/fan/status/{kept[1].remote_id}"
     assert not {r.remote_id for r in kept} & set(parts)  # the campaign's own thread parts are not replies
     assert DISCLOSURE not in caplog.text and "thuis geslagen" not in caplog.text
-    assert all("thuis geslagen" not in a.message for a in world.ledger.alerts())
+    assert all("thuis geslagen" not in a.message for a in world.ledger.alerts.latest())
 
     search = world.searches()[0]
     assert search.value("query") == f"conversation_id:{world.root_id}"
@@ -133,7 +133,7 @@ def test_a_busy_conversation_is_read_over_two_pages(world: World) -> None:
     sent = [world.x.add_reply(world.root_id, f"lezer{i}", f"Reactie nummer {i}") for i in range(130)]
     done = world.collector().collect(START + timedelta(minutes=10))
     assert done.replies == 130
-    assert [r.remote_id for r in world.ledger.stored_replies()] == sent  # oldest first
+    assert [r.remote_id for r in world.ledger.replies.stored_replies()] == sent  # oldest first
     first, second = world.searches()
     assert first.value("next_token") is None and second.value("next_token")
     assert done.requests == 1  # one read of one post's replies, however many pages
@@ -163,16 +163,19 @@ def test_a_plan_without_search_is_said_once_and_x_is_not_asked_again_while_its_c
     assert len(world.searches()) == 1  # asked once; a plan does not change by asking again
     assert all("x" not in d.resting for d in done)  # nothing waits: counts are not held up by it
     assert sum(d.snapshots for d in done) == 1  # the 1-hour counts were taken
-    [said] = [a for a in world.ledger.alerts() if a.kind == "replies_unread"]
+    [said] = [a for a in world.ledger.alerts.latest() if a.kind == "replies_unread"]
     assert said.channel == "x" and "replies on x are not read" in said.message and "plan" in said.message
     assert "Client Forbidden" in said.message  # X's own words, for whoever looks it up
     assert len(world.hook.posted) == 1
     assert caplog.text.count("replies on x are not read") == 1
-    assert world.ledger.stored_replies() == []
+    assert world.ledger.replies.stored_replies() == []
     # A restarted daemon (or `collect --once` from cron) asks once more, but alerts no more.
     world.collector().collect(START + timedelta(days=2))
     assert len(world.searches()) == 2
-    assert len([a for a in world.ledger.alerts() if a.kind == "replies_unread"]) == 1 and len(world.hook.posted) == 1
+    assert (
+        len([a for a in world.ledger.alerts.latest() if a.kind == "replies_unread"]) == 1
+        and len(world.hook.posted) == 1
+    )
 
 
 def test_new_keys_for_x_are_tried_again_after_a_plan_without_search(world: World) -> None:

@@ -74,6 +74,16 @@ def under(name: str, prefixes: tuple[str, ...]) -> bool:
             ("scheduler.channels", "scheduler.publish", "scheduler.views", "scheduler.cli", "scheduler.starter"),
         ),
         ("scheduler.web", ("scheduler.cli",)),
+        # The ledger's stores sit beneath the publisher: they know states and holds, nothing that sends.
+        (
+            "scheduler.publish.store",
+            tuple(
+                name
+                for name in below("scheduler.publish")
+                if not under(name, ("scheduler.publish.store", "scheduler.publish.states", "scheduler.publish.holds"))
+                and name != "scheduler.publish"
+            ),
+        ),
     ],
 )
 def test_a_floor_imports_nothing_from_the_floors_above_it(floor: str, forbidden: tuple[str, ...]) -> None:
@@ -98,3 +108,23 @@ def test_no_module_imports_itself_through_others() -> None:
 def test_the_walk_sees_imports() -> None:  # a guard for the tests above: an empty graph would pass them
     assert "scheduler.posts" in GRAPH["scheduler.content.render"]
     assert "scheduler.cli.app" in GRAPH["scheduler.cli.publishing"]
+
+
+def test_the_publish_core_keeps_its_rooms_small() -> None:
+    """One noun per module (scheduler.publish.store, and the publisher's parts beside it): no module of
+    the publish core over 500 lines, no class in the package with more than 25 public methods."""
+    long = {name: n for name in below("scheduler.publish") if (n := len(MODULES[name].read_text().splitlines())) > 500}
+    assert long == {}
+    wide = {}
+    for name, path in MODULES.items():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ClassDef):
+                public = [m for m in node.body if isinstance(m, ast.FunctionDef) and not m.name.startswith("_")]
+                if len(public) > 25:
+                    wide[f"{name}.{node.name}"] = len(public)
+    assert wide == {}
+
+
+def test_the_ledger_is_one_store_per_noun() -> None:
+    stores = {name.rpartition(".")[2] for name in below("scheduler.publish.store")}
+    assert {"schema", "db", "sends", "threads", "operators", "workers", "alerts", "results", "replies"} <= stores

@@ -41,7 +41,7 @@ def test_upgrading_takes_the_reply_link_out_of_the_watch_list_alerts_recorded_be
                 {"k": kind, "m": message},
             )
     ledger.upgrade()
-    messages = {a.kind: a.message for a in ledger.alerts()}
+    messages = {a.kind: a.message for a in ledger.alerts.latest()}
     ledger.close()
     assert "@kim" not in messages["reply"] and "campaign replies" in messages["reply"]
     assert messages["failed"] == "HTTP 500 from social.example"

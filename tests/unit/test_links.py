@@ -157,11 +157,11 @@ def test_a_thread_begun_is_finished_whatever_its_links(ledger: Ledger, root: Pat
     plan(ledger, replace(thread(), payload=payload.encode(rendered), text_hash="t"))
     network = Replying("mastodon", {}, receipts(2))
     clock = SimulatedClock(START)
-    claim = ledger.claim(GONE, clock.now())  # a worker that got part 1 out, then died
-    assert claim is not None and ledger.about_to_send(claim) is None
-    assert ledger.part_sending(claim, 1, f"{claim.key}-1", clock.now())
+    claim = ledger.sends.claim(GONE, clock.now())  # a worker that got part 1 out, then died
+    assert claim is not None and ledger.sends.about_to_send(claim) is None
+    assert ledger.threads.part_sending(claim, 1, f"{claim.key}-1", clock.now())
     network.publish(RenderedPost("verhaal", "mastodon", parts[0]), f"{claim.key}-1")
-    ledger.part_published(claim, 1, clock.now(), remote_id="id1", cid=None, url="u1")
+    ledger.threads.part_published(claim, 1, clock.now(), remote_id="id1", cid=None, url="u1")
     clock.set(START + timedelta(minutes=5))
     sender = publisher(ledger, root, clock, mastodon=network)
     sender.links = Gate(Answers({DEAD: Kind.DEAD}))
@@ -174,8 +174,8 @@ def test_a_thread_begun_is_finished_whatever_its_links(ledger: Ledger, root: Pat
 def test_a_resend_that_settles_a_send_that_may_be_out_is_never_held(ledger: Ledger, root: Path) -> None:
     rendered = RenderedPost("uit", "mastodon", f"Lees {DEAD}")
     plan(ledger, replace(want("uit", START), payload=payload.encode(rendered)))
-    claim = ledger.claim(GONE, START)  # its request left, then its worker died
-    assert claim is not None and ledger.about_to_send(claim) is None
+    claim = ledger.sends.claim(GONE, START)  # its request left, then its worker died
+    assert claim is not None and ledger.sends.about_to_send(claim) is None
     network = Deduplicating("mastodon", {}, [Receipt("https://m.example/1", "1")])
     sender = publisher(ledger, root, SimulatedClock(START + timedelta(minutes=5)), mastodon=network)
     sender.links = Gate(Answers({DEAD: Kind.DEAD}))
@@ -193,7 +193,7 @@ def test_warn_alerts_a_dead_link_once_not_at_every_retry(ledger: Ledger, root: P
     assert [o.state for o in sender.make_pass().sent] == [State.RETRY]
     clock.advance(timedelta(minutes=1))
     assert [o.state for o in sender.make_pass().sent] == [State.PUBLISHED]
-    assert [a.kind for a in ledger.alerts()] == ["link"]
+    assert [a.kind for a in ledger.alerts.latest()] == ["link"]
 
 
 class _AtOnce(ThreadPoolExecutor):

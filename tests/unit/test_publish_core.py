@@ -109,7 +109,7 @@ def want(post: str, due: datetime, channel: str = "mastodon", hold: str | None =
 
 
 def plan(ledger: Ledger, *wanted: Wanted) -> None:
-    ledger.sync(wanted, lambda *_: Fate(State.CANCELLED, None), START)
+    ledger.wanted.sync(wanted, lambda *_: Fate(State.CANCELLED, None), START)
 
 
 def publisher(
@@ -127,7 +127,7 @@ def outbox(root: Path) -> list[dict[str, Any]]:
 
 
 def state(ledger: Ledger, post: str) -> State:
-    [row] = ledger.rows(post=post)
+    [row] = ledger.views.rows(post=post)
     return row.state
 
 
@@ -148,23 +148,23 @@ def test_a_due_send_goes_out_exactly_once_with_two_publishers_on_one_ledger(ledg
     sent = Counter(r["post"] for r in outbox(root))
     assert sent == Counter({f"p{i}": 1 for i in range(24)})
     assert sorted(o.post for result in results for o in result.sent) == sorted(sent)
-    assert {row.state for row in ledger.rows()} == {State.PUBLISHED}
-    assert Counter(a.outcome for a in ledger.history()) == {Attempted.PUBLISHED: 24}
+    assert {row.state for row in ledger.views.rows()} == {State.PUBLISHED}
+    assert Counter(a.outcome for a in ledger.views.history()) == {Attempted.PUBLISHED: 24}
 
 
 def test_a_pause_set_before_the_send_holds_it_until_resumed(ledger: Ledger, root: Path) -> None:
     plan(ledger, want("a", START), want("b", START + timedelta(seconds=1), channel="bluesky"))
     clock = SimulatedClock(START + timedelta(minutes=1))
     sender = publisher(ledger, root, clock)
-    claim = ledger.claim(sender.worker, clock.now())  # claimed, then paused before the request leaves
+    claim = ledger.sends.claim(sender.worker, clock.now())  # claimed, then paused before the request leaves
     assert claim is not None and (claim.post, claim.channel) == ("a", "mastodon")
-    ledger.pause("mastodon", "stilte", clock.now(), ANNA)
+    ledger.operators.pause("mastodon", "stilte", clock.now(), ANNA)
     assert sender.deliver(claim).state == State.PENDING
     assert [o.post for o in sender.make_pass().sent] == ["b"]  # the channel that is not paused goes on
     assert [r["post"] for r in outbox(root)] == ["b"]
     assert state(ledger, "a") == State.PENDING
-    assert [a.outcome for a in ledger.history("a")] == [Attempted.PAUSED]
-    ledger.resume(None, clock.now(), ANNA)
+    assert [a.outcome for a in ledger.views.history("a")] == [Attempted.PAUSED]
+    ledger.operators.resume(None, clock.now(), ANNA)
     assert [o.post for o in sender.make_pass().sent] == ["a"]
     assert Counter(r["post"] for r in outbox(root)) == {"a": 1, "b": 1}
 
@@ -175,14 +175,14 @@ def test_a_send_later_than_its_max_late_is_missed_and_alerted(ledger: Ledger, ro
     [outcome] = publisher(ledger, root, clock).make_pass().sent
     assert outcome.state == State.MISSED and "1 hour late" in outcome.detail
     assert outbox(root) == []
-    assert [(a.kind, a.post) for a in ledger.alerts()] == [("missed", "late")]
+    assert [(a.kind, a.post) for a in ledger.alerts.latest()] == [("missed", "late")]
 
 
 def test_settling_an_interrupted_send_is_never_missed(ledger: Ledger, root: Path) -> None:
     plan(ledger, want("out", START))
     # A daemon elsewhere claimed it 50 minutes late, let the request leave, and died.
-    claim = ledger.claim(GONE, START + timedelta(minutes=50))
-    assert claim is not None and ledger.about_to_send(claim) is None
+    claim = ledger.sends.claim(GONE, START + timedelta(minutes=50))
+    assert claim is not None and ledger.sends.about_to_send(claim) is None
     network = Deduplicating("mastodon", {}, [Receipt("https://m.example/1", "1")])
     clock = SimulatedClock(START + timedelta(minutes=70))  # past max_late, inside the network's key window
     done = publisher(ledger, root, clock, mastodon=network).make_pass()
@@ -190,8 +190,8 @@ def test_settling_an_interrupted_send_is_never_missed(ledger: Ledger, root: Path
     assert settled.state == State.RETRY and "deduplicates this key" in settled.detail
     assert [o.state for o in done.sent] == [State.PUBLISHED]
     assert network.sent == [claim.key]
-    assert [a.outcome for a in ledger.history("out")] == [Attempted.RESEND, Attempted.PUBLISHED]
-    assert [a.kind for a in ledger.alerts()] == []
+    assert [a.outcome for a in ledger.views.history("out")] == [Attempted.RESEND, Attempted.PUBLISHED]
+    assert [a.kind for a in ledger.alerts.latest()] == []
 
 
 def test_retry_later_backs_off_30_s_60_s_and_honours_after(ledger: Ledger, root: Path) -> None:
@@ -210,14 +210,14 @@ def test_retry_later_backs_off_30_s_60_s_and_honours_after(ledger: Ledger, root:
     for _ in range(4):
         [outcome] = sender.make_pass().sent
         assert outcome.state == State.RETRY
-        [row] = ledger.rows(post="busy")
+        [row] = ledger.views.rows(post="busy")
         assert row.next_attempt_at is not None
         waits.append(row.next_attempt_at - clock.now())
         assert sender.make_pass().sent == []  # not before its time
         clock.set(row.next_attempt_at)
     assert waits == [timedelta(seconds=s) for s in (30, 60, 120, 600)]
     assert [o.state for o in sender.make_pass().sent] == [State.PUBLISHED]
-    assert ledger.rows(post="busy")[0].attempts == 5
+    assert ledger.views.rows(post="busy")[0].attempts == 5
 
 
 def test_rejected_fails_at_once_with_an_alert(ledger: Ledger, root: Path) -> None:
@@ -225,8 +225,8 @@ def test_rejected_fails_at_once_with_an_alert(ledger: Ledger, root: Path) -> Non
     network = Scripted("mastodon", {}, [Rejected("text too long")])
     [outcome] = publisher(ledger, root, SimulatedClock(START), mastodon=network).make_pass().sent
     assert (outcome.state, outcome.detail) == (State.FAILED, "text too long")
-    assert ledger.rows(post="nee")[0].attempts == 1
-    assert [(a.kind, a.message) for a in ledger.alerts()] == [("failed", "text too long")]
+    assert ledger.views.rows(post="nee")[0].attempts == 1
+    assert [(a.kind, a.message) for a in ledger.alerts.latest()] == [("failed", "text too long")]
 
 
 def test_in_doubt_without_a_lookup_or_key_window_waits_for_a_person(ledger: Ledger, root: Path) -> None:
@@ -234,14 +234,14 @@ def test_in_doubt_without_a_lookup_or_key_window_waits_for_a_person(ledger: Ledg
     network = Scripted("mastodon", {}, [InDoubt("the answer was lost")])
     [outcome] = publisher(ledger, root, SimulatedClock(START), mastodon=network).make_pass().sent
     assert outcome.state == State.IN_DOUBT and "campaign resolve" in outcome.detail
-    assert [a.kind for a in ledger.alerts()] == ["in_doubt"]
+    assert [a.kind for a in ledger.alerts.latest()] == ["in_doubt"]
 
 
 @pytest.mark.parametrize("was_out", [True, False])
 def test_a_stale_claim_is_recovered_by_lookup_exactly_once(ledger: Ledger, root: Path, was_out: bool) -> None:
     plan(ledger, want("weg", START))
-    claim = ledger.claim(GONE, START)
-    assert claim is not None and ledger.about_to_send(claim) is None
+    claim = ledger.sends.claim(GONE, START)
+    assert claim is not None and ledger.sends.about_to_send(claim) is None
     if was_out:  # the request reached the network before the worker died
         DryRunChannel("mastodon", {"outbox": str(root / "outbox.jsonl")}).publish(
             payload.decode(claim.payload, claim.post, claim.channel), claim.key
@@ -254,7 +254,7 @@ def test_a_stale_claim_is_recovered_by_lookup_exactly_once(ledger: Ledger, root:
     assert len(one.sent) == (0 if was_out else 1) and two.sent == []
     assert [r["key"] for r in outbox(root)] == [claim.key]
     expected = [Attempted.SETTLED] if was_out else [Attempted.RETRY, Attempted.PUBLISHED]
-    assert [a.outcome for a in ledger.history("weg")] == expected
+    assert [a.outcome for a in ledger.views.history("weg")] == expected
     assert state(ledger, "weg") == State.PUBLISHED
 
 
@@ -268,7 +268,7 @@ def test_a_held_send_alerts_once_when_its_time_comes(ledger: Ledger, root: Path)
     [held] = first.make_pass().held
     assert held.state == State.HELD and "posts/kapot.md:3" in held.detail
     assert second.make_pass().held == [] and first.make_pass().held == []
-    assert [(a.kind, a.post) for a in ledger.alerts()] == [("held", "kapot")]
+    assert [(a.kind, a.post) for a in ledger.alerts.latest()] == [("held", "kapot")]
     assert outbox(root) == []
 
 
@@ -279,7 +279,7 @@ def test_a_rehearsal_over_a_simulated_year_publishes_everything_in_simulated_tim
     outcomes = list(rehearse(publisher(ledger, root, clock, "rehearsal"), clock))
     assert [(o.post, o.state, o.at) for o in outcomes] == [(p, State.PUBLISHED, due) for p, due in dues.items()]
     assert {r["post"]: datetime.fromisoformat(r["published_at"]) for r in outbox(root)} == dues
-    assert {r.post: r.published_at for r in ledger.rows()} == dues
+    assert {r.post: r.published_at for r in ledger.views.rows()} == dues
     assert clock.now() == dues["w50"]
 
 

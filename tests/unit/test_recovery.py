@@ -38,7 +38,7 @@ def book(tmp_path: Path) -> Ledger:
         allow_repeat=False,
         payload='{"text": "Hallo."}',
     )
-    ledger.sync([wanted], lambda *_: Fate(State.CANCELLED, None), NOW)
+    ledger.wanted.sync([wanted], lambda *_: Fate(State.CANCELLED, None), NOW)
     return ledger
 
 
@@ -52,28 +52,30 @@ def publisher(ledger: Ledger, root: Path, worker: str, webhook: str | None = Non
 
 def abandon(ledger: Ledger) -> None:
     """A daemon on another host claimed the post, let the request leave, and died."""
-    claim = ledger.claim("gone-host:1:dead", NOW)
+    claim = ledger.sends.claim("gone-host:1:dead", NOW)
     assert claim is not None
-    assert ledger.about_to_send(claim) is None
+    assert ledger.sends.about_to_send(claim) is None
 
 
 def test_two_daemons_recovering_the_same_abandoned_send_settle_it_once(book: Ledger, tmp_path: Path) -> None:
     abandon(book)
     first, second = publisher(book, tmp_path, "a:1:x"), publisher(book, tmp_path, "b:2:y")
     later = NOW + 2 * POLICY.stale_after  # the dead worker's claim is old enough to be taken over
-    seen_by_second = book.stale_claims(later, second.worker, POLICY.stale_after)  # both looked before either settled
+    seen_by_second = book.sends.stale_claims(
+        later, second.worker, POLICY.stale_after
+    )  # both looked before either settled
     settled = first.recover(later)
-    book.stale_claims = lambda *_: seen_by_second  # type: ignore[method-assign]
+    book.sends.stale_claims = lambda *_: seen_by_second  # type: ignore[method-assign]
     assert second.recover(later) == []  # the loser reports nothing it did not settle
     assert [(o.post, o.state) for o in settled] == [("p", "retry")]
-    assert [r.outcome for r in book.history("p")] == ["retry"]  # the winner's word stands
+    assert [r.outcome for r in book.views.history("p")] == ["retry"]  # the winner's word stands
 
 
 def test_a_fresh_claim_of_a_worker_that_never_heartbeated_is_not_taken_over(book: Ledger, tmp_path: Path) -> None:
     # A `run --once` on another host claims and sends at once, before any heartbeat: until its claim
     # is older than stale_after, nobody may settle it from under it (a second send of a webhook).
-    claim = book.claim("other-host:7:once", NOW)
-    assert claim is not None and book.about_to_send(claim) is None
+    claim = book.sends.claim("other-host:7:once", NOW)
+    assert claim is not None and book.sends.about_to_send(claim) is None
     daemon = publisher(book, tmp_path, "here:8:d")
     assert daemon.recover(NOW + timedelta(seconds=30)) == []
     assert [(o.post, o.state) for o in daemon.recover(NOW + timedelta(minutes=2))] == [("p", "retry")]
@@ -82,7 +84,7 @@ def test_a_fresh_claim_of_a_worker_that_never_heartbeated_is_not_taken_over(book
 def test_an_alert_recorded_but_never_sent_goes_out_once_at_the_next_start(book: Ledger, tmp_path: Path) -> None:
     with FakeWebhook(flavor="slack") as hook:
         # A daemon recorded an in-doubt alert with its outcome, and was killed before sending it.
-        book.record_alert("in_doubt", "p", "mastodon", "may be out", NOW - timedelta(minutes=5), unsent=True)
+        book.alerts.record_alert("in_doubt", "p", "mastodon", "may be out", NOW - timedelta(minutes=5), unsent=True)
         restarted = publisher(book, tmp_path, "c:3:z", hook.url)
         assert restarted.alerter.send_unsent(NOW) == 1
         assert restarted.alerter.send_unsent(NOW, force=True) == 0
@@ -94,15 +96,15 @@ def test_an_alert_recorded_but_never_sent_goes_out_once_at_the_next_start(book: 
 def test_an_in_doubt_outcome_and_its_alert_are_recorded_together(book: Ledger, tmp_path: Path) -> None:
     with FakeWebhook(flavor="slack") as hook:
         sender = publisher(book, tmp_path, "d:4:w", hook.url)
-        claim = book.claim(sender.worker, NOW)
+        claim = book.sends.claim(sender.worker, NOW)
         assert claim is not None
-        sender._doubt(claim, NOW, "the answer was lost")
-        assert [(a.kind, a.unsent) for a in book.alerts()] == [("in_doubt", False)]
+        sender.settler.doubt(claim, NOW, "the answer was lost")
+        assert [(a.kind, a.unsent) for a in book.alerts.latest()] == [("in_doubt", False)]
         assert len(hook.posted) == 1
-    assert book.rows()[0].state == "in_doubt"
+    assert book.views.rows()[0].state == "in_doubt"
 
 
 def test_an_unreachable_sqlite_file_is_reported_as_the_ledger_being_unavailable(tmp_path: Path) -> None:
     ledger = Ledger(f"sqlite:///{tmp_path / 'missing' / 'ledger.db'}")
     with pytest.raises(LedgerUnavailable, match="the database cannot be reached"):
-        ledger.rows()
+        ledger.views.rows()

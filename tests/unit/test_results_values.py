@@ -99,45 +99,47 @@ def published(ledger: Ledger, channel: str = "mastodon", post: str = "week/01", 
 
 def test_snapshots_are_due_once_per_age_and_never_again_once_taken(ledger: Ledger) -> None:
     send = published(ledger)
-    assert ledger.snapshots_due(NOW + timedelta(minutes=59), AGES, ["mastodon"]) == []
-    [due] = ledger.snapshots_due(NOW + timedelta(hours=2), AGES, ["mastodon"])
+    assert ledger.results.snapshots_due(NOW + timedelta(minutes=59), AGES, ["mastodon"]) == []
+    [due] = ledger.results.snapshots_due(NOW + timedelta(hours=2), AGES, ["mastodon"])
     assert due.ages == (3600,)
-    assert ledger.snapshots_due(NOW + timedelta(hours=2), AGES, ["bluesky"]) == []  # not a channel with counts
+    assert ledger.results.snapshots_due(NOW + timedelta(hours=2), AGES, ["bluesky"]) == []  # not a channel with counts
     snap = Snapshot(send.id, AGES[0], NOW + timedelta(hours=2), Counts(likes=4), None)
-    assert ledger.record_snapshots([snap]) == 1
-    assert ledger.record_snapshots([snap]) == 0  # another daemon took it meanwhile: kept as it was
-    assert ledger.snapshots_due(NOW + timedelta(hours=3), AGES, ["mastodon"]) == []
-    [later] = ledger.snapshots_due(NOW + timedelta(days=2), AGES, ["mastodon"])
+    assert ledger.results.record_snapshots([snap]) == 1
+    assert ledger.results.record_snapshots([snap]) == 0  # another daemon took it meanwhile: kept as it was
+    assert ledger.results.snapshots_due(NOW + timedelta(hours=3), AGES, ["mastodon"]) == []
+    [later] = ledger.results.snapshots_due(NOW + timedelta(days=2), AGES, ["mastodon"])
     assert later.ages == (86400,)
 
 
 def test_a_watched_reply_is_alerted_once_even_by_two_collectors(ledger: Ledger) -> None:
     send = published(ledger)
     reply = Reply("r1", "@kim@example.nl", NOW, "help", "https://example.nl/@kim/1")
-    [kept] = ledger.record_replies([(send, [NewReply(reply, "mastodon", "help")])], NOW)
-    assert ledger.record_replies([(send, [NewReply(reply, "mastodon", "help")])], NOW) == []  # kept once
-    first = ledger.alert_reply(kept, "a reply matches", NOW, unsent=True)
-    second = ledger.alert_reply(kept, "a reply matches", NOW, unsent=True)
+    [kept] = ledger.replies.record_replies([(send, [NewReply(reply, "mastodon", "help")])], NOW)
+    assert ledger.replies.record_replies([(send, [NewReply(reply, "mastodon", "help")])], NOW) == []  # kept once
+    first = ledger.replies.alert_reply(kept, "a reply matches", NOW, unsent=True)
+    second = ledger.replies.alert_reply(kept, "a reply matches", NOW, unsent=True)
     assert first is not None and second is None
-    assert [a.kind for a in ledger.alerts()] == ["reply"]
-    assert ledger.stored_replies(watched=True) == []
+    assert [a.kind for a in ledger.alerts.latest()] == ["reply"]
+    assert ledger.replies.stored_replies(watched=True) == []
 
 
 def test_handling_records_who_and_when_and_purge_deletes_only_what_is_older(ledger: Ledger) -> None:
     send = published(ledger)
     old = Reply("r-old", "@a", NOW - timedelta(days=91), "oud", None)
     recent = Reply("r-new", "@b", NOW - timedelta(days=89), "nieuw", None)
-    kept = ledger.record_replies([(send, [NewReply(old, "mastodon", None), NewReply(recent, "mastodon", None)])], NOW)
-    handled = ledger.handle_reply(kept[0].id, Actor("anna", "laptop"), NOW, "beantwoord")
+    kept = ledger.replies.record_replies(
+        [(send, [NewReply(old, "mastodon", None), NewReply(recent, "mastodon", None)])], NOW
+    )
+    handled = ledger.replies.handle_reply(kept[0].id, Actor("anna", "laptop"), NOW, "beantwoord")
     assert handled is not None and (handled.handled_by, handled.handled_at, handled.note) == (
         "anna@laptop",
         NOW,
         "beantwoord",
     )
-    assert ledger.handle_reply(999, Actor("anna", "laptop"), NOW) is None
-    purged = ledger.purge_replies(NOW - timedelta(days=90))
+    assert ledger.replies.handle_reply(999, Actor("anna", "laptop"), NOW) is None
+    purged = ledger.replies.purge_replies(NOW - timedelta(days=90))
     assert (purged.replies, purged.unhandled) == (1, 0)
-    assert [r.remote_id for r in ledger.stored_replies()] == ["r-new"]
+    assert [r.remote_id for r in ledger.replies.stored_replies()] == ["r-new"]
 
 
 def test_the_report_ties_every_figure_to_its_age_and_says_which_networks_have_no_counts(
@@ -153,7 +155,7 @@ def test_the_report_ties_every_figure_to_its_age_and_says_which_networks_have_no
     counted = published(ledger, "mastodon", "tips/01", "Tip #TeamKim")
     late = published(ledger, "mastodon", "tips/02", "Tip #TeamKim")
     published(ledger, "hook", "tips/01", "Tip #TeamKim")
-    ledger.record_snapshots(
+    ledger.results.record_snapshots(
         [
             Snapshot(counted.id, AGES[0], NOW, Counts(likes=2, reposts=1, replies=0), None),
             Snapshot(counted.id, AGES[1], NOW, Counts(likes=10, reposts=3, replies=2), None),
@@ -184,7 +186,7 @@ def test_the_report_says_shares_on_facebook_counts_one_reply_as_one_and_names_po
     campaign, _ = load(root)
     page = published(ledger, "facebook", "aftrap", "Aftrap #Week")  # a post outside any folder: no series
     sky = published(ledger, "sky", "tips/01", "Tip #Week")
-    ledger.record_snapshots(
+    ledger.results.record_snapshots(
         [
             Snapshot(page.id, AGES[0], NOW, Counts(likes=1, reposts=1, replies=1), None),
             Snapshot(sky.id, AGES[0], NOW, Counts(likes=2, reposts=2, replies=2), None),

@@ -51,7 +51,7 @@ def publisher(root: Path, name: str) -> Publisher:
 
 
 def state(ledger: Ledger) -> list[tuple[Any, ...]]:
-    return sorted(tuple(getattr(row, f) for f in FIELDS) for row in ledger.rows())
+    return sorted(tuple(getattr(row, f) for f in FIELDS) for row in ledger.views.rows())
 
 
 def test_syncing_what_changed_ends_where_a_full_sync_ends(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -61,14 +61,14 @@ def test_syncing_what_changed_ends_where_a_full_sync_ends(tmp_path: Path, monkey
     changes, full = publisher(root, "changes"), publisher(root, "full")
     cache = PlanCache()
     looked: list[int] = []
-    real_sync = changes.ledger.sync
+    real_sync = changes.ledger.wanted.sync
 
     def sync(wanted: Any, *args: Any, **kwargs: Any) -> dict[str, int]:
         wanted = list(wanted)
         looked.append(len(wanted) if kwargs.get("gone") is not None else -1)
         return real_sync(wanted, *args, **kwargs)
 
-    monkeypatch.setattr(changes.ledger, "sync", sync)
+    monkeypatch.setattr(changes.ledger.wanted, "sync", sync)
     changes.sync(build(root, cache=cache), NOW)
     full.sync(build(root), NOW)
     for one in (changes, full):  # a published send: repeats and changes after publishing count too
@@ -93,14 +93,14 @@ def test_an_edit_syncs_only_that_post_and_the_safety_net_syncs_everything(
     one.synced.clock = lambda: clock[0]
     cache = PlanCache()
     given: list[tuple[int, bool]] = []
-    real_sync = one.ledger.sync
+    real_sync = one.ledger.wanted.sync
 
     def sync(wanted: Any, *args: Any, **kwargs: Any) -> dict[str, int]:
         wanted = list(wanted)
         given.append((len(wanted), kwargs.get("gone") is None))
         return real_sync(wanted, *args, **kwargs)
 
-    monkeypatch.setattr(one.ledger, "sync", sync)
+    monkeypatch.setattr(one.ledger.wanted, "sync", sync)
     one.sync(build(root, cache=cache), NOW)
     write(root, "posts/b.md", (root / "posts/b.md").read_text() + "Meer.\n")
     counts = one.sync(build(root, cache=cache), NOW)

@@ -76,7 +76,7 @@ def test_each_part_goes_once_in_order_as_a_reply_to_the_one_before(ledger: Ledge
     assert outcome.state == State.PUBLISHED and outcome.url == "https://net/p/1"  # the first part's
     assert network.sent == ["cs-verhaal-1", "cs-verhaal-2", "cs-verhaal-3"]
     assert network.replies == [(PARTS[0], None, None), (PARTS[1], "id1", "id1"), (PARTS[2], "id2", "id1")]
-    assert [(p.part, p.remote_id) for p in ledger.thread_parts(ledger.rows()[0].id)] == [
+    assert [(p.part, p.remote_id) for p in ledger.threads.thread_parts(ledger.views.rows()[0].id)] == [
         (1, "id1"),
         (2, "id2"),
         (3, "id3"),
@@ -98,7 +98,7 @@ def test_a_refused_part_stops_the_thread_and_alerts_with_the_parts_out(ledger: L
     assert outcome.state == State.FAILED
     assert "part 2/3" in outcome.detail and "https://net/p/1" in outcome.detail
     assert network.sent == ["cs-verhaal-1"]
-    [alert] = ledger.alerts()
+    [alert] = ledger.alerts.latest()
     assert alert.kind == "failed" and "part 2/3" in alert.message
 
 
@@ -120,26 +120,26 @@ def test_a_crash_after_part_two_resumes_with_part_three(ledger: Ledger, root: Pa
     network = Replying("mastodon", {}, receipts(3))
     clock = SimulatedClock(START)
     dead = publisher(ledger, root, clock, GONE, mastodon=network)
-    claim = ledger.claim(dead.worker, clock.now())
-    assert claim is not None and ledger.about_to_send(claim) is None
+    claim = ledger.sends.claim(dead.worker, clock.now())
+    assert claim is not None and ledger.sends.about_to_send(claim) is None
     post = payload.decode(claim.payload, claim.post, claim.channel)
     for number in (1, 2):  # what the dead worker got out before it died
         key = f"{claim.key}-{number}"
-        assert ledger.part_sending(claim, number, key, clock.now())
+        assert ledger.threads.part_sending(claim, number, key, clock.now())
         network.publish(dead_part(post, number), key)
-        ledger.part_published(claim, number, clock.now(), remote_id=f"id{number}", cid=None, url=f"u{number}")
+        ledger.threads.part_published(claim, number, clock.now(), remote_id=f"id{number}", cid=None, url=f"u{number}")
     clock.set(START + timedelta(minutes=5))
     sender = publisher(ledger, root, clock, mastodon=network)
     result = sender.make_pass()
     assert [o.state for o in result.settled] == [State.RETRY]
     assert "resumes with part 3/3" in result.settled[0].detail
-    assert ledger.rows()[0].state == State.PUBLISHED and ledger.rows()[0].receipt_url == "u1"
+    assert ledger.views.rows()[0].state == State.PUBLISHED and ledger.views.rows()[0].receipt_url == "u1"
     assert network.sent == ["cs-verhaal-1", "cs-verhaal-2", "cs-verhaal-3"]
     assert network.replies[-1] == (PARTS[2], "id2", "id1")
 
 
 def dead_part(post: RenderedPost, number: int) -> RenderedPost:
-    from scheduler.publish.publisher import part_post
+    from scheduler.publish.threads import part_post
 
     return part_post(post, number)
 
@@ -167,4 +167,4 @@ def test_a_thread_whose_text_changed_after_a_part_went_out_stops_and_alerts(ledg
     [outcome] = sender.make_pass().sent
     assert outcome.state == State.FAILED and "changed after part of its thread went out" in outcome.detail
     assert network.sent == ["cs-verhaal-1"]
-    assert [a.kind for a in ledger.alerts()] == ["failed"]
+    assert [a.kind for a in ledger.alerts.latest()] == ["failed"]

@@ -158,9 +158,9 @@ def test_a_post_without_a_csrf_token_is_refused(app: Flask, ledger: Ledger) -> N
     log_in(client, "anna")
     response = client.post("/pause", data={"reason": "no token"})
     assert response.status_code == 400
-    assert ledger.pauses() == []
+    assert ledger.operators.pauses() == []
     assert client.post("/pause", data={"reason": "a forged token", "csrf_token": "x" * 40}).status_code == 400
-    assert ledger.pauses() == []
+    assert ledger.operators.pauses() == []
 
 
 def test_a_viewer_may_look_but_not_act(app: Flask, ledger: Ledger) -> None:
@@ -176,7 +176,7 @@ def test_a_viewer_may_look_but_not_act(app: Flask, ledger: Ledger) -> None:
             "csrf_token": token(client, "/"),
         }
         assert client.post(action, data=data).status_code == 403
-    assert ledger.pauses() == []
+    assert ledger.operators.pauses() == []
 
 
 def test_a_pause_from_the_page_is_the_ledgers_pause_by_the_web_user(app: Flask, ledger: Ledger) -> None:
@@ -184,13 +184,13 @@ def test_a_pause_from_the_page_is_the_ledgers_pause_by_the_web_user(app: Flask, 
     log_in(client, "anna")
     response = client.post("/pause", data={"reason": "nieuws", "channel": "", "csrf_token": token(client, "/")})
     assert response.status_code == 303
-    assert [(p.scope, p.reason) for p in ledger.pauses()] == [("*", "nieuws")]
-    assert ledger.actions()[-1].who == "anna"
+    assert [(p.scope, p.reason) for p in ledger.operators.pauses()] == [("*", "nieuws")]
+    assert ledger.operators.actions()[-1].who == "anna"
     page = client.get("/").get_data(as_text=True)
     assert "Alles is gepauzeerd" in page and "door anna (dashboard)" in page and "nieuws" in page
     assert client.get("/now.json").get_json()["paused"][0].startswith("Alles is gepauzeerd sinds")
     client.post("/resume", data={"channel": "*", "csrf_token": token(client, "/")})
-    assert ledger.pauses() == []
+    assert ledger.operators.pauses() == []
 
 
 def test_a_pause_needs_a_reason_and_a_known_channel(app: Flask, ledger: Ledger) -> None:
@@ -199,7 +199,7 @@ def test_a_pause_needs_a_reason_and_a_known_channel(app: Flask, ledger: Ledger) 
     csrf = token(client, "/")
     client.post("/pause", data={"reason": "  ", "csrf_token": csrf})
     client.post("/pause", data={"reason": "x", "channel": "myspace", "csrf_token": csrf})
-    assert ledger.pauses() == []
+    assert ledger.operators.pauses() == []
     page = client.get("/").get_data(as_text=True)
     assert "Een pauze heeft een reden nodig." in page and "Er is geen kanaal myspace." in page
 
@@ -340,7 +340,7 @@ def troubled(root: Path, ledger: Ledger, tmp_path: Path) -> Ledger:
     sender = Publisher(ledger, SomeUnsure(campaign, tmp_path), Alerter(ledger, None), policy)
     sender.sync(build(root), ledger.clock())
     sender.make_pass()
-    assert {r.post: r.state for r in ledger.rows() if r.post.startswith("week/00")} == {
+    assert {r.post: r.state for r in ledger.views.rows() if r.post.startswith("week/00")} == {
         "week/00-gemist": State.MISSED,
         "week/00-twijfel": State.IN_DOUBT,
     }
@@ -354,14 +354,14 @@ def test_an_operator_retries_a_missed_send_and_settles_one_in_doubt(app: Flask, 
     assert "Nu opnieuw versturen" in page and "Markeer als verstuurd" in page
     csrf = token(client, "/")
     client.post("/retry", data={"post": "week/00-gemist", "channel": "mastodon", "csrf_token": csrf})
-    [missed] = troubled.rows(post="week/00-gemist")
+    [missed] = troubled.views.rows(post="week/00-gemist")
     assert missed.state == State.PENDING
     url = "https://bsky.app/profile/wtk/post/3k"
     form = {"post": "week/00-twijfel", "channel": "bluesky", "outcome": "published", "url": url, "csrf_token": csrf}
     client.post("/resolve", data=form)
-    [settled] = troubled.rows(post="week/00-twijfel")
+    [settled] = troubled.views.rows(post="week/00-twijfel")
     assert (settled.state, settled.receipt_url) == (State.PUBLISHED, url)
-    assert [(a.action, a.who) for a in troubled.actions()] == [("retry", "anna"), ("resolve", "anna")]
+    assert [(a.action, a.who) for a in troubled.operators.actions()] == [("retry", "anna"), ("resolve", "anna")]
     post_page = client.get("/posts/week/00-twijfel").get_data(as_text=True)
     assert (
         f'href="{url}"' in post_page and "anna (dashboard) meldde week/00-twijfel op bluesky als verstuurd" in post_page
@@ -373,13 +373,13 @@ def test_a_link_that_is_not_the_networks_is_never_made_a_link(app: Flask, troubl
     log_in(client, "anna")
     form = {"post": "week/00-twijfel", "channel": "bluesky", "outcome": "published", "url": "javascript:alert(1)"}
     client.post("/resolve", data={**form, "csrf_token": token(client, "/")})
-    assert troubled.rows(post="week/00-twijfel")[0].state == State.IN_DOUBT
+    assert troubled.views.rows(post="week/00-twijfel")[0].state == State.IN_DOUBT
     assert "javascript:" not in client.get("/").get_data(as_text=True)
 
 
 def test_now_lists_the_broken_settings_files_a_daemon_found(app: Flask, ledger: Ledger) -> None:
     problem = "posts/_defaults.yml:2: error: unknown time zone 'Europe/Amsterdan'"
-    ledger.broken_files({"posts/_defaults.yml": problem}, ledger.clock())
+    ledger.alerts.broken_files({"posts/_defaults.yml": problem}, ledger.clock())
     client = app.test_client()
     log_in(client, "vera")
     page = client.get("/").get_data(as_text=True)
@@ -482,7 +482,7 @@ def refused(root: Path, ledger: Ledger, tmp_path: Path) -> Ledger:
     sender = Publisher(ledger, SomeRefusing(campaign, tmp_path), Alerter(ledger, None), policy)
     sender.sync(build(root), ledger.clock())
     sender.make_pass()
-    assert [r.state for r in ledger.rows(post="week/00-geweigerd")] == [State.FAILED]
+    assert [r.state for r in ledger.views.rows(post="week/00-geweigerd")] == [State.FAILED]
     return ledger
 
 

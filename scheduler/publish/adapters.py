@@ -1,0 +1,81 @@
+"""The adapter instances a publisher sends through, by channel name (scheduler.channels makes them)."""
+
+from __future__ import annotations
+
+import inspect
+import threading
+from dataclasses import replace
+from pathlib import Path
+
+from scheduler import secrets
+from scheduler.channels.base import Channel
+from scheduler.channels.registry import adapter_class
+from scheduler.content.campaign import Campaign
+from scheduler.errors import CampaignError
+from scheduler.publish.clock import Clock, stamp
+
+
+class Channels:
+    """Adapter instances by channel name, made on first use (secrets resolved then, not before)."""
+
+    def __init__(self, campaign: Campaign, dry_run_dir: Path | None = None, clock: Clock | None = None) -> None:
+        self.campaign = campaign
+        self.dry_run_dir = dry_run_dir  # every channel replaced by dry-run, writing here
+        self.clock = clock  # handed to adapters that take a `clock` (the Publisher sets its own)
+        self._made: dict[str, Channel] = {}
+        self._lock = threading.Lock()
+
+    def update(self, campaign: Campaign) -> None:
+        """Take a newly read channels.yml; adapters whose settings changed are made again.
+
+        A channel whose entry is now broken (or every channel, while channels.yml does not read) keeps
+        its last good settings: its sends are held, but one left mid-send can still be settled through it."""
+        with self._lock:
+            kept = {
+                name: config
+                for name, config in self.campaign.channels.items()
+                if (name in campaign.broken_channels or campaign.channels_unread is not None)
+                and name not in campaign.channels
+            }
+            if kept:
+                campaign = replace(campaign, channels={**campaign.channels, **kept})
+            for name, channel in list(self._made.items()):
+                old, new = self.campaign.channels.get(name), campaign.channels.get(name)
+                if new is None or old is None or (old.type, old.settings) != (new.type, new.settings):
+                    channel.close()
+                    del self._made[name]
+            self.campaign = campaign
+
+    def get(self, name: str) -> Channel:
+        with self._lock:
+            if name not in self._made:
+                self._made[name] = self._make(name)
+            return self._made[name]
+
+    def _make(self, name: str) -> Channel:
+        from scheduler.channels.dryrun import DryRunChannel
+
+        config = self.campaign.channels.get(name)
+        if config is None:
+            raise CampaignError(f"channel {name!r} is no longer in channels.yml")
+        if self.dry_run_dir is not None:
+            # A rehearsal publishes every channel to one outbox; the rules were checked when planning.
+            return self._new(DryRunChannel, name, {"outbox": str(self.dry_run_dir / "outbox.jsonl")})
+        cls = adapter_class(config.type)
+        resolved = dict(secrets.resolve(dict(config.settings)))
+        if config.type == "dryrun":
+            outbox = Path(resolved.get("outbox") or "dryrun-outbox.jsonl")
+            resolved["outbox"] = str(outbox if outbox.is_absolute() else self.campaign.root / outbox)
+        return self._new(cls, name, resolved)
+
+    def _new(self, cls: type[Channel], name: str, settings: dict[str, object]) -> Channel:
+        """`cls(name, settings)`, and the publisher's clock for an adapter that stamps times itself
+        (one whose constructor takes `clock`, a callable giving now)."""
+        given = self.clock
+        if given is not None and "clock" in inspect.signature(cls).parameters:
+            return cls(name, settings, clock=lambda: stamp(given))  # type: ignore[call-arg]
+        return cls(name, settings)
+
+    def close(self) -> None:
+        for channel in self._made.values():
+            channel.close()

@@ -1,0 +1,159 @@
+"""The plan as the ledger's rows: what the files want of each send (publishable, or held and why)."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import replace
+from datetime import tzinfo
+from pathlib import Path
+from typing import NamedTuple
+
+from scheduler.content.plan import Entry, Plan, Unplaced
+from scheduler.content.problems import Problem
+from scheduler.publish import holds, payload
+from scheduler.publish.policy import Policy
+from scheduler.publish.store.wanted import Wanted
+from scheduler.times import local_time
+
+
+def wanted_from(
+    plan: Plan,
+    policy: Policy,
+    reading: holds.Reading | None = None,
+    memo: dict[int, Remembered] | None = None,
+) -> list[Wanted]:
+    """The plan as ledger rows: publishable entries, and held ones (their errors, or a broken
+    settings file that touches them, as the reason).
+
+    `memo`: the row of each entry, kept between calls: a plan built with a cache
+    (scheduler.content.cache) hands out the same entry until its text, time or media change, and
+    gets the same row object back (scheduler.publish.synced compares rows by identity first)."""
+    reading = reading or holds.read(plan)
+    entries = [e for e in plan.entries if not e.draft.draft]
+    memo = memo if memo is not None else {}
+    digests: dict[Path, str] = {}
+    known = [
+        k if k is not None and k.entry is e else _remember(e, policy, digests)
+        for e, k in zip(entries, map(memo.get, map(id, entries)), strict=True)
+    ]
+    memo.clear()
+    memo.update(zip(map(id, entries), known, strict=True))
+    unplanned = _unplanned(plan, policy, reading)
+    if reading.everything or reading.channels or reading.folders:  # a broken settings file holds more
+        return [_held(k, reading) for k in known] + unplanned
+    return [k.row for k in known] + unplanned
+
+
+def _unplanned(plan: Plan, policy: Policy, reading: holds.Reading) -> list[Wanted]:
+    """A held row per channel for each post that cannot be planned, at the time its file seems to
+    mean (scheduler.content.salvage): so it is alerted at its time, as a post that broke later is."""
+    told = [u for u in plan.unplaced if not u.draft and u.due is not None and u.channels]
+    if not told:
+        return []
+    planned = {(e.draft.id, e.channel.name) for e in plan.entries}
+    rows = []
+    for unplaced in told:
+        assert unplaced.due is not None
+        errors = [p for p in unplaced.problems if p.is_error]
+        for channel in unplaced.channels:
+            if (unplaced.key, channel) in planned:
+                continue  # another post has that id: this file is known by its problems alone
+            hold = holds.hold_for(reading, unplaced.path, channel, errors)
+            rows.append(
+                Wanted(
+                    post=unplaced.key,
+                    channel=channel,
+                    path=unplaced.path,
+                    due=unplaced.due,
+                    max_late=policy.max_late,
+                    version=holds.UNPLANNED,
+                    key=_key(unplaced.key, channel, holds.UNPLANNED),
+                    text_hash=_text_hash(channel, f"{holds.UNPLANNED}\n{unplaced.path}"),
+                    allow_repeat=False,
+                    payload=payload.EMPTY,
+                    hold=hold or f"{unplaced.path} cannot be planned; fix it and it goes out at its time",
+                )
+            )
+    return rows
+
+
+def _remember(entry: Entry, policy: Policy, digests: dict[Path, str]) -> Remembered:
+    errors = tuple(p for p in entry.problems if p.is_error)
+    own = holds.reason(errors, "") or None
+    if own is None and entry.post is None:
+        own = f"{entry.draft.path} could not be rendered for {entry.channel.name}"
+    return Remembered(entry, errors, _wanted(entry, policy, own, digests))
+
+
+class Remembered(NamedTuple):
+    """An entry, its errors, and its row as its own errors hold it (see wanted_from)."""
+
+    entry: Entry
+    errors: tuple[Problem, ...]
+    row: Wanted
+
+
+def _held(known: Remembered, reading: holds.Reading) -> Wanted:
+    """The row of an entry while a settings file is broken: held by its own errors and what touches it."""
+    entry = known.entry
+    hold = holds.hold_for(reading, entry.draft.path, entry.channel.name, known.errors)
+    if hold is None and entry.post is None:
+        hold = f"{entry.draft.path} could not be rendered for {entry.channel.name}"
+    return known.row if known.row.hold == hold else replace(known.row, hold=hold)
+
+
+def _wanted(entry: Entry, policy: Policy, hold: str | None, digests: dict[Path, str]) -> Wanted:
+    post = entry.post
+    stored, version, text = payload.EMPTY, "unrenderable", ""
+    if post is not None:
+        stored = payload.encode(post)
+        # The version is what goes out: how its links are checked is no part of it (a post that went
+        # out is not "changed after publishing" when its link_check changes).
+        content = stored if post.link_check == "hold" else payload.encode(replace(post, link_check="hold"))
+        files = "".join(_digest(m.path, digests) for m in post.media)
+        version = hashlib.sha256((content + files).encode()).hexdigest()
+        text = post.text
+    return Wanted(
+        post=entry.draft.id,
+        channel=entry.channel.name,
+        path=entry.draft.path,
+        due=entry.due,
+        max_late=entry.draft.max_late if entry.draft.max_late is not None else policy.max_late,
+        version=version,
+        key=_key(entry.draft.id, entry.channel.name, version),
+        text_hash=_text_hash(entry.channel.name, text),
+        allow_repeat=entry.draft.allow_repeat,
+        payload=stored,
+        hold=hold,
+    )
+
+
+def unplanned_message(unplaced: Unplaced, zone: tzinfo) -> str:
+    """What a person is told of a post file that cannot be planned: why, and when it is held."""
+    errors = [p for p in unplaced.problems if p.is_error] or list(unplaced.problems)
+    why = holds.reason(errors, "it has no time or no channel").removeprefix("held until fixed: ")
+    if unplaced.due is not None and unplaced.channels:
+        when = (
+            f"it is held at {local_time(unplaced.due, zone)} on {', '.join(unplaced.channels)}; "
+            "fixed before then, it goes out at its time"
+        )
+    else:
+        when = "no time or channel can be read from it, so it is not on the calendar"
+    return f"{unplaced.path} cannot be planned, so it is not sent: {why}; {when}"
+
+
+def _key(post: str, channel: str, version: str) -> str:
+    return "cs-" + hashlib.sha256(f"{post}\n{channel}\n{version}".encode()).hexdigest()[:32]
+
+
+def _text_hash(channel: str, text: str) -> str:
+    return hashlib.sha256(f"{channel}\n{text}".encode()).hexdigest()
+
+
+def _digest(path: Path, cache: dict[Path, str]) -> str:
+    if path not in cache:
+        try:
+            cache[path] = hashlib.sha256(path.read_bytes()).hexdigest()
+        except OSError:
+            cache[path] = "missing"
+    return cache[path]
