@@ -140,7 +140,11 @@ class Publisher:
         current = {path: "; ".join(lines) for path, lines in by_file.items()}
         posts = {u.path: unplanned_message(u, zone) for u in unplaced}
         current |= posts
-        new, fixed = self.ledger.alerts.broken_files(current, now)
+        # A post file below a broken settings file is not checked meanwhile: what was said of it stands
+        # (it is neither fixed nor told of again when the settings file is).
+        new, fixed = self.ledger.alerts.broken_files(
+            current, now, unchecked=lambda path: not holds.is_settings_file(path) and bool(reading.touching(path, ""))
+        )
         for path, message in new:
             if path in posts:
                 self.alerter.alert("unplanned", None, None, message, now)

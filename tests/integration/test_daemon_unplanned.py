@@ -258,3 +258,23 @@ def test_a_folder_without_channels_yml_is_not_a_campaign_and_gets_no_ledger(tmp_
         assert result.returncode == 1, args
         assert "not a campaign" in result.stderr, args
     assert not (tmp_path / "campaign.db").exists()
+
+
+def test_a_post_below_a_broken_channels_yml_is_neither_fixed_meanwhile_nor_told_of_twice(
+    tmp_path: Path, alerts: FakeWebhook
+) -> None:
+    later = at(now() + timedelta(days=1))
+    write(tmp_path, {"goed": (now() + timedelta(days=1), "Goed.")}, channels=channels_with(alerts))
+    (tmp_path / "posts" / "kapot.md").write_text(f"---\npublish_at: {later}\nchanels: [mastodon]\n---\nKapot.\n")
+    assert campaign(tmp_path, "run", "--once").returncode == 1  # told of once: `unplanned`
+    (tmp_path / "channels.yml").write_text(channels_with(alerts, tab=True))
+    meanwhile = campaign(tmp_path, "run", "--once")  # posts are not checked against an unread channels.yml
+    (tmp_path / "channels.yml").write_text(channels_with(alerts))
+    after = campaign(tmp_path, "run", "--once")
+    assert "kapot.md is fixed" not in meanwhile.stderr + after.stderr  # it never was
+    book = Ledger(f"sqlite:///{tmp_path / 'campaign.db'}")
+    try:
+        told = [a.kind for a in book.alerts.latest()]
+    finally:
+        book.close()
+    assert told.count("unplanned") == 1 and told.count("broken_file") == 1, told

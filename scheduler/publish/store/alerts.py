@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -76,15 +77,18 @@ class Alerts:
                 Alert(**row._asdict()) for row in conn.execute(select(alerts).order_by(alerts.c.id.desc()).limit(limit))
             ]
 
-    def broken_files(self, current: dict[str, str], now: datetime) -> tuple[list[tuple[str, str]], list[str]]:
-        """Record which settings files are broken (path → what is wrong); returns the newly broken
-        ones (or broken differently) and the paths fixed since, each only to the first who asks."""
+    def broken_files(
+        self, current: dict[str, str], now: datetime, unchecked: Callable[[str], bool] = lambda _: False
+    ) -> tuple[list[tuple[str, str]], list[str]]:
+        """Record which files are broken (path → what is wrong); returns the newly broken ones (or
+        broken differently) and the paths fixed since, each only to the first who asks. A recorded
+        path that is `unchecked` now, and not in `current`, is kept as it was: not known to be fixed."""
         with self.db.tx() as conn:
             if not self.db.is_sqlite:
                 conn.execute(text("SELECT pg_advisory_xact_lock(7244)"))
             known = {r.path: r.message for r in conn.execute(select(file_alerts))}
             new = [(path, message) for path, message in sorted(current.items()) if known.get(path) != message]
-            fixed = sorted(set(known) - set(current))
+            fixed = sorted(path for path in set(known) - set(current) if not unchecked(path))
             for path, message in new:
                 conn.execute(file_alerts.delete().where(file_alerts.c.path == path))
                 conn.execute(file_alerts.insert().values(path=path, message=message, at=now))
