@@ -36,7 +36,8 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from scheduler.content import thread, utm
 from scheduler.content.campaign import Campaign, ChannelConfig
-from scheduler.content.drafts import Draft, MediaRef
+from scheduler.content.drafts import Draft
+from scheduler.content.fields import MediaRef
 from scheduler.content.hashtags import case_hint, tags_in
 from scheduler.content.outline import _LITERALS, _lift_literals, _outline, _same_for_channels
 from scheduler.content.placeholders import placeholder_warnings
