@@ -1,6 +1,6 @@
 """The `campaign` command and its content commands (validate, preview, diff); the ledger commands are in
-scheduler.cli.publishing, what they share in scheduler.cli.app. Each command imports what it needs, so
-`--help` stays fast."""
+scheduler.cli.publishing and scheduler.cli.status, what they share in scheduler.cli.app. Each command
+imports what it needs, so `--help` stays fast."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from scheduler.cli import planning, publishing, results, web  # noqa: F401 - they register their commands on `main`
+from scheduler.cli import planning, publishing, results, status, web  # noqa: F401 - they register their commands on `main`
 from scheduler.cli.app import WHEN_FORMATS, Context, _bound, main, now, pass_context
 
 if TYPE_CHECKING:

@@ -10,15 +10,9 @@ context (documented in docs/writing-posts.md):
 Filters: `date(pattern)` and `time(pattern)` format in the post's language with Babel
 (`{{ date | date("EEEE d MMMM") }}` → "maandag 15 november").
 
-Rendering has a budget (MAX_STEPS loop turns and calls, MAX_SECONDS, MAX_WRITTEN characters
-written on the way, and no value bigger than MAX_OUTPUT): a template that would run for hours or
-fill the memory is an error on its line, like any other broken post, and never holds up a plan.
-
-Compiling is most of the cost of a template. Templates of one shape share their compiled code (their
-literal text is lifted out, see _lift_literals), and a template of only text and `{{ }}` expressions is
-not even parsed once another post had the same expressions on the same lines (see _outline): the full
-path's result for the first is the result for all. A template whose text is the same on every channel
-is rendered once per post (see _same_for_channels).
+The sandbox and its budget are in scheduler.content.sandbox, the shapes and outlines that let templates
+share their compiled code in scheduler.content.outline, and a failure in the writer's words in
+scheduler.content.template_errors.
 
 Hashtags go on a line of their own after the body unless the body places `{{ hashtags }}`;
 a tag already in the body is not repeated; a channel's limit drops the excess with a warning.
@@ -27,54 +21,50 @@ The same code renders for validate, preview and the daemon.
 
 from __future__ import annotations
 
-import functools
-import math
 import re
-import sys
-import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextvars import ContextVar
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path, PurePosixPath, PureWindowsPath
-from types import TracebackType
-from typing import Any, NoReturn
+from typing import Any
 
 from babel import Locale, UnknownLocaleError
 from babel.dates import format_datetime
-from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, Undefined, nodes
+from jinja2 import TemplateError, TemplateSyntaxError, nodes
 from jinja2.environment import Template
-from jinja2.exceptions import SecurityError
-from jinja2.parser import Parser
-from jinja2.runtime import Context, LoopContext
 from jinja2.sandbox import SandboxedEnvironment
-from jinja2.utils import missing
-from jinja2.visitor import NodeTransformer
 
 from scheduler.content import thread, utm
 from scheduler.content.campaign import Campaign, ChannelConfig
-from scheduler.content.drafts import Draft, MediaRef
+from scheduler.content.drafts import Draft
+from scheduler.content.fields import MediaRef
 from scheduler.content.hashtags import case_hint, tags_in
+from scheduler.content.outline import _LITERALS, _lift_literals, _outline, _same_for_channels
 from scheduler.content.placeholders import placeholder_warnings
 from scheduler.content.problems import Problem, did_you_mean, error, warning
+from scheduler.content.sandbox import (
+    _COUNTED,
+    _JOINED,
+    MAX_OUTPUT,
+    UnknownName,
+    _bounded_range,
+    _Budget,
+    _budget,
+    _Budgeted,
+    _counted,
+    _joined,
+    _Refused,
+    _Sandbox,
+    _sized_filter,
+    _TooLong,
+    _Undefined,
+    _written,
+)
+from scheduler.content.template_errors import _TEMPLATE_FILE, _describe, _nesting_line, _template_line, _unknown
 from scheduler.posts import MediaItem, RenderedPost
 
-MAX_OUTPUT = 100_000  # characters a template may produce (and be)
-MAX_RANGE = 1_000  # items range() may produce in a template
-# The budget of one rendering. A post is at most MAX_OUTPUT characters, so a template that needs more
-# steps than this, or more than a second, is a mistake (loops inside loops), not a post; these bound
-# every plan: a runaway template costs a plan well under a second per send, not hours.
-MAX_STEPS = 100_000  # loop turns, calls and filters
-MAX_SECONDS = 1.0  # wall clock, checked at every step
-MAX_WRITTEN = 1_000_000  # characters written on the way: in macros, {% set %} blocks and the post itself
-_TEMPLATE_FILE = "<draft>"
-_LITERALS = "__literals__"
-_COUNTED = "__counted__"  # the loops' iterables go through this global (see _Budgeted)
-_JOINED = "__joined__"  # and `a ~ b` through this one
 _SURROGATE = re.compile("[\ud800-\udfff]")
-_FORMAT_SPEC = re.compile(r"%(?:\([^)]*\))?[#0 +\-]*[\d.]*|\{[^{}]*:[^{}]*\}")  # printf and str.format widths
 _OTHER_TEMPLATES = (nodes.Include, nodes.Extends, nodes.Import, nodes.FromImport)
-_KINDS = {bool: "true/false", str: "the text", int: "the number", float: "the number", datetime: "the date"}
 
 
 @dataclass(frozen=True)
@@ -110,229 +100,6 @@ class _TemplateFailed(Exception):
     def __init__(self, message: str, line: int) -> None:
         super().__init__(message)
         self.message, self.line = message, line
-
-
-class _Refused(Exception):
-    """A step in a writer's template this project does not run; the message is for the writer."""
-
-
-class UnknownName(Exception):
-    """A template used a name, or a key of a value, that is not there.
-
-    Raised by the environment's Undefined itself, so the name and the value it was looked up on
-    come from Jinja's objects, not from the wording of its message.
-    """
-
-    def __init__(self, name: str | None, owner: Any, *, forbidden: bool = False) -> None:
-        super().__init__(name)
-        self.name, self.owner, self.forbidden = name, owner, forbidden
-
-
-class _Undefined(StrictUndefined):
-    __slots__ = ()
-
-    def _fail_with_undefined_error(self, *args: Any, **kwargs: Any) -> NoReturn:
-        forbidden = isinstance(self._undefined_exception, type) and issubclass(self._undefined_exception, SecurityError)
-        raise UnknownName(self._undefined_name, self._undefined_obj, forbidden=forbidden)
-
-
-# StrictUndefined binds its operators to the base class's function; point them all at ours.
-for _name, _value in [*vars(Undefined).items(), *vars(StrictUndefined).items()]:
-    if _value is Undefined._fail_with_undefined_error:
-        setattr(_Undefined, _name, _Undefined._fail_with_undefined_error)
-
-
-class _TooLong(_Refused):
-    """The template used up its budget (see MAX_STEPS): it runs too long."""
-
-
-class _Budget:
-    """What one rendering may still spend: steps, time and characters written."""
-
-    __slots__ = ("deadline", "steps", "written")
-
-    def __init__(self) -> None:
-        self.steps, self.deadline, self.written = MAX_STEPS, time.monotonic() + MAX_SECONDS, MAX_WRITTEN
-
-    def step(self) -> None:
-        self.steps -= 1
-        if self.steps < 0 or time.monotonic() > self.deadline:
-            # One message for both: which comes first depends on the machine's load.
-            raise _TooLong(f"more than {MAX_STEPS:,} steps (loop turns and calls) or {MAX_SECONDS:g} second")
-
-    def write(self, size: int) -> None:
-        self.written -= size
-        if self.written < 0:
-            raise _TooLong(f"it writes more than {MAX_WRITTEN:,} characters on the way (loops, macros, set blocks)")
-
-
-_budget: ContextVar[_Budget | None] = ContextVar("render_budget", default=None)
-
-
-def _step() -> None:
-    budget = _budget.get()
-    if budget is not None:
-        budget.step()
-
-
-def _counted(iterable: Any) -> Iterator[Any]:
-    """A loop's items, each one a step of the budget."""
-    budget = _budget.get()
-    for item in iterable:
-        if budget is not None:
-            budget.step()
-        yield item
-
-
-def _joined(*parts: Any) -> str:
-    """`a ~ b ~ c`, refused before it is made when it would be too long."""
-    texts = [str(part) for part in parts]
-    _check_size(sum(map(len, texts)), "~")
-    return "".join(texts)
-
-
-def _written(value: Any) -> Any:
-    """Every `{{ }}` on its way to the output (the environment's finalize): counted against MAX_WRITTEN."""
-    budget = _budget.get()
-    if budget is None:  # a constant, finalized when compiling
-        return value
-    text = str(value)
-    budget.write(len(text))
-    return text
-
-
-def _check_result(value: Any, what: str) -> Any:
-    """No value a step makes may be bigger than a post: anything bigger is of no use and may be huge."""
-    if isinstance(value, str | list | tuple | dict | set | frozenset):
-        _check_size(len(value), what)
-    return value
-
-
-class _Sandbox(SandboxedEnvironment):
-    """The sandbox, also refusing to turn a small template into a huge string, number or loop.
-
-    A writer's expressions only run when rendering (no constant folding at compile time), where
-    the output is counted; these checks stop single steps that would take long or use gigabytes,
-    and the budget (_Budget) stops many small steps that would together take hours.
-    """
-
-    intercepted_binops = frozenset({"*", "**", "%", "+"})
-
-    def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
-        _step()
-        if operator == "*":
-            for sequence, times in ((left, right), (right, left)):
-                if isinstance(sequence, str | list | tuple) and isinstance(times, int):
-                    _check_size(len(sequence) * times, "*")
-        if operator in ("*", "**") and isinstance(left, int) and isinstance(right, int):
-            _check_digits(left, right, operator)
-        if operator == "**" and isinstance(left, int) and isinstance(right, int) and right > 0:
-            _check_size(right * (abs(left).bit_length() - 1) // 3, "**")  # about the digits of the result
-        elif operator == "%" and isinstance(left, str):
-            _check_size(_format_width(left), "%")
-        return _check_result(super().call_binop(context, operator, left, right), operator)
-
-    def call(self, context: Context, obj: Any, /, *args: Any, **kwargs: Any) -> Any:
-        _step()
-        method = getattr(obj, "__wrapped__", obj)  # str.format comes wrapped by the sandbox
-        owner = getattr(method, "__self__", None)
-        name = getattr(method, "__name__", "")
-        if isinstance(owner, str):
-            if name in ("format", "format_map"):
-                _check_size(_format_width(owner), name)
-            elif name in ("center", "ljust", "rjust", "zfill", "expandtabs"):
-                tabs = owner.count("\t") + 1 if name == "expandtabs" else 1
-                for size in (*args, *kwargs.values()):
-                    _check_size(tabs * _size(size), name)
-            elif name == "join" and args:
-                args = (_sized_items(args[0], len(owner), name), *args[1:])
-            elif name == "replace" and len(args) >= 2:
-                _check_size(_replaced_size(owner, *args[:2]), name)
-        elif isinstance(obj, LoopContext) and args:  # loop(children) in a recursive loop: its turns count too
-            args = (_counted(args[0]), *args[1:])
-        result = _check_result(super().call(context, obj, *args, **kwargs), name or "a call")
-        if isinstance(owner, list | dict | set):  # append, extend, update: the value grew in place
-            _check_result(owner, name)
-        return result
-
-
-# Filters whose arguments set the size of the result: filter → that size, from the same arguments.
-_FILTER_SIZES: dict[str, Callable[..., int]] = {
-    "center": lambda value, width=80, *_, **__: _size(width),
-    "indent": lambda s, width=4, *_, **__: (str(s).count("\n") + 1) * _size(width),
-    "batch": lambda value, linecount, *_, **__: _size(linecount),
-    "slice": lambda eval_ctx, value, slices, *_, **__: _size(slices),
-    "format": lambda value, *_, **__: _format_width(str(value)),
-}
-
-
-def _sized_filter(name: str, function: Callable[..., Any]) -> Callable[..., Any]:
-    """The filter, as one step of the budget, refused when its arguments ask for a result that is too big."""
-    size = _FILTER_SIZES.get(name)
-
-    @functools.wraps(function)  # keeps jinja_pass_arg
-    def sized(*args: Any, **kwargs: Any) -> Any:
-        _step()
-        if size is not None:
-            _check_size(size(*args, **kwargs), name)
-        if name == "join":  # join(eval_ctx, value, d="", attribute=None)
-            args = (args[0], _sized_items(args[1], len(str(args[2] if len(args) > 2 else kwargs.get("d", ""))), name))
-        elif name == "replace" and len(args) >= 4:  # replace(eval_ctx, s, old, new, count=None)
-            _check_size(_replaced_size(str(args[1]), args[2], args[3]), name)
-        elif name == "sum" and len(args) >= 2:  # sum(environment, iterable, attribute=None, start=0): of lists too
-            args = (args[0], _sized_items(args[1], 0, name), *args[2:])
-        return _check_result(function(*args, **kwargs), name)
-
-    return sized
-
-
-def _sized_items(items: Any, between: int, what: str) -> Any:
-    """`items` as a list, refused when joining them (with `between` in between) would be too big."""
-    if not isinstance(items, Iterable) or isinstance(items, str):
-        return items
-    items = list(items)
-    _check_size(len(items), what)
-    total = between * max(len(items) - 1, 0)
-    for item in items:
-        total += len(item) if isinstance(item, str | list | tuple) else 0
-        _check_size(total, what)
-    return items
-
-
-def _replaced_size(text: str, old: Any, new: Any) -> int:
-    if not (isinstance(old, str) and isinstance(new, str)):
-        return 0
-    count = text.count(old) if old else len(text) + 1
-    return len(text) + count * (len(new) - len(old))
-
-
-def _size(value: Any) -> int:
-    """What a width or count argument asks for: the number, or the length of a text (indent)."""
-    return len(value) if isinstance(value, str) else value if isinstance(value, int) else 0
-
-
-def _check_size(size: Any, what: str) -> None:
-    if isinstance(size, int) and size > MAX_OUTPUT:
-        raise _Refused(f"{what} would make {size:,} characters or items; a post may have at most {MAX_OUTPUT:,}")
-
-
-def _check_digits(left: int, right: int, operator: str) -> None:
-    """Refuse a number too long for Python to write out (sys.get_int_max_str_digits)."""
-    limit = sys.get_int_max_str_digits()
-    if not limit or isinstance(left, bool) or isinstance(right, bool):
-        return
-    if operator == "**":
-        digits = right * math.log10(abs(left)) if right > 0 and abs(left) > 1 else 0
-    else:
-        digits = (left.bit_length() + right.bit_length()) * math.log10(2)
-    if digits > limit:
-        raise _Refused(f"{operator} would make a number of about {int(digits):,} digits; a post can show {limit:,}")
-
-
-def _format_width(text: str) -> int:
-    """The widest field a printf-style or str.format() string asks for."""
-    numbers = (int(n[:10]) for spec in _FORMAT_SPEC.findall(text) for n in re.findall(r"\d+", spec))
-    return max(numbers, default=0)
 
 
 class Renderer:
@@ -680,122 +447,6 @@ def _casefolded_tags(text: str) -> frozenset[str]:
     return frozenset(t.casefold() for t in tags_in(text)) if "#" in text else frozenset()
 
 
-def _outline(source: str) -> tuple[tuple[Any, ...], tuple[str, ...]] | None:
-    """The outline of a template made only of text and `{{ }}` expressions, and its literal text; else None.
-
-    The outline is what Jinja2's parse tree of such a source depends on, once its literal text is lifted
-    (see _lift_literals): each expression as written, the line it starts on, and where there is text
-    between them. Two sources with one outline therefore have one tree, one shape and one compiled
-    template, and differ only in their literals, which are found here as Jinja2's lexer finds them:
-    with no `{%`, `{#` or carriage return in the source, a template is text up to each `{{`, then the
-    expression up to the first `}}` after it, and one newline at the very end is dropped
-    (keep_trailing_newline is off); empty text makes no node. An expression with braces, a backslash,
-    an unclosed quote, or whitespace control (`{{-`, `{{+`, `-}}`) is not outlined: there Jinja2 may
-    end it elsewhere or strip text around it. Anything not outlined takes the full path.
-    """
-    if "{%" in source or "{#" in source or "\r" in source:
-        return None
-    if source.endswith("\n"):
-        source = source[:-1]
-    key: list[Any] = []
-    literals: list[str] = []
-    line, pos = 1, 0
-    while True:
-        start = source.find("{{", pos)
-        data = source[pos:] if start < 0 else source[pos:start]
-        key.append(bool(data))
-        if data:
-            literals.append(data)
-            line += data.count("\n")
-        if start < 0:
-            return tuple(key), tuple(literals)
-        end = source.find("}}", start + 2)
-        if end < 0:
-            return None
-        expression = source[start + 2 : end]
-        if expression.startswith(("-", "+")) or expression.endswith("-") or not _PLAIN_EXPRESSION.fullmatch(expression):
-            return None
-        key.append((expression, line))
-        line += expression.count("\n")
-        pos = end + 2
-
-
-# Expression text the lexer reads as tokens that all end before the first `}}`: no braces, no backslash,
-# and every quote closed (a string may not hold a brace either).
-_PLAIN_EXPRESSION = re.compile(r"""(?:[^{}'"\\]|'[^{}'\\]*'|"[^{}"\\]*")*""")
-_NAME = r"[A-Za-z_][A-Za-z0-9_]*"
-_ARGUMENT = r"""(?:'[^{}'\\\n]*'|"[^{}"\\\n]*"|-?\d+)"""
-# Pure filters whose text depends only on their input and literal arguments.
-_PURE_FILTERS = (
-    "date|time|capitalize|upper|lower|title|trim|default|d|replace|truncate|wordcount|length|count|string|int"
-    "|float|round|abs|join|first|last|e|escape|striptags|urlencode|center|indent|wordwrap"
-)
-# An expression of values that are the same for every channel of a post, through pure filters only, with no
-# call: such a template renders one text per post, so the other channels reuse it (Renderer._last).
-_SAME_FOR_CHANNELS = re.compile(
-    rf"\s*(post|campaign|date|vars)((?:\.{_NAME})*)"
-    rf"(?:\s*\|\s*(?:{_PURE_FILTERS})\b(?:\(\s*(?:{_ARGUMENT}(?:\s*,\s*{_ARGUMENT})*)?\s*\))?)*\s*"
-)
-_METHODS = {t: frozenset(n for n in dir(t) if callable(getattr(t, n))) for t in (dict, datetime, str, list, int, float)}
-
-
-def _same_for_channels(expression: str) -> bool:
-    """Whether `expression` shows the same text for every channel of a post (see _SAME_FOR_CHANNELS).
-
-    An attribute that may be a method of its value does not count: a bound method shows its address,
-    and `vars` is a new dict at each rendering.
-    """
-    match = _SAME_FOR_CHANNELS.fullmatch(expression)
-    if match is None:
-        return False
-    root, attributes = match[1], match[2].split(".")[1:]
-    for index, attribute in enumerate(attributes):
-        kinds = ((datetime,) if root == "date" else (dict,)) if index == 0 else tuple(_METHODS)
-        if any(attribute in _METHODS[kind] for kind in kinds):
-            return False
-    return True
-
-
-class _Budgeted(NodeTransformer):
-    """Every loop's iterable goes through _counted and every `~` through _joined, so both are budgeted."""
-
-    def visit_For(self, node: nodes.For) -> nodes.Node:
-        self.generic_visit(node)
-        node.iter = nodes.Call(nodes.Name(_COUNTED, "load"), [node.iter], [], None, None, lineno=node.iter.lineno)
-        return node
-
-    def visit_Concat(self, node: nodes.Concat) -> nodes.Node:
-        self.generic_visit(node)
-        return nodes.Call(nodes.Name(_JOINED, "load"), node.nodes, [], None, None, lineno=node.lineno)
-
-
-def _lift_literals(tree: nodes.Template) -> tuple[str, ...]:
-    """Replace the template's literal text by lookups in a context list, and return the text.
-
-    Posts differ in their words far more than in their template code, so templates of the same
-    shape then share one compiled code object: compiling is most of the cost of rendering.
-    """
-    literals: list[str] = []
-    for output in tree.find_all(nodes.Output):
-        for index, node in enumerate(output.nodes):
-            if isinstance(node, nodes.TemplateData):
-                output.nodes[index] = nodes.Getitem(
-                    nodes.Name(_LITERALS, "load", lineno=node.lineno),
-                    nodes.Const(len(literals)),
-                    "load",
-                    lineno=node.lineno,
-                )
-                literals.append(node.data)
-    return tuple(literals)
-
-
-def _describe(exc: TemplateError) -> str:
-    message = str(exc.message or exc.__class__.__name__)
-    if isinstance(exc, SecurityError):
-        return f"template uses something the sandbox forbids: {message}"
-    return f"template: {message}"
-
-
 def _check_names(tree: nodes.Template, env: SandboxedEnvironment) -> None:
     """Other templates, unknown filters and tests: found in the parsed tree, named in our words."""
     for other in tree.find_all(_OTHER_TEMPLATES):
@@ -804,73 +455,6 @@ def _check_names(tree: nodes.Template, env: SandboxedEnvironment) -> None:
         for used in tree.find_all(node_type):
             if used.name not in known:
                 raise _TemplateFailed(f"unknown {kind} {used.name!r}{did_you_mean(used.name, known)}", used.lineno)
-
-
-def _unknown(exc: UnknownName, context: Mapping[str, Any]) -> str:
-    """A writer's words for a name or key that is not there, with the names that are."""
-    name = str(exc.name)
-    if exc.forbidden:  # the sandbox hid it: a name such as __class__ or a function's internals
-        return f"template uses something the sandbox forbids: {name!r} (a post can only use its own values)"
-    if exc.owner is missing:
-        known = [key for key in context if key != _LITERALS]
-        hint = did_you_mean(name, known) or f"; a post can use {', '.join(known)}"
-        return f"template: unknown name {name!r}{hint} (see docs/writing-posts.md)"
-    owner = _owner_name(exc.owner, context)
-    if isinstance(exc.owner, Mapping):
-        keys = [str(key) for key in exc.owner]
-        shown = ", ".join(keys[:10]) + (", ..." if len(keys) > 10 else "")
-        hint = did_you_mean(name, keys) or (f"; it has {shown}" if keys else "; it is empty")
-        return f"template: {owner} has no {name!r}{hint}"
-    return f"template: {owner} has no {name!r}"
-
-
-def _owner_name(owner: Any, context: Mapping[str, Any]) -> str:
-    """`vars`, `vars.address` or `post`: where in the context the value was found."""
-    if isinstance(owner, Mapping | list | datetime):  # texts and numbers are shared objects: no telling whose
-        for key, value in context.items():
-            if value is owner:
-                return key
-            if isinstance(value, Mapping):
-                for inner, item in value.items():
-                    if item is owner:
-                        return f"{key}.{inner}"
-    return next((kind for kind_type, kind in _KINDS.items() if isinstance(owner, kind_type)), "the value")
-
-
-def _template_line(tb: TracebackType | None) -> int:
-    line = 1
-    while tb is not None:
-        if tb.tb_frame.f_code.co_filename == _TEMPLATE_FILE:
-            line = tb.tb_lineno
-        tb = tb.tb_next
-    return line
-
-
-def _nesting_line(tb: TracebackType | None) -> int:
-    """The template line the parser or compiler had reached when it gave up."""
-    line = 1
-    while tb is not None:
-        local = tb.tb_frame.f_locals
-        node, parser = local.get("node"), local.get("self")
-        if isinstance(parser, Parser):
-            line = parser.stream.current.lineno
-        elif isinstance(node, nodes.Node) and node.lineno:
-            line = node.lineno
-        elif isinstance(parser, nodes.Node) and parser.lineno:  # walking the tree (find_all)
-            line = parser.lineno
-        tb = tb.tb_next
-    return line
-
-
-def _bounded_range(*args: int) -> Iterator[int]:
-    values = range(*args)
-    try:
-        too_many = len(values) > MAX_RANGE
-    except OverflowError:  # more numbers than len() can count
-        too_many = True
-    if too_many:
-        raise _Refused(f"range() may give at most {MAX_RANGE} numbers in a post")
-    return iter(values)
 
 
 def _whole_post_held(channel: ChannelConfig, threaded: bool, replies: bool) -> str:

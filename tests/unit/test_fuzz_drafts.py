@@ -27,7 +27,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from scheduler.cli.main import main
-from scheduler.content.drafts import POST_KEYS
+from scheduler.content.fields import POST_KEYS
 from scheduler.content.plan import Plan, build
 
 SCALE = int(os.environ.get("FUZZ_SCALE", "1"))

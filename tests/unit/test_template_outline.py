@@ -1,7 +1,7 @@
 """Templates of text and `{{ }}` share one compiled template per outline, with the same result as the full path.
 
 A post whose template is only text and `{{ }}` expressions is not parsed again when another post
-had the same expressions on the same lines (scheduler.content.render._outline); a post whose text is
+had the same expressions on the same lines (scheduler.content.outline._outline); a post whose text is
 the same on every channel is rendered once. These tests compare both with the full path (parse,
 check, compile and render each post for each channel, as before): the same texts and the same
 problems, byte for byte, on generated templates, on the sample campaign and on a generated
@@ -26,8 +26,9 @@ from scheduler.content import campaign as campaign_file
 from scheduler.content import drafts as drafts_file
 from scheduler.content.campaign import Campaign
 from scheduler.content.drafts import Draft
+from scheduler.content.outline import _outline
 from scheduler.content.plan import build
-from scheduler.content.render import Rendered, Renderer, _Compiled, _outline, _TemplateFailed
+from scheduler.content.render import Rendered, Renderer, _Compiled, _TemplateFailed
 
 REPO = Path(__file__).resolve().parents[2]
 DUE = datetime(2027, 11, 15, 8, 0, tzinfo=UTC)
