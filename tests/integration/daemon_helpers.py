@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from scheduler.publish.ledger import Ledger, database_url
+from tests.fakes.webhook_server import FakeWebhook
 
 CHANNELS = "channels:\n  mastodon: {type: dryrun, like: mastodon}\n  bluesky: {type: dryrun, like: bluesky}\n"
 
@@ -110,3 +112,34 @@ def now() -> datetime:
 
 def soon(seconds: float) -> datetime:
     return now() + timedelta(seconds=seconds)
+
+
+def stop(process: subprocess.Popen[str]) -> str:
+    """SIGTERM the daemon, which must exit cleanly (0); its standard error."""
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=15)
+    assert process.returncode == 0, err
+    return err
+
+
+def kinds(hook: FakeWebhook, kind: str) -> list[str]:
+    """The messages of the alerts of `kind` that the alert webhook received."""
+    return [r.json()["message"] for r in hook.posted if r.json()["kind"] == kind]
+
+
+PASSWORDS = {"anna": "anna heeft een lang wachtwoord", "vera": "vera heeft een lang wachtwoord"}
+
+
+def add_users(env: dict[str, str]) -> None:
+    """The dashboard's accounts, through `campaign users add`: anna an operator, vera a viewer."""
+    for name, role in (("anna", "operator"), ("vera", "viewer")):
+        added = subprocess.run(
+            [sys.executable, "-m", "scheduler", "users", "add", name, "--role", role, "--password-stdin"],
+            input=PASSWORDS[name] + "\n",
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert added.returncode == 0, added.stderr

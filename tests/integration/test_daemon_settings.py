@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import re
-import signal
-import subprocess
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -13,7 +11,20 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from tests.fakes.webhook_server import FakeWebhook
-from tests.integration.daemon_helpers import at, campaign, daemon, ledger, now, outbox, soon, states, wait_for, write
+from tests.integration.daemon_helpers import (
+    at,
+    campaign,
+    daemon,
+    kinds,
+    ledger,
+    now,
+    outbox,
+    soon,
+    states,
+    stop,
+    wait_for,
+    write,
+)
 
 NEW_YORK = ZoneInfo("America/New_York")
 
@@ -31,17 +42,6 @@ def channels_with(hook: FakeWebhook, like: str = "mastodon") -> str:
         "  bluesky: {type: dryrun, like: bluesky}\n"
         f"alerts: {{webhook: '{hook.url}'}}\n"
     )
-
-
-def kinds(hook: FakeWebhook, kind: str) -> list[str]:
-    return [r.json()["message"] for r in hook.posted if r.json()["kind"] == kind]
-
-
-def stop(process: subprocess.Popen[str]) -> str:
-    process.send_signal(signal.SIGTERM)
-    _, err = process.communicate(timeout=15)
-    assert process.returncode == 0, err
-    return err
 
 
 def running(root: Path) -> bool:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import re
-import signal
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -29,11 +28,13 @@ from tests.integration.daemon_helpers import (
     campaign,
     daemon,
     env_for,
+    kinds,
     ledger,
     now,
     outbox,
     soon,
     states,
+    stop,
     wait_for,
     write,
 )
@@ -58,17 +59,6 @@ def channels_with(hook: FakeWebhook, tab: bool = False) -> str:
         "  bluesky: {type: dryrun, like: bluesky}\n"
         f"alerts: {{webhook: '{hook.url}'}}\n"
     )
-
-
-def kinds(hook: FakeWebhook, kind: str) -> list[str]:
-    return [r.json()["message"] for r in hook.posted if r.json()["kind"] == kind]
-
-
-def stop(process: subprocess.Popen[str]) -> str:
-    process.send_signal(signal.SIGTERM)
-    _, err = process.communicate(timeout=15)
-    assert process.returncode == 0, err
-    return err
 
 
 def state(root: Path, post: str, channel: str) -> str | None:

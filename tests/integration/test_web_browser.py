@@ -27,6 +27,8 @@ import requests
 from scheduler.publish.daemon import POLL
 from tests.integration.daemon_helpers import (
     CHANNELS,
+    PASSWORDS,
+    add_users,
     at,
     campaign,
     daemon,
@@ -41,7 +43,6 @@ from tests.integration.daemon_helpers import (
 
 REPO = Path(__file__).resolve().parents[2]
 SENTINEL = "sentinel-token-5150-never-on-a-page"
-PASSWORDS = {"anna": "anna heeft een lang wachtwoord", "vera": "vera heeft een lang wachtwoord"}
 SECRET_CHANNEL = '  alerts-bot: {type: telegram, token: "${TELEGRAM_TOKEN}", chat_id: "-100123"}\n'
 
 pytestmark = pytest.mark.slow
@@ -126,17 +127,7 @@ def serving(tmp_path: Path, db: str | None = None) -> Iterator[Dashboard]:
         "TELEGRAM_TOKEN": SENTINEL,
     }
     env = env_for(root, db, **extra)
-    for name, role in (("anna", "operator"), ("vera", "viewer")):
-        added = subprocess.run(
-            [sys.executable, "-m", "scheduler", "users", "add", name, "--role", role, "--password-stdin"],
-            input=PASSWORDS[name] + "\n",
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
-        assert added.returncode == 0, added.stderr
+    add_users(env)
     assert PASSWORDS["anna"] not in (tmp_path / "users").read_text(encoding="utf-8")
     if db is not None:  # the Procfile's release step
         assert campaign(root, "db", "upgrade", db=db).returncode == 0

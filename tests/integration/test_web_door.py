@@ -24,11 +24,10 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.integration.daemon_helpers import CHANNELS, campaign, env_for, soon, wait_for, write
+from tests.integration.daemon_helpers import CHANNELS, PASSWORDS, add_users, campaign, env_for, soon, wait_for, write
 
 pytestmark = pytest.mark.slow
 
-PASSWORDS = {"anna": "anna heeft een lang wachtwoord", "vera": "vera heeft een lang wachtwoord"}
 WRONG = "dit is niet het wachtwoord"
 HTTPS = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "dashboard.example.org"}
 
@@ -98,17 +97,7 @@ def make_site(tmp_path: Path, db: str | None = None) -> Site:
     root = tmp_path / "campaign"
     write(root, {"week/01-aftrap": (soon(3600), "De week tegen kindermishandeling begint. #wtk")}, channels=CHANNELS)
     env = env_for(root, db, CAMPAIGN_SESSION_SECRET="d" * 48, CAMPAIGN_USERS_FILE=str(tmp_path / "users"))
-    for name, role in (("anna", "operator"), ("vera", "viewer")):
-        added = subprocess.run(
-            [sys.executable, "-m", "scheduler", "users", "add", name, "--role", role, "--password-stdin"],
-            input=PASSWORDS[name] + "\n",
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
-        assert added.returncode == 0, added.stderr
+    add_users(env)
     if db is not None:  # the Procfile's release step
         assert campaign(root, "db", "upgrade", db=db).returncode == 0
     return Site(root, env, db)
