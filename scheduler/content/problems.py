@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from enum import StrEnum
 
+from scheduler.words import Said
+
 _LINE_BREAKING = re.compile("[\x00-\x1f\x7f\x85\u2028\u2029]")  # would end or garble the one line
 
 
@@ -28,6 +30,9 @@ class Problem:
     # (path, line) of the settings error this one only follows from (a post "not checked" because
     # its _defaults.yml is broken): listings show those as one line after their cause.
     cause: tuple[str, int] | None = field(default=None, compare=False)
+    # The message as its catalog id and values, where it has been marked for translation: people
+    # pages show `said_in(language)`; the command line and logs show `message` (English).
+    said: Said | None = field(default=None, compare=False)
 
     def __str__(self) -> str:
         text = f"{self.path}:{self.line}: {self.severity.value}: {self.message}"
@@ -36,6 +41,10 @@ class Problem:
     @property
     def is_error(self) -> bool:
         return self.severity is Severity.ERROR
+
+    def said_in(self, language: str) -> str:
+        """The message in `language`; English where it is not marked for translation yet."""
+        return self.said.said_in(language) if self.said is not None else self.message
 
 
 def plural(count: int, word: str, many: str | None = None) -> str:
@@ -58,12 +67,19 @@ def did_you_mean(word: str, known: Iterable[str], cutoff: float = 0.6) -> str:
     return f"; did you mean {close[0]!r}?" if close else ""
 
 
-def error(path: str, line: int, message: str) -> Problem:
-    return Problem(path, line, Severity.ERROR, message)
+def error(path: str, line: int, message: str | Said) -> Problem:
+    """An error; give `Said.of(N_("..."), ...)` so the people pages can show it in the campaign's language."""
+    return _problem(path, line, Severity.ERROR, message)
 
 
-def warning(path: str, line: int, message: str) -> Problem:
-    return Problem(path, line, Severity.WARNING, message)
+def warning(path: str, line: int, message: str | Said) -> Problem:
+    return _problem(path, line, Severity.WARNING, message)
+
+
+def _problem(path: str, line: int, severity: Severity, message: str | Said) -> Problem:
+    if isinstance(message, Said):
+        return Problem(path, line, severity, str(message), said=message)
+    return Problem(path, line, severity, message)
 
 
 def sort_problems(problems: Iterable[Problem]) -> list[Problem]:

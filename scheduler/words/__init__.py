@@ -9,6 +9,7 @@ compiled `.mo` file can fall behind its `.po`.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from importlib.resources.abc import Traversable
@@ -60,3 +61,35 @@ def translator(language: str) -> NullTranslations:
     write_mo(compiled, catalog)
     compiled.seek(0)
     return Translations(compiled, domain=DOMAIN)
+
+
+@dataclass(frozen=True)
+class Said:
+    """A message kept as its catalog id and its values, so each reader gets it in their own language:
+    English on the command line and in logs, the campaign's language on the pages people read.
+
+    `Said.of(N_("{path} has no {key}"), path=..., key=...)`; a value may itself be a `Said` (a hint
+    added to a message), translated with it. `plural` is the plural id; the count is the value `n`."""
+
+    msgid: str
+    values: tuple[tuple[str, object], ...] = ()
+    plural: str | None = None
+
+    @classmethod
+    def of(cls, msgid: str, plural: str | None = None, **values: object) -> Said:
+        return cls(msgid, tuple(values.items()), plural)
+
+    def said_in(self, language: str) -> str:
+        """The message in `language` (English where its catalog lacks it), its values filled in."""
+        words = translator(language)
+        values = {k: v.said_in(language) if isinstance(v, Said) else v for k, v in self.values}
+        if self.plural is not None:
+            count = values.get("n", 1)
+            text = words.ngettext(self.msgid, self.plural, count if isinstance(count, int) else 1)
+        else:
+            text = words.gettext(self.msgid)
+        # Only a message with values is a format string: one without may hold a literal "{{ x }}".
+        return text.format(**values) if self.values else text
+
+    def __str__(self) -> str:
+        return self.said_in(SOURCE)

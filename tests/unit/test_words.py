@@ -100,3 +100,21 @@ def test_plurals_follow_the_number_in_dutch() -> None:
     assert [count(n, "replies", "nl") for n in (0, 1, 2)] == ["0 reacties", "1 reactie", "2 reacties"]
     assert count(1, "reposts:facebook", "nl_BE") == "1 keer gedeeld"
     assert count(1_500, "reposts:facebook", "en") == "1,500 shares"
+
+
+def test_a_kept_message_is_english_on_the_command_line_and_the_campaigns_language_on_its_pages() -> None:
+    from scheduler.content.problems import error
+    from scheduler.words import Said
+
+    hint = Said.of(N_("{n} reply"), N_("{n} replies"), n=2)
+    problem = error("posts/a.md", 3, Said.of(N_("Pause everything")))
+    assert problem.message == "Pause everything" and problem.said_in("nl") == translator("nl").gettext(
+        "Pause everything"
+    )
+    assert str(hint) == "2 replies" and hint.said_in("nl") == translator("nl").ngettext(
+        "{n} reply", "{n} replies", 2
+    ).format(n=2)
+    # a message not marked yet reads English everywhere, rather than failing
+    assert error("posts/a.md", 3, "plain words").said_in("nl") == "plain words"
+    # a message without values is not a format string: its braces are text
+    assert Said.of("write {{ x }}").said_in("nl") == "write {{ x }}"
