@@ -57,7 +57,13 @@ def load(type_name: str) -> Any:
             f"no adapter is installed for channel type {type_name!r} "
             f"(installed: {', '.join(sorted(adapters())) or 'none'})"
         )
-    return entry.load()
+    try:
+        return entry.load()
+    except Exception as exc:  # a broken plug-in: any error of its import is the plug-in's, told as one
+        raise ConfigError(
+            f"the adapter of channel type {type_name!r} cannot be loaded ({entry.value}: "
+            f"{exc.__class__.__name__}); reinstall or fix the package that provides it"
+        ) from None
 
 
 def limits_for(type_name: str, settings: Mapping[str, Any]) -> Limits:
