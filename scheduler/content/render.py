@@ -176,7 +176,8 @@ class Renderer:
         if broken is not None and refs != ():  # `hashtags: []` is the only post hashtags.yml does not touch
             line = where[1] if where[0] == draft.path else 1
             message = f"its hashtags cannot be worked out: {broken.path}:{broken.line} has an error; fix that first"
-            problems.append(error(draft.path, line, message))
+            # one line under its cause in listings, not one per post (see problems.causes_first)
+            problems.append(replace(error(draft.path, line, message), cause=(broken.path, broken.line)))
             return Rendered(None, None, None, tuple(problems))
         tags = self._expand(self.campaign.hashtags.refs_for(refs))
 
