@@ -213,3 +213,12 @@ def test_a_post_made_draft_leaves_the_schedule_unless_drafts_are_compared(repo: 
     with_drafts = summary(compare(repo, "main", drafts=True))
     assert with_drafts["draft"] == ["blijft@bluesky", "blijft@mastodon"]
     assert with_drafts["removed"] == ["weg@mastodon"]
+
+
+def test_the_pull_request_view_names_a_post_by_its_title_and_by_its_id_where_it_has_none(repo: Path) -> None:
+    (repo / "posts" / "nieuw.md").write_text(
+        post("Helemaal nieuw.", publish_at="2027-11-20 09:00", title='"Dag 6: deel het | verder"')
+    )
+    text = campaign(repo, "diff", "main", "--format", "markdown").stdout
+    assert "`Dag 6: deel het \\| verder`" in text and "`nieuw`" not in text
+    assert "| `later` |" in text  # no title: its id
