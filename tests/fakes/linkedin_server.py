@@ -141,7 +141,11 @@ class FakeLinkedIn(FakeServer):
             return error(401, "INVALID_ACCESS_TOKEN", f"Invalid access token: {given}", 65600)
         version = request.headers.get("linkedin-version")
         if not version:
-            return error(400, "VERSION_MISSING", "A version must be present. Please specify a version by adding the LinkedIn-Version header.")
+            return error(
+                400,
+                "VERSION_MISSING",
+                "A version must be present. Please specify a version by adding the LinkedIn-Version header.",
+            )
         if version in self.retired or not re.fullmatch(r"\d{6}", version):
             return error(426, "NONEXISTENT_VERSION", f"Requested version {version} is not active")
         if request.headers.get("x-restli-protocol-version") != "2.0.0":
@@ -159,7 +163,11 @@ class FakeLinkedIn(FakeServer):
         urn = f"urn:li:image:D4E10AQ{number:010d}"
         self.images[urn] = {"status": "WAITING_UPLOAD", "data": b"", "owner": owner, "polls": 0, "upload": number}
         expires = int(time.time() * 1000) + 3_600_000
-        value = {"uploadUrlExpiresAt": expires, "uploadUrl": f"{self.url}/dms-uploads/{number}?sig=s1gn3d", "image": urn}
+        value = {
+            "uploadUrlExpiresAt": expires,
+            "uploadUrl": f"{self.url}/dms-uploads/{number}?sig=s1gn3d",
+            "image": urn,
+        }
         return Reply(200, {"value": value})
 
     def _receive_upload(self, request: Request) -> Reply:
@@ -209,7 +217,9 @@ class FakeLinkedIn(FakeServer):
                     "message": f"com.linkedin.content.common.exception.BadRequestResponseException: "
                     f"Content is a duplicate of {earlier['id']}",
                     "errorDetails": {
-                        "inputErrors": [{"description": "Duplicate post is detected", "input": {}, "code": "DUPLICATE_POST"}]
+                        "inputErrors": [
+                            {"description": "Duplicate post is detected", "input": {}, "code": "DUPLICATE_POST"}
+                        ]
                     },
                     "status": 422,
                 },
@@ -225,7 +235,7 @@ class FakeLinkedIn(FakeServer):
         if not isinstance(items, list) or not items:
             return None
         for item in items:
-            image = self.images.get(item.get("id")) if isinstance(item, dict) else None
+            image = self.images.get(str(item.get("id"))) if isinstance(item, dict) else None
             if image is None or image["status"] != "AVAILABLE" or image["owner"] != self.organization:
                 return None
         return items
@@ -240,7 +250,11 @@ class FakeLinkedIn(FakeServer):
             "author": self.organization,
             "commentary": commentary,
             "visibility": "PUBLIC",
-            "distribution": {"feedDistribution": "MAIN_FEED", "targetEntities": [], "thirdPartyDistributionChannels": []},
+            "distribution": {
+                "feedDistribution": "MAIN_FEED",
+                "targetEntities": [],
+                "thirdPartyDistributionChannels": [],
+            },
             "lifecycleState": "PUBLISHED",
             "createdAt": now,
             "publishedAt": now,

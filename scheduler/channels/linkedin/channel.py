@@ -97,7 +97,11 @@ class LinkedInChannel(Channel):
             "author": self.author,
             "commentary": little.escape(post.text),
             "visibility": "PUBLIC",
-            "distribution": {"feedDistribution": "MAIN_FEED", "targetEntities": [], "thirdPartyDistributionChannels": []},
+            "distribution": {
+                "feedDistribution": "MAIN_FEED",
+                "targetEntities": [],
+                "thirdPartyDistributionChannels": [],
+            },
             "lifecycleState": "PUBLISHED",
             "isReshareDisabledByAuthor": False,
         }
@@ -224,7 +228,8 @@ class LinkedInChannel(Channel):
         for page in range(_LOOKUP_PAGES):
             params = {"q": "author", "author": self.author, "count": str(_PAGE), "start": str(page * _PAGE)}
             params["sortBy"] = "CREATED"
-            listed = _json(self._rest.checked("GET", "/rest/posts", params=params, headers={"X-RestLi-Method": "FINDER"}))
+            finder = {"X-RestLi-Method": "FINDER"}
+            listed = _json(self._rest.checked("GET", "/rest/posts", params=params, headers=finder))
             elements = listed.get("elements") if isinstance(listed, Mapping) else None
             if not isinstance(elements, list) or not elements:
                 return None
@@ -325,4 +330,3 @@ def _json(response: requests.Response) -> Any:
         return response.json()
     except ValueError:
         return None
-

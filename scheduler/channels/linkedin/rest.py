@@ -48,9 +48,7 @@ class Rest:
         )
         self._bare = http.session()  # for upload URLs: no token, no API headers
 
-    def call(
-        self, method: str, path: str, *, may_publish: bool = False, **kwargs: Any
-    ) -> requests.Response:
+    def call(self, method: str, path: str, *, may_publish: bool = False, **kwargs: Any) -> requests.Response:
         """One API request, answered (any status); unreachable or timed out becomes a channel error."""
         # A redirected POST would be replayed as a GET by requests: never follow, say so instead.
         kwargs.setdefault("allow_redirects", False)
