@@ -24,7 +24,7 @@ from tests.builders import post as post_file
 from tests.builders import run_campaign, write_campaign
 from tests.fakes.linkedin_server import ORGANIZATION, TOKEN, VERSION, FakeLinkedIn, as_linkedin_keeps, error
 from tests.fakes.server import Request
-from tests.integration.daemon_helpers import campaign, now, states, write
+from tests.integration.daemon_helpers import campaign, ledger, now, states, write
 
 TEXT = "Praat erover (ook anoniem): bel 0800-2000 of kijk op https://example.org/hulp_nu #geweld #KindVeilig"
 IMAGE = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
@@ -446,3 +446,20 @@ def test_a_revoked_token_fails_check_and_the_send_and_never_leaves_the_process(t
     assert "HTTP 401" in dump
     for output in (check.stdout, check.stderr, run.stdout, run.stderr, status.stdout, history.stdout, dump):
         assert SENTINEL not in output
+
+
+def test_a_retired_version_fails_the_daemons_send_at_once_with_an_alert_naming_the_setting(tmp_path: Path) -> None:
+    with FakeLinkedIn(retired=frozenset({VERSION})) as server:
+        linkedin_campaign(tmp_path, server)
+        for _ in range(2):
+            run = campaign(tmp_path, "run", "--once", env={"LINKEDIN_TOKEN": TOKEN})
+            assert run.returncode == 0, run.stderr
+        assert len(calls(server, "POST", "/rest/posts")) == 1  # refused once, never retried
+        assert server.posts == []
+    assert states(tmp_path)[("p", "linkedin")] == "failed"
+    book = ledger(tmp_path)
+    [alert] = book.alerts.latest()
+    book.close()
+    assert (alert.kind, alert.channel) == ("failed", "linkedin")
+    assert f"LinkedIn no longer serves API version {VERSION}" in alert.message
+    assert "`version:` setting in channels.yml" in alert.message

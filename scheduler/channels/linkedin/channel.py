@@ -105,10 +105,11 @@ class LinkedInChannel(Channel):
             "lifecycleState": "PUBLISHED",
             "isReshareDisabledByAuthor": False,
         }
-        if len(uploaded) == 1:
-            body["content"] = {"media": {"id": uploaded[0][0], "altText": uploaded[0][1]}}
-        elif uploaded:
-            body["content"] = {"multiImage": {"images": [{"id": urn, "altText": alt} for urn, alt in uploaded]}}
+        media = [{"id": urn, "altText": alt} if alt.strip() else {"id": urn} for urn, alt in uploaded]
+        if len(media) == 1:
+            body["content"] = {"media": media[0]}
+        elif media:
+            body["content"] = {"multiImage": {"images": media}}
         response = self._rest.call("POST", "/rest/posts", may_publish=True, json=body)
         if response.status_code == 422 and _is_duplicate(response):
             return self._duplicate(post, response)
