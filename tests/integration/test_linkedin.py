@@ -4,7 +4,10 @@ arrives, what each refusal means to a person, and exactly-once without an idempo
 from __future__ import annotations
 
 import json
+import os
+import signal
 import sqlite3
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -23,8 +26,8 @@ from scheduler.posts import MediaItem, RenderedPost
 from tests.builders import post as post_file
 from tests.builders import run_campaign, write_campaign
 from tests.fakes.linkedin_server import ORGANIZATION, TOKEN, VERSION, FakeLinkedIn, as_linkedin_keeps, error
-from tests.fakes.server import Request
-from tests.integration.daemon_helpers import campaign, ledger, now, states, write
+from tests.fakes.server import Reply, Request
+from tests.integration.daemon_helpers import campaign, daemon, ledger, now, states, write
 
 TEXT = "Praat erover (ook anoniem): bel 0800-2000 of kijk op https://example.org/hulp_nu #geweld #KindVeilig"
 IMAGE = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
@@ -463,3 +466,36 @@ def test_a_retired_version_fails_the_daemons_send_at_once_with_an_alert_naming_t
     assert (alert.kind, alert.channel) == ("failed", "linkedin")
     assert f"LinkedIn no longer serves API version {VERSION}" in alert.message
     assert "`version:` setting in channels.yml" in alert.message
+
+
+class KillingLinkedIn(FakeLinkedIn):
+    """Kills the daemon once LinkedIn has committed a post, before it answers."""
+
+    victim: int | None = None
+
+    def handle(self, request: Request) -> Reply:
+        if self.victim is None or (request.method, request.path) != ("POST", "/rest/posts"):
+            return super().handle(request)
+        reply = super().handle(request)
+        os.kill(self.victim, signal.SIGKILL)
+        self.victim = None
+        time.sleep(0.5)
+        return reply
+
+
+def test_daemon_killed_after_linkedin_committed_is_settled_by_the_next_run_with_one_post(tmp_path: Path) -> None:
+    with KillingLinkedIn() as server:
+        linkedin_campaign(tmp_path, server)
+        process = daemon(tmp_path, "--once", LINKEDIN_TOKEN=TOKEN)
+        server.victim = process.pid
+        process.communicate(timeout=60)
+        assert process.returncode == -signal.SIGKILL
+        assert states(tmp_path)[("p", "linkedin")] == "sending"
+        for _ in range(2):
+            again = campaign(tmp_path, "run", "--once", env={"LINKEDIN_TOKEN": TOKEN})
+            assert again.returncode == 0, again.stderr
+        [created] = server.posts
+        assert len(calls(server, "POST", "/rest/posts")) == 1
+    assert states(tmp_path)[("p", "linkedin")] == "published"
+    [delivery] = json.loads(campaign(tmp_path, "status", "--format", "json").stdout)["deliveries"]
+    assert delivery["url"] == f"https://www.linkedin.com/feed/update/{created['id']}/"
