@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import unquote
 
 import pytest
+import requests
 
 from scheduler.channels.linkedin import little
 from scheduler.channels.linkedin.channel import LinkedInChannel
@@ -282,13 +283,12 @@ def test_a_daily_limit_429_waits_until_midnight_utc_not_seconds(channel: LinkedI
 
 
 def test_until_reset_is_the_next_utc_midnight_or_linkedins_own_wait() -> None:
-    class Answer:
-        def __init__(self, headers: dict[str, str]) -> None:
-            self.headers = headers
-
+    answer = requests.Response()
+    answer.status_code = 429
     late = datetime(2026, 12, 7, 23, 59, 30, tzinfo=UTC)
-    assert until_reset(Answer({}), late) == 30  # type: ignore[arg-type]
-    assert until_reset(Answer({"Retry-After": "120"}), late) == 120  # type: ignore[arg-type]
+    assert until_reset(answer, late) == 30
+    answer.headers["Retry-After"] = "120"
+    assert until_reset(answer, late) == 120
 
 
 def test_a_server_error_is_retry_later_and_nothing_is_posted(channel: LinkedInChannel, server: FakeLinkedIn) -> None:
