@@ -25,7 +25,8 @@ GROUP = "campaign_scheduler.channels"
 
 #: Networks without an adapter. When one gets an adapter, its entry here goes (the adapter's `limits` rule).
 WITHOUT_ADAPTER: Mapping[str, Limits] = {
-    "linkedin": Limits(LengthRule("characters", 3000, graphemes), MediaRules(max_items=9, max_bytes=8_000_000)),
+    # Instagram: a caption of 2,200 characters, a carousel of up to 10 images.
+    "instagram": Limits(LengthRule("characters", 2200, graphemes), MediaRules(max_items=10, max_bytes=8_000_000)),
 }
 
 
