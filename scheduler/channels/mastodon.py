@@ -21,7 +21,7 @@ import logging
 import mimetypes
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from html.parser import HTMLParser
 from typing import Any
@@ -33,7 +33,7 @@ from scheduler.channels import http
 from scheduler.channels.base import IMAGE_TYPES, Budget, Channel, Counts, Receipt, Reply, max_characters
 from scheduler.content.text import mastodon_length
 from scheduler.errors import ConfigError, InDoubt, Rejected, RetryLater
-from scheduler.posts import LengthRule, Limits, MediaItem, MediaRules, RenderedPost
+from scheduler.posts import LengthRule, Limits, MediaItem, MediaRules, RenderedPost, VideoRules
 from scheduler.secrets import MASK, redact, remember
 
 log = logging.getLogger(__name__)
@@ -46,6 +46,17 @@ MEDIA = MediaRules(
     max_bytes=16_000_000,
     kinds=frozenset({".jpg", ".jpeg", ".png", ".gif", ".webp", ".heic", ".heif", ".avif"}),
 )
+#: docs: user/posting "Videos (MP4, M4V, MOV, WebM) up to 99MB" (Mastodon 4.x, MiB; an instance may
+#: say otherwise in configuration.media_attachments, read at send time), frame rate at most 120 and
+#: 4096×2304 pixels (video_frame_rate_limit, video_matrix_limit); no limit on length.
+VIDEO = VideoRules(
+    "Mastodon",
+    kinds=frozenset({".mp4", ".mov", ".webm"}),
+    max_bytes=99 * 1024 * 1024,
+    max_fps=120,
+    max_pixels=8_294_400,
+)
+MEDIA = replace(MEDIA, video=VIDEO)
 _POLL_FIRST = 0.1  # seconds before the first look at a processing upload; doubles up to _POLL_MAX
 _POLL_MAX = 2.0
 

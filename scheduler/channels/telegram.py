@@ -27,7 +27,7 @@ from scheduler.channels import http
 from scheduler.channels.base import IMAGE_TYPES, Channel, Receipt
 from scheduler.content.text import utf16_units
 from scheduler.errors import ConfigError, InDoubt, Rejected, RetryLater
-from scheduler.posts import LengthRule, Limits, MediaRules, RenderedPost
+from scheduler.posts import LengthRule, Limits, MediaRules, RenderedPost, VideoRules
 from scheduler.secrets import MASK, redact, remember
 
 log = logging.getLogger(__name__)
@@ -39,7 +39,10 @@ PARSE_MODES = {"none": None, "html": "HTML", "markdownv2": "MarkdownV2"}
 TEXT = LengthRule("UTF-16 units", 4096, utf16_units)
 CAPTION = LengthRule("UTF-16 units", 1024, utf16_units)
 #: docs: sendPhoto "The photo must be at most 10 MB in size". GIFs would lose their animation.
-MEDIA = MediaRules(max_items=1, max_bytes=10_000_000, kinds=frozenset({".jpg", ".jpeg", ".png"}))
+#: docs: sendVideo "Telegram clients support MPEG4 videos (other formats may be sent as Document)";
+#: "Bots can currently send video files of up to 50 MB in size".
+VIDEO = VideoRules("Telegram", kinds=frozenset({".mp4"}), max_bytes=50 * 1024 * 1024)
+MEDIA = MediaRules(max_items=1, max_bytes=10_000_000, kinds=frozenset({".jpg", ".jpeg", ".png"}), video=VIDEO)
 #: docs, MarkdownV2 style: these must be escaped with a preceding '\' (and so must '\' itself).
 _MARKDOWN_V2_RESERVED = re.compile(r"([_*\[\]()~`>#+\-=|{}.!\\])")
 _TOKEN_CHARACTERS = re.compile(r"[A-Za-z0-9:_-]+")
