@@ -3,6 +3,8 @@ video's container read and held against each of its channels' documented limits,
 
 from __future__ import annotations
 
+import base64
+import re
 from pathlib import Path
 
 from tests.builders import run_campaign, write_campaign
@@ -109,3 +111,29 @@ def test_telegram_takes_a_video_up_to_its_50_mb_bot_upload(tmp_path: Path) -> No
     assert result.returncode == 1
     assert "error: telegram: Telegram does not take .webm video (media/tip1.webm)" in result.stdout
     assert "error: mastodon:" not in result.stdout
+
+
+def test_the_html_preview_shows_a_videos_first_frame_length_and_captions(tmp_path: Path) -> None:
+    root = campaign(tmp_path, "  - path: media/tip1.mp4\n    alt: Kim legt uit.\n    captions: {nl: tip1.nl.vtt}\n")
+    write_vtt(root / "media" / "tip1.nl.vtt", ("00:00:00.000", "00:00:01.900", "Vertrouw op je gevoel."))
+    page = tmp_path / "preview.html"
+    assert run_campaign(root, "preview", "--format", "html", "-o", str(page)).returncode == 0
+    html = page.read_text(encoding="utf-8")
+    poster = re.search(r'<img src="data:image/png;base64,([^"]+)" alt="Kim legt uit.">', html)
+    assert poster is not None
+    assert base64.b64decode(poster.group(1)).startswith(b"\x89PNG\r\n\x1a\n")
+    assert "0:02" in html and "nl" in html.split(poster.group(0), 1)[1].split("</figure>", 1)[0]
+
+
+def test_the_markdown_preview_lists_a_video_with_alt_text_and_captions(tmp_path: Path) -> None:
+    root = campaign(
+        tmp_path,
+        "  - path: media/tip1.mp4\n    alt: Kim legt uit.\n    captions: {nl: tip1.nl.vtt, en: tip1.en.vtt}\n",
+        channels="[mastodon]",
+    )
+    for language in ("nl", "en"):
+        write_vtt(root / "media" / f"tip1.{language}.vtt", ("00:00:00.000", "00:00:01.900", "Hallo."))
+    result = run_campaign(root, "preview", "--format", "markdown", "--drafts")
+    assert result.returncode == 0, result.stderr
+    row = next(line for line in result.stdout.splitlines() if "tip1.mp4" in line)
+    assert "`tip1.mp4` (0:02)" in row and "Kim legt uit." in row and "nl, en" in row
