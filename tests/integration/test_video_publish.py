@@ -43,8 +43,18 @@ def requests_to(server: FakeMastodon, method: str, path: str) -> int:
     return sum(1 for r in server.requests if r.method == method and r.path.startswith(path))
 
 
-def kept_uploads(root: Path) -> int:
-    book = ledger(root)
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db(request: pytest.FixtureRequest, tmp_path: Path) -> str | None:
+    if request.param == "sqlite":
+        return None
+    url: str = request.getfixturevalue("postgres_url")
+    result = campaign(tmp_path, "db", "upgrade", db=url)
+    assert result.returncode == 0, result.stderr
+    return url
+
+
+def kept_uploads(root: Path, db: str | None = None) -> int:
+    book = ledger(root, db)
     try:
         with book.tx() as conn:
             return int(conn.execute(select(func.count()).select_from(media_uploads)).scalar_one())
@@ -94,13 +104,17 @@ def test_a_video_the_instance_cannot_process_fails_with_an_alert_and_is_never_po
 
 
 @pytest.mark.parametrize("expired", [False, True], ids=["reused", "expired-so-redone"])
-def test_a_daemon_killed_between_the_upload_and_the_status_sends_one_status(tmp_path: Path, expired: bool) -> None:
+def test_a_daemon_killed_between_the_upload_and_the_status_sends_one_status(
+    tmp_path: Path, expired: bool, db: str | None
+) -> None:
     with FakeMastodon(processing_polls=1_000_000) as mastodon:
         write_video_campaign(tmp_path, mastodon)
-        first = daemon(tmp_path, MASTODON_TOKEN=TOKEN)
+        first = daemon(tmp_path, db=db, MASTODON_TOKEN=TOKEN)
         try:
             # Uploaded, kept in the ledger, and being processed: the status has not been asked for.
-            assert wait_for(lambda: requests_to(mastodon, "GET", "/api/v1/media/") >= 2 and kept_uploads(tmp_path) == 1)
+            assert wait_for(
+                lambda: requests_to(mastodon, "GET", "/api/v1/media/") >= 2 and kept_uploads(tmp_path, db) == 1
+            )
         finally:
             first.send_signal(signal.SIGKILL)
             first.communicate(timeout=15)
@@ -108,11 +122,11 @@ def test_a_daemon_killed_between_the_upload_and_the_status_sends_one_status(tmp_
         mastodon.finish_processing()
         if expired:  # the instance removed the unattached upload meanwhile: it is uploaded again
             mastodon.media.clear()
-        result = campaign(tmp_path, "run", "--once", MASTODON_TOKEN=TOKEN)
+        result = campaign(tmp_path, "run", "--once", db=db, MASTODON_TOKEN=TOKEN)
         assert result.returncode == 0, result.stderr
-        assert states(tmp_path) == {("tip1", "mastodon"): "published"}
+        assert states(tmp_path, db) == {("tip1", "mastodon"): "published"}
         [status] = mastodon.statuses
         assert len(status["media_attachments"]) == 1
         assert requests_to(mastodon, "POST", "/api/v2/media") == (2 if expired else 1)
         assert requests_to(mastodon, "POST", "/api/v1/statuses") == 1
-    assert kept_uploads(tmp_path) == 0
+    assert kept_uploads(tmp_path, db) == 0
