@@ -59,6 +59,7 @@ class VideoRules:
     audio_codecs: tuple[str, ...] | None = None  # aac, opus ...; a video without sound always passes
     #: False: the limits are documented here, but this adapter cannot send a video yet.
     sends: bool = True
+    alone: bool = True  # a video is the post's only media item (true of every network built in)
 
 
 @dataclass(frozen=True)

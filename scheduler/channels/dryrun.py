@@ -45,7 +45,7 @@ class DryRunChannel(Channel):
         like = settings.get("like")
         if not like or like == "dryrun":
             length = LengthRule("characters", max_characters(settings, 0) or None, graphemes)
-            return Limits(length=length, media=MediaRules(video=VideoRules("the dry run")))
+            return Limits(length=length, media=MediaRules(video=VideoRules("the dry run", alone=False)))
         if not isinstance(like, str):
             raise ConfigError("like: must name a channel type, such as mastodon", key="like")
         try:

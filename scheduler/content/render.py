@@ -61,7 +61,7 @@ from scheduler.content.sandbox import (
     _written,
 )
 from scheduler.content.template_errors import _TEMPLATE_FILE, _describe, _nesting_line, _template_line, _unknown
-from scheduler.content.videos import Videos
+from scheduler.content.videos import Videos, alone
 from scheduler.posts import MediaItem, RenderedPost
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -410,6 +410,7 @@ class Renderer:
                     )
                 )
             items.append(MediaItem(path, ref.alt))
+        problems += alone(draft, channel.name, rules.video)
         if rules.max_items is not None and len(draft.media) > rules.max_items:
             line = draft.line_of("media")
             problems.append(

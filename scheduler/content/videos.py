@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 
+from scheduler.content.drafts import Draft
 from scheduler.content.fields import MediaRef
 from scheduler.content.problems import Problem, error
 from scheduler.media import captions as captions_file
@@ -90,6 +91,21 @@ class Videos:
                 error(where, found.line or 0, found.message) for found in captions_file.problems(path, seconds)
             ]
         return known
+
+
+def alone(draft: Draft, channel: str, rules: VideoRules | None) -> list[Problem]:
+    """A video goes alone: Mastodon, X, Bluesky, Facebook and Telegram take one video or images, never both."""
+    if rules is None or not rules.alone or len(draft.media) < 2 or not any(ref.is_video for ref in draft.media):
+        return []
+    path, line = draft.line_of("media")
+    return [
+        error(
+            path,
+            line,
+            f"{channel}: a video goes alone in a post on {rules.network}; this post has {len(draft.media)} media "
+            "items: put the video in a post of its own",
+        )
+    ]
 
 
 def over_limits(written: str, path: Path, facts: VideoFacts, rules: VideoRules) -> list[str]:

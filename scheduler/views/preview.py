@@ -14,6 +14,7 @@ from typing import Any
 
 from babel.dates import format_date
 
+from scheduler.content.fields import MediaRef
 from scheduler.content.plan import Entry, Plan, Unplaced
 from scheduler.content.problems import Problem, causes_first
 from scheduler.posts import MediaItem
@@ -35,11 +36,19 @@ def entry_record(entry: Entry, zone: tzinfo) -> dict[str, Any]:
         "draft": entry.draft.draft,
         "text": entry.post.text if entry.post else None,
         "parts": list(entry.post.parts) if entry.post else [],  # a thread's posts in order; [] for one post
-        "media": [{"path": ref.path, "alt": ref.alt} for ref in entry.draft.media],
+        "media": [_media_record(ref) for ref in entry.draft.media],
         "length": entry.length,
         "limit": entry.limit,
         "problems": [str(p) for p in entry.problems],
     }
+
+
+def _media_record(ref: MediaRef) -> dict[str, Any]:
+    """{path, alt}; a video's also its captions ({language: file}) or why it has none."""
+    found: dict[str, Any] = {"path": ref.path, "alt": ref.alt}
+    if ref.is_video:
+        found["captions"] = dict(ref.captions) if ref.no_captions is None else {"none": ref.no_captions}
+    return found
 
 
 def problem_record(problem: Problem) -> dict[str, Any]:

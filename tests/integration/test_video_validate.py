@@ -4,6 +4,7 @@ video's container read and held against each of its channels' documented limits,
 from __future__ import annotations
 
 import base64
+import json
 import re
 from pathlib import Path
 
@@ -19,8 +20,8 @@ channels:
 """
 
 
-def video_post(media: str, channels: str = "[mastodon, telegram]") -> str:
-    return f"---\npublish_at: 2030-11-15 09:00\nchannels: {channels}\nmedia:\n{media}---\nTip 1 van Team Kim.\n"
+def video_post(media: str, channels: str = "[mastodon, telegram]", day: int = 15) -> str:
+    return f"---\npublish_at: 2030-11-{day} 09:00\nchannels: {channels}\nmedia:\n{media}---\nTip {day} van Team Kim.\n"
 
 
 def campaign(root: Path, media: str, channels: str = "[mastodon, telegram]") -> Path:
@@ -37,13 +38,12 @@ def test_a_good_video_with_captions_validates(tmp_path: Path) -> None:
 
 
 def test_captions_beside_the_post_and_no_captions_with_a_reason_validate(tmp_path: Path) -> None:
-    root = campaign(
-        tmp_path,
-        "  - path: media/tip1.mp4\n    alt: Kim legt uit.\n    captions: {nl: beside.vtt}\n"
-        '  - path: media/tip1.mp4\n    alt: Een bos.\n    captions: {none: "no speech"}\n',
-        channels="[mastodon]",
-    )
+    root = campaign(tmp_path, "  - path: media/tip1.mp4\n    alt: Kim legt uit.\n    captions: {nl: beside.vtt}\n")
     write_vtt(root / "posts" / "tips" / "beside.vtt", ("00:00:00.500", "00:00:02.000", "Hallo."))
+    (root / "posts" / "tips" / "bos.md").write_text(
+        video_post('  - path: media/tip1.mp4\n    alt: Een bos.\n    captions: {none: "no speech"}\n', day=16),
+        encoding="utf-8",
+    )
     result = run_campaign(root, "validate")
     assert result.returncode == 0, result.stdout + result.stderr
 
@@ -137,3 +137,26 @@ def test_the_markdown_preview_lists_a_video_with_alt_text_and_captions(tmp_path:
     assert result.returncode == 0, result.stderr
     row = next(line for line in result.stdout.splitlines() if "tip1.mp4" in line)
     assert "`tip1.mp4` (0:02)" in row and "Kim legt uit." in row and "nl, en" in row
+
+
+def test_a_video_goes_alone_in_a_post(tmp_path: Path) -> None:
+    root = campaign(
+        tmp_path,
+        "  - path: media/tip1.mp4\n    alt: Kim.\n    captions: {none: geen spraak}\n"
+        "  - path: media/tip1.mp4\n    alt: Kim weer.\n    captions: {none: geen spraak}\n",
+        channels="[mastodon]",
+    )
+    result = run_campaign(root, "validate")
+    assert result.returncode == 1
+    assert "posts/tips/tip1.md:4: error: mastodon: a video goes alone in a post on Mastodon" in result.stdout
+
+
+def test_the_json_preview_gives_a_videos_captions(tmp_path: Path) -> None:
+    root = campaign(tmp_path, "  - path: media/tip1.mp4\n    alt: Kim.\n    captions: {nl: tip1.nl.vtt}\n")
+    write_vtt(root / "media" / "tip1.nl.vtt", ("00:00:00.000", "00:00:01.000", "Hallo."))
+    result = run_campaign(root, "preview", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    sends = json.loads(result.stdout)["sends"]
+    assert {json.dumps(s["media"]) for s in sends} == {
+        json.dumps([{"path": "media/tip1.mp4", "alt": "Kim.", "captions": {"nl": "tip1.nl.vtt"}}])
+    }
