@@ -4,12 +4,15 @@ to fall inside the video. The libraries' errors become `CaptionsProblem`s here a
 from __future__ import annotations
 
 import io
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import srt
 import webvtt
 import webvtt.errors
+
+_VTT_TIMING = re.compile(r"^\s*(\d+:)?\d{2}:\d{2}\.\d{3}\s+-->\s+(\d+:)?\d{2}:\d{2}\.\d{3}(\s|$)")
 
 
 @dataclass(frozen=True)
@@ -76,11 +79,16 @@ def problems(path: Path, seconds: float) -> list[CaptionsProblem]:
 def _vtt_times(path: Path, text: str) -> list[tuple[float, float]]:
     try:
         captions = webvtt.from_buffer(io.StringIO(text), strict=True)
-    except (webvtt.errors.MalformedFileError, webvtt.errors.MalformedCaptionError, ValueError):
+    except webvtt.errors.MalformedFileError:
+        message = f"{path.name} is not a WebVTT file: its first line must be WEBVTT"
+        raise CaptionsUnreadable(CaptionsProblem(message, 1)) from None
+    except (webvtt.errors.MalformedCaptionError, ValueError):
+        # The library does not say where; the first timing line that is not one is the likely place.
+        lines = text.splitlines()
+        at = next((n for n, line in enumerate(lines, 1) if "-->" in line and not _VTT_TIMING.match(line)), None)
         raise CaptionsUnreadable(
             CaptionsProblem(
-                f"{path.name} is not a WebVTT file: it must start with WEBVTT, and each cue needs a line "
-                "`00:00:01.000 --> 00:00:03.000`"
+                f"{path.name} has a cue that does not read: each cue needs a line `00:00:01.000 --> 00:00:03.000`", at
             )
         ) from None
     return [(c.start_time.in_milliseconds() / 1000, c.end_time.in_milliseconds() / 1000) for c in captions.captions]

@@ -78,7 +78,7 @@ def test_captions_that_do_not_parse_and_a_missing_captions_file_are_errors(tmp_p
     (root / "media" / "tip1.nl.vtt").write_text("Dit is geen WebVTT\n\n1 -> 2\n", encoding="utf-8")
     result = run_campaign(root, "validate")
     assert result.returncode == 1
-    assert "media/tip1.nl.vtt:0: error: tip1.nl.vtt is not a WebVTT file" in result.stdout
+    assert "media/tip1.nl.vtt:1: error: tip1.nl.vtt is not a WebVTT file" in result.stdout
     assert "posts/tips/tip1.md:5: error: media/tip1.mp4: captions file tip1.en.srt not found" in result.stdout
 
 
@@ -160,3 +160,17 @@ def test_the_json_preview_gives_a_videos_captions(tmp_path: Path) -> None:
     assert {json.dumps(s["media"]) for s in sends} == {
         json.dumps([{"path": "media/tip1.mp4", "alt": "Kim.", "captions": {"nl": "tip1.nl.vtt"}}])
     }
+
+
+def test_a_cue_that_does_not_read_is_an_error_on_its_line_in_vtt_and_srt(tmp_path: Path) -> None:
+    root = campaign(
+        tmp_path, "  - path: media/tip1.mp4\n    alt: Kim.\n    captions: {nl: tip1.nl.vtt, en: tip1.en.srt}\n"
+    )
+    vtt = "WEBVTT\n\n00:00:00.000 --> 00:00:01.000\nHallo.\n\n00:00:01.000 --> 00:00:0x.000\nDag.\n"
+    (root / "media" / "tip1.nl.vtt").write_text(vtt, encoding="utf-8")
+    srt = "1\n00:00:00,000 --> 00:00:01,000\nHello.\n\n2\n00:00:0x,000 --> 00:00:02,000\nBye.\n"
+    (root / "media" / "tip1.en.srt").write_text(srt, encoding="utf-8")
+    result = run_campaign(root, "validate")
+    assert result.returncode == 1
+    assert "media/tip1.nl.vtt:6: error: tip1.nl.vtt has a cue that does not read" in result.stdout
+    assert "media/tip1.en.srt:5: error: tip1.en.srt is not an SRT file from here on" in result.stdout
