@@ -15,7 +15,7 @@ from scheduler.publish.store.schema import media_uploads
 from tests.fakes.mastodon_server import TOKEN, FakeMastodon
 from tests.fakes.telegram_server import TOKEN as TELEGRAM_TOKEN
 from tests.fakes.telegram_server import FakeTelegram
-from tests.integration.daemon_helpers import at, campaign, daemon, ledger, now, states, wait_for
+from tests.integration.daemon_helpers import add_users, at, campaign, daemon, env_for, ledger, now, states, wait_for
 from tests.videos import make_video, write_vtt
 
 ALT = "Kim van Team Kim legt uit waar je terecht kunt."
@@ -130,3 +130,19 @@ def test_a_daemon_killed_between_the_upload_and_the_status_sends_one_status(
         assert requests_to(mastodon, "POST", "/api/v2/media") == (2 if expired else 1)
         assert requests_to(mastodon, "POST", "/api/v1/statuses") == 1
     assert kept_uploads(tmp_path, db) == 0
+
+
+def test_the_dashboards_post_page_shows_the_videos_first_frame_length_and_captions(tmp_path: Path) -> None:
+    from tests.integration.test_web_door import Client, Site, serving
+
+    root = tmp_path / "campaign"
+    with FakeMastodon() as mastodon:
+        write_video_campaign(root, mastodon)
+    env = env_for(root, CAMPAIGN_SESSION_SECRET="d" * 48, CAMPAIGN_USERS_FILE=str(tmp_path / "users"))
+    add_users(env)
+    with serving(Site(root, env)) as served:
+        vera = Client(served.url)
+        vera.log_in("vera")
+        page = vera.get("/posts/tip1").text
+    figure = page.split('<img src="data:image/png;base64,', 1)[1].split("</figure>", 1)[0]
+    assert f'alt="{ALT}"' in figure and "0:02" in figure and "nl" in figure
