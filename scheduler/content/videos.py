@@ -4,6 +4,7 @@ network's documented video limits (`MediaRules.video` in the adapter's `Limits`)
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 
@@ -75,11 +76,10 @@ class Videos:
     def _caption(self, ref: MediaRef, written: str) -> Path | str:
         candidates = caption_candidates(ref, written)
         for candidate in candidates:
+            if not os.path.lexists(self.root / candidate):  # not here: look in the next place
+                continue
             path, _size, problem = self.resolve(candidate)
-            if path is not None:
-                return path
-            if problem is not None and "does not exist" not in problem:
-                return problem
+            return path if path is not None else (problem or f"{candidate} cannot be read")
         places = ", ".join(dict.fromkeys(f"{PurePosixPath(c).parent}/" for c in candidates))
         return f"{ref.path}: captions file {written} not found (looked in {places})"
 
