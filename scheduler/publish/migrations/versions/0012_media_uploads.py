@@ -19,7 +19,7 @@ depends_on = None
 def upgrade() -> None:
     op.create_table(
         "media_uploads",
-        sa.Column("channel", sa.String(200), primary_key=True),
+        sa.Column("channel", sa.String(100), primary_key=True),
         sa.Column("key", sa.String(80), primary_key=True),
         sa.Column("digest", sa.String(64), primary_key=True),
         sa.Column("remote_id", sa.String(300), nullable=False),
