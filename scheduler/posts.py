@@ -38,6 +38,28 @@ class MediaRules:
     max_items: int | None = None  # None: no limit
     max_bytes: int | None = None  # per item
     kinds: frozenset[str] = frozenset({".jpg", ".jpeg", ".png", ".gif", ".webp"})
+    video: VideoRules | None = None  # None: this network's adapter takes no video
+
+
+#: The video files a post's `media:` may hold (the rest of a media item is an image).
+VIDEO_KINDS = frozenset({".mp4", ".mov", ".webm"})
+
+
+@dataclass(frozen=True)
+class VideoRules:
+    """What a network documents it takes as one video; None: no limit said. `network` names it in messages."""
+
+    network: str
+    kinds: frozenset[str] = VIDEO_KINDS
+    max_bytes: int | None = None
+    max_seconds: float | None = None
+    max_pixels: int | None = None  # width × height
+    max_fps: float | None = None
+    video_codecs: tuple[str, ...] | None = None  # FFmpeg's names: h264, hevc, vp9, av1 ...
+    audio_codecs: tuple[str, ...] | None = None  # aac, opus ...; a video without sound always passes
+    #: False: the limits are documented here, but this adapter cannot send a video yet.
+    sends: bool = True
+    alone: bool = True  # a video is the post's only media item (true of every network built in)
 
 
 @dataclass(frozen=True)
@@ -55,9 +77,38 @@ class Limits:
 
 
 @dataclass(frozen=True)
+class VideoFacts:
+    """What a video's container says (scheduler.media.video reads it)."""
+
+    seconds: float
+    size: int  # bytes
+    width: int
+    height: int
+    fps: float | None
+    video_codec: str  # FFmpeg's name: h264, hevc, vp9 ...
+    audio_codec: str | None  # None: no sound track
+
+
+@dataclass(frozen=True)
+class Caption:
+    """One captions file of a video: its language and where it is (absolute, inside the campaign root)."""
+
+    language: str
+    path: Path
+
+
+@dataclass(frozen=True)
 class MediaItem:
     path: Path  # absolute, checked to be inside the campaign root
     alt: str
+    kind: str = "image"  # or "video"
+    captions: tuple[Caption, ...] = ()  # a video's, one per language
+    no_captions: str | None = None  # a video without captions: why (`captions: {none: "no speech"}`)
+    video: VideoFacts | None = None  # a video's facts as validate read them
+
+    @property
+    def is_video(self) -> bool:
+        return self.kind == "video"
 
 
 @dataclass(frozen=True)

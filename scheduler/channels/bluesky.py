@@ -38,12 +38,17 @@ from scheduler.channels.base import IMAGE_TYPES, Budget, Channel, Counts, Receip
 from scheduler.channels.http import check_status, error_message, retry_after, send, session
 from scheduler.content.text import graphemes, urls
 from scheduler.errors import ChannelError, ConfigError, InDoubt, Rejected, RetryLater
-from scheduler.posts import LengthRule, Limits, MediaItem, MediaRules, RenderedPost
+from scheduler.posts import LengthRule, Limits, MediaItem, MediaRules, RenderedPost, VideoRules
 from scheduler.secrets import remember
 
 log = logging.getLogger(__name__)
 
 DEFAULT_PDS = "https://bsky.social"
+#: Bluesky's video announcement (2024-09-11) and its update of 2025-03-12: one video per post, up to
+#: 3 minutes and 100 MB, .mp4 .mpeg .webm .mov. The video service is not built yet: `sends=False`.
+VIDEO = VideoRules(
+    "Bluesky", kinds=frozenset({".mp4", ".mov", ".webm"}), max_bytes=100_000_000, max_seconds=180, sends=False
+)
 POST = "app.bsky.feed.post"
 MAX_IMAGES = 4
 MAX_IMAGE_BYTES = 1_000_000  # app.bsky.embed.images: maxSize of each image blob
@@ -89,7 +94,8 @@ class BlueskyChannel(Channel):
 
     @classmethod
     def limits(cls, settings: Mapping[str, Any]) -> Limits:
-        return Limits(length=TEXT, media=MediaRules(max_items=MAX_IMAGES, max_bytes=MAX_IMAGE_BYTES), replies=True)
+        media = MediaRules(max_items=MAX_IMAGES, max_bytes=MAX_IMAGE_BYTES, video=VIDEO)
+        return Limits(length=TEXT, media=media, replies=True)
 
     def publish(self, post: RenderedPost, key: str, reply_to: Receipt | None = None) -> Receipt:
         rkey = richtext.tid_for_key(key)

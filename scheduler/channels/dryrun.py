@@ -24,7 +24,7 @@ from scheduler.channels.base import Channel, Counts, Receipt, max_characters
 from scheduler.content import networks
 from scheduler.content.text import graphemes
 from scheduler.errors import ConfigError
-from scheduler.posts import LengthRule, Limits, RenderedPost
+from scheduler.posts import LengthRule, Limits, MediaRules, RenderedPost, VideoRules
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,8 @@ class DryRunChannel(Channel):
         """Its own (no limit but `max_characters`), or with `like: TYPE` those of that channel type."""
         like = settings.get("like")
         if not like or like == "dryrun":
-            return Limits(length=LengthRule("characters", max_characters(settings, 0) or None, graphemes))
+            length = LengthRule("characters", max_characters(settings, 0) or None, graphemes)
+            return Limits(length=length, media=MediaRules(video=VideoRules("the dry run", alone=False)))
         if not isinstance(like, str):
             raise ConfigError("like: must name a channel type, such as mastodon", key="like")
         try:

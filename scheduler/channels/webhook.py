@@ -57,7 +57,7 @@ from scheduler.channels.base import Channel, Receipt
 from scheduler.channels.http import error_message, retry_after, send, session
 from scheduler.content.text import graphemes, utf16_units
 from scheduler.errors import ChannelError, ConfigError, Rejected, RetryLater
-from scheduler.posts import LengthRule, Limits, MediaRules, RenderedPost
+from scheduler.posts import LengthRule, Limits, MediaRules, RenderedPost, VideoRules
 from scheduler.secrets import remember
 
 log = logging.getLogger(__name__)
@@ -119,7 +119,8 @@ class WebhookChannel(Channel):
         if kind == "teams":
             rule = LengthRule("characters", None, graphemes, max_bytes=TEAMS_MAX_TEXT)
             return Limits(length=rule, media=_NO_MEDIA)
-        return Limits(length=LengthRule("characters", None, graphemes), media=MediaRules())  # paths and alt texts only
+        media = MediaRules(video=VideoRules("a webhook", alone=False))  # paths and alt texts only
+        return Limits(length=LengthRule("characters", None, graphemes), media=media)
 
     def publish(self, post: RenderedPost, key: str, reply_to: Receipt | None = None) -> Receipt:
         limits = self.limits(self.settings)

@@ -44,7 +44,7 @@ import re
 import threading
 import unicodedata
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, NoReturn
 from urllib.parse import urlsplit
@@ -57,7 +57,7 @@ from scheduler.channels._secretguard import detached
 from scheduler.channels.base import IMAGE_TYPES, Budget, Channel, Counts, Receipt, Reply
 from scheduler.content.text import x_weighted_length
 from scheduler.errors import ChannelError, ConfigError, InDoubt, NotPermitted, Rejected, RetryLater
-from scheduler.posts import LengthRule, Limits, MediaItem, MediaRules, RenderedPost
+from scheduler.posts import LengthRule, Limits, MediaItem, MediaRules, RenderedPost, VideoRules
 from scheduler.secrets import redact, remember
 
 log = logging.getLogger(__name__)
@@ -67,6 +67,8 @@ WEB = "https://x.com"
 KEYS = ("consumer_key", "consumer_secret", "access_token", "access_token_secret")
 #: docs.x.com, x-api/media: "Image: 5 MB"; a post takes up to 4 photos.
 TEXT = LengthRule("weighted characters", 280, x_weighted_length)  # twitter-text v3: URLs 23, CJK and emoji 2
+#: docs (media best practices): MP4/MOV, H.264 + AAC, 512 MB, 140 s for most accounts. Chunked upload: not built yet.
+VIDEO = VideoRules("X", frozenset({".mp4", ".mov"}), 512 << 20, 140, None, None, ("h264",), ("aac",), sends=False)
 MEDIA = MediaRules(max_items=4, max_bytes=5_000_000, kinds=frozenset({".jpg", ".jpeg", ".png", ".gif", ".webp"}))
 MAX_ALT = 1000  # characters of alt text (media metadata)
 #: How far back a "duplicate content" answer is searched for the post it duplicates.
@@ -136,7 +138,7 @@ class XChannel(Channel):
 
     @classmethod
     def limits(cls, settings: Mapping[str, Any]) -> Limits:
-        return Limits(length=TEXT, media=MEDIA, replies=True)
+        return Limits(length=TEXT, media=replace(MEDIA, video=VIDEO), replies=True)
 
     def publish(self, post: RenderedPost, key: str, reply_to: Receipt | None = None) -> Receipt:
         return self._send_post(post, None if reply_to is None else reply_to.remote_id)

@@ -16,7 +16,7 @@ from scheduler.content import yamlfile
 from scheduler.content.campaign import POSTS_DIR, Campaign
 from scheduler.content.problems import Problem, did_you_mean, error
 from scheduler.content.schedule import ScheduleError, publish_at
-from scheduler.posts import LINK_CHECKS, LinkCard
+from scheduler.posts import LINK_CHECKS, VIDEO_KINDS, LinkCard
 from scheduler.settings import DurationTooLong, parse_duration
 
 POST_KEYS = frozenset(
@@ -41,6 +41,7 @@ POST_KEYS = frozenset(
 DEFAULTS_KEYS = (POST_KEYS - {"id", "publish_at"}) | {"schedule"}
 ROOT_DEFAULTS_KEYS = DEFAULTS_KEYS | {"timezone", "campaign", "utm"}  # utm: see content/utm.py
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9/_.-]*$")
+_LANGUAGE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$")  # BCP 47, as far as a captions file needs
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,12 @@ class MediaRef:
     alt: str
     line: int
     file: str  # the post or _defaults.yml it was written in
+    captions: tuple[tuple[str, str], ...] = ()  # a video's (language, file as written), in the order written
+    no_captions: str | None = None  # `captions: {none: "why"}`: a video with nothing to caption, and why
+
+    @property
+    def is_video(self) -> bool:
+        return PurePosixPath(self.path).suffix.lower() in VIDEO_KINDS
 
 
 @dataclass(frozen=True)
@@ -210,17 +217,56 @@ class _Fields:
             if not isinstance(item, Mapping) or not isinstance(item.get("path"), str):
                 self._error(where, "each media item needs a path (and alt text)")
                 continue
-            extra = set(item) - {"path", "alt"}
+            video = PurePosixPath(item["path"]).suffix.lower() in VIDEO_KINDS
+            extra = set(item) - {"path", "alt", *(["captions"] if video else [])}
             if extra:
-                self._error(where, f"unknown media key(s) {', '.join(sorted(map(str, extra)))}; expected path, alt")
+                expected = "path, alt, captions" if video else "path, alt"
+                self._error(where, f"unknown media key(s) {', '.join(sorted(map(str, extra)))}; expected {expected}")
             alt = item.get("alt")
             if not isinstance(alt, str) or not alt.strip():
-                self._error(
-                    where, f"{item['path']}: alt text is missing; describe the image for people who cannot see it"
-                )
+                what = "the video" if video else "the image"
+                self._error(where, f"{item['path']}: alt text is missing; describe {what} for people who cannot see it")
                 continue
-            items.append(MediaRef(item["path"], alt.strip(), line, origin.path))
+            captions: tuple[tuple[str, str], ...] = ()
+            no_captions = None
+            if video:
+                found_captions = self._captions(item["path"], item.get("captions"), where)
+                if found_captions is None:
+                    continue
+                captions, no_captions = found_captions
+            items.append(MediaRef(item["path"], alt.strip(), line, origin.path, captions, no_captions))
         return tuple(items)
+
+    def _captions(self, video: str, value: Any, where: Origin) -> tuple[tuple[tuple[str, str], ...], str | None] | None:
+        """A video's `captions:`: {language: file} or {none: why}; None after an error."""
+        example = f"captions: {{nl: {PurePosixPath(video).stem}.nl.vtt}}"
+        if value is None:
+            self._error(
+                where,
+                f"{video}: captions are missing; people watch without sound, and some cannot hear it: "
+                f"add `{example}` (a .vtt or .srt file per language), "
+                'or `captions: {none: "no speech"}` saying why it needs none',
+            )
+            return None
+        if not isinstance(value, Mapping) or not value:
+            self._error(where, f"{video}: captions must map a language to a .vtt or .srt file, e.g. `{example}`")
+            return None
+        if "none" in value:
+            reason = value["none"]
+            if len(value) > 1 or not isinstance(reason, str) or not reason.strip():
+                self._error(where, f'{video}: `captions: {{none: "..."}}` stands alone and says why, e.g. "no speech"')
+                return None
+            return (), reason.strip()
+        found = []
+        for language, file in value.items():
+            if not isinstance(language, str) or not _LANGUAGE.fullmatch(language):
+                self._error(where, f"{video}: captions language {language!r} is not a language code (nl, en, pt-BR)")
+                return None
+            if not isinstance(file, str) or PurePosixPath(file).suffix.lower() not in (".vtt", ".srt"):
+                self._error(where, f"{video}: captions for {language} must be a .vtt or .srt file, not {file!r}")
+                return None
+            found.append((language, file))
+        return tuple(found), None
 
     def overrides(self) -> Mapping[str, Override]:
         found = self._get("overrides")

@@ -61,6 +61,7 @@ from scheduler.content.sandbox import (
     _written,
 )
 from scheduler.content.template_errors import _TEMPLATE_FILE, _describe, _nesting_line, _template_line, _unknown
+from scheduler.content.videos import Videos, alone
 from scheduler.posts import MediaItem, RenderedPost
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -129,12 +130,14 @@ class Renderer:
         self._last: tuple[_Compiled, Draft, datetime | None, str] | None = None  # see _same_text
         self._expanded: dict[tuple[str, ...], list[str]] = {}
         self._media: dict[str, tuple[Path | None, int, str | None]] = {}
+        self._videos = Videos(campaign.root, lambda written: _resolve_media(self.campaign.root, written))
 
     def renew(self, campaign: Campaign) -> None:
         """Render for `campaign` from now on, checking media files again; its settings and hashtags
         must be those this renderer was made with (compiled templates and tag lists stay valid)."""
         self.campaign = campaign
         self._media.clear()
+        self._videos.clear()
         self._last = None
 
     def _expand(self, refs: tuple[str, ...]) -> list[str]:
@@ -386,6 +389,11 @@ class Renderer:
                 problems.append(error(ref.file, ref.line, problem))
                 continue
             assert path is not None
+            if ref.is_video:
+                item, found = self._videos.item(ref, path, channel.name, rules.video)
+                problems += found
+                items.append(item)
+                continue
             if path.suffix.lower() not in rules.kinds:
                 problems.append(
                     error(
@@ -403,6 +411,7 @@ class Renderer:
                     )
                 )
             items.append(MediaItem(path, ref.alt))
+        problems += alone(draft, channel.name, rules.video)
         if rules.max_items is not None and len(draft.media) > rules.max_items:
             line = draft.line_of("media")
             problems.append(

@@ -14,9 +14,11 @@ from typing import Any
 
 from babel.dates import format_date
 
+from scheduler.content.fields import MediaRef
 from scheduler.content.plan import Entry, Plan, Unplaced
 from scheduler.content.problems import Problem, causes_first
-from scheduler.views.labels import count, labels
+from scheduler.posts import MediaItem
+from scheduler.views.labels import clock, count, labels
 from scheduler.words import translator
 
 UNPLACED = "cannot be placed on the calendar"
@@ -34,11 +36,19 @@ def entry_record(entry: Entry, zone: tzinfo) -> dict[str, Any]:
         "draft": entry.draft.draft,
         "text": entry.post.text if entry.post else None,
         "parts": list(entry.post.parts) if entry.post else [],  # a thread's posts in order; [] for one post
-        "media": [{"path": ref.path, "alt": ref.alt} for ref in entry.draft.media],
+        "media": [_media_record(ref) for ref in entry.draft.media],
         "length": entry.length,
         "limit": entry.limit,
         "problems": [str(p) for p in entry.problems],
     }
+
+
+def _media_record(ref: MediaRef) -> dict[str, Any]:
+    """{path, alt}; a video's also its captions ({language: file}) or why it has none."""
+    found: dict[str, Any] = {"path": ref.path, "alt": ref.alt}
+    if ref.is_video:
+        found["captions"] = dict(ref.captions) if ref.no_captions is None else {"none": ref.no_captions}
+    return found
 
 
 def problem_record(problem: Problem) -> dict[str, Any]:
@@ -156,7 +166,7 @@ def as_text(
                         lines.append(f"         ├ thread part {index}/{total}")
                     lines += [f"         │ {line}" for line in part.splitlines()]
                     if index == 1:  # a thread's images go on its first part
-                        lines += [f"         │ [image] {item.path.name}: {item.alt}" for item in entry.post.media]
+                        lines += [f"         │ [{item.kind}] {item.path.name}: {item.alt}" for item in entry.post.media]
             lines += [problem_line(p) for p in entry.problems]
     return "\n".join(lines)
 
@@ -220,7 +230,7 @@ def as_markdown(
             elif entry.post:
                 text = _md_cell(entry.post.text)
             if entry.post and entry.post.media:  # images go with the (first part of the) post
-                text += "".join(f"<br>{_md_image(item.path.name, item.alt, language)}" for item in entry.post.media)
+                text += "".join(f"<br>{_md_medium(item, language)}" for item in entry.post.media)
             flag = f" ({L['draft']})" if entry.draft.draft else ""
             lines.append(
                 f"| {_local_time(entry, zone)} | {entry.channel.name} | {_md_post(entry.draft.title, entry.draft.id)}"
@@ -232,6 +242,20 @@ def as_markdown(
 def _md_post(title: str | None, post: str) -> str:
     """A post as people know it: its title and its id (the file's name), or its id alone."""
     return f"{_md_cell(title)} (`{post}`)" if title else f"`{post}`"
+
+
+def _md_medium(item: MediaItem, language: str) -> str:
+    """An image with its alt text; a video with its length, alt text and captions (or why it has none)."""
+    if not item.is_video:
+        return _md_image(item.path.name, item.alt, language)
+    _ = translator(language).gettext
+    length = clock(item.video.seconds) if item.video is not None else "?"
+    line = "🎞 " + _("video {name} ({length}), alt text: {alt}").format(
+        name=f"`{item.path.name}`", length=length, alt=_md_cell(item.alt)
+    )
+    if item.captions:
+        return line + "; " + _("captions: {languages}").format(languages=", ".join(c.language for c in item.captions))
+    return line + "; " + _("no captions: {reason}").format(reason=_md_cell(item.no_captions or ""))
 
 
 def _md_image(name: str, alt: str, language: str) -> str:

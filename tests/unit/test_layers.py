@@ -74,6 +74,18 @@ def under(name: str, prefixes: tuple[str, ...]) -> bool:
             ("scheduler.channels", "scheduler.publish", "scheduler.views", "scheduler.cli", "scheduler.starter"),
         ),
         ("scheduler.web", ("scheduler.cli",)),
+        # Media files as they are (a video's container, captions): beneath content/, channels/ and views/.
+        (
+            "scheduler.media",
+            (
+                "scheduler.content",
+                "scheduler.channels",
+                "scheduler.publish",
+                "scheduler.views",
+                "scheduler.cli",
+                "scheduler.web",
+            ),
+        ),
         # The ledger's stores sit beneath the publisher: they know states and holds, nothing that sends.
         (
             "scheduler.publish.store",

@@ -1,0 +1,2 @@
+"""Media files as they are: what a video's container says, its poster frame, and its captions.
+The one place where PyAV's and the caption libraries' errors become messages a person reads."""
