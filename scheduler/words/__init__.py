@@ -29,6 +29,12 @@ def N_(message: str) -> str:
     return message
 
 
+def N_plural(singular: str, plural: str) -> tuple[str, str]:
+    """Marks a message with a plural form for `pybabel extract` (keyword `N_plural:1,2`): give it to
+    `Said.of`, with the count as the value `n`."""
+    return (singular, plural)
+
+
 def catalog_file(language: str) -> Traversable:
     return resources.files(__name__).joinpath("locale", language, "LC_MESSAGES", f"{DOMAIN}.po")
 
@@ -68,16 +74,19 @@ class Said:
     """A message kept as its catalog id and its values, so each reader gets it in their own language:
     English on the command line and in logs, the campaign's language on the pages people read.
 
-    `Said.of(N_("{path} has no {key}"), path=..., key=...)`; a value may itself be a `Said` (a hint
-    added to a message), translated with it. `plural` is the plural id; the count is the value `n`."""
+    `Said.of(N_("{path} has no {key}"), path=..., key=...)`; with a plural form,
+    `Said.of(N_plural("{n} post", "{n} posts"), n=3)`. A value may itself be a `Said` (a hint added to
+    a message), translated with it."""
 
     msgid: str
     values: tuple[tuple[str, object], ...] = ()
     plural: str | None = None
 
     @classmethod
-    def of(cls, msgid: str, plural: str | None = None, **values: object) -> Said:
-        return cls(msgid, tuple(values.items()), plural)
+    def of(cls, message: str | tuple[str, str], /, **values: object) -> Said:
+        if isinstance(message, tuple):
+            return cls(message[0], tuple(values.items()), message[1])
+        return cls(message, tuple(values.items()))
 
     def said_in(self, language: str) -> str:
         """The message in `language` (English where its catalog lacks it), its values filled in."""
