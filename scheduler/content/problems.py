@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from enum import StrEnum
 
-from scheduler.words import Said
+from scheduler.words import N_, Said
 
 _LINE_BREAKING = re.compile("[\x00-\x1f\x7f\x85\u2028\u2029]")  # would end or garble the one line
 
@@ -61,10 +61,25 @@ def human(delta: timedelta) -> str:
     return plural(seconds, "second")
 
 
-def did_you_mean(word: str, known: Iterable[str], cutoff: float = 0.6) -> str:
-    """`; did you mean 'x'?` for the closest of `known`, or nothing when none is close enough."""
+_UNITS = (
+    (86400, N_("{n} day"), N_("{n} days")),
+    (3600, N_("{n} hour"), N_("{n} hours")),
+    (60, N_("{n} minute"), N_("{n} minutes")),
+    (1, N_("{n} second"), N_("{n} seconds")),
+)
+
+
+def human_said(delta: timedelta) -> Said:
+    """`human(delta)` kept for translation: '3 hours' in English, '3 uur' in Dutch."""
+    seconds = int(delta.total_seconds())
+    size, one, many = next((unit for unit in _UNITS if seconds >= unit[0]), _UNITS[-1])
+    return Said.of(one, many, n=seconds // size)
+
+
+def did_you_mean(word: str, known: Iterable[str], cutoff: float = 0.6) -> Said | str:
+    """`; did you mean 'x'?` for the closest of `known` (kept for translation), or "" when none is close enough."""
     close = difflib.get_close_matches(word, sorted(known), n=1, cutoff=cutoff)
-    return f"; did you mean {close[0]!r}?" if close else ""
+    return Said.of(N_("; did you mean {word}?"), word=repr(close[0])) if close else ""
 
 
 def error(path: str, line: int, message: str | Said) -> Problem:
@@ -104,6 +119,12 @@ def causes_first(problems: Iterable[Problem]) -> list[Problem]:
         first += (p for p in problems if p.path == path and p.cause is None)
         for (cause, line), count in sorted(following.items()):
             if cause == path:
-                message = f"{plural(count, 'post')} not checked because {path} has an error (line {line}); fix it first"
+                message = Said.of(
+                    N_("{n} post not checked because {path} has an error (line {line}); fix it first"),
+                    N_("{n} posts not checked because {path} has an error (line {line}); fix it first"),
+                    n=count,
+                    path=path,
+                    line=line,
+                )
                 first.append(error(path, line, message))
     return [*first, *(p for p in problems if p.path not in files and p.cause is None)]
