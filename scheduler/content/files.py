@@ -8,7 +8,7 @@ file and line, never a crash or a hang.
 from __future__ import annotations
 
 import errno
-from pathlib import Path
+from pathlib import Path, PurePosixPath, PureWindowsPath
 
 from scheduler.content import yamlfile
 from scheduler.content.problems import Problem, error
@@ -76,3 +76,27 @@ def read_yaml_mapping(
     if not isinstance(data, yamlfile.LineDict):
         return yamlfile.LineDict(), [error(relative, 1, expected)]
     return data, []
+
+
+def resolve_media(root: Path, written: str) -> tuple[Path | None, int, Said | None]:
+    """The file a post's `media:` path names (inside the campaign), its size, or why it cannot be used."""
+    relative = PurePosixPath(written)
+    if (
+        not written.strip()
+        or relative.is_absolute()
+        or PureWindowsPath(written).drive
+        or written.startswith(("\\", "~"))
+    ):
+        return None, 0, Said.of(N_("media path {path} must be relative to the campaign root"), path=repr(written))
+    if ".." in relative.parts:
+        return None, 0, Said.of(N_("media path {path} must not contain .."), path=repr(written))
+    full = root.joinpath(*relative.parts)
+    try:
+        resolved = full.resolve(strict=True)
+    except (OSError, RuntimeError, ValueError):  # ValueError: a NUL in the path
+        return None, 0, Said.of(N_("media file {path} does not exist"), path=written)
+    if not resolved.is_relative_to(root.resolve()):
+        return None, 0, Said.of(N_("media path {path} leads outside the campaign root"), path=repr(written))
+    if not resolved.is_file():
+        return None, 0, Said.of(N_("media path {path} is not a file"), path=repr(written))
+    return resolved, resolved.stat().st_size, None

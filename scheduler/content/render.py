@@ -25,12 +25,12 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
-from pathlib import Path, PurePosixPath, PureWindowsPath
+from pathlib import Path
 from typing import Any
 
 from babel import Locale, UnknownLocaleError
 from babel.dates import format_datetime
-from jinja2 import TemplateError, TemplateSyntaxError, nodes
+from jinja2 import TemplateSyntaxError, nodes
 from jinja2.environment import Template
 from jinja2.sandbox import SandboxedEnvironment
 
@@ -38,6 +38,7 @@ from scheduler.content import thread, utm
 from scheduler.content.campaign import UNKNOWN_LANGUAGE, Campaign, ChannelConfig
 from scheduler.content.drafts import Draft
 from scheduler.content.fields import MediaRef
+from scheduler.content.files import resolve_media
 from scheduler.content.hashtags import case_hint, tags_in
 from scheduler.content.outline import _LITERALS, _lift_literals, _outline, _same_for_channels
 from scheduler.content.placeholders import placeholder_warnings
@@ -46,7 +47,6 @@ from scheduler.content.sandbox import (
     _COUNTED,
     _JOINED,
     MAX_OUTPUT,
-    UnknownName,
     _bounded_range,
     _Budget,
     _budget,
@@ -56,18 +56,10 @@ from scheduler.content.sandbox import (
     _Refused,
     _Sandbox,
     _sized_filter,
-    _TooLong,
     _Undefined,
     _written,
 )
-from scheduler.content.template_errors import (
-    _TEMPLATE_FILE,
-    TEMPLATE,
-    _describe,
-    _nesting_line,
-    _template_line,
-    _unknown,
-)
+from scheduler.content.template_errors import _TEMPLATE_FILE, _failure, _nesting_line, _template_line
 from scheduler.posts import MediaItem, RenderedPost
 from scheduler.words import N_, Said
 
@@ -400,30 +392,8 @@ class Renderer:
                 chunks.append(chunk)
         except _TemplateFailed:
             raise
-        except _TooLong as exc:
-            raise _TemplateFailed(
-                Said.of(
-                    N_("this template runs too long: {why}; look for loops inside loops, or a macro that calls itself"),
-                    why=exc.said,
-                ),
-                _template_line(exc.__traceback__),
-            ) from None
-        except UnknownName as exc:
-            raise _TemplateFailed(_unknown(exc, context), _template_line(exc.__traceback__)) from None
-        except _Refused as exc:
-            raise _TemplateFailed(Said.of(TEMPLATE, problem=exc.said), _template_line(exc.__traceback__)) from None
-        except TemplateError as exc:
-            raise _TemplateFailed(_describe(exc), _template_line(exc.__traceback__)) from None
-        except RecursionError as exc:  # a macro that calls itself
-            raise _TemplateFailed(
-                Said.of(N_("template: it calls itself without end (a macro that calls itself?)")),
-                _template_line(exc.__traceback__),
-            ) from None
-        except Exception as exc:  # the writer's code failed, whichever way (a filter's own error, MemoryError...)
-            raise _TemplateFailed(
-                Said.of(TEMPLATE, problem=f"{exc.__class__.__name__}: {exc}"[: 300 - len("template: ")]),
-                _template_line(exc.__traceback__),
-            ) from None
+        except Exception as exc:  # the writer's code failed, whichever way: said in their words by _failure
+            raise _TemplateFailed(_failure(exc, context), _template_line(exc.__traceback__)) from None
         finally:
             _budget.reset(budget)
         return "".join(chunks)
@@ -484,31 +454,8 @@ class Renderer:
     def _check_media(self, ref: MediaRef) -> tuple[Path | None, int, Said | None]:
         cached = self._media.get(ref.path)
         if cached is None:
-            cached = self._media[ref.path] = _resolve_media(self.campaign.root, ref.path)
+            cached = self._media[ref.path] = resolve_media(self.campaign.root, ref.path)
         return cached
-
-
-def _resolve_media(root: Path, written: str) -> tuple[Path | None, int, Said | None]:
-    relative = PurePosixPath(written)
-    if (
-        not written.strip()
-        or relative.is_absolute()
-        or PureWindowsPath(written).drive
-        or written.startswith(("\\", "~"))
-    ):
-        return None, 0, Said.of(N_("media path {path} must be relative to the campaign root"), path=repr(written))
-    if ".." in relative.parts:
-        return None, 0, Said.of(N_("media path {path} must not contain .."), path=repr(written))
-    full = root.joinpath(*relative.parts)
-    try:
-        resolved = full.resolve(strict=True)
-    except (OSError, RuntimeError, ValueError):  # ValueError: a NUL in the path
-        return None, 0, Said.of(N_("media file {path} does not exist"), path=written)
-    if not resolved.is_relative_to(root.resolve()):
-        return None, 0, Said.of(N_("media path {path} leads outside the campaign root"), path=repr(written))
-    if not resolved.is_file():
-        return None, 0, Said.of(N_("media path {path} is not a file"), path=repr(written))
-    return resolved, resolved.stat().st_size, None
 
 
 def _casefolded_tags(text: str) -> frozenset[str]:

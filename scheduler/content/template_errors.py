@@ -14,7 +14,7 @@ from jinja2.utils import missing
 
 from scheduler.content.outline import _LITERALS
 from scheduler.content.problems import did_you_mean
-from scheduler.content.sandbox import UnknownName
+from scheduler.content.sandbox import UnknownName, _Refused, _TooLong
 from scheduler.words import N_, Said
 
 _TEMPLATE_FILE = "<draft>"
@@ -36,6 +36,25 @@ def _describe(exc: TemplateError) -> Said:
     if isinstance(exc, SecurityError):
         return Said.of(N_("template uses something the sandbox forbids: {problem}"), problem=message)
     return Said.of(TEMPLATE, problem=message)
+
+
+def _failure(exc: Exception, context: Mapping[str, Any]) -> Said:
+    """What went wrong while a template ran, whichever way the writer's code failed."""
+    if isinstance(exc, _TooLong):
+        return Said.of(
+            N_("this template runs too long: {why}; look for loops inside loops, or a macro that calls itself"),
+            why=exc.said,
+        )
+    if isinstance(exc, UnknownName):
+        return _unknown(exc, context)
+    if isinstance(exc, _Refused):
+        return Said.of(TEMPLATE, problem=exc.said)
+    if isinstance(exc, TemplateError):
+        return _describe(exc)
+    if isinstance(exc, RecursionError):  # a macro that calls itself
+        return Said.of(N_("template: it calls itself without end (a macro that calls itself?)"))
+    # a filter's own error, MemoryError...: passed on as Python words it, cut short
+    return Said.of(TEMPLATE, problem=f"{exc.__class__.__name__}: {exc}"[: 300 - len("template: ")])
 
 
 def _unknown(exc: UnknownName, context: Mapping[str, Any]) -> Said:
