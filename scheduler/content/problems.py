@@ -61,19 +61,16 @@ def human(delta: timedelta) -> str:
     return plural(seconds, "second")
 
 
-_UNITS = (
-    (86400, N_("{n} day"), N_("{n} days")),
-    (3600, N_("{n} hour"), N_("{n} hours")),
-    (60, N_("{n} minute"), N_("{n} minutes")),
-    (1, N_("{n} second"), N_("{n} seconds")),
-)
-
-
 def human_said(delta: timedelta) -> Said:
     """`human(delta)` kept for translation: '3 hours' in English, '3 uur' in Dutch."""
     seconds = int(delta.total_seconds())
-    size, one, many = next((unit for unit in _UNITS if seconds >= unit[0]), _UNITS[-1])
-    return Said.of(one, many, n=seconds // size)
+    if seconds >= 86400:
+        return Said.ngettext("{n} day", "{n} days", n=seconds // 86400)
+    if seconds >= 3600:
+        return Said.ngettext("{n} hour", "{n} hours", n=seconds // 3600)
+    if seconds >= 60:
+        return Said.ngettext("{n} minute", "{n} minutes", n=seconds // 60)
+    return Said.ngettext("{n} second", "{n} seconds", n=seconds)
 
 
 def did_you_mean(word: str, known: Iterable[str], cutoff: float = 0.6) -> Said | str:
@@ -119,9 +116,9 @@ def causes_first(problems: Iterable[Problem]) -> list[Problem]:
         first += (p for p in problems if p.path == path and p.cause is None)
         for (cause, line), count in sorted(following.items()):
             if cause == path:
-                message = Said.of(
-                    N_("{n} post not checked because {path} has an error (line {line}); fix it first"),
-                    N_("{n} posts not checked because {path} has an error (line {line}); fix it first"),
+                message = Said.ngettext(
+                    "{n} post not checked because {path} has an error (line {line}); fix it first",
+                    "{n} posts not checked because {path} has an error (line {line}); fix it first",
                     n=count,
                     path=path,
                     line=line,

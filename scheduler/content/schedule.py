@@ -45,9 +45,9 @@ class TooFewOccurrences(ScheduleError):
 
     def __init__(self, occurrences: list[Occurrence], needed: int) -> None:
         super().__init__(
-            Said.of(
-                N_("the schedule has {n} occurrence for {needed} posts"),
-                N_("the schedule has {n} occurrences for {needed} posts"),
+            Said.ngettext(
+                "the schedule has {n} occurrence for {needed} posts",
+                "the schedule has {n} occurrences for {needed} posts",
                 n=len(occurrences),
                 needed=needed,
             )

@@ -79,6 +79,13 @@ class Said:
     def of(cls, msgid: str, plural: str | None = None, **values: object) -> Said:
         return cls(msgid, tuple(values.items()), plural)
 
+    @classmethod
+    def ngettext(cls, singular: str, plural: str, **values: object) -> Said:
+        """A message whose words follow the count `n` among `values` ("1 post", "3 posts"). Named as gettext's
+        own so that `pybabel extract` (keyword ngettext) makes the pair one plural entry in the catalogs, as
+        two `N_` marks would not."""
+        return cls(singular, tuple(values.items()), plural)
+
     def said_in(self, language: str) -> str:
         """The message in `language` (English where its catalog lacks it), its values filled in."""
         words = translator(language)
