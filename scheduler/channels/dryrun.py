@@ -25,6 +25,7 @@ from scheduler.content import networks
 from scheduler.content.text import graphemes
 from scheduler.errors import ConfigError
 from scheduler.posts import LengthRule, Limits, RenderedPost
+from scheduler.words import N_, Said
 
 log = logging.getLogger(__name__)
 
@@ -46,11 +47,11 @@ class DryRunChannel(Channel):
         if not like or like == "dryrun":
             return Limits(length=LengthRule("characters", max_characters(settings, 0) or None, graphemes))
         if not isinstance(like, str):
-            raise ConfigError("like: must name a channel type, such as mastodon", key="like")
+            raise ConfigError(Said.of(N_("like: must name a channel type, such as mastodon")), key="like")
         try:
             return networks.limits_for(like, settings)
         except networks.UnknownType as exc:
-            raise ConfigError(f"like: {exc}", key="like") from None
+            raise ConfigError(Said.of(N_("like: {problem}"), problem=exc.said or str(exc)), key="like") from None
 
     def publish(self, post: RenderedPost, key: str, reply_to: Receipt | None = None) -> Receipt:
         self.outbox.parent.mkdir(parents=True, exist_ok=True)
