@@ -272,8 +272,9 @@ PASSWORD = "anna's long password"
 def test_the_dashboard_lists_a_post_that_cannot_be_planned_with_its_problem_in_the_campaigns_language(
     tmp_path: Path,
 ) -> None:
-    root = write(tmp_path / "campaign", {"kapot.md": post(publish_at="2027-02-29 09:00")}, {})
-    (problem,) = build(root).problems
+    posts = {"kapot.md": post(publish_at="2027-02-29 09:00"), "hulplijn.md": post("Bel 0800-0000.", publish_at=AT)}
+    root = write(tmp_path / "campaign", posts, {})
+    warned, problem = build(root).problems  # by path: a planned post with a warning, one that cannot be planned
     users = tmp_path / "users"
     Users(users).save({"anna": User("anna", Role.OPERATOR, hash_password(PASSWORD))})
     book = Ledger(f"sqlite:///{tmp_path / 'ledger.db'}")
@@ -285,9 +286,13 @@ def test_the_dashboard_lists_a_post_that_cannot_be_planned_with_its_problem_in_t
         client.post("/login", data={"username": "anna", "password": PASSWORD, "csrf_token": found.group(1)})
         assert wait_for(lambda: bool(client.get("/now.json").get_json()["cannot_be_planned"]), timeout=60)
         page = client.get("/").get_data(as_text=True)
+        post_page = client.get("/posts/hulplijn").get_data(as_text=True)
     finally:
         book.close()
     dutch = problem.said_in("nl")
     assert dutch != problem.message and "2027 heeft geen 29 februari" in dutch
     assert f"posts/kapot.md:{problem.line}: {escape(dutch)}" in page
     assert "has no 29 February" not in page
+    # a post's own page shows the problems of its sends in the campaign's language too
+    assert warned.path == "posts/hulplijn.md" and warned.said_in("nl") != warned.message
+    assert str(escape(warned.said_in("nl"))) in post_page and "starter's placeholder" not in post_page
