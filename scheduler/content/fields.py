@@ -91,7 +91,7 @@ class _Fields:
     def _get(self, key: str) -> tuple[Any, Origin] | None:
         return self.values.get(key)
 
-    def _error(self, origin: Origin, message: Said) -> None:
+    def _error(self, origin: Origin, message: Said | str) -> None:
         self.problems.append(error(origin.path, origin.line, message))
 
     def post_id(self) -> str:
