@@ -26,11 +26,10 @@ from tests.integration.daemon_helpers import wait_for
 
 AT = "2027-11-15 09:00"
 HASHTAGS = "sets:\n  wtk: ['#WeekTegenKindermishandeling', '#kindermishandeling']\n"
-PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000")
 TOO_LONG = "y" * 330
 
 # name → (posts, settings files written over the defaults); each one breaks something a writer can break
-CORPUS: dict[str, tuple[dict[str, str], dict[str, str | None]]] = {
+CORPUS: dict[str, tuple[dict[str, str], dict[str, str | bytes | None]]] = {
     "typo'd key": ({"a.md": post(publish_at=AT, chanels="[mastodon]")}, {}),
     "key only a _defaults.yml takes": ({"a.md": post(publish_at=AT, schedule="{}")}, {}),
     "unquoted colon": ({"a.md": post(publish_at=AT, title="Dag 1: start")}, {}),
@@ -38,7 +37,7 @@ CORPUS: dict[str, tuple[dict[str, str], dict[str, str | None]]] = {
     "duplicate key": ({"a.md": "---\npublish_at: 2027-11-15 09:00\npublish_at: 2027-11-16 09:00\n---\nT.\n"}, {}),
     "no closing ---": ({"a.md": "---\npublish_at: 2027-11-15 09:00\nTekst.\n"}, {}),
     "front matter a list": ({"a.md": "---\n- a\n- b\n---\nTekst.\n"}, {}),
-    "not UTF-8": ({}, {"posts/a.md": "\udcff"}),
+    "not UTF-8": ({}, {"posts/a.md": b"---\npublish_at: 2027-11-15 09:00\n---\nTekst \xff.\n"}),
     "29 February": ({"a.md": post(publish_at="2027-02-29 09:00")}, {}),
     "31 April": ({"a.md": post(publish_at="2027-04-31 09:00")}, {}),
     "month 13": ({"a.md": post(publish_at="2027-13-01 09:00")}, {}),
@@ -151,15 +150,15 @@ CORPUS: dict[str, tuple[dict[str, str], dict[str, str | None]]] = {
 }
 
 
-def write(root: Path, posts: dict[str, str], files: dict[str, str | None], language: str = "nl") -> Path:
+def write(root: Path, posts: dict[str, str], files: dict[str, str | bytes | None], language: str = "nl") -> Path:
     write_campaign(root, posts, defaults=DEFAULTS.replace("language: nl", f"language: {language}"))
     for relative, text in files.items():
         path = root / relative
         path.parent.mkdir(parents=True, exist_ok=True)
         if text is None:
             path.unlink()
-        elif text == "\udcff":
-            path.write_bytes(b"---\npublish_at: 2027-11-15 09:00\n---\nTekst \xff.\n")
+        elif isinstance(text, bytes):
+            path.write_bytes(text)
         else:
             path.write_text(text if language == "nl" else text.replace("language: nl", f"language: {language}"))
     return root
@@ -220,7 +219,7 @@ def dutch_and_english(root: Path) -> tuple[Plan, Plan]:
         "tab.md": "---\npublish_at: 2027-11-20 09:00\n\tchannels: [mastodon]\n---\nTekst.\n",
         "hulplijn.md": post("Bel 0800-0000.", publish_at="2027-11-21 09:00"),
     }
-    files: dict[str, str | None] = {"hashtags.yml": HASHTAGS, "media/a.png": "png"}
+    files: dict[str, str | bytes | None] = {"hashtags.yml": HASHTAGS, "media/a.png": "png"}
     dutch, english = write(root / "nl", posts, files), write(root / "en", posts, files, language="en")
     return build(dutch), build(english)
 
