@@ -7,6 +7,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from scheduler.words import N_, Said
+
+_UNITS = (N_("characters"), N_("graphemes"), N_("weighted characters"))  # LengthRule.unit, for the catalogs
+
 
 @dataclass(frozen=True)
 class LengthRule:
@@ -21,13 +25,26 @@ class LengthRule:
         return self.count(text)
 
     def problems(self, text: str, length: int | None = None) -> list[str]:
-        """Messages for every way `text` is over this rule's limits."""
+        """Messages for every way `text` is over this rule's limits, in English (an adapter's refusal)."""
+        return [str(said) for said in self.said(text, length)]
+
+    def said(self, text: str, length: int | None = None) -> list[Said]:
+        """`problems`, kept for translation: the preview shows them in the campaign's language."""
         found = []
         length = self.measure(text) if length is None else length
         if self.limit is not None and length > self.limit:
-            found.append(f"text is {length} {self.unit}, over the limit of {self.limit}")
+            found.append(
+                Said.of(
+                    N_("text is {length} {unit}, over the limit of {limit}"),
+                    length=length,
+                    unit=Said.of(self.unit),
+                    limit=self.limit,
+                )
+            )
         if self.max_bytes is not None and (size := len(text.encode("utf-8"))) > self.max_bytes:
-            found.append(f"text is {size} UTF-8 bytes, over the limit of {self.max_bytes}")
+            found.append(
+                Said.of(N_("text is {size} UTF-8 bytes, over the limit of {limit}"), size=size, limit=self.max_bytes)
+            )
         return found
 
 

@@ -25,6 +25,7 @@ from scheduler.content import networks
 from scheduler.content.text import graphemes
 from scheduler.errors import ConfigError
 from scheduler.posts import LengthRule, Limits, MediaRules, RenderedPost, VideoRules
+from scheduler.words import N_, Said
 
 log = logging.getLogger(__name__)
 
@@ -47,11 +48,11 @@ class DryRunChannel(Channel):
             length = LengthRule("characters", max_characters(settings, 0) or None, graphemes)
             return Limits(length=length, media=MediaRules(video=VideoRules("the dry run", alone=False)))
         if not isinstance(like, str):
-            raise ConfigError("like: must name a channel type, such as mastodon", key="like")
+            raise ConfigError(Said.of(N_("like: must name a channel type, such as mastodon")), key="like")
         try:
             return networks.limits_for(like, settings)
         except networks.UnknownType as exc:
-            raise ConfigError(f"like: {exc}", key="like") from None
+            raise ConfigError(Said.of(N_("like: {problem}"), problem=exc.said or str(exc)), key="like") from None
 
     def publish(self, post: RenderedPost, key: str, reply_to: Receipt | None = None) -> Receipt:
         self.outbox.parent.mkdir(parents=True, exist_ok=True)

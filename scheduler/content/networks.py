@@ -20,6 +20,7 @@ from scheduler.content.problems import did_you_mean
 from scheduler.content.text import graphemes
 from scheduler.errors import ConfigError
 from scheduler.posts import LengthRule, Limits, MediaRules
+from scheduler.words import N_, Said
 
 GROUP = "campaign_scheduler.channels"
 
@@ -55,8 +56,11 @@ def load(type_name: str) -> Any:
     entry = adapters().get(type_name)
     if entry is None:
         raise ConfigError(
-            f"no adapter is installed for channel type {type_name!r} "
-            f"(installed: {', '.join(sorted(adapters())) or 'none'})"
+            Said.of(
+                N_("no adapter is installed for channel type {type} (installed: {installed})"),
+                type=repr(type_name),
+                installed=", ".join(sorted(adapters())) or "none",
+            )
         )
     try:
         return entry.load()
@@ -74,13 +78,24 @@ def limits_for(type_name: str, settings: Mapping[str, Any]) -> Limits:
         limits = adapter.limits(settings) if callable(getattr(adapter, "limits", None)) else None
         if not isinstance(limits, Limits):
             raise ConfigError(
-                f"the adapter of channel type {type_name!r} ({adapters()[type_name].value}) has no limits"
+                Said.of(
+                    N_("the adapter of channel type {type} ({adapter}) has no limits"),
+                    type=repr(type_name),
+                    adapter=adapters()[type_name].value,
+                )
             )
         return limits if limits.network else replace(limits, network=type_name)
     if type_name in WITHOUT_ADAPTER:
         return replace(WITHOUT_ADAPTER[type_name], network=type_name)
     known = known_types()
-    raise UnknownType(f"unknown channel type {type_name!r}{did_you_mean(type_name, known)} (known: {', '.join(known)})")
+    raise UnknownType(
+        Said.of(
+            N_("unknown channel type {type}{hint} (known: {known})"),
+            type=repr(type_name),
+            hint=did_you_mean(type_name, known),
+            known=", ".join(known),
+        )
+    )
 
 
 def reads_replies(type_name: str) -> bool:

@@ -14,9 +14,10 @@ from scheduler.content.problems import Problem, error
 from scheduler.media import captions as captions_file
 from scheduler.media import video as video_file
 from scheduler.posts import Caption, MediaItem, VideoFacts, VideoRules
+from scheduler.words import Said
 
 #: How a caption file's place is resolved, in order: beside the video, beside the post, the campaign root.
-Resolve = Callable[[str], tuple[Path | None, int, str | None]]
+Resolve = Callable[[str], tuple[Path | None, int, Said | None]]
 
 
 def caption_candidates(ref: MediaRef, written: str) -> list[str]:
@@ -59,7 +60,7 @@ class Videos:
         found: list[Caption] = []
         for language, written in ref.captions:
             where = self._caption(ref, written)
-            if isinstance(where, str):
+            if not isinstance(where, Path):
                 problems.append(error(ref.file, ref.line, where))
                 continue
             found.append(Caption(language, where))
@@ -73,7 +74,7 @@ class Videos:
         item = MediaItem(path, ref.alt, "video", tuple(found), ref.no_captions, facts)
         return item, problems
 
-    def _caption(self, ref: MediaRef, written: str) -> Path | str:
+    def _caption(self, ref: MediaRef, written: str) -> Path | Said | str:
         candidates = caption_candidates(ref, written)
         for candidate in candidates:
             if not os.path.lexists(self.root / candidate):  # not here: look in the next place

@@ -173,7 +173,7 @@ def _language(diff: Diff) -> str:
 
 def as_markdown(diff: Diff) -> str:
     """For a pull request comment or a CI job summary, in the campaign's language: tables, and old/new text
-    as diff blocks (the problems' own text stays as `validate` gives it)."""
+    as diff blocks; the problems' text too (`validate` gives it in English)."""
     language = _language(diff)
     _, L = translator(language).gettext, labels(language)
     aspects = {"media": _("media changed"), "draft": _("draft flag changed")}
@@ -258,7 +258,7 @@ def as_markdown(diff: Diff) -> str:
         diff,
         lambda label, p: (
             f"- {status[label]} **{severity.get(p.severity.value, p.severity.value)}** "
-            f"`{p.path}:{p.line}` {_plain(p.message)}"
+            f"`{p.path}:{p.line}` {_plain(p.said_in(language))}"
         ),
     )
     if problems:

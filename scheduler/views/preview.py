@@ -181,8 +181,8 @@ def as_markdown(
     problems: Iterable[Problem] | None = None,
     unplaced: Iterable[Unplaced] | None = None,
 ) -> str:
-    """A summary for a CI job page or a pull-request comment, in the campaign's language (the problems'
-    own text stays as `validate` gives it). `problems`, `unplaced`: as in as_json."""
+    """A summary for a CI job page or a pull-request comment, in the campaign's language, the problems'
+    text too (`validate` gives it in English). `problems`, `unplaced`: as in as_json."""
     zone, language = plan.campaign.settings.timezone, plan.campaign.settings.language
     _, L = translator(language).gettext, labels(language)
     problems = list(plan.problems if problems is None else problems)
@@ -199,7 +199,8 @@ def as_markdown(
     severity = {"error": L["error"], "warning": L["warning"]}
     if problems:
         lines += ["", f"### {L['problems']}", ""] + [
-            f"- `{p.path}:{p.line}` **{severity.get(p.severity.value, p.severity.value)}**: {_md_cell(p.message)}"
+            f"- `{p.path}:{p.line}` **{severity.get(p.severity.value, p.severity.value)}**: "
+            + _md_cell(p.said_in(language))
             for p in causes_first(problems)
         ]
     if unplaced:
@@ -209,7 +210,7 @@ def as_markdown(
             found = "<br>".join(
                 f"**{severity.get(p.severity.value, p.severity.value)}** "
                 + _("line {line}").format(line=p.line)
-                + f": {_md_cell(p.message)}"
+                + f": {_md_cell(p.said_in(language))}"
                 for p in post.problems
             )
             flag = f" ({L['draft']})" if post.draft else ""

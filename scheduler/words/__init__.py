@@ -29,12 +29,6 @@ def N_(message: str) -> str:
     return message
 
 
-def N_plural(singular: str, plural: str) -> tuple[str, str]:
-    """Marks a message with a plural form for `pybabel extract` (keyword `N_plural:1,2`): give it to
-    `Said.of`, with the count as the value `n`."""
-    return (singular, plural)
-
-
 def catalog_file(language: str) -> Traversable:
     return resources.files(__name__).joinpath("locale", language, "LC_MESSAGES", f"{DOMAIN}.po")
 
@@ -75,18 +69,23 @@ class Said:
     English on the command line and in logs, the campaign's language on the pages people read.
 
     `Said.of(N_("{path} has no {key}"), path=..., key=...)`; with a plural form,
-    `Said.of(N_plural("{n} post", "{n} posts"), n=3)`. A value may itself be a `Said` (a hint added to
-    a message), translated with it."""
+    `Said.ngettext("{n} post", "{n} posts", n=3)`. A value may itself be a `Said` (a hint added to a
+    message), translated with it."""
 
     msgid: str
     values: tuple[tuple[str, object], ...] = ()
     plural: str | None = None
 
     @classmethod
-    def of(cls, message: str | tuple[str, str], /, **values: object) -> Said:
-        if isinstance(message, tuple):
-            return cls(message[0], tuple(values.items()), message[1])
+    def of(cls, message: str, /, **values: object) -> Said:
         return cls(message, tuple(values.items()))
+
+    @classmethod
+    def ngettext(cls, singular: str, plural: str, **values: object) -> Said:
+        """A message whose words follow the count `n` among `values` ("1 post", "3 posts"). Named as gettext's
+        own so that `pybabel extract` (keyword ngettext) makes the pair one plural entry in the catalogs, as
+        two `N_` marks would not."""
+        return cls(singular, tuple(values.items()), plural)
 
     def said_in(self, language: str) -> str:
         """The message in `language` (English where its catalog lacks it), its values filled in."""

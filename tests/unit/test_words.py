@@ -23,7 +23,7 @@ def extracted() -> dict[str | tuple[str, ...], str]:
     """msgid → where it is, for every message in the source (babel.cfg says which files and how)."""
     with (REPO / "babel.cfg").open(encoding="utf-8") as cfg:
         method_map, options_map = parse_mapping_cfg(cfg)  # type: ignore[no-untyped-call]
-    keywords = {"_": None, "gettext": None, "ngettext": (1, 2), "N_": None, "N_plural": (1, 2)}
+    keywords = {"_": None, "gettext": None, "ngettext": (1, 2), "N_": None}
     found: dict[str | tuple[str, ...], str] = {}
     for path, line, message, _comments, _context in extract_from_dir(
         str(REPO), method_map, options_map, keywords=keywords
@@ -104,9 +104,9 @@ def test_plurals_follow_the_number_in_dutch() -> None:
 
 def test_a_kept_message_is_english_on_the_command_line_and_the_campaigns_language_on_its_pages() -> None:
     from scheduler.content.problems import error
-    from scheduler.words import N_plural, Said
+    from scheduler.words import Said
 
-    hint = Said.of(N_plural("{n} reply", "{n} replies"), n=2)
+    hint = Said.ngettext("{n} reply", "{n} replies", n=2)
     problem = error("posts/a.md", 3, Said.of(N_("Pause everything")))
     assert problem.message == "Pause everything" and problem.said_in("nl") == translator("nl").gettext(
         "Pause everything"
