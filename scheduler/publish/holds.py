@@ -180,9 +180,13 @@ def absent(reading: Reading, post: str, channel: str, path: str, exists: bool) -
     return Fate(State.HELD, reason(reading.errors_at.get(path, ()), broken, language))
 
 
+# A link hold's words: its reason is recorded in English (LINK_HELD begins it), its alert in the campaign's language.
+LINK_HOLD = N_("held by the link check: {dead}; fix the post, or `campaign retry` sends it without the check")
+
+
 def link_hold(dead: str) -> str:
     """The reason of a send the link check held at its time: `dead` says which links and why."""
-    return f"{LINK_HELD}: {dead}; fix the post, or `campaign retry` sends it without the check"
+    return str(Said.of(LINK_HOLD, dead=dead))
 
 
 def is_link_hold(row_reason: str | None) -> bool:

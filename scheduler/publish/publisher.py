@@ -310,7 +310,8 @@ class Publisher:
             except RetryLater as exc:
                 return self.settler.retry(claim, now, exc.reason, exc.after)
             except Rejected as exc:
-                return self.settler.settle(claim, State.FAILED, now, exc.reason, alert=("failed", exc.reason))
+                refused = Said.of(N_("refused by the network, so it is not sent: {reason}"), reason=exc.reason)
+                return self.settler.settle(claim, State.FAILED, now, exc.reason, alert=("failed", refused))
             except InDoubt as exc:
                 return self._settle_doubt_later(claim, now, exc.reason)
             except CampaignError as exc:  # configuration: a missing secret, an unknown type
@@ -357,8 +358,10 @@ class Publisher:
             log.warning("%s on %s: %s", claim.post, claim.channel, verdict.alert)
         if verdict.hold is None:
             return None
-        reason = holds.link_hold(verdict.hold)
-        return self.settler.settle(claim, State.HELD, now, reason, outcome=Attempted.HELD, alert=("held", reason))
+        said = Said.of(holds.LINK_HOLD, dead=verdict.hold)
+        return self.settler.settle(
+            claim, State.HELD, now, holds.link_hold(verdict.hold), outcome=Attempted.HELD, alert=("held", said)
+        )
 
     def stamp(self) -> datetime:
         """The clock's now; this host's while the ledger (whose clock it may be) is unreachable."""
