@@ -34,7 +34,7 @@ from scheduler.content.problems import Problem, human, plural
 from scheduler.errors import LedgerUnavailable
 from scheduler.publish.publisher import Publisher
 from scheduler.publish.watch import CHECK, Watcher
-from scheduler.publish.wording import duration
+from scheduler.publish.wording import duration, said_by
 from scheduler.times import local_time
 from scheduler.words import N_, Said
 
@@ -213,7 +213,7 @@ class Daemon:
                     "the daemon stops after {limit} without it"
                 ),
                 error=str(exc),
-                limit=duration(self.outage_limit, alerter.language),
+                limit=said_by(lambda language: duration(self.outage_limit, language)),
             )
             alerter.alert("ledger_unreachable", None, None, said, self.publisher.stamp())
         since, delay = self._outage

@@ -138,11 +138,14 @@ def _wanted(entry: Entry, policy: Policy, hold: str | None, digests: dict[Path, 
     )
 
 
-def unplanned_message(unplaced: Unplaced, zone: tzinfo, language: str = SOURCE) -> str:
-    """What a person is told of a post file that cannot be planned, in `language`: why, and when it is held."""
+def unplanned_message(unplaced: Unplaced, zone: tzinfo) -> Said:
+    """What a person is told of a post file that cannot be planned: why, and when it is held."""
     errors = [p for p in unplaced.problems if p.is_error] or list(unplaced.problems)
-    why = holds.listed(errors, language) or Said.of(N_("it has no time or no channel")).said_in(language)
-    if unplaced.due is not None and unplaced.channels:
+    why = wording.said_by(
+        lambda language: holds.listed(errors, language) or Said.of(N_("it has no time or no channel")).said_in(language)
+    )
+    due = unplaced.due
+    if due is not None and unplaced.channels:
         said = Said.of(
             N_(
                 "{path} cannot be planned, so it is not sent: {why}; it is held at {when} on {channels}; "
@@ -150,7 +153,7 @@ def unplanned_message(unplaced: Unplaced, zone: tzinfo, language: str = SOURCE) 
             ),
             path=unplaced.path,
             why=why,
-            when=wording.moment(unplaced.due, zone, language),
+            when=wording.said_by(lambda language: wording.moment(due, zone, language)),
             channels=", ".join(unplaced.channels),
         )
     else:
@@ -162,7 +165,7 @@ def unplanned_message(unplaced: Unplaced, zone: tzinfo, language: str = SOURCE) 
             path=unplaced.path,
             why=why,
         )
-    return said.said_in(language)
+    return said
 
 
 def _key(post: str, channel: str, version: str) -> str:

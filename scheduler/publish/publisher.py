@@ -20,7 +20,7 @@ from datetime import UTC, datetime, tzinfo
 
 from scheduler import settings
 from scheduler.content.plan import Plan, Unplaced
-from scheduler.content.problems import human
+from scheduler.content.problems import Problem, human
 from scheduler.errors import CampaignError, InDoubt, LedgerUnavailable, Rejected, RetryLater
 from scheduler.links.gate import Gate
 from scheduler.publish import holds, payload, wording
@@ -138,23 +138,26 @@ class Publisher:
         """One alert per settings file that became broken (or broken differently), and per post file
         in `unplaced` (holds.cannot_be_planned); a log line when fixed. Once across restarts and
         daemons: the ledger keeps what was said."""
-        language = self.alerter.language
-        by_file: dict[str, list[str]] = {}
+        by_file: dict[str, list[Problem]] = {}
         for problem in reading.settings_problems():
-            by_file.setdefault(problem.path, []).append(wording.problem(problem, language))
-        current = {path: "; ".join(lines) for path, lines in by_file.items()}
-        posts = {u.path: unplanned_message(u, zone, language) for u in unplaced}
-        current |= posts
+            by_file.setdefault(problem.path, []).append(problem)
+        told: dict[str, Said] = {path: _listed(problems) for path, problems in by_file.items()}
+        posts = {u.path: unplanned_message(u, zone) for u in unplaced}
+        told |= posts
+        # What was told is kept as written, in the campaign's language: the ledger compares it the next time.
+        current = {path: self.alerter.say(said) for path, said in told.items()}
         # A post file below a broken settings file is not checked meanwhile: what was said of it stands
         # (it is neither fixed nor told of again when the settings file is).
         new, fixed = self.ledger.alerts.broken_files(
             current, now, unchecked=lambda path: not holds.is_settings_file(path) and bool(reading.touching(path, ""))
         )
-        for path, message in new:
+        for path, _message in new:
             if path in posts:
-                self.alerter.alert("unplanned", None, None, message, now)
+                self.alerter.alert("unplanned", None, None, posts[path], now)
             else:
-                said = Said.of(N_("{problems}; the sends it touches are held, nothing is cancelled"), problems=message)
+                said = Said.of(
+                    N_("{problems}; the sends it touches are held, nothing is cancelled"), problems=told[path]
+                )
                 self.alerter.alert("broken_file", None, None, said, now)
         for path in fixed:
             log.info("%s is fixed; the sends it held follow the files again", path)
@@ -276,10 +279,11 @@ class Publisher:
             ):
                 late = now - claim.due
                 message = f"{human(late)} late, more than its max_late of {human(claim.max_late)}; not sent"
+                max_late = claim.max_late
                 said = Said.of(
                     N_("{late} late, more than its max_late of {max_late}; not sent"),
-                    late=wording.duration(late, self.alerter.language),
-                    max_late=wording.duration(claim.max_late, self.alerter.language),
+                    late=wording.said_by(lambda language: wording.duration(late, language)),
+                    max_late=wording.said_by(lambda language: wording.duration(max_late, language)),
                 )
                 return self.settler.settle(claim, State.MISSED, now, message, alert=("missed", said))
         except LedgerUnavailable:
@@ -405,6 +409,10 @@ class Publisher:
     def _crash_if(self, point: str) -> None:
         if self._fault == point:  # fault injection for the crash tests (CAMPAIGN_FAULT)
             os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _listed(problems: list[Problem]) -> Said:
+    return wording.said_by(lambda language: "; ".join(wording.problem(p, language) for p in problems))
 
 
 def rehearse(publisher: Publisher, clock: SimulatedClock, until: datetime | None = None) -> Iterator[Outcome]:

@@ -5,7 +5,8 @@ marked messages (scheduler.words), so they are written in the campaign's languag
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
 
 from babel.dates import format_datetime, format_timedelta
@@ -14,6 +15,20 @@ from scheduler.content.problems import Problem, human
 from scheduler.words import N_, SOURCE, Said, base_language
 
 _LINE_BREAKING = re.compile("[\x00-\x1f\x7f\x85\u2028\u2029]")  # would end or garble a one-line reason
+
+
+@dataclass(frozen=True)
+class _Rendered(Said):
+    render: Callable[[str], str] = field(default=str, compare=False)
+
+    def said_in(self, language: str) -> str:
+        return self.render(language)
+
+
+def said_by(render: Callable[[str], str]) -> Said:
+    """Words made by a function of the language (a date, a length of time, problems with their places), as a
+    value of a marked message: English in the log, the campaign's language in the alert."""
+    return _Rendered("", render=render)
 
 
 def problem(found: Problem, language: str) -> str:

@@ -96,8 +96,11 @@ def test_the_alerts_and_the_reasons_people_read_are_in_the_campaigns_language(
             assert wait_for(lambda: len(alerts(hook, "unplanned")) == 1)
             assert wait_for(lambda: len(alerts(hook, "held")) == 1 and len(alerts(hook, "failed")) == 1, timeout=60)
         finally:
-            stop(process)
+            err = stop(process)
     assert states(root)[("geweigerd", "masto")] == "failed"
+    # The log stays English, whatever the campaign's language.
+    assert "ALERT unplanned: posts/kapot.md cannot be planned, so it is not sent: posts/kapot.md:3: error: " in err
+    assert "ALERT failed: geweigerd on masto: refused by the network, so it is not sent: " in err
 
     [unplanned] = alerts(hook, "unplanned")
     said = words.gettext(

@@ -20,8 +20,7 @@ SINKS = {"alerts.py"}  # the Alerter itself: it writes what it is given in the c
 # Alerts whose words are written outside scheduler/publish/, with the reason they are not marked here.
 NOT_HERE = {
     ("publisher.py", "_dead_links", "verdict.alert"): "the link check's own words (scheduler.links.gate)",
-    # planning.unplanned_message, kept by the ledger (so it is told once) as written: in the campaign's language
-    ("publisher.py", "alert_files", "message"): "scheduler.publish.planning.unplanned_message",
+    ("publisher.py", "alert_files", "posts[path]"): "a marked message of scheduler.publish.planning.unplanned_message",
 }
 
 
