@@ -213,11 +213,18 @@ def present(state: State, row_reason: str | None, changed: bool, hold: str | Non
     return Fate(state, row_reason)
 
 
-def repeat_hold(channel: str, post: str, published_as: str | None, allow_repeat: bool) -> str | None:
-    """Why a send repeats a text that already went out on its channel, or None."""
+def repeat_hold(
+    channel: str, post: str, published_as: str | None, allow_repeat: bool, language: str = SOURCE
+) -> str | None:
+    """Why a send repeats a text that already went out on its channel (in `language`), or None."""
     if published_as in (None, post) or allow_repeat:
         return None
-    return f"the same text already went out on {channel} as {published_as}; set allow_repeat: true to send it again"
+    said = Said.of(
+        N_("the same text already went out on {channel} as {post}; set allow_repeat: true to send it again"),
+        channel=channel,
+        post=published_as,
+    )
+    return said.said_in(language)
 
 
 def unplanned(state: State, row_reason: str | None, fate: Fate) -> Fate:

@@ -120,10 +120,16 @@ class Publisher:
         busy: set[tuple[str, str]] = set()
         try:
             if changes is None:
-                counts = self.ledger.wanted.sync(wanted, absent, now, busy=busy)
+                counts = self.ledger.wanted.sync(wanted, absent, now, busy=busy, language=reading.language)
             else:
                 counts = self.ledger.wanted.sync(
-                    changes.wanted, absent, now, gone=changes.gone, paths=changes.paths, busy=busy
+                    changes.wanted,
+                    absent,
+                    now,
+                    gone=changes.gone,
+                    paths=changes.paths,
+                    busy=busy,
+                    language=reading.language,
                 )
         except BaseException:
             self.synced.forget()

@@ -107,3 +107,10 @@ def test_a_hold_is_written_in_the_readings_language_and_a_link_hold_stays_recogn
     assert "posts/a.md:3: " in dutch and "unknown key 'chanels'" in dutch
     assert holds.reason([broken], "", "en") == f"held until fixed: {broken}"  # as the command line says it
     assert holds.is_link_hold(holds.link_hold("https://example.org is dead"))  # English: the ledger finds it so
+    repeat = "the same text already went out on {channel} as {post}; set allow_repeat: true to send it again"
+    expected = translator("nl").gettext(repeat).format(channel="mastodon", post="gaat")
+    assert (
+        holds.repeat_hold("mastodon", "kopie", "gaat", False, "nl")
+        == expected
+        != repeat.format(channel="mastodon", post="gaat")
+    )
