@@ -234,7 +234,11 @@ class FakePDS:
         document = {
             "id": self.did,
             "service": [
-                {"id": "#atproto_pds", "type": "AtprotoPersonalDataServer", "serviceEndpoint": self.pds_endpoint or self.url}
+                {
+                    "id": "#atproto_pds",
+                    "type": "AtprotoPersonalDataServer",
+                    "serviceEndpoint": self.pds_endpoint or self.url,
+                }
             ],
         }
         return self._denied(call) or Reply(
@@ -247,10 +251,12 @@ class FakePDS:
             return denied
         aud, lxm = call.query.get("aud", ""), call.query.get("lxm")
         if not aud.startswith("did:"):
-            return xrpc_error(400, "InvalidRequest", "Error: Params must have the property \"aud\"")
+            return xrpc_error(400, "InvalidRequest", 'Error: Params must have the property "aud"')
         exp = int(call.query.get("exp") or time.time() + 60)
         if exp > time.time() + 3600:  # the reference PDS: no token more than an hour ahead
-            return xrpc_error(400, "BadExpiration", "cannot request a token with an expiration more than an hour in the future")
+            return xrpc_error(
+                400, "BadExpiration", "cannot request a token with an expiration more than an hour in the future"
+            )
         token = f"eyJ.service-{next(self._counter)}.sig"
         self.service_tokens[token] = {"aud": aud, "lxm": lxm, "exp": exp, "iss": self.did}
         return Reply(200, {"token": token})
@@ -466,7 +472,6 @@ class FakePDS:
                     return f"Record/reply/{side} must be a strong reference to an existing post"
         return None
 
-
     def _invalid_video(self, embed: dict[str, Any]) -> str | None:
         """app.bsky.embed.video: video (video/mp4, at most 100000000 bytes), alt (1000 graphemes),
         aspectRatio (width and height at least 1), captions (at most 20; lang and a text/vtt file of
@@ -481,7 +486,8 @@ class FakePDS:
             return "Record/embed/alt must not be longer than 1000 graphemes"
         ratio = embed.get("aspectRatio")
         if ratio is not None and not (
-            isinstance(ratio, dict) and all(isinstance(ratio.get(k), int) and ratio[k] >= 1 for k in ("width", "height"))
+            isinstance(ratio, dict)
+            and all(isinstance(ratio.get(k), int) and ratio[k] >= 1 for k in ("width", "height"))
         ):
             return "Record/embed/aspectRatio must have a width and height of at least 1"
         tracks = embed.get("captions", [])

@@ -52,7 +52,8 @@ def channel_for(pds: FakePDS, service: FakeVideoService, **settings: object) -> 
 
 def test_a_video_with_captions_is_published_through_each_documented_step(tmp_path: Path, book: Ledger) -> None:
     with FakePDS(password=PASSWORD) as pds, FakeVideoService(pds, processing_polls=3) as service:
-        pds.pds_endpoint = "https://morel.us-east.host.bsky.network"  # bsky.social is an entryway: the DID document names the PDS
+        # bsky.social is an entryway: the account's DID document names the PDS that holds its repository
+        pds.pds_endpoint = "https://morel.us-east.host.bsky.network"
         channel = channel_for(pds, service)
         channel.uploads = book.uploads
         item = video(tmp_path)
@@ -65,7 +66,10 @@ def test_a_video_with_captions_is_published_through_each_documented_step(tmp_pat
     claims = [pds.claims(r.headers["authorization"].removeprefix("Bearer ")) for r in (limits, upload)]
     assert claims[0] is not None and claims[1] is not None
     assert (claims[0]["aud"], claims[0]["lxm"]) == ("did:web:127.0.0.1", "app.bsky.video.getUploadLimits")
-    assert (claims[1]["aud"], claims[1]["lxm"]) == ("did:web:morel.us-east.host.bsky.network", "com.atproto.repo.uploadBlob")
+    assert (claims[1]["aud"], claims[1]["lxm"]) == (
+        "did:web:morel.us-east.host.bsky.network",
+        "com.atproto.repo.uploadBlob",
+    )
     assert 25 * 60 <= claims[1]["exp"] - time.time() <= 3600
     assert upload.query == {"did": [pds.did], "name": ["tip1.mp4"]} and upload.headers["content-type"] == "video/mp4"
     assert service.uploads == [item.path.read_bytes()]
@@ -113,7 +117,8 @@ def test_processing_that_fails_fails_the_send_and_posts_nothing(tmp_path: Path, 
         channel.close()
     assert "could not process tip1.mp4" in refused.value.reason and "not a supported format" in refused.value.reason
     assert pds.posts == [] and pds.count("com.atproto.repo.createRecord") == 0
-    assert book.uploads.recall("bluesky", "send-1", digest(video(tmp_path))) is None  # a retry after a fix uploads again
+    # forgotten: a retry after a fix uploads again
+    assert book.uploads.recall("bluesky", "send-1", digest(video(tmp_path))) is None
 
 
 def test_a_retry_after_the_post_failed_uses_the_processed_video(tmp_path: Path, book: Ledger) -> None:
