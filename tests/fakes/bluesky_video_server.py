@@ -8,7 +8,7 @@ As docs.bsky.app "Uploading Video" and the lexicons app.bsky.video.* describe it
 - POST /xrpc/app.bsky.video.uploadVideo?did=&name=   a service-auth token with aud = the account's PDS
   (did:web of the PDS's host), lxm = com.atproto.repo.uploadBlob, not expired, issued for `did`; the
   video as the body. Answers a jobStatus (JOB_STATE_CREATED); the same video again: 409 `already_exists`
-  with the earlier job. Each upload takes one of the day's videos and its bytes.
+  with the earlier job (and its blob, stored on the PDS again). Each upload takes one of the day's videos and its bytes.
 - GET  /xrpc/app.bsky.video.getJobStatus?jobId=   no authentication; {"jobStatus": ...}: processing
   (JOB_STATE_ENCODING with progress) for `processing_polls` polls, then JOB_STATE_COMPLETED with the
   blob the service stored on the PDS (video/mp4), or JOB_STATE_FAILED with an error if
@@ -111,6 +111,8 @@ class FakeVideoService(FakeServer):
         digest = hashlib.sha256(request.body).hexdigest()
         known = self._by_digest.get(digest)
         if known is not None:
+            if "blob" in self.jobs[known]:  # processed before: the PDS holds it (again), as the answer says
+                self.pds.store_blob(self.jobs[known]["_data"], "video/mp4")
             earlier = self._public(self.jobs[known])
             return Reply(409, {**earlier, "error": "already_exists", "message": "Video already processed"})
         if not self.can_upload or self.remaining_videos <= 0 or self.remaining_bytes < len(request.body):

@@ -160,3 +160,21 @@ def test_captions_bluesky_cannot_take_are_refused_before_anything_is_uploaded(tm
         channel.close()
     assert "lang.vtt" in refused.value.reason and "20,000" in refused.value.reason
     assert service.requests == [] and pds.posts == []
+
+
+def test_a_processed_video_the_pds_no_longer_holds_is_uploaded_again_not_failed(tmp_path: Path, book: Ledger) -> None:
+    with FakePDS(password=PASSWORD) as pds, FakeVideoService(pds) as service:
+        channel = channel_for(pds, service)
+        channel.uploads = book.uploads
+        item = video(tmp_path)
+        pds.fail_next("com.atproto.repo.createRecord", PDSReply(503, {"error": "Unavailable", "message": "down"}))
+        with pytest.raises(RetryLater):
+            channel.publish(post(item), "send-1")
+        pds.drop_blobs()  # hours later: the PDS removed the blob no record referred to
+        with pytest.raises(RetryLater) as again:
+            channel.publish(post(item), "send-1")
+        receipt = channel.publish(post(item), "send-1")
+        channel.close()
+    assert "uploaded again" in again.value.reason
+    assert service.count(UPLOAD) == 2 and len(pds.posts) == 1 and receipt.remote_id is not None
+    assert pds.posts[0]["embed"]["video"]["ref"]["$link"] in pds.blobs
