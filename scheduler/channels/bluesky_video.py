@@ -35,7 +35,7 @@ import requests
 
 from scheduler.channels._secretguard import detached
 from scheduler.channels.base import UploadMemory
-from scheduler.channels.http import check_status, send, session
+from scheduler.channels.http import check_status, error_message, send, session
 from scheduler.channels.uploads import SendUploads, digest
 from scheduler.content.text import graphemes
 from scheduler.errors import ChannelError, ConfigError, Rejected, RetryLater
@@ -238,6 +238,13 @@ class BlueskyVideo:
         if response.status_code == 409 and status is not None and (status.get("jobId") or _blob(status.get("blob"))):
             log.info("bluesky: the video service already has %s", item.path.name)
             return status
+        if 400 <= response.status_code < 500 and "limit" in json.dumps(_json(response) or "").lower():
+            # The day's limit reached between the look at the limits and the upload: wait, as there.
+            words = error_message(response, _text)
+            raise RetryLater(
+                f"Bluesky's video service refused {item.path.name} for now ({words}); tried again in an hour",
+                LIMITS_WAIT,
+            )
         self._checked_response(response)
         if status is None or not (status.get("jobId") or _blob(status.get("blob"))):
             raise RetryLater(f"the video service answered the upload of {item.path.name} without a job")

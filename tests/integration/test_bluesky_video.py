@@ -100,11 +100,17 @@ def test_a_video_the_account_cannot_upload_today_waits_with_the_reason(tmp_path:
         service.remaining_videos, service.remaining_bytes = 5, item.path.stat().st_size - 1
         with pytest.raises(RetryLater) as still:
             channel.publish(post(item), "send-1")
+        # the limit reached between the look at the limits and the upload: it waits too, never fails
+        service.remaining_bytes = 10_000_000
+        service.fail("POST", f"/xrpc/{UPLOAD}", 400, {"error": "upload_limit_exceeded", "message": "daily limit"})
+        with pytest.raises(RetryLater) as raced:
+            channel.publish(post(item), "send-1")
         channel.close()
     # the service's own words (canUpload false), and a wait of an hour rather than the backoff
     assert service.limit_message in waiting.value.reason and waiting.value.after == 3600
     assert "bytes left for today" in still.value.reason
-    assert service.count(UPLOAD) == 0 and pds.posts == []
+    assert "tried again in an hour" in raced.value.reason and raced.value.after == 3600
+    assert service.uploads == [] and pds.posts == []
 
 
 def test_processing_that_fails_fails_the_send_and_posts_nothing(tmp_path: Path, book: Ledger) -> None:
