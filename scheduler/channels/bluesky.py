@@ -1,6 +1,7 @@
 """The Bluesky adapter: posts through a PDS's XRPC API with an app password.
 
-Settings: `handle`, `app_password` (a ${SECRET} reference), `pds` (default https://bsky.social).
+Settings: `handle`, `app_password` (a ${SECRET} reference), `pds` (default https://bsky.social);
+for video `video_service` and `video_timeout` (scheduler.channels.bluesky_video).
 
 Session: one `com.atproto.server.createSession` per channel object, reused for every call; when
 the PDS answers `ExpiredToken` the session is renewed with `refreshSession`, and only if that is
@@ -35,20 +36,16 @@ from scheduler.channels import bluesky_richtext as richtext
 from scheduler.channels import http
 from scheduler.channels._secretguard import detached, guard_urllib3_logs
 from scheduler.channels.base import IMAGE_TYPES, Budget, Channel, Counts, Receipt, Reply
+from scheduler.channels.bluesky_video import VIDEO, BlueskyVideo
 from scheduler.channels.http import check_status, error_message, retry_after, send, session
 from scheduler.content.text import graphemes, urls
 from scheduler.errors import ChannelError, ConfigError, InDoubt, Rejected, RetryLater
-from scheduler.posts import LengthRule, Limits, MediaItem, MediaRules, RenderedPost, VideoRules
+from scheduler.posts import LengthRule, Limits, MediaItem, MediaRules, RenderedPost
 from scheduler.secrets import remember
 
 log = logging.getLogger(__name__)
 
 DEFAULT_PDS = "https://bsky.social"
-#: Bluesky's video announcement (2024-09-11) and its update of 2025-03-12: one video per post, up to
-#: 3 minutes and 100 MB, .mp4 .mpeg .webm .mov. The video service is not built yet: `sends=False`.
-VIDEO = VideoRules(
-    "Bluesky", kinds=frozenset({".mp4", ".mov", ".webm"}), max_bytes=100_000_000, max_seconds=180, sends=False
-)
 POST = "app.bsky.feed.post"
 MAX_IMAGES = 4
 MAX_IMAGE_BYTES = 1_000_000  # app.bsky.embed.images: maxSize of each image blob
@@ -91,6 +88,7 @@ class BlueskyChannel(Channel):
         self._lock = threading.Lock()
         self._session: _Session | None = None
         self._budget: Budget | None = None
+        self._video = BlueskyVideo(self, settings)
 
     @classmethod
     def limits(cls, settings: Mapping[str, Any]) -> Limits:
@@ -104,7 +102,7 @@ class BlueskyChannel(Channel):
             problems.append(f"{len(post.media)} images, Bluesky takes at most {MAX_IMAGES}")
         if problems:
             raise Rejected("; ".join(problems))
-        images = [_read_image(item) for item in post.media]
+        images = [_read_image(item) for item in post.media if not item.is_video]
 
         record: dict[str, Any] = {"$type": POST, "text": post.text, "createdAt": _now()}
         if post.language:
@@ -112,7 +110,7 @@ class BlueskyChannel(Channel):
         found = richtext.facets(post.text, self._resolve_handle)
         if found:
             record["facets"] = found
-        embed = self._embed(post, images)
+        embed = self._embed(post, images, key)
         if embed is not None:
             record["embed"] = embed
         if reply_to is not None:
@@ -127,12 +125,15 @@ class BlueskyChannel(Channel):
         if _ok(response):
             uri = _field(response, "uri") or f"at://{did}/{POST}/{rkey}"
             log.info("published %s on %s as %s", post.post, self.name, uri)
+            self._video.forget(key)
             return Receipt(url=self._post_url(rkey), remote_id=uri, cid=_field(response, "cid"))
         if _may_already_exist(response):
             existing = self._get_post(rkey)
             if existing is not None:
                 log.info("%s was already on %s as %s", post.post, self.name, existing.remote_id)
+                self._video.forget(key)
                 return existing
+        self._video.refused(key, record, response)
         _fail(response)
 
     def lookup(self, key: str, post: RenderedPost, since: datetime) -> Receipt | None:
@@ -196,6 +197,7 @@ class BlueskyChannel(Channel):
 
     def close(self) -> None:
         self._http.close()
+        self._video.close()
 
     # -- records ---------------------------------------------------------------------------
 
@@ -212,7 +214,9 @@ class BlueskyChannel(Channel):
             return None
         raise RetryLater(f"cannot tell whether {rkey} exists: {_message(response)}", retry_after(response))
 
-    def _embed(self, post: RenderedPost, images: list[tuple[bytes, str, str]]) -> dict[str, Any] | None:
+    def _embed(self, post: RenderedPost, images: list[tuple[bytes, str, str]], key: str) -> dict[str, Any] | None:
+        if videos := [item for item in post.media if item.is_video]:
+            return self._video.embed(videos[0], key)  # validate allows one video, alone
         if images:
             return {
                 "$type": "app.bsky.embed.images",

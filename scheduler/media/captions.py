@@ -76,6 +76,20 @@ def problems(path: Path, seconds: float) -> list[CaptionsProblem]:
     return found
 
 
+def as_webvtt(path: Path) -> bytes:
+    """The captions file at `path` as WebVTT (UTF-8): a .vtt as it is, an .srt converted by webvtt-py,
+    for a network that takes WebVTT only (Bluesky). CaptionsUnreadable if it does not read."""
+    read(path)  # the same checks, and the same words, as validate
+    if path.suffix.lower() != ".srt":
+        return path.read_bytes()
+    text = path.read_text(encoding="utf-8-sig")
+    try:
+        converted = webvtt.from_buffer(io.StringIO(text), format="srt")
+    except (webvtt.errors.MalformedFileError, webvtt.errors.MalformedCaptionError, ValueError):
+        raise CaptionsUnreadable(CaptionsProblem(f"{path.name} cannot be converted to WebVTT")) from None
+    return converted.content.encode("utf-8")
+
+
 def _vtt_times(path: Path, text: str) -> list[tuple[float, float]]:
     try:
         captions = webvtt.from_buffer(io.StringIO(text), strict=True)
