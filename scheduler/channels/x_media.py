@@ -104,10 +104,9 @@ class XVideo:
                 self.uploads.keep(sha, media_id)  # before the wait: a stop while X processes it reuses it
             self._until_processed(media_id, info, item.path.name)
             if item.alt.strip():
-                body = {"id": media_id, "metadata": {"alt_text": {"text": item.alt}}}
-                self._checked(self._request("POST", "/2/media/metadata", json=body))
+                self._describe(media_id, item)
             for caption in item.captions:
-                self._subtitle(media_id, caption)
+                self._subtitle(item, media_id, caption)
         except Rejected:
             self.uploads.forget()  # refused or failed in processing: a retry after a fix uploads the new file
             raise
@@ -185,14 +184,28 @@ class XVideo:
             time.sleep(delay)
             info = _data(self._checked(self._status(media_id)))
 
-    def _subtitle(self, video_id: str, caption: Caption) -> None:
+    def _describe(self, media_id: str, item: MediaItem) -> None:
+        """The video's alt text. X's older documentation gives alt text to images and GIFs only: a video's
+        refused (4xx) is said in the log and the video goes without it, with its captions, rather than not at all."""
+        body = {"id": media_id, "metadata": {"alt_text": {"text": item.alt}}}
+        response = self._request("POST", "/2/media/metadata", json=body)
+        if 400 <= response.status_code < 500 and response.status_code not in (401, 429):
+            log.warning(
+                "x: X did not take the alt text of %s (HTTP %d); the video goes out without it",
+                item.path.name,
+                response.status_code,
+            )
+            return
+        self._checked(response)
+
+    def _subtitle(self, item: MediaItem, video_id: str, caption: Caption) -> None:
         """Upload one captions file as SubRip subtitles and associate it with the video (once per video)."""
         try:
             text = as_srt(caption.path)
         except CaptionsUnreadable as exc:
             raise Rejected(exc.problem.message) from None
         marker = hashlib.sha256(f"subtitles\0{video_id}\0{caption.language}\0{text}".encode()).hexdigest()
-        if self.uploads.recall(_marker_item(caption), marker) is not None:
+        if self.uploads.recall(item, marker) is not None:
             return  # associated by an earlier attempt with this very video
         name = caption.path.with_suffix(".srt").name
         response = self._request(
@@ -224,10 +237,6 @@ def language_name(code: str) -> str:
     except (UnknownLocaleError, ValueError, TypeError):
         return code
     return (name[:1].upper() + name[1:]) if name else code
-
-
-def _marker_item(caption: Caption) -> MediaItem:
-    return MediaItem(caption.path, "", "captions")
 
 
 def _data(response: requests.Response) -> Mapping[str, Any]:

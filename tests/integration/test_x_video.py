@@ -5,6 +5,7 @@ PostgreSQL) so that a retry or a restart of the real daemon attaches it, and one
 
 from __future__ import annotations
 
+import logging
 import signal
 from collections.abc import Iterator
 from datetime import timedelta
@@ -189,6 +190,21 @@ def test_an_upload_x_keeps_too_briefly_to_post_is_uploaded_again(tmp_path: Path,
     assert count(server, "POST", "/2/media/upload/initialize") == 2 and len(server.posts) == 1
 
 
+def test_a_video_whose_alt_text_x_refuses_goes_out_with_its_subtitles_and_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with FakeX() as server:
+        refusal = {"title": "Invalid Request", "detail": "alt text is for images", "status": 400}
+        server.fail("POST", "/2/media/metadata", 400, refusal)
+        channel = XChannel("x", settings_for(server))
+        with caplog.at_level(logging.WARNING, logger="scheduler.channels.x_media"):
+            channel.publish(post(video(tmp_path)), "send-1")
+        channel.close()
+    [sent] = server.posts
+    assert len(server.media[sent["media_ids"][0]]["subtitles"]) == 1
+    assert any("alt text of tip1.mp4" in r.getMessage() for r in caplog.records)
+
+
 def test_a_video_over_xs_limits_is_refused_before_anything_is_uploaded(tmp_path: Path) -> None:
     big = tmp_path / "groot.mp4"
     with big.open("wb") as handle:
@@ -243,7 +259,7 @@ def test_validate_takes_a_video_for_x_and_run_publishes_it_after_several_polls(t
         write_video_campaign(tmp_path, server)
         checked = run_campaign(tmp_path, "validate")
         assert checked.returncode == 0, checked.stdout + checked.stderr
-        result = campaign(tmp_path, "run", "--once", **KEYS)
+        result = campaign(tmp_path, "run", "--once", env=KEYS)
         assert result.returncode == 0, result.stderr
         assert states(tmp_path) == {("tip1", "x"): "published"}
         [sent] = server.posts
@@ -259,7 +275,7 @@ def test_a_video_x_cannot_process_fails_with_an_alert_and_is_never_posted(tmp_pa
         server.failed_processing = True
         write_video_campaign(tmp_path, server)
         for _ in range(2):  # the second run sends nothing again
-            result = campaign(tmp_path, "run", "--once", **KEYS)
+            result = campaign(tmp_path, "run", "--once", env=KEYS)
             assert result.returncode in (0, 1), result.stderr
         assert states(tmp_path) == {("tip1", "x"): "failed"}
         assert server.posts == [] and count(server, "POST", "/2/media/upload/initialize") == 1
@@ -290,13 +306,13 @@ def test_a_daemon_killed_between_the_upload_and_the_post_sends_one_post(
         if expired:  # X dropped the unattached upload meanwhile: it is uploaded again
             server.expire_media()
         # X has no idempotency key and "not seen" is not "not out": the send waits for a person.
-        result = campaign(tmp_path, "run", "--once", db=db, **KEYS)
+        result = campaign(tmp_path, "run", "--once", db=db, env=KEYS)
         assert result.returncode == 0, result.stderr
         assert states(tmp_path, db) == {("tip1", "x"): "in_doubt"} and server.posts == []
         for step in (("resolve", "tip1", "--channel", "x", "--not-published"), ("retry", "tip1", "--channel", "x")):
-            done = campaign(tmp_path, *step, db=db, **KEYS)
+            done = campaign(tmp_path, *step, db=db, env=KEYS)
             assert done.returncode == 0, done.stdout + done.stderr
-        result = campaign(tmp_path, "run", "--once", db=db, **KEYS)
+        result = campaign(tmp_path, "run", "--once", db=db, env=KEYS)
         assert result.returncode == 0, result.stderr
         assert states(tmp_path, db) == {("tip1", "x"): "published"}
         [sent] = server.posts
