@@ -107,6 +107,21 @@ def test_a_video_goes_out_by_each_documented_step_with_alt_text_and_subtitles(tm
         assert conn.execute(select(func.count()).select_from(media_uploads)).scalar_one() == 0
 
 
+def test_each_language_is_its_own_subtitles_and_an_srt_file_goes_as_it_is(tmp_path: Path) -> None:
+    item = video(tmp_path)
+    english = tmp_path / "tip1.en.srt"
+    english.write_text("1\n00:00:00,500 --> 00:00:01,700\nTalk about it.\n", encoding="utf-8")
+    item = MediaItem(item.path, ALT, "video", (*item.captions, Caption("en", english)), None, item.video)
+    with FakeX() as server:
+        channel = XChannel("x", settings_for(server))
+        channel.publish(post(item), "send-1")
+        channel.close()
+    [sent] = server.posts
+    subtitles = server.media[sent["media_ids"][0]]["subtitles"]
+    assert [(s["language_code"], s["display_name"]) for s in subtitles] == [("NL", "Nederlands"), ("EN", "English")]
+    assert subtitles[1]["srt"] == english.read_text(encoding="utf-8")
+
+
 def test_the_status_is_asked_no_sooner_than_check_after_secs_says(tmp_path: Path) -> None:
     with FakeX(processing_polls=2, check_after_secs=1) as server:
         channel = XChannel("x", settings_for(server))
