@@ -128,3 +128,19 @@ def _srt_times(path: Path, text: str) -> list[tuple[float, float]]:
 def _clock(seconds: float) -> str:
     minutes, rest = divmod(seconds, 60)
     return f"{int(minutes)}:{rest:06.3f}"
+
+
+def as_srt(path: Path) -> str:
+    """The captions at `path` as SubRip text (a network that takes only .srt): a .vtt converted by webvtt-py."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CaptionsUnreadable(CaptionsProblem(f"cannot read {path.name}: {exc}")) from None
+    if path.suffix.lower() == ".srt":
+        return text
+    converted = io.StringIO()
+    try:
+        webvtt.from_buffer(io.StringIO(text)).write(converted, format="srt")
+    except (webvtt.errors.MalformedFileError, webvtt.errors.MalformedCaptionError, ValueError):
+        raise CaptionsUnreadable(CaptionsProblem(f"{path.name} is not a WebVTT file that reads")) from None
+    return converted.getvalue()
