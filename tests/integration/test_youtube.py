@@ -73,7 +73,7 @@ def channel(server: FakeYouTube, book: Ledger | None = None, **extra: Any) -> Yo
         "client_secret": "${YOUTUBE_CLIENT_SECRET}",
         "refresh_token": "${YOUTUBE_REFRESH_TOKEN}",
         "api": server.url,
-        "token_url": f"{server.url}/token",
+        "accounts": server.url,
         "chunk_bytes": CHUNK,
         **extra,
     }

@@ -16,8 +16,8 @@ lost is found again among the channel's uploads (uploads playlist) by a tag that
 
 Settings: `client_id`, `client_secret`, `refresh_token` (secrets), `category` (YouTube category id,
 default 22 "People & Blogs"), `made_for_kids` (default false), `chunk_bytes` (a multiple of 256 KiB,
-default 8 MiB), `processing_timeout` (seconds to wait in one attempt, default 300), `api`, `token_url`
-(for tests).
+default 8 MiB), `processing_timeout` (seconds to wait in one attempt, default 300), `api` and `accounts`
+(the API's and Google's OAuth server's addresses, for tests).
 """
 
 from __future__ import annotations
@@ -102,7 +102,7 @@ class YouTubeChannel(Channel):
         self._token = google.AccessToken(
             name,
             self._http,
-            str(settings.get("token_url") or google.TOKEN_URL),
+            str(settings.get("accounts") or google.ACCOUNTS).rstrip("/") + "/token",
             (values["client_id"], values["client_secret"]),
             values["refresh_token"],
         )

@@ -19,7 +19,7 @@ from scheduler.channels import http
 from scheduler.errors import Rejected, RetryLater
 from scheduler.secrets import redact, remember
 
-TOKEN_URL = "https://oauth2.googleapis.com/token"
+ACCOUNTS = "https://oauth2.googleapis.com"  # the token endpoint is its /token
 PACIFIC = ZoneInfo("America/Los_Angeles")
 #: Reasons in a 403's errors[] that mean "today's allowance is used up", not "wait a few seconds".
 DAILY = {
