@@ -16,8 +16,6 @@ from tests.fakes.youtube_server import CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN, 
 from tests.integration.daemon_helpers import at, campaign, daemon, ledger, now, states, wait_for
 from tests.videos import make_video, write_vtt
 
-SECRETS = {"YOUTUBE_CLIENT_SECRET": CLIENT_SECRET, "YOUTUBE_REFRESH_TOKEN": REFRESH_TOKEN}
-
 
 def write_campaign(root: Path, api: str, front: str = "title: Tip 1 van Team Kim\n") -> None:
     (root / "posts").mkdir(parents=True)
@@ -52,7 +50,7 @@ def test_a_daemon_killed_after_the_video_exists_but_before_it_is_public_makes_th
 ) -> None:
     with FakeYouTube(processing_polls=1_000_000) as youtube:
         write_campaign(tmp_path, youtube.url)
-        first = daemon(tmp_path, **SECRETS)
+        first = daemon(tmp_path, YOUTUBE_CLIENT_SECRET=CLIENT_SECRET, YOUTUBE_REFRESH_TOKEN=REFRESH_TOKEN)
         try:
             # Uploaded (private), its id in the ledger, and being processed: not public yet.
             assert wait_for(lambda: len(youtube.videos) == 1 and any(v.startswith("video:") for v in kept(tmp_path)))
@@ -66,19 +64,23 @@ def test_a_daemon_killed_after_the_video_exists_but_before_it_is_public_makes_th
         # A pause came meanwhile: the next run settles the send but makes nothing public.
         paused = campaign(tmp_path, "pause", "--reason", "nieuws vraagt om stilte")
         assert paused.returncode == 0, paused.stderr
-        result = campaign(tmp_path, "run", "--once", **SECRETS)
+        result = campaign(
+            tmp_path, "run", "--once", YOUTUBE_CLIENT_SECRET=CLIENT_SECRET, YOUTUBE_REFRESH_TOKEN=REFRESH_TOKEN
+        )
         assert result.returncode in (0, 1), result.stderr
         assert video["status"]["privacyStatus"] == "private"
         assert [what for _, what in youtube.events] == ["insert"]
 
         resumed = campaign(tmp_path, "resume", "--reason", "rustig")
         assert resumed.returncode == 0, resumed.stderr
-        result = campaign(tmp_path, "run", "--once", **SECRETS)
+        result = campaign(
+            tmp_path, "run", "--once", YOUTUBE_CLIENT_SECRET=CLIENT_SECRET, YOUTUBE_REFRESH_TOKEN=REFRESH_TOKEN
+        )
         assert result.returncode == 0, result.stderr
         assert states(tmp_path) == {("tip1", "youtube"): "published"}
         assert len(youtube.videos) == 1 and len(youtube.sessions) == 1  # the same video, never uploaded again
         assert [what for _, what in youtube.events] == ["insert", "caption:nl", "caption:en", "public"]
-        status = campaign(tmp_path, "status", **SECRETS)
+        status = campaign(tmp_path, "status", YOUTUBE_CLIENT_SECRET=CLIENT_SECRET, YOUTUBE_REFRESH_TOKEN=REFRESH_TOKEN)
     assert kept(tmp_path) == []
     database = (tmp_path / "campaign.db").read_bytes()
     for secret in (REFRESH_TOKEN, CLIENT_SECRET, *youtube.tokens):
