@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from scheduler.publish.store.schema import media_uploads
 from tests.fakes.youtube_server import CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN, FakeYouTube
-from tests.integration.daemon_helpers import at, campaign, daemon, ledger, now, states, wait_for
+from tests.integration.daemon_helpers import at, campaign, daemon, ledger, now, states, stop, wait_for
 from tests.videos import make_video, write_vtt
 
 
@@ -120,3 +120,27 @@ def test_validate_asks_a_youtube_post_for_exactly_one_video(tmp_path: Path) -> N
     result = validate(tmp_path)
     assert result.returncode != 0
     assert "exactly one video" in result.stdout + result.stderr
+
+
+def test_a_pause_that_comes_while_the_video_uploads_keeps_it_private_until_the_pause_is_lifted(tmp_path: Path) -> None:
+    with FakeYouTube(processing_polls=1_000_000) as youtube:
+        write_campaign(tmp_path, youtube.url)
+        running = daemon(tmp_path, YOUTUBE_CLIENT_SECRET=CLIENT_SECRET, YOUTUBE_REFRESH_TOKEN=REFRESH_TOKEN)
+        try:
+            assert wait_for(lambda: len(youtube.videos) == 1)  # the send began before the pause
+            paused = campaign(tmp_path, "pause", "--reason", "nieuws vraagt om stilte")
+            assert paused.returncode == 0, paused.stderr
+            youtube.finish_processing()
+            assert wait_for(lambda: states(tmp_path)[("tip1", "youtube")] in ("retry", "pending"), timeout=60)
+            [video] = youtube.videos.values()
+            assert video["status"]["privacyStatus"] == "private"
+            assert "public" not in [what for _, what in youtube.events]
+
+            resumed = campaign(tmp_path, "resume", "--reason", "rustig")
+            assert resumed.returncode == 0, resumed.stderr
+            assert wait_for(lambda: states(tmp_path) == {("tip1", "youtube"): "published"}, timeout=90)
+        finally:
+            stop(running)
+    assert len(youtube.videos) == 1 and len(youtube.sessions) == 1
+    assert video["status"]["privacyStatus"] == "public"
+    assert [what for _, what in youtube.events][-1] == "public"

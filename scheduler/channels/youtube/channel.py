@@ -39,7 +39,7 @@ from scheduler.channels.base import Channel, Receipt
 from scheduler.channels.uploads import SendUploads, digest
 from scheduler.channels.youtube import google, resumable
 from scheduler.content.text import utf8_bytes
-from scheduler.errors import ConfigError, InDoubt, Rejected, RetryLater
+from scheduler.errors import ConfigError, InDoubt, LedgerError, Rejected, RetryLater
 from scheduler.posts import LengthRule, Limits, MediaItem, MediaRules, RenderedPost, TitleRule, VideoRules
 
 log = logging.getLogger(__name__)
@@ -131,6 +131,7 @@ class YouTubeChannel(Channel):
         except Rejected:
             uploads.forget()  # refused: a retry after a fix starts from a new upload
             raise
+        self._unless_paused(item.path.name)
         self._make_public(video_id)
         uploads.forget()
         receipt = _receipt(video_id)
@@ -287,6 +288,17 @@ class YouTubeChannel(Channel):
             )
             self._ok(response)
             have.add(caption.language)
+
+    def _unless_paused(self, name: str) -> None:
+        """The publisher checked the pause before the upload, which can take long: asked again here."""
+        if self.pauses is None:
+            return
+        try:
+            why = self.pauses.paused(self.name)
+        except LedgerError as exc:
+            raise RetryLater(f"cannot see whether {self.name} is paused ({exc}); {name} stays private") from None
+        if why is not None:
+            raise RetryLater(f"{why}; {name} is uploaded and stays private until the pause is lifted")
 
     def _make_public(self, video_id: str) -> None:
         body = {
