@@ -127,10 +127,10 @@ class YouTubeChannel(Channel):
         try:
             video_id = self._uploaded(post, item, key, uploads, sha)
             self._wait_until_processed(video_id, item.path.name)
-            self._add_captions(video_id, item)
         except Rejected:
-            uploads.forget()  # refused: a retry after a fix starts from a new upload
+            uploads.forget()  # the video refused: a retry after a fix starts from a new upload
             raise
+        self._add_captions(video_id, item)  # a caption refused leaves the (private) video for the retry
         self._unless_paused(item.path.name)
         self._make_public(video_id)
         uploads.forget()
