@@ -65,6 +65,14 @@ class FakeYouTube(FakeServer):
     # -- knobs ------------------------------------------------------------------------------
 
     def quota(self, path: str = "/", method: str = "POST", reason: str = "quotaExceeded") -> None:
+        if reason == "uploadLimitExceeded":  # the channel's uploads in 24 hours: a 400, as YouTube answers it
+            self.fail(
+                method,
+                path,
+                400,
+                google_error(400, reason, "The user has exceeded the number of videos they may upload."),
+            )
+            return
         message = "The request cannot be completed because you have exceeded your quota."
         self.fail(method, path, 403, google_error(403, reason, message))
 

@@ -179,11 +179,27 @@ def test_quota_exceeded_waits_until_the_quota_resets_at_midnight_pacific(tmp_pat
         assert caught.value.after is not None and abs(caught.value.after - expected) < 120
         assert caught.value.after > 60  # a day's quota, not seconds of backoff
         assert "quota" in caught.value.reason and "midnight Pacific" in caught.value.reason
-        server.quota("/youtube/v3/videos", method="PUT", reason="uploadLimitExceeded")  # the step that publishes
+        server.quota("/youtube/v3/videos", method="PUT")  # the step that publishes: stays private
         with pytest.raises(RetryLater) as caught:
             youtube.publish(post(item), KEY)
-        assert caught.value.after is not None and caught.value.after > 60
-        assert "upload limit" in caught.value.reason
+        assert caught.value.after is not None and abs(caught.value.after - until_quota_resets()) < 120
+        assert [what for _, what in server.events] == ["insert", "caption:nl", "caption:en"]  # private
+        youtube.publish(post(item), KEY)  # the next day
+        youtube.close()
+    assert len(server.videos) == 1 and len(server.sessions) == 1
+    assert [what for _, what in server.events] == ["insert", "caption:nl", "caption:en", "public"]
+
+
+def test_the_channels_upload_limit_waits_24_hours(tmp_path: Path, book: Ledger) -> None:
+    item = video(tmp_path)
+    with FakeYouTube() as server:
+        youtube = channel(server, book)
+        server.quota("/upload/youtube/v3/videos", reason="uploadLimitExceeded")
+        with pytest.raises(RetryLater) as caught:
+            youtube.publish(post(item), KEY)
+        assert caught.value.after == 24 * 3600
+        assert "24 hours" in caught.value.reason
+        assert server.videos == {}
         youtube.publish(post(item), KEY)  # the next day
         youtube.close()
     assert len(server.videos) == 1 and len(server.sessions) == 1

@@ -1,9 +1,10 @@
 """Google's side of YouTube: an access token from the refresh token (OAuth 2.0 for installed apps), and
 the one place where the YouTube Data API's answers become RetryLater, Rejected or InDoubt.
 
-The daily quota is the one error that is not a matter of seconds: `403` with `errors[].reason`
-`quotaExceeded` (or `uploadLimitExceeded`, the account's own upload cap) lasts until the quota resets at
-midnight Pacific Time, as Google documents, so the wait given is until then."""
+The daily limits are the errors that are not a matter of seconds: `403` with `errors[].reason`
+`quotaExceeded` (the project's daily quota) lasts until the quota resets at midnight Pacific Time, as
+Google documents, so the wait given is until then; `400 uploadLimitExceeded` (the channel's uploads in a
+24-hour period, a limit YouTube says to try again after 24 hours) waits 24 hours."""
 
 from __future__ import annotations
 
@@ -24,9 +25,11 @@ PACIFIC = ZoneInfo("America/Los_Angeles")
 #: Reasons in a 403's errors[] that mean "today's allowance is used up", not "wait a few seconds".
 DAILY = {
     "quotaExceeded": "the project's daily YouTube quota is used up",
-    "uploadLimitExceeded": "the channel has reached YouTube's daily upload limit",
     "dailyLimitExceeded": "the project's daily YouTube quota is used up",
 }
+#: The channel's uploads in 24 hours: YouTube says to try again in 24 hours (not at a fixed time).
+UPLOAD_LIMIT = "uploadLimitExceeded"
+UPLOAD_LIMIT_WAIT = 24 * 3600.0
 #: Reasons that are a short rate limit: the daemon's backoff is right for them.
 SHORT = {"rateLimitExceeded", "userRateLimitExceeded", "backendError", "internalError"}
 _EARLY = 60.0  # seconds before its expiry that a cached access token is no longer used
@@ -73,6 +76,9 @@ def checked(response: requests.Response) -> requests.Response:
     daily = [DAILY[reason] for reason in found if reason in DAILY]
     if status in (400, 403) and daily:
         raise RetryLater(f"{daily[0]}; waiting until it resets at midnight Pacific Time ({text})", until_quota_resets())
+    if status in (400, 403) and UPLOAD_LIMIT in found:
+        reason = f"the channel has reached YouTube's limit of uploads in 24 hours; trying again in 24 hours ({text})"
+        raise RetryLater(reason, UPLOAD_LIMIT_WAIT)
     if status == 429 or status >= 500 or (status == 403 and any(reason in SHORT for reason in found)):
         raise RetryLater(text, after=http.retry_after(response))
     if status == 401:
