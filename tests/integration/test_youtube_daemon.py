@@ -9,6 +9,7 @@ import subprocess
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
 from scheduler.publish.store.schema import media_uploads
@@ -36,8 +37,18 @@ def write_campaign(root: Path, api: str, front: str = "title: Tip 1 van Team Kim
         write_vtt(root / "media" / f"tip1.{lang}.vtt", ("00:00:00.000", "00:00:01.800", f"Praat erover ({lang})."))
 
 
-def kept(root: Path) -> list[str]:
-    book = ledger(root)
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db(request: pytest.FixtureRequest, tmp_path: Path) -> str | None:
+    if request.param == "sqlite":
+        return None
+    url: str = request.getfixturevalue("postgres_url")
+    result = campaign(tmp_path, "db", "upgrade", db=url)
+    assert result.returncode == 0, result.stderr
+    return url
+
+
+def kept(root: Path, db: str | None = None) -> list[str]:
+    book = ledger(root, db)
     try:
         with book.tx() as conn:
             return [row.remote_id for row in conn.execute(select(media_uploads.c.remote_id))]
@@ -46,14 +57,16 @@ def kept(root: Path) -> list[str]:
 
 
 def test_a_daemon_killed_after_the_video_exists_but_before_it_is_public_makes_that_one_public_next_time(
-    tmp_path: Path,
+    tmp_path: Path, db: str | None
 ) -> None:
     with FakeYouTube(processing_polls=1_000_000) as youtube:
         write_campaign(tmp_path, youtube.url)
-        first = daemon(tmp_path, YOUTUBE_CLIENT_SECRET=CLIENT_SECRET, YOUTUBE_REFRESH_TOKEN=REFRESH_TOKEN)
+        first = daemon(tmp_path, db=db, YOUTUBE_CLIENT_SECRET=CLIENT_SECRET, YOUTUBE_REFRESH_TOKEN=REFRESH_TOKEN)
         try:
             # Uploaded (private), its id in the ledger, and being processed: not public yet.
-            assert wait_for(lambda: len(youtube.videos) == 1 and any(v.startswith("video:") for v in kept(tmp_path)))
+            assert wait_for(
+                lambda: len(youtube.videos) == 1 and any(v.startswith("video:") for v in kept(tmp_path, db))
+            )
         finally:
             first.send_signal(signal.SIGKILL)
             logs = first.communicate(timeout=15)
@@ -62,27 +75,29 @@ def test_a_daemon_killed_after_the_video_exists_but_before_it_is_public_makes_th
         youtube.finish_processing()
 
         # A pause came meanwhile: the next run settles the send but makes nothing public.
-        paused = campaign(tmp_path, "pause", "--reason", "nieuws vraagt om stilte")
+        paused = campaign(tmp_path, "pause", "--reason", "nieuws vraagt om stilte", db=db)
         assert paused.returncode == 0, paused.stderr
         result = campaign(
-            tmp_path, "run", "--once", YOUTUBE_CLIENT_SECRET=CLIENT_SECRET, YOUTUBE_REFRESH_TOKEN=REFRESH_TOKEN
+            tmp_path, "run", "--once", db=db, YOUTUBE_CLIENT_SECRET=CLIENT_SECRET, YOUTUBE_REFRESH_TOKEN=REFRESH_TOKEN
         )
         assert result.returncode in (0, 1), result.stderr
         assert video["status"]["privacyStatus"] == "private"
         assert [what for _, what in youtube.events] == ["insert"]
 
-        resumed = campaign(tmp_path, "resume", "--reason", "rustig")
+        resumed = campaign(tmp_path, "resume", "--reason", "rustig", db=db)
         assert resumed.returncode == 0, resumed.stderr
         result = campaign(
-            tmp_path, "run", "--once", YOUTUBE_CLIENT_SECRET=CLIENT_SECRET, YOUTUBE_REFRESH_TOKEN=REFRESH_TOKEN
+            tmp_path, "run", "--once", db=db, YOUTUBE_CLIENT_SECRET=CLIENT_SECRET, YOUTUBE_REFRESH_TOKEN=REFRESH_TOKEN
         )
         assert result.returncode == 0, result.stderr
-        assert states(tmp_path) == {("tip1", "youtube"): "published"}
+        assert states(tmp_path, db) == {("tip1", "youtube"): "published"}
         assert len(youtube.videos) == 1 and len(youtube.sessions) == 1  # the same video, never uploaded again
         assert [what for _, what in youtube.events] == ["insert", "caption:nl", "caption:en", "public"]
-        status = campaign(tmp_path, "status", YOUTUBE_CLIENT_SECRET=CLIENT_SECRET, YOUTUBE_REFRESH_TOKEN=REFRESH_TOKEN)
-    assert kept(tmp_path) == []
-    database = (tmp_path / "campaign.db").read_bytes()
+        status = campaign(
+            tmp_path, "status", db=db, YOUTUBE_CLIENT_SECRET=CLIENT_SECRET, YOUTUBE_REFRESH_TOKEN=REFRESH_TOKEN
+        )
+    assert kept(tmp_path, db) == []
+    database = (tmp_path / "campaign.db").read_bytes() if db is None else b""
     for secret in (REFRESH_TOKEN, CLIENT_SECRET, *youtube.tokens):
         for text in (*logs, result.stdout, result.stderr, status.stdout, status.stderr):
             assert secret not in text
