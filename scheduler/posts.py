@@ -80,6 +80,15 @@ class VideoRules:
 
 
 @dataclass(frozen=True)
+class TitleRule:
+    """A network where every post needs a title (YouTube): at most `limit` characters, and none of the
+    characters in `forbidden`, which the network also refuses in the text."""
+
+    limit: int
+    forbidden: str = ""
+
+
+@dataclass(frozen=True)
 class Limits:
     """Offline rules of a channel, used by `campaign validate` and the preview."""
 
@@ -88,6 +97,8 @@ class Limits:
     length_with_media: LengthRule | None = None  # e.g. Telegram's 1024 for a photo caption
     network: str = ""  # the type whose rules these are (a dry run `like: mastodon` has mastodon's)
     replies: bool = False  # a post can answer another: `thread: true` splits a long text here
+    title: TitleRule | None = None  # a post needs a `title:` (YouTube's video title)
+    needs_video: bool = False  # a post is one video (YouTube): without one it is an error
 
     def length_for(self, has_media: bool) -> LengthRule:
         return self.length_with_media if (has_media and self.length_with_media) else self.length

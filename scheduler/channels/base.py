@@ -95,6 +95,13 @@ class UploadMemory(Protocol):
     def forget(self, channel: str, key: str) -> None: ...
 
 
+class PauseWatch(Protocol):
+    """Whether a pause stops sends on a channel now (the ledger's, scheduler.publish.store.sends). An adapter
+    that publishes in steps, long after the publisher checked, asks it again before the step that publishes."""
+
+    def paused(self, channel: str) -> str | None: ...
+
+
 def max_characters(settings: Mapping[str, Any], default: int) -> int:
     """The channel's `max_characters` setting where it is a positive whole number, else `default`."""
     value = settings.get("max_characters", default)
@@ -116,6 +123,8 @@ class Channel(ABC):
     has_replies: ClassVar[bool] = False
     #: Set by the publisher: where uploads are remembered between attempts (None: nowhere, upload again).
     uploads: UploadMemory | None = None
+    #: Set by the publisher: asked right before a late step that publishes (None: not asked).
+    pauses: PauseWatch | None = None
 
     def __init__(self, name: str, settings: Mapping[str, Any]) -> None:
         """`settings` come from channels.yml with every ${SECRET} already resolved."""

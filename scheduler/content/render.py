@@ -60,7 +60,7 @@ from scheduler.content.sandbox import (
     _written,
 )
 from scheduler.content.template_errors import _TEMPLATE_FILE, _failure, _nesting_line, _template_line
-from scheduler.content.videos import Videos, alone
+from scheduler.content.videos import Videos, alone, title_and_video
 from scheduler.posts import MediaItem, RenderedPost
 from scheduler.words import N_, Said
 
@@ -261,6 +261,8 @@ class Renderer:
                 text = body + tag_line
 
         media = self._media_items(draft, channel, problems)
+        if limits.title is not None or limits.needs_video:
+            problems += title_and_video(draft, channel.name, limits, text, (path, line_of(1)))
         rule = limits.length_for(bool(draft.media))
         length = rule.measure(text)
         parts: tuple[str, ...] = ()

@@ -13,7 +13,7 @@ from scheduler.content.fields import MediaRef
 from scheduler.content.problems import Problem, error
 from scheduler.media import captions as captions_file
 from scheduler.media import video as video_file
-from scheduler.posts import Caption, MediaItem, VideoFacts, VideoRules
+from scheduler.posts import Caption, Limits, MediaItem, VideoFacts, VideoRules
 from scheduler.words import Said
 
 #: How a caption file's place is resolved, in order: beside the video, beside the post, the campaign root.
@@ -107,6 +107,35 @@ def alone(draft: Draft, channel: str, rules: VideoRules | None) -> list[Problem]
             "items: put the video in a post of its own",
         )
     ]
+
+
+def title_and_video(draft: Draft, channel: str, limits: Limits, text: str, where: tuple[str, int]) -> list[Problem]:
+    """What a network that publishes a post as one titled video (YouTube) needs: a `title:` within its
+    rule, one video, and none of the characters it refuses in the title or the text (`where`: the text's line)."""
+    found: list[Problem] = []
+    rule = limits.title
+    network = (limits.media.video.network if limits.media.video else None) or channel
+    if rule is not None:
+        path, line = draft.line_of("title") if draft.title else (draft.path, 1)
+        title = (draft.title or "").strip()
+        if not title:
+            found.append(error(path, line, f"{channel}: a post on {network} needs a `title:` (the video's title)"))
+        elif len(title) > rule.limit:
+            found.append(
+                error(path, line, f"{channel}: the title is {len(title)} characters; {network} takes {rule.limit}")
+            )
+        refused = sorted({c for c in title if c in rule.forbidden})
+        if refused:
+            found.append(error(path, line, f"{channel}: {network} refuses {' '.join(refused)} in a title"))
+        refused = sorted({c for c in text if c in rule.forbidden})
+        if refused:
+            found.append(
+                error(where[0], where[1], f"{channel}: {network} refuses {' '.join(refused)} in a description")
+            )
+    if limits.needs_video and sum(1 for ref in draft.media if ref.is_video) != 1:
+        path, line = draft.line_of("media") if draft.media else (draft.path, 1)
+        found.append(error(path, line, f"{channel}: a post on {network} is exactly one video under `media:`"))
+    return found
 
 
 def over_limits(written: str, path: Path, facts: VideoFacts, rules: VideoRules) -> list[str]:

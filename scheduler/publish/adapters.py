@@ -8,7 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from scheduler import secrets
-from scheduler.channels.base import Channel, UploadMemory
+from scheduler.channels.base import Channel, PauseWatch, UploadMemory
 from scheduler.channels.registry import adapter_class
 from scheduler.content.campaign import Campaign
 from scheduler.errors import CampaignError
@@ -23,6 +23,7 @@ class Channels:
         self.dry_run_dir = dry_run_dir  # every channel replaced by dry-run, writing here
         self.clock = clock  # handed to adapters that take a `clock` (the Publisher sets its own)
         self.uploads: UploadMemory | None = None  # the ledger's memory of uploads (the Publisher sets it)
+        self.pauses: PauseWatch | None = None  # the ledger's pauses, asked again by a send in steps (the Publisher)
         self._made: dict[str, Channel] = {}
         self._lock = threading.Lock()
 
@@ -78,6 +79,7 @@ class Channels:
         else:
             made = cls(name, settings)
         made.uploads = self.uploads
+        made.pauses = self.pauses
         return made
 
     def close(self) -> None:

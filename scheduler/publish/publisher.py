@@ -84,6 +84,7 @@ class Publisher:
         self.clock: Clock = clock or LedgerClock(ledger)
         channels.clock = self.clock  # the adapters stamp what they write by the same clock
         channels.uploads = ledger.uploads  # a retry reuses what an attempt uploaded
+        channels.pauses = ledger.sends  # a send in steps (YouTube) asks again before the step that publishes
         self.worker = worker or worker_id()
         self.in_flight: dict[int, Claim] = {}
         self._lock = threading.Lock()

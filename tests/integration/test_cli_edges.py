@@ -14,7 +14,7 @@ from tests.integration.daemon_helpers import campaign as with_ledger
 from tests.integration.daemon_helpers import now, outbox, states
 from tests.integration.daemon_helpers import write as write_due
 
-INSTALLED = "bluesky, dryrun, facebook, linkedin, mastodon, telegram, webhook, x"  # pyproject.toml's campaign_scheduler.channels
+INSTALLED = "bluesky, dryrun, facebook, linkedin, mastodon, telegram, webhook, x, youtube"  # pyproject.toml's campaign_scheduler.channels
 
 
 # ---------------------------------------------------------------------------------- item 7

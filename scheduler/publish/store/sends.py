@@ -217,6 +217,12 @@ class Sends:
             conn.execute(update(attempts).where(attempts.c.id == claim.attempt_id).values(outcome=Attempted.SENDING))
         return None
 
+    def paused(self, channel: str) -> str | None:
+        """Why sends on `channel` are paused now, or None (scheduler.channels.base.PauseWatch)."""
+        with self.db.tx() as conn:
+            pause = pause_over(conn, channel)
+        return None if pause is None else f"{pause.what} is paused: {pause.reason}"
+
     def attempt_outcome(self, attempt_id: int) -> Attempted | None:
         with self.db.tx() as conn:
             found = conn.execute(select(attempts.c.outcome).where(attempts.c.id == attempt_id)).scalar_one_or_none()
