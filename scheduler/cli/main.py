@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from scheduler.cli import planning, publishing, results, status, web  # noqa: F401 - they register their commands on `main`
+from scheduler.cli import planning, publishing, results, signoff, status, web  # noqa: F401 - they register their commands on `main`
 from scheduler.cli.app import WHEN_FORMATS, Context, _bound, main, now, pass_context
 
 if TYPE_CHECKING:

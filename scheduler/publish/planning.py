@@ -8,11 +8,13 @@ from datetime import tzinfo
 from pathlib import Path
 from typing import NamedTuple
 
+from scheduler.content.fields import TEAM
 from scheduler.content.plan import Entry, Plan, Unplaced
 from scheduler.content.problems import Problem
 from scheduler.publish import holds, payload
 from scheduler.publish.policy import Policy
 from scheduler.publish.store.wanted import Wanted
+from scheduler.signoff.fingerprint import encode_needs
 from scheduler.times import local_time
 
 
@@ -125,6 +127,7 @@ def _wanted(entry: Entry, policy: Policy, hold: str | None, digests: dict[Path, 
         allow_repeat=entry.draft.allow_repeat,
         payload=stored,
         hold=hold,
+        signoff=encode_needs(entry.draft.signoff, TEAM),
     )
 
 
