@@ -16,8 +16,19 @@ from typing import Any
 import pytest
 import requests
 
-from tests.integration.daemon_helpers import add_users, at, campaign, daemon, env_for, outbox, soon, states, wait_for
-from tests.integration.test_signoff import STORY, ledger, write_story
+from tests.integration.daemon_helpers import (
+    add_users,
+    at,
+    campaign,
+    daemon,
+    env_for,
+    ledger,
+    outbox,
+    soon,
+    states,
+    wait_for,
+)
+from tests.integration.test_signoff import STORY, write_story
 from tests.integration.test_web_browser import _free_port, browser, browser_paths, click_and_wait  # noqa: F401
 
 pytestmark = pytest.mark.slow
