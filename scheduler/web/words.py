@@ -105,6 +105,10 @@ MESSAGES = {
     "unplanned_help": N_("It is not sent. Fix the file and it goes out at its time."),
     "unplanned_at": N_("held at"),
     "unplanned_no_time": N_("no time or channel can be read from it"),
+    "waiting_signoff": N_("Waiting for sign-off"),
+    "signoff_help": N_(
+        "Each goes out only once everyone named approved its exact text; `campaign signoff request POST --for NAME` makes the link to send them."
+    ),
     "signoff_title": N_("Approval"),
     "signoff_intro": N_(
         "{person}, this is the post exactly as it will go out, on each network. It goes out only with your approval; if anything in it changes, you are asked again."

@@ -183,3 +183,26 @@ def test_the_daemon_alerts_before_the_time_holds_at_the_time_and_sends_once_appr
         finally:
             stop(process)
         assert len(outbox(tmp_path)) == 2
+
+
+def test_validate_and_preview_say_who_must_sign_off_and_where_it_stands(tmp_path: Path) -> None:
+    write_story(tmp_path, at(soon(3600)))
+    checked = campaign(tmp_path, "validate")
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "verhaal: needs sign-off by verteller" in checked.stderr
+    offline = campaign(tmp_path, "preview")
+    assert "needs sign-off by verteller" in offline.stdout and "waiting" not in offline.stdout
+    request_link(tmp_path)
+    online = campaign(tmp_path, "preview")
+    assert "needs sign-off by verteller: waiting for sign-off by verteller since" in online.stdout
+
+
+def test_a_wrong_signoff_value_is_an_error_on_its_line_and_team_means_any_operator(tmp_path: Path) -> None:
+    write_story(tmp_path, at(soon(3600)))
+    path = tmp_path / "posts" / "verhaal.md"
+    path.write_text(path.read_text(encoding="utf-8").replace("[verteller]", "42"), encoding="utf-8")
+    wrong = campaign(tmp_path, "validate")
+    assert wrong.returncode == 1 and "posts/verhaal.md:4: error: signoff must be a list of names" in wrong.stdout
+    path.write_text(path.read_text(encoding="utf-8").replace("signoff: 42", "signoff: team"), encoding="utf-8")
+    team = campaign(tmp_path, "validate")
+    assert team.returncode == 0 and "verhaal: needs sign-off by any operator" in team.stderr

@@ -29,7 +29,7 @@ from tests.integration.daemon_helpers import (
     wait_for,
 )
 from tests.integration.test_signoff import STORY, write_story
-from tests.integration.test_web_browser import _free_port, browser, browser_paths, click_and_wait  # noqa: F401
+from tests.integration.test_web_browser import Dashboard, _free_port, browser, browser_paths, click_and_wait, log_in  # noqa: F401
 
 pytestmark = pytest.mark.slow
 
@@ -153,6 +153,10 @@ def test_an_edit_after_approval_shows_on_the_page_and_a_dead_link_changes_nothin
 
         assert wait_for(shows_the_change, timeout=30, every=1)  # the dashboard looks at the files every 10 s
         changed = text_of(browser, "standing")
+        # The team sees it on the dashboard's Now page, waiting, with why.
+        log_in(browser, Dashboard(root, url, soon(0)), "anna")
+        browser.get(url + "/")
+        assert "changed since verteller approved it" in text_of(browser, "signoff")
         # A revoked link: one plain page, and a POST through it changes nothing.
         assert campaign(root, "signoff", "revoke", "verhaal").returncode == 0
         before = len(ledger(root).signoffs.decisions_of("verhaal"))
