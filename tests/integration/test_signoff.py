@@ -77,6 +77,7 @@ def test_a_story_is_held_until_the_storyteller_approves_it_and_then_goes_out(tmp
     token = request_link(tmp_path)
     waiting = campaign(tmp_path, "signoff", "status")
     assert "waiting for sign-off by verteller since" in waiting.stdout
+    assert "waiting for sign-off by verteller since" in campaign(tmp_path, "status").stdout  # the held sends too
     approve(tmp_path, token)
     campaign(tmp_path, "run", "--once")
     assert states(tmp_path) == {("verhaal", "mastodon"): "published", ("verhaal", "bluesky"): "published"}
@@ -138,6 +139,13 @@ def test_a_decline_holds_it_and_status_shows_the_note(tmp_path: Path) -> None:
     assert set(states(tmp_path).values()) == {"held"}
     shown = campaign(tmp_path, "signoff", "status")
     assert "declined by verteller" in shown.stdout and "niet mijn naam noemen" in shown.stdout
+    assert "declined by verteller" in campaign(tmp_path, "status").stdout
+    book = ledger(tmp_path)
+    try:
+        told = [a.message for a in book.alerts.latest() if a.kind == "signoff"]
+    finally:
+        book.close()
+    assert told and "niet mijn naam noemen" in told[0]
 
 
 def test_a_revoked_or_expired_link_no_longer_works_and_only_a_hash_is_kept(tmp_path: Path) -> None:

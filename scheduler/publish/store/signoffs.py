@@ -11,6 +11,7 @@ from sqlalchemy import Connection, select, update
 
 from scheduler.publish.holds import SIGNOFF_HELD, is_signoff_hold
 from scheduler.publish.states import State
+from scheduler.publish.store.alerts import NewAlert, insert_alert
 from scheduler.publish.store.db import Database
 from scheduler.publish.store.schema import UTCDateTime, deliveries, signoff_decisions, signoff_requests
 from scheduler.signoff.fingerprint import ANYONE, decode_needs, fingerprint, short
@@ -79,6 +80,7 @@ class Signoffs:
         }
         with self.db.tx() as conn:
             new_id = conn.execute(signoff_requests.insert().values(**values)).inserted_primary_key[0]  # type: ignore[index]
+            _refresh(conn, post, now)
         return token, Request(new_id, post, person, now, by, expires_at, None)
 
     def by_token(self, token: str, now: datetime) -> Request | None:
@@ -118,16 +120,10 @@ class Signoffs:
                     at=now,
                 )
             ).inserted_primary_key[0]  # type: ignore[index]
-            rows = _rows(conn, request.post)
-            needs = decode_needs(next((r.signoff for r in rows if r.signoff), None))
-            if needs and hold_reason(conn, request.post, needs, _fingerprint_of(rows)) is None:
-                held = [r.id for r in rows if r.state == State.HELD and is_signoff_hold(r.reason)]
-                if held:
-                    conn.execute(
-                        update(deliveries)
-                        .where(deliveries.c.id.in_(held), deliveries.c.state == State.HELD)
-                        .values(state=State.PENDING, reason=None, hold_alerted_at=None, updated_at=now)
-                    )
+            _refresh(conn, request.post, now)
+            if decision == DECLINED:  # the team is told (a daemon with a webhook delivers what is unsent)
+                message = f"{request.person} declined it: {note or '(no note)'}; it is not sent until approved"
+                insert_alert(conn, NewAlert("signoff", message, unsent=True), request.post, None, now)
         return Decision(new_id, request.id, request.post, request.person, decision, seen, note, now)
 
     def current(self, post: str) -> tuple[tuple[str, ...], str, list[tuple[str, str]]]:
@@ -216,6 +212,30 @@ class Signoffs:
             query = query.where(signoff_decisions.c.post == post)
         with self.db.tx(read=True) as conn:
             return [Decision(**(r._asdict() | {"at": _utc(self.db, r.at)})) for r in conn.execute(query)]
+
+
+def _refresh(conn: Connection, post: str, now: datetime) -> None:
+    """The sends of `post` held for sign-off, after a request or a decision: released if it may go out
+    now, else their reason made current (status and the dashboard read it)."""
+    rows = _rows(conn, post)
+    needs = decode_needs(next((r.signoff for r in rows if r.signoff), None))
+    held = [r for r in rows if r.state == State.HELD and is_signoff_hold(r.reason)]
+    if not needs or not held:
+        return
+    reason = hold_reason(conn, post, needs, _fingerprint_of(rows))
+    ids = [r.id for r in held]
+    if reason is None:
+        conn.execute(
+            update(deliveries)
+            .where(deliveries.c.id.in_(ids), deliveries.c.state == State.HELD)
+            .values(state=State.PENDING, reason=None, hold_alerted_at=None, updated_at=now)
+        )
+    elif any(r.reason != reason for r in held):
+        conn.execute(
+            update(deliveries)
+            .where(deliveries.c.id.in_(ids), deliveries.c.state == State.HELD)
+            .values(reason=reason, updated_at=now)
+        )
 
 
 def hold_reason(conn: Connection, post: str, needs: tuple[str, ...], now_print: str) -> str | None:
