@@ -108,21 +108,30 @@ def test_an_edit_after_approval_holds_it_again_and_a_comment_or_a_move_does_not(
     assert "voided" in history.stdout
 
 
-def test_a_new_photo_or_alt_text_changes_what_is_approved(tmp_path: Path) -> None:
-    when = at(soon(3600))
+def test_a_new_photo_after_approval_holds_it_again_with_an_alert_and_so_does_new_alt_text(tmp_path: Path) -> None:
+    when = at(soon(-5))
     (tmp_path / "media").mkdir()
     photo = tmp_path / "media" / "foto.png"
     photo.write_bytes(b"\x89PNG first")
     media = "media:\n  - {path: media/foto.png, alt: Een keuken}\n"
     write_story(tmp_path, when, extra=media)
-    request_link(tmp_path)
-    before = fingerprint(tmp_path)
-    photo.write_bytes(b"\x89PNG second")
-    request_link(tmp_path)
-    after_photo = fingerprint(tmp_path)
+    approve(tmp_path, request_link(tmp_path))
+    approved = fingerprint(tmp_path)
+    photo.write_bytes(b"\x89PNG second")  # the same name, another picture
+    sent = campaign(tmp_path, "run", "--once")
+    assert set(states(tmp_path).values()) == {"held"} and outbox(tmp_path) == []
+    assert "changed since verteller approved it" in sent.stdout
+    book = ledger(tmp_path)
+    try:
+        assert any(
+            a.kind == "signoff" and "changed since verteller approved" in a.message for a in book.alerts.latest()
+        )
+    finally:
+        book.close()
+    new_photo = fingerprint(tmp_path)
     write_story(tmp_path, when, extra=media.replace("Een keuken", "Een lege keuken"))
-    request_link(tmp_path)
-    assert len({before, after_photo, fingerprint(tmp_path)}) == 3
+    request_link(tmp_path)  # syncs the files into the ledger
+    assert len({approved, new_photo, fingerprint(tmp_path)}) == 3
 
 
 def test_a_decline_holds_it_and_status_shows_the_note(tmp_path: Path) -> None:
