@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
+
 from scheduler.publish.ledger import Ledger
 from scheduler.signoff.tokens import token_hash
 from tests.fakes.webhook_server import FakeWebhook
@@ -42,15 +44,25 @@ def write_story(root: Path, when: str, body: str = STORY, extra: str = "", name:
     return path
 
 
-def request_link(root: Path, person: str = "verteller", *args: str) -> str:
-    made = campaign(root, "signoff", "request", "verhaal", "--for", person, *args)
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db(request: pytest.FixtureRequest, tmp_path: Path) -> str | None:
+    if request.param == "sqlite":
+        return None
+    url: str = request.getfixturevalue("postgres_url")
+    result = campaign(tmp_path, "db", "upgrade", db=url)
+    assert result.returncode == 0, result.stderr
+    return url
+
+
+def request_link(root: Path, person: str = "verteller", *args: str, db: str | None = None) -> str:
+    made = campaign(root, "signoff", "request", "verhaal", "--for", person, *args, db=db)
     assert made.returncode == 0, made.stderr
     return made.stdout.strip().splitlines()[-1].rsplit("/", 1)[-1]
 
 
-def approve(root: Path, token: str) -> None:
+def approve(root: Path, token: str, db: str | None = None) -> None:
     """What the sign-off page does on "Akkoord": an approval of what it shows (the ledger's sends now)."""
-    book = ledger(root)
+    book = ledger(root, db)
     try:
         request = book.signoffs.by_token(token, book.clock())
         assert request is not None
@@ -68,21 +80,21 @@ def fingerprint(root: Path) -> str:
         book.close()
 
 
-def test_a_story_is_held_until_the_storyteller_approves_it_and_then_goes_out(tmp_path: Path) -> None:
+def test_a_story_is_held_until_the_storyteller_approves_it_and_then_goes_out(tmp_path: Path, db: str | None) -> None:
     write_story(tmp_path, at(soon(-5)))
-    first = campaign(tmp_path, "run", "--once")
-    assert states(tmp_path) == {("verhaal", "mastodon"): "held", ("verhaal", "bluesky"): "held"}
+    first = campaign(tmp_path, "run", "--once", db=db)
+    assert states(tmp_path, db) == {("verhaal", "mastodon"): "held", ("verhaal", "bluesky"): "held"}
     assert "waiting for sign-off by verteller" in first.stdout
     assert outbox(tmp_path) == []
-    token = request_link(tmp_path)
-    waiting = campaign(tmp_path, "signoff", "status")
+    token = request_link(tmp_path, db=db)
+    waiting = campaign(tmp_path, "signoff", "status", db=db)
     assert "waiting for sign-off by verteller since" in waiting.stdout
-    assert "waiting for sign-off by verteller since" in campaign(tmp_path, "status").stdout  # the held sends too
-    approve(tmp_path, token)
-    campaign(tmp_path, "run", "--once")
-    assert states(tmp_path) == {("verhaal", "mastodon"): "published", ("verhaal", "bluesky"): "published"}
+    assert "waiting for sign-off by verteller since" in campaign(tmp_path, "status", db=db).stdout  # the held sends too
+    approve(tmp_path, token, db)
+    campaign(tmp_path, "run", "--once", db=db)
+    assert states(tmp_path, db) == {("verhaal", "mastodon"): "published", ("verhaal", "bluesky"): "published"}
     assert {item["post"] for item in outbox(tmp_path)} == {"verhaal"}
-    history = campaign(tmp_path, "signoff", "history", "verhaal")
+    history = campaign(tmp_path, "signoff", "history", "verhaal", db=db)
     assert "approved by verteller" in history.stdout and "link for verteller" in history.stdout
 
 
