@@ -69,7 +69,9 @@ def request(obj: Context, post: str, person: str, expires: str) -> None:
         raise click.ClickException(f"--expires {expires}: use a duration such as 14d, 3 days or 12 hours") from None
     plan = obj.plan()
     draft = _draft(plan, post)
-    if draft.signoff != (TEAM,) and person not in draft.signoff:
+    if draft.signoff == (TEAM,):
+        _operator(draft.path, person)
+    elif person not in draft.signoff:
         raise click.ClickException(
             f"{draft.path} asks sign-off of {', '.join(draft.signoff)}, not of {person!r}; "
             "add the name to its `signoff:` first"
@@ -89,6 +91,22 @@ def request(obj: Context, post: str, person: str, expires: str) -> None:
             err=True,
         )
     click.echo("anyone with the link can approve this post as that person: send it to them alone", err=True)
+
+
+def _operator(path: str, person: str) -> None:
+    """`signoff: team` is approved by an operator of the dashboard: `person` must be one."""
+    from scheduler.errors import ConfigError
+    from scheduler.web.users import Users
+
+    try:
+        found = Users.from_env().get(person)
+    except ConfigError as exc:
+        raise click.ClickException(f"{path} asks sign-off of an operator (signoff: team), but {exc}") from None
+    if found is None or not found.may_act:
+        raise click.ClickException(
+            f"{path} asks sign-off of an operator (signoff: team); {person!r} is not an operator's account "
+            "(`campaign users list` shows them)"
+        )
 
 
 def _days(value: str) -> str:

@@ -13,9 +13,11 @@ from scheduler.signoff.tokens import token_hash
 from tests.fakes.webhook_server import FakeWebhook
 from tests.integration.daemon_helpers import (
     CHANNELS,
+    add_users,
     at,
     campaign,
     daemon,
+    env_for,
     kinds,
     ledger,
     outbox,
@@ -235,3 +237,20 @@ def test_a_wrong_signoff_value_is_an_error_on_its_line_and_team_means_any_operat
     path.write_text(path.read_text(encoding="utf-8").replace("signoff: 42", "signoff: team"), encoding="utf-8")
     team = campaign(tmp_path, "validate")
     assert team.returncode == 0 and "verhaal: needs sign-off by any operator" in team.stderr
+
+
+def test_signoff_team_is_approved_by_an_operator_and_only_an_operator_gets_a_link(tmp_path: Path) -> None:
+    write_story(tmp_path, at(soon(-5)))
+    path = tmp_path / "posts" / "verhaal.md"
+    path.write_text(path.read_text(encoding="utf-8").replace("[verteller]", "team"), encoding="utf-8")
+    users = str(tmp_path / "users")
+    add_users(env_for(tmp_path, CAMPAIGN_USERS_FILE=users))
+    viewer = campaign(tmp_path, "signoff", "request", "verhaal", "--for", "vera", CAMPAIGN_USERS_FILE=users)
+    assert viewer.returncode == 1 and "'vera' is not an operator's account" in viewer.stderr
+    made = campaign(tmp_path, "signoff", "request", "verhaal", "--for", "anna", CAMPAIGN_USERS_FILE=users)
+    assert made.returncode == 0, made.stderr
+    campaign(tmp_path, "run", "--once")
+    assert "waiting for sign-off by an operator since" in campaign(tmp_path, "signoff", "status").stdout
+    approve(tmp_path, made.stdout.strip().splitlines()[-1].rsplit("/", 1)[-1])
+    campaign(tmp_path, "run", "--once")
+    assert set(states(tmp_path).values()) == {"published"}
