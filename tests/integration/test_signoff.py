@@ -120,6 +120,10 @@ def test_an_edit_after_approval_holds_it_again_and_a_comment_or_a_move_does_not(
     assert outbox(tmp_path) == []
     history = campaign(tmp_path, "signoff", "history", "verhaal")
     assert "voided" in history.stdout
+    # Back to the words approved: that approval counts again.
+    write_story(tmp_path, when)
+    campaign(tmp_path, "run", "--once")
+    assert set(states(tmp_path).values()) == {"published"}
 
 
 def test_a_new_photo_after_approval_holds_it_again_with_an_alert_and_so_does_new_alt_text(tmp_path: Path) -> None:

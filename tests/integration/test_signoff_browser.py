@@ -151,7 +151,7 @@ def test_an_edit_after_approval_shows_on_the_page_and_a_dead_link_changes_nothin
                 "vader" in browser.find_element(By.CSS_SELECTOR, "ol.cards").text and text_of(browser, "standing") != ""
             )
 
-        assert wait_for(shows_the_change, timeout=30, every=1)  # the dashboard looks at the files every 10 s
+        assert wait_for(shows_the_change, timeout=40, every=2)  # the dashboard looks at the files every 10 s
         changed = text_of(browser, "standing")
         # The team sees it on the dashboard's Now page, waiting, with why.
         log_in(browser, Dashboard(root, url, soon(0)), "anna")

@@ -152,7 +152,7 @@ class Signoffs:
                 reason = hold_reason(conn, name, needs, now_print)
                 approved = tuple(
                     d.person
-                    for d in _latest(conn, name).values()
+                    for d in _latest(conn, name, answers=True).values()
                     if d.decision == APPROVED and d.fingerprint == now_print
                 )
                 found.append(
@@ -243,7 +243,7 @@ def hold_reason(conn: Connection, post: str, needs: tuple[str, ...], now_print: 
     names (for `signoff: team`, anyone) approved exactly `now_print`."""
     if not needs:
         return None
-    latest = _latest(conn, post)
+    latest = _latest(conn, post, answers=True)
     if needs == (ANYONE,):
         if any(d.decision == APPROVED and d.fingerprint == now_print for d in latest.values()):
             return None
@@ -281,10 +281,13 @@ def _when(at: datetime | None) -> str:
     return "?" if at is None else at.strftime("%Y-%m-%d %H:%M UTC")
 
 
-def _latest(conn: Connection, post: str) -> dict[str, Decision]:
-    """Each person's last decision on `post`."""
+def _latest(conn: Connection, post: str, *, answers: bool = False) -> dict[str, Decision]:
+    """Each person's last decision on `post`; `answers`: their last approval or decline (a void only
+    records that the text changed: an approval of the text as it is again still counts)."""
     found: dict[str, Decision] = {}
     query = select(signoff_decisions).where(signoff_decisions.c.post == post).order_by(signoff_decisions.c.id)
+    if answers:
+        query = query.where(signoff_decisions.c.decision != VOIDED)
     for r in conn.execute(query):
         at = UTCDateTime().process_result_value(r.at, conn.dialect)
         assert at is not None
