@@ -176,6 +176,9 @@ def history(obj: Context, post: str) -> None:
         if r.revoked_at is not None:
             events.append((r.revoked_at, f"link for {r.person} revoked"))
     for d in ledger.signoffs.decisions_of(post):
+        if d.decision == "voided":
+            events.append((d.at, f"approval by {d.person} voided: what goes out changed ({d.note})"))
+            continue
         note = f": {shown(d.note)}" if d.note else ""
         events.append((d.at, f"{d.decision} by {d.person} (text {short(d.fingerprint)}){note}"))
     if not events:
