@@ -7,6 +7,9 @@ a throttle of its own; the token is never logged (`TokenFilter` on the server's 
 
 from __future__ import annotations
 
+import difflib
+import hashlib
+import json
 import logging
 import re
 from dataclasses import replace
@@ -16,6 +19,7 @@ from babel.dates import format_datetime
 from flask import Blueprint, g, render_template, request
 from flask.typing import ResponseReturnValue
 
+from scheduler.content.plan import Entry
 from scheduler.publish.planning import post_fingerprint
 from scheduler.publish.store.signoffs import APPROVED, DECLINED, VOIDED, Decision, Request
 from scheduler.signoff.tokens import looks_like_token
@@ -70,9 +74,10 @@ def page(token: str) -> ResponseReturnValue:
     if not entries:
         return _plain(W["signoff_nothing"], 404)
     seen = post_fingerprint(entries)
+    texts = _texts(entries)
     done, error = None, None
     if request.method == "POST":
-        done, error = _decide(found, seen, now)
+        done, error = _decide(found, seen, texts, now)
     context = html.card_list(plan, entries, lambda card: replace(card, problems=(), errors=False))
     return render_template(
         "signoff.html",
@@ -82,12 +87,13 @@ def page(token: str) -> ResponseReturnValue:
         done=done,
         error=error,
         standing=_standing(found, seen),
+        changes=_changes(found, seen, texts),
         note_limit=NOTE_LIMIT,
         **context,
     ), (200 if error is None else 400)
 
 
-def _decide(found: Request, seen: str, now: datetime) -> tuple[str | None, str | None]:
+def _decide(found: Request, seen: str, texts: dict[str, str], now: datetime) -> tuple[str | None, str | None]:
     """Record the person's answer to what the page showed: (what is said back, or an error)."""
     W = words(g.campaign.settings.language)
     if request.form.get("seen") != seen:
@@ -95,7 +101,7 @@ def _decide(found: Request, seen: str, now: datetime) -> tuple[str | None, str |
     decision = request.form.get("decision")
     note = request.form.get("note", "").strip()[:NOTE_LIMIT] or None
     if decision == "approve":
-        site().ledger.signoffs.decide(found, APPROVED, seen, None, now)
+        site().ledger.signoffs.decide(found, APPROVED, seen, None, now, json.dumps(texts, ensure_ascii=False))
         log.info("sign-off: %s approved %s", found.person, found.post)
         return W["signoff_thanks"], None
     if decision == "decline":
@@ -123,6 +129,51 @@ def _standing(found: Request, seen: str) -> str | None:
             return W["signoff_was_approved"].format(when=_local(approved.at))
         return W["signoff_was_changed"].format(when=_local(approved.at))
     return None
+
+
+def _texts(entries: list[Entry]) -> dict[str, str]:
+    """What a person reads of each send: its text (each thread part), and each image with its alt text
+    and a short hash of its bytes (a new photo under the same name shows as a change)."""
+    found = {}
+    for entry in entries:
+        post = entry.post
+        if post is None:
+            continue
+        images = []
+        for item in post.media:
+            try:
+                digest = hashlib.sha256(item.path.read_bytes()).hexdigest()[:8]
+            except OSError:
+                digest = "?"
+            images.append(f"[{item.path.name} {digest}: {item.alt}]")
+        found[entry.channel.name] = "\n\n".join([*post.thread, *images])
+    return found
+
+
+def _changes(found: Request, seen: str, texts: dict[str, str]) -> list[tuple[str, list[tuple[str, str]]]]:
+    """Since this person's last approval, if the text changed: per channel, its words as (kind, words)
+    with kind "" (the same), "del" (gone) or "ins" (new)."""
+    mine = [d for d in site().ledger.signoffs.decisions_of(found.post) if d.person == found.person]
+    approved = next((d for d in reversed(mine) if d.decision == APPROVED), None)
+    if approved is None or approved.fingerprint == seen or not approved.seen:
+        return []
+    before: dict[str, str] = json.loads(approved.seen)
+    changed = []
+    for channel in sorted(set(before) | set(texts)):
+        old, new = before.get(channel, "").split(" "), texts.get(channel, "").split(" ")
+        if old == new:
+            continue
+        words: list[tuple[str, str]] = []
+        for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(a=old, b=new, autojunk=False).get_opcodes():
+            if tag == "equal":
+                words.append(("", " ".join(old[i1:i2])))
+                continue
+            if i2 > i1:
+                words.append(("del", " ".join(old[i1:i2])))
+            if j2 > j1:
+                words.append(("ins", " ".join(new[j1:j2])))
+        changed.append((channel, words))
+    return changed
 
 
 def _local(when: datetime) -> str:

@@ -125,6 +125,7 @@ MESSAGES = {
         "The text changed since you approved it on {when}. Read it again: it goes out only once you approve this version."
     ),
     "signoff_was_declined": N_("On {when} you wrote: {note}"),
+    "signoff_what_changed": N_("What changed since you approved it"),
     "signoff_gone": N_("This link does not work (any more). Ask the person who sent it for a new one."),
     "signoff_nothing": N_("There is nothing to approve with this link just now. Ask the person who sent it."),
     "signoff_throttled": N_("Too many requests from here. Try again in a quarter of an hour."),

@@ -153,6 +153,8 @@ def test_an_edit_after_approval_shows_on_the_page_and_a_dead_link_changes_nothin
 
         assert wait_for(shows_the_change, timeout=40, every=2)  # the dashboard looks at the files every 10 s
         changed = text_of(browser, "standing")
+        assert browser.find_element(By.CSS_SELECTOR, "#changes del").text == "moeder"  # the one word, shown
+        assert browser.find_element(By.CSS_SELECTOR, "#changes ins").text == "vader"
         # The team sees it on the dashboard's Now page, waiting, with why.
         log_in(browser, Dashboard(root, url, soon(0)), "anna")
         browser.get(url + "/")

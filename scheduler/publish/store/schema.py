@@ -230,4 +230,5 @@ signoff_decisions = Table(  # approved, declined (with the person's note), or vo
     Column("fingerprint", String(64), nullable=False),  # of what the person saw (voided: of what it became)
     Column("note", Text),
     Column("at", UTCDateTime, nullable=False),
+    Column("seen", Text),  # an approval: what the person saw, as JSON (channel → text), to show what changed since
 )

@@ -46,6 +46,7 @@ class Decision:
     fingerprint: str
     note: str | None
     at: datetime
+    seen: str | None = None  # an approval: what the person saw, as JSON (channel → text)
 
 
 @dataclass(frozen=True)
@@ -104,7 +105,9 @@ class Signoffs:
         with self.db.tx() as conn:
             return conn.execute(update(signoff_requests).where(*where).values(revoked_at=now)).rowcount
 
-    def decide(self, request: Request, decision: str, seen: str, note: str | None, now: datetime) -> Decision:
+    def decide(
+        self, request: Request, decision: str, seen: str, note: str | None, now: datetime, texts: str | None = None
+    ) -> Decision:
         """Record `person`'s decision on what they saw (`seen`: its fingerprint). An approval of what
         goes out now releases the post's sends held for it; one of an older text is recorded and changes
         nothing (the page shows the new text)."""
@@ -118,13 +121,14 @@ class Signoffs:
                     fingerprint=seen,
                     note=note,
                     at=now,
+                    seen=texts,
                 )
             ).inserted_primary_key[0]  # type: ignore[index]
             _refresh(conn, request.post, now)
             if decision == DECLINED:  # the team is told (a daemon with a webhook delivers what is unsent)
                 message = f"{request.person} declined it: {note or '(no note)'}; it is not sent until approved"
                 insert_alert(conn, NewAlert("signoff", message, unsent=True), request.post, None, now)
-        return Decision(new_id, request.id, request.post, request.person, decision, seen, note, now)
+        return Decision(new_id, request.id, request.post, request.person, decision, seen, note, now, texts)
 
     def current(self, post: str) -> tuple[tuple[str, ...], str, list[tuple[str, str]]]:
         """What `post` needs, its fingerprint now, and its sends as (channel, payload), by channel."""

@@ -41,6 +41,7 @@ def upgrade() -> None:
         sa.Column("fingerprint", sa.String(64), nullable=False),
         sa.Column("note", sa.Text),
         sa.Column("at", UTCDateTime, nullable=False),
+        sa.Column("seen", sa.Text),
     )
     op.create_index("ix_signoff_decisions_request_id", "signoff_decisions", ["request_id"])
     op.create_index("ix_signoff_decisions_post", "signoff_decisions", ["post"])
