@@ -61,6 +61,11 @@ SETTINGS = (
         "",
         "the proxy whose X-Forwarded-For/-Proto/-Host `serve` believes: 1 (this host), or addresses/networks",
     ),
+    Setting(
+        "CAMPAIGN_PUBLIC_URL",
+        "",
+        "the dashboard's address as people reach it (https://...); sign-off links begin with it",
+    ),
     Setting("PORT", "8000", "the port `campaign serve` listens on (set by most platforms)"),
     Setting(
         "CAMPAIGN_RESULT_AGES",

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from scheduler.cli import planning, publishing, results, status, web  # noqa: F401 - they register their commands on `main`
+from scheduler.cli import planning, publishing, results, signoff, status, web  # noqa: F401 - they register their commands on `main`
 from scheduler.cli.app import WHEN_FORMATS, Context, _bound, main, now, pass_context
 
 if TYPE_CHECKING:
@@ -91,6 +91,11 @@ def validate(obj: Context, fmt: str, check_links: bool) -> None:
         f"{plural(errors, 'error')}, {plural(len(plan.problems) - errors, 'warning')}"
     )
     click.echo(summary, err=True)
+    if fmt == "text":  # who must approve what before it goes out (the state: `campaign signoff status`)
+        needing = {e.draft.id: e.draft.signoff for e in plan.entries if e.draft.signoff}
+        for post, names in sorted(needing.items()):
+            who = "any operator" if names == ("team",) else ", ".join(names)
+            click.echo(f"{post}: needs sign-off by {who} before it goes out", err=True)
     sys.exit(1 if errors else 0)
 
 
@@ -165,7 +170,35 @@ def preview(
                 _write(str(target.with_name(name)), page)
     else:
         color = output is None and sys.stdout.isatty()
-        _write(output, views.as_text(plan, entries, problems, unplaced, color=color))
+        signoffs = _signoffs(obj.root) if any(e.draft.signoff for e in entries) else {}
+        _write(output, views.as_text(plan, entries, problems, unplaced, color=color, signoffs=signoffs))
+
+
+def _standing(reason: str | None, approved_by: tuple[str, ...], prefix: str) -> str:
+    return reason.removeprefix(prefix + ": ") if reason else f"approved by {', '.join(approved_by)}"
+
+
+def _signoffs(root: Path) -> dict[str, str]:
+    """Where each post's sign-off stands, from DATABASE_URL's ledger (else campaign.db if it exists); empty
+    when there is none, or it cannot be read (said once): the preview needs no ledger."""
+    from scheduler import settings
+    from scheduler.errors import LedgerError
+    from scheduler.publish.holds import SIGNOFF_HELD
+    from scheduler.publish.ledger import Ledger, database_url
+
+    given = settings.get("DATABASE_URL")
+    if not given and not (root / "campaign.db").is_file():
+        return {}
+    try:
+        ledger = Ledger(database_url(given or None, root))
+        try:
+            ledger.check_schema()
+            return {s.post: _standing(s.reason, s.approved_by, SIGNOFF_HELD) for s in ledger.signoffs.standings()}
+        finally:
+            ledger.close()
+    except LedgerError as exc:
+        click.echo(f"note: {exc}; sign-off states are not shown", err=True)
+        return {}
 
 
 # ---------------------------------------------------------------------------------- diff

@@ -63,6 +63,9 @@ def serve(obj: Context, host: str, port: int | None, threads: int, trust_proxy: 
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
     setup_logging(None, None, campaign_zone(obj))  # times in the campaign's zone, as the daemon logs them
+    from scheduler.web.signoff import guard_logs
+
+    guard_logs()  # no sign-off link's token in any log line, the server's included
     port = port or settings.get_int("PORT")
     ledger = open_ledger(obj.root)
     app = create_app(Site(obj.root, ledger, users), secret, trust_proxy=proxies, session_hours=hours)

@@ -70,6 +70,7 @@ class Draft:
     link_check: str = "hold"  # what the daemon does with a dead link just before sending (posts.LINK_CHECKS)
     schedule: Any = None  # the series spec that applies, if any
     series: str | None = None  # the _defaults.yml path that declared it
+    signoff: tuple[str, ...] = ()  # who must approve its exact text first (fields.TEAM: any operator)
 
     def line_of(self, key: str) -> tuple[str, int]:
         """(file, line) where `key` was set, else this post's first line."""
@@ -295,6 +296,7 @@ def _parse_post(
         language=fields.language(),
         thread=fields.flag("thread"),
         link_check=fields.link_check(),
+        signoff=fields.signoff(),
         schedule=values["schedule"][0] if "schedule" in values else None,
         series=values["schedule"][1].path if "schedule" in values else None,
     )

@@ -37,12 +37,15 @@ POST_KEYS = frozenset(
         "language",
         "thread",
         "link_check",
+        "signoff",
     }
 )
 DEFAULTS_KEYS = (POST_KEYS - {"id", "publish_at"}) | {"schedule"}
 ROOT_DEFAULTS_KEYS = DEFAULTS_KEYS | {"timezone", "campaign", "utm"}  # utm: see content/utm.py
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9/_.-]*$")
 _LANGUAGE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$")  # BCP 47, as far as a captions file needs
+TEAM = "team"  # `signoff: team`: any operator of the dashboard may approve
+_NAME = re.compile(r"^\w[\w .-]{0,59}$")
 
 
 @dataclass(frozen=True)
@@ -343,6 +346,24 @@ class _Fields:
             )
             return LINK_CHECKS[0]
         return str(value)
+
+    def signoff(self) -> tuple[str, ...]:
+        """Who must approve the post's exact text before it goes out: names, or (TEAM,) for any operator."""
+        found = self._get("signoff")
+        if found is None or found[0] is None:
+            return ()
+        value, origin = found
+        if value == TEAM:
+            return (TEAM,)
+        names = value if isinstance(value, list) else None
+        if not names or not all(isinstance(n, str) and _NAME.match(n) for n in names):
+            self._error(
+                origin,
+                "signoff must be a list of names (letters, digits, spaces, - _ . up to 60 characters), "
+                "such as [verteller], or team",
+            )
+            return ()
+        return tuple(dict.fromkeys(n.strip() for n in names))
 
     def language(self) -> str | None:
         value = self.text("language")

@@ -35,6 +35,7 @@ from scheduler.words import N_, SOURCE, Said
 SHOWN = 3  # problems quoted in one reason
 RETRY_REQUESTED = "retry requested"  # the reason of a send a person made due now
 LINK_HELD = "held by the link check"  # how the reason of a send held for a dead link begins
+SIGNOFF_HELD = "held for sign-off"  # how the reason of a send held at its time for want of sign-off begins
 UNPLANNED = "cannot be planned"  # the version of a held row for a post file that could not be planned
 
 
@@ -193,6 +194,10 @@ def is_link_hold(row_reason: str | None) -> bool:
     return row_reason is not None and row_reason.startswith(LINK_HELD)
 
 
+def is_signoff_hold(row_reason: str | None) -> bool:
+    return row_reason is not None and row_reason.startswith(SIGNOFF_HELD)
+
+
 def present(state: State, row_reason: str | None, changed: bool, hold: str | None) -> Fate:
     """The new state of an open send (pending, retry, held, cancelled, failed, missed) that the plan has.
 
@@ -206,6 +211,8 @@ def present(state: State, row_reason: str | None, changed: bool, hold: str | Non
         return Fate(State.HELD, hold)
     if state == State.HELD and is_link_hold(row_reason) and not changed:
         return Fate(state, row_reason)  # found dead at its time: an edit of the post or a retry releases it
+    if state == State.HELD and is_signoff_hold(row_reason) and not changed:
+        return Fate(state, row_reason)  # an approval releases it (store.signoffs.decide), or an edit: looked at again
     if state in (State.HELD, State.CANCELLED):
         return Fate(State.PENDING, None)
     if state in FOR_A_PERSON and changed:

@@ -33,6 +33,7 @@ from scheduler.publish.store.results import Published, Results, Snapshot, Snapsh
 from scheduler.publish.store.schema import UTCDateTime, deliveries, metadata
 from scheduler.publish.store.sends import TAKEN_OVER, Attempt, Claim, Delivery, Sends
 from scheduler.publish.store.settle import settle as settle_claim
+from scheduler.publish.store.signoffs import Signoffs
 from scheduler.publish.store.threads import Part, Threads, parts_out
 from scheduler.publish.store.uploads import Uploads
 from scheduler.publish.store.views import Views
@@ -84,6 +85,7 @@ class Ledger(Database):
         self.replies = Replies(self)
         self.logins = Logins(self)  # the dashboard's throttle and sessions
         self.views = Views(self)  # what people read: status, history, the dashboard
+        self.signoffs = Signoffs(self)  # links, approvals, and the check a post passes when it leaves
 
     # Its one transaction spans three nouns (the send, its thread parts, its alert), so it is the
     # ledger's own: `ledger.settle(claim, ...)` (see scheduler.publish.store.settle).

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from dataclasses import replace
 from datetime import tzinfo
 from pathlib import Path
 from typing import NamedTuple
 
+from scheduler.content.fields import TEAM
 from scheduler.content.plan import Entry, Plan, Unplaced
 from scheduler.content.problems import Problem
 from scheduler.publish import holds, payload, wording
 from scheduler.publish.policy import Policy
 from scheduler.publish.store.wanted import Wanted
+from scheduler.signoff.fingerprint import encode_needs, fingerprint
 from scheduler.words import N_, SOURCE, Said
 
 
@@ -117,11 +120,7 @@ def _wanted(entry: Entry, policy: Policy, hold: str | None, digests: dict[Path, 
     stored, version, text = payload.EMPTY, "unrenderable", ""
     if post is not None:
         stored = payload.encode(post)
-        # The version is what goes out: how its links are checked is no part of it (a post that went
-        # out is not "changed after publishing" when its link_check changes).
-        content = stored if post.link_check == "hold" else payload.encode(replace(post, link_check="hold"))
-        files = "".join(_digest(m.path, digests) for m in post.media)
-        version = hashlib.sha256((content + files).encode()).hexdigest()
+        version = _version(entry, digests, stored)
         text = post.text
     return Wanted(
         post=entry.draft.id,
@@ -135,7 +134,32 @@ def _wanted(entry: Entry, policy: Policy, hold: str | None, digests: dict[Path, 
         allow_repeat=entry.draft.allow_repeat,
         payload=stored,
         hold=hold,
+        signoff=encode_needs(entry.draft.signoff, TEAM),
     )
+
+
+def _version(entry: Entry, digests: dict[Path, str], stored: str | None = None) -> str:
+    """A send's version: a hash of what goes out (its rendered payload, each thread part, the media's
+    alt texts, and the bytes of the media files and of a video's captions files)."""
+    post = entry.post
+    if post is None:
+        return "unrenderable"
+    stored = stored if stored is not None else payload.encode(post)
+    # The version is what goes out: how its links are checked is no part of it (a post that went
+    # out is not "changed after publishing" when its link_check changes).
+    content = stored if post.link_check == "hold" else payload.encode(replace(post, link_check="hold"))
+    # A video's captions are what people read of it: a changed captions file is a changed post.
+    files = "".join(
+        _digest(m.path, digests) + "".join(_digest(c.path, digests) for c in m.captions) for m in post.media
+    )
+    return hashlib.sha256((content + files).encode()).hexdigest()
+
+
+def post_fingerprint(entries: Iterable[Entry]) -> str:
+    """The sign-off fingerprint of one post's planned sends (see scheduler.signoff.fingerprint), as the
+    ledger will have it once the files are synced."""
+    digests: dict[Path, str] = {}
+    return fingerprint((e.channel.name, _version(e, digests)) for e in entries)
 
 
 def unplanned_message(unplaced: Unplaced, zone: tzinfo) -> Said:

@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 
 from scheduler import settings
 from scheduler.content.plan import Plan, Unplaced
@@ -33,13 +33,14 @@ from scheduler.publish.policy import Outcome, Policy
 from scheduler.publish.recovery import Recovery
 from scheduler.publish.settling import Settler
 from scheduler.publish.states import Attempted, State
-from scheduler.publish.store.sends import TAKEN_OVER, Claim, Delivery
+from scheduler.publish.store.sends import TAKEN_OVER, Claim, Delivery, SignoffHold
 from scheduler.publish.synced import Synced
 from scheduler.publish.threads import ThreadSender
 from scheduler.publish.wording import names
 from scheduler.words import N_, Said
 
 log = logging.getLogger("scheduler.publish.publisher")
+SIGNOFF_WARNINGS = (timedelta(hours=48), timedelta(hours=4))  # a post still waiting for sign-off is alerted then
 
 # Channels and Policy are what a caller of the publisher hands it: importable from here too.
 __all__ = ["Channels", "PassResult", "Policy", "Publisher", "rehearse", "worker_id"]
@@ -195,6 +196,24 @@ class Publisher:
             self.alerter.alert("held", post, None, said, now)
         return outcomes
 
+    def alert_signoffs(self, now: datetime) -> None:
+        """Alert each approval that what goes out changed since (once), and each post still waiting for
+        sign-off 48 and 4 hours before its time (once each)."""
+        for post, person in self.ledger.signoffs.void_changed(now):
+            message = (
+                f"what goes out changed since {person} approved it, so it is held until {person} approves the "
+                f"new text: `campaign signoff request {post} --for {person}` makes a new link"
+            )
+            self.alerter.alert("signoff", post, None, message, now)
+        for standing in self.ledger.signoffs.standings():
+            left = standing.due - now
+            if standing.reason is None or left <= timedelta(0) or left > SIGNOFF_WARNINGS[0]:
+                continue
+            kind = "signoff-4h" if left <= SIGNOFF_WARNINGS[1] else "signoff-48h"
+            if not self.ledger.alerts.told(kind, standing.post):
+                message = f"due in {human(left)} but not sent until then unless it is approved: {standing.reason}"
+                self.alerter.alert(kind, standing.post, None, message, now)
+
     def make_pass(
         self, workers: int = 1, stop: threading.Event | None = None, pool: Executor | None = None
     ) -> PassResult:
@@ -207,6 +226,7 @@ class Publisher:
         now = self.clock.now()
         settled = self.recover(now)
         held = self.alert_held(now)
+        self.alert_signoffs(now)
         with self._recovering(stop) as later:
             sent = self._send(workers, stop, pool)
         return PassResult(settled + later, held, sent)
@@ -302,12 +322,19 @@ class Publisher:
             try:
                 if held := self._dead_links(claim, now):
                     return held
-                reason = self.ledger.sends.about_to_send(claim)
+                settling = self.ledger.sends.may_be_out(claim) or bool(self.ledger.threads.thread_parts(claim.id))
+                reason = self.ledger.sends.about_to_send(claim, signoff=not settling)
             except LedgerUnavailable:
                 return self.settler.release(claim, now)
             if reason == TAKEN_OVER:
                 return self.settler.settle(
                     claim, State.PENDING, now, "its request never left", outcome=Attempted.INTERRUPTED
+                )
+            if isinstance(reason, SignoffHold):
+                log.info("not sending %s on %s: %s", claim.post, claim.channel, reason)
+                message = f"its time has come but it is not sent: {reason}"
+                return self.settler.settle(
+                    claim, State.HELD, now, str(reason), outcome=Attempted.HELD, alert=("held", message)
                 )
             if reason is not None:
                 log.info("not sending %s on %s: %s", claim.post, claim.channel, reason)

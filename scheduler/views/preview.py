@@ -7,7 +7,7 @@ problem `validate` reports for what it shows, and the posts that cannot be place
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime, tzinfo
 from itertools import groupby
 from typing import Any
@@ -40,6 +40,7 @@ def entry_record(entry: Entry, zone: tzinfo) -> dict[str, Any]:
         "length": entry.length,
         "limit": entry.limit,
         "problems": [str(p) for p in entry.problems],
+        "signoff": list(entry.draft.signoff),  # who must approve its exact text first (["team"]: any operator)
     }
 
 
@@ -49,6 +50,16 @@ def _media_record(ref: MediaRef) -> dict[str, Any]:
     if ref.is_video:
         found["captions"] = dict(ref.captions) if ref.no_captions is None else {"none": ref.no_captions}
     return found
+
+
+def signoff_line(entry: Entry, states: Mapping[str, str] | None = None) -> str | None:
+    """`needs sign-off by verteller` (and, where a ledger told it, where that stands); None if it needs none."""
+    names = entry.draft.signoff
+    if not names:
+        return None
+    who = "any operator" if names == ("team",) else ", ".join(names)
+    state = (states or {}).get(entry.draft.id)
+    return f"needs sign-off by {who}" + (f": {state}" if state else "")
 
 
 def problem_record(problem: Problem) -> dict[str, Any]:
@@ -121,9 +132,11 @@ def as_text(
     problems: Iterable[Problem] | None = None,
     unplaced: Iterable[Unplaced] | None = None,
     color: bool = False,
+    signoffs: Mapping[str, str] | None = None,
 ) -> str:
     """Every problem, the posts not on the calendar, then a timeline grouped by local day: time,
-    channel, post, length against limit, then the text. `problems`, `unplaced`: as in as_json."""
+    channel, post, length against limit, then the text. `problems`, `unplaced`: as in as_json;
+    `signoffs`: post → where its sign-off stands, as a ledger says (see signoff_line)."""
     import click
 
     def style(text: str, **kwargs: Any) -> str:
@@ -159,6 +172,8 @@ def as_text(
                 f"  {style(_local_time(entry, zone), fg='cyan')}  {entry.channel.name:<12} "
                 f"{entry.draft.id}{flags}  ({style(size, fg='red' if over else 'green')})"
             )
+            if needs := signoff_line(entry, signoffs):
+                lines.append(style(f"         ⚑ {needs}", fg="magenta"))
             if entry.post:
                 total = len(entry.post.parts)
                 for index, part in enumerate(entry.post.thread, 1):

@@ -90,11 +90,12 @@ def create_app(
     networks = LOOPBACK if trust_proxy is True else () if trust_proxy is False else tuple(trust_proxy)
     app.wsgi_app = ProxyGate(app.wsgi_app, networks)  # type: ignore[method-assign]
 
-    from scheduler.web import actions, feed, pages
+    from scheduler.web import actions, feed, pages, signoff
 
     app.register_blueprint(pages.blueprint)
     app.register_blueprint(feed.blueprint)
     app.register_blueprint(actions.blueprint)
+    app.register_blueprint(signoff.blueprint)
     app.before_request(_who_is_it)
     app.after_request(_headers)
     app.context_processor(_page_context)
@@ -116,7 +117,8 @@ def _page_context() -> dict[str, Any]:
     return {"W": words(language), "lang": language, "me": g.get("user"), "campaign": campaign}
 
 
-OPEN = frozenset({"login", "health", "static", "feed.subscribed"})  # the feed checks its own secret
+# The feed checks its own secret; the sign-off page its link's token (scheduler.web.signoff).
+OPEN = frozenset({"login", "health", "static", "feed.subscribed", "signoff.page"})
 
 
 def _who_is_it() -> ResponseReturnValue | None:
@@ -232,6 +234,10 @@ def _accounts_broken(error: Exception) -> ResponseReturnValue:
 
 
 def _refused(_error: Exception) -> ResponseReturnValue:
+    if request.endpoint == "signoff.page":  # its own plain page: no link into the dashboard
+        from scheduler.web.signoff import refused
+
+        return refused()
     return message(400, "refused")
 
 

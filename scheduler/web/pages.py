@@ -155,6 +155,7 @@ def _now_context() -> dict[str, Any]:
         "actions": actions,
         "mark": _mark(),
         "may_act": user().may_act,
+        "signoffs": [s for s in ledger.signoffs.standings() if s.reason is not None],
     }
 
 

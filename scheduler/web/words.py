@@ -105,6 +105,30 @@ MESSAGES = {
     "unplanned_help": N_("It is not sent. Fix the file and it goes out at its time."),
     "unplanned_at": N_("held at"),
     "unplanned_no_time": N_("no time or channel can be read from it"),
+    "waiting_signoff": N_("Waiting for sign-off"),
+    "signoff_help": N_(
+        "Each goes out only once everyone named approved its exact text; `campaign signoff request POST --for NAME` makes the link to send them."
+    ),
+    "signoff_title": N_("Approval"),
+    "signoff_intro": N_(
+        "{person}, this is the post exactly as it will go out, on each network. It goes out only with your approval; if anything in it changes, you are asked again."
+    ),
+    "signoff_approve": N_("Approve"),
+    "signoff_decline": N_("Not like this"),
+    "signoff_note": N_("Not like this: what should be different?"),
+    "signoff_thanks": N_("Thank you: your approval of this text is recorded."),
+    "signoff_noted": N_("Thank you: the team has your note. This text does not go out."),
+    "signoff_need_note": N_("Write what should be different, then press Not like this again."),
+    "signoff_changed_meanwhile": N_("The text changed while this page was open. Read it again below, then answer."),
+    "signoff_was_approved": N_("You approved this text on {when}."),
+    "signoff_was_changed": N_(
+        "The text changed since you approved it on {when}. Read it again: it goes out only once you approve this version."
+    ),
+    "signoff_was_declined": N_("On {when} you wrote: {note}"),
+    "signoff_what_changed": N_("What changed since you approved it"),
+    "signoff_gone": N_("This link does not work (any more). Ask the person who sent it for a new one."),
+    "signoff_nothing": N_("There is nothing to approve with this link just now. Ask the person who sent it."),
+    "signoff_throttled": N_("Too many requests from here. Try again in a quarter of an hour."),
 }
 
 

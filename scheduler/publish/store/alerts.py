@@ -70,6 +70,12 @@ class Alerts:
         with self.db.tx(read=True) as conn:
             return conn.execute(query).first() is not None
 
+    def told(self, kind: str, post: str) -> bool:
+        """Whether an alert of `kind` about `post` was raised before, by any process."""
+        query = select(alerts.c.id).where(alerts.c.kind == kind, alerts.c.post == post).limit(1)
+        with self.db.tx(read=True) as conn:
+            return conn.execute(query).first() is not None
+
     def latest(self, limit: int = 50) -> list[Alert]:
         """The latest alerts, newest first."""
         with self.db.tx() as conn:

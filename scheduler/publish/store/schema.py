@@ -72,6 +72,7 @@ deliveries = Table(
     Column("changed_after_publishing", Boolean, nullable=False, default=False),
     Column("updated_at", UTCDateTime, nullable=False),
     Column("hold_alerted_at", UTCDateTime),  # a held send whose time came was alerted (once)
+    Column("signoff", Text),  # who must approve its post's exact text first (None: nobody)
     UniqueConstraint("post", "channel", name="uq_deliveries_post_channel"),
     Index("ix_deliveries_state_due", "state", "due"),
 )
@@ -216,4 +217,29 @@ web_sessions = Table(  # the dashboard's logins: a session lives while its row d
     Column("started_at", UTCDateTime, nullable=False),
     Column("expires_at", UTCDateTime, nullable=False, index=True),
     Column("ended_at", UTCDateTime),  # logged out
+)
+signoff_requests = Table(  # a link a person approves one post through (scheduler.signoff.tokens)
+    "signoff_requests",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("post", String(300), nullable=False, index=True),
+    Column("person", String(100), nullable=False),  # the name the team typed, nothing more
+    Column("token_hash", String(64), nullable=False, unique=True),  # SHA-256 of the token: never the token
+    Column("made_at", UTCDateTime, nullable=False),
+    Column("made_by", String(200), nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("revoked_at", UTCDateTime),
+)
+signoff_decisions = Table(  # approved, declined (with the person's note), or voided (what goes out changed)
+    "signoff_decisions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("request_id", Integer, ForeignKey("signoff_requests.id"), nullable=False, index=True),
+    Column("post", String(300), nullable=False, index=True),
+    Column("person", String(100), nullable=False),
+    Column("decision", String(20), nullable=False),
+    Column("fingerprint", String(64), nullable=False),  # of what the person saw (voided: of what it became)
+    Column("note", Text),
+    Column("at", UTCDateTime, nullable=False),
+    Column("seen", Text),  # an approval: what the person saw, as JSON (channel → text), to show what changed since
 )

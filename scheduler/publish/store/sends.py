@@ -13,9 +13,18 @@ from scheduler.publish.states import Attempted, State
 from scheduler.publish.store.db import Database
 from scheduler.publish.store.operators import pause_over, paused_scopes
 from scheduler.publish.store.schema import UTCDateTime, attempts, deliveries
+from scheduler.publish.store.signoffs import fingerprint_in
+from scheduler.publish.store.signoffs import hold_reason as signoff_hold
 from scheduler.publish.store.workers import alive, process_ended
+from scheduler.signoff.fingerprint import decode_needs
 
 TAKEN_OVER = "another worker took the send over before its request left; nothing sent"
+
+
+class SignoffHold(str):
+    """Why a send must not leave for want of sign-off (Sends.about_to_send): it is held, not paused."""
+
+    __slots__ = ()
 
 
 @dataclass(frozen=True)
@@ -37,6 +46,7 @@ class Claim:
     claimed_at: datetime
     claimed_by: str
     reason: str | None = None  # the row's reason when claimed (RETRY_REQUESTED: a person made it due)
+    signoff: str | None = None  # who must approve its post first (scheduler.signoff.fingerprint.encode_needs)
 
 
 @dataclass(frozen=True)
@@ -67,6 +77,7 @@ class Delivery:
     changed_after_publishing: bool
     updated_at: datetime
     hold_alerted_at: datetime | None
+    signoff: str | None = None
 
     @classmethod
     def of(cls, row: Any) -> Delivery:
@@ -200,12 +211,14 @@ class Sends:
             ).first()
         return found is not None
 
-    def about_to_send(self, claim: Claim) -> str | None:
+    def about_to_send(self, claim: Claim, *, signoff: bool = True) -> str | None:
         """Right before the request leaves: None and the attempt marked `sending`, or why not to send.
 
         Checked in one transaction with the pause, so a pause committed before this point always
         stops the send; a crash before it leaves an attempt that provably sent nothing. TAKEN_OVER
         if another worker took the claim over meanwhile (this one was stopped): it must not send.
+        A SignoffHold if its post needs sign-off (`signoff`: checked; not for a send that may be out
+        or a thread begun) and not every person named approved exactly what goes out now.
         """
         with self.db.tx() as conn:
             pause = pause_over(conn, claim.channel)
@@ -214,6 +227,11 @@ class Sends:
             if pause is not None:
                 # No time here: it is shown to people, in the campaign's zone, by `status` and `history`.
                 return f"{pause.what} is paused: {pause.reason}"
+            if signoff and claim.signoff:
+                needs = decode_needs(claim.signoff)
+                why = signoff_hold(conn, claim.post, needs, fingerprint_in(conn, claim.post))
+                if why is not None:
+                    return SignoffHold(why)
             conn.execute(update(attempts).where(attempts.c.id == claim.attempt_id).values(outcome=Attempted.SENDING))
         return None
 
@@ -344,4 +362,5 @@ def claim_of(row: Any, attempt_id: int) -> Claim:
         claimed_at=row.claimed_at,
         claimed_by=row.claimed_by,
         reason=row.reason,
+        signoff=row.signoff,
     )

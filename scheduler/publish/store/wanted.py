@@ -37,6 +37,7 @@ class Wanted:
     allow_repeat: bool
     payload: str  # JSON of the rendered post
     hold: str | None = None  # why it must not go out now
+    signoff: str | None = None  # who must approve it first (scheduler.signoff.fingerprint.encode_needs)
 
 
 class WantedSends:
@@ -116,6 +117,7 @@ class WantedSends:
                     "text_hash": item.text_hash,
                     "allow_repeat": item.allow_repeat,
                     "payload": item.payload,
+                    "signoff": item.signoff,
                     "updated_at": now,
                 }
                 if row is None:

@@ -1,0 +1,331 @@
+"""Sign-offs: the links a person approves a post through (only a hash of each token is kept), their
+decisions (approved, declined with a note, voided when what goes out changed), and the check a send
+passes just before it leaves (`hold_reason`, called by Sends.about_to_send in its transaction)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Connection, select, update
+
+from scheduler.publish.holds import SIGNOFF_HELD, is_signoff_hold
+from scheduler.publish.states import State
+from scheduler.publish.store.alerts import NewAlert, insert_alert
+from scheduler.publish.store.db import Database
+from scheduler.publish.store.schema import UTCDateTime, deliveries, signoff_decisions, signoff_requests
+from scheduler.signoff.fingerprint import ANYONE, decode_needs, fingerprint, short
+from scheduler.signoff.tokens import new_token, token_hash
+
+APPROVED, DECLINED, VOIDED = "approved", "declined", "voided"
+
+
+@dataclass(frozen=True)
+class Request:
+    """A link asked for one person to approve one post."""
+
+    id: int
+    post: str
+    person: str
+    made_at: datetime
+    made_by: str
+    expires_at: datetime
+    revoked_at: datetime | None
+
+    def usable(self, now: datetime) -> bool:
+        return self.revoked_at is None and now < self.expires_at
+
+
+@dataclass(frozen=True)
+class Decision:
+    id: int
+    request_id: int
+    post: str
+    person: str
+    decision: str
+    fingerprint: str
+    note: str | None
+    at: datetime
+    seen: str | None = None  # an approval: what the person saw, as JSON (channel → text)
+
+
+@dataclass(frozen=True)
+class Standing:
+    """Where one post that needs sign-off stands now: `reason` None when it may go out."""
+
+    post: str
+    path: str
+    due: datetime
+    needs: tuple[str, ...]
+    fingerprint: str
+    reason: str | None
+    approved_by: tuple[str, ...]
+
+
+class Signoffs:
+    """Sign-off links, decisions, and where each post that needs one stands."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def request(self, post: str, person: str, now: datetime, expires_at: datetime, by: str) -> tuple[str, Request]:
+        """A new link for `person` to approve `post`: the token (shown once, never stored) and its row."""
+        token = new_token()
+        values = {
+            "post": post,
+            "person": person,
+            "token_hash": token_hash(token),
+            "made_at": now,
+            "made_by": by,
+            "expires_at": expires_at,
+        }
+        with self.db.tx() as conn:
+            new_id = conn.execute(signoff_requests.insert().values(**values)).inserted_primary_key[0]  # type: ignore[index]
+            _refresh(conn, post, now)
+        return token, Request(new_id, post, person, now, by, expires_at, None)
+
+    def by_token(self, token: str, now: datetime) -> Request | None:
+        """The request of a link that still works (not revoked, not expired), or None."""
+        with self.db.tx(read=True) as conn:
+            row = conn.execute(
+                select(signoff_requests).where(signoff_requests.c.token_hash == token_hash(token))
+            ).first()
+        request = None if row is None else _request(row, self.db)
+        return request if request is not None and request.usable(now) else None
+
+    def revoke(self, post: str, person: str | None, now: datetime) -> int:
+        """End the working links of `post` (for `person`, or everyone's); how many were ended."""
+        where = [
+            signoff_requests.c.post == post,
+            signoff_requests.c.revoked_at.is_(None),
+            signoff_requests.c.expires_at > now,
+        ]
+        if person is not None:
+            where.append(signoff_requests.c.person == person)
+        with self.db.tx() as conn:
+            return conn.execute(update(signoff_requests).where(*where).values(revoked_at=now)).rowcount
+
+    def decide(
+        self, request: Request, decision: str, seen: str, note: str | None, now: datetime, texts: str | None = None
+    ) -> Decision:
+        """Record `person`'s decision on what they saw (`seen`: its fingerprint). An approval of what
+        goes out now releases the post's sends held for it; one of an older text is recorded and changes
+        nothing (the page shows the new text)."""
+        with self.db.tx() as conn:
+            new_id = conn.execute(
+                signoff_decisions.insert().values(
+                    request_id=request.id,
+                    post=request.post,
+                    person=request.person,
+                    decision=decision,
+                    fingerprint=seen,
+                    note=note,
+                    at=now,
+                    seen=texts,
+                )
+            ).inserted_primary_key[0]  # type: ignore[index]
+            _refresh(conn, request.post, now)
+            if decision == DECLINED:  # the team is told (a daemon with a webhook delivers what is unsent)
+                message = f"{request.person} declined it: {note or '(no note)'}; it is not sent until approved"
+                insert_alert(conn, NewAlert("signoff", message, unsent=True), request.post, None, now)
+        return Decision(new_id, request.id, request.post, request.person, decision, seen, note, now, texts)
+
+    def current(self, post: str) -> tuple[tuple[str, ...], str, list[tuple[str, str]]]:
+        """What `post` needs, its fingerprint now, and its sends as (channel, payload), by channel."""
+        with self.db.tx(read=True) as conn:
+            rows = _rows(conn, post)
+        needs = decode_needs(next((r.signoff for r in rows if r.signoff), None))
+        return needs, _fingerprint_of(rows), sorted((r.channel, r.payload) for r in rows)
+
+    def standings(self, post: str | None = None) -> list[Standing]:
+        """Every post that needs sign-off and has a send still to go (or only `post`), by time."""
+        query = select(deliveries).where(deliveries.c.signoff.is_not(None), deliveries.c.state != State.CANCELLED)
+        if post is not None:
+            query = query.where(deliveries.c.post == post)
+        with self.db.tx(read=True) as conn:
+            by_post: dict[str, list[object]] = {}
+            for row in conn.execute(query):
+                by_post.setdefault(row.post, []).append(row)
+            found = []
+            for name, rows in by_post.items():
+                if all(r.state == State.PUBLISHED for r in rows) and post is None:  # type: ignore[attr-defined]
+                    continue
+                all_rows = _rows(conn, name)
+                needs = decode_needs(next(r.signoff for r in all_rows if r.signoff))
+                now_print = _fingerprint_of(all_rows)
+                reason = hold_reason(conn, name, needs, now_print)
+                approved = tuple(
+                    d.person
+                    for d in _latest(conn, name, answers=True).values()
+                    if d.decision == APPROVED and d.fingerprint == now_print
+                )
+                found.append(
+                    Standing(
+                        post=name,
+                        path=all_rows[0].path,
+                        due=min(_utc(self.db, r.due) for r in all_rows),
+                        needs=needs,
+                        fingerprint=now_print,
+                        reason=reason,
+                        approved_by=approved,
+                    )
+                )
+        return sorted(found, key=lambda s: (s.due, s.post))
+
+    def void_changed(self, now: datetime) -> list[tuple[str, str]]:
+        """Record a void for every approval whose post changed since: (post, person) of each, once."""
+        voided = []
+        with self.db.tx() as conn:
+            posts = {
+                r.post
+                for r in conn.execute(
+                    select(deliveries.c.post).where(
+                        deliveries.c.signoff.is_not(None),
+                        deliveries.c.state.in_((State.PENDING, State.RETRY, State.HELD)),
+                    )
+                )
+            }
+            for post in sorted(posts):
+                now_print = _fingerprint_of(_rows(conn, post))
+                for person, last in _latest(conn, post).items():
+                    if last.decision == APPROVED and last.fingerprint != now_print:
+                        conn.execute(
+                            signoff_decisions.insert().values(
+                                request_id=last.request_id,
+                                post=post,
+                                person=person,
+                                decision=VOIDED,
+                                fingerprint=now_print,
+                                note=f"approved {short(last.fingerprint)}, now {short(now_print)}",
+                                at=now,
+                            )
+                        )
+                        voided.append((post, person))
+        return voided
+
+    def requests_of(self, post: str | None = None) -> list[Request]:
+        query = select(signoff_requests).order_by(signoff_requests.c.id)
+        if post is not None:
+            query = query.where(signoff_requests.c.post == post)
+        with self.db.tx(read=True) as conn:
+            return [_request(r, self.db) for r in conn.execute(query)]
+
+    def decisions_of(self, post: str | None = None) -> list[Decision]:
+        query = select(signoff_decisions).order_by(signoff_decisions.c.id)
+        if post is not None:
+            query = query.where(signoff_decisions.c.post == post)
+        with self.db.tx(read=True) as conn:
+            return [Decision(**(r._asdict() | {"at": _utc(self.db, r.at)})) for r in conn.execute(query)]
+
+
+def _refresh(conn: Connection, post: str, now: datetime) -> None:
+    """The sends of `post` held for sign-off, after a request or a decision: released if it may go out
+    now, else their reason made current (status and the dashboard read it)."""
+    rows = _rows(conn, post)
+    needs = decode_needs(next((r.signoff for r in rows if r.signoff), None))
+    held = [r for r in rows if r.state == State.HELD and is_signoff_hold(r.reason)]
+    if not needs or not held:
+        return
+    reason = hold_reason(conn, post, needs, _fingerprint_of(rows))
+    ids = [r.id for r in held]
+    if reason is None:
+        conn.execute(
+            update(deliveries)
+            .where(deliveries.c.id.in_(ids), deliveries.c.state == State.HELD)
+            .values(state=State.PENDING, reason=None, hold_alerted_at=None, updated_at=now)
+        )
+    elif any(r.reason != reason for r in held):
+        conn.execute(
+            update(deliveries)
+            .where(deliveries.c.id.in_(ids), deliveries.c.state == State.HELD)
+            .values(reason=reason, updated_at=now)
+        )
+
+
+def hold_reason(conn: Connection, post: str, needs: tuple[str, ...], now_print: str) -> str | None:
+    """Why `post` must not go out now for want of sign-off (read by people), or None: every person it
+    names (for `signoff: team`, anyone) approved exactly `now_print`."""
+    if not needs:
+        return None
+    latest = _latest(conn, post, answers=True)
+    if needs == (ANYONE,):
+        if any(d.decision == APPROVED and d.fingerprint == now_print for d in latest.values()):
+            return None
+        return f"{SIGNOFF_HELD}: " + _why("an operator", [d for d in latest.values()], conn, post)
+    why = []
+    for person in needs:
+        last = latest.get(person)
+        if last is not None and last.decision == APPROVED and last.fingerprint == now_print:
+            continue
+        why.append(_why(person, [] if last is None else [last], conn, post))
+    return f"{SIGNOFF_HELD}: " + "; ".join(why) if why else None
+
+
+def _why(who: str, decisions: list[Decision], conn: Connection, post: str) -> str:
+    declined = [d for d in decisions if d.decision == DECLINED]
+    if declined:
+        d = declined[-1]
+        return f"declined by {d.person} at {_when(d.at)}: {d.note or '(no note)'}"
+    changed = [d for d in decisions if d.decision in (APPROVED, VOIDED)]
+    if changed:
+        d = changed[-1]
+        return f"changed since {d.person} approved it; {d.person} must approve the new text"
+    asked = conn.execute(
+        select(signoff_requests.c.made_at)
+        .where(signoff_requests.c.post == post, *(() if who == "an operator" else (signoff_requests.c.person == who,)))
+        .order_by(signoff_requests.c.id)
+        .limit(1)
+    ).scalar_one_or_none()
+    if asked is None:
+        return f"waiting for sign-off by {who}; no link asked yet (`campaign signoff request {post} --for NAME`)"
+    return f"waiting for sign-off by {who} since {_when(UTCDateTime().process_result_value(asked, conn.dialect))}"
+
+
+def _when(at: datetime | None) -> str:
+    return "?" if at is None else at.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _latest(conn: Connection, post: str, *, answers: bool = False) -> dict[str, Decision]:
+    """Each person's last decision on `post`; `answers`: their last approval or decline (a void only
+    records that the text changed: an approval of the text as it is again still counts)."""
+    found: dict[str, Decision] = {}
+    query = select(signoff_decisions).where(signoff_decisions.c.post == post).order_by(signoff_decisions.c.id)
+    if answers:
+        query = query.where(signoff_decisions.c.decision != VOIDED)
+    for r in conn.execute(query):
+        at = UTCDateTime().process_result_value(r.at, conn.dialect)
+        assert at is not None
+        found[r.person] = Decision(**(r._asdict() | {"at": at}))
+    return found
+
+
+def _rows(conn: Connection, post: str) -> list:  # type: ignore[type-arg]
+    """The post's sends that are to go out or went out (not cancelled), by channel."""
+    query = (
+        select(deliveries)
+        .where(deliveries.c.post == post, deliveries.c.state != State.CANCELLED)
+        .order_by(deliveries.c.channel)
+    )
+    return list(conn.execute(query))
+
+
+def _fingerprint_of(rows: list) -> str:  # type: ignore[type-arg]
+    return fingerprint((r.channel, r.version) for r in rows)
+
+
+def fingerprint_in(conn: Connection, post: str) -> str:
+    """The fingerprint of what `post` sends now, as the ledger has it."""
+    return _fingerprint_of(_rows(conn, post))
+
+
+def _request(row: object, db: Database) -> Request:
+    values = row._asdict()  # type: ignore[attr-defined]
+    for key in ("made_at", "expires_at", "revoked_at"):
+        values[key] = _utc(db, values[key]) if values[key] is not None else None
+    return Request(**{k: values[k] for k in Request.__dataclass_fields__})
+
+
+def _utc(db: Database, value: datetime) -> datetime:
+    found = UTCDateTime().process_result_value(value, db.engine.dialect)
+    assert found is not None
+    return found
