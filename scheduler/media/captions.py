@@ -12,6 +12,8 @@ import srt
 import webvtt
 import webvtt.errors
 
+from scheduler.words import N_, Said
+
 _VTT_TIMING = re.compile(r"^\s*(\d+:)?\d{2}:\d{2}\.\d{3}\s+-->\s+(\d+:)?\d{2}:\d{2}\.\d{3}(\s|$)")
 
 
@@ -24,9 +26,10 @@ class Cue:
 
 @dataclass(frozen=True)
 class CaptionsProblem:
-    """What is wrong with a captions file, at `line` of it (None: the file as a whole)."""
+    """What is wrong with a captions file, at `line` of it (None: the file as a whole); `message` is kept for
+    translation (its English is `str(message)`)."""
 
-    message: str
+    message: Said
     line: int | None = None
 
 
@@ -35,20 +38,24 @@ def read(path: Path) -> list[Cue]:
     try:
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError:
-        raise CaptionsUnreadable(CaptionsProblem(f"{path.name} is not UTF-8 text; save it as UTF-8")) from None
+        raise CaptionsUnreadable(
+            CaptionsProblem(Said.of(N_("{name} is not UTF-8 text; save it as UTF-8"), name=path.name))
+        ) from None
     except OSError as exc:
-        raise CaptionsUnreadable(CaptionsProblem(f"cannot read {path.name}: {exc.strerror}")) from None
+        # The system's reason stays in its own (English) words, as a library's do.
+        said = Said.of(N_("cannot read {name}: {why}"), name=path.name, why=exc.strerror or exc.__class__.__name__)
+        raise CaptionsUnreadable(CaptionsProblem(said)) from None
     timing_lines = [number for number, line in enumerate(text.splitlines(), 1) if "-->" in line]
     times = _srt_times(path, text) if path.suffix.lower() == ".srt" else _vtt_times(path, text)
     if not times:
-        raise CaptionsUnreadable(CaptionsProblem(f"{path.name} has no cues"))
+        raise CaptionsUnreadable(CaptionsProblem(Said.of(N_("{name} has no cues"), name=path.name)))
     lines = timing_lines if len(timing_lines) == len(times) else [0] * len(times)
     return [Cue(start, end, line) for (start, end), line in zip(times, lines, strict=True)]
 
 
 class CaptionsUnreadable(Exception):
     def __init__(self, problem: CaptionsProblem) -> None:
-        super().__init__(problem.message)
+        super().__init__(str(problem.message))
         self.problem = problem
 
 
@@ -64,12 +71,21 @@ def problems(path: Path, seconds: float) -> list[CaptionsProblem]:
         at = cue.line or None
         when = f"{_clock(cue.start)} --> {_clock(cue.end)}"
         if cue.end < cue.start:
-            found.append(CaptionsProblem(f"{path.name}: cue {when} ends before it starts", at))
+            found.append(
+                CaptionsProblem(Said.of(N_("{name}: cue {when} ends before it starts"), name=path.name, when=when), at)
+            )
         elif cue.end > seconds + 0.001:
             found.append(
                 CaptionsProblem(
-                    f"{path.name}: cue {when} ends after the video, which is {_clock(seconds)} long; "
-                    "fix its time or the file it was made for",
+                    Said.of(
+                        N_(
+                            "{name}: cue {when} ends after the video, which is {length} long; "
+                            "fix its time or the file it was made for"
+                        ),
+                        name=path.name,
+                        when=when,
+                        length=_clock(seconds),
+                    ),
                     at,
                 )
             )
@@ -80,7 +96,7 @@ def _vtt_times(path: Path, text: str) -> list[tuple[float, float]]:
     try:
         captions = webvtt.from_buffer(io.StringIO(text), strict=True)
     except webvtt.errors.MalformedFileError:
-        message = f"{path.name} is not a WebVTT file: its first line must be WEBVTT"
+        message = Said.of(N_("{name} is not a WebVTT file: its first line must be WEBVTT"), name=path.name)
         raise CaptionsUnreadable(CaptionsProblem(message, 1)) from None
     except (webvtt.errors.MalformedCaptionError, ValueError):
         # The library does not say where; the first timing line that is not one is the likely place.
@@ -88,7 +104,11 @@ def _vtt_times(path: Path, text: str) -> list[tuple[float, float]]:
         at = next((n for n, line in enumerate(lines, 1) if "-->" in line and not _VTT_TIMING.match(line)), None)
         raise CaptionsUnreadable(
             CaptionsProblem(
-                f"{path.name} has a cue that does not read: each cue needs a line `00:00:01.000 --> 00:00:03.000`", at
+                Said.of(
+                    N_("{name} has a cue that does not read: each cue needs a line `00:00:01.000 --> 00:00:03.000`"),
+                    name=path.name,
+                ),
+                at,
             )
         ) from None
     return [(c.start_time.in_milliseconds() / 1000, c.end_time.in_milliseconds() / 1000) for c in captions.captions]
@@ -101,13 +121,19 @@ def _srt_times(path: Path, text: str) -> list[tuple[float, float]]:
         line = text.count("\n", 0, exc.expected_start) + 1
         raise CaptionsUnreadable(
             CaptionsProblem(
-                f"{path.name} is not an SRT file from here on: each cue is a number, a line "
-                "`00:00:01,000 --> 00:00:03,000` and its text",
+                Said.of(
+                    N_(
+                        "{name} is not an SRT file from here on: each cue is a number, a line "
+                        "`00:00:01,000 --> 00:00:03,000` and its text"
+                    ),
+                    name=path.name,
+                ),
                 line,
             )
         ) from None
     except (srt.TimestampParseError, ValueError):
-        raise CaptionsUnreadable(CaptionsProblem(f"{path.name} has a time that is not `00:00:01,000`")) from None
+        said = Said.of(N_("{name} has a time that is not `00:00:01,000`"), name=path.name)
+        raise CaptionsUnreadable(CaptionsProblem(said)) from None
     return [(s.start.total_seconds(), s.end.total_seconds()) for s in subtitles]
 
 
