@@ -98,7 +98,7 @@ class Videos:
         if known is None:
             where = _relative(path, self.root)
             known = self._captions[(path, seconds)] = [
-                error(where, found.line or 0, found.message) for found in captions_file.problems(path, seconds)
+                error(where, found.line or 0, found.said) for found in captions_file.problems(path, seconds)
             ]
         return known
 

@@ -26,11 +26,16 @@ class Cue:
 
 @dataclass(frozen=True)
 class CaptionsProblem:
-    """What is wrong with a captions file, at `line` of it (None: the file as a whole); `message` is kept for
-    translation (its English is `str(message)`)."""
+    """What is wrong with a captions file, at `line` of it (None: the file as a whole): `said` is the message kept
+    for translation (validate's problem shows it in the campaign's language), `message` its English (a log,
+    an adapter's reason)."""
 
-    message: Said
+    said: Said
     line: int | None = None
+
+    @property
+    def message(self) -> str:
+        return str(self.said)
 
 
 def read(path: Path) -> list[Cue]:
@@ -55,7 +60,7 @@ def read(path: Path) -> list[Cue]:
 
 class CaptionsUnreadable(Exception):
     def __init__(self, problem: CaptionsProblem) -> None:
-        super().__init__(str(problem.message))
+        super().__init__(problem.message)
         self.problem = problem
 
 
