@@ -263,27 +263,61 @@ class _Fields:
         if value is None:
             self._error(
                 where,
-                f"{video}: captions are missing; people watch without sound, and some cannot hear it: "
-                f"add `{example}` (a .vtt or .srt file per language), "
-                'or `captions: {none: "no speech"}` saying why it needs none',
+                Said.of(
+                    N_(
+                        "{video}: captions are missing; people watch without sound, and some cannot hear it: "
+                        "add `{example}` (a .vtt or .srt file per language), "
+                        'or `captions: {{none: "no speech"}}` saying why it needs none'
+                    ),
+                    video=video,
+                    example=example,
+                ),
             )
             return None
         if not isinstance(value, Mapping) or not value:
-            self._error(where, f"{video}: captions must map a language to a .vtt or .srt file, e.g. `{example}`")
+            self._error(
+                where,
+                Said.of(
+                    N_("{video}: captions must map a language to a .vtt or .srt file, e.g. `{example}`"),
+                    video=video,
+                    example=example,
+                ),
+            )
             return None
         if "none" in value:
             reason = value["none"]
             if len(value) > 1 or not isinstance(reason, str) or not reason.strip():
-                self._error(where, f'{video}: `captions: {{none: "..."}}` stands alone and says why, e.g. "no speech"')
+                self._error(
+                    where,
+                    Said.of(
+                        N_('{video}: `captions: {{none: "..."}}` stands alone and says why, e.g. "no speech"'),
+                        video=video,
+                    ),
+                )
                 return None
             return (), reason.strip()
         found = []
         for language, file in value.items():
             if not isinstance(language, str) or not _LANGUAGE.fullmatch(language):
-                self._error(where, f"{video}: captions language {language!r} is not a language code (nl, en, pt-BR)")
+                self._error(
+                    where,
+                    Said.of(
+                        N_("{video}: captions language {language} is not a language code (nl, en, pt-BR)"),
+                        video=video,
+                        language=repr(language),
+                    ),
+                )
                 return None
             if not isinstance(file, str) or PurePosixPath(file).suffix.lower() not in (".vtt", ".srt"):
-                self._error(where, f"{video}: captions for {language} must be a .vtt or .srt file, not {file!r}")
+                self._error(
+                    where,
+                    Said.of(
+                        N_("{video}: captions for {language} must be a .vtt or .srt file, not {file}"),
+                        video=video,
+                        language=language,
+                        file=repr(file),
+                    ),
+                )
                 return None
             found.append((language, file))
         return tuple(found), None

@@ -14,7 +14,7 @@ from scheduler.content.problems import Problem, error
 from scheduler.media import captions as captions_file
 from scheduler.media import video as video_file
 from scheduler.posts import Caption, Limits, MediaItem, VideoFacts, VideoRules
-from scheduler.words import Said
+from scheduler.words import N_, Said
 
 #: How a caption file's place is resolved, in order: beside the video, beside the post, the campaign root.
 Resolve = Callable[[str], tuple[Path | None, int, Said | None]]
@@ -36,7 +36,7 @@ class Videos:
     def __init__(self, root: Path, resolve: Resolve) -> None:
         self.root = root
         self.resolve = resolve
-        self._facts: dict[Path, VideoFacts | str] = {}
+        self._facts: dict[Path, VideoFacts | Said] = {}
         self._captions: dict[tuple[Path, float], list[Problem]] = {}
 
     def clear(self) -> None:
@@ -53,8 +53,8 @@ class Videos:
             try:
                 facts = self._facts[path] = video_file.probe(path)
             except video_file.VideoUnreadable as exc:
-                facts = self._facts[path] = exc.message
-        if isinstance(facts, str):
+                facts = self._facts[path] = exc.said
+        if isinstance(facts, Said):
             problems.append(error(ref.file, ref.line, facts))
             facts = None
         found: list[Caption] = []
@@ -67,29 +67,38 @@ class Videos:
             if facts is not None:
                 problems += self._caption_problems(where, facts.seconds)
         if rules is None:
-            problems.append(error(ref.file, ref.line, f"{channel} does not take video ({ref.path})"))
+            said = Said.of(N_("{channel} does not take video ({path})"), channel=channel, path=ref.path)
+            problems.append(error(ref.file, ref.line, said))
         elif facts is not None:
             over = over_limits(ref.path, path, facts, rules)
-            problems += [error(ref.file, ref.line, f"{channel}: {message}") for message in over]
+            problems += [
+                error(ref.file, ref.line, Said.of(N_("{channel}: {problem}"), channel=channel, problem=message))
+                for message in over
+            ]
         item = MediaItem(path, ref.alt, "video", tuple(found), ref.no_captions, facts)
         return item, problems
 
-    def _caption(self, ref: MediaRef, written: str) -> Path | Said | str:
+    def _caption(self, ref: MediaRef, written: str) -> Path | Said:
         candidates = caption_candidates(ref, written)
         for candidate in candidates:
             if not os.path.lexists(self.root / candidate):  # not here: look in the next place
                 continue
             path, _size, problem = self.resolve(candidate)
-            return path if path is not None else (problem or f"{candidate} cannot be read")
+            return path if path is not None else (problem or Said.of(N_("{path} cannot be read"), path=candidate))
         places = ", ".join(dict.fromkeys(f"{PurePosixPath(c).parent}/" for c in candidates))
-        return f"{ref.path}: captions file {written} not found (looked in {places})"
+        return Said.of(
+            N_("{video}: captions file {file} not found (looked in {places})"),
+            video=ref.path,
+            file=written,
+            places=places,
+        )
 
     def _caption_problems(self, path: Path, seconds: float) -> list[Problem]:
         known = self._captions.get((path, seconds))
         if known is None:
             where = _relative(path, self.root)
             known = self._captions[(path, seconds)] = [
-                error(where, found.line or 0, found.message) for found in captions_file.problems(path, seconds)
+                error(where, found.line or 0, found.said) for found in captions_file.problems(path, seconds)
             ]
         return known
 
@@ -103,8 +112,15 @@ def alone(draft: Draft, channel: str, rules: VideoRules | None) -> list[Problem]
         error(
             path,
             line,
-            f"{channel}: a video goes alone in a post on {rules.network}; this post has {len(draft.media)} media "
-            "items: put the video in a post of its own",
+            Said.of(
+                N_(
+                    "{channel}: a video goes alone in a post on {network}; this post has {n} media items: "
+                    "put the video in a post of its own"
+                ),
+                channel=channel,
+                network=rules.network,
+                n=len(draft.media),
+            ),
         )
     ]
 
@@ -119,51 +135,133 @@ def title_and_video(draft: Draft, channel: str, limits: Limits, text: str, where
         path, line = draft.line_of("title") if draft.title else (draft.path, 1)
         title = (draft.title or "").strip()
         if not title:
-            found.append(error(path, line, f"{channel}: a post on {network} needs a `title:` (the video's title)"))
-        elif len(title) > rule.limit:
-            found.append(
-                error(path, line, f"{channel}: the title is {len(title)} characters; {network} takes {rule.limit}")
+            said = Said.of(
+                N_("{channel}: a post on {network} needs a `title:` (the video's title)"),
+                channel=channel,
+                network=network,
             )
+            found.append(error(path, line, said))
+        elif len(title) > rule.limit:
+            said = Said.of(
+                N_("{channel}: the title is {n} characters; {network} takes {most}"),
+                channel=channel,
+                n=len(title),
+                network=network,
+                most=rule.limit,
+            )
+            found.append(error(path, line, said))
         refused = sorted({c for c in title if c in rule.forbidden})
         if refused:
-            found.append(error(path, line, f"{channel}: {network} refuses {' '.join(refused)} in a title"))
+            said = Said.of(
+                N_("{channel}: {network} refuses {characters} in a title"),
+                channel=channel,
+                network=network,
+                characters=" ".join(refused),
+            )
+            found.append(error(path, line, said))
         refused = sorted({c for c in text if c in rule.forbidden})
         if refused:
-            found.append(
-                error(where[0], where[1], f"{channel}: {network} refuses {' '.join(refused)} in a description")
+            said = Said.of(
+                N_("{channel}: {network} refuses {characters} in a description"),
+                channel=channel,
+                network=network,
+                characters=" ".join(refused),
             )
+            found.append(error(where[0], where[1], said))
     if limits.needs_video and sum(1 for ref in draft.media if ref.is_video) != 1:
         path, line = draft.line_of("media") if draft.media else (draft.path, 1)
-        found.append(error(path, line, f"{channel}: a post on {network} is exactly one video under `media:`"))
+        said = Said.of(
+            N_("{channel}: a post on {network} is exactly one video under `media:`"), channel=channel, network=network
+        )
+        found.append(error(path, line, said))
     return found
 
 
-def over_limits(written: str, path: Path, facts: VideoFacts, rules: VideoRules) -> list[str]:
+def over_limits(written: str, path: Path, facts: VideoFacts, rules: VideoRules) -> list[Said]:
     """Each way the video is over what `rules.network` documents, naming the limit and the network."""
     network, found = rules.network, []
     if path.suffix.lower() not in rules.kinds:
         kinds = ", ".join(sorted(rules.kinds))
-        found.append(f"{network} does not take {path.suffix} video ({written}); it takes {kinds}")
+        found.append(
+            Said.of(
+                N_("{network} does not take {kind} video ({path}); it takes {kinds}"),
+                network=network,
+                kind=path.suffix,
+                path=written,
+                kinds=kinds,
+            )
+        )
     if not rules.sends:
-        found.append(f"sending video to {network} is not built yet ({written}); leave this channel out of the post")
+        found.append(
+            Said.of(
+                N_("sending video to {network} is not built yet ({path}); leave this channel out of the post"),
+                network=network,
+                path=written,
+            )
+        )
     if rules.max_bytes is not None and facts.size > rules.max_bytes:
-        found.append(f"{written} is {_mb(facts.size)}; {network} takes videos up to {_mb(rules.max_bytes)}")
+        found.append(
+            Said.of(
+                N_("{path} is {size}; {network} takes videos up to {most}"),
+                path=written,
+                size=_mb(facts.size),
+                network=network,
+                most=_mb(rules.max_bytes),
+            )
+        )
     if rules.max_seconds is not None and facts.seconds > rules.max_seconds:
         found.append(
-            f"{written} is {facts.seconds:.1f} seconds long; {network} takes videos up to {rules.max_seconds:g} seconds"
+            Said.of(
+                N_("{path} is {seconds} seconds long; {network} takes videos up to {most} seconds"),
+                path=written,
+                seconds=f"{facts.seconds:.1f}",
+                network=network,
+                most=f"{rules.max_seconds:g}",
+            )
         )
     if rules.max_pixels is not None and facts.width * facts.height > rules.max_pixels:
         found.append(
-            f"{written} is {facts.width}×{facts.height} pixels; {network} takes at most {rules.max_pixels:,} pixels"
+            Said.of(
+                N_("{path} is {width}×{height} pixels; {network} takes at most {most} pixels"),
+                path=written,
+                width=facts.width,
+                height=facts.height,
+                network=network,
+                most=f"{rules.max_pixels:,}",
+            )
         )
     if rules.max_fps is not None and facts.fps is not None and facts.fps > rules.max_fps:
-        found.append(f"{written} has {facts.fps:g} frames per second; {network} takes at most {rules.max_fps:g}")
+        found.append(
+            Said.of(
+                N_("{path} has {fps} frames per second; {network} takes at most {most}"),
+                path=written,
+                fps=f"{facts.fps:g}",
+                network=network,
+                most=f"{rules.max_fps:g}",
+            )
+        )
     if rules.video_codecs is not None and facts.video_codec not in rules.video_codecs:
         codecs = ", ".join(sorted(c.upper() for c in rules.video_codecs))
-        found.append(f"{written} is {facts.video_codec.upper()} video; {network} takes {codecs}: export it as such")
+        found.append(
+            Said.of(
+                N_("{path} is {codec} video; {network} takes {codecs}: export it as such"),
+                path=written,
+                codec=facts.video_codec.upper(),
+                network=network,
+                codecs=codecs,
+            )
+        )
     if rules.audio_codecs is not None and facts.audio_codec is not None and facts.audio_codec not in rules.audio_codecs:
         codecs = ", ".join(sorted(c.upper() for c in rules.audio_codecs))
-        found.append(f"{written} has {facts.audio_codec.upper()} sound; {network} takes {codecs}: export it as such")
+        found.append(
+            Said.of(
+                N_("{path} has {codec} sound; {network} takes {codecs}: export it as such"),
+                path=written,
+                codec=facts.audio_codec.upper(),
+                network=network,
+                codecs=codecs,
+            )
+        )
     return found
 
 

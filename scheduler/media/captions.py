@@ -12,6 +12,8 @@ import srt
 import webvtt
 import webvtt.errors
 
+from scheduler.words import N_, Said
+
 _VTT_TIMING = re.compile(r"^\s*(\d+:)?\d{2}:\d{2}\.\d{3}\s+-->\s+(\d+:)?\d{2}:\d{2}\.\d{3}(\s|$)")
 
 
@@ -24,10 +26,16 @@ class Cue:
 
 @dataclass(frozen=True)
 class CaptionsProblem:
-    """What is wrong with a captions file, at `line` of it (None: the file as a whole)."""
+    """What is wrong with a captions file, at `line` of it (None: the file as a whole): `said` is the message kept
+    for translation (validate's problem shows it in the campaign's language), `message` its English (a log,
+    an adapter's reason)."""
 
-    message: str
+    said: Said
     line: int | None = None
+
+    @property
+    def message(self) -> str:
+        return str(self.said)
 
 
 def read(path: Path) -> list[Cue]:
@@ -35,13 +43,17 @@ def read(path: Path) -> list[Cue]:
     try:
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError:
-        raise CaptionsUnreadable(CaptionsProblem(f"{path.name} is not UTF-8 text; save it as UTF-8")) from None
+        raise CaptionsUnreadable(
+            CaptionsProblem(Said.of(N_("{name} is not UTF-8 text; save it as UTF-8"), name=path.name))
+        ) from None
     except OSError as exc:
-        raise CaptionsUnreadable(CaptionsProblem(f"cannot read {path.name}: {exc.strerror}")) from None
+        # The system's reason stays in its own (English) words, as a library's do.
+        said = Said.of(N_("cannot read {name}: {why}"), name=path.name, why=exc.strerror or exc.__class__.__name__)
+        raise CaptionsUnreadable(CaptionsProblem(said)) from None
     timing_lines = [number for number, line in enumerate(text.splitlines(), 1) if "-->" in line]
     times = _srt_times(path, text) if path.suffix.lower() == ".srt" else _vtt_times(path, text)
     if not times:
-        raise CaptionsUnreadable(CaptionsProblem(f"{path.name} has no cues"))
+        raise CaptionsUnreadable(CaptionsProblem(Said.of(N_("{name} has no cues"), name=path.name)))
     lines = timing_lines if len(timing_lines) == len(times) else [0] * len(times)
     return [Cue(start, end, line) for (start, end), line in zip(times, lines, strict=True)]
 
@@ -64,12 +76,21 @@ def problems(path: Path, seconds: float) -> list[CaptionsProblem]:
         at = cue.line or None
         when = f"{_clock(cue.start)} --> {_clock(cue.end)}"
         if cue.end < cue.start:
-            found.append(CaptionsProblem(f"{path.name}: cue {when} ends before it starts", at))
+            found.append(
+                CaptionsProblem(Said.of(N_("{name}: cue {when} ends before it starts"), name=path.name, when=when), at)
+            )
         elif cue.end > seconds + 0.001:
             found.append(
                 CaptionsProblem(
-                    f"{path.name}: cue {when} ends after the video, which is {_clock(seconds)} long; "
-                    "fix its time or the file it was made for",
+                    Said.of(
+                        N_(
+                            "{name}: cue {when} ends after the video, which is {length} long; "
+                            "fix its time or the file it was made for"
+                        ),
+                        name=path.name,
+                        when=when,
+                        length=_clock(seconds),
+                    ),
                     at,
                 )
             )
@@ -86,7 +107,8 @@ def as_webvtt(path: Path) -> bytes:
     try:
         converted = webvtt.from_buffer(io.StringIO(text), format="srt")
     except (webvtt.errors.MalformedFileError, webvtt.errors.MalformedCaptionError, ValueError):
-        raise CaptionsUnreadable(CaptionsProblem(f"{path.name} cannot be converted to WebVTT")) from None
+        said = Said.of(N_("{name} cannot be converted to WebVTT"), name=path.name)
+        raise CaptionsUnreadable(CaptionsProblem(said)) from None
     return converted.content.encode("utf-8")
 
 
@@ -94,7 +116,7 @@ def _vtt_times(path: Path, text: str) -> list[tuple[float, float]]:
     try:
         captions = webvtt.from_buffer(io.StringIO(text), strict=True)
     except webvtt.errors.MalformedFileError:
-        message = f"{path.name} is not a WebVTT file: its first line must be WEBVTT"
+        message = Said.of(N_("{name} is not a WebVTT file: its first line must be WEBVTT"), name=path.name)
         raise CaptionsUnreadable(CaptionsProblem(message, 1)) from None
     except (webvtt.errors.MalformedCaptionError, ValueError):
         # The library does not say where; the first timing line that is not one is the likely place.
@@ -102,7 +124,11 @@ def _vtt_times(path: Path, text: str) -> list[tuple[float, float]]:
         at = next((n for n, line in enumerate(lines, 1) if "-->" in line and not _VTT_TIMING.match(line)), None)
         raise CaptionsUnreadable(
             CaptionsProblem(
-                f"{path.name} has a cue that does not read: each cue needs a line `00:00:01.000 --> 00:00:03.000`", at
+                Said.of(
+                    N_("{name} has a cue that does not read: each cue needs a line `00:00:01.000 --> 00:00:03.000`"),
+                    name=path.name,
+                ),
+                at,
             )
         ) from None
     return [(c.start_time.in_milliseconds() / 1000, c.end_time.in_milliseconds() / 1000) for c in captions.captions]
@@ -115,13 +141,19 @@ def _srt_times(path: Path, text: str) -> list[tuple[float, float]]:
         line = text.count("\n", 0, exc.expected_start) + 1
         raise CaptionsUnreadable(
             CaptionsProblem(
-                f"{path.name} is not an SRT file from here on: each cue is a number, a line "
-                "`00:00:01,000 --> 00:00:03,000` and its text",
+                Said.of(
+                    N_(
+                        "{name} is not an SRT file from here on: each cue is a number, a line "
+                        "`00:00:01,000 --> 00:00:03,000` and its text"
+                    ),
+                    name=path.name,
+                ),
                 line,
             )
         ) from None
     except (srt.TimestampParseError, ValueError):
-        raise CaptionsUnreadable(CaptionsProblem(f"{path.name} has a time that is not `00:00:01,000`")) from None
+        said = Said.of(N_("{name} has a time that is not `00:00:01,000`"), name=path.name)
+        raise CaptionsUnreadable(CaptionsProblem(said)) from None
     return [(s.start.total_seconds(), s.end.total_seconds()) for s in subtitles]
 
 
@@ -135,12 +167,15 @@ def as_srt(path: Path) -> str:
     try:
         text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
-        raise CaptionsUnreadable(CaptionsProblem(f"cannot read {path.name}: {exc}")) from None
+        # The system's reason stays in its own (English) words, as a library's do.
+        said = Said.of(N_("cannot read {name}: {why}"), name=path.name, why=str(exc))
+        raise CaptionsUnreadable(CaptionsProblem(said)) from None
     if path.suffix.lower() == ".srt":
         return text
     converted = io.StringIO()
     try:
         webvtt.from_buffer(io.StringIO(text)).write(converted, format="srt")
     except (webvtt.errors.MalformedFileError, webvtt.errors.MalformedCaptionError, ValueError):
-        raise CaptionsUnreadable(CaptionsProblem(f"{path.name} is not a WebVTT file that reads")) from None
+        said = Said.of(N_("{name} is not a WebVTT file that reads"), name=path.name)
+        raise CaptionsUnreadable(CaptionsProblem(said)) from None
     return converted.getvalue()

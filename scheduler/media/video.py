@@ -10,14 +10,17 @@ import av
 import av.error
 
 from scheduler.posts import VideoFacts
+from scheduler.words import N_, Said
 
 
 class VideoUnreadable(Exception):
-    """The file is not a video PyAV can read; `message` says so in a person's words."""
+    """The file is not a video PyAV can read; `message` says so in a person's words (English), `said` keeps
+    it for the pages that show it in the campaign's language."""
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+    def __init__(self, said: Said) -> None:
+        super().__init__(str(said))
+        self.message = str(said)
+        self.said = said
 
 
 def probe(path: Path) -> VideoFacts:
@@ -25,7 +28,7 @@ def probe(path: Path) -> VideoFacts:
     try:
         with av.open(str(path), metadata_errors="ignore") as container:
             if not container.streams.video:
-                raise VideoUnreadable(f"{path.name} has no video track")
+                raise VideoUnreadable(Said.of(N_("{name} has no video track"), name=path.name))
             stream = container.streams.video[0]
             audio = container.streams.audio[0] if container.streams.audio else None
             seconds = _seconds(container.duration, stream.duration, stream.time_base)
@@ -42,9 +45,13 @@ def probe(path: Path) -> VideoFacts:
     except VideoUnreadable:
         raise
     except (av.error.FFmpegError, UnicodeDecodeError, ValueError) as exc:
-        raise VideoUnreadable(f"{path.name} cannot be read as a video ({_why(exc)}); export it again as .mp4") from None
+        raise VideoUnreadable(
+            Said.of(
+                N_("{name} cannot be read as a video ({why}); export it again as .mp4"), name=path.name, why=_why(exc)
+            )
+        ) from None
     except OSError as exc:
-        raise VideoUnreadable(f"cannot read {path.name}: {exc.strerror or exc.__class__.__name__}") from None
+        raise VideoUnreadable(_cannot_read(path, exc)) from None
 
 
 def poster(path: Path) -> bytes:
@@ -52,20 +59,25 @@ def poster(path: Path) -> bytes:
     try:
         with av.open(str(path), metadata_errors="ignore") as container:
             if not container.streams.video:
-                raise VideoUnreadable(f"{path.name} has no video track")
+                raise VideoUnreadable(Said.of(N_("{name} has no video track"), name=path.name))
             for frame in container.decode(video=0):
                 encoder = av.CodecContext.create("png", "w")
                 rgb = frame.reformat(format="rgb24")
                 encoder.width, encoder.height, encoder.pix_fmt = rgb.width, rgb.height, "rgb24"
                 encoded = b"".join(bytes(packet) for packet in [*encoder.encode(rgb), *encoder.encode(None)])
                 return encoded
-            raise VideoUnreadable(f"{path.name} has no frame to show")
+            raise VideoUnreadable(Said.of(N_("{name} has no frame to show"), name=path.name))
     except VideoUnreadable:
         raise
     except (av.error.FFmpegError, ValueError) as exc:
-        raise VideoUnreadable(f"{path.name}: no poster frame ({_why(exc)})") from None
+        raise VideoUnreadable(Said.of(N_("{name}: no poster frame ({why})"), name=path.name, why=_why(exc))) from None
     except OSError as exc:
-        raise VideoUnreadable(f"cannot read {path.name}: {exc.strerror or exc.__class__.__name__}") from None
+        raise VideoUnreadable(_cannot_read(path, exc)) from None
+
+
+def _cannot_read(path: Path, exc: OSError) -> Said:
+    # The system's reason stays in its own (English) words, as a library's do.
+    return Said.of(N_("cannot read {name}: {why}"), name=path.name, why=exc.strerror or exc.__class__.__name__)
 
 
 def _seconds(container: int | None, stream: int | None, time_base: Fraction | None) -> float:

@@ -17,6 +17,7 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
+from functools import partial
 
 from scheduler import settings
 from scheduler.content.plan import Plan, Unplaced
@@ -200,19 +201,27 @@ class Publisher:
         """Alert each approval that what goes out changed since (once), and each post still waiting for
         sign-off 48 and 4 hours before its time (once each)."""
         for post, person in self.ledger.signoffs.void_changed(now):
-            message = (
-                f"what goes out changed since {person} approved it, so it is held until {person} approves the "
-                f"new text: `campaign signoff request {post} --for {person}` makes a new link"
+            changed = Said.of(
+                N_(
+                    "what goes out changed since {person} approved it, so it is held until {person} approves "
+                    "the new text: `campaign signoff request {post} --for {person}` makes a new link"
+                ),
+                person=person,
+                post=post,
             )
-            self.alerter.alert("signoff", post, None, message, now)
+            self.alerter.alert("signoff", post, None, changed, now)
         for standing in self.ledger.signoffs.standings():
             left = standing.due - now
             if standing.reason is None or left <= timedelta(0) or left > SIGNOFF_WARNINGS[0]:
                 continue
             kind = "signoff-4h" if left <= SIGNOFF_WARNINGS[1] else "signoff-48h"
             if not self.ledger.alerts.told(kind, standing.post):
-                message = f"due in {human(left)} but not sent until then unless it is approved: {standing.reason}"
-                self.alerter.alert(kind, standing.post, None, message, now)
+                waiting = Said.of(
+                    N_("due in {left} but not sent until then unless it is approved: {reason}"),
+                    left=wording.said_by(partial(_duration, left)),
+                    reason=standing.reason,
+                )
+                self.alerter.alert(kind, standing.post, None, waiting, now)
 
     def make_pass(
         self, workers: int = 1, stop: threading.Event | None = None, pool: Executor | None = None
@@ -332,9 +341,9 @@ class Publisher:
                 )
             if isinstance(reason, SignoffHold):
                 log.info("not sending %s on %s: %s", claim.post, claim.channel, reason)
-                message = f"its time has come but it is not sent: {reason}"
+                not_sent = Said.of(N_("its time has come but it is not sent: {reason}"), reason=str(reason))
                 return self.settler.settle(
-                    claim, State.HELD, now, str(reason), outcome=Attempted.HELD, alert=("held", message)
+                    claim, State.HELD, now, str(reason), outcome=Attempted.HELD, alert=("held", not_sent)
                 )
             if reason is not None:
                 log.info("not sending %s on %s: %s", claim.post, claim.channel, reason)
@@ -459,3 +468,7 @@ def rehearse(publisher: Publisher, clock: SimulatedClock, until: datetime | None
             return
         clock.set(max(clock.now(), wake))
         yield from publisher.make_pass().outcomes
+
+
+def _duration(delta: timedelta, language: str) -> str:
+    return wording.duration(delta, language)

@@ -20,6 +20,8 @@ thread of its own, `Collector.run`), `campaign collect` and a rehearsal on a sim
   it), and its replies are not asked for again until its settings change or the process restarts;
   its counts go on.
 - Replies are personal data: nothing here logs their text, author or link, nor puts them in an alert.
+- Alerts are made as marked messages (`Said`): written in the campaign's language (the alerter's), logged in
+  English, as the publisher's are (scheduler.publish.alerts).
 """
 
 from __future__ import annotations
@@ -44,6 +46,9 @@ from scheduler.errors import CampaignError, ChannelError, ConfigError, LedgerUna
 from scheduler.publish.alerts import Alerter
 from scheduler.publish.clock import Clock
 from scheduler.publish.ledger import Ledger, NewReply, Published, Snapshot, SnapshotsDue, StoredReply
+from scheduler.publish.wording import problem, said_by
+from scheduler.secrets import redact
+from scheduler.words import N_, Said
 
 log = logging.getLogger("scheduler.results.collector")
 POLL = timedelta(seconds=30)  # between two passes of the daemon's collector
@@ -120,7 +125,7 @@ class Collector:
         self._told: dict[str, str] = {}  # channel → the lasting failure a person was alerted of
         self._unreadable: dict[str, str] = {}  # channel → why its replies cannot be read (said once)
         self._watch = watchlist.WatchList()
-        self._watch_read: tuple[Key | None, str | None] | None = None  # the file as read, the error said
+        self._watch_read: tuple[Key | None, str | None] | None = None  # the file as read, the error said (English)
         self.thread: threading.Thread | None = None
 
     # -- the daemon's thread ---------------------------------------------------------------------
@@ -281,12 +286,13 @@ class Collector:
         helplines = self._watch.helplines or "Veilig Thuis 0800-2000, De Kindertelefoon 0800-0432"
         alerted = 0
         for reply in self.ledger.replies.stored_replies(watched=True):
-            message = _alert_text(reply, self.ledger.replies.published_url(reply.delivery_id), helplines)
+            said = _alert_text(reply, self.ledger.replies.published_url(reply.delivery_id), helplines)
+            message = redact(self.alerter.say(said))  # in the campaign's language, as Alerter.alert records it
             alert_id = self.ledger.replies.alert_reply(reply, message, now, unsent=self.alerter.has_webhook)
             if alert_id is None:
                 continue  # another daemon alerted it
             alerted += 1
-            self.alerter.log("reply", reply.post, reply.channel, message)
+            self.alerter.log("reply", reply.post, reply.channel, str(said))
             self.alerter.send(alert_id, "reply", reply.post, reply.channel, message, now)
         return alerted
 
@@ -305,11 +311,14 @@ class Collector:
             # A missing or empty list is a warning of the plan: the daemon logs it once, when it appears
             # (not at every read here), and validate and status show it.
         else:
-            broken = "; ".join(str(p) for p in problems if p.is_error)
-            message = f"{broken}; replies are matched against the last good watch list until it is fixed"
-            if message != said:
+            errors = [p for p in problems if p.is_error]
+            message = Said.of(
+                N_("{problems}; replies are matched against the last good watch list until it is fixed"),
+                problems=said_by(lambda language: "; ".join(problem(p, language) for p in errors)),
+            )
+            if str(message) != said:
                 self.alerter.alert("watch_list", None, None, message, now)
-            self._watch_read = (key, message)
+            self._watch_read = (key, str(message))
         return self._watch
 
     def _give_way(self, stop: threading.Event | None) -> None:
@@ -335,25 +344,31 @@ class Collector:
         lasting = not isinstance(exc, RetryLater) or backoff >= MAX_BACKOFF
         if lasting and self._told.get(name) != exc.reason:
             self._told[name] = exc.reason
-            self.alerter.alert(
-                "results",
-                None,
-                name,
-                f"counts and replies of {name} cannot be read: {exc.reason}; replies that need a person "
-                "go unseen until this is fixed (the collector tries again by itself)",
-                now,
+            message = Said.of(
+                N_(
+                    "counts and replies of {channel} cannot be read: {reason}; replies that need a person "
+                    "go unseen until this is fixed (the collector tries again by itself)"
+                ),
+                channel=name,
+                reason=exc.reason,
             )
+            self.alerter.alert("results", None, name, message, now)
 
     def _cannot_read_replies(self, name: str, now: datetime, exc: NotPermitted) -> None:
         """Say once that `name`'s replies are not read, and why; backing off would ask forever. The
         alert is raised once in the ledger's life (a `collect --once` from cron must not repeat it);
         each process says it once in its log."""
         self._unreadable[name] = exc.reason
-        message = (
-            f"replies on {name} are not read: {exc.reason}. Until they are, look at the replies on the network "
-            "by hand; once its plan allows it, restart the daemon (or change the channel's settings)"
+        message = Said.of(
+            N_(
+                "replies on {channel} are not read: {reason}. Until they are, look at the replies on the network "
+                "by hand; once its plan allows it, restart the daemon (or change the channel's settings)"
+            ),
+            channel=name,
+            reason=exc.reason,
         )
-        if self.ledger.alerts.alerted("replies_unread", name, message):
+        # As Alerter.alert records it: in the campaign's language.
+        if self.ledger.alerts.alerted("replies_unread", name, redact(self.alerter.say(message))):
             log.warning("results: %s (alerted before)", message)
         else:
             self.alerter.alert("replies_unread", None, name, message, now)
@@ -396,13 +411,20 @@ def _read_every(age: timedelta) -> timedelta:
     return max(shortest, min(longest, age / 10))
 
 
-def _alert_text(reply: StoredReply, post_url: str | None, helplines: str) -> str:
+def _alert_text(reply: StoredReply, post_url: str | None, helplines: str) -> Said:
     """What the alert says: the campaign's own post, the ledger's number of the reply and the phrase from
     the team's list. Never the reply's text, author, link or network id: a Mastodon link and a Bluesky
     id carry the author's handle, and alerts go to a webhook, the log and the alerts table."""
-    where = post_url or f"post {reply.post} on {reply.channel}"
-    return (
-        f"reply #{reply.id} on {reply.network} to {where} matches the watch list ({reply.watch!r}); "
-        f"`campaign replies --unhandled` shows it: answer it by hand, with the helplines ({helplines}); "
-        f"then `campaign replies handle {reply.id}`"
+    where = post_url or Said.of(N_("post {post} on {channel}"), post=reply.post, channel=reply.channel)
+    return Said.of(
+        N_(
+            "reply #{id} on {network} to {post} matches the watch list ({phrase}); "
+            "`campaign replies --unhandled` shows it: answer it by hand, with the helplines ({helplines}); "
+            "then `campaign replies handle {id}`"
+        ),
+        id=reply.id,
+        network=reply.network,
+        post=where,
+        phrase=repr(reply.watch),
+        helplines=helplines,
     )

@@ -36,7 +36,8 @@ class _Simulated:
 
 def collect(ledger: Ledger, campaign: Campaign, outbox: Path, clock: SimulatedClock, root: Path, config: Config) -> int:
     """Take every snapshot of every published send at its age, moving `clock`; how many were taken."""
-    collector = Collector(ledger, _Simulated(campaign, outbox, clock), Alerter(ledger), clock, root, config)
+    alerter = Alerter(ledger, None, campaign.settings.language)
+    collector = Collector(ledger, _Simulated(campaign, outbox, clock), alerter, clock, root, config)
     times = sorted(
         {
             row.published_at + age

@@ -1,7 +1,9 @@
 """What the team reads when something goes wrong is in the campaign's language: the alerts the daemon sends to
 the webhook (a post that cannot be planned, the same post held at its time, a send the network refused), the
 reasons on the dashboard's Now page, and a failed send's reason on its post page as a sentence, not the
-network's JSON. The daemon is the real process, Mastodon and the webhook are real local HTTP servers."""
+network's JSON; and the results collector's alerts (a reply that matches the watch list, a network that stops
+answering, a broken watch list). The daemon and `campaign collect` are real processes, Mastodon and the webhook
+are real local HTTP servers."""
 
 from __future__ import annotations
 
@@ -14,7 +16,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from babel.dates import format_datetime
 
+from scheduler.content import watchlist
 from scheduler.publish.ledger import Ledger
+from scheduler.publish.wording import problem
 from scheduler.web.app import create_app
 from scheduler.web.site import Site
 from scheduler.web.users import Role, User, Users, hash_password
@@ -22,7 +26,7 @@ from scheduler.words import translator
 from tests.fakes.mastodon_server import TOKEN, FakeMastodon
 from tests.fakes.server import Reply, Request
 from tests.fakes.webhook_server import FakeWebhook
-from tests.integration.daemon_helpers import at, daemon, soon, states, stop, wait_for, write
+from tests.integration.daemon_helpers import at, campaign, daemon, soon, states, stop, wait_for, write
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 PASSWORD = "anna's long password"
@@ -139,3 +143,77 @@ def test_the_alerts_and_the_reasons_people_read_are_in_the_campaigns_language(
     shown = reasons_in(needs) + reasons_in(post_page)
     assert any(REFUSAL in reason for reason in shown)
     assert shown and not [reason for reason in shown if "{" in reason or "}" in reason]  # no JSON
+
+
+WATCHED = (
+    "reply #{id} on {network} to {post} matches the watch list ({phrase}); `campaign replies --unhandled` shows it: "
+    "answer it by hand, with the helplines ({helplines}); then `campaign replies handle {id}`"
+)
+UNREADABLE = (
+    "counts and replies of {channel} cannot be read: {reason}; replies that need a person go unseen until this is "
+    "fixed (the collector tries again by itself)"
+)
+LAST_GOOD = "{problems}; replies are matched against the last good watch list until it is fixed"
+
+
+@pytest.mark.parametrize("language", ["nl", "en"])
+def test_the_results_collectors_alerts_are_in_the_campaigns_language(
+    tmp_path: Path, hook: FakeWebhook, language: str
+) -> None:
+    words = translator(language)
+    env = {"MASTODON_TOKEN": TOKEN, "CAMPAIGN_RESULT_AGES": "1 second"}
+    with FakeMastodon() as masto:
+        channels = (
+            "channels:\n"
+            f"  masto: {{type: mastodon, instance: '{masto.url}', token: '${{MASTODON_TOKEN}}'}}\n"
+            f"alerts: {{webhook: '{hook.url}'}}\n"
+        )
+        write(
+            tmp_path,
+            {"p": (soon(-1), "Doorbreek de stilte.")},
+            channels=channels,
+            default_channels="[masto]",
+            extra_defaults=f"language: {language}\n",
+        )
+        (tmp_path / "watchlist.yml").write_text("phrases: [help]\nhelplines: Veilig Thuis 0800-2000\n")
+        sent = campaign(tmp_path, "run", "--once", env=env)
+        assert sent.returncode == 0, sent.stderr
+        [status] = masto.statuses
+        masto.add_reply(status["id"], "iemand", "Help, wie kan ik bellen?")
+        # The first read of the replies is refused (a token taken back), then the network answers again.
+        masto.fail("GET", f"/api/v1/statuses/{status['id']}", 401, {"error": "The access token is invalid"})
+        refused = campaign(tmp_path, "collect", "--once", env=env)
+        collected = campaign(tmp_path, "collect", "--once", env=env)
+        (tmp_path / "watchlist.yml").write_text("phrases: 3\n")
+        broken = campaign(tmp_path, "collect", "--once", env=env)
+    for run in (refused, collected, broken):
+        assert run.returncode == 0, run.stderr
+    # The log stays English, whatever the campaign's language.
+    assert "ALERT results: masto: counts and replies of masto cannot be read: " in refused.stderr
+    assert (
+        "ALERT reply: p on masto: reply #" in collected.stderr and "matches the watch list ('help')" in collected.stderr
+    )
+    assert "replies are matched against the last good watch list until it is fixed" in broken.stderr
+
+    book = Ledger(f"sqlite:///{tmp_path / 'campaign.db'}")
+    try:
+        [reply] = [r for r in book.replies.stored_replies() if r.watch is not None]
+        url = book.replies.published_url(reply.delivery_id)
+        recorded = {alert.kind: alert.message for alert in book.alerts.latest()}
+    finally:
+        book.close()
+    sent_to_hook = {kind: [r.json()["message"] for r in hook.posted if r.json()["kind"] == kind] for kind in recorded}
+    assert all(sent_to_hook[kind] == [message] for kind, message in recorded.items())  # recorded as sent
+
+    unreadable = words.gettext(UNREADABLE)
+    assert recorded["results"].startswith(before(unreadable, "reason", channel="masto"))
+    assert recorded["results"].endswith(unreadable.split("{reason}")[1])
+    assert recorded["reply"] == words.gettext(WATCHED).format(
+        id=reply.id, network="mastodon", post=url, phrase="'help'", helplines="Veilig Thuis 0800-2000"
+    )
+    _, problems = watchlist.load(tmp_path)
+    said = "; ".join(problem(p, language) for p in problems if p.is_error)
+    assert said and recorded["watch_list"] == words.gettext(LAST_GOOD).format(problems=said)
+    if language == "nl":  # Dutch words, not English ones with Dutch values
+        assert "matches the watch list" not in recorded["reply"] and "cannot be read" not in recorded["results"]
+        assert "last good watch list" not in recorded["watch_list"]

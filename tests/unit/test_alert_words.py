@@ -1,6 +1,7 @@
-"""Every alert the publisher can raise is made from a marked message (`Said.of(N_("..."))`), so it is written
-in the campaign's language: a walk over scheduler/publish/ finds each place an alert is made and what its
-message is built from. (A message without Dutch words fails tests/unit/test_words.py.)"""
+"""Every alert the publisher and the results collector can raise is made from a marked message
+(`Said.of(N_("..."))`), so it is written in the campaign's language: a walk over scheduler/publish/ and
+scheduler/results/ finds each place an alert is made and what its message is built from. (A message without
+Dutch words fails tests/unit/test_words.py.)"""
 
 from __future__ import annotations
 
@@ -16,11 +17,13 @@ from scheduler.publish.ledger import Ledger
 from scheduler.words import N_, Said, translator
 
 PUBLISH = Path(__file__).resolve().parents[2] / "scheduler" / "publish"
+RESULTS = PUBLISH.parent / "results"
 SINKS = {"alerts.py"}  # the Alerter itself: it writes what it is given in the campaign's language
 # Alerts whose words are written outside scheduler/publish/, with the reason they are not marked here.
 NOT_HERE = {
     ("publisher.py", "_dead_links", "verdict.alert"): "the link check's own words (scheduler.links.gate)",
     ("publisher.py", "alert_files", "posts[path]"): "a marked message of scheduler.publish.planning.unplanned_message",
+    ("collector.py", "alert_watched", "message"): "a marked message of scheduler.results.collector._alert_text",
 }
 
 
@@ -33,6 +36,8 @@ def _marked(node: ast.expr, names: dict[str, list[ast.expr]], seen: frozenset[st
             return func.value.id == "Said"
         if isinstance(func, ast.Attribute) and func.attr == "say" and node.args:
             return _marked(node.args[0], names, seen)
+        if isinstance(func, ast.Name) and func.id == "redact" and node.args:
+            return _marked(node.args[0], names, seen)
         return False
     if isinstance(node, ast.Name) and node.id in names and node.id not in seen:
         return all(_marked(value, names, seen | {node.id}) for value in names[node.id])
@@ -40,9 +45,10 @@ def _marked(node: ast.expr, names: dict[str, list[ast.expr]], seen: frozenset[st
 
 
 def alert_sites() -> list[tuple[str, str, int, str, bool]]:
-    """(file, function, line, the message's source, marked) of every alert made in scheduler/publish/."""
+    """(file, function, line, the message's source, marked) of every alert made in scheduler/publish/ and
+    scheduler/results/."""
     found = []
-    for path in sorted(PUBLISH.rglob("*.py")):
+    for path in sorted([*PUBLISH.rglob("*.py"), *RESULTS.rglob("*.py")]):
         if path.name in SINKS or "store" in path.parts or "migrations" in path.parts:
             continue
         tree = ast.parse(path.read_text(encoding="utf-8"))
@@ -58,6 +64,8 @@ def alert_sites() -> list[tuple[str, str, int, str, bool]]:
                 func = call.func
                 if isinstance(func, ast.Attribute) and func.attr in ("alert", "record_alert") and len(call.args) >= 4:
                     messages.append(call.args[3])
+                if isinstance(func, ast.Attribute) and func.attr == "alert_reply" and len(call.args) >= 2:
+                    messages.append(call.args[1])  # a watched reply's alert, recorded with the reply
                 for keyword in call.keywords:
                     if keyword.arg == "alert" and isinstance(keyword.value, ast.Tuple):
                         messages.append(keyword.value.elts[1])
@@ -72,10 +80,10 @@ SITES = alert_sites()
 
 def test_the_walk_finds_the_alerts() -> None:  # a guard: an empty walk would pass the test below
     files = {site[0] for site in SITES}
-    assert {"publisher.py", "settling.py", "daemon.py", "threads.py"} <= files and len(SITES) >= 12
+    assert {"publisher.py", "settling.py", "daemon.py", "threads.py", "collector.py"} <= files and len(SITES) >= 16
 
 
-def test_every_alert_the_publisher_raises_is_made_from_a_marked_message() -> None:
+def test_every_alert_the_publisher_and_the_collector_raise_is_made_from_a_marked_message() -> None:
     unmarked = [
         f"{file}:{line}: {source}"
         for file, function, line, source, marked in SITES

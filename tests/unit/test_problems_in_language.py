@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -23,13 +24,37 @@ from scheduler.web.users import Role, User, Users, hash_password
 from scheduler.words import translator
 from tests.builders import CHANNELS, DEFAULTS, post, write_campaign
 from tests.integration.daemon_helpers import wait_for
+from tests.videos import make_video
 
 AT = "2027-11-15 09:00"
 HASHTAGS = "sets:\n  wtk: ['#WeekTegenKindermishandeling', '#kindermishandeling']\n"
 TOO_LONG = "y" * 330
 
+
+@dataclass(frozen=True)
+class Video:
+    """A test video made where the corpus writes it (tests/videos.py)."""
+
+    seconds: float = 2.0
+    fps: int = 10
+    size: int = 64
+    audio: bool = True
+
+
+def media(*items: str) -> str:
+    return "[" + ", ".join("{" + item + "}" for item in items) + "]"
+
+
+VIDEO = "path: media/v.mp4, alt: Kim legt uit."
+VIDEO_CHANNELS = (
+    CHANNELS + "  telegram: {type: dryrun, like: telegram}\n  x: {type: dryrun, like: x}\n"
+    "  linkedin: {type: dryrun, like: linkedin}\n"
+)
+CUES_OUTSIDE = "WEBVTT\n\n00:00:01.000 --> 00:00:00.500\nTerug.\n\n00:00:01.000 --> 00:00:04.500\nTe lang.\n"
+
 # name → (posts, settings files written over the defaults); each one breaks something a writer can break
-CORPUS: dict[str, tuple[dict[str, str], dict[str, str | bytes | None]]] = {
+Files = dict[str, str | bytes | Video | None]
+CORPUS: dict[str, tuple[dict[str, str], Files]] = {
     "typo'd key": ({"a.md": post(publish_at=AT, chanels="[mastodon]")}, {}),
     "key only a _defaults.yml takes": ({"a.md": post(publish_at=AT, schedule="{}")}, {}),
     "unquoted colon": ({"a.md": post(publish_at=AT, title="Dag 1: start")}, {}),
@@ -147,16 +172,113 @@ CORPUS: dict[str, tuple[dict[str, str], dict[str, str | bytes | None]]] = {
         },
     ),
     "watch list broken": ({"a.md": post(publish_at=AT)}, {"watchlist.yml": "phrases: 3\nhelplines: [1]\nwat: 1\n"}),
+    "video: captions missing": ({"a.md": post(publish_at=AT, media=media(VIDEO))}, {"media/v.mp4": Video()}),
+    "video: captions written wrong": (
+        {
+            "a.md": post(publish_at=AT, media=media(VIDEO + ", captions: {}")),
+            "b.md": post("B.", publish_at=AT, media=media(VIDEO + ", captions: {none: '', nl: v.nl.vtt}")),
+            "c.md": post("C.", publish_at=AT, media=media(VIDEO + ", captions: {nederlands: v.nl.vtt}")),
+            "d.md": post("D.", publish_at=AT, media=media(VIDEO + ", captions: {nl: v.nl.txt}")),
+            "e.md": post("E.", publish_at=AT, media=media(VIDEO + ", captions: {nl: v.nl.vtt}, extra: 1")),
+            "f.md": post("F.", publish_at=AT, media=media("path: media/v.mp4, captions: {nl: v.nl.vtt}")),
+        },
+        {"media/v.mp4": Video(), "media/v.nl.vtt": "WEBVTT\n\n00:00:00.000 --> 00:00:01.000\nHallo.\n"},
+    ),
+    "video: captions file not found": (
+        {"a.md": post(publish_at=AT, media=media(VIDEO + ", captions: {nl: v.nl.vtt}"))},
+        {"media/v.mp4": Video()},
+    ),
+    "video: a cue out of range": (
+        {"a.md": post(publish_at=AT, media=media(VIDEO + ", captions: {nl: v.nl.vtt}"))},
+        {"media/v.mp4": Video(), "media/v.nl.vtt": CUES_OUTSIDE},
+    ),
+    "video: captions that do not parse": (
+        {
+            "a.md": post(
+                publish_at=AT,
+                media=media(
+                    VIDEO + ", captions: {nl: v.nl.vtt, en: v.en.srt, de: v.de.vtt, fr: v.fr.vtt, pt: v.pt.srt}"
+                ),
+            )
+        },
+        {
+            "media/v.mp4": Video(),
+            "media/v.nl.vtt": "Dit is geen WebVTT\n\n1 -> 2\n",
+            "media/v.en.srt": "1\n00:00:01,000 --> 00:00:02,000\nHi.\n\nnonsense\n",
+            "media/v.de.vtt": "WEBVTT\n\n00:00:01.000 --> 00:00:0x.000\nHallo.\n",
+            "media/v.fr.vtt": b"WEBVTT\n\n00:00:01.000 --> 00:00:02.000\nCa\xe7a.\n",
+            "media/v.pt.srt": "",
+        },
+    ),
+    "video: over a network's limits": (
+        {
+            "a.md": post(
+                publish_at=AT, channels="[x]", media=media("path: media/lang.mp4, alt: Kim, captions: {none: stil}")
+            ),
+            "b.md": post(
+                "B.",
+                publish_at=AT,
+                channels="[mastodon, bluesky, x, telegram]",
+                media=media("path: media/snel.webm, alt: Kim, captions: {none: stil}"),
+            ),
+        },
+        {
+            "channels.yml": VIDEO_CHANNELS,
+            "media/lang.mp4": Video(seconds=141.0, fps=1, size=32, audio=False),
+            "media/snel.webm": Video(seconds=0.1, fps=130),
+        },
+    ),
+    "video: a network that takes no video": (
+        {"a.md": post(publish_at=AT, channels="[linkedin]", media=media(VIDEO + ", captions: {none: stil}"))},
+        {"channels.yml": VIDEO_CHANNELS, "media/v.mp4": Video()},
+    ),
+    "video: not a video": (
+        {"a.md": post(publish_at=AT, media=media(VIDEO + ", captions: {nl: v.nl.vtt}"))},
+        {
+            "media/v.mp4": b"this is no video" * 64,
+            "media/v.nl.vtt": "WEBVTT\n\n00:00:00.000 --> 00:00:01.000\nHallo.\n",
+        },
+    ),
+    "video: YouTube without a title or one video": (
+        {
+            "a.md": post(publish_at=AT, channels="[youtube]"),
+            "b.md": post(
+                "Kijk <hier>.",
+                publish_at=AT,
+                channels="[youtube]",
+                title="'Tip <1>'",
+                media=media(VIDEO + ", captions: {none: stil}"),
+            ),
+            "c.md": post(
+                "C.",
+                publish_at=AT,
+                channels="[youtube]",
+                title="'" + "t" * 101 + "'",
+                media=media(VIDEO + ", captions: {none: stil}"),
+            ),
+        },
+        {"channels.yml": VIDEO_CHANNELS + "  youtube: {type: dryrun, like: youtube}\n", "media/v.mp4": Video()},
+    ),
+    "video: not alone": (
+        {
+            "a.md": post(
+                publish_at=AT, media=media(VIDEO + ", captions: {none: stil}", "path: media/a.png, alt: Een kind")
+            )
+        },
+        {"media/v.mp4": Video(), "media/a.png": "png"},
+    ),
 }
 
 
-def write(root: Path, posts: dict[str, str], files: dict[str, str | bytes | None], language: str = "nl") -> Path:
+def write(root: Path, posts: dict[str, str], files: Files, language: str = "nl") -> Path:
     write_campaign(root, posts, defaults=DEFAULTS.replace("language: nl", f"language: {language}"))
     for relative, text in files.items():
         path = root / relative
         path.parent.mkdir(parents=True, exist_ok=True)
         if text is None:
             path.unlink()
+        elif isinstance(text, Video):
+            make_video(path, seconds=text.seconds, width=text.size, height=text.size, fps=text.fps, audio=text.audio)
         elif isinstance(text, bytes):
             path.write_bytes(text)
         else:
@@ -184,6 +306,8 @@ def test_every_problem_a_broken_campaign_has_is_kept_for_translation(tmp_path: P
     unmarked = [str(p) for p in found if p.said is None]
     assert unmarked == [], "give these messages as Said.of(N_(...)) (docs/translating.md)"
     assert all(p.message == str(p.said) for p in found)  # the command line's English, unchanged
+    if case.startswith("video:"):  # each of these has Dutch words, through its nested values too
+        assert [p.message for p in found if p.said_in("nl") == p.message] == []
 
 
 def test_the_corpus_finds_what_each_mistake_should_say(
@@ -198,6 +322,16 @@ def test_the_corpus_finds_what_each_mistake_should_say(
         "broken _defaults.yml": "2 posts not checked because posts/_defaults.yml has an error (line 5)",
         "broken channels.yml": "tabs cannot indent YAML; use spaces",
         "template: syntax": "template syntax error",
+        "video: captions missing": "media/v.mp4: captions are missing",
+        "video: captions written wrong": "captions language 'nederlands' is not a language code",
+        "video: captions file not found": "captions file v.nl.vtt not found (looked in media/, posts/, ./)",
+        "video: a cue out of range": "cue 0:01.000 --> 0:04.500 ends after the video",
+        "video: captions that do not parse": "v.nl.vtt is not a WebVTT file",
+        "video: over a network's limits": "x: media/lang.mp4 is 141.0 seconds long; X takes videos up to 140 seconds",
+        "video: a network that takes no video": "linkedin does not take video (media/v.mp4)",
+        "video: not a video": "v.mp4 cannot be read as a video",
+        "video: not alone": "mastodon: a video goes alone in a post on Mastodon",
+        "video: YouTube without a title or one video": "youtube: a post on YouTube needs a `title:`",
     }
     for case, words in wanted.items():
         root = tmp_path / re.sub(r"[^a-z0-9]+", "-", case.lower())
@@ -219,7 +353,7 @@ def dutch_and_english(root: Path) -> tuple[Plan, Plan]:
         "tab.md": "---\npublish_at: 2027-11-20 09:00\n\tchannels: [mastodon]\n---\nTekst.\n",
         "hulplijn.md": post("Bel 0800-0000.", publish_at="2027-11-21 09:00"),
     }
-    files: dict[str, str | bytes | None] = {"hashtags.yml": HASHTAGS, "media/a.png": "png"}
+    files: Files = {"hashtags.yml": HASHTAGS, "media/a.png": "png"}
     dutch, english = write(root / "nl", posts, files), write(root / "en", posts, files, language="en")
     return build(dutch), build(english)
 
