@@ -18,10 +18,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import mimetypes
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from html.parser import HTMLParser
 from typing import Any
@@ -30,7 +29,8 @@ from urllib.parse import quote, urlsplit
 import requests
 
 from scheduler.channels import http
-from scheduler.channels.base import IMAGE_TYPES, Budget, Channel, Counts, Receipt, Reply, max_characters
+from scheduler.channels.base import Budget, Channel, Counts, Receipt, Reply, max_characters
+from scheduler.channels.images import fitted, upload_name
 from scheduler.content.text import mastodon_length
 from scheduler.errors import ConfigError, InDoubt, Rejected, RetryLater
 from scheduler.posts import LengthRule, Limits, MediaItem, MediaRules, RenderedPost
@@ -45,6 +45,7 @@ MEDIA = MediaRules(
     max_items=4,
     max_bytes=16_000_000,
     kinds=frozenset({".jpg", ".jpeg", ".png", ".gif", ".webp", ".heic", ".heif", ".avif"}),
+    max_pixels=33_177_600,  # the default image_matrix_limit (7680×4320); an instance may say less
 )
 _POLL_FIRST = 0.1  # seconds before the first look at a processing upload; doubles up to _POLL_MAX
 _POLL_MAX = 2.0
@@ -58,6 +59,20 @@ class _Instance:
     max_media: int
     image_size_limit: int | None
     description_limit: int | None
+    image_matrix_limit: int | None = None
+
+    def media_rules(self) -> MediaRules:
+        """The image profile: the offline one, tightened where the instance says less (so the rendition the
+        plan made is the one sent, unless this instance is stricter than Mastodon's defaults)."""
+
+        def tighter(offline: int | None, said: int | None) -> int | None:
+            return min(offline, said) if offline and said else offline or said
+
+        return replace(
+            MEDIA,
+            max_bytes=tighter(MEDIA.max_bytes, self.image_size_limit),
+            max_pixels=tighter(MEDIA.max_pixels, self.image_matrix_limit),
+        )
 
 
 class MastodonChannel(Channel):
@@ -226,14 +241,10 @@ class MastodonChannel(Channel):
         if len(post.media) > instance.max_media:
             problems.append(f"{len(post.media)} images, over the limit of {instance.max_media}")
         for item in post.media:
-            try:
-                size = item.path.stat().st_size
-            except OSError as exc:
-                problems.append(f"cannot read {item.path.name}: {exc.strerror}")
-                continue
-            if instance.image_size_limit and size > instance.image_size_limit:
-                limit = instance.image_size_limit
-                problems.append(f"{item.path.name} is {size} bytes, over the limit of {limit}")
+            try:  # the rendition is what goes out: made to fit this instance's limits
+                fitted(item, instance.media_rules(), self.host)
+            except Rejected as exc:
+                problems.append(exc.reason)
             if instance.description_limit and len(item.alt) > instance.description_limit:
                 problems.append(
                     f"alt text of {item.path.name} is {len(item.alt)} characters, "
@@ -244,20 +255,19 @@ class MastodonChannel(Channel):
 
     def _upload(self, item: MediaItem) -> str:
         """Upload one image with its alt text; return its id once the instance has processed it."""
-        mime = IMAGE_TYPES.get(item.path.suffix.lower()) or mimetypes.guess_type(item.path.name)[0]
+        made = fitted(item, self._instance().media_rules(), self.host)  # its bytes go out, never the file's
         try:
-            with item.path.open("rb") as handle:
-                # An upload publishes nothing (unattached media expire), so a lost answer is
-                # RetryLater, not InDoubt.
-                response = self._request(
-                    "POST",
-                    "/api/v2/media",
-                    may_publish=False,
-                    files={"file": (item.path.name, handle, mime or "application/octet-stream")},
-                    data={"description": item.alt},
-                )
+            data = made.read_bytes()
         except OSError as exc:
-            raise Rejected(f"cannot read {item.path.name}: {exc.strerror}") from None
+            raise Rejected(f"cannot read the rendition of {item.path.name}: {exc.strerror}") from None
+        # An upload publishes nothing (unattached media expire), so a lost answer is RetryLater, not InDoubt.
+        response = self._request(
+            "POST",
+            "/api/v2/media",
+            may_publish=False,
+            files={"file": (upload_name(item, made), data, made.mime)},
+            data={"description": item.alt},
+        )
         media = _json(response)
         if not isinstance(media, Mapping) or not media.get("id"):
             raise RetryLater(f"{self.host} answered the upload of {item.path.name} without an id")
@@ -336,6 +346,7 @@ def _parse_instance(config: Any, offline_limit: int) -> _Instance:
         max_media=number(statuses, "max_media_attachments") or MEDIA.max_items or 4,
         image_size_limit=number(media, "image_size_limit"),
         description_limit=number(media, "description_limit"),
+        image_matrix_limit=number(media, "image_matrix_limit"),
     )
 
 

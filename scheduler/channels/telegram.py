@@ -24,7 +24,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from scheduler.channels import http
-from scheduler.channels.base import IMAGE_TYPES, Channel, Receipt
+from scheduler.channels.base import Channel, Receipt
+from scheduler.channels.images import fitted, upload_name
 from scheduler.content.text import utf16_units
 from scheduler.errors import ConfigError, InDoubt, Rejected, RetryLater
 from scheduler.posts import LengthRule, Limits, MediaRules, RenderedPost
@@ -39,7 +40,16 @@ PARSE_MODES = {"none": None, "html": "HTML", "markdownv2": "MarkdownV2"}
 TEXT = LengthRule("UTF-16 units", 4096, utf16_units)
 CAPTION = LengthRule("UTF-16 units", 1024, utf16_units)
 #: docs: sendPhoto "The photo must be at most 10 MB in size". GIFs would lose their animation.
-MEDIA = MediaRules(max_items=1, max_bytes=10_000_000, kinds=frozenset({".jpg", ".jpeg", ".png"}))
+#: sendPhoto: "The photo must be at most 10 MB in size. The photo's width and height must not exceed 10000 in
+#: total. Width and height ratio must be at most 20." Telegram makes photos JPEG, so no alpha.
+MEDIA = MediaRules(
+    max_items=1,
+    max_bytes=10_000_000,
+    kinds=frozenset({".jpg", ".jpeg", ".png"}),
+    max_side_sum=10_000,
+    max_ratio=20,
+    transparency=False,
+)
 #: docs, MarkdownV2 style: these must be escaped with a preceding '\' (and so must '\' itself).
 _MARKDOWN_V2_RESERVED = re.compile(r"([_*\[\]()~`>#+\-=|{}.!\\])")
 _TOKEN_CHARACTERS = re.compile(r"[A-Za-z0-9:_-]+")
@@ -98,19 +108,17 @@ class TelegramChannel(Channel):
             fields["parse_mode"] = self.parse_mode
         if post.media:
             item = post.media[0]
+            made = fitted(item, MEDIA, "Telegram")  # the rendition's bytes go out, never the file's
             try:
-                if item.path.stat().st_size > (MEDIA.max_bytes or 0):
-                    raise Rejected(f"{item.path.name} is over Telegram's 10 MB for a photo")
-                with item.path.open("rb") as handle:
-                    mime = IMAGE_TYPES.get(item.path.suffix.lower(), "application/octet-stream")
-                    message = self._call(
-                        "sendPhoto",
-                        may_publish=True,
-                        data={**fields, "caption": escape(post.text, self.parse_mode)},
-                        files={"photo": (item.path.name, handle, mime)},
-                    )
+                data = made.read_bytes()
             except OSError as exc:
-                raise Rejected(f"cannot read {item.path.name}: {exc.strerror}") from None
+                raise Rejected(f"cannot read the rendition of {item.path.name}: {exc.strerror}") from None
+            message = self._call(
+                "sendPhoto",
+                may_publish=True,
+                data={**fields, "caption": escape(post.text, self.parse_mode)},
+                files={"photo": (upload_name(item, made), data, made.mime)},
+            )
         else:
             message = self._call(
                 "sendMessage",

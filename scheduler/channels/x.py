@@ -55,6 +55,7 @@ from requests_oauthlib import OAuth1
 from scheduler.channels import http
 from scheduler.channels._secretguard import detached
 from scheduler.channels.base import IMAGE_TYPES, Budget, Channel, Counts, Receipt, Reply
+from scheduler.channels.images import fitted, upload_name
 from scheduler.content.text import x_weighted_length
 from scheduler.errors import ChannelError, ConfigError, InDoubt, NotPermitted, Rejected, RetryLater
 from scheduler.posts import LengthRule, Limits, MediaItem, MediaRules, RenderedPost
@@ -67,6 +68,7 @@ WEB = "https://x.com"
 KEYS = ("consumer_key", "consumer_secret", "access_token", "access_token_secret")
 #: docs.x.com, x-api/media: "Image: 5 MB"; a post takes up to 4 photos.
 TEXT = LengthRule("weighted characters", 280, x_weighted_length)  # twitter-text v3: URLs 23, CJK and emoji 2
+#: X keeps a PNG's transparency (it turns opaque PNGs into JPEGs itself).
 MEDIA = MediaRules(max_items=4, max_bytes=5_000_000, kinds=frozenset({".jpg", ".jpeg", ".png", ".gif", ".webp"}))
 MAX_ALT = 1000  # characters of alt text (media metadata)
 #: How far back a "duplicate content" answer is searched for the post it duplicates.
@@ -450,17 +452,17 @@ def _is_duplicate(response: requests.Response) -> bool:
 
 
 def _read_image(item: MediaItem) -> tuple[str, bytes, str, str]:
-    """(name, bytes, MIME type, alt) of an image, checked before anything goes to the network."""
-    mime = IMAGE_TYPES.get(item.path.suffix.lower())
-    if mime is None or item.path.suffix.lower() not in MEDIA.kinds:
+    """(name, bytes, MIME type, alt) of an image's rendition for X, checked before anything goes to the network."""
+    if IMAGE_TYPES.get(item.path.suffix.lower()) is None or item.path.suffix.lower() not in MEDIA.kinds:
         raise Rejected(f"{item.path.name}: X takes JPEG, PNG, GIF or WebP images")
+    made = fitted(item, MEDIA, "X")
     try:
-        data = item.path.read_bytes()
+        data = made.read_bytes()
     except OSError as exc:
-        raise Rejected(f"cannot read {item.path.name}: {exc.strerror}") from None
+        raise Rejected(f"cannot read the rendition of {item.path.name}: {exc.strerror}") from None
     if MEDIA.max_bytes is not None and len(data) > MEDIA.max_bytes:
         raise Rejected(f"{item.path.name} is {len(data):,} bytes, over X's {MEDIA.max_bytes:,}")
-    return item.path.name, data, mime, item.alt
+    return upload_name(item, made), data, made.mime, item.alt
 
 
 def _post_url(account: _Account, post_id: str) -> str:

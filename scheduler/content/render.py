@@ -38,6 +38,7 @@ from scheduler.content import thread, utm
 from scheduler.content.campaign import Campaign, ChannelConfig
 from scheduler.content.drafts import Draft
 from scheduler.content.fields import MediaRef
+from scheduler.content.fitting import image_problems
 from scheduler.content.hashtags import case_hint, tags_in
 from scheduler.content.outline import _LITERALS, _lift_literals, _outline, _same_for_channels
 from scheduler.content.placeholders import placeholder_warnings
@@ -61,6 +62,7 @@ from scheduler.content.sandbox import (
     _written,
 )
 from scheduler.content.template_errors import _TEMPLATE_FILE, _describe, _nesting_line, _template_line, _unknown
+from scheduler.media.renditions import is_image
 from scheduler.posts import MediaItem, RenderedPost
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -393,7 +395,9 @@ class Renderer:
                         f"{channel.name} does not take {path.suffix or 'files without extension'} files ({ref.path})",
                     )
                 )
-            if rules.max_bytes is not None and size > rules.max_bytes:
+            if is_image(path):  # made to fit here, at plan time, so a send only reads it from the cache
+                problems += image_problems(ref.path, path, ref.file, ref.line, channel)
+            elif rules.max_bytes is not None and size > rules.max_bytes:
                 problems.append(
                     error(
                         ref.file,

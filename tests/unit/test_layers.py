@@ -74,6 +74,15 @@ def under(name: str, prefixes: tuple[str, ...]) -> bool:
             ("scheduler.channels", "scheduler.publish", "scheduler.views", "scheduler.cli", "scheduler.starter"),
         ),
         ("scheduler.web", ("scheduler.cli",)),
+        # Images made to fit a network: beneath both halves, knowing only their rules (scheduler.posts).
+        (
+            "scheduler.media",
+            tuple(
+                name
+                for name in MODULES
+                if name.startswith("scheduler.") and not under(name, ("scheduler.media", *BOTTOM))
+            ),
+        ),
         # The ledger's stores sit beneath the publisher: they know states and holds, nothing that sends.
         (
             "scheduler.publish.store",

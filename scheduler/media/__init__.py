@@ -1,0 +1,1 @@
+"""Images made to fit each network before they go out (scheduler.media.renditions)."""
