@@ -19,10 +19,11 @@ def image_problems(written: str, path: Path, file: str, line: int, channel: Chan
     if not is_image(path):
         return []
     network = channel.limits.network or channel.type
+    where = channel.name if channel.name == network else f"{channel.name} ({network})"
     try:
         made = rendition(path, channel.limits.media)
     except DoesNotFit as exc:
-        return [error(file, line, f"{written} cannot go to {channel.name} ({network}): {exc.reason}")]
+        return [error(file, line, f"{written} cannot go to {where}: {exc.reason}")]
     except OSError as exc:
         return [error(file, line, f"{written} cannot be read: {exc.strerror}")]
     if made.shrunk < VISIBLE_SHRINK:
@@ -30,7 +31,7 @@ def image_problems(written: str, path: Path, file: str, line: int, channel: Chan
             warning(
                 file,
                 line,
-                f"{written} goes to {channel.name} ({network}) at {made.width}×{made.height}, "
+                f"{written} goes to {where} at {made.width}×{made.height}, "
                 f"{made.shrunk:.0%} of its {made.source_width}×{made.source_height}: "
                 "crop it, or make it smaller yourself, to choose what stays",
             )
