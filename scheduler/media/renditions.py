@@ -116,6 +116,17 @@ def rendition(source: Path, rules: MediaRules, cache: Path | None = None) -> Ren
     )
 
 
+def shown(source: Path, rules: MediaRules) -> Rendition | None:
+    """The rendition for a preview: None for a file that is no image, or that cannot be made to fit (the plan
+    has said why)."""
+    if not is_image(source):
+        return None
+    try:
+        return rendition(source, rules)
+    except (DoesNotFit, OSError):
+        return None
+
+
 # -- the cache ------------------------------------------------------------------------------
 
 _digests: dict[tuple[str, int, int, int, int], str] = {}

@@ -30,6 +30,8 @@ from scheduler.channels.bluesky_richtext import find_spans
 from scheduler.content.parallel import map_forked
 from scheduler.content.plan import Entry, Plan, Unplaced
 from scheduler.content.problems import Problem
+from scheduler.media.renditions import shown
+from scheduler.posts import MediaRules
 from scheduler.views.labels import count as counted
 from scheduler.views.labels import labels
 
@@ -60,6 +62,7 @@ class Image:
     name: str  # as written in the post, relative to the campaign root
     alt: str
     src: str | None  # a data: URI, or None when not embedded
+    note: str = ""  # what goes out on the card's network: the rendition's dimensions and size
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,7 +212,9 @@ class _Builder:
             post=draft.id,
             draft=draft.draft,
             text=None if post is None or chip else _parts(post.text),
-            images=tuple(self.image(m.path, m.alt) for m in post.media) if post and not chip else (),
+            images=tuple(self.image(m.path, m.alt, channel.limits.media) for m in post.media)
+            if post and not chip
+            else (),
             length=size,
             fill=fill,
             level=level,
@@ -232,11 +237,15 @@ class _Builder:
             size += f", {self.labels['no_limit']}"
         return size, fill, level
 
-    def image(self, path: Path, alt: str) -> Image:
+    def image(self, path: Path, alt: str, rules: MediaRules | None = None) -> Image:
+        """The image as it goes out on a network with `rules` (its rendition), else as the file is."""
         name = path.relative_to(self.root).as_posix() if path.is_relative_to(self.root) else path.name
-        if path not in self._data_uris:
-            self._data_uris[path] = self._data_uri(path)
-        return Image(name, alt, self._data_uris[path])
+        made = shown(path, rules) if rules is not None else None
+        embedded = made.path if made else path
+        if embedded not in self._data_uris:
+            self._data_uris[embedded] = self._data_uri(embedded)
+        note = f"{made.width}×{made.height}, {made.size / 1000:,.0f} kB" if made else ""
+        return Image(name, alt, self._data_uris[embedded], note)
 
     def _data_uri(self, path: Path) -> str | None:
         kind = _IMAGE_TYPES.get(path.suffix.lower())
