@@ -5,8 +5,10 @@ GPS coordinates' bytes (tests.fakes.images); the images are made here with Pillo
 
 from __future__ import annotations
 
+import base64
 import io
 import json
+import re
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from datetime import timedelta
@@ -290,6 +292,19 @@ def test_the_preview_shows_what_goes_out_per_network_and_warns_where_it_shrinks_
     warnings = {line.strip() for line in lines if "warning" in line and "breed.png" in line}
     assert warnings  # under the send, and in the list of problems
     assert all("media/breed.png goes to bluesky at 2000×500, 45% of its 4400×1100" in line for line in warnings)
+
+
+def test_the_html_preview_shows_each_network_the_image_it_gets(tmp_path: Path) -> None:
+    root = with_image(tmp_path, "breed.png", "[bluesky, mastodon]")
+    (root / "media").mkdir()
+    photo(root / "media" / "breed.png", (4400, 1100))
+
+    page = run_campaign(root, "preview", "--format", "html", "-o", "-").stdout
+
+    assert "2000×500, " in page and "4400×1100, " in page
+    shown = [base64.b64decode(uri) for uri in re.findall(r'src="data:image/[a-z]+;base64,([^"]+)"', page)]
+    assert sorted(Image.open(io.BytesIO(data)).size for data in shown) == [(2000, 500), (4400, 1100)]
+    assert [traces(data) for data in shown] == [[], []]
 
 
 def test_renditions_are_made_once_and_found_again_by_the_next_run(tmp_path: Path) -> None:
