@@ -8,7 +8,7 @@ from pathlib import Path
 
 from scheduler.content.campaign import ChannelConfig
 from scheduler.content.problems import Problem, error, warning
-from scheduler.media.renditions import DoesNotFit, is_image, rendition
+from scheduler.media.renditions import CacheUnwritable, DoesNotFit, is_image, rendition
 
 #: Below this share of its longest side an image is shrunk visibly: the preview says so.
 VISIBLE_SHRINK = 0.5
@@ -24,6 +24,8 @@ def image_problems(written: str, path: Path, file: str, line: int, channel: Chan
         made = rendition(path, channel.limits.media)
     except DoesNotFit as exc:
         return [error(file, line, f"{written} cannot go to {where}: {exc.reason}")]
+    except CacheUnwritable as exc:
+        return [error(file, line, f"{written}: {exc}")]
     except OSError as exc:
         return [error(file, line, f"{written} cannot be read: {exc.strerror}")]
     if made.shrunk < VISIBLE_SHRINK:

@@ -23,6 +23,7 @@ from typing import Any
 from PIL import Image, ImageCms, ImageOps, ImageSequence
 
 from scheduler import settings
+from scheduler.errors import ConfigError
 from scheduler.posts import MediaRules
 
 #: Part of every cache key: raise it when the same source and profile should give other bytes.
@@ -44,6 +45,10 @@ class DoesNotFit(ValueError):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+class CacheUnwritable(ConfigError):
+    """The cache directory cannot be written: a setting to fix (CAMPAIGN_CACHE_DIR), not a problem of the image."""
 
 
 @dataclass(frozen=True)
@@ -96,9 +101,16 @@ def rendition(source: Path, rules: MediaRules, cache: Path | None = None) -> Ren
     known = _read_meta(meta_path)
     if known is None:
         known = _make(source, rules)
-        if "format" in known:
-            _write_atomically(folder / (key + _SUFFIX[known["format"]]), known.pop("data"))
-        _write_atomically(meta_path, json.dumps(known, sort_keys=True).encode())
+        try:
+            if "format" in known:
+                _write_atomically(folder / (key + _SUFFIX[known["format"]]), known.pop("data"))
+            _write_atomically(meta_path, json.dumps(known, sort_keys=True).encode())
+        except OSError as exc:
+            raise CacheUnwritable(
+                f"cannot write the image cache {folder.parent}: {exc.strerror}; "
+                "set CAMPAIGN_CACHE_DIR to a folder this user can write",
+                key="CAMPAIGN_CACHE_DIR",
+            ) from None
     if "error" in known:
         raise DoesNotFit(str(known["error"]))
     path = folder / (key + _SUFFIX[known["format"]])
@@ -123,7 +135,7 @@ def shown(source: Path, rules: MediaRules) -> Rendition | None:
         return None
     try:
         return rendition(source, rules)
-    except (DoesNotFit, OSError):
+    except (DoesNotFit, OSError, CacheUnwritable):
         return None
 
 

@@ -322,6 +322,19 @@ def test_renditions_are_made_once_and_found_again_by_the_next_run(tmp_path: Path
     assert not list(cache.rglob(".part-*"))
 
 
+def test_a_cache_folder_that_cannot_be_written_is_an_error_that_says_which_setting_to_change(tmp_path: Path) -> None:
+    root = with_image(tmp_path / "campaign", "foto.jpg", "[mastodon]")
+    (root / "media").mkdir()
+    photo(root / "media" / "foto.jpg")
+    (tmp_path / "a-file").write_text("not a folder")
+
+    result = run_campaign(root, "validate", CAMPAIGN_CACHE_DIR=str(tmp_path / "a-file" / "cache"))
+
+    assert result.returncode == 1
+    assert "posts/a.md:5: error: media/foto.jpg: cannot write the image cache" in result.stdout + result.stderr
+    assert "set CAMPAIGN_CACHE_DIR to a folder this user can write" in result.stdout + result.stderr
+
+
 # -- the daemon: a file that cannot be made to fit holds the send before its time ----------------------
 
 
