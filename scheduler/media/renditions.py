@@ -100,7 +100,7 @@ def rendition(source: Path, rules: MediaRules, cache: Path | None = None) -> Ren
     meta_path = folder / f"{key}.json"
     known = _read_meta(meta_path)
     if known is None:
-        known = _make(source, rules)
+        known = _make(source, digest, rules)
         try:
             if "format" in known:
                 _write_atomically(folder / (key + _SUFFIX[known["format"]]), known.pop("data"))
@@ -201,20 +201,42 @@ def _formats(rules: MediaRules) -> set[str]:
     return {"JPEG"} | ({"PNG"} if ".png" in kinds else set()) | ({"GIF"} if ".gif" in kinds else set())
 
 
-def _make(source: Path, rules: MediaRules) -> dict[str, Any]:
-    """The rendition's bytes and facts, or {"error": reason}."""
-    try:
+#: The last image read, by content: a post's channels want renditions of the same source one after another.
+_last_read: tuple[str, str, list[tuple[Image.Image, int]]] | None = None
+_read_lock = threading.Lock()
+#: Its encodings so far, by (size, flattened, format, quality): networks with the same need share the work.
+_Encoded = dict[tuple[tuple[int, int], bool, str, int], bytes]
+_last_encoded: tuple[str, _Encoded] = ("", {})
+
+
+def _read(source: Path, digest: str) -> tuple[str, list[tuple[Image.Image, int]]]:
+    """The source's format and clean frames (decoded once for all the networks that want it)."""
+    global _last_read
+    with _read_lock:
+        if _last_read is not None and _last_read[0] == digest:  # copies: saving marks an image (encoderinfo)
+            return _last_read[1], [(image.copy(), duration) for image, duration in _last_read[2]]
         with Image.open(source) as opened:
             kind = opened.format or ""
             frames = _clean_frames(opened)
+        _last_read = (digest, kind, frames)
+        return kind, frames
+
+
+def _make(source: Path, digest: str, rules: MediaRules) -> dict[str, Any]:
+    """The rendition's bytes and facts, or {"error": reason}."""
+    try:
+        kind, frames = _read(source, digest)
     except Image.DecompressionBombError:
         return {"error": "it has too many pixels to open safely"}
     except (OSError, ValueError, SyntaxError, EOFError):  # Pillow's ways of saying "not an image I can read"
         return {"error": "it is not an image that can be read (JPEG, PNG, GIF, WebP, ...)"}
+    global _last_encoded
+    if _last_encoded[0] != digest:
+        _last_encoded = (digest, {})
     first = frames[0][0]
     width, height = first.size
     try:
-        data, kind_out, size = _fit(frames, kind, rules)
+        data, kind_out, size = _fit(frames, kind, rules, _last_encoded[1])
     except DoesNotFit as exc:
         return {"error": exc.reason}
     return {
@@ -262,7 +284,9 @@ def _has_alpha(image: Image.Image) -> bool:
     return False
 
 
-def _fit(frames: list[tuple[Image.Image, int]], kind: str, rules: MediaRules) -> tuple[bytes, str, tuple[int, int]]:
+def _fit(
+    frames: list[tuple[Image.Image, int]], kind: str, rules: MediaRules, memo: _Encoded
+) -> tuple[bytes, str, tuple[int, int]]:
     first = frames[0][0]
     width, height = first.size
     longest, shortest = max(width, height), max(min(width, height), 1)
@@ -280,7 +304,7 @@ def _fit(frames: list[tuple[Image.Image, int]], kind: str, rules: MediaRules) ->
                 else f"it is {width}×{height} pixels, beyond the network's pixel limits"
             )
         smallest = 0
-        for data, kind_out in _encodings(frames, size, kind, rules):
+        for data, kind_out in _encodings(frames, size, kind, rules, memo):
             if rules.max_bytes is None or len(data) <= rules.max_bytes:
                 return data, kind_out, size
             smallest = min(smallest or len(data), len(data))
@@ -302,26 +326,45 @@ def _pixel_scale(width: int, height: int, rules: MediaRules) -> float:
 
 
 def _encodings(
-    frames: list[tuple[Image.Image, int]], size: tuple[int, int], kind: str, rules: MediaRules
+    frames: list[tuple[Image.Image, int]], size: tuple[int, int], kind: str, rules: MediaRules, memo: _Encoded
 ) -> Iterator[tuple[bytes, str]]:
-    """The ways to write the image at `size`, best first."""
+    """The ways to write the image at `size`, best first (each made once per source, see _last_encoded)."""
     formats = _formats(rules)
-    images = [(image if image.size == size else image.resize(size, Image.Resampling.LANCZOS), d) for image, d in frames]
-    if len(images) > 1 and "GIF" in formats:  # an animation stays one
-        yield _save_gif(images), "GIF"
+    sized: list[tuple[Image.Image, int]] = []
+
+    def at_size() -> list[tuple[Image.Image, int]]:
+        if not sized:
+            sized.extend((im if im.size == size else im.resize(size, Image.Resampling.LANCZOS), d) for im, d in frames)
+        return sized
+
+    def made(flat: bool, kind_out: str, quality: int = 0) -> bytes:
+        key = (size, flat, kind_out, quality)
+        if key not in memo:
+            image = at_size()[0][0]
+            if flat and image.mode == "RGBA":
+                image = _flattened(image)
+            options = {"quality": quality, "optimize": True} if kind_out == "JPEG" else {"optimize": True}
+            memo[key] = _save_gif(at_size()) if kind_out == "GIF" else _save(image, kind_out, **options)
+        return memo[key]
+
+    if len(frames) > 1 and "GIF" in formats:  # an animation stays one
+        yield made(False, "GIF"), "GIF"
         return
-    image = images[0][0]
-    if image.mode == "RGBA":
-        if rules.transparency and "PNG" in formats:
-            yield _save(image, "PNG", optimize=True), "PNG"
-            return
-        flat = Image.new("RGB", image.size, "white")
-        flat.paste(image, mask=image.getchannel("A"))
-        image = flat
+    alpha = frames[0][0].mode == "RGBA"
+    if alpha and rules.transparency and "PNG" in formats:
+        yield made(False, "PNG"), "PNG"
+        return
     if kind in _LOSSLESS and "PNG" in formats:
-        yield _save(image, "PNG", optimize=True), "PNG"
+        yield made(alpha, "PNG"), "PNG"
     for quality in JPEG_QUALITIES:
-        yield _save(image, "JPEG", quality=quality, optimize=True, progressive=False), "JPEG"
+        yield made(alpha, "JPEG", quality), "JPEG"
+
+
+def _flattened(image: Image.Image) -> Image.Image:
+    """On white, for networks that show no transparency."""
+    flat = Image.new("RGB", image.size, "white")
+    flat.paste(image, mask=image.getchannel("A"))
+    return flat
 
 
 def _save(image: Image.Image, kind: str, **options: object) -> bytes:
