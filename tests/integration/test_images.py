@@ -350,3 +350,21 @@ def test_the_daemon_holds_a_post_whose_image_cannot_be_made_to_fit(tmp_path: Pat
     assert states(tmp_path) == {("foto", "mastodon"): "held"}  # a day before its time
     status = campaign(tmp_path, "status").stdout
     assert "media/kapot.png cannot go to mastodon: it is not an image" in status
+
+
+def test_the_daemon_makes_the_renditions_when_it_plans_a_day_before_the_send(tmp_path: Path) -> None:
+    write(tmp_path / "campaign", {})
+    root = tmp_path / "campaign"
+    (root / "media").mkdir()
+    photo(root / "media" / "foto.jpg", (2400, 1600))
+    media = f"media:\n  - {{path: media/foto.jpg, alt: {ALT}}}\n"
+    when = at(now() + timedelta(days=1))
+    (root / "posts" / "foto.md").write_text(f"---\npublish_at: {when}\nchannels: [bluesky]\n{media}---\nPraat.\n")
+    cache = tmp_path / "cache"
+
+    assert campaign(root, "run", "--once", CAMPAIGN_CACHE_DIR=str(cache)).returncode == 0
+
+    assert states(root) == {("foto", "bluesky"): "pending"}
+    [made] = list(cache.rglob("*.jpg"))
+    with Image.open(made) as image:
+        assert image.size == (2000, 1333)  # ready in the cache: the send will only read it
