@@ -2,7 +2,8 @@
 
 `traces(data)` parses the bytes with Pillow (no EXIF, no XMP, no comment, no colour profile) and looks
 for the raw byte sequences of EXIF, XMP and IPTC blocks and of the GPS coordinates `photo()` writes.
-`photo()` makes the test images: a camera's JPEG or PNG with GPS EXIF, XMP and a comment, never downloaded.
+`photo()` makes the test images: a camera's JPEG (GPS EXIF, XMP, IPTC, a comment) or PNG (GPS EXIF, XMP, a
+text chunk), never downloaded.
 """
 
 from __future__ import annotations
@@ -14,9 +15,10 @@ from pathlib import Path
 from PIL import Image, ImageDraw, PngImagePlugin
 
 #: The GPS position written into test photos, as whole numbers so their bytes can be looked for.
-LATITUDE = 52_123_456  # /1,000,000 degrees
-LONGITUDE = 4_987_654
+LATITUDE = 52_123_457  # /1,000,000 degrees (odd, not a multiple of 5: the fraction stays as written)
+LONGITUDE = 4_987_653
 XMP_MARK = "SHELTER-ADDRESS-7f3a"  # in the XMP packet: a place that must never go out
+IPTC_MARK = "IPTC-CITY-0b9e"  # in the IPTC record of a JPEG
 XMP = (
     '<?xpacket begin="" id="W5M0MpCehiHzreSzNTczkc9d"?><x:xmpmeta xmlns:x="adobe:ns:meta/">'
     '<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
@@ -32,6 +34,7 @@ _MARKERS = (
     b"Photoshop 3.0",  # IPTC (JPEG APP13)
     b"8BIM",
     XMP_MARK.encode(),
+    IPTC_MARK.encode(),
     *(struct.pack(order + "I", value) for order in "<>" for value in (LATITUDE, LONGITUDE)),
 )
 
@@ -62,7 +65,7 @@ def photo(
     orientation: int = 1,
     quality: int = 95,
 ) -> Path:
-    """A test image at `path` (JPEG or PNG by its suffix) with GPS EXIF, XMP and a comment.
+    """A test image at `path` (JPEG or PNG by its suffix) with GPS EXIF, XMP, a comment and (JPEG) IPTC.
 
     Its top-left quarter is red, the rest blue (so orientation can be seen); `noise` makes it hard to
     compress; `alpha` (PNG) makes its right half transparent."""
@@ -82,8 +85,20 @@ def photo(
         info.add_text("Comment", "taken at " + XMP_MARK)
         (rgba if alpha else image).save(path, "PNG", pnginfo=info, exif=exif)
     else:
-        image.save(path, "JPEG", quality=quality, exif=exif, xmp=XMP.encode(), comment=XMP_MARK)
+        out = io.BytesIO()
+        image.save(out, "JPEG", quality=quality, exif=exif, xmp=XMP.encode(), comment=XMP_MARK)
+        data = out.getvalue()
+        path.write_bytes(data[:2] + _iptc_segment() + data[2:])  # IPTC right after the start of image
     return path
+
+
+def _iptc_segment() -> bytes:
+    """A JPEG APP13 segment with an IPTC record (city, as photo agencies write it), as Photoshop stores it."""
+    city = IPTC_MARK.encode()
+    record = b"\x1c\x02\x5a" + struct.pack(">H", len(city)) + city  # IPTC 2:90 City
+    resource = b"8BIM" + b"\x04\x04" + b"\x00\x00" + struct.pack(">I", len(record)) + record
+    body = b"Photoshop 3.0\x00" + resource + (b"\x00" if len(record) % 2 else b"")
+    return b"\xff\xed" + struct.pack(">H", len(body) + 2) + body
 
 
 def traces(data: bytes) -> list[str]:
