@@ -295,13 +295,15 @@ def _fit(
             f"it is {width}×{height}, sides {longest / shortest:.1f} to 1; the most is {rules.max_ratio:g} to 1"
         )
     scale = _pixel_scale(width, height, rules)
+    for_bytes = False
     while True:
         size = (max(1, math.floor(width * scale)), max(1, math.floor(height * scale)))
         if min(size) < min(SMALLEST_SIDE, shortest):
             raise DoesNotFit(
                 f"it is over the limit of {rules.max_bytes:,} bytes even at {size[0]}×{size[1]} pixels"
-                if rules.max_bytes is not None
-                else f"it is {width}×{height} pixels, beyond the network's pixel limits"
+                if for_bytes and rules.max_bytes is not None
+                else f"it is {width}×{height}; within the network's limit of {_pixel_limits(rules)} "
+                f"it would be {size[0]}×{size[1]}"
             )
         smallest = 0
         for data, kind_out in _encodings(frames, size, kind, rules, memo):
@@ -311,6 +313,16 @@ def _fit(
         assert rules.max_bytes is not None
         # Bytes go roughly with pixels: aim just under the limit, and always shrink by at least a tenth.
         scale *= min(0.9, math.sqrt(rules.max_bytes / smallest) * 0.95)
+        for_bytes = True
+
+
+def _pixel_limits(rules: MediaRules) -> str:
+    limits = [
+        f"{rules.max_side:,} px on the longest side" if rules.max_side else "",
+        f"{rules.max_pixels:,} pixels" if rules.max_pixels else "",
+        f"{rules.max_side_sum:,} px width + height" if rules.max_side_sum else "",
+    ]
+    return " and ".join(limit for limit in limits if limit)
 
 
 def _pixel_scale(width: int, height: int, rules: MediaRules) -> float:

@@ -65,3 +65,12 @@ def test_several_processes_making_the_same_rendition_agree_and_leave_no_half_fil
         made = pool.map(_make, [(str(source), str(cache))] * 6)
     assert len(set(made)) == 1 and len(made[0]) <= 1_000_000
     assert sorted(path.suffix for path in cache.rglob("*") if path.is_file()) == [".jpg", ".json"]
+
+
+def test_an_image_the_pixel_limits_would_squash_to_a_sliver_does_not_fit_and_says_which_limit(tmp_path: Path) -> None:
+    source = photo(tmp_path / "banier.png", (20_000, 50))
+    with pytest.raises(DoesNotFit) as caught:
+        rendition(source, BLUESKY, cache=tmp_path / "cache")
+    assert caught.value.reason == (
+        "it is 20000×50; within the network's limit of 2,000 px on the longest side it would be 2000×5"
+    )
