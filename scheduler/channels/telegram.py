@@ -39,9 +39,9 @@ PARSE_MODES = {"none": None, "html": "HTML", "markdownv2": "MarkdownV2"}
 #: "0-1024 characters after entities parsing"; Telegram counts UTF-16 code units.
 TEXT = LengthRule("UTF-16 units", 4096, utf16_units)
 CAPTION = LengthRule("UTF-16 units", 1024, utf16_units)
-#: docs: sendPhoto "The photo must be at most 10 MB in size". GIFs would lose their animation.
-#: sendPhoto: "The photo must be at most 10 MB in size. The photo's width and height must not exceed 10000 in
-#: total. Width and height ratio must be at most 20." Telegram makes photos JPEG, so no alpha.
+#: docs, sendPhoto: "The photo must be at most 10 MB in size. The photo's width and height must not exceed 10000
+#: in total. Width and height ratio must be at most 20." GIFs would lose their animation; photos become JPEG,
+#: so no alpha.
 MEDIA = MediaRules(
     max_items=1,
     max_bytes=10_000_000,
