@@ -46,8 +46,6 @@ def write(
 
 def env_for(root: Path, db: str | None = None, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CAMPAIGN_") and k != "DATABASE_URL"}
-    if os.environ.get("CAMPAIGN_CACHE_DIR"):  # the test session's own rendition cache (tests/conftest.py)
-        env["CAMPAIGN_CACHE_DIR"] = os.environ["CAMPAIGN_CACHE_DIR"]
     env.update(
         CAMPAIGN_ROOT=str(root),
         DATABASE_URL=db or f"sqlite:///{root / 'campaign.db'}",
