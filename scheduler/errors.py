@@ -17,6 +17,8 @@ Problems found in campaign files are not exceptions: they are `Problem` values
 
 from __future__ import annotations
 
+from scheduler.words import Said
+
 
 class CampaignError(Exception):
     """Base of every error this package raises on purpose."""
@@ -25,12 +27,14 @@ class CampaignError(Exception):
 class ConfigError(CampaignError):
     """A setting or configuration is wrong: fix it and run again.
 
-    `key` names the setting the message is about, where there is one, so that it is reported on its line.
+    `key` names the setting the message is about, where there is one, so that it is reported on its line;
+    `said` keeps a message given as `Said` for the pages that show it in the campaign's language.
     """
 
-    def __init__(self, message: str, *, key: str | None = None) -> None:
-        super().__init__(message)
+    def __init__(self, message: str | Said, *, key: str | None = None) -> None:
+        super().__init__(str(message))
         self.key = key
+        self.said = message if isinstance(message, Said) else None
 
 
 class SecretMissing(ConfigError):

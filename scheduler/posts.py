@@ -7,6 +7,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from scheduler.words import N_, Said
+
+_UNITS = (N_("characters"), N_("graphemes"), N_("weighted characters"))  # LengthRule.unit, for the catalogs
+
 
 @dataclass(frozen=True)
 class LengthRule:
@@ -21,13 +25,26 @@ class LengthRule:
         return self.count(text)
 
     def problems(self, text: str, length: int | None = None) -> list[str]:
-        """Messages for every way `text` is over this rule's limits."""
+        """Messages for every way `text` is over this rule's limits, in English (an adapter's refusal)."""
+        return [str(said) for said in self.said(text, length)]
+
+    def said(self, text: str, length: int | None = None) -> list[Said]:
+        """`problems`, kept for translation: the preview shows them in the campaign's language."""
         found = []
         length = self.measure(text) if length is None else length
         if self.limit is not None and length > self.limit:
-            found.append(f"text is {length} {self.unit}, over the limit of {self.limit}")
+            found.append(
+                Said.of(
+                    N_("text is {length} {unit}, over the limit of {limit}"),
+                    length=length,
+                    unit=Said.of(self.unit),
+                    limit=self.limit,
+                )
+            )
         if self.max_bytes is not None and (size := len(text.encode("utf-8"))) > self.max_bytes:
-            found.append(f"text is {size} UTF-8 bytes, over the limit of {self.max_bytes}")
+            found.append(
+                Said.of(N_("text is {size} UTF-8 bytes, over the limit of {limit}"), size=size, limit=self.max_bytes)
+            )
         return found
 
 
@@ -44,6 +61,28 @@ class MediaRules:
     max_side_sum: int | None = None  # width + height (Telegram)
     max_ratio: float | None = None  # longest side / shortest side (Telegram): scaling cannot change it
     transparency: bool = True  # PNG alpha is kept; False: flattened on white
+    video: VideoRules | None = None  # None: this network's adapter takes no video
+
+
+#: The video files a post's `media:` may hold (the rest of a media item is an image).
+VIDEO_KINDS = frozenset({".mp4", ".mov", ".webm"})
+
+
+@dataclass(frozen=True)
+class VideoRules:
+    """What a network documents it takes as one video; None: no limit said. `network` names it in messages."""
+
+    network: str
+    kinds: frozenset[str] = VIDEO_KINDS
+    max_bytes: int | None = None
+    max_seconds: float | None = None
+    max_pixels: int | None = None  # width × height
+    max_fps: float | None = None
+    video_codecs: tuple[str, ...] | None = None  # FFmpeg's names: h264, hevc, vp9, av1 ...
+    audio_codecs: tuple[str, ...] | None = None  # aac, opus ...; a video without sound always passes
+    #: False: the limits are documented here, but this adapter cannot send a video yet.
+    sends: bool = True
+    alone: bool = True  # a video is the post's only media item (true of every network built in)
 
 
 @dataclass(frozen=True)
@@ -61,9 +100,38 @@ class Limits:
 
 
 @dataclass(frozen=True)
+class VideoFacts:
+    """What a video's container says (scheduler.media.video reads it)."""
+
+    seconds: float
+    size: int  # bytes
+    width: int
+    height: int
+    fps: float | None
+    video_codec: str  # FFmpeg's name: h264, hevc, vp9 ...
+    audio_codec: str | None  # None: no sound track
+
+
+@dataclass(frozen=True)
+class Caption:
+    """One captions file of a video: its language and where it is (absolute, inside the campaign root)."""
+
+    language: str
+    path: Path
+
+
+@dataclass(frozen=True)
 class MediaItem:
     path: Path  # absolute, checked to be inside the campaign root
     alt: str
+    kind: str = "image"  # or "video"
+    captions: tuple[Caption, ...] = ()  # a video's, one per language
+    no_captions: str | None = None  # a video without captions: why (`captions: {none: "no speech"}`)
+    video: VideoFacts | None = None  # a video's facts as validate read them
+
+    @property
+    def is_video(self) -> bool:
+        return self.kind == "video"
 
 
 @dataclass(frozen=True)

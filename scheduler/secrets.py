@@ -21,7 +21,8 @@ from scheduler.errors import SecretMissing
 
 REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 MASK = "***"
-_SECRET_KEYS = re.compile(r"(token|secret|password|passwd|api_?key|auth|credential)", re.I)
+#: "auth" as in auth_token or authorization, but not `author` (a LinkedIn organization URN is public).
+_SECRET_KEYS = re.compile(r"(token|secret|password|passwd|api_?key|auth(?!ors?(?:$|_))|credential)", re.I)
 
 _lock = threading.Lock()
 _known: set[str] = set()

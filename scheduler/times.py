@@ -6,6 +6,8 @@ from __future__ import annotations
 import calendar
 from datetime import datetime, tzinfo
 
+from scheduler.words import N_, Said
+
 
 def local_time(when: datetime | None, zone: tzinfo, seconds: bool = False) -> str | None:
     """`when` in `zone`, with the zone's name; None for None."""
@@ -15,31 +17,36 @@ def local_time(when: datetime | None, zone: tzinfo, seconds: bool = False) -> st
 
 
 _MONTH_NAMES = [
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
+    N_("January"),
+    N_("February"),
+    N_("March"),
+    N_("April"),
+    N_("May"),
+    N_("June"),
+    N_("July"),
+    N_("August"),
+    N_("September"),
+    N_("October"),
+    N_("November"),
+    N_("December"),
 ]
 
 
-def no_such_day(year: int, month: int, day: int) -> str | None:
+def no_such_day(year: int, month: int, day: int) -> Said | None:
     """Why year-month-day is not on the calendar, in words ('2027 has no 29 February'); None if it is."""
     if not 1 <= month <= 12:
-        return f"there is no month {month} (months go from 01 to 12)"
+        return Said.of(N_("there is no month {month} (months go from 01 to 12)"), month=month)
     try:
         last = calendar.monthrange(year, month)[1]
     except (ValueError, OverflowError):  # a year before 1 or after 9999
-        return f"the year {year} is out of reach"
+        return Said.of(N_("the year {year} is out of reach"), year=year)
     if day < 1 or day > last:
         if month == 2 and day == 29:
-            return f"{year} has no 29 February (it is not a leap year; February {year} ends on the 28th)"
-        return f"{_MONTH_NAMES[month - 1]} has {last} days{' in ' + str(year) if month == 2 else ''}, not {day}"
+            return Said.of(
+                N_("{year} has no 29 February (it is not a leap year; February {year} ends on the 28th)"), year=year
+            )
+        if month == 2:
+            return Said.of(N_("February has {last} days in {year}, not {day}"), last=last, year=year, day=day)
+        name = Said.of(_MONTH_NAMES[month - 1])
+        return Said.of(N_("{month} has {last} days, not {day}"), month=name, last=last, day=day)
     return None

@@ -21,7 +21,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 from scheduler.posts import Limits, RenderedPost
 
@@ -84,6 +84,17 @@ class Budget:
     reset_in: float  # seconds
 
 
+class UploadMemory(Protocol):
+    """Media a send uploaded, kept in the ledger (scheduler.publish.store.uploads), so that a retry or a
+    restart reuses an upload the network still holds. An adapter that uploads in steps uses it."""
+
+    def recall(self, channel: str, key: str, digest: str) -> tuple[str, datetime] | None: ...
+
+    def keep(self, channel: str, key: str, digest: str, remote_id: str) -> None: ...
+
+    def forget(self, channel: str, key: str) -> None: ...
+
+
 def max_characters(settings: Mapping[str, Any], default: int) -> int:
     """The channel's `max_characters` setting where it is a positive whole number, else `default`."""
     value = settings.get("max_characters", default)
@@ -103,6 +114,8 @@ class Channel(ABC):
     has_counts: ClassVar[bool] = False
     counts_batch: ClassVar[int] = 1
     has_replies: ClassVar[bool] = False
+    #: Set by the publisher: where uploads are remembered between attempts (None: nowhere, upload again).
+    uploads: UploadMemory | None = None
 
     def __init__(self, name: str, settings: Mapping[str, Any]) -> None:
         """`settings` come from channels.yml with every ${SECRET} already resolved."""

@@ -1,6 +1,7 @@
 """The Bluesky adapter: posts through a PDS's XRPC API with an app password.
 
-Settings: `handle`, `app_password` (a ${SECRET} reference), `pds` (default https://bsky.social).
+Settings: `handle`, `app_password` (a ${SECRET} reference), `pds` (default https://bsky.social);
+for video `video_service` and `video_timeout` (scheduler.channels.bluesky_video).
 
 Session: one `com.atproto.server.createSession` per channel object, reused for every call; when
 the PDS answers `ExpiredToken` the session is renewed with `refreshSession`, and only if that is
@@ -25,7 +26,7 @@ import logging
 import math
 import threading
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, NoReturn
 
@@ -35,6 +36,7 @@ from scheduler.channels import bluesky_richtext as richtext
 from scheduler.channels import http
 from scheduler.channels._secretguard import detached, guard_urllib3_logs
 from scheduler.channels.base import IMAGE_TYPES, Budget, Channel, Counts, Receipt, Reply
+from scheduler.channels.bluesky_video import VIDEO, BlueskyVideo
 from scheduler.channels.http import check_status, error_message, retry_after, send, session
 from scheduler.channels.images import fitted
 from scheduler.content.text import graphemes, urls
@@ -89,10 +91,11 @@ class BlueskyChannel(Channel):
         self._lock = threading.Lock()
         self._session: _Session | None = None
         self._budget: Budget | None = None
+        self._video = BlueskyVideo(self, settings)
 
     @classmethod
     def limits(cls, settings: Mapping[str, Any]) -> Limits:
-        return Limits(length=TEXT, media=MEDIA, replies=True)
+        return Limits(length=TEXT, media=replace(MEDIA, video=VIDEO), replies=True)
 
     def publish(self, post: RenderedPost, key: str, reply_to: Receipt | None = None) -> Receipt:
         rkey = richtext.tid_for_key(key)
@@ -101,7 +104,7 @@ class BlueskyChannel(Channel):
             problems.append(f"{len(post.media)} images, Bluesky takes at most {MAX_IMAGES}")
         if problems:
             raise Rejected("; ".join(problems))
-        images = [_read_image(item) for item in post.media]
+        images = [_read_image(item) for item in post.media if not item.is_video]
 
         record: dict[str, Any] = {"$type": POST, "text": post.text, "createdAt": _now()}
         if post.language:
@@ -109,7 +112,7 @@ class BlueskyChannel(Channel):
         found = richtext.facets(post.text, self._resolve_handle)
         if found:
             record["facets"] = found
-        embed = self._embed(post, images)
+        embed = self._embed(post, images, key)
         if embed is not None:
             record["embed"] = embed
         if reply_to is not None:
@@ -124,12 +127,15 @@ class BlueskyChannel(Channel):
         if _ok(response):
             uri = _field(response, "uri") or f"at://{did}/{POST}/{rkey}"
             log.info("published %s on %s as %s", post.post, self.name, uri)
+            self._video.forget(key)
             return Receipt(url=self._post_url(rkey), remote_id=uri, cid=_field(response, "cid"))
         if _may_already_exist(response):
             existing = self._get_post(rkey)
             if existing is not None:
                 log.info("%s was already on %s as %s", post.post, self.name, existing.remote_id)
+                self._video.forget(key)
                 return existing
+        self._video.refused(key, record, response)
         _fail(response)
 
     def lookup(self, key: str, post: RenderedPost, since: datetime) -> Receipt | None:
@@ -193,6 +199,7 @@ class BlueskyChannel(Channel):
 
     def close(self) -> None:
         self._http.close()
+        self._video.close()
 
     # -- records ---------------------------------------------------------------------------
 
@@ -209,7 +216,11 @@ class BlueskyChannel(Channel):
             return None
         raise RetryLater(f"cannot tell whether {rkey} exists: {_message(response)}", retry_after(response))
 
-    def _embed(self, post: RenderedPost, images: list[tuple[bytes, str, str, dict[str, int]]]) -> dict[str, Any] | None:
+    def _embed(
+        self, post: RenderedPost, images: list[tuple[bytes, str, str, dict[str, int]]], key: str
+    ) -> dict[str, Any] | None:
+        if videos := [item for item in post.media if item.is_video]:
+            return self._video.embed(videos[0], key)  # validate allows one video, alone
         if images:
             return {
                 "$type": "app.bsky.embed.images",

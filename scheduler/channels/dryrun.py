@@ -27,7 +27,8 @@ from scheduler.content import networks
 from scheduler.content.text import graphemes
 from scheduler.errors import ConfigError
 from scheduler.media.renditions import is_image
-from scheduler.posts import LengthRule, Limits, MediaItem, RenderedPost
+from scheduler.posts import LengthRule, Limits, MediaItem, MediaRules, RenderedPost, VideoRules
+from scheduler.words import N_, Said
 
 log = logging.getLogger(__name__)
 
@@ -47,18 +48,19 @@ class DryRunChannel(Channel):
         """Its own (no limit but `max_characters`), or with `like: TYPE` those of that channel type."""
         like = settings.get("like")
         if not like or like == "dryrun":
-            return Limits(length=LengthRule("characters", max_characters(settings, 0) or None, graphemes))
+            length = LengthRule("characters", max_characters(settings, 0) or None, graphemes)
+            return Limits(length=length, media=MediaRules(video=VideoRules("the dry run", alone=False)))
         if not isinstance(like, str):
-            raise ConfigError("like: must name a channel type, such as mastodon", key="like")
+            raise ConfigError(Said.of(N_("like: must name a channel type, such as mastodon")), key="like")
         try:
             return networks.limits_for(like, settings)
         except networks.UnknownType as exc:
-            raise ConfigError(f"like: {exc}", key="like") from None
+            raise ConfigError(Said.of(N_("like: {problem}"), problem=exc.said or str(exc)), key="like") from None
 
     def _media_record(self, item: MediaItem) -> dict[str, Any]:
         """An image as it would go out: the rendition for this channel's rules (its path, size, dimensions)."""
         record: dict[str, Any] = {"path": str(item.path), "alt": item.alt}
-        if is_image(item.path):
+        if not item.is_video and is_image(item.path):
             made = fitted(item, self.limits(self.settings).media, self.name)
             record["rendition"] = {"path": str(made.path), "bytes": made.size}
             record["rendition"].update(width=made.width, height=made.height)

@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import mimetypes
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -31,9 +32,10 @@ import requests
 from scheduler.channels import http
 from scheduler.channels.base import Budget, Channel, Counts, Receipt, Reply, max_characters
 from scheduler.channels.images import fitted, upload_name
+from scheduler.channels.uploads import SendUploads, digest
 from scheduler.content.text import mastodon_length
 from scheduler.errors import ConfigError, InDoubt, Rejected, RetryLater
-from scheduler.posts import LengthRule, Limits, MediaItem, MediaRules, RenderedPost
+from scheduler.posts import LengthRule, Limits, MediaItem, MediaRules, RenderedPost, VideoRules
 from scheduler.secrets import MASK, redact, remember
 
 log = logging.getLogger(__name__)
@@ -47,6 +49,19 @@ MEDIA = MediaRules(
     kinds=frozenset({".jpg", ".jpeg", ".png", ".gif", ".webp", ".heic", ".heif", ".avif"}),
     max_pixels=33_177_600,  # the default image_matrix_limit (7680×4320); an instance may say less
 )
+#: docs: user/posting "Videos (MP4, M4V, MOV, WebM) up to 99MB" (Mastodon 4.x, MiB; an instance may
+#: say otherwise in configuration.media_attachments, read at send time), frame rate at most 120 and
+#: 4096×2304 pixels (video_frame_rate_limit, video_matrix_limit); no limit on length.
+VIDEO = VideoRules(
+    "Mastodon",
+    kinds=frozenset({".mp4", ".mov", ".webm"}),
+    max_bytes=99 * 1024 * 1024,
+    max_fps=120,
+    max_pixels=8_294_400,
+)
+MEDIA = replace(MEDIA, video=VIDEO)
+#: Mastodon removes media not attached to a status after a day; an upload younger than this is reused.
+VIDEO_REUSE = timedelta(hours=12)
 _POLL_FIRST = 0.1  # seconds before the first look at a processing upload; doubles up to _POLL_MAX
 _POLL_MAX = 2.0
 
@@ -60,6 +75,9 @@ class _Instance:
     image_size_limit: int | None
     description_limit: int | None
     image_matrix_limit: int | None = None
+    video_size_limit: int | None = None
+    video_frame_rate_limit: int | None = None
+    video_matrix_limit: int | None = None  # width × height
 
     def media_rules(self) -> MediaRules:
         """The image profile: the offline one, tightened where the instance says less (so the rendition the
@@ -118,7 +136,12 @@ class MastodonChannel(Channel):
     def publish(self, post: RenderedPost, key: str, reply_to: Receipt | None = None) -> Receipt:
         instance = self._instance()
         self._refuse_what_the_instance_would(post, instance)
-        media_ids = [self._upload(item) for item in post.media]
+        uploads = SendUploads(self.uploads, self.name, key, VIDEO_REUSE)
+        try:
+            media_ids = [self._upload(item, uploads if item.is_video else None) for item in post.media]
+        except Rejected:
+            uploads.forget()  # refused or failed in processing: a retry after a fix uploads the new file
+            raise
         form: list[tuple[str, str]] = [
             ("status", post.text),
             ("visibility", self.visibility),
@@ -138,6 +161,8 @@ class MastodonChannel(Channel):
         if not isinstance(status, Mapping) or not status.get("id"):
             raise InDoubt(f"{self.host} answered HTTP {response.status_code} without a status id")
         receipt = Receipt(url=status.get("url") or status.get("uri"), remote_id=str(status["id"]))
+        if any(item.is_video for item in post.media):
+            uploads.forget()  # attached now: no attempt may reuse it
         log.info("mastodon: published %s on %s as %s", post.post, self.name, receipt.remote_id)
         return receipt
 
@@ -241,10 +266,18 @@ class MastodonChannel(Channel):
         if len(post.media) > instance.max_media:
             problems.append(f"{len(post.media)} images, over the limit of {instance.max_media}")
         for item in post.media:
-            try:  # the rendition is what goes out: made to fit this instance's limits
-                fitted(item, instance.media_rules(), self.host)
-            except Rejected as exc:
-                problems.append(exc.reason)
+            if item.is_video:
+                try:
+                    size = item.path.stat().st_size
+                except OSError as exc:
+                    problems.append(f"cannot read {item.path.name}: {exc.strerror}")
+                    continue
+                problems += _video_over(item, size, instance)
+            else:
+                try:  # the rendition is what goes out: made to fit this instance's limits
+                    fitted(item, instance.media_rules(), self.host)
+                except Rejected as exc:
+                    problems.append(exc.reason)
             if instance.description_limit and len(item.alt) > instance.description_limit:
                 problems.append(
                     f"alt text of {item.path.name} is {len(item.alt)} characters, "
@@ -253,34 +286,67 @@ class MastodonChannel(Channel):
         if problems:
             raise Rejected(f"{self.host}: " + "; ".join(problems))
 
-    def _upload(self, item: MediaItem) -> str:
-        """Upload one image with its alt text; return its id once the instance has processed it."""
-        made = fitted(item, self._instance().media_rules(), self.host)  # its bytes go out, never the file's
+    def _upload(self, item: MediaItem, uploads: SendUploads | None = None) -> str:
+        """Upload one image (its rendition, never the file) or video with its alt text; return its id once the
+        instance has processed it. With `uploads` (a video's), an upload an earlier attempt left is attached
+        instead of uploading again."""
         try:
-            data = made.read_bytes()
+            sha = digest(item) if uploads is not None else ""
         except OSError as exc:
-            raise Rejected(f"cannot read the rendition of {item.path.name}: {exc.strerror}") from None
-        # An upload publishes nothing (unattached media expire), so a lost answer is RetryLater, not InDoubt.
-        response = self._request(
-            "POST",
-            "/api/v2/media",
-            may_publish=False,
-            files={"file": (upload_name(item, made), data, made.mime)},
-            data={"description": item.alt},
-        )
+            raise Rejected(f"cannot read {item.path.name}: {exc.strerror}") from None
+        if uploads is not None and (known := self._still_there(uploads.recall(item, sha))):
+            log.info("mastodon: %s reuses upload %s of %s", self.name, known, item.path.name)
+            self._wait_until_processed(known, item.path.name)
+            return known
+        if item.is_video:
+            path, name = item.path, item.path.name
+            mime = mimetypes.guess_type(item.path.name)[0] or "application/octet-stream"
+        else:  # made to fit this instance's limits
+            made = fitted(item, self._instance().media_rules(), self.host)
+            path, name, mime = made.path, upload_name(item, made), made.mime
+        try:
+            with path.open("rb") as handle:
+                # An upload publishes nothing (unattached media expire), so a lost answer is
+                # RetryLater, not InDoubt.
+                response = self._request(
+                    "POST",
+                    "/api/v2/media",
+                    may_publish=False,
+                    files={"file": (name, handle, mime)},
+                    data={"description": item.alt},
+                )
+        except OSError as exc:
+            raise Rejected(f"cannot read {name}: {exc.strerror}") from None
         media = _json(response)
         if not isinstance(media, Mapping) or not media.get("id"):
             raise RetryLater(f"{self.host} answered the upload of {item.path.name} without an id")
         media_id = str(media["id"])
+        if uploads is not None:
+            uploads.keep(sha, media_id)  # before the wait: a stop while it is processed reuses it
         if response.status_code == 202 or not media.get("url"):
             self._wait_until_processed(media_id, item.path.name)
         return media_id
+
+    def _still_there(self, media_id: str | None) -> str | None:
+        """`media_id` if the instance still holds it unattached (processed or processing), else None."""
+        if media_id is None:
+            return None
+        path = f"/api/v1/media/{quote(media_id, safe='')}"
+        response = http.send(self._http, "GET", self._base + path, may_publish=False, allow_redirects=False)
+        if response.status_code == 404:  # expired, or attached to a status by an attempt that went out
+            return None
+        return media_id if response.status_code in (200, 206, 422) else None
 
     def _wait_until_processed(self, media_id: str, name: str) -> None:
         deadline = time.monotonic() + self.media_timeout
         delay = _POLL_FIRST
         while True:
-            response = self._request("GET", f"/api/v1/media/{quote(media_id, safe='')}")
+            path = f"/api/v1/media/{quote(media_id, safe='')}"
+            response = http.send(self._http, "GET", self._base + path, may_publish=False, allow_redirects=False)
+            if response.status_code == 422:  # docs: the instance could not process the file
+                why = self._error_text(response)
+                raise Rejected(f"{why} ({name} could not be processed; export it again, e.g. as H.264 .mp4)")
+            response = self._checked(response, may_publish=False)
             media = _json(response) if response.status_code == 200 else None
             if isinstance(media, Mapping) and media.get("url"):
                 return
@@ -347,7 +413,24 @@ def _parse_instance(config: Any, offline_limit: int) -> _Instance:
         image_size_limit=number(media, "image_size_limit"),
         description_limit=number(media, "description_limit"),
         image_matrix_limit=number(media, "image_matrix_limit"),
+        video_size_limit=number(media, "video_size_limit"),
+        video_frame_rate_limit=number(media, "video_frame_rate_limit"),
+        video_matrix_limit=number(media, "video_matrix_limit"),
     )
+
+
+def _video_over(item: MediaItem, size: int, instance: _Instance) -> list[str]:
+    """How a video is over what this instance says it takes (configuration.media_attachments)."""
+    found, facts = [], item.video
+    if instance.video_size_limit and size > instance.video_size_limit:
+        found.append(
+            f"{item.path.name} is {size} bytes, over this instance's video limit of {instance.video_size_limit}"
+        )
+    if facts is not None and instance.video_frame_rate_limit and (facts.fps or 0) > instance.video_frame_rate_limit:
+        found.append(f"{item.path.name} has {facts.fps:g} frames per second, over {instance.video_frame_rate_limit}")
+    if facts is not None and instance.video_matrix_limit and facts.width * facts.height > instance.video_matrix_limit:
+        found.append(f"{item.path.name} is {facts.width}×{facts.height}, over {instance.video_matrix_limit} pixels")
+    return found
 
 
 def _budget(response: requests.Response) -> Budget | None:

@@ -1,6 +1,7 @@
 """Telegram: a bot posts to a channel or group through the Bot API.
 
-A post is `sendMessage` (text) or `sendPhoto` (one image, the text as its caption). Telegram has
+A post is `sendMessage` (text), `sendPhoto` (one image, the text as its caption) or `sendVideo` (one
+.mp4 video, the text as its caption; captions files are not sent: Telegram has none). Telegram has
 no alt text for photos, so `MediaItem.alt` is not sent; write the description into the text if
 it matters. Telegram has no idempotency key either: a request that may have reached Telegram is
 InDoubt, never sent again by the adapter (`idempotent_for = 0`).
@@ -28,7 +29,7 @@ from scheduler.channels.base import Channel, Receipt
 from scheduler.channels.images import fitted, upload_name
 from scheduler.content.text import utf16_units
 from scheduler.errors import ConfigError, InDoubt, Rejected, RetryLater
-from scheduler.posts import LengthRule, Limits, MediaRules, RenderedPost
+from scheduler.posts import LengthRule, Limits, MediaItem, MediaRules, RenderedPost, VideoRules
 from scheduler.secrets import MASK, redact, remember
 
 log = logging.getLogger(__name__)
@@ -42,6 +43,9 @@ CAPTION = LengthRule("UTF-16 units", 1024, utf16_units)
 #: docs, sendPhoto: "The photo must be at most 10 MB in size. The photo's width and height must not exceed 10000
 #: in total. Width and height ratio must be at most 20." GIFs would lose their animation; photos become JPEG,
 #: so no alpha.
+#: docs: sendVideo "Telegram clients support MPEG4 videos (other formats may be sent as Document)";
+#: "Bots can currently send video files of up to 50 MB in size".
+VIDEO = VideoRules("Telegram", kinds=frozenset({".mp4"}), max_bytes=50 * 1024 * 1024)
 MEDIA = MediaRules(
     max_items=1,
     max_bytes=10_000_000,
@@ -49,6 +53,7 @@ MEDIA = MediaRules(
     max_side_sum=10_000,
     max_ratio=20,
     transparency=False,
+    video=VIDEO,
 )
 #: docs, MarkdownV2 style: these must be escaped with a preceding '\' (and so must '\' itself).
 _MARKDOWN_V2_RESERVED = re.compile(r"([_*\[\]()~`>#+\-=|{}.!\\])")
@@ -106,7 +111,9 @@ class TelegramChannel(Channel):
         fields = {"chat_id": self.chat_id}
         if self.parse_mode:
             fields["parse_mode"] = self.parse_mode
-        if post.media:
+        if post.media and post.media[0].is_video:
+            message = self._send_video(post.media[0], {**fields, "caption": escape(post.text, self.parse_mode)})
+        elif post.media:
             item = post.media[0]
             made = fitted(item, MEDIA, "Telegram")  # the rendition's bytes go out, never the file's
             try:
@@ -128,6 +135,25 @@ class TelegramChannel(Channel):
         receipt = self._receipt(message)
         log.info("telegram: published %s on %s as %s", post.post, self.name, receipt.remote_id)
         return receipt
+
+    def _send_video(self, item: MediaItem, fields: dict[str, str]) -> Any:
+        """sendVideo, multipart: the file, its caption, and what the container says (so clients show
+        its length and shape before it loads); `supports_streaming` lets it play while it downloads."""
+        facts = item.video
+        if facts is not None:
+            fields |= {"duration": str(round(facts.seconds)), "width": str(facts.width), "height": str(facts.height)}
+        try:
+            if item.path.stat().st_size > (VIDEO.max_bytes or 0):
+                raise Rejected(f"{item.path.name} is over the 50 MB a Telegram bot may upload")
+            with item.path.open("rb") as handle:
+                return self._call(
+                    "sendVideo",
+                    may_publish=True,
+                    data={**fields, "supports_streaming": "true"},
+                    files={"video": (item.path.name, handle, "video/mp4")},
+                )
+        except OSError as exc:
+            raise Rejected(f"cannot read {item.path.name}: {exc.strerror}") from None
 
     def check(self) -> str:
         try:

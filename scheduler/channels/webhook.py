@@ -59,7 +59,7 @@ from scheduler.channels.images import fitted
 from scheduler.content.text import graphemes, utf16_units
 from scheduler.errors import ChannelError, ConfigError, Rejected, RetryLater
 from scheduler.media.renditions import is_image
-from scheduler.posts import LengthRule, Limits, MediaItem, MediaRules, RenderedPost
+from scheduler.posts import LengthRule, Limits, MediaItem, MediaRules, RenderedPost, VideoRules
 from scheduler.secrets import remember
 
 log = logging.getLogger(__name__)
@@ -121,7 +121,8 @@ class WebhookChannel(Channel):
         if kind == "teams":
             rule = LengthRule("characters", None, graphemes, max_bytes=TEAMS_MAX_TEXT)
             return Limits(length=rule, media=_NO_MEDIA)
-        return Limits(length=LengthRule("characters", None, graphemes), media=MediaRules())  # paths and alt texts only
+        media = MediaRules(video=VideoRules("a webhook", alone=False))  # paths and alt texts only
+        return Limits(length=LengthRule("characters", None, graphemes), media=media)
 
     def publish(self, post: RenderedPost, key: str, reply_to: Receipt | None = None) -> Receipt:
         limits = self.limits(self.settings)
@@ -331,6 +332,6 @@ def _media(item: MediaItem, channel: str) -> dict[str, str]:
     """An image's path and alt text, with `rendition`: a copy of it without EXIF, XMP or GPS, for receivers
     that pass the image on."""
     entry = {"path": str(item.path), "alt": item.alt}
-    if is_image(item.path):
+    if not item.is_video and is_image(item.path):
         entry["rendition"] = str(fitted(item, MediaRules(), f"webhook {channel}").path)
     return entry

@@ -1,21 +1,20 @@
-"""X (formerly Twitter): posts with images and alt text through the X API v2.
+"""X (formerly Twitter): posts with images or a video, alt text and subtitles, through the X API v2.
 
-Settings: `consumer_key`, `consumer_secret`, `access_token`, `access_token_secret` (each a
-${SECRET} reference: the app's API key and secret, and the account's access token and secret made
-with "Read and write" permission), `api` (default https://api.x.com; a setting only so tests can
-point it at a local server).
+Settings: `consumer_key`, `consumer_secret`, `access_token`, `access_token_secret` (each a ${SECRET} reference: the
+app's API key and secret, and the account's access token and secret made with "Read and write" permission), `api`
+(default https://api.x.com; a setting only so tests can point it at a local server), `media_timeout` (seconds one
+attempt waits for X to process a video, default 120).
 
-Every request is signed with OAuth 1.0a in user context by requests-oauthlib (HMAC-SHA1). A post is
-`POST /2/tweets` with a JSON body; images go first to `POST /2/media/upload` (multipart,
-`media_category=tweet_image`) and get their alt text through `POST /2/media/metadata`. The post's
-URL is made from the account's username (`GET /2/users/me`, fetched once per adapter).
+Every request is signed with OAuth 1.0a in user context by requests-oauthlib (HMAC-SHA1). A post is `POST /2/tweets`
+with a JSON body; images go first to `POST /2/media/upload` (multipart, `media_category=tweet_image`) and get their
+alt text through `POST /2/media/metadata`; a video goes by the chunked upload, with its subtitles (x_media). The
+post's URL is made from the account's username (`GET /2/users/me`, fetched once per adapter).
 
-Exactly once: X has no idempotency key (`idempotent_for = 0`). A send whose answer was lost is
-settled by `lookup`, which searches the account's own posts since the first attempt
-(`GET /2/users/:id/tweets`) for the same text: found is published with its URL; not found is in
-doubt (raised, never None), because X's timeline may lag and "not seen" is not "not out". A 403
-"duplicate content" answer means the text is probably out already: it is settled by the same
-search inside `publish`, and never retried.
+Exactly once: X has no idempotency key (`idempotent_for = 0`). A send whose answer was lost is settled by `lookup`,
+which searches the account's own posts since the first attempt (`GET /2/users/:id/tweets`) for the same text: found is
+published with its URL; not found is in doubt (raised, never None), because X's timeline may lag and "not seen" is not
+"not out". A 403 "duplicate content" answer means the text is probably out already: it is settled by the same search
+inside `publish`, and never retried.
 
 Comparing texts: X gives every link back as a t.co link (and appends one for attached media),
 and escapes &, < and > as HTML entities. So X's text is unescaped, each t.co link in it is read as
@@ -26,8 +25,7 @@ Errors: 429 is RetryLater until `x-rate-limit-reset` (unix seconds); 5xx and unr
 RetryLater; 401 (and a 403 for a read-only token) is Rejected with what to do; other 4xx are
 Rejected with X's problem JSON (`title`, `detail`, `errors`) in a person's words.
 
-A reply (a thread's next part) is the same post with `reply.in_reply_to_tweet_id`: `_send_post` takes
-it already.
+A reply (a thread's next part) is the same post with `reply.in_reply_to_tweet_id` (`_send_post`).
 
 Replies to a published post are its conversation: `GET /2/tweets/search/recent` with
 `query=conversation_id:<id>` (a thread's parts and every answer in it share its first post's id),
@@ -44,7 +42,7 @@ import re
 import threading
 import unicodedata
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, NoReturn
 from urllib.parse import urlsplit
@@ -54,11 +52,12 @@ from requests_oauthlib import OAuth1
 
 from scheduler.channels import http
 from scheduler.channels._secretguard import detached
-from scheduler.channels.base import IMAGE_TYPES, Budget, Channel, Counts, Receipt, Reply
-from scheduler.channels.images import fitted, upload_name
+from scheduler.channels.base import Budget, Channel, Counts, Receipt, Reply
+from scheduler.channels.x_images import read_image, upload_image
+from scheduler.channels.x_media import DEFAULT_WAIT, MAX_ALT, VIDEO, XVideo
 from scheduler.content.text import x_weighted_length
 from scheduler.errors import ChannelError, ConfigError, InDoubt, NotPermitted, Rejected, RetryLater
-from scheduler.posts import LengthRule, Limits, MediaItem, MediaRules, RenderedPost
+from scheduler.posts import LengthRule, Limits, MediaRules, RenderedPost
 from scheduler.secrets import redact, remember
 
 log = logging.getLogger(__name__)
@@ -70,7 +69,6 @@ KEYS = ("consumer_key", "consumer_secret", "access_token", "access_token_secret"
 TEXT = LengthRule("weighted characters", 280, x_weighted_length)  # twitter-text v3: URLs 23, CJK and emoji 2
 #: X keeps a PNG's transparency (it turns opaque PNGs into JPEGs itself).
 MEDIA = MediaRules(max_items=4, max_bytes=5_000_000, kinds=frozenset({".jpg", ".jpeg", ".png", ".gif", ".webp"}))
-MAX_ALT = 1000  # characters of alt text (media metadata)
 #: How far back a "duplicate content" answer is searched for the post it duplicates.
 DUPLICATE_LOOKBACK = timedelta(hours=24)
 #: Our clock and X's may differ; the search starts this much before the first attempt.
@@ -135,13 +133,14 @@ class XChannel(Channel):
         self._lock = threading.Lock()
         self._me: _Account | None = None
         self._too_busy: set[str] = set()  # the posts whose replies were more than one read takes (said once)
+        self.media_timeout = float(settings.get("media_timeout", DEFAULT_WAIT))
 
     @classmethod
     def limits(cls, settings: Mapping[str, Any]) -> Limits:
-        return Limits(length=TEXT, media=MEDIA, replies=True)
+        return Limits(length=TEXT, media=replace(MEDIA, video=VIDEO), replies=True)
 
     def publish(self, post: RenderedPost, key: str, reply_to: Receipt | None = None) -> Receipt:
-        return self._send_post(post, None if reply_to is None else reply_to.remote_id)
+        return self._send_post(post, None if reply_to is None else reply_to.remote_id, key)
 
     def lookup(self, key: str, post: RenderedPost, since: datetime) -> Receipt:
         """The post with `post`'s text on the account since `since`; InDoubt if not seen."""
@@ -264,12 +263,14 @@ class XChannel(Channel):
 
     # -- steps of publish --------------------------------------------------------------------
 
-    def _send_post(self, post: RenderedPost, in_reply_to: str | None = None) -> Receipt:
+    def _send_post(self, post: RenderedPost, in_reply_to: str | None = None, key: str = "") -> Receipt:
         """Publish `post`, as a reply to `in_reply_to` if given (a thread's next part)."""
-        self._refuse_what_x_would(post)
-        images = [_read_image(item) for item in post.media]
+        videos = XVideo(self._request, self._checked, self.name, self.uploads, key, self.media_timeout)
+        self._refuse_what_x_would(post, videos)
+        images = [read_image(item, MEDIA) for item in post.media if not item.is_video]
         account = self._account()  # before any upload: bad keys leave nothing behind
-        media_ids = [self._upload(*image) for image in images]
+        media_ids = [videos.upload(item) for item in post.media if item.is_video]
+        media_ids += [upload_image(self._request, self._checked, image) for image in images]
         body: dict[str, Any] = {"text": post.text}
         if media_ids:
             body["media"] = {"media_ids": media_ids}
@@ -289,36 +290,21 @@ class XChannel(Channel):
         if not isinstance(post_id, str) or not post_id:
             raise InDoubt(f"X answered HTTP {response.status_code} without the post's id")
         log.info("x: published %s on %s as %s", post.post, self.name, post_id)
+        videos.posted()
         return Receipt(url=_post_url(account, post_id), remote_id=post_id)
 
-    def _refuse_what_x_would(self, post: RenderedPost) -> None:
+    def _refuse_what_x_would(self, post: RenderedPost, videos: XVideo) -> None:
         """Rejected before anything is uploaded, so a refused post leaves nothing behind."""
         problems = self.limits(self.settings).length.problems(post.text)
         if len(post.media) > (MEDIA.max_items or 4):
             problems.append(f"{len(post.media)} images, X takes at most {MEDIA.max_items}")
         for item in post.media:
-            if len(item.alt) > MAX_ALT:
+            if item.is_video:
+                problems += videos.refuse(item)
+            elif len(item.alt) > MAX_ALT:
                 problems.append(f"alt text of {item.path.name} is {len(item.alt)} characters, X takes {MAX_ALT}")
         if problems:
             raise Rejected("; ".join(problems))
-
-    def _upload(self, name: str, data: bytes, mime: str, alt: str) -> str:
-        """Upload one image, give it its alt text, return its media id."""
-        # An upload publishes nothing (unattached media expire), so a lost answer is RetryLater.
-        response = self._request(
-            "POST",
-            "/2/media/upload",
-            files={"media": (name, data, mime)},
-            data={"media_category": "tweet_image"},
-        )
-        media = _data(self._checked(response))
-        media_id = media.get("id") if isinstance(media, Mapping) else None
-        if not isinstance(media_id, str) or not media_id:
-            raise RetryLater(f"X answered the upload of {name} without a media id")
-        if alt.strip():
-            body = {"id": media_id, "metadata": {"alt_text": {"text": alt}}}
-            self._checked(self._request("POST", "/2/media/metadata", json=body))
-        return media_id
 
     # -- the account and its posts -----------------------------------------------------------
 
@@ -449,20 +435,6 @@ def _is_duplicate(response: requests.Response) -> bool:
     if response.status_code != 403:
         return False
     return "duplicate" in (problem_text(_json(response)) or "").lower()
-
-
-def _read_image(item: MediaItem) -> tuple[str, bytes, str, str]:
-    """(name, bytes, MIME type, alt) of an image's rendition for X, checked before anything goes to the network."""
-    if IMAGE_TYPES.get(item.path.suffix.lower()) is None or item.path.suffix.lower() not in MEDIA.kinds:
-        raise Rejected(f"{item.path.name}: X takes JPEG, PNG, GIF or WebP images")
-    made = fitted(item, MEDIA, "X")
-    try:
-        data = made.read_bytes()
-    except OSError as exc:
-        raise Rejected(f"cannot read the rendition of {item.path.name}: {exc.strerror}") from None
-    if MEDIA.max_bytes is not None and len(data) > MEDIA.max_bytes:
-        raise Rejected(f"{item.path.name} is {len(data):,} bytes, over X's {MEDIA.max_bytes:,}")
-    return upload_name(item, made), data, made.mime, item.alt
 
 
 def _post_url(account: _Account, post_id: str) -> str:

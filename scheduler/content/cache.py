@@ -32,6 +32,7 @@ from scheduler.content.drafts import Defaults, Draft, Reader
 from scheduler.content.hashtags import FILE as HASHTAGS_FILE
 from scheduler.content.problems import Problem
 from scheduler.content.render import Renderer
+from scheduler.content.videos import caption_candidates
 from scheduler.content.watchlist import FILE as WATCHLIST_FILE
 
 T = TypeVar("T")
@@ -185,6 +186,11 @@ class PlanCache:
                 key, when = file_key(full)
                 found.append((ref.path, key, os.path.realpath(full) if key is not None else None))
                 newest = max(newest, when)
+                for _language, written in ref.captions:  # a video's captions: checked against it again
+                    for candidate in caption_candidates(ref, written):
+                        key, when = file_key(os.path.join(self._root or "", candidate))
+                        found.append((candidate, key, None))
+                        newest = max(newest, when)
             media = tuple(found)
         known = self._sends.get(draft.path)
         if (

@@ -26,16 +26,20 @@ from scheduler.content.utm import Utm
 from scheduler.errors import ConfigError
 from scheduler.posts import Limits
 from scheduler.secrets import looks_like_literal_secret
+from scheduler.words import N_, Said
 
 CHANNELS_FILE = "channels.yml"
 DEFAULTS_FILE = "_defaults.yml"
 POSTS_DIR = "posts"
 DEFAULT_TIMEZONE = "Europe/Amsterdam"
 DEFAULT_LANGUAGE = "nl"
-NOT_A_CAMPAIGN = (
-    "there is no channels.yml, so this folder is not a campaign: run the command in the campaign's folder "
-    "(or give --root DIR), or start one with `campaign new DIR`"
+NOT_A_CAMPAIGN = Said.of(
+    N_(
+        "there is no channels.yml, so this folder is not a campaign: run the command in the campaign's folder "
+        "(or give --root DIR), or start one with `campaign new DIR`"
+    )
 )
+UNKNOWN_LANGUAGE = N_("unknown language {language} (use a code such as nl or en)")
 _CHANNEL_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")  # C0 (tab too), DEL, C1, line and paragraph separators
 
@@ -112,7 +116,7 @@ def load(root: Path) -> tuple[Campaign, list[Problem]]:
         problems += [gap] if gap is not None else []
     alerts = channels_data.get("alerts") or {}
     if not isinstance(alerts, Mapping):
-        problems.append(error(CHANNELS_FILE, channels_data.line_of("alerts"), "alerts must be a mapping"))
+        problems.append(error(CHANNELS_FILE, channels_data.line_of("alerts"), Said.of(N_("alerts must be a mapping"))))
         alerts = {}
     campaign = Campaign(
         root,
@@ -139,8 +143,11 @@ def _settings(data: yamlfile.LineDict, path: str, root: Path, problems: list[Pro
             error(
                 path,
                 data.line_of("timezone"),
-                f"unknown time zone {zone_name!r}{did_you_mean(str(zone_name), available_timezones(), 0.8)} "
-                "(an IANA name such as Europe/Amsterdam)",
+                Said.of(
+                    N_("unknown time zone {zone}{hint} (an IANA name such as Europe/Amsterdam)"),
+                    zone=repr(zone_name),
+                    hint=did_you_mean(str(zone_name), available_timezones(), 0.8),
+                ),
             )
         )
         zone = ZoneInfo(DEFAULT_TIMEZONE)
@@ -148,9 +155,7 @@ def _settings(data: yamlfile.LineDict, path: str, root: Path, problems: list[Pro
     try:
         Locale.parse(str(language))
     except (UnknownLocaleError, ValueError):
-        problems.append(
-            error(path, data.line_of("language"), f"unknown language {language!r} (use a code such as nl or en)")
-        )
+        problems.append(error(path, data.line_of("language"), Said.of(UNKNOWN_LANGUAGE, language=repr(language))))
         language = DEFAULT_LANGUAGE
     name = str(data.get("campaign", root.name))
     if _CONTROL.search(name):  # it heads calendars, reports and pages: one line, nothing a reader obeys
@@ -158,7 +163,10 @@ def _settings(data: yamlfile.LineDict, path: str, root: Path, problems: list[Pro
             error(
                 path,
                 data.line_of("campaign"),
-                f"the campaign name {name!r} has a line break or another control character; write it on one line",
+                Said.of(
+                    N_("the campaign name {name} has a line break or another control character; write it on one line"),
+                    name=repr(name),
+                ),
             )
         )
         name = " ".join(_CONTROL.sub(" ", name).split())
@@ -173,21 +181,35 @@ def _channels(
 ) -> dict[str, ChannelConfig]:
     for key in data:
         if key not in ("channels", "alerts"):
-            problems.append(error(CHANNELS_FILE, data.line_of(key), f"unknown key {key!r}; expected channels, alerts"))
+            problems.append(
+                error(
+                    CHANNELS_FILE,
+                    data.line_of(key),
+                    Said.of(N_("unknown key {key}; expected channels, alerts"), key=repr(key)),
+                )
+            )
     raw = data.get("channels") or {}
     if not isinstance(raw, yamlfile.LineDict):
-        problems.append(error(CHANNELS_FILE, data.line_of("channels"), "channels must map a name to its settings"))
+        problems.append(
+            error(CHANNELS_FILE, data.line_of("channels"), Said.of(N_("channels must map a name to its settings")))
+        )
         return {}
     channels = {}
     for name, settings in raw.items():
         line = raw.line_of(name)
         if not isinstance(name, str) or not _CHANNEL_NAME.match(name):
             problems.append(
-                error(CHANNELS_FILE, line, f"channel name {name!r} must be lower case letters, digits, - or _")
+                error(
+                    CHANNELS_FILE,
+                    line,
+                    Said.of(N_("channel name {name} must be lower case letters, digits, - or _"), name=repr(name)),
+                )
             )
             continue
         if not isinstance(settings, yamlfile.LineDict) or not isinstance(settings.get("type"), str):
-            problems.append(error(CHANNELS_FILE, line, f"channel {name!r} needs a mapping with a type"))
+            problems.append(
+                error(CHANNELS_FILE, line, Said.of(N_("channel {name} needs a mapping with a type"), name=repr(name)))
+            )
             broken[name] = problems[-1]
             continue
         bad = [key for key, value in settings.items() if looks_like_literal_secret(str(key), value)]
@@ -196,8 +218,15 @@ def _channels(
                 error(
                     CHANNELS_FILE,
                     settings.line_of(key),
-                    f"{name}.{key} looks like a secret written out: use a reference such as "
-                    f"${{{name.upper().replace('-', '_')}_{str(key).upper()}}} and set it in the environment",
+                    Said.of(
+                        N_(
+                            "{name}.{key} looks like a secret written out: use a reference such as {reference} "
+                            "and set it in the environment"
+                        ),
+                        name=name,
+                        key=key,
+                        reference=f"${{{name.upper().replace('-', '_')}_{str(key).upper()}}}",
+                    ),
                 )
             )
         if bad:
@@ -208,7 +237,7 @@ def _channels(
             limits = networks.limits_for(settings["type"], clean)
         except ConfigError as exc:  # on the line of the setting it is about (a dry run's `like:`), else of `type:`
             where = exc.key if exc.key in settings else "type"
-            problems.append(error(CHANNELS_FILE, settings.line_of(where), str(exc)))
+            problems.append(error(CHANNELS_FILE, settings.line_of(where), exc.said or str(exc)))
             broken[name] = problems[-1]
             continue
         if settings["type"] not in networks.publishing_types():
@@ -216,8 +245,15 @@ def _channels(
                 error(
                     CHANNELS_FILE,
                     settings.line_of("type"),
-                    f"channel {name!r} has type {settings['type']!r}, which no installed adapter can publish; "
-                    f"types that can publish: {', '.join(sorted(networks.publishing_types())) or 'none'}",
+                    Said.of(
+                        N_(
+                            "channel {name} has type {type}, which no installed adapter can publish; "
+                            "types that can publish: {types}"
+                        ),
+                        name=repr(name),
+                        type=repr(settings["type"]),
+                        types=", ".join(sorted(networks.publishing_types())) or "none",
+                    ),
                 )
             )
             unpublishable[name] = problems[-1]

@@ -14,6 +14,7 @@ from operator import attrgetter
 from typing import Generic, Protocol, TypeVar
 
 from scheduler.content.problems import Problem, error, warning
+from scheduler.words import N_, Said
 
 
 class _Channel(Protocol):
@@ -124,12 +125,22 @@ def _drop(groups: dict[Key, list[S]], key: Key | None, send: S) -> None:
 
 
 def _same_minute(send: Send, first: Send) -> Problem:
-    return warning(send.draft.path, 1, f"goes out on {send.channel.name} in the same minute as {first.draft.path}")
+    return warning(
+        send.draft.path,
+        1,
+        Said.of(
+            N_("goes out on {channel} in the same minute as {path}"), channel=send.channel.name, path=first.draft.path
+        ),
+    )
 
 
 def _same_text(send: Send, first: Send) -> Problem:
     return error(
         send.draft.path,
         1,
-        f"{send.channel.name} gets the same text as {first.draft.path}; set allow_repeat: true if that is meant",
+        Said.of(
+            N_("{channel} gets the same text as {path}; set allow_repeat: true if that is meant"),
+            channel=send.channel.name,
+            path=first.draft.path,
+        ),
     )

@@ -36,6 +36,7 @@ from scheduler.content.files import read_text, read_yaml_mapping
 from scheduler.content.parallel import map_forked
 from scheduler.content.problems import Problem, error
 from scheduler.posts import LinkCard
+from scheduler.words import N_, Said
 
 _HANDLER = YAMLHandler()
 _BROKEN = " broken"  # in a folder's defaults: the _defaults.yml above that could not be read (never a key)
@@ -105,7 +106,7 @@ def read_all(
     reader = reader or Reader()
     posts_dir = campaign.root / POSTS_DIR
     if not posts_dir.is_dir():
-        return [], [error(POSTS_DIR, 0, "there is no posts/ folder in the campaign root")]
+        return [], [error(POSTS_DIR, 0, Said.of(N_("there is no posts/ folder in the campaign root")))]
     problems: list[Problem] = []
     posts: list[tuple[str, Defaults]] = []  # each post file, with its folders' defaults
     inherited: dict[Path, dict[str, tuple[Any, Origin]]] = {}
@@ -160,7 +161,7 @@ def _utf8_name(campaign: Campaign, folder: Path, name: str, problems: list[Probl
         name.encode("utf-8")
     except UnicodeEncodeError:  # os.walk gives undecodable bytes as lone surrogates
         shown = _relative(campaign, folder / name).encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-        problems.append(error(shown, 0, "the name is not valid UTF-8; rename it"))
+        problems.append(error(shown, 0, Said.of(N_("the name is not valid UTF-8; rename it"))))
         return False
     return True
 
@@ -199,13 +200,21 @@ def _read_post(
     relative = _relative(campaign, path)
     if _BROKEN in defaults:
         cause = defaults[_BROKEN][1]
-        message = f"not checked: {cause.path} is broken (line {cause.line}); fix it first"
+        message = Said.of(
+            N_("not checked: {path} is broken (line {line}); fix it first"), path=cause.path, line=cause.line
+        )
         problems.append(replace(error(relative, 1, message), cause=(cause.path, cause.line)))
         return None
     try:
         return _parse_post(campaign, path, relative, defaults, problems)
     except Exception as exc:
-        problems.append(error(relative, 0, f"could not be read ({exc.__class__.__name__}); please report this"))
+        problems.append(
+            error(
+                relative,
+                0,
+                Said.of(N_("could not be read ({error}); please report this"), error=exc.__class__.__name__),
+            )
+        )
         return None
 
 
@@ -216,17 +225,17 @@ def _split(text: str, relative: str, problems: list[Problem]) -> tuple[Any, str,
     try:
         fm, body = _HANDLER.split(text)
     except ValueError:
-        problems.append(error(relative, 1, "front matter starts with --- but has no closing --- line"))
+        problems.append(error(relative, 1, Said.of(N_("front matter starts with --- but has no closing --- line"))))
         return None
     try:
         data = yamlfile.load(fm, first_line=1)
     except yamlfile.YamlError as exc:
-        problems.append(error(relative, exc.line, exc.message))
+        problems.append(error(relative, exc.line, exc.said))
         return None
     if data is None:
         data = yamlfile.LineDict()
     if not isinstance(data, yamlfile.LineDict):
-        problems.append(error(relative, 2, "front matter must be keys and values (key: value)"))
+        problems.append(error(relative, 2, Said.of(N_("front matter must be keys and values (key: value)"))))
         return None
     body_line = text.count("\n", 0, len(text) - len(body)) + 1
     return data, body, body_line
@@ -253,7 +262,12 @@ def _parse_post(
                 error(
                     relative,
                     line,
-                    _unknown_key(key, POST_KEYS, frozenset({"schedule", "timezone", "campaign"}), "a _defaults.yml"),
+                    _unknown_key(
+                        key,
+                        POST_KEYS,
+                        frozenset({"schedule", "timezone", "campaign"}),
+                        Said.of(N_("a _defaults.yml")),
+                    ),
                 )
             )
             continue
@@ -285,11 +299,17 @@ def _parse_post(
         series=values["schedule"][1].path if "schedule" in values else None,
     )
     if not body.strip() and not draft.overrides:
-        problems.append(error(relative, body_line, "the post has no text"))
+        problems.append(error(relative, body_line, Said.of(N_("the post has no text"))))
     errors = [p for p in problems[before:] if p.is_error]
     if errors and all(p.path != relative for p in errors):  # so that the post itself shows as not planned
         cause = min(errors)
-        problems.append(error(relative, 1, f"not planned: it takes a wrong value from {cause.path}:{cause.line}"))
+        problems.append(
+            error(
+                relative,
+                1,
+                Said.of(N_("not planned: it takes a wrong value from {path}:{line}"), path=cause.path, line=cause.line),
+            )
+        )
     return None if errors else draft
 
 
@@ -301,7 +321,13 @@ def _check_unique_ids(drafts: list[Draft], problems: list[Problem]) -> None:
         if len(same) > 1:
             paths = ", ".join(d.path for d in same)
             for draft in same:
-                problems.append(error(draft.path, draft.line_of("id")[1], f"post id {post_id!r} is used by {paths}"))
+                problems.append(
+                    error(
+                        draft.path,
+                        draft.line_of("id")[1],
+                        Said.of(N_("post id {id} is used by {paths}"), id=repr(post_id), paths=paths),
+                    )
+                )
     # Posts sharing an id are all left out: which one is meant cannot be guessed.
     duplicated = {post_id for post_id, same in by_id.items() if len(same) > 1}
     drafts[:] = [d for d in drafts if d.id not in duplicated]

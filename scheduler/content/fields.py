@@ -13,11 +13,12 @@ from typing import Any
 from babel import Locale, UnknownLocaleError
 
 from scheduler.content import yamlfile
-from scheduler.content.campaign import POSTS_DIR, Campaign
+from scheduler.content.campaign import POSTS_DIR, UNKNOWN_LANGUAGE, Campaign
 from scheduler.content.problems import Problem, did_you_mean, error
 from scheduler.content.schedule import ScheduleError, publish_at
-from scheduler.posts import LINK_CHECKS, LinkCard
+from scheduler.posts import LINK_CHECKS, VIDEO_KINDS, LinkCard
 from scheduler.settings import DurationTooLong, parse_duration
+from scheduler.words import N_, Said
 
 POST_KEYS = frozenset(
     {
@@ -41,6 +42,7 @@ POST_KEYS = frozenset(
 DEFAULTS_KEYS = (POST_KEYS - {"id", "publish_at"}) | {"schedule"}
 ROOT_DEFAULTS_KEYS = DEFAULTS_KEYS | {"timezone", "campaign", "utm"}  # utm: see content/utm.py
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9/_.-]*$")
+_LANGUAGE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$")  # BCP 47, as far as a captions file needs
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,12 @@ class MediaRef:
     alt: str
     line: int
     file: str  # the post or _defaults.yml it was written in
+    captions: tuple[tuple[str, str], ...] = ()  # a video's (language, file as written), in the order written
+    no_captions: str | None = None  # `captions: {none: "why"}`: a video with nothing to caption, and why
+
+    @property
+    def is_video(self) -> bool:
+        return PurePosixPath(self.path).suffix.lower() in VIDEO_KINDS
 
 
 @dataclass(frozen=True)
@@ -70,12 +78,13 @@ class Override:
     body_lines: tuple[int, int]  # first and last line of the body's text in that file
 
 
-def _unknown_key(
-    key: Any, allowed: frozenset[str], elsewhere: frozenset[str], where: str = "a post's own front matter"
-) -> str:
+OWN_FRONT_MATTER = Said.of(N_("a post's own front matter"))
+
+
+def _unknown_key(key: Any, allowed: frozenset[str], elsewhere: frozenset[str], where: Said = OWN_FRONT_MATTER) -> Said:
     if key in elsewhere:
-        return f"{key!r} cannot be set here (only in {where})"
-    return f"unknown key {key!r}{did_you_mean(str(key), allowed)}"
+        return Said.of(N_("{key} cannot be set here (only in {where})"), key=repr(key), where=where)
+    return Said.of(N_("unknown key {key}{hint}"), key=repr(key), hint=did_you_mean(str(key), allowed))
 
 
 class _Fields:
@@ -89,7 +98,7 @@ class _Fields:
     def _get(self, key: str) -> tuple[Any, Origin] | None:
         return self.values.get(key)
 
-    def _error(self, origin: Origin, message: str) -> None:
+    def _error(self, origin: Origin, message: Said | str) -> None:
         self.problems.append(error(origin.path, origin.line, message))
 
     def post_id(self) -> str:
@@ -99,7 +108,7 @@ class _Fields:
             return default
         value, origin = found
         if not isinstance(value, str) or not _ID.match(value):
-            self._error(origin, "id must be letters, digits, / _ . - (starting with a letter or digit)")
+            self._error(origin, Said.of(N_("id must be letters, digits, / _ . - (starting with a letter or digit)")))
             return default
         return value
 
@@ -108,7 +117,7 @@ class _Fields:
         if found is None or found[0] is None:
             return None
         if not isinstance(found[0], str):
-            self._error(found[1], f"{key} must be text")
+            self._error(found[1], Said.of(N_("{key} must be text"), key=key))
             return None
         return found[0]
 
@@ -117,7 +126,7 @@ class _Fields:
         if found is None:
             return False
         if not isinstance(found[0], bool):
-            self._error(found[1], f"{key} must be true or false")
+            self._error(found[1], Said.of(N_("{key} must be true or false"), key=key))
             return False
         return found[0]
 
@@ -126,7 +135,7 @@ class _Fields:
         if found is None or found[0] is None:
             return {}
         if not isinstance(found[0], Mapping):
-            self._error(found[1], f"{key} must be a mapping of names to values")
+            self._error(found[1], Said.of(N_("{key} must be a mapping of names to values"), key=key))
             return {}
         return {str(k): v for k, v in found[0].items()}
 
@@ -137,7 +146,7 @@ class _Fields:
         try:
             return publish_at(found[0], self.campaign.settings.timezone)
         except ScheduleError as exc:
-            self._error(found[1], f"publish_at: {exc}")
+            self._error(found[1], Said.of(N_("publish_at: {problem}"), problem=exc.said))
             return None
 
     def duration(self, key: str) -> timedelta | None:
@@ -151,23 +160,23 @@ class _Fields:
             try:
                 return parse_duration(value)
             except DurationTooLong:
-                self._error(origin, f"{key}: {value} is too long")
+                self._error(origin, Said.of(N_("{key}: {value} is too long"), key=key, value=value))
                 return None
             except ValueError:
                 pass
-        self._error(origin, f"{key} must be a duration such as '30 minutes', '6 hours' or '1 day'")
+        self._error(origin, Said.of(N_("{key} must be a duration such as '30 minutes', '6 hours' or '1 day'"), key=key))
         return None
 
     def channels(self) -> tuple[str, ...]:
         found = self._get("channels")
         if found is None:
             self.problems.append(
-                error(self.relative, 1, "no channels: set channels in the post or in posts/_defaults.yml")
+                error(self.relative, 1, Said.of(N_("no channels: set channels in the post or in posts/_defaults.yml")))
             )
             return ()
         value, origin = found
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            self._error(origin, "channels must be a list of channel names from channels.yml")
+            self._error(origin, Said.of(N_("channels must be a list of channel names from channels.yml")))
             return ()
         known = self.campaign.channels
         if self.campaign.channels_unread is not None:
@@ -176,14 +185,18 @@ class _Fields:
             if name not in known and name not in self.campaign.broken_channels:  # that one: channels.yml's error
                 self._error(
                     origin,
-                    f"unknown channel {name!r}{did_you_mean(name, known)} "
-                    f"(channels.yml has {', '.join(sorted(known)) or 'none'})",
+                    Said.of(
+                        N_("unknown channel {name}{hint} (channels.yml has {names})"),
+                        name=repr(name),
+                        hint=did_you_mean(name, known),
+                        names=", ".join(sorted(known)) or "none",
+                    ),
                 )
         return tuple(dict.fromkeys(value))
 
     def _tags(self, value: Any, origin: Origin, what: str) -> tuple[str, ...] | None:
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            self._error(origin, f"{what} must be a list of hashtags or set names")
+            self._error(origin, Said.of(N_("{what} must be a list of hashtags or set names"), what=what))
             return None
         for ref in value:
             problem = self.campaign.hashtags.check(ref)
@@ -201,26 +214,76 @@ class _Fields:
             return ()
         value, origin = found
         if not isinstance(value, list):
-            self._error(origin, "media must be a list of {path, alt}")
+            self._error(origin, Said.of(N_("media must be a list of {path, alt}")))
             return ()
         items = []
         for index, item in enumerate(value):
             line = value.line_of(index) if isinstance(value, yamlfile.LineList) else origin.line
             where = Origin(origin.path, line)
             if not isinstance(item, Mapping) or not isinstance(item.get("path"), str):
-                self._error(where, "each media item needs a path (and alt text)")
+                self._error(where, Said.of(N_("each media item needs a path (and alt text)")))
                 continue
-            extra = set(item) - {"path", "alt"}
+            video = PurePosixPath(item["path"]).suffix.lower() in VIDEO_KINDS
+            extra = set(item) - {"path", "alt", *(["captions"] if video else [])}
             if extra:
-                self._error(where, f"unknown media key(s) {', '.join(sorted(map(str, extra)))}; expected path, alt")
+                expected = "path, alt, captions" if video else "path, alt"
+                self._error(
+                    where,
+                    Said.of(
+                        N_("unknown media key(s) {keys}; expected {expected}"),
+                        keys=", ".join(sorted(map(str, extra))),
+                        expected=expected,
+                    ),
+                )
             alt = item.get("alt")
             if not isinstance(alt, str) or not alt.strip():
-                self._error(
-                    where, f"{item['path']}: alt text is missing; describe the image for people who cannot see it"
+                missing = (
+                    N_("{path}: alt text is missing; describe the video for people who cannot see it")
+                    if video
+                    else N_("{path}: alt text is missing; describe the image for people who cannot see it")
                 )
+                self._error(where, Said.of(missing, path=item["path"]))
                 continue
-            items.append(MediaRef(item["path"], alt.strip(), line, origin.path))
+            captions: tuple[tuple[str, str], ...] = ()
+            no_captions = None
+            if video:
+                found_captions = self._captions(item["path"], item.get("captions"), where)
+                if found_captions is None:
+                    continue
+                captions, no_captions = found_captions
+            items.append(MediaRef(item["path"], alt.strip(), line, origin.path, captions, no_captions))
         return tuple(items)
+
+    def _captions(self, video: str, value: Any, where: Origin) -> tuple[tuple[tuple[str, str], ...], str | None] | None:
+        """A video's `captions:`: {language: file} or {none: why}; None after an error."""
+        example = f"captions: {{nl: {PurePosixPath(video).stem}.nl.vtt}}"
+        if value is None:
+            self._error(
+                where,
+                f"{video}: captions are missing; people watch without sound, and some cannot hear it: "
+                f"add `{example}` (a .vtt or .srt file per language), "
+                'or `captions: {none: "no speech"}` saying why it needs none',
+            )
+            return None
+        if not isinstance(value, Mapping) or not value:
+            self._error(where, f"{video}: captions must map a language to a .vtt or .srt file, e.g. `{example}`")
+            return None
+        if "none" in value:
+            reason = value["none"]
+            if len(value) > 1 or not isinstance(reason, str) or not reason.strip():
+                self._error(where, f'{video}: `captions: {{none: "..."}}` stands alone and says why, e.g. "no speech"')
+                return None
+            return (), reason.strip()
+        found = []
+        for language, file in value.items():
+            if not isinstance(language, str) or not _LANGUAGE.fullmatch(language):
+                self._error(where, f"{video}: captions language {language!r} is not a language code (nl, en, pt-BR)")
+                return None
+            if not isinstance(file, str) or PurePosixPath(file).suffix.lower() not in (".vtt", ".srt"):
+                self._error(where, f"{video}: captions for {language} must be a .vtt or .srt file, not {file!r}")
+                return None
+            found.append((language, file))
+        return tuple(found), None
 
     def overrides(self) -> Mapping[str, Override]:
         found = self._get("overrides")
@@ -228,7 +291,7 @@ class _Fields:
             return {}
         value, origin = found
         if not isinstance(value, Mapping):
-            self._error(origin, "overrides must map a channel name or type to {body, hashtags}")
+            self._error(origin, Said.of(N_("overrides must map a channel name or type to {body, hashtags}")))
             return {}
         names = set(self.campaign.channels) | set(self.campaign.broken_channels)
         names |= {c.type for c in self.campaign.channels.values()}
@@ -237,14 +300,20 @@ class _Fields:
             line = value.line_of(channel) if isinstance(value, yamlfile.LineDict) else origin.line
             where = Origin(origin.path, line)
             if channel not in names and self.campaign.channels_unread is None:
-                self._error(where, f"overrides: {channel!r} is neither a channel nor a channel type in channels.yml")
+                self._error(
+                    where,
+                    Said.of(
+                        N_("overrides: {channel} is neither a channel nor a channel type in channels.yml"),
+                        channel=repr(channel),
+                    ),
+                )
                 continue
             if not isinstance(spec, Mapping) or set(spec) - {"body", "hashtags"} or not spec:
-                self._error(where, f"overrides.{channel} takes body and/or hashtags")
+                self._error(where, Said.of(N_("overrides.{channel} takes body and/or hashtags"), channel=channel))
                 continue
             body = spec.get("body")
             if body is not None and not isinstance(body, str):
-                self._error(where, f"overrides.{channel}.body must be text")
+                self._error(where, Said.of(N_("overrides.{channel}.body must be text"), channel=channel))
                 continue
             tags = self._tags(spec["hashtags"], where, f"overrides.{channel}.hashtags") if "hashtags" in spec else None
             body_lines = spec.value_lines_of("body") if isinstance(spec, yamlfile.LineDict) else (line, line)
@@ -257,7 +326,7 @@ class _Fields:
             return None
         value, origin = found
         if not isinstance(value, Mapping) or set(value) - {"title", "description"}:
-            self._error(origin, "card takes title and description")
+            self._error(origin, Said.of(N_("card takes title and description")))
             return None
         return LinkCard(title=_str_or_none(value.get("title")), description=_str_or_none(value.get("description")))
 
@@ -268,7 +337,10 @@ class _Fields:
         value, origin = found
         if value not in LINK_CHECKS:
             hint = did_you_mean(value, LINK_CHECKS) if isinstance(value, str) else ""
-            self._error(origin, f"unknown link_check {value!r}{hint} (hold, warn or off)")
+            self._error(
+                origin,
+                Said.of(N_("unknown link_check {value}{hint} (hold, warn or off)"), value=repr(value), hint=hint),
+            )
             return LINK_CHECKS[0]
         return str(value)
 
@@ -281,7 +353,7 @@ class _Fields:
         except (UnknownLocaleError, ValueError):
             found = self._get("language")
             assert found is not None
-            self._error(found[1], f"unknown language {value!r} (use a code such as nl or en)")
+            self._error(found[1], Said.of(UNKNOWN_LANGUAGE, language=repr(value)))
             return None
         return value
 

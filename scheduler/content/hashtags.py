@@ -14,7 +14,6 @@ that uses it is planned (`broken`): sets must never be guessed.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +23,8 @@ import regex
 
 from scheduler.content import yamlfile
 from scheduler.content.files import read_yaml_mapping
-from scheduler.content.problems import Problem, error, warning
+from scheduler.content.problems import Problem, did_you_mean, error, warning
+from scheduler.words import N_, Said
 
 FILE = "hashtags.yml"
 _TAG = regex.compile(r"^#?([\p{L}\p{M}\p{N}_]+)$")
@@ -58,16 +58,19 @@ class Hashtags:
                     tags.append(tag)
         return tags
 
-    def check(self, ref: str) -> str | None:
+    def check(self, ref: str) -> Said | None:
         """What is wrong with one reference in `default:` or a post's `hashtags:`, or None."""
         if ref.startswith("#"):
-            return None if is_valid(ref) else f"{ref!r} is not a valid hashtag"
+            return None if is_valid(ref) else Said.of(_NOT_A_HASHTAG, tag=repr(ref))
         if ref in self.sets or self.broken is not None:  # a broken file: the post is held, naming it
             return None
-        close = difflib.get_close_matches(ref, sorted(self.sets), n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
-        literal = f" (a tag itself is written with '#': '#{ref}')" if is_valid("#" + ref) else ""
-        return f"{ref!r} is not a set in {FILE}{hint}{literal}"
+        hint = did_you_mean(ref, self.sets)
+        literal: Said | str = ""
+        if is_valid("#" + ref):
+            literal = Said.of(N_(" (a tag itself is written with '#': {tag})"), tag=repr("#" + ref))
+        return Said.of(
+            N_("{ref} is not a set in {file}{hint}{literal}"), ref=repr(ref), file=FILE, hint=hint, literal=literal
+        )
 
     def limit_for(self, channel_name: str, channel_type: str) -> int | None:
         return self.limits.get(channel_name, self.limits.get(channel_type))
@@ -80,6 +83,9 @@ class Hashtags:
             and len(word) >= _HINT_MIN_LETTERS
             and (word.casefold() not in self.lowercase_ok)
         )
+
+
+_NOT_A_HASHTAG = N_("{tag} is not a valid hashtag")
 
 
 def normalize(tag: str) -> str:
@@ -96,16 +102,20 @@ def tags_in(text: str) -> list[str]:
     return ["#" + m.group(1) for m in _IN_TEXT.finditer(text)]
 
 
-def case_hint(tag: str) -> str:
-    return (
-        f"{tag} is all lower case: capitalise each word (#LikeThis) so screen readers "
-        f"read it as words, or list it under lowercase_ok in {FILE}"
+def case_hint(tag: str) -> Said:
+    return Said.of(
+        N_(
+            "{tag} is all lower case: capitalise each word (#LikeThis) so screen readers "
+            "read it as words, or list it under lowercase_ok in {file}"
+        ),
+        tag=tag,
+        file=FILE,
     )
 
 
 def load(root: Path) -> tuple[Hashtags, list[Problem]]:
     """Read hashtags.yml from the campaign root (missing is fine: no hashtags)."""
-    data, problems = read_yaml_mapping(root, FILE, "expected a mapping with sets, default, limits")
+    data, problems = read_yaml_mapping(root, FILE, Said.of(N_("expected a mapping with sets, default, limits")))
     hashtags = Hashtags() if problems or not data else None
     if hashtags is None:
         hashtags, problems = _parse(data)
@@ -117,24 +127,30 @@ def _parse(data: yamlfile.LineDict) -> tuple[Hashtags, list[Problem]]:
     problems: list[Problem] = []
     for key in data:
         if key not in _KEYS:
-            problems.append(error(FILE, data.line_of(key), f"unknown key {key!r}; expected one of {', '.join(_KEYS)}"))
+            problems.append(
+                error(
+                    FILE,
+                    data.line_of(key),
+                    Said.of(N_("unknown key {key}; expected one of {keys}"), key=repr(key), keys=", ".join(_KEYS)),
+                )
+            )
 
     lowercase_ok = frozenset(str(tag).lstrip("#").casefold() for tag in _string_list(data, "lowercase_ok", problems))
     sets: dict[str, tuple[str, ...]] = {}
     raw_sets = data.get("sets") or {}
     if not isinstance(raw_sets, Mapping):
-        problems.append(error(FILE, data.line_of("sets"), "sets must map a name to a list of tags"))
+        problems.append(error(FILE, data.line_of("sets"), Said.of(N_("sets must map a name to a list of tags"))))
         raw_sets = {}
     for name, tags in raw_sets.items():
         line = raw_sets.line_of(name) if isinstance(raw_sets, yamlfile.LineDict) else 0
         if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
-            problems.append(error(FILE, line, f"set {name!r} must be a list of tags"))
+            problems.append(error(FILE, line, Said.of(N_("set {name} must be a list of tags"), name=repr(name))))
             continue
         clean = []
         for index, tag in enumerate(tags):
             tag_line = tags.line_of(index) if isinstance(tags, yamlfile.LineList) else line
             if not is_valid(tag):
-                problems.append(error(FILE, tag_line, f"{tag!r} is not a valid hashtag"))
+                problems.append(error(FILE, tag_line, Said.of(_NOT_A_HASHTAG, tag=repr(tag))))
                 continue
             clean.append(normalize(tag))
             if Hashtags(lowercase_ok=lowercase_ok).needs_case_hint(tag):
@@ -153,11 +169,17 @@ def _parse(data: yamlfile.LineDict) -> tuple[Hashtags, list[Problem]]:
     limits: dict[str, int] = {}
     raw_limits = data.get("limits") or {}
     if not isinstance(raw_limits, Mapping):
-        problems.append(error(FILE, data.line_of("limits"), "limits must map a channel to a number"))
+        problems.append(error(FILE, data.line_of("limits"), Said.of(N_("limits must map a channel to a number"))))
         raw_limits = {}
     for channel, value in raw_limits.items():
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            problems.append(error(FILE, data.line_of("limits"), f"limit for {channel!r} must be a whole number ≥ 0"))
+            problems.append(
+                error(
+                    FILE,
+                    data.line_of("limits"),
+                    Said.of(N_("limit for {channel} must be a whole number ≥ 0"), channel=repr(channel)),
+                )
+            )
         else:
             limits[str(channel)] = value
     return Hashtags(sets, tuple(default), limits, lowercase_ok), problems
@@ -168,6 +190,6 @@ def _string_list(data: yamlfile.LineDict, key: str, problems: list[Problem]) -> 
     if value is None:
         return []
     if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-        problems.append(error(FILE, data.line_of(key), f"{key} must be a list of names or tags"))
+        problems.append(error(FILE, data.line_of(key), Said.of(N_("{key} must be a list of names or tags"), key=key)))
         return []
     return list(value)

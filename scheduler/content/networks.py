@@ -20,12 +20,14 @@ from scheduler.content.problems import did_you_mean
 from scheduler.content.text import graphemes
 from scheduler.errors import ConfigError
 from scheduler.posts import LengthRule, Limits, MediaRules
+from scheduler.words import N_, Said
 
 GROUP = "campaign_scheduler.channels"
 
 #: Networks without an adapter. When one gets an adapter, its entry here goes (the adapter's `limits` rule).
 WITHOUT_ADAPTER: Mapping[str, Limits] = {
-    "linkedin": Limits(LengthRule("characters", 3000, graphemes), MediaRules(max_items=9, max_bytes=8_000_000)),
+    # Instagram: a caption of 2,200 characters, a carousel of up to 10 images.
+    "instagram": Limits(LengthRule("characters", 2200, graphemes), MediaRules(max_items=10, max_bytes=8_000_000)),
 }
 
 
@@ -54,10 +56,19 @@ def load(type_name: str) -> Any:
     entry = adapters().get(type_name)
     if entry is None:
         raise ConfigError(
-            f"no adapter is installed for channel type {type_name!r} "
-            f"(installed: {', '.join(sorted(adapters())) or 'none'})"
+            Said.of(
+                N_("no adapter is installed for channel type {type} (installed: {installed})"),
+                type=repr(type_name),
+                installed=", ".join(sorted(adapters())) or "none",
+            )
         )
-    return entry.load()
+    try:
+        return entry.load()
+    except Exception as exc:  # a broken plug-in: any error of its import is the plug-in's, told as one
+        raise ConfigError(
+            f"the adapter of channel type {type_name!r} cannot be loaded ({entry.value}: "
+            f"{exc.__class__.__name__}); reinstall or fix the package that provides it"
+        ) from None
 
 
 def limits_for(type_name: str, settings: Mapping[str, Any]) -> Limits:
@@ -67,13 +78,24 @@ def limits_for(type_name: str, settings: Mapping[str, Any]) -> Limits:
         limits = adapter.limits(settings) if callable(getattr(adapter, "limits", None)) else None
         if not isinstance(limits, Limits):
             raise ConfigError(
-                f"the adapter of channel type {type_name!r} ({adapters()[type_name].value}) has no limits"
+                Said.of(
+                    N_("the adapter of channel type {type} ({adapter}) has no limits"),
+                    type=repr(type_name),
+                    adapter=adapters()[type_name].value,
+                )
             )
         return limits if limits.network else replace(limits, network=type_name)
     if type_name in WITHOUT_ADAPTER:
         return replace(WITHOUT_ADAPTER[type_name], network=type_name)
     known = known_types()
-    raise UnknownType(f"unknown channel type {type_name!r}{did_you_mean(type_name, known)} (known: {', '.join(known)})")
+    raise UnknownType(
+        Said.of(
+            N_("unknown channel type {type}{hint} (known: {known})"),
+            type=repr(type_name),
+            hint=did_you_mean(type_name, known),
+            known=", ".join(known),
+        )
+    )
 
 
 def reads_replies(type_name: str) -> bool:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from scheduler.content.drafts import Draft
 from scheduler.content.problems import Problem, warning
+from scheduler.words import N_, Said
 
 STARTER_HELPLINE = "0800-0000"  # not a real number in the Netherlands or the UK
 
@@ -17,8 +18,11 @@ def placeholder_warnings(draft: Draft, source: str, where: tuple[str, int], text
         return []
     if STARTER_HELPLINE not in source and any(STARTER_HELPLINE in str(v) for v in draft.vars.values()):
         where = draft.line_of("vars")
-    message = (
-        f"the helpline {STARTER_HELPLINE} is the starter's placeholder, not a real number; "
-        "write your own in vars: helpline in posts/_defaults.yml before this post goes out"
+    message = Said.of(
+        N_(
+            "the helpline {number} is the starter's placeholder, not a real number; "
+            "write your own in vars: helpline in posts/_defaults.yml before this post goes out"
+        ),
+        number=STARTER_HELPLINE,
     )
     return [warning(where[0], where[1], message)]

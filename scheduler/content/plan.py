@@ -23,11 +23,12 @@ from scheduler.content.campaign import Campaign, ChannelConfig
 from scheduler.content.collisions import Collisions
 from scheduler.content.drafts import Draft, is_post_id
 from scheduler.content.parallel import map_forked
-from scheduler.content.problems import Problem, error, human, sort_problems, warning
+from scheduler.content.problems import Problem, error, human_said, sort_problems, warning
 from scheduler.content.render import Rendered, Renderer
 from scheduler.content.salvage import Salvaged, default_id, salvage
 from scheduler.content.schedule import ScheduleError, TooFewOccurrences, series
 from scheduler.posts import RenderedPost
+from scheduler.words import N_, Said
 
 
 @dataclass(frozen=True)
@@ -287,7 +288,9 @@ def _times(drafts: list[Draft], campaign: Campaign, problems: list[Problem]) -> 
         elif draft.series is not None:
             members[draft.series].append(draft)
         elif not draft.draft:
-            problems.append(error(draft.path, 1, "no publish_at, and no schedule in its folder's _defaults.yml"))
+            problems.append(
+                error(draft.path, 1, Said.of(N_("no publish_at, and no schedule in its folder's _defaults.yml")))
+            )
     for _defaults_path, group in members.items():
         group.sort(key=lambda d: _natural(d.path))  # drafts keep their slot: finishing one shifts nothing
         spec_origin = group[0].line_of("schedule")
@@ -296,16 +299,25 @@ def _times(drafts: list[Draft], campaign: Campaign, problems: list[Problem]) -> 
         except TooFewOccurrences as exc:  # the posts that fit keep their slots; the rest are named
             extra = group[len(exc.occurrences) :]
             names = ", ".join(d.path for d in extra)
-            problems.append(error(spec_origin[0], spec_origin[1], f"schedule: {exc}; no slot for {names}"))
-            problems += [error(d.path, 1, f"no slot left in its series ({spec_origin[0]}: {exc})") for d in extra]
+            problems.append(
+                error(
+                    spec_origin[0],
+                    spec_origin[1],
+                    Said.of(N_("schedule: {problem}; no slot for {names}"), problem=exc.said, names=names),
+                )
+            )
+            left = Said.of(N_("no slot left in its series ({path}: {problem})"), path=spec_origin[0], problem=exc.said)
+            problems += [error(d.path, 1, left) for d in extra]
             occurrences, group = exc.occurrences, group[: len(exc.occurrences)]
         except ScheduleError as exc:
-            problems.append(error(spec_origin[0], spec_origin[1], f"schedule: {exc}"))
+            problems.append(error(spec_origin[0], spec_origin[1], Said.of(N_("schedule: {problem}"), problem=exc.said)))
             continue
         for draft, occurrence in zip(group, occurrences, strict=True):
             times[draft.id] = occurrence.when
             if occurrence.warning:
-                problems.append(warning(draft.path, 1, f"series slot {occurrence.warning}"))
+                problems.append(
+                    warning(draft.path, 1, Said.of(N_("series slot {problem}"), problem=occurrence.warning))
+                )
     return times
 
 
@@ -326,8 +338,13 @@ def with_past_due(plan: Plan, now: datetime, published: Collection[tuple[str, st
         late = warning(
             path,
             line,
-            f"{entry.draft.id} on {entry.channel.name} was due {_ago(now - entry.due)} "
-            f"({local:%Y-%m-%d %H:%M} {local.tzname()})",
+            Said.of(
+                N_("{post} on {channel} was due {ago} ({time})"),
+                post=entry.draft.id,
+                channel=entry.channel.name,
+                ago=_ago(now - entry.due),
+                time=f"{local:%Y-%m-%d %H:%M} {local.tzname()}",
+            ),
         )
         found.append(late)
         entries.append(replace(entry, problems=(*entry.problems, late)))
@@ -336,6 +353,8 @@ def with_past_due(plan: Plan, now: datetime, published: Collection[tuple[str, st
     return replace(plan, entries=tuple(entries), problems=tuple(sort_problems([*plan.problems, *found])))
 
 
-def _ago(delta: timedelta) -> str:
+def _ago(delta: timedelta) -> Said:
     """How long ago, in the largest whole unit: "3 days ago", "1 hour ago", "less than a minute ago"."""
-    return "less than a minute ago" if delta < timedelta(minutes=1) else f"{human(delta)} ago"
+    if delta < timedelta(minutes=1):
+        return Said.of(N_("less than a minute ago"))
+    return Said.of(N_("{time} ago"), time=human_said(delta))

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from enum import StrEnum
 
-from scheduler.words import Said
+from scheduler.words import N_, Said
 
 _LINE_BREAKING = re.compile("[\x00-\x1f\x7f\x85\u2028\u2029]")  # would end or garble the one line
 
@@ -61,10 +61,22 @@ def human(delta: timedelta) -> str:
     return plural(seconds, "second")
 
 
-def did_you_mean(word: str, known: Iterable[str], cutoff: float = 0.6) -> str:
-    """`; did you mean 'x'?` for the closest of `known`, or nothing when none is close enough."""
+def human_said(delta: timedelta) -> Said:
+    """`human(delta)` kept for translation: '3 hours' in English, '3 uur' in Dutch."""
+    seconds = int(delta.total_seconds())
+    if seconds >= 86400:
+        return Said.ngettext("{n} day", "{n} days", n=seconds // 86400)
+    if seconds >= 3600:
+        return Said.ngettext("{n} hour", "{n} hours", n=seconds // 3600)
+    if seconds >= 60:
+        return Said.ngettext("{n} minute", "{n} minutes", n=seconds // 60)
+    return Said.ngettext("{n} second", "{n} seconds", n=seconds)
+
+
+def did_you_mean(word: str, known: Iterable[str], cutoff: float = 0.6) -> Said | str:
+    """`; did you mean 'x'?` for the closest of `known` (kept for translation), or "" when none is close enough."""
     close = difflib.get_close_matches(word, sorted(known), n=1, cutoff=cutoff)
-    return f"; did you mean {close[0]!r}?" if close else ""
+    return Said.of(N_("; did you mean {word}?"), word=repr(close[0])) if close else ""
 
 
 def error(path: str, line: int, message: str | Said) -> Problem:
@@ -104,6 +116,12 @@ def causes_first(problems: Iterable[Problem]) -> list[Problem]:
         first += (p for p in problems if p.path == path and p.cause is None)
         for (cause, line), count in sorted(following.items()):
             if cause == path:
-                message = f"{plural(count, 'post')} not checked because {path} has an error (line {line}); fix it first"
+                message = Said.ngettext(
+                    "{n} post not checked because {path} has an error (line {line}); fix it first",
+                    "{n} posts not checked because {path} has an error (line {line}); fix it first",
+                    n=count,
+                    path=path,
+                    line=line,
+                )
                 first.append(error(path, line, message))
     return [*first, *(p for p in problems if p.path not in files and p.cause is None)]

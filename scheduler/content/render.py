@@ -25,19 +25,20 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
-from pathlib import Path, PurePosixPath, PureWindowsPath
+from pathlib import Path
 from typing import Any
 
 from babel import Locale, UnknownLocaleError
 from babel.dates import format_datetime
-from jinja2 import TemplateError, TemplateSyntaxError, nodes
+from jinja2 import TemplateSyntaxError, nodes
 from jinja2.environment import Template
 from jinja2.sandbox import SandboxedEnvironment
 
 from scheduler.content import thread, utm
-from scheduler.content.campaign import Campaign, ChannelConfig
+from scheduler.content.campaign import UNKNOWN_LANGUAGE, Campaign, ChannelConfig
 from scheduler.content.drafts import Draft
 from scheduler.content.fields import MediaRef
+from scheduler.content.files import resolve_media
 from scheduler.content.fitting import image_problems
 from scheduler.content.hashtags import case_hint, tags_in
 from scheduler.content.outline import _LITERALS, _lift_literals, _outline, _same_for_channels
@@ -47,7 +48,6 @@ from scheduler.content.sandbox import (
     _COUNTED,
     _JOINED,
     MAX_OUTPUT,
-    UnknownName,
     _bounded_range,
     _Budget,
     _budget,
@@ -57,13 +57,13 @@ from scheduler.content.sandbox import (
     _Refused,
     _Sandbox,
     _sized_filter,
-    _TooLong,
     _Undefined,
     _written,
 )
-from scheduler.content.template_errors import _TEMPLATE_FILE, _describe, _nesting_line, _template_line, _unknown
-from scheduler.media.renditions import is_image
+from scheduler.content.template_errors import _TEMPLATE_FILE, _failure, _nesting_line, _template_line
+from scheduler.content.videos import Videos, alone
 from scheduler.posts import MediaItem, RenderedPost
+from scheduler.words import N_, Said
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _OTHER_TEMPLATES = (nodes.Include, nodes.Extends, nodes.Import, nodes.FromImport)
@@ -99,8 +99,8 @@ class _Outlined:
 
 
 class _TemplateFailed(Exception):
-    def __init__(self, message: str, line: int) -> None:
-        super().__init__(message)
+    def __init__(self, message: Said, line: int) -> None:
+        super().__init__(str(message))
         self.message, self.line = message, line
 
 
@@ -130,13 +130,15 @@ class Renderer:
         self._outlines: dict[tuple[Any, ...], _Outlined] = {}  # see _outline: templates the full path made
         self._last: tuple[_Compiled, Draft, datetime | None, str] | None = None  # see _same_text
         self._expanded: dict[tuple[str, ...], list[str]] = {}
-        self._media: dict[str, tuple[Path | None, int, str | None]] = {}
+        self._media: dict[str, tuple[Path | None, int, Said | None]] = {}
+        self._videos = Videos(campaign.root, lambda written: resolve_media(self.campaign.root, written))
 
     def renew(self, campaign: Campaign) -> None:
         """Render for `campaign` from now on, checking media files again; its settings and hashtags
         must be those this renderer was made with (compiled templates and tag lists stay valid)."""
         self.campaign = campaign
         self._media.clear()
+        self._videos.clear()
         self._last = None
 
     def _expand(self, refs: tuple[str, ...]) -> list[str]:
@@ -153,7 +155,7 @@ class Renderer:
                 try:
                     Locale.parse(locale)
                 except (UnknownLocaleError, ValueError, TypeError):
-                    raise _Refused(f"unknown language {locale!r} (use a code such as nl or en)") from None
+                    raise _Refused(Said.of(UNKNOWN_LANGUAGE, language=repr(locale))) from None
             return str(format_datetime(value, pattern, locale=locale or self.campaign.settings.language))
 
         return format_value
@@ -177,8 +179,13 @@ class Renderer:
         broken = self.campaign.hashtags.broken
         if broken is not None and refs != ():  # `hashtags: []` is the only post hashtags.yml does not touch
             line = where[1] if where[0] == draft.path else 1
-            message = f"its hashtags cannot be worked out: {broken.path}:{broken.line} has an error; fix that first"
-            problems.append(error(draft.path, line, message))
+            message = Said.of(
+                N_("its hashtags cannot be worked out: {path}:{line} has an error; fix that first"),
+                path=broken.path,
+                line=broken.line,
+            )
+            # one line under its cause in listings, not one per post (see problems.causes_first)
+            problems.append(replace(error(draft.path, line, message), cause=(broken.path, broken.line)))
             return Rendered(None, None, None, tuple(problems))
         tags = self._expand(self.campaign.hashtags.refs_for(refs))
 
@@ -195,7 +202,14 @@ class Renderer:
         if dropped:
             problems.append(
                 warning(
-                    where[0], where[1], f"{channel.name} allows {limit} hashtags per post; dropped {', '.join(dropped)}"
+                    where[0],
+                    where[1],
+                    Said.of(
+                        N_("{channel} allows {limit} hashtags per post; dropped {tags}"),
+                        channel=channel.name,
+                        limit=limit,
+                        tags=", ".join(dropped),
+                    ),
                 )
             )
         set_tags = {tag for tags_ in self.campaign.hashtags.sets.values() for tag in tags_}
@@ -232,7 +246,9 @@ class Renderer:
             if compiled.same_for_channels:
                 self._last = (compiled, draft, due, text)
         if not text.isascii() and _SURROGATE.search(text):  # e.g. '\ud800' in a template: not encodable
-            problems.append(error(path, line_of(1), "the text contains a lone surrogate (\\ud800-\\udfff)"))
+            problems.append(
+                error(path, line_of(1), Said.of(N_("the text contains a lone surrogate (\\ud800-\\udfff)")))
+            )
             return Rendered(None, None, None, tuple(problems))
         problems.extend(placeholder_warnings(draft, source, (path, line_of(1)), text))
         # Tagged here, before the length is measured and a thread split: every count sees what goes out.
@@ -249,19 +265,32 @@ class Renderer:
         rule = limits.length_for(bool(draft.media))
         length = rule.measure(text)
         parts: tuple[str, ...] = ()
-        over = rule.problems(text, length)
+        over = rule.said(text, length)
         if over and draft.thread and limits.replies:
             # The hashtag line goes once, on the first part, where people following a tag see the start.
             split_up = thread.split(body, rule, first_suffix=tag_line)
             if split_up is None:
-                over = [f"a word is too long for one part of a thread ({rule.limit} {rule.unit} at most)"]
+                over = [
+                    Said.of(
+                        N_("a word is too long for one part of a thread ({limit} {unit} at most)"),
+                        limit=rule.limit,
+                        unit=Said.of(rule.unit),
+                    )
+                ]
             else:
                 parts, over, text = split_up, [], split_up[0]
                 length = max(rule.measure(part) for part in parts)
         if over:
-            over[-1] += _whole_post_held(channel, draft.thread and limits.replies, limits.replies)
+            held = _whole_post_held(channel, draft.thread and limits.replies, limits.replies)
+            over[-1] = Said.of(
+                N_("{problem}; the whole post is held, on all its channels, until it fits: {fix}"),
+                problem=over[-1],
+                fix=held,
+            )
         for message in over:
-            problems.append(error(path, line_of(1), f"{channel.name}: {message}"))
+            problems.append(
+                error(path, line_of(1), Said.of(N_("{channel}: {problem}"), channel=channel.name, problem=message))
+            )
         post = RenderedPost(
             post=draft.id,
             channel=channel.name,
@@ -283,7 +312,14 @@ class Renderer:
         if "{" not in source:  # no Jinja syntax: the text is literal
             result = _Compiled(None, source, False, (), _casefolded_tags(source))
         elif len(source) > MAX_OUTPUT:
-            result = _TemplateFailed(f"the template is {len(source):,} characters; at most {MAX_OUTPUT:,}", 1)
+            result = _TemplateFailed(
+                Said.of(
+                    N_("the template is {size} characters; at most {most}"),
+                    size=f"{len(source):,}",
+                    most=f"{MAX_OUTPUT:,}",
+                ),
+                1,
+            )
         elif (found := self._from_outline(source)) is not None:
             result = found
         else:
@@ -332,12 +368,16 @@ class Renderer:
         except _TemplateFailed as exc:
             result = exc
         except TemplateSyntaxError as exc:
-            result = _TemplateFailed(f"template syntax error: {exc.message}", exc.lineno or 1)
+            why = exc.message or exc.__class__.__name__
+            result = _TemplateFailed(Said.of(N_("template syntax error: {why}"), why=why), exc.lineno or 1)
         except (RecursionError, SyntaxError) as exc:  # SyntaxError: "too many statically nested blocks"
-            result = _TemplateFailed("the template is nested too deeply", _nesting_line(exc.__traceback__))
+            result = _TemplateFailed(Said.of(N_("the template is nested too deeply")), _nesting_line(exc.__traceback__))
         except Exception as exc:  # as in drafts: one post's template never stops the plan
             result = _TemplateFailed(
-                f"template could not be compiled ({exc.__class__.__name__}); please report this", 1
+                Said.of(
+                    N_("template could not be compiled ({error}); please report this"), error=exc.__class__.__name__
+                ),
+                1,
             )
         return result
 
@@ -351,29 +391,14 @@ class Renderer:
             for chunk in compiled.template.generate({**context, _LITERALS: compiled.literals}):
                 size += len(chunk)
                 if size > MAX_OUTPUT:
-                    raise _TemplateFailed(f"the template produces more than {MAX_OUTPUT:,} characters", 1)
+                    raise _TemplateFailed(
+                        Said.of(N_("the template produces more than {most} characters"), most=f"{MAX_OUTPUT:,}"), 1
+                    )
                 chunks.append(chunk)
         except _TemplateFailed:
             raise
-        except _TooLong as exc:
-            raise _TemplateFailed(
-                f"this template runs too long: {exc}; look for loops inside loops, or a macro that calls itself",
-                _template_line(exc.__traceback__),
-            ) from None
-        except UnknownName as exc:
-            raise _TemplateFailed(_unknown(exc, context), _template_line(exc.__traceback__)) from None
-        except _Refused as exc:
-            raise _TemplateFailed(f"template: {exc}", _template_line(exc.__traceback__)) from None
-        except TemplateError as exc:
-            raise _TemplateFailed(_describe(exc), _template_line(exc.__traceback__)) from None
-        except RecursionError as exc:  # a macro that calls itself
-            raise _TemplateFailed(
-                "template: it calls itself without end (a macro that calls itself?)", _template_line(exc.__traceback__)
-            ) from None
-        except Exception as exc:  # the writer's code failed, whichever way (a filter's own error, MemoryError...)
-            raise _TemplateFailed(
-                f"template: {exc.__class__.__name__}: {exc}"[:300], _template_line(exc.__traceback__)
-            ) from None
+        except Exception as exc:  # the writer's code failed, whichever way: said in their words by _failure
+            raise _TemplateFailed(_failure(exc, context), _template_line(exc.__traceback__)) from None
         finally:
             _budget.reset(budget)
         return "".join(chunks)
@@ -387,64 +412,63 @@ class Renderer:
                 problems.append(error(ref.file, ref.line, problem))
                 continue
             assert path is not None
+            if ref.is_video:
+                item, found = self._videos.item(ref, path, channel.name, rules.video)
+                problems += found
+                items.append(item)
+                continue
             if path.suffix.lower() not in rules.kinds:
                 problems.append(
                     error(
                         ref.file,
                         ref.line,
-                        f"{channel.name} does not take {path.suffix or 'files without extension'} files ({ref.path})",
+                        Said.of(
+                            N_("{channel} does not take {kind} files ({path})"),
+                            channel=channel.name,
+                            kind=path.suffix or Said.of(N_("files without extension")),
+                            path=ref.path,
+                        ),
                     )
                 )
-            if is_image(path):  # made to fit here, at plan time, so a send only reads it from the cache
-                problems += image_problems(ref.path, path, ref.file, ref.line, channel)
+            if (fits := image_problems(ref.path, path, ref.file, ref.line, channel)) is not None:  # fit at plan time
+                problems += fits
             elif rules.max_bytes is not None and size > rules.max_bytes:
                 problems.append(
                     error(
                         ref.file,
                         ref.line,
-                        f"{ref.path} is {size:,} bytes; {channel.name} takes at most {rules.max_bytes:,}",
+                        Said.of(
+                            N_("{path} is {size} bytes; {channel} takes at most {most}"),
+                            path=ref.path,
+                            size=f"{size:,}",
+                            channel=channel.name,
+                            most=f"{rules.max_bytes:,}",
+                        ),
                     )
                 )
             items.append(MediaItem(path, ref.alt))
+        problems += alone(draft, channel.name, rules.video)
         if rules.max_items is not None and len(draft.media) > rules.max_items:
             line = draft.line_of("media")
             problems.append(
                 error(
                     line[0],
                     line[1],
-                    f"{channel.name} takes at most {rules.max_items} media items; this post has {len(draft.media)}",
+                    Said.of(
+                        N_("{channel} takes at most {most} media items; this post has {n}"),
+                        channel=channel.name,
+                        most=rules.max_items,
+                        n=len(draft.media),
+                    ),
                 )
             )
         return tuple(items)
 
-    def _check_media(self, ref: MediaRef) -> tuple[Path | None, int, str | None]:
+    def _check_media(self, ref: MediaRef) -> tuple[Path | None, int, Said | None]:
         cached = self._media.get(ref.path)
         if cached is None:
-            cached = self._media[ref.path] = _resolve_media(self.campaign.root, ref.path)
+            cached = self._media[ref.path] = resolve_media(self.campaign.root, ref.path)
         return cached
-
-
-def _resolve_media(root: Path, written: str) -> tuple[Path | None, int, str | None]:
-    relative = PurePosixPath(written)
-    if (
-        not written.strip()
-        or relative.is_absolute()
-        or PureWindowsPath(written).drive
-        or written.startswith(("\\", "~"))
-    ):
-        return None, 0, f"media path {written!r} must be relative to the campaign root"
-    if ".." in relative.parts:
-        return None, 0, f"media path {written!r} must not contain .."
-    full = root.joinpath(*relative.parts)
-    try:
-        resolved = full.resolve(strict=True)
-    except (OSError, RuntimeError, ValueError):  # ValueError: a NUL in the path
-        return None, 0, f"media file {written} does not exist"
-    if not resolved.is_relative_to(root.resolve()):
-        return None, 0, f"media path {written!r} leads outside the campaign root"
-    if not resolved.is_file():
-        return None, 0, f"media path {written!r} is not a file"
-    return resolved, resolved.stat().st_size, None
 
 
 def _casefolded_tags(text: str) -> frozenset[str]:
@@ -454,20 +478,23 @@ def _casefolded_tags(text: str) -> frozenset[str]:
 def _check_names(tree: nodes.Template, env: SandboxedEnvironment) -> None:
     """Other templates, unknown filters and tests: found in the parsed tree, named in our words."""
     for other in tree.find_all(_OTHER_TEMPLATES):
-        raise _TemplateFailed("a post cannot include, extend or import other templates", other.lineno)
-    for kind, node_type, known in (("filter", nodes.Filter, env.filters), ("test", nodes.Test, env.tests)):
+        raise _TemplateFailed(Said.of(N_("a post cannot include, extend or import other templates")), other.lineno)
+    for kind, node_type, known in (
+        (N_("unknown filter {name}{hint}"), nodes.Filter, env.filters),
+        (N_("unknown test {name}{hint}"), nodes.Test, env.tests),
+    ):
         for used in tree.find_all(node_type):
             if used.name not in known:
-                raise _TemplateFailed(f"unknown {kind} {used.name!r}{did_you_mean(used.name, known)}", used.lineno)
+                said = Said.of(kind, name=repr(used.name), hint=did_you_mean(used.name, known))
+                raise _TemplateFailed(said, used.lineno)
 
 
-def _whole_post_held(channel: ChannelConfig, threaded: bool, replies: bool) -> str:
-    """What a too-long text means for the post (none of its channels gets it) and how to fix it."""
-    name = channel.name
+def _whole_post_held(channel: ChannelConfig, threaded: bool, replies: bool) -> Said:
+    """How to fix a too-long text (the whole post is held: none of its channels gets it)."""
     if threaded:  # a thread already, and still a part does not fit
-        fix = f"shorten that word, or write an `overrides:` text for {name}"
+        fix = N_("shorten that word, or write an `overrides:` text for {name}")
     elif replies:
-        fix = f"shorten it, set `thread: true`, or write an `overrides:` text for {name}"
+        fix = N_("shorten it, set `thread: true`, or write an `overrides:` text for {name}")
     else:
-        fix = f"shorten it, or write an `overrides:` text for {name}"
-    return f"; the whole post is held, on all its channels, until it fits: {fix}"
+        fix = N_("shorten it, or write an `overrides:` text for {name}")
+    return Said.of(fix, name=channel.name)

@@ -23,6 +23,8 @@ from jinja2.runtime import Context, LoopContext
 from jinja2.sandbox import SandboxedEnvironment
 from jinja2.visitor import NodeTransformer
 
+from scheduler.words import N_, Said
+
 MAX_OUTPUT = 100_000  # characters a template may produce (and be)
 MAX_RANGE = 1_000  # items range() may produce in a template
 # The budget of one rendering. A post is at most MAX_OUTPUT characters, so a template that needs more
@@ -37,7 +39,12 @@ _FORMAT_SPEC = re.compile(r"%(?:\([^)]*\))?[#0 +\-]*[\d.]*|\{[^{}]*:[^{}]*\}")  
 
 
 class _Refused(Exception):
-    """A step in a writer's template this project does not run; the message is for the writer."""
+    """A step in a writer's template this project does not run; the message is for the writer, `said`
+    keeps it for translation."""
+
+    def __init__(self, said: Said) -> None:
+        super().__init__(str(said))
+        self.said = said
 
 
 class UnknownName(Exception):
@@ -82,12 +89,23 @@ class _Budget:
         self.steps -= 1
         if self.steps < 0 or time.monotonic() > self.deadline:
             # One message for both: which comes first depends on the machine's load.
-            raise _TooLong(f"more than {MAX_STEPS:,} steps (loop turns and calls) or {MAX_SECONDS:g} second")
+            raise _TooLong(
+                Said.of(
+                    N_("more than {steps} steps (loop turns and calls) or {seconds} second"),
+                    steps=f"{MAX_STEPS:,}",
+                    seconds=f"{MAX_SECONDS:g}",
+                )
+            )
 
     def write(self, size: int) -> None:
         self.written -= size
         if self.written < 0:
-            raise _TooLong(f"it writes more than {MAX_WRITTEN:,} characters on the way (loops, macros, set blocks)")
+            raise _TooLong(
+                Said.of(
+                    N_("it writes more than {size} characters on the way (loops, macros, set blocks)"),
+                    size=f"{MAX_WRITTEN:,}",
+                )
+            )
 
 
 _budget: ContextVar[_Budget | None] = ContextVar("render_budget", default=None)
@@ -237,7 +255,14 @@ def _size(value: Any) -> int:
 
 def _check_size(size: Any, what: str) -> None:
     if isinstance(size, int) and size > MAX_OUTPUT:
-        raise _Refused(f"{what} would make {size:,} characters or items; a post may have at most {MAX_OUTPUT:,}")
+        raise _Refused(
+            Said.of(
+                N_("{what} would make {size} characters or items; a post may have at most {most}"),
+                what=what,
+                size=f"{size:,}",
+                most=f"{MAX_OUTPUT:,}",
+            )
+        )
 
 
 def _check_digits(left: int, right: int, operator: str) -> None:
@@ -250,7 +275,14 @@ def _check_digits(left: int, right: int, operator: str) -> None:
     else:
         digits = (left.bit_length() + right.bit_length()) * math.log10(2)
     if digits > limit:
-        raise _Refused(f"{operator} would make a number of about {int(digits):,} digits; a post can show {limit:,}")
+        raise _Refused(
+            Said.of(
+                N_("{operator} would make a number of about {digits} digits; a post can show {limit}"),
+                operator=operator,
+                digits=f"{int(digits):,}",
+                limit=f"{limit:,}",
+            )
+        )
 
 
 def _format_width(text: str) -> int:
@@ -279,5 +311,5 @@ def _bounded_range(*args: int) -> Iterator[int]:
     except OverflowError:  # more numbers than len() can count
         too_many = True
     if too_many:
-        raise _Refused(f"range() may give at most {MAX_RANGE} numbers in a post")
+        raise _Refused(Said.of(N_("range() may give at most {most} numbers in a post"), most=MAX_RANGE))
     return iter(values)

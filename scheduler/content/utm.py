@@ -23,6 +23,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from scheduler.content.problems import Problem, error
 from scheduler.content.text import urls
+from scheduler.words import N_, Said
 
 KEYS = ("utm_source", "utm_medium", "utm_campaign", "utm_content")
 MEDIUM = "social"
@@ -42,7 +43,7 @@ def read(value: Any, path: str, line: int, problems: list[Problem]) -> Utm | Non
     """The `utm:` setting, or None (absent or wrong; a wrong one is an error on its line)."""
     if value is None:
         return None
-    usage = "utm needs campaign and domains, e.g. utm: {campaign: wtk2027, domains: [example.org]}"
+    usage = Said.of(N_("utm needs campaign and domains, e.g. utm: {campaign: wtk2027, domains: [example.org]}"))
     if not isinstance(value, Mapping):
         problems.append(error(path, line, usage))
         return None
@@ -51,20 +52,30 @@ def read(value: Any, path: str, line: int, problems: list[Problem]) -> Utm | Non
     if isinstance(domains, str):
         domains = [domains]
     if unknown:
-        problems.append(error(path, line, f"utm: unknown key {unknown[0]!r}; {usage}"))
+        problems.append(
+            error(path, line, Said.of(N_("utm: unknown key {key}; {usage}"), key=repr(unknown[0]), usage=usage))
+        )
         return None
     if not isinstance(campaign, str | int) or isinstance(campaign, bool) or not str(campaign).strip():
-        problems.append(error(path, line, f"utm: the campaign is missing; {usage}"))
+        problems.append(error(path, line, Said.of(N_("utm: the campaign is missing; {usage}"), usage=usage)))
         return None
     if not isinstance(domains, list) or not domains or not all(isinstance(d, str) and d.strip() for d in domains):
-        problems.append(error(path, line, f"utm: domains must be a list of domain names; {usage}"))
+        problems.append(
+            error(path, line, Said.of(N_("utm: domains must be a list of domain names; {usage}"), usage=usage))
+        )
         return None
     cleaned = []
     for domain in domains:
         name = domain.strip().lower()
         host = urlsplit(name if "://" in name else f"//{name}").hostname or ""
         if not host or "." not in host:
-            problems.append(error(path, line, f"utm: {domain!r} is not a domain name such as example.org"))
+            problems.append(
+                error(
+                    path,
+                    line,
+                    Said.of(N_("utm: {domain} is not a domain name such as example.org"), domain=repr(domain)),
+                )
+            )
             return None
         cleaned.append(host.removeprefix("www."))
     return Utm(str(campaign).strip(), tuple(dict.fromkeys(cleaned)))

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from scheduler.content.files import read_yaml_mapping
 from scheduler.content.problems import Problem, did_you_mean, error, warning
+from scheduler.words import N_, Said
 
 FILE = "watchlist.yml"
 
@@ -44,18 +45,24 @@ class WatchList:
 def load(root: Path) -> tuple[WatchList | None, list[Problem]]:
     """The campaign's watch list (empty when it has no watchlist.yml), or None when it is broken;
     its problems, on their lines. Read with the guards of every settings file (content/files.py)."""
-    data, problems = read_yaml_mapping(root, FILE, "expected a mapping with phrases (a list) and helplines")
+    data, problems = read_yaml_mapping(
+        root, FILE, Said.of(N_("expected a mapping with phrases (a list) and helplines"))
+    )
     for key in data:
         if key not in ("phrases", "helplines"):
-            hint = did_you_mean(str(key), ("phrases", "helplines")) or "; it takes phrases and helplines"
-            problems.append(error(FILE, data.line_of(key), f"unknown key {key!r}{hint}"))
+            hint = did_you_mean(str(key), ("phrases", "helplines")) or Said.of(N_("; it takes phrases and helplines"))
+            problems.append(
+                error(FILE, data.line_of(key), Said.of(N_("unknown key {key}{hint}"), key=repr(key), hint=hint))
+            )
     phrases = data.get("phrases") or []
     if not isinstance(phrases, list) or not all(isinstance(p, str | int) for p in phrases):
-        problems.append(error(FILE, data.line_of("phrases"), "`phrases` must be a list of words and phrases"))
+        problems.append(
+            error(FILE, data.line_of("phrases"), Said.of(N_("`phrases` must be a list of words and phrases")))
+        )
         phrases = []
     helplines = data.get("helplines") or ""
     if not isinstance(helplines, str):
-        problems.append(error(FILE, data.line_of("helplines"), "`helplines` must be text"))
+        problems.append(error(FILE, data.line_of("helplines"), Said.of(N_("`helplines` must be text"))))
     if any(p.is_error for p in problems):
         return None, problems
     return WatchList(tuple(str(p).strip() for p in phrases if str(p).strip()), helplines.strip()), problems
@@ -67,14 +74,19 @@ def unguarded(root: Path, found: WatchList | None) -> Problem | None:
     if found is None or found.phrases:
         return None
     missing = not (root / FILE).exists()
-    what = "there is no watch list" if missing else "the watch list has no phrases"
-    return warning(
-        FILE,
-        0,
-        f"{what}: replies to the posts are read and kept, but none raises an alert, so a child who answers "
-        f"asking for help waits until someone reads them all; "
-        f"{'write' if missing else 'fill in'} {FILE} with `phrases:` and `helplines:` (see docs/writing-posts.md)",
-    )
+    if missing:
+        message = N_(
+            "there is no watch list: replies to the posts are read and kept, but none raises an alert, so a child "
+            "who answers asking for help waits until someone reads them all; write {file} with `phrases:` and "
+            "`helplines:` (see docs/writing-posts.md)"
+        )
+    else:
+        message = N_(
+            "the watch list has no phrases: replies to the posts are read and kept, but none raises an alert, so a "
+            "child who answers asking for help waits until someone reads them all; fill in {file} with `phrases:` "
+            "and `helplines:` (see docs/writing-posts.md)"
+        )
+    return warning(FILE, 0, Said.of(message, file=FILE))
 
 
 def _fold(text: str) -> str:

@@ -16,6 +16,8 @@ import yaml
 from yaml.constructor import ConstructorError
 from yaml.nodes import MappingNode, Node, SequenceNode
 
+from scheduler.words import N_, Said
+
 _Base: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 MAX_DEPTH = 100  # collections inside collections; front matter needs a handful
 _NESTING = "[{-:?"  # each level of nesting is opened by one of these, so their count bounds the depth
@@ -25,12 +27,24 @@ _COLON_IN_VALUE = re.compile(r"^[ ]*(?:-[ ]+)*([^\s#'\"\[{?:-][^:#]*?):[ ]+(?![\
 
 
 class YamlError(Exception):
-    """The text is not YAML this project accepts; `line` is 1-based."""
+    """The text is not YAML this project accepts; `line` is 1-based; `said`: the message kept for translation."""
 
-    def __init__(self, message: str, line: int) -> None:
-        super().__init__(message)
-        self.message = message
+    def __init__(self, message: Said, line: int) -> None:
+        super().__init__(str(message))
+        self.message = str(message)
+        self.said = message
         self.line = line
+
+
+class _Refused(ConstructorError):
+    """This project's own refusal of a YAML construct, its words kept for translation."""
+
+    def __init__(self, said: Said, mark: Any) -> None:
+        super().__init__(None, None, str(said), mark)
+        self.said = said
+
+
+_TAG_NOT_ALLOWED = N_("this YAML tag is not allowed (only plain data is)")
 
 
 class LineDict(dict[Any, Any]):
@@ -76,7 +90,7 @@ class _Loader(_Base):  # type: ignore[misc]
 
     def construct_object(self, node: Node, deep: bool = False) -> Any:
         if node in self.constructed_objects:
-            raise ConstructorError(None, None, "aliases (*name) are not allowed here", node.start_mark)
+            raise _Refused(Said.of(N_("aliases (*name) are not allowed here")), node.start_mark)
         return super().construct_object(node, deep=deep)
 
 
@@ -127,7 +141,7 @@ def _construct_int(loader: Any, node: Node) -> int:
     try:
         return int(text, 0) if text[:2] in ("0x", "0o") else int(text)
     except ValueError:  # more digits than Python converts (sys.get_int_max_str_digits)
-        raise ConstructorError(None, None, "this number is too long", node.start_mark) from None
+        raise _Refused(Said.of(N_("this number is too long")), node.start_mark) from None
 
 
 def _construct_map(loader: Any, node: MappingNode) -> Any:
@@ -136,12 +150,12 @@ def _construct_map(loader: Any, node: MappingNode) -> Any:
     yield data
     for key_node, value_node in node.value:
         if key_node.tag == "tag:yaml.org,2002:merge":
-            raise ConstructorError(None, None, "merge keys (<<) are not allowed", key_node.start_mark)
+            raise _Refused(Said.of(N_("merge keys (<<) are not allowed")), key_node.start_mark)
         key = loader.construct_object(key_node, deep=True)
         if not isinstance(key, str | int | float | bool) and key is not None:
-            raise ConstructorError(None, None, "a key must be a plain value", key_node.start_mark)
+            raise _Refused(Said.of(N_("a key must be a plain value")), key_node.start_mark)
         if key in data:
-            raise ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
+            raise _Refused(Said.of(N_("duplicate key {key}"), key=repr(key)), key_node.start_mark)
         data[key] = loader.construct_object(value_node, deep=True)
         data.lines[key] = loader.line(key_node.start_mark)
         if value_node.end_mark.line != key_node.start_mark.line:  # a block scalar, a multi-line value
@@ -190,10 +204,14 @@ def load(text: str, first_line: int = 1) -> Any:
         return loader.get_single_data()
     except ConstructorError as exc:  # this project's own refusals, and unknown tags
         mark: Any = exc.problem_mark or exc.context_mark
-        problem = exc.problem or "this YAML tag is not allowed (only plain data is)"
-        if "could not determine a constructor" in problem:
-            problem = "this YAML tag is not allowed (only plain data is)"
-        if "aliases" in problem:  # the mark is the anchor's; point at the alias itself
+        problem = Said.of(_TAG_NOT_ALLOWED)
+        if isinstance(exc, _Refused):
+            problem = exc.said
+        elif exc.problem and "could not determine a constructor" not in exc.problem:
+            problem = Said.of(N_("this is not valid YAML ({why})"), why=exc.problem)
+        if (
+            problem.msgid == "aliases (*name) are not allowed here"
+        ):  # the mark is the anchor's; point at the alias itself
             aliases = (e.start_mark for e in yaml.parse(text, Loader=_Loader) if isinstance(e, yaml.AliasEvent))
             mark = next(aliases, mark)
         raise YamlError(problem, _mark_line(mark, text, text_lines, first_line)) from None
@@ -202,14 +220,14 @@ def load(text: str, first_line: int = 1) -> Any:
         yaml_line, ours = _explain(text, mark.line if mark else 0)
         if ours is None:
             raise YamlError(
-                f"this is not valid YAML ({exc.problem or exc.__class__.__name__})",
+                Said.of(N_("this is not valid YAML ({why})"), why=exc.problem or exc.__class__.__name__),
                 _mark_line(mark, text, text_lines, first_line),
             ) from None
         raise YamlError(ours, _line(yaml_line, text, text_lines, first_line)) from None
     except yaml.YAMLError:
-        raise YamlError("this is not valid YAML", first_line) from None
+        raise YamlError(Said.of(N_("this is not valid YAML")), first_line) from None
     except RecursionError:
-        raise YamlError("nested too deeply", first_line) from None
+        raise YamlError(Said.of(N_("nested too deeply")), first_line) from None
     finally:
         loader.dispose()
 
@@ -223,18 +241,20 @@ def _line(yaml_line: int, text: str, text_lines: list[int] | None, first_line: i
     return min(line, first_line + text.count("\n"))  # at the end of the text: its last line
 
 
-def _explain(text: str, yaml_line: int) -> tuple[int, str | None]:
+def _explain(text: str, yaml_line: int) -> tuple[int, Said | None]:
     """The two mistakes people make most, found in the text itself: (YAML's 0-based line, message)."""
     lines = _BREAKS.split(text)
     for candidate in (yaml_line, yaml_line - 1):  # a tab is reported on its line or on the next
         if 0 <= candidate < len(lines):
             line = lines[candidate]
             if "\t" in line[: len(line) - len(line.lstrip(" \t"))]:
-                return candidate, "tabs cannot indent YAML; use spaces"
+                return candidate, Said.of(N_("tabs cannot indent YAML; use spaces"))
     match = _COLON_IN_VALUE.match(lines[yaml_line]) if 0 <= yaml_line < len(lines) else None
     if match:
         key = match.group(1).strip()
-        return yaml_line, f"put the value of {key!r} in quotes: the ': ' inside it reads as a new key"
+        return yaml_line, Said.of(
+            N_("put the value of {key} in quotes: the ': ' inside it reads as a new key"), key=repr(key)
+        )
     return yaml_line, None
 
 
@@ -249,7 +269,7 @@ def _check_depth(text: str, text_lines: list[int] | None, first_line: int) -> No
                 if depth > MAX_DEPTH:
                     mark: Any = event.start_mark
                     line = _text_line(mark.line, text_lines) + first_line - 1
-                    raise YamlError(f"nested more than {MAX_DEPTH} levels deep", line)
+                    raise YamlError(Said.of(N_("nested more than {n} levels deep"), n=MAX_DEPTH), line)
             elif isinstance(event, yaml.CollectionEndEvent):
                 depth -= 1
     except yaml.YAMLError:

@@ -317,7 +317,7 @@ class _RowReader:
         for ref in refs:
             problem = self.campaign.hashtags.check(ref)  # a set name, or a '#tag' itself
             if problem:
-                self.fail(HASHTAGS, problem)
+                self.fail(HASHTAGS, str(problem))
         return refs
 
     def media(self) -> list[dict[str, str]]:

@@ -8,6 +8,7 @@ as far as the network's pixel and byte limits require, never up, and quality ste
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import json
@@ -25,6 +26,7 @@ from PIL import Image, ImageCms, ImageOps, ImageSequence
 from scheduler import settings
 from scheduler.errors import ConfigError
 from scheduler.posts import MediaRules
+from scheduler.words import N_, Said
 
 #: Part of every cache key: raise it when the same source and profile should give other bytes.
 FORMAT_VERSION = 1
@@ -40,11 +42,13 @@ IMAGE_SUFFIXES = frozenset(
 
 
 class DoesNotFit(ValueError):
-    """The image cannot be made to fit the profile (or cannot be read at all): `reason` says which limit."""
+    """The image cannot be made to fit the profile (or cannot be read at all): `said` says which limit, in
+    words each reader gets in their own language; `reason` is its English."""
 
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
+    def __init__(self, said: Said) -> None:
+        super().__init__(str(said))
+        self.said = said
+        self.reason = str(said)
 
 
 class CacheUnwritable(ConfigError):
@@ -99,6 +103,8 @@ def rendition(source: Path, rules: MediaRules, cache: Path | None = None) -> Ren
     folder = (cache or cache_dir()) / "renditions" / key[:2]
     meta_path = folder / f"{key}.json"
     known = _read_meta(meta_path)
+    if known is not None and "error" in known and not isinstance(known["error"], dict):
+        known = None  # an error kept in English only, before errors were kept as their words: made again
     if known is None:
         known = _make(source, digest, rules)
         try:
@@ -106,13 +112,24 @@ def rendition(source: Path, rules: MediaRules, cache: Path | None = None) -> Ren
                 _write_atomically(folder / (key + _SUFFIX[known["format"]]), known.pop("data"))
             _write_atomically(meta_path, json.dumps(known, sort_keys=True).encode())
         except OSError as exc:
+            why = (
+                Said.of(N_("this user may not write there"))
+                if isinstance(exc, PermissionError)
+                else Said.of(N_("the system says {words}"), words=exc.strerror or exc.__class__.__name__)
+            )
             raise CacheUnwritable(
-                f"cannot write the image cache {folder.parent}: {exc.strerror}; "
-                "set CAMPAIGN_CACHE_DIR to a folder this user can write",
+                Said.of(
+                    N_(
+                        "cannot write the image cache {folder}: {why}; "
+                        "set CAMPAIGN_CACHE_DIR to a folder this user can write"
+                    ),
+                    folder=str(folder.parent),
+                    why=why,
+                ),
                 key="CAMPAIGN_CACHE_DIR",
             ) from None
     if "error" in known:
-        raise DoesNotFit(str(known["error"]))
+        raise DoesNotFit(_said_from(known["error"]))
     path = folder / (key + _SUFFIX[known["format"]])
     if not path.exists():  # someone emptied the cache under us: make it again
         meta_path.unlink(missing_ok=True)
@@ -172,6 +189,16 @@ def _profile(rules: MediaRules) -> str:
     )
 
 
+def _kept(said: Said) -> dict[str, Any]:
+    """A `Said` as the cache keeps it (JSON): its catalog id and values, a value that is a `Said` kept alike."""
+    return {"msgid": said.msgid, "values": {k: _kept(v) if isinstance(v, Said) else v for k, v in said.values}}
+
+
+def _said_from(kept: dict[str, Any]) -> Said:
+    values = {k: _said_from(v) if isinstance(v, dict) else v for k, v in dict(kept.get("values") or {}).items()}
+    return Said.of(str(kept.get("msgid", "")), **values)
+
+
 def _read_meta(path: Path) -> dict[str, Any] | None:
     try:
         found = json.loads(path.read_bytes())
@@ -227,9 +254,9 @@ def _make(source: Path, digest: str, rules: MediaRules) -> dict[str, Any]:
     try:
         kind, frames = _read(source, digest)
     except Image.DecompressionBombError:
-        return {"error": "it has too many pixels to open safely"}
+        return {"error": _kept(Said.of(N_("it has too many pixels to open safely")))}
     except (OSError, ValueError, SyntaxError, EOFError):  # Pillow's ways of saying "not an image I can read"
-        return {"error": "it is not an image that can be read (JPEG, PNG, GIF, WebP, ...)"}
+        return {"error": _kept(Said.of(N_("it is not an image that can be read (JPEG, PNG, GIF, WebP, ...)")))}
     global _last_encoded
     if _last_encoded[0] != digest:
         _last_encoded = (digest, {})
@@ -238,7 +265,7 @@ def _make(source: Path, digest: str, rules: MediaRules) -> dict[str, Any]:
     try:
         data, kind_out, size = _fit(frames, kind, rules, _last_encoded[1])
     except DoesNotFit as exc:
-        return {"error": exc.reason}
+        return {"error": _kept(exc.said)}
     return {
         "format": kind_out,
         "data": data,
@@ -292,7 +319,13 @@ def _fit(
     longest, shortest = max(width, height), max(min(width, height), 1)
     if rules.max_ratio is not None and longest / shortest > rules.max_ratio:
         raise DoesNotFit(
-            f"it is {width}×{height}, sides {longest / shortest:.1f} to 1; the most is {rules.max_ratio:g} to 1"
+            Said.of(
+                N_("it is {width}×{height}, sides {ratio} to 1; the most is {most} to 1"),
+                width=width,
+                height=height,
+                ratio=f"{longest / shortest:.1f}",
+                most=f"{rules.max_ratio:g}",
+            )
         )
     scale = _pixel_scale(width, height, rules)
     for_bytes = False
@@ -300,10 +333,20 @@ def _fit(
         size = (max(1, math.floor(width * scale)), max(1, math.floor(height * scale)))
         if min(size) < min(SMALLEST_SIDE, shortest):
             raise DoesNotFit(
-                f"it is over the limit of {rules.max_bytes:,} bytes even at {size[0]}×{size[1]} pixels"
+                Said.of(
+                    N_("it is over the limit of {most} bytes even at {width}×{height} pixels"),
+                    most=f"{rules.max_bytes:,}",
+                    width=size[0],
+                    height=size[1],
+                )
                 if for_bytes and rules.max_bytes is not None
-                else f"it is {width}×{height}; within the network's limit of {_pixel_limits(rules)} "
-                f"it would be {size[0]}×{size[1]}"
+                else Said.of(
+                    N_("it is {width}×{height}; within the network's limit of {limit} it would be {small}"),
+                    width=width,
+                    height=height,
+                    limit=_pixel_limits(rules),
+                    small=f"{size[0]}×{size[1]}",
+                )
             )
         smallest = 0
         for data, kind_out in _encodings(frames, size, kind, rules, memo):
@@ -316,13 +359,15 @@ def _fit(
         for_bytes = True
 
 
-def _pixel_limits(rules: MediaRules) -> str:
+def _pixel_limits(rules: MediaRules) -> Said:
     limits = [
-        f"{rules.max_side:,} px on the longest side" if rules.max_side else "",
-        f"{rules.max_pixels:,} pixels" if rules.max_pixels else "",
-        f"{rules.max_side_sum:,} px width + height" if rules.max_side_sum else "",
+        Said.of(N_("{n} px on the longest side"), n=f"{rules.max_side:,}") if rules.max_side else None,
+        Said.of(N_("{n} pixels"), n=f"{rules.max_pixels:,}") if rules.max_pixels else None,
+        Said.of(N_("{n} px width + height"), n=f"{rules.max_side_sum:,}") if rules.max_side_sum else None,
     ]
-    return " and ".join(limit for limit in limits if limit)
+    said = [limit for limit in limits if limit is not None]
+    assert said, "only a pixel limit shrinks an image without a byte limit"
+    return functools.reduce(lambda one, other: Said.of(N_("{one} and {other}"), one=one, other=other), said)
 
 
 def _pixel_scale(width: int, height: int, rules: MediaRules) -> float:

@@ -8,7 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from scheduler import secrets
-from scheduler.channels.base import Channel
+from scheduler.channels.base import Channel, UploadMemory
 from scheduler.channels.registry import adapter_class
 from scheduler.content.campaign import Campaign
 from scheduler.errors import CampaignError
@@ -22,6 +22,7 @@ class Channels:
         self.campaign = campaign
         self.dry_run_dir = dry_run_dir  # every channel replaced by dry-run, writing here
         self.clock = clock  # handed to adapters that take a `clock` (the Publisher sets its own)
+        self.uploads: UploadMemory | None = None  # the ledger's memory of uploads (the Publisher sets it)
         self._made: dict[str, Channel] = {}
         self._lock = threading.Lock()
 
@@ -73,8 +74,11 @@ class Channels:
         (one whose constructor takes `clock`, a callable giving now)."""
         given = self.clock
         if given is not None and "clock" in inspect.signature(cls).parameters:
-            return cls(name, settings, clock=lambda: stamp(given))  # type: ignore[call-arg]
-        return cls(name, settings)
+            made = cls(name, settings, clock=lambda: stamp(given))  # type: ignore[call-arg]
+        else:
+            made = cls(name, settings)
+        made.uploads = self.uploads
+        return made
 
     def close(self) -> None:
         for channel in self._made.values():

@@ -2,6 +2,9 @@
 webhook is configured (`alerts: {webhook: ...}` in channels.yml or CAMPAIGN_ALERT_WEBHOOK),
 POSTed to it as JSON: {"kind", "post", "channel", "message", "at"} (Slack-compatible `text` too).
 
+An alert is made as a `Said` (scheduler.words) and recorded and sent in the campaign's language (the
+team reads it in their chat and on the dashboard); the log line says it in English.
+
 Each alert is recorded first (marked unsent), then sent, then marked sent: a daemon killed in
 between sends it at its next start, and one that is not killed never sends it twice. While the
 ledger is unreachable an alert still goes to the webhook (it needs no database) and is recorded
@@ -21,6 +24,7 @@ import requests
 from scheduler.errors import LedgerUnavailable
 from scheduler.publish.ledger import Ledger
 from scheduler.secrets import redact
+from scheduler.words import N_, SOURCE, Said
 
 log = logging.getLogger("scheduler.publish.alerts")
 RESEND_EVERY = 60.0  # seconds between two looks for alerts the webhook has not received
@@ -28,8 +32,11 @@ RESEND_AFTER = timedelta(seconds=30)  # younger ones may still be on their way f
 
 
 class Alerter:
-    def __init__(self, ledger: Ledger, webhook: str | None = None) -> None:
+    def __init__(self, ledger: Ledger, webhook: str | None = None, language: str = SOURCE) -> None:
+        """`language`: the campaign's, in which alerts are recorded and sent (the publisher keeps it
+        up to date from the plan)."""
         self.ledger = ledger
+        self.language = language
         self.webhook = webhook or None
         self._http = requests.Session() if self.webhook else None
         self._lock = threading.Lock()
@@ -41,10 +48,14 @@ class Alerter:
     def has_webhook(self) -> bool:
         return self._http is not None
 
-    def alert(self, kind: str, post: str | None, channel: str | None, message: str, now: datetime) -> None:
+    def say(self, message: str | Said) -> str:
+        """`message` in the campaign's language, as it is recorded and sent."""
+        return message.said_in(self.language) if isinstance(message, Said) else message
+
+    def alert(self, kind: str, post: str | None, channel: str | None, said: str | Said, now: datetime) -> None:
         """Record, send, then mark sent; a broken notifier or ledger is logged, never raised."""
-        message = redact(message)
-        self.log(kind, post, channel, message)
+        self.log(kind, post, channel, str(said))
+        message = redact(self.say(said))
         try:
             alert_id = self.ledger.alerts.record_alert(kind, post, channel, message, now, unsent=self.has_webhook)
         except LedgerUnavailable:
@@ -70,7 +81,7 @@ class Alerter:
             "channel": channel,
             "message": message,
             "at": now.isoformat(),
-            "text": f"campaign-scheduler {kind}: {_about(post, channel, message)}",
+            "text": f"campaign-scheduler {kind}: {_about(post, channel, message, self.language)}",
         }
         try:
             response = self._http.post(
@@ -121,7 +132,9 @@ class Alerter:
         )
 
 
-def _about(post: str | None, channel: str | None, message: str) -> str:
+def _about(post: str | None, channel: str | None, message: str, language: str = SOURCE) -> str:
     if post is None:
         return message if channel is None else f"{channel}: {message}"
-    return f"{post}: {message}" if channel is None else f"{post} on {channel}: {message}"
+    if channel is None:
+        return f"{post}: {message}"
+    return Said.of(N_("{post} on {channel}: {message}"), post=post, channel=channel, message=message).said_in(language)

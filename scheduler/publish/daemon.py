@@ -34,7 +34,9 @@ from scheduler.content.problems import Problem, human, plural
 from scheduler.errors import LedgerUnavailable
 from scheduler.publish.publisher import Publisher
 from scheduler.publish.watch import CHECK, Watcher
+from scheduler.publish.wording import duration, said_by
 from scheduler.times import local_time
+from scheduler.words import N_, Said
 
 log = logging.getLogger("scheduler.publish.daemon")
 
@@ -204,7 +206,16 @@ class Daemon:
                 f"the daemon stops after {human(self.outage_limit)} without it"
             )
             log.error("the ledger is unreachable: %s", message)
-            self.publisher.alerter.alert("ledger_unreachable", None, None, message, self.publisher.stamp())
+            alerter = self.publisher.alerter
+            said = Said.of(
+                N_(
+                    "{error}; claiming nothing until it is back (sends in flight are kept in memory); "
+                    "the daemon stops after {limit} without it"
+                ),
+                error=str(exc),
+                limit=said_by(lambda language: duration(self.outage_limit, language)),
+            )
+            alerter.alert("ledger_unreachable", None, None, said, self.publisher.stamp())
         since, delay = self._outage
         away = timedelta(seconds=time.monotonic() - since)
         if away >= self.outage_limit:

@@ -9,6 +9,10 @@ reason, never cancelled, and goes out as planned once the file is fixed:
 - any other error in channels.yml or hashtags.yml (whose default tags go on every post), or a
   missing posts/ folder, holds every send: nothing is cancelled while it lasts.
 
+A hold's or a cancellation's reason is written in the campaign's language (the reading's `language`):
+it is what the dashboard shows and the held alert quotes. A link hold's stays English: the ledger finds
+those by how they begin (LINK_HELD), and the dashboard says what they mean in the campaign's language.
+
 Pure functions of the plan and of a ledger row's state: no database, no clock.
 """
 
@@ -24,7 +28,9 @@ from scheduler.content.campaign import CHANNELS_FILE, DEFAULTS_FILE, POSTS_DIR
 from scheduler.content.hashtags import FILE as HASHTAGS_FILE
 from scheduler.content.plan import Plan, Unplaced
 from scheduler.content.problems import Problem
+from scheduler.publish import wording
 from scheduler.publish.states import FOR_A_PERSON, State
+from scheduler.words import N_, SOURCE, Said
 
 SHOWN = 3  # problems quoted in one reason
 RETRY_REQUESTED = "retry requested"  # the reason of a send a person made due now
@@ -59,6 +65,7 @@ class Reading:
     folders: Mapping[str, tuple[Problem, ...]] = field(default_factory=dict)  # "posts/x/" → its _defaults errors
     channels: Mapping[str, Problem] = field(default_factory=dict)  # broken channels.yml entries
     errors_at: Mapping[str, tuple[Problem, ...]] = field(default_factory=dict)  # a post file → its errors
+    language: str = SOURCE  # the campaign's: the reasons are written in it
 
     def settings_problems(self) -> list[Problem]:
         """Every error in a settings file (channels.yml, hashtags.yml, a _defaults.yml)."""
@@ -104,6 +111,7 @@ def read(plan: Plan) -> Reading:
         folders={k: tuple(v) for k, v in folders.items()},
         channels=broken_entries,
         errors_at={k: tuple(v) for k, v in errors_at.items()},
+        language=plan.campaign.settings.language,
     )
 
 
@@ -117,19 +125,27 @@ def cannot_be_planned(plan: Plan, reading: Reading | None = None) -> list[Unplac
     return [u for u in found if not reading.touching(u.path, "")]
 
 
-def reason(problems: Iterable[Problem], fallback: str) -> str:
-    """A hold's reason: the problems with file and line (the first few), or `fallback`."""
+def reason(problems: Iterable[Problem], fallback: str | Said, language: str = SOURCE) -> str:
+    """A hold's reason in `language`: the problems with file and line (the first few), or `fallback`."""
+    text = listed(problems, language)
+    if not text:
+        return fallback.said_in(language) if isinstance(fallback, Said) else fallback
+    return Said.of(N_("held until fixed: {problems}"), problems=text).said_in(language)
+
+
+def listed(problems: Iterable[Problem], language: str) -> str:
+    """The problems with file and line (the first few, then how many more) in `language`; "" for none."""
     shown = sorted(set(problems))
-    if not shown:
-        return fallback
-    text = "; ".join(str(p) for p in shown[:SHOWN])
+    text = "; ".join(wording.problem(p, language) for p in shown[:SHOWN])
     more = len(shown) - SHOWN
-    return f"held until fixed: {text}" + (f"; and {more} more" if more > 0 else "")
+    if more > 0:
+        return Said.of(N_("{problems}; and {n} more"), problems=text, n=more).said_in(language)
+    return text
 
 
 def hold_for(reading: Reading, path: str, channel: str, own: Iterable[Problem] = ()) -> str | None:
     """Why a planned send of the post file `path` on `channel` must not go out now, or None."""
-    return reason(_held_by(own, reading.touching(path, channel)), "") or None
+    return reason(_held_by(own, reading.touching(path, channel)), "", reading.language) or None
 
 
 def _held_by(own: Iterable[Problem], causes: list[Problem]) -> list[Problem]:
@@ -141,29 +157,36 @@ def _held_by(own: Iterable[Problem], causes: list[Problem]) -> list[Problem]:
 
 def absent(reading: Reading, post: str, channel: str, path: str, exists: bool) -> Fate:
     """The fate of an open send that this reading does not plan: cancelled only if the files say so."""
+    language = reading.language
     known = reading.posts.get(post)
     if known is not None:
         if known.draft:
-            return Fate(State.CANCELLED, f"{known.path} was made a draft")
+            return Fate(State.CANCELLED, Said.of(N_("{path} was made a draft"), path=known.path).said_in(language))
         if channel not in known.channels:
-            return Fate(State.CANCELLED, f"{known.path} no longer names {channel}")
+            gone = Said.of(N_("{path} no longer names {channel}"), path=known.path, channel=channel)
+            return Fate(State.CANCELLED, gone.said_in(language))
         problems = _held_by(reading.errors_at.get(known.path, ()), reading.touching(known.path, channel))
-        return Fate(State.HELD, reason(problems, f"{known.path} names {channel} but could not be planned"))
+        unplanned = Said.of(N_("{path} names {channel} but could not be planned"), path=known.path, channel=channel)
+        return Fate(State.HELD, reason(problems, unplanned, language))
     touching = reading.touching(path, channel)
     if touching:  # while a file that touches the send is broken, nothing it touches is cancelled
-        return Fate(State.HELD, reason(_held_by(reading.errors_at.get(path, ()), touching), ""))
+        return Fate(State.HELD, reason(_held_by(reading.errors_at.get(path, ()), touching), "", language))
     if path in reading.paths:
-        return Fate(State.CANCELLED, f"{path} is now another post (its id changed)")
+        other = Said.of(N_("{path} is now another post (its id changed)"), path=path)
+        return Fate(State.CANCELLED, other.said_in(language))
     if not exists:
-        return Fate(State.CANCELLED, f"{path} was deleted")
-    return Fate(
-        State.HELD, reason(reading.errors_at.get(path, ()), f"{path} has errors; it goes out once they are fixed")
-    )
+        return Fate(State.CANCELLED, Said.of(N_("{path} was deleted"), path=path).said_in(language))
+    broken = Said.of(N_("{path} has errors; it goes out once they are fixed"), path=path)
+    return Fate(State.HELD, reason(reading.errors_at.get(path, ()), broken, language))
+
+
+# A link hold's words: its reason is recorded in English (LINK_HELD begins it), its alert in the campaign's language.
+LINK_HOLD = N_("held by the link check: {dead}; fix the post, or `campaign retry` sends it without the check")
 
 
 def link_hold(dead: str) -> str:
     """The reason of a send the link check held at its time: `dead` says which links and why."""
-    return f"{LINK_HELD}: {dead}; fix the post, or `campaign retry` sends it without the check"
+    return str(Said.of(LINK_HOLD, dead=dead))
 
 
 def is_link_hold(row_reason: str | None) -> bool:
@@ -190,11 +213,18 @@ def present(state: State, row_reason: str | None, changed: bool, hold: str | Non
     return Fate(state, row_reason)
 
 
-def repeat_hold(channel: str, post: str, published_as: str | None, allow_repeat: bool) -> str | None:
-    """Why a send repeats a text that already went out on its channel, or None."""
+def repeat_hold(
+    channel: str, post: str, published_as: str | None, allow_repeat: bool, language: str = SOURCE
+) -> str | None:
+    """Why a send repeats a text that already went out on its channel (in `language`), or None."""
     if published_as in (None, post) or allow_repeat:
         return None
-    return f"the same text already went out on {channel} as {published_as}; set allow_repeat: true to send it again"
+    said = Said.of(
+        N_("the same text already went out on {channel} as {post}; set allow_repeat: true to send it again"),
+        channel=channel,
+        post=published_as,
+    )
+    return said.said_in(language)
 
 
 def unplanned(state: State, row_reason: str | None, fate: Fate) -> Fate:

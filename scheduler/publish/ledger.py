@@ -34,6 +34,7 @@ from scheduler.publish.store.schema import UTCDateTime, deliveries, metadata
 from scheduler.publish.store.sends import TAKEN_OVER, Attempt, Claim, Delivery, Sends
 from scheduler.publish.store.settle import settle as settle_claim
 from scheduler.publish.store.threads import Part, Threads, parts_out
+from scheduler.publish.store.uploads import Uploads
 from scheduler.publish.store.views import Views
 from scheduler.publish.store.wanted import Wanted, WantedSends
 from scheduler.publish.store.workers import Workers
@@ -75,6 +76,7 @@ class Ledger(Database):
         self.wanted = WantedSends(self)  # files → ledger
         self.sends = Sends(self)  # claims, takeovers, recovery's reads
         self.threads = Threads(self)
+        self.uploads = Uploads(self)  # media a send uploaded, reused by its retry
         self.operators = Operators(self)  # pauses and actions by hand
         self.workers = Workers(self)
         self.alerts = Alerts(self)  # and the broken files told about

@@ -10,10 +10,10 @@ from typing import NamedTuple
 
 from scheduler.content.plan import Entry, Plan, Unplaced
 from scheduler.content.problems import Problem
-from scheduler.publish import holds, payload
+from scheduler.publish import holds, payload, wording
 from scheduler.publish.policy import Policy
 from scheduler.publish.store.wanted import Wanted
-from scheduler.times import local_time
+from scheduler.words import N_, SOURCE, Said
 
 
 def wanted_from(
@@ -32,8 +32,9 @@ def wanted_from(
     entries = [e for e in plan.entries if not e.draft.draft]
     memo = memo if memo is not None else {}
     digests: dict[Path, str] = {}
+    language = reading.language
     known = [
-        k if k is not None and k.entry is e else _remember(e, policy, digests)
+        k if k is not None and k.entry is e and k.language == language else _remember(e, policy, digests, language)
         for e, k in zip(entries, map(memo.get, map(id, entries)), strict=True)
     ]
     memo.clear()
@@ -71,18 +72,26 @@ def _unplanned(plan: Plan, policy: Policy, reading: holds.Reading) -> list[Wante
                     text_hash=_text_hash(channel, f"{holds.UNPLANNED}\n{unplaced.path}"),
                     allow_repeat=False,
                     payload=payload.EMPTY,
-                    hold=hold or f"{unplaced.path} cannot be planned; fix it and it goes out at its time",
+                    hold=hold
+                    or Said.of(
+                        N_("{path} cannot be planned; fix it and it goes out at its time"), path=unplaced.path
+                    ).said_in(reading.language),
                 )
             )
     return rows
 
 
-def _remember(entry: Entry, policy: Policy, digests: dict[Path, str]) -> Remembered:
+def _remember(entry: Entry, policy: Policy, digests: dict[Path, str], language: str) -> Remembered:
     errors = tuple(p for p in entry.problems if p.is_error)
-    own = holds.reason(errors, "") or None
+    own = holds.reason(errors, "", language) or None
     if own is None and entry.post is None:
-        own = f"{entry.draft.path} could not be rendered for {entry.channel.name}"
-    return Remembered(entry, errors, _wanted(entry, policy, own, digests))
+        own = _unrenderable(entry, language)
+    return Remembered(entry, errors, _wanted(entry, policy, own, digests), language)
+
+
+def _unrenderable(entry: Entry, language: str) -> str:
+    said = Said.of(N_("{path} could not be rendered for {channel}"), path=entry.draft.path, channel=entry.channel.name)
+    return said.said_in(language)
 
 
 class Remembered(NamedTuple):
@@ -91,6 +100,7 @@ class Remembered(NamedTuple):
     entry: Entry
     errors: tuple[Problem, ...]
     row: Wanted
+    language: str = SOURCE  # that of its reasons
 
 
 def _held(known: Remembered, reading: holds.Reading) -> Wanted:
@@ -98,7 +108,7 @@ def _held(known: Remembered, reading: holds.Reading) -> Wanted:
     entry = known.entry
     hold = holds.hold_for(reading, entry.draft.path, entry.channel.name, known.errors)
     if hold is None and entry.post is None:
-        hold = f"{entry.draft.path} could not be rendered for {entry.channel.name}"
+        hold = _unrenderable(entry, reading.language)
     return known.row if known.row.hold == hold else replace(known.row, hold=hold)
 
 
@@ -128,18 +138,34 @@ def _wanted(entry: Entry, policy: Policy, hold: str | None, digests: dict[Path, 
     )
 
 
-def unplanned_message(unplaced: Unplaced, zone: tzinfo) -> str:
+def unplanned_message(unplaced: Unplaced, zone: tzinfo) -> Said:
     """What a person is told of a post file that cannot be planned: why, and when it is held."""
     errors = [p for p in unplaced.problems if p.is_error] or list(unplaced.problems)
-    why = holds.reason(errors, "it has no time or no channel").removeprefix("held until fixed: ")
-    if unplaced.due is not None and unplaced.channels:
-        when = (
-            f"it is held at {local_time(unplaced.due, zone)} on {', '.join(unplaced.channels)}; "
-            "fixed before then, it goes out at its time"
+    why = wording.said_by(
+        lambda language: holds.listed(errors, language) or Said.of(N_("it has no time or no channel")).said_in(language)
+    )
+    due = unplaced.due
+    if due is not None and unplaced.channels:
+        said = Said.of(
+            N_(
+                "{path} cannot be planned, so it is not sent: {why}; it is held at {when} on {channels}; "
+                "fixed before then, it goes out at its time"
+            ),
+            path=unplaced.path,
+            why=why,
+            when=wording.said_by(lambda language: wording.moment(due, zone, language)),
+            channels=", ".join(unplaced.channels),
         )
     else:
-        when = "no time or channel can be read from it, so it is not on the calendar"
-    return f"{unplaced.path} cannot be planned, so it is not sent: {why}; {when}"
+        said = Said.of(
+            N_(
+                "{path} cannot be planned, so it is not sent: {why}; "
+                "no time or channel can be read from it, so it is not on the calendar"
+            ),
+            path=unplaced.path,
+            why=why,
+        )
+    return said
 
 
 def _key(post: str, channel: str, version: str) -> str:

@@ -20,10 +20,10 @@ from datetime import UTC, datetime, tzinfo
 
 from scheduler import settings
 from scheduler.content.plan import Plan, Unplaced
-from scheduler.content.problems import human
+from scheduler.content.problems import Problem, human
 from scheduler.errors import CampaignError, InDoubt, LedgerUnavailable, Rejected, RetryLater
 from scheduler.links.gate import Gate
-from scheduler.publish import holds, payload
+from scheduler.publish import holds, payload, wording
 from scheduler.publish.adapters import Channels
 from scheduler.publish.alerts import Alerter
 from scheduler.publish.clock import Clock, LedgerClock, SimulatedClock
@@ -36,6 +36,8 @@ from scheduler.publish.states import Attempted, State
 from scheduler.publish.store.sends import TAKEN_OVER, Claim, Delivery
 from scheduler.publish.synced import Synced
 from scheduler.publish.threads import ThreadSender
+from scheduler.publish.wording import names
+from scheduler.words import N_, Said
 
 log = logging.getLogger("scheduler.publish.publisher")
 
@@ -77,9 +79,11 @@ class Publisher:
     ) -> None:
         """`links`: checks each send's links just before it leaves (None: no check, as in a rehearsal)."""
         self.ledger, self.channels, self.alerter, self.policy = ledger, channels, alerter, policy
+        alerter.language = channels.campaign.settings.language  # alerts are written in it (scheduler.publish.alerts)
         self.links = links
         self.clock: Clock = clock or LedgerClock(ledger)
         channels.clock = self.clock  # the adapters stamp what they write by the same clock
+        channels.uploads = ledger.uploads  # a retry reuses what an attempt uploaded
         self.worker = worker or worker_id()
         self.in_flight: dict[int, Claim] = {}
         self._lock = threading.Lock()
@@ -107,6 +111,7 @@ class Publisher:
     def _sync(self, plan: Plan, now: datetime) -> dict[str, int]:
         reading = holds.read(plan)
         root = plan.campaign.root
+        self.alerter.language = plan.campaign.settings.language
 
         def absent(post: str, channel: str, path: str) -> holds.Fate:
             return holds.absent(reading, post, channel, path, (root / path).is_file())
@@ -116,10 +121,16 @@ class Publisher:
         busy: set[tuple[str, str]] = set()
         try:
             if changes is None:
-                counts = self.ledger.wanted.sync(wanted, absent, now, busy=busy)
+                counts = self.ledger.wanted.sync(wanted, absent, now, busy=busy, language=reading.language)
             else:
                 counts = self.ledger.wanted.sync(
-                    changes.wanted, absent, now, gone=changes.gone, paths=changes.paths, busy=busy
+                    changes.wanted,
+                    absent,
+                    now,
+                    gone=changes.gone,
+                    paths=changes.paths,
+                    busy=busy,
+                    language=reading.language,
                 )
         except BaseException:
             self.synced.forget()
@@ -134,24 +145,27 @@ class Publisher:
         """One alert per settings file that became broken (or broken differently), and per post file
         in `unplaced` (holds.cannot_be_planned); a log line when fixed. Once across restarts and
         daemons: the ledger keeps what was said."""
-        by_file: dict[str, list[str]] = {}
+        by_file: dict[str, list[Problem]] = {}
         for problem in reading.settings_problems():
-            by_file.setdefault(problem.path, []).append(str(problem))
-        current = {path: "; ".join(lines) for path, lines in by_file.items()}
+            by_file.setdefault(problem.path, []).append(problem)
+        told: dict[str, Said] = {path: _listed(problems) for path, problems in by_file.items()}
         posts = {u.path: unplanned_message(u, zone) for u in unplaced}
-        current |= posts
+        told |= posts
+        # What was told is kept as written, in the campaign's language: the ledger compares it the next time.
+        current = {path: self.alerter.say(said) for path, said in told.items()}
         # A post file below a broken settings file is not checked meanwhile: what was said of it stands
         # (it is neither fixed nor told of again when the settings file is).
         new, fixed = self.ledger.alerts.broken_files(
             current, now, unchecked=lambda path: not holds.is_settings_file(path) and bool(reading.touching(path, ""))
         )
-        for path, message in new:
+        for path, _message in new:
             if path in posts:
-                self.alerter.alert("unplanned", None, None, message, now)
+                self.alerter.alert("unplanned", None, None, posts[path], now)
             else:
-                self.alerter.alert(
-                    "broken_file", None, None, f"{message}; the sends it touches are held, nothing is cancelled", now
+                said = Said.of(
+                    N_("{problems}; the sends it touches are held, nothing is cancelled"), problems=told[path]
                 )
+                self.alerter.alert("broken_file", None, None, said, now)
         for path in fixed:
             log.info("%s is fixed; the sends it held follow the files again", path)
 
@@ -160,19 +174,24 @@ class Publisher:
         alert per post, naming its channels, since an error of one send holds the whole post."""
         outcomes = []
         by_post: dict[str, list[Delivery]] = {}
+        held = Said.of(N_("held"))
         for row in self.ledger.sends.held_now_due(now):
-            message = f"its time has come but it is not sent: {row.reason or 'held'}"
+            message = str(Said.of(N_("its time has come but it is not sent: {reasons}"), reasons=row.reason or held))
             by_post.setdefault(row.post, []).append(row)
             outcomes.append(Outcome(row.post, row.channel, State.HELD, message, now, row.due))
+        language = self.alerter.language
         for post, rows in by_post.items():
-            reasons = "; ".join(dict.fromkeys(row.reason or "held" for row in rows))
+            # The reasons are stored as they were written: in the campaign's language (scheduler.publish.holds).
+            reasons = "; ".join(dict.fromkeys(row.reason or held.said_in(language) for row in rows))
             if len(rows) == 1:
-                message = f"its time has come but it is not sent: {reasons}"
-                self.alerter.alert("held", post, rows[0].channel, message, now)
+                said = Said.of(N_("its time has come but it is not sent: {reasons}"), reasons=reasons)
+                self.alerter.alert("held", post, rows[0].channel, said, now)
                 continue
-            names = sorted(row.channel for row in rows)
-            message = f"its time has come but it is not sent on {', '.join(names[:-1])} and {names[-1]}: {reasons}"
-            self.alerter.alert("held", post, None, message, now)
+            channels = names(sorted(row.channel for row in rows), language)
+            said = Said.of(
+                N_("its time has come but it is not sent on {channels}: {reasons}"), channels=channels, reasons=reasons
+            )
+            self.alerter.alert("held", post, None, said, now)
         return outcomes
 
     def make_pass(
@@ -267,7 +286,13 @@ class Publisher:
             ):
                 late = now - claim.due
                 message = f"{human(late)} late, more than its max_late of {human(claim.max_late)}; not sent"
-                return self.settler.settle(claim, State.MISSED, now, message, alert=("missed", message))
+                max_late = claim.max_late
+                said = Said.of(
+                    N_("{late} late, more than its max_late of {max_late}; not sent"),
+                    late=wording.said_by(lambda language: wording.duration(late, language)),
+                    max_late=wording.said_by(lambda language: wording.duration(max_late, language)),
+                )
+                return self.settler.settle(claim, State.MISSED, now, message, alert=("missed", said))
         except LedgerUnavailable:
             return self.settler.release(claim, now)
         with self._lock:
@@ -296,14 +321,16 @@ class Publisher:
             except RetryLater as exc:
                 return self.settler.retry(claim, now, exc.reason, exc.after)
             except Rejected as exc:
-                return self.settler.settle(claim, State.FAILED, now, exc.reason, alert=("failed", exc.reason))
+                refused = Said.of(N_("refused by the network, so it is not sent: {reason}"), reason=exc.reason)
+                return self.settler.settle(claim, State.FAILED, now, exc.reason, alert=("failed", refused))
             except InDoubt as exc:
                 return self._settle_doubt_later(claim, now, exc.reason)
             except CampaignError as exc:  # configuration: a missing secret, an unknown type
                 return self.settler.retry(claim, now, str(exc), None)
             except Exception as exc:
                 log.exception("adapter error while sending %s on %s", claim.post, claim.channel)
-                return self.settler.doubt(claim, now, f"unexpected {exc.__class__.__name__} in the adapter")
+                unexpected = Said.of(N_("unexpected {error} in the adapter"), error=exc.__class__.__name__)
+                return self.settler.doubt(claim, now, unexpected)
             self._crash_if("after-publish")
             done = self.settler.settle(
                 claim,
@@ -342,8 +369,10 @@ class Publisher:
             log.warning("%s on %s: %s", claim.post, claim.channel, verdict.alert)
         if verdict.hold is None:
             return None
-        reason = holds.link_hold(verdict.hold)
-        return self.settler.settle(claim, State.HELD, now, reason, outcome=Attempted.HELD, alert=("held", reason))
+        said = Said.of(holds.LINK_HOLD, dead=verdict.hold)
+        return self.settler.settle(
+            claim, State.HELD, now, holds.link_hold(verdict.hold), outcome=Attempted.HELD, alert=("held", said)
+        )
 
     def stamp(self) -> datetime:
         """The clock's now; this host's while the ledger (whose clock it may be) is unreachable."""
@@ -353,7 +382,9 @@ class Publisher:
         """Settle the sends workers that died left in `sending` (scheduler.publish.recovery)."""
         return self.recovery.recover(now)
 
-    def settle_doubt(self, claim: Claim, now: datetime, reason: str, outcome: Attempted | None = None) -> Outcome:
+    def settle_doubt(
+        self, claim: Claim, now: datetime, reason: str | Said, outcome: Attempted | None = None
+    ) -> Outcome:
         """The request may have reached the network: ask it, or resend within its idempotency window."""
         return self.recovery.settle_doubt(claim, now, reason, outcome)
 
@@ -378,13 +409,17 @@ class Publisher:
                 "stopping during the send of %s on %s; it will be settled at the next start", claim.post, claim.channel
             )
             with contextlib.suppress(LedgerUnavailable):
-                stopped = "stopped during the send"
+                stopped = self.alerter.say(Said.of(N_("stopped during the send; the next start settles it")))
                 self.ledger.alerts.record_alert("interrupted", claim.post, claim.channel, stopped, now)
         self.settler.report_unrecorded()
 
     def _crash_if(self, point: str) -> None:
         if self._fault == point:  # fault injection for the crash tests (CAMPAIGN_FAULT)
             os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _listed(problems: list[Problem]) -> Said:
+    return wording.said_by(lambda language: "; ".join(wording.problem(p, language) for p in problems))
 
 
 def rehearse(publisher: Publisher, clock: SimulatedClock, until: datetime | None = None) -> Iterator[Outcome]:

@@ -15,6 +15,7 @@ from scheduler.publish.settling import Settler
 from scheduler.publish.states import Attempted, State
 from scheduler.publish.store.sends import Claim
 from scheduler.publish.threads import ThreadSender
+from scheduler.words import N_, Said
 
 
 class Recovery:
@@ -62,15 +63,19 @@ class Recovery:
                     )
                 )
             else:
-                outcomes.append(self.settle_doubt(claim, now, "the daemon stopped while sending"))
+                outcomes.append(self.settle_doubt(claim, now, Said.of(N_("the daemon stopped while sending"))))
         return outcomes
 
-    def settle_doubt(self, claim: Claim, now: datetime, reason: str, outcome: Attempted | None = None) -> Outcome:
-        """The request may have reached the network: ask it, or resend within its idempotency window."""
+    def settle_doubt(self, claim: Claim, now: datetime, why: str | Said, outcome: Attempted | None = None) -> Outcome:
+        """The request may have reached the network: ask it, or resend within its idempotency window.
+        `why`: in the alert, if a person must decide, in the campaign's language."""
+        reason = str(why)
         try:
             channel = self.channels.get(claim.channel)
         except CampaignError as exc:
-            return self.settler.doubt(claim, now, f"{reason}; cannot check: {exc}")
+            return self.settler.doubt(
+                claim, now, Said.of(N_("{reason}; cannot check: {error}"), reason=why, error=str(exc))
+            )
         post = payload.decode(claim.payload, claim.post, claim.channel)
         if post.parts:
             return self.threads.settle(claim, channel, post, now, reason)
@@ -79,7 +84,8 @@ class Recovery:
             try:
                 receipt = channel.lookup(claim.key, payload.decode(claim.payload, claim.post, claim.channel), first)
             except ChannelError as exc:
-                return self.settler.doubt(claim, now, f"{reason}; the lookup failed: {exc.reason}")
+                failed = Said.of(N_("{reason}; the lookup failed: {error}"), reason=why, error=exc.reason)
+                return self.settler.doubt(claim, now, failed)
             if receipt is not None:
                 return self.settler.settle(
                     claim,
@@ -108,7 +114,7 @@ class Recovery:
                 next_at=now,
                 outcome=Attempted.RESEND,
             )
-        return self.settler.doubt(claim, now, reason)
+        return self.settler.doubt(claim, now, why)
 
     def settle_doubt_later(self, claim: Claim, now: datetime, reason: str) -> Outcome:
         try:

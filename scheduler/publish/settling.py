@@ -17,6 +17,7 @@ from scheduler.publish.policy import Outcome, Policy
 from scheduler.publish.states import Attempted, State
 from scheduler.publish.store.alerts import NewAlert
 from scheduler.publish.store.sends import Claim
+from scheduler.words import N_, Said
 
 log = logging.getLogger("scheduler.publish.publisher")
 
@@ -36,9 +37,11 @@ class Settler:
         """The clock's now; this host's while the ledger (whose clock it may be) is unreachable."""
         return stamp(self.clock)
 
-    def doubt(self, claim: Claim, now: datetime, reason: str) -> Outcome:
-        message = f"{reason}. It may or may not be out: check the account, then `campaign resolve`"
-        return self.settle(claim, State.IN_DOUBT, now, message, alert=("in_doubt", message))
+    def doubt(self, claim: Claim, now: datetime, reason: str | Said) -> Outcome:
+        said = Said.of(
+            N_("{reason}. It may or may not be out: check the account, then `campaign resolve`"), reason=reason
+        )
+        return self.settle(claim, State.IN_DOUBT, now, str(said), alert=("in_doubt", said))
 
     def release(self, claim: Claim, now: datetime) -> Outcome:
         """The ledger went away before the request left: nothing was sent; it goes back to pending."""
@@ -48,8 +51,8 @@ class Settler:
 
     def retry(self, claim: Claim, now: datetime, reason: str, after: float | None) -> Outcome:
         if claim.attempts >= self.policy.max_attempts:
-            message = f"gave up after {claim.attempts} attempts: {reason}"
-            return self.settle(claim, State.FAILED, now, message, alert=("failed", message))
+            said = Said.of(N_("gave up after attempt {n}: {reason}"), n=claim.attempts, reason=reason)
+            return self.settle(claim, State.FAILED, now, str(said), alert=("failed", said))
         wait = timedelta(seconds=after) if after is not None else self.policy.backoff(claim.attempts)
         log.warning("%s on %s: %s; retrying in %s", claim.post, claim.channel, reason, human(wait))
         return self.settle(claim, State.RETRY, now, reason, next_at=now + wait)
@@ -65,14 +68,15 @@ class Settler:
         next_at: datetime | None = None,
         url: str | None = None,
         remote_id: str | None = None,
-        alert: tuple[str, str] | None = None,
+        alert: tuple[str, str | Said] | None = None,
         settles_doubt: bool = False,
     ) -> Outcome:
         """Record an outcome and its alert together; while the ledger is unreachable, keep them in
-        memory (`flush` records them) and send the alert anyway. `settles_doubt`: see store.settle."""
-        new_alert = None if alert is None else NewAlert(alert[0], alert[1], self.alerter.has_webhook)
+        memory (`flush` records them) and send the alert anyway. `settles_doubt`: see store.settle.
+        `detail` is the ledger's record (English); the alert is in the campaign's language."""
+        new_alert = None if alert is None else NewAlert(alert[0], self.alerter.say(alert[1]), self.alerter.has_webhook)
         if alert is not None:
-            self.alerter.log(alert[0], claim.post, claim.channel, alert[1])
+            self.alerter.log(alert[0], claim.post, claim.channel, str(alert[1]))
 
         def record(new: NewAlert | None = new_alert) -> tuple[bool, int | None]:
             return self.ledger.settle(
@@ -114,11 +118,15 @@ class Settler:
         if not rows or remote_id is None or rows[0].remote_id in (None, remote_id):
             return
         row = rows[0]
-        message = (
-            f"published twice: {url or remote_id} went out after another worker took the send over and "
-            f"recorded {row.receipt_url or row.remote_id}; delete one of them on the network"
+        said = Said.of(
+            N_(
+                "published twice: {url} went out after another worker took the send over and recorded {recorded}; "
+                "delete one of them on the network"
+            ),
+            url=url or remote_id,
+            recorded=row.receipt_url or row.remote_id,
         )
-        self.alerter.alert("double", claim.post, claim.channel, message, now)
+        self.alerter.alert("double", claim.post, claim.channel, said, now)
 
     def _recorded(self, claim: Claim, held: bool, _alert_id: int | None) -> None:
         if not held:

@@ -4,7 +4,7 @@ stop resumes with the next part and never sends one twice."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime
 
@@ -17,6 +17,7 @@ from scheduler.publish.settling import Settler
 from scheduler.publish.states import Attempted, State
 from scheduler.publish.store.sends import Claim
 from scheduler.publish.store.threads import Part, parts_out
+from scheduler.words import N_, Said
 
 log = logging.getLogger("scheduler.publish.publisher")
 
@@ -67,10 +68,14 @@ class ThreadSender:
                 )
             except Rejected as exc:
                 self.ledger.threads.part_not_sent(claim, number)
-                message = f"part {number}/{total} was refused, so the thread stops: {exc.reason}{parts_out(done)}"
-                return self.settler.settle(
-                    claim, State.FAILED, self.settler.stamp(), message, alert=("failed", message)
+                said = Said.of(
+                    N_("part {number}/{total} was refused, so the thread stops: {reason}{parts}"),
+                    number=number,
+                    total=total,
+                    reason=exc.reason,
+                    parts=said_parts_out(done),
                 )
+                return self.settler.settle(claim, State.FAILED, self.settler.stamp(), str(said), alert=("failed", said))
             except InDoubt as exc:
                 return self.doubt_later(claim, self.settler.stamp(), f"part {number}/{total}: {exc.reason}")
             except Exception as exc:
@@ -96,8 +101,11 @@ class ThreadSender:
         if all(p.key == part_key(claim.key, p.part) for p in parts):
             return None
         out = [p for p in parts if p.published_at is not None]
-        message = f"the post changed after part of its thread went out, so the thread stops{parts_out(out)}"
-        return self.settler.settle(claim, State.FAILED, self.settler.stamp(), message, alert=("failed", message))
+        said = Said.of(
+            N_("the post changed after part of its thread went out, so the thread stops{parts}"),
+            parts=said_parts_out(out),
+        )
+        return self.settler.settle(claim, State.FAILED, self.settler.stamp(), str(said), alert=("failed", said))
 
     def _partparts_out(self, claim: Claim, number: int, key: str, receipt: Receipt) -> tuple[Part, bool]:
         """Record a part out; it, and whether this worker still holds the delivery."""
@@ -189,3 +197,10 @@ def reply_to(done: list[Part]) -> Receipt:
     last, first = done[-1], done[0]
     root = None if len(done) == 1 else Receipt(first.url, first.remote_id, first.cid)
     return Receipt(last.url, last.remote_id, last.cid, root=root)
+
+
+def said_parts_out(done: Sequence[Part]) -> Said:
+    """What an alert says of a thread's parts out, with their links; in English exactly `parts_out`."""
+    if not done:
+        return Said.of(N_("; no part is out"))
+    return Said.of(N_("; parts out: {parts}"), parts=", ".join(f"{p.part} ({p.url or p.remote_id})" for p in done))

@@ -148,6 +148,12 @@ def _code(text: str, width: int = 80) -> str:
     return f"{ticks} {first} {ticks}" if first else ""
 
 
+def _post(change: Change) -> str:
+    """A post as people know it: its title, its id where it has none (a code span, so it stays inert)."""
+    name = change.entry.draft.title or change.post
+    return _code(name, width=60) if "`" in name or len(name) > 60 else "`" + name.replace("|", "\\|") + "`"
+
+
 def _plain(text: str) -> str:
     """Our own messages (which may quote a file) as inert Markdown: no markup, HTML or mentions."""
     text = re.sub(r"([\\`*_{}\[\]()#+!|~>])", r"\\\1", text)
@@ -167,7 +173,7 @@ def _language(diff: Diff) -> str:
 
 def as_markdown(diff: Diff) -> str:
     """For a pull request comment or a CI job summary, in the campaign's language: tables, and old/new text
-    as diff blocks (the problems' own text stays as `validate` gives it)."""
+    as diff blocks; the problems' text too (`validate` gives it in English)."""
     language = _language(diff)
     _, L = translator(language).gettext, labels(language)
     aspects = {"media": _("media changed"), "draft": _("draft flag changed")}
@@ -218,18 +224,18 @@ def as_markdown(diff: Diff) -> str:
         def row(g: list[Change]) -> str:
             c = g[0]
             text = _code(_text(c.old if old else c.new))
-            return f"| {_when(diff, c.entry, old)} | {_channels(g)} | `{c.post}` | {text} |"
+            return f"| {_when(diff, c.entry, old)} | {_channels(g)} | {_post(c)} | {text} |"
 
         return row
 
     def moved_row(g: list[Change]) -> str:
         c = g[0]
         was = _when(diff, c.old, old=True) if c.old else ""
-        return f"| `{c.post}` | {_channels(g)} | {was} | {_when(diff, c.entry)} |"
+        return f"| {_post(c)} | {_channels(g)} | {was} | {_when(diff, c.entry)} |"
 
     def other_row(g: list[Change]) -> str:
         c, what = g[0], ", ".join(aspects[a] for a in g[0].aspects if a in aspects)
-        return f"| {_when(diff, c.entry)} | {_channels(g)} | `{c.post}` | {what} |"
+        return f"| {_when(diff, c.entry)} | {_channels(g)} | {_post(c)} | {what} |"
 
     sends_head = [_("when"), _("channels"), _("post"), _("text")]
     lines += section(_("Added"), added, sends_head, sent(False))
@@ -242,7 +248,7 @@ def as_markdown(diff: Diff) -> str:
         for group in texts[:MAX_ROWS]:
             change = group[0]
             where = _("{post} on {channels}, {when}").format(
-                post=f"`{change.post}`", channels=_channels(group), when=_when(diff, change.entry)
+                post=_post(change), channels=_channels(group), when=_when(diff, change.entry)
             )
             lines += ["", where, ""]
             lines += _fence(_line_diff(_text(change.old), _text(change.new)))
@@ -252,7 +258,7 @@ def as_markdown(diff: Diff) -> str:
         diff,
         lambda label, p: (
             f"- {status[label]} **{severity.get(p.severity.value, p.severity.value)}** "
-            f"`{p.path}:{p.line}` {_plain(p.message)}"
+            f"`{p.path}:{p.line}` {_plain(p.said_in(language))}"
         ),
     )
     if problems:

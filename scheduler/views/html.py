@@ -30,10 +30,11 @@ from scheduler.channels.bluesky_richtext import find_spans
 from scheduler.content.parallel import map_forked
 from scheduler.content.plan import Entry, Plan, Unplaced
 from scheduler.content.problems import Problem
+from scheduler.media import video
 from scheduler.media.renditions import shown
-from scheduler.posts import MediaRules
+from scheduler.posts import MediaItem, MediaRules
+from scheduler.views.labels import clock, labels
 from scheduler.views.labels import count as counted
-from scheduler.views.labels import labels
 
 EMBED_MAX_BYTES = 150_000  # images up to this size are embedded as data: URIs ...
 PAGE_EMBED_BUDGET = 1_500_000  # ... until a page holds this many bytes of them
@@ -61,8 +62,9 @@ _IMAGE_TYPES = {
 class Image:
     name: str  # as written in the post, relative to the campaign root
     alt: str
-    src: str | None  # a data: URI, or None when not embedded
+    src: str | None  # a data: URI (a video's: its first frame), or None when not embedded
     note: str = ""  # what goes out on the card's network: the rendition's dimensions and size
+    video: str = ""  # a video's length and captions ("0:02 · captions: nl, en"); empty for an image
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,9 +214,7 @@ class _Builder:
             post=draft.id,
             draft=draft.draft,
             text=None if post is None or chip else _parts(post.text),
-            images=tuple(self.image(m.path, m.alt, channel.limits.media) for m in post.media)
-            if post and not chip
-            else (),
+            images=tuple(self.medium(m, channel.limits.media) for m in post.media) if post and not chip else (),
             length=size,
             fill=fill,
             level=level,
@@ -236,6 +236,31 @@ class _Builder:
         else:
             size += f", {self.labels['no_limit']}"
         return size, fill, level
+
+    def medium(self, item: MediaItem, rules: MediaRules | None = None) -> Image:
+        """An image as it goes out on a network with `rules` (its rendition), or a video as its first frame,
+        its length and its captions."""
+        if not item.is_video:
+            return self.image(item.path, item.alt, rules)
+        name = item.path.relative_to(self.root).as_posix() if item.path.is_relative_to(self.root) else item.path.name
+        if item.path not in self._data_uris:
+            self._data_uris[item.path] = self._poster_uri(item.path)
+        length = f"{clock(item.video.seconds)} · " if item.video is not None else ""
+        if item.captions:
+            about = f"{self.labels['captions']}: {', '.join(c.language for c in item.captions)}"
+        else:
+            about = f"{self.labels['no_captions']}: {item.no_captions or ''}"
+        return Image(name, item.alt, self._data_uris[item.path], video=f"{self.labels['video']} {length}{about}")
+
+    def _poster_uri(self, path: Path) -> str | None:
+        try:
+            png = video.poster(path)
+        except video.VideoUnreadable:
+            return None
+        if len(png) > EMBED_MAX_BYTES or self.embedded + len(png) > PAGE_EMBED_BUDGET:
+            return None
+        self.embedded += len(png)
+        return f"data:image/png;base64,{base64.b64encode(png).decode('ascii')}"
 
     def image(self, path: Path, alt: str, rules: MediaRules | None = None) -> Image:
         """The image as it goes out on a network with `rules` (its rendition), else as the file is."""

@@ -29,6 +29,9 @@ LABELS = {
     "legend_error": N_("has an error"),
     "alt": N_("Alt text"),
     "too_large": N_("not embedded: too large"),
+    "video": N_("Video"),
+    "captions": N_("captions"),
+    "no_captions": N_("no captions"),
     "not_rendered": N_("Could not be rendered; see the problems below."),
     "no_posts": N_("No posts"),
     "index": N_("Overview"),
@@ -58,3 +61,10 @@ def count(number: int, word: str, language: str) -> str:
         "warnings": ngettext("{n} warning", "{n} warnings", number),
     }
     return forms[word].format(n=format_decimal(number, locale=language))
+
+
+def clock(seconds: float) -> str:
+    """A video's length as a player shows it: 0:02, 2:20, 1:02:03."""
+    whole = round(seconds)
+    hours, rest = divmod(whole, 3600)
+    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"

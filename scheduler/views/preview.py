@@ -15,11 +15,12 @@ from typing import Any
 
 from babel.dates import format_date
 
+from scheduler.content.fields import MediaRef
 from scheduler.content.plan import Entry, Plan, Unplaced
 from scheduler.content.problems import Problem, causes_first
 from scheduler.media.renditions import shown
-from scheduler.posts import MediaRules
-from scheduler.views.labels import count, labels
+from scheduler.posts import MediaItem, MediaRules
+from scheduler.views.labels import clock, count, labels
 from scheduler.words import translator
 
 UNPLACED = "cannot be placed on the calendar"
@@ -37,11 +38,19 @@ def entry_record(entry: Entry, zone: tzinfo) -> dict[str, Any]:
         "draft": entry.draft.draft,
         "text": entry.post.text if entry.post else None,
         "parts": list(entry.post.parts) if entry.post else [],  # a thread's posts in order; [] for one post
-        "media": [{"path": ref.path, "alt": ref.alt} for ref in entry.draft.media],
+        "media": [_media_record(ref) for ref in entry.draft.media],
         "length": entry.length,
         "limit": entry.limit,
         "problems": [str(p) for p in entry.problems],
     }
+
+
+def _media_record(ref: MediaRef) -> dict[str, Any]:
+    """{path, alt}; a video's also its captions ({language: file}) or why it has none."""
+    found: dict[str, Any] = {"path": ref.path, "alt": ref.alt}
+    if ref.is_video:
+        found["captions"] = dict(ref.captions) if ref.no_captions is None else {"none": ref.no_captions}
+    return found
 
 
 def problem_record(problem: Problem) -> dict[str, Any]:
@@ -159,9 +168,9 @@ def as_text(
                         lines.append(f"         ├ thread part {index}/{total}")
                     lines += [f"         │ {line}" for line in part.splitlines()]
                     if index == 1:  # a thread's images go on its first part
-                        rules = entry.channel.limits.media
+                        rules = entry.channel.limits.media  # a video has no rendition: _goes_out_as says ""
                         lines += [
-                            f"         │ [image] {item.path.name}{_goes_out_as(item.path, rules)}: {item.alt}"
+                            f"         │ [{item.kind}] {item.path.name}{_goes_out_as(item.path, rules)}: {item.alt}"
                             for item in entry.post.media
                         ]
             lines += [problem_line(p) for p in entry.problems]
@@ -184,8 +193,8 @@ def as_markdown(
     problems: Iterable[Problem] | None = None,
     unplaced: Iterable[Unplaced] | None = None,
 ) -> str:
-    """A summary for a CI job page or a pull-request comment, in the campaign's language (the problems'
-    own text stays as `validate` gives it). `problems`, `unplaced`: as in as_json."""
+    """A summary for a CI job page or a pull-request comment, in the campaign's language, the problems'
+    text too (`validate` gives it in English). `problems`, `unplaced`: as in as_json."""
     zone, language = plan.campaign.settings.timezone, plan.campaign.settings.language
     _, L = translator(language).gettext, labels(language)
     problems = list(plan.problems if problems is None else problems)
@@ -202,7 +211,8 @@ def as_markdown(
     severity = {"error": L["error"], "warning": L["warning"]}
     if problems:
         lines += ["", f"### {L['problems']}", ""] + [
-            f"- `{p.path}:{p.line}` **{severity.get(p.severity.value, p.severity.value)}**: {_md_cell(p.message)}"
+            f"- `{p.path}:{p.line}` **{severity.get(p.severity.value, p.severity.value)}**: "
+            + _md_cell(p.said_in(language))
             for p in causes_first(problems)
         ]
     if unplaced:
@@ -212,7 +222,7 @@ def as_markdown(
             found = "<br>".join(
                 f"**{severity.get(p.severity.value, p.severity.value)}** "
                 + _("line {line}").format(line=p.line)
-                + f": {_md_cell(p.message)}"
+                + f": {_md_cell(p.said_in(language))}"
                 for p in post.problems
             )
             flag = f" ({L['draft']})" if post.draft else ""
@@ -233,7 +243,7 @@ def as_markdown(
             elif entry.post:
                 text = _md_cell(entry.post.text)
             if entry.post and entry.post.media:  # images go with the (first part of the) post
-                text += "".join(f"<br>{_md_image(item.path.name, item.alt, language)}" for item in entry.post.media)
+                text += "".join(f"<br>{_md_medium(item, language)}" for item in entry.post.media)
             flag = f" ({L['draft']})" if entry.draft.draft else ""
             lines.append(
                 f"| {_local_time(entry, zone)} | {entry.channel.name} | {_md_post(entry.draft.title, entry.draft.id)}"
@@ -245,6 +255,20 @@ def as_markdown(
 def _md_post(title: str | None, post: str) -> str:
     """A post as people know it: its title and its id (the file's name), or its id alone."""
     return f"{_md_cell(title)} (`{post}`)" if title else f"`{post}`"
+
+
+def _md_medium(item: MediaItem, language: str) -> str:
+    """An image with its alt text; a video with its length, alt text and captions (or why it has none)."""
+    if not item.is_video:
+        return _md_image(item.path.name, item.alt, language)
+    _ = translator(language).gettext
+    length = clock(item.video.seconds) if item.video is not None else "?"
+    line = "🎞 " + _("video {name} ({length}), alt text: {alt}").format(
+        name=f"`{item.path.name}`", length=length, alt=_md_cell(item.alt)
+    )
+    if item.captions:
+        return line + "; " + _("captions: {languages}").format(languages=", ".join(c.language for c in item.captions))
+    return line + "; " + _("no captions: {reason}").format(reason=_md_cell(item.no_captions or ""))
 
 
 def _md_image(name: str, alt: str, language: str) -> str:

@@ -13,6 +13,7 @@ from babel.dates import format_date, format_datetime
 from flask import Blueprint, Response, abort, g, render_template, request
 
 from scheduler.content.plan import Unplaced
+from scheduler.content.problems import Problem
 from scheduler.publish import holds
 from scheduler.publish.ledger import Action, Delivery
 from scheduler.publish.overview import PauseInForce, overview, pauses_in_force
@@ -104,6 +105,12 @@ def post_title(post: str) -> str:
 @blueprint.app_template_global("explain")
 def explain(reason: str) -> reasons.Reason:
     return reasons.explain(reason, g.campaign.settings.language)
+
+
+@blueprint.app_template_filter("said")
+def said(problem: Problem) -> str:
+    """A problem's message in the campaign's language (English where it is not marked for translation yet)."""
+    return problem.said_in(g.campaign.settings.language)
 
 
 @blueprint.app_template_global("outcome_word")

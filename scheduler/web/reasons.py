@@ -1,6 +1,8 @@
 """Why a send failed, was held or is in doubt, for people: the ledger keeps the reason as the publisher or
-the network gave it (English, sometimes the network's raw JSON); a page shows a short summary in the
-campaign's language where the kind is known, and the reason itself, cleaned, behind a "details" fold."""
+the network gave it (English, sometimes the network's raw JSON, also inside a longer reason such as "gave up after
+attempt 8: mastodon.social: HTTP 503: {...}"); a page shows a short summary in the campaign's language where the kind
+is known, and the reason itself, cleaned (JSON unpacked to its message), behind a "details" fold. A hold's reason is
+written in the campaign's language already (scheduler.publish.holds) and is shown as it is."""
 
 from __future__ import annotations
 
@@ -11,7 +13,9 @@ from dataclasses import dataclass
 from scheduler.words import N_, translator
 
 MAX_SHOWN = 500
-HTTP = re.compile(r"^HTTP (\d{3}): ?(.*)$", re.DOTALL)
+HTTP = re.compile(r"(?:^|(?<=[\s:]))HTTP (\d{3}): ?(.*)$", re.DOTALL)  # the network's answer, wherever it begins
+# A message field of a JSON answer cut short (the ledger keeps 500 characters), which json.loads cannot read.
+FIELD = re.compile(r'"(?:error_description|error|message|detail)"\s*:\s*"((?:[^"\\]|\\.)*)"?')
 # A reason's start → what it means, for the kinds the publisher and the adapters write.
 KINDS = (
     ("held until fixed", N_("Held until its file is fixed; then it goes out at its time.")),
@@ -26,6 +30,22 @@ PATTERNS = (
         re.compile(r"^.+ late, more than its max_late of .+; not sent$"),
         N_("Too late to send: its time passed longer ago than its max_late allows."),
     ),
+    (
+        re.compile(r"^.*It may or may not be out: check the account"),
+        N_("It may be out or not: look on the account, then say which on this page."),
+    ),
+)
+# Read after a network's HTTP status: what the publisher says around a refusal it did not get as HTTP.
+AFTER = (
+    (
+        re.compile(r"^part \d+/\d+ was refused, so the thread stops"),
+        N_("The network refused a part, so the thread stops."),
+    ),
+    (
+        re.compile(r"^the post changed after part of its thread went out"),
+        N_("The post changed after part of its thread went out, so the thread stops."),
+    ),
+    (re.compile(r"^gave up after attempt \d+"), N_("Tried again and again without success; it is not sent.")),
 )
 STATUS = (
     ((401, 403), N_("The network refused the account: its key may have expired or lack a permission.")),
@@ -48,22 +68,31 @@ def explain(reason: str, language: str) -> Reason:
     text = " ".join(reason.split())
     summary = next((gettext(words) for start, words in KINDS if text.lower().startswith(start)), "")
     summary = summary or next((gettext(words) for pattern, words in PATTERNS if pattern.match(text)), "")
-    found = HTTP.match(text)
+    found = HTTP.search(text)
     if found:
         status, body = int(found[1]), found[2]
-        text = f"HTTP {status}: {_message(body)}"
+        text = f"{text[: found.start()]}HTTP {status}: {_message(body)}"
         if not summary:
             known = next((words for codes, words in STATUS if status in codes), None)
             summary = gettext(known or (SERVER if status >= 500 else OTHER))
+    summary = summary or next((gettext(words) for pattern, words in AFTER if pattern.match(text)), "")
     return Reason(summary, text if len(text) <= MAX_SHOWN else text[: MAX_SHOWN - 1] + "…")
 
 
 def _message(body: str) -> str:
     """A JSON answer's message (error_description, error, message, detail), else the body itself."""
     try:
-        data = json.loads(body)
+        data, end = json.JSONDecoder().raw_decode(body)
     except ValueError:
-        return body
+        cut = FIELD.search(body) if body.startswith("{") else None
+        return " ".join(_unescape(cut[1]).split()) if cut else body
+    rest = body[end:]  # what the publisher said after the answer ("; parts out: 1 (https://...)")
+    found = _unpacked(data)
+    return body if found is None else found + rest
+
+
+def _unpacked(data: object) -> str | None:
+    """The message of a JSON answer, or None."""
     for _ in range(3):  # {"error": {"message": ...}}, as Facebook's Graph API nests it
         if not isinstance(data, dict):
             break
@@ -71,4 +100,12 @@ def _message(body: str) -> str:
         if isinstance(inner, str):
             return " ".join(inner.split())
         data = inner
-    return body
+    return None
+
+
+def _unescape(value: str) -> str:
+    """A JSON string's content as text ("\\n" a line break); as it is where it cannot be read."""
+    try:
+        return str(json.loads(f'"{value}"'))
+    except ValueError:
+        return value

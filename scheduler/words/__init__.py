@@ -68,16 +68,24 @@ class Said:
     """A message kept as its catalog id and its values, so each reader gets it in their own language:
     English on the command line and in logs, the campaign's language on the pages people read.
 
-    `Said.of(N_("{path} has no {key}"), path=..., key=...)`; a value may itself be a `Said` (a hint
-    added to a message), translated with it. `plural` is the plural id; the count is the value `n`."""
+    `Said.of(N_("{path} has no {key}"), path=..., key=...)`; with a plural form,
+    `Said.ngettext("{n} post", "{n} posts", n=3)`. A value may itself be a `Said` (a hint added to a
+    message), translated with it."""
 
     msgid: str
     values: tuple[tuple[str, object], ...] = ()
     plural: str | None = None
 
     @classmethod
-    def of(cls, msgid: str, plural: str | None = None, **values: object) -> Said:
-        return cls(msgid, tuple(values.items()), plural)
+    def of(cls, message: str, /, **values: object) -> Said:
+        return cls(message, tuple(values.items()))
+
+    @classmethod
+    def ngettext(cls, singular: str, plural: str, **values: object) -> Said:
+        """A message whose words follow the count `n` among `values` ("1 post", "3 posts"). Named as gettext's
+        own so that `pybabel extract` (keyword ngettext) makes the pair one plural entry in the catalogs, as
+        two `N_` marks would not."""
+        return cls(singular, tuple(values.items()), plural)
 
     def said_in(self, language: str) -> str:
         """The message in `language` (English where its catalog lacks it), its values filled in."""

@@ -7,7 +7,11 @@ tokens, a login limit, `createRecord` with client-chosen TID keys that refuses a
 bodies. After publishing (AppView methods, proxied by the PDS): `app.bsky.feed.getPosts` (at most
 25 uris; deleted posts left out) with likeCount/repostCount/replyCount/quoteCount, and
 `app.bsky.feed.getPostThread` (NotFound for an unknown uri) with nested replies; tests add
-other people's replies with `add_reply` and change counts with `set_counts`. Knobs: `fail_next`, `rate_limit_next`, `drop_after_next` (process, then close the
+other people's replies with `add_reply` and change counts with `set_counts`. For video
+(tests.fakes.bluesky_video_server): `com.atproto.server.getServiceAuth` (aud, lxm, exp at most an
+hour ahead), `getSession` with the DID document naming the PDS (`pds_endpoint`), and records with
+`app.bsky.embed.video` checked against the lexicon (video and caption blobs known, mime types, sizes,
+alt, aspectRatio). Knobs: `fail_next`, `rate_limit_next`, `drop_after_next` (process, then close the
 connection without answering), `expire_access_tokens`, `echo_credentials`.
 
     with FakePDS(password="...") as pds:
@@ -86,6 +90,8 @@ class FakePDS:
         self.records: dict[str, dict[str, Any]] = {}  # rkey → {"uri", "cid", "value"}
         self.blobs: dict[str, tuple[bytes, str]] = {}  # cid → (bytes, MIME type)
         self.image_traces: list[str] = []  # metadata found in an uploaded image (tests.fakes.images.traces)
+        self.pds_endpoint = ""  # the DID document's #atproto_pds; "" is this server (an entryway names another)
+        self.service_tokens: dict[str, dict[str, Any]] = {}  # token → {"aud", "lxm", "exp", "iss"}
         self.logins = 0
         self.refreshes = 0
         self.calls: list[Call] = []
@@ -227,7 +233,53 @@ class FakePDS:
         return Reply(200, self._new_session())
 
     def _com_atproto_server_getSession(self, call: Call) -> Reply:
-        return self._denied(call) or Reply(200, {"handle": self.handle, "did": self.did, "active": True})
+        document = {
+            "id": self.did,
+            "service": [
+                {
+                    "id": "#atproto_pds",
+                    "type": "AtprotoPersonalDataServer",
+                    "serviceEndpoint": self.pds_endpoint or self.url,
+                }
+            ],
+        }
+        return self._denied(call) or Reply(
+            200, {"handle": self.handle, "did": self.did, "active": True, "didDoc": document}
+        )
+
+    def _com_atproto_server_getServiceAuth(self, call: Call) -> Reply:
+        denied = self._denied(call)
+        if denied:
+            return denied
+        aud, lxm = call.query.get("aud", ""), call.query.get("lxm")
+        if not aud.startswith("did:"):
+            return xrpc_error(400, "InvalidRequest", 'Error: Params must have the property "aud"')
+        exp = int(call.query.get("exp") or time.time() + 60)
+        if exp > time.time() + 3600:  # the reference PDS: no token more than an hour ahead
+            return xrpc_error(
+                400, "BadExpiration", "cannot request a token with an expiration more than an hour in the future"
+            )
+        token = f"eyJ.service-{next(self._counter)}.sig"
+        self.service_tokens[token] = {"aud": aud, "lxm": lxm, "exp": exp, "iss": self.did}
+        return Reply(200, {"token": token})
+
+    def claims(self, token: str) -> dict[str, Any] | None:
+        """What a service-auth token says (the video service checks it, as the real one checks the JWT)."""
+        with self._lock:
+            return self.service_tokens.get(token)
+
+    def store_blob(self, data: bytes, mime: str) -> dict[str, Any]:
+        """A blob stored for the account by a service (the video service's processed video)."""
+        with self._lock:
+            cid = "bafkrei" + hashlib.sha256(data).hexdigest()[:40]
+            self.blobs[cid] = (data, mime)
+            return {"$type": "blob", "ref": {"$link": cid}, "mimeType": mime, "size": len(data)}
+
+    def drop_blobs(self) -> None:
+        """Blobs no record refers to are gone (the PDS removes them after a while)."""
+        with self._lock:
+            used = json.dumps([e["value"] for e in self.records.values()])
+            self.blobs = {cid: blob for cid, blob in self.blobs.items() if cid in used}
 
     def _com_atproto_identity_resolveHandle(self, call: Call) -> Reply:
         did = self.handles.get(call.query.get("handle", "").lower())
@@ -271,6 +323,8 @@ class FakePDS:
         if not isinstance(rkey, str) or not TID.match(rkey):
             return xrpc_error(400, "InvalidRequest", f"Invalid record key for {POST}: {rkey}")
         problem = self._invalid(data.get("record"))
+        if problem == "BlobNotFound":
+            return xrpc_error(400, "BlobNotFound", "Could not find blob")
         if problem:
             return xrpc_error(400, "InvalidRequest", f"Invalid {POST} record: {problem}")
         if rkey in self.records:
@@ -409,6 +463,10 @@ class FakePDS:
         for image in images:
             if "alt" not in image or image.get("image", {}).get("ref", {}).get("$link") not in self.blobs:
                 return "image without alt or with an unknown blob"
+        if isinstance(embed, dict) and embed.get("$type") == "app.bsky.embed.video":
+            problem = self._invalid_video(embed)
+            if problem:
+                return problem
         reply = record.get("reply")
         if reply is not None:  # app.bsky.feed.post#replyRef: strong refs (uri + cid) to root and parent
             known = {(e["uri"], e["cid"]) for e in self.records.values()}
@@ -416,6 +474,33 @@ class FakePDS:
                 ref = reply.get(side) if isinstance(reply, dict) else None
                 if not isinstance(ref, dict) or (ref.get("uri"), ref.get("cid")) not in known:
                     return f"Record/reply/{side} must be a strong reference to an existing post"
+        return None
+
+    def _invalid_video(self, embed: dict[str, Any]) -> str | None:
+        """app.bsky.embed.video: video (video/mp4, at most 100000000 bytes), alt (1000 graphemes),
+        aspectRatio (width and height at least 1), captions (at most 20; lang and a text/vtt file of
+        at most 20000 bytes)."""
+        video = embed.get("video") or {}
+        found = self.blobs.get(video.get("ref", {}).get("$link", ""))
+        if found is None:
+            return "BlobNotFound"
+        if video.get("mimeType") != "video/mp4" or found[1] != "video/mp4" or len(found[0]) > 100_000_000:
+            return "Record/embed/video must be a video/mp4 blob of at most 100000000 bytes"
+        if len(_GRAPHEME.findall(str(embed.get("alt", "")))) > 1000:
+            return "Record/embed/alt must not be longer than 1000 graphemes"
+        ratio = embed.get("aspectRatio")
+        if ratio is not None and not (
+            isinstance(ratio, dict)
+            and all(isinstance(ratio.get(k), int) and ratio[k] >= 1 for k in ("width", "height"))
+        ):
+            return "Record/embed/aspectRatio must have a width and height of at least 1"
+        tracks = embed.get("captions", [])
+        if len(tracks) > 20:
+            return "Record/embed/captions must not have more than 20 elements"
+        for track in tracks:
+            file = self.blobs.get(track.get("file", {}).get("ref", {}).get("$link", ""))
+            if not track.get("lang") or file is None or file[1] != "text/vtt" or len(file[0]) > 20_000:
+                return "Record/embed/captions: each needs a lang and a text/vtt file of at most 20000 bytes"
         return None
 
 

@@ -4,7 +4,10 @@ As documented (docs.joinmastodon.org, methods/statuses, media, instance, account
 - GET  /api/v2/instance                   configuration.statuses.max_characters and media limits
 - GET  /api/v1/accounts/verify_credentials
 - POST /api/v2/media                      200 when ready; 202 with `url: null` while processing
-- GET  /api/v1/media/:id                  206 while processing, then 200 with a url
+                                          (a video: type "video"; over video_size_limit: 422)
+- GET  /api/v1/media/:id                  206 while processing, then 200 with a url; 422 when its
+                                          processing failed; 404 once attached to a status (only
+                                          unattached media are found)
 - POST /api/v1/statuses                   Idempotency-Key: the same key gives the same status;
                                           `in_reply_to_id` a status of this server (else 404)
 - GET  /api/v1/statuses/:id               favourites_count, reblogs_count, replies_count (404 when deleted)
@@ -12,7 +15,8 @@ As documented (docs.joinmastodon.org, methods/statuses, media, instance, account
 - errors are {"error": "..."}; every answer carries X-RateLimit-Limit/Remaining/Reset (ISO 8601)
 
 Unlike Mastodon, a 401 echoes the Authorization header back, so tests can prove the adapter
-never passes a token on. Use `processing_polls` for slow media, `fail` and
+never passes a token on. Use `processing_polls` for slow media (`finish_processing` ends it at once),
+`failed_processing` for media the instance cannot process, `fail` and
 `drop_after_processing` (from FakeServer) for outages, `rate_limit` for a 429 with the documented
 headers; tests add other people's replies with `add_reply` and change counts with `set_counts`.
 """
@@ -51,11 +55,14 @@ class FakeMastodon(FakeServer):
         #: 0: uploads are processed at once (200); n: 202, then n × 206, then 200.
         self.processing_polls = processing_polls
         self.image_size_limit = image_size_limit
+        self.video_size_limit = 99 * 1024 * 1024  # Mastodon 4.x's default
+        self.failed_processing = False  # True: uploads end their processing failed (GET media → 422)
         self.echo_authorization = echo_authorization
         self.statuses: list[dict[str, Any]] = []
         self.media: dict[str, dict[str, Any]] = {}
         self.uploads: dict[str, Upload] = {}
         self._polls_left: dict[str, int] = {}
+        self._attached: set[str] = set()  # media ids attached to a status
         self._by_key: dict[str, dict[str, Any]] = {}
         self._ids = itertools.count(110_000_000_000_000_001)
         self.rate_remaining = 299  # what X-RateLimit-Remaining says (of 300 per 5 minutes)
@@ -88,6 +95,12 @@ class FakeMastodon(FakeServer):
         return self._limited(reply)
 
     # -- after publishing -------------------------------------------------------------------
+
+    def finish_processing(self) -> None:
+        """Every upload still processing is done at its next poll."""
+        with self.lock:
+            self.processing_polls = 0
+            self._polls_left = dict.fromkeys(self._polls_left, 0)
 
     def set_counts(self, status_id: str, *, favourites: int = 0, reblogs: int = 0) -> None:
         with self.lock:
@@ -194,9 +207,16 @@ class FakeMastodon(FakeServer):
                     "characters_reserved_per_url": 23,
                 },
                 "media_attachments": {
-                    "supported_mime_types": ["image/jpeg", "image/png", "image/gif", "image/webp"],
+                    "supported_mime_types": [
+                        *("image/jpeg", "image/png", "image/gif", "image/webp"),
+                        *("video/mp4", "video/quicktime", "video/webm"),
+                    ],
                     "description_limit": 1500,
                     "image_size_limit": self.image_size_limit,
+                    "image_matrix_limit": 33177600,
+                    "video_size_limit": self.video_size_limit,
+                    "video_frame_rate_limit": 120,
+                    "video_matrix_limit": 8294400,
                 },
             },
         }
@@ -205,11 +225,14 @@ class FakeMastodon(FakeServer):
         upload = request.files.get("file")
         if upload is None or not upload.content_type:
             return Reply(422, {"error": "Validation failed: File content type is invalid"})
+        video = upload.content_type.startswith("video/")
+        if video and len(upload.data) > self.video_size_limit:
+            return Reply(422, {"error": f"Validation failed: File file size must be less than {self.video_size_limit}"})
         media_id = str(next(self._ids))
-        processing = self.processing_polls > 0
+        processing = self.processing_polls > 0 or self.failed_processing
         media = {
             "id": media_id,
-            "type": "image",
+            "type": "video" if video else "image",
             "url": None if processing else f"{self.url}/media/{media_id}.png",
             "preview_url": f"{self.url}/media/{media_id}-small.png",
             "description": request.value("description"),
@@ -221,11 +244,13 @@ class FakeMastodon(FakeServer):
 
     def _media(self, media_id: str) -> Reply:
         media = self.media.get(media_id)
-        if media is None:
+        if media is None or media_id in self._attached:
             return Reply(404, {"error": "Record not found"})
         if self._polls_left[media_id] > 0:
             self._polls_left[media_id] -= 1
             return Reply(206, None)
+        if self.failed_processing:
+            return Reply(422, {"error": "Error processing thumbnail for uploaded media"})
         media["url"] = f"{self.url}/media/{media_id}.png"
         return Reply(200, media)
 
@@ -241,7 +266,7 @@ class FakeMastodon(FakeServer):
             error = f"Validation failed: Text character limit of {self.max_characters} exceeded"
             return Reply(422, {"error": error})
         for media_id in media_ids:
-            if media_id not in self.media:
+            if media_id not in self.media or media_id in self._attached:
                 return Reply(422, {"error": "Validation failed: Media attachments are invalid"})
             if self._polls_left[media_id] > 0 or self.media[media_id]["url"] is None:
                 return Reply(
@@ -266,6 +291,7 @@ class FakeMastodon(FakeServer):
             "content": f"<p>{html.escape(text)}</p>",
         }
         self._keep(status)
+        self._attached.update(media_ids)
         if key:
             self._by_key[key] = status
         return Reply(200, status)

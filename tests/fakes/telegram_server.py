@@ -1,4 +1,4 @@
-"""A fake Telegram Bot API: getMe, getChat, getChatMember, sendMessage, sendPhoto.
+"""A fake Telegram Bot API: getMe, getChat, getChatMember, sendMessage, sendPhoto, sendVideo.
 
 As documented (core.telegram.org/bots/api): methods live at /bot<token>/<method> (names are
 case-insensitive), take GET query or POST form/multipart, and answer {"ok": true, "result": ...}
@@ -70,6 +70,7 @@ class FakeTelegram(FakeServer):
             "getchatmember": self._get_chat_member,
             "sendmessage": self._send_message,
             "sendphoto": self._send_photo,
+            "sendvideo": self._send_video,
         }
         handler = handlers.get(method.lower())
         if handler is None:
@@ -107,7 +108,29 @@ class FakeTelegram(FakeServer):
             return _error(400, "Bad Request: there is no photo in the request")
         return self._send(request, request.value("caption", "") or "", limit=1024, photo=True)
 
-    def _send(self, request: Request, raw: str, *, limit: int, photo: bool) -> Reply:
+    def _send_video(self, request: Request) -> Reply:
+        """docs: sendVideo takes `video` as multipart/form-data, at most 50 MB from a bot; the message has a Video."""
+        upload = request.files.get("video")
+        if upload is None:
+            return _error(400, "Bad Request: there is no video in the request")
+        if len(upload.data) > 50 * 1024 * 1024:
+            return _error(413, "Request Entity Too Large")
+        reply = self._send(request, request.value("caption", "") or "", limit=1024, photo=True, field="video")
+        if reply.status == 200:
+            message = reply.body["result"]
+            del message["photo"]
+            message["video"] = {
+                "file_id": f"video-{message['message_id']}",
+                "duration": int(request.value("duration") or 0),
+                "width": int(request.value("width") or 0),
+                "height": int(request.value("height") or 0),
+                "mime_type": upload.content_type,
+                "file_size": len(upload.data),
+            }
+            self.messages[-1] |= {"video": message["video"], "supports_streaming": request.value("supports_streaming")}
+        return reply
+
+    def _send(self, request: Request, raw: str, *, limit: int, photo: bool, field: str = "photo") -> Reply:
         chat = self._chat(request)
         if chat is None:
             return _error(400, "Bad Request: chat not found")
@@ -128,7 +151,7 @@ class FakeTelegram(FakeServer):
             ("caption" if photo else "text"): shown,
         }
         if photo:
-            upload = request.files["photo"]
+            upload = request.files[field]
             message["photo"] = [
                 {
                     "file_id": f"photo-{message['message_id']}",
@@ -138,7 +161,7 @@ class FakeTelegram(FakeServer):
                 }
             ]
         self.messages.append(
-            {**message, "raw": raw, "parse_mode": mode, "shown": shown, "upload": request.files.get("photo")}
+            {**message, "raw": raw, "parse_mode": mode, "shown": shown, "upload": request.files.get(field)}
         )
         return _ok(message)
 

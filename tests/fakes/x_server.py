@@ -9,6 +9,18 @@ x-api/media/create-media-metadata, x-api/users, fundamentals/rate-limits, respon
 - GET  /2/users/me                 {"data": {"id", "name", "username"}}
 - POST /2/media/upload            multipart `media` + `media_category`; {"data": {"id", "media_key", ...}}
 - POST /2/media/metadata          {"id", "metadata": {"alt_text": {"text"}}} (≤ 1,000 characters)
+- a video's chunked upload (x-api/media/quickstart/media-upload-chunked, get-media-upload-status):
+  POST /2/media/upload/initialize  JSON {"media_type", "total_bytes", "media_category"}; {"data": {"id", ...,
+                                   "expires_after_secs"}}
+  POST /2/media/upload/:id/append  multipart `segment_index` + `media` (≤ 5 MB a chunk)
+  POST /2/media/upload/:id/finalize the chunks must add up to `total_bytes`; `processing_info` {"state",
+                                   "check_after_secs"} while the video is processed
+  GET  /2/media/upload             `command=STATUS&media_id=`: pending → in_progress → succeeded | failed (with
+                                   `error`); an unknown, expired or unfinished upload is a 400
+  a video can be posted only once its processing succeeded
+- subtitles (x-api/media/create-media-subtitles): POST /2/media/upload with `media_category=subtitles` and
+  an SRT file (`media_type=text/srt`); POST /2/media/subtitles JSON {"id" (the video), "media_category":
+  "TweetVideo", "subtitles": {"id", "language_code", "display_name"}}
 - POST /2/tweets                  JSON {"text", "media": {"media_ids"}, "reply"}; 201 {"data": {"id", "text"}};
                                   403 "duplicate content" for a text the account already posted
 - GET  /2/users/:id/tweets        newest first, `start_time`, `max_results`, `pagination_token`
@@ -21,7 +33,9 @@ x-api/media/create-media-metadata, x-api/users, fundamentals/rate-limits, respon
 
 Like X, the text it gives back has every link as a t.co link (and one more for attached media) and
 &, <, > escaped as HTML entities. Use `fail` and `drop_after_processing` (from FakeServer) for
-outages, rate limits and lost answers; `add_reply` for someone else's answer, `rate_limit` for a 429.
+outages, rate limits and lost answers; `add_reply` for someone else's answer, `rate_limit` for a 429;
+`processing_polls` (STATUS answers before a video is processed), `check_after_secs`, `failed_processing`
+and `expire_media` for videos.
 """
 
 from __future__ import annotations
@@ -38,6 +52,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote, unquote
 
+import srt
 import twitter_text
 
 from scheduler.content.text import x_weighted_length
@@ -48,6 +63,9 @@ CONSUMER_SECRET = "fake-consumer-secret"
 ACCESS_TOKEN = "1500000000000000001-fake-access-token"
 ACCESS_TOKEN_SECRET = "fake-access-token-secret"
 MAX_IMAGE_BYTES = 5 * 1024 * 1024
+MAX_VIDEO_BYTES = 512 * 1024 * 1024
+MAX_CHUNK_BYTES = 5 * 1024 * 1024
+MEDIA_TTL = 86400  # seconds X keeps an unattached upload (`expires_after_secs`)
 _PARAM = re.compile(r'([A-Za-z_]+)="([^"]*)"')
 _DUPLICATE = "You are not allowed to create a Tweet with duplicate content."
 _QUERY = re.compile(r"(conversation_id|from):(\w+)")
@@ -86,8 +104,15 @@ class FakeX(FakeServer):
         username: str = "weektegenkm",
         user_id: str = "1500000000000000001",
         latency_ms: float = 0.0,
+        processing_polls: int = 0,
+        check_after_secs: int = 1,
     ) -> None:
         super().__init__(latency_ms)
+        self.processing_polls = processing_polls  # STATUS answers "in_progress" this many times per video
+        self.check_after_secs = check_after_secs
+        self.failed_processing = False  # True: videos end their processing failed
+        self.media_steps: list[float] = []  # time.monotonic() of each FINALIZE and STATUS
+
         self.consumer_key, self.consumer_secret = consumer_key, consumer_secret
         self.access_token, self.access_token_secret = access_token, access_token_secret
         self.username, self.user_id = username, user_id
@@ -116,6 +141,16 @@ class FakeX(FakeServer):
                 )
             elif route == ("POST", "/2/media/upload"):
                 reply = self._upload(request)
+            elif route == ("POST", "/2/media/upload/initialize"):
+                reply = self._initialize(request)
+            elif request.method == "POST" and (
+                step := re.fullmatch(r"/2/media/upload/(\d+)/(append|finalize)", request.path)
+            ):
+                reply = self._append(request, step[1]) if step[2] == "append" else self._finalize(step[1])
+            elif route == ("GET", "/2/media/upload"):
+                reply = self._status(request)
+            elif route == ("POST", "/2/media/subtitles"):
+                reply = self._subtitles(request)
             elif route == ("POST", "/2/media/metadata"):
                 reply = self._metadata(request)
             elif route == ("POST", "/2/tweets"):
@@ -181,6 +216,8 @@ class FakeX(FakeServer):
             return invalid(f"The `media_category` value [{category}] is not one of the allowed values")
         if len(upload.data) > MAX_IMAGE_BYTES:
             return invalid("File size exceeds 5242880 bytes.")
+        if category == "subtitles":
+            return self._subtitle_file(request, upload)
         media_id = str(next(self._ids))
         self.media[media_id] = {"upload": upload, "category": category, "alt": None}
         data = {
@@ -191,6 +228,137 @@ class FakeX(FakeServer):
             "image": {"image_type": upload.content_type, "w": 1200, "h": 675},
         }
         return Reply(200, {"data": data})
+
+    # -- a video: chunked upload, STATUS, subtitles -----------------------------------------------
+
+    def _initialize(self, request: Request) -> Reply:
+        body = _json_body(request)
+        kind, total, category = body.get("media_type"), body.get("total_bytes"), body.get("media_category")
+        if kind not in ("video/mp4", "video/quicktime", "video/webm", "image/gif"):
+            return invalid(f"The `media_type` value [{kind}] is not one of the allowed values")
+        if category not in ("tweet_video", "amplify_video", "tweet_gif", "dm_video"):
+            return invalid(f"The `media_category` value [{category}] is not one of the allowed values")
+        if not isinstance(total, int) or not 0 < total <= MAX_VIDEO_BYTES:
+            return invalid(f"The `total_bytes` value [{total}] is not between 1 and {MAX_VIDEO_BYTES}")
+        media_id = str(next(self._ids))
+        self.media[media_id] = {
+            "category": category,
+            "media_type": kind,
+            "total_bytes": total,
+            "chunks": {},
+            "state": "initialized",
+            "polls_left": self.processing_polls,
+            "alt": None,
+            "subtitles": [],
+            "expires_at": time.time() + MEDIA_TTL,
+        }
+        data = {"id": media_id, "media_key": f"7_{media_id}", "expires_after_secs": MEDIA_TTL}
+        return Reply(200, {"data": data})
+
+    def _video(self, media_id: str) -> dict[str, Any] | None:
+        media = self.media.get(media_id)
+        if media is None or "chunks" not in media or media["expires_at"] < time.time():
+            return None
+        return media
+
+    def _append(self, request: Request, media_id: str) -> Reply:
+        media, upload = self._video(media_id), request.files.get("media")
+        if media is None or media["state"] != "initialized":
+            return invalid(f"The media id [{media_id}] is not an upload in progress", id=[media_id])
+        if upload is None or not (request.value("segment_index") or "").isdigit():
+            return invalid("The `media` and `segment_index` fields are required")
+        if len(upload.data) > MAX_CHUNK_BYTES:
+            return invalid("A chunk may be at most 5 MB")
+        media["chunks"][int(request.value("segment_index") or 0)] = upload.data
+        return Reply(200, {"data": {"expires_at": int(media["expires_at"])}})
+
+    def _finalize(self, media_id: str) -> Reply:
+        self.media_steps.append(time.monotonic())
+        media = self._video(media_id)
+        if media is None or media["state"] != "initialized":
+            return invalid(f"The media id [{media_id}] is not an upload in progress", id=[media_id])
+        data = b"".join(media["chunks"][n] for n in sorted(media["chunks"]))
+        if len(data) != media["total_bytes"]:
+            return invalid(f"File size mismatch: {len(data)} bytes received, {media['total_bytes']} announced")
+        media["upload"] = Upload("video", media["media_type"], data)
+        media["state"] = "pending" if media["polls_left"] > 0 or self.failed_processing else "succeeded"
+        return Reply(200, {"data": self._media_info(media_id, media)})
+
+    def _status(self, request: Request) -> Reply:
+        self.media_steps.append(time.monotonic())
+        media_id = request.value("media_id") or ""
+        media = self._video(media_id)
+        if request.value("command") != "STATUS" or media is None or media["state"] == "initialized":
+            return invalid(f"The media id [{media_id}] is not a finalized upload", media_id=[media_id])
+        if media["state"] in ("pending", "in_progress"):
+            if media["polls_left"] > 0:
+                media["polls_left"] -= 1
+                media["state"] = "in_progress"
+            else:
+                media["state"] = "failed" if self.failed_processing else "succeeded"
+        return Reply(200, {"data": self._media_info(media_id, media)})
+
+    def _media_info(self, media_id: str, media: dict[str, Any]) -> dict[str, Any]:
+        left = int(media["expires_at"] - time.time())
+        info: dict[str, Any] = {"id": media_id, "media_key": f"7_{media_id}", "expires_after_secs": left}
+        info["size"] = media["total_bytes"]
+        state = media["state"]
+        if state in ("pending", "in_progress"):
+            info["processing_info"] = {"state": state, "check_after_secs": self.check_after_secs}
+            if state == "in_progress":
+                info["processing_info"]["progress_percent"] = 50
+        elif state == "failed":
+            error = {"code": 1, "name": "InvalidMedia", "message": "Unsupported video format"}
+            info["processing_info"] = {"state": "failed", "progress_percent": 12, "error": error}
+        else:
+            info["processing_info"] = {"state": "succeeded", "progress_percent": 100}
+            info["video"] = {"video_type": media["media_type"]}
+        return info
+
+    def finish_processing(self) -> None:
+        """Every video being processed is processed at its next STATUS."""
+        with self.lock:
+            self.processing_polls = 0
+            for media in self.media.values():
+                if "polls_left" in media:
+                    media["polls_left"] = 0
+
+    def expire_media(self, after_secs: float = 0) -> None:
+        """Every upload is kept only `after_secs` more (0: X has dropped it)."""
+        with self.lock:
+            for media in self.media.values():
+                media["expires_at"] = time.time() + after_secs if after_secs else 0.0
+
+    def _subtitle_file(self, request: Request, upload: Upload) -> Reply:
+        if request.value("media_type") not in ("text/srt", None):
+            return invalid(f"The `media_type` value [{request.value('media_type')}] is not text/srt")
+        try:
+            cues = list(srt.parse(upload.data.decode("utf-8")))
+        except (UnicodeDecodeError, srt.SRTParseError, srt.TimestampParseError, ValueError):
+            return invalid("The subtitles file is not a valid SRT file")
+        if not cues:
+            return invalid("The subtitles file has no cues")
+        media_id = str(next(self._ids))
+        self.media[media_id] = {"upload": upload, "category": "subtitles", "alt": None}
+        return Reply(200, {"data": {"id": media_id, "media_key": f"16_{media_id}", "expires_after_secs": MEDIA_TTL}})
+
+    def _subtitles(self, request: Request) -> Reply:
+        body = _json_body(request)
+        video = self._video(str(body.get("id")))
+        subtitles = body.get("subtitles")
+        if video is None or video["state"] == "initialized":
+            return invalid(f"The media id [{body.get('id')}] is not a video", id=[str(body.get("id"))])
+        if body.get("media_category") != "TweetVideo" or not isinstance(subtitles, dict):
+            return invalid("`media_category` must be TweetVideo and `subtitles` an object")
+        file = self.media.get(str(subtitles.get("id")))
+        if file is None or file.get("category") != "subtitles":
+            return invalid(f"The media id [{subtitles.get('id')}] is not subtitles", subtitles=[str(subtitles)])
+        if not isinstance(subtitles.get("language_code"), str) or not subtitles["language_code"]:
+            return invalid("`subtitles.language_code` is required")
+        video["subtitles"].append({**subtitles, "srt": file["upload"].data.decode("utf-8")})
+        return Reply(
+            200, {"data": {"id": body["id"], "media_category": "TweetVideo", "associated_subtitles": [subtitles]}}
+        )
 
     def _metadata(self, request: Request) -> Reply:
         body = _json_body(request)
@@ -216,7 +384,7 @@ class FakeX(FakeServer):
                 "Invalid Request",
                 "Your Tweet text is too long. For more information on how X counts characters, see https://docs.x.com/resources/fundamentals/counting-characters",
             )
-        if len(media_ids) > 4 or any(m not in self.media for m in media_ids):
+        if len(media_ids) > 4 or any(not self._attachable(m) for m in media_ids):
             return invalid("Your media IDs are invalid.", media_ids=[str(m) for m in media_ids])
         reply_to = (body.get("reply") or {}).get("in_reply_to_tweet_id")
         if reply_to is not None and all(p["id"] != reply_to for p in self.posts):
@@ -239,6 +407,13 @@ class FakeX(FakeServer):
             }
         )
         return Reply(201, {"data": {"id": post_id, "text": shown}})
+
+    def _attachable(self, media_id: str) -> bool:
+        """An image, or a video whose processing succeeded and that has not expired (never subtitles)."""
+        media = self.media.get(media_id)
+        if media is None or media.get("category") == "subtitles":
+            return False
+        return "chunks" not in media or (self._video(media_id) is not None and media["state"] == "succeeded")
 
     def add_reply(self, post_id: str, username: str, text: str, *, ago: timedelta = timedelta(0)) -> str:
         """Someone else (`username`) answers `post_id` (`ago` before now); the reply's id."""

@@ -14,6 +14,7 @@ from scheduler.channels.base import Channel
 from scheduler.channels.bluesky import BlueskyChannel
 from scheduler.channels.dryrun import DryRunChannel
 from scheduler.channels.facebook import FacebookChannel
+from scheduler.channels.linkedin.channel import LinkedInChannel
 from scheduler.channels.mastodon import MastodonChannel
 from scheduler.channels.telegram import TelegramChannel
 from scheduler.channels.webhook import WebhookChannel
@@ -22,6 +23,7 @@ from scheduler.testing.conformance import CannotStage, ChannelConformance, Scena
 from tests.fakes import bluesky_server
 from tests.fakes.bluesky_server import FakePDS, xrpc_error
 from tests.fakes.facebook_server import PAGE_ID, FakeGraph, buc_usage, graph_error
+from tests.fakes.linkedin_server import ORGANIZATION, FakeLinkedIn, error
 from tests.fakes.mastodon_server import FakeMastodon
 from tests.fakes.server import FakeServer
 from tests.fakes.telegram_server import FakeTelegram
@@ -32,6 +34,7 @@ from tests.fakes.x_server import ACCESS_TOKEN, ACCESS_TOKEN_SECRET, CONSUMER_KEY
 MASTODON_TOKEN = "conformance-mastodon-token-51c2"
 BLUESKY_PASSWORD = "conformance-app-password-8d0e"
 FACEBOOK_TOKEN = "conformance-page-token-3a7f"
+LINKEDIN_TOKEN = "conformance-linkedin-token-e5c9"
 TELEGRAM_TOKEN = "424242:conformance-telegram-token-b9e1"
 HOOK_SECRET = "conformance-hook-secret-6f04"
 
@@ -150,6 +153,27 @@ class FacebookScenario(FakeServerScenario):
         self.fake.fail("POST", self.path, 400, graph_error(32, "Page request limit reached"), headers)
 
 
+class LinkedInScenario(FakeServerScenario):
+    adapter = LinkedInChannel
+
+    def __init__(self, server: FakeLinkedIn) -> None:
+        super().__init__(server, "/rest/posts")
+        self.fake = server
+        self.settings = {"author": ORGANIZATION, "token": "${LINKEDIN_TOKEN}", "version": "202611", "api": server.url}
+        self.secrets = {"LINKEDIN_TOKEN": LINKEDIN_TOKEN}
+
+    def published(self) -> int:
+        return len(self.fake.posts)
+
+    def refuse_next(self, message: str) -> None:
+        self.fake.fail("POST", self.path, 422, error(422, "UNPROCESSABLE_ENTITY", message).body)
+
+    def throttle_next(self, seconds: int) -> None:
+        # A daily ceiling waits for midnight UTC; where LinkedIn names the wait (Retry-After), that wait.
+        body = error(429, "TOO_MANY_REQUESTS", "Resource level throttle APPLICATION DAY limit is reached.").body
+        self.fake.fail("POST", self.path, 429, body, {"Retry-After": str(seconds)})
+
+
 class TelegramScenario(FakeServerScenario):
     adapter = TelegramChannel
 
@@ -252,6 +276,13 @@ class TestFacebook(ChannelConformance):
     def scenario(self) -> Iterator[Scenario]:
         with FakeGraph(FACEBOOK_TOKEN) as graph:
             yield FacebookScenario(graph)
+
+
+class TestLinkedIn(ChannelConformance):
+    @pytest.fixture
+    def scenario(self) -> Iterator[Scenario]:
+        with FakeLinkedIn(LINKEDIN_TOKEN) as server:
+            yield LinkedInScenario(server)
 
 
 class TestTelegram(ChannelConformance):

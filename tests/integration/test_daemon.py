@@ -332,9 +332,15 @@ def test_a_running_daemon_picks_up_channels_added_to_a_replaced_channels_yml(tmp
 def test_alerts_reach_the_configured_webhook_as_json(tmp_path: Path) -> None:
     with FakeWebhook(flavor="slack") as alerts:
         channels = f"channels:\n  mastodon: {{type: dryrun, like: mastodon}}\nalerts: {{webhook: '{alerts.url}'}}\n"
-        write(tmp_path, {"oud": (now() - timedelta(hours=3), "Te laat.")}, channels=channels)
+        write(
+            tmp_path,
+            {"oud": (now() - timedelta(hours=3), "Te laat.")},
+            channels=channels,
+            extra_defaults="language: en\n",
+        )
         assert campaign(tmp_path, "run", "--once").returncode == 0
         assert len(alerts.posted) == 1
         body = alerts.posted[0].json()
     assert body["kind"] == "missed" and body["post"] == "oud" and body["channel"] == "mastodon"
     assert "late" in body["message"] and body["text"].startswith("campaign-scheduler missed: oud on mastodon")
+    assert body["message"] == "3 hours late, more than its max_late of 1 hour; not sent"  # the campaign's language

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from scheduler.words import translator
 from tests.fakes.webhook_server import FakeWebhook
 from tests.integration.daemon_helpers import (
     at,
@@ -53,6 +54,11 @@ def running(root: Path) -> bool:
         book.close()
 
 
+def dutch_error(place: str) -> str:
+    """How an alert or a held send's reason in a Dutch campaign (the default language) begins an error's line."""
+    return translator("nl").gettext("{place}: error: {message}").format(place=place, message="")
+
+
 def sent_at(root: Path, post: str, channel: str) -> datetime:
     [record] = [r for r in outbox(root) if (r["post"], r["channel"]) == (post, channel)]
     return datetime.fromisoformat(record["published_at"])
@@ -83,8 +89,8 @@ def test_a_typo_in_one_channel_holds_only_that_channel_cancels_nothing_and_alert
     assert abs((sent_at(tmp_path, "nu", "bluesky") - due).total_seconds()) < 3  # on time
     assert not re.search(r"cancelled \d", err)
     [broken] = kinds(alerts, "broken_file")
-    assert broken.startswith("channels.yml:2: error:")
-    assert "channels.yml:2: error:" in kinds(alerts, "held")[0]
+    assert broken.startswith(dutch_error("channels.yml:2"))
+    assert dutch_error("channels.yml:2") in kinds(alerts, "held")[0]
     assert states(tmp_path)[("later-0", "mastodon")] == "pending"
 
 
@@ -112,7 +118,7 @@ def test_a_time_zone_typo_made_while_the_daemon_runs_sends_nothing_at_a_wrong_ho
     assert sent_at(tmp_path, "nu", "mastodon") >= due  # never early
     assert kinds(alerts, "missed") == []
     [broken] = kinds(alerts, "broken_file")
-    assert broken.startswith("posts/_defaults.yml:2: error:")
+    assert broken.startswith(dutch_error("posts/_defaults.yml:2"))
 
 
 def test_a_held_send_at_its_time_alerts_exactly_once_also_after_a_restart(tmp_path: Path, alerts: FakeWebhook) -> None:
@@ -137,7 +143,7 @@ def test_a_held_send_at_its_time_alerts_exactly_once_also_after_a_restart(tmp_pa
     finally:
         stop(second)
     [held] = kinds(alerts, "held")
-    assert "posts/kapot.md:3: error:" in held
+    assert dutch_error("posts/kapot.md:3") in held
     assert [r["post"] for r in outbox(tmp_path)] == ["goed"]
 
 

@@ -22,6 +22,7 @@ from scheduler.publish.ledger import Ledger
 from scheduler.web.app import create_app
 from scheduler.web.site import Site
 from scheduler.web.users import Role, User, Users, hash_password
+from scheduler.words import translator
 from tests.fakes.webhook_server import FakeWebhook
 from tests.integration.daemon_helpers import (
     at,
@@ -173,7 +174,10 @@ def test_the_daemon_alerts_a_post_broken_from_the_start_once_and_again_at_its_ti
     finally:
         err = stop(process)
     [held] = kinds(alerts, "held")
-    assert f"posts/kapot.md:{line}: error:" in held
+    # the campaign is Dutch (the default language), and so are its alerts
+    assert (
+        translator("nl").gettext("{place}: error: {message}").format(place=f"posts/kapot.md:{line}", message="") in held
+    )
     assert len(kinds(alerts, "unplanned")) == 1  # once, not once per pass
     assert [r["post"] for r in outbox(tmp_path)] == ["goed"]
     assert states(tmp_path)[("kapot", "mastodon")] == "held"
@@ -208,6 +212,7 @@ def test_a_tab_in_channels_yml_while_the_daemon_runs_is_one_cause_and_changes_no
         {"nu": (soon(4), "Nu."), **{f"later-{i}": (now() + timedelta(days=1), f"Later {i}.") for i in range(5)}},
         channels=channels_with(alerts),
         default_channels="[mastodon, bluesky]",
+        extra_defaults="language: en\n",  # the words the command line reads, as the ledger keeps them
     )
     process = daemon(tmp_path)
     try:

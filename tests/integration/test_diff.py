@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from scheduler.views.diff import Diff, compare
+from scheduler.words import translator
 from tests.builders import post, write_campaign
 from tests.builders import run_campaign as campaign
 
@@ -178,7 +179,10 @@ def test_errors_in_either_revision_are_shown_and_the_exit_status_is_zero(repo: P
     data = json.loads(campaign(repo, "diff", "HEAD", "--format", "json").stdout)
     assert (data["base"]["errors"], data["head"]["errors"]) == (1, 1)
     markdown = campaign(repo, "diff", "HEAD", "--format", "markdown").stdout
-    assert "- nieuw **fout** `posts/ook-kapot.md:3` unknown channel 'nergens'" in markdown
+    # the problems too in the campaign's language (Dutch), as its headers
+    unknown = translator("nl").gettext("unknown channel {name}{hint} (channels.yml has {names})")
+    assert unknown.startswith("onbekend kanaal") and "unknown channel" not in markdown
+    assert f"- nieuw **fout** `posts/ook-kapot.md:3` {unknown.split('{name}')[0]}'nergens'" in markdown
 
 
 def test_an_unknown_revision_or_a_folder_outside_git_is_a_clear_error(repo: Path, tmp_path: Path) -> None:
@@ -213,3 +217,12 @@ def test_a_post_made_draft_leaves_the_schedule_unless_drafts_are_compared(repo: 
     with_drafts = summary(compare(repo, "main", drafts=True))
     assert with_drafts["draft"] == ["blijft@bluesky", "blijft@mastodon"]
     assert with_drafts["removed"] == ["weg@mastodon"]
+
+
+def test_the_pull_request_view_names_a_post_by_its_title_and_by_its_id_where_it_has_none(repo: Path) -> None:
+    (repo / "posts" / "nieuw.md").write_text(
+        post("Helemaal nieuw.", publish_at="2027-11-20 09:00", title='"Dag 6: deel het | verder"')
+    )
+    text = campaign(repo, "diff", "main", "--format", "markdown").stdout
+    assert "`Dag 6: deel het \\| verder`" in text and "`nieuw`" not in text
+    assert "| `later` |" in text  # no title: its id

@@ -75,3 +75,23 @@ def test_the_example_registered_by_entry_point_publishes_through_the_real_daemon
     assert states(root) == {("p", "notes-nl"): "published"}
     for output in (run.stdout, run.stderr, check.stdout, check.stderr):
         assert "notes-secret-0c4f" not in output
+
+
+def test_an_installed_adapter_that_cannot_be_imported_is_named_not_a_traceback(tmp_path: Path) -> None:
+    # A plug-in whose entry point names a module that is gone (a half-uninstalled package).
+    site = tmp_path / "site"
+    info = site / "campaign_gone-0.1.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: campaign-gone\nVersion: 0.1\n", encoding="utf-8")
+    (info / "entry_points.txt").write_text("[campaign_scheduler.channels]\ngone = gone_channel:GoneChannel\n")
+    root = tmp_path / "campaign"
+    write(
+        root,
+        {"p": (now() + timedelta(days=1), "Praat erover.")},
+        channels="channels:\n  weg: {type: gone}\n",
+        default_channels="[weg]",
+    )
+    checked = campaign(root, "validate", env={"PYTHONPATH": str(site)})
+    assert checked.returncode == 1, checked.stdout + checked.stderr
+    assert "Traceback" not in checked.stderr
+    assert "'gone'" in checked.stdout + checked.stderr and "gone_channel:GoneChannel" in checked.stdout + checked.stderr

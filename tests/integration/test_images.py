@@ -21,16 +21,19 @@ from PIL import Image
 from scheduler.channels.bluesky import BlueskyChannel
 from scheduler.channels.dryrun import DryRunChannel
 from scheduler.channels.facebook.channel import FacebookChannel
+from scheduler.channels.linkedin.channel import LinkedInChannel
 from scheduler.channels.mastodon import MastodonChannel
 from scheduler.channels.telegram import TelegramChannel
 from scheduler.channels.x import XChannel
 from scheduler.posts import MediaItem, RenderedPost
 from scheduler.secrets import resolve
+from scheduler.words import translator
 from tests.builders import run_campaign, write_campaign
-from tests.fakes import facebook_server, mastodon_server, telegram_server, x_server
+from tests.fakes import facebook_server, linkedin_server, mastodon_server, telegram_server, x_server
 from tests.fakes.bluesky_server import FakePDS
 from tests.fakes.facebook_server import FakeGraph
 from tests.fakes.images import LATITUDE, photo, traces
+from tests.fakes.linkedin_server import FakeLinkedIn
 from tests.fakes.mastodon_server import FakeMastodon
 from tests.fakes.telegram_server import FakeTelegram
 from tests.fakes.x_server import FakeX
@@ -104,12 +107,21 @@ def telegram(stack: ExitStack) -> tuple[Any, Network]:
     return TelegramChannel("telegram", settings), server
 
 
+def linkedin(stack: ExitStack) -> tuple[Any, Network]:
+    server = stack.enter_context(FakeLinkedIn())
+    settings = {"author": linkedin_server.ORGANIZATION, "token": server.token, "version": linkedin_server.VERSION}
+    channel = LinkedInChannel("linkedin", {**settings, "api": server.url})
+    stack.callback(channel.close)
+    return channel, server
+
+
 NETWORKS: dict[str, Callable[[ExitStack], tuple[Any, Network]]] = {
     "bluesky": bluesky,
     "x": x,
     "mastodon": mastodon,
     "facebook": facebook,
     "telegram": telegram,
+    "linkedin": linkedin,
 }
 
 
@@ -351,7 +363,13 @@ def test_the_daemon_holds_a_post_whose_image_cannot_be_made_to_fit(tmp_path: Pat
     assert campaign(tmp_path, "run", "--once").returncode == 0
     assert states(tmp_path) == {("foto", "mastodon"): "held"}  # a day before its time
     status = campaign(tmp_path, "status").stdout
-    assert "media/kapot.png cannot go to mastodon: it is not an image" in status
+    words = translator("nl").gettext  # the campaign is Dutch: so is the reason a person reads
+    reason = words("{path} cannot go to {channel}: {reason}").format(
+        path="media/kapot.png",
+        channel="mastodon",
+        reason=words("it is not an image that can be read (JPEG, PNG, GIF, WebP, ...)"),
+    )
+    assert reason in status
 
 
 def test_the_daemon_makes_the_renditions_when_it_plans_a_day_before_the_send(tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from scheduler.words import translator
 from tests.fakes.bluesky_server import FakePDS
 from tests.fakes.mastodon_server import TOKEN, FakeMastodon
 from tests.fakes.server import Reply, Request
@@ -178,7 +179,9 @@ def test_a_refused_part_stops_the_thread_and_alerts_naming_the_parts_out(tmp_pat
     [alert] = book.alerts.latest()
     book.close()
     assert alert.kind == "failed"
-    assert "part 2/" in alert.message and str(masto.statuses[0]["url"]) in alert.message
+    refused = translator("nl").gettext("part {number}/{total} was refused, so the thread stops: {reason}{parts}")
+    assert refused.split("{total}")[0].format(number=2) in alert.message  # in the campaign's language (Dutch)
+    assert str(masto.statuses[0]["url"]) in alert.message
     told = campaign(tmp_path, "history", "verhaal", env=SECRETS).stdout
     assert "part 1  key=" in told and str(masto.statuses[0]["url"]) in told  # the part that is out, with its link
     assert "part 2/3 was refused" in told  # the attempt that stopped the thread

@@ -9,6 +9,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from markupsafe import escape
 from PIL import Image
 
 from scheduler.content.plan import Plan, build
@@ -153,9 +154,12 @@ def test_problems_are_shown_on_the_card_and_at_the_top(tmp_path: Path) -> None:
     parsed = parse(page)
 
     assert "has-error" in (parsed.find("article", id="lang@bluesky")[0]["class"] or "")
-    assert "<strong>Fout:</strong> bluesky: text is 330 graphemes, over the limit of 300" in page
+    (problem,) = plan.problems  # in the campaign's language (Dutch), as the command line says it in English
+    assert problem.message.startswith("bluesky: text is 330 graphemes, over the limit of 300")
+    dutch = problem.said_in("nl")
+    assert dutch.startswith("bluesky: tekst is 330 tekens") and f"<strong>Fout:</strong> {escape(dutch)}" in page
     assert parsed.find("section", id="problems")
-    assert "<code>posts/lang.md:5</code> bluesky: text is 330 graphemes" in page
+    assert f"<code>posts/lang.md:5</code> {escape(dutch)}" in page and "text is 330" not in page
     assert "1 fout, 0 waarschuwingen" in page
 
 

@@ -74,7 +74,8 @@ def under(name: str, prefixes: tuple[str, ...]) -> bool:
             ("scheduler.channels", "scheduler.publish", "scheduler.views", "scheduler.cli", "scheduler.starter"),
         ),
         ("scheduler.web", ("scheduler.cli",)),
-        # Images made to fit a network: beneath both halves, knowing only their rules (scheduler.posts).
+        # Media files (images made to fit a network, a video's container, captions): beneath everything but the
+        # bottom layer, knowing only the rules (scheduler.posts).
         (
             "scheduler.media",
             tuple(

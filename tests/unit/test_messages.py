@@ -77,6 +77,19 @@ def test_a_broken_campaign_defaults_file_is_reported_once_with_each_post_not_che
     ]
 
 
+def test_a_broken_hashtags_file_is_the_one_cause_not_an_error_per_post(tmp_path: Path) -> None:
+    write_campaign(
+        tmp_path,
+        {f"{n}.md": post(f"Tip {n}.", publish_at=f"2027-11-{n:02} 09:00") for n in range(1, 5)},
+    )
+    (tmp_path / "hashtags.yml").write_text("sets:\n  week: [x\n\tbad: 1\n", encoding="utf-8")
+    found = lines(tmp_path)
+    assert found[1:] == [
+        "hashtags.yml:3: error: 4 posts not checked because hashtags.yml has an error (line 3); fix it first"
+    ], found
+    assert found[0].startswith("hashtags.yml:3: error: ")
+
+
 def test_github_annotations_put_the_broken_settings_file_first_and_its_consequences_in_one(tmp_path: Path) -> None:
     """GitHub shows only the first 10 annotations of a step: 21 "not checked" lines hid the cause."""
     posts = {f"2027/{n:02}-tip.md": post(f"Tip {n}.", publish_at=f"2027-11-{n:02} 09:00") for n in range(1, 22)}

@@ -25,6 +25,7 @@ from scheduler.publish.holds import Fate
 from scheduler.publish.ledger import Actor, Ledger, Wanted
 from scheduler.publish.publisher import Channels, PassResult, Policy, Publisher, rehearse
 from scheduler.publish.states import Attempted, State
+from scheduler.words import translator
 
 START = datetime(2027, 1, 4, 9, 0, tzinfo=UTC)
 POLICY = Policy(
@@ -226,7 +227,8 @@ def test_rejected_fails_at_once_with_an_alert(ledger: Ledger, root: Path) -> Non
     [outcome] = publisher(ledger, root, SimulatedClock(START), mastodon=network).make_pass().sent
     assert (outcome.state, outcome.detail) == (State.FAILED, "text too long")
     assert ledger.views.rows(post="nee")[0].attempts == 1
-    assert [(a.kind, a.message) for a in ledger.alerts.latest()] == [("failed", "text too long")]
+    refused = translator("nl").gettext("refused by the network, so it is not sent: {reason}")  # the campaign's language
+    assert [(a.kind, a.message) for a in ledger.alerts.latest()] == [("failed", refused.format(reason="text too long"))]
 
 
 def test_in_doubt_without_a_lookup_or_key_window_waits_for_a_person(ledger: Ledger, root: Path) -> None:

@@ -16,6 +16,7 @@ from scheduler.publish import payload
 from scheduler.publish.clock import SimulatedClock
 from scheduler.publish.ledger import Ledger, Wanted
 from scheduler.publish.states import State
+from scheduler.words import translator
 from tests.unit.test_publish_core import GONE, POLICY, START, Scripted, ledger, outbox, plan, publisher, root
 
 __all__ = ["ledger", "root"]  # the fixtures
@@ -99,7 +100,9 @@ def test_a_refused_part_stops_the_thread_and_alerts_with_the_parts_out(ledger: L
     assert "part 2/3" in outcome.detail and "https://net/p/1" in outcome.detail
     assert network.sent == ["cs-verhaal-1"]
     [alert] = ledger.alerts.latest()
-    assert alert.kind == "failed" and "part 2/3" in alert.message
+    refused = translator("nl").gettext("part {number}/{total} was refused, so the thread stops: {reason}{parts}")
+    assert alert.kind == "failed" and refused.split("{reason}")[0].format(number=2, total=3) in alert.message  # Dutch
+    assert "too many replies" in alert.message and "https://net/p/1" in alert.message
 
 
 def test_an_answer_lost_mid_thread_on_a_deduplicating_network_resends_that_part_only(

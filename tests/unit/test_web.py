@@ -19,7 +19,7 @@ from flask.testing import FlaskClient
 from scheduler.channels.base import Channel, Receipt
 from scheduler.content.campaign import load
 from scheduler.content.plan import build
-from scheduler.errors import InDoubt, Rejected
+from scheduler.errors import InDoubt, Rejected, RetryLater
 from scheduler.posts import LengthRule, Limits, RenderedPost
 from scheduler.publish.alerts import Alerter
 from scheduler.publish.ledger import Ledger
@@ -520,3 +520,39 @@ def test_pauses_and_resumes_read_in_the_campaigns_language(app: Flask, ledger: L
     assert "anna (dashboard) pauzeerde mastodon: nieuws" in actions
     assert "anna (dashboard) hervatte mastodon" in actions
     assert "paused" not in actions and "resumed" not in actions and "(web)" not in actions
+
+
+class Overloaded(Refusing):
+    """A network that is down, its JSON answer cut short as the ledger keeps it (500 characters)."""
+
+    def publish(self, post: RenderedPost, key: str, reply_to: Receipt | None = None) -> Receipt:
+        raise RetryLater('mastodon.example: HTTP 503: {"error": "Down for maintenance,\\n back soon", "details": [1, 2')
+
+
+class SomeOverloaded(Channels):
+    def get(self, name: str) -> Channel:
+        return Overloaded(name, {}) if name == "bluesky" else super().get(name)
+
+
+def test_a_send_given_up_shows_a_sentence_and_the_networks_words_without_its_json(
+    app: Flask, root: Path, ledger: Ledger, tmp_path: Path
+) -> None:
+    recent = (datetime.now(UTC) - timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M:00+00:00")
+    write_campaign(
+        root,
+        {"week/00-plat.md": post("Plat.", publish_at=recent, channels="[bluesky]", title="Netwerk plat")},
+        channels=CHANNELS,
+    )
+    campaign, _ = load(root)
+    once = Policy(timedelta(hours=1), 1, timedelta(seconds=30), timedelta(seconds=60))
+    sender = Publisher(ledger, SomeOverloaded(campaign, tmp_path), Alerter(ledger, None), once)
+    sender.sync(build(root), ledger.clock())
+    sender.make_pass()
+    assert [r.state for r in ledger.views.rows(post="week/00-plat")] == [State.FAILED]
+    client = app.test_client()
+    log_in(client, "anna")
+    client.get("/calendar")  # the dashboard's plan is built (Now never waits for one)
+    for page in (client.get("/").get_data(as_text=True), client.get("/posts/week/00-plat").get_data(as_text=True)):
+        assert "Het netwerk had zelf een probleem." in page  # the campaign is Dutch
+        shown = set(re.findall(r"<code>([^<]*Down for maintenance[^<]*)</code>", page))  # the reason, its attempt's
+        assert shown == {"gave up after attempt 1: mastodon.example: HTTP 503: Down for maintenance, back soon"}

@@ -106,7 +106,7 @@ def test_a_kept_message_is_english_on_the_command_line_and_the_campaigns_languag
     from scheduler.content.problems import error
     from scheduler.words import Said
 
-    hint = Said.of(N_("{n} reply"), N_("{n} replies"), n=2)
+    hint = Said.ngettext("{n} reply", "{n} replies", n=2)
     problem = error("posts/a.md", 3, Said.of(N_("Pause everything")))
     assert problem.message == "Pause everything" and problem.said_in("nl") == translator("nl").gettext(
         "Pause everything"

@@ -28,7 +28,7 @@ from scheduler.channels.facebook.graph import Graph, next_cursor
 from scheduler.channels.images import fitted
 from scheduler.content.text import graphemes, urls
 from scheduler.errors import ChannelError, InDoubt, Rejected
-from scheduler.posts import LengthRule, MediaRules, RenderedPost
+from scheduler.posts import LengthRule, MediaRules, RenderedPost, VideoRules
 
 log = logging.getLogger("scheduler.channels.facebook")
 
@@ -41,6 +41,9 @@ MEDIA = MediaRules(
     max_bytes=10_000_000,
     kinds=frozenset({".jpg", ".jpeg", ".png", ".gif", ".bmp", ".tif", ".tiff"}),
     transparency=False,  # the feed shows photos as JPEG: a transparent PNG is flattened on white by us, not them
+    video=VideoRules(  # Page videos reference: up to 10 GB and 240 minutes; MP4 and MOV recommended
+        "Facebook", kinds=frozenset({".mp4", ".mov"}), max_bytes=10_000_000_000, max_seconds=240 * 60, sends=False
+    ),
 )
 DUPLICATE_WINDOW = timedelta(days=1)  # a 506 compares with the Page's recent posts
 _LOOKUP_PAGES = 10  # at most 1,000 posts read per lookup

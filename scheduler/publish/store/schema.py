@@ -149,6 +149,17 @@ thread_parts = Table(  # each part of a thread as it goes out: marked before its
 )
 
 
+media_uploads = Table(  # a file uploaded for one send, until the send no longer needs it: reused by a retry
+    "media_uploads",
+    metadata,
+    Column("channel", String(100), primary_key=True),
+    Column("key", String(80), primary_key=True),  # the send's (or thread part's) idempotency key
+    Column("digest", String(64), primary_key=True),  # SHA-256 of the file's bytes and its alt text
+    Column("remote_id", String(300), nullable=False),  # the network's media id
+    Column("uploaded_at", UTCDateTime, nullable=False),
+)
+
+
 snapshots = Table(  # a published post's public counts at one age after publishing: taken once, never again
     "snapshots",
     metadata,

@@ -19,6 +19,7 @@ from scheduler.publish.holds import (
 from scheduler.publish.states import OPEN, State
 from scheduler.publish.store.db import Database, chunks
 from scheduler.publish.store.schema import deliveries
+from scheduler.words import SOURCE
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,7 @@ class WantedSends:
         gone: Collection[tuple[str, str]] | None = None,
         paths: Collection[str] = (),
         busy: set[tuple[str, str]] | None = None,
+        language: str = SOURCE,
     ) -> dict[str, int]:
         """Make open deliveries match the files; never touch what is sending or settled.
 
@@ -63,7 +65,8 @@ class WantedSends:
         `gone` the (post, channel) of those the files no longer plan, and `paths` post files read
         differently now, whose open deliveries not in `wanted` go through `absent` too.
         `busy` gets the (post, channel) of wanted sends left as they are because they are being
-        sent or in doubt (a later sync is to look at them again).
+        sent or in doubt (a later sync is to look at them again). `language`: the campaign's, in which a
+        repeat's hold is written.
         """
         counts = {"added": 0, "updated": 0, "held": 0, "cancelled": 0, "changed_after_publishing": 0}
         wanted = list(wanted)
@@ -100,7 +103,7 @@ class WantedSends:
             for item in wanted:
                 seen.add((item.post, item.channel))
                 repeat = published_texts.get((item.channel, item.text_hash))
-                hold = item.hold or repeat_hold(item.channel, item.post, repeat, item.allow_repeat)
+                hold = item.hold or repeat_hold(item.channel, item.post, repeat, item.allow_repeat, language)
                 row = rows.get((item.post, item.channel))
                 if busy is not None and row is not None and row.state not in OPEN and row.state != "published":
                     busy.add((item.post, item.channel))
