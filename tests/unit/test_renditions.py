@@ -4,6 +4,7 @@ processes can share, animations kept, no metadata in any case (scheduler.media.r
 from __future__ import annotations
 
 import io
+import json
 import multiprocessing
 from pathlib import Path
 
@@ -74,3 +75,22 @@ def test_an_image_the_pixel_limits_would_squash_to_a_sliver_does_not_fit_and_say
     assert caught.value.reason == (
         "it is 20000×50; within the network's limit of 2,000 px on the longest side it would be 2000×5"
     )
+
+
+def test_why_an_image_does_not_fit_is_kept_in_words_each_reader_gets_in_their_language(tmp_path: Path) -> None:
+    source = tmp_path / "kapot.png"
+    source.write_bytes(b"\x89PNG\r\n\x1a\n broken")
+    cache = tmp_path / "cache"
+    with pytest.raises(DoesNotFit):
+        rendition(source, MediaRules(), cache=cache)
+    [meta] = cache.rglob("*.json")
+    meta.write_text(json.dumps({"error": "in English only"}))  # as an earlier build of this branch kept it
+
+    with pytest.raises(DoesNotFit) as caught:  # made again, and found again in the cache, as its words
+        rendition(source, MediaRules(), cache=cache)
+    with pytest.raises(DoesNotFit) as again:
+        rendition(source, MediaRules(), cache=cache)
+
+    assert caught.value.said == again.value.said
+    assert caught.value.said.msgid == "it is not an image that can be read (JPEG, PNG, GIF, WebP, ...)"
+    assert caught.value.said.said_in("nl") != caught.value.reason == str(caught.value.said)
