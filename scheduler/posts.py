@@ -55,6 +55,12 @@ class MediaRules:
     max_items: int | None = None  # None: no limit
     max_bytes: int | None = None  # per item
     kinds: frozenset[str] = frozenset({".jpg", ".jpeg", ".png", ".gif", ".webp"})
+    # How far an image is scaled down before it goes out (scheduler.media.renditions); None: no such limit.
+    max_side: int | None = None  # the longest side, in pixels
+    max_pixels: int | None = None  # width × height
+    max_side_sum: int | None = None  # width + height (Telegram)
+    max_ratio: float | None = None  # longest side / shortest side (Telegram): scaling cannot change it
+    transparency: bool = True  # PNG alpha is kept; False: flattened on white
     video: VideoRules | None = None  # None: this network's adapter takes no video
 
 

@@ -51,6 +51,11 @@ SETTINGS = (
         "15 minutes",
         "how long the daemon waits for an unreachable database (claiming nothing) before it exits with status 75",
     ),
+    Setting(
+        "CAMPAIGN_CACHE_DIR",
+        "",
+        "where images made to fit each network are kept (outside git); default: ~/.cache/campaign-scheduler",
+    ),
     Setting("CAMPAIGN_ALERT_WEBHOOK", "", "URL that receives a JSON alert for every failure, miss and post in doubt"),
     Setting("CAMPAIGN_USERS_FILE", "", "the web dashboard's accounts (`campaign users add`); keep it outside git"),
     Setting("CAMPAIGN_USERS", "", "the accounts file's content, for platforms without a disk"),

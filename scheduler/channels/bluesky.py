@@ -26,7 +26,7 @@ import logging
 import math
 import threading
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, NoReturn
 
@@ -38,6 +38,7 @@ from scheduler.channels._secretguard import detached, guard_urllib3_logs
 from scheduler.channels.base import IMAGE_TYPES, Budget, Channel, Counts, Receipt, Reply
 from scheduler.channels.bluesky_video import VIDEO, BlueskyVideo
 from scheduler.channels.http import check_status, error_message, retry_after, send, session
+from scheduler.channels.images import fitted
 from scheduler.content.text import graphemes, urls
 from scheduler.errors import ChannelError, ConfigError, InDoubt, Rejected, RetryLater
 from scheduler.posts import LengthRule, Limits, MediaItem, MediaRules, RenderedPost
@@ -49,6 +50,8 @@ DEFAULT_PDS = "https://bsky.social"
 POST = "app.bsky.feed.post"
 MAX_IMAGES = 4
 MAX_IMAGE_BYTES = 1_000_000  # app.bsky.embed.images: maxSize of each image blob
+#: 2000 px is the longest side the Bluesky app uploads; the app view serves images as JPEG, so no alpha.
+MEDIA = MediaRules(max_items=MAX_IMAGES, max_bytes=MAX_IMAGE_BYTES, max_side=2000, transparency=False)
 TEXT = LengthRule("graphemes", 300, graphemes, max_bytes=3000)  # app.bsky.feed.post: text maxGraphemes, maxLength
 _TOKEN_ERRORS = frozenset({"ExpiredToken", "InvalidToken"})
 
@@ -92,8 +95,7 @@ class BlueskyChannel(Channel):
 
     @classmethod
     def limits(cls, settings: Mapping[str, Any]) -> Limits:
-        media = MediaRules(max_items=MAX_IMAGES, max_bytes=MAX_IMAGE_BYTES, video=VIDEO)
-        return Limits(length=TEXT, media=media, replies=True)
+        return Limits(length=TEXT, media=replace(MEDIA, video=VIDEO), replies=True)
 
     def publish(self, post: RenderedPost, key: str, reply_to: Receipt | None = None) -> Receipt:
         rkey = richtext.tid_for_key(key)
@@ -214,13 +216,18 @@ class BlueskyChannel(Channel):
             return None
         raise RetryLater(f"cannot tell whether {rkey} exists: {_message(response)}", retry_after(response))
 
-    def _embed(self, post: RenderedPost, images: list[tuple[bytes, str, str]], key: str) -> dict[str, Any] | None:
+    def _embed(
+        self, post: RenderedPost, images: list[tuple[bytes, str, str, dict[str, int]]], key: str
+    ) -> dict[str, Any] | None:
         if videos := [item for item in post.media if item.is_video]:
             return self._video.embed(videos[0], key)  # validate allows one video, alone
         if images:
             return {
                 "$type": "app.bsky.embed.images",
-                "images": [{"alt": alt, "image": self._upload(data, mime)} for data, mime, alt in images],
+                "images": [
+                    {"alt": alt, "image": self._upload(data, mime), "aspectRatio": aspect}
+                    for data, mime, alt, aspect in images
+                ],
             }
         links = urls(post.text)
         if not links:
@@ -393,18 +400,18 @@ def _when(value: Any) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def _read_image(item: MediaItem) -> tuple[bytes, str, str]:
-    """(bytes, MIME type, alt) of an image, checked before anything goes to the network."""
-    mime = IMAGE_TYPES.get(item.path.suffix.lower())
-    if mime is None:
+def _read_image(item: MediaItem) -> tuple[bytes, str, str, dict[str, int]]:
+    """(bytes, MIME type, alt, aspect ratio) of an image's rendition for Bluesky, checked before it is sent."""
+    if IMAGE_TYPES.get(item.path.suffix.lower()) is None:
         raise Rejected(f"{item.path.name}: Bluesky takes JPEG, PNG, GIF or WebP images")
+    made = fitted(item, MEDIA, "Bluesky")
     try:
-        data = item.path.read_bytes()
+        data = made.read_bytes()
     except OSError as exc:
-        raise Rejected(f"cannot read {item.path.name}: {exc.strerror}") from None
+        raise Rejected(f"cannot read the rendition of {item.path.name}: {exc.strerror}") from None
     if len(data) > MAX_IMAGE_BYTES:
         raise Rejected(f"{item.path.name} is {len(data):,} bytes, over Bluesky's {MAX_IMAGE_BYTES:,}")
-    return data, mime, item.alt
+    return data, made.mime, item.alt, {"width": made.width, "height": made.height}
 
 
 def _now() -> str:

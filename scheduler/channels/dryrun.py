@@ -3,7 +3,8 @@
 Each post becomes one line `{"key", "channel", "post", "text", "media", "published_at"}` in the
 outbox (setting `outbox`, default `dryrun-outbox.jsonl` in the working directory). It is
 idempotent and can look posts up, like the best networks, so the daemon's guarantees can be
-tested end to end with it. `like: mastodon` borrows another type's length and media rules.
+tested end to end with it. `like: mastodon` borrows another type's length and media rules. Each image is
+recorded with the rendition that would go out (`media[].rendition`: path in the cache, bytes, width, height).
 `published_at` is by the clock it is given (the publisher's: simulated time in a rehearsal).
 """
 
@@ -21,10 +22,12 @@ from pathlib import Path
 from typing import Any
 
 from scheduler.channels.base import Channel, Counts, Receipt, max_characters
+from scheduler.channels.images import fitted
 from scheduler.content import networks
 from scheduler.content.text import graphemes
 from scheduler.errors import ConfigError
-from scheduler.posts import LengthRule, Limits, MediaRules, RenderedPost, VideoRules
+from scheduler.media.renditions import is_image
+from scheduler.posts import LengthRule, Limits, MediaItem, MediaRules, RenderedPost, VideoRules
 from scheduler.words import N_, Said
 
 log = logging.getLogger(__name__)
@@ -54,7 +57,17 @@ class DryRunChannel(Channel):
         except networks.UnknownType as exc:
             raise ConfigError(Said.of(N_("like: {problem}"), problem=exc.said or str(exc)), key="like") from None
 
+    def _media_record(self, item: MediaItem) -> dict[str, Any]:
+        """An image as it would go out: the rendition for this channel's rules (its path, size, dimensions)."""
+        record: dict[str, Any] = {"path": str(item.path), "alt": item.alt}
+        if not item.is_video and is_image(item.path):
+            made = fitted(item, self.limits(self.settings).media, self.name)
+            record["rendition"] = {"path": str(made.path), "bytes": made.size}
+            record["rendition"].update(width=made.width, height=made.height)
+        return record
+
     def publish(self, post: RenderedPost, key: str, reply_to: Receipt | None = None) -> Receipt:
+        media = [self._media_record(item) for item in post.media]  # before the lock: image work takes time
         self.outbox.parent.mkdir(parents=True, exist_ok=True)
         with self._locked() as handle:
             existing = self._find(handle, key)
@@ -65,7 +78,7 @@ class DryRunChannel(Channel):
                 "channel": self.name,
                 "post": post.post,
                 "text": post.text,
-                "media": [{"path": str(item.path), "alt": item.alt} for item in post.media],
+                "media": media,
                 "language": post.language,
                 **({"reply_to": reply_to.remote_id} if reply_to is not None else {}),  # a thread's part answers it
                 "published_at": self.clock().isoformat(timespec="milliseconds"),

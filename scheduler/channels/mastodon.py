@@ -30,7 +30,8 @@ from urllib.parse import quote, urlsplit
 import requests
 
 from scheduler.channels import http
-from scheduler.channels.base import IMAGE_TYPES, Budget, Channel, Counts, Receipt, Reply, max_characters
+from scheduler.channels.base import Budget, Channel, Counts, Receipt, Reply, max_characters
+from scheduler.channels.images import fitted, upload_name
 from scheduler.channels.uploads import SendUploads, digest
 from scheduler.content.text import mastodon_length
 from scheduler.errors import ConfigError, InDoubt, Rejected, RetryLater
@@ -46,6 +47,7 @@ MEDIA = MediaRules(
     max_items=4,
     max_bytes=16_000_000,
     kinds=frozenset({".jpg", ".jpeg", ".png", ".gif", ".webp", ".heic", ".heif", ".avif"}),
+    max_pixels=33_177_600,  # the default image_matrix_limit (7680×4320); an instance may say less
 )
 #: docs: user/posting "Videos (MP4, M4V, MOV, WebM) up to 99MB" (Mastodon 4.x, MiB; an instance may
 #: say otherwise in configuration.media_attachments, read at send time), frame rate at most 120 and
@@ -72,9 +74,23 @@ class _Instance:
     max_media: int
     image_size_limit: int | None
     description_limit: int | None
+    image_matrix_limit: int | None = None
     video_size_limit: int | None = None
     video_frame_rate_limit: int | None = None
     video_matrix_limit: int | None = None  # width × height
+
+    def media_rules(self) -> MediaRules:
+        """The image profile: the offline one, tightened where the instance says less (so the rendition the
+        plan made is the one sent, unless this instance is stricter than Mastodon's defaults)."""
+
+        def tighter(offline: int | None, said: int | None) -> int | None:
+            return min(offline, said) if offline and said else offline or said
+
+        return replace(
+            MEDIA,
+            max_bytes=tighter(MEDIA.max_bytes, self.image_size_limit),
+            max_pixels=tighter(MEDIA.max_pixels, self.image_matrix_limit),
+        )
 
 
 class MastodonChannel(Channel):
@@ -250,16 +266,18 @@ class MastodonChannel(Channel):
         if len(post.media) > instance.max_media:
             problems.append(f"{len(post.media)} images, over the limit of {instance.max_media}")
         for item in post.media:
-            try:
-                size = item.path.stat().st_size
-            except OSError as exc:
-                problems.append(f"cannot read {item.path.name}: {exc.strerror}")
-                continue
             if item.is_video:
+                try:
+                    size = item.path.stat().st_size
+                except OSError as exc:
+                    problems.append(f"cannot read {item.path.name}: {exc.strerror}")
+                    continue
                 problems += _video_over(item, size, instance)
-            elif instance.image_size_limit and size > instance.image_size_limit:
-                limit = instance.image_size_limit
-                problems.append(f"{item.path.name} is {size} bytes, over the limit of {limit}")
+            else:
+                try:  # the rendition is what goes out: made to fit this instance's limits
+                    fitted(item, instance.media_rules(), self.host)
+                except Rejected as exc:
+                    problems.append(exc.reason)
             if instance.description_limit and len(item.alt) > instance.description_limit:
                 problems.append(
                     f"alt text of {item.path.name} is {len(item.alt)} characters, "
@@ -269,9 +287,9 @@ class MastodonChannel(Channel):
             raise Rejected(f"{self.host}: " + "; ".join(problems))
 
     def _upload(self, item: MediaItem, uploads: SendUploads | None = None) -> str:
-        """Upload one image or video with its alt text; return its id once the instance has processed it.
-        With `uploads` (a video's), an upload an earlier attempt left is attached instead of uploading again."""
-        mime = IMAGE_TYPES.get(item.path.suffix.lower()) or mimetypes.guess_type(item.path.name)[0]
+        """Upload one image (its rendition, never the file) or video with its alt text; return its id once the
+        instance has processed it. With `uploads` (a video's), an upload an earlier attempt left is attached
+        instead of uploading again."""
         try:
             sha = digest(item) if uploads is not None else ""
         except OSError as exc:
@@ -280,19 +298,25 @@ class MastodonChannel(Channel):
             log.info("mastodon: %s reuses upload %s of %s", self.name, known, item.path.name)
             self._wait_until_processed(known, item.path.name)
             return known
+        if item.is_video:
+            path, name = item.path, item.path.name
+            mime = mimetypes.guess_type(item.path.name)[0] or "application/octet-stream"
+        else:  # made to fit this instance's limits
+            made = fitted(item, self._instance().media_rules(), self.host)
+            path, name, mime = made.path, upload_name(item, made), made.mime
         try:
-            with item.path.open("rb") as handle:
+            with path.open("rb") as handle:
                 # An upload publishes nothing (unattached media expire), so a lost answer is
                 # RetryLater, not InDoubt.
                 response = self._request(
                     "POST",
                     "/api/v2/media",
                     may_publish=False,
-                    files={"file": (item.path.name, handle, mime or "application/octet-stream")},
+                    files={"file": (name, handle, mime)},
                     data={"description": item.alt},
                 )
         except OSError as exc:
-            raise Rejected(f"cannot read {item.path.name}: {exc.strerror}") from None
+            raise Rejected(f"cannot read {name}: {exc.strerror}") from None
         media = _json(response)
         if not isinstance(media, Mapping) or not media.get("id"):
             raise RetryLater(f"{self.host} answered the upload of {item.path.name} without an id")
@@ -388,6 +412,7 @@ def _parse_instance(config: Any, offline_limit: int) -> _Instance:
         max_media=number(statuses, "max_media_attachments") or MEDIA.max_items or 4,
         image_size_limit=number(media, "image_size_limit"),
         description_limit=number(media, "description_limit"),
+        image_matrix_limit=number(media, "image_matrix_limit"),
         video_size_limit=number(media, "video_size_limit"),
         video_frame_rate_limit=number(media, "video_frame_rate_limit"),
         video_matrix_limit=number(media, "video_matrix_limit"),

@@ -25,7 +25,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from scheduler.channels import http
-from scheduler.channels.base import IMAGE_TYPES, Channel, Receipt
+from scheduler.channels.base import Channel, Receipt
+from scheduler.channels.images import fitted, upload_name
 from scheduler.content.text import utf16_units
 from scheduler.errors import ConfigError, InDoubt, Rejected, RetryLater
 from scheduler.posts import LengthRule, Limits, MediaItem, MediaRules, RenderedPost, VideoRules
@@ -39,11 +40,21 @@ PARSE_MODES = {"none": None, "html": "HTML", "markdownv2": "MarkdownV2"}
 #: "0-1024 characters after entities parsing"; Telegram counts UTF-16 code units.
 TEXT = LengthRule("UTF-16 units", 4096, utf16_units)
 CAPTION = LengthRule("UTF-16 units", 1024, utf16_units)
-#: docs: sendPhoto "The photo must be at most 10 MB in size". GIFs would lose their animation.
+#: docs, sendPhoto: "The photo must be at most 10 MB in size. The photo's width and height must not exceed 10000
+#: in total. Width and height ratio must be at most 20." GIFs would lose their animation; photos become JPEG,
+#: so no alpha.
 #: docs: sendVideo "Telegram clients support MPEG4 videos (other formats may be sent as Document)";
 #: "Bots can currently send video files of up to 50 MB in size".
 VIDEO = VideoRules("Telegram", kinds=frozenset({".mp4"}), max_bytes=50 * 1024 * 1024)
-MEDIA = MediaRules(max_items=1, max_bytes=10_000_000, kinds=frozenset({".jpg", ".jpeg", ".png"}), video=VIDEO)
+MEDIA = MediaRules(
+    max_items=1,
+    max_bytes=10_000_000,
+    kinds=frozenset({".jpg", ".jpeg", ".png"}),
+    max_side_sum=10_000,
+    max_ratio=20,
+    transparency=False,
+    video=VIDEO,
+)
 #: docs, MarkdownV2 style: these must be escaped with a preceding '\' (and so must '\' itself).
 _MARKDOWN_V2_RESERVED = re.compile(r"([_*\[\]()~`>#+\-=|{}.!\\])")
 _TOKEN_CHARACTERS = re.compile(r"[A-Za-z0-9:_-]+")
@@ -104,19 +115,17 @@ class TelegramChannel(Channel):
             message = self._send_video(post.media[0], {**fields, "caption": escape(post.text, self.parse_mode)})
         elif post.media:
             item = post.media[0]
+            made = fitted(item, MEDIA, "Telegram")  # the rendition's bytes go out, never the file's
             try:
-                if item.path.stat().st_size > (MEDIA.max_bytes or 0):
-                    raise Rejected(f"{item.path.name} is over Telegram's 10 MB for a photo")
-                with item.path.open("rb") as handle:
-                    mime = IMAGE_TYPES.get(item.path.suffix.lower(), "application/octet-stream")
-                    message = self._call(
-                        "sendPhoto",
-                        may_publish=True,
-                        data={**fields, "caption": escape(post.text, self.parse_mode)},
-                        files={"photo": (item.path.name, handle, mime)},
-                    )
+                data = made.read_bytes()
             except OSError as exc:
-                raise Rejected(f"cannot read {item.path.name}: {exc.strerror}") from None
+                raise Rejected(f"cannot read the rendition of {item.path.name}: {exc.strerror}") from None
+            message = self._call(
+                "sendPhoto",
+                may_publish=True,
+                data={**fields, "caption": escape(post.text, self.parse_mode)},
+                files={"photo": (upload_name(item, made), data, made.mime)},
+            )
         else:
             message = self._call(
                 "sendMessage",

@@ -55,9 +55,11 @@ from standardwebhooks import Webhook
 from scheduler.channels._secretguard import detached, guard_urllib3_logs
 from scheduler.channels.base import Channel, Receipt
 from scheduler.channels.http import error_message, retry_after, send, session
+from scheduler.channels.images import fitted
 from scheduler.content.text import graphemes, utf16_units
 from scheduler.errors import ChannelError, ConfigError, Rejected, RetryLater
-from scheduler.posts import LengthRule, Limits, MediaRules, RenderedPost, VideoRules
+from scheduler.media.renditions import is_image
+from scheduler.posts import LengthRule, Limits, MediaItem, MediaRules, RenderedPost, VideoRules
 from scheduler.secrets import remember
 
 log = logging.getLogger(__name__)
@@ -206,7 +208,7 @@ class WebhookChannel(Channel):
             "title": post.title,
             "text": post.text,
             "language": post.language,
-            "media": [{"path": str(item.path), "alt": item.alt} for item in post.media],
+            "media": [_media(item, self.name) for item in post.media],
             "card": card_fields,
             "sent_at": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
         }
@@ -324,3 +326,12 @@ def _discord_text(body: Any) -> str | None:
         code = body.get("code")
         return f"{body['message']} (code {code})" if isinstance(code, int) and code else body["message"]
     return None
+
+
+def _media(item: MediaItem, channel: str) -> dict[str, str]:
+    """An image's path and alt text, with `rendition`: a copy of it without EXIF, XMP or GPS, for receivers
+    that pass the image on."""
+    entry = {"path": str(item.path), "alt": item.alt}
+    if not item.is_video and is_image(item.path):
+        entry["rendition"] = str(fitted(item, MediaRules(), f"webhook {channel}").path)
+    return entry

@@ -52,11 +52,12 @@ from requests_oauthlib import OAuth1
 
 from scheduler.channels import http
 from scheduler.channels._secretguard import detached
-from scheduler.channels.base import IMAGE_TYPES, Budget, Channel, Counts, Receipt, Reply
+from scheduler.channels.base import Budget, Channel, Counts, Receipt, Reply
+from scheduler.channels.x_images import read_image, upload_image
 from scheduler.channels.x_media import DEFAULT_WAIT, MAX_ALT, VIDEO, XVideo
 from scheduler.content.text import x_weighted_length
 from scheduler.errors import ChannelError, ConfigError, InDoubt, NotPermitted, Rejected, RetryLater
-from scheduler.posts import LengthRule, Limits, MediaItem, MediaRules, RenderedPost
+from scheduler.posts import LengthRule, Limits, MediaRules, RenderedPost
 from scheduler.secrets import redact, remember
 
 log = logging.getLogger(__name__)
@@ -66,6 +67,7 @@ WEB = "https://x.com"
 KEYS = ("consumer_key", "consumer_secret", "access_token", "access_token_secret")
 #: docs.x.com, x-api/media: "Image: 5 MB"; a post takes up to 4 photos.
 TEXT = LengthRule("weighted characters", 280, x_weighted_length)  # twitter-text v3: URLs 23, CJK and emoji 2
+#: X keeps a PNG's transparency (it turns opaque PNGs into JPEGs itself).
 MEDIA = MediaRules(max_items=4, max_bytes=5_000_000, kinds=frozenset({".jpg", ".jpeg", ".png", ".gif", ".webp"}))
 #: How far back a "duplicate content" answer is searched for the post it duplicates.
 DUPLICATE_LOOKBACK = timedelta(hours=24)
@@ -265,9 +267,10 @@ class XChannel(Channel):
         """Publish `post`, as a reply to `in_reply_to` if given (a thread's next part)."""
         videos = XVideo(self._request, self._checked, self.name, self.uploads, key, self.media_timeout)
         self._refuse_what_x_would(post, videos)
-        images = [_read_image(item) for item in post.media if not item.is_video]
+        images = [read_image(item, MEDIA) for item in post.media if not item.is_video]
         account = self._account()  # before any upload: bad keys leave nothing behind
-        media_ids = [videos.upload(item) for item in post.media if item.is_video] + [self._upload(*i) for i in images]
+        media_ids = [videos.upload(item) for item in post.media if item.is_video]
+        media_ids += [upload_image(self._request, self._checked, image) for image in images]
         body: dict[str, Any] = {"text": post.text}
         if media_ids:
             body["media"] = {"media_ids": media_ids}
@@ -302,24 +305,6 @@ class XChannel(Channel):
                 problems.append(f"alt text of {item.path.name} is {len(item.alt)} characters, X takes {MAX_ALT}")
         if problems:
             raise Rejected("; ".join(problems))
-
-    def _upload(self, name: str, data: bytes, mime: str, alt: str) -> str:
-        """Upload one image, give it its alt text, return its media id."""
-        # An upload publishes nothing (unattached media expire), so a lost answer is RetryLater.
-        response = self._request(
-            "POST",
-            "/2/media/upload",
-            files={"media": (name, data, mime)},
-            data={"media_category": "tweet_image"},
-        )
-        media = _data(self._checked(response))
-        media_id = media.get("id") if isinstance(media, Mapping) else None
-        if not isinstance(media_id, str) or not media_id:
-            raise RetryLater(f"X answered the upload of {name} without a media id")
-        if alt.strip():
-            body = {"id": media_id, "metadata": {"alt_text": {"text": alt}}}
-            self._checked(self._request("POST", "/2/media/metadata", json=body))
-        return media_id
 
     # -- the account and its posts -----------------------------------------------------------
 
@@ -450,20 +435,6 @@ def _is_duplicate(response: requests.Response) -> bool:
     if response.status_code != 403:
         return False
     return "duplicate" in (problem_text(_json(response)) or "").lower()
-
-
-def _read_image(item: MediaItem) -> tuple[str, bytes, str, str]:
-    """(name, bytes, MIME type, alt) of an image, checked before anything goes to the network."""
-    mime = IMAGE_TYPES.get(item.path.suffix.lower())
-    if mime is None or item.path.suffix.lower() not in MEDIA.kinds:
-        raise Rejected(f"{item.path.name}: X takes JPEG, PNG, GIF or WebP images")
-    try:
-        data = item.path.read_bytes()
-    except OSError as exc:
-        raise Rejected(f"cannot read {item.path.name}: {exc.strerror}") from None
-    if MEDIA.max_bytes is not None and len(data) > MEDIA.max_bytes:
-        raise Rejected(f"{item.path.name} is {len(data):,} bytes, over X's {MEDIA.max_bytes:,}")
-    return item.path.name, data, mime, item.alt
 
 
 def _post_url(account: _Account, post_id: str) -> str:

@@ -39,6 +39,7 @@ from scheduler.content.campaign import UNKNOWN_LANGUAGE, Campaign, ChannelConfig
 from scheduler.content.drafts import Draft
 from scheduler.content.fields import MediaRef
 from scheduler.content.files import resolve_media
+from scheduler.content.fitting import image_problems
 from scheduler.content.hashtags import case_hint, tags_in
 from scheduler.content.outline import _LITERALS, _lift_literals, _outline, _same_for_channels
 from scheduler.content.placeholders import placeholder_warnings
@@ -282,7 +283,7 @@ class Renderer:
                 parts, over, text = split_up, [], split_up[0]
                 length = max(rule.measure(part) for part in parts)
         if over:
-            held = _whole_post_held(channel, draft.thread and limits.replies, limits.replies)
+            held = thread.whole_post_fix(channel.name, draft.thread and limits.replies, limits.replies)
             over[-1] = Said.of(
                 N_("{problem}; the whole post is held, on all its channels, until it fits: {fix}"),
                 problem=over[-1],
@@ -431,7 +432,9 @@ class Renderer:
                         ),
                     )
                 )
-            if rules.max_bytes is not None and size > rules.max_bytes:
+            if (fits := image_problems(ref.path, path, ref.file, ref.line, channel)) is not None:  # fit at plan time
+                problems += fits
+            elif rules.max_bytes is not None and size > rules.max_bytes:
                 problems.append(
                     error(
                         ref.file,
@@ -486,14 +489,3 @@ def _check_names(tree: nodes.Template, env: SandboxedEnvironment) -> None:
             if used.name not in known:
                 said = Said.of(kind, name=repr(used.name), hint=did_you_mean(used.name, known))
                 raise _TemplateFailed(said, used.lineno)
-
-
-def _whole_post_held(channel: ChannelConfig, threaded: bool, replies: bool) -> Said:
-    """How to fix a too-long text (the whole post is held: none of its channels gets it)."""
-    if threaded:  # a thread already, and still a part does not fit
-        fix = N_("shorten that word, or write an `overrides:` text for {name}")
-    elif replies:
-        fix = N_("shorten it, set `thread: true`, or write an `overrides:` text for {name}")
-    else:
-        fix = N_("shorten it, or write an `overrides:` text for {name}")
-    return Said.of(fix, name=channel.name)

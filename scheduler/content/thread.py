@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 
 from scheduler.posts import LengthRule
+from scheduler.words import N_, Said
 
 _WORD = re.compile(r"\S+")
 _SENTENCE_END = re.compile(r"[.!?…:;][\"'”’»)\]]*$")
@@ -95,3 +96,14 @@ def _pack(text: str, words: list[_Word], rule: LengthRule, first: str, widest: s
         spans.append((words[begin].start, words[end].end))
         begin = end + 1
     return spans
+
+
+def whole_post_fix(channel: str, threaded: bool, replies: bool) -> Said:
+    """How to fix a text too long for `channel` (the whole post is held: none of its channels gets it)."""
+    if threaded:  # a thread already, and still a part does not fit
+        fix = N_("shorten that word, or write an `overrides:` text for {name}")
+    elif replies:
+        fix = N_("shorten it, set `thread: true`, or write an `overrides:` text for {name}")
+    else:
+        fix = N_("shorten it, or write an `overrides:` text for {name}")
+    return Said.of(fix, name=channel)

@@ -31,7 +31,8 @@ from scheduler.content.parallel import map_forked
 from scheduler.content.plan import Entry, Plan, Unplaced
 from scheduler.content.problems import Problem
 from scheduler.media import video
-from scheduler.posts import MediaItem
+from scheduler.media.renditions import shown
+from scheduler.posts import MediaItem, MediaRules
 from scheduler.views.labels import clock, labels
 from scheduler.views.labels import count as counted
 
@@ -62,6 +63,7 @@ class Image:
     name: str  # as written in the post, relative to the campaign root
     alt: str
     src: str | None  # a data: URI (a video's: its first frame), or None when not embedded
+    note: str = ""  # what goes out on the card's network: the rendition's dimensions and size
     video: str = ""  # a video's length and captions ("0:02 · captions: nl, en"); empty for an image
 
 
@@ -212,7 +214,7 @@ class _Builder:
             post=draft.id,
             draft=draft.draft,
             text=None if post is None or chip else _parts(post.text),
-            images=tuple(self.medium(m) for m in post.media) if post and not chip else (),
+            images=tuple(self.medium(m, channel.limits.media) for m in post.media) if post and not chip else (),
             length=size,
             fill=fill,
             level=level,
@@ -235,10 +237,11 @@ class _Builder:
             size += f", {self.labels['no_limit']}"
         return size, fill, level
 
-    def medium(self, item: MediaItem) -> Image:
-        """An image as it is, or a video as its first frame, its length and its captions."""
+    def medium(self, item: MediaItem, rules: MediaRules | None = None) -> Image:
+        """An image as it goes out on a network with `rules` (its rendition), or a video as its first frame,
+        its length and its captions."""
         if not item.is_video:
-            return self.image(item.path, item.alt)
+            return self.image(item.path, item.alt, rules)
         name = item.path.relative_to(self.root).as_posix() if item.path.is_relative_to(self.root) else item.path.name
         if item.path not in self._data_uris:
             self._data_uris[item.path] = self._poster_uri(item.path)
@@ -247,7 +250,7 @@ class _Builder:
             about = f"{self.labels['captions']}: {', '.join(c.language for c in item.captions)}"
         else:
             about = f"{self.labels['no_captions']}: {item.no_captions or ''}"
-        return Image(name, item.alt, self._data_uris[item.path], f"{self.labels['video']} {length}{about}")
+        return Image(name, item.alt, self._data_uris[item.path], video=f"{self.labels['video']} {length}{about}")
 
     def _poster_uri(self, path: Path) -> str | None:
         try:
@@ -259,11 +262,15 @@ class _Builder:
         self.embedded += len(png)
         return f"data:image/png;base64,{base64.b64encode(png).decode('ascii')}"
 
-    def image(self, path: Path, alt: str) -> Image:
+    def image(self, path: Path, alt: str, rules: MediaRules | None = None) -> Image:
+        """The image as it goes out on a network with `rules` (its rendition), else as the file is."""
         name = path.relative_to(self.root).as_posix() if path.is_relative_to(self.root) else path.name
-        if path not in self._data_uris:
-            self._data_uris[path] = self._data_uri(path)
-        return Image(name, alt, self._data_uris[path])
+        made = shown(path, rules) if rules is not None else None
+        embedded = made.path if made else path
+        if embedded not in self._data_uris:
+            self._data_uris[embedded] = self._data_uri(embedded)
+        note = f"{made.width}×{made.height}, {made.size / 1000:,.0f} kB" if made else ""
+        return Image(name, alt, self._data_uris[embedded], note)
 
     def _data_uri(self, path: Path) -> str | None:
         kind = _IMAGE_TYPES.get(path.suffix.lower())

@@ -10,6 +10,7 @@ import json
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime, tzinfo
 from itertools import groupby
+from pathlib import Path
 from typing import Any
 
 from babel.dates import format_date
@@ -17,7 +18,8 @@ from babel.dates import format_date
 from scheduler.content.fields import MediaRef
 from scheduler.content.plan import Entry, Plan, Unplaced
 from scheduler.content.problems import Problem, causes_first
-from scheduler.posts import MediaItem
+from scheduler.media.renditions import shown
+from scheduler.posts import MediaItem, MediaRules
 from scheduler.views.labels import clock, count, labels
 from scheduler.words import translator
 
@@ -181,9 +183,19 @@ def as_text(
                         lines.append(f"         ├ thread part {index}/{total}")
                     lines += [f"         │ {line}" for line in part.splitlines()]
                     if index == 1:  # a thread's images go on its first part
-                        lines += [f"         │ [{item.kind}] {item.path.name}: {item.alt}" for item in entry.post.media]
+                        rules = entry.channel.limits.media  # a video has no rendition: _goes_out_as says ""
+                        lines += [
+                            f"         │ [{item.kind}] {item.path.name}{_goes_out_as(item.path, rules)}: {item.alt}"
+                            for item in entry.post.media
+                        ]
             lines += [problem_line(p) for p in entry.problems]
     return "\n".join(lines)
+
+
+def _goes_out_as(path: Path, rules: MediaRules) -> str:
+    """What of an image goes out on this channel: its rendition's size and dimensions."""
+    made = shown(path, rules)
+    return f" ({made.describe()})" if made else ""
 
 
 def _md_cell(text: str) -> str:

@@ -37,6 +37,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import regex
 
+from tests.fakes import images
 from tests.fakes.server import Background, owner, read_raw
 
 POST = "app.bsky.feed.post"
@@ -88,6 +89,7 @@ class FakePDS:
         self.echo_credentials = False  # errors repeat the Authorization header / the password
         self.records: dict[str, dict[str, Any]] = {}  # rkey → {"uri", "cid", "value"}
         self.blobs: dict[str, tuple[bytes, str]] = {}  # cid → (bytes, MIME type)
+        self.image_traces: list[str] = []  # metadata found in an uploaded image (tests.fakes.images.traces)
         self.pds_endpoint = ""  # the DID document's #atproto_pds; "" is this server (an entryway names another)
         self.service_tokens: dict[str, dict[str, Any]] = {}  # token → {"aud", "lxm", "exp", "iss"}
         self.logins = 0
@@ -294,6 +296,8 @@ class FakePDS:
         mime = call.headers.get("content-type", "application/octet-stream")
         cid = "bafkrei" + hashlib.sha256(call.body).hexdigest()[:40]
         self.blobs[cid] = (call.body, mime)
+        if images.is_image(mime, call.body):  # no image may arrive with a trace of where it was taken
+            self.image_traces += [f"{cid}: {problem}" for problem in images.traces(call.body)]
         return Reply(
             200,
             {

@@ -92,7 +92,7 @@ class FakeLinkedIn(FakeServer):
         self.processing_polls = 1  # looks at an uploaded image that still say PROCESSING
         self.posts: list[dict[str, Any]] = []  # oldest first, as LinkedIn keeps them
         self.deleted: list[dict[str, Any]] = []
-        self.images: dict[str, dict[str, Any]] = {}  # urn → {"status", "data", "owner", "polls", "upload"}
+        self.image_assets: dict[str, dict[str, Any]] = {}  # urn → {"status", "data", "owner", "polls", "upload"}
         self.uploads: list[Request] = []  # every PUT to an upload URL, as received
         self._ids = itertools.count(7_300_000_000_000_000_001)
         self._image_ids = itertools.count(1)
@@ -161,7 +161,7 @@ class FakeLinkedIn(FakeServer):
             return error(403, "ACCESS_DENIED", f"Not enough permissions to upload for {owner}")
         number = next(self._image_ids)
         urn = f"urn:li:image:D4E10AQ{number:010d}"
-        self.images[urn] = {"status": "WAITING_UPLOAD", "data": b"", "owner": owner, "polls": 0, "upload": number}
+        self.image_assets[urn] = {"status": "WAITING_UPLOAD", "data": b"", "owner": owner, "polls": 0, "upload": number}
         expires = int(time.time() * 1000) + 3_600_000
         value = {
             "uploadUrlExpiresAt": expires,
@@ -173,14 +173,14 @@ class FakeLinkedIn(FakeServer):
     def _receive_upload(self, request: Request) -> Reply:
         self.uploads.append(request)
         number = int(request.path.removeprefix("/dms-uploads/"))
-        image = next((i for i in self.images.values() if i["upload"] == number), None)
+        image = next((i for i in self.image_assets.values() if i["upload"] == number), None)
         if image is None or request.query.get("sig") != ["s1gn3d"]:
             return Reply(403, b"", {"Content-Type": "text/plain"})
         image["data"], image["status"] = request.body, "PROCESSING"
         return Reply(201, None)
 
     def _image(self, urn: str) -> Reply:
-        image = self.images.get(urn)
+        image = self.image_assets.get(urn)
         if image is None:
             return error(404, "NOT_FOUND", f"Image {urn} does not exist")
         if image["status"] == "PROCESSING":
@@ -235,7 +235,7 @@ class FakeLinkedIn(FakeServer):
         if not isinstance(items, list) or not items:
             return None
         for item in items:
-            image = self.images.get(str(item.get("id"))) if isinstance(item, dict) else None
+            image = self.image_assets.get(str(item.get("id"))) if isinstance(item, dict) else None
             if image is None or image["status"] != "AVAILABLE" or image["owner"] != self.organization:
                 return None
         return items

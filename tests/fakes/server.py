@@ -6,6 +6,8 @@ A subclass implements `handle(request) -> Reply`. Around it the base class offer
     drop_after_processing(method, path, times)          process, then close without answering
     latency_ms                                          sleep before every answer (benchmarks)
     requests                                            every request received, in order
+    images, image_traces                                every image uploaded, and the metadata found in them
+                                                        (tests.fakes.images.traces: EXIF, XMP, GPS bytes)
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, Self, cast
 from urllib.parse import parse_qs, urlsplit
+
+from tests.fakes import images
 
 
 @dataclass(frozen=True)
@@ -69,6 +73,8 @@ class FakeServer:
     def __init__(self, latency_ms: float = 0.0) -> None:
         self.latency_ms = latency_ms
         self.requests: list[Request] = []
+        self.images: list[bytes] = []
+        self.image_traces: list[str] = []
         self.lock = threading.RLock()
         self._rules: list[_Rule] = []
         self._connections: set[socket.socket] = set()
@@ -153,6 +159,7 @@ class FakeServer:
         request = _read_request(handler)
         with self.lock:
             self.requests.append(request)
+        self._check_images(request)
         if self.latency_ms:
             time.sleep(self.latency_ms / 1000)
         rule = self._take_rule(request)
@@ -164,6 +171,17 @@ class FakeServer:
             handler.close_connection = True
             return
         _write(handler, reply)
+
+    def _check_images(self, request: Request) -> None:
+        """No image may arrive with a trace of where it was taken: each upload is parsed and searched."""
+        found = [(u.filename, u.data) for u in request.files.values() if images.is_image(u.content_type, u.data)]
+        if images.is_image(request.headers.get("content-type", ""), request.body):
+            found.append((request.path, request.body))
+        for name, data in found:
+            problems = images.traces(data)
+            with self.lock:
+                self.images.append(data)
+                self.image_traces += [f"{name}: {problem}" for problem in problems]
 
 
 class _OwnedServer(ThreadingHTTPServer):

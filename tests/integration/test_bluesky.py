@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import logging
 import re
 import socket
@@ -12,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from PIL import Image
 
 from scheduler.channels.bluesky import BlueskyChannel
 from scheduler.channels.bluesky_richtext import tid_for_key
@@ -19,12 +21,12 @@ from scheduler.errors import InDoubt, Rejected, RetryLater
 from scheduler.posts import LinkCard, MediaItem, RenderedPost
 from scheduler.secrets import resolve
 from tests.fakes.bluesky_server import FakePDS, Reply, xrpc_error
+from tests.fakes.images import photo
 
 SINCE = datetime(2027, 11, 15, 8, 0, tzinfo=UTC)  # when the first attempt began (unused by Bluesky)
 
 SENTINEL = "SENTINEL-SECRET-7c1d"
 CREATE = "com.atproto.repo.createRecord"
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 
 
 @pytest.fixture
@@ -94,8 +96,7 @@ def test_images_are_uploaded_and_embedded_with_their_alt_text(
 ) -> None:
     media = []
     for n in range(2):
-        path = tmp_path / f"beeld{n}.png"
-        path.write_bytes(PNG + bytes([n]))
+        path = photo(tmp_path / f"beeld{n}.png", (400 + n, 300))
         media.append(MediaItem(path=path, alt=f"Een kind met een knuffel ({n})"))
 
     channel.publish(post("Met beelden https://example.org", media=tuple(media)), "img")
@@ -105,17 +106,23 @@ def test_images_are_uploaded_and_embedded_with_their_alt_text(
     assert embed["$type"] == "app.bsky.embed.images"
     assert [image["alt"] for image in embed["images"]] == [item.alt for item in media]
     assert pds.count("com.atproto.repo.uploadBlob") == 2
-    uploaded = {pds.blobs[image["image"]["ref"]["$link"]] for image in embed["images"]}
-    assert uploaded == {(PNG + b"\x00", "image/png"), (PNG + b"\x01", "image/png")}
+    uploaded = [pds.blobs[image["image"]["ref"]["$link"]] for image in embed["images"]]
+    assert [mime for _, mime in uploaded] == ["image/png", "image/png"]  # a PNG without alpha stays one
+    assert [Image.open(io.BytesIO(data)).size for data, _ in uploaded] == [(400, 300), (401, 300)]  # not scaled
+    assert [image["aspectRatio"] for image in embed["images"]] == [
+        {"width": 400, "height": 300},
+        {"width": 401, "height": 300},
+    ]
+    assert pds.image_traces == []  # the rendition went out: no EXIF, XMP or GPS
 
 
-def test_an_image_over_one_megabyte_is_rejected_before_anything_is_sent(
+def test_a_file_that_is_no_image_is_rejected_before_anything_is_sent(
     pds: FakePDS, channel: BlueskyChannel, tmp_path: Path
 ) -> None:
     path = tmp_path / "groot.jpg"
     path.write_bytes(b"\xff" * 1_000_001)
 
-    with pytest.raises(Rejected, match="1,000,001 bytes"):
+    with pytest.raises(Rejected, match=r"groot\.jpg cannot go to Bluesky: it is not an image"):
         channel.publish(post(media=(MediaItem(path=path, alt="groot"),)), "big")
 
     assert pds.count("com.atproto.repo.uploadBlob") == 0 and pds.records == {}

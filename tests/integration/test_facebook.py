@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import os
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from PIL import Image
 
 from scheduler.channels.base import Receipt
 from scheduler.channels.facebook import FacebookChannel
@@ -23,12 +25,12 @@ from scheduler.content.networks import limits_for
 from scheduler.errors import ChannelError, ConfigError, InDoubt, Rejected, RetryLater
 from scheduler.posts import MediaItem, RenderedPost
 from tests.fakes.facebook_server import PAGE_ID, TOKEN, FakeGraph, app_usage, buc_usage, graph_error
+from tests.fakes.images import photo as camera_photo
 from tests.fakes.server import Reply, Request
 from tests.integration.daemon_helpers import campaign, daemon, ledger, now, states, write
 
 SENTINEL = "SENTINEL-PAGE-TOKEN-5e1d"
 TEXT = "Praat erover. Kindermishandeling stopt pas als we kijken. https://example.org/hulp #geweld"
-IMAGE = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4 + b"\r\n--not-a-boundary\r\n"
 ALT = "Twee volwassen handen houden een kinderhand vast."
 
 
@@ -54,8 +56,7 @@ def post(text: str = TEXT, media: tuple[MediaItem, ...] = ()) -> RenderedPost:
 
 
 def image(tmp_path: Path, name: str = "handen.png", alt: str = ALT) -> MediaItem:
-    path = tmp_path / name
-    path.write_bytes(IMAGE)
+    path = camera_photo(tmp_path / name)  # made by Pillow, with GPS EXIF and XMP
     return MediaItem(path=path, alt=alt)
 
 
@@ -111,8 +112,9 @@ def test_one_image_is_a_photo_post_with_its_message_and_alt_text(
     [request] = posts_sent(graph, "photos")
     assert request.value("message") == TEXT
     assert request.value("alt_text_custom") == ALT
-    assert request.files["source"].data == IMAGE
+    assert Image.open(io.BytesIO(request.files["source"].data)).size == (400, 300)
     assert request.files["source"].content_type == "image/png"
+    assert graph.image_traces == []  # the rendition went out: no EXIF, XMP or GPS
     [sent] = graph.posts
     assert sent["attached_media"] == [next(iter(graph.photos))]
     assert receipt.remote_id == sent["id"]
@@ -138,7 +140,7 @@ def test_several_images_are_uploaded_unpublished_then_attached_to_one_feed_post(
     assert receipt.remote_id == sent["id"]
 
 
-def test_too_many_or_too_large_images_are_rejected_before_anything_is_sent(
+def test_too_many_images_or_one_that_is_no_image_are_rejected_before_anything_is_sent(
     tmp_path: Path, channel: FacebookChannel, graph: FakeGraph
 ) -> None:
     items = tuple(image(tmp_path, f"b{i}.png") for i in range(11))
@@ -146,7 +148,7 @@ def test_too_many_or_too_large_images_are_rejected_before_anything_is_sent(
         channel.publish(post(media=items), key="k-eleven")
     big = tmp_path / "groot.jpg"
     big.write_bytes(b"\xff\xd8" + b"\0" * 10_000_000)
-    with pytest.raises(Rejected, match=r"groot\.jpg is 10,000,002 bytes"):
+    with pytest.raises(Rejected, match=r"groot\.jpg cannot go to Facebook: it is not an image"):
         channel.publish(post(media=(MediaItem(big, "Groot."),)), key="k-big")
     assert graph.requests == []
 

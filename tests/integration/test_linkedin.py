@@ -3,6 +3,7 @@ arrives, what each refusal means to a person, and exactly-once without an idempo
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import signal
@@ -16,6 +17,7 @@ from urllib.parse import unquote
 
 import pytest
 import requests
+from PIL import Image
 
 from scheduler.channels.linkedin import little
 from scheduler.channels.linkedin.channel import LinkedInChannel
@@ -26,6 +28,7 @@ from scheduler.errors import ConfigError, InDoubt, Rejected, RetryLater
 from scheduler.posts import MediaItem, RenderedPost
 from tests.builders import post as post_file
 from tests.builders import run_campaign, write_campaign
+from tests.fakes.images import photo, traces
 from tests.fakes.linkedin_server import ORGANIZATION, TOKEN, VERSION, FakeLinkedIn, as_linkedin_keeps, error
 from tests.fakes.server import Reply, Request
 from tests.integration.daemon_helpers import campaign, daemon, ledger, now, states, write
@@ -57,9 +60,13 @@ def post(text: str = TEXT, media: tuple[MediaItem, ...] = ()) -> RenderedPost:
     return RenderedPost(post="2026/week-47", channel="linkedin", text=text, media=media)
 
 
-def image(tmp_path: Path, name: str = "handen.png", data: bytes = IMAGE, alt: str = ALT) -> MediaItem:
+def image(tmp_path: Path, name: str = "handen.png", data: bytes | None = None, alt: str = ALT) -> MediaItem:
+    """A photo made by Pillow, with GPS EXIF and XMP (or the file `data` as it is)."""
     path = tmp_path / name
-    path.write_bytes(data)
+    if data is None:
+        photo(path)
+    else:
+        path.write_bytes(data)
     return MediaItem(path=path, alt=alt)
 
 
@@ -192,9 +199,11 @@ def test_an_image_is_uploaded_without_the_api_headers_waited_for_and_posted_with
     assert init.query["action"] == ["initializeUpload"]
     assert json.loads(init.body) == {"initializeUploadRequest": {"owner": ORGANIZATION}}
     [upload] = server.uploads
-    assert upload.body == IMAGE
+    with Image.open(io.BytesIO(upload.body)) as sent:  # the rendition: the photo's pixels, not its GPS
+        assert (sent.format, sent.size) == ("PNG", (400, 300))
+    assert traces(upload.body) == [] and server.image_traces == []
     assert not {"authorization", "linkedin-version", "x-restli-protocol-version"} & set(upload.headers)
-    [urn] = server.images
+    [urn] = server.image_assets
     looks = [r for r in server.requests if r.method == "GET" and r.path.startswith("/rest/images/")]
     assert len(looks) == 3  # PROCESSING twice, then AVAILABLE
     assert sent_body(server)["content"] == {"media": {"id": urn, "altText": ALT}}
@@ -222,14 +231,14 @@ def test_two_images_go_as_a_multi_image_post_each_with_its_alt_text(
     channel.publish(post(media=(first, second)), "k")
     images = sent_body(server)["content"]["multiImage"]["images"]
     assert [i["altText"] for i in images] == [ALT, "Een tekening van een huis."]
-    assert [i["id"] for i in images] == list(server.images)
+    assert [i["id"] for i in images] == list(server.image_assets)
 
 
 def test_an_image_linkedin_takes_no_kind_of_is_rejected_before_any_upload(
     channel: LinkedInChannel, server: FakeLinkedIn, tmp_path: Path
 ) -> None:
     with pytest.raises(Rejected) as raised:
-        channel.publish(post(media=(image(tmp_path, "foto.webp"),)), "k")
+        channel.publish(post(media=(image(tmp_path, "foto.webp", IMAGE),)), "k")
     assert "JPEG, PNG or GIF" in raised.value.reason
     assert server.requests == []
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import logging
 import re
 import socket
@@ -11,17 +12,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from PIL import Image
 
 from scheduler.channels.mastodon import MastodonChannel
 from scheduler.channels.registry import adapter_class
 from scheduler.content.networks import limits_for
 from scheduler.errors import ChannelError, ConfigError, InDoubt, Rejected, RetryLater
 from scheduler.posts import MediaItem, RenderedPost
+from tests.fakes.images import photo
 from tests.fakes.mastodon_server import TOKEN, FakeMastodon
 
 SENTINEL = "SENTINEL-TOKEN-9f3a"
 TEXT = "Praat erover. Kindermishandeling stopt pas als we kijken. https://example.org/hulp #geweld"
-IMAGE = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4 + b"\r\n--not-a-boundary\r\n"
 
 
 @pytest.fixture
@@ -46,8 +48,7 @@ def post(text: str = TEXT, media: tuple[MediaItem, ...] = ()) -> RenderedPost:
 
 
 def image(tmp_path: Path, name: str = "handen.png") -> MediaItem:
-    path = tmp_path / name
-    path.write_bytes(IMAGE)
+    path = photo(tmp_path / name)  # made by Pillow, with GPS EXIF and XMP
     return MediaItem(path=path, alt="Twee volwassen handen houden een kinderhand vast.")
 
 
@@ -76,7 +77,8 @@ def test_publish_uploads_media_waits_while_processing_and_sends_alt_text(
     [status] = server.statuses
     [media] = status["media_attachments"]
     assert media["description"] == item.alt
-    assert server.uploads[media["id"]].data == IMAGE
+    assert Image.open(io.BytesIO(server.uploads[media["id"]].data)).size == (400, 300)
+    assert server.image_traces == []  # the rendition went out: no EXIF, XMP or GPS
     assert server.uploads[media["id"]].content_type == "image/png"
     polls = [r for r in server.requests if r.path == f"/api/v1/media/{media['id']}"]
     assert len(polls) == 3  # 206, 206, 200

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import logging
 import socket
 from collections.abc import Iterator
@@ -9,12 +10,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from PIL import Image
 
 from scheduler.channels.registry import adapter_class
 from scheduler.channels.telegram import TelegramChannel, escape
 from scheduler.content.networks import limits_for
 from scheduler.errors import ChannelError, ConfigError, InDoubt, Rejected, RetryLater
 from scheduler.posts import MediaItem, RenderedPost
+from tests.fakes.images import photo as camera_photo
 from tests.fakes.telegram_server import TOKEN, EntityError, FakeTelegram, flood, parse
 
 SENTINEL = "123456:SENTINEL-TOKEN-9f3a"
@@ -24,7 +27,6 @@ TRICKY = (
     "Kind & ouder <samen>: _*[]()~`>#+-=|{}.! \\ 50% \"hulp\" 'nu' café 💙 👨‍👩‍👧 "
     "https://example.org/hulp?a=1&b=2 #geweld"
 )
-PHOTO = b"\xff\xd8\xff\xe0" + bytes(range(256)) * 8 + b"\r\n\r\n"
 
 
 @pytest.fixture
@@ -50,8 +52,7 @@ def post(text: str = TRICKY, media: tuple[MediaItem, ...] = ()) -> RenderedPost:
 
 
 def photo(tmp_path: Path) -> MediaItem:
-    path = tmp_path / "handen.jpg"
-    path.write_bytes(PHOTO)
+    path = camera_photo(tmp_path / "handen.jpg")
     return MediaItem(path=path, alt="Twee handen.")
 
 
@@ -110,8 +111,9 @@ def test_photo_is_sent_once_with_the_text_as_caption(
 
     [message] = server.messages
     assert message["caption"] == TRICKY
-    assert message["upload"].data == PHOTO
+    assert Image.open(io.BytesIO(message["upload"].data)).size == (400, 300)
     assert message["upload"].content_type == "image/jpeg"
+    assert server.image_traces == []  # the rendition went out: no EXIF, XMP or GPS
     assert receipt.url == f"https://t.me/campagne/{message['message_id']}"
 
 

@@ -18,6 +18,7 @@ from scheduler.channels.webhook import SCHEMA, WebhookChannel, verify
 from scheduler.errors import ConfigError, InDoubt, Rejected, RetryLater
 from scheduler.posts import LinkCard, MediaItem, RenderedPost
 from scheduler.secrets import resolve
+from tests.fakes.images import photo, traces
 from tests.fakes.webhook_server import FakeWebhook
 from tests.integration.daemon_helpers import campaign, now, states, write
 
@@ -56,7 +57,7 @@ def flavored(hook: FakeWebhook, kind: str, url: str | None = None) -> WebhookCha
 def test_json_payload_follows_the_versioned_schema(
     receiver: FakeWebhook, json_channel: WebhookChannel, tmp_path: Path
 ) -> None:
-    image = MediaItem(path=tmp_path / "kind.jpg", alt="Een kind aan tafel")
+    image = MediaItem(path=photo(tmp_path / "kind.jpg"), alt="Een kind aan tafel")
     card = LinkCard(title="Hulp", description="Gratis en anoniem")
 
     receipt = json_channel.publish(post(media=(image,), card=card, title="Dag"), "key-1")
@@ -72,7 +73,9 @@ def test_json_payload_follows_the_versioned_schema(
         "text": TEXT,
         "language": "nl",
     }
-    assert body["media"] == [{"path": str(image.path), "alt": "Een kind aan tafel"}]
+    [media] = body["media"]
+    assert (media["path"], media["alt"]) == (str(image.path), "Een kind aan tafel")
+    assert traces(Path(media["rendition"]).read_bytes()) == []  # a copy without EXIF, XMP or GPS to pass on
     assert body["card"] == {"title": "Hulp", "description": "Gratis en anoniem"}
     assert body["sent_at"].endswith("Z")
     assert receipt.remote_id == "receipt-1"

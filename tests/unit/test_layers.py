@@ -74,16 +74,14 @@ def under(name: str, prefixes: tuple[str, ...]) -> bool:
             ("scheduler.channels", "scheduler.publish", "scheduler.views", "scheduler.cli", "scheduler.starter"),
         ),
         ("scheduler.web", ("scheduler.cli",)),
-        # Media files as they are (a video's container, captions): beneath content/, channels/ and views/.
+        # Media files (images made to fit a network, a video's container, captions): beneath everything but the
+        # bottom layer, knowing only the rules (scheduler.posts).
         (
             "scheduler.media",
-            (
-                "scheduler.content",
-                "scheduler.channels",
-                "scheduler.publish",
-                "scheduler.views",
-                "scheduler.cli",
-                "scheduler.web",
+            tuple(
+                name
+                for name in MODULES
+                if name.startswith("scheduler.") and not under(name, ("scheduler.media", *BOTTOM))
             ),
         ),
         # The ledger's stores sit beneath the publisher: they know states and holds, nothing that sends.

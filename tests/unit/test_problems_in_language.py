@@ -4,6 +4,7 @@ command line keeps its English. A broken campaign of every kind: a message added
 
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from markupsafe import escape
+from PIL import Image
 
 from scheduler.cli.main import main
 from scheduler.content.plan import Plan, build, with_past_due
@@ -29,6 +31,17 @@ from tests.videos import make_video
 AT = "2027-11-15 09:00"
 HASHTAGS = "sets:\n  wtk: ['#WeekTegenKindermishandeling', '#kindermishandeling']\n"
 TOO_LONG = "y" * 330
+TELEGRAM = CHANNELS + "  telegram: {type: dryrun, like: telegram}\n"
+
+
+def png(size: tuple[int, int]) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", size, (200, 30, 30)).save(out, "PNG")
+    return out.getvalue()
+
+
+def with_image(channel: str) -> str:
+    return post(publish_at=AT, channels=f"[{channel}]", media="[{path: media/a.png, alt: Een rode streep}]")
 
 
 @dataclass(frozen=True)
@@ -79,6 +92,13 @@ CORPUS: dict[str, tuple[dict[str, str], Files]] = {
         {"a.md": post(publish_at=AT, media="[{path: media/a.txt, alt: Tekst, extra: 1}]")},
         {"media/a.txt": "tekst"},
     ),
+    "image that is no image": ({"a.md": with_image("mastodon")}, {"media/a.png": "png"}),
+    "image too long for Telegram": (
+        {"a.md": with_image("telegram")},
+        {"media/a.png": png((2100, 100)), "channels.yml": TELEGRAM},
+    ),
+    "image squashed to a sliver": ({"a.md": with_image("bluesky")}, {"media/a.png": png((20_000, 50))}),
+    "image shrunk visibly": ({"a.md": with_image("bluesky")}, {"media/a.png": png((4200, 300))}),
     "unknown hashtag set": ({"a.md": post(publish_at=AT, hashtags="[wtc]")}, {"hashtags.yml": HASHTAGS}),
     "a tag that is no hashtag": ({"a.md": post(publish_at=AT, hashtags="['#a b']")}, {"hashtags.yml": HASHTAGS}),
     "hashtags.yml broken": ({"a.md": post(publish_at=AT)}, {"hashtags.yml": "sets: 3\nlimits: {x: -1}\nwat: 1\n"}),
@@ -332,12 +352,28 @@ def test_the_corpus_finds_what_each_mistake_should_say(
         "video: not a video": "v.mp4 cannot be read as a video",
         "video: not alone": "mastodon: a video goes alone in a post on Mastodon",
         "video: YouTube without a title or one video": "youtube: a post on YouTube needs a `title:`",
+        "image that is no image": "it is not an image that can be read",
+        "image too long for Telegram": "sides 21.0 to 1; the most is 20 to 1",
+        "image squashed to a sliver": "limit of 2,000 px on the longest side it would be 2000×5",
+        "image shrunk visibly": "crop it, or make it smaller yourself",
     }
     for case, words in wanted.items():
         root = tmp_path / re.sub(r"[^a-z0-9]+", "-", case.lower())
         posts, files = CORPUS[case]
         plan = build(write(root, posts, files))
         assert any(words in p.message for p in every_problem(plan)), (case, [p.message for p in plan.problems])
+
+
+def test_an_image_cache_that_cannot_be_written_is_a_problem_kept_for_translation(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("a file where the cache folder should be")
+    monkeypatch.setenv("CAMPAIGN_CACHE_DIR", str(blocked))
+    plan = build(write(tmp_path / "c", {"a.md": with_image("mastodon")}, {"media/a.png": png((40, 30))}))
+    found = [p for p in every_problem(plan) if "CAMPAIGN_CACHE_DIR" in p.message]
+    assert found and all(p.said is not None and p.message == str(p.said) for p in found)
+    assert all("CAMPAIGN_CACHE_DIR" in p.said_in("nl") and p.said_in("nl") != p.message for p in found)
 
 
 def dutch_and_english(root: Path) -> tuple[Plan, Plan]:

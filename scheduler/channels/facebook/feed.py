@@ -25,6 +25,7 @@ from datetime import datetime, timedelta
 from scheduler.channels._secretguard import detached
 from scheduler.channels.base import Receipt
 from scheduler.channels.facebook.graph import Graph, next_cursor
+from scheduler.channels.images import fitted
 from scheduler.content.text import graphemes, urls
 from scheduler.errors import ChannelError, InDoubt, Rejected
 from scheduler.posts import LengthRule, MediaRules, RenderedPost, VideoRules
@@ -39,6 +40,7 @@ MEDIA = MediaRules(
     max_items=10,
     max_bytes=10_000_000,
     kinds=frozenset({".jpg", ".jpeg", ".png", ".gif", ".bmp", ".tif", ".tiff"}),
+    transparency=False,  # the feed shows photos as JPEG: a transparent PNG is flattened on white by us, not them
     video=VideoRules(  # Page videos reference: up to 10 GB and 240 minutes; MP4 and MOV recommended
         "Facebook", kinds=frozenset({".mp4", ".mov"}), max_bytes=10_000_000_000, max_seconds=240 * 60, sends=False
     ),
@@ -57,12 +59,9 @@ def refuse_what_facebook_would(post: RenderedPost) -> None:
             problems.append(f"{item.path.name}: Facebook takes JPEG, PNG, GIF, BMP or TIFF images")
             continue
         try:
-            size = item.path.stat().st_size
-        except OSError as exc:
-            problems.append(f"cannot read {item.path.name}: {exc.strerror}")
-            continue
-        if MEDIA.max_bytes is not None and size > MEDIA.max_bytes:
-            problems.append(f"{item.path.name} is {size:,} bytes, over Facebook's {MEDIA.max_bytes:,}")
+            fitted(item, MEDIA, "Facebook")  # what goes out is this rendition, never the file
+        except Rejected as exc:
+            problems.append(exc.reason)
     if problems:
         raise Rejected("Facebook would refuse it: " + "; ".join(problems))
 

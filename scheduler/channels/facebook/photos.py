@@ -9,13 +9,13 @@ One image is one `POST /{version}/{page_id}/photos`, multipart `source`, `messag
 from __future__ import annotations
 
 import logging
-import mimetypes
 from collections.abc import Mapping
 from typing import Any
 
-from scheduler.channels.base import IMAGE_TYPES, Receipt
-from scheduler.channels.facebook.feed import post_url
+from scheduler.channels.base import Receipt
+from scheduler.channels.facebook.feed import MEDIA, post_url
 from scheduler.channels.facebook.graph import Graph
+from scheduler.channels.images import fitted, upload_name
 from scheduler.errors import InDoubt, Rejected, RetryLater
 from scheduler.posts import MediaItem, RenderedPost
 
@@ -46,17 +46,16 @@ def upload_unpublished(graph: Graph, item: MediaItem) -> str:
 
 
 def upload(graph: Graph, item: MediaItem, fields: list[tuple[str, str]], *, may_publish: bool) -> Mapping[str, Any]:
-    suffix = item.path.suffix.lower()
-    mime = IMAGE_TYPES.get(suffix) or mimetypes.guess_type(item.path.name)[0] or "application/octet-stream"
+    made = fitted(item, MEDIA, "Facebook")  # the rendition's bytes go out, never the file's
     try:
-        with item.path.open("rb") as handle:
-            body = graph.call(
-                "POST",
-                f"/{graph.page_id}/photos",
-                may_publish=may_publish,
-                data=fields,
-                files={"source": (item.path.name, handle, mime)},
-            )
+        data = made.read_bytes()
     except OSError as exc:
-        raise Rejected(f"cannot read {item.path.name}: {exc.strerror}") from None
+        raise Rejected(f"cannot read the rendition of {item.path.name}: {exc.strerror}") from None
+    body = graph.call(
+        "POST",
+        f"/{graph.page_id}/photos",
+        may_publish=may_publish,
+        data=fields,
+        files={"source": (upload_name(item, made), data, made.mime)},
+    )
     return body if isinstance(body, Mapping) else {}

@@ -30,7 +30,8 @@ from urllib.parse import quote
 
 import requests
 
-from scheduler.channels.base import IMAGE_TYPES, Channel, Receipt
+from scheduler.channels.base import Channel, Receipt
+from scheduler.channels.images import fitted, upload_name
 from scheduler.channels.linkedin import little
 from scheduler.channels.linkedin.rest import DEFAULT_API, Rest, input_errors
 from scheduler.errors import ConfigError, InDoubt, Rejected, RetryLater
@@ -42,8 +43,11 @@ log = logging.getLogger(__name__)
 WEB = "https://www.linkedin.com/feed/update"
 #: Posts API: commentary up to 3,000 characters, counted on the little text as sent.
 LENGTH = LengthRule("characters, escaped for LinkedIn", 3000, little.length)
-#: Images API: JPG, PNG, GIF; a multi-image post takes 2 to 20 images.
-MEDIA = MediaRules(max_items=20, max_bytes=8_000_000, kinds=frozenset({".jpg", ".jpeg", ".png", ".gif"}))
+#: Images API: JPG, PNG, GIF, at most 36,152,320 pixels; a multi-image post takes 2 to 20 images. Each image goes
+#: out as its rendition (scheduler.channels.images), scaled to fit those pixels and bytes.
+MEDIA = MediaRules(
+    max_items=20, max_bytes=8_000_000, kinds=frozenset({".jpg", ".jpeg", ".png", ".gif"}), max_pixels=36_152_320
+)
 #: LinkedIn retires a version about a year after it comes out; `check` warns from this age on.
 VERSION_WARN_MONTHS = 11
 _VERSION = re.compile(r"^(\d{4})(\d{2})(?:\.\d{2})?$")
@@ -309,17 +313,17 @@ def _is_duplicate(response: requests.Response) -> bool:
 
 
 def _read_image(item: MediaItem) -> tuple[str, bytes, str, str]:
-    """(name, bytes, MIME type, alt) of an image, checked before anything goes to LinkedIn."""
-    suffix = item.path.suffix.lower()
-    if suffix not in MEDIA.kinds:
+    """(name, bytes, MIME type, alt) of an image's rendition for LinkedIn, checked before anything goes to LinkedIn."""
+    if item.path.suffix.lower() not in MEDIA.kinds:
         raise Rejected(f"{item.path.name}: LinkedIn takes JPEG, PNG or GIF images")
+    made = fitted(item, MEDIA, "LinkedIn")  # its bytes go out, never the file's (EXIF, GPS)
     try:
-        data = item.path.read_bytes()
+        data = made.read_bytes()
     except OSError as exc:
-        raise Rejected(f"cannot read {item.path.name}: {exc.strerror}") from None
+        raise Rejected(f"cannot read the rendition of {item.path.name}: {exc.strerror}") from None
     if MEDIA.max_bytes is not None and len(data) > MEDIA.max_bytes:
         raise Rejected(f"{item.path.name} is {len(data):,} bytes, over {MEDIA.max_bytes:,}")
-    return item.path.name, data, IMAGE_TYPES[suffix], item.alt
+    return upload_name(item, made), data, made.mime, item.alt
 
 
 def _receipt(urn: str) -> Receipt:
