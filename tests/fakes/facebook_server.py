@@ -229,7 +229,7 @@ class FakeGraph(FakeServer):
         return Reply(200, {"data": data, "paging": paging})
 
     def _comments(self, post_id: str, request: Request) -> Reply:
-        if not any(p["id"] == post_id for p in self.posts):
+        if not any(p["id"] == post_id for p in self.posts) and post_id not in self.videos:
             message = f"Unsupported get request. Object with ID '{post_id}' does not exist"
             return Reply(400, graph_error(100, message, subcode=33, kind="GraphMethodException"))
         stream = request.value("filter") == "stream"
@@ -303,7 +303,14 @@ class FakeGraph(FakeServer):
         video = self.videos[video_id]
         if request.method == "GET" and edge is None:
             fields = (request.value("fields") or "id").split(",")
+            if "shares" in fields:  # a video has reactions and comments, and no shares
+                message = "(#100) Tried accessing nonexisting field (shares) on node type (Video)"
+                return Reply(400, graph_error(100, message, kind="OAuthException"))
             body: dict[str, Any] = {"id": video_id}
+            counts = self.counts.get(video_id, {})
+            for counted in ("reactions", "comments"):
+                if any(field.startswith(counted) for field in fields):
+                    body[counted] = {"data": [], "summary": {"total_count": counts.get(counted, 0)}}
             if "status" in fields:
                 body["status"] = self._status(video)
             if "published" in fields:
@@ -321,6 +328,8 @@ class FakeGraph(FakeServer):
                 video["published"] = True
                 self.events.append((video_id, "publish"))
             return Reply(200, {"success": True})
+        if edge == "comments" and request.method == "GET":
+            return self._comments(video_id, request)
         if edge == "captions" and request.method == "GET":
             return Reply(200, {"data": [{"locale": locale} for locale in video["captions"]]})
         if edge == "captions" and request.method == "POST":
@@ -380,7 +389,7 @@ class FakeGraph(FakeServer):
         with self.lock:
             existing = self.comments.setdefault(post_id, [])
             number = str(next(self._ids))
-            post_number = post_id.partition("_")[2]
+            post_number = post_id.partition("_")[2] or post_id  # a video's id has no Page part
             moment = at or (datetime.now(UTC) + timedelta(seconds=len(existing)))
             author = {"id": self.page_id, "name": self.name} if by_page else {"id": user_id, "name": name}
             comment = {

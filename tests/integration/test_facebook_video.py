@@ -189,6 +189,20 @@ def test_lookup_without_the_ledger_finds_the_published_video_by_its_text(tmp_pat
     assert found == published
 
 
+def test_a_published_videos_counts_and_comments_are_read_from_the_video(tmp_path: Path) -> None:
+    with FakeGraph() as graph:
+        channel = channel_for(graph)
+        published = channel.publish(post(video(tmp_path)), "send-1")
+        video_id = str(published.remote_id)
+        graph.set_counts(video_id, reactions=7, comments=1)
+        graph.add_comment(video_id, "Waar kan ik terecht?")
+        counted = channel.counts([published])
+        replies = channel.replies_to(published)
+        channel.close()
+    assert counted[video_id].likes == 7 and counted[video_id].replies == 1 and counted[video_id].reposts is None
+    assert [reply.text for reply in replies] == ["Waar kan ik terecht?"]
+
+
 # -- the campaign as a user runs it ---------------------------------------------------------------
 
 
