@@ -176,6 +176,24 @@ def test_a_video_over_facebooks_limit_is_refused_before_anything_is_uploaded(tmp
     assert phases(graph) == [] and graph.videos == {}
 
 
+def test_an_answer_lost_after_facebook_published_is_settled_by_the_video_kept_in_the_ledger(
+    tmp_path: Path, book: Ledger
+) -> None:
+    with FakeGraph() as graph:
+        channel = channel_for(graph)
+        channel.uploads = book.uploads
+        item = MediaItem(make_video(tmp_path / "tip1.mp4"), ALT, "video", no_captions="geen spraak")
+        first_id = str(100_000_000_000_001)  # the fake's first id: this video's, named at `start`
+        graph.drop_after_processing("POST", f"/v25.0/{first_id}")  # published, the answer lost
+        since = datetime.now(UTC)
+        with pytest.raises(InDoubt):
+            channel.publish(post(item), "send-1")
+        found = channel.lookup("send-1", post(item), since)
+        channel.close()
+    assert [step for _, step in graph.events] == ["start", "finish", "publish"]
+    assert found is not None and found.remote_id == first_id and graph.videos[first_id]["published"] is True
+
+
 def test_lookup_without_the_ledger_finds_the_published_video_by_its_text(tmp_path: Path) -> None:
     with FakeGraph() as graph:
         channel = channel_for(graph)
