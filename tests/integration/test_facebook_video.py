@@ -92,13 +92,8 @@ def test_a_video_goes_out_unpublished_first_then_captioned_then_published(tmp_pa
 
 
 def test_a_captions_language_becomes_a_facebook_locale() -> None:
-    assert [locale_of(code) for code in ("nl", "nl-BE", "en", "fy", "pt_BR")] == [
-        "nl_NL",
-        "nl_BE",
-        "en_US",
-        "fy_NL",
-        "pt_BR",
-    ]
+    codes = ("nl", "nl-BE", "en", "fy", "pt_BR", "zh-Hant")
+    assert [locale_of(code) for code in codes] == ["nl_NL", "nl_BE", "en_US", "fy_NL", "pt_BR", "zh_TW"]
 
 
 def test_a_video_facebook_cannot_process_is_refused_never_published_and_not_kept(tmp_path: Path, book: Ledger) -> None:

@@ -54,12 +54,13 @@ _MIME = {".mp4": "video/mp4", ".mov": "video/quicktime"}
 
 
 def locale_of(language: str) -> str:
-    """Facebook's locale for a captions language: `nl` → `nl_NL`, `nl-BE` → `nl_BE`, `en` → `en_US`
-    (the likely region, from CLDR through Babel)."""
+    """Facebook's locale for a captions language: `nl` → `nl_NL`, `nl-BE` → `nl_BE`, `en` → `en_US`,
+    `zh-Hant` → `zh_TW` (the likely region, from CLDR through Babel)."""
     parts = language.replace("-", "_").split("_")
-    if len(parts) > 1 and parts[-1]:
+    if len(parts) > 1 and len(parts[-1]) == 2:
         return f"{parts[0].lower()}_{parts[-1].upper()}"
-    likely = str(get_global("likely_subtags").get(parts[0].lower(), ""))
+    subtags = get_global("likely_subtags")
+    likely = str(subtags.get("_".join(parts[:2])) or subtags.get(parts[0].lower(), ""))
     region = likely.split("_")[-1] if likely.count("_") >= 1 else ""
     return f"{parts[0].lower()}_{region.upper()}" if region else parts[0].lower()
 
