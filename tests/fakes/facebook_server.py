@@ -17,6 +17,21 @@ guides "Handling errors" and "Rate limits"):
                                                `paging.next` only while more follow; `from` ({id,
                                                name}) left out for a commenter Graph does not name
                                                to the app; a deleted post is error 100/33
+- POST /{version}/{page_id}/videos             the chunked upload (Video API "Publishing"):
+                                               upload_phase=start, file_size → {video_id,
+                                               upload_session_id, start_offset, end_offset};
+                                               transfer, upload_session_id, start_offset,
+                                               video_file_chunk → the next {start_offset, end_offset}
+                                               (both the size at the end); finish, upload_session_id,
+                                               description, title, published → {success: true}
+- GET  /{version}/{video_id}?fields=status,published   status {video_status: processing | ready |
+                                               error, processing_progress, processing_phase {status,
+                                               errors}} (`processing_polls` answers of processing)
+- GET  /{version}/{video_id}/captions          {data: [{locale}]}
+- POST /{version}/{video_id}/captions          multipart captions_file named `name.{locale}.srt`
+                                               (and `locale`) → {success: true}
+- POST /{version}/{video_id}                   published=true → {success: true}
+- GET  /{version}/{page_id}/videos             since, fields, limit, after; newest first
 - the token is the `access_token` parameter (body or query); a wrong one is code 190
 - errors are {"error": {"message", "type", "code", "error_subcode", "fbtrace_id"}}; every answer
   carries X-App-Usage and X-Business-Use-Case-Usage (percentages; the time to regain access in
@@ -80,6 +95,8 @@ class FakeGraph(FakeServer):
         duplicates: bool = False,
         echo_token: bool = True,
         latency_ms: float = 0.0,
+        processing_polls: int = 0,
+        chunk_bytes: int = 4096,
     ) -> None:
         super().__init__(latency_ms)
         self.token = token
@@ -94,6 +111,13 @@ class FakeGraph(FakeServer):
         self.comments: dict[str, list[dict[str, Any]]] = {}  # post id → its comments, oldest first
         self.usage_percent = 1  # what the usage headers say of every answer
         self._ids = itertools.count(100_000_000_000_001)
+        self.processing_polls = processing_polls  # status answers of `processing` before `ready`
+        self.failed_processing = False  # processing ends in `error`
+        self.publish_outages = 0  # answers of a transient error to `published=true` before it works
+        self.chunk_bytes = chunk_bytes  # what `end_offset` asks for each transfer
+        self.videos: dict[str, dict[str, Any]] = {}  # video id → what Graph holds of it
+        self.sessions: dict[str, dict[str, Any]] = {}  # upload session id → {video_id, size, data}
+        self.events: list[tuple[str, str]] = []  # (video id, step): start, finish, caption:<locale>, publish
 
     def handle(self, request: Request) -> Reply:
         parts = request.path.strip("/").split("/")
@@ -114,6 +138,9 @@ class FakeGraph(FakeServer):
         if request.method == "GET" and edge == "comments" and node.startswith(f"{self.page_id}_"):
             with self.lock:
                 return self._usage(self._comments(node, request))
+        if node in self.videos:
+            with self.lock:
+                return self._usage(self._video(node, edge, request))
         if node != self.page_id:
             message = f"Unsupported {request.method.lower()} request. Object with ID '{node}' does not exist"
             return self._usage(Reply(400, graph_error(100, message, subcode=33, kind="GraphMethodException")))
@@ -127,6 +154,10 @@ class FakeGraph(FakeServer):
                 reply = self._photo(request)
             elif route == ("GET", "posts"):
                 reply = self._list(request)
+            elif route == ("POST", "videos"):
+                reply = self._upload(request)
+            elif route == ("GET", "videos"):
+                reply = self._list_videos(request)
             else:
                 reply = Reply(400, graph_error(100, "Unsupported request", kind="GraphMethodException"))
         return self._usage(reply)
@@ -198,7 +229,7 @@ class FakeGraph(FakeServer):
         return Reply(200, {"data": data, "paging": paging})
 
     def _comments(self, post_id: str, request: Request) -> Reply:
-        if not any(p["id"] == post_id for p in self.posts):
+        if not any(p["id"] == post_id for p in self.posts) and post_id not in self.videos:
             message = f"Unsupported get request. Object with ID '{post_id}' does not exist"
             return Reply(400, graph_error(100, message, subcode=33, kind="GraphMethodException"))
         stream = request.value("filter") == "stream"
@@ -221,6 +252,125 @@ class FakeGraph(FakeServer):
             paging["next"] = f"{self.url}{request.path}?after={cursors['after']}&limit={limit}"
         return Reply(200, {"data": data, "paging": paging})
 
+    def _upload(self, request: Request) -> Reply:
+        phase = request.value("upload_phase")
+        if phase == "start":
+            size = int(request.value("file_size") or 0)
+            if size <= 0:
+                return Reply(400, graph_error(100, "(#100) file_size is required"))
+            video_id, session = str(next(self._ids)), str(next(self._ids))
+            self.sessions[session] = {"video_id": video_id, "size": size, "data": b""}
+            self.events.append((video_id, "start"))
+            end = min(size, self.chunk_bytes)
+            return Reply(
+                200,
+                {"video_id": video_id, "upload_session_id": session, "start_offset": "0", "end_offset": str(end)},
+            )
+        upload = self.sessions.get(request.value("upload_session_id") or "")
+        if upload is None:
+            return Reply(400, graph_error(6000, "There was a problem uploading your video file", subcode=1363019))
+        if phase == "transfer":
+            chunk = request.files.get("video_file_chunk")
+            if chunk is None or int(request.value("start_offset") or -1) != len(upload["data"]):
+                return Reply(400, graph_error(6000, "(#6000) The start offset is wrong", subcode=1363037))
+            upload["data"] += chunk.data
+            start = len(upload["data"])
+            return Reply(
+                200, {"start_offset": str(start), "end_offset": str(min(upload["size"], start + self.chunk_bytes))}
+            )
+        if phase == "finish":
+            if len(upload["data"]) != upload["size"]:
+                return Reply(400, graph_error(6000, "(#6000) The upload is not complete", subcode=1363030))
+            video_id = upload["video_id"]
+            now = datetime.now(UTC)
+            self.videos[video_id] = {
+                "id": video_id,
+                "data": upload["data"],
+                "description": request.value("description"),
+                "title": request.value("title"),
+                "published": (request.value("published") or "true").lower() != "false",
+                "polls": 0,
+                "captions": {},
+                "created": int(now.timestamp()),
+                "created_time": now.strftime("%Y-%m-%dT%H:%M:%S+0000"),
+                "permalink_url": f"/{self.page_id}/videos/{video_id}/",
+            }
+            self.events.append((video_id, "finish"))
+            return Reply(200, {"success": True})
+        return Reply(400, graph_error(100, "(#100) upload_phase must be start, transfer or finish"))
+
+    def _video(self, video_id: str, edge: str | None, request: Request) -> Reply:
+        video = self.videos[video_id]
+        if request.method == "GET" and edge is None:
+            fields = (request.value("fields") or "id").split(",")
+            if "shares" in fields:  # a video has reactions and comments, and no shares
+                message = "(#100) Tried accessing nonexisting field (shares) on node type (Video)"
+                return Reply(400, graph_error(100, message, kind="OAuthException"))
+            body: dict[str, Any] = {"id": video_id}
+            counts = self.counts.get(video_id, {})
+            for counted in ("reactions", "comments"):
+                if any(field.startswith(counted) for field in fields):
+                    body[counted] = {"data": [], "summary": {"total_count": counts.get(counted, 0)}}
+            if "status" in fields:
+                body["status"] = self._status(video)
+            if "published" in fields:
+                body["published"] = video["published"]
+            return Reply(200, body)
+        if request.method == "POST" and edge is None:
+            if (request.value("published") or "").lower() == "true":
+                if self.publish_outages > 0:
+                    self.publish_outages -= 1
+                    body = graph_error(2, "(#2) Service temporarily unavailable", kind="OAuthException")
+                    body["error"]["is_transient"] = True
+                    return Reply(503, body)
+                if self._status(video)["video_status"] != "ready":
+                    return Reply(400, graph_error(100, "(#100) The video is not ready to be published"))
+                video["published"] = True
+                self.events.append((video_id, "publish"))
+            return Reply(200, {"success": True})
+        if edge == "comments" and request.method == "GET":
+            return self._comments(video_id, request)
+        if edge == "captions" and request.method == "GET":
+            return Reply(200, {"data": [{"locale": locale} for locale in video["captions"]]})
+        if edge == "captions" and request.method == "POST":
+            upload = request.files.get("captions_file")
+            name = upload.filename if upload is not None else ""
+            parts = name.rsplit(".", 2)
+            if upload is None or len(parts) != 3 or parts[2] != "srt" or "_" not in parts[1]:
+                return Reply(400, graph_error(100, "(#100) captions_file must be named filename.locale.srt"))
+            video["captions"][parts[1]] = upload.data.decode("utf-8")
+            self.events.append((video_id, f"caption:{parts[1]}"))
+            return Reply(200, {"success": True})
+        return Reply(400, graph_error(100, "Unsupported request", kind="GraphMethodException"))
+
+    def _status(self, video: dict[str, Any]) -> dict[str, Any]:
+        if video["polls"] < self.processing_polls:
+            video["polls"] += 1
+            progress = round(100 * video["polls"] / (self.processing_polls + 1))
+            return {"video_status": "processing", "processing_progress": progress}
+        if self.failed_processing:
+            errors = [{"code": 1363008, "message": "Video Format Is Not Supported"}]
+            return {"video_status": "error", "processing_phase": {"status": "error", "errors": errors}}
+        return {"video_status": "ready", "processing_progress": 100, "processing_phase": {"status": "complete"}}
+
+    def finish_processing(self) -> None:
+        """Every video being processed is ready at the next look."""
+        with self.lock:
+            self.processing_polls = 0
+
+    def _list_videos(self, request: Request) -> Reply:
+        since = int(request.value("since") or 0)
+        limit = int(request.value("limit") or 25)
+        start = int(request.value("after") or 0)
+        matching = [v for v in sorted(self.videos.values(), key=lambda v: -int(v["id"])) if v["created"] >= since]
+        page = matching[start : start + limit]
+        fields = (request.value("fields") or "id,description,updated_time").split(",")
+        data = [{key: v[key] for key in fields if v.get(key) is not None} for v in page]
+        paging: dict[str, Any] = {"cursors": {"before": str(start), "after": str(start + len(page))}}
+        if start + limit < len(matching):
+            paging["next"] = f"{self.url}{request.path}?after={start + len(page)}"
+        return Reply(200, {"data": data, "paging": paging})
+
     # -- helpers -----------------------------------------------------------------------------
 
     def add_comment(
@@ -239,7 +389,7 @@ class FakeGraph(FakeServer):
         with self.lock:
             existing = self.comments.setdefault(post_id, [])
             number = str(next(self._ids))
-            post_number = post_id.partition("_")[2]
+            post_number = post_id.partition("_")[2] or post_id  # a video's id has no Page part
             moment = at or (datetime.now(UTC) + timedelta(seconds=len(existing)))
             author = {"id": self.page_id, "name": self.name} if by_page else {"id": user_id, "name": name}
             comment = {

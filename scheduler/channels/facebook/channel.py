@@ -10,7 +10,7 @@ from typing import Any
 
 from scheduler.channels._secretguard import detached
 from scheduler.channels.base import Budget, Channel, Counts, Receipt, Reply
-from scheduler.channels.facebook import comments, feed, photos
+from scheduler.channels.facebook import comments, feed, photos, videos
 from scheduler.channels.facebook.graph import DEFAULT_GRAPH, DEFAULT_VERSION, Duplicate, Graph
 from scheduler.errors import ChannelError, ConfigError, InDoubt, RetryLater
 from scheduler.posts import Limits, RenderedPost
@@ -44,6 +44,10 @@ class FacebookChannel(Channel):
         version = str(settings.get("version") or DEFAULT_VERSION).strip()
         if not (version.startswith("v") and version[1:].replace(".", "", 1).isdigit()):
             raise ConfigError(f"channel {name}: `version` must be a Graph API version such as {DEFAULT_VERSION}")
+        wait = settings.get("media_timeout", videos.DEFAULT_WAIT)
+        if not isinstance(wait, int | float) or isinstance(wait, bool) or wait <= 0:
+            raise ConfigError(f"channel {name}: `media_timeout` must be a number of seconds", key="media_timeout")
+        self.media_timeout = float(wait)
         self.page_id = page_id.strip()
         self.graph, self.version = graph, version
         self._graph = Graph(name, self.page_id, token.strip(), graph, version)
@@ -58,6 +62,8 @@ class FacebookChannel(Channel):
         try:
             if not post.media:
                 return feed.post_feed(self._graph, self.name, post, feed.text_fields(post))
+            if post.media[0].is_video:
+                return self._video(key).publish(post, post.media[0])
             if len(post.media) == 1:
                 return photos.post_photo(self._graph, self.name, post, post.media[0])
             ids = [photos.upload_unpublished(self._graph, item) for item in post.media]
@@ -68,6 +74,8 @@ class FacebookChannel(Channel):
     def lookup(self, key: str, post: RenderedPost, since: datetime) -> Receipt | None:
         """The Page's post with this message since `since`; InDoubt if there is none (never None:
         without a key, "not found" cannot prove that the request never reached Facebook)."""
+        if post.media and post.media[0].is_video:
+            return self._lookup_video(key, post, since)
         wanted = feed.normal(post.text)
         if not wanted:
             raise InDoubt("a post without text cannot be told apart on the Page")
@@ -78,6 +86,31 @@ class FacebookChannel(Channel):
         if found is None:
             when = since.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
             raise InDoubt(f"no post with this message on Facebook Page {self.page_id} since {when}")
+        return found
+
+    def _video(self, key: str) -> videos.PageVideo:
+        return videos.PageVideo(self._graph, self.name, key, self.uploads, self.pauses, self.media_timeout)
+
+    def _lookup_video(self, key: str, post: RenderedPost, since: datetime) -> Receipt | None:
+        """A video kept in the ledger is out once published (unpublished: the next send continues it);
+        without one, the Page's published video with this text since `since`, else InDoubt."""
+        page_video = self._video(key)
+        try:
+            known = page_video.kept(post.media[0])
+            if known is not None:
+                published = page_video.published(known)
+                if published:
+                    return videos.receipt(self.page_id, known)
+                if published is False:
+                    return None  # unpublished: nothing is out; the next send continues from its step
+            found = videos.find(self._graph, post.text, since - _SKEW)
+        except InDoubt:
+            raise
+        except ChannelError as exc:
+            raise detached(RetryLater(f"cannot look up the Page's videos: {exc.reason}")) from None
+        if found is None:
+            when = since.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+            raise InDoubt(f"no video with this text on Facebook Page {self.page_id} since {when}")
         return found
 
     def counts(self, published: Sequence[Receipt]) -> dict[str, Counts]:

@@ -28,21 +28,25 @@ _REPLY_FIELDS = "id,from,message,created_time,permalink_url"
 _REPLY_PAGES = 25  # at most 2,500 comments read per post and read, oldest first
 _NEWEST_PAGES = 5  # then, for a post with more, up to 500 newer than those, newest first
 _COUNT_FIELDS = "reactions.summary(total_count).limit(0),comments.summary(total_count).limit(0),shares"
+#: A video (published by scheduler.channels.facebook.videos, its id without the Page's `{page_id}_`) has
+#: reactions and comments, but no `shares` field: asking for it would be an error.
+_VIDEO_COUNT_FIELDS = "reactions.summary(total_count).limit(0),comments.summary(total_count).limit(0)"
 #: What a reply's author is when Graph does not name the commenter to this app.
 UNKNOWN_AUTHOR = "unknown (Facebook does not name this person to the app)"
 
 
 def counts_of(graph: Graph, post_id: str) -> Counts | None:
     """A Page post's reactions, comments and shares; None when Graph no longer has it (code 100/33)."""
-    body = graph.call("GET", f"/{quote(post_id, safe='')}", params={"fields": _COUNT_FIELDS}, gone_is_none=True)
+    fields = _COUNT_FIELDS if "_" in post_id else _VIDEO_COUNT_FIELDS
+    body = graph.call("GET", f"/{quote(post_id, safe='')}", params={"fields": fields}, gone_is_none=True)
     if not isinstance(body, Mapping):
         return None
     shares = body.get("shares")
     return Counts(
         likes=_total(body.get("reactions")),
         replies=_total(body.get("comments")),
-        # Graph leaves `shares` out of a post no one shared.
-        reposts=integer(shares.get("count")) if isinstance(shares, Mapping) else 0,
+        # Graph leaves `shares` out of a post no one shared; a video's are not counted at all.
+        reposts=integer(shares.get("count")) if isinstance(shares, Mapping) else (0 if "_" in post_id else None),
     )
 
 

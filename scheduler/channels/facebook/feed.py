@@ -28,7 +28,7 @@ from scheduler.channels.facebook.graph import Graph, next_cursor
 from scheduler.channels.images import fitted
 from scheduler.content.text import graphemes, urls
 from scheduler.errors import ChannelError, InDoubt, Rejected
-from scheduler.posts import LengthRule, MediaRules, RenderedPost, VideoRules
+from scheduler.posts import LengthRule, MediaItem, MediaRules, RenderedPost, VideoRules
 
 log = logging.getLogger("scheduler.channels.facebook")
 
@@ -42,7 +42,7 @@ MEDIA = MediaRules(
     kinds=frozenset({".jpg", ".jpeg", ".png", ".gif", ".bmp", ".tif", ".tiff"}),
     transparency=False,  # the feed shows photos as JPEG: a transparent PNG is flattened on white by us, not them
     video=VideoRules(  # Page videos reference: up to 10 GB and 240 minutes; MP4 and MOV recommended
-        "Facebook", kinds=frozenset({".mp4", ".mov"}), max_bytes=10_000_000_000, max_seconds=240 * 60, sends=False
+        "Facebook", kinds=frozenset({".mp4", ".mov"}), max_bytes=10_000_000_000, max_seconds=240 * 60
     ),
 )
 DUPLICATE_WINDOW = timedelta(days=1)  # a 506 compares with the Page's recent posts
@@ -55,6 +55,9 @@ def refuse_what_facebook_would(post: RenderedPost) -> None:
     if MEDIA.max_items is not None and len(post.media) > MEDIA.max_items:
         problems.append(f"{len(post.media)} images, Facebook takes at most {MEDIA.max_items}")
     for item in post.media:
+        if item.is_video:
+            problems += _video_problems(item)
+            continue
         if item.path.suffix.lower() not in MEDIA.kinds:
             problems.append(f"{item.path.name}: Facebook takes JPEG, PNG, GIF, BMP or TIFF images")
             continue
@@ -64,6 +67,26 @@ def refuse_what_facebook_would(post: RenderedPost) -> None:
             problems.append(exc.reason)
     if problems:
         raise Rejected("Facebook would refuse it: " + "; ".join(problems))
+
+
+def _video_problems(item: MediaItem) -> list[str]:
+    """How a video is over what the Page videos reference documents (scheduler.channels.facebook.videos)."""
+    rules = MEDIA.video
+    if rules is None:
+        return []
+    if item.path.suffix.lower() not in rules.kinds:
+        return [f"{item.path.name}: Facebook takes video as .mp4 or .mov"]
+    try:
+        size = item.path.stat().st_size
+    except OSError as exc:
+        return [f"cannot read {item.path.name}: {exc.strerror}"]
+    problems = []
+    if rules.max_bytes is not None and size > rules.max_bytes:
+        problems.append(f"{item.path.name} is {size:,} bytes, over Facebook's {rules.max_bytes:,} for a video")
+    seconds = item.video.seconds if item.video is not None else None
+    if seconds is not None and rules.max_seconds is not None and seconds > rules.max_seconds:
+        problems.append(f"{item.path.name} is {seconds:g} s long, over Facebook's {rules.max_seconds:g} s")
+    return problems
 
 
 def text_fields(post: RenderedPost) -> list[tuple[str, str]]:
