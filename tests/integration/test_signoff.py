@@ -10,6 +10,7 @@ import pytest
 
 from scheduler.publish.ledger import Ledger
 from scheduler.signoff.tokens import token_hash
+from tests.fakes import images
 from tests.fakes.webhook_server import FakeWebhook
 from tests.integration.daemon_helpers import (
     CHANNELS,
@@ -130,19 +131,21 @@ def test_a_new_photo_after_approval_holds_it_again_with_an_alert_and_so_does_new
     when = at(soon(-5))
     (tmp_path / "media").mkdir()
     photo = tmp_path / "media" / "foto.png"
-    photo.write_bytes(b"\x89PNG first")
+    images.photo(photo, (40, 30))
     media = "media:\n  - {path: media/foto.png, alt: Een keuken}\n"
     write_story(tmp_path, when, extra=media)
     approve(tmp_path, request_link(tmp_path))
     approved = fingerprint(tmp_path)
-    photo.write_bytes(b"\x89PNG second")  # the same name, another picture
+    images.photo(photo, (30, 40))  # the same name, another picture
     sent = campaign(tmp_path, "run", "--once")
     assert set(states(tmp_path).values()) == {"held"} and outbox(tmp_path) == []
     assert "changed since verteller approved it" in sent.stdout
     book = ledger(tmp_path)
     try:
+        # the alert in the campaign's language (Dutch), naming the person and the command for a new link
         assert any(
-            a.kind == "signoff" and "changed since verteller approved" in a.message for a in book.alerts.latest()
+            a.kind == "signoff" and "verteller" in a.message and "campaign signoff request verhaal" in a.message
+            for a in book.alerts.latest()
         )
     finally:
         book.close()
