@@ -10,7 +10,9 @@ from typing import NamedTuple
 
 from scheduler.content.plan import Entry, Plan, Unplaced
 from scheduler.content.problems import Problem
+from scheduler.posts import RenderedPost
 from scheduler.publish import holds, payload
+from scheduler.publish.fingerprint import Fingerprints, Hashes
 from scheduler.publish.policy import Policy
 from scheduler.publish.store.wanted import Wanted
 from scheduler.times import local_time
@@ -21,21 +23,28 @@ def wanted_from(
     policy: Policy,
     reading: holds.Reading | None = None,
     memo: dict[int, Remembered] | None = None,
+    hashes: Hashes | None = None,
 ) -> list[Wanted]:
     """The plan as ledger rows: publishable entries, and held ones (their errors, or a broken
     settings file that touches them, as the reason).
 
     `memo`: the row of each entry, kept between calls: a plan built with a cache
     (scheduler.content.cache) hands out the same entry until its text, time or media change, and
-    gets the same row object back (scheduler.publish.synced compares rows by identity first)."""
+    gets the same row object back (scheduler.publish.synced compares rows by identity first).
+
+    Each row carries what it was planned from (scheduler.publish.fingerprint), when that is sure:
+    `hashes` keeps the file hashes between calls."""
     reading = reading or holds.read(plan)
     entries = [e for e in plan.entries if not e.draft.draft]
     memo = memo if memo is not None else {}
     digests: dict[Path, str] = {}
+    prints = Fingerprints(plan.campaign.root, plan.read_ns, hashes) if plan.read_ns else None
     known = [
-        k if k is not None and k.entry is e else _remember(e, policy, digests)
+        k if k is not None and k.entry is e else _remember(e, policy, digests, prints)
         for e, k in zip(entries, map(memo.get, map(id, entries)), strict=True)
     ]
+    if prints is not None:
+        known = [_fingerprinted(k, prints) for k in known]
     memo.clear()
     memo.update(zip(map(id, entries), known, strict=True))
     unplanned = _unplanned(plan, policy, reading)
@@ -77,20 +86,39 @@ def _unplanned(plan: Plan, policy: Policy, reading: holds.Reading) -> list[Wante
     return rows
 
 
-def _remember(entry: Entry, policy: Policy, digests: dict[Path, str]) -> Remembered:
+def _remember(entry: Entry, policy: Policy, digests: dict[Path, str], prints: Fingerprints | None) -> Remembered:
     errors = tuple(p for p in entry.problems if p.is_error)
     own = holds.reason(errors, "") or None
     if own is None and entry.post is None:
         own = f"{entry.draft.path} could not be rendered for {entry.channel.name}"
-    return Remembered(entry, errors, _wanted(entry, policy, own, digests))
+    # The post file's hash is taken when its entry is new: the plan read it in this build.
+    source = prints.post(entry.draft.path) if prints is not None else None
+    return Remembered(entry, errors, _wanted(entry, policy, own, digests), source, None)
+
+
+def _fingerprinted(known: Remembered, prints: Fingerprints) -> Remembered:
+    """`known` with its row's fingerprint, made again when what is around the post changed. When that
+    cannot be known now (a file changed since the plan began), the row keeps the fingerprint it had:
+    it was made from the same reading of the post, so it is still true of this row."""
+    draft = known.entry.draft
+    context = prints.context(draft.path, draft.series)
+    if context is None or context == known.context:
+        return known
+    planned_from = Fingerprints.combine(known.source, context, draft.series)
+    if planned_from is None or planned_from == known.row.planned_from:
+        return known._replace(context=context)
+    return known._replace(row=replace(known.row, planned_from=planned_from), context=context)
 
 
 class Remembered(NamedTuple):
-    """An entry, its errors, and its row as its own errors hold it (see wanted_from)."""
+    """An entry, its errors, and its row as its own errors hold it (see wanted_from); the hash of its
+    post file and of what is around it (scheduler.publish.fingerprint) when they are known."""
 
     entry: Entry
     errors: tuple[Problem, ...]
     row: Wanted
+    source: str | None = None
+    context: str | None = None
 
 
 def _held(known: Remembered, reading: holds.Reading) -> Wanted:
@@ -107,11 +135,7 @@ def _wanted(entry: Entry, policy: Policy, hold: str | None, digests: dict[Path, 
     stored, version, text = payload.EMPTY, "unrenderable", ""
     if post is not None:
         stored = payload.encode(post)
-        # The version is what goes out: how its links are checked is no part of it (a post that went
-        # out is not "changed after publishing" when its link_check changes).
-        content = stored if post.link_check == "hold" else payload.encode(replace(post, link_check="hold"))
-        files = "".join(_digest(m.path, digests) for m in post.media)
-        version = hashlib.sha256((content + files).encode()).hexdigest()
+        version = version_of(stored, post, digests)
         text = post.text
     return Wanted(
         post=entry.draft.id,
@@ -126,6 +150,22 @@ def _wanted(entry: Entry, policy: Policy, hold: str | None, digests: dict[Path, 
         payload=stored,
         hold=hold,
     )
+
+
+def version_of(stored: str, post: RenderedPost, digests: dict[Path, str]) -> str:
+    """A send's version: what goes out, its media files' bytes included. How its links are checked is
+    no part of it (a post that went out is not "changed after publishing" when its link_check changes)."""
+    content = stored if post.link_check == "hold" else payload.encode(replace(post, link_check="hold"))
+    files = "".join(_digest(m.path, digests) for m in post.media)
+    return hashlib.sha256((content + files).encode()).hexdigest()
+
+
+def media_unchanged(stored: str, post: str, channel: str, version: str) -> bool:
+    """Whether a ledger row's `version` is still what its payload and its media files (as they are now)
+    give: a media file replaced while the daemon was down changes it."""
+    if stored == payload.EMPTY:
+        return False
+    return version_of(stored, payload.decode(stored, post, channel), {}) == version
 
 
 def unplanned_message(unplaced: Unplaced, zone: tzinfo) -> str:

@@ -72,6 +72,8 @@ deliveries = Table(
     Column("changed_after_publishing", Boolean, nullable=False, default=False),
     Column("updated_at", UTCDateTime, nullable=False),
     Column("hold_alerted_at", UTCDateTime),  # a held send whose time came was alerted (once)
+    # A hash of the files it was planned from (scheduler.publish.fingerprint); None: not known.
+    Column("planned_from", String(64)),
     UniqueConstraint("post", "channel", name="uq_deliveries_post_channel"),
     Index("ix_deliveries_state_due", "state", "due"),
 )

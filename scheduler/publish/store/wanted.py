@@ -36,6 +36,7 @@ class Wanted:
     allow_repeat: bool
     payload: str  # JSON of the rendered post
     hold: str | None = None  # why it must not go out now
+    planned_from: str | None = None  # the files it was planned from (scheduler.publish.fingerprint); None: unknown
 
 
 class WantedSends:
@@ -113,6 +114,7 @@ class WantedSends:
                     "text_hash": item.text_hash,
                     "allow_repeat": item.allow_repeat,
                     "payload": item.payload,
+                    "planned_from": item.planned_from,
                     "updated_at": now,
                 }
                 if row is None:
