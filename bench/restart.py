@@ -118,7 +118,9 @@ def main() -> None:
     print(f"validate (baseline)            {validate:6.2f} s")
     print(f"first sync (run --once, new)   {min(syncs):6.2f} s  = {min(syncs) / validate:5.2f}x validate  (goal <= 2x)")
     print(f"  runs: {', '.join(f'{s:.2f}' for s in syncs)}")
-    print(f"restart -> due post recorded   {min(sends):6.2f} s  = {min(sends) / validate:5.2f}x validate  (goal <= 0.1x)")
+    print(
+        f"restart -> due post recorded   {min(sends):6.2f} s  = {min(sends) / validate:5.2f}x validate  (goal <= 0.1x)"
+    )
     print(f"  runs: {', '.join(f'{s:.2f}' for s in sends)}")
     print(f"after: {load()} ({after})")
     print("the last daemon's log about it:")
