@@ -38,7 +38,7 @@ def wanted_from(
     entries = [e for e in plan.entries if not e.draft.draft]
     memo = memo if memo is not None else {}
     digests: dict[Path, str] = {}
-    prints = Fingerprints(plan.campaign.root, plan.read_ns, hashes) if plan.read_ns else None
+    prints = _Prints(Fingerprints(plan.campaign.root, plan.read_ns, hashes)) if plan.read_ns else None
     known = [
         k if k is not None and k.entry is e else _remember(e, policy, digests, prints)
         for e, k in zip(entries, map(memo.get, map(id, entries)), strict=True)
@@ -86,25 +86,44 @@ def _unplanned(plan: Plan, policy: Policy, reading: holds.Reading) -> list[Wante
     return rows
 
 
-def _remember(entry: Entry, policy: Policy, digests: dict[Path, str], prints: Fingerprints | None) -> Remembered:
+def _remember(entry: Entry, policy: Policy, digests: dict[Path, str], prints: _Prints | None) -> Remembered:
     errors = tuple(p for p in entry.problems if p.is_error)
     own = holds.reason(errors, "") or None
     if own is None and entry.post is None:
         own = f"{entry.draft.path} could not be rendered for {entry.channel.name}"
+    if prints is None:
+        return Remembered(entry, errors, _wanted(entry, policy, own, digests, None))
     # The post file's hash is taken when its entry is new: the plan read it in this build.
-    source = prints.post(entry.draft.path) if prints is not None else None
-    return Remembered(entry, errors, _wanted(entry, policy, own, digests), source, None)
+    draft = entry.draft
+    source = prints.of.post(draft.path)
+    context = prints.of.context(draft.path, draft.series)
+    planned_from = prints.combine(source, context, draft.series)
+    return Remembered(entry, errors, _wanted(entry, policy, own, digests, planned_from), source, context)
 
 
-def _fingerprinted(known: Remembered, prints: Fingerprints) -> Remembered:
+class _Prints:
+    """The fingerprints of one sync; the sends of one post share theirs."""
+
+    def __init__(self, of: Fingerprints) -> None:
+        self.of = of
+        self._made: dict[tuple[str | None, str | None, str | None], str | None] = {}
+
+    def combine(self, source: str | None, context: str | None, series: str | None) -> str | None:
+        parts = (source, context, series)
+        if parts not in self._made:
+            self._made[parts] = Fingerprints.combine(*parts)
+        return self._made[parts]
+
+
+def _fingerprinted(known: Remembered, prints: _Prints) -> Remembered:
     """`known` with its row's fingerprint, made again when what is around the post changed. When that
     cannot be known now (a file changed since the plan began), the row keeps the fingerprint it had:
     it was made from the same reading of the post, so it is still true of this row."""
     draft = known.entry.draft
-    context = prints.context(draft.path, draft.series)
+    context = prints.of.context(draft.path, draft.series)
     if context is None or context == known.context:
         return known
-    planned_from = Fingerprints.combine(known.source, context, draft.series)
+    planned_from = prints.combine(known.source, context, draft.series)
     if planned_from is None or planned_from == known.row.planned_from:
         return known._replace(context=context)
     return known._replace(row=replace(known.row, planned_from=planned_from), context=context)
@@ -130,7 +149,9 @@ def _held(known: Remembered, reading: holds.Reading) -> Wanted:
     return known.row if known.row.hold == hold else replace(known.row, hold=hold)
 
 
-def _wanted(entry: Entry, policy: Policy, hold: str | None, digests: dict[Path, str]) -> Wanted:
+def _wanted(
+    entry: Entry, policy: Policy, hold: str | None, digests: dict[Path, str], planned_from: str | None
+) -> Wanted:
     post = entry.post
     stored, version, text = payload.EMPTY, "unrenderable", ""
     if post is not None:
@@ -149,6 +170,7 @@ def _wanted(entry: Entry, policy: Policy, hold: str | None, digests: dict[Path, 
         allow_repeat=entry.draft.allow_repeat,
         payload=stored,
         hold=hold,
+        planned_from=planned_from,
     )
 
 
