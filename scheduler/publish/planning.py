@@ -43,8 +43,15 @@ def wanted_from(
         k if k is not None and k.entry is e else _remember(e, policy, digests, prints)
         for e, k in zip(entries, map(memo.get, map(id, entries)), strict=True)
     ]
-    if prints is not None:
-        known = [_fingerprinted(k, prints) for k in known]
+    if prints is not None and not prints.of.unchanged((d.path, d.series) for d in plan.drafts):
+        # What is around some posts changed since the last sync: their rows' fingerprints again.
+        context = prints.of.context
+        known = [
+            k
+            if (c := context(k.entry.draft.path, k.entry.draft.series)) is None or c == k.context
+            else _fingerprinted(k, prints, c)
+            for k in known
+        ]
     memo.clear()
     memo.update(zip(map(id, entries), known, strict=True))
     unplanned = _unplanned(plan, policy, reading)
@@ -115,14 +122,11 @@ class _Prints:
         return self._made[parts]
 
 
-def _fingerprinted(known: Remembered, prints: _Prints) -> Remembered:
-    """`known` with its row's fingerprint, made again when what is around the post changed. When that
-    cannot be known now (a file changed since the plan began), the row keeps the fingerprint it had:
-    it was made from the same reading of the post, so it is still true of this row."""
+def _fingerprinted(known: Remembered, prints: _Prints, context: str) -> Remembered:
+    """`known` with its row's fingerprint made again: what is around the post is now `context`. When
+    that cannot be known (a file changed since the plan began), the caller leaves the row with the
+    fingerprint it had: made from the same reading of the post, it is still true of this row."""
     draft = known.entry.draft
-    context = prints.of.context(draft.path, draft.series)
-    if context is None or context == known.context:
-        return known
     planned_from = prints.combine(known.source, context, draft.series)
     if planned_from is None or planned_from == known.row.planned_from:
         return known._replace(context=context)
