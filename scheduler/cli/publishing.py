@@ -48,6 +48,10 @@ def run(obj: Context, once: bool, workers: int | None, log_format: str | None, l
     from scheduler.publish.daemon import Daemon
 
     setup_logging(log_level, log_format, campaign_zone(obj))
+    if once:
+        refuse_outside_campaign(obj.root, settings.get("DATABASE_URL") or None)
+        # Planned in forked workers before the ledger is opened: no connection or thread is forked.
+        plan = obj.plan(parallel=True)
     ledger = open_ledger(obj.root)
     campaign, publisher = make_publisher(obj, ledger)
     workers = workers or settings.get_int("CAMPAIGN_WORKERS")
@@ -55,7 +59,6 @@ def run(obj: Context, once: bool, workers: int | None, log_format: str | None, l
         from scheduler.publish import holds
 
         ledger.workers.heartbeat(publisher.worker, publisher.clock.now())
-        plan = obj.plan()
         publisher.sync(plan, publisher.clock.now())
         outcomes = publisher.make_pass(workers).outcomes
         ledger.workers.leave(publisher.worker)

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import gc
 import re
+import time
 from collections import defaultdict
 from collections.abc import Collection
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from operator import attrgetter
 from pathlib import Path
@@ -79,6 +80,7 @@ class Plan:
     problems: tuple[Problem, ...]  # every problem, sorted
     unplaced: tuple[Unplaced, ...] = ()  # sorted by path; drafts only when they have problems
     drafts: tuple[Draft, ...] = ()  # every post read without errors (drafts included)
+    read_ns: int = field(default=0, compare=False)  # when the build began reading (time.time_ns()); 0: unknown
 
     @property
     def has_errors(self) -> bool:
@@ -126,10 +128,10 @@ def build(root: Path, *, parallel: bool = False, cache: PlanCache | None = None)
     gc.disable()
     try:
         if cache is None:
-            return _build(root, parallel, None)
+            return _build(root, parallel, None, time.time_ns())
         with cache.lock:
             cache.begin(root)
-            plan = _build(root, False, cache)
+            plan = _build(root, False, cache, time.time_ns())
             cache.end(plan, plan.campaign.channels)
             return plan
     finally:
@@ -137,7 +139,7 @@ def build(root: Path, *, parallel: bool = False, cache: PlanCache | None = None)
             gc.enable()
 
 
-def _build(root: Path, parallel: bool, cache: PlanCache | None) -> Plan:
+def _build(root: Path, parallel: bool, cache: PlanCache | None, began: int) -> Plan:
     campaign, problems = cache.campaign(root) if cache else campaign_file.load(root)
     reader = cache.reader(campaign) if cache else None
     drafts, draft_problems = drafts_file.read_all(campaign, parallel=parallel, reader=reader)
@@ -168,7 +170,7 @@ def _build(root: Path, parallel: bool, cache: PlanCache | None) -> Plan:
     entries = _whole_posts(entries)
     all_problems = sort_problems([*problems, *(p for e in entries for p in e.problems)])
     unplaced = _unplaced(campaign, drafts, entries, all_problems)
-    return Plan(campaign, tuple(entries), tuple(all_problems), unplaced, tuple(drafts))
+    return Plan(campaign, tuple(entries), tuple(all_problems), unplaced, tuple(drafts), began)
 
 
 def _whole_posts(entries: list[Entry]) -> list[Entry]:

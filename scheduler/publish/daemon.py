@@ -32,6 +32,8 @@ from scheduler.content.campaign import Campaign
 from scheduler.content.plan import Plan, build
 from scheduler.content.problems import Problem, human, plural
 from scheduler.errors import LedgerUnavailable
+from scheduler.publish.fingerprint import Fingerprints
+from scheduler.publish.planning import media_unchanged
 from scheduler.publish.publisher import Publisher
 from scheduler.publish.watch import CHECK, Watcher
 from scheduler.publish.wording import duration, said_by
@@ -92,6 +94,7 @@ class Daemon:
         self.publisher.ledger.workers.heartbeat(self.publisher.worker, self.publisher.clock.now())
         self._pauses_in_force()
         watcher = Watcher(self.root, self.stop, self._files_changed)  # once live, it has us plan again
+        self._send_as_planned()
         try:
             self.replan()
         except LedgerUnavailable as exc:
@@ -112,6 +115,40 @@ class Daemon:
         log.info("running as %s with %d worker(s)", self.publisher.worker, self.workers)
         self.stop.wait()
         return self._shutdown()
+
+    def _send_as_planned(self) -> None:
+        """At the start, before the first plan (which reads every file): send what is due now and was
+        planned from files that are still as they were (scheduler.publish.fingerprint), by the one
+        claim path (pauses, max_late, threads, link checks). Anything else waits for the plan."""
+        publisher = self.publisher
+        try:
+            due = publisher.ledger.sends.due_as_planned(publisher.clock.now())
+            if not due:
+                return
+            prints = Fingerprints(self.root, None)
+            ready = [
+                d.id
+                for d in due
+                if d.planned_from is not None
+                and prints.now(d.path, d.planned_from) == d.planned_from
+                and media_unchanged(d.payload, d.post, d.channel, d.version)
+            ]
+            log.info(
+                "start: %s due; %d unchanged since planned, sent before planning; the rest wait for the plan",
+                plural(len(due), "send"),
+                len(ready),
+            )
+            if not ready:
+                return
+            with self._pass_lock:
+                self._notice_actions()
+                done = publisher.make_pass(self.workers, self.stop, self.pool, only=ready)
+            for outcome in done.settled:
+                log.warning("settled %s on %s: %s (%s)", outcome.post, outcome.channel, outcome.state, outcome.detail)
+        except LedgerUnavailable as exc:
+            log.error("sending before the plan waits for the ledger: %s", exc)
+        except Exception:  # the plan and the passes after it still run
+            log.exception("sending before the plan failed; the plan decides")
 
     def replan(self) -> Plan:
         """Read what changed in the files and bring the ledger in line; a broken file is reported

@@ -13,7 +13,7 @@ import signal
 import socket
 import threading
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
@@ -28,6 +28,7 @@ from scheduler.publish import holds, payload, wording
 from scheduler.publish.adapters import Channels
 from scheduler.publish.alerts import Alerter
 from scheduler.publish.clock import Clock, LedgerClock, SimulatedClock
+from scheduler.publish.fingerprint import Hashes
 from scheduler.publish.ledger import Ledger
 from scheduler.publish.planning import Remembered, unplanned_message, wanted_from
 from scheduler.publish.policy import Outcome, Policy
@@ -93,6 +94,7 @@ class Publisher:
         self._fault = settings.get("CAMPAIGN_FAULT")
         self.synced = Synced()  # what the last sync gave the ledger
         self._rendered: dict[int, Remembered] = {}  # see wanted_from
+        self._hashes = Hashes()  # the files' hashes by their stat, for the sends' fingerprints
         self.settler = Settler(ledger, alerter, policy, self.clock)
         self.threads = ThreadSender(ledger, self.settler, self._settle_doubt_later, self._crash_if)
         self.recovery = Recovery(ledger, channels, alerter, self.settler, self.threads, policy, self.worker)
@@ -119,7 +121,7 @@ class Publisher:
         def absent(post: str, channel: str, path: str) -> holds.Fate:
             return holds.absent(reading, post, channel, path, (root / path).is_file())
 
-        wanted = wanted_from(plan, self.policy, reading, self._rendered)
+        wanted = wanted_from(plan, self.policy, reading, self._rendered, self._hashes)
         changes = self.synced.changes(wanted, reading)
         busy: set[tuple[str, str]] = set()
         try:
@@ -224,20 +226,27 @@ class Publisher:
                 self.alerter.alert(kind, standing.post, None, waiting, now)
 
     def make_pass(
-        self, workers: int = 1, stop: threading.Event | None = None, pool: Executor | None = None
+        self,
+        workers: int = 1,
+        stop: threading.Event | None = None,
+        pool: Executor | None = None,
+        only: Collection[int] | None = None,
     ) -> PassResult:
         """One pass, the same for the daemon, `run --once`, `rehearse` and the tests: record what the
         ledger missed, settle interrupted sends, alert held sends whose time came, then send what is
         due with `workers` threads (from `pool` if given) until nothing is or `stop` is set.
+        `only`: send none but these deliveries, and alert no held one (a daemon's start, before its
+        first plan: the plan may release what is held).
 
         LedgerUnavailable if the ledger is away (outcomes of sends in flight are kept in memory)."""
         self.flush()
         now = self.clock.now()
         settled = self.recover(now)
-        held = self.alert_held(now)
-        self.alert_signoffs(now)
+        held = self.alert_held(now) if only is None else []
+        if only is None:
+            self.alert_signoffs(now)
         with self._recovering(stop) as later:
-            sent = self._send(workers, stop, pool)
+            sent = self._send(workers, stop, pool, only)
         return PassResult(settled + later, held, sent)
 
     @contextlib.contextmanager
@@ -266,14 +275,16 @@ class Publisher:
             ended.set()
             thread.join()
 
-    def _send(self, workers: int, stop: threading.Event | None, pool: Executor | None) -> list[Outcome]:
+    def _send(
+        self, workers: int, stop: threading.Event | None, pool: Executor | None, only: Collection[int] | None
+    ) -> list[Outcome]:
         """Drain with `workers` threads (from `pool` if given)."""
         if workers <= 1 and pool is None:
-            return self.drain(stop)
+            return self.drain(stop, only)
         own = None if pool is not None else ThreadPoolExecutor(max_workers=workers, thread_name_prefix="send")
         try:
             futures: list[Future[list[Outcome]]] = [
-                (pool or own).submit(self.drain, stop)  # type: ignore[union-attr]
+                (pool or own).submit(self.drain, stop, only)  # type: ignore[union-attr]
                 for _ in range(max(1, workers))
             ]
             sent, unavailable = [], None
@@ -292,11 +303,12 @@ class Publisher:
             raise unavailable
         return sorted(sent, key=lambda o: (o.due, o.post, o.channel))
 
-    def drain(self, stop: threading.Event | None = None) -> list[Outcome]:
-        """Claim and send, by the publisher's clock, until nothing is due or `stop` is set."""
+    def drain(self, stop: threading.Event | None = None, only: Collection[int] | None = None) -> list[Outcome]:
+        """Claim and send, by the publisher's clock, until nothing is due or `stop` is set; `only`: of
+        these deliveries."""
         outcomes = []
         while stop is None or not stop.is_set():
-            claim = self.ledger.sends.claim(self.worker, self.clock.now())
+            claim = self.ledger.sends.claim(self.worker, self.clock.now(), only)
             if claim is None:
                 break
             outcomes.append(self.deliver(claim))

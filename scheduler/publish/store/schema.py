@@ -73,6 +73,8 @@ deliveries = Table(
     Column("updated_at", UTCDateTime, nullable=False),
     Column("hold_alerted_at", UTCDateTime),  # a held send whose time came was alerted (once)
     Column("signoff", Text),  # who must approve its post's exact text first (None: nobody)
+    # A hash of the files it was planned from (scheduler.publish.fingerprint); None: not known.
+    Column("planned_from", String(64)),
     UniqueConstraint("post", "channel", name="uq_deliveries_post_channel"),
     Index("ix_deliveries_state_due", "state", "due"),
 )

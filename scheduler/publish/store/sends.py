@@ -3,6 +3,7 @@ reads recovery needs. A claim is committed, with its attempt row, before any req
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -78,6 +79,7 @@ class Delivery:
     updated_at: datetime
     hold_alerted_at: datetime | None
     signoff: str | None = None
+    planned_from: str | None = None  # see scheduler.publish.fingerprint
 
     @classmethod
     def of(cls, row: Any) -> Delivery:
@@ -113,8 +115,8 @@ class Sends:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    def claim(self, worker: str, now: datetime) -> Claim | None:
-        """Take the next due delivery on a channel that is not paused, or None."""
+    def claim(self, worker: str, now: datetime, only: Collection[int] | None = None) -> Claim | None:
+        """Take the next due delivery on a channel that is not paused, or None; `only`: of these ids."""
         with self.db.tx() as conn:
             paused = paused_scopes(conn)
             if "*" in paused:
@@ -126,6 +128,7 @@ class Sends:
                     deliveries.c.due <= now,
                     or_(deliveries.c.next_attempt_at.is_(None), deliveries.c.next_attempt_at <= now),
                     deliveries.c.channel.not_in(paused),
+                    *(() if only is None else (deliveries.c.id.in_(list(only)),)),
                 )
                 .order_by(deliveries.c.due, deliveries.c.id)
                 .limit(1)
@@ -158,6 +161,18 @@ class Sends:
                 )
             ).inserted_primary_key[0]  # type: ignore[index]
             return claim_of(row, attempt_id)
+
+    def due_as_planned(self, now: datetime) -> list[Delivery]:
+        """Deliveries due now (pending, or a retry whose time came) that carry what they were planned
+        from: what a daemon may send at its start before it plans (scheduler.publish.daemon)."""
+        with self.db.tx() as conn:
+            query = select(deliveries).where(
+                deliveries.c.state.in_((State.PENDING, State.RETRY)),
+                deliveries.c.due <= now,
+                or_(deliveries.c.next_attempt_at.is_(None), deliveries.c.next_attempt_at <= now),
+                deliveries.c.planned_from.is_not(None),
+            )
+            return [Delivery.of(row) for row in conn.execute(query.order_by(deliveries.c.due, deliveries.c.id))]
 
     def take_over(self, claim: Claim, worker: str, now: datetime) -> Claim | None:
         """Make an abandoned claim this worker's before settling it; None if another worker was first."""

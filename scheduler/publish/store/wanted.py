@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import select, text, update
+from sqlalchemy import Connection, bindparam, select, text, update
 
 from scheduler.publish.holds import (
     UNPLANNED,
@@ -38,6 +39,7 @@ class Wanted:
     payload: str  # JSON of the rendered post
     hold: str | None = None  # why it must not go out now
     signoff: str | None = None  # who must approve it first (scheduler.signoff.fingerprint.encode_needs)
+    planned_from: str | None = None  # the files it was planned from (scheduler.publish.fingerprint); None: unknown
 
 
 class WantedSends:
@@ -101,6 +103,7 @@ class WantedSends:
                         ((r.channel, r.text_hash), r.post) for r in conn.execute(found.order_by(deliveries.c.id))
                     )
             seen = set()
+            writes = _Writes()
             for item in wanted:
                 seen.add((item.post, item.channel))
                 repeat = published_texts.get((item.channel, item.text_hash))
@@ -118,19 +121,19 @@ class WantedSends:
                     "allow_repeat": item.allow_repeat,
                     "payload": item.payload,
                     "signoff": item.signoff,
+                    "planned_from": item.planned_from,
                     "updated_at": now,
                 }
                 if row is None:
-                    conn.execute(
-                        deliveries.insert().values(
-                            post=item.post,
-                            channel=item.channel,
-                            state=State.HELD if hold else State.PENDING,
-                            reason=hold,
-                            attempts=0,
-                            changed_after_publishing=False,
-                            **values,
-                        )
+                    writes.insert(
+                        post=item.post,
+                        channel=item.channel,
+                        state=State.HELD if hold else State.PENDING,
+                        reason=hold,
+                        attempts=0,
+                        changed_after_publishing=False,
+                        hold_alerted_at=None,
+                        **values,
                     )
                     counts["held" if hold else "added"] += 1
                 elif row.state == State.PUBLISHED:
@@ -138,11 +141,7 @@ class WantedSends:
                         continue  # its file broke after it went out: a broken file changes nothing that is out
                     changed = item.version != row.published_version
                     if changed != row.changed_after_publishing:
-                        conn.execute(
-                            update(deliveries)
-                            .where(deliveries.c.id == row.id)
-                            .values(changed_after_publishing=changed, updated_at=now)
-                        )
+                        writes.update(row, None, changed_after_publishing=changed, updated_at=now)
                         counts["changed_after_publishing"] += changed
                 elif row.state in OPEN:
                     changed = item.version != row.version or item.due != row.due
@@ -167,11 +166,7 @@ class WantedSends:
                     ):
                         if values["version"] != row.version:
                             values["attempts"] = 0
-                        conn.execute(
-                            update(deliveries)
-                            .where(deliveries.c.id == row.id, deliveries.c.state == row.state)
-                            .values(state=state, reason=reason, **values)
-                        )
+                        writes.update(row, row.state, state=state, reason=reason, **values)
                         counts["held" if state == State.HELD else "updated"] += 1
             for key, row in rows.items():
                 if key in seen:
@@ -181,14 +176,12 @@ class WantedSends:
                     and not row.changed_after_publishing
                     and absent(row.post, row.channel, row.path).state == State.CANCELLED
                 ):  # only what valid files say is gone; a broken file changes nothing that went out
-                    conn.execute(
-                        update(deliveries)
-                        .where(deliveries.c.id == row.id)
-                        .values(
-                            changed_after_publishing=True,
-                            reason="removed from the files after publishing",
-                            updated_at=now,
-                        )
+                    writes.update(
+                        row,
+                        None,
+                        changed_after_publishing=True,
+                        reason="removed from the files after publishing",
+                        updated_at=now,
                     )
                     counts["changed_after_publishing"] += 1
                 elif row.state in (State.PENDING, State.RETRY, State.HELD, State.FAILED):
@@ -196,10 +189,35 @@ class WantedSends:
                     state, reason = fate.state, fate.reason
                     if (state, reason) != (row.state, row.reason):
                         extra = {} if state == State.HELD else {"hold_alerted_at": None}
-                        conn.execute(
-                            update(deliveries)
-                            .where(deliveries.c.id == row.id, deliveries.c.state == row.state)
-                            .values(state=state, reason=reason, updated_at=now, **extra)
-                        )
+                        writes.update(row, row.state, state=state, reason=reason, updated_at=now, **extra)
                         counts["held" if state == State.HELD else "cancelled"] += 1
+            writes.flush(conn)
         return counts
+
+
+class _Writes:
+    """The rows one sync adds and changes, written together at its end: one statement per kind of
+    change with all its rows (executemany), not one compiled statement per row (a new ledger's first
+    sync of 40,000 sends spent most of its time building those)."""
+
+    def __init__(self) -> None:
+        self.inserts: list[dict[str, Any]] = []
+        self.updates: dict[tuple[bool, tuple[str, ...]], list[dict[str, Any]]] = {}
+
+    def insert(self, **values: Any) -> None:
+        self.inserts.append(values)
+
+    def update(self, row: Any, while_in: str | None, **values: Any) -> None:
+        """Set `values` on `row`, only while it is still in state `while_in` (None: whatever its state)."""
+        params = {f"v_{k}": v for k, v in values.items()} | {"w_id": row.id, "w_state": while_in}
+        self.updates.setdefault((while_in is not None, tuple(sorted(values))), []).append(params)
+
+    def flush(self, conn: Connection) -> None:
+        if self.inserts:
+            conn.execute(deliveries.insert(), self.inserts)
+        for (guarded, names), params in self.updates.items():
+            where = [deliveries.c.id == bindparam("w_id")]
+            if guarded:  # a claim may have taken it meanwhile: then it is left to the claim
+                where.append(deliveries.c.state == bindparam("w_state"))
+            conn.execute(update(deliveries).where(*where).values({n: bindparam(f"v_{n}") for n in names}), params)
+        self.inserts, self.updates = [], {}
