@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import itertools
 import os
 import random
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from PIL import Image
 
 from scheduler.content import cache as cache_module
 from scheduler.content.cache import PlanCache
@@ -37,7 +39,7 @@ def campaign(root: Path) -> None:
     write(root, "channels.yml", CHANNELS)
     write(root, "hashtags.yml", HASHTAGS)
     write(root, "posts/_defaults.yml", "campaign: Test\ntimezone: Europe/Amsterdam\nchannels: [mastodon, bluesky]\n")
-    write(root, "media/a.png", b"\x89PNG one")
+    write(root, "media/a.png", _png((4, 3)))
     write(root, "posts/a.md", "---\npublish_at: 2027-11-15 10:00\n---\nPost A {{ date | date('EEEE') }}.\n")
     write(
         root,
@@ -101,7 +103,7 @@ STEPS: list[tuple[str, Callable[[Path], object]]] = [
         ),
     ),
     ("break a channel's entry", lambda r: write(r, "channels.yml", CHANNELS + "  x: nothing\n")),
-    ("change a media file", lambda r: write(r, "media/a.png", b"\x89PNG two, longer")),
+    ("change a media file", lambda r: write(r, "media/a.png", _png((5, 4)))),
     ("remove the media file", lambda r: (r / "media/a.png").unlink()),
     ("make a post a draft", lambda r: write(r, "posts/tips/01.md", "---\ndraft: true\n---\nTip 1.\n")),
     (
@@ -187,3 +189,10 @@ def test_the_cache_counts_the_files_it_could_not_keep_yet(tmp_path: Path, monkey
     monkeypatch.setattr(cache_module, "RACY_NS", 0)  # as if the window had passed
     build(tmp_path, cache=cache)
     assert cache.unsettled == 0
+
+
+def _png(size: tuple[int, int]) -> bytes:
+    """A real (tiny) PNG: renditions read every image a post carries."""
+    out = io.BytesIO()
+    Image.new("RGB", size, "red").save(out, "PNG")
+    return out.getvalue()

@@ -107,7 +107,7 @@ def test_an_edit_syncs_only_that_post_and_the_safety_net_syncs_everything(
     clock[0] += one.synced.full_every.total_seconds()
     one.sync(build(root, cache=cache), NOW)
     assert given == [(10, True), (2, False), (10, True)]  # b.md on its two channels; then everything
-    assert counts["updated"] == 2
+    assert counts["updated"] == 2, counts
 
 
 @settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
