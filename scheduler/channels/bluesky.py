@@ -38,6 +38,7 @@ from scheduler.channels._secretguard import detached, guard_urllib3_logs
 from scheduler.channels.base import IMAGE_TYPES, Budget, Channel, Counts, Receipt, Reply
 from scheduler.channels.bluesky_video import VIDEO, BlueskyVideo
 from scheduler.channels.http import check_status, error_message, retry_after, send, session
+from scheduler.channels.tokens import TokenHealth
 from scheduler.content.text import graphemes, urls
 from scheduler.errors import ChannelError, ConfigError, InDoubt, Rejected, RetryLater
 from scheduler.posts import LengthRule, Limits, MediaItem, MediaRules, RenderedPost
@@ -194,6 +195,14 @@ class BlueskyChannel(Channel):
                 _fail(response)
             current = self._ensure_session()
         return f"logged in as {current.handle} on {self.pds}"
+
+    def token_health(self) -> TokenHealth:
+        return TokenHealth(
+            posts_as=f"@{self.handle} on {self.pds}",
+            renew=f"make a new app password for @{self.handle} (Settings → Privacy and security → App passwords)",
+            never=True,
+            note="Bluesky app passwords have no end date (the sessions made from them are renewed by themselves)",
+        )
 
     def close(self) -> None:
         self._http.close()
