@@ -197,12 +197,9 @@ class BlueskyChannel(Channel):
         return f"logged in as {current.handle} on {self.pds}"
 
     def token_health(self) -> TokenHealth:
-        return TokenHealth(
-            posts_as=f"@{self.handle} on {self.pds}",
-            renew=f"make a new app password for @{self.handle} (Settings → Privacy and security → App passwords)",
-            never=True,
-            note="Bluesky app passwords have no end date (the sessions made from them are renewed by themselves)",
-        )
+        renew = f"make a new app password for @{self.handle} (Settings → Privacy and security → App passwords)"
+        note = "Bluesky app passwords have no end date (the sessions made from them are renewed by themselves)"
+        return TokenHealth(posts_as=f"@{self.handle} on {self.pds}", renew=renew, never=True, note=note)
 
     def close(self) -> None:
         self._http.close()
