@@ -11,11 +11,17 @@ import pytest
 
 from scheduler.channels.registry import adapter_class
 from scheduler.channels.tokens import Level, standing
+from scheduler.content import campaign as campaign_file
+from scheduler.publish.adapters import Channels
+from scheduler.publish.alerts import Alerter
+from scheduler.publish.clock import SimulatedClock
+from scheduler.publish.ledger import Ledger
+from scheduler.publish.tokens import TokenWatch
 from tests.fakes.facebook_server import TOKEN as FB_TOKEN
 from tests.fakes.facebook_server import FakeGraph
 from tests.fakes.linkedin_server import CLIENT_ID, CLIENT_SECRET, ORGANIZATION, VERSION, FakeLinkedIn
 from tests.fakes.linkedin_server import TOKEN as LI_TOKEN
-from tests.integration.daemon_helpers import campaign, write
+from tests.integration.daemon_helpers import campaign, daemon, states, stop, wait_for, write
 
 NOW = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
 SECRETS = {"FACEBOOK_PAGE_TOKEN": FB_TOKEN, "LINKEDIN_TOKEN": LI_TOKEN, "LINKEDIN_CLIENT_SECRET": CLIENT_SECRET}
@@ -125,3 +131,111 @@ def test_no_secret_in_the_output_of_check(tmp_path: Path) -> None:
     assert code == 1
     for secret in SECRETS.values():
         assert secret not in out
+
+
+# -- the daemon's daily look ----------------------------------------------------------------------
+
+
+def watch_on(root: Path) -> tuple[TokenWatch, Ledger, Channels]:
+    """What a daemon started on `root` looks at tokens with: the campaign's channels, the ledger's alerts."""
+    campaign_, problems = campaign_file.load(root)
+    assert not [p for p in problems if p.is_error], problems
+    book = Ledger(f"sqlite:///{root / 'campaign.db'}")
+    book.upgrade()
+    channels = Channels(campaign_)
+    return TokenWatch(channels, Alerter(book, None, "en")), book, channels
+
+
+def token_alerts(root: Path) -> list[str]:
+    book = Ledger(f"sqlite:///{root / 'campaign.db'}")
+    try:
+        return [a.message for a in reversed(book.alerts.latest()) if a.kind == "token"]
+    finally:
+        book.close()
+
+
+def test_expiry_is_alerted_14_3_and_1_days_before_each_once_across_a_restart(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FACEBOOK_PAGE_TOKEN", FB_TOKEN)
+    ends = NOW + timedelta(days=20)
+    clock = SimulatedClock(NOW)
+    with FakeGraph() as graph:
+        graph.expires_at = int(ends.timestamp())
+        write(tmp_path, {}, channels="channels:\n" + facebook(graph), default_channels="[]")
+        watch, book, channels = watch_on(tmp_path)
+        seen: list[list[str]] = []
+        for step in (timedelta(0), timedelta(days=6, hours=1), timedelta(hours=23), timedelta(days=1)):
+            clock.advance(step)  # day 0 (20 left), day 6 (14 left: alert), day 7 and 8 (nothing new)
+            seen.append(watch.run(clock.now()))
+        book.close()
+        channels.close()
+        watch, book, channels = watch_on(tmp_path)  # a restart: a new process, the same ledger
+        seen.append(watch.run(clock.now()))
+        for day in (17, 18, 19, 20, 21):
+            clock.set(NOW + timedelta(days=day, hours=1))
+            seen.append(watch.run(clock.now()))
+        book.close()
+        channels.close()
+    assert [len(s) for s in seen] == [0, 1, 0, 0, 0, 1, 0, 1, 1, 0]
+    assert token_alerts(tmp_path) == [
+        "the token of channel facebook expires on 2026-12-27 09:00 UTC, within 14 days: make a new long-lived Page "
+        f"access token for Page {graph.page_id} and store it where the channel's `token:` points "
+        "(docs/writing-posts.md, Facebook)",
+        *[s[0] for s in seen[5:9] if s],
+    ]
+    assert "within 3 days" in seen[5][0] and "within a day" in seen[7][0]
+    assert seen[8][0].startswith("the token of channel facebook expired on 2026-12-27 09:00 UTC: make a new")
+
+
+def test_a_linkedin_token_revoked_is_alerted_in_dutch_with_the_step(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in SECRETS.items():
+        monkeypatch.setenv(name, value)
+    with FakeLinkedIn() as server:
+        server.token_status = "revoked"
+        write(tmp_path, {}, channels="channels:\n" + linkedin(server), default_channels="[]")
+        watch, book, channels = watch_on(tmp_path)
+        watch.alerter.language = "nl"
+        [said] = watch.run(NOW)
+        again = watch.run(NOW + timedelta(hours=2))
+        book.close()
+        channels.close()
+    assert said.startswith("het token van kanaal linkedin is verlopen of ingetrokken (gezien op 2026-12-07)")
+    assert "reconnect before day 60" in said and again == []
+    assert CLIENT_SECRET not in said and LI_TOKEN not in said
+
+
+def test_the_daemon_looks_at_the_tokens_when_it_starts(tmp_path: Path) -> None:
+    with FakeGraph() as graph:
+        graph.expires_at = int((datetime.now(UTC) + timedelta(days=2)).timestamp())
+        write(tmp_path, {}, channels="channels:\n" + facebook(graph), default_channels="[]")
+        process = daemon(tmp_path, FACEBOOK_PAGE_TOKEN=FB_TOKEN)
+        try:
+            assert wait_for(lambda: (tmp_path / "campaign.db").exists() and token_alerts(tmp_path) != [], 60)
+        finally:
+            err = stop(process)
+    [alert] = token_alerts(tmp_path)
+    assert "het token van kanaal facebook verloopt op" in alert and "binnen 3 dagen" in alert  # the campaign's language
+    assert FB_TOKEN not in err
+
+
+def test_a_rejected_token_is_one_alert_for_several_posts(tmp_path: Path) -> None:
+    due = datetime.now(UTC) - timedelta(minutes=1)
+    with FakeGraph(token="the-right-token") as graph:
+        write(
+            tmp_path,
+            {name: (due, f"Bericht {name}.") for name in ("een", "twee", "drie")},
+            channels="channels:\n" + facebook(graph),
+            default_channels="[facebook]",
+        )
+        run = campaign(tmp_path, "run", "--once", env={"FACEBOOK_PAGE_TOKEN": FB_TOKEN})
+    assert run.returncode == 0, run.stderr
+    assert set(states(tmp_path).values()) == {"failed"} and len(states(tmp_path)) == 3
+    book = Ledger(f"sqlite:///{tmp_path / 'campaign.db'}")
+    alerts = book.alerts.latest()
+    book.close()
+    assert [a.kind for a in alerts] == ["failed"]
+    assert alerts[0].message.startswith("het netwerk weigerde het token van kanaal facebook; de berichten daarop")
+    assert FB_TOKEN not in run.stdout + run.stderr + alerts[0].message
