@@ -239,3 +239,76 @@ def test_a_rejected_token_is_one_alert_for_several_posts(tmp_path: Path) -> None
     assert [a.kind for a in alerts] == ["failed"]
     assert alerts[0].message.startswith("het netwerk weigerde het token van kanaal facebook; de berichten daarop")
     assert FB_TOKEN not in run.stdout + run.stderr + alerts[0].message
+
+
+# -- refresh --------------------------------------------------------------------------------------
+
+REFRESHING = '''
+from scheduler.channels.dryrun import DryRunChannel
+
+
+class RefreshingChannel(DryRunChannel):
+    """A network whose long-lived tokens can be exchanged for new ones (as Instagram's and Threads' can)."""
+
+    type_name = "refreshing"
+    can_refresh = True
+
+    def refresh(self) -> str:
+        return "fresh-" + self.settings["token"][::-1]
+'''
+OLD = "old-sentinel-token-5f1e"
+
+
+def installed(tmp_path: Path) -> Path:
+    """The adapter above as an installed distribution with its entry point (as test_example_adapter does)."""
+    site = tmp_path / "site"
+    info = site / "campaign_refreshing-0.1.dist-info"
+    info.mkdir(parents=True)
+    (site / "refreshing_channel.py").write_text(REFRESHING, encoding="utf-8")
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: campaign-refreshing\nVersion: 0.1\n", encoding="utf-8")
+    (info / "entry_points.txt").write_text(
+        "[campaign_scheduler.channels]\nrefreshing = refreshing_channel:RefreshingChannel\n", encoding="utf-8"
+    )
+    return site
+
+
+def refresh_scene(tmp_path: Path) -> tuple[Path, dict[str, str], Path]:
+    root, secrets = tmp_path / "campaign", tmp_path / "secrets"
+    secrets.mkdir()
+    (secrets / "REFRESH_TOKEN").write_text(OLD + "\n", encoding="utf-8")
+    (secrets / "REFRESH_TOKEN").chmod(0o600)
+    channels = (
+        "channels:\n  insta: {type: refreshing, like: mastodon, token: '${REFRESH_TOKEN}'}\n  proef: {type: dryrun}\n"
+    )
+    write(root, {}, channels=channels, default_channels="[]")
+    return root, {"PYTHONPATH": str(installed(tmp_path)), "CAMPAIGN_SECRETS_DIR": str(secrets)}, secrets
+
+
+def test_refresh_writes_the_new_token_to_the_secrets_file_it_was_read_from(tmp_path: Path) -> None:
+    root, env, secrets = refresh_scene(tmp_path)
+    run = campaign(root, "channels", "refresh", env=env)
+    assert run.returncode == 0, run.stdout + run.stderr
+    new = "fresh-" + OLD[::-1]
+    assert (secrets / "REFRESH_TOKEN").read_text(encoding="utf-8") == new + "\n"
+    assert (secrets / "REFRESH_TOKEN").stat().st_mode & 0o777 == 0o600
+    assert f"ok      insta: a new token is in {secrets / 'REFRESH_TOKEN'}" in run.stdout
+    assert "skipped proef: dryrun tokens cannot be refreshed" in run.stdout
+    assert sorted(p.name for p in secrets.iterdir()) == ["REFRESH_TOKEN"]  # no temporary file left behind
+    for secret in (OLD, new):
+        assert secret not in run.stdout + run.stderr
+        assert not (root / "campaign.db").exists() or secret.encode() not in (root / "campaign.db").read_bytes()
+
+
+def test_a_token_set_in_the_environment_cannot_be_written_and_is_not_refreshed(tmp_path: Path) -> None:
+    root, env, secrets = refresh_scene(tmp_path)
+    run = campaign(root, "channels", "refresh", "insta", env={**env, "REFRESH_TOKEN": OLD})
+    assert run.returncode == 1
+    assert "FAILED  insta: secret REFRESH_TOKEN comes from the environment" in run.stdout
+    assert (secrets / "REFRESH_TOKEN").read_text(encoding="utf-8") == OLD + "\n"
+    assert OLD not in run.stdout + run.stderr
+
+
+def test_refreshing_a_channel_whose_network_cannot_is_an_error(tmp_path: Path) -> None:
+    root, env, _ = refresh_scene(tmp_path)
+    run = campaign(root, "channels", "refresh", "proef", env=env)
+    assert run.returncode == 1 and "FAILED  proef: dryrun tokens cannot be refreshed" in run.stdout
