@@ -244,7 +244,10 @@ def test_a_rejected_token_is_one_alert_for_several_posts(tmp_path: Path) -> None
 # -- refresh --------------------------------------------------------------------------------------
 
 REFRESHING = '''
+from datetime import UTC, datetime, timedelta
+
 from scheduler.channels.dryrun import DryRunChannel
+from scheduler.channels.tokens import TokenHealth
 
 
 class RefreshingChannel(DryRunChannel):
@@ -255,6 +258,11 @@ class RefreshingChannel(DryRunChannel):
 
     def refresh(self) -> str:
         return "fresh-" + self.settings["token"][::-1]
+
+    def token_health(self) -> TokenHealth:
+        days = 60 if self.settings["token"].startswith("fresh-") else 10  # a refreshed token lasts 60 days
+        ends = datetime.now(UTC) + timedelta(days=days)
+        return TokenHealth(posts_as="@campagne", renew="refresh it", expires=ends)
 '''
 OLD = "old-sentinel-token-5f1e"
 
@@ -312,3 +320,15 @@ def test_refreshing_a_channel_whose_network_cannot_is_an_error(tmp_path: Path) -
     root, env, _ = refresh_scene(tmp_path)
     run = campaign(root, "channels", "refresh", "proef", env=env)
     assert run.returncode == 1 and "FAILED  proef: dryrun tokens cannot be refreshed" in run.stdout
+
+
+def test_the_daemon_refreshes_a_token_before_the_14_day_alert(tmp_path: Path) -> None:
+    root, env, secrets = refresh_scene(tmp_path)
+    new = "fresh-" + OLD[::-1]
+    process = daemon(root, **env)
+    try:
+        assert wait_for(lambda: (secrets / "REFRESH_TOKEN").read_text(encoding="utf-8") == new + "\n", 60)
+    finally:
+        err = stop(process)
+    assert token_alerts(root) == []  # refreshed before any alert was due: the new token lasts 60 days
+    assert OLD not in err and new not in err
