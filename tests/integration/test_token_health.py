@@ -4,6 +4,7 @@ introspection as documented."""
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -332,3 +333,44 @@ def test_the_daemon_refreshes_a_token_before_the_14_day_alert(tmp_path: Path) ->
         err = stop(process)
     assert token_alerts(root) == []  # refreshed before any alert was due: the new token lasts 60 days
     assert OLD not in err and new not in err
+
+
+def test_sentinel_secrets_never_reach_logs_errors_status_history_or_the_database(tmp_path: Path) -> None:
+    fb, fb_old, li, li_app = "fb-sentinel-7d1c", "fb-old-sentinel-90aa", "li-sentinel-3e2f", "li-app-sentinel-c0de"
+    due = datetime.now(UTC) - timedelta(minutes=1)
+    with FakeGraph(token=fb) as graph, FakeGraph(token="the-right-token") as old, FakeLinkedIn(token=li) as server:
+        graph.expires_at = int((datetime.now(UTC) + timedelta(days=2)).timestamp())
+        server.client_secret, server.token_status = li_app, "revoked"
+        channels = (
+            facebook(graph)
+            + facebook(old).replace("facebook:", "fbold:").replace("FACEBOOK_PAGE_TOKEN", "OLD_TOKEN")
+            + linkedin(server)
+        )
+        write(tmp_path, {"p": (due, "Praat erover.")}, channels="channels:\n" + channels, default_channels="[fbold]")
+        env = {"FACEBOOK_PAGE_TOKEN": fb, "OLD_TOKEN": fb_old, "LINKEDIN_TOKEN": li, "LINKEDIN_CLIENT_SECRET": li_app}
+        process = daemon(tmp_path, "--log-level", "DEBUG", **env)
+        try:
+            assert wait_for(
+                lambda: (
+                    (tmp_path / "campaign.db").exists()
+                    and len(token_alerts(tmp_path)) == 3
+                    and states(tmp_path).get(("p", "fbold")) == "failed"
+                ),
+                60,
+            )
+        finally:
+            err = stop(process)
+        check = campaign(tmp_path, "channels", "check", env=env)
+    outputs = [
+        err,
+        check.stdout + check.stderr,
+        campaign(tmp_path, "status").stdout,
+        campaign(tmp_path, "status", "--format", "json").stdout,
+        campaign(tmp_path, "history").stdout,
+        "\n".join(sqlite3.connect(tmp_path / "campaign.db").iterdump()),
+    ]
+    assert check.returncode == 1 and "FAILED  fbold: token rejected" in check.stdout
+    assert "FAILED  linkedin:" in check.stdout and "WARNING facebook:" in check.stdout
+    for secret in (fb, fb_old, li, li_app):
+        for output in outputs:
+            assert secret not in output
