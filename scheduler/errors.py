@@ -69,6 +69,11 @@ class Rejected(ChannelError):
     """The network refused the post (its own message in `reason`); do not retry as is."""
 
 
+class TokenRejected(Rejected):
+    """The network refused the channel's credentials (expired, revoked): every send on the channel fails
+    the same way until a person renews them, so the daemon alerts once per channel, not once per post."""
+
+
 class NotPermitted(Rejected):
     """The account's plan or access level does not include this (a read such as X's search): the
     collector stops asking and says so once, rather than backing off and asking again forever."""

@@ -9,9 +9,11 @@ database rows, whatever path the text took (a server echoing the Authorization h
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
+import tempfile
 import threading
 from collections.abc import Mapping
 from pathlib import Path
@@ -79,6 +81,51 @@ def lookup(name: str, env: Mapping[str, str] | None = None) -> str:
             raise SecretMissing(f"secret {name} is not set: export {name}=... or write it to {path}") from None
     remember(value)
     return value
+
+
+def reference_of(value: Any) -> str | None:
+    """The secret's name when `value` is exactly one reference ("${NAME}"), else None."""
+    found = REFERENCE.fullmatch(value.strip()) if isinstance(value, str) else None
+    return found.group(1) if found else None
+
+
+def writable(name: str, env: Mapping[str, str] | None = None) -> Path:
+    """The file `store` would write secret `name` to; SecretMissing saying why there is none."""
+    env = os.environ if env is None else env
+    path = secrets_dir() / name
+    if name in env:
+        raise SecretMissing(
+            f"secret {name} comes from the environment, which this command cannot change: set {name} to the new "
+            f"token where the environment is configured, or unset it and keep the token in {path}"
+        )
+    if not path.is_file():
+        raise SecretMissing(f"secret {name} is not set: there is no {path} to write the new token to")
+    return path
+
+
+def store(name: str, value: str, env: Mapping[str, str] | None = None) -> Path:
+    """Replace secret `name` where `lookup` reads it from: its file in the secrets directory, written
+    atomically (a temporary file beside it, flushed to disk, then renamed over it, with the old file's
+    permissions) so a reader sees the old token or the new, never half of one. Its path.
+
+    SecretMissing when the environment sets it (the environment wins over the file, and no program can
+    change the environment it was started with) or when there is no file to replace."""
+    path = writable(name, env)
+    remember(value)
+    mode = path.stat().st_mode & 0o777
+    descriptor, temporary = tempfile.mkstemp(prefix=f".{name}.", dir=path.parent)
+    try:
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            os.fchmod(handle.fileno(), mode)
+            handle.write(value + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
+    return path
 
 
 def resolve(value: Any, env: Mapping[str, str] | None = None) -> Any:

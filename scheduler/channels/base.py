@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar, Protocol
 
+from scheduler.channels.tokens import TokenHealth
 from scheduler.posts import Limits, RenderedPost
 
 #: Content types of the image files adapters upload, by file extension.
@@ -121,6 +122,8 @@ class Channel(ABC):
     has_counts: ClassVar[bool] = False
     counts_batch: ClassVar[int] = 1
     has_replies: ClassVar[bool] = False
+    #: `refresh` exchanges the channel's long-lived token for a new one (Instagram, Threads).
+    can_refresh: ClassVar[bool] = False
     #: Set by the publisher: where uploads are remembered between attempts (None: nowhere, upload again).
     uploads: UploadMemory | None = None
     #: Set by the publisher: asked right before a late step that publishes (None: not asked).
@@ -174,6 +177,17 @@ class Channel(ABC):
         Raises a ChannelError whose reason says plainly what is wrong ("token rejected").
         """
         return "nothing to check"
+
+    def token_health(self) -> TokenHealth | None:
+        """Who the channel posts as and when its token ends, as the network says; None: cannot tell.
+
+        Raises a ChannelError as `check` does when the network cannot be asked."""
+        return None
+
+    def refresh(self) -> str:
+        """Exchange the token for a new long-lived one and return it (the caller stores it where the
+        old one was read from). Only when `can_refresh`; a ChannelError when the network refuses."""
+        raise NotImplementedError(f"{self.type_name} tokens cannot be refreshed")
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""

@@ -36,9 +36,11 @@ from scheduler.channels import bluesky_richtext as richtext
 from scheduler.channels import http
 from scheduler.channels._secretguard import detached, guard_urllib3_logs
 from scheduler.channels.base import IMAGE_TYPES, Budget, Channel, Counts, Receipt, Reply
+from scheduler.channels.bluesky_replies import walk_replies
 from scheduler.channels.bluesky_video import VIDEO, BlueskyVideo
 from scheduler.channels.http import check_status, error_message, retry_after, send, session
 from scheduler.channels.images import fitted
+from scheduler.channels.tokens import TokenHealth
 from scheduler.content.text import graphemes, urls
 from scheduler.errors import ChannelError, ConfigError, InDoubt, Rejected, RetryLater
 from scheduler.posts import LengthRule, Limits, MediaItem, MediaRules, RenderedPost
@@ -179,7 +181,7 @@ class BlueskyChannel(Channel):
         thread = _field(response, "thread", dict) or {}
         mine = self._ensure_session().did
         found: list[Reply] = []
-        _walk_replies(thread.get("replies"), mine, found)
+        walk_replies(thread.get("replies"), mine, found)
         return sorted(found, key=lambda reply: reply.at)
 
     def read_budget(self) -> Budget | None:
@@ -196,6 +198,11 @@ class BlueskyChannel(Channel):
                 _fail(response)
             current = self._ensure_session()
         return f"logged in as {current.handle} on {self.pds}"
+
+    def token_health(self) -> TokenHealth:
+        renew = f"make a new app password for @{self.handle} (Settings → Privacy and security → App passwords)"
+        note = "Bluesky app passwords have no end date (the sessions made from them are renewed by themselves)"
+        return TokenHealth(posts_as=f"@{self.handle} on {self.pds}", renew=renew, never=True, note=note)
 
     def close(self) -> None:
         self._http.close()
@@ -367,37 +374,6 @@ def _budget(response: requests.Response) -> Budget | None:
 def _number(view: Mapping[str, Any], key: str) -> int | None:
     value = view.get(key)
     return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-def _walk_replies(nodes: Any, mine: str, found: list[Reply]) -> None:
-    """The replies in a thread view, at every depth, leaving out the account's own (and blocked or
-    deleted ones, which the AppView gives without a post)."""
-    for node in nodes if isinstance(nodes, list) else []:
-        post = node.get("post") if isinstance(node, Mapping) else None
-        if not isinstance(post, Mapping) or not isinstance(post.get("uri"), str):
-            continue
-        author: Mapping[str, Any] = _mapping(post.get("author"))
-        if author.get("did") != mine:
-            record: Mapping[str, Any] = _mapping(post.get("record"))
-            handle = str(author.get("handle") or author.get("did") or "?")
-            found.append(
-                Reply(
-                    remote_id=post["uri"],
-                    author="@" + handle,
-                    at=_when(record.get("createdAt") or post.get("indexedAt")),
-                    text=str(record.get("text") or ""),
-                    url=f"https://bsky.app/profile/{handle}/post/{post['uri'].rsplit('/', 1)[-1]}",
-                )
-            )
-        _walk_replies(node.get("replies"), mine, found)
-
-
-def _when(value: Any) -> datetime:
-    try:
-        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        return datetime.now(UTC)
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _read_image(item: MediaItem) -> tuple[bytes, str, str, dict[str, int]]:

@@ -32,6 +32,7 @@ import requests
 from scheduler.channels import http
 from scheduler.channels.base import Budget, Channel, Counts, Receipt, Reply, max_characters
 from scheduler.channels.images import fitted, upload_name
+from scheduler.channels.tokens import TokenHealth
 from scheduler.channels.uploads import SendUploads, digest
 from scheduler.content.text import mastodon_length
 from scheduler.errors import ConfigError, InDoubt, Rejected, RetryLater
@@ -240,6 +241,14 @@ class MastodonChannel(Channel):
         acct = account.get("acct") if isinstance(account, Mapping) else None
         limit = self._instance().max_characters
         return f"authenticated as @{acct or '?'} on {self.host} (limit {limit})"
+
+    def token_health(self) -> TokenHealth:
+        return TokenHealth(
+            posts_as=f"the account of this token on {self.host}",
+            renew=f"make a new access token under Preferences → Development on {self.host}",
+            never=True,
+            note="Mastodon access tokens have no end date; they end only when revoked",
+        )
 
     def close(self) -> None:
         self._http.close()

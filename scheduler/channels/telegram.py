@@ -27,6 +27,7 @@ from typing import Any
 from scheduler.channels import http
 from scheduler.channels.base import Channel, Receipt
 from scheduler.channels.images import fitted, upload_name
+from scheduler.channels.tokens import TokenHealth
 from scheduler.content.text import utf16_units
 from scheduler.errors import ConfigError, InDoubt, Rejected, RetryLater
 from scheduler.posts import LengthRule, Limits, MediaItem, MediaRules, RenderedPost, VideoRules
@@ -154,6 +155,14 @@ class TelegramChannel(Channel):
                 )
         except OSError as exc:
             raise Rejected(f"cannot read {item.path.name}: {exc.strerror}") from None
+
+    def token_health(self) -> TokenHealth:
+        return TokenHealth(
+            posts_as=f"the bot of this token in {self.chat_id}",
+            renew="ask @BotFather for a new token (/token) and store it where `token:` points",
+            never=True,
+            note="Telegram bot tokens have no end date; they end only when revoked with @BotFather",
+        )
 
     def check(self) -> str:
         try:

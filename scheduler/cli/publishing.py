@@ -350,7 +350,12 @@ def channels() -> None:
 @channels.command("check")
 @pass_context
 def channels_check(obj: Context) -> None:
-    """Verify every channel's credentials and reachability, without posting."""
+    """Verify every channel's credentials and reachability, without posting, and say who each posts as and
+    when its token ends.
+
+    Exit status: 0 all well; 1 a channel failed or its token expired or was revoked (or channels.yml is
+    broken); 3 only warnings: a token ends within 14 days, or when it ends could not be asked."""
+    from scheduler.channels.tokens import Level, standing
     from scheduler.content import campaign as campaign_file
     from scheduler.errors import CampaignError
     from scheduler.publish.publisher import Channels
@@ -358,14 +363,78 @@ def channels_check(obj: Context) -> None:
     campaign, problems = campaign_file.load(obj.root)
     for problem in problems:
         click.echo(str(problem), err=True)
+    at = now()
     made = Channels(campaign)
-    failures = 0
+    worst = Level.ERROR if any(p.is_error for p in problems) else Level.OK
+    labels = {Level.OK: "ok     ", Level.WARNING: "WARNING", Level.ERROR: "FAILED "}
     for name in sorted(campaign.channels):
         try:
-            verdict = made.get(name).check()
-            click.echo(f"ok      {name}: {shown(verdict)}")  # the network's words: shown, never obeyed
+            channel = made.get(name)
+            verdict = channel.check()
         except CampaignError as exc:
-            failures += 1
+            worst = Level.ERROR
             click.echo(f"FAILED  {name}: {shown(str(exc))}")
+            continue
+        try:
+            health = channel.token_health()
+        except CampaignError as exc:
+            level, token = Level.WARNING, f"when its token ends could not be asked: {exc}"
+        else:
+            if health is None:
+                level, token = Level.OK, "when its token ends: the adapter cannot tell"
+            else:
+                level, token = standing(health, at)
+                token = f"posts as {health.posts_as}; {token}"
+        worst = max(worst, level)
+        click.echo(f"{labels[level]} {name}: {shown(verdict)}")  # the network's words: shown, never obeyed
+        click.echo(f"        {shown(token)}")
     made.close()
-    sys.exit(1 if failures or any(p.is_error for p in problems) else 0)
+    sys.exit({Level.OK: 0, Level.WARNING: 3, Level.ERROR: 1}[worst])
+
+
+@channels.command("refresh")
+@click.argument("channel", required=False)
+@pass_context
+def channels_refresh(obj: Context, channel: str | None) -> None:
+    """Exchange long-lived tokens for new ones where the network allows it, and write each new token where the
+    old one was read from (its file in $CAMPAIGN_SECRETS_DIR); never to the ledger or a log.
+
+    Exit status: 0 every token that can be refreshed was; 1 one could not be (or CHANNEL's cannot be)."""
+    from scheduler import secrets
+    from scheduler.channels.registry import adapter_class
+    from scheduler.content import campaign as campaign_file
+    from scheduler.errors import CampaignError
+    from scheduler.publish.publisher import Channels
+
+    campaign, problems = campaign_file.load(obj.root)
+    for problem in problems:
+        click.echo(str(problem), err=True)
+    if channel is not None and channel not in campaign.channels:
+        raise click.ClickException(f"no channel {channel} in channels.yml{did_you_mean(channel, campaign.channels)}")
+    made = Channels(campaign)
+    failed = any(p.is_error for p in problems)
+    for name in [channel] if channel else sorted(campaign.channels):
+        config = campaign.channels[name]
+        try:
+            if not adapter_class(config.type).can_refresh:
+                failed = failed or channel is not None
+                label = "FAILED " if channel else "skipped"
+                click.echo(
+                    f"{label} {name}: {config.type} tokens cannot be refreshed by a program; `campaign channels "
+                    "check` says when it ends and how to renew it"
+                )
+                continue
+            reference = secrets.reference_of(config.settings.get("token"))
+            if reference is None:
+                raise CampaignError(
+                    f"channel {name}: `token:` is not one ${{NAME}} reference, so the new token has no one place to go"
+                )
+            secrets.writable(reference)  # before asking: a token the network renewed must not be lost
+            path = secrets.store(reference, made.get(name).refresh())
+        except CampaignError as exc:
+            failed = True
+            click.echo(f"FAILED  {name}: {shown(secrets.redact(str(exc)))}")
+            continue
+        click.echo(f"ok      {name}: a new token is in {path}")
+    made.close()
+    sys.exit(1 if failed else 0)

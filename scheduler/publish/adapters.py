@@ -54,6 +54,13 @@ class Channels:
                 self._made[name] = self._make(name)
             return self._made[name]
 
+    def forget(self, name: str) -> None:
+        """Close the adapter of `name`: the next `get` makes it again, its secrets read anew (a refreshed token)."""
+        with self._lock:
+            made = self._made.pop(name, None)
+        if made is not None:
+            made.close()
+
     def _make(self, name: str) -> Channel:
         from scheduler.channels.dryrun import DryRunChannel
 

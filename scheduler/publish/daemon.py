@@ -32,6 +32,7 @@ from scheduler.content.campaign import Campaign
 from scheduler.content.plan import Plan, build
 from scheduler.content.problems import Problem, human, plural
 from scheduler.errors import LedgerUnavailable
+from scheduler.publish import tokens
 from scheduler.publish.fingerprint import Fingerprints
 from scheduler.publish.planning import media_unchanged
 from scheduler.publish.publisher import Publisher
@@ -87,6 +88,7 @@ class Daemon:
         self._logged: set[Problem] = set()  # the problems of the last plan, logged when they appeared
         self._logged_lock = threading.Lock()
         self.exit_code = 0
+        self.token_watch = tokens.TokenWatch(publisher.channels, publisher.alerter)
 
     def run(self) -> int:
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -108,6 +110,14 @@ class Daemon:
             warm.daemon = True
             warm.start()
         self.scheduler.add_job(self._heartbeat, "interval", seconds=HEARTBEAT.total_seconds(), id="heartbeat")
+        # The tokens are looked at now and then once a day; the look runs beside sends, never delaying one.
+        self.scheduler.add_job(
+            self._look_at_tokens,
+            "interval",
+            seconds=tokens.CHECK_EVERY.total_seconds(),
+            id="tokens",
+            next_run_time=datetime.now(UTC),
+        )
         self.scheduler.start()
         self._loop.start()
         if self.background is not None:
@@ -309,6 +319,9 @@ class Daemon:
             pass  # the publishing loop reports the outage, once
         except Exception:
             log.exception("heartbeat failed")
+
+    def _look_at_tokens(self) -> None:
+        tokens.look(self.token_watch, self.publisher.clock)
 
     def _files_changed(self, what: str) -> None:
         # Planning runs outside the pass lock, so due sends never wait for it; only the ledger sync

@@ -22,7 +22,7 @@ from functools import partial
 from scheduler import settings
 from scheduler.content.plan import Plan, Unplaced
 from scheduler.content.problems import Problem, human
-from scheduler.errors import CampaignError, InDoubt, LedgerUnavailable, Rejected, RetryLater
+from scheduler.errors import CampaignError, InDoubt, LedgerUnavailable, Rejected, RetryLater, TokenRejected
 from scheduler.links.gate import Gate
 from scheduler.publish import holds, payload, wording
 from scheduler.publish.adapters import Channels
@@ -90,6 +90,7 @@ class Publisher:
         channels.pauses = ledger.sends  # a send in steps (YouTube) asks again before the step that publishes
         self.worker = worker or worker_id()
         self.in_flight: dict[int, Claim] = {}
+        self._refused_tokens: set[str] = set()  # channels whose token the network refused (alerted once)
         self._lock = threading.Lock()
         self._fault = settings.get("CAMPAIGN_FAULT")
         self.synced = Synced()  # what the last sync gave the ledger
@@ -369,6 +370,8 @@ class Publisher:
                 receipt = channel.publish(post, claim.key)
             except RetryLater as exc:
                 return self.settler.retry(claim, now, exc.reason, exc.after)
+            except TokenRejected as exc:
+                return self._token_refused(claim, now, exc.reason)
             except Rejected as exc:
                 refused = Said.of(N_("refused by the network, so it is not sent: {reason}"), reason=exc.reason)
                 return self.settler.settle(claim, State.FAILED, now, exc.reason, alert=("failed", refused))
@@ -381,6 +384,8 @@ class Publisher:
                 unexpected = Said.of(N_("unexpected {error} in the adapter"), error=exc.__class__.__name__)
                 return self.settler.doubt(claim, now, unexpected)
             self._crash_if("after-publish")
+            with self._lock:
+                self._refused_tokens.discard(claim.channel)  # the token works again: a new refusal is news
             done = self.settler.settle(
                 claim,
                 State.PUBLISHED,
@@ -394,6 +399,22 @@ class Publisher:
         finally:
             with self._lock:
                 self.in_flight.pop(claim.id, None)
+
+    def _token_refused(self, claim: Claim, now: datetime, reason: str) -> Outcome:
+        """A refused token fails every send on its channel alike: one alert for the channel while the token
+        stays refused (until a send on it goes through again), not one per post; each post still fails."""
+        with self._lock:
+            first = claim.channel not in self._refused_tokens
+            self._refused_tokens.add(claim.channel)
+        if not first:
+            log.error("%s on %s failed: the channel's token is still refused", claim.post, claim.channel)
+            return self.settler.settle(claim, State.FAILED, now, reason)
+        said = Said.of(
+            N_("the network refused the token of channel {channel}; its posts fail until it is renewed: {reason}"),
+            channel=claim.channel,
+            reason=reason,
+        )
+        return self.settler.settle(claim, State.FAILED, now, reason, alert=("failed", said))
 
     def _dead_links(self, claim: Claim, now: datetime) -> Outcome | None:
         """Check the send's links (scheduler.links.gate) before it leaves: a dead one holds it (alerted

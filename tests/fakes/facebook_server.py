@@ -32,6 +32,11 @@ guides "Handling errors" and "Rate limits"):
                                                (and `locale`) → {success: true}
 - POST /{version}/{video_id}                   published=true → {success: true}
 - GET  /{version}/{page_id}/videos             since, fields, limit, after; newest first
+- GET  /{version}/debug_token?input_token=   the token's metadata (guide "Debugging access tokens"):
+                                               {"data": {"app_id", "type": PAGE, "application", "profile_id",
+                                               "expires_at", "data_access_expires_at" (0: never), "is_valid",
+                                               "scopes", "user_id"}}; `expires_at` and `data_access_expires_at`
+                                               set the scene
 - the token is the `access_token` parameter (body or query); a wrong one is code 190
 - errors are {"error": {"message", "type", "code", "error_subcode", "fbtrace_id"}}; every answer
   carries X-App-Usage and X-Business-Use-Case-Usage (percentages; the time to regain access in
@@ -109,6 +114,8 @@ class FakeGraph(FakeServer):
         self.uploads: dict[str, Upload] = {}
         self.counts: dict[str, dict[str, int]] = {}  # post id → reactions, comments, shares that tests set
         self.comments: dict[str, list[dict[str, Any]]] = {}  # post id → its comments, oldest first
+        self.expires_at = 0  # what debug_token says of the token (unix seconds; 0: never)
+        self.data_access_expires_at = 0
         self.usage_percent = 1  # what the usage headers say of every answer
         self._ids = itertools.count(100_000_000_000_001)
         self.processing_polls = processing_polls  # status answers of `processing` before `ready`
@@ -132,6 +139,8 @@ class FakeGraph(FakeServer):
             reply.headers["WWW-Authenticate"] = 'OAuth "Facebook Platform" "invalid_token" "Session has expired"'
             return self._usage(reply)
         node, edge = parts[1], (parts[2] if len(parts) > 2 else None)
+        if request.method == "GET" and node == "debug_token":
+            return self._usage(self._debug_token(request))
         if request.method == "GET" and edge is None and node.startswith(f"{self.page_id}_"):
             with self.lock:
                 return self._usage(self._read_post(node, request))
@@ -163,6 +172,22 @@ class FakeGraph(FakeServer):
         return self._usage(reply)
 
     # -- edges -------------------------------------------------------------------------------
+
+    def _debug_token(self, request: Request) -> Reply:
+        valid = request.value("input_token") == self.token
+        data: dict[str, Any] = {
+            "app_id": "138483919580948",
+            "type": "PAGE",
+            "application": "Campagne",
+            "expires_at": self.expires_at,
+            "data_access_expires_at": self.data_access_expires_at,
+            "is_valid": valid,
+            "scopes": ["pages_manage_posts", "pages_read_engagement", "pages_show_list"],
+            "user_id": "10215241773831025",
+        }
+        if valid:
+            data["profile_id"] = self.page_id
+        return Reply(200, {"data": data})
 
     def _feed(self, request: Request) -> Reply:
         message = request.value("message") or ""

@@ -20,6 +20,11 @@ text format, Organization Access Control by Role; API versioning; rate limits; e
 - GET  /rest/posts?q=author&author=&count=&start=&sortBy=   the Page's posts, newest first, `elements`
 - GET  /rest/organizationAcls?q=roleAssignee  the token's member's roles (ADMINISTRATOR while `admin`)
 - errors are {"status", "serviceErrorCode", "code", "message"}; 403 ACCESS_DENIED once `admin` is off
+- POST /oauth/v2/introspectToken               form client_id, client_secret, token (Token Introspection;
+                                              on www.linkedin.com, no API headers) → {"active", "client_id",
+                                              "authorized_at", "created_at", "status" (active, expired,
+                                              revoked), "expires_at", "scope", "auth_type"}; wrong client
+                                              credentials are 401. `token_status` and `expires_at` set the scene.
 
 Like LinkedIn, the commentary is cut at the first reserved character of little that is neither
 escaped nor part of an element (`#tag`, `{hashtag|\\#|tag}`, `@[name](urn)`), and the cut post is
@@ -42,6 +47,8 @@ TOKEN = "fake-linkedin-token"
 ORGANIZATION = "urn:li:organization:2414183"
 MEMBER = "urn:li:person:f4k3M3mb3r"
 VERSION = "202611"
+CLIENT_ID = "fake-client-id"
+CLIENT_SECRET = "fake-client-secret"
 RESERVED = set("|{}@[]()<>#*_~\\")
 _HASHTAG = re.compile(r"#\w+")
 _TEMPLATE = re.compile(r"\{hashtag\|\\#\|[^{}|]*\}")
@@ -88,6 +95,9 @@ class FakeLinkedIn(FakeServer):
     ) -> None:
         super().__init__(latency_ms)
         self.token, self.organization, self.retired = token, organization, retired
+        self.client_id, self.client_secret = CLIENT_ID, CLIENT_SECRET
+        self.token_status = "active"  # what introspection says of `token`: active, expired, revoked
+        self.expires_at = int(time.time()) + 60 * 86400  # what introspection says (unix seconds)
         self.admin = True  # False: the member is no longer an administrator of the Page (403)
         self.processing_polls = 1  # looks at an uploaded image that still say PROCESSING
         self.posts: list[dict[str, Any]] = []  # oldest first, as LinkedIn keeps them
@@ -116,6 +126,8 @@ class FakeLinkedIn(FakeServer):
         with self.lock:
             if request.method == "PUT" and request.path.startswith("/dms-uploads/"):
                 return self._receive_upload(request)
+            if (request.method, request.path) == ("POST", "/oauth/v2/introspectToken"):
+                return self._introspect(request)
             refusal = self._refuse(request)
             if refusal is not None:
                 return refusal
@@ -133,6 +145,26 @@ class FakeLinkedIn(FakeServer):
             if route == ("GET", "/rest/organizationAcls") and request.query.get("q") == ["roleAssignee"]:
                 return self._acls()
             return error(404, "NOT_FOUND", f"No virtual resource found for {request.path}", 0)
+
+    def _introspect(self, request: Request) -> Reply:
+        if (request.value("client_id"), request.value("client_secret")) != (self.client_id, self.client_secret):
+            return Reply(401, {"error": "invalid_client", "error_description": "Client authentication failed"})
+        if request.value("token") != self.token:
+            return Reply(200, {"active": False, "status": "revoked"})
+        active = self.token_status == "active"
+        return Reply(
+            200,
+            {
+                "active": active,
+                "client_id": self.client_id,
+                "authorized_at": self.expires_at - 60 * 86400,
+                "created_at": self.expires_at - 60 * 86400,
+                "status": self.token_status,
+                "expires_at": self.expires_at,
+                "scope": "r_organization_admin,w_organization_social",
+                "auth_type": "3L",
+            },
+        )
 
     def _refuse(self, request: Request) -> Reply | None:
         if request.headers.get("authorization") != f"Bearer {self.token}":

@@ -11,8 +11,9 @@ from typing import Any
 from scheduler.channels._secretguard import detached
 from scheduler.channels.base import Budget, Channel, Counts, Receipt, Reply
 from scheduler.channels.facebook import comments, feed, photos, videos
-from scheduler.channels.facebook.graph import DEFAULT_GRAPH, DEFAULT_VERSION, Duplicate, Graph
-from scheduler.errors import ChannelError, ConfigError, InDoubt, RetryLater
+from scheduler.channels.facebook.graph import DEFAULT_GRAPH, DEFAULT_VERSION, Duplicate, Graph, integer
+from scheduler.channels.tokens import TokenHealth
+from scheduler.errors import ChannelError, ConfigError, InDoubt, RetryLater, TokenRejected
 from scheduler.posts import Limits, RenderedPost
 
 log = logging.getLogger("scheduler.channels.facebook")
@@ -131,6 +132,37 @@ class FacebookChannel(Channel):
         body = self._graph.call("GET", f"/{self.page_id}", params={"fields": "name"})
         name = body.get("name") if isinstance(body, Mapping) else None
         return f"Page {name or '?'} ({self.page_id}) on {self.graph}, Graph API {self.version}"
+
+    def token_health(self) -> TokenHealth:
+        """From Graph's `debug_token`: the Page the token posts as and the nearest of its two end dates
+        (`expires_at`, `data_access_expires_at`; 0 is never). A long-lived Page token has none."""
+        renew = (
+            f"make a new long-lived Page access token for Page {self.page_id} and store it where the channel's "
+            "`token:` points (docs/writing-posts.md, Facebook)"
+        )
+        try:
+            data = self._graph.debug_token()
+        except TokenRejected:
+            return TokenHealth(posts_as=f"Page {self.page_id}", renew=renew, revoked=True)
+        profile = data.get("profile_id") or self.page_id
+        kind = str(data.get("type") or "").upper()
+        posts_as = f"Page {profile}"
+        if kind and kind != "PAGE":
+            posts_as += f" (with a {kind.lower()} token, not a Page token)"
+        if data.get("is_valid") is False:
+            return TokenHealth(posts_as=posts_as, renew=renew, revoked=True, note="Graph says the token is not valid")
+        ends = [
+            (moment, what)
+            for moment, what in (
+                (integer(data.get("expires_at")), ""),
+                (integer(data.get("data_access_expires_at")), "when its data access ends"),
+            )
+            if moment
+        ]
+        if not ends:
+            return TokenHealth(posts_as=posts_as, renew=renew, never=True, note="Graph says it does not expire")
+        moment, what = min(ends)
+        return TokenHealth(posts_as=posts_as, renew=renew, expires=datetime.fromtimestamp(moment, UTC), note=what)
 
     def close(self) -> None:
         self._graph.close()

@@ -26,7 +26,7 @@ import requests
 from scheduler.channels import http
 from scheduler.channels._secretguard import detached
 from scheduler.channels.base import Budget
-from scheduler.errors import ChannelError, Rejected, RetryLater
+from scheduler.errors import ChannelError, Rejected, RetryLater, TokenRejected
 from scheduler.secrets import MASK, redact, remember
 
 DEFAULT_GRAPH = "https://graph.facebook.com"
@@ -104,6 +104,13 @@ class Graph:
             return self._checked(response)
         raise detached(error)
 
+    def debug_token(self) -> Mapping[str, Any]:
+        """What Graph says of this channel's token (GET /debug_token with the token inspecting itself):
+        the `data` object, with `is_valid`, `expires_at`, `data_access_expires_at` (0: never), `scopes`."""
+        body = self.call("GET", "/debug_token", params={"input_token": self._token})
+        data = body.get("data") if isinstance(body, Mapping) else None
+        return data if isinstance(data, Mapping) else {}
+
     def _checked(self, response: requests.Response) -> Any:
         status = response.status_code
         body = _json(response)
@@ -126,7 +133,7 @@ class Graph:
         code, subcode = integer(error.get("code")), integer(error.get("error_subcode"))
         said = self._said(status, code, subcode, error)
         if code == _TOKEN:
-            return Rejected(
+            return TokenRejected(
                 f"token rejected: Facebook refused the Page access token of channel {self.channel} (expired or "
                 f"revoked). Make a new long-lived Page access token for Page {self.page_id} and store it where "
                 f"`token:` points (docs/writing-posts.md, Facebook). {said}"

@@ -33,7 +33,8 @@ import requests
 from scheduler.channels.base import Channel, Receipt
 from scheduler.channels.images import fitted, upload_name
 from scheduler.channels.linkedin import little
-from scheduler.channels.linkedin.rest import DEFAULT_API, Rest, input_errors
+from scheduler.channels.linkedin.rest import DEFAULT_API, DEFAULT_OAUTH, Rest, input_errors
+from scheduler.channels.tokens import TokenHealth
 from scheduler.errors import ConfigError, InDoubt, Rejected, RetryLater
 from scheduler.posts import LengthRule, Limits, MediaItem, MediaRules, RenderedPost
 from scheduler.secrets import remember
@@ -86,6 +87,15 @@ class LinkedInChannel(Channel):
         remember(token.strip())  # LinkedIn or a proxy may echo it; redact() must know it
         self.media_timeout = float(settings.get("media_timeout", 60))
         self._rest = Rest(name, api, token.strip(), self.version, self.author)
+        self._token = token.strip()
+        # The app's credentials let `token_health` ask LinkedIn when the token ends (introspection).
+        self._client = (str(settings.get("client_id") or "").strip(), str(settings.get("client_secret") or "").strip())
+        if self._client[1]:
+            remember(self._client[1])
+        www = settings.get("www", DEFAULT_OAUTH)  # the OAuth host ("oauth" would read as a secret's name)
+        if not isinstance(www, str) or not www.startswith(("https://", "http://")):
+            raise ConfigError(f"channel {name}: `www` must be an http(s) URL such as {DEFAULT_OAUTH}", key="www")
+        self.oauth = www
         self._lock = threading.Lock()
         self._urns: dict[str, str] = {}  # key → the URN LinkedIn gave its post, for `lookup`
 
@@ -159,6 +169,30 @@ class LinkedInChannel(Channel):
         verdict = f"token accepted by {self._rest.host}; {role}; API version {self.version}"
         warning = version_warning(self.version, datetime.now(UTC))
         return f"{verdict}. WARNING: {warning}" if warning else verdict
+
+    def token_health(self) -> TokenHealth:
+        """From LinkedIn's token introspection, where the channel names its app (`client_id`,
+        `client_secret`); without them LinkedIn does not say, and neither does this."""
+        renew = (
+            "reconnect: make a new access token for the Page's administrator (scope w_organization_social) and put "
+            "it in the secret the channel's `token:` names; without a partner refresh token LinkedIn tokens last "
+            "60 days, so reconnect before day 60"
+        )
+        posts_as = f"Page {self.author}"
+        client_id, client_secret = self._client
+        if not client_id or not client_secret:
+            note = "LinkedIn tells only the app: add client_id and client_secret to the channel to see when it ends"
+            return TokenHealth(posts_as=posts_as, renew=renew, note=note)
+        said = self._rest.introspect(self.oauth, client_id, client_secret, self._token)
+        status = str(said.get("status") or "").lower()
+        if said.get("active") is False or status in ("expired", "revoked"):
+            return TokenHealth(
+                posts_as=posts_as, renew=renew, revoked=True, note=f"LinkedIn says {status or 'inactive'}"
+            )
+        ends = said.get("expires_at")
+        if not isinstance(ends, int) or isinstance(ends, bool) or ends <= 0:
+            return TokenHealth(posts_as=posts_as, renew=renew, note="LinkedIn did not say when it ends")
+        return TokenHealth(posts_as=posts_as, renew=renew, expires=datetime.fromtimestamp(ends, UTC))
 
     def close(self) -> None:
         self._rest.close()

@@ -24,10 +24,11 @@ import requests
 
 from scheduler.channels import http
 from scheduler.channels._secretguard import detached
-from scheduler.errors import ChannelError, Rejected, RetryLater
+from scheduler.errors import ChannelError, Rejected, RetryLater, TokenRejected
 from scheduler.secrets import redact
 
 DEFAULT_API = "https://api.linkedin.com"
+DEFAULT_OAUTH = "https://www.linkedin.com"  # where the token introspection is
 PROTOCOL = "2.0.0"
 
 
@@ -80,6 +81,28 @@ class Rest:
             error = RetryLater(f"the upload of {name} to LinkedIn failed: {http.error_message(response, words)}")
         raise detached(error)
 
+    def introspect(self, oauth: str, client_id: str, client_secret: str, token: str) -> Mapping[str, Any]:
+        """LinkedIn's word on `token` (POST /oauth/v2/introspectToken, form-encoded, with the app's
+        client id and secret; no API headers): `active`, `status` (active, expired, revoked), `expires_at`."""
+        form = {"client_id": client_id, "client_secret": client_secret, "token": token}
+        url = oauth.rstrip("/") + "/oauth/v2/introspectToken"
+        try:
+            response = http.send(self._bare, "POST", url, may_publish=False, data=form, allow_redirects=False)
+        except RetryLater as exc:
+            raise detached(
+                RetryLater(f"LinkedIn unreachable ({urlsplit(url).netloc}): {exc.reason}", exc.after)
+            ) from None
+        status = response.status_code
+        if status == 429 or status >= 500:
+            raise RetryLater(f"LinkedIn's token introspection answered HTTP {status}", http.retry_after(response))
+        body = response.json() if 200 <= status < 300 and _is_json(response) else None
+        if not isinstance(body, Mapping):
+            raise Rejected(
+                f"channel {self.channel}: LinkedIn's token introspection answered HTTP {status}: check the "
+                "channel's client_id and client_secret (the app's, under Auth in LinkedIn's developer portal)"
+            )
+        return body
+
     def fail(self, response: requests.Response) -> NoReturn:
         """The channel error for a LinkedIn answer that is not 2xx, in a person's words."""
         status = response.status_code
@@ -89,7 +112,7 @@ class Rest:
         said = "LinkedIn: " + http.error_message(response, words)
         where = f"channel {self.channel}"
         if status == 401:
-            raise Rejected(
+            raise TokenRejected(
                 f"{where}: LinkedIn refused the access token: it expired (they last 60 days) or was revoked "
                 f"({said}). Make a new token for the Page's administrator with the scope w_organization_social "
                 "and put it in the secret that the channel's `token:` setting names in channels.yml"
@@ -151,3 +174,11 @@ def input_errors(body: Any) -> list[Mapping[str, Any]]:
     details = body.get("errorDetails") if isinstance(body, Mapping) else None
     found = details.get("inputErrors") if isinstance(details, Mapping) else None
     return [item for item in found if isinstance(item, Mapping)] if isinstance(found, list) else []
+
+
+def _is_json(response: requests.Response) -> bool:
+    try:
+        response.json()
+    except ValueError:
+        return False
+    return True
