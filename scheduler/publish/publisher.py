@@ -16,15 +16,14 @@ import uuid
 from collections.abc import Collection, Iterable, Iterator
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta, tzinfo
-from functools import partial
+from datetime import UTC, datetime, tzinfo
 
 from scheduler import settings
 from scheduler.content.plan import Plan, Unplaced
 from scheduler.content.problems import Problem, human
 from scheduler.errors import CampaignError, InDoubt, LedgerUnavailable, Rejected, RetryLater, TokenRejected
 from scheduler.links.gate import Gate
-from scheduler.publish import holds, payload, wording
+from scheduler.publish import holds, payload, signoff_alerts, wording
 from scheduler.publish.adapters import Channels
 from scheduler.publish.alerts import Alerter
 from scheduler.publish.clock import Clock, LedgerClock, SimulatedClock
@@ -42,7 +41,6 @@ from scheduler.publish.wording import names
 from scheduler.words import N_, Said
 
 log = logging.getLogger("scheduler.publish.publisher")
-SIGNOFF_WARNINGS = (timedelta(hours=48), timedelta(hours=4))  # a post still waiting for sign-off is alerted then
 
 # Channels and Policy are what a caller of the publisher hands it: importable from here too.
 __all__ = ["Channels", "PassResult", "Policy", "Publisher", "rehearse", "worker_id"]
@@ -201,30 +199,8 @@ class Publisher:
         return outcomes
 
     def alert_signoffs(self, now: datetime) -> None:
-        """Alert each approval that what goes out changed since (once), and each post still waiting for
-        sign-off 48 and 4 hours before its time (once each)."""
-        for post, person in self.ledger.signoffs.void_changed(now):
-            changed = Said.of(
-                N_(
-                    "what goes out changed since {person} approved it, so it is held until {person} approves "
-                    "the new text: `campaign signoff request {post} --for {person}` makes a new link"
-                ),
-                person=person,
-                post=post,
-            )
-            self.alerter.alert("signoff", post, None, changed, now)
-        for standing in self.ledger.signoffs.standings():
-            left = standing.due - now
-            if standing.reason is None or left <= timedelta(0) or left > SIGNOFF_WARNINGS[0]:
-                continue
-            kind = "signoff-4h" if left <= SIGNOFF_WARNINGS[1] else "signoff-48h"
-            if not self.ledger.alerts.told(kind, standing.post):
-                waiting = Said.of(
-                    N_("due in {left} but not sent until then unless it is approved: {reason}"),
-                    left=wording.said_by(partial(_duration, left)),
-                    reason=standing.reason,
-                )
-                self.alerter.alert(kind, standing.post, None, waiting, now)
+        """Alert sign-offs the files voided, and posts still waiting 48 and 4 hours before their time."""
+        signoff_alerts.alert(self.ledger, self.alerter, now)
 
     def make_pass(
         self,
@@ -501,7 +477,3 @@ def rehearse(publisher: Publisher, clock: SimulatedClock, until: datetime | None
             return
         clock.set(max(clock.now(), wake))
         yield from publisher.make_pass().outcomes
-
-
-def _duration(delta: timedelta, language: str) -> str:
-    return wording.duration(delta, language)
