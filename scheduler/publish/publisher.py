@@ -27,6 +27,7 @@ from scheduler.publish import holds, payload, wording
 from scheduler.publish.adapters import Channels
 from scheduler.publish.alerts import Alerter
 from scheduler.publish.clock import Clock, LedgerClock, SimulatedClock
+from scheduler.publish.lane import Lane, is_heavy
 from scheduler.publish.ledger import Ledger
 from scheduler.publish.planning import Remembered, unplanned_message, wanted_from
 from scheduler.publish.policy import Outcome, Policy
@@ -40,6 +41,8 @@ from scheduler.publish.wording import names
 from scheduler.words import N_, Said
 
 log = logging.getLogger("scheduler.publish.publisher")
+
+HEARTBEAT_EVERY = 10.0  # seconds between heartbeats while a pass waits for the upload lane (as the daemon's)
 
 # Channels and Policy are what a caller of the publisher hands it: importable from here too.
 __all__ = ["Channels", "PassResult", "Policy", "Publisher", "rehearse", "worker_id"]
@@ -94,6 +97,9 @@ class Publisher:
         self.settler = Settler(ledger, alerter, policy, self.clock)
         self.threads = ThreadSender(ledger, self.settler, self._settle_doubt_later, self._crash_if)
         self.recovery = Recovery(ledger, channels, alerter, self.settler, self.threads, policy, self.worker)
+        uploads = settings.get_int("CAMPAIGN_UPLOAD_WORKERS")
+        # A video's upload takes minutes on a slow network: it goes beside the other sends (scheduler.publish.lane).
+        self.lane = Lane(uploads, self._deliver_now, self._put_back) if uploads > 0 else None
 
     def sync(self, plan: Plan, now: datetime) -> dict[str, int]:
         """Bring the ledger in line with `plan`; only what valid files say cancels a send (see
@@ -196,11 +202,18 @@ class Publisher:
         return outcomes
 
     def make_pass(
-        self, workers: int = 1, stop: threading.Event | None = None, pool: Executor | None = None
+        self,
+        workers: int = 1,
+        stop: threading.Event | None = None,
+        pool: Executor | None = None,
+        *,
+        wait_uploads: bool = True,
     ) -> PassResult:
         """One pass, the same for the daemon, `run --once`, `rehearse` and the tests: record what the
         ledger missed, settle interrupted sends, alert held sends whose time came, then send what is
-        due with `workers` threads (from `pool` if given) until nothing is or `stop` is set.
+        due with `workers` threads (from `pool` if given) until nothing is or `stop` is set. Sends
+        that upload a video go to the upload lane; `wait_uploads`: the pass ends once they are done
+        (the daemon does not wait: its next passes go on sending, and collect their outcomes).
 
         LedgerUnavailable if the ledger is away (outcomes of sends in flight are kept in memory)."""
         self.flush()
@@ -209,7 +222,24 @@ class Publisher:
         held = self.alert_held(now)
         with self._recovering(stop) as later:
             sent = self._send(workers, stop, pool)
+            if self.lane is not None:
+                sent = sorted(sent + self._uploaded(wait_uploads), key=lambda o: (o.due, o.post, o.channel))
         return PassResult(settled + later, held, sent)
+
+    def _uploaded(self, wait: bool) -> list[Outcome]:
+        """The outcomes of the upload lane's sends ended so far; `wait`: once none is left."""
+        assert self.lane is not None
+        while wait and not self.lane.wait(timeout=HEARTBEAT_EVERY):
+            # `run --once` has no heartbeat of its own: keep the lane's claims this worker's meanwhile.
+            with contextlib.suppress(LedgerUnavailable):
+                self.ledger.workers.heartbeat(self.worker, self.clock.now())
+        return self.lane.harvest()
+
+    def close_uploads(self) -> None:
+        """At shutdown: the upload lane takes nothing more; the sends queued in it are put back unsent
+        (the one uploading is in `in_flight`: it finishes or is abandoned as any send)."""
+        if self.lane is not None:
+            self.lane.close()
 
     @contextlib.contextmanager
     def _recovering(self, stop: threading.Event | None) -> Iterator[list[Outcome]]:
@@ -270,13 +300,47 @@ class Publisher:
             claim = self.ledger.sends.claim(self.worker, self.clock.now())
             if claim is None:
                 break
+            if self.lane is not None and self._uploads(claim):
+                with self._lock:
+                    self.in_flight[claim.id] = claim
+                self.lane.submit(claim)
+                continue
             outcomes.append(self.deliver(claim))
         return outcomes
 
-    def deliver(self, claim: Claim) -> Outcome:
-        """Send a delivery just claimed (its `claimed_at` is the clock's now) and record what
-        happened. Never raises for the network."""
-        now = claim.claimed_at
+    def _uploads(self, claim: Claim) -> bool:
+        """Whether the send uploads a video or much media (scheduler.publish.lane)."""
+        try:
+            return is_heavy(payload.decode(claim.payload, claim.post, claim.channel))
+        except Exception:  # a payload that does not read: `deliver` meets it and records it
+            return False
+
+    def _deliver_now(self, claim: Claim) -> Outcome:
+        # In the lane a send may start after the one before it: max_late counts from when it starts.
+        try:
+            return self.deliver(claim, self.stamp())
+        finally:
+            with self._lock:  # registered when it was handed to the lane
+                self.in_flight.pop(claim.id, None)
+
+    def _put_back(self, claim: Claim) -> Outcome:
+        """A send the lane never started (it closed first): pending again, nothing sent."""
+        try:
+            return self.settler.settle(
+                claim,
+                State.PENDING,
+                self.stamp(),
+                "stopped before it was sent",
+                outcome=Attempted.INTERRUPTED,
+            )
+        finally:
+            with self._lock:
+                self.in_flight.pop(claim.id, None)
+
+    def deliver(self, claim: Claim, now: datetime | None = None) -> Outcome:
+        """Send a delivery just claimed (its `claimed_at` is the clock's now, unless `now` says
+        when its send starts) and record what happened. Never raises for the network."""
+        now = claim.claimed_at if now is None else now
         self._crash_if("after-claim")
         try:
             # Settling a send that may be out is not a new send: max_late never applies to it.
