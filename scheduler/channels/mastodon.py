@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import mimetypes
+import os
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -290,6 +291,7 @@ class MastodonChannel(Channel):
                     may_publish=False,
                     files={"file": (item.path.name, handle, mime or "application/octet-stream")},
                     data={"description": item.alt},
+                    timeout=http.upload_timeout(os.fstat(handle.fileno()).st_size),
                 )
         except OSError as exc:
             raise Rejected(f"cannot read {item.path.name}: {exc.strerror}") from None

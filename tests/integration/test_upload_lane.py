@@ -16,7 +16,7 @@ import pytest
 
 from tests.fakes.mastodon_server import TOKEN, FakeMastodon
 from tests.integration.daemon_helpers import at, campaign, daemon, env_for, ledger, now, soon, states, stop, wait_for
-from tests.videos import make_video, write_vtt
+from tests.videos import make_video, pad_video, write_vtt
 
 FOREVER = 1_000_000  # polls: the upload stays in processing until finish_processing()
 
@@ -176,3 +176,17 @@ def test_a_pause_during_a_video_upload_holds_every_send_not_yet_started(tmp_path
             stop(process)
     assert sorted(posted(mastodon)) == ["t1", "v1", "v2"]
     assert len(mastodon.uploads) == 2
+
+
+def test_a_video_that_takes_longer_than_the_connect_timeout_to_send_uploads_to_a_slow_instance(tmp_path: Path) -> None:
+    # 30 MB at 2 MB/s: 15 s of sending. The connect timeout (5 s) used to bound the whole body's send.
+    with FakeMastodon() as mastodon:
+        mastodon.upload_rate = 2_000_000
+        write_campaign(tmp_path, mastodon, {"v1": now() - timedelta(minutes=1)}, {})
+        pad_video(tmp_path / "media" / "v1.mp4", 30_000_000)
+        result = campaign(tmp_path, "run", "--once", MASTODON_TOKEN=TOKEN)
+    assert result.returncode == 0, result.stderr
+    assert states(tmp_path) == {("v1", "mastodon"): "published"}
+    assert posted(mastodon) == ["v1"]
+    [upload] = mastodon.uploads.values()
+    assert len(upload.data) == 30_000_000
