@@ -190,3 +190,13 @@ def test_a_video_that_takes_longer_than_the_connect_timeout_to_send_uploads_to_a
     assert posted(mastodon) == ["v1"]
     [upload] = mastodon.uploads.values()
     assert len(upload.data) == 30_000_000
+
+
+def test_rehearse_ends_after_the_video_send_with_every_post_in_its_summary(tmp_path: Path) -> None:
+    with FakeMastodon() as mastodon:
+        write_campaign(tmp_path, mastodon, {"v1": soon(3600)}, {"t1": soon(3601), "t2": soon(7200)})
+        result = campaign(tmp_path, "rehearse", MASTODON_TOKEN=TOKEN)
+    assert result.returncode == 0, result.stderr
+    assert "rehearsal: 3 published in" in result.stderr
+    assert [line.split()[-2] for line in result.stdout.splitlines()] == ["v1", "t1", "t2"]
+    assert mastodon.requests == [], "a rehearsal sends nothing"
