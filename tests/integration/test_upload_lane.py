@@ -100,21 +100,26 @@ def test_a_sigterm_during_a_video_upload_stops_cleanly_and_the_next_run_sends_it
     tmp_path: Path, db: str | None
 ) -> None:
     with FakeMastodon(processing_polls=FOREVER) as mastodon:
-        write_campaign(tmp_path, mastodon, {"v1": now() - timedelta(minutes=1)}, {})
+        videos = {"v1": now() - timedelta(minutes=2), "v2": now() - timedelta(minutes=1)}
+        write_campaign(tmp_path, mastodon, videos, {})
         process = daemon(tmp_path, db=db, MASTODON_TOKEN=TOKEN)
         try:
             assert wait_for(lambda: uploading(mastodon), timeout=60)
+            # v2, claimed meanwhile, waits in the lane behind v1.
+            assert wait_for(lambda: states(tmp_path, db)[("v2", "mastodon")] == "sending", timeout=60)
         finally:
-            err = stop(process)  # exit 0, with the upload still under way in the lane
+            err = stop(process)  # exit 0, with v1's upload still under way in the lane
         assert "stopping during the send of v1 on mastodon" in err
-        assert states(tmp_path, db) == {("v1", "mastodon"): "sending"}
+        assert states(tmp_path, db) == {("v1", "mastodon"): "sending", ("v2", "mastodon"): "pending"}
+        assert ("v2", "interrupted") in history(tmp_path, db), "put back: it never started"
         assert mastodon.statuses == []
         mastodon.finish_processing()
+        mastodon.processing_polls = 0
         again = campaign(tmp_path, "run", "--once", db=db, MASTODON_TOKEN=TOKEN)
         assert again.returncode == 0, again.stderr
-        assert states(tmp_path, db) == {("v1", "mastodon"): "published"}
-        assert posted(mastodon) == ["v1"]
-        assert len(mastodon.uploads) == 1, "the upload the stopped daemon made is reused"
+        assert states(tmp_path, db) == {("v1", "mastodon"): "published", ("v2", "mastodon"): "published"}
+        assert sorted(posted(mastodon)) == ["v1", "v2"]
+        assert len(mastodon.uploads) == 2, "the upload the stopped daemon made is reused"
 
 
 def test_run_once_exits_only_after_the_video_send_is_recorded(tmp_path: Path) -> None:
