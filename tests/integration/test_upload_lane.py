@@ -205,3 +205,12 @@ def test_rehearse_ends_after_the_video_send_with_every_post_in_its_summary(tmp_p
     assert "rehearsal: 3 published in" in result.stderr
     assert [line.split()[-2] for line in result.stdout.splitlines()] == ["v1", "t1", "t2"]
     assert mastodon.requests == [], "a rehearsal sends nothing"
+
+
+def test_an_upload_workers_setting_that_is_no_number_is_said_in_a_line(tmp_path: Path) -> None:
+    with FakeMastodon() as mastodon:
+        write_campaign(tmp_path, mastodon, {}, {"t1": soon(3600)})
+        result = campaign(tmp_path, "run", "--once", MASTODON_TOKEN=TOKEN, CAMPAIGN_UPLOAD_WORKERS="two")
+    assert result.returncode == 1
+    assert "CAMPAIGN_UPLOAD_WORKERS='two' is not a whole number" in result.stderr
+    assert "Traceback" not in result.stderr
