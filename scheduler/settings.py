@@ -36,6 +36,11 @@ SETTINGS = (
     Setting("CAMPAIGN_RETRY_BASE", "30", "seconds before the first retry; doubled each time, at most 30 minutes"),
     Setting("CAMPAIGN_WORKERS", "1", "posts sent at the same time by one daemon"),
     Setting(
+        "CAMPAIGN_UPLOAD_WORKERS",
+        "1",
+        "sends with a video (or 16 MB of media) uploaded at the same time beside the other sends; 0: in turn with them",
+    ),
+    Setting(
         "CAMPAIGN_PROCESSES",
         "",
         "processes that plan a big campaign in validate, preview, diff; default: the CPUs, at most 8",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import struct
 from fractions import Fraction
 from pathlib import Path
 
@@ -43,4 +44,13 @@ def write_vtt(path: Path, *cues: tuple[str, str, str]) -> Path:
     body = "".join(f"{start} --> {end}\n{text}\n\n" for start, end, text in cues)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(f"WEBVTT\n\n{body}", encoding="utf-8")
+    return path
+
+
+def pad_video(path: Path, size: int) -> Path:
+    """Grow the video at `path` to `size` bytes with a trailing MP4 `free` box (players and PyAV skip it)."""
+    pad = size - path.stat().st_size
+    with path.open("ab") as out:
+        out.write(struct.pack(">I", pad) + b"free")
+        out.write(bytes(pad - 8))
     return path

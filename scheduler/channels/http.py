@@ -26,6 +26,15 @@ from scheduler.secrets import redact
 
 USER_AGENT = f"campaign-scheduler/{__version__}"
 TIMEOUT = (5.0, 30.0)  # connect, read (seconds)
+SLOWEST_UPLOAD = 250_000  # bytes/s (2 Mbit/s): the slowest link a file upload is given the time to cross
+
+
+def upload_timeout(size: int) -> tuple[float, float]:
+    """The timeout of a request that sends `size` bytes of file in one body. urllib3 sends a body under
+    the connect timeout, a bound on the whole send: 5 s would fail any 100 MB video below 20 MB/s."""
+    return (max(TIMEOUT[0], size / SLOWEST_UPLOAD), TIMEOUT[1])
+
+
 _RESET_HEADERS = ("x-ratelimit-reset", "ratelimit-reset", "x-rate-limit-reset")
 
 

@@ -1,13 +1,11 @@
 """Mastodon: statuses with images and alt text, through the instance's REST API.
 
-It uses `requests` through `scheduler.channels.http` rather than Mastodon.py, because a campaign
-needs exact control that a general client hides: the Idempotency-Key on every attempt, telling
-"never sent" (RetryLater) from "sent, answer lost" (InDoubt), and no sleeping on rate limits
-inside the adapter (waits belong to the daemon).
+It uses `requests` (scheduler.channels.http) rather than Mastodon.py: a campaign needs the control a
+general client hides (the Idempotency-Key on every attempt, "never sent" (RetryLater) told from
+"sent, answer lost" (InDoubt), no sleeping on rate limits: waits belong to the daemon).
 
-Mastodon remembers an Idempotency-Key for up to one hour (docs: methods/statuses, "Idempotency
-keys are stored for up to 1 hour"), so sending a post again with the same key inside that hour
-returns the first status instead of making a second one: `idempotent_for = 3600`.
+Mastodon keeps an Idempotency-Key for up to one hour (docs: methods/statuses), so a post sent again
+with the same key inside that hour returns the first status, not a second: `idempotent_for = 3600`.
 
 Settings: `instance` (base URL), `token`, `visibility` (public|unlisted|private|direct, default
 public), `language` (default: the post's), `max_characters` (offline limit for validate, default
@@ -19,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import mimetypes
+import os
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -323,6 +322,7 @@ class MastodonChannel(Channel):
                     may_publish=False,
                     files={"file": (name, handle, mime)},
                     data={"description": item.alt},
+                    timeout=http.upload_timeout(os.fstat(handle.fileno()).st_size),
                 )
         except OSError as exc:
             raise Rejected(f"cannot read {name}: {exc.strerror}") from None

@@ -239,9 +239,12 @@ def make_publisher(
         raise click.ClickException(str(exc)) from None
     # A rehearsal runs in simulated time: a link fetched now says nothing about a send in May.
     links = Gate() if dry_run_dir is None else None
-    publisher = Publisher(
-        ledger, Channels(campaign, dry_run_dir), Alerter(ledger, webhook), policy, worker, clock=clock, links=links
-    )
+    try:
+        publisher = Publisher(
+            ledger, Channels(campaign, dry_run_dir), Alerter(ledger, webhook), policy, worker, clock=clock, links=links
+        )
+    except CampaignError as exc:  # a setting it reads (CAMPAIGN_UPLOAD_WORKERS)
+        raise click.ClickException(str(exc)) from None
     return campaign, publisher
 
 

@@ -212,7 +212,7 @@ class Daemon:
                 self.replan()
                 self._replan_due = False
             self._notice_actions()  # in the pass, so what a person did is logged before what it causes
-            done = publisher.make_pass(self.workers, self.stop, self.pool)
+            done = publisher.make_pass(self.workers, self.stop, self.pool, wait_uploads=False)
             for outcome in done.settled:
                 log.warning("settled %s on %s: %s (%s)", outcome.post, outcome.channel, outcome.state, outcome.detail)
             due, now = publisher.ledger.sends.next_wake(unpaused=True), publisher.clock.now()
@@ -350,6 +350,7 @@ class Daemon:
         self._wake.set()
         self.scheduler.shutdown(wait=False)
         self.pool.shutdown(wait=False, cancel_futures=True)
+        self.publisher.close_uploads()
         deadline = threading.Event()
         waited = 0.0
         while self.publisher.in_flight and waited < STOP_WITHIN:

@@ -20,27 +20,29 @@ from datetime import UTC, datetime, tzinfo
 
 from scheduler import settings
 from scheduler.content.plan import Plan, Unplaced
-from scheduler.content.problems import Problem, human
+from scheduler.content.problems import human
 from scheduler.errors import CampaignError, InDoubt, LedgerUnavailable, Rejected, RetryLater, TokenRejected
 from scheduler.links.gate import Gate
-from scheduler.publish import holds, payload, signoff_alerts, wording
+from scheduler.publish import holds, payload, telling, wording
 from scheduler.publish.adapters import Channels
 from scheduler.publish.alerts import Alerter
 from scheduler.publish.clock import Clock, LedgerClock, SimulatedClock
 from scheduler.publish.fingerprint import Hashes
+from scheduler.publish.lane import Lane, is_heavy
 from scheduler.publish.ledger import Ledger
-from scheduler.publish.planning import Remembered, unplanned_message, wanted_from
+from scheduler.publish.planning import Remembered, wanted_from
 from scheduler.publish.policy import Outcome, Policy
 from scheduler.publish.recovery import Recovery
 from scheduler.publish.settling import Settler
 from scheduler.publish.states import Attempted, State
-from scheduler.publish.store.sends import TAKEN_OVER, Claim, Delivery, SignoffHold
+from scheduler.publish.store.sends import TAKEN_OVER, Claim, SignoffHold
 from scheduler.publish.synced import Synced
 from scheduler.publish.threads import ThreadSender
-from scheduler.publish.wording import names
 from scheduler.words import N_, Said
 
 log = logging.getLogger("scheduler.publish.publisher")
+
+HEARTBEAT_EVERY = 10.0  # seconds between heartbeats while a pass waits for the upload lane (as the daemon's)
 
 # Channels and Policy are what a caller of the publisher hands it: importable from here too.
 __all__ = ["Channels", "PassResult", "Policy", "Publisher", "rehearse", "worker_id"]
@@ -97,6 +99,9 @@ class Publisher:
         self.settler = Settler(ledger, alerter, policy, self.clock)
         self.threads = ThreadSender(ledger, self.settler, self._settle_doubt_later, self._crash_if)
         self.recovery = Recovery(ledger, channels, alerter, self.settler, self.threads, policy, self.worker)
+        uploads = settings.get_int("CAMPAIGN_UPLOAD_WORKERS")
+        # A video's upload takes minutes on a slow network: it goes beside the other sends (scheduler.publish.lane).
+        self.lane = Lane(uploads, self._deliver_now, self._put_back) if uploads > 0 else None
 
     def sync(self, plan: Plan, now: datetime) -> dict[str, int]:
         """Bring the ledger in line with `plan`; only what valid files say cancels a send (see
@@ -146,61 +151,17 @@ class Publisher:
     def alert_files(
         self, reading: holds.Reading, now: datetime, unplaced: Iterable[Unplaced] = (), zone: tzinfo = UTC
     ) -> None:
-        """One alert per settings file that became broken (or broken differently), and per post file
-        in `unplaced` (holds.cannot_be_planned); a log line when fixed. Once across restarts and
-        daemons: the ledger keeps what was said."""
-        by_file: dict[str, list[Problem]] = {}
-        for problem in reading.settings_problems():
-            by_file.setdefault(problem.path, []).append(problem)
-        told: dict[str, Said] = {path: _listed(problems) for path, problems in by_file.items()}
-        posts = {u.path: unplanned_message(u, zone) for u in unplaced}
-        told |= posts
-        # What was told is kept as written, in the campaign's language: the ledger compares it the next time.
-        current = {path: self.alerter.say(said) for path, said in told.items()}
-        # A post file below a broken settings file is not checked meanwhile: what was said of it stands
-        # (it is neither fixed nor told of again when the settings file is).
-        new, fixed = self.ledger.alerts.broken_files(
-            current, now, unchecked=lambda path: not holds.is_settings_file(path) and bool(reading.touching(path, ""))
-        )
-        for path, _message in new:
-            if path in posts:
-                self.alerter.alert("unplanned", None, None, posts[path], now)
-            else:
-                said = Said.of(
-                    N_("{problems}; the sends it touches are held, nothing is cancelled"), problems=told[path]
-                )
-                self.alerter.alert("broken_file", None, None, said, now)
-        for path in fixed:
-            log.info("%s is fixed; the sends it held follow the files again", path)
+        """One alert per settings file that became broken and per post file that cannot be planned
+        (scheduler.publish.telling)."""
+        telling.files(self.ledger, self.alerter, reading, now, unplaced, zone)
 
     def alert_held(self, now: datetime) -> list[Outcome]:
-        """Alert, once, every held send whose time has come (its reason names the file and line): one
-        alert per post, naming its channels, since an error of one send holds the whole post."""
-        outcomes = []
-        by_post: dict[str, list[Delivery]] = {}
-        held = Said.of(N_("held"))
-        for row in self.ledger.sends.held_now_due(now):
-            message = str(Said.of(N_("its time has come but it is not sent: {reasons}"), reasons=row.reason or held))
-            by_post.setdefault(row.post, []).append(row)
-            outcomes.append(Outcome(row.post, row.channel, State.HELD, message, now, row.due))
-        language = self.alerter.language
-        for post, rows in by_post.items():
-            # The reasons are stored as they were written: in the campaign's language (scheduler.publish.holds).
-            reasons = "; ".join(dict.fromkeys(row.reason or held.said_in(language) for row in rows))
-            if len(rows) == 1:
-                said = Said.of(N_("its time has come but it is not sent: {reasons}"), reasons=reasons)
-                self.alerter.alert("held", post, rows[0].channel, said, now)
-                continue
-            channels = names(sorted(row.channel for row in rows), language)
-            said = Said.of(
-                N_("its time has come but it is not sent on {channels}: {reasons}"), channels=channels, reasons=reasons
-            )
-            self.alerter.alert("held", post, None, said, now)
-        return outcomes
+        """Alert, once, every held send whose time has come, one alert per post (scheduler.publish.telling)."""
+        return telling.held(self.ledger, self.alerter, now)
 
     def alert_signoffs(self, now: datetime) -> None:
         """Alert sign-offs the files voided, and posts still waiting 48 and 4 hours before their time."""
-        signoff_alerts.alert(self.ledger, self.alerter, now)
+        telling.signoffs(self.ledger, self.alerter, now)
 
     def make_pass(
         self,
@@ -208,10 +169,14 @@ class Publisher:
         stop: threading.Event | None = None,
         pool: Executor | None = None,
         only: Collection[int] | None = None,
+        *,
+        wait_uploads: bool = True,
     ) -> PassResult:
         """One pass, the same for the daemon, `run --once`, `rehearse` and the tests: record what the
         ledger missed, settle interrupted sends, alert held sends whose time came, then send what is
-        due with `workers` threads (from `pool` if given) until nothing is or `stop` is set.
+        due with `workers` threads (from `pool` if given) until nothing is or `stop` is set. Sends
+        that upload a video go to the upload lane; `wait_uploads`: the pass ends once they are done
+        (the daemon does not wait: its next passes go on sending, and collect their outcomes).
         `only`: send none but these deliveries, and alert no held one (a daemon's start, before its
         first plan: the plan may release what is held).
 
@@ -224,7 +189,24 @@ class Publisher:
             self.alert_signoffs(now)
         with self._recovering(stop) as later:
             sent = self._send(workers, stop, pool, only)
+            if self.lane is not None:
+                sent = sorted(sent + self._uploaded(wait_uploads), key=lambda o: (o.due, o.post, o.channel))
         return PassResult(settled + later, held, sent)
+
+    def _uploaded(self, wait: bool) -> list[Outcome]:
+        """The outcomes of the upload lane's sends ended so far; `wait`: once none is left."""
+        assert self.lane is not None
+        while wait and not self.lane.wait(timeout=HEARTBEAT_EVERY):
+            # `run --once` has no heartbeat of its own: keep the lane's claims this worker's meanwhile.
+            with contextlib.suppress(LedgerUnavailable):
+                self.ledger.workers.heartbeat(self.worker, self.clock.now())
+        return self.lane.harvest()
+
+    def close_uploads(self) -> None:
+        """At shutdown: the upload lane takes nothing more; the sends queued in it are put back unsent
+        (the one uploading is in `in_flight`: it finishes or is abandoned as any send)."""
+        if self.lane is not None:
+            self.lane.close()
 
     @contextlib.contextmanager
     def _recovering(self, stop: threading.Event | None) -> Iterator[list[Outcome]]:
@@ -288,13 +270,47 @@ class Publisher:
             claim = self.ledger.sends.claim(self.worker, self.clock.now(), only)
             if claim is None:
                 break
+            if self.lane is not None and self._uploads(claim):
+                with self._lock:
+                    self.in_flight[claim.id] = claim
+                self.lane.submit(claim)
+                continue
             outcomes.append(self.deliver(claim))
         return outcomes
 
-    def deliver(self, claim: Claim) -> Outcome:
-        """Send a delivery just claimed (its `claimed_at` is the clock's now) and record what
-        happened. Never raises for the network."""
-        now = claim.claimed_at
+    def _uploads(self, claim: Claim) -> bool:
+        """Whether the send uploads a video or much media (scheduler.publish.lane)."""
+        try:
+            return is_heavy(payload.decode(claim.payload, claim.post, claim.channel))
+        except Exception:  # a payload that does not read: `deliver` meets it and records it
+            return False
+
+    def _deliver_now(self, claim: Claim) -> Outcome:
+        # In the lane a send may start after the one before it: max_late counts from when it starts.
+        try:
+            return self.deliver(claim, self.stamp())
+        finally:
+            with self._lock:  # registered when it was handed to the lane
+                self.in_flight.pop(claim.id, None)
+
+    def _put_back(self, claim: Claim) -> Outcome:
+        """A send the lane never started (it closed first): pending again, nothing sent."""
+        try:
+            return self.settler.settle(
+                claim,
+                State.PENDING,
+                self.stamp(),
+                "stopped before it was sent",
+                outcome=Attempted.INTERRUPTED,
+            )
+        finally:
+            with self._lock:
+                self.in_flight.pop(claim.id, None)
+
+    def deliver(self, claim: Claim, now: datetime | None = None) -> Outcome:
+        """Send a delivery just claimed (its `claimed_at` is the clock's now, unless `now` says
+        when its send starts) and record what happened. Never raises for the network."""
+        now = claim.claimed_at if now is None else now
         self._crash_if("after-claim")
         try:
             # Settling a send that may be out is not a new send: max_late never applies to it.
@@ -462,10 +478,6 @@ class Publisher:
     def _crash_if(self, point: str) -> None:
         if self._fault == point:  # fault injection for the crash tests (CAMPAIGN_FAULT)
             os.kill(os.getpid(), signal.SIGKILL)
-
-
-def _listed(problems: list[Problem]) -> Said:
-    return wording.said_by(lambda language: "; ".join(wording.problem(p, language) for p in problems))
 
 
 def rehearse(publisher: Publisher, clock: SimulatedClock, until: datetime | None = None) -> Iterator[Outcome]:

@@ -5,6 +5,7 @@ A subclass implements `handle(request) -> Reply`. Around it the base class offer
     fail(method, path, status, body, headers, times)   answer without processing (outage, 429)
     drop_after_processing(method, path, times)          process, then close without answering
     latency_ms                                          sleep before every answer (benchmarks)
+    upload_rate                                         read request bodies at most this fast, bytes/s (benchmarks)
     requests                                            every request received, in order
     images, image_traces                                every image uploaded, and the metadata found in them
                                                         (tests.fakes.images.traces: EXIF, XMP, GPS bytes)
@@ -72,6 +73,7 @@ class FakeServer:
 
     def __init__(self, latency_ms: float = 0.0) -> None:
         self.latency_ms = latency_ms
+        self.upload_rate = 0.0  # bytes/s a request body is read at (a slow network); 0: as fast as it comes
         self.requests: list[Request] = []
         self.images: list[bytes] = []
         self.image_traces: list[str] = []
@@ -156,7 +158,7 @@ class FakeServer:
         self.stop()
 
     def _serve(self, handler: BaseHTTPRequestHandler) -> None:
-        request = _read_request(handler)
+        request = _read_request(handler, self.upload_rate)
         with self.lock:
             self.requests.append(request)
         self._check_images(request)
@@ -256,11 +258,11 @@ def _handler_for(server: FakeServer) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-def _read_request(handler: BaseHTTPRequestHandler) -> Request:
+def _read_request(handler: BaseHTTPRequestHandler, rate: float = 0.0) -> Request:
     parts = urlsplit(handler.path)
     headers = {name.lower(): value for name, value in handler.headers.items()}
     length = int(headers.get("content-length") or 0)
-    body = handler.rfile.read(length) if length else b""
+    body = _read_body(handler, length, rate) if length else b""
     request = Request(handler.command, parts.path, parse_qs(parts.query), headers, body=body)
     content_type = headers.get("content-type", "")
     if content_type.startswith("application/x-www-form-urlencoded"):
@@ -276,6 +278,23 @@ def _read_request(handler: BaseHTTPRequestHandler) -> Request:
         boundary = content_type.split("boundary=", 1)[1].strip('"')
         request.form, request.files = _parse_multipart(body, boundary)
     return request
+
+
+def _read_body(handler: BaseHTTPRequestHandler, length: int, rate: float) -> bytes:
+    """`length` bytes of body; at most `rate` bytes/s if given (the client's sends wait, as on a slow link)."""
+    if not rate:
+        return handler.rfile.read(length)
+    chunks, got, started = [], 0, time.monotonic()
+    while got < length:
+        chunk = handler.rfile.read(min(64 * 1024, length - got))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        got += len(chunk)
+        ahead = got / rate - (time.monotonic() - started)
+        if ahead > 0:
+            time.sleep(ahead)
+    return b"".join(chunks)
 
 
 def _parse_multipart(body: bytes, boundary: str) -> tuple[dict[str, list[str]], dict[str, Upload]]:

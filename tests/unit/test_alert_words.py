@@ -22,7 +22,7 @@ SINKS = {"alerts.py"}  # the Alerter itself: it writes what it is given in the c
 # Alerts whose words are written outside scheduler/publish/, with the reason they are not marked here.
 NOT_HERE = {
     ("publisher.py", "_dead_links", "verdict.alert"): "the link check's own words (scheduler.links.gate)",
-    ("publisher.py", "alert_files", "posts[path]"): "a marked message of scheduler.publish.planning.unplanned_message",
+    ("telling.py", "files", "posts[path]"): "a marked message of scheduler.publish.planning.unplanned_message",
     ("collector.py", "alert_watched", "message"): "a marked message of scheduler.results.collector._alert_text",
 }
 
