@@ -185,11 +185,20 @@ def as_text(
                     if index == 1:  # a thread's images go on its first part
                         rules = entry.channel.limits.media  # a video has no rendition: _goes_out_as says ""
                         lines += [
-                            f"         │ [{item.kind}] {item.path.name}{_goes_out_as(item.path, rules)}: {item.alt}"
+                            f"         │ [{item.kind}] {item.path.name}{_as_sent(item, rules)}: {item.alt}"
                             for item in entry.post.media
                         ]
             lines += [problem_line(p) for p in entry.problems]
     return "\n".join(lines)
+
+
+def _as_sent(item: MediaItem, rules: MediaRules) -> str:
+    """An image's rendition for the network; a video's length and its captions' languages."""
+    if not item.is_video:
+        return _goes_out_as(item.path, rules)
+    length = clock(item.video.seconds) if item.video is not None else "?"
+    captions = ", ".join(c.language for c in item.captions) or f"none: {item.no_captions}"
+    return f" ({length}, captions: {captions})"
 
 
 def _goes_out_as(path: Path, rules: MediaRules) -> str:

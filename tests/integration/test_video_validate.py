@@ -139,6 +139,19 @@ def test_the_markdown_preview_lists_a_video_with_alt_text_and_captions(tmp_path:
     assert "`tip1.mp4` (0:02)" in row and "Kim legt uit." in row and "nl, en" in row
 
 
+def test_the_text_preview_lists_a_video_with_its_length_and_captions(tmp_path: Path) -> None:
+    root = campaign(
+        tmp_path,
+        "  - path: media/tip1.mp4\n    alt: Kim legt uit.\n    captions: {nl: tip1.nl.vtt}\n",
+        channels="[mastodon]",
+    )
+    write_vtt(root / "media" / "tip1.nl.vtt", ("00:00:00.000", "00:00:01.900", "Hallo."))
+    result = run_campaign(root, "preview", "--drafts")
+    assert result.returncode == 0, result.stderr
+    row = next(line for line in result.stdout.splitlines() if "tip1.mp4" in line)
+    assert "[video] tip1.mp4 (0:02, captions: nl): Kim legt uit." in row, row
+
+
 def test_a_video_goes_alone_in_a_post(tmp_path: Path) -> None:
     root = campaign(
         tmp_path,
