@@ -6,9 +6,6 @@ from __future__ import annotations
 from fractions import Fraction
 from pathlib import Path
 
-import av
-import av.error
-
 from scheduler.posts import VideoFacts
 from scheduler.words import N_, Said
 
@@ -25,6 +22,10 @@ class VideoUnreadable(Exception):
 
 def probe(path: Path) -> VideoFacts:
     """Duration, size, dimensions, frame rate and codecs of the video at `path`, from its container."""
+    # PyAV (FFmpeg) is imported when a video is met: a daemon starting to send what is due waits for no more.
+    import av
+    import av.error
+
     try:
         with av.open(str(path), metadata_errors="ignore") as container:
             if not container.streams.video:
@@ -56,6 +57,9 @@ def probe(path: Path) -> VideoFacts:
 
 def poster(path: Path) -> bytes:
     """The first frame of the video at `path` as PNG bytes (what the preview shows for it)."""
+    import av
+    import av.error
+
     try:
         with av.open(str(path), metadata_errors="ignore") as container:
             if not container.streams.video:
@@ -81,6 +85,8 @@ def _cannot_read(path: Path, exc: OSError) -> Said:
 
 
 def _seconds(container: int | None, stream: int | None, time_base: Fraction | None) -> float:
+    import av
+
     if container is not None:
         return round(container / av.time_base, 3)
     if stream is not None and time_base is not None:
