@@ -21,8 +21,9 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import PurePosixPath
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from scheduler.content.campaign import CHANNELS_FILE, DEFAULTS_FILE, POSTS_DIR
 from scheduler.content.hashtags import FILE as HASHTAGS_FILE
@@ -124,6 +125,37 @@ def cannot_be_planned(plan: Plan, reading: Reading | None = None) -> list[Unplac
         return []
     reading = reading or read(plan)
     return [u for u in found if not reading.touching(u.path, "")]
+
+
+@dataclass(frozen=True)
+class HeldAhead:
+    """A planned post its own errors will hold (an image that cannot be made to fit, a text too long):
+    told of when the daemon first meets it, not only at its time."""
+
+    path: str
+    due: datetime  # its first send's time
+    channels: tuple[str, ...]
+    problems: tuple[Problem, ...]
+
+
+def held_ahead(plan: Plan, now: datetime, reading: Reading | None = None) -> list[HeldAhead]:
+    """The posts ahead of `now` that are planned but held by errors of their own (not drafts, not below a
+    broken settings file: that file is the one cause told of)."""
+    found: dict[str, list[Any]] = {}
+    for entry in plan.entries:
+        if entry.due > now and not entry.draft.draft and any(p.is_error for p in entry.problems):
+            found.setdefault(entry.draft.path, []).append(entry)
+    if not found:  # the usual case
+        return []
+    reading = reading or read(plan)
+    ahead = []
+    for path, entries in sorted(found.items()):
+        if reading.touching(path, ""):
+            continue
+        errors = tuple(sorted({p for e in entries for p in e.problems if p.is_error}))
+        channels = tuple(sorted({e.channel.name for e in entries}))
+        ahead.append(HeldAhead(path, min(e.due for e in entries), channels, errors))
+    return ahead
 
 
 def reason(problems: Iterable[Problem], fallback: str | Said, language: str = SOURCE) -> str:

@@ -145,7 +145,16 @@ class Publisher:
             self.synced.forget()
             raise
         self.synced.remember(wanted, reading, changes is None, busy)
-        self.alert_files(reading, now, holds.cannot_be_planned(plan, reading), plan.campaign.settings.timezone)
+        zone = plan.campaign.settings.timezone
+        telling.files(
+            self.ledger,
+            self.alerter,
+            reading,
+            now,
+            holds.cannot_be_planned(plan, reading),
+            zone,
+            held_ahead=holds.held_ahead(plan, now, reading),
+        )
         return counts
 
     def alert_files(

@@ -31,15 +31,19 @@ def files(
     now: datetime,
     unplaced: Iterable[Unplaced] = (),
     zone: tzinfo = UTC,
+    *,
+    held_ahead: Iterable[holds.HeldAhead] = (),
 ) -> None:
-    """One alert per settings file that became broken (or broken differently), and per post file
-    in `unplaced` (holds.cannot_be_planned); a log line when fixed."""
+    """One alert per settings file that became broken (or broken differently), per post file in
+    `unplaced` (holds.cannot_be_planned), and per planned post its own errors will hold at its time
+    (`held_ahead`: told now, so it can be fixed before then); a log line when fixed."""
     by_file: dict[str, list[Problem]] = {}
     for problem in reading.settings_problems():
         by_file.setdefault(problem.path, []).append(problem)
     told: dict[str, Said] = {path: _listed(problems) for path, problems in by_file.items()}
     posts = {u.path: unplanned_message(u, zone) for u in unplaced}
-    told |= posts
+    ahead = {h.path: _ahead(h, zone) for h in held_ahead}
+    told |= posts | ahead
     # What was told is kept as written, in the campaign's language: the ledger compares it the next time.
     current = {path: alerter.say(said) for path, said in told.items()}
     # A post file below a broken settings file is not checked meanwhile: what was said of it stands
@@ -50,6 +54,8 @@ def files(
     for path, _message in new:
         if path in posts:
             alerter.alert("unplanned", None, None, posts[path], now)
+        elif path in ahead:
+            alerter.alert("held_ahead", None, None, ahead[path], now)
         else:
             said = Said.of(N_("{problems}; the sends it touches are held, nothing is cancelled"), problems=told[path])
             alerter.alert("broken_file", None, None, said, now)
@@ -119,3 +125,17 @@ def _duration(delta: timedelta, language: str) -> str:
 
 def _listed(problems: list[Problem]) -> Said:
     return wording.said_by(lambda language: "; ".join(wording.problem(p, language) for p in problems))
+
+
+def _ahead(held: holds.HeldAhead, zone: tzinfo) -> Said:
+    due = held.due
+    return Said.of(
+        N_(
+            "{path} will not be sent at its time ({when}) on {channels}: {problems}; fixed before then, it goes "
+            "out at its time"
+        ),
+        path=held.path,
+        when=wording.said_by(lambda language: wording.moment(due, zone, language)),
+        channels=", ".join(held.channels),
+        problems=_listed(list(held.problems)),
+    )

@@ -273,3 +273,26 @@ def test_a_post_below_a_broken_channels_yml_is_neither_fixed_meanwhile_nor_told_
     finally:
         book.close()
     assert told.count("unplanned") == 1 and told.count("broken_file") == 1, told
+
+
+def test_a_planned_post_its_own_error_will_hold_is_told_of_when_met_not_only_at_its_time(
+    tmp_path: Path, alerts: FakeWebhook
+) -> None:
+    """An error found in a planned post (here a text too long for Bluesky) holds it at its time; the team
+    is told when the daemon first meets it, once across runs, so it can be fixed before then."""
+    due = now() + timedelta(days=2)
+    write(tmp_path, {"goed": (due, "Goed.")}, channels=channels_with(alerts))
+    long = "Een lange tekst over wat je kunt doen. " * 10
+    post = tmp_path / "posts" / "lang.md"
+    post.write_text(f"---\npublish_at: {at(due)}\nchannels: [bluesky, mastodon]\n---\n{long}\n", encoding="utf-8")
+    first = campaign(tmp_path, "run", "--once")
+    assert first.returncode == 0, first.stderr
+    [told] = kinds(alerts, "held_ahead")
+    assert told.startswith("posts/lang.md ") and "bluesky, mastodon" in told and "posts/lang.md:" in told
+    assert campaign(tmp_path, "run", "--once").returncode == 0
+    assert len(kinds(alerts, "held_ahead")) == 1  # once, not once per run
+    post.write_text(f"---\npublish_at: {at(due)}\nchannels: [bluesky, mastodon]\n---\nKort.\n", encoding="utf-8")
+    fixed = campaign(tmp_path, "run", "--once")
+    assert "posts/lang.md is fixed" in fixed.stderr
+    assert len(kinds(alerts, "held_ahead")) == 1 and kinds(alerts, "held") == []
+    assert states(tmp_path)[("lang", "bluesky")] == "pending"

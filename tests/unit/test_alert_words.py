@@ -23,6 +23,7 @@ SINKS = {"alerts.py"}  # the Alerter itself: it writes what it is given in the c
 NOT_HERE = {
     ("publisher.py", "_dead_links", "verdict.alert"): "the link check's own words (scheduler.links.gate)",
     ("telling.py", "files", "posts[path]"): "a marked message of scheduler.publish.planning.unplanned_message",
+    ("telling.py", "files", "ahead[path]"): "a marked message of scheduler.publish.telling._ahead",
     ("collector.py", "alert_watched", "message"): "a marked message of scheduler.results.collector._alert_text",
 }
 
