@@ -64,16 +64,21 @@ class Fingerprints:
         self.hashes = hashes if hashes is not None else Hashes()
         self._contexts: dict[tuple[str, str | None], str | None] = {}
         self._posts: dict[str, tuple[str | None, str | None]] = {}  # by post path: (series, context)
+        self._post_hashes: dict[str, str | None] = {}
         self._listings: dict[str, str] = {}
         self._trees: dict[str, str] = {}
         self._settings: str | None = None
 
     def post(self, path: str) -> str | None:
         """The hash of the post file's bytes, or None if it may not be what the plan read."""
+        if path in self._post_hashes:  # a post's sends ask in turn: one look at the file for all of them
+            return self._post_hashes[path]
         try:
-            return self._file(path)
+            found: str | None = self._file(path)
         except Unsettled:
-            return None
+            found = None
+        self._post_hashes[path] = found
+        return found
 
     def context(self, path: str, series: str | None) -> str | None:
         """The hash of everything but the post's own bytes (see the module's doc), or None."""
