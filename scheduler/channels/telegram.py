@@ -152,6 +152,7 @@ class TelegramChannel(Channel):
                     may_publish=True,
                     data={**fields, "supports_streaming": "true"},
                     files={"video": (item.path.name, handle, "video/mp4")},
+                    timeout=http.upload_timeout(item.path.stat().st_size),
                 )
         except OSError as exc:
             raise Rejected(f"cannot read {item.path.name}: {exc.strerror}") from None

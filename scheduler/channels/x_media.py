@@ -30,6 +30,7 @@ from typing import Any
 import requests
 from babel import Locale, UnknownLocaleError
 
+from scheduler.channels import http
 from scheduler.channels.base import UploadMemory
 from scheduler.channels.uploads import SendUploads, digest
 from scheduler.errors import Rejected, RetryLater
@@ -136,6 +137,7 @@ class XVideo:
                             f"/2/media/upload/{media_id}/append",
                             data={"segment_index": str(segment)},
                             files={"media": ("chunk", chunk, "application/octet-stream")},
+                            timeout=http.upload_timeout(len(chunk)),
                         )
                     )
                     segment += 1

@@ -17,7 +17,7 @@ from scheduler.publish.ledger import Ledger
 from tests.fakes.mastodon_server import TOKEN, FakeMastodon
 from tests.fakes.telegram_server import TOKEN as TELEGRAM_TOKEN
 from tests.fakes.telegram_server import FakeTelegram
-from tests.videos import make_video, write_vtt
+from tests.videos import make_video, pad_video, write_vtt
 
 
 @pytest.fixture
@@ -111,3 +111,17 @@ def test_telegram_sends_a_video_with_its_caption_and_refuses_one_over_50_mb(tmp_
     assert receipt.remote_id == str(message["message_id"])
     assert message["video"]["width"] == 64 and message["video"]["height"] == 48 and message["shown"] == "Tip 1."
     assert "50 MB" in refused.value.reason and len(server.messages) == 1
+
+
+def test_telegram_sends_a_video_over_a_link_slower_than_the_connect_timeout_allows(tmp_path: Path) -> None:
+    # 12 MB at 1.5 MB/s: 8 s of sending. A body is sent under the connect timeout (5 s), which used to end
+    # the upload half-way on any slow link; an upload's timeout follows its size (http.upload_timeout).
+    with FakeTelegram() as server:
+        server.upload_rate = 1_500_000
+        channel = TelegramChannel("telegram", {"token": TELEGRAM_TOKEN, "chat_id": "@campagne", "api": server.url})
+        item = video(tmp_path)
+        pad_video(item.path, 12_000_000)
+        channel.publish(post(item, "telegram"), "send-1")
+        channel.close()
+    [message] = server.messages
+    assert message["shown"] == "Tip 1."

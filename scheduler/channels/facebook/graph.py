@@ -72,6 +72,7 @@ class Graph:
         data: list[tuple[str, str]] | None = None,
         files: Mapping[str, Any] | None = None,
         gone_is_none: bool = False,
+        timeout: tuple[float, float] = http.TIMEOUT,
     ) -> Any:
         """One Graph request; its JSON body if it succeeded, else the channel error it means.
 
@@ -92,6 +93,7 @@ class Graph:
                 data=data,
                 files=files,
                 allow_redirects=False,  # a redirected POST would be replayed as a GET
+                timeout=timeout,
             )
         except RetryLater as exc:
             error: ChannelError = RetryLater(f"Graph unreachable ({self.graph}): {exc.reason}", exc.after)

@@ -34,6 +34,7 @@ from urllib.parse import quote
 
 from babel.core import get_global
 
+from scheduler.channels import http
 from scheduler.channels.base import PauseWatch, Receipt, UploadMemory
 from scheduler.channels.facebook.feed import normal
 from scheduler.channels.facebook.graph import Graph, integer, next_cursor
@@ -158,6 +159,7 @@ class PageVideo:
                                 ("start_offset", str(start)),
                             ],
                             files={"video_file_chunk": (item.path.name, chunk, _MIME.get(item.path.suffix.lower()))},
+                            timeout=http.upload_timeout(len(chunk)),
                         )
                     )
                     start, end = integer(answer.get("start_offset")), integer(answer.get("end_offset"))

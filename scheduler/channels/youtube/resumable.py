@@ -88,6 +88,7 @@ def send(
                     data=data,
                     headers={**headers, "Content-Range": f"bytes {offset}-{last}/{size}"},
                     allow_redirects=False,
+                    timeout=http.upload_timeout(len(data)),
                 )
                 progress = _progress(response, ok)
                 if not isinstance(progress, int):
