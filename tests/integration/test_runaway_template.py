@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from scheduler.words import translator
 from tests.integration.daemon_helpers import campaign, daemon, ledger, outbox, soon, wait_for, write
 from tests.integration.test_web_browser import serving, session_for
 
@@ -107,4 +108,10 @@ def test_the_dashboard_answers_health_now_pause_and_resume_while_calendars_wait_
         # Once the plan is built, the calendar shows it, and a runaway post's page says what is wrong.
         assert wait_for(lambda: calendar() == 200, timeout=120)
         assert "eindeloos-0" in session.get(dashboard.url + "/calendar", timeout=60).text
-        assert "this template runs too long" in session.get(dashboard.url + "/posts/eindeloos-0", timeout=60).text
+        # the post page shows the problem in the campaign's language (Dutch): the words before its first value
+        dutch = (
+            translator("nl")
+            .gettext("this template runs too long: {why}; look for loops inside loops, or a macro that calls itself")
+            .split("{why}")[0]
+        )
+        assert dutch in session.get(dashboard.url + "/posts/eindeloos-0", timeout=60).text
