@@ -83,6 +83,8 @@ class VideoRules:
     #: False: the limits are documented here, but this adapter cannot send a video yet.
     sends: bool = True
     alone: bool = True  # a video is the post's only media item (true of every network built in)
+    min_bytes: int | None = None  # the smallest file the network takes (LinkedIn: 75 KB)
+    min_seconds: float | None = None  # the shortest video the network takes (LinkedIn: 3 s)
 
 
 @dataclass(frozen=True)

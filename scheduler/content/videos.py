@@ -209,6 +209,26 @@ def over_limits(written: str, path: Path, facts: VideoFacts, rules: VideoRules) 
                 most=_mb(rules.max_bytes),
             )
         )
+    if rules.min_bytes is not None and facts.size < rules.min_bytes:
+        found.append(
+            Said.of(
+                N_("{path} is {size}; {network} takes videos of at least {least}"),
+                path=written,
+                size=_kb(facts.size),
+                network=network,
+                least=_kb(rules.min_bytes),
+            )
+        )
+    if rules.min_seconds is not None and facts.seconds < rules.min_seconds:
+        found.append(
+            Said.of(
+                N_("{path} is {seconds} seconds long; {network} takes videos of at least {least} seconds"),
+                path=written,
+                seconds=f"{facts.seconds:.1f}",
+                network=network,
+                least=f"{rules.min_seconds:g}",
+            )
+        )
     if rules.max_seconds is not None and facts.seconds > rules.max_seconds:
         found.append(
             Said.of(
@@ -267,6 +287,10 @@ def over_limits(written: str, path: Path, facts: VideoFacts, rules: VideoRules) 
 
 def _mb(size: int) -> str:
     return f"{size / 1_000_000:,.1f} MB"
+
+
+def _kb(size: int) -> str:
+    return f"{size / 1000:,.1f} KB"
 
 
 def _relative(path: Path, root: Path) -> str:

@@ -7,6 +7,8 @@ with the post's URN in the `x-restli-id` header. An image is announced first (`P
 /rest/images?action=initializeUpload`, owner the organization), its bytes PUT to the upload URL
 LinkedIn gives, and the post waits until `GET /rest/images/{urn}` says AVAILABLE; the post then
 carries it in `content.media` (one image) or `content.multiImage` (two or more), each with `altText`.
+A video goes alone, through the Videos API (scheduler.channels.linkedin.videos), in `content.media`
+with the post's `title:` where it has one.
 
 Exactly once: LinkedIn has no idempotency key. A send whose answer was lost is settled by `lookup`:
 the post read back by its URN where this adapter received one, else the organization's recent posts
@@ -34,6 +36,8 @@ from scheduler.channels.base import Channel, Receipt
 from scheduler.channels.images import fitted, upload_name
 from scheduler.channels.linkedin import little
 from scheduler.channels.linkedin.rest import DEFAULT_API, DEFAULT_OAUTH, Rest, input_errors
+from scheduler.channels.linkedin.videos import VIDEO, PageVideo
+from scheduler.channels.linkedin.videos import problems as video_problems
 from scheduler.channels.tokens import TokenHealth
 from scheduler.errors import ConfigError, InDoubt, Rejected, RetryLater
 from scheduler.posts import LengthRule, Limits, MediaItem, MediaRules, RenderedPost
@@ -45,9 +49,13 @@ WEB = "https://www.linkedin.com/feed/update"
 #: Posts API: commentary up to 3,000 characters, counted on the little text as sent.
 LENGTH = LengthRule("characters, escaped for LinkedIn", 3000, little.length)
 #: Images API: JPG, PNG, GIF, at most 36,152,320 pixels; a multi-image post takes 2 to 20 images. Each image goes
-#: out as its rendition (scheduler.channels.images), scaled to fit those pixels and bytes.
+#: out as its rendition (scheduler.channels.images), scaled to fit those pixels and bytes. A video goes alone.
 MEDIA = MediaRules(
-    max_items=20, max_bytes=8_000_000, kinds=frozenset({".jpg", ".jpeg", ".png", ".gif"}), max_pixels=36_152_320
+    max_items=20,
+    max_bytes=8_000_000,
+    kinds=frozenset({".jpg", ".jpeg", ".png", ".gif"}),
+    max_pixels=36_152_320,
+    video=VIDEO,
 )
 #: LinkedIn retires a version about a year after it comes out; `check` warns from this age on.
 VERSION_WARN_MONTHS = 11
@@ -85,7 +93,8 @@ class LinkedInChannel(Channel):
             raise ConfigError(f"channel {name}: `api` must be an http(s) URL such as {DEFAULT_API}", key="api")
         self.author = author.strip()
         remember(token.strip())  # LinkedIn or a proxy may echo it; redact() must know it
-        self.media_timeout = float(settings.get("media_timeout", 60))
+        self.media_timeout = float(settings.get("media_timeout", 60))  # an image's processing; a video's is longer
+        self.video_timeout = float(settings.get("media_timeout", 300))
         self._rest = Rest(name, api, token.strip(), self.version, self.author)
         self._token = token.strip()
         # The app's credentials let `token_health` ask LinkedIn when the token ends (introspection).
@@ -105,8 +114,32 @@ class LinkedInChannel(Channel):
 
     def publish(self, post: RenderedPost, key: str, reply_to: Receipt | None = None) -> Receipt:
         self._refuse_what_linkedin_would(post)
+        video = next((item for item in post.media if item.is_video), None)
+        if video is not None:
+            return self._publish_video(post, key, video)
         images = [_read_image(item) for item in post.media]
         uploaded = [(self._upload(name, data, mime), alt) for name, data, mime, alt in images]
+        media = [{"id": urn, "altText": alt} if alt.strip() else {"id": urn} for urn, alt in uploaded]
+        content: dict[str, Any] | None = None
+        if len(media) == 1:
+            content = {"media": media[0]}
+        elif media:
+            content = {"multiImage": {"images": media}}
+        return self._create(post, key, content)
+
+    def _publish_video(self, post: RenderedPost, key: str, item: MediaItem) -> Receipt:
+        video = PageVideo(self._rest, self.name, key, self.uploads, self.pauses, self.video_timeout)
+        urn = video.available(post, item)
+        video.unless_paused(item.path.name)
+        media: dict[str, Any] = {"id": urn}
+        if (post.title or "").strip():
+            media["title"] = (post.title or "").strip()
+        receipt = self._create(post, key, {"media": media})
+        video.posted()
+        return receipt
+
+    def _create(self, post: RenderedPost, key: str, content: dict[str, Any] | None) -> Receipt:
+        """`POST /rest/posts`: the only request that publishes, and the only one that may be in doubt."""
         body: dict[str, Any] = {
             "author": self.author,
             "commentary": little.escape(post.text),
@@ -119,11 +152,8 @@ class LinkedInChannel(Channel):
             "lifecycleState": "PUBLISHED",
             "isReshareDisabledByAuthor": False,
         }
-        media = [{"id": urn, "altText": alt} if alt.strip() else {"id": urn} for urn, alt in uploaded]
-        if len(media) == 1:
-            body["content"] = {"media": media[0]}
-        elif media:
-            body["content"] = {"multiImage": {"images": media}}
+        if content is not None:
+            body["content"] = content
         response = self._rest.call("POST", "/rest/posts", may_publish=True, json=body)
         if response.status_code == 422 and _is_duplicate(response):
             return self._duplicate(post, response)
@@ -202,8 +232,13 @@ class LinkedInChannel(Channel):
     def _refuse_what_linkedin_would(self, post: RenderedPost) -> None:
         """Rejected before anything is uploaded, so a refused post leaves nothing behind."""
         problems = LENGTH.problems(post.text)
-        if len(post.media) > (MEDIA.max_items or 20):
+        videos = [item for item in post.media if item.is_video]
+        if videos and len(post.media) > 1:
+            problems.append(f"a video goes alone in a post on LinkedIn; this post has {len(post.media)} media items")
+        elif len(post.media) > (MEDIA.max_items or 20):
             problems.append(f"{len(post.media)} images, LinkedIn takes at most {MEDIA.max_items}")
+        for item in videos:
+            problems += video_problems(item)
         if problems:
             raise Rejected("; ".join(problems))
 

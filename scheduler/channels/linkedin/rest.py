@@ -3,8 +3,9 @@ one place where LinkedIn's answers become channel errors.
 
 Every call carries `Authorization: Bearer <token>`, `LinkedIn-Version: <YYYYMM>` (the channel's
 `version:`) and `X-Restli-Protocol-Version: 2.0.0`. An image's bytes go to the upload URL LinkedIn
-gives, which is signed already: that PUT goes through a second session without any of these
-headers (`upload`), so the token never travels to the upload host.
+gives, which is signed already: that PUT (an image, each part of a video, a captions file) goes
+through a second session without any of these headers (`upload`), so the token never travels to the
+upload host.
 
 LinkedIn's error bodies are `{"status", "serviceErrorCode", "code", "message"}`. Each status that a
 person must act on gets its own words: 401 (the token expired, after 60 days, or was revoked), 403
@@ -68,16 +69,25 @@ class Rest:
             return response
         self.fail(response)
 
-    def upload(self, url: str, data: bytes, mime: str, name: str) -> None:
-        """PUT an image's bytes to LinkedIn's signed upload URL, without the API's headers."""
+    def upload(self, url: str, data: bytes, mime: str, name: str) -> str:
+        """PUT bytes (an image, a video's part, a captions file) to LinkedIn's signed upload URL, without the
+        API's headers, under a timeout that follows their size; the `ETag` LinkedIn answers with ("" if none)."""
         try:
-            # Uploading publishes nothing (an image no post uses is dropped), so a lost answer is RetryLater.
-            response = http.send(self._bare, "PUT", url, may_publish=False, data=data, headers={"Content-Type": mime})
+            # Uploading publishes nothing (an upload no post uses is dropped), so a lost answer is RetryLater.
+            response = http.send(
+                self._bare,
+                "PUT",
+                url,
+                may_publish=False,
+                data=data,
+                headers={"Content-Type": mime},
+                timeout=http.upload_timeout(len(data)),
+            )
         except ChannelError as exc:
             error: ChannelError = RetryLater(f"the upload of {name} to LinkedIn failed: {exc.reason}")
         else:
             if 200 <= response.status_code < 300:
-                return
+                return response.headers.get("ETag", "").strip()
             error = RetryLater(f"the upload of {name} to LinkedIn failed: {http.error_message(response, words)}")
         raise detached(error)
 
