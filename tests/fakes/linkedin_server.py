@@ -10,9 +10,22 @@ text format, Organization Access Control by Role; API versioning; rate limits; e
 - PUT  <uploadUrl>                            the bytes (a signed URL: no API headers needed)
 - GET  /rest/images/{urn}                     {"id", "status"}: WAITING_UPLOAD, PROCESSING (for
                                               `processing_polls` looks), AVAILABLE
+- POST /rest/videos?action=initializeUpload   {"initializeUploadRequest": {"owner", "fileSizeBytes",
+                                              "uploadCaptions", "uploadThumbnail"}} → {"value": {"video",
+                                              "uploadInstructions": [{"uploadUrl", "firstByte", "lastByte"}]
+                                              (parts of `part_bytes`, 4 MB as LinkedIn's), "uploadToken",
+                                              "uploadUrlsExpireAt", "captionsUploadUrl" (with uploadCaptions)}}
+- PUT  <uploadUrl of a part>                  the part's bytes (exactly its range) → 201 with an `ETag`
+- PUT  <captionsUploadUrl>                    the captions file (SubRip)
+- POST /rest/videos?action=finalizeUpload     {"finalizeUploadRequest": {"video", "uploadToken",
+                                              "uploadedPartIds"}}: the parts' ETags in order, every part
+                                              received, else 400
+- GET  /rest/videos/{urn}                     {"id", "owner", "status"}: WAITING_UPLOAD, PROCESSING (for
+                                              `processing_polls` looks), AVAILABLE; PROCESSING_FAILED with
+                                              `processingFailureReason` while `video_processing_fails`
 - POST /rest/posts                            {"author", "commentary", "visibility", "distribution":
                                               {"feedDistribution"}, "lifecycleState", "content":
-                                              {"media": {"id", "altText"}} or {"multiImage": {"images"}}}
+                                              {"media": {"id", "altText" | "title"}} or {"multiImage": {"images"}}}
                                               → 201, no body, the post's URN in `x-restli-id`;
                                               422 DUPLICATE_POST naming the earlier post's URN for a
                                               commentary the Page posted before
@@ -104,8 +117,13 @@ class FakeLinkedIn(FakeServer):
         self.deleted: list[dict[str, Any]] = []
         self.image_assets: dict[str, dict[str, Any]] = {}  # urn → {"status", "data", "owner", "polls", "upload"}
         self.uploads: list[Request] = []  # every PUT to an upload URL, as received
+        self.videos: dict[str, dict[str, Any]] = {}  # urn → {"status", "owner", "size", "parts", "etags", ...}
+        self.part_bytes = 4 * 1024 * 1024  # LinkedIn's part size in upload instructions
+        self.video_processing_fails = False  # True: an uploaded video ends PROCESSING_FAILED
         self._ids = itertools.count(7_300_000_000_000_000_001)
         self._image_ids = itertools.count(1)
+        self._video_ids = itertools.count(1)
+        self._etags = itertools.count(1)
 
     # -- scene setting ---------------------------------------------------------------------
 
@@ -124,6 +142,8 @@ class FakeLinkedIn(FakeServer):
 
     def handle(self, request: Request) -> Reply:
         with self.lock:
+            if request.method == "PUT" and request.path.startswith("/dms-uploads/videos/"):
+                return self._receive_video_upload(request)
             if request.method == "PUT" and request.path.startswith("/dms-uploads/"):
                 return self._receive_upload(request)
             if (request.method, request.path) == ("POST", "/oauth/v2/introspectToken"):
@@ -136,6 +156,12 @@ class FakeLinkedIn(FakeServer):
                 return self._initialize_upload(request)
             if request.method == "GET" and request.path.startswith("/rest/images/"):
                 return self._image(unquote(request.path.removeprefix("/rest/images/")))
+            if route == ("POST", "/rest/videos") and request.query.get("action") == ["initializeUpload"]:
+                return self._initialize_video(request)
+            if route == ("POST", "/rest/videos") and request.query.get("action") == ["finalizeUpload"]:
+                return self._finalize_video(request)
+            if request.method == "GET" and request.path.startswith("/rest/videos/"):
+                return self._video(unquote(request.path.removeprefix("/rest/videos/")))
             if route == ("POST", "/rest/posts"):
                 return self._create(request)
             if route == ("GET", "/rest/posts") and request.query.get("q") == ["author"]:
@@ -221,6 +247,93 @@ class FakeLinkedIn(FakeServer):
                 image["status"] = "AVAILABLE"
         return Reply(200, {"id": urn, "owner": image["owner"], "status": image["status"]})
 
+    def _initialize_video(self, request: Request) -> Reply:
+        asked = json.loads(request.body or b"{}").get("initializeUploadRequest") or {}
+        owner, size = asked.get("owner"), asked.get("fileSizeBytes")
+        if owner != self.organization:
+            return error(403, "ACCESS_DENIED", f"Not enough permissions to upload for {owner}")
+        if not isinstance(size, int) or size <= 0:
+            return error(400, "ILLEGAL_ARGUMENT", "fileSizeBytes must be a positive number")
+        number = next(self._video_ids)
+        urn = f"urn:li:video:D5F10AQ{number:010d}"
+        ranges = [(first, min(first + self.part_bytes, size) - 1) for first in range(0, size, self.part_bytes)]
+        signed = f"{self.url}/dms-uploads/videos/{number}"
+        instructions = [
+            {"uploadUrl": f"{signed}/part/{index}?sig=s1gn3d", "firstByte": first, "lastByte": last}
+            for index, (first, last) in enumerate(ranges)
+        ]
+        token = f"upload-token-{number}" if len(ranges) > 1 else ""  # as LinkedIn: empty for one part
+        self.videos[urn] = {
+            "status": "WAITING_UPLOAD",
+            "owner": owner,
+            "size": size,
+            "number": number,
+            "ranges": ranges,
+            "data": {},
+            "etags": {},
+            "token": token,
+            "captions": None,
+            "polls": 0,
+        }
+        value: dict[str, Any] = {
+            "uploadUrlsExpireAt": int(time.time() * 1000) + 3_600_000,
+            "video": urn,
+            "uploadInstructions": instructions,
+            "uploadToken": token,
+            "thumbnailUploadUrl": "",
+        }
+        if asked.get("uploadCaptions") is True:
+            value["captionsUploadUrl"] = f"{signed}/captions?sig=s1gn3d"
+        return Reply(200, {"value": value})
+
+    def _receive_video_upload(self, request: Request) -> Reply:
+        self.uploads.append(request)
+        number, _, what = request.path.removeprefix("/dms-uploads/videos/").partition("/")
+        video = next((v for v in self.videos.values() if str(v["number"]) == number), None)
+        if video is None or request.query.get("sig") != ["s1gn3d"] or video["status"] != "WAITING_UPLOAD":
+            return Reply(403, b"", {"Content-Type": "text/plain"})
+        if what == "captions":
+            video["captions"] = request.body
+            return Reply(201, None)
+        index = int(what.removeprefix("part/"))
+        first, last = video["ranges"][index]
+        if len(request.body) != last - first + 1:
+            return Reply(400, b"the part's bytes do not match its range", {"Content-Type": "text/plain"})
+        video["data"][index] = request.body
+        etag = f'"{number}-{index}-{next(self._etags)}"'  # a part sent again gets a new ETag
+        video["etags"][index] = etag
+        return Reply(201, None, {"ETag": etag})
+
+    def _finalize_video(self, request: Request) -> Reply:
+        asked = json.loads(request.body or b"{}").get("finalizeUploadRequest") or {}
+        video = self.videos.get(str(asked.get("video")))
+        if video is None:
+            return error(404, "NOT_FOUND", f"Video {asked.get('video')} does not exist")
+        expected = [video["etags"].get(index) for index in range(len(video["ranges"]))]
+        if asked.get("uploadToken") != video["token"] or asked.get("uploadedPartIds") != expected:
+            return error(400, "ILLEGAL_ARGUMENT", "uploadedPartIds do not match the uploaded parts")
+        video["status"] = "PROCESSING"
+        return Reply(200, None)
+
+    def _video(self, urn: str) -> Reply:
+        video = self.videos.get(urn)
+        if video is None:
+            return error(404, "NOT_FOUND", f"Video {urn} does not exist")
+        if video["status"] == "PROCESSING":
+            video["polls"] += 1
+            if video["polls"] > self.processing_polls:
+                video["status"] = "PROCESSING_FAILED" if self.video_processing_fails else "AVAILABLE"
+        found = {"id": urn, "owner": video["owner"], "status": video["status"]}
+        if video["status"] == "PROCESSING_FAILED":
+            found["processingFailureReason"] = "Video could not be transcoded: unsupported codec"
+        return Reply(200, found)
+
+    def video_bytes(self, urn: str) -> bytes:
+        """The video's bytes as LinkedIn put them together from its parts."""
+        with self.lock:
+            data = self.videos[urn]["data"]
+            return b"".join(data[index] for index in sorted(data))
+
     def _create(self, request: Request) -> Reply:
         body = json.loads(request.body or b"{}")
         if body.get("author") != self.organization:
@@ -236,7 +349,9 @@ class FakeLinkedIn(FakeServer):
         content = body.get("content")
         media = self._media(content) if content else []
         if media is None:
-            return error(422, "UNPROCESSABLE_ENTITY", "content.media.id must be an AVAILABLE image of the author")
+            return error(
+                422, "UNPROCESSABLE_ENTITY", "content.media.id must be an AVAILABLE image or video of the author"
+            )
         commentary = as_linkedin_keeps(body["commentary"])
         if len(body["commentary"]) > MAX_COMMENTARY:
             return error(422, "UNPROCESSABLE_ENTITY", f"commentary is longer than {MAX_COMMENTARY} characters")
@@ -267,9 +382,12 @@ class FakeLinkedIn(FakeServer):
         if not isinstance(items, list) or not items:
             return None
         for item in items:
-            image = self.image_assets.get(str(item.get("id"))) if isinstance(item, dict) else None
-            if image is None or image["status"] != "AVAILABLE" or image["owner"] != self.organization:
+            urn = str(item.get("id")) if isinstance(item, dict) else ""
+            asset = self.image_assets.get(urn) or self.videos.get(urn)
+            if asset is None or asset["status"] != "AVAILABLE" or asset["owner"] != self.organization:
                 return None
+            if urn in self.videos and len(items) > 1:
+                return None  # a video goes alone
         return items
 
     def _store(

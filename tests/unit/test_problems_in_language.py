@@ -61,7 +61,7 @@ def media(*items: str) -> str:
 VIDEO = "path: media/v.mp4, alt: Kim legt uit."
 VIDEO_CHANNELS = (
     CHANNELS + "  telegram: {type: dryrun, like: telegram}\n  x: {type: dryrun, like: x}\n"
-    "  linkedin: {type: dryrun, like: linkedin}\n"
+    "  slack: {type: dryrun, like: webhook, format: slack}\n"
 )
 CUES_OUTSIDE = "WEBVTT\n\n00:00:01.000 --> 00:00:00.500\nTerug.\n\n00:00:01.000 --> 00:00:04.500\nTe lang.\n"
 
@@ -249,7 +249,7 @@ CORPUS: dict[str, tuple[dict[str, str], Files]] = {
         },
     ),
     "video: a network that takes no video": (
-        {"a.md": post(publish_at=AT, channels="[linkedin]", media=media(VIDEO + ", captions: {none: stil}"))},
+        {"a.md": post(publish_at=AT, channels="[slack]", media=media(VIDEO + ", captions: {none: stil}"))},
         {"channels.yml": VIDEO_CHANNELS, "media/v.mp4": Video()},
     ),
     "video: not a video": (
@@ -348,7 +348,7 @@ def test_the_corpus_finds_what_each_mistake_should_say(
         "video: a cue out of range": "cue 0:01.000 --> 0:04.500 ends after the video",
         "video: captions that do not parse": "v.nl.vtt is not a WebVTT file",
         "video: over a network's limits": "x: media/lang.mp4 is 141.0 seconds long; X takes videos up to 140 seconds",
-        "video: a network that takes no video": "linkedin does not take video (media/v.mp4)",
+        "video: a network that takes no video": "slack does not take video (media/v.mp4)",
         "video: not a video": "v.mp4 cannot be read as a video",
         "video: not alone": "mastodon: a video goes alone in a post on Mastodon",
         "video: YouTube without a title or one video": "youtube: a post on YouTube needs a `title:`",
