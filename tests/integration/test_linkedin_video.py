@@ -25,7 +25,7 @@ from scheduler.publish.store.schema import media_uploads
 from tests.builders import run_campaign, write_campaign
 from tests.fakes.linkedin_server import ORGANIZATION, TOKEN, VERSION, FakeLinkedIn
 from tests.fakes.server import Request
-from tests.integration.daemon_helpers import at, campaign, now, states
+from tests.integration.daemon_helpers import at, campaign, now, states, wait_for
 from tests.videos import make_video, pad_video, write_vtt
 
 TEXT = "Tip 1: praat erover (ook anoniem). Kindermishandeling stopt pas als we kijken. #KindVeilig"
@@ -303,3 +303,47 @@ def test_the_daemon_posts_a_video_once_with_its_captions(tmp_path: Path) -> None
     [published] = server.posts
     assert published["content"] == {"media": {"id": urn, "title": TITLE}}
     assert TOKEN not in run.stdout + run.stderr
+
+
+def daemon_campaign(root: Path, server: FakeLinkedIn, extra: str = "") -> None:
+    channels = (
+        "channels:\n"
+        f"  linkedin: {{type: linkedin, author: '{ORGANIZATION}', token: '${{LINKEDIN_TOKEN}}',"
+        f" version: '{VERSION}', api: '{server.url}'{extra}}}\n"
+    )
+    when = at(now() - timedelta(minutes=1))
+    write_campaign(root, {"tips/tip1.md": video_post("media/tip1.mp4", when)}, channels=channels)
+    pad_video(make_video(root / "media" / "tip1.mp4", seconds=4.0), 150_000)
+    write_vtt(root / "media" / "tip1.nl.vtt", ("00:00:00.000", "00:00:01.500", "Praat erover."))
+
+
+def test_a_restarted_daemon_posts_the_video_the_last_one_left_processing_without_uploading_it_again(
+    tmp_path: Path,
+) -> None:
+    with FakeLinkedIn() as server:
+        server.processing_polls = 1_000_000
+        daemon_campaign(tmp_path, server, ", media_timeout: 1")
+        first = campaign(tmp_path, "run", "--once", env={"LINKEDIN_TOKEN": TOKEN})
+        assert states(tmp_path) == {("tips/tip1", "linkedin"): "retry"}, first.stderr
+        assert server.posts == [] and len(server.videos) == 1
+        server.processing_polls = 0
+
+        def published() -> bool:
+            campaign(tmp_path, "run", "--once", env={"LINKEDIN_TOKEN": TOKEN})  # a new process each time
+            return states(tmp_path) == {("tips/tip1", "linkedin"): "published"}
+
+        assert wait_for(published, timeout=90)
+    assert len(calls(server, "POST", "/rest/videos", "initializeUpload")) == 1
+    [urn] = server.videos
+    assert [p["content"]["media"]["id"] for p in server.posts] == [urn]
+
+
+def test_an_answer_lost_after_linkedin_posted_the_video_is_settled_by_lookup_with_one_post(tmp_path: Path) -> None:
+    with FakeLinkedIn() as server:
+        server.drop_after_processing("POST", "/rest/posts")
+        daemon_campaign(tmp_path, server)
+        run = campaign(tmp_path, "run", "--once", env={"LINKEDIN_TOKEN": TOKEN})
+        assert run.returncode == 0, run.stderr
+    assert states(tmp_path) == {("tips/tip1", "linkedin"): "published"}
+    assert len(server.posts) == 1 and len(calls(server, "POST", "/rest/posts")) == 1
+    assert len(calls(server, "POST", "/rest/videos", "initializeUpload")) == 1
