@@ -232,6 +232,19 @@ def test_a_video_outside_linkedins_limits_is_refused_before_anything_is_uploaded
     assert server.requests == []
 
 
+def test_a_video_with_an_image_is_refused_before_anything_is_uploaded(tmp_path: Path) -> None:
+    photo = tmp_path / "handen.png"
+    photo.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(64))
+    with FakeLinkedIn() as server:
+        channel = channel_for(server)
+        item = video(tmp_path)
+        with pytest.raises(Rejected) as refused:
+            channel.publish(RenderedPost("tips/tip1", "linkedin", TEXT, (item, MediaItem(photo, ALT))), "send-1")
+        channel.close()
+    assert "a video goes alone in a post on LinkedIn" in refused.value.reason
+    assert server.requests == []
+
+
 # -- validate and the daemon ---------------------------------------------------------------------------
 
 CHANNELS = (
