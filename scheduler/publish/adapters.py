@@ -72,6 +72,8 @@ class Channels:
             return self._new(DryRunChannel, name, {"outbox": str(self.dry_run_dir / "outbox.jsonl")})
         cls = adapter_class(config.type)
         resolved = dict(secrets.resolve(dict(config.settings)))
+        if config.limits.public_media and self.campaign.media_url is not None:
+            resolved.setdefault("media_url", self.campaign.media_url)  # channels.yml's, for the network to fetch
         if config.type == "dryrun":
             outbox = Path(resolved.get("outbox") or "dryrun-outbox.jsonl")
             resolved["outbox"] = str(outbox if outbox.is_absolute() else self.campaign.root / outbox)
