@@ -41,9 +41,15 @@ class Channels:
             }
             if kept:
                 campaign = replace(campaign, channels={**campaign.channels, **kept})
+            moved = campaign.media_url != self.campaign.media_url  # adapters that fetch media are given it
             for name, channel in list(self._made.items()):
                 old, new = self.campaign.channels.get(name), campaign.channels.get(name)
-                if new is None or old is None or (old.type, old.settings) != (new.type, new.settings):
+                if (
+                    new is None
+                    or old is None
+                    or (old.type, old.settings) != (new.type, new.settings)
+                    or (moved and new.limits.public_media)
+                ):
                     channel.close()
                     del self._made[name]
             self.campaign = campaign

@@ -9,8 +9,8 @@ One send (`key`) goes through `Containers.publish`:
 3. a new container: every media URL is fetched first and must serve the exported bytes (served.verify);
    a carousel's items are made and waited for, then the carousel; **its id is committed to the ledger
    before anything is published**, and when it cannot be (the ledger is unreachable) nothing is;
-4. its status is polled at Meta's pace (`GET /{id}?fields=status_code,status`): IN_PROGRESS waits,
-   ERROR is a refusal with Meta's words, EXPIRED makes a new one;
+4. its status is polled at Meta's pace (`GET /{id}?fields=status_code,status`; Threads: `status,error_message`):
+   IN_PROGRESS waits, ERROR is a refusal with Meta's words, EXPIRED makes a new one;
 5. the channel's pauses are asked again, then `POST {publish}` with `creation_id`: the only step that
    publishes, the only one that may be in doubt. The ledger then keeps the published post's id in place of
    the container's, so an answer lost after that is settled by `recall` without asking anyone.
@@ -25,7 +25,7 @@ import json
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from urllib.parse import quote
 
 from scheduler.channels.base import PauseWatch, Receipt, UploadMemory
@@ -75,13 +75,15 @@ class Spec:
 @dataclass(frozen=True)
 class Endpoints:
     """Where a network takes containers: `create` (`/{user_id}/media`), `publish` (`/{user_id}/media_publish`),
-    `limit` (`/{user_id}/content_publishing_limit`; None: not read)."""
+    `limit` (`/{user_id}/content_publishing_limit`; None: not read), and the fields a container's status is
+    read with: Instagram says `status_code` (and words in `status`), Threads `status` (and `error_message`);
+    the first field named is the code, the second the words."""
 
     create: str
     publish: str
     limit: str | None = None
     limit_fields: str = "quota_usage,config"
-    extra_limit_params: dict[str, str] = field(default_factory=dict)
+    status_fields: tuple[str, str] = ("status_code", "status")
 
 
 class Containers:
@@ -154,14 +156,15 @@ class Containers:
 
     def status(self, container: str) -> tuple[str | None, str]:
         """(status_code, status) of a container; (None, "") when Meta no longer has it."""
+        code_field, words_field = self.endpoints.status_fields
         answer = self.api.call(
-            "GET", f"/{quote(container, safe='')}", params={"fields": "status_code,status"}, gone_is_none=True
+            "GET", f"/{quote(container, safe='')}", params={"fields": f"{code_field},{words_field}"}, gone_is_none=True
         )
         if answer is None:
             return None, ""
         body = mapping(answer)
-        code = body.get("status_code")
-        return (str(code) if code else None), str(body.get("status") or "")
+        code = body.get(code_field)
+        return (str(code) if code else None), str(body.get(words_field) or "")
 
     def check_limit(self) -> None:
         """PublishingLimit while the account's 24-hour window is full, as the network says."""
@@ -170,7 +173,7 @@ class Containers:
         body = self.api.call(
             "GET",
             self.endpoints.limit,
-            params={"fields": self.endpoints.limit_fields, **self.endpoints.extra_limit_params},
+            params={"fields": self.endpoints.limit_fields},
         )
         data = mapping(body).get("data")
         entry = mapping(data[0]) if isinstance(data, list) and data else {}
