@@ -541,3 +541,21 @@ def test_the_token_never_shows_in_logs_errors_status_history_or_the_ledger(
     with sqlite3.connect(root / "campaign.db") as conn:
         dump = "\n".join(conn.iterdump())
     assert "token rejected" in dump and TOKEN not in dump
+
+
+def test_a_dry_run_like_instagram_keeps_instagrams_rules_but_needs_no_media_url(tmp_path: Path) -> None:
+    (tmp_path / "posts").mkdir()
+    (tmp_path / "channels.yml").write_text("channels:\n  proef: {type: dryrun, like: instagram}\n", encoding="utf-8")
+    (tmp_path / "posts" / "_defaults.yml").write_text("campaign: Test\n", encoding="utf-8")
+    (tmp_path / "media").mkdir()
+    images.photo(tmp_path / "media" / "tip1.jpg")
+    with_media = f"media:\n  - path: media/tip1.jpg\n    alt: {ALT}\n"
+    for name, hour, media in (("tip1", "09", with_media), ("tip2", "10", "")):
+        (tmp_path / "posts" / f"{name}.md").write_text(
+            f"---\npublish_at: 2027-11-15 {hour}:00\nchannels: [proef]\n{media}---\n{name}: {TEXT}\n",
+            encoding="utf-8",
+        )
+    result = run_campaign(tmp_path, "validate")
+    errors = [line for line in result.stdout.splitlines() if ": error: " in line]
+    assert len(errors) == 1 and errors[0].startswith("posts/tip2.md:"), result.stdout
+    assert "takes no post without an image or a video" in errors[0]
