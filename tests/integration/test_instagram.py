@@ -559,3 +559,19 @@ def test_a_dry_run_like_instagram_keeps_instagrams_rules_but_needs_no_media_url(
     errors = [line for line in result.stdout.splitlines() if ": error: " in line]
     assert len(errors) == 1 and errors[0].startswith("posts/tip2.md:"), result.stdout
     assert "takes no post without an image or a video" in errors[0]
+
+
+def test_a_container_instagram_calls_not_ready_at_publishing_is_published_by_the_next_attempt(
+    tmp_path: Path, book: Ledger, scene: tuple[FakeInstagram, MediaHost]
+) -> None:
+    instagram, host = scene
+    item = photo(tmp_path / "tip1.jpg")
+    exported(host, item)
+    channel = channel_for(instagram, host, book)
+    not_ready = meta_error(9007, "Media ID is not available", subcode=2207027)
+    instagram.fail("POST", f"/{VERSION}/{USER_ID}/media_publish", 400, not_ready)
+    with pytest.raises(RetryLater):
+        channel.publish(post(item), "send-1")
+    channel.publish(post(item), "send-1")
+    channel.close()
+    assert len(instagram.containers) == 1 and len(instagram.posts) == 1

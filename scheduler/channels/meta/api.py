@@ -7,10 +7,10 @@ string of a GET (which the redacting filter on urllib3's loggers blanks, schedul
 Errors (codes, not HTTP statuses, say what happened; Instagram Platform "Error codes"):
 `190` token expired or revoked → TokenRejected with the step to renew it; `9` with subcode `2207042`
 (the 24-hour publishing limit) → PublishingLimit, a RetryLater; `4` with subcode `2207051` (the account's
-publishing restricted as spam) → Rejected, never retried automatically; other throttling (`4`, `9`, `17`,
-`32`, `613`) → RetryLater; `10` and `200`-`299` → Rejected naming the permissions; `1`, `2`, `is_transient`
-and 5xx → RetryLater; anything else → Rejected with Meta's message, code and fbtrace_id. The words
-come from scheduler.channels.facebook.graph (`said`), the shape being Graph's.
+publishing restricted as spam) → Rejected, never retried automatically; `9007` (a container not ready)
+and other throttling (`4`, `9`, `17`, `32`, `613`) → RetryLater; `10` and `200`-`299` → Rejected naming the
+permissions; `1`, `2`, `is_transient` and 5xx → RetryLater; anything else → Rejected with Meta's message,
+code and fbtrace_id. The words come from scheduler.channels.facebook.graph (`said`), the shape being Graph's.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ _TOKEN = 190
 _LIMIT = (9, 2207042)  # "the account has reached its publishing limit" (25 or 100 posts in 24 hours)
 _SPAM = (4, 2207051)  # "this action was deemed spam": the account's publishing is restricted
 _PERMISSION = frozenset({10, *range(200, 300)})
+_NOT_READY = 9007  # "Media ID is not available": the container is not FINISHED yet; nothing was published
 LIMIT_LOOK_AGAIN = 3600.0  # seconds: Meta's rolling window names no reset; look again after this
 
 
@@ -154,6 +155,8 @@ class MetaApi:
                 "the post is not sent again automatically. Check the account in the app (notices, appeals), "
                 f"then send it again with `campaign retry`. {words}"
             )
+        if code == _NOT_READY:
+            return RetryLater(f"{self.network} has not finished preparing the post's media. {words}", None)
         if code in THROTTLED or code == 9:
             return RetryLater(f"{self.network} is throttling calls. {words}", usage_wait(response))
         if code in _PERMISSION:
