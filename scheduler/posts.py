@@ -107,6 +107,10 @@ class Limits:
     replies: bool = False  # a post can answer another: `thread: true` splits a long text here
     title: TitleRule | None = None  # a post needs a `title:` (YouTube's video title)
     needs_video: bool = False  # a post is one video (YouTube): without one it is an error
+    needs_media: bool = False  # no text-only posts (Instagram): a post without an image or video is an error
+    max_hashtags: int | None = None  # hashtags the network takes in one post (Instagram: 30); more is an error
+    #: The network fetches media from the campaign's public address (`media_url:` in channels.yml, Instagram).
+    public_media: bool = False
 
     def length_for(self, has_media: bool) -> LengthRule:
         return self.length_with_media if (has_media and self.length_with_media) else self.length

@@ -17,6 +17,7 @@ import logging
 import math
 import os
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -53,7 +54,8 @@ class DryRunChannel(Channel):
         if not isinstance(like, str):
             raise ConfigError(Said.of(N_("like: must name a channel type, such as mastodon")), key="like")
         try:
-            return networks.limits_for(like, settings)
+            # A dry run fetches nothing from the campaign's public address: it needs no media_url.
+            return replace(networks.limits_for(like, settings), public_media=False)
         except networks.UnknownType as exc:
             raise ConfigError(Said.of(N_("like: {problem}"), problem=exc.said or str(exc)), key="like") from None
 

@@ -258,3 +258,44 @@ def _write_out(output: str | None, text: str, *, bom: bool) -> None:
         click.echo(f"wrote {output}", err=True)
     else:
         click.echo(text, nl=False)
+
+
+@main.group()
+def media() -> None:
+    """The campaign's media as networks that fetch them from its public address (media_url) see them."""
+
+
+@media.command("export")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@pass_context
+def media_export(obj: Context, directory: Path) -> None:
+    """Write every file a planned send to Instagram (or another network that fetches media) needs into DIRECTORY,
+    under its public name: the SHA-256 of its bytes and its suffix. An image is its rendition for the network
+    (made to fit, metadata stripped), a video its file. Deploy DIRECTORY at the campaign's media_url.
+
+    Exit status: 0 written; 1 a file could not be made (the rest is written)."""
+    from scheduler.media import public
+    from scheduler.media.renditions import CacheUnwritable, DoesNotFit
+
+    plan = obj.plan(parallel=True)
+    files: list[public.PublicFile] = []
+    failed = False
+    for entry in plan.entries:
+        if entry.post is None or entry.draft.draft or not entry.channel.limits.public_media:
+            continue
+        for item in entry.post.media:
+            try:
+                files.append(public.of_item(item, entry.channel.limits.media))
+            except (DoesNotFit, CacheUnwritable) as exc:
+                failed = True
+                click.echo(f"error: {entry.draft.path}: {item.path.name}: {exc.said or exc}", err=True)
+            except OSError as exc:
+                failed = True
+                click.echo(f"error: {entry.draft.path}: cannot read {item.path.name}: {exc.strerror}", err=True)
+    try:
+        written, present = public.export(files, directory)
+    except OSError as exc:
+        raise click.ClickException(f"cannot write into {directory}: {exc.strerror or exc}") from None
+    where = plan.campaign.media_url or "the campaign's media_url (not set in channels.yml yet)"
+    click.echo(f"{written} file(s) written, {present} already there, in {directory}; deploy it at {where}")
+    sys.exit(1 if failed else 0)

@@ -24,6 +24,7 @@ from scheduler.content.files import read_yaml_mapping
 from scheduler.content.problems import Problem, did_you_mean, error
 from scheduler.content.utm import Utm
 from scheduler.errors import ConfigError
+from scheduler.media import public
 from scheduler.posts import Limits
 from scheduler.secrets import looks_like_literal_secret
 from scheduler.words import N_, Said
@@ -80,6 +81,8 @@ class Campaign:
     # and every send is held by this one problem.
     channels_unread: Problem | None = None
     utm: Utm | None = None  # `utm:` in posts/_defaults.yml: the campaign's links tagged per network
+    #: `media_url:` in channels.yml, ending in /: where the exported media are served (scheduler.media.public).
+    media_url: str | None = None
 
 
 def find_root(given: str | Path | None) -> Path:
@@ -114,6 +117,7 @@ def load(root: Path) -> tuple[Campaign, list[Problem]]:
     if any(networks.reads_replies(c.type) for c in channels.values()):  # else no reply is read: nothing to watch
         gap = watchlist.unguarded(root, watch)
         problems += [gap] if gap is not None else []
+    media_url = _media_url(channels_data, problems)
     alerts = channels_data.get("alerts") or {}
     if not isinstance(alerts, Mapping):
         problems.append(error(CHANNELS_FILE, channels_data.line_of("alerts"), Said.of(N_("alerts must be a mapping"))))
@@ -130,8 +134,29 @@ def load(root: Path) -> tuple[Campaign, list[Problem]]:
         root_defaults_broken=root_broken,
         channels_unread=unread,
         utm=utm_setting.read(defaults.get("utm"), defaults_path, defaults.line_of("utm"), problems),
+        media_url=media_url,
     )
     return campaign, problems
+
+
+def _media_url(data: yamlfile.LineDict, problems: list[Problem]) -> str | None:
+    """`media_url:` (an http(s) address, ending in /), or None: not set, or not an address (said)."""
+    value = data.get("media_url")
+    if value is None:
+        return None
+    base = public.checked_base(value)
+    if base is None:
+        problems.append(
+            error(
+                CHANNELS_FILE,
+                data.line_of("media_url"),
+                Said.of(
+                    N_("media_url must be the https:// address where the campaign's media are served, not {value}"),
+                    value=repr(value),
+                ),
+            )
+        )
+    return base
 
 
 def _settings(data: yamlfile.LineDict, path: str, root: Path, problems: list[Problem]) -> Settings:
@@ -180,12 +205,12 @@ def _channels(
     unpublishable: dict[str, Problem],
 ) -> dict[str, ChannelConfig]:
     for key in data:
-        if key not in ("channels", "alerts"):
+        if key not in ("channels", "alerts", "media_url"):
             problems.append(
                 error(
                     CHANNELS_FILE,
                     data.line_of(key),
-                    Said.of(N_("unknown key {key}; expected channels, alerts"), key=repr(key)),
+                    Said.of(N_("unknown key {key}; expected channels, alerts, media_url"), key=repr(key)),
                 )
             )
     raw = data.get("channels") or {}

@@ -26,8 +26,8 @@ GROUP = "campaign_scheduler.channels"
 
 #: Networks without an adapter. When one gets an adapter, its entry here goes (the adapter's `limits` rule).
 WITHOUT_ADAPTER: Mapping[str, Limits] = {
-    # Instagram: a caption of 2,200 characters, a carousel of up to 10 images.
-    "instagram": Limits(LengthRule("characters", 2200, graphemes), MediaRules(max_items=10, max_bytes=8_000_000)),
+    # TikTok (Content Posting API): a caption of 2,200 characters, a photo post of up to 35 images.
+    "tiktok": Limits(LengthRule("characters", 2200, graphemes), MediaRules(max_items=35, max_bytes=20_000_000)),
 }
 
 

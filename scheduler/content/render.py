@@ -37,6 +37,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from scheduler.content import thread, utm
 from scheduler.content.campaign import UNKNOWN_LANGUAGE, Campaign, ChannelConfig
 from scheduler.content.drafts import Draft
+from scheduler.content.fetched import media_and_tags
 from scheduler.content.fields import MediaRef
 from scheduler.content.files import resolve_media
 from scheduler.content.fitting import image_problems
@@ -262,6 +263,8 @@ class Renderer:
                 text = body + tag_line
 
         media = self._media_items(draft, channel, problems)
+        if limits.needs_media or limits.max_hashtags is not None or limits.public_media:
+            problems += media_and_tags(draft, channel.name, limits, text, self.campaign.media_url, (path, line_of(1)))
         if limits.title is not None or limits.needs_video:
             problems += title_and_video(draft, channel.name, limits, text, (path, line_of(1)))
         rule = limits.length_for(bool(draft.media))

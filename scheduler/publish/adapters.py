@@ -41,9 +41,15 @@ class Channels:
             }
             if kept:
                 campaign = replace(campaign, channels={**campaign.channels, **kept})
+            moved = campaign.media_url != self.campaign.media_url  # adapters that fetch media are given it
             for name, channel in list(self._made.items()):
                 old, new = self.campaign.channels.get(name), campaign.channels.get(name)
-                if new is None or old is None or (old.type, old.settings) != (new.type, new.settings):
+                if (
+                    new is None
+                    or old is None
+                    or (old.type, old.settings) != (new.type, new.settings)
+                    or (moved and new.limits.public_media)
+                ):
                     channel.close()
                     del self._made[name]
             self.campaign = campaign
@@ -72,6 +78,8 @@ class Channels:
             return self._new(DryRunChannel, name, {"outbox": str(self.dry_run_dir / "outbox.jsonl")})
         cls = adapter_class(config.type)
         resolved = dict(secrets.resolve(dict(config.settings)))
+        if config.limits.public_media and self.campaign.media_url is not None:
+            resolved.setdefault("media_url", self.campaign.media_url)  # channels.yml's, for the network to fetch
         if config.type == "dryrun":
             outbox = Path(resolved.get("outbox") or "dryrun-outbox.jsonl")
             resolved["outbox"] = str(outbox if outbox.is_absolute() else self.campaign.root / outbox)

@@ -14,7 +14,7 @@ from tests.integration.daemon_helpers import campaign as with_ledger
 from tests.integration.daemon_helpers import now, outbox, states
 from tests.integration.daemon_helpers import write as write_due
 
-INSTALLED = "bluesky, dryrun, facebook, linkedin, mastodon, telegram, webhook, x, youtube"  # pyproject.toml's campaign_scheduler.channels
+INSTALLED = "bluesky, dryrun, facebook, instagram, linkedin, mastodon, telegram, webhook, x, youtube"  # pyproject.toml's campaign_scheduler.channels
 
 
 # ---------------------------------------------------------------------------------- item 7
@@ -24,12 +24,12 @@ def test_a_channel_type_no_adapter_can_publish_is_an_error_on_its_line_naming_th
     write_campaign(
         tmp_path,
         {"a.md": post(publish_at="2027-11-15 09:00", channels="[mastodon, twitter]")},
-        channels="channels:\n  mastodon: {type: dryrun, like: mastodon}\n  twitter:\n    type: instagram\n",
+        channels="channels:\n  mastodon: {type: dryrun, like: mastodon}\n  twitter:\n    type: tiktok\n",
     )
     result = run_campaign(tmp_path, "validate")
     assert result.returncode == 1
     assert result.stdout.splitlines() == [
-        "channels.yml:4: error: channel 'twitter' has type 'instagram', which no installed adapter can publish; "
+        "channels.yml:4: error: channel 'twitter' has type 'tiktok', which no installed adapter can publish; "
         f"types that can publish: {INSTALLED}"
     ]
     assert "1 error" in result.stderr
@@ -39,7 +39,7 @@ def test_the_daemon_holds_the_sends_of_a_channel_no_adapter_can_publish(tmp_path
     write_due(
         tmp_path,
         {"a": (now() - timedelta(minutes=1), "Nu.")},
-        channels="channels:\n  mastodon: {type: dryrun, like: mastodon}\n  twitter: {type: instagram}\n",
+        channels="channels:\n  mastodon: {type: dryrun, like: mastodon}\n  twitter: {type: tiktok}\n",
         default_channels="[mastodon, twitter]",
     )
     for _ in range(2):  # a second pass neither retries it nor gives up on it

@@ -31,8 +31,8 @@ from scheduler.secrets import MASK, redact, remember
 
 DEFAULT_GRAPH = "https://graph.facebook.com"
 DEFAULT_VERSION = "v25.0"
-_THROTTLED = frozenset({4, 17, 32, 613, 80001})  # app, user, Page, API-specific, Page BUC limits
-_TRANSIENT = frozenset({1, 2})  # "API Unknown", "API Service": wait and retry
+THROTTLED = frozenset({4, 17, 32, 613, 80001})  # app, user, Page, API-specific, Page BUC limits
+TRANSIENT = frozenset({1, 2})  # "API Unknown", "API Service": wait and retry
 _TOKEN = 190
 _BLOCKED = 368
 _DUPLICATE = 506
@@ -126,7 +126,7 @@ class Graph:
             text = self._scrub(response.text.strip() or response.reason or "")[:300]
             message = f"HTTP {status} from Graph: {text}"
             if status == 429 or status >= 500:
-                raise RetryLater(message, _usage_wait(response) or http.retry_after(response, rate_limit=status == 429))
+                raise RetryLater(message, usage_wait(response) or http.retry_after(response, rate_limit=status == 429))
             raise Rejected(message)
         raise self._error(status, graph_error, response)
 
@@ -140,8 +140,8 @@ class Graph:
                 f"revoked). Make a new long-lived Page access token for Page {self.page_id} and store it where "
                 f"`token:` points (docs/writing-posts.md, Facebook). {said}"
             )
-        if code in _THROTTLED:
-            return RetryLater(f"Facebook is throttling calls{_usage_note(response)}. {said}", _usage_wait(response))
+        if code in THROTTLED:
+            return RetryLater(f"Facebook is throttling calls{_usage_note(response)}. {said}", usage_wait(response))
         if code == _BLOCKED:
             return Rejected(f"Facebook blocked this post (code 368, not retried). {said}")
         if code == _DUPLICATE:
@@ -154,24 +154,29 @@ class Graph:
                 f"pages_manage_posts, pages_read_engagement and (to read comments) pages_read_user_content "
                 f"for Page {self.page_id}. {said}"
             )
-        if code in _TRANSIENT or error.get("is_transient") is True or status >= 500:
-            return RetryLater(f"Graph had a temporary problem. {said}", _usage_wait(response))
+        if code in TRANSIENT or error.get("is_transient") is True or status >= 500:
+            return RetryLater(f"Graph had a temporary problem. {said}", usage_wait(response))
         return Rejected(said)
 
     def _said(self, status: int, code: int | None, subcode: int | None, error: Mapping[str, Any]) -> str:
-        """What Graph said, in its own words, with what support needs (code, fbtrace_id)."""
-        parts = [str(error.get(key)) for key in ("message", "error_user_msg") if error.get(key)]
-        numbers = f"code {code}" + (f"/{subcode}" if subcode is not None else "") if code is not None else ""
-        trace = error.get("fbtrace_id")
-        detail = ", ".join(part for part in (f"HTTP {status}", numbers, f"fbtrace_id {trace}" if trace else "") if part)
-        return self._scrub(f"Graph said: {' '.join(parts) or 'no message'} ({detail})")[:500]
+        return self._scrub(said(status, code, subcode, error))[:500]
 
     def _scrub(self, text: str) -> str:
         return redact(text).replace(self._token, MASK)
 
 
-def _usage_wait(response: requests.Response) -> float | None:
-    """Seconds until Facebook takes calls again, where a usage header says (minutes there)."""
+def said(status: int, code: int | None, subcode: int | None, error: Mapping[str, Any], who: str = "Graph") -> str:
+    """What a Graph-style API said, in its own words, with what support needs (code, fbtrace_id); not
+    yet scrubbed of secrets. Instagram and Threads answer in the same shape (scheduler.channels.meta)."""
+    parts = [str(error.get(key)) for key in ("message", "error_user_msg") if error.get(key)]
+    numbers = f"code {code}" + (f"/{subcode}" if subcode is not None else "") if code is not None else ""
+    trace = error.get("fbtrace_id")
+    detail = ", ".join(part for part in (f"HTTP {status}", numbers, f"fbtrace_id {trace}" if trace else "") if part)
+    return f"{who} said: {' '.join(parts) or 'no message'} ({detail})"
+
+
+def usage_wait(response: requests.Response) -> float | None:
+    """Seconds until Meta takes calls again, where a usage header says (minutes there)."""
     waits: list[float] = []
     for name in _USAGE_HEADERS:
         try:
@@ -190,7 +195,7 @@ def _usage_budget(response: requests.Response) -> Budget | None:
     """The usage headers as a budget of 100: what is left of the fullest figure, and when to look
     again (the time to regain access, where Graph names one)."""
     used: list[float] = []
-    wait = _usage_wait(response)
+    wait = usage_wait(response)
     for name in _USAGE_HEADERS:
         try:
             usage = json.loads(response.headers.get(name) or "null")
