@@ -25,14 +25,14 @@ log = logging.getLogger("scheduler.channels.threads")
 #: Threads API, "Posts": "Text posts are limited to 500 characters. Emojis are counted as the number of
 #: UTF-8 bytes" (scheduler.content.text.threads_length).
 LENGTH = LengthRule("characters", 500, threads_length)
-#: "Posts", Media specifications: images JPEG or PNG, at most 8 MB, 1,440 pixels wide at most (wider is
-#: scaled down by Threads; the rendition does it first); video MOV or MP4, at most 1 GB and 5 minutes;
-#: a carousel has 2 to 20 items.
+#: "Posts", Media specifications: images JPEG or PNG, at most 8 MB, an aspect ratio of at most 10:1 (wider
+#: than 1,440 pixels is scaled down by Threads itself); video MOV or MP4, at most 1 GB, 5 minutes and 60 frames
+#: a second; a carousel has 2 to 20 items.
 MEDIA = MediaRules(
     max_items=20,
     max_bytes=8_000_000,
     kinds=frozenset({".jpg", ".jpeg", ".png"}),
-    max_side=1440,
+    max_ratio=10.0,
     video=VideoRules(
         "Threads", kinds=frozenset({".mp4", ".mov"}), max_bytes=1_000_000_000, max_seconds=300, max_fps=60
     ),
