@@ -46,7 +46,6 @@ NETWORK_NAMES = {  # as the networks write their own names (the legend of the ca
     "mastodon": "Mastodon",
     "facebook": "Facebook",
     "linkedin": "LinkedIn",
-    "threads": "Threads",
     "telegram": "Telegram",
     "webhook": "Webhook",
 }
