@@ -24,6 +24,7 @@ from scheduler.publish.ledger import Ledger
 from scheduler.publish.store.schema import media_uploads
 from tests.fakes.images import photo
 from tests.fakes.threads_server import TOKEN, USER_ID, FakeThreads
+from tests.videos import make_video
 
 TEXT = "Kindermishandeling stopt pas als we erover praten. Bel 0800-2000, gratis en anoniem."
 ALT = "Een kind zit op de trap en kijkt naar buiten."
@@ -338,3 +339,23 @@ def test_kept_rows_are_one_per_send(book: Ledger) -> None:
         channel.close()
     with book.tx() as conn:
         assert conn.execute(select(func.count()).select_from(media_uploads)).scalar_one() == 2
+
+
+def test_a_video_goes_to_its_public_url_and_is_published_once_threads_has_processed_it(
+    tmp_path: Path, book: Ledger
+) -> None:
+    path = make_video(tmp_path / "tip1.mp4")
+    item = MediaItem(path, ALT, "video", no_captions="geen spraak")
+    name = hashlib.sha256(path.read_bytes()).hexdigest() + ".mp4"
+    with FakeThreads(processing_polls=1) as server:
+        server.media[name] = path.read_bytes()
+        channel = channel_for(server)
+        channel.uploads = book.uploads
+        receipt = channel.publish(post(media=(item,)), "send-1")
+        channel.close()
+        url = f"{server.url}/media/{name}"
+    [container] = server.created()
+    assert container["media_type"] == "VIDEO" and container["video_url"] == url
+    assert container["alt_text"] == ALT and [p["id"] for p in server.posts] == [receipt.remote_id]
+    looks = [r for r in server.requests if r.path == f"/v1.0/{container['id']}"]
+    assert len(looks) == 2  # IN_PROGRESS once, then FINISHED

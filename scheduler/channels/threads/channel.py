@@ -153,20 +153,15 @@ class ThreadsChannel(Channel):
                 f"channel {self.name}: Threads fetches {item.path.name} from a public web address; set `media_url` "
                 "to where the campaign's media are served (docs/writing-posts.md, Threads)"
             )
-        if item.is_video:
-            try:
-                data = item.path.read_bytes()
-            except OSError as exc:
-                raise Rejected(f"cannot read {item.path.name}: {exc.strerror}") from None
-            suffix, kind, field = item.path.suffix, "VIDEO", "video_url"
-        else:
-            made = fitted(item, MEDIA, "Threads")  # the rendition's bytes are what Threads must find there
-            try:
-                data = made.read_bytes()
-            except OSError as exc:
-                raise Rejected(f"cannot read the rendition of {item.path.name}: {exc.strerror}") from None
-            suffix, kind, field = made.path.suffix, "IMAGE", "image_url"
-        sha = public.sha256_of(data)
+        if item.is_video:  # a video goes as it is
+            source, kind, field = item.path, "VIDEO", "video_url"
+        else:  # an image as its rendition: those bytes are what Threads must find there
+            source, kind, field = fitted(item, MEDIA, "Threads").path, "IMAGE", "image_url"
+        try:
+            sha = public.sha256_of(source)
+        except OSError as exc:
+            raise Rejected(f"cannot read {item.path.name}: {exc.strerror}") from None
+        suffix = source.suffix
         url = public.url_for(self.media_url, sha, suffix)
         public.check(self._fetch, url, sha, item.path.name)
         fields = [("media_type", kind), (field, url)]

@@ -14,6 +14,7 @@ replaced by it.)
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 
 import requests
 
@@ -28,8 +29,10 @@ def url_for(media_url: str, sha256: str, suffix: str) -> str:
     return media_url.rstrip("/") + "/" + sha256 + suffix.lower()
 
 
-def sha256_of(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
+def sha256_of(path: Path) -> str:
+    """The SHA-256 (hex) of a file's bytes, read in chunks (a video may be a gigabyte)."""
+    with path.open("rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def check(session: requests.Session, url: str, sha256: str, name: str) -> None:
