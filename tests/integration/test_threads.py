@@ -359,3 +359,14 @@ def test_a_video_goes_to_its_public_url_and_is_published_once_threads_has_proces
     assert container["alt_text"] == ALT and [p["id"] for p in server.posts] == [receipt.remote_id]
     looks = [r for r in server.requests if r.path == f"/v1.0/{container['id']}"]
     assert len(looks) == 2  # IN_PROGRESS once, then FINISHED
+
+
+def test_a_token_that_debug_token_will_not_describe_still_says_who_and_that_its_end_is_not_known(book: Ledger) -> None:
+    with FakeThreads() as server:
+        # Threads answers debug_token only for the app's testers; for others it is an error.
+        server.fail("GET", "/v1.0/debug_token", 400, {"error": {"message": "(#10) Tester only", "code": 10}})
+        channel = channel_for(server)
+        health = channel.token_health()
+        channel.close()
+    assert not health.revoked and health.expires is None
+    assert health.posts_as == "@weektegenkindermishandeling on Threads" and "60 days" in health.note

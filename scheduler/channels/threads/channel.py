@@ -192,9 +192,7 @@ class ThreadsChannel(Channel):
         posts_as = f"@{me.get('username')} on Threads" if me.get("username") else f"Threads user {self.user_id}"
         try:
             data = self._api.debug_token()
-        except TokenRejected:
-            return TokenHealth(posts_as=posts_as, renew=RENEW, revoked=True)
-        except (Rejected, RetryLater) as exc:
+        except (Rejected, RetryLater) as exc:  # /me took the token: a refusal here says nothing of its end
             log.info("threads: %s: debug_token not answered (%s)", self.name, exc.reason)
             data = {}
         if data.get("is_valid") is False:
