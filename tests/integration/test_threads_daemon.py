@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from scheduler.publish.store.schema import media_uploads
 from tests.fakes.threads_server import TOKEN, USER_ID, FakeThreads
-from tests.integration.daemon_helpers import at, campaign, daemon, ledger, now, states, wait_for
+from tests.integration.daemon_helpers import at, campaign, daemon, ledger, now, states, stop, wait_for
 
 ENV = {"THREADS_TOKEN": TOKEN}
 STORY = "\n\n".join(
@@ -207,3 +207,33 @@ def test_the_token_is_never_in_logs_errors_status_history_or_the_database(tmp_pa
     for result in (published, refused, checked, status, history):
         assert sentinel not in result.stdout + result.stderr
     assert sentinel.encode() not in (tmp_path / "campaign.db").read_bytes()
+
+
+def test_channels_check_says_who_posts_and_warns_of_a_token_ending_within_14_days(tmp_path: Path) -> None:
+    with FakeThreads() as server:
+        server.expires_at = int((now() + timedelta(days=5, hours=1)).timestamp())
+        write_campaign(tmp_path, server, "Praat erover.")
+        checked = campaign(tmp_path, "channels", "check", env=ENV)
+    assert checked.returncode == 3, checked.stdout + checked.stderr
+    assert "@weektegenkindermishandeling" in checked.stdout and "in 5 days" in checked.stdout
+    assert "campaign channels refresh" in checked.stdout and TOKEN not in checked.stdout + checked.stderr
+
+
+def test_the_daemon_refreshes_a_threads_token_before_the_14_day_alert_and_writes_the_secrets_file(
+    tmp_path: Path,
+) -> None:
+    secrets = tmp_path / "secrets"
+    secrets.mkdir()
+    (secrets / "THREADS_TOKEN").write_text(TOKEN + "\n", encoding="utf-8")
+    root = tmp_path / "campaign"
+    with FakeThreads() as server:
+        server.expires_at = int((now() + timedelta(days=10)).timestamp())
+        write_campaign(root, server, "Praat erover.")
+        (root / "posts" / "tip1.md").unlink()
+        process = daemon(root, CAMPAIGN_SECRETS_DIR=str(secrets))
+        try:
+            assert wait_for(lambda: bool(server.refreshed), 60)
+            assert wait_for(lambda: (secrets / "THREADS_TOKEN").read_text(encoding="utf-8") == server.token + "\n", 30)
+        finally:
+            err = stop(process)
+    assert TOKEN not in err and server.refreshed[0] not in err
