@@ -2,7 +2,8 @@
 
 Mastodon counts grapheme clusters with every http(s) URL as 23 and a remote mention as its
 local part; Bluesky counts graphemes and UTF-8 bytes; X weighs characters by twitter-text v3
-(URLs 23, CJK and emoji 2); Telegram counts UTF-16 code units.
+(URLs 23, CJK and emoji 2); Telegram counts UTF-16 code units; Threads counts characters with each
+emoji as its UTF-8 bytes.
 """
 
 from __future__ import annotations
@@ -96,3 +97,17 @@ def utf16_units(text: str) -> int:
 
 def utf8_bytes(text: str) -> int:
     return len(text.encode("utf-8"))
+
+
+#: What Threads counts as an emoji: a pictograph, a flag's regional indicators, or a keycap (1️⃣).
+_EMOJI = regex.compile(r"[\p{Extended_Pictographic}\p{Regional_Indicator}\u20e3]")
+
+
+def threads_length(text: str) -> int:
+    """Length as Threads counts it (Threads API, "Posts", Limitations: "Text posts are limited to 500
+    characters. Emojis are counted as the number of UTF-8 bytes."): each user-perceived character
+    (grapheme cluster, as the grapheme-splitter the documentation links to splits them) is 1, except an
+    emoji, which is as many as its UTF-8 bytes, all of them (😀 4, ❤️ 6, 🇳🇱 8, 👨‍👩‍👧 18)."""
+    if text.isascii():
+        return len(text)
+    return sum(len(cluster.encode("utf-8")) if _EMOJI.search(cluster) else 1 for cluster in _GRAPHEME.findall(text))

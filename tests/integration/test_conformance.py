@@ -17,6 +17,7 @@ from scheduler.channels.facebook import FacebookChannel
 from scheduler.channels.linkedin.channel import LinkedInChannel
 from scheduler.channels.mastodon import MastodonChannel
 from scheduler.channels.telegram import TelegramChannel
+from scheduler.channels.threads import ThreadsChannel
 from scheduler.channels.webhook import WebhookChannel
 from scheduler.channels.x import XChannel
 from scheduler.testing.conformance import CannotStage, ChannelConformance, Scenario
@@ -27,6 +28,8 @@ from tests.fakes.linkedin_server import ORGANIZATION, FakeLinkedIn, error
 from tests.fakes.mastodon_server import FakeMastodon
 from tests.fakes.server import FakeServer
 from tests.fakes.telegram_server import FakeTelegram
+from tests.fakes.threads_server import USER_ID as THREADS_USER_ID
+from tests.fakes.threads_server import FakeThreads, threads_error
 from tests.fakes.webhook_server import FakeWebhook
 from tests.fakes.x_server import ACCESS_TOKEN, ACCESS_TOKEN_SECRET, CONSUMER_KEY, CONSUMER_SECRET, FakeX
 
@@ -35,6 +38,7 @@ MASTODON_TOKEN = "conformance-mastodon-token-51c2"
 BLUESKY_PASSWORD = "conformance-app-password-8d0e"
 FACEBOOK_TOKEN = "conformance-page-token-3a7f"
 LINKEDIN_TOKEN = "conformance-linkedin-token-e5c9"
+THREADS_TOKEN = "conformance-threads-token-2d8b"
 TELEGRAM_TOKEN = "424242:conformance-telegram-token-b9e1"
 HOOK_SECRET = "conformance-hook-secret-6f04"
 
@@ -174,6 +178,31 @@ class LinkedInScenario(FakeServerScenario):
         self.fake.fail("POST", self.path, 429, body, {"Retry-After": str(seconds)})
 
 
+class ThreadsScenario(FakeServerScenario):
+    """Published in two requests: the container is made (where a post is refused), then threads_publish
+    (where an answer can be lost)."""
+
+    adapter = ThreadsChannel
+
+    def __init__(self, server: FakeThreads) -> None:
+        super().__init__(server, f"/v1.0/{THREADS_USER_ID}/threads_publish")
+        self.fake = server
+        self.settings = {"user_id": THREADS_USER_ID, "token": "${THREADS_TOKEN}", "api": server.url + "/v1.0"}
+        self.secrets = {"THREADS_TOKEN": THREADS_TOKEN}
+
+    def published(self) -> int:
+        return len(self.fake.posts)
+
+    def refuse_next(self, message: str) -> None:
+        body = threads_error(100, f"Invalid parameter: {message}")
+        self.fake.fail("POST", f"/v1.0/{THREADS_USER_ID}/threads", 400, body)
+
+    def throttle_next(self, seconds: int) -> None:
+        raise CannotStage(
+            "Threads names no wait: its publishing limit is a moving 24-hour window, looked at again in an hour"
+        )
+
+
 class TelegramScenario(FakeServerScenario):
     adapter = TelegramChannel
 
@@ -283,6 +312,13 @@ class TestLinkedIn(ChannelConformance):
     def scenario(self) -> Iterator[Scenario]:
         with FakeLinkedIn(LINKEDIN_TOKEN) as server:
             yield LinkedInScenario(server)
+
+
+class TestThreads(ChannelConformance):
+    @pytest.fixture
+    def scenario(self) -> Iterator[Scenario]:
+        with FakeThreads(THREADS_TOKEN) as server:
+            yield ThreadsScenario(server)
 
 
 class TestTelegram(ChannelConformance):

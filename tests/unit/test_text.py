@@ -6,7 +6,7 @@ import pytest
 import twitter_text
 
 from scheduler.content.networks import limits_for
-from scheduler.content.text import graphemes, mastodon_length, utf16_units, x_weighted_length
+from scheduler.content.text import graphemes, mastodon_length, threads_length, utf16_units, x_weighted_length
 
 FAMILY = "👨\u200d👩\u200d👧\u200d👦"  # one ZWJ sequence: 7 code points
 E_ACUTE = "e\u0301"  # e + combining acute accent
@@ -74,3 +74,16 @@ def test_a_word_too_long_to_be_a_url_is_counted_as_plain_text() -> None:
     word = "http://" + "a." * 1500 + "nl"  # twitter-text's pattern takes 13 s and more on this
     assert mastodon_length(word) == len(word)
     assert x_weighted_length(word) == len(word)
+
+
+def test_threads_counts_characters_and_each_emoji_as_its_utf8_bytes_as_the_threads_api_documents() -> None:
+    # Threads API, "Posts", Limitations: "Text posts are limited to 500 characters. Emojis are counted as the
+    # number of UTF-8 bytes." A letter with an accent is one character; an emoji is all of its bytes.
+    assert threads_length("Praat erover") == 12
+    assert threads_length("café") == 4  # é is 2 bytes but no emoji: one character
+    assert threads_length("😀") == 4
+    assert threads_length("❤️") == 6  # the heart and its variation selector
+    assert threads_length("🇳🇱") == 8  # a flag: two regional indicators
+    assert threads_length("1️⃣") == 7  # a keycap
+    assert threads_length("👨‍👩‍👧") == 18  # a family joined by ZWJs: one emoji, every byte
+    assert threads_length("Hoi 💙 jij") == 8 + 4
