@@ -22,6 +22,9 @@ APPROVED, WAITING, CHANGED, DECLINED, UNKNOWN = "approved", "waiting", "changed"
 WORST_FIRST = (DECLINED, CHANGED, WAITING, APPROVED)
 TEAM = "team"  # how a post's front matter says "any operator" (scheduler.content's `signoff: team`)
 
+# A held send's reason: recorded in English, where the ledger finds it by how it begins (publish.holds.SIGNOFF_HELD);
+# people read the same words in the campaign's language (State.held).
+HELD = N_("held for sign-off: {why}")
 # Said once where no ledger can be read: the state is not in the files.
 IN_THE_LEDGER = N_(
     "where each sign-off stands is kept in the ledger, not in the files: `campaign signoff status` where it runs"
@@ -86,6 +89,12 @@ class State:
     def why_held(self, zone: tzinfo = UTC, post: str = "") -> Said | None:
         """Why it may not go out now (the clauses of `said` of the people not approved), or None."""
         return None if self.approved else self.said(zone, post)
+
+    def held(self, zone: tzinfo = UTC, post: str = "") -> Said | None:
+        """A held send's reason ("held for sign-off: waiting for sign-off by verteller since ..."), or None.
+        Its English (`str`), with times in UTC, is what the ledger records."""
+        why = self.why_held(zone, post)
+        return None if why is None else Said.of(HELD, why=why)
 
 
 def unknown(names: Sequence[str]) -> State:

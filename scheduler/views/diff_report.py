@@ -19,7 +19,7 @@ from scheduler.content.plan import Entry
 from scheduler.content.problems import Problem
 from scheduler.views.diff import WORKING_TREE, Change, Diff, Side
 from scheduler.views.labels import count, labels
-from scheduler.views.preview import entry_record
+from scheduler.views.preview import entry_record, md_plain
 from scheduler.words import translator
 
 MAX_ROWS = 50  # per section of the Markdown view; a PR comment takes at most 65,536 characters
@@ -154,10 +154,7 @@ def _post(change: Change) -> str:
     return _code(name, width=60) if "`" in name or len(name) > 60 else "`" + name.replace("|", "\\|") + "`"
 
 
-def _plain(text: str) -> str:
-    """Our own messages (which may quote a file) as inert Markdown: no markup, HTML or mentions."""
-    text = re.sub(r"([\\`*_{}\[\]()#+!|~>])", r"\\\1", text)
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace("@", "@\u200b")
+_plain = md_plain  # our own messages as inert Markdown
 
 
 def _fence(lines: list[str]) -> list[str]:

@@ -1,15 +1,15 @@
 """Sign-offs: the links a person approves a post through (only a hash of each token is kept), their
 decisions (approved, declined with a note, voided when what goes out changed), and the check a send
-passes just before it leaves (`hold_reason`, called by Sends.about_to_send in its transaction)."""
+passes just before it leaves (`state_of`, called by Sends.about_to_send in its transaction)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 
 from sqlalchemy import Connection, select, update
 
-from scheduler.publish.holds import SIGNOFF_HELD, is_signoff_hold
+from scheduler.publish.holds import is_signoff_hold
 from scheduler.publish.states import State
 from scheduler.publish.store.alerts import NewAlert, insert_alert
 from scheduler.publish.store.db import Database
@@ -18,6 +18,7 @@ from scheduler.signoff.fingerprint import ANYONE, decode_needs, fingerprint, sho
 from scheduler.signoff.state import CHANGED, TEAM, WAITING, Person
 from scheduler.signoff.state import State as SignoffState
 from scheduler.signoff.tokens import new_token, token_hash
+from scheduler.words import Said
 
 APPROVED, DECLINED, VOIDED = "approved", "declined", "voided"
 
@@ -158,7 +159,7 @@ class Signoffs:
                 needs = decode_needs(next(r.signoff for r in all_rows if r.signoff))
                 now_print = _fingerprint_of(all_rows)
                 state = state_of(conn, name, needs, now_print, now)
-                why = state.why_held(UTC, name)
+                held = state.held(UTC, name)
                 found.append(
                     Standing(
                         post=name,
@@ -166,7 +167,7 @@ class Signoffs:
                         due=min(_utc(self.db, r.due) for r in all_rows),
                         needs=needs,
                         fingerprint=now_print,
-                        reason=None if why is None else f"{SIGNOFF_HELD}: {why}",
+                        reason=None if held is None else str(held),
                         approved_by=tuple(p.name for p in state.people if p.state == APPROVED),
                         state=state,
                     )
@@ -181,6 +182,12 @@ class Signoffs:
         """Where `post`'s sign-off stands (None: the ledger has no send of it that needs one)."""
         found = self.standings(post, now)
         return found[0].state if found else None
+
+    def held_said(self, post: str, zone: tzinfo = UTC, now: datetime | None = None) -> Said | None:
+        """Why `post` is held for sign-off now, as words for people in any language (the recorded reason is
+        their English); None when it may go out, or the ledger has no send of it that needs sign-off."""
+        state = self.state(post, now)
+        return None if state is None else state.held(zone, post)
 
     def void_changed(self, now: datetime) -> list[tuple[str, str]]:
         """Record a void for every approval whose post changed since: (post, person) of each, once."""
@@ -256,10 +263,10 @@ def hold_reason(
     conn: Connection, post: str, needs: tuple[str, ...], now_print: str, now: datetime | None = None
 ) -> str | None:
     """Why `post` must not go out now for want of sign-off, or None: every person it names (for `signoff:
-    team`, anyone) approved exactly `now_print`. Recorded in English after SIGNOFF_HELD, by which the
-    ledger finds these holds; people read it in the campaign's language from `state_of` (see Signoffs.state)."""
-    why = state_of(conn, post, needs, now_print, now).why_held(UTC, post)
-    return None if why is None else f"{SIGNOFF_HELD}: {why}"
+    team`, anyone) approved exactly `now_print`. Recorded in English, beginning with SIGNOFF_HELD, by which
+    the ledger finds these holds; people read the same words in the campaign's language (Signoffs.held_said)."""
+    said = state_of(conn, post, needs, now_print, now).held(UTC, post)
+    return None if said is None else str(said)
 
 
 def state_of(
