@@ -81,8 +81,8 @@ def held(ledger: Ledger, alerter: Alerter, now: datetime) -> list[Outcome]:
     def reason_of(row: Delivery) -> str:
         # The reasons are stored as they were written: in the campaign's language (scheduler.publish.holds), but
         # a sign-off hold's in English (found by how it begins): its words are made again from the ledger.
-        said = signed.get(row.post) if holds.is_signoff_hold(row.reason) else None
-        return said.said_in(language) if said is not None else row.reason or held.said_in(language)
+        words = signed.get(row.post) if holds.is_signoff_hold(row.reason) else None
+        return words.said_in(language) if words is not None else row.reason or held.said_in(language)
 
     for post, rows in by_post.items():
         reasons = "; ".join(dict.fromkeys(reason_of(row) for row in rows))

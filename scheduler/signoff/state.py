@@ -27,7 +27,7 @@ TEAM = "team"  # how a post's front matter says "any operator" (scheduler.conten
 HELD = N_("held for sign-off: {why}")
 # Said once where no ledger can be read: the state is not in the files.
 IN_THE_LEDGER = N_(
-    "where each sign-off stands is kept in the ledger, not in the files: `campaign signoff status` where it runs"
+    "where each sign-off stands is kept in the ledger, not in the files: see `campaign signoff status` or the dashboard"
 )
 
 

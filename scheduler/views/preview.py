@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime, tzinfo
 from itertools import groupby
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from babel.dates import format_date
 
@@ -80,6 +80,20 @@ def signoff_line(entry: Entry, signoffs: Signoffs, zone: tzinfo, language: str =
         return None
     needs = unknown(state.needs).said().said_in(language)
     return needs if not state.known else f"{needs}: {state.said(zone, entry.draft.id).said_in(language)}"
+
+
+def card_signoff(entry: Entry, signoffs: Signoffs | Literal[False], zone: tzinfo, language: str) -> tuple[str, ...]:
+    """An HTML card's (state, words in `language`) of where its post's sign-off stands; () where it needs none,
+    or `signoffs` is False (not shown)."""
+    state = None if signoffs is False else signoff_state(entry, signoffs)
+    if signoffs is False or state is None:
+        return ()
+    return state.state, signoff_line(entry, signoffs, zone, language) or ""
+
+
+def signoff_note(entries: Iterable[Entry], signoffs: Signoffs, language: str) -> str:
+    """Where a post needs sign-off and no ledger says where it stands: that the state is kept in the ledger."""
+    return in_the_ledger(language) if signoff_unknown(entries, signoffs) else ""
 
 
 def signoff_unknown(entries: Iterable[Entry], signoffs: Signoffs) -> bool:
