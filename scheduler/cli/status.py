@@ -204,6 +204,13 @@ def history(obj: Context, post: str | None, fmt: str, limit: int | None) -> None
         )
         for a in ledger.operators.actions(post)
     ]
+    if post is not None:  # its sign-off: every link, approval, decline and void (`campaign signoff history`)
+        from scheduler.cli.signoff import events
+
+        entries += [
+            (at, f"{'sign-off':<12} {line}", {"kind": "signoff", "post": post, "what": line})
+            for at, line in events(ledger, post, zone)
+        ]
     for row in ledger.views.rows(post=post) if post is not None else []:
         parts = ledger.threads.thread_parts(row.id)
         for part in parts:  # a thread: each part, where it is (a refused or interrupted one says so)

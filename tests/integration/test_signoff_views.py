@@ -119,6 +119,24 @@ def test_every_preview_format_shows_each_sign_off_state_and_json_has_it_as_data(
     assert records[0]["people"][0]["note"] == "noem mijn stad niet"
     assert shown["markdown"].count("noem mijn stad niet") == 2 and shown["html"].count("noem mijn stad niet") == 2
 
+    # `signoff status` says the same (English, times in the campaign's zone), and as data; `history POST` and
+    # `signoff history POST` list every link made and revoked, approval, decline with its note, and void.
+    status = campaign(tmp_path, "signoff", "status")
+    assert "declined by verteller on" in status.stdout and "noem mijn stad niet" in status.stdout
+    [record] = json.loads(campaign(tmp_path, "signoff", "status", "--format", "json").stdout)
+    assert record["state"] == "declined" and record["people"][0]["note"] == "noem mijn stad niet"
+    assert campaign(tmp_path, "signoff", "revoke", "verhaal").returncode == 0
+    for history in (
+        campaign(tmp_path, "history", "verhaal").stdout,
+        campaign(tmp_path, "signoff", "history", "verhaal").stdout,
+    ):
+        lines = history.splitlines()
+        assert sum("link for verteller made by" in line for line in lines) == 2, history
+        assert sum("link for verteller revoked" in line for line in lines) == 2, history  # both still worked
+        assert sum("approved by verteller" in line for line in lines) == 1, history
+        assert sum("approval by verteller voided" in line for line in lines) == 1, history
+        assert sum("declined by verteller" in line and "noem mijn stad niet" in line for line in lines) == 1, history
+
 
 def test_validate_says_what_each_post_needs_and_the_pull_requests_diff_too_without_a_ledger(tmp_path: Path) -> None:
     write_story(tmp_path, at(soon(3600)))
@@ -157,7 +175,9 @@ def test_a_sign_off_hold_is_said_in_the_campaigns_language_and_still_found_by_it
         told = [a.message for a in book.alerts.latest() if a.kind == "held"]
     finally:
         book.close()
-    assert len(reasons) == 1 and next(iter(reasons)).startswith("held for sign-off: waiting for sign-off by verteller")
+    assert len(reasons) == 1 and str(next(iter(reasons))).startswith(
+        "held for sign-off: waiting for sign-off by verteller"
+    )
     assert told and "wacht op akkoord van verteller" in told[0] and not any(w in told[0] for w in ENGLISH)
     token = request_link(tmp_path)
     status = campaign(tmp_path, "status").stdout
