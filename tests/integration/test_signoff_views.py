@@ -7,14 +7,17 @@ begins) and still found: an approval releases the held send."""
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.integration.daemon_helpers import PASSWORDS, at, campaign, ledger, outbox, soon, states
+from tests.fakes import images
+from tests.integration.daemon_helpers import PASSWORDS, at, campaign, ledger, outbox, soon, states, wait_for
 from tests.integration.test_signoff import STORY, approve, request_link, write_story
 from tests.integration.test_signoff_browser import serving
 from tests.integration.test_web_door import Client
@@ -207,3 +210,70 @@ def test_the_dashboard_says_a_sign_off_hold_in_the_campaigns_language(tmp_path: 
     assert "wacht op akkoord van verteller sinds" in waiting and "waiting for" not in waiting
     # The held send's help says what releases it: an approval, not a fixed file.
     assert "Lost zich op als het bestand klopt" not in now and now.count("met precies deze tekst akkoord ging") >= 2
+
+
+def _field(page: str, name: str) -> str:
+    found = re.search(rf'name="{name}" value="([^"]+)"', page)
+    assert found, f"no {name} on the page"
+    return found.group(1)
+
+
+@pytest.mark.slow
+def test_a_new_photo_after_approval_shows_on_the_page_as_the_change_of_its_line(tmp_path: Path) -> None:
+    root = tmp_path / "campaign"
+    (root / "media").mkdir(parents=True)
+    photo = root / "media" / "foto.png"
+    images.photo(photo, (40, 30))
+    write_story(root, at(soon(3600)), extra="media:\n  - {path: media/foto.png, alt: Een keuken}\n")
+    with serving(root, []) as url:
+        path = "/signoff/" + request_link(root)
+        door = Client(url)
+        page = door.get(path).text
+        approved = door.post(
+            path, {"csrf_token": _field(page, "csrf_token"), "seen": _field(page, "seen"), "decision": "approve"}
+        )
+        assert approved.status_code == 200 and 'id="changes"' not in approved.text
+        old = hashlib.sha256(photo.read_bytes()).hexdigest()[:8]
+        images.photo(photo, (30, 40))  # the same name, another picture
+        new = hashlib.sha256(photo.read_bytes()).hexdigest()[:8]
+
+        def changes() -> str:  # the dashboard reads the files again within 10 s; the page is rate-limited
+            shown = door.get(path).text
+            return shown.split('id="changes"', 1)[1].split("</section>", 1)[0] if 'id="changes"' in shown else ""
+
+        assert wait_for(lambda: bool(changes()), timeout=90, every=4)
+        shown = changes()
+    assert f"<del>{old}:</del>" in shown and f"<ins>{new}:</ins>" in shown  # the photo's line, on each channel
+    assert shown.count("<del>") == 2 and "Een keuken" in shown  # nothing else changed: the words stay
+
+
+@pytest.mark.slow
+def test_an_expired_link_shows_a_plain_page_and_its_form_sent_late_changes_nothing(tmp_path: Path) -> None:
+    root = tmp_path / "campaign"
+    write_story(root, at(soon(-5)))
+    assert campaign(root, "run", "--once").returncode == 0  # held: waiting for sign-off
+    short = request_link(root, "verteller", "--expires", "1m")
+    with serving(root, []) as url:
+        door = Client(url)
+        page = door.get("/signoff/" + short).text
+        form = {"csrf_token": _field(page, "csrf_token"), "seen": _field(page, "seen"), "decision": "approve"}
+
+        def expired() -> bool:  # asked of the ledger, not the page: the page is rate-limited
+            book = ledger(root)
+            try:
+                return book.signoffs.by_token(short, book.clock()) is None
+            finally:
+                book.close()
+
+        assert wait_for(expired, timeout=180, every=1)
+        gone = door.get("/signoff/" + short)
+        late = door.post("/signoff/" + short, form)  # the form of the page read while it still worked
+    for answer in (gone, late):
+        assert answer.status_code == 404 and "<form" not in answer.text and "<a " not in answer.text
+        assert STORY not in answer.text
+    book = ledger(root)
+    try:
+        assert book.signoffs.decisions_of("verhaal") == []
+    finally:
+        book.close()
+    assert set(states(root).values()) == {"held"}
