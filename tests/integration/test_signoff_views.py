@@ -84,6 +84,12 @@ def test_every_preview_format_shows_each_sign_off_state_and_json_has_it_as_data(
 
     # In the ledger, no link sent yet.
     assert campaign(tmp_path, "run", "--once").returncode == 0  # not due: the files into the ledger, nothing sent
+    book = ledger(tmp_path)
+    try:  # due within 4 hours and waiting: the team is told, in the campaign's language
+        [told] = [a.message for a in book.alerts.latest() if a.kind == "signoff-4h"]
+    finally:
+        book.close()
+    assert "wacht op akkoord van verteller; nog geen link gestuurd" in told and not any(w in told for w in ENGLISH)
     shown = previews(tmp_path)
     records = check(shown, "waiting", "wacht op akkoord van verteller; nog geen link gestuurd", "waiting for", [])
     assert records[0]["people"] == [{"person": "verteller", "state": "waiting", "since": None}]
