@@ -14,8 +14,11 @@ from scheduler.cli import planning, publishing, results, signoff, status, web  #
 from scheduler.cli.app import WHEN_FORMATS, Context, _bound, main, now, pass_context
 
 if TYPE_CHECKING:
-    from scheduler.content.plan import Plan
+    from collections.abc import Iterable
+
+    from scheduler.content.plan import Entry, Plan
     from scheduler.content.problems import Problem
+    from scheduler.views.preview import Signoffs
 
 
 __all__ = ["main", "run"]  # `main`: the group with every command registered, as tests invoke it
@@ -91,12 +94,32 @@ def validate(obj: Context, fmt: str, check_links: bool) -> None:
         f"{plural(errors, 'error')}, {plural(len(plan.problems) - errors, 'warning')}"
     )
     click.echo(summary, err=True)
-    if fmt == "text":  # who must approve what before it goes out (the state: `campaign signoff status`)
-        needing = {e.draft.id: e.draft.signoff for e in plan.entries if e.draft.signoff}
-        for post, names in sorted(needing.items()):
-            who = "any operator" if names == ("team",) else ", ".join(names)
-            click.echo(f"{post}: needs sign-off by {who} before it goes out", err=True)
+    if fmt != "json":  # who must approve what before it goes out, and where a ledger says, where that stands
+        _signoff_lines(obj.root, plan, fmt)
     sys.exit(1 if errors else 0)
+
+
+def _signoff_lines(root: Path, plan: Plan, fmt: str) -> None:
+    """Each post that needs sign-off, once, and where its sign-off stands (a notice in GitHub's format)."""
+    from scheduler.signoff.state import in_the_ledger
+    from scheduler.terminal import shown
+    from scheduler.views.preview import signoff_line, signoff_unknown
+
+    first: dict[str, Entry] = {}
+    for entry in plan.entries:
+        if entry.draft.signoff:
+            first.setdefault(entry.draft.id, entry)
+    signoffs = _signoffs(root, first.values())
+    zone = plan.campaign.settings.timezone
+    for post, entry in sorted(first.items()):
+        line = shown(signoff_line(entry, signoffs, zone) or "", lines=True)
+        if fmt == "github":
+            where = f"file={_github_escape(entry.draft.path, True)}"
+            click.echo(f"::notice {where},title=sign-off::{_github_escape(f'{post}: {line}')}")
+        else:
+            click.echo(f"{post}: {line} before it goes out" if signoffs is None else f"{post}: {line}", err=True)
+    if signoff_unknown(first.values(), signoffs):
+        click.echo(f"note: {in_the_ledger()}", err=True)
 
 
 def _link_problems(plan: Plan) -> list[Problem]:
@@ -155,50 +178,48 @@ def preview(
     entries = plan.select(start=first, end=last, channel=channel, drafts=drafts)
     problems = plan.problems_of(start=first, end=last, channel=channel)
     unplaced = list(plan.unplaced)  # not on the calendar, so in every period
+    signoffs = _signoffs(obj.root, entries)
     if fmt == "json":
-        _write(output, views.as_json(plan, entries, problems, unplaced))
+        _write(output, views.as_json(plan, entries, problems, unplaced, signoffs))
     elif fmt == "markdown":
-        _write(output, views.as_markdown(plan, entries, problems, unplaced))
+        _write(output, views.as_markdown(plan, entries, problems, unplaced, signoffs))
     elif fmt == "html":
         from scheduler.views import html
 
         if output == "-":
-            _write(output, html.render_page(plan, entries, problems, unplaced))
+            _write(output, html.render_page(plan, entries, problems, unplaced, signoffs))
         else:
             target = Path(output or "preview.html")  # big campaigns get one more page per month
-            for name, page in html.render_pages(plan, entries, problems, target.name, unplaced).items():
+            for name, page in html.render_pages(plan, entries, problems, target.name, unplaced, signoffs).items():
                 _write(str(target.with_name(name)), page)
     else:
         color = output is None and sys.stdout.isatty()
-        signoffs = _signoffs(obj.root) if any(e.draft.signoff for e in entries) else {}
         _write(output, views.as_text(plan, entries, problems, unplaced, color=color, signoffs=signoffs))
 
 
-def _standing(reason: str | None, approved_by: tuple[str, ...], prefix: str) -> str:
-    return reason.removeprefix(prefix + ": ") if reason else f"approved by {', '.join(approved_by)}"
-
-
-def _signoffs(root: Path) -> dict[str, str]:
-    """Where each post's sign-off stands, from DATABASE_URL's ledger (else campaign.db if it exists); empty
-    when there is none, or it cannot be read (said once): the preview needs no ledger."""
+def _signoffs(root: Path, entries: Iterable[Entry]) -> Signoffs:
+    """Where each post's sign-off stands, from DATABASE_URL's ledger (else campaign.db if it exists); None
+    when there is none, or it cannot be read (said once): the views then say what each post needs, and
+    that the state is kept in the ledger. Not read at all when no post of `entries` needs sign-off."""
     from scheduler import settings
     from scheduler.errors import LedgerError
-    from scheduler.publish.holds import SIGNOFF_HELD
     from scheduler.publish.ledger import Ledger, database_url
 
+    if not any(e.draft.signoff for e in entries):
+        return None
     given = settings.get("DATABASE_URL")
     if not given and not (root / "campaign.db").is_file():
-        return {}
+        return None
     try:
         ledger = Ledger(database_url(given or None, root))
         try:
             ledger.check_schema()
-            return {s.post: _standing(s.reason, s.approved_by, SIGNOFF_HELD) for s in ledger.signoffs.standings()}
+            return ledger.signoffs.states(ledger.clock())
         finally:
             ledger.close()
     except LedgerError as exc:
         click.echo(f"note: {exc}; sign-off states are not shown", err=True)
-        return {}
+        return None
 
 
 # ---------------------------------------------------------------------------------- diff

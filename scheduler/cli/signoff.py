@@ -22,8 +22,11 @@ from scheduler.terminal import in_json, shown
 from scheduler.times import local_time
 
 if TYPE_CHECKING:
+    from datetime import datetime, tzinfo
+
     from scheduler.content.drafts import Draft
     from scheduler.content.plan import Plan
+    from scheduler.publish.ledger import Ledger
 
 
 @main.group()
@@ -149,6 +152,8 @@ def status(obj: Context, fmt: str) -> None:
                 "approved_by": list(s.approved_by),
                 "reason": s.reason,
                 "fingerprint": s.fingerprint,
+                "state": s.state.state,  # approved | waiting | changed | declined
+                "people": s.state.record()["people"],  # each person's answer (preview --format json has the same)
             }
             for s in standings
         ]
@@ -157,8 +162,7 @@ def status(obj: Context, fmt: str) -> None:
     if not standings:
         click.echo("no post waits for sign-off (the daemon or `campaign signoff request` brings new ones in)")
     for s in standings:
-        state = f"approved by {', '.join(s.approved_by)}" if s.reason is None else shown(s.reason)
-        click.echo(f"{local_time(s.due, zone)}  {s.post}  {state}")
+        click.echo(f"{local_time(s.due, zone)}  {s.post}  {shown(str(s.state.said(zone, s.post)))}")
 
 
 @signoff.command("history")
@@ -166,22 +170,29 @@ def status(obj: Context, fmt: str) -> None:
 @pass_context
 def history(obj: Context, post: str) -> None:
     """Every link, approval, decline and void of POST, oldest first."""
-    from scheduler.signoff.fingerprint import short
-
     zone = campaign_zone(obj)
     ledger = open_ledger(obj.root)
-    events = []
+    found = events(ledger, post, zone)
+    if not found:
+        click.echo(f"no sign-off of {post} yet")
+    for at, line in found:
+        click.echo(f"{local_time(at, zone)}  {line}")
+
+
+def events(ledger: Ledger, post: str, zone: tzinfo) -> list[tuple[datetime, str]]:
+    """Every link made and revoked, approval, decline (with its note) and void of `post`, oldest first, as
+    lines for people (also in `campaign history POST`)."""
+    from scheduler.signoff.fingerprint import short
+
+    found = []
     for r in ledger.signoffs.requests_of(post):
-        events.append((r.made_at, f"link for {r.person} made by {r.made_by}, until {local_time(r.expires_at, zone)}"))
+        found.append((r.made_at, f"link for {r.person} made by {r.made_by}, until {local_time(r.expires_at, zone)}"))
         if r.revoked_at is not None:
-            events.append((r.revoked_at, f"link for {r.person} revoked"))
+            found.append((r.revoked_at, f"link for {r.person} revoked"))
     for d in ledger.signoffs.decisions_of(post):
         if d.decision == "voided":
-            events.append((d.at, f"approval by {d.person} voided: what goes out changed ({d.note})"))
+            found.append((d.at, f"approval by {d.person} voided: what goes out changed ({d.note})"))
             continue
         note = f": {shown(d.note)}" if d.note else ""
-        events.append((d.at, f"{d.decision} by {d.person} (text {short(d.fingerprint)}){note}"))
-    if not events:
-        click.echo(f"no sign-off of {post} yet")
-    for at, line in sorted(events, key=lambda e: e[0]):
-        click.echo(f"{local_time(at, zone)}  {line}")
+        found.append((d.at, f"{d.decision} by {d.person} (text {short(d.fingerprint)}){note}"))
+    return sorted(found, key=lambda e: e[0])

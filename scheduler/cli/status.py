@@ -16,7 +16,7 @@ from scheduler.terminal import in_json, shown
 from scheduler.times import local_time
 
 if TYPE_CHECKING:
-    from scheduler.publish.ledger import Delivery
+    from scheduler.publish.ledger import Delivery, Ledger
 
 
 def _row_record(row: Delivery, zone: Any) -> dict[str, Any]:
@@ -127,7 +127,7 @@ def status(obj: Context, fmt: str, limit: int) -> None:
             continue
         click.echo(f"\n{title} ({len(items)}):")
         if title == "held":
-            _say_held(items, zone, limit)
+            _say_held(items, zone, limit, _held_words(ledger, items, zone, plan.campaign.settings.language))
             continue
         for row in items[:limit]:
             extra = row.receipt_url if row.state == State.PUBLISHED else row.reason  # a network's words too
@@ -136,11 +136,30 @@ def status(obj: Context, fmt: str, limit: int) -> None:
             click.echo(f"  … and {len(items) - limit} more (--limit {len(items)} shows them all)")
 
 
-def _say_held(rows: list[Delivery], zone: tzinfo, limit: int) -> None:
-    """Held sends grouped by their reason: one broken file that holds 60 sends is one cause, said once."""
+def _held_words(ledger: Ledger, rows: list[Delivery], zone: tzinfo, language: str) -> dict[str, str]:
+    """A held post → why, in the campaign's language, where it is held for sign-off. Other holds' reasons
+    are recorded in it already; a sign-off hold's is recorded in English (the ledger finds it by how it
+    begins), so its words are made again from where the post's sign-off stands."""
+    from scheduler.publish.holds import is_signoff_hold
+
+    words = {}
+    for row in rows:
+        if is_signoff_hold(row.reason) and row.post not in words:
+            said = ledger.signoffs.held_said(row.post, zone, ledger.clock())
+            if said is not None:
+                words[row.post] = said.said_in(language)
+    return words
+
+
+def _say_held(rows: list[Delivery], zone: tzinfo, limit: int, signoffs: dict[str, str] | None = None) -> None:
+    """Held sends grouped by their reason: one broken file that holds 60 sends is one cause, said once.
+    `signoffs`: a post held for sign-off → why, in the campaign's language (_held_words)."""
+    from scheduler.publish.holds import is_signoff_hold
+
     by_reason: dict[str, list[Delivery]] = {}
     for row in rows:
-        by_reason.setdefault(row.reason or "held", []).append(row)
+        reason = (signoffs or {}).get(row.post) if is_signoff_hold(row.reason) else None
+        by_reason.setdefault(reason or row.reason or "held", []).append(row)
     for reason, group in sorted(by_reason.items(), key=lambda item: (-len(item[1]), item[1][0].due)):
         if len(group) == 1:
             row = group[0]
@@ -185,6 +204,13 @@ def history(obj: Context, post: str | None, fmt: str, limit: int | None) -> None
         )
         for a in ledger.operators.actions(post)
     ]
+    if post is not None:  # its sign-off: every link, approval, decline and void (`campaign signoff history`)
+        from scheduler.cli.signoff import events
+
+        entries += [
+            (at, f"{'sign-off':<12} {line}", {"kind": "signoff", "post": post, "what": line})
+            for at, line in events(ledger, post, zone)
+        ]
     for row in ledger.views.rows(post=post) if post is not None else []:
         parts = ledger.threads.thread_parts(row.id)
         for part in parts:  # a thread: each part, where it is (a refused or interrupted one says so)

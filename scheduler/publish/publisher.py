@@ -355,7 +355,7 @@ class Publisher:
                 )
             if isinstance(reason, SignoffHold):
                 log.info("not sending %s on %s: %s", claim.post, claim.channel, reason)
-                not_sent = Said.of(N_("its time has come but it is not sent: {reason}"), reason=str(reason))
+                not_sent = Said.of(N_("its time has come but it is not sent: {reason}"), reason=reason.said)
                 return self.settler.settle(
                     claim, State.HELD, now, str(reason), outcome=Attempted.HELD, alert=("held", not_sent)
                 )

@@ -69,14 +69,23 @@ def held(ledger: Ledger, alerter: Alerter, now: datetime) -> list[Outcome]:
     outcomes = []
     by_post: dict[str, list[Delivery]] = {}
     held = Said.of(N_("held"))
+    signed: dict[str, Said | None] = {}  # a post held for sign-off → its words, from the ledger's sign-offs
     for row in ledger.sends.held_now_due(now):
         message = str(Said.of(N_("its time has come but it is not sent: {reasons}"), reasons=row.reason or held))
         by_post.setdefault(row.post, []).append(row)
         outcomes.append(Outcome(row.post, row.channel, State.HELD, message, now, row.due))
+        if holds.is_signoff_hold(row.reason) and row.post not in signed:
+            signed[row.post] = ledger.signoffs.held_said(row.post, now=now)
     language = alerter.language
+
+    def reason_of(row: Delivery) -> str:
+        # The reasons are stored as they were written: in the campaign's language (scheduler.publish.holds), but
+        # a sign-off hold's in English (found by how it begins): its words are made again from the ledger.
+        words = signed.get(row.post) if holds.is_signoff_hold(row.reason) else None
+        return words.said_in(language) if words is not None else row.reason or held.said_in(language)
+
     for post, rows in by_post.items():
-        # The reasons are stored as they were written: in the campaign's language (scheduler.publish.holds).
-        reasons = "; ".join(dict.fromkeys(row.reason or held.said_in(language) for row in rows))
+        reasons = "; ".join(dict.fromkeys(reason_of(row) for row in rows))
         if len(rows) == 1:
             said = Said.of(N_("its time has come but it is not sent: {reasons}"), reasons=reasons)
             alerter.alert("held", post, rows[0].channel, said, now)
@@ -114,7 +123,7 @@ def signoffs(ledger: Ledger, alerter: Alerter, now: datetime) -> None:
             waiting = Said.of(
                 N_("due in {left} but not sent until then unless it is approved: {reason}"),
                 left=wording.said_by(partial(_duration, left)),
-                reason=standing.reason,
+                reason=standing.state.why_held(UTC, standing.post) or standing.reason,
             )
             alerter.alert(kind, standing.post, None, waiting, now)
 

@@ -17,9 +17,10 @@ from babel.dates import format_datetime
 
 from scheduler.content.plan import Entry
 from scheduler.content.problems import Problem
+from scheduler.signoff.state import in_the_ledger, needs
 from scheduler.views.diff import WORKING_TREE, Change, Diff, Side
 from scheduler.views.labels import count, labels
-from scheduler.views.preview import entry_record
+from scheduler.views.preview import entry_record, md_plain
 from scheduler.words import translator
 
 MAX_ROWS = 50  # per section of the Markdown view; a PR comment takes at most 65,536 characters
@@ -130,6 +131,8 @@ def as_text(diff: Diff) -> str:
         change = group[0]
         when = _when(diff, change.entry, old=change.new is None)
         lines.append(f"{symbols[change.kind]} {when:<22} {change.post}  [{_channels(group)}]  {_what(diff, change)}")
+        if change.new is not None and change.new.draft.signoff:
+            lines.append(f"      ⚑ {needs(change.new.draft.signoff)}")
         if "text" in change.aspects:
             lines += ["      │ " + line for line in _line_diff(_text(change.old), _text(change.new))]
     problems = _problem_lines(diff, lambda label, p: f"  {label}: {p}")
@@ -154,10 +157,7 @@ def _post(change: Change) -> str:
     return _code(name, width=60) if "`" in name or len(name) > 60 else "`" + name.replace("|", "\\|") + "`"
 
 
-def _plain(text: str) -> str:
-    """Our own messages (which may quote a file) as inert Markdown: no markup, HTML or mentions."""
-    text = re.sub(r"([\\`*_{}\[\]()#+!|~>])", r"\\\1", text)
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace("@", "@\u200b")
+_plain = md_plain  # our own messages as inert Markdown
 
 
 def _fence(lines: list[str]) -> list[str]:
@@ -253,6 +253,7 @@ def as_markdown(diff: Diff) -> str:
             lines += ["", where, ""]
             lines += _fence(_line_diff(_text(change.old), _text(change.new)))
         lines += more(len(texts))
+    lines += _signoff_section(groups, language)
     status = {"new": _("new"), "fixed": _("fixed"), "still": _("still there")}
     problems = _problem_lines(
         diff,
@@ -264,6 +265,28 @@ def as_markdown(diff: Diff) -> str:
     if problems:
         lines += ["", f"#### {L['problems']}", "", *problems[: MAX_ROWS * 2]]
     return "\n".join(lines) + "\n"
+
+
+def _signoff_section(groups: list[list[Change]], language: str) -> list[str]:
+    """The posts this change adds or changes what goes out of, that need sign-off: who must approve them
+    (where it stands is in the ledger, which a pull request's CI does not have: said once)."""
+    _ = translator(language).gettext
+    rows = []
+    for group in groups:
+        change = group[0]
+        if (
+            change.new is None
+            or not change.new.draft.signoff
+            or not ({"text", "media"} & set(change.aspects) or change.kind == "added")
+        ):
+            continue
+        line = f"- {_post(change)} ({_channels(group)}): {_plain(needs(change.new.draft.signoff).said_in(language))}"
+        if change.kind == "changed":
+            line += "; " + _plain(_("what goes out changes, so an approval of the old text no longer counts"))
+        rows.append(line)
+    if not rows:
+        return []
+    return ["", "#### " + _("Sign-off"), "", *rows[:MAX_ROWS], "", "> ⚑ " + _plain(in_the_ledger(language))]
 
 
 def _record(diff: Diff, entry: Entry | None, old: bool) -> dict[str, Any] | None:

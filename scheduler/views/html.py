@@ -20,13 +20,12 @@ from datetime import date, timedelta
 from functools import cache, lru_cache
 from itertools import groupby
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, Literal
 
 from babel import Locale
 from babel.dates import format_date
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
-from scheduler.channels.bluesky_richtext import find_spans
 from scheduler.content.parallel import map_forked
 from scheduler.content.plan import Entry, Plan, Unplaced
 from scheduler.content.problems import Problem
@@ -35,6 +34,8 @@ from scheduler.media.renditions import shown
 from scheduler.posts import MediaItem, MediaRules
 from scheduler.views.labels import clock, labels
 from scheduler.views.labels import count as counted
+from scheduler.views.preview import Signoffs, card_signoff, signoff_note
+from scheduler.views.spans import parts as _parts
 
 EMBED_MAX_BYTES = 150_000  # images up to this size are embedded as data: URIs ...
 PAGE_EMBED_BUDGET = 1_500_000  # ... until a page holds this many bytes of them
@@ -91,6 +92,7 @@ class Card:
     state: str = ""  # the web dashboard's: the delivery's state in the ledger ("" in the preview)
     state_text: str = ""  # that state in the page's language
     url: str = ""  # where it went out, when it did
+    signoff: tuple[str, ...] = ()  # its post's sign-off: (its state, where it stands in the page's language)
 
     @property
     def state_class(self) -> str:
@@ -154,7 +156,8 @@ class Month:
 class _Builder:
     """Turns entries into cards, and cards into months, weeks and days, in the campaign's language."""
 
-    def __init__(self, plan: Plan) -> None:
+    def __init__(self, plan: Plan, signoffs: Signoffs | Literal[False] = False) -> None:
+        self.signoffs = signoffs  # False: cards say nothing of sign-off (the dashboard's own views do)
         self.root = plan.campaign.root
         self.zone = plan.campaign.settings.timezone
         self.language = plan.campaign.settings.language
@@ -220,6 +223,7 @@ class _Builder:
             level=level,
             problems=entry.problems,
             errors=any(p.is_error for p in entry.problems),
+            signoff=card_signoff(entry, self.signoffs, self.zone, self.language),
         )
 
     def _size(self, entry: Entry, length: int, limit: int | None) -> tuple[str, int | None, str]:
@@ -325,21 +329,6 @@ class _Builder:
 
 
 @lru_cache(maxsize=65_536)  # a post's text is the same on most of its channels
-def _parts(text: str) -> tuple[tuple[str, str], ...]:
-    """The text cut into plain stretches and links, hashtags and mentions, as Bluesky finds them."""
-    raw = text.encode("utf-8")
-    parts: list[tuple[str, str]] = []
-    last = 0
-    for span in find_spans(text):
-        if span.start > last:
-            parts.append(("", raw[last : span.start].decode("utf-8")))
-        parts.append((span.kind, raw[span.start : span.end].decode("utf-8")))
-        last = span.end
-    if last < len(raw):
-        parts.append(("", raw[last:].decode("utf-8")))
-    return tuple(parts)
-
-
 @cache
 def _environment() -> Environment:
     # Autoescape on for every template: draft text and problem messages are never trusted.
@@ -409,16 +398,22 @@ def _gc_spares_the_plan() -> Iterator[None]:
 
 
 def render_page(
-    plan: Plan, entries: Iterable[Entry], problems: Iterable[Problem], unplaced: Iterable[Unplaced] | None = None
+    plan: Plan,
+    entries: Iterable[Entry],
+    problems: Iterable[Problem],
+    unplaced: Iterable[Unplaced] | None = None,
+    signoffs: Signoffs = None,
 ) -> str:
     """The whole preview as one self-contained HTML page; every month after the first collapsed.
 
-    `unplaced`: the posts listed as not on the calendar (default: all of the plan's)."""
+    `unplaced`: the posts listed as not on the calendar (default: all of the plan's); `signoffs`: as in
+    preview.as_json."""
     entries = list(entries)
     unplaced = list(plan.unplaced if unplaced is None else unplaced)
     with _gc_spares_the_plan():
-        builder = _Builder(plan)
+        builder = _Builder(plan, signoffs)
         context = _context(plan, builder.language, entries, list(problems), unplaced)
+        context["signoff_note"] = signoff_note(entries, signoffs, builder.language)
         months = builder.months(builder.cards(entries), {})
         return _environment().get_template("page.html").render(context, months=months, pages=None, current=None)
 
@@ -452,6 +447,7 @@ def render_pages(
     problems: Iterable[Problem],
     name: str,
     unplaced: Iterable[Unplaced] | None = None,
+    signoffs: Signoffs = None,
 ) -> dict[str, str]:
     """File name → page: `name` alone, or for big campaigns `name` as an index plus one page per month.
 
@@ -461,13 +457,13 @@ def render_pages(
     entries = list(entries)
     unplaced = list(plan.unplaced if unplaced is None else unplaced)
     if len(entries) <= ONE_PAGE_MAX_ENTRIES:
-        return {name: render_page(plan, entries, problems, unplaced)}
+        return {name: render_page(plan, entries, problems, unplaced, signoffs)}
     with _gc_spares_the_plan():
-        return _split(plan, entries, list(problems), name, unplaced)
+        return _split(plan, entries, list(problems), name, unplaced, signoffs)
 
 
 def _split(
-    plan: Plan, entries: list[Entry], problems: list[Problem], name: str, unplaced: list[Unplaced]
+    plan: Plan, entries: list[Entry], problems: list[Problem], name: str, unplaced: list[Unplaced], signoffs: Signoffs
 ) -> dict[str, str]:
     stem, suffix = PurePosixPath(name).stem, PurePosixPath(name).suffix or ".html"
     zone = plan.campaign.settings.timezone
@@ -476,6 +472,7 @@ def _split(
         grouped.setdefault(f"{entry.due.astimezone(zone):%Y-%m}", []).append(entry)
     language = plan.campaign.settings.language
     context = _context(plan, language, entries, problems, unplaced)
+    context["signoff_note"] = signoff_note(entries, signoffs, language)
     template = _environment().get_template("page.html")
     page_of = {key: f"{stem}-{key}{suffix}" for key in sorted(grouped)}
     pages = [
@@ -485,7 +482,7 @@ def _split(
 
     def render(key: str | None) -> str:
         """The index page (key None: a month grid per month, linking to the month pages), or one month's page."""
-        builder = _Builder(plan)  # each page its own budget of embedded images
+        builder = _Builder(plan, signoffs)  # each page its own budget of embedded images
         if key is None:
             months = builder.months(builder.cards(entries, chips=True), page_of)
             return template.render(context, months=months, pages=pages, current=None, index=name)

@@ -7,11 +7,12 @@ problem `validate` reports for what it shows, and the posts that cannot be place
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime, tzinfo
 from itertools import groupby
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from babel.dates import format_date
 
@@ -20,14 +21,20 @@ from scheduler.content.plan import Entry, Plan, Unplaced
 from scheduler.content.problems import Problem, causes_first
 from scheduler.media.renditions import shown
 from scheduler.posts import MediaItem, MediaRules
+from scheduler.signoff.state import State as SignoffState
+from scheduler.signoff.state import in_the_ledger, unknown
 from scheduler.views.labels import clock, count, labels
 from scheduler.words import translator
 
 UNPLACED = "cannot be placed on the calendar"
 
 
-def entry_record(entry: Entry, zone: tzinfo) -> dict[str, Any]:
+Signoffs = Mapping[str, SignoffState] | None  # post → where its sign-off stands; None: no ledger could be read
+
+
+def entry_record(entry: Entry, zone: tzinfo, signoffs: Signoffs = None) -> dict[str, Any]:
     """The JSON shape of one planned post (documented in docs/review.md)."""
+    state = signoff_state(entry, signoffs)
     return {
         "due": entry.due.astimezone(zone).isoformat(),
         "channel": entry.channel.name,
@@ -42,7 +49,8 @@ def entry_record(entry: Entry, zone: tzinfo) -> dict[str, Any]:
         "length": entry.length,
         "limit": entry.limit,
         "problems": [str(p) for p in entry.problems],
-        "signoff": list(entry.draft.signoff),  # who must approve its exact text first (["team"]: any operator)
+        # who must approve its exact text first (needs ["team"]: any operator) and where that stands; null: nobody
+        "signoff": None if state is None else state.record(),
     }
 
 
@@ -54,14 +62,43 @@ def _media_record(ref: MediaRef) -> dict[str, Any]:
     return found
 
 
-def signoff_line(entry: Entry, states: Mapping[str, str] | None = None) -> str | None:
-    """`needs sign-off by verteller` (and, where a ledger told it, where that stands); None if it needs none."""
+def signoff_state(entry: Entry, signoffs: Signoffs) -> SignoffState | None:
+    """Where `entry`'s post's sign-off stands, as the ledger says (`signoffs`), "unknown" where none could be
+    read or it has no send of the post yet; None if the post needs no sign-off."""
     names = entry.draft.signoff
     if not names:
         return None
-    who = "any operator" if names == ("team",) else ", ".join(names)
-    state = (states or {}).get(entry.draft.id)
-    return f"needs sign-off by {who}" + (f": {state}" if state else "")
+    found = None if signoffs is None else signoffs.get(entry.draft.id)
+    return found if found is not None and found.needs == tuple(names) else unknown(names)
+
+
+def signoff_line(entry: Entry, signoffs: Signoffs, zone: tzinfo, language: str = "en") -> str | None:
+    """`needs sign-off by verteller` and, where a ledger told it, where that stands ("waiting for sign-off by
+    verteller since ..."), in `language`; None if it needs none."""
+    state = signoff_state(entry, signoffs)
+    if state is None:
+        return None
+    needs = unknown(state.needs).said().said_in(language)
+    return needs if not state.known else f"{needs}: {state.said(zone, entry.draft.id).said_in(language)}"
+
+
+def card_signoff(entry: Entry, signoffs: Signoffs | Literal[False], zone: tzinfo, language: str) -> tuple[str, ...]:
+    """An HTML card's (state, words in `language`) of where its post's sign-off stands; () where it needs none,
+    or `signoffs` is False (not shown)."""
+    state = None if signoffs is False else signoff_state(entry, signoffs)
+    if signoffs is False or state is None:
+        return ()
+    return state.state, signoff_line(entry, signoffs, zone, language) or ""
+
+
+def signoff_note(entries: Iterable[Entry], signoffs: Signoffs, language: str) -> str:
+    """Where a post needs sign-off and no ledger says where it stands: that the state is kept in the ledger."""
+    return in_the_ledger(language) if signoff_unknown(entries, signoffs) else ""
+
+
+def signoff_unknown(entries: Iterable[Entry], signoffs: Signoffs) -> bool:
+    """Whether a post of `entries` needs sign-off and no ledger says where it stands (then said once)."""
+    return any(e.draft.signoff and not state.known for e in entries if (state := signoff_state(e, signoffs)))
 
 
 def problem_record(problem: Problem) -> dict[str, Any]:
@@ -92,9 +129,11 @@ def as_json(
     entries: Iterable[Entry],
     problems: Iterable[Problem] | None = None,
     unplaced: Iterable[Unplaced] | None = None,
+    signoffs: Signoffs = None,
 ) -> str:
     """An object: the counts, every problem, the posts not on the calendar, and the sends sorted by
-    due, channel and post. `problems` and `unplaced` default to all of the plan's."""
+    due, channel and post. `problems` and `unplaced` default to all of the plan's; `signoffs`: where each
+    post's sign-off stands, as a ledger says (None: none could be read; each send's state is "unknown")."""
     zone = plan.campaign.settings.timezone
     problems = list(plan.problems if problems is None else problems)
     errors = sum(p.is_error for p in problems)
@@ -113,7 +152,10 @@ def as_json(
     parts = [f"{json.dumps(k)}: {json.dumps(v, ensure_ascii=False)}" for k, v in head.items()]
     parts.append('"problems": ' + array(problem_record(p) for p in problems))
     parts.append('"unplaced": ' + array(unplaced_record(u) for u in (plan.unplaced if unplaced is None else unplaced)))
-    parts.append('"sends": ' + array(entry_record(e, zone) for e in entries))
+    entries = list(entries)
+    if signoff_unknown(entries, signoffs):
+        parts.append(f'"signoff_note": {json.dumps(in_the_ledger())}')
+    parts.append('"sends": ' + array(entry_record(e, zone, signoffs) for e in entries))
     return "{\n" + ",\n".join(parts) + "\n}"
 
 
@@ -134,11 +176,10 @@ def as_text(
     problems: Iterable[Problem] | None = None,
     unplaced: Iterable[Unplaced] | None = None,
     color: bool = False,
-    signoffs: Mapping[str, str] | None = None,
+    signoffs: Signoffs = None,
 ) -> str:
     """Every problem, the posts not on the calendar, then a timeline grouped by local day: time,
-    channel, post, length against limit, then the text. `problems`, `unplaced`: as in as_json;
-    `signoffs`: post → where its sign-off stands, as a ledger says (see signoff_line)."""
+    channel, post, length against limit, then the text. `problems`, `unplaced`, `signoffs`: as in as_json."""
     import click
 
     def style(text: str, **kwargs: Any) -> str:
@@ -156,6 +197,8 @@ def as_text(
         style(f"{plan.campaign.settings.name} · {len(entries)} sends · times in {zone}", bold=True),
         _tally(problems),
     ]
+    if signoff_unknown(entries, signoffs):
+        lines.append(style(f"⚑ {in_the_ledger()}", fg="magenta"))
     if problems:
         lines += ["", style("problems", bold=True, underline=True)]
         lines += [style(f"  {p}", fg="red" if p.is_error else "yellow") for p in causes_first(problems)]
@@ -174,7 +217,7 @@ def as_text(
                 f"  {style(_local_time(entry, zone), fg='cyan')}  {entry.channel.name:<12} "
                 f"{entry.draft.id}{flags}  ({style(size, fg='red' if over else 'green')})"
             )
-            if needs := signoff_line(entry, signoffs):
+            if needs := signoff_line(entry, signoffs, zone):
                 lines.append(style(f"         ⚑ {needs}", fg="magenta"))
             if entry.post:
                 total = len(entry.post.parts)
@@ -211,14 +254,28 @@ def _md_cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", "<br>")
 
 
+def md_plain(text: str) -> str:
+    """Our own messages (which may quote a file, or a note a person wrote) as inert Markdown: no markup,
+    HTML or mentions."""
+    text = re.sub(r"([\\`*_{}\[\]()#+!|~>])", r"\\\1", text)
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace("@", "@\u200b")
+
+
+def md_signoff(entry: Entry, signoffs: Signoffs, zone: tzinfo, language: str) -> str:
+    """`<br>⚑ ...` where `entry`'s post needs sign-off: where it stands, in `language`, inert; "" if it needs none."""
+    line = signoff_line(entry, signoffs, zone, language)
+    return "" if line is None else "<br>⚑ " + md_plain(" ".join(line.split()))  # a note on one line: a table cell
+
+
 def as_markdown(
     plan: Plan,
     entries: list[Entry],
     problems: Iterable[Problem] | None = None,
     unplaced: Iterable[Unplaced] | None = None,
+    signoffs: Signoffs = None,
 ) -> str:
     """A summary for a CI job page or a pull-request comment, in the campaign's language, the problems'
-    text too (`validate` gives it in English). `problems`, `unplaced`: as in as_json."""
+    text too (`validate` gives it in English). `problems`, `unplaced`, `signoffs`: as in as_json."""
     zone, language = plan.campaign.settings.timezone, plan.campaign.settings.language
     _, L = translator(language).gettext, labels(language)
     problems = list(plan.problems if problems is None else problems)
@@ -232,6 +289,8 @@ def as_markdown(
         f"{L['times_in']} {zone}. "
         f"{count(errors, 'errors', language)}, {count(len(problems) - errors, 'warnings', language)}.",
     ]
+    if signoff_unknown(entries, signoffs):
+        lines += ["", "> ⚑ " + md_plain(in_the_ledger(language))]
     severity = {"error": L["error"], "warning": L["warning"]}
     if problems:
         lines += ["", f"### {L['problems']}", ""] + [
@@ -271,7 +330,7 @@ def as_markdown(
             flag = f" ({L['draft']})" if entry.draft.draft else ""
             lines.append(
                 f"| {_local_time(entry, zone)} | {entry.channel.name} | {_md_post(entry.draft.title, entry.draft.id)}"
-                f"{flag} | {size} | {text} |"
+                f"{flag}{md_signoff(entry, signoffs, zone, language)} | {size} | {text} |"
             )
     return "\n".join(lines) + "\n"
 

@@ -17,11 +17,12 @@ from scheduler.content.problems import Problem
 from scheduler.publish import holds
 from scheduler.publish.ledger import Action, Delivery
 from scheduler.publish.overview import PauseInForce, overview, pauses_in_force
+from scheduler.publish.store.signoffs import Standing
 from scheduler.views import html
 from scheduler.web import feed, reasons
 from scheduler.web.site import site, user, zone
 from scheduler.web.words import words
-from scheduler.words import translator
+from scheduler.words import Said, translator
 
 blueprint = Blueprint("pages", __name__)
 RECENT_ACTIONS = 10
@@ -103,8 +104,30 @@ def post_title(post: str) -> str:
 
 
 @blueprint.app_template_global("explain")
-def explain(reason: str) -> reasons.Reason:
-    return reasons.explain(reason, g.campaign.settings.language)
+def explain(reason: str, held_post: str | None = None) -> reasons.Reason:
+    """`reason` for people; `held_post`: the post of a send held now, whose sign-off hold (recorded in English)
+    is said in the campaign's language from where its sign-off stands in the ledger."""
+    language = g.campaign.settings.language
+    found = reasons.explain(reason, language)
+    if held_post is None or not holds.is_signoff_hold(reason):
+        return found
+    said_of: dict[str, Said | None] = g.setdefault("signoff_said", {})  # once a request: a page lists many rows
+    if held_post not in said_of:
+        said_of[held_post] = site().ledger.signoffs.held_said(held_post, zone())
+    said = said_of[held_post]
+    return found if said is None else replace(found, summary=said.said_in(language))
+
+
+@blueprint.app_template_global("signoff_hold")
+def signoff_hold(reason: str | None) -> bool:
+    return holds.is_signoff_hold(reason)
+
+
+@blueprint.app_template_global("signoff_words")
+def signoff_words(standing: Standing) -> str:
+    """Why a post waits for sign-off, in the campaign's language, times in its zone."""
+    why = standing.state.why_held(zone(), standing.post)
+    return standing.reason or "" if why is None else why.said_in(g.campaign.settings.language)
 
 
 @blueprint.app_template_filter("said")

@@ -20,6 +20,7 @@ FIELD = re.compile(r'"(?:error_description|error|message|detail)"\s*:\s*"((?:[^"
 KINDS = (
     ("held until fixed", N_("Held until its file is fixed; then it goes out at its time.")),
     ("held by the link check", N_("Held by the link check: a link in the post does not work.")),
+    ("held for sign-off", N_("Held for sign-off: it goes out once everyone named approved its exact text.")),
     ("retry requested", N_("A person asked to send it again.")),
     ("the connection dropped after the request was sent", N_("The connection broke after sending: it may be out.")),
     ("no answer in time after the request was sent", N_("The network did not answer in time: it may be out.")),

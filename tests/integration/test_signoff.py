@@ -92,7 +92,8 @@ def test_a_story_is_held_until_the_storyteller_approves_it_and_then_goes_out(tmp
     token = request_link(tmp_path, db=db)
     waiting = campaign(tmp_path, "signoff", "status", db=db)
     assert "waiting for sign-off by verteller since" in waiting.stdout
-    assert "waiting for sign-off by verteller since" in campaign(tmp_path, "status", db=db).stdout  # the held sends too
+    # the held sends too, in the campaign's language (Dutch); the recorded reason stays English
+    assert "wacht op akkoord van verteller sinds" in campaign(tmp_path, "status", db=db).stdout
     approve(tmp_path, token, db)
     campaign(tmp_path, "run", "--once", db=db)
     assert states(tmp_path, db) == {("verhaal", "mastodon"): "published", ("verhaal", "bluesky"): "published"}
@@ -169,7 +170,7 @@ def test_a_decline_holds_it_and_status_shows_the_note(tmp_path: Path) -> None:
     assert set(states(tmp_path).values()) == {"held"}
     shown = campaign(tmp_path, "signoff", "status")
     assert "declined by verteller" in shown.stdout and "niet mijn naam noemen" in shown.stdout
-    assert "declined by verteller" in campaign(tmp_path, "status").stdout
+    assert "afgewezen door verteller" in campaign(tmp_path, "status").stdout
     book = ledger(tmp_path)
     try:
         told = [a.message for a in book.alerts.latest() if a.kind == "signoff"]
@@ -213,7 +214,7 @@ def test_the_daemon_alerts_before_the_time_holds_at_the_time_and_sends_once_appr
             held = {("verhaal", "mastodon"): "held", ("verhaal", "bluesky"): "held"}
             assert wait_for(lambda: {k: v for k, v in states(tmp_path).items() if k[0] == "verhaal"} == held, 60)
             assert wait_for(lambda: bool(kinds(hook, "held")), timeout=60)
-            assert "waiting for sign-off by verteller" in kinds(hook, "held")[0]
+            assert "wacht op akkoord van verteller" in kinds(hook, "held")[0]  # the campaign's language
             assert outbox(tmp_path) == []
             approve(tmp_path, token)
             published = {("verhaal", "mastodon"): "published", ("verhaal", "bluesky"): "published"}

@@ -158,7 +158,8 @@ def test_an_edit_after_approval_shows_on_the_page_and_a_dead_link_changes_nothin
         # The team sees it on the dashboard's Now page, waiting, with why.
         log_in(browser, Dashboard(root, url, soon(0)), "anna")
         browser.get(url + "/")
-        assert "changed since verteller approved it" in text_of(browser, "signoff")
+        shown = text_of(browser, "signoff")  # in the campaign's language (Dutch), the time in its zone
+        assert "veranderd sinds verteller op" in shown and "changed since" not in shown
         # A revoked link: one plain page, and a POST through it changes nothing.
         assert campaign(root, "signoff", "revoke", "verhaal").returncode == 0
         before = len(ledger(root).signoffs.decisions_of("verhaal"))

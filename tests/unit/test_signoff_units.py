@@ -48,3 +48,29 @@ def test_the_fingerprint_is_of_the_sends_not_their_order_and_the_token_is_kept_a
     assert fingerprint(sends) != fingerprint([("mastodon", "a" * 64), ("bluesky", "c" * 64)])
     token = new_token()
     assert len(token) >= 43 and token not in token_hash(token)
+
+
+def test_a_sign_off_holds_recorded_english_begins_with_the_code_the_ledger_finds_it_by_in_any_language() -> None:
+    from datetime import UTC, datetime
+
+    from scheduler.publish.holds import is_signoff_hold
+    from scheduler.signoff.state import WAITING, Person, State
+
+    held = State(("verteller",), (Person("verteller", WAITING, datetime(2027, 11, 1, 9, 0, tzinfo=UTC)),)).held()
+    assert held is not None
+    assert is_signoff_hold(str(held))  # what the ledger records, and what an approval looks for
+    assert str(held) == "held for sign-off: waiting for sign-off by verteller since 2027-11-01 09:00 UTC"
+    assert not is_signoff_hold(held.said_in("nl"))  # a translation is for people only: never recorded
+    # the time as the campaign's language writes it (Babel's words, not asserted)
+    assert held.said_in("nl").startswith("tegengehouden tot er akkoord is: wacht op akkoord van verteller sinds ")
+
+
+def test_a_posts_state_is_its_worst_persons() -> None:
+    from scheduler.signoff.state import APPROVED, CHANGED, DECLINED, WAITING, Person, State, unknown
+
+    people = [Person("a", APPROVED), Person("b", WAITING), Person("c", CHANGED), Person("d", DECLINED, note="nee")]
+    assert State(("a", "b", "c", "d"), tuple(people)).state == DECLINED
+    assert State(("a", "b", "c"), tuple(people[:3])).state == CHANGED
+    assert State(("a", "b"), tuple(people[:2])).state == WAITING
+    assert State(("a",), tuple(people[:1])).state == APPROVED
+    assert unknown(["a"]).state == "unknown" and unknown(["a"]).record() == {"needs": ["a"], "state": "unknown"}

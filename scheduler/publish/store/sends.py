@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, func, or_, select, update
@@ -15,17 +15,25 @@ from scheduler.publish.store.db import Database
 from scheduler.publish.store.operators import pause_over, paused_scopes
 from scheduler.publish.store.schema import UTCDateTime, attempts, deliveries
 from scheduler.publish.store.signoffs import fingerprint_in
-from scheduler.publish.store.signoffs import hold_reason as signoff_hold
+from scheduler.publish.store.signoffs import state_of as signoff_state
 from scheduler.publish.store.workers import alive, process_ended
 from scheduler.signoff.fingerprint import decode_needs
+from scheduler.words import Said
 
 TAKEN_OVER = "another worker took the send over before its request left; nothing sent"
 
 
 class SignoffHold(str):
-    """Why a send must not leave for want of sign-off (Sends.about_to_send): it is held, not paused."""
+    """Why a send must not leave for want of sign-off (Sends.about_to_send): it is held, not paused. The
+    string is the reason as recorded (English); `said`, the same words for the campaign's language."""
 
-    __slots__ = ()
+    said: Said
+
+    @classmethod
+    def of(cls, said: Said) -> SignoffHold:
+        hold = cls(str(said))
+        hold.said = said
+        return hold
 
 
 @dataclass(frozen=True)
@@ -244,9 +252,10 @@ class Sends:
                 return f"{pause.what} is paused: {pause.reason}"
             if signoff and claim.signoff:
                 needs = decode_needs(claim.signoff)
-                why = signoff_hold(conn, claim.post, needs, fingerprint_in(conn, claim.post))
-                if why is not None:
-                    return SignoffHold(why)
+                state = signoff_state(conn, claim.post, needs, fingerprint_in(conn, claim.post))
+                said = state.held(UTC, claim.post)
+                if said is not None:
+                    return SignoffHold.of(said)
             conn.execute(update(attempts).where(attempts.c.id == claim.attempt_id).values(outcome=Attempted.SENDING))
         return None
 

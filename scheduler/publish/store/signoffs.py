@@ -1,21 +1,24 @@
 """Sign-offs: the links a person approves a post through (only a hash of each token is kept), their
 decisions (approved, declined with a note, voided when what goes out changed), and the check a send
-passes just before it leaves (`hold_reason`, called by Sends.about_to_send in its transaction)."""
+passes just before it leaves (`state_of`, called by Sends.about_to_send in its transaction)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 
 from sqlalchemy import Connection, select, update
 
-from scheduler.publish.holds import SIGNOFF_HELD, is_signoff_hold
+from scheduler.publish.holds import is_signoff_hold
 from scheduler.publish.states import State
 from scheduler.publish.store.alerts import NewAlert, insert_alert
 from scheduler.publish.store.db import Database
 from scheduler.publish.store.schema import UTCDateTime, deliveries, signoff_decisions, signoff_requests
 from scheduler.signoff.fingerprint import ANYONE, decode_needs, fingerprint, short
+from scheduler.signoff.state import CHANGED, TEAM, WAITING, Person
+from scheduler.signoff.state import State as SignoffState
 from scheduler.signoff.tokens import new_token, token_hash
+from scheduler.words import Said
 
 APPROVED, DECLINED, VOIDED = "approved", "declined", "voided"
 
@@ -58,8 +61,9 @@ class Standing:
     due: datetime
     needs: tuple[str, ...]
     fingerprint: str
-    reason: str | None
+    reason: str | None  # as recorded for a held send (English, after SIGNOFF_HELD)
     approved_by: tuple[str, ...]
+    state: SignoffState  # the same as data, for views in the campaign's language
 
 
 class Signoffs:
@@ -137,8 +141,9 @@ class Signoffs:
         needs = decode_needs(next((r.signoff for r in rows if r.signoff), None))
         return needs, _fingerprint_of(rows), sorted((r.channel, r.payload) for r in rows)
 
-    def standings(self, post: str | None = None) -> list[Standing]:
-        """Every post that needs sign-off and has a send still to go (or only `post`), by time."""
+    def standings(self, post: str | None = None, now: datetime | None = None) -> list[Standing]:
+        """Every post that needs sign-off and has a send still to go (or only `post`), by time. `now`: which
+        links are still open (default: this host's clock)."""
         query = select(deliveries).where(deliveries.c.signoff.is_not(None), deliveries.c.state != State.CANCELLED)
         if post is not None:
             query = query.where(deliveries.c.post == post)
@@ -153,12 +158,8 @@ class Signoffs:
                 all_rows = _rows(conn, name)
                 needs = decode_needs(next(r.signoff for r in all_rows if r.signoff))
                 now_print = _fingerprint_of(all_rows)
-                reason = hold_reason(conn, name, needs, now_print)
-                approved = tuple(
-                    d.person
-                    for d in _latest(conn, name, answers=True).values()
-                    if d.decision == APPROVED and d.fingerprint == now_print
-                )
+                state = state_of(conn, name, needs, now_print, now)
+                held = state.held(UTC, name)
                 found.append(
                     Standing(
                         post=name,
@@ -166,11 +167,27 @@ class Signoffs:
                         due=min(_utc(self.db, r.due) for r in all_rows),
                         needs=needs,
                         fingerprint=now_print,
-                        reason=reason,
-                        approved_by=approved,
+                        reason=None if held is None else str(held),
+                        approved_by=tuple(p.name for p in state.people if p.state == APPROVED),
+                        state=state,
                     )
                 )
         return sorted(found, key=lambda s: (s.due, s.post))
+
+    def states(self, now: datetime | None = None) -> dict[str, SignoffState]:
+        """Post → where its sign-off stands, for every post that needs one and has a send still to go."""
+        return {s.post: s.state for s in self.standings(now=now)}
+
+    def state(self, post: str, now: datetime | None = None) -> SignoffState | None:
+        """Where `post`'s sign-off stands (None: the ledger has no send of it that needs one)."""
+        found = self.standings(post, now)
+        return found[0].state if found else None
+
+    def held_said(self, post: str, zone: tzinfo = UTC, now: datetime | None = None) -> Said | None:
+        """Why `post` is held for sign-off now, as words for people in any language (the recorded reason is
+        their English); None when it may go out, or the ledger has no send of it that needs sign-off."""
+        state = self.state(post, now)
+        return None if state is None else state.held(zone, post)
 
     def void_changed(self, now: datetime) -> list[tuple[str, str]]:
         """Record a void for every approval whose post changed since: (post, person) of each, once."""
@@ -226,7 +243,7 @@ def _refresh(conn: Connection, post: str, now: datetime) -> None:
     held = [r for r in rows if r.state == State.HELD and is_signoff_hold(r.reason)]
     if not needs or not held:
         return
-    reason = hold_reason(conn, post, needs, _fingerprint_of(rows))
+    reason = hold_reason(conn, post, needs, _fingerprint_of(rows), now)
     ids = [r.id for r in held]
     if reason is None:
         conn.execute(
@@ -242,47 +259,67 @@ def _refresh(conn: Connection, post: str, now: datetime) -> None:
         )
 
 
-def hold_reason(conn: Connection, post: str, needs: tuple[str, ...], now_print: str) -> str | None:
-    """Why `post` must not go out now for want of sign-off (read by people), or None: every person it
-    names (for `signoff: team`, anyone) approved exactly `now_print`."""
+def hold_reason(
+    conn: Connection, post: str, needs: tuple[str, ...], now_print: str, now: datetime | None = None
+) -> str | None:
+    """Why `post` must not go out now for want of sign-off, or None: every person it names (for `signoff:
+    team`, anyone) approved exactly `now_print`. Recorded in English, beginning with SIGNOFF_HELD, by which
+    the ledger finds these holds; people read the same words in the campaign's language (Signoffs.held_said)."""
+    said = state_of(conn, post, needs, now_print, now).held(UTC, post)
+    return None if said is None else str(said)
+
+
+def state_of(
+    conn: Connection, post: str, needs: tuple[str, ...], now_print: str, now: datetime | None = None
+) -> SignoffState:
+    """Where `post`'s sign-off stands (`needs` as the ledger keeps them): each person's last answer on what
+    goes out now (`now_print`); one waiting is waiting since their oldest link still open at `now`."""
+    shown_needs = (TEAM,) if needs == (ANYONE,) else needs
     if not needs:
-        return None
+        return SignoffState((), ())
     latest = _latest(conn, post, answers=True)
     if needs == (ANYONE,):
-        if any(d.decision == APPROVED and d.fingerprint == now_print for d in latest.values()):
-            return None
-        return f"{SIGNOFF_HELD}: " + _why("an operator", [d for d in latest.values()], conn, post)
-    why = []
+        approved = [d for d in latest.values() if d.decision == APPROVED and d.fingerprint == now_print]
+        if approved:
+            return SignoffState(shown_needs, (Person(approved[-1].person, APPROVED, approved[-1].at),))
+        answered = sorted(latest.values(), key=lambda d: d.id)
+        return SignoffState(shown_needs, (_person(ANYONE, answered[-1] if answered else None, conn, post, now),))
+    people = []
     for person in needs:
         last = latest.get(person)
         if last is not None and last.decision == APPROVED and last.fingerprint == now_print:
-            continue
-        why.append(_why(person, [] if last is None else [last], conn, post))
-    return f"{SIGNOFF_HELD}: " + "; ".join(why) if why else None
+            people.append(Person(person, APPROVED, last.at))
+        else:
+            people.append(_person(person, last, conn, post, now))
+    return SignoffState(shown_needs, tuple(people))
 
 
-def _why(who: str, decisions: list[Decision], conn: Connection, post: str) -> str:
-    declined = [d for d in decisions if d.decision == DECLINED]
-    if declined:
-        d = declined[-1]
-        return f"declined by {d.person} at {_when(d.at)}: {d.note or '(no note)'}"
-    changed = [d for d in decisions if d.decision in (APPROVED, VOIDED)]
-    if changed:
-        d = changed[-1]
-        return f"changed since {d.person} approved it; {d.person} must approve the new text"
-    asked = conn.execute(
-        select(signoff_requests.c.made_at)
-        .where(signoff_requests.c.post == post, *(() if who == "an operator" else (signoff_requests.c.person == who,)))
-        .order_by(signoff_requests.c.id)
-        .limit(1)
-    ).scalar_one_or_none()
-    if asked is None:
-        return f"waiting for sign-off by {who}; no link asked yet (`campaign signoff request {post} --for NAME`)"
-    return f"waiting for sign-off by {who} since {_when(UTCDateTime().process_result_value(asked, conn.dialect))}"
+def _person(who: str, last: Decision | None, conn: Connection, post: str, now: datetime | None) -> Person:
+    """One who has not approved what goes out now: declined, approved an older text, or not answered."""
+    if last is not None and last.decision == DECLINED:
+        return Person(last.person, DECLINED, last.at, last.note)
+    if last is not None:  # an approval of another text than goes out now
+        return Person(last.person, CHANGED, last.at)
+    at = datetime.now(UTC) if now is None else now
+    open_ = [signoff_requests.c.post == post, signoff_requests.c.revoked_at.is_(None)]
+    if who != ANYONE:
+        open_.append(signoff_requests.c.person == who)
+    asked = [
+        made
+        for made, expires in conn.execute(
+            select(signoff_requests.c.made_at, signoff_requests.c.expires_at)
+            .where(*open_)
+            .order_by(signoff_requests.c.id)
+        )
+        if _at(expires, conn) > at
+    ]
+    return Person(who, WAITING, _at(asked[0], conn) if asked else None)
 
 
-def _when(at: datetime | None) -> str:
-    return "?" if at is None else at.strftime("%Y-%m-%d %H:%M UTC")
+def _at(value: datetime, conn: Connection) -> datetime:
+    found = UTCDateTime().process_result_value(value, conn.dialect)
+    assert found is not None
+    return found
 
 
 def _latest(conn: Connection, post: str, *, answers: bool = False) -> dict[str, Decision]:
