@@ -1,0 +1,223 @@
+"""`campaign validate` and `campaign preview` with the store of CAMPAIGN_CACHE_DIR/plans (scheduler.content.stored),
+as a CI job runs them with that folder kept between runs: the output is always the one a run without it gives."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from scheduler.content.cache import RACY_NS
+from scheduler.content.plan import build
+from scheduler.content.stored import Store
+from tests.builders import run_campaign, write_campaign
+
+NOW = "2027-01-01T00:00:00+01:00"  # everything ahead
+HASHTAGS = """\
+sets:
+  week: ["#WeekTegenKindermishandeling", "#ikmaakhetverschil"]
+default: [week]
+limits: {bluesky: 3}
+lowercase_ok: [ikmaakhetverschil]
+"""
+DEFAULTS = """\
+campaign: Test
+timezone: Europe/Amsterdam
+language: nl
+channels: [mastodon, bluesky]
+vars: {helpline: 0800-2000, team: {name: Team Oranje, days: [ma, di]}}
+"""
+POSTS = {
+    "a.md": "---\ntitle: Aftrap\npublish_at: 2027-11-15 09:00\n---\n{{ post.title }}: bel {{ vars.helpline }}.\n",
+    "b.md": (
+        "---\ntitle: Tweede\npublish_at: 2027-11-15 10:00\ncard: {title: Lees meer}\n"
+        "overrides:\n  bluesky: {body: 'Kort: {{ vars.team.name }}.'}\n---\n"
+        "{{ date | date('EEEE d MMMM') | capitalize }}: {{ vars.team.days | join(', ') }}.\n"
+    ),
+    # A warning (the starter's helpline left in): read, but not kept, and its problem is there every time.
+    "c.md": "---\npublish_at: 2027-11-15 11:00\n---\nBel 0800-0000.\n",
+    "tips/_defaults.yml": "schedule: {start: 2027-11-16 09:00, every: 1 day}\nvars: {helpline: 0800-1111}\n",
+    "tips/01.md": "---\ntitle: Tip 1\n---\n{{ post.title }} op {{ date | date('EEEE') }}; bel {{ vars.helpline }}.\n",
+    "tips/02.md": "---\ntitle: Tip 2\n---\n{{ post.title }} op {{ date | date('EEEE') }}; bel {{ vars.helpline }}.\n",
+}
+OUTPUTS = (("preview", "--format", "json"), ("preview", "--format", "markdown"), ("validate",))
+
+
+def settled(root: Path, timeout: float = 60) -> None:
+    """Wait until every file of the campaign is older than the store's RACY_NS: only then is what is read kept."""
+    deadline = time.monotonic() + timeout
+    while True:
+        newest = max(
+            max(os.lstat(os.path.join(folder, name)).st_mtime_ns, os.lstat(os.path.join(folder, name)).st_ctime_ns)
+            for folder, _dirs, names in os.walk(root)
+            for name in names
+        )
+        if time.time_ns() - newest > RACY_NS + 100_000_000:
+            return
+        assert time.monotonic() < deadline, "the files never settled"
+        time.sleep(0.1)
+
+
+def outputs(root: Path, cache: Path | str, commands: int = len(OUTPUTS)) -> list[tuple[int, str, str]]:
+    results = [
+        run_campaign(root, *args, CAMPAIGN_NOW=NOW, CAMPAIGN_CACHE_DIR=str(cache)) for args in OUTPUTS[:commands]
+    ]
+    return [(r.returncode, r.stdout, r.stderr) for r in results]
+
+
+def cold(root: Path, tmp_path: Path) -> list[tuple[int, str, str]]:
+    """The outputs with an empty store of their own: what every warm run must give, byte for byte."""
+    folder = tmp_path / f"cold-{time.monotonic_ns()}"
+    return outputs(root, folder)
+
+
+def counts(root: Path, cache: Path) -> tuple[int, int]:
+    """(entries taken from the store, entries made again) when the campaign is planned with it now."""
+    store = Store.open(root.resolve(), cache / "plans")
+    build(root.resolve(), store=store)
+    return store.hits, store.misses
+
+
+@pytest.fixture
+def campaign(tmp_path: Path) -> Path:
+    root = write_campaign(tmp_path / "campaign", POSTS, hashtags=HASHTAGS, defaults=DEFAULTS)
+    settled(root)
+    return root
+
+
+def test_a_warm_run_gives_exactly_what_a_cold_one_gives(campaign: Path, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    first = outputs(campaign, cache)  # fills the store
+    assert [code for code, _, _ in first] == [0, 0, 0]
+    assert "0800-0000" in first[2][1]  # c.md's warning, on validate's stdout
+    assert list((cache / "plans").glob("*.json"))
+    # 5 posts and 10 sends: every read and send is kept, but c.md's 2 sends (each has the placeholder warning).
+    assert counts(campaign, cache) == (13, 2)
+    assert outputs(campaign, cache) == first
+    assert cold(campaign, tmp_path) == first
+
+
+@pytest.mark.parametrize(
+    ("edit", "changed", "touched"),
+    [
+        # one post: its read and its 2 sends are made again
+        (("posts/a.md", "{{ vars.helpline }}.", "{{ vars.helpline }} of chat."), "0800-2000 of chat", 3),
+        # a folder's defaults: its 2 posts and their sends
+        (("posts/tips/_defaults.yml", "0800-1111", "0800-3333"), "0800-3333", 6),
+        # the root's defaults (vars): everything
+        (("posts/_defaults.yml", "Team Oranje", "Team Blauw"), "Team Blauw", None),
+        # hashtags.yml: everything
+        (("hashtags.yml", '"#ikmaakhetverschil"]', '"#ikmaakhetverschil", "#Samen"]'), "#Samen", None),
+    ],
+)
+def test_an_edit_makes_again_exactly_what_it_touches_and_nothing_stale_is_shown(
+    campaign: Path, tmp_path: Path, edit: tuple[str, str, str], changed: str, touched: int | None
+) -> None:
+    cache = tmp_path / "cache"
+    before = outputs(campaign, cache)
+    kept, missed = counts(campaign, cache)
+    path, old, new = edit
+    file = campaign / path
+    text = file.read_text(encoding="utf-8")
+    assert old in text
+    file.write_text(text.replace(old, new), encoding="utf-8")
+    touched = kept if touched is None else touched
+    assert counts(campaign, cache) == (kept - touched, missed + touched)
+    after = outputs(campaign, cache)
+    assert after == cold(campaign, tmp_path)
+    assert changed in after[0][1] and changed not in before[0][1]
+    # Back as it was (another branch, say): its entries are still there.
+    file.write_text(text, encoding="utf-8")
+    assert counts(campaign, cache) == (kept, missed)
+    assert outputs(campaign, cache) == before
+
+
+def tampered(cache: Path, change: object) -> None:
+    (file,) = (cache / "plans").glob("*.json")
+    if isinstance(change, bytes):
+        file.write_bytes(change)
+        return
+    data = json.loads(file.read_text(encoding="utf-8"))
+    assert callable(change)
+    file.write_text(json.dumps(change(data)), encoding="utf-8")
+
+
+def _swapped(data: dict) -> dict:  # type: ignore[type-arg]
+    """Every entry under another entry's key: each valid-looking, none where it belongs."""
+    keys = list(data["entries"])
+    values = [data["entries"][k] for k in keys]
+    data["entries"] = dict(zip(keys, values[1:] + values[:1], strict=True))
+    return data
+
+
+def _rechecked_wrong_types(data: dict) -> dict:  # type: ignore[type-arg]
+    """Every value's numbers made strings, with its check made again: only the decoder's types stop it."""
+    from scheduler.content.stored import _digest
+
+    for key, (_check, text) in data["entries"].items():
+        value = json.loads(text)
+        spoiled = json.dumps([str(v) if isinstance(v, int) and not isinstance(v, bool) else v for v in value])
+        data["entries"][key] = [_digest(key, spoiled), spoiled]
+    return data
+
+
+def _another_posts(data: dict) -> dict:  # type: ignore[type-arg]
+    """Every entry's value replaced by the first one's (another post's or send's), its check made again."""
+    from scheduler.content.stored import _digest
+
+    mine, (_check, first) = next(iter(data["entries"].items()))
+    data["entries"] = {key: [_digest(key, first), first] for key in data["entries"] if key != mine}
+    return data
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        b"\x00\xffgarbage, not JSON",
+        b'{"format": 1, "entries": [1, 2, 3]}',
+        b'{"format": 1, "entries": {"k": "v"}}',
+        b"[]",
+        lambda data: {**data, "format": "1"},
+        lambda data: {**data, "entries": {k: [v[0], v[1] + " "] for k, v in data["entries"].items()}},
+        lambda data: {**data, "entries": {k: [v[0], 5] for k, v in data["entries"].items()}},
+        _swapped,
+        _rechecked_wrong_types,
+        _another_posts,
+    ],
+    ids=[
+        "garbage",
+        "entries-a-list",
+        "entry-a-string",
+        "not-an-object",
+        "format-a-string",
+        "value-changed",
+        "value-a-number",
+        "under-another-key",
+        "wrong-types-rechecked",
+        "another-posts-value-rechecked",
+    ],
+)
+def test_a_damaged_or_tampered_store_is_a_miss_and_the_output_is_still_right(
+    campaign: Path, tmp_path: Path, change: object
+) -> None:
+    cache = tmp_path / "cache"
+    first = outputs(campaign, cache, 1)
+    tampered(cache, change)
+    assert counts(campaign, cache)[0] == 0  # nothing of it is taken
+    assert outputs(campaign, cache, 1) == first
+
+
+def test_a_cache_folder_that_cannot_be_written_does_not_stop_validate(campaign: Path, tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"  # a folder cannot be made under a file, whoever runs the tests (root too)
+    blocker.write_text("not a folder", encoding="utf-8")
+    assert outputs(campaign, blocker / "cache") == cold(campaign, tmp_path)
+    unreadable = tmp_path / "cache"
+    (unreadable / "plans").mkdir(parents=True)
+    for name in ("x.json", "y.json"):
+        (unreadable / "plans" / name).mkdir()  # a store "file" that is a folder
+    result = run_campaign(campaign, "validate", CAMPAIGN_NOW=NOW, CAMPAIGN_CACHE_DIR=str(blocker / "cache"))
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
