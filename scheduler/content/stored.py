@@ -75,15 +75,23 @@ _PACKAGE = Path(__file__).resolve().parents[1]
 
 
 def _digest(*parts: str | bytes | None) -> str:
-    h = hashlib.blake2b(digest_size=20)
+    """A hash of `parts` in which no two different sequences of parts meet (each is length-prefixed)."""
+    chunks = []
     for part in parts:
         if part is None:
-            h.update(b"\xff")
+            chunks.append(b"\xff")
             continue
         data = part.encode("utf-8", "surrogatepass") if isinstance(part, str) else part
-        h.update(len(data).to_bytes(8, "little"))
-        h.update(data)
-    return h.hexdigest()
+        chunks += (b"\x00", len(data).to_bytes(8, "little"), data)
+    return hashlib.blake2b(b"".join(chunks), digest_size=20).hexdigest()
+
+
+def _check(key: str, text: str) -> str:
+    """An entry's check: its key (40 hex digits, see _digest) and its value's JSON text, hashed together."""
+    return hashlib.blake2b((key + text).encode("utf-8", "surrogatepass"), digest_size=20).hexdigest()
+
+
+_ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
 
 
 # ---- what every entry depends on ------------------------------------------------------------------------
@@ -157,6 +165,7 @@ class Store:
         self._global_files: tuple[str, ...] = ()
         self._chains: dict[str, tuple[str, tuple[str, ...]]] = {}  # folder → (hash of its defaults chain, files)
         self._reads: dict[str, tuple[str, tuple[str, ...]]] = {}  # post path (relative) → (read key, files)
+        self._send_keys: dict[int, tuple[str, tuple[str, ...]]] = {}  # id of a send given to known_sends → its key
         self._began = 0
         self.hits = 0
         self.misses = 0
@@ -242,7 +251,7 @@ class Store:
         if type(entry) is not list or len(entry) != 2 or type(entry[0]) is not str or type(entry[1]) is not str:
             raise Miss("no entry")
         check, text = entry
-        if check != _digest(key, text):
+        if check != _check(key, text):
             raise Miss("check")
         return json.loads(text)
 
@@ -284,7 +293,7 @@ class Store:
 
     def _keep(self, key: str, encode: Callable[[Any], Any], value: Any, files: tuple[str, ...]) -> None:
         try:
-            text = json.dumps(encode(value), ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+            text = _ENCODE(encode(value))
         except (Miss, ValueError, TypeError, RecursionError):
             return
         self._new[key] = (text, files)
@@ -300,10 +309,13 @@ class Store:
     def known_sends(self, sends: Sequence[tuple[Draft, ChannelConfig, datetime]]) -> list[Rendered | None]:
         """What each send rendered to, where an entry has it; None where it must be rendered."""
         found: list[Rendered | None] = []
-        for draft, channel, due in sends:
+        self._send_keys = {}
+        for send in sends:
+            draft, channel, due = send
             keyed = self._send_key(draft, channel, due)
             rendered = None
             if keyed is not None:
+                self._send_keys[id(send)] = keyed
                 try:
                     rendered = CODEC.unrendered(self._lookup(keyed[0]))
                     if rendered.post is None or rendered.post.post != draft.id or rendered.post.channel != channel.name:
@@ -318,10 +330,10 @@ class Store:
 
     def rendered(self, sends: Iterable[tuple[Draft, ChannelConfig, datetime]], results: Iterable[Rendered]) -> None:
         """Sends rendered afresh: kept where they rendered without any problem."""
-        for (draft, channel, due), rendered in zip(sends, results, strict=True):
+        for send, rendered in zip(sends, results, strict=True):
             if rendered.problems or rendered.post is None:
                 continue
-            keyed = self._send_key(draft, channel, due)
+            keyed = self._send_keys.get(id(send)) or self._send_key(*send)
             if keyed is not None:
                 self._keep(keyed[0], CODEC.rendered, rendered, keyed[1])
 
@@ -344,7 +356,7 @@ class Store:
         for key in self._used:
             entries[key] = self._entries[key]
         for key, (text, _files) in made.items():
-            entries[key] = [_digest(key, text), text]
+            entries[key] = [_check(key, text), text]
         keep = len(entries)
         for key, value in self._entries.items():  # older entries, the most recently written first
             if len(entries) >= 2 * keep + 1000:

@@ -155,21 +155,21 @@ def _swapped(data: dict) -> dict:  # type: ignore[type-arg]
 
 def _rechecked_wrong_types(data: dict) -> dict:  # type: ignore[type-arg]
     """Every value's numbers made strings, with its check made again: only the decoder's types stop it."""
-    from scheduler.content.stored import _digest
+    from scheduler.content.stored import _check
 
-    for key, (_check, text) in data["entries"].items():
+    for key, (_old, text) in data["entries"].items():
         value = json.loads(text)
         spoiled = json.dumps([str(v) if isinstance(v, int) and not isinstance(v, bool) else v for v in value])
-        data["entries"][key] = [_digest(key, spoiled), spoiled]
+        data["entries"][key] = [_check(key, spoiled), spoiled]
     return data
 
 
 def _another_posts(data: dict) -> dict:  # type: ignore[type-arg]
     """Every entry's value replaced by the first one's (another post's or send's), its check made again."""
-    from scheduler.content.stored import _digest
+    from scheduler.content.stored import _check
 
-    mine, (_check, first) = next(iter(data["entries"].items()))
-    data["entries"] = {key: [_digest(key, first), first] for key in data["entries"] if key != mine}
+    mine, (_old, first) = next(iter(data["entries"].items()))
+    data["entries"] = {key: [_check(key, first), first] for key in data["entries"] if key != mine}
     return data
 
 
