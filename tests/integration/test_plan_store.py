@@ -221,3 +221,16 @@ def test_a_cache_folder_that_cannot_be_written_does_not_stop_validate(campaign: 
     result = run_campaign(campaign, "validate", CAMPAIGN_NOW=NOW, CAMPAIGN_CACHE_DIR=str(blocker / "cache"))
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_post_added_to_a_series_moves_the_others_and_their_texts_follow(campaign: Path, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    before = outputs(campaign, cache, 1)
+    kept, missed = counts(campaign, cache)
+    (campaign / "posts" / "tips" / "00.md").write_text("---\ntitle: Tip 0\n---\n{{ post.title }} op {{ date }}.\n")
+    # Tips 1 and 2 read as before (their entries are used) but fall a day later: their 4 sends are rendered
+    # again, with the new day's name; the new post is read and rendered (1 + 2).
+    assert counts(campaign, cache) == (kept - 4, missed + 4 + 3)
+    after = outputs(campaign, cache, 1)
+    assert after == cold(campaign, tmp_path)[:1]
+    assert after != before
