@@ -36,7 +36,7 @@ import sys
 import tempfile
 import time
 import zoneinfo
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from importlib import metadata
 from pathlib import Path
@@ -47,14 +47,17 @@ from scheduler.content.campaign import CHANNELS_FILE, DEFAULTS_FILE, POSTS_DIR, 
 from scheduler.content.drafts import Defaults, Draft, Reader
 from scheduler.content.files import MAX_BYTES
 from scheduler.content.hashtags import FILE as HASHTAGS_FILE
+from scheduler.content.parallel import map_forked
 from scheduler.content.problems import Problem
 from scheduler.content.render import Rendered
-from scheduler.content.stored_codec import CODEC, Miss
+from scheduler.content.stored_codec import CODEC, Miss, _list
 from scheduler.content.watchlist import FILE as WATCHLIST_FILE
 
 log = logging.getLogger("scheduler.content.stored")
 
-FORMAT_VERSION = 1  # raise on any change to what an entry holds or how it is keyed
+FORMAT_VERSION = 2  # raise on any change to what an entry holds or how it is keyed
+HEADER = f"campaign-scheduler plans {FORMAT_VERSION}"
+MAX_STORE_BYTES = 1 << 30  # a bigger file is not read (100,000 posts take about 200 MB)
 MAX_STORES = 16
 SETTINGS_FILES = (f"{POSTS_DIR}/{DEFAULTS_FILE}", HASHTAGS_FILE, CHANNELS_FILE, WATCHLIST_FILE)
 #: The libraries whose behaviour the values depend on (reading YAML, rendering, dates, zones, lengths).
@@ -91,7 +94,7 @@ def _check(key: str, text: str) -> str:
     return hashlib.blake2b((key + text).encode("utf-8", "surrogatepass"), digest_size=20).hexdigest()
 
 
-_ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
+_ENCODE = json.JSONEncoder(separators=(",", ":"), allow_nan=False).encode  # ASCII: one line, any text
 
 
 # ---- what every entry depends on ------------------------------------------------------------------------
@@ -150,22 +153,31 @@ def default_folder() -> Path:
 
 
 class Store:
-    """One campaign's entries on disk: `open`, hand to `plan.build(..., store=)`, then `save`."""
+    """One campaign's entries on disk: `open`, hand to `plan.build(..., store=)`, then `save`.
+
+    The file is ASCII text: a HEADER line, then one line per post, `KEY CHECK VALUE`: KEY is the hash
+    of everything the post's reading depends on (40 hex digits), CHECK the hash of KEY and VALUE, and
+    VALUE the JSON of [the post as read, [[channel, due, the send as rendered], ...]].
+    """
 
     def __init__(self, folder: Path | None, root: Path) -> None:
         self.folder = folder
         self.root = root
-        self.file = folder / f"{_digest(os.fspath(root.resolve()))[:24]}.json" if folder is not None else None
-        self._entries: dict[str, Any] = {}  # key → [check, value as JSON text], as read
-        self._used: dict[str, None] = {}  # keys used this run, in order
-        self._new: dict[str, tuple[str, tuple[str, ...]]] = {}  # key → (value as JSON text, files it depends on)
+        self.file = folder / f"{_digest(os.fspath(root.resolve()))[:24]}.txt" if folder is not None else None
+        self._lines: dict[str, str] = {}  # key → its line, as read
         self._seen: dict[str, tuple[Key | None, int]] = {}  # file → its stat when it was hashed
         self._unkeyable: set[str] = set()
         self._global = ""  # the hash of what every entry depends on
         self._global_files: tuple[str, ...] = ()
         self._chains: dict[str, tuple[str, tuple[str, ...]]] = {}  # folder → (hash of its defaults chain, files)
-        self._reads: dict[str, tuple[str, tuple[str, ...]]] = {}  # post path (relative) → (read key, files)
-        self._send_keys: dict[int, tuple[str, tuple[str, ...]]] = {}  # id of a send given to known_sends → its key
+        # Posts read without problems this run, by path under the root: (key, files it depends on), the post
+        # as JSON data, the sends its entry had (by channel and due), and this run's.
+        self._reads: dict[str, tuple[str, tuple[str, ...]]] = {}
+        self._drafts: dict[str, Any] = {}
+        self._stored: dict[str, dict[tuple[str, str], Any]] = {}
+        self._sends: dict[str, list[list[Any]]] = {}
+        self._fresh: set[str] = set()  # posts whose entry must be written anew
+        self._pending: dict[int, tuple[str, str, str]] = {}  # id of a send that missed → (post, channel, due)
         self._began = 0
         self.hits = 0
         self.misses = 0
@@ -182,14 +194,17 @@ class Store:
             return
         try:
             with open(self.file, "rb") as handle:
-                raw = handle.read(1_000_000_000)
-            data = json.loads(raw)
-        except (OSError, ValueError, RecursionError) as exc:
+                text = handle.read(MAX_STORE_BYTES + 1).decode("ascii")
+        except (OSError, ValueError) as exc:
             if not isinstance(exc, FileNotFoundError):
                 log.debug("plan store %s not read: %s", self.file, exc.__class__.__name__)
             return
-        if type(data) is dict and data.get("format") == FORMAT_VERSION and type(data.get("entries")) is dict:
-            self._entries = data["entries"]
+        lines = text.split("\n")
+        if len(text) > MAX_STORE_BYTES or lines[0] != HEADER:
+            return
+        for line in lines[1:]:
+            if len(line) > 82 and line[40] == " " and line[81] == " ":
+                self._lines.setdefault(line[:40], line)
 
     # -- inputs
 
@@ -246,14 +261,24 @@ class Store:
         self._chains[folder] = chained
         return chained
 
-    def _lookup(self, key: str) -> Any:
-        entry = self._entries.get(key)
-        if type(entry) is not list or len(entry) != 2 or type(entry[0]) is not str or type(entry[1]) is not str:
+    def _entry(self, key: str, relative: str) -> tuple[Draft, Any, dict[tuple[str, str], Any]]:
+        """The post under `key`, as read, and as JSON data, and its sends (not yet decoded); Miss if there is none."""
+        line = self._lines.get(key)
+        if line is None:
             raise Miss("no entry")
-        check, text = entry
-        if check != _check(key, text):
+        if line[41:81] != _check(key, line[82:]):
             raise Miss("check")
-        return json.loads(text)
+        raw, sends = _list(json.loads(line[82:]), 2)
+        draft = CODEC.undraft(raw)
+        if draft.path != relative:
+            raise Miss("another post's entry")
+        stored = {}
+        for send in _list(sends):
+            channel, due, rendered = _list(send, 3)
+            if type(channel) is not str or type(due) is not str:
+                raise Miss("send")
+            stored[(channel, due)] = rendered
+        return draft, raw, stored
 
     def known_posts(self, posts: Sequence[tuple[str, Defaults]]) -> dict[str, Draft]:
         found: dict[str, Draft] = {}
@@ -267,108 +292,105 @@ class Store:
                 continue
             key = _digest("post", chain, relative, data)
             self._reads[relative] = (key, (*files, path))
+            self._sends[relative] = []
             try:
-                draft = CODEC.undraft(self._lookup(key))
-                if draft.path != relative:
-                    raise Miss("another post's entry")
+                draft, raw, stored = self._entry(key, relative)
             except (Miss, ValueError, TypeError, OverflowError, RecursionError):
                 self.misses += 1
                 continue
             self.hits += 1
-            self._used[key] = None
+            self._drafts[relative], self._stored[relative] = raw, stored
             found[path] = draft
         return found
 
     def read(self, path: str, draft: Draft | None, problems: list[Problem]) -> None:
-        """A post was read afresh: kept if it read without any problem."""
-        prefix = len(os.fspath(self.root)) + 1
-        relative = path[prefix:].replace(os.sep, "/")
-        known = self._reads.get(relative)
-        if known is None:
+        """A post was read afresh: kept if it read without any problem (encoded when saved)."""
+        relative = path[len(os.fspath(self.root)) + 1 :].replace(os.sep, "/")
+        if relative not in self._reads:
             return
         if draft is None or problems:
             del self._reads[relative]  # and so none of its sends is kept either
             return
-        self._keep(known[0], CODEC.draft, draft, known[1])
-
-    def _keep(self, key: str, encode: Callable[[Any], Any], value: Any, files: tuple[str, ...]) -> None:
-        try:
-            text = _ENCODE(encode(value))
-        except (Miss, ValueError, TypeError, RecursionError):
-            return
-        self._new[key] = (text, files)
+        self._drafts[relative] = draft
+        self._fresh.add(relative)
 
     # -- sends
-
-    def _send_key(self, draft: Draft, channel: ChannelConfig, due: datetime) -> tuple[str, tuple[str, ...]] | None:
-        known = self._reads.get(draft.path)
-        if known is None or draft.media:
-            return None
-        return _digest("send", known[0], channel.name, due.isoformat()), known[1]
 
     def known_sends(self, sends: Sequence[tuple[Draft, ChannelConfig, datetime]]) -> list[Rendered | None]:
         """What each send rendered to, where an entry has it; None where it must be rendered."""
         found: list[Rendered | None] = []
-        self._send_keys = {}
+        self._pending = {}
         for send in sends:
             draft, channel, due = send
-            keyed = self._send_key(draft, channel, due)
             rendered = None
-            if keyed is not None:
-                self._send_keys[id(send)] = keyed
+            if draft.path in self._reads and not draft.media:  # media: their checks read the files
+                when = due.isoformat()
+                raw = self._stored.get(draft.path, {}).get((channel.name, when))
                 try:
-                    rendered = CODEC.unrendered(self._lookup(keyed[0]))
+                    if raw is None:
+                        raise Miss("no entry")
+                    rendered = CODEC.unrendered(raw)
                     if rendered.post is None or rendered.post.post != draft.id or rendered.post.channel != channel.name:
                         raise Miss("another send's entry")
                     self.hits += 1
-                    self._used[keyed[0]] = None
+                    self._sends[draft.path].append([channel.name, when, raw])
                 except (Miss, ValueError, TypeError, OverflowError, RecursionError):
                     rendered = None
                     self.misses += 1
+                    self._pending[id(send)] = (draft.path, channel.name, when)
             found.append(rendered)
         return found
 
     def rendered(self, sends: Iterable[tuple[Draft, ChannelConfig, datetime]], results: Iterable[Rendered]) -> None:
         """Sends rendered afresh: kept where they rendered without any problem."""
         for send, rendered in zip(sends, results, strict=True):
-            if rendered.problems or rendered.post is None:
+            pending = self._pending.get(id(send))
+            if pending is None or rendered.problems or rendered.post is None:
                 continue
-            keyed = self._send_keys.get(id(send)) or self._send_key(*send)
-            if keyed is not None:
-                self._keep(keyed[0], CODEC.rendered, rendered, keyed[1])
+            relative, channel, when = pending
+            self._sends[relative].append([channel, when, rendered])  # encoded when saved
+            self._fresh.add(relative)
 
     # -- writing
 
     def save(self) -> None:
-        """Write what this run made, if anything, with what it used; never raises for the disk's sake."""
+        """Write this run's entries, and as many older ones again at most; never raises for the disk's sake."""
         if self.file is None or self.folder is None:
             return
-        if not self._new:
-            if self._used:
-                with contextlib.suppress(OSError):
-                    os.utime(self.file)  # recently used: not the next to go
+        lines: dict[str, str] = {}
+        todo: list[tuple[str, str]] = []
+        for relative, (key, _files) in self._reads.items():
+            if relative not in self._drafts:
+                continue  # not read: the build stopped early
+            old = self._lines.get(key)
+            same = len(self._sends[relative]) == len(self._stored.get(relative, ()))
+            if old is not None and relative not in self._fresh and same:
+                lines[key] = old  # as it was: every send it had was used, none made
+            else:
+                todo.append((relative, key))
+        if not todo:
+            with contextlib.suppress(OSError):
+                os.utime(self.file)  # recently used: not the next to go
             return
         changed = self._changed()
         if any(path in changed for path in self._global_files):
             return  # a settings file or this code changed meanwhile: nothing made now can be trusted
-        made = {key: (text, files) for key, (text, files) in self._new.items() if not changed.intersection(files)}
-        entries: dict[str, Any] = {}
-        for key in self._used:
-            entries[key] = self._entries[key]
-        for key, (text, _files) in made.items():
-            entries[key] = [_check(key, text), text]
-        keep = len(entries)
-        for key, value in self._entries.items():  # older entries, the most recently written first
-            if len(entries) >= 2 * keep + 1000:
+        todo = [(relative, key) for relative, key in todo if not changed.intersection(self._reads[relative][1])]
+        for (_relative, key), line in zip(todo, map_forked(self._line, todo), strict=True):
+            if line is not None:
+                lines[key] = line
+        keep = len(lines)
+        for key, line in self._lines.items():  # older entries (another branch's), the most recently written first
+            if len(lines) >= 2 * keep + 1000:
                 break
-            entries.setdefault(key, value)
+            lines.setdefault(key, line)
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
-            text = json.dumps({"format": FORMAT_VERSION, "entries": entries}, separators=(",", ":"))  # ASCII
+            data = "\n".join([HEADER, *lines.values()]).encode("ascii")
             with tempfile.NamedTemporaryFile("wb", dir=self.folder, suffix=".tmp", delete=False) as handle:
                 temporary = handle.name
                 try:
-                    handle.write(text.encode("ascii"))
+                    handle.write(data)
                 except BaseException:
                     handle.close()
                     os.unlink(temporary)
@@ -377,6 +399,22 @@ class Store:
             self._prune()
         except OSError as exc:
             log.debug("plan store %s not written: %s", self.file, exc.__class__.__name__)
+
+    def _line(self, item: tuple[str, str]) -> str | None:
+        """The line of the post `item` names, (its path, its key): it and its sends, encoded."""
+        relative, key = item
+        draft = self._drafts[relative]
+        sends = []
+        for channel, when, rendered in self._sends[relative]:
+            try:
+                sends.append([channel, when, CODEC.rendered(rendered) if isinstance(rendered, Rendered) else rendered])
+            except Miss:
+                continue
+        try:
+            text = _ENCODE([CODEC.draft(draft) if isinstance(draft, Draft) else draft, sends])
+        except (Miss, ValueError, TypeError, RecursionError):
+            return None
+        return f"{key} {_check(key, text)} {text}"
 
     def _changed(self) -> set[str]:
         """Files hashed this run that changed since, or had changed less than RACY_NS before."""
@@ -391,7 +429,7 @@ class Store:
         assert self.folder is not None
         stores = []
         for entry in os.scandir(self.folder):
-            if entry.name.endswith(".json"):
+            if entry.name.endswith(".txt"):
                 stores.append((entry.stat().st_mtime_ns, entry.path))
             elif entry.name.endswith(".tmp") and entry.stat().st_mtime_ns < time.time_ns() - 3_600_000_000_000:
                 os.unlink(entry.path)  # left by a run that was killed while writing

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -93,7 +94,7 @@ def test_a_warm_run_gives_exactly_what_a_cold_one_gives(campaign: Path, tmp_path
     first = outputs(campaign, cache)  # fills the store
     assert [code for code, _, _ in first] == [0, 0, 0]
     assert "0800-0000" in first[2][1]  # c.md's warning, on validate's stdout
-    assert list((cache / "plans").glob("*.json"))
+    assert list((cache / "plans").glob("*.txt"))
     # 5 posts and 10 sends: every read and send is kept, but c.md's 2 sends (each has the placeholder warning).
     assert counts(campaign, cache) == (13, 2)
     assert outputs(campaign, cache) == first
@@ -135,78 +136,108 @@ def test_an_edit_makes_again_exactly_what_it_touches_and_nothing_stale_is_shown(
     assert outputs(campaign, cache) == before
 
 
-def tampered(cache: Path, change: object) -> None:
-    (file,) = (cache / "plans").glob("*.json")
+Line = tuple[str, str, str]  # an entry's key, check and value (JSON), as the store file has them
+
+
+def tampered(cache: Path, change: bytes | Callable[[str, list[Line]], tuple[str, list[Line]]]) -> None:
+    (file,) = (cache / "plans").glob("*.txt")
     if isinstance(change, bytes):
         file.write_bytes(change)
         return
-    data = json.loads(file.read_text(encoding="utf-8"))
-    assert callable(change)
-    file.write_text(json.dumps(change(data)), encoding="utf-8")
+    header, *lines = file.read_text(encoding="ascii").split("\n")
+    entries = [(line[:40], line[41:81], line[82:]) for line in lines]
+    header, entries = change(header, entries)
+    file.write_text("\n".join([header, *(" ".join(entry) for entry in entries)]), encoding="ascii")
 
 
-def _swapped(data: dict) -> dict:  # type: ignore[type-arg]
+def _rechecked(key: str, value: object) -> Line:
+    from scheduler.content.stored import _check
+
+    text = json.dumps(value, separators=(",", ":"))
+    return key, _check(key, text), text
+
+
+def _swapped(header: str, entries: list[Line]) -> tuple[str, list[Line]]:
     """Every entry under another entry's key: each valid-looking, none where it belongs."""
-    keys = list(data["entries"])
-    values = [data["entries"][k] for k in keys]
-    data["entries"] = dict(zip(keys, values[1:] + values[:1], strict=True))
-    return data
+    moved = zip(entries, entries[1:] + entries[:1], strict=True)
+    return header, [(key, check, text) for (key, _, _), (_, check, text) in moved]
 
 
-def _rechecked_wrong_types(data: dict) -> dict:  # type: ignore[type-arg]
+def _spoiled(value: object) -> object:
+    """Every number in `value` made a string."""
+    if isinstance(value, list):
+        return [_spoiled(item) for item in value]
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+def _rechecked_wrong_types(header: str, entries: list[Line]) -> tuple[str, list[Line]]:
     """Every value's numbers made strings, with its check made again: only the decoder's types stop it."""
-    from scheduler.content.stored import _check
-
-    for key, (_old, text) in data["entries"].items():
-        value = json.loads(text)
-        spoiled = json.dumps([str(v) if isinstance(v, int) and not isinstance(v, bool) else v for v in value])
-        data["entries"][key] = [_check(key, spoiled), spoiled]
-    return data
+    return header, [_rechecked(key, _spoiled(json.loads(text))) for key, _, text in entries]
 
 
-def _another_posts(data: dict) -> dict:  # type: ignore[type-arg]
-    """Every entry's value replaced by the first one's (another post's or send's), its check made again."""
-    from scheduler.content.stored import _check
+def _another_posts(header: str, entries: list[Line]) -> tuple[str, list[Line]]:
+    """Every entry's value replaced by the first one's (another post's), its check made again."""
+    first = json.loads(entries[0][2])
+    return header, [_rechecked(key, first) for key, _, _ in entries[1:]]
 
-    mine, (_old, first) = next(iter(data["entries"].items()))
-    data["entries"] = {key: [_check(key, first), first] for key in data["entries"] if key != mine}
-    return data
+
+def _sends_of_another(header: str, entries: list[Line]) -> tuple[str, list[Line]]:
+    """Each post's own reading, with another post's sends under its channels and times, checks made again."""
+    values = [json.loads(text) for _, _, text in entries]
+    donors = values[1:] + values[:1]
+    changed = []
+    for (key, _, _), value, donor in zip(entries, values, donors, strict=True):
+        sends = [[channel, due, other[2]] for (channel, due, _), other in zip(value[1], donor[1], strict=False)]
+        changed.append(_rechecked(key, [value[0], sends]))
+    return header, changed
 
 
 @pytest.mark.parametrize(
     "change",
     [
-        b"\x00\xffgarbage, not JSON",
-        b'{"format": 1, "entries": [1, 2, 3]}',
-        b'{"format": 1, "entries": {"k": "v"}}',
-        b"[]",
-        lambda data: {**data, "format": "1"},
-        lambda data: {**data, "entries": {k: [v[0], v[1] + " "] for k, v in data["entries"].items()}},
-        lambda data: {**data, "entries": {k: [v[0], 5] for k, v in data["entries"].items()}},
+        b"\x00\xffgarbage, not text",
+        b'{"format": 2, "entries": {"k": "v"}}',
+        b"",
+        lambda header, entries: (header.replace("2", "1"), entries),
+        lambda header, entries: (header, [(key, check, text + " ") for key, check, text in entries]),
+        lambda header, entries: (header, [(key, check, "5") for key, check, _ in entries]),
+        lambda header, entries: (header, [(key, "0" * 40, text) for key, _, text in entries]),
+        lambda header, entries: (header, [(key, check, text[: len(text) // 2]) for key, check, text in entries]),
         _swapped,
         _rechecked_wrong_types,
         _another_posts,
     ],
     ids=[
         "garbage",
-        "entries-a-list",
-        "entry-a-string",
-        "not-an-object",
-        "format-a-string",
+        "json",
+        "empty",
+        "another-format",
         "value-changed",
         "value-a-number",
+        "check-wrong",
+        "cut-short",
         "under-another-key",
         "wrong-types-rechecked",
         "another-posts-value-rechecked",
     ],
 )
 def test_a_damaged_or_tampered_store_is_a_miss_and_the_output_is_still_right(
-    campaign: Path, tmp_path: Path, change: object
+    campaign: Path, tmp_path: Path, change: bytes | Callable[[str, list[Line]], tuple[str, list[Line]]]
 ) -> None:
     cache = tmp_path / "cache"
     first = outputs(campaign, cache, 1)
     tampered(cache, change)
     assert counts(campaign, cache)[0] == 0  # nothing of it is taken
+    assert outputs(campaign, cache, 1) == first
+
+
+def test_sends_of_another_post_under_a_posts_entry_are_not_taken(campaign: Path, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    first = outputs(campaign, cache, 1)
+    kept, missed = counts(campaign, cache)
+    tampered(cache, _sends_of_another)
+    reads = 5
+    assert counts(campaign, cache) == (reads, missed + kept - reads)  # each post read from it, no send
     assert outputs(campaign, cache, 1) == first
 
 
@@ -216,7 +247,7 @@ def test_a_cache_folder_that_cannot_be_written_does_not_stop_validate(campaign: 
     assert outputs(campaign, blocker / "cache") == cold(campaign, tmp_path)
     unreadable = tmp_path / "cache"
     (unreadable / "plans").mkdir(parents=True)
-    for name in ("x.json", "y.json"):
+    for name in ("x.txt", "y.txt"):
         (unreadable / "plans" / name).mkdir()  # a store "file" that is a folder
     result = run_campaign(campaign, "validate", CAMPAIGN_NOW=NOW, CAMPAIGN_CACHE_DIR=str(blocker / "cache"))
     assert result.returncode == 0, result.stderr
