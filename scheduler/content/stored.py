@@ -1,27 +1,29 @@
 """Posts read and sends rendered by `campaign validate` and `campaign preview`, kept on disk between runs.
 
-A CI job that keeps `$CAMPAIGN_CACHE_DIR/plans/` (docs/operations.md has the recipe) reads and renders
-again only what changed. The daemon never reads this: its restart path has its own fingerprints
-(scheduler.publish), and everything it sends it renders itself.
+A CI job that keeps `$CAMPAIGN_CACHE_DIR/plans/` (docs/ci.md has the recipe) reads and renders again
+only what changed. The daemon never reads this: its restart path has its own fingerprints
+(scheduler.publish), and everything it sends it reads and renders itself.
 
 Safe by construction, since the folder may come from elsewhere (an earlier job of another branch):
 
-- Data only: JSON, read back by a strict decoder (scheduler.content.stored_codec) that rebuilds the project's own values
-  field by field and type by type; anything unexpected is a miss. No pickle, no marshal, no code.
-- Every entry is keyed by a hash of everything its value depends on: the post's bytes and path, the
-  bytes of each `_defaults.yml` above it and of every settings file, the time zone's data, this code
-  (a hash of the scheduler package's sources), the versions of Python and of the libraries that read
-  and render (Jinja2, Babel, PyYAML, ...) and FORMAT_VERSION. A send's entry adds its channel and
-  due time. Each entry also carries a check (a hash of its key and its value) and names its post
-  (and channel): an entry moved under another key, or damaged, is a miss.
+- Data only: JSON, read back by a strict decoder (scheduler.content.stored_codec) that rebuilds the
+  project's own values field by field and type by type; anything unexpected is a miss. No pickle, no
+  marshal, no code.
+- One entry per post, keyed by a hash of everything its reading depends on: the post's bytes and
+  path, the bytes of each `_defaults.yml` above it and of every settings file, the time zone's data,
+  this code (a hash of the scheduler package's sources), the versions of Python and of the libraries
+  that read and render (Jinja2, Babel, PyYAML, ...) and FORMAT_VERSION. Its sends are found in it by
+  channel and due time. Each entry carries a check (a hash of its key and its value) and names its
+  post, each send its post and channel: an entry moved under another key, or damaged, is a miss.
 - Only a post read without any problem is kept, and only its sends rendered without any problem and
   without media files (their checks read those files). The text of a send is the sandbox's output for
   exactly those inputs; anything else is rendered again, in the sandbox, with its budget.
 - An entry is written only if none of the files it was keyed on changed while it was made, nor less
   than RACY_NS before (the rule of scheduler.content.cache).
-- A folder that cannot be read or written is a miss, never an error: validate goes on without it.
-- Bounded: each campaign folder has one store file, which keeps what the last run used and at most as
-  many older entries again; at most MAX_STORES store files are kept (the least recently used go).
+- A folder or file that cannot be read or written is a miss, never an error: validate goes on without it.
+- Bounded: each campaign folder has one store file, which keeps the entries the last run used or made
+  and at most as many older ones again (plus 1,000); at most MAX_STORES store files are kept (the least
+  recently used go).
 """
 
 from __future__ import annotations
