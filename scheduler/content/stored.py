@@ -218,9 +218,12 @@ class Store:
         if key is None:
             return None
         if stat.S_ISREG(key[2]):
-            try:
-                with open(path, "rb") as handle:
-                    return handle.read(MAX_BYTES + 1)
+            try:  # os.open rather than open(): no buffered file object, 10,000 times
+                fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+                try:
+                    return os.read(fd, MAX_BYTES + 1)
+                finally:
+                    os.close(fd)
             except OSError:
                 pass
         self._unkeyable.add(path)
