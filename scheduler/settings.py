@@ -59,7 +59,8 @@ SETTINGS = (
     Setting(
         "CAMPAIGN_CACHE_DIR",
         "",
-        "where images made to fit each network are kept (outside git); default: ~/.cache/campaign-scheduler",
+        "where images made to fit each network, and what validate and preview read (plans/), are kept (outside git); "
+        "default: ~/.cache/campaign-scheduler",
     ),
     Setting("CAMPAIGN_ALERT_WEBHOOK", "", "URL that receives a JSON alert for every failure, miss and post in doubt"),
     Setting("CAMPAIGN_USERS_FILE", "", "the web dashboard's accounts (`campaign users add`); keep it outside git"),

@@ -37,18 +37,26 @@ class Context:
         except ConfigError as exc:
             raise click.ClickException(str(exc)) from None
 
-    def plan(self, *, parallel: bool = False) -> Plan:
-        """The campaign's plan; `parallel` only for commands that hold no threads or connections."""
+    def plan(self, *, parallel: bool = False, stored: bool = False) -> Plan:
+        """The campaign's plan; `parallel` only for commands that hold no threads or connections;
+        `stored`: with what earlier runs read and rendered, kept in CAMPAIGN_CACHE_DIR (scheduler.content.stored)."""
         from scheduler.content.plan import build
+        from scheduler.content.stored import Store
 
-        return build(self.root, parallel=parallel)
+        if not stored:
+            return build(self.root, parallel=parallel)
+        root = self.root
+        store = Store.open(root)
+        plan = build(root, parallel=parallel, store=store)
+        store.save()
+        return plan
 
     def checked_plan(self, now: datetime) -> Plan:
         """The plan, with a warning on each send due before `now` that the ledger (if any) does not
         have as published. Never writes to the ledger, and needs none."""
         from scheduler.content.plan import with_past_due
 
-        plan = self.plan(parallel=True)
+        plan = self.plan(parallel=True, stored=True)
         return with_past_due(plan, now, _published(self.root) if any(e.due < now for e in plan.entries) else ())
 
 

@@ -11,7 +11,7 @@ without `.md`, unless it gives `id:`.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -95,6 +95,14 @@ class Reader:
         """The post at `path` under its folders' `defaults`, or None; its problems added to `problems`."""
         return _read_post(campaign, Path(path), defaults, problems)
 
+    def known(self, posts: Sequence[tuple[str, Defaults]]) -> dict[str, Draft]:
+        """Posts (by path) whose drafts are at hand without reading them (none here), with no problems;
+        asked once, before any post is read. scheduler.content.stored takes them from its store."""
+        return {}
+
+    def done(self, path: str, draft: Draft | None, problems: list[Problem]) -> None:
+        """`post` read the post at `path` (maybe in a forked worker); told here, in the calling process."""
+
 
 def read_all(
     campaign: Campaign, *, parallel: bool = False, reader: Reader | None = None
@@ -130,8 +138,16 @@ def read_all(
         found: list[Problem] = []
         return reader.post(campaign, post[0], post[1], found), found
 
+    known = reader.known(posts)
+    todo = [post for post in posts if post[0] not in known] if known else posts
+    results = iter(map_forked(read, todo) if parallel else map(read, todo))
     drafts: list[Draft] = []
-    for draft, found in map_forked(read, posts) if parallel else map(read, posts):
+    for path, _defaults in posts:
+        if path in known:
+            drafts.append(known[path])
+            continue
+        draft, found = next(results)
+        reader.done(path, draft, found)
         problems += found
         if draft is not None:
             drafts.append(draft)
