@@ -16,7 +16,7 @@ def media_and_tags(
 ) -> list[Problem]:
     """A post without media where the network needs some; more hashtags than it takes; media it must fetch
     while the campaign has no `media_url`."""
-    network = limits.network or channel
+    network = limits.network.capitalize() if limits.network else channel  # as people write it: Instagram, Threads
     found = []
     if limits.needs_media and not draft.media:
         found.append(

@@ -455,11 +455,11 @@ def test_media_not_deployed_holds_the_send_with_the_url_and_the_step(
 @pytest.mark.parametrize(
     ("media", "text", "wanted"),
     [
-        ("", TEXT, "instagram: instagram takes no post without an image or a video"),
+        ("", TEXT, "instagram: Instagram takes no post without an image or a video"),
         (
             "media/tip1.jpg",
             " ".join(f"#Tag{n}" for n in range(31)),
-            "instagram: 31 hashtags, instagram takes at most 30",
+            "instagram: 31 hashtags, Instagram takes at most 30",
         ),
         ("media/tip1.jpg", "a" * 2201, "instagram: text is 2201 characters, over the limit of 2200"),
     ],
