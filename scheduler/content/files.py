@@ -94,6 +94,11 @@ def resolve_media(root: Path, written: str) -> tuple[Path | None, int, Said | No
     try:
         resolved = full.resolve(strict=True)
     except (OSError, RuntimeError, ValueError):  # ValueError: a NUL in the path
+        if len(relative.parts) == 1:  # the name of a file beside the post: the path starts at the campaign's folder
+            hint = N_(
+                "media file {path} does not exist (a media path starts at the campaign's folder, as in media/{name})"
+            )
+            return None, 0, Said.of(hint, path=written, name=relative.name)
         return None, 0, Said.of(N_("media file {path} does not exist"), path=written)
     if not resolved.is_relative_to(root.resolve()):
         return None, 0, Said.of(N_("media path {path} leads outside the campaign root"), path=repr(written))

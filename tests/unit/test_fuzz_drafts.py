@@ -906,7 +906,10 @@ def test_overrides_and_media_from_a_defaults_file_are_reported_in_that_file() ->
         ("media/missing.png", "media file media/missing.png does not exist"),
         ("media/outside.png", "media path 'media/outside.png' leads outside the campaign root"),
         ("media/loop.png", "media file media/loop.png does not exist"),
-        ("a\x00b", "media file a\\x00b does not exist"),
+        (
+            "a\x00b",
+            "media file a\\x00b does not exist (a media path starts at the campaign's folder, as in media/a\\x00b)",
+        ),
     ],
 )
 def test_hostile_media_paths_are_errors_on_their_line(path: str, message: str) -> None:

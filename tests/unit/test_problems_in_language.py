@@ -87,6 +87,10 @@ CORPUS: dict[str, tuple[dict[str, str], Files]] = {
     "too long with a thread": ({"a.md": post("y" * 400, publish_at=AT, channels="[bluesky]", thread="true")}, {}),
     "missing alt": ({"a.md": post(publish_at=AT, media="[{path: media/a.png}]")}, {"media/a.png": "png"}),
     "missing media file": ({"a.md": post(publish_at=AT, media="[{path: media/b.png, alt: Een kind}]")}, {}),
+    "a media file named as if beside the post": (
+        {"a.md": post(publish_at=AT, media="[{path: foto.jpg, alt: Een kind}]")},
+        {},
+    ),
     "media outside": ({"a.md": post(publish_at=AT, media="[{path: ../b.png, alt: Een kind}]")}, {}),
     "media wrong kind": (
         {"a.md": post(publish_at=AT, media="[{path: media/a.txt, alt: Tekst, extra: 1}]")},
