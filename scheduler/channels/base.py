@@ -20,7 +20,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, ClassVar, Protocol
 
 from scheduler.channels.tokens import TokenHealth
@@ -124,6 +124,9 @@ class Channel(ABC):
     has_replies: ClassVar[bool] = False
     #: `refresh` exchanges the channel's long-lived token for a new one (Instagram, Threads).
     can_refresh: ClassVar[bool] = False
+    #: How long a new long-lived token lasts where the network documents it but does not tell it per token
+    #: (Instagram, Threads: 60 days); the daemon then dates a token by when its secrets file was written.
+    token_lasts: ClassVar[timedelta | None] = None
     #: Set by the publisher: where uploads are remembered between attempts (None: nowhere, upload again).
     uploads: UploadMemory | None = None
     #: Set by the publisher: asked right before a late step that publishes (None: not asked).

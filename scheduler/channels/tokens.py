@@ -9,8 +9,12 @@ warning, ended or revoked an error.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+import os
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from scheduler import secrets
 
 WARN_BEFORE = timedelta(days=14)
 #: The daemon alerts once at each of these distances before a token expires.
@@ -49,6 +53,25 @@ def standing(health: TokenHealth, now: datetime) -> tuple[Level, str]:
     if left <= WARN_BEFORE:
         return Level.WARNING, f"token expires on {when}, in {_days(left)}{note}; {health.renew}"
     return Level.OK, f"token expires on {when}, in {_days(left)}{note}"
+
+
+def dated(health: TokenHealth, lasts: timedelta | None, token_setting: Any) -> TokenHealth:
+    """`health` with an end where the network does not tell it but documents how long a token lasts
+    (`Channel.token_lasts`): the latest it can end, counted from when its secrets file was last written
+    (by `campaign channels refresh`, the daemon, or a person). Unchanged where the end is known, the token
+    never ends, it comes from the environment (no date to count from), or `lasts` is None."""
+    name = secrets.reference_of(token_setting)
+    if health.expires is not None or health.never or health.revoked or lasts is None or name is None:
+        return health
+    if name in os.environ:
+        return health
+    path = secrets.secrets_dir() / name
+    try:
+        written = datetime.fromtimestamp(path.stat().st_mtime, UTC)
+    except OSError:
+        return health
+    note = f"at the latest: {name} was written on {written:%Y-%m-%d} and a new token lasts {lasts.days} days"
+    return replace(health, expires=written + lasts, note=note)
 
 
 def mark(health: TokenHealth, now: datetime) -> int | None:

@@ -359,7 +359,7 @@ def channels_check(obj: Context) -> None:
 
     Exit status: 0 all well; 1 a channel failed or its token expired or was revoked (or channels.yml is
     broken); 3 only warnings: a token ends within 14 days, or when it ends could not be asked."""
-    from scheduler.channels.tokens import Level, standing
+    from scheduler.channels.tokens import Level, dated, standing
     from scheduler.content import campaign as campaign_file
     from scheduler.errors import CampaignError
     from scheduler.publish.publisher import Channels
@@ -381,6 +381,8 @@ def channels_check(obj: Context) -> None:
             continue
         try:
             health = channel.token_health()
+            if health is not None:
+                health = dated(health, channel.token_lasts, campaign.channels[name].settings.get("token"))
         except CampaignError as exc:
             level, token = Level.WARNING, f"when its token ends could not be asked: {exc}"
         else:

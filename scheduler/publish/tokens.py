@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
 from scheduler import secrets
-from scheduler.channels.tokens import TokenHealth, mark
+from scheduler.channels.tokens import TokenHealth, dated, mark
 from scheduler.errors import CampaignError, LedgerUnavailable, SecretMissing
 from scheduler.publish.adapters import Channels
 from scheduler.publish.alerts import Alerter
@@ -42,15 +42,21 @@ class TokenWatch:
         raised = []
         for name in sorted(names if names is not None else self.channels.campaign.channels):
             try:
-                health = self.channels.get(name).token_health()
+                health = self._health(name)
                 if health is not None and self._refreshed(name, health, now):
-                    health = self.channels.get(name).token_health()
+                    health = self._health(name)
             except CampaignError as exc:
                 log.warning("cannot ask about the token of channel %s now: %s", name, redact(str(exc)))
                 continue
             if health is not None and (message := self._alert(name, health, now)) is not None:
                 raised.append(message)
         return raised
+
+    def _health(self, name: str) -> TokenHealth | None:
+        channel = self.channels.get(name)
+        health = channel.token_health()
+        token = self.channels.campaign.channels[name].settings.get("token")
+        return None if health is None else dated(health, channel.token_lasts, token)
 
     def _refreshed(self, name: str, health: TokenHealth, now: datetime) -> bool:
         """Refresh a token that can be, once it ends within REFRESH_BEFORE (ahead of the 14-day alert), and

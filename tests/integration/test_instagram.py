@@ -5,6 +5,7 @@ PostgreSQL) before it is published, then published with its creation_id: one pos
 
 from __future__ import annotations
 
+import os
 import signal
 import sqlite3
 from collections.abc import Iterator
@@ -27,7 +28,7 @@ from scheduler.publish.store.schema import media_uploads
 from tests.builders import run_campaign
 from tests.fakes import images
 from tests.fakes.instagram_server import TOKEN, USER_ID, VERSION, FakeInstagram, MediaHost, meta_error
-from tests.integration.daemon_helpers import at, campaign, daemon, ledger, now, states, wait_for
+from tests.integration.daemon_helpers import at, campaign, daemon, ledger, now, states, stop, wait_for
 from tests.videos import make_video
 
 TEXT = "Tip 1: praat erover. Kindermishandeling stopt pas als we kijken. #KindermishandelingStopt"
@@ -575,3 +576,58 @@ def test_a_container_instagram_calls_not_ready_at_publishing_is_published_by_the
     channel.publish(post(item), "send-1")
     channel.close()
     assert len(instagram.containers) == 1 and len(instagram.posts) == 1
+
+
+def written_days_ago(secret: Path, days: int) -> None:
+    when = (datetime.now(UTC) - timedelta(days=days)).timestamp()
+    os.utime(secret, (when, when))
+
+
+def test_check_dates_a_token_instagram_does_not_date_by_when_its_secrets_file_was_written(
+    tmp_path: Path, scene: tuple[FakeInstagram, MediaHost]
+) -> None:
+    instagram, host = scene
+    env, secret = token_scene(tmp_path / "campagne", instagram, host)
+    written_days_ago(secret, 5)
+    fresh = campaign(tmp_path / "campagne", "channels", "check", env=env)
+    assert fresh.returncode == 0, fresh.stdout + fresh.stderr
+    assert "in 54 days" in fresh.stdout or "in 55 days" in fresh.stdout, fresh.stdout
+    written_days_ago(secret, 50)
+    old = campaign(tmp_path / "campagne", "channels", "check", env=env)
+    assert old.returncode == 3, old.stdout + old.stderr  # a warning: it ends within 14 days at the latest
+    assert "INSTAGRAM_TOKEN was written on" in old.stdout and TOKEN not in old.stdout + old.stderr
+
+
+def test_the_daemon_refreshes_an_instagram_token_whose_secrets_file_is_46_days_old(
+    tmp_path: Path, scene: tuple[FakeInstagram, MediaHost]
+) -> None:
+    instagram, host = scene
+    root = tmp_path / "campagne"
+    env, secret = token_scene(root, instagram, host)
+    for draft in (root / "posts").rglob("*.md"):
+        draft.unlink()
+    written_days_ago(secret, 46)
+    process = daemon(root, **env)
+    try:
+        assert wait_for(lambda: bool(instagram.refreshed), 60)
+        assert wait_for(lambda: secret.read_text(encoding="utf-8").strip() == instagram.refreshed[0], 30)
+    finally:
+        err = stop(process)
+    assert TOKEN not in err and instagram.refreshed[0] not in err
+
+
+def test_the_daemon_leaves_an_instagram_token_written_a_month_ago_alone(
+    tmp_path: Path, scene: tuple[FakeInstagram, MediaHost]
+) -> None:
+    instagram, host = scene
+    root = tmp_path / "campagne"
+    env, secret = token_scene(root, instagram, host)
+    for draft in (root / "posts").rglob("*.md"):
+        draft.unlink()
+    written_days_ago(secret, 30)
+    process = daemon(root, **env)
+    try:
+        assert wait_for(lambda: any(r.path.endswith("/me") for r in instagram.requests), 60)  # the daily look asked
+    finally:
+        stop(process)
+    assert not instagram.refreshed and secret.read_text(encoding="utf-8").strip() == TOKEN

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
@@ -72,6 +72,7 @@ class InstagramChannel(Channel):
     idempotent_for = 0.0  # no idempotency key: the container kept in the ledger stands for one
     can_lookup = True
     can_refresh = True  # GET /refresh_access_token?grant_type=ig_refresh_token, once the token is 24 hours old
+    token_lasts = timedelta(days=60)  # a long-lived token, as documented; Instagram does not say per token
 
     def __init__(self, name: str, settings: Mapping[str, Any]) -> None:
         super().__init__(name, settings)
