@@ -29,8 +29,9 @@ STORY = "\n\n".join(
 def write_campaign(root: Path, server: FakeThreads, text: str, *, defaults: str = "") -> None:
     (root / "posts").mkdir(parents=True, exist_ok=True)
     (root / "channels.yml").write_text(
+        f"media_url: '{server.url}/media/'\n"
         f"channels:\n  threads: {{type: threads, user_id: '{USER_ID}', token: '${{THREADS_TOKEN}}',"
-        f" api: '{server.url}/v1.0', media_url: '{server.url}/media/'}}\n",
+        f" api: '{server.url}/v1.0'}}\n",
         encoding="utf-8",
     )
     (root / "posts" / "_defaults.yml").write_text(
@@ -155,7 +156,7 @@ def test_a_post_restricted_as_spam_fails_with_an_alert_and_is_never_retried(tmp_
         [alert] = [a for a in made.alerts.latest() if a.kind == "failed"]
     finally:
         made.close()
-    assert "spam" in alert.message and "not retried" in alert.message
+    assert "spam" in alert.message and "not sent again" in alert.message
 
 
 def test_channels_refresh_writes_the_new_token_to_the_secrets_file(tmp_path: Path) -> None:
