@@ -97,6 +97,11 @@ class ThreadsChannel(Channel):
     def lookup(self, key: str, post: RenderedPost, since: datetime) -> Receipt | None:
         """Settles an interrupted send from its kept container (scheduler.channels.meta.containers)."""
         try:
+            if self.uploads is None:  # no ledger to keep containers in: the account's posts are all there is
+                receipt = found.by_text(self._api, post.text, since, reply=None)
+                if receipt is None:
+                    raise InDoubt("no container of this send is known, and no post with its text was found")
+                return receipt
             # Not known whether it was a reply, nor to what: the reply's id is not part of what it is kept by.
             return self._containers(key, post, reply=None, since=since).recall(self._spec(post, None))
         except (RetryLater, Rejected) as exc:
