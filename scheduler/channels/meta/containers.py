@@ -29,10 +29,12 @@ from dataclasses import dataclass
 from urllib.parse import quote
 
 from scheduler.channels.base import PauseWatch, Receipt, UploadMemory
+from scheduler.channels.images import fitted
 from scheduler.channels.meta import served
 from scheduler.channels.meta.api import MetaApi, PublishingLimit, mapping
 from scheduler.errors import InDoubt, LedgerError, Rejected, RetryLater
-from scheduler.media.public import PublicFile
+from scheduler.media.public import PublicFile, of_file
+from scheduler.posts import MediaItem, MediaRules
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +51,22 @@ class Media:
     file: PublicFile
     url: str
     what: str  # "the image tip1.jpg": for messages, never sent
+
+
+def media_of(item: MediaItem, rules: MediaRules, network: str, base: str | None) -> Media:
+    """`item` as a container fetches it from the campaign's `media_url` (`base`): an image as its rendition for
+    `rules` (no EXIF, no GPS), a video as its file. RetryLater while there is no media_url."""
+    if base is None:
+        raise RetryLater(
+            f"{network} fetches a post's media from the campaign's public address, and channels.yml sets no "
+            "media_url: set it, run `campaign media export DIR` and deploy DIR there"
+        )
+    try:
+        file = of_file(item.path if item.is_video else fitted(item, rules, network).path)
+    except OSError as exc:
+        raise Rejected(f"cannot read {item.path.name}: {exc.strerror}") from None
+    kind = "video" if item.is_video else "image"
+    return Media(file, file.url(base), f"the {kind} {item.path.name}")
 
 
 @dataclass(frozen=True)

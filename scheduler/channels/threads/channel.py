@@ -7,17 +7,15 @@ import logging
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import quote
 
 from scheduler.channels.base import Channel, Receipt
 from scheduler.channels.facebook.graph import integer
-from scheduler.channels.images import fitted
 from scheduler.channels.meta.api import MetaApi, mapping
-from scheduler.channels.meta.containers import DEFAULT_WAIT, Containers, Endpoints, Media, Spec
+from scheduler.channels.meta.containers import DEFAULT_WAIT, Containers, Endpoints, Spec, media_of
 from scheduler.channels.threads import found
 from scheduler.channels.tokens import TokenHealth
 from scheduler.content.text import threads_length
-from scheduler.errors import ChannelError, ConfigError, InDoubt, Rejected, RetryLater, TokenRejected
+from scheduler.errors import ConfigError, InDoubt, Rejected, RetryLater, TokenRejected
 from scheduler.media import public
 from scheduler.posts import LengthRule, Limits, MediaItem, MediaRules, RenderedPost, VideoRules
 
@@ -126,7 +124,7 @@ class ThreadsChannel(Channel):
             self.uploads,
             self.pauses,
             wait=self.media_timeout,
-            published=self._receipt,
+            published=self._api.receipt,
             find=lambda container: self._find(container, post, reply, since),
         )
 
@@ -137,37 +135,12 @@ class ThreadsChannel(Channel):
         unhashed = (("reply_to_id", reply_id),) if reply_id else ()
         if not post.media:
             return Spec((("media_type", "TEXT"), *common), unhashed=unhashed)
-        if self.media_url is None:
-            raise RetryLater(
-                "Threads fetches a post's media from the campaign's public address, and channels.yml sets no "
-                "media_url: set it, run `campaign media export DIR` and deploy DIR there (docs/writing-posts.md)"
-            )
-        media = tuple(self._public(item) for item in post.media)
+        media = tuple(media_of(item, MEDIA, "Threads", self.media_url) for item in post.media)
         located = [_item_fields(item, made.url) for item, made in zip(post.media, media, strict=True)]
         if len(located) == 1:
             return Spec((*located[0], *common), media=media, unhashed=unhashed)
         children = tuple((*fields, ("is_carousel_item", "true")) for fields in located)
         return Spec((("media_type", "CAROUSEL"), *common), children, media, unhashed=unhashed)
-
-    def _public(self, item: MediaItem) -> Media:
-        assert self.media_url is not None
-        try:
-            # An image goes out as its rendition (no EXIF, no GPS), a video as its file.
-            file = public.of_file(item.path if item.is_video else fitted(item, MEDIA, "Threads").path)
-        except OSError as exc:
-            raise Rejected(f"cannot read {item.path.name}: {exc.strerror}") from None
-        kind = "video" if item.is_video else "image"
-        return Media(file, file.url(self.media_url), f"the {kind} {item.path.name}")
-
-    def _receipt(self, media_id: str) -> Receipt:
-        """The post's receipt, its permalink read; without it when Threads does not say now (the post is out)."""
-        try:
-            body = self._api.call("GET", f"/{quote(media_id, safe='')}", params={"fields": "permalink"})
-        except ChannelError as exc:
-            log.warning("threads: %s: post %s is out, its link unknown (%s)", self.name, media_id, exc.reason)
-            return Receipt(url=None, remote_id=media_id)
-        link = mapping(body).get("permalink")
-        return Receipt(url=link if isinstance(link, str) and link else None, remote_id=media_id)
 
     def _find(self, container: str, post: RenderedPost, reply: bool | None, since: datetime | None) -> Receipt:
         """The post a PUBLISHED container became, among the account's posts (or replies) since the send began
