@@ -1,5 +1,6 @@
-"""The Threads channel: its settings, and what publishing, lookup, the token and `check` do with the parts
-of this package."""
+"""The Threads channel: its settings, a post as the container the shared Meta core makes and publishes
+(scheduler.channels.meta.containers: TEXT, IMAGE, VIDEO or CAROUSEL; `reply_to_id` for a thread's later parts;
+the posts' or the replies' quota read first), lookup, the token and `check`."""
 
 from __future__ import annotations
 
