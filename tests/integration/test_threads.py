@@ -82,7 +82,8 @@ def test_a_text_post_is_a_container_kept_in_the_ledger_then_published_with_its_p
     [published] = server.posts
     assert container["media_type"] == "TEXT" and container["text"] == TEXT
     assert receipt == Receipt(url=published["permalink"], remote_id=published["id"])
-    assert kept_rows(book) == [f"container:{container['id']}"]  # kept: a restart must still find it published
+    # the container was kept before publishing; now the post's id in its place: a restart finds it published
+    assert kept_rows(book) == [f"published:{published['id']}"]
     paths = [(r.method, r.path.rsplit("/", 1)[-1]) for r in server.requests]
     # the limit read before anything is made; the container made and kept before threads_publish
     assert paths.index(("GET", "threads_publishing_limit")) < paths.index(("POST", "threads"))
@@ -118,7 +119,7 @@ def test_a_container_still_processing_is_waited_for_by_the_next_attempt_with_the
         channel.uploads = book.uploads
         with pytest.raises(RetryLater) as later:
             channel.publish(post(), "send-1")
-        assert "still processing" in later.value.reason and publishes(server) == 0
+        assert "still preparing" in later.value.reason and publishes(server) == 0
         server.finish_processing()
         receipt = channel.publish(post(), "send-1")
         channel.close()
@@ -136,7 +137,7 @@ def test_an_expired_container_is_made_anew_and_only_the_new_one_is_published(boo
         channel.pauses = Paused()
         with pytest.raises(RetryLater) as later:
             channel.publish(post(), "send-1")
-        assert "stays unpublished" in later.value.reason and publishes(server) == 0
+        assert "once the pause is lifted" in later.value.reason and publishes(server) == 0
         [first] = server.created()
         server.expire(first["id"])  # 24 hours later
         channel.pauses = None
@@ -145,7 +146,7 @@ def test_an_expired_container_is_made_anew_and_only_the_new_one_is_published(boo
     old, new = server.created()
     assert old["status"] == "EXPIRED" and new["status"] == "PUBLISHED"
     assert [p["container"] for p in server.posts] == [new["id"]] and receipt.remote_id == server.posts[0]["id"]
-    assert kept_rows(book) == [f"container:{new['id']}"]
+    assert kept_rows(book) == [f"published:{server.posts[0]['id']}"]
 
 
 def test_a_retry_after_publishing_finds_the_container_published_and_makes_no_second_post(book: Ledger) -> None:
@@ -250,7 +251,7 @@ def test_at_the_publishing_limit_the_send_waits_and_nothing_is_made(book: Ledger
         with pytest.raises(RetryLater) as later:
             channel.publish(post(), "send-1")
         assert server.containers == {}
-        assert "250 of its 250 posts" in later.value.reason and later.value.after == 3600
+        assert "250 of the 250 posts" in later.value.reason and 0 < (later.value.after or 0) <= 3600
         server.quota_used_before = 0  # the window moved on
         channel.publish(post(), "send-1")
         channel.close()
@@ -267,7 +268,7 @@ def test_a_reply_reads_the_reply_quota(book: Ledger) -> None:
         with pytest.raises(RetryLater) as later:
             channel.publish(post("Deel drie."), "send-1-3", reply_to=second)
         channel.close()
-    assert "1 of its 1 replies" in later.value.reason
+    assert "1 of the 1 replies" in later.value.reason
     assert server.posts[1]["reply_to_id"] == first.remote_id and len(server.posts) == 2
     asked = [r.value("fields") for r in server.requests if r.path.endswith("/threads_publishing_limit")]
     assert asked == ["quota_usage,config", "reply_quota_usage,reply_config", "reply_quota_usage,reply_config"]
@@ -293,7 +294,7 @@ def test_the_limit_said_by_threads_publish_waits_and_spam_is_refused_for_good(bo
             channel.publish(post(), "send-1")
         channel.close()
     assert not isinstance(refused.value, TokenRejected)
-    assert "spam" in refused.value.reason and "not retried" in refused.value.reason
+    assert "spam" in refused.value.reason and "not sent again" in refused.value.reason
     assert server.posts == [] and len(server.created()) == 1  # the same container both times
 
 

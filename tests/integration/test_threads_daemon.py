@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import select
 
 from scheduler.publish.store.schema import media_uploads
+from tests.fakes.images import photo
 from tests.fakes.threads_server import TOKEN, USER_ID, FakeThreads
 from tests.integration.daemon_helpers import at, campaign, daemon, ledger, now, states, stop, wait_for
 
@@ -26,18 +27,21 @@ STORY = "\n\n".join(
 )
 
 
-def write_campaign(root: Path, server: FakeThreads, text: str, *, defaults: str = "") -> None:
+def write_campaign(
+    root: Path, server: FakeThreads, text: str, *, defaults: str = "", media_url: bool = True, front: str = ""
+) -> None:
     (root / "posts").mkdir(parents=True, exist_ok=True)
     (root / "channels.yml").write_text(
-        f"channels:\n  threads: {{type: threads, user_id: '{USER_ID}', token: '${{THREADS_TOKEN}}',"
-        f" api: '{server.url}/v1.0', media_url: '{server.url}/media/'}}\n",
+        (f"media_url: '{server.url}/media/'\n" if media_url else "")
+        + f"channels:\n  threads: {{type: threads, user_id: '{USER_ID}', token: '${{THREADS_TOKEN}}',"
+        f" api: '{server.url}/v1.0'}}\n",
         encoding="utf-8",
     )
     (root / "posts" / "_defaults.yml").write_text(
         f"campaign: Test\ntimezone: Europe/Amsterdam\nchannels: [threads]\n{defaults}", encoding="utf-8"
     )
     due = at(now() - timedelta(minutes=1))
-    (root / "posts" / "tip1.md").write_text(f"---\npublish_at: {due}\n---\n{text}\n", encoding="utf-8")
+    (root / "posts" / "tip1.md").write_text(f"---\npublish_at: {due}\n{front}---\n{text}\n", encoding="utf-8")
 
 
 def kept(root: Path, db: str | None = None) -> list[str]:
@@ -155,7 +159,7 @@ def test_a_post_restricted_as_spam_fails_with_an_alert_and_is_never_retried(tmp_
         [alert] = [a for a in made.alerts.latest() if a.kind == "failed"]
     finally:
         made.close()
-    assert "spam" in alert.message and "not retried" in alert.message
+    assert "spam" in alert.message and "not sent again" in alert.message
 
 
 def test_channels_refresh_writes_the_new_token_to_the_secrets_file(tmp_path: Path) -> None:
@@ -237,3 +241,38 @@ def test_the_daemon_refreshes_a_threads_token_before_the_14_day_alert_and_writes
         finally:
             err = stop(process)
     assert TOKEN not in err and server.refreshed[0] not in err
+
+
+WITH_IMAGE = "media:\n  - path: media/tip1.jpg\n    alt: Een kind zit op de trap en kijkt naar buiten.\n"
+
+
+def test_validate_asks_for_the_campaigns_media_url_for_a_threads_post_with_an_image(tmp_path: Path) -> None:
+    with FakeThreads() as server:
+        write_campaign(tmp_path, server, "Praat erover.", media_url=False, front=WITH_IMAGE)
+        (tmp_path / "media").mkdir()
+        photo(tmp_path / "media" / "tip1.jpg")
+        checked = campaign(tmp_path, "validate")
+        assert checked.returncode == 1, checked.stdout + checked.stderr
+        [line] = [line for line in checked.stdout.splitlines() if "media_url" in line]
+        assert line.startswith("posts/tip1.md:") and "set media_url in channels.yml" in line
+
+        write_campaign(tmp_path, server, "Praat erover.", media_url=False)  # text only: Threads fetches nothing
+        checked = campaign(tmp_path, "validate")
+        assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def test_an_image_goes_out_from_the_campaigns_media_url_as_campaign_media_export_wrote_it(tmp_path: Path) -> None:
+    with FakeThreads() as server:
+        write_campaign(tmp_path, server, "Praat erover.", front=WITH_IMAGE)
+        (tmp_path / "media").mkdir()
+        photo(tmp_path / "media" / "tip1.jpg", (2400, 1600))
+        exported = campaign(tmp_path, "media", "export", str(tmp_path / "site"))
+        assert exported.returncode == 0, exported.stdout + exported.stderr
+        [file] = (tmp_path / "site").iterdir()
+        server.media[file.name] = file.read_bytes()  # deployed at media_url
+        run = campaign(tmp_path, "run", "--once", env=ENV)
+        assert run.returncode == 0, run.stderr
+        assert states(tmp_path) == {("tip1", "threads"): "published"}
+        url = f"{server.url}/media/{file.name}"
+    [container] = server.created()
+    assert container["media_type"] == "IMAGE" and container["image_url"] == url

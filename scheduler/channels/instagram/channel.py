@@ -21,12 +21,10 @@ import logging
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import quote
 
 from scheduler.channels.base import Channel, Receipt
-from scheduler.channels.images import fitted
 from scheduler.channels.meta.api import MetaApi, mapping
-from scheduler.channels.meta.containers import DEFAULT_WAIT, Containers, Endpoints, Media, Spec
+from scheduler.channels.meta.containers import DEFAULT_WAIT, Containers, Endpoints, Spec, media_of
 from scheduler.channels.tokens import TokenHealth
 from scheduler.errors import ChannelError, ConfigError, Rejected, RetryLater, TokenRejected
 from scheduler.media import public
@@ -186,18 +184,13 @@ class InstagramChannel(Channel):
             self.uploads,
             self.pauses,
             wait=self.media_wait,
-            published=self._receipt,
+            published=self._api.receipt,
             find=lambda container: self._find(container, post),
         )
 
     def _spec(self, post: RenderedPost) -> Spec:
         """The container of `post`: its fields, a carousel's items, and the media with their public URLs."""
-        if self.media_url is None:
-            raise RetryLater(
-                "Instagram fetches a post's media from the campaign's public address, and channels.yml sets no "
-                "media_url: set it, run `campaign media export DIR` and deploy DIR there"
-            )
-        media = tuple(self._public(item) for item in post.media)
+        media = tuple(media_of(item, MEDIA, "Instagram", self.media_url) for item in post.media)
         if len(media) == 1:
             item = post.media[0]
             fields = [*_item_fields(item, media[0].url, carousel=False), ("caption", post.text)]
@@ -206,27 +199,6 @@ class InstagramChannel(Channel):
             tuple(_item_fields(item, made.url, carousel=True)) for item, made in zip(post.media, media, strict=True)
         )
         return Spec((("media_type", "CAROUSEL"), ("caption", post.text)), children, media)
-
-    def _public(self, item: MediaItem) -> Media:
-        assert self.media_url is not None
-        try:
-            # An image goes out as its rendition (no EXIF, no GPS), a video as its file.
-            file = public.of_file(item.path if item.is_video else fitted(item, MEDIA, "Instagram").path)
-        except OSError as exc:
-            raise Rejected(f"cannot read {item.path.name}: {exc.strerror}") from None
-        kind = "video" if item.is_video else "image"
-        return Media(file, file.url(self.media_url), f"the {kind} {item.path.name}")
-
-    def _receipt(self, media_id: str) -> Receipt:
-        """The published post's receipt, its permalink read; without the permalink when Instagram cannot say
-        now (the post is out either way)."""
-        try:
-            body = mapping(self._api.call("GET", f"/{quote(media_id, safe='')}", params={"fields": "permalink"}))
-        except ChannelError as exc:
-            log.warning("%s: post %s is out, its permalink not read: %s", self.name, media_id, exc.reason)
-            return Receipt(url=None, remote_id=media_id)
-        link = body.get("permalink")
-        return Receipt(url=link if isinstance(link, str) and link else None, remote_id=media_id)
 
     def _find(self, container: str, post: RenderedPost) -> Receipt:
         """The post a PUBLISHED container became: the account's newest post with this caption. Instagram does

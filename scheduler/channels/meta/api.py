@@ -15,16 +15,21 @@ code and fbtrace_id. The words come from scheduler.channels.facebook.graph (`sai
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import quote
 
 import requests
 
 from scheduler.channels import http
 from scheduler.channels._secretguard import detached
+from scheduler.channels.base import Receipt
 from scheduler.channels.facebook.graph import THROTTLED, TRANSIENT, integer, said, usage_wait
 from scheduler.errors import ChannelError, Rejected, RetryLater, TokenRejected
 from scheduler.secrets import MASK, redact, remember
+
+log = logging.getLogger(__name__)
 
 _TOKEN = 190
 _LIMIT = (9, 2207042)  # "the account has reached its publishing limit" (25 or 100 posts in 24 hours)
@@ -166,6 +171,17 @@ class MetaApi:
         if code in TRANSIENT or problem.get("is_transient") is True or status >= 500:
             return RetryLater(f"{self.network} had a temporary problem. {words}", usage_wait(response))
         return Rejected(words)
+
+    def receipt(self, media_id: str) -> Receipt:
+        """A published post's receipt, its permalink read; without it when the network cannot say now (the post
+        is out either way)."""
+        try:
+            body = mapping(self.call("GET", f"/{quote(media_id, safe='')}", params={"fields": "permalink"}))
+        except ChannelError as exc:
+            log.warning("%s: post %s is out, its permalink not read: %s", self.channel, media_id, exc.reason)
+            return Receipt(url=None, remote_id=media_id)
+        link = body.get("permalink")
+        return Receipt(url=link if isinstance(link, str) and link else None, remote_id=media_id)
 
     def scrub(self, text: str) -> str:
         return redact(text).replace(self._token, MASK)

@@ -10,7 +10,7 @@ One send (`key`) goes through `Containers.publish`:
    a carousel's items are made and waited for, then the carousel; **its id is committed to the ledger
    before anything is published**, and when it cannot be (the ledger is unreachable) nothing is;
 4. its status is polled at Meta's pace (`GET /{id}?fields=status_code,status`; Threads: `status,error_message`):
-   IN_PROGRESS waits, ERROR is a refusal with Meta's words, EXPIRED makes a new one;
+   IN_PROGRESS waits, ERROR is a refusal with Meta's words (also when recalled), EXPIRED makes a new one;
 5. the channel's pauses are asked again, then `POST {publish}` with `creation_id`: the only step that
    publishes, the only one that may be in doubt. The ledger then keeps the published post's id in place of
    the container's, so an answer lost after that is settled by `recall` without asking anyone.
@@ -29,10 +29,12 @@ from dataclasses import dataclass
 from urllib.parse import quote
 
 from scheduler.channels.base import PauseWatch, Receipt, UploadMemory
+from scheduler.channels.images import fitted
 from scheduler.channels.meta import served
 from scheduler.channels.meta.api import MetaApi, PublishingLimit, mapping
 from scheduler.errors import InDoubt, LedgerError, Rejected, RetryLater
-from scheduler.media.public import PublicFile
+from scheduler.media.public import PublicFile, of_file
+from scheduler.posts import MediaItem, MediaRules
 
 log = logging.getLogger(__name__)
 
@@ -51,14 +53,33 @@ class Media:
     what: str  # "the image tip1.jpg": for messages, never sent
 
 
+def media_of(item: MediaItem, rules: MediaRules, network: str, base: str | None) -> Media:
+    """`item` as a container fetches it from the campaign's `media_url` (`base`): an image as its rendition for
+    `rules` (no EXIF, no GPS), a video as its file. RetryLater while there is no media_url."""
+    if base is None:
+        raise RetryLater(
+            f"{network} fetches a post's media from the campaign's public address, and channels.yml sets no "
+            "media_url: set it, run `campaign media export DIR` and deploy DIR there"
+        )
+    try:
+        file = of_file(item.path if item.is_video else fitted(item, rules, network).path)
+    except OSError as exc:
+        raise Rejected(f"cannot read {item.path.name}: {exc.strerror}") from None
+    kind = "video" if item.is_video else "image"
+    return Media(file, file.url(base), f"the {kind} {item.path.name}")
+
+
 @dataclass(frozen=True)
 class Spec:
     """Everything one post's container holds: its form fields, the fields of each item of a carousel (made
-    first; the adapter leaves `children` out of `fields`), and the media they fetch."""
+    first; the adapter leaves `children` out of `fields`), and the media they fetch. `unhashed`: fields the
+    post's container is made with that are not part of its digest (Threads' `reply_to_id`: a lookup, which
+    does not know what the post replies to, must still recall the container)."""
 
     fields: tuple[tuple[str, str], ...]
     children: tuple[tuple[tuple[str, str], ...], ...] = ()
     media: tuple[Media, ...] = ()
+    unhashed: tuple[tuple[str, str], ...] = ()
 
     def digest(self) -> str:
         """SHA-256 of the fields, the items and the media bytes: a changed text or photo is a new container.
@@ -75,14 +96,16 @@ class Spec:
 @dataclass(frozen=True)
 class Endpoints:
     """Where a network takes containers: `create` (`/{user_id}/media`), `publish` (`/{user_id}/media_publish`),
-    `limit` (`/{user_id}/content_publishing_limit`; None: not read), and the fields a container's status is
-    read with: Instagram says `status_code` (and words in `status`), Threads `status` (and `error_message`);
-    the first field named is the code, the second the words."""
+    `limit` (`/{user_id}/content_publishing_limit`; None: not read) with its usage and config fields (Threads
+    reads a reply's quota as `reply_quota_usage`, `reply_config`) and what it counts (`posts`, `replies`), and
+    the fields a container's status is read with: Instagram says `status_code` (and words in `status`), Threads
+    `status` (and `error_message`); the first field named is the code, the second the words."""
 
     create: str
     publish: str
     limit: str | None = None
-    limit_fields: str = "quota_usage,config"
+    limit_fields: tuple[str, str] = ("quota_usage", "config")
+    limit_counts: str = "posts"
     status_fields: tuple[str, str] = ("status_code", "status")
 
 
@@ -117,11 +140,14 @@ class Containers:
             return self._published(known.removeprefix(_PUBLISHED))
         container = known.removeprefix(_CONTAINER) if known is not None else None
         if container is not None:
-            status, _ = self.status(container)
+            status, words = self.status(container)
             if status == "PUBLISHED":
                 log.info("%s: container %s of this send is already published", self.api.channel, container)
                 return self._settled(digest, container)
-            if status in ("EXPIRED", "ERROR", None):
+            if status == "ERROR":  # made from these very fields and bytes: a new one would fail the same way
+                self._forget()
+                raise self._refusal("the post", words)
+            if status in ("EXPIRED", None):
                 log.info("%s: container %s is %s; making a new one", self.api.channel, container, status or "gone")
                 container = None
         self.check_limit()
@@ -170,21 +196,19 @@ class Containers:
         """PublishingLimit while the account's 24-hour window is full, as the network says."""
         if self.endpoints.limit is None:
             return
-        body = self.api.call(
-            "GET",
-            self.endpoints.limit,
-            params={"fields": self.endpoints.limit_fields},
-        )
+        usage_field, config_field = self.endpoints.limit_fields
+        body = self.api.call("GET", self.endpoints.limit, params={"fields": f"{usage_field},{config_field}"})
         data = mapping(body).get("data")
         entry = mapping(data[0]) if isinstance(data, list) and data else {}
-        config = mapping(entry.get("config"))
-        used, total = _number(entry.get("quota_usage")), _number(config.get("quota_total"))
+        config = mapping(entry.get(config_field))
+        used, total = _number(entry.get(usage_field)), _number(config.get("quota_total"))
         if used is None or total is None or used < total:
             return
         seconds = _number(config.get("quota_duration")) or 86400.0
         after = min(_LIMIT_MAX, max(_LIMIT_MIN, seconds / max(total, 1.0)))
+        counts = self.endpoints.limit_counts
         raise PublishingLimit(
-            f"{self.api.network} account {self.api.user_id} published {used:g} of the {total:g} posts it may in "
+            f"{self.api.network} account {self.api.user_id} published {used:g} of the {total:g} {counts} it may in "
             f"{seconds / 3600:g} hours; the post waits until the window frees (looked at again in {after / 60:.0f} "
             "minutes)",
             after,
@@ -201,7 +225,7 @@ class Containers:
             for number, child in enumerate(made, 1):
                 self._until_finished(child, f"item {number} of the carousel", None)
             fields.append(("children", ",".join(made)))
-        return self._container(fields)
+        return self._container([*fields, *spec.unhashed])
 
     def _container(self, fields: list[tuple[str, str]]) -> str:
         # Making a container publishes nothing; a lost answer leaves one that expires unused.
@@ -224,10 +248,7 @@ class Containers:
                 if digest is not None:
                     self._forget()
                 if status == "ERROR":
-                    raise Rejected(
-                        f"{self.api.network} could not make {what} from its media ({words or 'ERROR'}): check the "
-                        "files against its limits (docs/writing-posts.md), then `campaign retry`"
-                    )
+                    raise self._refusal(what, words)
                 gone = status or "gone"
                 raise RetryLater(f"container {container} for {what} is {gone}; the next attempt makes another")
             if time.monotonic() + delay > deadline:
@@ -236,6 +257,12 @@ class Containers:
                 )
             time.sleep(delay)
             delay = min(delay * 2, _POLL_MAX)
+
+    def _refusal(self, what: str, words: str) -> Rejected:
+        return Rejected(
+            f"{self.api.network} could not make {what} ({words or 'ERROR'}): check its text and files against "
+            "its limits (docs/writing-posts.md), then `campaign retry`"
+        )
 
     def _unless_paused(self) -> None:
         """The publisher checked the pause before the containers were made, which can take minutes."""

@@ -1,23 +1,23 @@
-"""The Threads channel: its settings, and what publishing, lookup, the token and `check` do with the parts
-of this package."""
+"""The Threads channel: its settings, a post as the container the shared Meta core makes and publishes
+(scheduler.channels.meta.containers: TEXT, IMAGE, VIDEO or CAROUSEL; `reply_to_id` for a thread's later parts;
+the posts' or the replies' quota read first), lookup, the token and `check`."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from scheduler.channels import http
 from scheduler.channels.base import Channel, Receipt
-from scheduler.channels.images import fitted
-from scheduler.channels.threads import limits, public
-from scheduler.channels.threads.api import DEFAULT_API, ThreadsApi, integer, mapping
-from scheduler.channels.threads.containers import DEFAULT_WAIT, Content, SendContainer, digest_of
+from scheduler.channels.facebook.graph import integer
+from scheduler.channels.meta.api import MetaApi, mapping
+from scheduler.channels.meta.containers import DEFAULT_WAIT, Containers, Endpoints, Spec, media_of
+from scheduler.channels.threads import found
 from scheduler.channels.tokens import TokenHealth
-from scheduler.channels.uploads import digest
 from scheduler.content.text import threads_length
-from scheduler.errors import ConfigError, Rejected, RetryLater, TokenRejected
+from scheduler.errors import ConfigError, InDoubt, Rejected, RetryLater, TokenRejected
+from scheduler.media import public
 from scheduler.posts import LengthRule, Limits, MediaItem, MediaRules, RenderedPost, VideoRules
 
 log = logging.getLogger("scheduler.channels.threads")
@@ -38,6 +38,9 @@ MEDIA = MediaRules(
     ),
 )
 #: Long-lived tokens last 60 days ("Long-lived tokens"); refreshed once at least 24 hours old.
+DEFAULT_API = "https://graph.threads.net/v1.0"
+PERMISSIONS = "threads_basic and threads_content_publish (and threads_manage_replies for threads of replies)"
+KEPT_FOR = timedelta(days=2)  # how long the ledger keeps a send's container: a published one is found since then
 RENEW = (
     "run `campaign channels refresh` (a token at least 24 hours old and not yet expired), or make a new long-lived "
     "Threads token and store it where the channel's `token:` points (docs/writing-posts.md, Threads)"
@@ -66,21 +69,19 @@ class ThreadsChannel(Channel):
         base = str(settings.get("api") or DEFAULT_API).strip().rstrip("/")
         if not base.startswith(("https://", "http://")):
             raise ConfigError(f"channel {name}: `api` must be an http(s) URL", key="api")
-        media_url = settings.get("media_url")
-        if media_url is not None and (
-            not isinstance(media_url, str) or not media_url.startswith(("https://", "http://"))
-        ):
-            raise ConfigError(f"channel {name}: `media_url` must be the http(s) address the media are served from")
         wait = settings.get("media_timeout", DEFAULT_WAIT)
         if not isinstance(wait, int | float) or isinstance(wait, bool) or wait <= 0:
             raise ConfigError(f"channel {name}: `media_timeout` must be a number of seconds", key="media_timeout")
-        self.user_id, self.base, self.media_url, self.media_timeout = user_id.strip(), base, media_url, float(wait)
-        self._api = ThreadsApi(name, self.user_id, token.strip(), base)
-        self._fetch = http.session()
+        self.user_id, self.base, self.media_timeout = user_id.strip(), base, float(wait)
+        self.media_url = public.checked_base(settings.get("media_url"))  # channels.yml's, from publish.adapters
+        host, version = _split(base)
+        self._api = MetaApi(
+            name, "Threads", self.user_id, token.strip(), host, version, renew=RENEW, permissions=PERMISSIONS
+        )
 
     @classmethod
     def limits(cls, settings: Mapping[str, Any]) -> Limits:
-        return Limits(length=LENGTH, media=MEDIA, replies=True)
+        return Limits(length=LENGTH, media=MEDIA, replies=True, public_media=True)
 
     # -- publishing ----------------------------------------------------------------------------
 
@@ -89,98 +90,83 @@ class ThreadsChannel(Channel):
         if problems:
             raise Rejected("Threads would refuse it: " + "; ".join(problems))
         reply_id = reply_to.remote_id if reply_to is not None else None
-        flow = self._send(key, reply=reply_id is not None)
-        return flow.publish(self._content(post, flow, reply_id, reply=reply_id is not None))
+        containers = self._containers(key, post, reply=reply_id is not None, since=None)
+        return containers.publish(self._spec(post, reply_id))
 
     def lookup(self, key: str, post: RenderedPost, since: datetime) -> Receipt | None:
-        """Settles an interrupted send from its kept container (scheduler.channels.threads.containers)."""
-        flow = self._send(key, reply=False)
+        """Settles an interrupted send from its kept container (scheduler.channels.meta.containers)."""
         try:
-            return flow.lookup(self._content(post, flow, None, reply=None), since)
+            if self.uploads is None:  # no ledger to keep containers in: the account's posts are all there is
+                receipt = found.by_text(self._api, post.text, since, reply=None)
+                if receipt is None:
+                    raise InDoubt("no container of this send is known, and no post with its text was found")
+                return receipt
+            # Not known whether it was a reply, nor to what: the reply's id is not part of what it is kept by.
+            return self._containers(key, post, reply=None, since=since).recall(self._spec(post, None))
         except (RetryLater, Rejected) as exc:
             if isinstance(exc, TokenRejected):
                 raise
             raise RetryLater(f"cannot look up the Threads container of this send: {exc.reason}") from None
 
-    def _send(self, key: str, *, reply: bool) -> SendContainer:
-        return SendContainer(
+    def _containers(self, key: str, post: RenderedPost, *, reply: bool | None, since: datetime | None) -> Containers:
+        quota = ("reply_quota_usage", "reply_config", "replies") if reply else ("quota_usage", "config", "posts")
+        endpoints = Endpoints(
+            create=f"/{self.user_id}/threads",
+            publish=f"/{self.user_id}/threads_publish",
+            limit=f"/{self.user_id}/threads_publishing_limit",
+            limit_fields=quota[:2],
+            limit_counts=quota[2],
+            status_fields=("status", "error_message"),
+        )
+        return Containers(
             self._api,
-            self.name,
+            endpoints,
             key,
             self.uploads,
             self.pauses,
-            self.media_timeout,
-            before_publish=lambda: limits.wait_for_room(self._api, self.name, reply=reply),
+            wait=self.media_timeout,
+            published=self._api.receipt,
+            find=lambda container: self._find(container, post, reply, since),
         )
 
-    def _content(self, post: RenderedPost, flow: SendContainer, reply_id: str | None, *, reply: bool | None) -> Content:
-        try:
-            digests = [digest(item) for item in post.media]
-        except OSError as exc:
-            raise Rejected(f"cannot read a file of this post: {exc.strerror}") from None
-
-        def make() -> str:
-            return self._create(post, flow, reply_id)
-
-        return Content(text=post.text, digest=digest_of(post.text, digests), make=make, reply=reply)
-
-    def _create(self, post: RenderedPost, flow: SendContainer, reply_id: str | None) -> str:
-        """Check the media's public URLs, then make the container (and a carousel's items): its id."""
+    def _spec(self, post: RenderedPost, reply_id: str | None) -> Spec:
+        """The container of `post`: TEXT, one IMAGE or VIDEO, or a CAROUSEL of their items; text and
+        `reply_to_id` on the post. A reply's id is not part of its digest, so a lookup recalls it too."""
         common: list[tuple[str, str]] = [("text", post.text)] if post.text else []
-        if reply_id:
-            common.append(("reply_to_id", reply_id))
+        unhashed = (("reply_to_id", reply_id),) if reply_id else ()
         if not post.media:
-            return self._container([("media_type", "TEXT"), *common])
-        located = [self._located(item) for item in post.media]  # every URL checked before anything is made
+            return Spec((("media_type", "TEXT"), *common), unhashed=unhashed)
+        media = tuple(media_of(item, MEDIA, "Threads", self.media_url) for item in post.media)
+        located = [_item_fields(item, made.url) for item, made in zip(post.media, media, strict=True)]
         if len(located) == 1:
-            return self._container([*located[0], *common])
-        children = [self._container([*fields, ("is_carousel_item", "true")]) for fields in located]
-        for child in children:
-            flow.until_finished(child)
-        return self._container([("media_type", "CAROUSEL"), ("children", ",".join(children)), *common])
+            return Spec((*located[0], *common), media=media, unhashed=unhashed)
+        children = tuple((*fields, ("is_carousel_item", "true")) for fields in located)
+        return Spec((("media_type", "CAROUSEL"), *common), children, media, unhashed=unhashed)
 
-    def _container(self, fields: list[tuple[str, str]]) -> str:
-        body = self._api.call("POST", f"/{self.user_id}/threads", data=fields)
-        container = str(mapping(body).get("id") or "")
-        if not container:
-            raise RetryLater("Threads answered the creation of a container without its id")
-        return container
-
-    def _located(self, item: MediaItem) -> list[tuple[str, str]]:
-        """The fields of one image or video: its public URL (checked to serve its bytes) and alt text."""
-        if not self.media_url:
-            raise Rejected(
-                f"channel {self.name}: Threads fetches {item.path.name} from a public web address; set `media_url` "
-                "to where the campaign's media are served (docs/writing-posts.md, Threads)"
+    def _find(self, container: str, post: RenderedPost, reply: bool | None, since: datetime | None) -> Receipt:
+        """The post a PUBLISHED container became, among the account's posts (or replies) since the send began
+        (or since the ledger keeps containers); InDoubt unless exactly one has its text."""
+        since = since or datetime.now(UTC) - KEPT_FOR
+        receipt = found.by_text(self._api, post.text, since, reply=reply)
+        if receipt is None:
+            raise InDoubt(
+                f"Threads says container {container} is published, but no post with its text was found among the "
+                "account's posts; look on Threads and resolve it"
             )
-        if item.is_video:  # a video goes as it is
-            source, kind, field = item.path, "VIDEO", "video_url"
-        else:  # an image as its rendition: those bytes are what Threads must find there
-            source, kind, field = fitted(item, MEDIA, "Threads").path, "IMAGE", "image_url"
-        try:
-            sha = public.sha256_of(source)
-        except OSError as exc:
-            raise Rejected(f"cannot read {item.path.name}: {exc.strerror}") from None
-        suffix = source.suffix
-        url = public.url_for(self.media_url, sha, suffix)
-        public.check(self._fetch, url, sha, item.path.name)
-        fields = [("media_type", kind), (field, url)]
-        if item.alt:
-            fields.append(("alt_text", item.alt))
-        return fields
+        return receipt
 
     # -- the account and its token -------------------------------------------------------------
 
     def check(self) -> str:
         me = mapping(self._api.call("GET", "/me", params={"fields": "id,username"}))
         who = me.get("username")
-        found = f"@{who}" if who else "?"
+        shown = f"@{who}" if who else "?"
         if str(me.get("id") or "") not in ("", self.user_id):
             raise Rejected(
-                f"the token of channel {self.name} is for Threads user {me.get('id')} ({found}), not `user_id` "
+                f"the token of channel {self.name} is for Threads user {me.get('id')} ({shown}), not `user_id` "
                 f"{self.user_id}"
             )
-        return f"authenticated as {found} ({self.user_id}) on {self.base}"
+        return f"authenticated as {shown} ({self.user_id}) on {self.base}"
 
     def token_health(self) -> TokenHealth:
         """Who via `/me`; when the token ends from `debug_token` (the token inspecting itself), where Threads
@@ -191,7 +177,8 @@ class ThreadsChannel(Channel):
             return TokenHealth(posts_as=f"Threads user {self.user_id}", renew=RENEW, revoked=True)
         posts_as = f"@{me.get('username')} on Threads" if me.get("username") else f"Threads user {self.user_id}"
         try:
-            data = self._api.debug_token()
+            body = self._api.call("GET", "/debug_token", params={"input_token": self._api.token})
+            data = mapping(mapping(body).get("data"))
         except (Rejected, RetryLater) as exc:  # /me took the token: a refusal here says nothing of its end
             log.info("threads: %s: debug_token not answered (%s)", self.name, exc.reason)
             data = {}
@@ -210,7 +197,7 @@ class ThreadsChannel(Channel):
     def refresh(self) -> str:
         """`GET /refresh_access_token?grant_type=th_refresh_token`: a new long-lived token (60 days)."""
         body = mapping(
-            self._api.call("GET", "/refresh_access_token", params={"grant_type": "th_refresh_token"}, root=True)
+            self._api.call("GET", "/refresh_access_token", params={"grant_type": "th_refresh_token"}, versioned=False)
         )
         token = body.get("access_token")
         if not isinstance(token, str) or not token.strip():
@@ -219,4 +206,23 @@ class ThreadsChannel(Channel):
 
     def close(self) -> None:
         self._api.close()
-        self._fetch.close()
+
+
+def _split(base: str) -> tuple[str, str]:
+    """(`https://graph.threads.net`, `v1.0`) of `https://graph.threads.net/v1.0`; an `api` without a version
+    gets the one this adapter is written for."""
+    head, _, last = base.rpartition("/")
+    if last.startswith("v") and last[1:].replace(".", "", 1).isdigit():
+        return head, last
+    return base, DEFAULT_API.rpartition("/")[2]
+
+
+def _item_fields(item: MediaItem, url: str) -> list[tuple[str, str]]:
+    fields = (
+        [("media_type", "VIDEO"), ("video_url", url)]
+        if item.is_video
+        else [("media_type", "IMAGE"), ("image_url", url)]
+    )
+    if item.alt:
+        fields.append(("alt_text", item.alt))
+    return fields
