@@ -6,6 +6,7 @@ post); a long story goes out as a thread of replies; a post restricted as spam f
 from __future__ import annotations
 
 import json
+import os
 import signal
 from datetime import timedelta
 from pathlib import Path
@@ -276,3 +277,25 @@ def test_an_image_goes_out_from_the_campaigns_media_url_as_campaign_media_export
         url = f"{server.url}/media/{file.name}"
     [container] = server.created()
     assert container["media_type"] == "IMAGE" and container["image_url"] == url
+
+
+def test_the_daemon_refreshes_a_token_threads_does_not_date_once_its_secrets_file_is_46_days_old(
+    tmp_path: Path,
+) -> None:
+    secrets = tmp_path / "secrets"
+    secrets.mkdir()
+    secret = secrets / "THREADS_TOKEN"
+    secret.write_text(TOKEN + "\n", encoding="utf-8")
+    written = (now() - timedelta(days=46)).timestamp()
+    os.utime(secret, (written, written))
+    root = tmp_path / "campaign"
+    with FakeThreads() as server:  # debug_token says no end: the account is not one of the app's testers
+        write_campaign(root, server, "Praat erover.")
+        (root / "posts" / "tip1.md").unlink()
+        process = daemon(root, CAMPAIGN_SECRETS_DIR=str(secrets))
+        try:
+            assert wait_for(lambda: bool(server.refreshed), 60)
+            assert wait_for(lambda: secret.read_text(encoding="utf-8") == server.token + "\n", 30)
+        finally:
+            err = stop(process)
+    assert TOKEN not in err and server.refreshed[0] not in err

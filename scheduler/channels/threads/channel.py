@@ -37,7 +37,6 @@ MEDIA = MediaRules(
         "Threads", kinds=frozenset({".mp4", ".mov"}), max_bytes=1_000_000_000, max_seconds=300, max_fps=60
     ),
 )
-#: Long-lived tokens last 60 days ("Long-lived tokens"); refreshed once at least 24 hours old.
 DEFAULT_API = "https://graph.threads.net/v1.0"
 PERMISSIONS = "threads_basic and threads_content_publish (and threads_manage_replies for threads of replies)"
 KEPT_FOR = timedelta(days=2)  # how long the ledger keeps a send's container: a published one is found since then
@@ -53,7 +52,8 @@ class ThreadsChannel(Channel):
     type_name = "threads"
     idempotent_for = 0.0  # no idempotency key: the container kept in the ledger is what makes a send once
     can_lookup = True
-    can_refresh = True
+    can_refresh = True  # once the token is at least 24 hours old
+    token_lasts = timedelta(days=60)  # "Long-lived tokens"; debug_token says it only for the app's testers
 
     def __init__(self, name: str, settings: Mapping[str, Any]) -> None:
         super().__init__(name, settings)
