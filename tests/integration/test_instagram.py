@@ -598,36 +598,25 @@ def test_check_dates_a_token_instagram_does_not_date_by_when_its_secrets_file_wa
     assert "INSTAGRAM_TOKEN was written on" in old.stdout and TOKEN not in old.stdout + old.stderr
 
 
-def test_the_daemon_refreshes_an_instagram_token_whose_secrets_file_is_46_days_old(
-    tmp_path: Path, scene: tuple[FakeInstagram, MediaHost]
+@pytest.mark.parametrize(("days", "refreshed"), [(46, True), (30, False)])
+def test_the_daemon_refreshes_an_instagram_token_once_its_secrets_file_is_45_days_old(
+    tmp_path: Path, scene: tuple[FakeInstagram, MediaHost], days: int, refreshed: bool
 ) -> None:
     instagram, host = scene
     root = tmp_path / "campagne"
     env, secret = token_scene(root, instagram, host)
     for draft in (root / "posts").rglob("*.md"):
         draft.unlink()
-    written_days_ago(secret, 46)
+    written_days_ago(secret, days)
     process = daemon(root, **env)
     try:
-        assert wait_for(lambda: bool(instagram.refreshed), 60)
-        assert wait_for(lambda: secret.read_text(encoding="utf-8").strip() == instagram.refreshed[0], 30)
+        if refreshed:
+            assert wait_for(lambda: bool(instagram.refreshed), 60)
+            assert wait_for(lambda: secret.read_text(encoding="utf-8").strip() == instagram.refreshed[0], 30)
+        else:  # the daily look has asked Instagram who the token is, and left it
+            assert wait_for(lambda: any(r.path.endswith("/me") for r in instagram.requests), 60)
     finally:
         err = stop(process)
-    assert TOKEN not in err and instagram.refreshed[0] not in err
-
-
-def test_the_daemon_leaves_an_instagram_token_written_a_month_ago_alone(
-    tmp_path: Path, scene: tuple[FakeInstagram, MediaHost]
-) -> None:
-    instagram, host = scene
-    root = tmp_path / "campagne"
-    env, secret = token_scene(root, instagram, host)
-    for draft in (root / "posts").rglob("*.md"):
-        draft.unlink()
-    written_days_ago(secret, 30)
-    process = daemon(root, **env)
-    try:
-        assert wait_for(lambda: any(r.path.endswith("/me") for r in instagram.requests), 60)  # the daily look asked
-    finally:
-        stop(process)
-    assert not instagram.refreshed and secret.read_text(encoding="utf-8").strip() == TOKEN
+    assert bool(instagram.refreshed) == refreshed and TOKEN not in err
+    if not refreshed:
+        assert secret.read_text(encoding="utf-8").strip() == TOKEN
