@@ -58,7 +58,13 @@ class ChannelError(CampaignError):
 
 
 class RetryLater(ChannelError):
-    """Nothing was published. Try again after `after` seconds (None: use the backoff)."""
+    """Nothing was published. Try again after `after` seconds (None: use the backoff).
+
+    `for_a_person`: what stops it is the team's to fix (media not deployed where the network fetches
+    them), not the network's weather: the team is alerted at the first attempt, not only when it is
+    too late."""
+
+    for_a_person = False
 
     def __init__(self, reason: str, after: float | None = None) -> None:
         super().__init__(reason)

@@ -370,7 +370,7 @@ class Publisher:
                     return self.threads.send(claim, channel, post)
                 receipt = channel.publish(post, claim.key)
             except RetryLater as exc:
-                return self.settler.retry(claim, now, exc.reason, exc.after)
+                return self.settler.retry(claim, now, exc.reason, exc.after, tell=exc.for_a_person)
             except TokenRejected as exc:
                 return self._token_refused(claim, now, exc.reason)
             except Rejected as exc:

@@ -49,13 +49,17 @@ class Settler:
             claim, State.PENDING, now, "the ledger was unreachable; nothing sent", outcome=Attempted.INTERRUPTED
         )
 
-    def retry(self, claim: Claim, now: datetime, reason: str, after: float | None) -> Outcome:
+    def retry(self, claim: Claim, now: datetime, reason: str, after: float | None, tell: bool = False) -> Outcome:
+        """Try again later. `tell`: the team must fix what stops it, so its first attempt is alerted
+        (kind `waiting`) rather than only the give-up or the miss, when it may be too late to fix."""
         if claim.attempts >= self.policy.max_attempts:
             said = Said.of(N_("gave up after attempt {n}: {reason}"), n=claim.attempts, reason=reason)
             return self.settle(claim, State.FAILED, now, str(said), alert=("failed", said))
         wait = timedelta(seconds=after) if after is not None else self.policy.backoff(claim.attempts)
         log.warning("%s on %s: %s; retrying in %s", claim.post, claim.channel, reason, human(wait))
-        return self.settle(claim, State.RETRY, now, reason, next_at=now + wait)
+        waiting = Said.of(N_("not sent yet, and tried again until it is fixed or too late: {reason}"), reason=reason)
+        alert = ("waiting", waiting) if tell and claim.attempts <= 1 else None
+        return self.settle(claim, State.RETRY, now, reason, next_at=now + wait, alert=alert)
 
     def settle(
         self,

@@ -448,6 +448,8 @@ def test_media_not_deployed_holds_the_send_with_the_url_and_the_step(
     result = campaign(root, "run", "--once", env=ENV)
     assert result.returncode in (0, 1), result.stderr
     assert states(root) == {("tip1", "instagram"): "retry"}
+    [told] = [line for line in result.stderr.splitlines() if "ALERT waiting" in line]  # at once, not when missed
+    assert "tip1" in told and host.media_url in told and "campaign media export" in told
     shown = campaign(root, "status").stdout
     assert host.media_url in shown and "campaign media export" in shown
     assert instagram.containers == {}

@@ -20,6 +20,8 @@ _CHUNK = 1 << 16
 class NotServed(RetryLater):
     """The URL does not serve the file's bytes (unreachable, another status, other or more bytes)."""
 
+    for_a_person = True
+
 
 def verify(session: requests.Session, file: PublicFile, url: str, what: str) -> None:
     """Fetch `url` (streamed, never more than the file's size plus one byte) and compare its SHA-256 with
