@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+import tomllib
 from datetime import timedelta
 from pathlib import Path
 
@@ -14,7 +15,14 @@ from tests.integration.daemon_helpers import campaign as with_ledger
 from tests.integration.daemon_helpers import now, outbox, states
 from tests.integration.daemon_helpers import write as write_due
 
-INSTALLED = "bluesky, dryrun, facebook, instagram, linkedin, mastodon, telegram, webhook, x, youtube"  # pyproject.toml's campaign_scheduler.channels
+#: The built-in types, as pyproject.toml's `campaign_scheduler.channels` entry points declare them.
+INSTALLED = ", ".join(
+    sorted(
+        tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text(encoding="utf-8"))["project"][
+            "entry-points"
+        ]["campaign_scheduler.channels"]
+    )
+)
 
 
 # ---------------------------------------------------------------------------------- item 7
