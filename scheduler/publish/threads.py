@@ -64,7 +64,7 @@ class ThreadSender:
                 self.ledger.threads.part_not_sent(claim, number)
                 now = self.settler.stamp()
                 return self.settler.retry(
-                    claim, now, f"part {number}/{total}: {exc.reason}{parts_out(done)}", exc.after
+                    claim, now, f"part {number}/{total}: {exc.reason}{parts_out(done)}", exc.after, exc.for_a_person
                 )
             except Rejected as exc:
                 self.ledger.threads.part_not_sent(claim, number)
